@@ -1,0 +1,49 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+func (s *DB) AppendOp(ctx context.Context, op store.Op) error {
+	_, err := s.exec(ctx, `INSERT INTO ops (time, principal, tenant, operation, vault, key_name, version, status, code, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		op.Time.UnixNano(), op.Principal, op.Tenant, op.Operation, strings.ToLower(op.Vault), op.Key, op.Version, op.Status, op.Code, op.ClientIP)
+	return err
+}
+
+func (s *DB) ListOps(ctx context.Context, f store.OpFilter) ([]store.Op, error) {
+	q := `SELECT id, time, principal, tenant, operation, vault, key_name, version, status, code, client_ip FROM ops WHERE id > ?`
+	args := []any{f.AfterID}
+	if f.Vault != "" {
+		q += ` AND vault = ?`
+		args = append(args, strings.ToLower(f.Vault))
+	}
+	if f.Vaults != nil {
+		if len(f.Vaults) == 0 {
+			return nil, nil
+		}
+		q += ` AND vault IN (?` + strings.Repeat(`, ?`, len(f.Vaults)-1) + `)`
+		for _, v := range f.Vaults {
+			args = append(args, strings.ToLower(v))
+		}
+	}
+	if !f.Since.IsZero() {
+		q += ` AND time >= ?`
+		args = append(args, f.Since.UnixNano())
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	return list(ctx, s, func(r scanner) (store.Op, error) {
+		var op store.Op
+		var t int64
+		err := r.Scan(&op.ID, &t, &op.Principal, &op.Tenant, &op.Operation, &op.Vault, &op.Key, &op.Version, &op.Status, &op.Code, &op.ClientIP)
+		op.Time = fromNanos(t)
+		return op, err
+	}, q, args...)
+}

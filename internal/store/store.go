@@ -1,0 +1,253 @@
+// Package store defines the storage interfaces the rest of customerkey
+// consumes, and the records they hold. Implementations live in sub-packages
+// (sqlstore: SQLite as the embedded default, PostgreSQL for scale); every
+// implementation passes the same conformance suite in storetest.
+//
+// Only public or sealed material reaches a store: private keys arrive here
+// already encrypted under the vault master key.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every implementation returns (wrapped) so callers can branch.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// Tenant is a customer organisation (an Entra tenant in Azure terms).
+type Tenant struct {
+	ID      string
+	Name    string
+	Created time.Time
+}
+
+// Subscription kinds and states.
+const (
+	SubscriptionPaid  = "paid"
+	SubscriptionTrial = "trial"
+
+	SubscriptionActive    = "Active"
+	SubscriptionCancelled = "Cancelled"
+)
+
+// Subscription is a billing and ownership container for vaults.
+type Subscription struct {
+	ID       string
+	TenantID string
+	Name     string
+	Kind     string // paid | trial
+	Owner    string // principal name (UPN) that created it; may manage it
+	State    string
+	Created  time.Time
+}
+
+// Feature is a preview-feature registration on a subscription. Its state is
+// derived from the times by the caller (Registering until RegisteredAt).
+type Feature struct {
+	SubscriptionID string
+	Namespace      string
+	Name           string
+	RequestedAt    time.Time
+	RegisteredAt   time.Time
+}
+
+// Provider is a resource-provider registration on a subscription.
+type Provider struct {
+	SubscriptionID string
+	Namespace      string
+	State          string
+	Updated        time.Time
+}
+
+// Principal kinds.
+const (
+	PrincipalUser    = "User"
+	PrincipalService = "ServicePrincipal"
+)
+
+// Principal is a user (UPN) or a service principal (application ID) of a tenant.
+type Principal struct {
+	TenantID    string
+	Name        string // UPN or application ID, as given
+	Kind        string
+	DisplayName string
+	Created     time.Time
+}
+
+// Vault permission models.
+const (
+	ModelAccessPolicy = "accessPolicy"
+	ModelRBAC         = "rbac"
+)
+
+// Vault is a key vault. Name is lower case and globally unique, soft-deleted
+// vaults included.
+type Vault struct {
+	Name            string
+	SubscriptionID  string
+	TenantID        string
+	Region          string
+	SKU             string
+	RetentionDays   int
+	PurgeProtection bool
+	PermissionModel string
+	Created         time.Time
+	DeletedAt       *time.Time
+	PurgeAt         *time.Time
+}
+
+// AccessPolicy grants key permissions to one principal on one vault (legacy model).
+type AccessPolicy struct {
+	Vault       string
+	Principal   string
+	Permissions []string
+	Updated     time.Time
+}
+
+// RoleAssignment grants an RBAC role to one principal on one vault.
+type RoleAssignment struct {
+	ID        string
+	Vault     string
+	Principal string
+	Role      string
+	Created   time.Time
+}
+
+// Key is the versionless state of a key name in a vault.
+type Key struct {
+	Vault     string
+	Name      string
+	DeletedAt *time.Time
+	PurgeAt   *time.Time
+}
+
+// KeyVersion is one version of a key. Sealed holds the private key encrypted
+// under the vault master key; N and E are the public key.
+type KeyVersion struct {
+	Vault     string
+	Name      string
+	Version   string
+	Seq       int64 // order of creation within the key, 1-based
+	Kty       string
+	Size      int
+	Ops       []string
+	Enabled   bool
+	NotBefore *time.Time
+	Expires   *time.Time
+	Created   time.Time
+	Updated   time.Time
+	Tags      map[string]string
+	N, E      []byte
+	Sealed    []byte
+}
+
+// KeyItem is a key name with its latest version, as listed.
+type KeyItem struct {
+	Key    Key
+	Latest KeyVersion
+}
+
+// Op is one entry of the vault operation log (SPEC V11).
+type Op struct {
+	ID        int64
+	Time      time.Time
+	Principal string
+	Tenant    string
+	Operation string
+	Vault     string
+	Key       string
+	Version   string
+	Status    int
+	Code      string
+	ClientIP  string
+}
+
+// OpFilter selects operation-log entries; zero fields do not filter.
+type OpFilter struct {
+	Vault   string
+	Vaults  []string // if non-nil, only these vaults
+	Since   time.Time
+	AfterID int64
+	Limit   int
+}
+
+// Directory holds tenants, subscriptions and principals.
+type Directory interface {
+	CreateTenant(ctx context.Context, t Tenant) error
+	Tenant(ctx context.Context, idOrName string) (Tenant, error)
+	ListTenants(ctx context.Context) ([]Tenant, error)
+
+	CreateSubscription(ctx context.Context, s Subscription) error
+	Subscription(ctx context.Context, id string) (Subscription, error)
+	ListSubscriptions(ctx context.Context, tenantID string) ([]Subscription, error)
+	UpdateSubscription(ctx context.Context, s Subscription) error
+
+	PutFeature(ctx context.Context, f Feature) error
+	Feature(ctx context.Context, subscriptionID, namespace, name string) (Feature, error)
+	ListFeatures(ctx context.Context, subscriptionID string) ([]Feature, error)
+	PutProvider(ctx context.Context, p Provider) error
+	ListProviders(ctx context.Context, subscriptionID string) ([]Provider, error)
+
+	CreatePrincipal(ctx context.Context, p Principal) error
+	Principal(ctx context.Context, tenantID, name string) (Principal, error)
+	ListPrincipals(ctx context.Context, tenantID string) ([]Principal, error)
+}
+
+// Vaults holds vaults and who may use them.
+type Vaults interface {
+	CreateVault(ctx context.Context, v Vault) error
+	Vault(ctx context.Context, name string) (Vault, error)
+	ListVaults(ctx context.Context) ([]Vault, error)
+	UpdateVault(ctx context.Context, v Vault) error
+	// PurgeVault removes a vault with its keys, policies and assignments.
+	PurgeVault(ctx context.Context, name string) error
+
+	PutAccessPolicy(ctx context.Context, p AccessPolicy) error
+	DeleteAccessPolicy(ctx context.Context, vault, principal string) error
+	AccessPolicies(ctx context.Context, vault string) ([]AccessPolicy, error)
+
+	CreateRoleAssignment(ctx context.Context, a RoleAssignment) error
+	DeleteRoleAssignment(ctx context.Context, vault, id string) error
+	RoleAssignments(ctx context.Context, vault string) ([]RoleAssignment, error)
+}
+
+// Keys holds keys and their versions. Key names compare case-insensitively.
+type Keys interface {
+	// AddKeyVersion stores a new version, creating the key if needed. It
+	// returns ErrConflict if the key exists in the deleted state.
+	AddKeyVersion(ctx context.Context, v KeyVersion) (KeyVersion, error)
+	Key(ctx context.Context, vault, name string) (Key, error)
+	// KeyVersion returns one version; version "" means the latest.
+	KeyVersion(ctx context.Context, vault, name, version string) (KeyVersion, error)
+	// ListKeys lists keys by name after the given name; deleted selects
+	// soft-deleted keys instead of live ones.
+	ListKeys(ctx context.Context, vault string, deleted bool, after string, limit int) ([]KeyItem, error)
+	// ListKeyVersions lists versions in creation order after the given sequence.
+	ListKeyVersions(ctx context.Context, vault, name string, afterSeq int64, limit int) ([]KeyVersion, error)
+	UpdateKeyVersion(ctx context.Context, v KeyVersion) error
+	SetKeyDeleted(ctx context.Context, vault, name string, deletedAt, purgeAt *time.Time) error
+	PurgeKey(ctx context.Context, vault, name string) error
+	// RestoreKey stores a key with all its versions at once; ErrConflict if
+	// the name exists, live or deleted.
+	RestoreKey(ctx context.Context, vault, name string, versions []KeyVersion) error
+}
+
+// OpLog is the append-only vault operation log.
+type OpLog interface {
+	AppendOp(ctx context.Context, op Op) error
+	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
+}
+
+// Store is everything the built-in vault persists.
+type Store interface {
+	Directory
+	Vaults
+	Keys
+	OpLog
+	Close() error
+}

@@ -1,0 +1,335 @@
+// Package storetest is the conformance suite every store.Store
+// implementation must pass. An implementation's test calls Run with a
+// function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Run exercises every method of store.Store against stores opened by open.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"Directory", testDirectory},
+		{"Vaults", testVaults},
+		{"KeyVersions", testKeyVersions},
+		{"KeyDeleteRestore", testKeyDeleteRestore},
+		{"KeyPaging", testKeyPaging},
+		{"OpLog", testOpLog},
+		{"PurgeVault", testPurgeVault},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+// now is truncated to milliseconds, the precision stores must keep.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("got error %v, want %v", err, want)
+	}
+}
+
+func equal(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+// seed creates a tenant, a subscription and a vault named v.
+func seed(t *testing.T, s store.Store, v string) store.Vault {
+	t.Helper()
+	ten := store.Tenant{ID: "tid-" + v, Name: "tenant-" + v, Created: now()}
+	must(t, s.CreateTenant(ctx, ten))
+	sub := store.Subscription{ID: "sub-" + v, TenantID: ten.ID, Name: "s", Kind: store.SubscriptionPaid, Owner: "o@x", State: store.SubscriptionActive, Created: now()}
+	must(t, s.CreateSubscription(ctx, sub))
+	vault := store.Vault{Name: v, SubscriptionID: sub.ID, TenantID: ten.ID, Region: "eastus", SKU: "premium", RetentionDays: 90, PermissionModel: store.ModelAccessPolicy, Created: now()}
+	must(t, s.CreateVault(ctx, vault))
+	return vault
+}
+
+func testDirectory(t *testing.T, s store.Store) {
+	ten := store.Tenant{ID: "11111111-1111-1111-1111-111111111111", Name: "Contoso", Created: now()}
+	must(t, s.CreateTenant(ctx, ten))
+	wantErr(t, s.CreateTenant(ctx, store.Tenant{ID: "other", Name: "Contoso", Created: now()}), store.ErrConflict)
+	for _, key := range []string{ten.ID, "Contoso", "contoso"} {
+		got, err := s.Tenant(ctx, key)
+		must(t, err)
+		equal(t, "tenant by "+key, got, ten)
+	}
+	_, err := s.Tenant(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+	ts, err := s.ListTenants(ctx)
+	must(t, err)
+	equal(t, "tenants", ts, []store.Tenant{ten})
+
+	sub := store.Subscription{ID: "sub1", TenantID: ten.ID, Name: "CK1", Kind: store.SubscriptionPaid, Owner: "admin@contoso.com", State: store.SubscriptionActive, Created: now()}
+	must(t, s.CreateSubscription(ctx, sub))
+	wantErr(t, s.CreateSubscription(ctx, sub), store.ErrConflict)
+	sub.State = store.SubscriptionCancelled
+	must(t, s.UpdateSubscription(ctx, sub))
+	got, err := s.Subscription(ctx, "sub1")
+	must(t, err)
+	equal(t, "subscription", got, sub)
+	wantErr(t, s.UpdateSubscription(ctx, store.Subscription{ID: "missing"}), store.ErrNotFound)
+	subs, err := s.ListSubscriptions(ctx, ten.ID)
+	must(t, err)
+	equal(t, "subscriptions", subs, []store.Subscription{sub})
+	subs, err = s.ListSubscriptions(ctx, "other-tenant")
+	must(t, err)
+	equal(t, "other tenant's subscriptions", len(subs), 0)
+
+	f := store.Feature{SubscriptionID: "sub1", Namespace: "Microsoft.Resources", Name: "mandatoryRetentionPeriodEnabled", RequestedAt: now(), RegisteredAt: now().Add(time.Minute)}
+	must(t, s.PutFeature(ctx, f))
+	f.RegisteredAt = f.RegisteredAt.Add(time.Hour)
+	must(t, s.PutFeature(ctx, f)) // upsert
+	gf, err := s.Feature(ctx, "sub1", f.Namespace, f.Name)
+	must(t, err)
+	equal(t, "feature", gf, f)
+	fs, err := s.ListFeatures(ctx, "sub1")
+	must(t, err)
+	equal(t, "features", fs, []store.Feature{f})
+	_, err = s.Feature(ctx, "sub1", f.Namespace, "other")
+	wantErr(t, err, store.ErrNotFound)
+
+	p := store.Provider{SubscriptionID: "sub1", Namespace: "Microsoft.KeyVault", State: "Registered", Updated: now()}
+	must(t, s.PutProvider(ctx, p))
+	must(t, s.PutProvider(ctx, p))
+	ps, err := s.ListProviders(ctx, "sub1")
+	must(t, err)
+	equal(t, "providers", ps, []store.Provider{p})
+
+	pr := store.Principal{TenantID: ten.ID, Name: "Admin@Contoso.com", Kind: store.PrincipalUser, DisplayName: "Admin", Created: now()}
+	must(t, s.CreatePrincipal(ctx, pr))
+	wantErr(t, s.CreatePrincipal(ctx, store.Principal{TenantID: ten.ID, Name: "admin@contoso.com", Kind: store.PrincipalUser, Created: now()}), store.ErrConflict)
+	gp, err := s.Principal(ctx, ten.ID, "admin@CONTOSO.com")
+	must(t, err)
+	equal(t, "principal (case-insensitive lookup)", gp, pr)
+	_, err = s.Principal(ctx, "other", "admin@contoso.com")
+	wantErr(t, err, store.ErrNotFound)
+	prs, err := s.ListPrincipals(ctx, ten.ID)
+	must(t, err)
+	equal(t, "principals", prs, []store.Principal{pr})
+}
+
+func testVaults(t *testing.T, s store.Store) {
+	v := seed(t, s, "contosoekv01")
+	upper := v
+	upper.Name = "ContosoEKV01"
+	wantErr(t, s.CreateVault(ctx, upper), store.ErrConflict) // names are global and case-insensitive
+	got, err := s.Vault(ctx, "CONTOSOEKV01")
+	must(t, err)
+	equal(t, "vault", got, v)
+	del, purge := now(), now().Add(90*24*time.Hour)
+	v.PurgeProtection, v.PermissionModel, v.DeletedAt, v.PurgeAt = true, store.ModelRBAC, &del, &purge
+	must(t, s.UpdateVault(ctx, v))
+	got, err = s.Vault(ctx, v.Name)
+	must(t, err)
+	equal(t, "updated vault", got, v)
+	vs, err := s.ListVaults(ctx)
+	must(t, err)
+	equal(t, "vaults", vs, []store.Vault{v})
+
+	ap := store.AccessPolicy{Vault: v.Name, Principal: "admin@contoso.com", Permissions: []string{"get", "wrapKey"}, Updated: now()}
+	must(t, s.PutAccessPolicy(ctx, ap))
+	ap.Permissions = []string{"get", "wrapKey", "unwrapKey"}
+	must(t, s.PutAccessPolicy(ctx, ap))
+	aps, err := s.AccessPolicies(ctx, v.Name)
+	must(t, err)
+	equal(t, "access policies", aps, []store.AccessPolicy{ap})
+	must(t, s.DeleteAccessPolicy(ctx, v.Name, "ADMIN@contoso.com"))
+	wantErr(t, s.DeleteAccessPolicy(ctx, v.Name, "admin@contoso.com"), store.ErrNotFound)
+
+	ra := store.RoleAssignment{ID: "ra1", Vault: v.Name, Principal: "app", Role: "Key Vault Crypto User", Created: now()}
+	must(t, s.CreateRoleAssignment(ctx, ra))
+	dup := ra
+	dup.ID = "ra2"
+	wantErr(t, s.CreateRoleAssignment(ctx, dup), store.ErrConflict)
+	ras, err := s.RoleAssignments(ctx, v.Name)
+	must(t, err)
+	equal(t, "role assignments", ras, []store.RoleAssignment{ra})
+	must(t, s.DeleteRoleAssignment(ctx, v.Name, "ra1"))
+	wantErr(t, s.DeleteRoleAssignment(ctx, v.Name, "ra1"), store.ErrNotFound)
+}
+
+func version(v, name string, i int) store.KeyVersion {
+	exp := now().Add(time.Duration(i) * time.Hour)
+	return store.KeyVersion{Vault: v, Name: name, Version: fmt.Sprintf("%032x", i), Kty: "RSA-HSM", Size: 2048,
+		Ops: []string{"wrapKey", "unwrapKey"}, Enabled: true, Expires: &exp, Created: now(), Updated: now(),
+		Tags: map[string]string{"i": fmt.Sprint(i)}, N: []byte{1, 2, byte(i)}, E: []byte{1, 0, 1}, Sealed: []byte("sealed")}
+}
+
+func testKeyVersions(t *testing.T, s store.Store) {
+	v := seed(t, s, "kv")
+	v1, err := s.AddKeyVersion(ctx, version(v.Name, "ContosoKey", 1))
+	must(t, err)
+	equal(t, "first seq", v1.Seq, int64(1))
+	v2, err := s.AddKeyVersion(ctx, version(v.Name, "contosokey", 2))
+	must(t, err)
+	equal(t, "second seq", v2.Seq, int64(2))
+	equal(t, "name keeps first spelling", v2.Name, "ContosoKey")
+
+	latest, err := s.KeyVersion(ctx, v.Name, "CONTOSOKEY", "")
+	must(t, err)
+	equal(t, "latest", latest, v2)
+	got, err := s.KeyVersion(ctx, v.Name, "contosokey", v1.Version)
+	must(t, err)
+	equal(t, "by version", got, v1)
+	_, err = s.KeyVersion(ctx, v.Name, "contosokey", fmt.Sprintf("%032x", 9))
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.KeyVersion(ctx, v.Name, "other", "")
+	wantErr(t, err, store.ErrNotFound)
+
+	v1.Enabled, v1.Expires, v1.Ops, v1.Tags, v1.Updated = false, nil, []string{"unwrapKey"}, nil, now().Add(time.Second)
+	must(t, s.UpdateKeyVersion(ctx, v1))
+	got, err = s.KeyVersion(ctx, v.Name, "contosokey", v1.Version)
+	must(t, err)
+	v1.Tags = map[string]string{}
+	equal(t, "updated version", got, v1)
+
+	vs, err := s.ListKeyVersions(ctx, v.Name, "contosokey", 0, 10)
+	must(t, err)
+	equal(t, "versions", vs, []store.KeyVersion{v1, v2})
+	vs, err = s.ListKeyVersions(ctx, v.Name, "contosokey", 1, 10)
+	must(t, err)
+	equal(t, "versions after 1", vs, []store.KeyVersion{v2})
+}
+
+func testKeyDeleteRestore(t *testing.T, s store.Store) {
+	v := seed(t, s, "kdr")
+	a, err := s.AddKeyVersion(ctx, version(v.Name, "k", 1))
+	must(t, err)
+	b, err := s.AddKeyVersion(ctx, version(v.Name, "k", 2))
+	must(t, err)
+	del, purge := now(), now().Add(time.Hour)
+	must(t, s.SetKeyDeleted(ctx, v.Name, "K", &del, &purge))
+	k, err := s.Key(ctx, v.Name, "k")
+	must(t, err)
+	equal(t, "deleted key", k, store.Key{Vault: v.Name, Name: "k", DeletedAt: &del, PurgeAt: &purge})
+	_, err = s.AddKeyVersion(ctx, version(v.Name, "k", 3))
+	wantErr(t, err, store.ErrConflict)
+	live, err := s.ListKeys(ctx, v.Name, false, "", 10)
+	must(t, err)
+	equal(t, "live keys while deleted", len(live), 0)
+	dead, err := s.ListKeys(ctx, v.Name, true, "", 10)
+	must(t, err)
+	equal(t, "deleted keys", dead, []store.KeyItem{{Key: k, Latest: b}})
+
+	must(t, s.SetKeyDeleted(ctx, v.Name, "k", nil, nil)) // recover
+	wantErr(t, s.RestoreKey(ctx, v.Name, "k", []store.KeyVersion{a, b}), store.ErrConflict)
+	must(t, s.PurgeKey(ctx, v.Name, "k"))
+	_, err = s.Key(ctx, v.Name, "k")
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, s.PurgeKey(ctx, v.Name, "k"), store.ErrNotFound)
+
+	must(t, s.RestoreKey(ctx, v.Name, "k", []store.KeyVersion{a, b}))
+	vs, err := s.ListKeyVersions(ctx, v.Name, "k", 0, 10)
+	must(t, err)
+	equal(t, "restored versions keep IDs and order", vs, []store.KeyVersion{a, b})
+	c, err := s.AddKeyVersion(ctx, version(v.Name, "k", 3))
+	must(t, err)
+	equal(t, "seq after restore", c.Seq, int64(3))
+}
+
+func testKeyPaging(t *testing.T, s store.Store) {
+	v := seed(t, s, "paging")
+	var names []string
+	for i := range 7 {
+		name := fmt.Sprintf("key-%02d", i)
+		names = append(names, name)
+		_, err := s.AddKeyVersion(ctx, version(v.Name, name, i))
+		must(t, err)
+	}
+	var got []string
+	after := ""
+	for {
+		page, err := s.ListKeys(ctx, v.Name, false, after, 3)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, it := range page {
+			got = append(got, it.Key.Name)
+		}
+		after = page[len(page)-1].Key.Name
+	}
+	equal(t, "paged names", got, names)
+}
+
+func testOpLog(t *testing.T, s store.Store) {
+	t0 := time.Now().UTC()
+	for i := range 5 {
+		vault := "a"
+		if i%2 == 1 {
+			vault = "b"
+		}
+		must(t, s.AppendOp(ctx, store.Op{Time: t0.Add(time.Duration(i) * time.Second), Principal: "p", Tenant: "t", Operation: "KeyGet", Vault: vault, Key: "k", Version: "v", Status: 200 + i, ClientIP: "127.0.0.1"}))
+	}
+	all, err := s.ListOps(ctx, store.OpFilter{})
+	must(t, err)
+	equal(t, "all ops", len(all), 5)
+	if !all[0].Time.Equal(t0) || all[4].Status != 204 || all[0].ID >= all[1].ID {
+		t.Fatalf("ops not in order or altered: %+v", all)
+	}
+	b, err := s.ListOps(ctx, store.OpFilter{Vault: "B"})
+	must(t, err)
+	equal(t, "ops for vault b", len(b), 2)
+	since, err := s.ListOps(ctx, store.OpFilter{Since: t0.Add(3 * time.Second)})
+	must(t, err)
+	equal(t, "ops since", len(since), 2)
+	after, err := s.ListOps(ctx, store.OpFilter{AfterID: all[3].ID, Limit: 10})
+	must(t, err)
+	equal(t, "ops after id", after, all[4:])
+	none, err := s.ListOps(ctx, store.OpFilter{Vaults: []string{}})
+	must(t, err)
+	equal(t, "ops for no vaults", len(none), 0)
+	some, err := s.ListOps(ctx, store.OpFilter{Vaults: []string{"a"}, Limit: 2})
+	must(t, err)
+	equal(t, "ops for vault list with limit", len(some), 2)
+}
+
+func testPurgeVault(t *testing.T, s store.Store) {
+	v := seed(t, s, "gone")
+	_, err := s.AddKeyVersion(ctx, version(v.Name, "k", 1))
+	must(t, err)
+	must(t, s.PutAccessPolicy(ctx, store.AccessPolicy{Vault: v.Name, Principal: "p", Permissions: []string{"get"}, Updated: now()}))
+	must(t, s.CreateRoleAssignment(ctx, store.RoleAssignment{ID: "r", Vault: v.Name, Principal: "p", Role: "x", Created: now()}))
+	must(t, s.PurgeVault(ctx, v.Name))
+	_, err = s.Vault(ctx, v.Name)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.KeyVersion(ctx, v.Name, "k", "")
+	wantErr(t, err, store.ErrNotFound)
+	// The name is free again, with nothing left over.
+	must(t, s.CreateVault(ctx, v))
+	aps, err := s.AccessPolicies(ctx, v.Name)
+	must(t, err)
+	equal(t, "policies after purge", len(aps), 0)
+	wantErr(t, s.PurgeVault(ctx, "never-existed"), store.ErrNotFound)
+}
