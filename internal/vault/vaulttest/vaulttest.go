@@ -1,0 +1,103 @@
+// Package vaulttest starts a real built-in vault (two HTTPS regions, eastus
+// and westus, over SQLite in a temporary directory) for tests, with a clock
+// the test controls.
+package vaulttest
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+	"github.com/customerkey/customerkey/internal/vault"
+	"github.com/customerkey/customerkey/vaultclient"
+)
+
+// Env is a running vault.
+type Env struct {
+	Server *vault.Server
+	Store  store.Store
+	Config vaultclient.Config
+	Client *vaultclient.Client // acts with the admin token
+	Clock  *Clock
+	Dir    string
+}
+
+// Clock is a settable clock, starting at the real time.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// Options change the vault under test.
+type Options struct {
+	Dir          string        // data dir; default t.TempDir()
+	FeatureDelay time.Duration // default 1 ms
+}
+
+// Start runs a vault until the test ends.
+func Start(t testing.TB, opts Options) *Env {
+	t.Helper()
+	env, stop, err := StartE(opts, t.TempDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return env
+}
+
+// StartE runs a vault and returns a function that stops it.
+func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
+	if opts.Dir == "" {
+		opts.Dir = tempDir()
+	}
+	if opts.FeatureDelay == 0 {
+		opts.FeatureDelay = time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(opts.Dir, "ck.db"))
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	clock := &Clock{}
+	srv, err := vault.New(vault.Config{
+		DataDir:      opts.Dir,
+		Store:        st,
+		Regions:      []vault.RegionConfig{{Name: "eastus", Addr: "127.0.0.1:0"}, {Name: "westus", Addr: "127.0.0.1:0"}},
+		FeatureDelay: opts.FeatureDelay,
+		Now:          clock.Now,
+	})
+	if err != nil {
+		cancel()
+		st.Close()
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx); close(done) }()
+	cfg := srv.ClientConfig()
+	client, err := vaultclient.New(&cfg)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	stop := func() { client.HTTP().CloseIdleConnections(); cancel(); <-done; st.Close() }
+	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir}, stop, nil
+}
