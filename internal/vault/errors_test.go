@@ -1,0 +1,478 @@
+package vault_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+)
+
+var oaep256 = to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256)
+
+func wrapParams(v []byte) azkeys.KeyOperationParameters {
+	return azkeys.KeyOperationParameters{Algorithm: oaep256, Value: v}
+}
+
+func TestAccessPolicyEnforcedOnEveryCall(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSAHSM)
+	exo := f.keys(t, exoApp)
+
+	// No policy at all: 403 ForbiddenByPolicy.
+	_, err := exo.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+
+	// The seed's workload permissions: get, wrapKey, unwrapKey.
+	f.setPolicy(t, exoApp, "get", "wrapKey", "unwrapKey")
+	w, err := exo.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	_, err = exo.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	must(t, err)
+	_, err = exo.GetKey(ctx, "key1", "", nil)
+	must(t, err)
+	// ... but nothing else.
+	_, err = exo.DeleteKey(ctx, "key1", nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+	_, err = exo.CreateKey(ctx, "key2", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSA)}, nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+	pager := exo.NewListKeyPropertiesPager(nil)
+	_, err = pager.NextPage(ctx)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+
+	// Removing unwrapKey takes effect on the very next call, same client, same token.
+	f.setPolicy(t, exoApp, "get", "wrapKey")
+	_, err = exo.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+	_, err = f.env.Client.Do(ctx, "DELETE", "/vaults/"+f.vault+"/accessPolicies/"+exoApp, nil, nil), nil
+	must(t, err)
+	_, err = exo.GetKey(ctx, "key1", "", nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+}
+
+func TestRBACEnforcedOnEveryCall(t *testing.T) {
+	f := newFixture(t, "rbac", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSAHSM)
+	exo := f.keys(t, exoApp)
+	_, err := exo.UnwrapKey(ctx, "key1", "", wrapParams(make([]byte, 256)), nil)
+	wantErr(t, err, 403, "ForbiddenByRbac")
+
+	ra := f.mgmt(t, "POST", "/vaults/"+f.vault+"/roleAssignments", obj{"principal": exoApp, "role": "Key Vault Crypto Service Encryption User"})
+	w, err := exo.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	_, err = exo.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	must(t, err)
+	_, err = exo.Decrypt(ctx, "key1", "", wrapParams(w.Result), nil)
+	wantErr(t, err, 403, "ForbiddenByRbac") // not in the role
+	_, err = exo.BackupKey(ctx, "key1", nil)
+	wantErr(t, err, 403, "ForbiddenByRbac")
+
+	// Access policies do not apply to an RBAC vault, and saying so is an error.
+	err = f.env.Client.Do(ctx, "PUT", "/vaults/"+f.vault+"/accessPolicies/"+exoApp, obj{"permissions": obj{"keys": []string{"all"}}}, nil)
+	wantMgmtErr(t, err, 400, "BadParameter")
+
+	must(t, f.env.Client.Do(ctx, "DELETE", "/vaults/"+f.vault+"/roleAssignments/"+ra["id"].(string), nil, nil))
+	_, err = exo.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	wantErr(t, err, 403, "ForbiddenByRbac")
+
+	// A Reader reads metadata and may wrap (public key), never unwrap.
+	f.mgmt(t, "POST", "/vaults/"+f.vault+"/roleAssignments", obj{"principal": otherApp, "role": "Key Vault Reader"})
+	reader := f.keys(t, otherApp)
+	_, err = reader.GetKey(ctx, "key1", "", nil)
+	must(t, err)
+	_, err = reader.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	wantErr(t, err, 403, "ForbiddenByRbac")
+}
+
+func TestMigrateAccessPoliciesToRBAC(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSAHSM)
+	f.setPolicy(t, exoApp, "get", "wrapKey", "unwrapKey")
+	v := f.mgmt(t, "PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac", "migrateAccessPolicies": true})
+	roles := map[string]string{}
+	for _, m := range v["migratedAssignments"].([]any) {
+		m := m.(map[string]any)
+		roles[m["principal"].(string)] = m["role"].(string)
+	}
+	if roles[exoApp] != "Key Vault Crypto Service Encryption User" || roles[adminUPN] != "Key Vault Crypto Officer" {
+		t.Fatalf("migrated roles %v", roles)
+	}
+	exo := f.keys(t, exoApp)
+	w, err := exo.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	_, err = exo.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	must(t, err)
+}
+
+func TestDisabledAndExpiredKeys(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	c := f.keys(t, adminUPN)
+	createKey(t, c, "key1", azkeys.KeyTypeRSAHSM)
+	w, err := c.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+
+	_, err = c.UpdateKey(ctx, "key1", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(false)}}, nil)
+	must(t, err)
+	for name, call := range map[string]func() error{
+		"get":    func() error { _, err := c.GetKey(ctx, "key1", "", nil); return err },
+		"wrap":   func() error { _, err := c.WrapKey(ctx, "key1", "", wrapParams([]byte("x")), nil); return err },
+		"unwrap": func() error { _, err := c.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil); return err },
+	} {
+		t.Run("disabled/"+name, func(t *testing.T) { wantErr(t, call(), 403, "KeyDisabled") })
+	}
+	_, err = c.UpdateKey(ctx, "key1", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(true)}}, nil)
+	must(t, err)
+
+	// Expired: wrap refused; unwrap still works so data is never locked.
+	_, err = c.UpdateKey(ctx, "key1", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Expires: to.Ptr(time.Now().Add(time.Hour))}}, nil)
+	must(t, err)
+	f.env.Clock.Advance(2 * time.Hour)
+	_, err = c.WrapKey(ctx, "key1", "", wrapParams([]byte("x")), nil)
+	wantErr(t, err, 403, "KeyExpired")
+	_, err = c.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	must(t, err)
+
+	// Not yet valid.
+	createKey(t, c, "key2", azkeys.KeyTypeRSA)
+	_, err = c.UpdateKey(ctx, "key2", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{NotBefore: to.Ptr(f.env.Clock.Now().Add(time.Hour))}}, nil)
+	must(t, err)
+	_, err = c.WrapKey(ctx, "key2", "", wrapParams([]byte("x")), nil)
+	wantErr(t, err, 403, "KeyNotYetValid")
+
+	// An expiry can move to 9999-12-31, never be removed.
+	err = rawJSON(t, f, adminUPN, "PATCH", "/keys/key1/", `{"attributes":{"exp":null}}`, 400)
+	if !strings.Contains(err.Error(), "cannot be removed") {
+		t.Fatalf("removing an expiry: %v", err)
+	}
+	upd, err := c.UpdateKey(ctx, "key1", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Expires: to.Ptr(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))}}, nil)
+	must(t, err)
+	if upd.Attributes.Expires.Year() != 9999 {
+		t.Fatalf("expiry %v", upd.Attributes.Expires)
+	}
+	_, err = c.WrapKey(ctx, "key1", "", wrapParams([]byte("x")), nil)
+	must(t, err)
+}
+
+func TestPurgeProtectionAndRetention(t *testing.T) {
+	f := newFixture(t, "accessPolicy", true)
+	c := f.keys(t, adminUPN)
+	k := createKey(t, c, "key1", azkeys.KeyTypeRSAHSM)
+	if *k.Attributes.RecoveryLevel != "Recoverable" {
+		t.Fatalf("purge protection: recovery level %s, want Recoverable", *k.Attributes.RecoveryLevel)
+	}
+	_, err := c.DeleteKey(ctx, "key1", nil)
+	must(t, err)
+	_, err = c.PurgeDeletedKey(ctx, "key1", nil)
+	wantErr(t, err, 403, "PurgeProtected")
+	// Purge protection cannot be turned off.
+	err = f.env.Client.Do(ctx, "PATCH", "/vaults/"+f.vault, obj{"purgeProtection": false}, nil)
+	wantMgmtErr(t, err, 400, "BadParameter")
+	// Recover works under purge protection.
+	_, err = c.RecoverDeletedKey(ctx, "key1", nil)
+	must(t, err)
+	// After the retention period the system purges it.
+	_, err = c.DeleteKey(ctx, "key1", nil)
+	must(t, err)
+	f.env.Clock.Advance(91 * 24 * time.Hour)
+	_, err = c.GetDeletedKey(ctx, "key1", nil)
+	wantErr(t, err, 404, "KeyNotFound")
+	createKey(t, c, "key1", azkeys.KeyTypeRSAHSM) // the name is free again
+}
+
+func TestPurgeNeedsPermission(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSA)
+	f.setPolicy(t, contributorUPN, "get", "list", "delete", "recover")
+	c := f.keys(t, contributorUPN)
+	_, err := c.DeleteKey(ctx, "key1", nil)
+	must(t, err)
+	_, err = c.PurgeDeletedKey(ctx, "key1", nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+}
+
+func TestRestoreOnlyIntoSameSubscription(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	c := f.keys(t, adminUPN)
+	createKey(t, c, "key1", azkeys.KeyTypeRSAHSM)
+	backup, err := c.BackupKey(ctx, "key1", nil)
+	must(t, err)
+
+	// A second vault in the same subscription (westus) accepts it.
+	v2 := f.mgmt(t, "POST", "/vaults", obj{"name": "ContosoEXOAKV03", "subscription": f.sub, "region": "westus", "sku": "premium"})
+	f.mgmt(t, "PUT", "/vaults/contosoexoakv03/accessPolicies/"+adminUPN, obj{"permissions": obj{"keys": []string{"all"}}})
+	c2, err := f.env.Client.KeysClient(v2["uri"].(string), adminUPN)
+	must(t, err)
+	_, err = c2.RestoreKey(ctx, azkeys.RestoreKeyParameters{KeyBackup: backup.Value}, nil)
+	must(t, err)
+
+	// A vault of another subscription refuses it.
+	sub2 := f.mgmt(t, "POST", "/subscriptions", obj{"name": "CK2", "tenant": "Contoso", "owner": adminUPN})["id"].(string)
+	v3 := f.mgmt(t, "POST", "/vaults", obj{"name": "ContosoEXOAKV02", "subscription": sub2, "region": "westus", "sku": "premium"})
+	f.mgmt(t, "PUT", "/vaults/contosoexoakv02/accessPolicies/"+adminUPN, obj{"permissions": obj{"keys": []string{"all"}}})
+	c3, err := f.env.Client.KeysClient(v3["uri"].(string), adminUPN)
+	must(t, err)
+	_, err = c3.RestoreKey(ctx, azkeys.RestoreKeyParameters{KeyBackup: backup.Value}, nil)
+	wantErr(t, err, 400, "BadParameter")
+	if !strings.Contains(err.Error(), "same subscription") {
+		t.Fatalf("error does not say why: %v", err)
+	}
+	// A tampered blob is refused, never half-restored.
+	bad := bytes.Clone(backup.Value)
+	bad[len(bad)-1] ^= 1
+	_, err = c2.RestoreKey(ctx, azkeys.RestoreKeyParameters{KeyBackup: bad}, nil)
+	wantErr(t, err, 400, "BadParameter")
+}
+
+func TestVaultOfAnotherTenantOrRegion(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSA)
+	// Fabrikam's principal cannot reach Contoso's vault: its token is for the wrong tenant.
+	f.mgmt(t, "POST", "/tenants", obj{"name": "Fabrikam"})
+	f.mgmt(t, "POST", "/tenants/Fabrikam/principals", obj{"name": "eve@fabrikam.com"})
+	tok, err := f.env.Client.Token(ctx, "eve@fabrikam.com", "", f.env.Config.Regions[0].URL)
+	must(t, err)
+	req, _ := http.NewRequest("GET", f.uri+"/keys/key1?api-version=2025-07-01", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := f.env.Client.HTTP().Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), f.tenant) {
+		t.Fatalf("cross-tenant token: got %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	// The same vault name on the other region's listener is not served.
+	wrong := strings.Replace(f.uri, strings.TrimPrefix(f.env.Config.Regions[0].URL, "https://localhost"), strings.TrimPrefix(f.env.Config.Regions[1].URL, "https://localhost"), 1)
+	c, err := f.env.Client.KeysClient(wrong, adminUPN)
+	must(t, err)
+	_, err = c.GetKey(ctx, "key1", "", nil)
+	wantErr(t, err, 404, "VaultNotFound")
+}
+
+// rawJSON sends a raw request to the vault as principal and checks the status.
+func rawJSON(t *testing.T, f *fixture, principal, method, path, body string, status int) error {
+	t.Helper()
+	tok, err := f.env.Client.Token(ctx, principal, "", f.env.Config.Regions[0].URL)
+	must(t, err)
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	if !strings.Contains(path, "api-version") {
+		path += sep + "api-version=2025-07-01"
+	}
+	req, _ := http.NewRequest(method, f.uri+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.env.Client.HTTP().Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s %s: got %d %s, want %d", method, path, body, resp.StatusCode, data, status)
+	}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if status >= 400 && (json.Unmarshal(data, &e) != nil || e.Error.Code == "" || e.Error.Message == "") {
+		t.Fatalf("%s %s: error body not in Azure's shape: %s", method, path, data)
+	}
+	return fmt.Errorf("%s", e.Error.Message)
+}
+
+func TestBadInputIsA400NamingTheProblem(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	c := f.keys(t, adminUPN)
+	k := createKey(t, c, "key1", azkeys.KeyTypeRSA)
+	w, err := c.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	padded := base64.URLEncoding.EncodeToString(w.Result)
+	std := base64.StdEncoding.EncodeToString(w.Result)
+	if !strings.HasSuffix(padded, "=") && !strings.ContainsAny(std, "+/") {
+		t.Log("note: ciphertext happens to need no padding and no +/")
+	}
+	// Padded and standard-alphabet base64 are accepted on input.
+	for _, v := range []string{padded, std, base64.RawURLEncoding.EncodeToString(w.Result)} {
+		rawJSON(t, f, adminUPN, "POST", "/keys/key1/unwrapkey", `{"alg":"RSA-OAEP-256","value":"`+v+`"}`, 200)
+	}
+	version := k.Key.KID.Version()
+	cases := []struct {
+		name, method, path, body, want string
+	}{
+		{"malformed JSON", "POST", "/keys/key2/create", `{"kty":`, "not valid JSON"},
+		{"empty body", "POST", "/keys/key2/create", ``, "body is required"},
+		{"wrong type", "POST", "/keys/key2/create", `{"kty":"RSA","key_size":"big"}`, "key_size"},
+		{"float timestamp", "POST", "/keys/key2/create", `{"kty":"RSA","attributes":{"exp":1.7e9}}`, "exp"},
+		{"name with underscore", "POST", "/keys/bad_name/create", `{"kty":"RSA"}`, "key name"},
+		{"name too long", "POST", "/keys/" + strings.Repeat("a", 128) + "/create", `{"kty":"RSA"}`, "1-127"},
+		{"size 1024", "POST", "/keys/key2/create", `{"kty":"RSA","key_size":1024}`, "2048, 3072 or 4096"},
+		{"EC key", "POST", "/keys/key2/create", `{"kty":"EC","crv":"P-256"}`, "elliptic-curve"},
+		{"no kty", "POST", "/keys/key2/create", `{}`, "kty is required"},
+		{"bad key op", "POST", "/keys/key2/create", `{"kty":"RSA","key_ops":["fly"]}`, "key operation"},
+		{"exponent 3", "POST", "/keys/key2/create", `{"kty":"RSA","public_exponent":3}`, "public_exponent"},
+		{"exp before nbf", "POST", "/keys/key2/create", `{"kty":"RSA","attributes":{"nbf":2000000000,"exp":1900000000}}`, "after nbf"},
+		{"bad alg", "POST", "/keys/key1/wrapkey", `{"alg":"A256KW","value":"AAAA"}`, "RSA-OAEP-256"},
+		{"RSA1_5", "POST", "/keys/key1/wrapkey", `{"alg":"RSA1_5","value":"AAAA"}`, "RSA1_5"},
+		{"no value", "POST", "/keys/key1/wrapkey", `{"alg":"RSA-OAEP-256"}`, "value is required"},
+		{"bad base64", "POST", "/keys/key1/wrapkey", `{"alg":"RSA-OAEP-256","value":"!!!"}`, "base64url"},
+		{"too much to wrap", "POST", "/keys/key1/wrapkey", `{"alg":"RSA-OAEP-256","value":"` + base64.RawURLEncoding.EncodeToString(make([]byte, 191)) + `"}`, "at most 190"},
+		{"short ciphertext", "POST", "/keys/key1/unwrapkey", `{"alg":"RSA-OAEP-256","value":"AAAA"}`, "256 bytes"},
+		{"garbage ciphertext", "POST", "/keys/key1/" + version + "/unwrapkey", `{"alg":"RSA-OAEP-256","value":"` + base64.RawURLEncoding.EncodeToString(make([]byte, 256)) + `"}`, "not a RSA-OAEP-256 ciphertext"},
+		{"bad version", "GET", "/keys/key1/xyz", ``, "32 hexadecimal"},
+		{"bad api-version", "GET", "/keys?api-version=1999-01-01", ``, "not recognized"},
+		{"bad maxresults", "GET", "/keys?maxresults=26", ``, "maxresults"},
+		{"bad skiptoken", "GET", "/keys?$skiptoken=!!", ``, "skiptoken"},
+		{"import without private key", "PUT", "/keys/key3", `{"key":{"kty":"RSA","n":"AQAB","e":"AQAB"}}`, "no private key"},
+		{"import no key", "PUT", "/keys/key3", `{}`, "key is required"},
+		{"too many tags", "POST", "/keys/key2/create", `{"kty":"RSA","tags":{` + manyTags(16) + `}}`, "at most 15 tags"},
+		{"oversize body", "POST", "/keys/key2/create", `{"kty":"RSA","tags":{"a":"` + strings.Repeat("x", 2<<20) + `"}}`, "larger than the limit"},
+		{"restore garbage", "POST", "/keys/restore", `{"value":"AAAA"}`, "corrupt"},
+		{"RSA-HSM in standard vault", "POST", "/keys/key2/create", `{"kty":"RSA-HSM"}`, "premium"},
+	}
+	// The last case needs a standard vault.
+	sv := f.mgmt(t, "POST", "/vaults", obj{"name": "contoso-standard", "subscription": f.sub, "region": "eastus", "sku": "standard"})
+	f.mgmt(t, "PUT", "/vaults/contoso-standard/accessPolicies/"+adminUPN, obj{"permissions": obj{"keys": []string{"all"}}})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ff := f
+			if strings.Contains(tc.name, "standard vault") {
+				cp := *f
+				cp.uri = sv["uri"].(string)
+				ff = &cp
+			}
+			msg := rawJSON(t, ff, adminUPN, tc.method, tc.path, tc.body, 400)
+			if !strings.Contains(msg.Error(), tc.want) {
+				t.Fatalf("message %q does not name the problem (%q)", msg, tc.want)
+			}
+		})
+	}
+}
+
+func manyTags(n int) string {
+	var parts []string
+	for i := range n {
+		parts = append(parts, fmt.Sprintf(`"t%d":"v"`, i))
+	}
+	return strings.Join(parts, ",")
+}
+
+func TestManagementRules(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	do := func(method, path string, in any) error { return f.env.Client.Do(ctx, method, path, in, nil) }
+	cases := []struct {
+		name         string
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"duplicate vault name", "POST", "/vaults", obj{"name": "CONTOSOEXOAKV01", "subscription": f.sub, "region": "westus"}, 409, "Conflict"},
+		{"vault name too short", "POST", "/vaults", obj{"name": "ab", "subscription": f.sub, "region": "eastus"}, 400, "BadParameter"},
+		{"vault name too long", "POST", "/vaults", obj{"name": strings.Repeat("a", 25), "subscription": f.sub, "region": "eastus"}, 400, "BadParameter"},
+		{"vault name double dash", "POST", "/vaults", obj{"name": "a--b", "subscription": f.sub, "region": "eastus"}, 400, "BadParameter"},
+		{"unknown region", "POST", "/vaults", obj{"name": "vault-x", "subscription": f.sub, "region": "mars"}, 400, "BadParameter"},
+		{"bad sku", "POST", "/vaults", obj{"name": "vault-x", "subscription": f.sub, "region": "eastus", "sku": "gold"}, 400, "BadParameter"},
+		{"retention 6", "POST", "/vaults", obj{"name": "vault-x", "subscription": f.sub, "region": "eastus", "retentionDays": 6}, 400, "BadParameter"},
+		{"retention 91", "POST", "/vaults", obj{"name": "vault-x", "subscription": f.sub, "region": "eastus", "retentionDays": 91}, 400, "BadParameter"},
+		{"soft delete off", "POST", "/vaults", obj{"name": "vault-x", "subscription": f.sub, "region": "eastus", "softDelete": false}, 400, "BadParameter"},
+		{"rename vault", "PATCH", "/vaults/" + f.vault, obj{"name": "other"}, 400, "BadParameter"},
+		{"change retention", "PATCH", "/vaults/" + f.vault, obj{"retentionDays": 30}, 400, "BadParameter"},
+		{"unknown permission", "PUT", "/vaults/" + f.vault + "/accessPolicies/" + exoApp, obj{"permissions": obj{"keys": []string{"fly"}}}, 400, "BadParameter"},
+		{"unknown principal", "PUT", "/vaults/" + f.vault + "/accessPolicies/nobody@contoso.com", obj{"permissions": obj{"keys": []string{"get"}}}, 404, "PrincipalNotFound"},
+		{"unknown role", "POST", "/vaults/" + f.vault + "/roleAssignments", obj{"principal": exoApp, "role": "Janitor"}, 400, "BadParameter"},
+		{"bad principal name", "POST", "/tenants/Contoso/principals", obj{"name": "not a principal"}, 400, "BadParameter"},
+		{"bad subscription kind", "POST", "/subscriptions", obj{"name": "x", "tenant": "Contoso", "owner": adminUPN, "kind": "free"}, 400, "BadParameter"},
+		{"unknown feature", "POST", "/subscriptions/" + f.sub + "/providers/Microsoft.Resources/features/fly/register", nil, 404, "FeatureNotFound"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { wantMgmtErr(t, do(tc.method, tc.path, tc.body), tc.status, tc.code) })
+	}
+
+	req, _ := http.NewRequest("POST", f.env.Config.ManagementURL+"/vaults", strings.NewReader(`{"name":`))
+	req.Header.Set("Authorization", "Bearer "+f.env.Config.AdminToken)
+	resp, err := f.env.Client.HTTP().Do(req)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "not valid JSON") {
+		t.Fatalf("malformed management JSON: %d %s", resp.StatusCode, body)
+	}
+
+	// A principal token may not use the admin-only issuer, and a key
+	// administrator may not change the vault's access policies; a
+	// contributor may.
+	f.mgmt(t, "POST", "/vaults/"+f.vault+"/roleAssignments", obj{"principal": contributorUPN, "role": "Contributor"})
+	f.mgmt(t, "POST", "/tenants/Contoso/principals", obj{"name": "keyadmin@contoso.com"})
+	asUser := func(upn string) func(method, path string, in any) error {
+		tok, err := f.env.Client.Token(ctx, upn, "", "")
+		must(t, err)
+		cl := f.env.Client.WithToken(tok.AccessToken)
+		return func(method, path string, in any) error { return cl.Do(ctx, method, path, in, nil) }
+	}
+	keyAdmin, contributor := asUser("keyadmin@contoso.com"), asUser(contributorUPN)
+	policy := obj{"permissions": obj{"keys": []string{"get", "wrapKey", "unwrapKey"}}}
+	wantMgmtErr(t, keyAdmin("PUT", "/vaults/"+f.vault+"/accessPolicies/"+exoApp, policy), 403, "AuthorizationFailed")
+	wantMgmtErr(t, keyAdmin("POST", "/issuer/token", obj{"principal": adminUPN}), 403, "AuthorizationFailed")
+	must(t, contributor("PUT", "/vaults/"+f.vault+"/accessPolicies/"+exoApp, policy))
+	// A contributor cannot hand out roles (that needs Owner).
+	wantMgmtErr(t, contributor("POST", "/vaults/"+f.vault+"/roleAssignments", obj{"principal": exoApp, "role": "Key Vault Administrator"}), 403, "AuthorizationFailed")
+}
+
+func TestSubscriptionRetentionFeature(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	path := "/subscriptions/" + f.sub + "/providers/Microsoft.Resources/features/mandatoryRetentionPeriodEnabled"
+	if s := f.mgmt(t, "GET", path, nil)["state"]; s != "NotRegistered" {
+		t.Fatalf("state %v", s)
+	}
+	if s := f.mgmt(t, "POST", path+"/register", nil)["state"]; s != "Registering" {
+		t.Fatalf("after register: %v, want Registering", s)
+	}
+	// Cancelling while Registering or Registered is refused.
+	wantMgmtErr(t, f.env.Client.Do(ctx, "POST", "/subscriptions/"+f.sub+"/cancel", nil, nil), 409, "MandatoryRetentionPeriod")
+	f.env.Clock.Advance(time.Second)
+	if s := f.mgmt(t, "GET", path, nil)["state"]; s != "Registered" {
+		t.Fatalf("state %v, want Registered", s)
+	}
+	wantMgmtErr(t, f.env.Client.Do(ctx, "POST", "/subscriptions/"+f.sub+"/cancel", nil, nil), 409, "MandatoryRetentionPeriod")
+	// Keys now report Recoverable+ProtectedSubscription.
+	k := createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSAHSM)
+	if *k.Attributes.RecoveryLevel != "Recoverable+ProtectedSubscription" {
+		t.Fatalf("recovery level %s", *k.Attributes.RecoveryLevel)
+	}
+	// A subscription without the feature can be cancelled.
+	sub2 := f.mgmt(t, "POST", "/subscriptions", obj{"name": "Trial", "tenant": "Contoso", "owner": adminUPN, "kind": "trial"})
+	if sub2["kind"] != "trial" {
+		t.Fatalf("kind %v", sub2["kind"])
+	}
+	if s := f.mgmt(t, "POST", "/subscriptions/"+sub2["id"].(string)+"/cancel", nil)["state"]; s != "Cancelled" {
+		t.Fatalf("cancel: %v", s)
+	}
+}
+
+func TestOperationLog(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	c := f.keys(t, exoApp)
+	_, err := c.GetKey(ctx, "nokey", "", nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+	var out struct {
+		Value []struct {
+			Principal, Operation, Vault, Key, Code string
+			Status                                 int
+		}
+	}
+	must(t, f.env.Client.Do(ctx, "GET", "/log?vault="+f.vault, nil, &out))
+	found := false
+	for _, op := range out.Value {
+		if op.Principal == exoApp && op.Operation == "KeyGet" && op.Key == "nokey" && op.Status == 403 && op.Code == "ForbiddenByPolicy" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("denied KeyGet by %s not in the log: %+v", exoApp, out.Value)
+	}
+}
