@@ -168,4 +168,3 @@ func (c *call) finish() {
 		"op", c.op, "vault", c.vault, "key", c.key, "principal", principal, "status", c.status, "code", c.code,
 		"duration", time.Since(c.start))
 }
-

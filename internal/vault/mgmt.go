@@ -1,8 +1,8 @@
 package vault
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -898,7 +898,7 @@ func permissionModel(m string) (string, error) {
 	return "", badParam("permission model %q is invalid: use accessPolicy or rbac", m)
 }
 
-func (s *Server) listVaults(c *call) error   { return s.listVaultsWhere(c, false) }
+func (s *Server) listVaults(c *call) error        { return s.listVaultsWhere(c, false) }
 func (s *Server) listDeletedVaults(c *call) error { return s.listVaultsWhere(c, true) }
 
 func (s *Server) listVaultsWhere(c *call, deleted bool) error {
@@ -1287,4 +1287,3 @@ func (s *Server) readLog(c *call) error {
 	c.reply(200, map[string]any{"value": out})
 	return nil
 }
-

@@ -153,4 +153,3 @@ func list[T any](ctx context.Context, s *DB, scan func(scanner) (T, error), quer
 	}
 	return out, rows.Err()
 }
-

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+	"github.com/customerkey/customerkey/internal/vault"
+)
+
+// DevFile is the connection file ck dev writes into its data dir.
+const DevFile = "dev.json"
+
+func (a *app) devCmd() *cobra.Command {
+	var dir string
+	var port int
+	var featureDelay time.Duration
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything on this machine: two vault regions over SQLite",
+		Long: `Run customerkey on this machine: two built-in vault regions (eastus and
+westus) on two HTTPS listeners, over SQLite in the data dir. The first start
+creates a local CA, a vault master key and an admin token there; later starts
+keep all state. Connection details go to DIR/dev.json, which every other ck
+command reads by default. Ctrl-C stops cleanly.`,
+		Example: `  ck dev                         # ./ck-data, ports 8443 (eastus) and 8444 (westus)
+  ck dev --data /tmp/ck --port 0  # free ports`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if port < 0 || port > 65534 {
+				return fmt.Errorf("--port %d: use 0 (free ports) or 1-65534 (eastus on N, westus on N+1)", port)
+			}
+			east, west := "127.0.0.1:0", "127.0.0.1:0"
+			if port != 0 {
+				east, west = "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(port+1)
+			}
+			return a.serveVault(cmd.Context(), serveOptions{
+				dir:          dir,
+				regions:      []vault.RegionConfig{{Name: "eastus", Addr: east}, {Name: "westus", Addr: west}},
+				featureDelay: featureDelay,
+				connFile:     DevFile,
+				verbose:      verbose,
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dir, "data", "ck-data", "data directory (created if missing)")
+	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port and westus on the next; 0 picks free ports")
+	cmd.Flags().DurationVar(&featureDelay, "feature-delay", 5*time.Second, "how long a feature registration stays Registering")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	return cmd
+}
+
+type serveOptions struct {
+	dir          string
+	postgres     string
+	regions      []vault.RegionConfig
+	baseDomain   string
+	extraNames   []string
+	masterKey    string
+	featureDelay time.Duration
+	tokenTTL     time.Duration
+	connFile     string
+	verbose      bool
+}
+
+// serveVault opens the store, starts the vault regions, writes the
+// connection file and serves until ctx is done.
+func (a *app) serveVault(ctx context.Context, o serveOptions) error {
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	var st store.Store
+	var err error
+	if o.postgres != "" {
+		st, err = sqlstore.OpenPostgres(ctx, o.postgres)
+	} else {
+		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(o.dir, "ck.db"))
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := vault.New(vault.Config{
+		DataDir: o.dir, Store: st, Regions: o.regions, BaseDomain: o.baseDomain, ExtraNames: o.extraNames,
+		MasterKeyFile: o.masterKey, FeatureDelay: o.featureDelay, TokenTTL: o.tokenTTL, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc := srv.ClientConfig()
+	if abs, err := filepath.Abs(cc.CAFile); err == nil {
+		cc.CAFile = abs
+	}
+	if abs, err := filepath.Abs(cc.DataDir); err == nil {
+		cc.DataDir = abs
+	}
+	data, _ := json.MarshalIndent(cc, "", "  ")
+	connPath := filepath.Join(o.dir, o.connFile)
+	if err := os.WriteFile(connPath, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", connPath, err)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "customerkey is running (data in %s)\n", cc.DataDir)
+	for _, r := range srv.Regions() {
+		_, port, _ := net.SplitHostPort(r.URL[len("https://"):])
+		fmt.Fprintf(w, "  vault region %-7s %s   (vaults at https://{vault-name}.localhost:%s)\n", r.Name, r.URL, port)
+	}
+	fmt.Fprintf(w, "  management API       %s\n", cc.ManagementURL)
+	fmt.Fprintf(w, "  local CA             %s\n", cc.CAFile)
+	fmt.Fprintf(w, "  connection file      %s   (admin token inside; ck reads it by default)\n", connPath)
+	fmt.Fprintln(w, "Press Ctrl-C to stop.")
+	err = srv.Serve(ctx)
+	fmt.Fprintln(w, "customerkey stopped.")
+	return err
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/vaultclient"
+)
+
+// cmdlets maps each seed cmdlet to its ck command (SPEC A1); `ck CMDLET ...`
+// runs the mapped command with the rest of the arguments.
+var cmdlets = map[string][]string{
+	"Register-AzProviderFeature":          {"vault", "feature", "register"},
+	"Get-AzProviderFeature":               {"vault", "feature", "show"},
+	"Register-AzResourceProvider":         {"vault", "provider", "register"},
+	"New-AzADServicePrincipal":            {"vault", "principal", "create"},
+	"Get-AzADServicePrincipal":            {"vault", "principal", "show"},
+	"New-AzKeyVault":                      {"vault", "create"},
+	"Get-AzKeyVault":                      {"vault", "show"},
+	"Update-AzKeyVault":                   {"vault", "update"},
+	"Remove-AzKeyVault":                   {"vault", "delete"},
+	"Undo-AzKeyVaultRemoval":              {"vault", "recover"},
+	"Set-AzKeyVaultAccessPolicy":          {"vault", "access-policy", "set"},
+	"Remove-AzKeyVaultAccessPolicy":       {"vault", "access-policy", "remove"},
+	"New-AzRoleAssignment":                {"vault", "role", "assign"},
+	"Remove-AzRoleAssignment":             {"vault", "role", "remove"},
+	"Add-AzKeyVaultKey":                   {"vault", "key", "add"},
+	"Get-AzKeyVaultKey":                   {"vault", "key", "show"},
+	"Update-AzKeyVaultKey":                {"vault", "key", "update"},
+	"Backup-AzKeyVaultKey":                {"vault", "key", "backup"},
+	"Restore-AzKeyVaultKey":               {"vault", "key", "restore"},
+	"Remove-AzKeyVaultKey":                {"vault", "key", "delete"},
+	"Undo-AzKeyVaultKeyRemoval":           {"vault", "key", "recover"},
+	"Invoke-AzKeyVaultKeyRotation":        {"vault", "key", "rotate"},
+	"Get-AzKeyVaultKeyVersions":           {"vault", "key", "versions"},
+	"Remove-AzKeyVaultKey-InRemovedState": {"vault", "key", "purge"},
+}
+
+// app holds what every command shares: flags, config and output.
+type app struct {
+	configPath string
+	output     string
+	as         string
+	stdout     io.Writer
+	stderr     io.Writer
+
+	cfg *vaultclient.Config
+	mc  *vaultclient.Client
+}
+
+func run(args []string) int {
+	if len(args) > 0 {
+		for name, path := range cmdlets {
+			if strings.EqualFold(args[0], name) {
+				args = append(append([]string{}, path...), args[1:]...)
+				break
+			}
+		}
+	}
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(a.stderr, "Error:", friendly(err))
+		return 1
+	}
+	return 0
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ck",
+		Short: "customerkey: encryption at rest under keys your tenants hold",
+		Long: `customerkey lets a service encrypt each tenant's data at rest under root keys
+that the tenant holds in its own key vaults (the Customer Key model).
+
+Start everything on this machine with "ck dev"; every other command is a
+client. Connection details come from --config, else $CK_CONFIG, else
+./ck-data/dev.json (written by "ck dev").
+
+Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key add VAULT NAME".`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "connection file (default $CK_CONFIG, else ./ck-data/dev.json)")
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	root.PersistentFlags().StringVar(&a.as, "as", os.Getenv("CK_AS"), "act as this principal (UPN or application ID) with a token from the dev issuer (default $CK_AS)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if a.output != "table" && a.output != "json" {
+			return fmt.Errorf("-o %q: use table or json", a.output)
+		}
+		return nil
+	}
+	root.AddCommand(a.devCmd(), a.vaultCmd())
+	return root
+}
+
+// config loads the connection file once.
+func (a *app) config() (*vaultclient.Config, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
+	path := a.configPath
+	if path == "" {
+		path = os.Getenv("CK_CONFIG")
+	}
+	if path == "" {
+		path = "ck-data/dev.json"
+	}
+	cfg, err := vaultclient.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	a.cfg = cfg
+	return cfg, nil
+}
+
+// admin returns a management client with the admin token.
+func (a *app) admin() (*vaultclient.Client, error) {
+	if a.mc != nil {
+		return a.mc, nil
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	if a.mc, err = vaultclient.New(cfg); err != nil {
+		return nil, err
+	}
+	return a.mc, nil
+}
+
+// mgmt returns a management client acting as --as if given, else as admin.
+func (a *app) mgmt(ctx context.Context) (*vaultclient.Client, error) {
+	c, err := a.admin()
+	if err != nil || a.as == "" {
+		return c, err
+	}
+	tok, err := c.Token(ctx, a.as, "", "")
+	if err != nil {
+		return nil, err
+	}
+	return c.WithToken(tok.AccessToken), nil
+}
+
+// principal is the --as principal, required for data-plane commands.
+func (a *app) principal() (string, error) {
+	if a.as == "" {
+		return "", errors.New("key commands act as a principal of the vault's tenant: pass --as UPN-or-APPID (or set CK_AS)")
+	}
+	return a.as, nil
+}
+
+// printJSON writes v as indented JSON.
+func (a *app) printJSON(v any) error {
+	var b []byte
+	var err error
+	if raw, ok := v.(json.RawMessage); ok {
+		var x any
+		if err := json.Unmarshal(raw, &x); err != nil {
+			return err
+		}
+		v = x
+	}
+	if b, err = json.MarshalIndent(v, "", "  "); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(a.stdout, string(b))
+	return err
+}
+
+// table prints rows under a header, aligned.
+func (a *app) table(header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// fields prints name: value pairs, aligned.
+func (a *app) fields(pairs ...string) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Fprintf(tw, "%s:\t%s\n", pairs[i], pairs[i+1])
+	}
+	tw.Flush()
+}
+
+// friendly turns errors into one readable line: the server's message and code.
+func friendly(err error) string {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.RawResponse != nil {
+		var body struct {
+			Error struct {
+				Code       string `json:"code"`
+				Message    string `json:"message"`
+				InnerError *struct {
+					Code string `json:"code"`
+				} `json:"innererror"`
+			} `json:"error"`
+		}
+		data, _ := io.ReadAll(re.RawResponse.Body)
+		if json.Unmarshal(data, &body) == nil && body.Error.Message != "" {
+			code := body.Error.Code
+			if body.Error.InnerError != nil {
+				code += "/" + body.Error.InnerError.Code
+			}
+			return fmt.Sprintf("%s (%d %s)", body.Error.Message, re.StatusCode, code)
+		}
+		return fmt.Sprintf("vault answered %d %s", re.StatusCode, re.ErrorCode)
+	}
+	return err.Error()
+}
