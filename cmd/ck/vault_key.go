@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/spf13/cobra"
@@ -35,22 +37,66 @@ func (a *app) keys(ctx context.Context, vaultArg string) (*azkeys.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.admin()
+	uri, err := a.vaultURI(ctx, vaultArg)
 	if err != nil {
 		return nil, err
 	}
-	uri := vaultArg
-	if !strings.HasPrefix(vaultArg, "https://") {
-		var v vaultclient.Vault
-		if err := c.Do(ctx, "GET", "/vaults/"+esc(vaultArg), nil, &v); err != nil {
-			return nil, err
-		}
-		if v.URI == "" {
-			return nil, fmt.Errorf("vault %s is in region %s, which this connection file does not serve", v.Name, v.Region)
-		}
-		uri = v.URI
+	return a.mc.KeysClient(uri, p)
+}
+
+// vaultURI resolves a vault name (or URL) to the vault's URL.
+func (a *app) vaultURI(ctx context.Context, vaultArg string) (string, error) {
+	c, err := a.admin()
+	if err != nil {
+		return "", err
 	}
-	return c.KeysClient(uri, p)
+	if strings.HasPrefix(vaultArg, "https://") {
+		return strings.TrimSuffix(vaultArg, "/"), nil
+	}
+	var v vaultclient.Vault
+	if err := c.Do(ctx, "GET", "/vaults/"+esc(vaultArg), nil, &v); err != nil {
+		return "", err
+	}
+	if v.URI == "" {
+		return "", fmt.Errorf("vault %s is in region %s, which this connection file does not serve", v.Name, v.Region)
+	}
+	return v.URI, nil
+}
+
+// removeExpiry asks the vault to remove a key's expiry. The azkeys client
+// cannot express it (it omits an unset expiry), so this sends the PATCH with
+// "exp": null itself; the vault refuses it, as Azure does.
+func (a *app) removeExpiry(ctx context.Context, vaultArg, name, version string) error {
+	p, err := a.principal()
+	if err != nil {
+		return err
+	}
+	uri, err := a.vaultURI(ctx, vaultArg)
+	if err != nil {
+		return err
+	}
+	host := strings.TrimPrefix(uri, "https://")
+	_, base, _ := strings.Cut(host, ".")
+	tok, err := a.mc.Token(ctx, p, "", "https://"+base)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, uri+"/keys/"+esc(name)+"/"+esc(version)+"?api-version=2025-07-01", strings.NewReader(`{"attributes":{"exp":null}}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.mc.HTTP().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return runtime.NewResponseError(resp)
+	}
+	fmt.Fprintf(a.stdout, "Removed the expiry of %s.\n", name)
+	return nil
 }
 
 func (a *app) printKey(b azkeys.KeyBundle) error {
@@ -349,6 +395,9 @@ func (a *app) keyUpdateCmd() *cobra.Command {
 		Example: `  ck vault key update ContosoEXOAKV01 ContosoEXOKey1 --expires 9999-12-31 --as admin@contoso.com
   ck vault key update ContosoEXOAKV01 ContosoEXOKey1 --enabled=false --as admin@contoso.com`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.EqualFold(expires, "none") {
+				return a.removeExpiry(cmd.Context(), args[0], args[1], version)
+			}
 			attrs, err := keyAttrs(cmd, expires, notBefore, enabled)
 			if err != nil {
 				return err
@@ -369,7 +418,7 @@ func (a *app) keyUpdateCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&version, "version", "", "a version (default: the latest)")
-	f.StringVar(&expires, "expires", "", "new expiry date, e.g. 9999-12-31")
+	f.StringVar(&expires, "expires", "", "new expiry date, e.g. 9999-12-31 (\"none\" asks to remove it, which the vault refuses once set)")
 	f.StringVar(&notBefore, "not-before", "", "new activation date")
 	f.BoolVar(&enabled, "enabled", true, "enable or disable the key")
 	f.StringSliceVar(&ops, "ops", nil, "new key operations")

@@ -5,6 +5,7 @@ package vaulttest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -70,6 +71,9 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 	}
 	if opts.FeatureDelay == 0 {
 		opts.FeatureDelay = time.Millisecond
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(opts.Dir, "ck.db"))

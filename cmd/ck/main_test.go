@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ck": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs the CLI sessions in testdata/script. Each script gets a
+// running two-region vault in $WORK/ck-data, with CK_CONFIG pointing at it,
+// and these extra commands:
+//
+//	clock-advance DURATION   move the vault's clock forward (e.g. 2160h)
+//	waitfile FILE            wait up to 20s for FILE to exist
+//
+// Scripts whose name starts with "dev" get no vault: they start `ck dev`.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			if strings.HasPrefix(filepath.Base(env.WorkDir), "script-dev") {
+				return nil
+			}
+			dir := filepath.Join(env.WorkDir, "ck-data")
+			e, stop, err := vaulttest.StartE(vaulttest.Options{Dir: dir, FeatureDelay: 300 * time.Millisecond}, nil)
+			if err != nil {
+				return err
+			}
+			env.Defer(stop)
+			data, _ := json.Marshal(e.Config)
+			cfg := filepath.Join(dir, "dev.json")
+			if err := os.WriteFile(cfg, data, 0o600); err != nil {
+				return err
+			}
+			env.Setenv("CK_CONFIG", cfg)
+			env.Setenv("EASTUS", e.Config.Regions[0].URL)
+			env.Setenv("WESTUS", e.Config.Regions[1].URL)
+			env.Values["vault"] = e
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"clock-advance": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: clock-advance DURATION")
+				}
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				ts.Value("vault").(*vaulttest.Env).Clock.Advance(d)
+			},
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: waitfile FILE")
+				}
+				for range 200 {
+					if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				ts.Fatalf("%s did not appear within 20s", args[0])
+			},
+		},
+	})
+}
+
