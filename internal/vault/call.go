@@ -168,3 +168,5 @@ func (c *call) finish() {
 		"op", c.op, "vault", c.vault, "key", c.key, "principal", principal, "status", c.status, "code", c.code,
 		"duration", time.Since(c.start))
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
