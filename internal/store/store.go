@@ -144,6 +144,11 @@ type KeyVersion struct {
 	Tags      map[string]string
 	N, E      []byte
 	Sealed    []byte
+
+	// KeyDeletedAt and KeyPurgeAt are the key's soft-delete state, read
+	// with the version (ignored on writes).
+	KeyDeletedAt *time.Time
+	KeyPurgeAt   *time.Time
 }
 
 // KeyItem is a key name with its latest version, as listed.
@@ -239,7 +244,8 @@ type Keys interface {
 
 // OpLog is the append-only vault operation log.
 type OpLog interface {
-	AppendOp(ctx context.Context, op Op) error
+	// AppendOps appends entries in order, all or none.
+	AppendOps(ctx context.Context, ops []Op) error
 	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
 }
 

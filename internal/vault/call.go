@@ -161,9 +161,7 @@ func (c *call) finish() {
 	}
 	op := store.Op{Time: c.s.now(), Principal: principal, Tenant: c.tenant, Operation: c.op, Vault: c.vault,
 		Key: c.key, Version: c.version, Status: c.status, Code: c.code, ClientIP: ip}
-	if err := c.s.st.AppendOp(c.r.Context(), op); err != nil {
-		c.s.cfg.Logger.Error("vault: operation log write failed", "op", c.op, "err", err)
-	}
+	c.s.ops.add(op)
 	c.s.cfg.Logger.Debug("vault request", "region", c.region.Name, "method", c.r.Method, "path", c.r.URL.Path,
 		"op", c.op, "vault", c.vault, "key", c.key, "principal", principal, "status", c.status, "code", c.code,
 		"duration", time.Since(c.start))

@@ -160,6 +160,7 @@ func fuzzServer(t testing.TB) (*Server, string) {
 		t.Fatal(err)
 	}
 	s.closeListeners()
+	t.Cleanup(s.ops.close)
 	now := time.Now()
 	must := func(err error) {
 		if err != nil {

@@ -196,7 +196,8 @@ func (s *Server) keyState(c *call, v store.Vault, name string) (store.Key, error
 	return k, err
 }
 
-// liveKey loads a version ("" = latest) of a key that is not deleted.
+// liveKey loads a version ("" = latest) of a key that is not deleted, in
+// one query. A deleted key past its purge date is purged on the way.
 func (s *Server) liveKey(c *call, v store.Vault, name, version string) (store.KeyVersion, error) {
 	c.key, c.version = name, version
 	if err := validKeyName(name); err != nil {
@@ -205,19 +206,24 @@ func (s *Server) liveKey(c *call, v store.Vault, name, version string) (store.Ke
 	if version != "" && !keyVerRE.MatchString(version) {
 		return store.KeyVersion{}, badParam("key version %q is invalid: a version is 32 hexadecimal characters", version)
 	}
-	k, err := s.keyState(c, v, name)
-	if err != nil {
-		return store.KeyVersion{}, err
-	}
-	if k.DeletedAt != nil {
-		return store.KeyVersion{}, keyNotFound(name)
-	}
 	kv, err := s.st.KeyVersion(c.r.Context(), v.Name, name, version)
 	if errors.Is(err, store.ErrNotFound) {
-		return kv, keyNotFound(name + "/" + version)
+		if version != "" {
+			name += "/" + version
+		}
+		return kv, keyNotFound(name)
+	}
+	if err != nil {
+		return kv, err
+	}
+	if kv.KeyDeletedAt != nil {
+		if _, err := s.keyState(c, v, name); err != nil { // purges it if its time has come
+			return kv, err
+		}
+		return kv, keyNotFound(name)
 	}
 	c.key, c.version = kv.Name, kv.Version
-	return kv, err
+	return kv, nil
 }
 
 func unix(t *time.Time) *int64 {

@@ -1275,6 +1275,7 @@ func (s *Server) readLog(c *call) error {
 			}
 		}
 	}
+	s.ops.flush(c.r.Context())
 	ops, err := s.st.ListOps(c.r.Context(), f)
 	if err != nil {
 		return err

@@ -135,6 +135,7 @@ type Server struct {
 	regions []*Region
 	mgmt    *http.ServeMux
 	keys    keyCache
+	ops     *opLog
 }
 
 // New prepares a server: PKI, master key, issuer key, admin token and the
@@ -172,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 		s.regions = append(s.regions, &Region{Name: rc.Name, URL: "https://" + host, host: host, ln: ln})
 	}
 	s.mgmt = s.mgmtRoutes()
+	s.ops = newOpLog(cfg.Store, cfg.Logger)
 	return s, nil
 }
 
@@ -217,6 +219,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+			TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		}
 		servers = append(servers, srv)
 		go func() {
@@ -237,6 +240,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		wg.Go(func() { srv.Shutdown(shutCtx) })
 	}
 	wg.Wait()
+	s.ops.close()
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
@@ -42,8 +43,12 @@ func (d dialect) String() string {
 
 // DB is a store.Store on a SQL database.
 type DB struct {
-	db *sql.DB
+	db *sql.DB // writes and transactions
+	rd *sql.DB // reads; for SQLite a separate pool of read-only connections
 	d  dialect
+	// Prepared statements by pool and query text (SQLite would otherwise
+	// re-parse the SQL on every call).
+	wstmts, rstmts sync.Map
 }
 
 var _ store.Store = (*DB)(nil)
@@ -56,10 +61,22 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
-	// SQLite allows one writer at a time; a single connection serialises
-	// writers in Go instead of in busy-wait loops, and reads are fast enough.
+	// SQLite allows one writer at a time: a single write connection
+	// serialises writers in Go instead of in busy-wait loops. In WAL mode
+	// readers never wait for the writer, so reads get their own pool.
 	db.SetMaxOpenConns(1)
-	return open(ctx, db, sqlite)
+	s, err := open(ctx, db, sqlite)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	rd.SetMaxOpenConns(4)
+	s.rd = rd
+	return s, nil
 }
 
 // OpenPostgres connects to PostgreSQL at url (a libpq URL or DSN; add
@@ -74,7 +91,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 }
 
 func open(ctx context.Context, db *sql.DB, d dialect) (*DB, error) {
-	s := &DB{db: db, d: d}
+	s := &DB{db: db, rd: db, d: d}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect %s: %w", d, err)
@@ -87,7 +104,54 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*DB, error) {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	for _, m := range []*sync.Map{&s.wstmts, &s.rstmts} {
+		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	}
+	if s.rd != s.db {
+		s.rd.Close()
+	}
+	return s.db.Close()
+}
+
+// stmt returns a prepared statement of the write pool for query (already
+// rebound), preparing it once.
+func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return prepared(ctx, s.db, &s.wstmts, query)
+}
+
+// rstmt is stmt for the read pool.
+func (s *DB) rstmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return prepared(ctx, s.rd, &s.rstmts, query)
+}
+
+func prepared(ctx context.Context, db *sql.DB, cache *sync.Map, query string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := cache.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// queryRow runs a single-row read through the statement cache.
+func (s *DB) queryRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := s.rstmt(ctx, s.q(query))
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
 
 // Dialect names the database behind s ("sqlite" or "postgres").
 func (s *DB) Dialect() string { return s.d.String() }
@@ -160,7 +224,11 @@ func (s *DB) q(query string) string {
 }
 
 func (s *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	st, err := s.stmt(ctx, s.q(query))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	res, err := st.ExecContext(ctx, args...)
 	return res, s.mapErr(err)
 }
 

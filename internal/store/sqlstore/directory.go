@@ -23,7 +23,7 @@ func scanTenant(r scanner) (store.Tenant, error) {
 }
 
 func (s *DB) Tenant(ctx context.Context, idOrName string) (store.Tenant, error) {
-	t, err := scanTenant(s.db.QueryRowContext(ctx, s.q(`SELECT `+tenantCols+` FROM tenants WHERE id = ? OR lower(name) = lower(?)`), idOrName, idOrName))
+	t, err := scanTenant(s.queryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ? OR lower(name) = lower(?)`, idOrName, idOrName))
 	return t, s.mapErr(err)
 }
 
@@ -48,7 +48,7 @@ func (s *DB) CreateSubscription(ctx context.Context, x store.Subscription) error
 }
 
 func (s *DB) Subscription(ctx context.Context, id string) (store.Subscription, error) {
-	x, err := scanSub(s.db.QueryRowContext(ctx, s.q(`SELECT `+subCols+` FROM subscriptions WHERE id = ?`), id))
+	x, err := scanSub(s.queryRow(ctx, `SELECT `+subCols+` FROM subscriptions WHERE id = ?`, id))
 	return x, s.mapErr(err)
 }
 
@@ -81,7 +81,7 @@ func (s *DB) PutFeature(ctx context.Context, f store.Feature) error {
 }
 
 func (s *DB) Feature(ctx context.Context, sub, ns, name string) (store.Feature, error) {
-	f, err := scanFeature(s.db.QueryRowContext(ctx, s.q(`SELECT `+featureCols+` FROM features WHERE subscription_id = ? AND namespace = ? AND name = ?`), sub, ns, name))
+	f, err := scanFeature(s.queryRow(ctx, `SELECT `+featureCols+` FROM features WHERE subscription_id = ? AND namespace = ? AND name = ?`, sub, ns, name))
 	return f, s.mapErr(err)
 }
 
@@ -125,7 +125,7 @@ func (s *DB) CreatePrincipal(ctx context.Context, p store.Principal) error {
 }
 
 func (s *DB) Principal(ctx context.Context, tenantID, name string) (store.Principal, error) {
-	p, err := scanPrincipal(s.db.QueryRowContext(ctx, s.q(`SELECT `+principalCols+` FROM principals WHERE tenant_id = ? AND lname = ?`), tenantID, strings.ToLower(name)))
+	p, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE tenant_id = ? AND lname = ?`, tenantID, strings.ToLower(name)))
 	return p, s.mapErr(err)
 }
 
@@ -138,7 +138,11 @@ func (s *DB) ListPrincipals(ctx context.Context, tenantID string) ([]store.Princ
 
 // list runs a query and scans every row with scan.
 func list[T any](ctx context.Context, s *DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	st, err := s.rstmt(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}

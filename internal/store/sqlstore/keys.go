@@ -11,20 +11,21 @@ import (
 	"github.com/customerkey/customerkey/internal/store"
 )
 
-const kvCols = `k.name, v.version, v.seq, v.kty, v.size, v.ops, v.enabled, v.nbf, v.exp, v.created, v.updated, v.tags, v.n, v.e, v.sealed`
+const kvCols = `k.name, v.version, v.seq, v.kty, v.size, v.ops, v.enabled, v.nbf, v.exp, v.created, v.updated, v.tags, v.n, v.e, v.sealed, k.deleted_at, k.purge_at`
 
 // scanKV scans the kvCols columns, then any extra destinations.
 func scanKV(r scanner, vault string, extra ...any) (store.KeyVersion, error) {
 	kv := store.KeyVersion{Vault: vault}
 	var ops, tags string
 	var enabled, created, updated int64
-	var nbf, exp sql.NullInt64
-	dest := append([]any{&kv.Name, &kv.Version, &kv.Seq, &kv.Kty, &kv.Size, &ops, &enabled, &nbf, &exp, &created, &updated, &tags, &kv.N, &kv.E, &kv.Sealed}, extra...)
+	var nbf, exp, del, purge sql.NullInt64
+	dest := append([]any{&kv.Name, &kv.Version, &kv.Seq, &kv.Kty, &kv.Size, &ops, &enabled, &nbf, &exp, &created, &updated, &tags, &kv.N, &kv.E, &kv.Sealed, &del, &purge}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return kv, err
 	}
 	kv.Enabled = enabled != 0
 	kv.NotBefore, kv.Expires = fromNull(nbf), fromNull(exp)
+	kv.KeyDeletedAt, kv.KeyPurgeAt = fromNull(del), fromNull(purge)
 	kv.Created, kv.Updated = fromMS(created), fromMS(updated)
 	if err := json.Unmarshal([]byte(ops), &kv.Ops); err != nil {
 		return kv, fmt.Errorf("key %s/%s: corrupt ops: %w", kv.Name, kv.Version, err)
@@ -86,7 +87,7 @@ func (s *DB) AddKeyVersion(ctx context.Context, kv store.KeyVersion) (store.KeyV
 func (s *DB) Key(ctx context.Context, vault, name string) (store.Key, error) {
 	k := store.Key{Vault: strings.ToLower(vault)}
 	var del, purge sql.NullInt64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, deleted_at, purge_at FROM keys WHERE vault = ? AND lname = ?`), k.Vault, strings.ToLower(name)).Scan(&k.Name, &del, &purge)
+	err := s.queryRow(ctx, `SELECT name, deleted_at, purge_at FROM keys WHERE vault = ? AND lname = ?`, k.Vault, strings.ToLower(name)).Scan(&k.Name, &del, &purge)
 	k.DeletedAt, k.PurgeAt = fromNull(del), fromNull(purge)
 	return k, s.mapErr(err)
 }
@@ -101,7 +102,7 @@ func (s *DB) KeyVersion(ctx context.Context, vault, name, version string) (store
 		q += `AND v.version = ?`
 		args = append(args, strings.ToLower(version))
 	}
-	kv, err := scanKV(s.db.QueryRowContext(ctx, s.q(q), args...), vault)
+	kv, err := scanKV(s.queryRow(ctx, q, args...), vault)
 	return kv, s.mapErr(err)
 }
 
@@ -111,13 +112,12 @@ func (s *DB) ListKeys(ctx context.Context, vault string, deleted bool, after str
 	if deleted {
 		cond = `k.deleted_at IS NOT NULL`
 	}
-	q := `SELECT ` + kvCols + `, k.deleted_at, k.purge_at FROM keys k
+	q := `SELECT ` + kvCols + ` FROM keys k
 		JOIN key_versions v ON v.vault = k.vault AND v.lname = k.lname AND v.seq = (SELECT MAX(m.seq) FROM key_versions m WHERE m.vault = k.vault AND m.lname = k.lname)
 		WHERE k.vault = ? AND ` + cond + ` AND k.lname > ? ORDER BY k.lname LIMIT ?`
 	return list(ctx, s, func(r scanner) (store.KeyItem, error) {
-		var del, purge sql.NullInt64
-		kv, err := scanKV(r, vault, &del, &purge)
-		return store.KeyItem{Key: store.Key{Vault: vault, Name: kv.Name, DeletedAt: fromNull(del), PurgeAt: fromNull(purge)}, Latest: kv}, err
+		kv, err := scanKV(r, vault)
+		return store.KeyItem{Key: store.Key{Vault: vault, Name: kv.Name, DeletedAt: kv.KeyDeletedAt, PurgeAt: kv.KeyPurgeAt}, Latest: kv}, err
 	}, q, vault, strings.ToLower(after), limit)
 }
 

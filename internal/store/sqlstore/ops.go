@@ -2,15 +2,26 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
 
-func (s *DB) AppendOp(ctx context.Context, op store.Op) error {
-	_, err := s.exec(ctx, `INSERT INTO ops (time, principal, tenant, operation, vault, key_name, version, status, code, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		op.Time.UnixNano(), op.Principal, op.Tenant, op.Operation, strings.ToLower(op.Vault), op.Key, op.Version, op.Status, op.Code, op.ClientIP)
-	return err
+func (s *DB) AppendOps(ctx context.Context, ops []store.Op) error {
+	st, err := s.stmt(ctx, s.q(`INSERT INTO ops (time, principal, tenant, operation, vault, key_name, version, status, code, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, st)
+		for _, op := range ops {
+			if _, err := ins.ExecContext(ctx, op.Time.UnixNano(), op.Principal, op.Tenant, op.Operation, strings.ToLower(op.Vault), op.Key, op.Version, op.Status, op.Code, op.ClientIP); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *DB) ListOps(ctx context.Context, f store.OpFilter) ([]store.Op, error) {

@@ -28,7 +28,7 @@ func (s *DB) CreateVault(ctx context.Context, v store.Vault) error {
 }
 
 func (s *DB) Vault(ctx context.Context, name string) (store.Vault, error) {
-	v, err := scanVault(s.db.QueryRowContext(ctx, s.q(`SELECT `+vaultCols+` FROM vaults WHERE name = ?`), strings.ToLower(name)))
+	v, err := scanVault(s.queryRow(ctx, `SELECT `+vaultCols+` FROM vaults WHERE name = ?`, strings.ToLower(name)))
 	return v, s.mapErr(err)
 }
 

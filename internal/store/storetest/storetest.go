@@ -240,7 +240,12 @@ func testKeyDeleteRestore(t *testing.T, s store.Store) {
 	equal(t, "live keys while deleted", len(live), 0)
 	dead, err := s.ListKeys(ctx, v.Name, true, "", 10)
 	must(t, err)
-	equal(t, "deleted keys", dead, []store.KeyItem{{Key: k, Latest: b}})
+	deadB := b
+	deadB.KeyDeletedAt, deadB.KeyPurgeAt = &del, &purge
+	equal(t, "deleted keys", dead, []store.KeyItem{{Key: k, Latest: deadB}})
+	got, err := s.KeyVersion(ctx, v.Name, "k", a.Version)
+	must(t, err)
+	equal(t, "a version of a deleted key carries the key's state", []*time.Time{got.KeyDeletedAt, got.KeyPurgeAt}, []*time.Time{&del, &purge})
 
 	must(t, s.SetKeyDeleted(ctx, v.Name, "k", nil, nil)) // recover
 	wantErr(t, s.RestoreKey(ctx, v.Name, "k", []store.KeyVersion{a, b}), store.ErrConflict)
@@ -285,13 +290,17 @@ func testKeyPaging(t *testing.T, s store.Store) {
 
 func testOpLog(t *testing.T, s store.Store) {
 	t0 := time.Now().UTC()
+	var batch []store.Op
 	for i := range 5 {
 		vault := "a"
 		if i%2 == 1 {
 			vault = "b"
 		}
-		must(t, s.AppendOp(ctx, store.Op{Time: t0.Add(time.Duration(i) * time.Second), Principal: "p", Tenant: "t", Operation: "KeyGet", Vault: vault, Key: "k", Version: "v", Status: 200 + i, ClientIP: "127.0.0.1"}))
+		batch = append(batch, store.Op{Time: t0.Add(time.Duration(i) * time.Second), Principal: "p", Tenant: "t", Operation: "KeyGet", Vault: vault, Key: "k", Version: "v", Status: 200 + i, ClientIP: "127.0.0.1"})
 	}
+	must(t, s.AppendOps(ctx, batch[:2]))
+	must(t, s.AppendOps(ctx, batch[2:]))
+	must(t, s.AppendOps(ctx, nil))
 	all, err := s.ListOps(ctx, store.OpFilter{})
 	must(t, err)
 	equal(t, "all ops", len(all), 5)
