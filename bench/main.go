@@ -136,7 +136,10 @@ func vaultScenario(d time.Duration) error {
 	alg := to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256)
 	ops := map[string]func() error{
 		"raw rsa.DecryptOAEP": func() error { _, err := rsa.DecryptOAEP(sha256.New(), nil, priv, wrapped, nil); return err },
-		"raw rsa.EncryptOAEP": func() error { _, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &priv.PublicKey, dek, nil); return err },
+		"raw rsa.EncryptOAEP": func() error {
+			_, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &priv.PublicKey, dek, nil)
+			return err
+		},
 		"azkeys UnwrapKey": func() error {
 			_, err := workload.UnwrapKey(ctx, "benchkey", "", azkeys.KeyOperationParameters{Algorithm: alg, Value: wrapped}, nil)
 			return err

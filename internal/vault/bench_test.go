@@ -2,11 +2,11 @@ package vault_test
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
-	"crypto/rsa"
-	"crypto/sha256"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
