@@ -5,11 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,4 +237,32 @@ func TestChallengeComesFirst(t *testing.T) {
 	if resp.StatusCode != 401 || www != want {
 		t.Fatalf("got %d %q, want 401 %q", resp.StatusCode, www, want)
 	}
+}
+
+// TestVaultHostCertificate: each vault host gets a certificate naming it
+// exactly (OpenSSL clients such as curl refuse *.localhost), chained to the
+// local CA; other names get the wildcard certificate.
+func TestVaultHostCertificate(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	host := strings.TrimPrefix(f.uri, "https://")
+	for _, tc := range []struct{ serverName, want string }{
+		{"contosoexoakv01.localhost", "contosoexoakv01.localhost"},
+		{"localhost", "*.localhost"},
+	} {
+		conn, err := tls.Dial("tcp", "127.0.0.1:"+strings.Split(host, ":")[1], &tls.Config{ServerName: tc.serverName, RootCAs: caPool(t, f)})
+		must(t, err)
+		names := conn.ConnectionState().PeerCertificates[0].DNSNames
+		conn.Close()
+		if !slices.Contains(names, tc.want) {
+			t.Fatalf("SNI %s: certificate names %v, want %s", tc.serverName, names, tc.want)
+		}
+	}
+}
+
+func caPool(t *testing.T, f *fixture) *x509.CertPool {
+	pem, err := os.ReadFile(f.env.Config.CAFile)
+	must(t, err)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
 }

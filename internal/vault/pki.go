@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,7 +63,60 @@ func EnsurePKI(dir, baseDomain string, extra []string) (*tls.Config, string, err
 	if err != nil {
 		return nil, "", fmt.Errorf("server certificate: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, caPath, nil
+	leaves := &leafCerts{ca: caCert, caKey: caKey, base: "." + strings.ToLower(baseDomain), fallback: &pair, m: map[string]*tls.Certificate{}}
+	return &tls.Config{GetCertificate: leaves.get, MinVersion: tls.VersionTLS12}, caPath, nil
+}
+
+// leafCerts issues, on first use, a certificate naming one vault host
+// exactly ({vault}.{base}). Go accepts the wildcard *.localhost, but
+// OpenSSL-based clients (curl among them) refuse a wildcard directly under
+// a single-label domain, so each vault host gets its own name.
+type leafCerts struct {
+	ca       *x509.Certificate
+	caKey    *ecdsa.PrivateKey
+	base     string
+	fallback *tls.Certificate
+
+	mu sync.Mutex
+	m  map[string]*tls.Certificate
+}
+
+const maxLeafCerts = 10000
+
+func (l *leafCerts) get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	name := strings.ToLower(hello.ServerName)
+	label, ok := strings.CutSuffix(name, l.base)
+	if !ok || validVaultName(label) != nil {
+		return l.fallback, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.m[name]; ok {
+		return c, nil
+	}
+	if len(l.m) >= maxLeafCerts {
+		return l.fallback, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"customerkey"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     l.fallback.Leaf.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{name},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, l.ca, &key.PublicKey, l.caKey)
+	if err != nil {
+		return nil, err
+	}
+	c := &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	l.m[name] = c
+	return c, nil
 }
 
 func covers(c *x509.Certificate, dns []string, ips []net.IP) bool {
