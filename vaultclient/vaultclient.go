@@ -133,6 +133,29 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%d %s)", e.Message, e.Status, code)
 }
 
+// ParseError reads an error answer in Azure's JSON shape
+// ({"error":{"code","message","innererror":{"code"}}}), as the vault's keys
+// and management APIs send it.
+func ParseError(status int, body []byte) *Error {
+	var e struct {
+		Error struct {
+			Code       string `json:"code"`
+			Message    string `json:"message"`
+			InnerError *struct {
+				Code string `json:"code"`
+			} `json:"innererror"`
+		} `json:"error"`
+	}
+	ae := &Error{Status: status, Message: strings.TrimSpace(string(body))}
+	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+		ae.Code, ae.Message = e.Error.Code, e.Error.Message
+		if e.Error.InnerError != nil {
+			ae.Inner = e.Error.InnerError.Code
+		}
+	}
+	return ae
+}
+
 // Do sends a JSON request to the management API and decodes the answer into out.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -161,23 +184,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct {
-				Code       string `json:"code"`
-				Message    string `json:"message"`
-				InnerError *struct {
-					Code string `json:"code"`
-				} `json:"innererror"`
-			} `json:"error"`
-		}
-		ae := &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
-		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
-			ae.Code, ae.Message = e.Error.Code, e.Error.Message
-			if e.Error.InnerError != nil {
-				ae.Inner = e.Error.InnerError.Code
-			}
-		}
-		return ae
+		return ParseError(resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
 		if raw, ok := out.(*json.RawMessage); ok {

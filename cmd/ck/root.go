@@ -205,22 +205,9 @@ func (a *app) fields(pairs ...string) {
 func friendly(err error) string {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.RawResponse != nil {
-		var body struct {
-			Error struct {
-				Code       string `json:"code"`
-				Message    string `json:"message"`
-				InnerError *struct {
-					Code string `json:"code"`
-				} `json:"innererror"`
-			} `json:"error"`
-		}
 		data, _ := io.ReadAll(re.RawResponse.Body)
-		if json.Unmarshal(data, &body) == nil && body.Error.Message != "" {
-			code := body.Error.Code
-			if body.Error.InnerError != nil {
-				code += "/" + body.Error.InnerError.Code
-			}
-			return fmt.Sprintf("%s (%d %s)", body.Error.Message, re.StatusCode, code)
+		if ve := vaultclient.ParseError(re.StatusCode, data); ve.Code != "" {
+			return ve.Error()
 		}
 		return fmt.Sprintf("vault answered %d %s", re.StatusCode, re.ErrorCode)
 	}

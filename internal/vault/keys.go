@@ -330,6 +330,15 @@ func checkTags(tags map[string]string) error {
 func (s *Server) newVersion(v store.Vault, name, kty string, size int, ops []string, a *attributesIn, tags map[string]string) (store.KeyVersion, error) {
 	now := s.now().Truncate(time.Second)
 	kv := store.KeyVersion{Vault: v.Name, Name: name, Version: newVersionID(), Kty: kty, Size: size, Ops: ops, Enabled: true, Created: now, Updated: now, Tags: tags}
+	if err := applyAttributes(&kv, a); err != nil {
+		return kv, err
+	}
+	return kv, checkTags(tags)
+}
+
+// applyAttributes sets what a client gave of enabled, nbf and exp, and
+// checks the window.
+func applyAttributes(kv *store.KeyVersion, a *attributesIn) error {
 	if a != nil {
 		if a.Enabled != nil {
 			kv.Enabled = *a.Enabled
@@ -344,9 +353,9 @@ func (s *Server) newVersion(v store.Vault, name, kty string, size int, ops []str
 		}
 	}
 	if kv.NotBefore != nil && kv.Expires != nil && !kv.Expires.After(*kv.NotBefore) {
-		return kv, badParam("attributes: exp (%s) must be after nbf (%s)", kv.Expires.Format(time.RFC3339), kv.NotBefore.Format(time.RFC3339))
+		return badParam("attributes: exp (%s) must be after nbf (%s)", kv.Expires.Format(time.RFC3339), kv.NotBefore.Format(time.RFC3339))
 	}
-	return kv, checkTags(tags)
+	return nil
 }
 
 func newVersionID() string {
@@ -591,19 +600,8 @@ func (s *Server) updateKey(c *call, v store.Vault, name, version string) error {
 		if x, ok := raw["exp"]; ok && string(x) == "null" && kv.Expires != nil {
 			return badParam("an expiry, once set, cannot be removed; change it instead, e.g. to 9999-12-31 (253402214400), the value Customer Key accepts")
 		}
-		if a.Enabled != nil {
-			kv.Enabled = *a.Enabled
-		}
-		if a.NotBefore != nil {
-			t := time.Unix(*a.NotBefore, 0).UTC()
-			kv.NotBefore = &t
-		}
-		if a.Expires != nil {
-			t := time.Unix(*a.Expires, 0).UTC()
-			kv.Expires = &t
-		}
-		if kv.NotBefore != nil && kv.Expires != nil && !kv.Expires.After(*kv.NotBefore) {
-			return badParam("attributes: exp must be after nbf")
+		if err := applyAttributes(&kv, &a); err != nil {
+			return err
 		}
 	}
 	kv.Updated = s.now().Truncate(time.Second)

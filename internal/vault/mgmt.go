@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/vaultclient"
 )
 
 // Management API (JSON, on the bare base host). Documented in docs/vault-api.md.
@@ -231,11 +232,6 @@ func (s *Server) findPrincipal(c *call, tenant, name string) (store.Principal, e
 
 // ---- tenants and principals ----
 
-type tenantJSON struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
-}
 
 var displayName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._&'-]{0,63}$`)
 
@@ -264,7 +260,7 @@ func (s *Server) createTenant(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	c.reply(201, tenantJSON(t))
+	c.reply(201, vaultclient.Tenant(t))
 	return nil
 }
 
@@ -273,10 +269,10 @@ func (s *Server) listTenants(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := []tenantJSON{}
+	out := []vaultclient.Tenant{}
 	for _, t := range ts {
 		if c.admin || t.ID == c.tenant {
-			out = append(out, tenantJSON(t))
+			out = append(out, vaultclient.Tenant(t))
 		}
 	}
 	c.reply(200, map[string]any{"value": out})
@@ -297,17 +293,10 @@ func (s *Server) getTenant(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.reply(200, tenantJSON(t))
+	c.reply(200, vaultclient.Tenant(t))
 	return nil
 }
 
-type principalJSON struct {
-	TenantID    string    `json:"tenantId"`
-	Name        string    `json:"name"`
-	Kind        string    `json:"kind"`
-	DisplayName string    `json:"displayName"`
-	Created     time.Time `json:"created"`
-}
 
 var (
 	upnRE   = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
@@ -346,7 +335,7 @@ func (s *Server) createPrincipal(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	c.reply(201, principalJSON(p))
+	c.reply(201, vaultclient.Principal(p))
 	return nil
 }
 
@@ -359,9 +348,9 @@ func (s *Server) listPrincipals(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := []principalJSON{}
+	out := []vaultclient.Principal{}
 	for _, p := range ps {
-		out = append(out, principalJSON(p))
+		out = append(out, vaultclient.Principal(p))
 	}
 	c.reply(200, map[string]any{"value": out})
 	return nil
@@ -375,33 +364,16 @@ func (s *Server) getPrincipal(c *call) error {
 	if !c.admin && p.TenantID != c.tenant {
 		return notFound("PrincipalNotFound", "principal %q not found", c.r.PathValue("principal"))
 	}
-	c.reply(200, principalJSON(p))
+	c.reply(200, vaultclient.Principal(p))
 	return nil
 }
 
 // ---- subscriptions, features, providers ----
 
-type subscriptionJSON struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	TenantID string        `json:"tenantId"`
-	Kind     string        `json:"kind"`
-	Owner    string        `json:"owner"`
-	State    string        `json:"state"`
-	Created  time.Time     `json:"created"`
-	Features []featureJSON `json:"features"`
-}
 
-type featureJSON struct {
-	Namespace    string     `json:"namespace"`
-	Name         string     `json:"name"`
-	State        string     `json:"state"`
-	RequestedAt  *time.Time `json:"requestedAt,omitempty"`
-	RegisteredAt *time.Time `json:"registeredAt,omitempty"`
-}
 
-func (s *Server) featureState(f store.Feature) featureJSON {
-	out := featureJSON{Namespace: f.Namespace, Name: f.Name, State: Registering, RequestedAt: &f.RequestedAt}
+func (s *Server) featureState(f store.Feature) vaultclient.Feature {
+	out := vaultclient.Feature{Namespace: f.Namespace, Name: f.Name, State: Registering, RequestedAt: &f.RequestedAt}
 	if !s.now().Before(f.RegisteredAt) {
 		out.State, out.RegisteredAt = Registered, &f.RegisteredAt
 	}
@@ -420,12 +392,22 @@ func (s *Server) retentionState(c *call, subID string) (string, error) {
 	return s.featureState(f).State, nil
 }
 
-func (s *Server) subscriptionJSON(c *call, sub store.Subscription) (subscriptionJSON, error) {
+// replySubscription answers with the subscription and its features.
+func (s *Server) replySubscription(c *call, status int, sub store.Subscription) error {
+	out, err := s.subscriptionJSON(c, sub)
+	if err != nil {
+		return err
+	}
+	c.reply(status, out)
+	return nil
+}
+
+func (s *Server) subscriptionJSON(c *call, sub store.Subscription) (vaultclient.Subscription, error) {
 	fs, err := s.st.ListFeatures(c.r.Context(), sub.ID)
 	if err != nil {
-		return subscriptionJSON{}, err
+		return vaultclient.Subscription{}, err
 	}
-	out := subscriptionJSON{ID: sub.ID, Name: sub.Name, TenantID: sub.TenantID, Kind: sub.Kind, Owner: sub.Owner, State: sub.State, Created: sub.Created, Features: []featureJSON{}}
+	out := vaultclient.Subscription{ID: sub.ID, Name: sub.Name, TenantID: sub.TenantID, Kind: sub.Kind, Owner: sub.Owner, State: sub.State, Created: sub.Created, Features: []vaultclient.Feature{}}
 	for _, f := range fs {
 		out.Features = append(out.Features, s.featureState(f))
 	}
@@ -484,12 +466,7 @@ func (s *Server) createSubscription(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	out, err := s.subscriptionJSON(c, sub)
-	if err != nil {
-		return err
-	}
-	c.reply(201, out)
-	return nil
+	return s.replySubscription(c, 201, sub)
 }
 
 // subscription resolves a subscription by ID (or unique name) visible to the caller.
@@ -533,7 +510,7 @@ func (s *Server) listSubscriptions(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := []subscriptionJSON{}
+	out := []vaultclient.Subscription{}
 	for _, sub := range subs {
 		if !c.admin && sub.TenantID != c.tenant {
 			continue
@@ -553,12 +530,7 @@ func (s *Server) getSubscription(c *call) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.subscriptionJSON(c, sub)
-	if err != nil {
-		return err
-	}
-	c.reply(200, out)
-	return nil
+	return s.replySubscription(c, 200, sub)
 }
 
 func (s *Server) cancelSubscription(c *call) error {
@@ -584,12 +556,7 @@ func (s *Server) cancelSubscription(c *call) error {
 	if err := s.st.UpdateSubscription(c.r.Context(), sub); err != nil {
 		return err
 	}
-	out, err := s.subscriptionJSON(c, sub)
-	if err != nil {
-		return err
-	}
-	c.reply(200, out)
-	return nil
+	return s.replySubscription(c, 200, sub)
 }
 
 func (s *Server) featurePath(c *call) (store.Subscription, error) {
@@ -634,7 +601,7 @@ func (s *Server) getFeature(c *call) error {
 	}
 	f, err := s.st.Feature(c.r.Context(), sub.ID, ResourcesNamespace, RetentionFeature)
 	if errors.Is(err, store.ErrNotFound) {
-		c.reply(200, featureJSON{Namespace: ResourcesNamespace, Name: RetentionFeature, State: NotRegistered})
+		c.reply(200, vaultclient.Feature{Namespace: ResourcesNamespace, Name: RetentionFeature, State: NotRegistered})
 		return nil
 	}
 	if err != nil {
@@ -644,10 +611,6 @@ func (s *Server) getFeature(c *call) error {
 	return nil
 }
 
-type providerJSON struct {
-	Namespace         string `json:"namespace"`
-	RegistrationState string `json:"registrationState"`
-}
 
 func (s *Server) registerProvider(c *call) error {
 	sub, err := s.subscription(c, c.r.PathValue("sub"))
@@ -665,7 +628,7 @@ func (s *Server) registerProvider(c *call) error {
 	if err := s.st.PutProvider(c.r.Context(), p); err != nil {
 		return err
 	}
-	c.reply(200, providerJSON{Namespace: p.Namespace, RegistrationState: p.State})
+	c.reply(200, vaultclient.Provider{Namespace: p.Namespace, RegistrationState: p.State})
 	return nil
 }
 
@@ -678,7 +641,7 @@ func (s *Server) listProviders(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := []providerJSON{}
+	out := []vaultclient.Provider{}
 	for _, ns := range knownProviders {
 		state := NotRegistered
 		for _, p := range ps {
@@ -686,7 +649,7 @@ func (s *Server) listProviders(c *call) error {
 				state = p.State
 			}
 		}
-		out = append(out, providerJSON{Namespace: ns, RegistrationState: state})
+		out = append(out, vaultclient.Provider{Namespace: ns, RegistrationState: state})
 	}
 	c.reply(200, map[string]any{"value": out})
 	return nil
@@ -694,37 +657,8 @@ func (s *Server) listProviders(c *call) error {
 
 // ---- vaults ----
 
-type vaultJSON struct {
-	Name                      string               `json:"name"`
-	URI                       string               `json:"uri"`
-	SubscriptionID            string               `json:"subscriptionId"`
-	TenantID                  string               `json:"tenantId"`
-	Region                    string               `json:"region"`
-	SKU                       string               `json:"sku"`
-	SoftDeleteEnabled         bool                 `json:"softDeleteEnabled"`
-	SoftDeleteRetentionInDays int                  `json:"softDeleteRetentionInDays"`
-	PurgeProtectionEnabled    bool                 `json:"purgeProtectionEnabled"`
-	PermissionModel           string               `json:"permissionModel"`
-	RecoveryLevel             string               `json:"recoveryLevel"`
-	Created                   time.Time            `json:"created"`
-	DeletedDate               *time.Time           `json:"deletedDate,omitempty"`
-	ScheduledPurgeDate        *time.Time           `json:"scheduledPurgeDate,omitempty"`
-	AccessPolicies            []accessPolicyJSON   `json:"accessPolicies"`
-	RoleAssignments           []roleAssignmentJSON `json:"roleAssignments"`
-	Migrated                  []roleAssignmentJSON `json:"migratedAssignments,omitempty"`
-}
 
-type accessPolicyJSON struct {
-	Principal   string              `json:"principal"`
-	Permissions map[string][]string `json:"permissions"`
-}
 
-type roleAssignmentJSON struct {
-	ID        string `json:"id"`
-	Principal string `json:"principal"`
-	Role      string `json:"role"`
-	RoleID    string `json:"roleId"`
-}
 
 // recoveryLevel derives a vault's key recovery level (SPEC V7).
 func recoveryLevel(v store.Vault, retention string) string {
@@ -741,22 +675,33 @@ func recoveryLevel(v store.Vault, retention string) string {
 	return level + "+Purgeable"
 }
 
-func (s *Server) vaultJSON(c *call, v store.Vault) (vaultJSON, error) {
+// replyVault answers with the vault as the API shows it.
+func (s *Server) replyVault(c *call, status int, v store.Vault, migrated ...vaultclient.RoleAssignment) error {
+	out, err := s.vaultJSON(c, v)
+	if err != nil {
+		return err
+	}
+	out.MigratedAssignments = migrated
+	c.reply(status, out)
+	return nil
+}
+
+func (s *Server) vaultJSON(c *call, v store.Vault) (vaultclient.Vault, error) {
 	ctx := c.r.Context()
 	retention, err := s.retentionState(c, v.SubscriptionID)
 	if err != nil {
-		return vaultJSON{}, err
+		return vaultclient.Vault{}, err
 	}
-	out := vaultJSON{Name: v.Name, URI: s.VaultURL(v.Name, v.Region), SubscriptionID: v.SubscriptionID, TenantID: v.TenantID, Region: v.Region, SKU: v.SKU,
+	out := vaultclient.Vault{Name: v.Name, URI: s.VaultURL(v.Name, v.Region), SubscriptionID: v.SubscriptionID, TenantID: v.TenantID, Region: v.Region, SKU: v.SKU,
 		SoftDeleteEnabled: true, SoftDeleteRetentionInDays: v.RetentionDays, PurgeProtectionEnabled: v.PurgeProtection, PermissionModel: v.PermissionModel,
 		RecoveryLevel: recoveryLevel(v, retention), Created: v.Created, DeletedDate: v.DeletedAt, ScheduledPurgeDate: v.PurgeAt,
-		AccessPolicies: []accessPolicyJSON{}, RoleAssignments: []roleAssignmentJSON{}}
+		AccessPolicies: []vaultclient.AccessPolicy{}, RoleAssignments: []vaultclient.RoleAssignment{}}
 	aps, err := s.st.AccessPolicies(ctx, v.Name)
 	if err != nil {
 		return out, err
 	}
 	for _, ap := range aps {
-		out.AccessPolicies = append(out.AccessPolicies, accessPolicyJSON{Principal: ap.Principal, Permissions: map[string][]string{"keys": ap.Permissions}})
+		out.AccessPolicies = append(out.AccessPolicies, vaultclient.AccessPolicy{Principal: ap.Principal, Permissions: map[string][]string{"keys": ap.Permissions}})
 	}
 	ras, err := s.st.RoleAssignments(ctx, v.Name)
 	if err != nil {
@@ -768,9 +713,9 @@ func (s *Server) vaultJSON(c *call, v store.Vault) (vaultJSON, error) {
 	return out, nil
 }
 
-func roleJSON(ra store.RoleAssignment) roleAssignmentJSON {
+func roleJSON(ra store.RoleAssignment) vaultclient.RoleAssignment {
 	role, _ := LookupRole(ra.Role)
-	return roleAssignmentJSON{ID: ra.ID, Principal: ra.Principal, Role: role.Name, RoleID: role.ID}
+	return vaultclient.RoleAssignment{ID: ra.ID, Principal: ra.Principal, Role: role.Name, RoleID: role.ID}
 }
 
 var vaultNameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$`)
@@ -880,12 +825,7 @@ func (s *Server) createVault(c *call) error {
 	} else if err != nil {
 		return err
 	}
-	out, err := s.vaultJSON(c, v)
-	if err != nil {
-		return err
-	}
-	c.reply(201, out)
-	return nil
+	return s.replyVault(c, 201, v)
 }
 
 func permissionModel(m string) (string, error) {
@@ -906,7 +846,7 @@ func (s *Server) listVaultsWhere(c *call, deleted bool) error {
 	if err != nil {
 		return err
 	}
-	out := []vaultJSON{}
+	out := []vaultclient.Vault{}
 	for _, v := range vs {
 		if (v.DeletedAt != nil) != deleted || c.controlVault(v, "read") != nil {
 			continue
@@ -932,12 +872,7 @@ func (s *Server) getVault(c *call) error {
 	if err := c.controlVault(v, "read"); err != nil {
 		return err
 	}
-	out, err := s.vaultJSON(c, v)
-	if err != nil {
-		return err
-	}
-	c.reply(200, out)
-	return nil
+	return s.replyVault(c, 200, v)
 }
 
 func (s *Server) updateVault(c *call) error {
@@ -978,7 +913,7 @@ func (s *Server) updateVault(c *call) error {
 	if req.PurgeProtection != nil && *req.PurgeProtection {
 		v.PurgeProtection = true
 	}
-	var migrated []roleAssignmentJSON
+	var migrated []vaultclient.RoleAssignment
 	if req.PermissionModel != nil {
 		model, err := permissionModel(*req.PermissionModel)
 		if err != nil {
@@ -997,24 +932,18 @@ func (s *Server) updateVault(c *call) error {
 	if err := s.st.UpdateVault(c.r.Context(), v); err != nil {
 		return err
 	}
-	out, err := s.vaultJSON(c, v)
-	if err != nil {
-		return err
-	}
-	out.Migrated = migrated
-	c.reply(200, out)
-	return nil
+	return s.replyVault(c, 200, v, migrated...)
 }
 
 // migrateToRBAC gives each access-policy principal the narrowest built-in
 // role that covers its key permissions. The policies stay (ignored under RBAC)
 // so the vault can be moved back.
-func (s *Server) migrateToRBAC(c *call, v store.Vault) ([]roleAssignmentJSON, error) {
+func (s *Server) migrateToRBAC(c *call, v store.Vault) ([]vaultclient.RoleAssignment, error) {
 	aps, err := s.st.AccessPolicies(c.r.Context(), v.Name)
 	if err != nil {
 		return nil, err
 	}
-	out := []roleAssignmentJSON{}
+	out := []vaultclient.RoleAssignment{}
 	for _, ap := range aps {
 		role := bestRole(ap.Permissions)
 		ra := store.RoleAssignment{ID: uuid.NewString(), Vault: v.Name, Principal: ap.Principal, Role: role.Name, Created: s.now()}
@@ -1040,12 +969,7 @@ func (s *Server) deleteVault(c *call) error {
 	if err := s.st.UpdateVault(c.r.Context(), v); err != nil {
 		return err
 	}
-	out, err := s.vaultJSON(c, v)
-	if err != nil {
-		return err
-	}
-	c.reply(200, out)
-	return nil
+	return s.replyVault(c, 200, v)
 }
 
 func (s *Server) deletedVault(c *call) (store.Vault, error) {
@@ -1069,12 +993,7 @@ func (s *Server) recoverVault(c *call) error {
 	if err := s.st.UpdateVault(c.r.Context(), v); err != nil {
 		return err
 	}
-	out, err := s.vaultJSON(c, v)
-	if err != nil {
-		return err
-	}
-	c.reply(200, out)
-	return nil
+	return s.replyVault(c, 200, v)
 }
 
 func (s *Server) purgeVault(c *call) error {
@@ -1147,7 +1066,7 @@ func (s *Server) setAccessPolicy(c *call) error {
 	if err := s.st.PutAccessPolicy(c.r.Context(), ap); err != nil {
 		return err
 	}
-	c.reply(200, accessPolicyJSON{Principal: ap.Principal, Permissions: map[string][]string{"keys": perms}})
+	c.reply(200, vaultclient.AccessPolicy{Principal: ap.Principal, Permissions: map[string][]string{"keys": perms}})
 	return nil
 }
 
@@ -1221,19 +1140,6 @@ func (s *Server) removeRole(c *call) error {
 
 // ---- operation log ----
 
-type opJSON struct {
-	ID        int64     `json:"id"`
-	Time      time.Time `json:"time"`
-	Principal string    `json:"principal"`
-	TenantID  string    `json:"tenantId,omitempty"`
-	Operation string    `json:"operation"`
-	Vault     string    `json:"vault,omitempty"`
-	Key       string    `json:"key,omitempty"`
-	Version   string    `json:"version,omitempty"`
-	Status    int       `json:"status"`
-	Code      string    `json:"code,omitempty"`
-	ClientIP  string    `json:"clientIp,omitempty"`
-}
 
 // readLog returns operation-log entries: all of them for the admin, those
 // of vaults the caller may read otherwise.
@@ -1280,9 +1186,9 @@ func (s *Server) readLog(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := []opJSON{}
+	out := []vaultclient.Op{}
 	for _, op := range ops {
-		out = append(out, opJSON{ID: op.ID, Time: op.Time, Principal: op.Principal, TenantID: op.Tenant, Operation: op.Operation,
+		out = append(out, vaultclient.Op{ID: op.ID, Time: op.Time, Principal: op.Principal, TenantID: op.Tenant, Operation: op.Operation,
 			Vault: op.Vault, Key: op.Key, Version: op.Version, Status: op.Status, Code: op.Code, ClientIP: op.ClientIP})
 	}
 	c.reply(200, map[string]any{"value": out})
