@@ -232,7 +232,6 @@ func (s *Server) findPrincipal(c *call, tenant, name string) (store.Principal, e
 
 // ---- tenants and principals ----
 
-
 var displayName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._&'-]{0,63}$`)
 
 func (s *Server) createTenant(c *call) error {
@@ -296,7 +295,6 @@ func (s *Server) getTenant(c *call) error {
 	c.reply(200, vaultclient.Tenant(t))
 	return nil
 }
-
 
 var (
 	upnRE   = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
@@ -369,8 +367,6 @@ func (s *Server) getPrincipal(c *call) error {
 }
 
 // ---- subscriptions, features, providers ----
-
-
 
 func (s *Server) featureState(f store.Feature) vaultclient.Feature {
 	out := vaultclient.Feature{Namespace: f.Namespace, Name: f.Name, State: Registering, RequestedAt: &f.RequestedAt}
@@ -611,7 +607,6 @@ func (s *Server) getFeature(c *call) error {
 	return nil
 }
 
-
 func (s *Server) registerProvider(c *call) error {
 	sub, err := s.subscription(c, c.r.PathValue("sub"))
 	if err != nil {
@@ -656,9 +651,6 @@ func (s *Server) listProviders(c *call) error {
 }
 
 // ---- vaults ----
-
-
-
 
 // recoveryLevel derives a vault's key recovery level (SPEC V7).
 func recoveryLevel(v store.Vault, retention string) string {
@@ -1139,7 +1131,6 @@ func (s *Server) removeRole(c *call) error {
 }
 
 // ---- operation log ----
-
 
 // readLog returns operation-log entries: all of them for the admin, those
 // of vaults the caller may read otherwise.
