@@ -56,8 +56,12 @@ func (f *fixture) mgmt(t testing.TB, method, path string, in any) map[string]any
 // newFixture creates tenant Contoso, subscription CK1, principals and a
 // vault in eastus using access policies (or RBAC).
 func newFixture(t testing.TB, model string, purgeProtection bool) *fixture {
+	return newFixtureOn(t, vaulttest.Options{}, model, purgeProtection)
+}
+
+func newFixtureOn(t testing.TB, opts vaulttest.Options, model string, purgeProtection bool) *fixture {
 	t.Helper()
-	env := vaulttest.Start(t, vaulttest.Options{})
+	env := vaulttest.Start(t, opts)
 	f := &fixture{env: env}
 	f.tenant = f.mgmt(t, "POST", "/tenants", obj{"name": "Contoso"})["id"].(string)
 	for _, p := range []string{adminUPN, contributorUPN, exoApp, otherApp} {

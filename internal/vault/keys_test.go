@@ -19,10 +19,22 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
 func TestKeyLifecycleThroughAzkeys(t *testing.T) {
-	f := newFixture(t, "accessPolicy", false)
+	t.Run("sqlite", func(t *testing.T) { testKeyLifecycle(t, newFixture(t, "accessPolicy", false)) })
+	t.Run("postgres", func(t *testing.T) {
+		url := os.Getenv("CK_TEST_POSTGRES_URL")
+		if url == "" {
+			t.Skip("CK_TEST_POSTGRES_URL not set: skipping the vault on PostgreSQL (.ci/run sets it)")
+		}
+		testKeyLifecycle(t, newFixtureOn(t, vaulttest.Options{PostgresURL: url}, "accessPolicy", false))
+	})
+}
+
+func testKeyLifecycle(t *testing.T, f *fixture) {
 	c := f.keys(t, adminUPN)
 
 	created := createKey(t, c, "ContosoEXOKey1", azkeys.KeyTypeRSAHSM)

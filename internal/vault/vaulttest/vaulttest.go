@@ -5,11 +5,17 @@ package vaulttest
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx" for the schema admin connection
 
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
@@ -51,6 +57,9 @@ func (c *Clock) Advance(d time.Duration) {
 type Options struct {
 	Dir          string        // data dir; default t.TempDir()
 	FeatureDelay time.Duration // default 1 ms
+	// PostgresURL, if set, stores everything in a fresh schema of that
+	// PostgreSQL database (dropped when the vault stops) instead of SQLite.
+	PostgresURL string
 }
 
 // Start runs a vault until the test ends.
@@ -76,7 +85,14 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(opts.Dir, "ck.db"))
+	var st store.Store
+	var err error
+	dropSchema := func() {}
+	if opts.PostgresURL != "" {
+		st, dropSchema, err = openSchema(ctx, opts.PostgresURL)
+	} else {
+		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(opts.Dir, "ck.db"))
+	}
 	if err != nil {
 		cancel()
 		return nil, nil, err
@@ -92,6 +108,7 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 	if err != nil {
 		cancel()
 		st.Close()
+		dropSchema()
 		return nil, nil, err
 	}
 	done := make(chan struct{})
@@ -102,6 +119,36 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 		cancel()
 		return nil, nil, err
 	}
-	stop := func() { client.HTTP().CloseIdleConnections(); cancel(); <-done; st.Close() }
+	stop := func() { client.HTTP().CloseIdleConnections(); cancel(); <-done; st.Close(); dropSchema() }
 	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir}, stop, nil
+}
+
+// openSchema opens a store in a new schema of the PostgreSQL database at
+// url and returns a function that drops the schema.
+func openSchema(ctx context.Context, url string) (store.Store, func(), error) {
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "ck_vaulttest_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return nil, nil, err
+	}
+	drop := func() {
+		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	st, err := sqlstore.OpenPostgres(ctx, url+sep+"search_path="+schema)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return st, drop, nil
 }
