@@ -92,3 +92,12 @@ type Op struct {
 type List[T any] struct {
 	Value []T `json:"value"`
 }
+
+// Fault is a region's fault drill (SPEC B6): mode off, outage, slow,
+// throttled or failing.
+type Fault struct {
+	Region  string     `json:"region"`
+	Mode    string     `json:"mode"`
+	DelayMS int64      `json:"delayMs,omitempty"`
+	Until   *time.Time `json:"until,omitempty"`
+}

@@ -17,12 +17,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -156,25 +158,41 @@ func ParseError(status int, body []byte) *Error {
 	return ae
 }
 
-// Do sends a JSON request to the management API and decodes the answer into out.
+// Do sends a JSON request to the management API and decodes the answer
+// into out. Every region serves the management API: if the first refuses
+// connections (an outage drill, say), the others are tried in turn.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var payload []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		payload = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
+	bases := []string{c.base}
+	for _, r := range c.cfg.Regions {
+		if r.URL != c.base {
+			bases = append(bases, r.URL)
+		}
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	var resp *http.Response
+	var err error
+	for _, base := range bases {
+		var req *http.Request
+		req, err = http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(payload))
+		if err != nil {
+			return err
+		}
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err = c.hc.Do(req)
+		if err == nil || !unreachable(err, method) {
+			break
+		}
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("vault management API unreachable at %s: %w (is `ck dev` running?)", c.base, err)
 	}
@@ -194,6 +212,18 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return json.Unmarshal(data, out)
 	}
 	return nil
+}
+
+// unreachable reports whether a request certainly did not reach the server
+// (connection refused), or may be sent again elsewhere because it is
+// idempotent and its connection dropped.
+func unreachable(err error, method string) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	idempotent := method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
+	return idempotent && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET))
 }
 
 // Token is an access token from the vault's local issuer.

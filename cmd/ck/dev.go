@@ -50,6 +50,7 @@ command reads by default. Ctrl-C stops cleanly.`,
 				regions:      []vault.RegionConfig{{Name: "eastus", Addr: east}, {Name: "westus", Addr: west}},
 				featureDelay: featureDelay,
 				connFile:     DevFile,
+				drill:        true,
 				verbose:      verbose,
 			})
 		},
@@ -72,6 +73,7 @@ type serveOptions struct {
 	tokenTTL     time.Duration
 	connFile     string
 	verbose      bool
+	drill        bool
 }
 
 // serveVault opens the store, starts the vault regions, writes the
@@ -98,7 +100,7 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 	defer st.Close()
 	srv, err := vault.New(vault.Config{
 		DataDir: o.dir, Store: st, Regions: o.regions, BaseDomain: o.baseDomain, ExtraNames: o.extraNames,
-		MasterKeyFile: o.masterKey, FeatureDelay: o.featureDelay, TokenTTL: o.tokenTTL, Logger: logger,
+		MasterKeyFile: o.masterKey, FeatureDelay: o.featureDelay, TokenTTL: o.tokenTTL, Logger: logger, Drill: o.drill,
 	})
 	if err != nil {
 		return err
@@ -124,6 +126,9 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 	fmt.Fprintf(w, "  management API       %s\n", cc.ManagementURL)
 	fmt.Fprintf(w, "  local CA             %s\n", cc.CAFile)
 	fmt.Fprintf(w, "  connection file      %s   (admin token inside; ck reads it by default)\n", connPath)
+	if o.drill {
+		fmt.Fprintln(w, "  fault drills         on (ck vault fault REGION outage|slow|throttled|failing|off)")
+	}
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 	err = srv.Serve(ctx)
 	fmt.Fprintln(w, "customerkey stopped.")

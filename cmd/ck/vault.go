@@ -24,7 +24,7 @@ feature, principals, vaults, access policies and roles, and keys.`,
 	}
 	cmd.AddCommand(a.vaultServerCmd(), a.tenantCmd(), a.subscriptionCmd(), a.featureCmd(), a.providerCmd(), a.principalCmd(),
 		a.vaultCreateCmd(), a.vaultShowCmd(), a.vaultListCmd(), a.vaultUpdateCmd(), a.vaultDeleteCmd(), a.vaultRecoverCmd(), a.vaultPurgeCmd(),
-		a.accessPolicyCmd(), a.roleCmd(), a.keyCmd(), a.logCmd(), a.tokenCmd())
+		a.accessPolicyCmd(), a.roleCmd(), a.keyCmd(), a.logCmd(), a.tokenCmd(), a.faultCmd())
 	return cmd
 }
 
@@ -626,5 +626,51 @@ func (a *app) tokenCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of the principal (needed only if its name is in several tenants)")
 	cmd.Flags().StringVar(&region, "region", "", "region whose vaults the token is for (default: the management region)")
+	return cmd
+}
+
+// ---- fault drills ----
+
+func (a *app) faultCmd() *cobra.Command {
+	var delay, dur time.Duration
+	cmd := &cobra.Command{
+		Use:   "fault [REGION outage|slow|throttled|failing|off]",
+		Short: "Drill a vault region failing: refuse connections, slow down, throttle or fail (ck dev, or ck vault server --drill)",
+		Long: `Switch a vault region into a failure mode, to drill how the service behaves
+when a tenant's vault is down, slow, throttled or failing. Without arguments,
+show every region's mode. Drills exist only under ck dev or a vault server
+started with --drill.`,
+		Example: `  ck vault fault eastus outage            # connections refused
+  ck vault fault westus slow --delay 3s   # every keys request waits 3s
+  ck vault fault eastus throttled --for 1m
+  ck vault fault eastus off
+  ck vault fault                          # show`,
+		Args: cobra.RangeArgs(0, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			show := func(l vaultclient.List[vaultclient.Fault]) {
+				var rows [][]string
+				for _, f := range l.Value {
+					d := ""
+					if f.DelayMS > 0 {
+						d = (time.Duration(f.DelayMS) * time.Millisecond).String()
+					}
+					rows = append(rows, []string{f.Region, f.Mode, d, ts(f.Until)})
+				}
+				a.table([]string{"REGION", "MODE", "DELAY", "UNTIL"}, rows)
+			}
+			switch len(args) {
+			case 0:
+				return call(cmd.Context(), a, "GET", "/faults", nil, show)
+			case 1:
+				return fmt.Errorf("give a mode: outage, slow, throttled, failing or off")
+			}
+			body := map[string]any{"mode": args[1], "delayMs": delay.Milliseconds(), "forMs": dur.Milliseconds()}
+			return call(cmd.Context(), a, "PUT", "/faults/"+esc(args[0]), body, func(f vaultclient.Fault) {
+				show(vaultclient.List[vaultclient.Fault]{Value: []vaultclient.Fault{f}})
+			})
+		},
+	}
+	cmd.Flags().DurationVar(&delay, "delay", 2*time.Second, "added latency for slow")
+	cmd.Flags().DurationVar(&dur, "for", 0, "switch back to off after this long (default: until switched off)")
 	return cmd
 }

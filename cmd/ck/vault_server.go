@@ -37,5 +37,6 @@ in PostgreSQL with --postgres. Connection details go to DIR/vault.json.`,
 	f.DurationVar(&o.featureDelay, "feature-delay", time.Minute, "how long a feature registration stays Registering")
 	f.DurationVar(&o.tokenTTL, "token-ttl", time.Hour, "lifetime of access tokens from the local issuer")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request")
+	f.BoolVar(&o.drill, "drill", false, "allow fault drills (ck vault fault); never on in production")
 	return cmd
 }

@@ -190,4 +190,3 @@ func Open(containerKey *Key, want Item, ciphertext []byte) ([]byte, error) {
 	defer itemKey.Destroy()
 	return itemKey.open(ciphertext[h.size:], ciphertext[:h.size])
 }
-

@@ -76,6 +76,8 @@ func (s *Server) mgmtRoutes() *http.ServeMux {
 	h("DELETE /vaults/{vault}/roleAssignments/{id}", "RoleRemove", s.removeRole)
 	h("GET /roles", "RoleList", func(c *call) error { c.reply(200, map[string]any{"value": Roles}); return nil })
 	h("GET /log", "LogRead", s.readLog)
+	h("GET /faults", "FaultList", s.listFaults)
+	h("PUT /faults/{region}", "FaultSet", s.putFault)
 	return mux
 }
 

@@ -52,6 +52,7 @@ type Config struct {
 	FeatureDelay  time.Duration // how long a feature stays Registering; default 1 minute
 	TokenTTL      time.Duration // access-token lifetime; default 1 hour
 	MasterKeyFile string        // default DataDir/vault-master.key (created if missing)
+	Drill         bool          // allow fault drills (outage, slow, throttled, failing)
 	Now           func() time.Time
 	Logger        *slog.Logger
 }
@@ -120,6 +121,7 @@ type Region struct {
 	URL  string // https://{base}:{port}; the management URL and the token audience
 	host string // {base}:{port}
 	ln   net.Listener
+	st   regionState
 }
 
 // Server is the built-in vault.
@@ -170,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		host := cfg.BaseDomain + ":" + strconv.Itoa(port)
-		s.regions = append(s.regions, &Region{Name: rc.Name, URL: "https://" + host, host: host, ln: ln})
+		s.regions = append(s.regions, &Region{Name: rc.Name, URL: "https://" + host, host: host, ln: ln, st: regionState{fault: vaultclient.Fault{Region: rc.Name, Mode: FaultOff}}})
 	}
 	s.mgmt = s.mgmtRoutes()
 	s.ops = newOpLog(cfg.Store, cfg.Logger)
@@ -208,40 +210,58 @@ func (s *Server) AdminToken() string { return s.token }
 
 // Serve serves every region until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errc := make(chan error, len(s.regions))
-	var servers []*http.Server
+	var wg sync.WaitGroup
 	for _, r := range s.regions {
-		srv := &http.Server{
-			Handler:           s.handler(r),
-			TLSConfig:         s.tls,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
-			TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		}
-		servers = append(servers, srv)
-		go func() {
-			if err := srv.ServeTLS(r.ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("region %s: %w", r.Name, err)
-			}
-		}()
+		wg.Go(func() { s.serveRegion(ctx, r, errc) })
 	}
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+		cancel()
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, srv := range servers {
-		wg.Go(func() { srv.Shutdown(shutCtx) })
+	shutCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	var sw sync.WaitGroup
+	for _, r := range s.regions {
+		sw.Go(func() { r.stopRegion(shutCtx) })
 	}
+	sw.Wait()
 	wg.Wait()
 	s.ops.close()
 	return err
+}
+
+func (s *Server) httpServer(r *Region) *http.Server {
+	return &http.Server{
+		Handler:           s.handler(r),
+		TLSConfig:         s.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      3 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+}
+
+func listenAgain(ctx context.Context, addr string) (net.Listener, error) {
+	var err error
+	for range 50 {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			return ln, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, err
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
@@ -288,7 +308,9 @@ func (s *Server) handler(r *Region) http.Handler {
 		case host == s.cfg.BaseDomain:
 			s.serveMgmt(c)
 		case strings.HasSuffix(host, "."+s.cfg.BaseDomain) && !strings.Contains(strings.TrimSuffix(host, "."+s.cfg.BaseDomain), "."):
-			s.serveVault(c, strings.TrimSuffix(host, "."+s.cfg.BaseDomain))
+			if c.applyFault() {
+				s.serveVault(c, strings.TrimSuffix(host, "."+s.cfg.BaseDomain))
+			}
 		default:
 			c.op = "Unknown"
 			c.fail(badParam("host %q is not served here: use https://%s for management or https://{vault-name}.%s for a vault", req.Host, r.host, r.host))

@@ -104,6 +104,7 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 		Regions:      []vault.RegionConfig{{Name: "eastus", Addr: "127.0.0.1:0"}, {Name: "westus", Addr: "127.0.0.1:0"}},
 		FeatureDelay: opts.FeatureDelay,
 		Now:          clock.Now,
+		Drill:        true,
 	})
 	if err != nil {
 		cancel()
