@@ -102,6 +102,8 @@ func TestTransientFailures(t *testing.T) {
 	}
 	fault(t, env, "eastus", "outage", 0)
 	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
+	wantClass(t, err, kms.Transient, "vault unreachable") // an open connection drops (EOF), a new one is refused
+	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
 	wantClass(t, err, kms.Transient, "connection refused")
 	fault(t, env, "eastus", "off", 0) // through westus: eastus is down
 	if _, err := c.Unwrap(ctx, w.KeyURI, w.Data); err != nil {

@@ -249,11 +249,36 @@ type OpLog interface {
 	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
 }
 
-// Store is everything the built-in vault persists.
+// AvailabilityKey is a DEP's availability key in the service keystore
+// (SPEC D7): sealed under the service master key; Sealed is nil once the
+// key is destroyed, which cannot be undone.
+type AvailabilityKey struct {
+	ID          string
+	Tenant      string
+	DEP         string
+	Sealed      []byte
+	Created     time.Time
+	DestroyedAt *time.Time
+	DestroyedBy string
+	Reason      string
+}
+
+// AvailabilityKeys is the service keystore. Tenants never reach it: no
+// vault or tenant API reads it.
+type AvailabilityKeys interface {
+	CreateAvailabilityKey(ctx context.Context, k AvailabilityKey) error
+	AvailabilityKey(ctx context.Context, id string) (AvailabilityKey, error)
+	// DestroyAvailabilityKey wipes the sealed key and records who, when and
+	// why; ErrNotFound if it does not exist, ErrConflict if already destroyed.
+	DestroyAvailabilityKey(ctx context.Context, id string, at time.Time, by, reason string) error
+}
+
+// Store is everything customerkey persists.
 type Store interface {
 	Directory
 	Vaults
 	Keys
 	OpLog
+	AvailabilityKeys
 	Close() error
 }

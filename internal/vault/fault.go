@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -22,12 +23,12 @@ const (
 
 // regionState is a region's fault switch and its current HTTP server.
 type regionState struct {
-	mu     sync.Mutex
-	fault  vaultclient.Fault
-	srv    *http.Server
-	up     chan struct{} // closed when an outage ends
-	timer  *time.Timer
-	closed bool
+	mu       sync.Mutex
+	fault    vaultclient.Fault
+	srv      *http.Server
+	relisten chan net.Listener // the new listener when an outage ends
+	timer    *time.Timer
+	closed   bool
 }
 
 func (r *Region) currentFault() vaultclient.Fault {
@@ -41,6 +42,18 @@ func (r *Region) currentFault() vaultclient.Fault {
 func (c *call) applyFault() bool {
 	f := c.region.currentFault()
 	switch f.Mode {
+	case FaultOutage:
+		// A request on a connection opened before the outage: drop the
+		// connection, as an outage would.
+		c.status, c.code = 0, "Outage"
+		if hj, ok := c.w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return false
+			}
+		}
+		c.fail(&apiError{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "Drill: region " + c.region.Name + " is down."})
+		return false
 	case FaultSlow:
 		select {
 		case <-time.After(time.Duration(f.DelayMS) * time.Millisecond):
@@ -58,13 +71,22 @@ func (c *call) applyFault() bool {
 	return true
 }
 
-// setFault switches a region's fault. An outage closes the listener and
-// every open connection; switching it off listens again on the same port.
-func (s *Server) setFault(r *Region, f vaultclient.Fault) {
+// setFault switches a region's fault. An outage stops the listener before
+// it returns (new connections are refused), drops idle connections and
+// lets requests in flight answer; switching it off listens again on the
+// same port before it returns.
+func (s *Server) setFault(r *Region, f vaultclient.Fault) error {
 	st := &r.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	prev := st.fault.Mode
+	if f.Mode != FaultOutage && prev == FaultOutage {
+		ln, err := listenAgain(context.Background(), r.addr)
+		if err != nil {
+			return fmt.Errorf("region %s: listen again on %s: %w", r.Name, r.addr, err)
+		}
+		st.relisten <- ln
+	}
 	if st.timer != nil {
 		st.timer.Stop()
 		st.timer = nil
@@ -73,19 +95,28 @@ func (s *Server) setFault(r *Region, f vaultclient.Fault) {
 	if f.Until != nil {
 		st.timer = time.AfterFunc(time.Until(*f.Until), func() {
 			s.cfg.Logger.Info("vault: fault drill ended", "region", r.Name, "mode", f.Mode)
-			s.setFault(r, vaultclient.Fault{Region: r.Name, Mode: FaultOff})
+			if err := s.setFault(r, vaultclient.Fault{Region: r.Name, Mode: FaultOff}); err != nil {
+				s.cfg.Logger.Error("vault: ending a fault drill", "err", err)
+			}
 		})
 	}
-	switch {
-	case f.Mode == FaultOutage && prev != FaultOutage:
-		st.up = make(chan struct{})
-		if st.srv != nil {
-			st.srv.Close()
+	if f.Mode == FaultOutage && prev != FaultOutage && st.srv != nil {
+		srv, stopped := st.srv, make(chan struct{})
+		var once sync.Once
+		srv.RegisterOnShutdown(func() { once.Do(func() { close(stopped) }) }) // runs once the listener is closed
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+			srv.Close()
+		}()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
 		}
-	case f.Mode != FaultOutage && prev == FaultOutage:
-		close(st.up)
 	}
 	s.cfg.Logger.Warn("vault: fault drill", "region", r.Name, "mode", f.Mode, "delayMs", f.DelayMS)
+	return nil
 }
 
 // serveRegion serves one region until ctx ends, restarting the listener
@@ -108,23 +139,12 @@ func (s *Server) serveRegion(ctx context.Context, r *Region, errc chan<- error) 
 			errc <- fmt.Errorf("region %s: %w", r.Name, err)
 			return
 		}
-		r.st.mu.Lock()
-		up := r.st.up
-		r.st.mu.Unlock()
-		if up == nil {
-			return
-		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-up:
+		case ln := <-r.st.relisten:
+			r.ln = ln
 		}
-		ln, err := listenAgain(ctx, r.ln.Addr().String())
-		if err != nil {
-			errc <- fmt.Errorf("region %s: listen again after the outage drill: %w", r.Name, err)
-			return
-		}
-		r.ln = ln
 	}
 }
 
@@ -207,7 +227,9 @@ func (s *Server) putFault(c *call) error {
 	if f.Mode == FaultOutage && len(s.regions) == 1 && f.Until == nil {
 		return badParam("this server has one region, so an outage also takes its management API down: give a duration (forMs) after which it comes back")
 	}
-	s.setFault(r, f)
+	if err := s.setFault(r, f); err != nil {
+		return err
+	}
 	c.reply(200, f)
 	return nil
 }

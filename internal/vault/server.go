@@ -120,6 +120,7 @@ type Region struct {
 	Name string
 	URL  string // https://{base}:{port}; the management URL and the token audience
 	host string // {base}:{port}
+	addr string // the listener's address, kept across outage drills
 	ln   net.Listener
 	st   regionState
 }
@@ -172,7 +173,8 @@ func New(cfg Config) (*Server, error) {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		host := cfg.BaseDomain + ":" + strconv.Itoa(port)
-		s.regions = append(s.regions, &Region{Name: rc.Name, URL: "https://" + host, host: host, ln: ln, st: regionState{fault: vaultclient.Fault{Region: rc.Name, Mode: FaultOff}}})
+		s.regions = append(s.regions, &Region{Name: rc.Name, URL: "https://" + host, host: host, addr: ln.Addr().String(), ln: ln,
+			st: regionState{fault: vaultclient.Fault{Region: rc.Name, Mode: FaultOff}, relisten: make(chan net.Listener, 1)}})
 	}
 	s.mgmt = s.mgmtRoutes()
 	s.ops = newOpLog(cfg.Store, cfg.Logger)

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyPaging", testKeyPaging},
 		{"OpLog", testOpLog},
 		{"PurgeVault", testPurgeVault},
+		{"AvailabilityKeys", testAvailabilityKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -341,4 +342,22 @@ func testPurgeVault(t *testing.T, s store.Store) {
 	must(t, err)
 	equal(t, "policies after purge", len(aps), 0)
 	wantErr(t, s.PurgeVault(ctx, "never-existed"), store.ErrNotFound)
+}
+
+func testAvailabilityKeys(t *testing.T, s store.Store) {
+	k := store.AvailabilityKey{ID: "avk-1", Tenant: "t1", DEP: "dep-1", Sealed: []byte("sealed"), Created: now()}
+	must(t, s.CreateAvailabilityKey(ctx, k))
+	wantErr(t, s.CreateAvailabilityKey(ctx, store.AvailabilityKey{ID: "avk-2", Tenant: "t1", DEP: "dep-1", Sealed: []byte("x"), Created: now()}), store.ErrConflict) // one per DEP
+	got, err := s.AvailabilityKey(ctx, "avk-1")
+	must(t, err)
+	equal(t, "availability key", got, k)
+	at := now()
+	must(t, s.DestroyAvailabilityKey(ctx, "avk-1", at, "operator@provider", "purge of DEP dep-1 approved"))
+	got, err = s.AvailabilityKey(ctx, "avk-1")
+	must(t, err)
+	equal(t, "destroyed key", got, store.AvailabilityKey{ID: "avk-1", Tenant: "t1", DEP: "dep-1", Created: k.Created, DestroyedAt: &at, DestroyedBy: "operator@provider", Reason: "purge of DEP dep-1 approved"})
+	wantErr(t, s.DestroyAvailabilityKey(ctx, "avk-1", at, "x", "y"), store.ErrConflict)
+	wantErr(t, s.DestroyAvailabilityKey(ctx, "nope", at, "x", "y"), store.ErrNotFound)
+	_, err = s.AvailabilityKey(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
 }

@@ -1,0 +1,414 @@
+// Package keyring gets a usable DEP key (TIK for sites) for a data
+// encryption policy, and decides when it must refuse (SPEC K3-K6).
+//
+// A DEP key is wrapped three times: by each of the tenant's two customer
+// keys (in two vaults) and by the DEP's availability key (held by the
+// service). To get it:
+//
+//   - Mailbox and multi-workload DEPs (K3): one customer key chosen at
+//     random, then the other. If both fail and both failures are transient
+//     (the vaults are unreachable, slow, throttled or failing), the
+//     availability key serves the request. If either failure is a
+//     deliberate customer action (access removed, key disabled, deleted or
+//     not found), the request is refused and the DEP marked unhealthy.
+//   - Service-initiated work (K4) may use the availability key whenever both
+//     customer keys fail, until that key is destroyed.
+//   - Sites (K5): both vaults are asked, the second after a short offset;
+//     the first success wins and the other request is cancelled. The
+//     availability key is never used automatically for sites.
+//
+// Unwrapped keys live only in memory (K6), for a TTL, refreshed ahead of
+// expiry; one unwrap per DEP is in flight however many callers wait; if
+// refreshes keep failing an alert goes out well before the key expires;
+// Evict drops a key at once (a revocation signal).
+package keyring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Kind is the kind of a DEP, which decides its unwrap strategy.
+type Kind int
+
+const (
+	// Mailbox: Exchange mailbox DEPs and the multi-workload DEP.
+	Mailbox Kind = iota + 1
+	// Site: SharePoint/OneDrive site DEPs (the TIK).
+	Site
+)
+
+func (k Kind) String() string {
+	if k == Site {
+		return "site"
+	}
+	return "mailbox"
+}
+
+// Initiator says who asks for a key.
+type Initiator int
+
+const (
+	// User: a request on behalf of a user (reading mail, opening a file).
+	User Initiator = iota + 1
+	// Service: work the service does by itself (indexing, moves, re-wraps).
+	Service
+)
+
+func (i Initiator) String() string {
+	if i == Service {
+		return "service"
+	}
+	return "user"
+}
+
+// Request describes why a key is wanted; it goes into the audit trail.
+type Request struct {
+	Initiator Initiator
+	Reason    string
+}
+
+// DEP is a data encryption policy as the keyring needs it. The service
+// stores it; the records are safe to store (they are wrapped keys).
+type DEP struct {
+	ID                string
+	Tenant            string
+	Kind              Kind
+	CustomerKeys      [2]envelope.Record // AlgCustomerKey; KeyID is the versioned key URI
+	AvailabilityKeyID string
+	Availability      envelope.Record // AlgAvailabilityKey
+}
+
+func (d DEP) ref() envelope.DEP { return envelope.DEP{Tenant: d.Tenant, ID: d.ID} }
+
+// Config tunes a Keyring. Zero values take the defaults.
+type Config struct {
+	TTL          time.Duration // how long an unwrapped key is kept (default 24h)
+	RefreshAhead time.Duration // refresh starts this long before expiry (default 2h)
+	RefreshRetry time.Duration // at most one refresh attempt per DEP this often (default 1m)
+	DegradedTTL  time.Duration // keep a key got with the availability key this long (default 1m)
+	HedgeDelay   time.Duration // sites: second request after this (default 200ms)
+	FetchTimeout time.Duration // bound on one fetch (default 30s)
+	Now          func() time.Time
+	Rand         func(n int) int // picks the first key (default math/rand/v2)
+	Logger       *slog.Logger
+	Metrics      *Metrics // default: NewMetrics(nil)
+	Audit        func(Event)
+}
+
+// Keyring gets DEP keys.
+type Keyring struct {
+	kms kms.Client
+	ks  *Keystore
+	cfg Config
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	flights map[string]*flight
+	gens    map[string]uint64 // bumped by Evict
+	health  map[string]Health
+}
+
+type entry struct {
+	key          *envelope.Key
+	expires      time.Time
+	refreshing   bool
+	lastAttempt  time.Time
+	failures     int
+	alerted      bool
+	availability bool // got with the availability key
+}
+
+type flight struct {
+	done chan struct{}
+	key  *envelope.Key
+	errs [2]error // per customer key, when both failed
+	err  error    // set when both failed
+}
+
+// New returns a keyring using c for customer keys and ks for availability keys.
+func New(c kms.Client, ks *Keystore, cfg Config) *Keyring {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.TTL, 24*time.Hour)
+	def(&cfg.RefreshAhead, 2*time.Hour)
+	def(&cfg.RefreshRetry, time.Minute)
+	def(&cfg.DegradedTTL, time.Minute)
+	def(&cfg.HedgeDelay, 200*time.Millisecond)
+	def(&cfg.FetchTimeout, 30*time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.IntN
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = func(Event) {}
+	}
+	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}}
+}
+
+// NewDEP creates a DEP (D7): a fresh DEP key wrapped by both customer keys
+// in their vaults and by a new availability key. Both customer keys must be
+// usable for wrapping now.
+func (k *Keyring) NewDEP(ctx context.Context, tenant, id string, kind Kind, keyURIs [2]string, req Request) (DEP, error) {
+	if keyURIs[0] == "" || keyURIs[1] == "" {
+		return DEP{}, errors.New("a DEP needs two customer keys")
+	}
+	depKey := envelope.NewKey()
+	defer depKey.Destroy()
+	raw := depKey.Bytes()
+	defer clear(raw)
+	d := DEP{ID: id, Tenant: tenant, Kind: kind}
+	for i, uri := range keyURIs {
+		w, err := k.kms.Wrap(ctx, uri, raw)
+		k.audit(Event{Action: "wrap", DEP: id, Tenant: tenant, KeyURI: uri, Initiator: req.Initiator, Reason: req.Reason, Err: err})
+		if err != nil {
+			return DEP{}, fmt.Errorf("DEP %s: customer key %d: %w", id, i+1, err)
+		}
+		if d.CustomerKeys[i], err = envelope.CustomerKeyRecord(w.KeyURI, w.Data); err != nil {
+			return DEP{}, err
+		}
+	}
+	avkID, avk, err := k.ks.create(ctx, tenant, id, store.AvailabilityKey{Created: k.cfg.Now().UTC()})
+	if err != nil {
+		return DEP{}, err
+	}
+	defer avk.Destroy()
+	d.AvailabilityKeyID = avkID
+	if d.Availability, err = envelope.WrapWithAvailabilityKey(avk, avkID, d.ref(), depKey); err != nil {
+		return DEP{}, err
+	}
+	k.audit(Event{Action: "availability-key-create", DEP: id, Tenant: tenant, KeyURI: avkID, Initiator: req.Initiator, Reason: req.Reason})
+	return d, nil
+}
+
+// DestroyAvailabilityKey destroys a DEP's availability key, irreversibly,
+// and drops the DEP's cached key.
+func (k *Keyring) DestroyAvailabilityKey(ctx context.Context, d DEP, by, reason string) error {
+	err := k.ks.st.DestroyAvailabilityKey(ctx, d.AvailabilityKeyID, k.cfg.Now().UTC(), by, reason)
+	k.audit(Event{Action: "availability-key-destroy", DEP: d.ID, Tenant: d.Tenant, KeyURI: d.AvailabilityKeyID, Initiator: Service, Reason: reason + " (by " + by + ")", Err: err})
+	if err != nil {
+		return fmt.Errorf("destroy availability key of DEP %s: %w", d.ID, err)
+	}
+	k.cfg.Logger.Warn("keyring: availability key destroyed", "dep", d.ID, "tenant", d.Tenant, "key", d.AvailabilityKeyID, "by", by, "reason", reason)
+	k.Evict(d.ID)
+	return nil
+}
+
+// DEPKey returns the DEP's key, from the cache or by unwrapping. The key is
+// shared: callers must not destroy it.
+func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key, error) {
+	now := k.cfg.Now()
+	k.mu.Lock()
+	if e, ok := k.entries[d.ID]; ok && now.Before(e.expires) {
+		if !e.refreshing && !now.Before(e.expires.Add(-k.cfg.RefreshAhead)) && now.Sub(e.lastAttempt) >= k.cfg.RefreshRetry {
+			e.refreshing, e.lastAttempt = true, now
+			go k.refresh(d, k.gens[d.ID])
+		}
+		key := e.key
+		k.mu.Unlock()
+		k.cfg.Metrics.cacheHits.Inc()
+		return key, nil
+	}
+	k.cfg.Metrics.cacheMisses.Inc()
+	f, leader := k.flights[d.ID], false
+	if f == nil {
+		f, leader = &flight{done: make(chan struct{})}, true
+		k.flights[d.ID] = f
+	}
+	gen := k.gens[d.ID]
+	k.mu.Unlock()
+
+	if leader {
+		go k.fly(d, f, gen, req)
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if f.err == nil {
+		return f.key, nil
+	}
+	return k.fallback(ctx, d, f, req)
+}
+
+// fly unwraps with the customer keys for everyone waiting on f.
+func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
+	ctx, cancel := context.WithTimeout(context.Background(), k.cfg.FetchTimeout)
+	defer cancel()
+	f.key, f.errs, f.err = k.unwrapCustomer(ctx, d, req)
+	k.mu.Lock()
+	delete(k.flights, d.ID)
+	if f.err == nil && k.gens[d.ID] == gen {
+		k.entries[d.ID] = &entry{key: f.key, expires: k.cfg.Now().Add(k.cfg.TTL)}
+	}
+	k.mu.Unlock()
+	close(f.done)
+}
+
+// fallback decides, after both customer keys failed, whether the
+// availability key may serve this caller.
+func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (*envelope.Key, error) {
+	deliberate := kms.ClassOf(f.errs[0]) != kms.Transient || kms.ClassOf(f.errs[1]) != kms.Transient
+	allowed := d.Kind == Mailbox && (req.Initiator == Service || !deliberate)
+	if !allowed {
+		k.setHealth(d.ID, Unhealthy, f.err.Error())
+		return nil, f.err
+	}
+	key, err := k.unwrapAvailability(ctx, d, req, f.err)
+	if err != nil {
+		k.setHealth(d.ID, Unhealthy, f.err.Error()+"; "+err.Error())
+		return nil, fmt.Errorf("%w; the availability key could not serve either: %w", f.err, err)
+	}
+	if deliberate {
+		k.setHealth(d.ID, Unhealthy, "customer keys refused (only service-initiated work is served, with the availability key): "+f.err.Error())
+	} else {
+		k.setHealth(d.ID, Degraded, "both customer keys unavailable, served with the availability key: "+f.err.Error())
+	}
+	return key, nil
+}
+
+func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, why error) (*envelope.Key, error) {
+	avk, err := k.ks.get(ctx, d.AvailabilityKeyID)
+	if err == nil {
+		var key *envelope.Key
+		key, err = envelope.UnwrapWithAvailabilityKey(avk, d.ref(), d.Availability)
+		avk.Destroy()
+		if err == nil {
+			k.cfg.Metrics.availabilityUses.WithLabelValues(req.Initiator.String()).Inc()
+			k.audit(Event{Action: "availability-key-use", DEP: d.ID, Tenant: d.Tenant, KeyURI: d.AvailabilityKeyID, Initiator: req.Initiator, Reason: req.Reason + "; customer keys: " + why.Error()})
+			k.cfg.Logger.Warn("keyring: served with the availability key", "dep", d.ID, "tenant", d.Tenant, "initiator", req.Initiator.String(), "reason", req.Reason, "cause", why.Error())
+			k.mu.Lock()
+			if _, ok := k.entries[d.ID]; !ok {
+				k.entries[d.ID] = &entry{key: key, expires: k.cfg.Now().Add(k.cfg.DegradedTTL), availability: true}
+			}
+			k.mu.Unlock()
+			return key, nil
+		}
+	}
+	k.audit(Event{Action: "availability-key-use", DEP: d.ID, Tenant: d.Tenant, KeyURI: d.AvailabilityKeyID, Initiator: req.Initiator, Reason: req.Reason, Err: err})
+	return nil, err
+}
+
+// refresh re-unwraps a cached key ahead of expiry. A refresh that fails
+// transiently keeps the cached key until it expires and raises an alert; a
+// refusal by the customer drops the key now (the revocation is seen).
+func (k *Keyring) refresh(d DEP, gen uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), k.cfg.FetchTimeout)
+	defer cancel()
+	req := Request{Initiator: Service, Reason: "cache refresh"}
+	key, errs, err := k.unwrapCustomer(ctx, d, req)
+	k.audit(Event{Action: "refresh", DEP: d.ID, Tenant: d.Tenant, Initiator: Service, Reason: req.Reason, Err: err})
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.entries[d.ID]
+	if !ok || k.gens[d.ID] != gen {
+		return
+	}
+	e.refreshing = false
+	if err == nil {
+		*e = entry{key: key, expires: k.cfg.Now().Add(k.cfg.TTL)}
+		return
+	}
+	k.cfg.Metrics.refreshFailures.Inc()
+	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
+		delete(k.entries, d.ID)
+		k.gens[d.ID]++
+		k.cfg.Logger.Warn("keyring: refresh refused by the customer; key dropped", "dep", d.ID, "err", err)
+		return
+	}
+	e.failures++
+	if !e.alerted {
+		e.alerted = true
+		left := e.expires.Sub(k.cfg.Now()).Round(time.Second)
+		k.cfg.Metrics.alerts.Inc()
+		msg := fmt.Sprintf("DEP %s: refreshing the cached key failed; it expires in %s: %v", d.ID, left, err)
+		k.cfg.Logger.Error("keyring: ALERT refresh failing before expiry", "dep", d.ID, "tenant", d.Tenant, "expiresIn", left.String(), "err", err)
+		k.audit(Event{Action: "alert", DEP: d.ID, Tenant: d.Tenant, Initiator: Service, Reason: msg})
+	}
+}
+
+// Evict drops a DEP's cached key at once (a revocation signal); a fetch in
+// flight will not put it back.
+func (k *Keyring) Evict(depID string) {
+	k.mu.Lock()
+	delete(k.entries, depID)
+	k.gens[depID]++
+	k.mu.Unlock()
+	k.audit(Event{Action: "evict", DEP: depID, Initiator: Service, Reason: "revocation signal"})
+}
+
+func (k *Keyring) audit(e Event) {
+	e.Time = k.cfg.Now().UTC()
+	if e.Err != nil {
+		e.Result = "error"
+		e.Error = e.Err.Error()
+	} else {
+		e.Result = "ok"
+	}
+	k.cfg.Audit(e)
+}
+
+// Event is one key access or decision, handed to the audit hook (R8).
+type Event struct {
+	Time      time.Time
+	Action    string // wrap, unwrap, availability-key-use, availability-key-create, availability-key-destroy, refresh, alert, evict
+	DEP       string
+	Tenant    string
+	KeyURI    string
+	Initiator Initiator
+	Reason    string
+	Result    string // ok | error
+	Error     string
+	Err       error `json:"-"`
+}
+
+// DEPError is a refusal: it names the DEP, both keys and why each failed.
+type DEPError struct {
+	DEP    string
+	Keys   [2]string
+	Errs   [2]error
+	Hedged bool
+}
+
+func (e *DEPError) Error() string {
+	var parts []string
+	for i := range e.Keys {
+		parts = append(parts, fmt.Sprintf("key %d %s: %s", i+1, e.Keys[i], causeOf(e.Errs[i])))
+	}
+	return fmt.Sprintf("DEP %s: no customer key can unwrap its key (%s)", e.DEP, strings.Join(parts, "; "))
+}
+
+// Deliberate reports whether a customer action (not an outage) is behind it.
+func (e *DEPError) Deliberate() bool {
+	return kms.ClassOf(e.Errs[0]) == kms.Denied || kms.ClassOf(e.Errs[1]) == kms.Denied
+}
+
+func causeOf(err error) string {
+	var ke *kms.Error
+	if errors.As(err, &ke) {
+		return ke.Class.String() + ": " + ke.Cause
+	}
+	return err.Error()
+}

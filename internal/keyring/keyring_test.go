@@ -1,0 +1,493 @@
+package keyring_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
+	"github.com/customerkey/customerkey/vaultclient"
+)
+
+const exoApp = "00000002-0000-0ff1-ce00-000000000000"
+
+type obj = map[string]any
+
+// matrix is two vault regions, a key in each, a keyring acting as the
+// Exchange workload, and a mailbox DEP and a site DEP on those two keys.
+type matrix struct {
+	t       *testing.T
+	env     *vaulttest.Env
+	ring    *keyring.Keyring
+	metrics *keyring.Metrics
+	reg     *prometheus.Registry
+	admin   [2]*azkeys.Client
+	vaults  [2]string
+	mailbox keyring.DEP
+	site    keyring.DEP
+	depKey  []byte // the mailbox DEP key, as first unwrapped
+
+	mu     sync.Mutex
+	events []keyring.Event
+}
+
+var user = keyring.Request{Initiator: keyring.User, Reason: "read mailbox item"}
+var service = keyring.Request{Initiator: keyring.Service, Reason: "search indexing"}
+
+func newMatrix(t *testing.T, cfg keyring.Config) *matrix {
+	t.Helper()
+	ctx := context.Background()
+	env := vaulttest.Start(t, vaulttest.Options{})
+	m := &matrix{t: t, env: env}
+	do := func(method, path string, in, out any) {
+		t.Helper()
+		if err := env.Client.Do(ctx, method, path, in, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do("POST", "/tenants", obj{"name": "Contoso"}, nil)
+	do("POST", "/tenants/Contoso/principals", obj{"name": "admin@contoso.com"}, nil)
+	do("POST", "/tenants/Contoso/principals", obj{"name": exoApp}, nil)
+	var keyURIs [2]string
+	for i, region := range []string{"eastus", "westus"} {
+		var sub vaultclient.Subscription
+		do("POST", "/subscriptions", obj{"name": "CK" + region, "tenant": "Contoso", "owner": "admin@contoso.com"}, &sub)
+		name := "contoso-" + region
+		var v vaultclient.Vault
+		do("POST", "/vaults", obj{"name": name, "subscription": sub.ID, "region": region, "sku": "premium"}, &v)
+		do("PUT", "/vaults/"+name+"/accessPolicies/admin@contoso.com", obj{"permissions": obj{"keys": []string{"all"}}}, nil)
+		do("PUT", "/vaults/"+name+"/accessPolicies/"+exoApp, obj{"permissions": obj{"keys": []string{"get", "wrapKey", "unwrapKey"}}}, nil)
+		m.vaults[i] = name
+		kc, err := env.Client.KeysClient(v.URI, "admin@contoso.com")
+		must(t, err)
+		m.admin[i] = kc
+		_, err = kc.CreateKey(ctx, "key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil)
+		must(t, err)
+		keyURIs[i] = v.URI + "/keys/key"
+	}
+	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(exoApp), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 3 * time.Second})
+	must(t, err)
+	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "service-master.key"), true)
+	must(t, err)
+	m.reg = prometheus.NewRegistry()
+	m.metrics = keyring.NewMetrics(m.reg)
+	if cfg.Now == nil {
+		cfg.Now = env.Clock.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = func(int) int { return 0 } // key 1 first: deterministic
+	}
+	if cfg.HedgeDelay == 0 {
+		cfg.HedgeDelay = 50 * time.Millisecond
+	}
+	cfg.Metrics = m.metrics
+	cfg.Audit = func(e keyring.Event) { m.mu.Lock(); m.events = append(m.events, e); m.mu.Unlock() }
+	m.ring = keyring.New(client, keyring.NewKeystore(env.Store, master), cfg)
+	m.mailbox, err = m.ring.NewDEP(ctx, "contoso", "dep-mailbox", keyring.Mailbox, keyURIs, keyring.Request{Initiator: keyring.User, Reason: "New-DataEncryptionPolicy"})
+	must(t, err)
+	m.site, err = m.ring.NewDEP(ctx, "contoso", "dep-site", keyring.Site, keyURIs, keyring.Request{Initiator: keyring.User, Reason: "Register-SPODataEncryptionPolicy"})
+	must(t, err)
+	k, err := m.ring.DEPKey(ctx, m.mailbox, user)
+	must(t, err)
+	m.depKey = k.Bytes()
+	m.ring.Evict(m.mailbox.ID)
+	return m
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *matrix) fault(region, mode string, delay time.Duration) {
+	m.t.Helper()
+	must(m.t, m.env.Client.Do(context.Background(), "PUT", "/faults/"+region, obj{"mode": mode, "delayMs": delay.Milliseconds()}, nil))
+	m.t.Cleanup(func() { m.env.Client.Do(context.Background(), "PUT", "/faults/"+region, obj{"mode": "off"}, nil) })
+}
+
+func (m *matrix) revoke(i int) {
+	m.t.Helper()
+	must(m.t, m.env.Client.Do(context.Background(), "DELETE", "/vaults/"+m.vaults[i]+"/accessPolicies/"+exoApp, nil, nil))
+}
+
+func (m *matrix) update(i int, attrs azkeys.KeyAttributes) {
+	m.t.Helper()
+	_, err := m.admin[i].UpdateKey(context.Background(), "key", "", azkeys.UpdateKeyParameters{KeyAttributes: &attrs}, nil)
+	must(m.t, err)
+}
+
+// vaultUnwraps counts successful KeyUnwrap calls in the vaults' own log.
+func (m *matrix) vaultUnwraps() int {
+	var out vaultclient.List[vaultclient.Op]
+	must(m.t, m.env.Client.Do(context.Background(), "GET", "/log", nil, &out))
+	n := 0
+	for _, op := range out.Value {
+		if op.Operation == "KeyUnwrap" && op.Status == 200 {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *matrix) availabilityUses(initiator string) float64 {
+	return m.counter("customerkey_keyring_availability_key_uses_total", initiator)
+}
+
+// counter reads a counter from the registry; label "" matches any.
+func (m *matrix) counter(name, label string) float64 {
+	mfs, err := m.reg.Gather()
+	must(m.t, err)
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			if label == "" || len(metric.GetLabel()) > 0 && metric.GetLabel()[0].GetValue() == label {
+				total += metric.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func (m *matrix) get(d keyring.DEP, req keyring.Request) (*envelope.Key, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.ring.Evict(d.ID) // every case starts with a cold cache
+	return m.ring.DEPKey(ctx, d, req)
+}
+
+func (m *matrix) wantKey(k *envelope.Key, err error) {
+	m.t.Helper()
+	if err != nil {
+		m.t.Fatalf("want the DEP key, got %v", err)
+	}
+	if !bytes.Equal(k.Bytes(), m.depKey) {
+		m.t.Fatal("got a key, but not the DEP's")
+	}
+}
+
+func (m *matrix) wantRefusal(err error, deliberate bool, causes ...string) {
+	m.t.Helper()
+	var de *keyring.DEPError
+	if !errors.As(err, &de) {
+		m.t.Fatalf("want a refusal naming the DEP, got %v", err)
+	}
+	if de.Deliberate() != deliberate {
+		m.t.Fatalf("deliberate = %v, want %v: %v", de.Deliberate(), deliberate, err)
+	}
+	msg := err.Error()
+	for _, want := range append([]string{de.DEP, de.Keys[0], de.Keys[1]}, causes...) {
+		if !strings.Contains(msg, want) {
+			m.t.Fatalf("refusal %q does not name %q", msg, want)
+		}
+	}
+}
+
+func (m *matrix) wantHealth(dep string, s keyring.State, cause string) {
+	m.t.Helper()
+	h := m.ring.Health(dep)
+	if h.State != s || !strings.Contains(h.Cause, cause) {
+		m.t.Fatalf("health of %s: %s %q, want %s containing %q", dep, h.State, h.Cause, s, cause)
+	}
+}
+
+// TestFaultMatrix: each case with its expected outcome, against two real
+// HTTPS vault regions.
+func TestFaultMatrix(t *testing.T) {
+	t.Run("both healthy", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.wantKey(m.get(m.mailbox, user))
+		m.wantHealth(m.mailbox.ID, keyring.Healthy, "")
+		if _, err := m.get(m.site, user); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("one vault down: the other serves, DEP degraded", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.fault("eastus", "outage", 0)
+		m.wantKey(m.get(m.mailbox, user))
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "transient: vault unreachable")
+		if _, err := m.get(m.site, user); err != nil {
+			t.Fatalf("site with one vault down: %v", err)
+		}
+		if m.availabilityUses("user") != 0 {
+			t.Fatal("the availability key was used with a vault up")
+		}
+	})
+	t.Run("both down: mailboxes served by the availability key, sites refused", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.fault("eastus", "outage", 0)
+		m.fault("westus", "outage", 0)
+		m.wantKey(m.get(m.mailbox, user))
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "served with the availability key")
+		if m.availabilityUses("user") != 1 {
+			t.Fatalf("availability key uses %v, want 1", m.availabilityUses("user"))
+		}
+		m.wantAudit("availability-key-use", "read mailbox item")
+		_, err := m.get(m.site, user)
+		m.wantRefusal(err, false, "transient")
+		_, err = m.get(m.site, service)
+		m.wantRefusal(err, false, "transient") // no automatic availability key for sites, ever
+	})
+	t.Run("one slow: the hedged request wins on the other", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{HedgeDelay: 50 * time.Millisecond})
+		m.fault("eastus", "slow", 3*time.Second)
+		start := time.Now()
+		if _, err := m.get(m.site, user); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("hedged unwrap took %s with one vault 3s slow", took)
+		}
+		m.wantHealth(m.site.ID, keyring.Healthy, "")
+	})
+	t.Run("both throttled: transient, availability key for mailboxes", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.fault("eastus", "throttled", 0)
+		m.fault("westus", "throttled", 0)
+		m.wantKey(m.get(m.mailbox, user))
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "429")
+		_, err := m.get(m.site, user)
+		m.wantRefusal(err, false, "429")
+	})
+	t.Run("access removed on one, then on both", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.revoke(0)
+		m.wantKey(m.get(m.mailbox, user))
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "access removed")
+		m.revoke(1)
+		_, err := m.get(m.mailbox, user)
+		m.wantRefusal(err, true, "access removed (ForbiddenByPolicy)")
+		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "access removed")
+		if m.availabilityUses("user") != 0 {
+			t.Fatal("the availability key served a user after the customer revoked access")
+		}
+		// Service-initiated work may still use it (K4) until it is destroyed.
+		m.wantKey(m.get(m.mailbox, service))
+		if m.availabilityUses("service") != 1 {
+			t.Fatal("service-initiated work did not use the availability key")
+		}
+		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "customer keys refused")
+		must(t, m.ring.DestroyAvailabilityKey(context.Background(), m.mailbox, "operator@provider", "data purge approved"))
+		_, err = m.get(m.mailbox, service)
+		if err == nil || !errors.Is(err, keyring.ErrAvailabilityKeyDestroyed) {
+			t.Fatalf("after destroying the availability key: %v", err)
+		}
+		m.wantAudit("availability-key-destroy", "data purge approved")
+	})
+	t.Run("one access removed and the other vault down: refused", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.revoke(0)
+		m.fault("westus", "outage", 0)
+		_, err := m.get(m.mailbox, user)
+		m.wantRefusal(err, true, "access removed", "vault unreachable")
+	})
+	t.Run("key disabled", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.update(0, azkeys.KeyAttributes{Enabled: to.Ptr(false)})
+		m.update(1, azkeys.KeyAttributes{Enabled: to.Ptr(false)})
+		_, err := m.get(m.mailbox, user)
+		m.wantRefusal(err, true, "key disabled")
+		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "key disabled")
+	})
+	t.Run("key expired: reads go on (the vault keeps unwrap working)", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		past := time.Now().Add(-time.Hour)
+		m.update(0, azkeys.KeyAttributes{Expires: &past})
+		m.update(1, azkeys.KeyAttributes{Expires: &past})
+		m.wantKey(m.get(m.mailbox, user))
+		// ... but no new DEP can be made on them.
+		_, err := m.ring.NewDEP(context.Background(), "contoso", "dep-new", keyring.Mailbox, [2]string{m.mailbox.CustomerKeys[0].KeyID, m.mailbox.CustomerKeys[1].KeyID}, user)
+		if kms.ClassOf(err) != kms.Denied || !strings.Contains(err.Error(), "key expired") {
+			t.Fatalf("new DEP on expired keys: %v", err)
+		}
+	})
+	t.Run("keys deleted, then recovered", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		for i := range 2 {
+			_, err := m.admin[i].DeleteKey(context.Background(), "key", nil)
+			must(t, err)
+		}
+		_, err := m.get(m.mailbox, user)
+		m.wantRefusal(err, true, "deleted or not found")
+		for i := range 2 {
+			_, err := m.admin[i].RecoverDeletedKey(context.Background(), "key", nil)
+			must(t, err)
+		}
+		m.wantKey(m.get(m.mailbox, user))
+		m.wantHealth(m.mailbox.ID, keyring.Healthy, "")
+	})
+	t.Run("cold cache, 100 concurrent callers: exactly one unwrap", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		before := m.vaultUnwraps()
+		m.ring.Evict(m.mailbox.ID)
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for range 100 {
+			wg.Go(func() {
+				k, err := m.ring.DEPKey(context.Background(), m.mailbox, user)
+				if err == nil && !bytes.Equal(k.Bytes(), m.depKey) {
+					err = errors.New("wrong key")
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			must(t, err)
+		}
+		if n := m.vaultUnwraps() - before; n != 1 {
+			t.Fatalf("%d unwraps reached the vaults, want 1", n)
+		}
+	})
+}
+
+func (m *matrix) wantAudit(action, reason string) {
+	m.t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.events {
+		if e.Action == action && strings.Contains(e.Reason, reason) {
+			return
+		}
+	}
+	m.t.Fatalf("no audit event %s with reason %q in %+v", action, reason, m.events)
+}
+
+// TestCache: refresh-ahead, the alert, revocation seen by a refresh, and
+// eviction, with the vault's clock under the test's control.
+func TestCache(t *testing.T) {
+	cfg := keyring.Config{TTL: 10 * time.Hour, RefreshAhead: 2 * time.Hour, RefreshRetry: time.Minute}
+	ctx := context.Background()
+
+	t.Run("warm cache: no vault calls", func(t *testing.T) {
+		m := newMatrix(t, cfg)
+		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		before := m.vaultUnwraps()
+		for range 1000 {
+			_, err := m.ring.DEPKey(ctx, m.mailbox, user)
+			must(t, err)
+		}
+		if n := m.vaultUnwraps() - before; n != 0 {
+			t.Fatalf("%d unwraps with a warm cache", n)
+		}
+		if hits := m.counter("customerkey_keyring_cache_hits_total", ""); hits < 1000 {
+			t.Fatalf("cache hits %v", hits)
+		}
+	})
+
+	t.Run("refresh ahead of expiry extends the key", func(t *testing.T) {
+		m := newMatrix(t, cfg)
+		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		before := m.vaultUnwraps()
+		m.env.Clock.Advance(7 * time.Hour) // 3h left: not yet in the window
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		if m.vaultUnwraps() != before {
+			t.Fatal("refreshed outside the refresh window")
+		}
+		m.env.Clock.Advance(90 * time.Minute) // 1h30 left: inside the 2h window
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		m.waitFor("a refresh", func() bool { return m.vaultUnwraps() == before+1 })
+		m.env.Clock.Advance(5 * time.Hour) // past the old expiry, within the new one
+		after := m.vaultUnwraps()
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		if m.vaultUnwraps() != after {
+			t.Fatal("the refreshed key was not kept: a new unwrap happened")
+		}
+		m.wantAudit("refresh", "cache refresh")
+	})
+
+	t.Run("refreshes failing before expiry raise an alert, and the key is served until it expires", func(t *testing.T) {
+		m := newMatrix(t, cfg)
+		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		m.fault("eastus", "outage", 0)
+		m.fault("westus", "outage", 0)
+		m.env.Clock.Advance(8*time.Hour + time.Minute)
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err) // still cached
+		m.waitFor("an alert", func() bool { return m.counter("customerkey_keyring_alerts_total", "") == 1 })
+		if m.counter("customerkey_keyring_refresh_failures_total", "") < 1 {
+			t.Fatal("refresh failure not counted")
+		}
+		m.wantAudit("alert", "expires in 1h59m")
+		// Retried at most once per RefreshRetry; one alert per episode.
+		m.env.Clock.Advance(2 * time.Minute)
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		m.waitFor("a second refresh failure", func() bool { return m.counter("customerkey_keyring_refresh_failures_total", "") == 2 })
+		if m.counter("customerkey_keyring_alerts_total", "") != 1 {
+			t.Fatal("alerted twice for one episode")
+		}
+		// After expiry, a user read goes through the outage path: the availability key.
+		m.env.Clock.Advance(2 * time.Hour)
+		k, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		m.wantKey(k, err)
+		if m.availabilityUses("user") != 1 {
+			t.Fatal("after expiry with both vaults down, the availability key should serve")
+		}
+	})
+
+	t.Run("a refresh refused by the customer drops the key at once", func(t *testing.T) {
+		m := newMatrix(t, cfg)
+		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		m.revoke(0)
+		m.revoke(1)
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user) // before the window: cached, revocation not yet seen
+		must(t, err)
+		m.env.Clock.Advance(8*time.Hour + time.Minute)
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user) // triggers the refresh
+		must(t, err)
+		m.waitFor("the refused refresh", func() bool { return m.counter("customerkey_keyring_refresh_failures_total", "") == 1 })
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		m.wantRefusal(err, true, "access removed")
+	})
+
+	t.Run("eviction takes effect at once", func(t *testing.T) {
+		m := newMatrix(t, cfg)
+		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		m.revoke(0)
+		m.revoke(1)
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err) // without a signal, revocation waits for the cache (K6)
+		m.ring.Evict(m.mailbox.ID)
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		m.wantRefusal(err, true, "access removed")
+		m.wantAudit("evict", "revocation signal")
+	})
+}
+
+func (m *matrix) waitFor(what string, cond func() bool) {
+	m.t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.t.Fatalf("timed out waiting for %s", what)
+}

@@ -1,0 +1,124 @@
+package keyring
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/kms"
+)
+
+// unwrapCustomer gets the DEP key from the customer keys with the DEP
+// kind's strategy. On failure it returns both errors and a *DEPError.
+func (k *Keyring) unwrapCustomer(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
+	if d.Kind == Site {
+		return k.hedged(ctx, d, req)
+	}
+	return k.failover(ctx, d, req)
+}
+
+// failover (K3): one key at random, then the other.
+func (k *Keyring) failover(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
+	first := k.cfg.Rand(2)
+	order := [2]int{first, 1 - first}
+	var errs [2]error
+	for _, i := range order {
+		key, err := k.unwrapOne(ctx, d, i, req)
+		if err == nil {
+			k.noteSuccess(d, i, errs)
+			return key, errs, nil
+		}
+		errs[i] = err
+	}
+	return nil, errs, k.refusal(d, errs, false)
+}
+
+// hedged (K5): the first key now, the second after HedgeDelay (or as soon
+// as the first fails); the first success wins and the other is cancelled.
+func (k *Keyring) hedged(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		i   int
+		key *envelope.Key
+		err error
+	}
+	results := make(chan result, 2)
+	start := func(i int) {
+		go func() {
+			key, err := k.unwrapOne(ctx, d, i, req)
+			results <- result{i, key, err}
+		}()
+	}
+	start(0)
+	hedge := time.NewTimer(k.cfg.HedgeDelay)
+	defer hedge.Stop()
+	started, pending := 1, 1
+	var errs [2]error
+	for pending > 0 || started < 2 {
+		select {
+		case <-hedge.C:
+			if started < 2 {
+				start(1)
+				started, pending = 2, pending+1
+			}
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				cancel() // the other request is no longer needed
+				k.noteSuccess(d, r.i, errs)
+				return r.key, errs, nil
+			}
+			errs[r.i] = r.err
+			if started < 2 {
+				start(1)
+				started, pending = 2, pending+1
+			}
+		}
+	}
+	return nil, errs, k.refusal(d, errs, true)
+}
+
+// unwrapOne asks customer key i to unwrap the DEP key.
+func (k *Keyring) unwrapOne(ctx context.Context, d DEP, i int, req Request) (*envelope.Key, error) {
+	rec := d.CustomerKeys[i]
+	start := time.Now()
+	raw, err := k.kms.Unwrap(ctx, rec.KeyID, rec.Data)
+	elapsed := time.Since(start)
+	vault, _, _, _ := kms.ParseKeyURI(rec.KeyID)
+	result := "ok"
+	if err != nil {
+		if ctx.Err() == context.Canceled && kms.ClassOf(err) == kms.Transient {
+			result = "cancelled"
+		} else {
+			result = kms.ClassOf(err).String()
+		}
+	}
+	k.cfg.Metrics.unwraps.WithLabelValues(vault, result).Inc()
+	k.cfg.Metrics.latency.WithLabelValues(vault).Observe(elapsed.Seconds())
+	k.audit(Event{Action: "unwrap", DEP: d.ID, Tenant: d.Tenant, KeyURI: rec.KeyID, Initiator: req.Initiator, Reason: req.Reason, Err: err})
+	if err != nil {
+		return nil, err
+	}
+	defer clear(raw)
+	key, err := envelope.KeyFromBytes(raw)
+	if err != nil {
+		return nil, fmt.Errorf("customer key %s unwrapped something that is not a DEP key: %w", rec.KeyID, err)
+	}
+	return key, nil
+}
+
+// noteSuccess records health after a successful unwrap: healthy, or
+// degraded if the other key failed on the way.
+func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error) {
+	if other := errs[1-ok]; other != nil {
+		k.setHealth(d.ID, Degraded, fmt.Sprintf("customer key %d %s failed (%s); served by key %d", 2-ok, d.CustomerKeys[1-ok].KeyID, causeOf(other), ok+1))
+		return
+	}
+	k.setHealth(d.ID, Healthy, "")
+}
+
+func (k *Keyring) refusal(d DEP, errs [2]error, hedged bool) error {
+	return &DEPError{DEP: d.ID, Keys: [2]string{d.CustomerKeys[0].KeyID, d.CustomerKeys[1].KeyID}, Errs: errs, Hedged: hedged}
+}
