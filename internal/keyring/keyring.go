@@ -98,12 +98,15 @@ type Config struct {
 	RefreshRetry time.Duration // at most one refresh attempt per DEP this often (default 1m)
 	DegradedTTL  time.Duration // keep a key got with the availability key this long (default 1m)
 	HedgeDelay   time.Duration // sites: second request after this (default 200ms)
-	FetchTimeout time.Duration // bound on one fetch (default 30s)
-	Now          func() time.Time
-	Rand         func(n int) int // picks the first key (default math/rand/v2)
-	Logger       *slog.Logger
-	Metrics      *Metrics // default: NewMetrics(nil)
-	Audit        func(Event)
+	// AttemptTimeout bounds each customer-key attempt of the failover
+	// strategy, so a slow vault hands over to the other (default 3s).
+	AttemptTimeout time.Duration
+	FetchTimeout   time.Duration // bound on one fetch (default 30s)
+	Now            func() time.Time
+	Rand           func(n int) int // picks the first key (default math/rand/v2)
+	Logger         *slog.Logger
+	Metrics        *Metrics // default: NewMetrics(nil)
+	Audit          func(Event)
 }
 
 // Keyring gets DEP keys.
@@ -148,6 +151,7 @@ func New(c kms.Client, ks *Keystore, cfg Config) *Keyring {
 	def(&cfg.RefreshRetry, time.Minute)
 	def(&cfg.DegradedTTL, time.Minute)
 	def(&cfg.HedgeDelay, 200*time.Millisecond)
+	def(&cfg.AttemptTimeout, 3*time.Second)
 	def(&cfg.FetchTimeout, 30*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -18,10 +18,7 @@ import (
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
-	"github.com/customerkey/customerkey/vaultclient"
 )
-
-const exoApp = "00000002-0000-0ff1-ce00-000000000000"
 
 type obj = map[string]any
 
@@ -51,33 +48,14 @@ func newMatrix(t *testing.T, cfg keyring.Config) *matrix {
 	ctx := context.Background()
 	env := vaulttest.Start(t, vaulttest.Options{})
 	m := &matrix{t: t, env: env}
-	do := func(method, path string, in, out any) {
-		t.Helper()
-		if err := env.Client.Do(ctx, method, path, in, out); err != nil {
-			t.Fatal(err)
-		}
+	seed, err := env.SeedTenant()
+	must(t, err)
+	keyURIs := seed.KeyURIs
+	m.admin = seed.Keys
+	for i, v := range seed.Vaults {
+		m.vaults[i] = v.Name
 	}
-	do("POST", "/tenants", obj{"name": "Contoso"}, nil)
-	do("POST", "/tenants/Contoso/principals", obj{"name": "admin@contoso.com"}, nil)
-	do("POST", "/tenants/Contoso/principals", obj{"name": exoApp}, nil)
-	var keyURIs [2]string
-	for i, region := range []string{"eastus", "westus"} {
-		var sub vaultclient.Subscription
-		do("POST", "/subscriptions", obj{"name": "CK" + region, "tenant": "Contoso", "owner": "admin@contoso.com"}, &sub)
-		name := "contoso-" + region
-		var v vaultclient.Vault
-		do("POST", "/vaults", obj{"name": name, "subscription": sub.ID, "region": region, "sku": "premium"}, &v)
-		do("PUT", "/vaults/"+name+"/accessPolicies/admin@contoso.com", obj{"permissions": obj{"keys": []string{"all"}}}, nil)
-		do("PUT", "/vaults/"+name+"/accessPolicies/"+exoApp, obj{"permissions": obj{"keys": []string{"get", "wrapKey", "unwrapKey"}}}, nil)
-		m.vaults[i] = name
-		kc, err := env.Client.KeysClient(v.URI, "admin@contoso.com")
-		must(t, err)
-		m.admin[i] = kc
-		_, err = kc.CreateKey(ctx, "key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil)
-		must(t, err)
-		keyURIs[i] = v.URI + "/keys/key"
-	}
-	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(exoApp), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 3 * time.Second})
+	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 3 * time.Second})
 	must(t, err)
 	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "service-master.key"), true)
 	must(t, err)
@@ -115,13 +93,13 @@ func must(t testing.TB, err error) {
 
 func (m *matrix) fault(region, mode string, delay time.Duration) {
 	m.t.Helper()
-	must(m.t, m.env.Client.Do(context.Background(), "PUT", "/faults/"+region, obj{"mode": mode, "delayMs": delay.Milliseconds()}, nil))
-	m.t.Cleanup(func() { m.env.Client.Do(context.Background(), "PUT", "/faults/"+region, obj{"mode": "off"}, nil) })
+	must(m.t, m.env.Fault(region, mode, delay))
+	m.t.Cleanup(func() { m.env.Fault(region, "off", 0) })
 }
 
 func (m *matrix) revoke(i int) {
 	m.t.Helper()
-	must(m.t, m.env.Client.Do(context.Background(), "DELETE", "/vaults/"+m.vaults[i]+"/accessPolicies/"+exoApp, nil, nil))
+	must(m.t, m.env.Client.Do(context.Background(), "DELETE", "/vaults/"+m.vaults[i]+"/accessPolicies/"+vaulttest.ExchangeApp, nil, nil))
 }
 
 func (m *matrix) update(i int, attrs azkeys.KeyAttributes) {
@@ -132,14 +110,8 @@ func (m *matrix) update(i int, attrs azkeys.KeyAttributes) {
 
 // vaultUnwraps counts successful KeyUnwrap calls in the vaults' own log.
 func (m *matrix) vaultUnwraps() int {
-	var out vaultclient.List[vaultclient.Op]
-	must(m.t, m.env.Client.Do(context.Background(), "GET", "/log", nil, &out))
-	n := 0
-	for _, op := range out.Value {
-		if op.Operation == "KeyUnwrap" && op.Status == 200 {
-			n++
-		}
-	}
+	n, err := m.env.Unwraps()
+	must(m.t, err)
 	return n
 }
 
@@ -256,6 +228,16 @@ func TestFaultMatrix(t *testing.T) {
 			t.Fatalf("hedged unwrap took %s with one vault 3s slow", took)
 		}
 		m.wantHealth(m.site.ID, keyring.Healthy, "")
+	})
+	t.Run("one slow, mailbox: the attempt times out and the other key serves", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{AttemptTimeout: 200 * time.Millisecond}) // key 1 (eastus) first
+		m.fault("eastus", "slow", 3*time.Second)
+		start := time.Now()
+		m.wantKey(m.get(m.mailbox, user))
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("failover took %s with key 1's vault 3s slow", took)
+		}
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "did not answer in time")
 	})
 	t.Run("both throttled: transient, availability key for mailboxes", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})

@@ -24,7 +24,9 @@ func (k *Keyring) failover(ctx context.Context, d DEP, req Request) (*envelope.K
 	order := [2]int{first, 1 - first}
 	var errs [2]error
 	for _, i := range order {
-		key, err := k.unwrapOne(ctx, d, i, req)
+		actx, cancel := context.WithTimeout(ctx, k.cfg.AttemptTimeout)
+		key, err := k.unwrapOne(actx, d, i, req)
+		cancel()
 		if err == nil {
 			k.noteSuccess(d, i, errs)
 			return key, errs, nil

@@ -9,20 +9,16 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 )
 
-func createParams() azkeys.CreateKeyParameters {
-	return azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}
-}
-
 func setEnabled(t *testing.T, c *azkeys.Client, on bool) {
 	t.Helper()
-	if _, err := c.UpdateKey(context.Background(), "key1", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(on)}}, nil); err != nil {
+	if _, err := c.UpdateKey(context.Background(), "key", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(on)}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func setExpiry(t *testing.T, c *azkeys.Client, exp time.Time) {
 	t.Helper()
-	if _, err := c.UpdateKey(context.Background(), "key1", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Expires: &exp}}, nil); err != nil {
+	if _, err := c.UpdateKey(context.Background(), "key", "", azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Expires: &exp}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,49 +10,21 @@ import (
 
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
-	"github.com/customerkey/customerkey/vaultclient"
 )
 
-const exoApp = "00000002-0000-0ff1-ce00-000000000000"
-
-type obj = map[string]any
-
-// setup: tenant Contoso, a vault in eastus with key1, the Exchange workload
-// allowed get/wrapKey/unwrapKey, and a kms client acting as the workload.
+// setup: the seed tenant's two vaults; a kms client acting as the Exchange
+// workload; the URI of its key in eastus.
 func setup(t *testing.T) (*vaulttest.Env, *kms.Azure, string) {
 	env := vaulttest.Start(t, vaulttest.Options{})
-	do := func(method, path string, in, out any) {
-		t.Helper()
-		if err := env.Client.Do(context.Background(), method, path, in, out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	do("POST", "/tenants", obj{"name": "Contoso"}, nil)
-	do("POST", "/tenants/Contoso/principals", obj{"name": "admin@contoso.com"}, nil)
-	do("POST", "/tenants/Contoso/principals", obj{"name": exoApp}, nil)
-	var sub vaultclient.Subscription
-	do("POST", "/subscriptions", obj{"name": "CK1", "tenant": "Contoso", "owner": "admin@contoso.com"}, &sub)
-	var v vaultclient.Vault
-	do("POST", "/vaults", obj{"name": "contosoekv01", "subscription": sub.ID, "region": "eastus", "sku": "premium"}, &v)
-	do("PUT", "/vaults/contosoekv01/accessPolicies/admin@contoso.com", obj{"permissions": obj{"keys": []string{"all"}}}, nil)
-	do("PUT", "/vaults/contosoekv01/accessPolicies/"+exoApp, obj{"permissions": obj{"keys": []string{"get", "wrapKey", "unwrapKey"}}}, nil)
-	c, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(exoApp), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 5 * time.Second})
+	seed, err := env.SeedTenant()
 	if err != nil {
 		t.Fatal(err)
 	}
-	createKey(t, env, v.URI, "key1")
-	return env, c, v.URI + "/keys/key1"
-}
-
-func createKey(t *testing.T, env *vaulttest.Env, vaultURI, name string) {
-	t.Helper()
-	kc, err := env.Client.KeysClient(vaultURI, "admin@contoso.com")
+	c, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kc.CreateKey(context.Background(), name, createParams(), nil); err != nil {
-		t.Fatal(err)
-	}
+	return env, c, seed.KeyURIs[0]
 }
 
 func wantClass(t *testing.T, err error, class kms.Class, cause string) {
@@ -68,7 +40,7 @@ func wantClass(t *testing.T, err error, class kms.Class, cause string) {
 
 func fault(t *testing.T, env *vaulttest.Env, region, mode string, delay time.Duration) {
 	t.Helper()
-	if err := env.Client.Do(context.Background(), "PUT", "/faults/"+region, obj{"mode": mode, "delayMs": delay.Milliseconds()}, nil); err != nil {
+	if err := env.Fault(region, mode, delay); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +95,7 @@ func TestTransientFailures(t *testing.T) {
 	wantClass(t, err, kms.Transient, "in time")
 	fault(t, env, "eastus", "off", 0)
 
-	_, err = c.Get(ctx, "https://nosuch-vault.invalid/keys/key1")
+	_, err = c.Get(ctx, "https://nosuch-vault.invalid/keys/key")
 	wantClass(t, err, kms.Transient, "")
 }
 
@@ -155,12 +127,12 @@ func TestCustomerActions(t *testing.T) {
 	setExpiry(t, admin, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
 
 	// Deleted, then recovered.
-	if _, err := admin.DeleteKey(ctx, "key1", nil); err != nil {
+	if _, err := admin.DeleteKey(ctx, "key", nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
 	wantClass(t, err, kms.Denied, "deleted or not found")
-	if _, err := admin.RecoverDeletedKey(ctx, "key1", nil); err != nil {
+	if _, err := admin.RecoverDeletedKey(ctx, "key", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Unwrap(ctx, w.KeyURI, w.Data); err != nil {
@@ -168,7 +140,7 @@ func TestCustomerActions(t *testing.T) {
 	}
 
 	// Access removed.
-	if err := env.Client.Do(ctx, "DELETE", "/vaults/contosoekv01/accessPolicies/"+exoApp, nil, nil); err != nil {
+	if err := env.Client.Do(ctx, "DELETE", "/vaults/contoso-eastus/accessPolicies/"+vaulttest.ExchangeApp, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)

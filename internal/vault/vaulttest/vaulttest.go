@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx" for the schema admin connection
 
 	"github.com/customerkey/customerkey/internal/store"
@@ -152,4 +154,82 @@ func openSchema(ctx context.Context, url string) (store.Store, func(), error) {
 		return nil, nil, err
 	}
 	return st, drop, nil
+}
+
+// Seed is a tenant set up as the seed documents describe: Contoso, a key
+// administrator, the Exchange Online workload's service principal, and one
+// premium vault with one RSA-HSM key in each region (eastus, westus), in
+// two subscriptions, the workload allowed get, wrapKey and unwrapKey.
+type Seed struct {
+	Tenant   string // tenant ID
+	Admin    string // admin@contoso.com: all key permissions
+	Workload string // the Exchange Online application ID
+	Vaults   [2]vaultclient.Vault
+	KeyURIs  [2]string         // versionless
+	Keys     [2]*azkeys.Client // as the admin
+}
+
+// ExchangeApp is the Exchange Online application ID.
+const ExchangeApp = "00000002-0000-0ff1-ce00-000000000000"
+
+// SeedTenant creates the Seed tenant in a fresh vault.
+func (e *Env) SeedTenant() (Seed, error) {
+	ctx := context.Background()
+	s := Seed{Admin: "admin@contoso.com", Workload: ExchangeApp}
+	do := func(method, path string, in, out any) error { return e.Client.Do(ctx, method, path, in, out) }
+	var t vaultclient.Tenant
+	if err := do("POST", "/tenants", map[string]any{"name": "Contoso"}, &t); err != nil {
+		return s, err
+	}
+	s.Tenant = t.ID
+	for _, p := range []string{s.Admin, s.Workload} {
+		if err := do("POST", "/tenants/Contoso/principals", map[string]any{"name": p}, nil); err != nil {
+			return s, err
+		}
+	}
+	for i, region := range []string{"eastus", "westus"} {
+		var sub vaultclient.Subscription
+		if err := do("POST", "/subscriptions", map[string]any{"name": "CK-" + region, "tenant": "Contoso", "owner": s.Admin}, &sub); err != nil {
+			return s, err
+		}
+		name := "contoso-" + region
+		if err := do("POST", "/vaults", map[string]any{"name": name, "subscription": sub.ID, "region": region, "sku": "premium"}, &s.Vaults[i]); err != nil {
+			return s, err
+		}
+		if err := do("PUT", "/vaults/"+name+"/accessPolicies/"+s.Admin, map[string]any{"permissions": map[string]any{"keys": []string{"all"}}}, nil); err != nil {
+			return s, err
+		}
+		if err := do("PUT", "/vaults/"+name+"/accessPolicies/"+s.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}, nil); err != nil {
+			return s, err
+		}
+		kc, err := e.Client.KeysClient(s.Vaults[i].URI, s.Admin)
+		if err != nil {
+			return s, err
+		}
+		if _, err := kc.CreateKey(ctx, "key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil); err != nil {
+			return s, err
+		}
+		s.Keys[i], s.KeyURIs[i] = kc, s.Vaults[i].URI+"/keys/key"
+	}
+	return s, nil
+}
+
+// Fault switches a region's fault drill.
+func (e *Env) Fault(region, mode string, delay time.Duration) error {
+	return e.Client.Do(context.Background(), "PUT", "/faults/"+region, map[string]any{"mode": mode, "delayMs": delay.Milliseconds()}, nil)
+}
+
+// Unwraps counts the successful KeyUnwrap calls in the vault log.
+func (e *Env) Unwraps() (int, error) {
+	var out vaultclient.List[vaultclient.Op]
+	if err := e.Client.Do(context.Background(), "GET", "/log", nil, &out); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, op := range out.Value {
+		if op.Operation == "KeyUnwrap" && op.Status == 200 {
+			n++
+		}
+	}
+	return n, nil
 }
