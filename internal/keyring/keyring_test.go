@@ -220,23 +220,24 @@ func TestFaultMatrix(t *testing.T) {
 	t.Run("one slow: the hedged request wins on the other", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{HedgeDelay: 50 * time.Millisecond})
 		m.fault("eastus", "slow", time.Second)
-		start := time.Now()
+		before := m.unwrapCounts()
 		if _, err := m.get(m.site, user); err != nil {
 			t.Fatal(err)
 		}
-		if took := time.Since(start); took > 700*time.Millisecond {
-			t.Fatalf("hedged unwrap took %s with one vault 1s slow", took)
-		}
+		// westus answered, the eastus request was cancelled, not waited for.
+		m.waitFor("the eastus request to be cancelled", func() bool { return m.unwrapDelta(before, m.vaults[0], "cancelled") == 1 })
+		m.wantUnwraps(before, m.vaults[1], "ok", 1)
+		m.wantUnwraps(before, m.vaults[0], "ok", 0)
+		m.wantUnwraps(before, m.vaults[0], "cancelled", 1)
 		m.wantHealth(m.site.ID, keyring.Healthy, "")
 	})
 	t.Run("one slow, mailbox: the attempt times out and the other key serves", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{AttemptTimeout: 200 * time.Millisecond}) // key 1 (eastus) first
 		m.fault("eastus", "slow", time.Second)
-		start := time.Now()
+		before := m.unwrapCounts()
 		m.wantKey(m.get(m.mailbox, user))
-		if took := time.Since(start); took > 700*time.Millisecond {
-			t.Fatalf("failover took %s with key 1's vault 1s slow", took)
-		}
+		m.wantUnwraps(before, m.vaults[0], "transient", 1) // abandoned at the attempt timeout
+		m.wantUnwraps(before, m.vaults[1], "ok", 1)
 		m.wantHealth(m.mailbox.ID, keyring.Degraded, "did not answer in time")
 	})
 	t.Run("both throttled: transient, availability key for mailboxes", func(t *testing.T) {
@@ -339,6 +340,48 @@ func TestFaultMatrix(t *testing.T) {
 			t.Fatalf("%d unwraps reached the vaults, want 1", n)
 		}
 	})
+}
+
+// unwrapCounts reads the unwrap counter by "vault result".
+func (m *matrix) unwrapCounts() map[string]float64 {
+	m.t.Helper()
+	mfs, err := m.reg.Gather()
+	must(m.t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "customerkey_keyring_unwraps_total" {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range metric.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			out[labels["vault"]+" "+labels["result"]] += metric.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// unwrapDelta is how many unwraps at a vault ended with result since before.
+func (m *matrix) unwrapDelta(before map[string]float64, vault, result string) float64 {
+	sum := func(counts map[string]float64) float64 {
+		n := 0.0
+		for k, v := range counts {
+			if strings.Contains(k, vault) && strings.HasSuffix(k, " "+result) {
+				n += v
+			}
+		}
+		return n
+	}
+	return sum(m.unwrapCounts()) - sum(before)
+}
+
+func (m *matrix) wantUnwraps(before map[string]float64, vault, result string, want float64) {
+	m.t.Helper()
+	if got := m.unwrapDelta(before, vault, result); got != want {
+		m.t.Fatalf("unwraps at %s with result %s: %v, want %v", vault, result, got, want)
+	}
 }
 
 func (m *matrix) wantAudit(action, reason string) {
