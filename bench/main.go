@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "vault", "scenario to run: vault")
+	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -43,6 +43,10 @@ func main() {
 	switch *scenario {
 	case "vault":
 		err = vaultScenario(*duration)
+	case "envelope":
+		err = envelopeScenario()
+	case "keyring":
+		err = keyringScenario()
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -88,13 +89,14 @@ func Seal(containerKey *Key, containerKeyID string, it Item, content []byte) ([]
 	if err := it.check(); err != nil {
 		return nil, err
 	}
+	if containerKeyID == "" || len(containerKeyID) > maxKeyID {
+		return nil, fmt.Errorf("envelope: key ID must be 1-%d bytes", maxKeyID)
+	}
 	itemKey := NewKey()
 	defer itemKey.Destroy()
-	wrapped, err := wrap(containerKey, AlgContainerKey, containerKeyID, it.itemKeyAAD(), itemKey)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, 64+len(it.Tenant)+len(it.Container)+len(it.ID)+len(containerKeyID)+60+NonceSize+len(content)+TagSize)
+	wrappedLen := NonceSize + KeySize + TagSize
+	recLen := len(recordMagic) + 2 + 2 + len(containerKeyID) + 4 + wrappedLen
+	out := make([]byte, 0, len(ciphertextMagic)+1+6+len(it.Tenant)+len(it.Container)+len(it.ID)+8+recLen+NonceSize+len(content)+TagSize)
 	out = append(out, ciphertextMagic...)
 	out = append(out, ciphertextVersion)
 	for _, s := range []string{it.Tenant, it.Container, it.ID} {
@@ -102,11 +104,36 @@ func Seal(containerKey *Key, containerKeyID string, it Item, content []byte) ([]
 		out = append(out, s...)
 	}
 	out = binary.BigEndian.AppendUint32(out, it.Version)
-	rec := wrapped.Marshal()
-	out = binary.BigEndian.AppendUint32(out, uint32(len(rec)))
-	out = append(out, rec...)
+	out = binary.BigEndian.AppendUint32(out, uint32(recLen))
+	// The wrapped item key, sealed in place.
+	out = append(out, recordMagic...)
+	out = append(out, recordVersion, byte(AlgContainerKey))
+	out = binary.BigEndian.AppendUint16(out, uint16(len(containerKeyID)))
+	out = append(out, containerKeyID...)
+	out = binary.BigEndian.AppendUint32(out, uint32(wrappedLen))
+	out = appendNonce(out)
+	aad := itemKeyWrapAAD(containerKeyID, it.Tenant, it.Container, it.ID, it.Version)
+	out = containerKey.aead.Seal(out, out[len(out)-NonceSize:], itemKey.b[:], aad)
 	header := len(out)
-	return itemKey.seal(out, content, out[:header]), nil
+	out = appendNonce(out)
+	return itemKey.aead.Seal(out, out[header:], content, out[:header]), nil
+}
+
+func appendNonce(b []byte) []byte {
+	n := len(b)
+	b = append(b, make([]byte, NonceSize)...)
+	rand.Read(b[n:])
+	return b
+}
+
+// itemKeyWrapAAD is aadWith(AlgContainerKey, kid, item key context) built
+// in one buffer.
+func itemKeyWrapAAD(kid, tenant, container, item string, version uint32) []byte {
+	aad := make([]byte, 0, 2+len("customerkey kid")+2+len(kid)+len("customerkey item key")+6+len(tenant)+len(container)+len(item)+4)
+	aad = append(aad, recordVersion, byte(AlgContainerKey))
+	aad = appendContext(aad, "kid", kid)
+	aad = appendContext(aad, "item key", tenant, container, item)
+	return binary.BigEndian.AppendUint32(aad, version)
 }
 
 func (it Item) check() error {
@@ -127,9 +154,17 @@ type Header struct {
 
 var errCiphertext = errors.New("envelope: malformed ciphertext")
 
-// ParseHeader reads a ciphertext's header.
-func ParseHeader(b []byte) (Header, error) {
-	var h Header
+// headerView is a parsed header as views into the ciphertext (no copies).
+type headerView struct {
+	tenant, container, item []byte
+	version                 uint32
+	kid                     []byte
+	wrapped                 []byte // nonce ‖ ct ‖ tag of the item key
+	size                    int
+}
+
+func parseHeader(b []byte) (headerView, error) {
+	var h headerView
 	full := b
 	if len(b) < len(ciphertextMagic)+1 || string(b[:len(ciphertextMagic)]) != ciphertextMagic {
 		return h, fmt.Errorf("%w: bad magic", errCiphertext)
@@ -138,8 +173,7 @@ func ParseHeader(b []byte) (Header, error) {
 		return h, fmt.Errorf("%w: format version %d, want %d", errCiphertext, b[len(ciphertextMagic)], ciphertextVersion)
 	}
 	b = b[len(ciphertextMagic)+1:]
-	var fields [3]string
-	for i := range fields {
+	for _, f := range []*[]byte{&h.tenant, &h.container, &h.item} {
 		if len(b) < 2 {
 			return h, fmt.Errorf("%w: truncated", errCiphertext)
 		}
@@ -147,45 +181,75 @@ func ParseHeader(b []byte) (Header, error) {
 		if n == 0 || n > maxName || len(b) < 2+n {
 			return h, fmt.Errorf("%w: bad name", errCiphertext)
 		}
-		fields[i], b = string(b[2:2+n]), b[2+n:]
+		*f, b = b[2:2+n], b[2+n:]
 	}
 	if len(b) < 8 {
 		return h, fmt.Errorf("%w: truncated", errCiphertext)
 	}
-	h.Item = Item{Tenant: fields[0], Container: fields[1], ID: fields[2], Version: binary.BigEndian.Uint32(b)}
+	h.version = binary.BigEndian.Uint32(b)
 	n := binary.BigEndian.Uint32(b[4:])
 	b = b[8:]
 	if uint32(len(b)) < n {
 		return h, fmt.Errorf("%w: truncated", errCiphertext)
 	}
-	r, err := ParseRecord(b[:n])
-	if err != nil {
-		return h, err
+	rec, rest := b[:n], b[n:]
+	// The record: "ckk" ‖ 1 ‖ alg ‖ u16 kid ‖ kid ‖ u32 len ‖ data, all of it.
+	if len(rec) < len(recordMagic)+4 || string(rec[:len(recordMagic)]) != recordMagic || rec[3] != recordVersion || Alg(rec[4]) != AlgContainerKey {
+		return h, fmt.Errorf("%w: the item key is not a container-key record", errCiphertext)
 	}
-	if r.Alg != AlgContainerKey {
-		return h, fmt.Errorf("%w: item key wrapped by %s", errCiphertext, r.Alg)
+	rec = rec[5:]
+	k := int(binary.BigEndian.Uint16(rec))
+	rec = rec[2:]
+	if k == 0 || k > maxKeyID || len(rec) < k+4 {
+		return h, fmt.Errorf("%w: bad key ID", errCiphertext)
 	}
-	h.ItemKey = r
-	h.size = len(full) - len(b) + int(n)
-	if len(full)-h.size < NonceSize+TagSize {
+	h.kid, rec = rec[:k], rec[k:]
+	if m := binary.BigEndian.Uint32(rec); int(m) != len(rec)-4 || m != NonceSize+KeySize+TagSize {
+		return h, fmt.Errorf("%w: bad wrapped item key", errCiphertext)
+	}
+	h.wrapped = rec[4:]
+	h.size = len(full) - len(rest)
+	if len(rest) < NonceSize+TagSize {
 		return h, fmt.Errorf("%w: truncated", errCiphertext)
 	}
 	return h, nil
 }
 
+// ParseHeader reads a ciphertext's header.
+func ParseHeader(b []byte) (Header, error) {
+	v, err := parseHeader(b)
+	if err != nil {
+		return Header{}, err
+	}
+	return Header{
+		Item:    Item{Tenant: string(v.tenant), Container: string(v.container), ID: string(v.item), Version: v.version},
+		ItemKey: Record{Alg: AlgContainerKey, KeyID: string(v.kid), Data: append([]byte(nil), v.wrapped...)},
+		size:    v.size,
+	}, nil
+}
+
 // Open decrypts a ciphertext that must belong to item want: a ciphertext of
 // another tenant, container, item or version fails, as does any change.
 func Open(containerKey *Key, want Item, ciphertext []byte) ([]byte, error) {
-	h, err := ParseHeader(ciphertext)
+	h, err := parseHeader(ciphertext)
 	if err != nil {
 		return nil, err
 	}
-	if h.Item != want {
+	if string(h.tenant) != want.Tenant || string(h.container) != want.Container || string(h.item) != want.ID || h.version != want.Version {
 		return nil, ErrOpen
 	}
-	itemKey, err := unwrap(containerKey, h.ItemKey, AlgContainerKey, want.itemKeyAAD())
+	if containerKey.aead == nil {
+		return nil, errors.New("envelope: key destroyed")
+	}
+	aad := itemKeyWrapAAD(string(h.kid), want.Tenant, want.Container, want.ID, want.Version)
+	raw, err := containerKey.aead.Open(aad[len(aad):], h.wrapped[:NonceSize], h.wrapped[NonceSize:], aad)
 	if err != nil {
-		return nil, err
+		return nil, ErrOpen
+	}
+	itemKey, err := KeyFromBytes(raw)
+	clear(raw)
+	if err != nil {
+		return nil, ErrOpen
 	}
 	defer itemKey.Destroy()
 	return itemKey.open(ciphertext[h.size:], ciphertext[:h.size])

@@ -112,8 +112,11 @@ func parseRecord(b []byte) (Record, []byte, error) {
 
 // context encodes the strings a wrapped key or ciphertext is bound to, each
 // length-prefixed so that no two different contexts encode alike.
-func context(label string, parts ...string) []byte {
-	out := append([]byte("customerkey "), label...)
+func context(label string, parts ...string) []byte { return appendContext(nil, label, parts...) }
+
+func appendContext(out []byte, label string, parts ...string) []byte {
+	out = append(out, "customerkey "...)
+	out = append(out, label...)
 	for _, p := range parts {
 		out = binary.BigEndian.AppendUint16(out, uint16(len(p)))
 		out = append(out, p...)

@@ -91,10 +91,11 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// fault switches a drill on for the rest of the test (a minute at most,
+// so that both regions can be down at once).
 func (m *matrix) fault(region, mode string, delay time.Duration) {
 	m.t.Helper()
-	must(m.t, m.env.Fault(region, mode, delay))
-	m.t.Cleanup(func() { m.env.Fault(region, "off", 0) })
+	must(m.t, m.env.Fault(region, mode, delay, time.Minute))
 }
 
 func (m *matrix) revoke(i int) {

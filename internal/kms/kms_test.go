@@ -40,7 +40,7 @@ func wantClass(t *testing.T, err error, class kms.Class, cause string) {
 
 func fault(t *testing.T, env *vaulttest.Env, region, mode string, delay time.Duration) {
 	t.Helper()
-	if err := env.Fault(region, mode, delay); err != nil {
+	if err := env.Fault(region, mode, delay, 0); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -224,8 +224,16 @@ func (s *Server) putFault(c *call) error {
 		until := time.Now().Add(time.Duration(req.ForMS) * time.Millisecond).UTC()
 		f.Until = &until
 	}
-	if f.Mode == FaultOutage && len(s.regions) == 1 && f.Until == nil {
-		return badParam("this server has one region, so an outage also takes its management API down: give a duration (forMs) after which it comes back")
+	if f.Mode == FaultOutage && f.Until == nil {
+		up := 0
+		for _, other := range s.regions {
+			if other != r && other.currentFault().Mode != FaultOutage {
+				up++
+			}
+		}
+		if up == 0 {
+			return badParam("this would take every region down, and the management API with them, so nothing could switch the drill off: give a duration (forMs; ck vault fault --for) after which region %s comes back", r.Name)
+		}
 	}
 	if err := s.setFault(r, f); err != nil {
 		return err

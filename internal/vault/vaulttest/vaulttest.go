@@ -214,9 +214,9 @@ func (e *Env) SeedTenant() (Seed, error) {
 	return s, nil
 }
 
-// Fault switches a region's fault drill.
-func (e *Env) Fault(region, mode string, delay time.Duration) error {
-	return e.Client.Do(context.Background(), "PUT", "/faults/"+region, map[string]any{"mode": mode, "delayMs": delay.Milliseconds()}, nil)
+// Fault switches a region's fault drill, for a duration if dur > 0.
+func (e *Env) Fault(region, mode string, delay, dur time.Duration) error {
+	return e.Client.Do(context.Background(), "PUT", "/faults/"+region, map[string]any{"mode": mode, "delayMs": delay.Milliseconds(), "forMs": dur.Milliseconds()}, nil)
 }
 
 // Unwraps counts the successful KeyUnwrap calls in the vault log.
