@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/customerkey/customerkey/vaultclient"
@@ -229,4 +230,17 @@ func deniedCause(code string) string {
 		return "operation not allowed by the key's key_ops"
 	}
 	return "refused (" + code + ")"
+}
+
+// ForAzure returns a client for real Azure Key Vault, authenticated by
+// azidentity's DefaultAzureCredential (environment, workload identity,
+// managed identity, Azure CLI, in that order). tenantID pins the Entra
+// tenant of the workload's service principal ("" lets the vault's
+// challenge name it).
+func ForAzure(tenantID string) (*Azure, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: tenantID, AdditionallyAllowedTenants: []string{"*"}})
+	if err != nil {
+		return nil, fmt.Errorf("kms: Azure credential: %w", err)
+	}
+	return NewAzure(AzureConfig{Credential: cred})
 }

@@ -168,3 +168,24 @@ func TestParseKeyURI(t *testing.T) {
 		}
 	}
 }
+
+// TestForAzure: the Azure constructor builds without network; with no Azure
+// credential on this machine, a call fails as an unreachable (transient)
+// vault or a credential error, never a panic. Real Azure cannot run here.
+func TestForAzure(t *testing.T) {
+	t.Setenv("AZURE_CLIENT_ID", "")
+	t.Setenv("AZURE_TENANT_ID", "")
+	c, err := kms.ForAzure("")
+	if err != nil {
+		t.Skipf("no Azure credential chain on this machine: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.Get(ctx, "https://contoso-nosuch.vault.azure.net/keys/key1")
+	if err == nil {
+		t.Fatal("a key was got from Azure without credentials")
+	}
+	if kms.ClassOf(err) != kms.Transient {
+		t.Fatalf("got %v, want a transient failure (no network, no credential)", err)
+	}
+}
