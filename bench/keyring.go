@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
-	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
 // keyringScenario: vault calls for 1M item reads over 10k containers of
@@ -21,12 +19,7 @@ import (
 // healthy, one slow, one down and both down.
 func keyringScenario() error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "ck-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	env, stop, err := vaulttest.StartE(vaulttest.Options{Dir: dir}, nil)
+	env, stop, err := startVault()
 	if err != nil {
 		return err
 	}
@@ -39,7 +32,7 @@ func keyringScenario() error {
 	if err != nil {
 		return err
 	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(dir, "service-master.key"), true)
+	master, err := keyring.LoadServiceMasterKey(filepath.Join(env.Dir, "service-master.key"), true)
 	if err != nil {
 		return err
 	}

@@ -85,12 +85,7 @@ func measure(n int, d time.Duration, op func() error) (float64, error) {
 // crypto/rsa in this process.
 func vaultScenario(d time.Duration) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "ck-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	env, stop, err := vaulttest.StartE(vaulttest.Options{Dir: dir}, nil)
+	env, stop, err := startVault()
 	if err != nil {
 		return err
 	}
@@ -176,4 +171,18 @@ func vaultScenario(d time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// startVault runs a two-region vault in a temporary directory.
+func startVault() (*vaulttest.Env, func(), error) {
+	dir, err := os.MkdirTemp("", "ck-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	env, stop, err := vaulttest.StartE(vaulttest.Options{Dir: dir}, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return env, func() { stop(); os.RemoveAll(dir) }, nil
 }

@@ -5,15 +5,13 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyfile"
 	"github.com/customerkey/customerkey/internal/store"
 )
 
@@ -31,21 +29,9 @@ type Keystore struct {
 // LoadServiceMasterKey reads the service master key (64 hex characters)
 // from path, creating it (mode 0600) if create is set and it is missing.
 func LoadServiceMasterKey(path string, create bool) (cipher.AEAD, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && create {
-		raw := make([]byte, 32)
-		rand.Read(raw)
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("create service master key: %w", err)
-		}
-		data, err = os.ReadFile(path)
-	}
+	raw, err := keyfile.Load(path, create)
 	if err != nil {
 		return nil, fmt.Errorf("service master key: %w", err)
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(data)))
-	if err != nil || len(raw) != 32 {
-		return nil, fmt.Errorf("service master key %s: want 64 hex characters (32 bytes)", path)
 	}
 	block, _ := aes.NewCipher(raw)
 	clear(raw)

@@ -137,6 +137,11 @@ type flight struct {
 	key  *envelope.Key
 	errs [2]error // per customer key, when both failed
 	err  error    // set when both failed
+
+	// The availability-key unwrap, done once for all waiters allowed to use it.
+	avkOnce sync.Once
+	avkKey  *envelope.Key
+	avkErr  error
 }
 
 // New returns a keyring using c for customer keys and ks for availability keys.
@@ -274,18 +279,23 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 // fallback decides, after both customer keys failed, whether the
 // availability key may serve this caller.
 func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (*envelope.Key, error) {
-	deliberate := kms.ClassOf(f.errs[0]) != kms.Transient || kms.ClassOf(f.errs[1]) != kms.Transient
-	allowed := d.Kind == Mailbox && (req.Initiator == Service || !deliberate)
+	outage := kms.ClassOf(f.errs[0]) == kms.Transient && kms.ClassOf(f.errs[1]) == kms.Transient
+	allowed := d.Kind == Mailbox && (req.Initiator == Service || outage)
 	if !allowed {
 		k.setHealth(d.ID, Unhealthy, f.err.Error())
 		return nil, f.err
 	}
-	key, err := k.unwrapAvailability(ctx, d, req, f.err)
+	f.avkOnce.Do(func() {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.FetchTimeout) // shared: not bound to the first caller
+		defer cancel()
+		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err)
+	})
+	key, err := f.avkKey, f.avkErr
 	if err != nil {
 		k.setHealth(d.ID, Unhealthy, f.err.Error()+"; "+err.Error())
 		return nil, fmt.Errorf("%w; the availability key could not serve either: %w", f.err, err)
 	}
-	if deliberate {
+	if !outage {
 		k.setHealth(d.ID, Unhealthy, "customer keys refused (only service-initiated work is served, with the availability key): "+f.err.Error())
 	} else {
 		k.setHealth(d.ID, Degraded, "both customer keys unavailable, served with the availability key: "+f.err.Error())

@@ -317,6 +317,22 @@ func TestFaultMatrix(t *testing.T) {
 		m.wantKey(m.get(m.mailbox, user))
 		m.wantHealth(m.mailbox.ID, keyring.Healthy, "")
 	})
+	t.Run("both down, 100 concurrent callers: one availability-key unwrap", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.fault("eastus", "outage", 0)
+		m.fault("westus", "outage", 0)
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				k, err := m.ring.DEPKey(context.Background(), m.mailbox, user)
+				m.wantKey(k, err)
+			})
+		}
+		wg.Wait()
+		if n := m.availabilityUses("user"); n != 1 {
+			t.Fatalf("availability key used %v times for 100 waiting callers, want 1", n)
+		}
+	})
 	t.Run("cold cache, 100 concurrent callers: exactly one unwrap", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})
 		before := m.vaultUnwraps()

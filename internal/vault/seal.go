@@ -6,11 +6,11 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/customerkey/customerkey/internal/keyfile"
 )
 
 // MasterKeyFile is the default vault master key file inside the data dir.
@@ -29,22 +29,11 @@ func (masterKey) GoString() string { return "vault master key (redacted)" }
 // loadMasterKey reads a 32-byte key, hex encoded, from path; if create is
 // set and the file does not exist, it creates one (mode 0600).
 func loadMasterKey(path string, create bool) (*masterKey, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && create {
-		raw := make([]byte, 32)
-		rand.Read(raw)
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("create vault master key: %w", err)
-		}
-		data, err = os.ReadFile(path)
-	}
+	raw, err := keyfile.Load(path, create)
 	if err != nil {
 		return nil, fmt.Errorf("vault master key: %w", err)
 	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(data)))
-	if err != nil || len(raw) != 32 {
-		return nil, fmt.Errorf("vault master key %s: want 64 hex characters (32 bytes)", path)
-	}
+	defer clear(raw)
 	derive := func(info string) (cipher.AEAD, error) {
 		k, err := hkdf.Key(sha256.New, raw, nil, info, 32)
 		if err != nil {
