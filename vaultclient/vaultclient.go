@@ -39,6 +39,10 @@ type Config struct {
 	AdminToken    string   `json:"admin_token"`
 	Regions       []Region `json:"regions"`
 	DataDir       string   `json:"data_dir,omitempty"`
+	// The Customer Key service, when it runs (ck dev): its URL and the
+	// operator's token.
+	ServiceURL   string `json:"service_url,omitempty"`
+	ServiceToken string `json:"service_token,omitempty"`
 }
 
 // Region is one vault region: its name and base URL.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault"
@@ -41,9 +42,9 @@ command reads by default. Ctrl-C stops cleanly.`,
 			if port < 0 || port > 65534 {
 				return fmt.Errorf("--port %d: use 0 (free ports) or 1-65534 (eastus on N, westus on N+1)", port)
 			}
-			east, west := "127.0.0.1:0", "127.0.0.1:0"
+			east, west, svc := "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 			if port != 0 {
-				east, west = "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(port+1)
+				east, west, svc = "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(port+1), "127.0.0.1:"+strconv.Itoa(port+2)
 			}
 			return a.serveVault(cmd.Context(), serveOptions{
 				dir:          dir,
@@ -51,12 +52,13 @@ command reads by default. Ctrl-C stops cleanly.`,
 				featureDelay: featureDelay,
 				connFile:     DevFile,
 				drill:        true,
+				service:      svc,
 				verbose:      verbose,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "ck-data", "data directory (created if missing)")
-	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port and westus on the next; 0 picks free ports")
+	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port, westus on the next, the service on the one after; 0 picks free ports")
 	cmd.Flags().DurationVar(&featureDelay, "feature-delay", 5*time.Second, "how long a feature registration stays Registering")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	return cmd
@@ -74,6 +76,7 @@ type serveOptions struct {
 	connFile     string
 	verbose      bool
 	drill        bool
+	service      string // also run the Customer Key service on this address
 }
 
 // serveVault opens the store, starts the vault regions, writes the
@@ -106,6 +109,20 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	cc := srv.ClientConfig()
+	var svc *api.Server
+	var svcLn net.Listener
+	if o.service != "" {
+		if svc, err = api.New(api.Config{Store: st, Logger: logger}); err != nil {
+			return err
+		}
+		if cc.ServiceToken, err = api.EnsureOperatorToken(ctx, st, filepath.Join(o.dir, api.OperatorTokenFile), time.Now()); err != nil {
+			return err
+		}
+		if svcLn, err = net.Listen("tcp", o.service); err != nil {
+			return fmt.Errorf("service: listen on %s: %w", o.service, err)
+		}
+		cc.ServiceURL = fmt.Sprintf("https://localhost:%d", svcLn.Addr().(*net.TCPAddr).Port)
+	}
 	if abs, err := filepath.Abs(cc.CAFile); err == nil {
 		cc.CAFile = abs
 	}
@@ -124,13 +141,28 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 		fmt.Fprintf(w, "  vault region %-7s %s   (vaults at https://{vault-name}.localhost:%s)\n", r.Name, r.URL, port)
 	}
 	fmt.Fprintf(w, "  management API       %s\n", cc.ManagementURL)
+	if svc != nil {
+		fmt.Fprintf(w, "  Customer Key service %s   (OpenAPI at /openapi.json)\n", cc.ServiceURL)
+	}
 	fmt.Fprintf(w, "  local CA             %s\n", cc.CAFile)
 	fmt.Fprintf(w, "  connection file      %s   (admin token inside; ck reads it by default)\n", connPath)
 	if o.drill {
 		fmt.Fprintln(w, "  fault drills         on (ck vault fault REGION outage|slow|throttled|failing|off)")
 	}
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	if svc != nil {
+		go func() { errc <- svc.Serve(ctx, svcLn, srv.TLSConfig()) }()
+	}
 	err = srv.Serve(ctx)
+	cancel()
+	if svc != nil {
+		if serr := <-errc; err == nil {
+			err = serr
+		}
+	}
 	fmt.Fprintln(w, "customerkey stopped.")
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/spf13/cobra"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/vaultclient"
 )
 
@@ -52,6 +53,7 @@ type app struct {
 	configPath string
 	output     string
 	as         string
+	token      string
 	stdout     io.Writer
 	stderr     io.Writer
 
@@ -98,13 +100,23 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "connection file (default $CK_CONFIG, else ./ck-data/dev.json)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().StringVar(&a.as, "as", os.Getenv("CK_AS"), "act as this principal (UPN or application ID) with a token from the dev issuer (default $CK_AS)")
+	root.PersistentFlags().StringVar(&a.token, "token", os.Getenv("CK_TOKEN"), "service API token (default $CK_TOKEN, else the operator's token from the connection file)")
+	var tokenFile string
+	root.PersistentFlags().StringVar(&tokenFile, "token-file", "", "read the service API token from this file")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if a.output != "table" && a.output != "json" {
 			return fmt.Errorf("-o %q: use table or json", a.output)
 		}
+		if tokenFile != "" {
+			b, err := os.ReadFile(tokenFile)
+			if err != nil {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			a.token = strings.TrimSpace(string(b))
+		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.vaultCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd())
 	return root
 }
 
@@ -203,6 +215,10 @@ func (a *app) fields(pairs ...string) {
 
 // friendly turns errors into one readable line: the server's message and code.
 func friendly(err error) string {
+	var pe *client.Problem
+	if errors.As(err, &pe) {
+		return pe.Error()
+	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.RawResponse != nil {
 		data, _ := io.ReadAll(re.RawResponse.Body)

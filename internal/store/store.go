@@ -273,6 +273,33 @@ type AvailabilityKeys interface {
 	DestroyAvailabilityKey(ctx context.Context, id string, at time.Time, by, reason string) error
 }
 
+// ServiceTenant is a customer organisation of the Customer Key service.
+type ServiceTenant struct {
+	ID      string
+	Name    string
+	Created time.Time
+}
+
+// APIToken is a bearer token of the service API, kept only as its SHA-256.
+type APIToken struct {
+	Hash    string // hex SHA-256 of the token
+	Tenant  string // "" for the service operator
+	Role    string
+	Subject string // who holds it (UPN, or "operator")
+	Created time.Time
+	Expires time.Time
+}
+
+// Service holds the Customer Key service's own records.
+type Service interface {
+	CreateServiceTenant(ctx context.Context, t ServiceTenant) error
+	ServiceTenant(ctx context.Context, idOrName string) (ServiceTenant, error)
+	ListServiceTenants(ctx context.Context) ([]ServiceTenant, error)
+
+	CreateToken(ctx context.Context, t APIToken) error
+	Token(ctx context.Context, hash string) (APIToken, error)
+}
+
 // Store is everything customerkey persists.
 type Store interface {
 	Directory
@@ -280,5 +307,6 @@ type Store interface {
 	Keys
 	OpLog
 	AvailabilityKeys
+	Service
 	Close() error
 }

@@ -204,6 +204,10 @@ func loadAdminToken(path string) (string, error) {
 // Regions returns the running regions.
 func (s *Server) Regions() []*Region { return s.regions }
 
+// TLSConfig is the server TLS configuration (local CA), for other listeners
+// of the same process (the service under ck dev).
+func (s *Server) TLSConfig() *tls.Config { return s.tls }
+
 // CAFile is the path of the local CA certificate clients must trust.
 func (s *Server) CAFile() string { return s.caFile }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OpLog", testOpLog},
 		{"PurgeVault", testPurgeVault},
 		{"AvailabilityKeys", testAvailabilityKeys},
+		{"Service", testService},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,5 +361,30 @@ func testAvailabilityKeys(t *testing.T, s store.Store) {
 	wantErr(t, s.DestroyAvailabilityKey(ctx, "avk-1", at, "x", "y"), store.ErrConflict)
 	wantErr(t, s.DestroyAvailabilityKey(ctx, "nope", at, "x", "y"), store.ErrNotFound)
 	_, err = s.AvailabilityKey(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testService(t *testing.T, s store.Store) {
+	ten := store.ServiceTenant{ID: "6f1c2b3a-0000-4000-8000-000000000001", Name: "Contoso", Created: now()}
+	must(t, s.CreateServiceTenant(ctx, ten))
+	wantErr(t, s.CreateServiceTenant(ctx, store.ServiceTenant{ID: "other", Name: "CONTOSO", Created: now()}), store.ErrConflict)
+	for _, key := range []string{ten.ID, "contoso", "Contoso"} {
+		got, err := s.ServiceTenant(ctx, key)
+		must(t, err)
+		equal(t, "service tenant by "+key, got, ten)
+	}
+	_, err := s.ServiceTenant(ctx, "fabrikam")
+	wantErr(t, err, store.ErrNotFound)
+	ts, err := s.ListServiceTenants(ctx)
+	must(t, err)
+	equal(t, "service tenants", ts, []store.ServiceTenant{ten})
+
+	tok := store.APIToken{Hash: strings.Repeat("ab", 32), Tenant: ten.ID, Role: "global-admin", Subject: "admin@contoso.com", Created: now(), Expires: now().Add(time.Hour)}
+	must(t, s.CreateToken(ctx, tok))
+	wantErr(t, s.CreateToken(ctx, tok), store.ErrConflict)
+	got, err := s.Token(ctx, tok.Hash)
+	must(t, err)
+	equal(t, "token", got, tok)
+	_, err = s.Token(ctx, strings.Repeat("cd", 32))
 	wantErr(t, err, store.ErrNotFound)
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/client"
+)
+
+// service returns a client of the Customer Key service: with --token (or
+// $CK_TOKEN) if given, else the operator's token from the connection file.
+func (a *app) service() (*client.Client, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	token := a.token
+	if token == "" {
+		token = cfg.ServiceToken
+	}
+	return client.New(client.Config{URL: cfg.ServiceURL, Token: token, CAFile: cfg.CAFile})
+}
+
+// svcCall runs a service request and prints the answer as JSON (-o json)
+// or through show.
+func svcCall[T any](ctx context.Context, a *app, method, path string, in any, show func(T)) error {
+	c, err := a.service()
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	if err := c.Do(ctx, method, path, in, &raw); err != nil {
+		return err
+	}
+	if a.output == "json" {
+		return a.printJSON(raw)
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	show(v)
+	return nil
+}
+
+func (a *app) serviceTenantCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tenant",
+		Short: "Tenants of the Customer Key service and their admins' tokens",
+	}
+	showTenants := func(ts ...client.Tenant) {
+		var rows [][]string
+		for _, t := range ts {
+			rows = append(rows, []string{t.Name, t.ID, ts0(t)})
+		}
+		a.table([]string{"NAME", "ID", "CREATED"}, rows)
+	}
+	var id string
+	create := &cobra.Command{
+		Use: "create NAME [--id GUID]", Short: "Create a tenant (operator)", Args: cobra.ExactArgs(1),
+		Example: `  ck tenant create Contoso
+  ck tenant create Contoso --id 7c8d9e0f-1a2b-4c3d-8e9f-0a1b2c3d4e5f   # its directory ID`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return svcCall(cmd.Context(), a, "POST", "/v1/tenants", map[string]string{"name": args[0], "id": id}, func(t client.Tenant) { showTenants(t) })
+		},
+	}
+	create.Flags().StringVar(&id, "id", "", "the tenant's directory ID (default: a new GUID)")
+	list := &cobra.Command{Use: "list", Short: "List tenants (the operator sees all)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return svcCall(cmd.Context(), a, "GET", "/v1/tenants", nil, func(l struct{ Value []client.Tenant }) { showTenants(l.Value...) })
+		}}
+	show := &cobra.Command{Use: "show ID-or-NAME", Short: "Show a tenant", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return svcCall(cmd.Context(), a, "GET", "/v1/tenants/"+esc(args[0]), nil, func(t client.Tenant) { showTenants(t) })
+		}}
+	var subject, role, validFor, out string
+	token := &cobra.Command{
+		Use: "token TENANT --subject UPN --role ROLE", Short: "Issue an API token for one of a tenant's admins (operator or the tenant's global admin)", Args: cobra.ExactArgs(1),
+		Example: `  ck tenant token Contoso --subject admin@contoso.com --role global-admin --out admin.token
+  CK_TOKEN=$(cat admin.token) ck tenant show Contoso`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			var t client.Token
+			if err := c.Do(cmd.Context(), "POST", "/v1/tenants/"+esc(args[0])+"/tokens", map[string]string{"subject": subject, "role": role, "validFor": validFor}, &t); err != nil {
+				return err
+			}
+			if out != "" {
+				if err := os.WriteFile(out, []byte(t.Token+"\n"), 0o600); err != nil {
+					return err
+				}
+				t.Token = "(written to " + out + ")"
+			}
+			if a.output == "json" {
+				return a.printJSON(t)
+			}
+			a.fields("Token", t.Token, "Subject", t.Subject, "Role", t.Role, "Tenant", t.Tenant, "Expires", ts(&t.Expires))
+			return nil
+		},
+	}
+	token.Flags().StringVar(&subject, "subject", "", "the admin's UPN")
+	token.Flags().StringVar(&role, "role", "global-admin", "global-admin, exchange-admin, sharepoint-admin or compliance-admin")
+	token.Flags().StringVar(&validFor, "valid-for", "", "lifetime, e.g. 720h (default 30 days)")
+	token.Flags().StringVar(&out, "out", "", "write the token to this file (mode 0600) instead of printing it")
+	token.MarkFlagRequired("subject")
+	whoami := &cobra.Command{Use: "whoami", Short: "Show whose token this is", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return svcCall(cmd.Context(), a, "GET", "/v1/me", nil, func(m struct{ Subject, Role, Tenant string }) {
+				a.fields("Subject", m.Subject, "Role", m.Role, "Tenant", m.Tenant)
+			})
+		}}
+	cmd.AddCommand(create, list, show, token, whoami)
+	return cmd
+}
+
+func ts0(t client.Tenant) string { return ts(&t.Created) }

@@ -1,0 +1,228 @@
+// Package api is the Customer Key service's REST API: tenants, tokens and
+// (as the service grows) onboarding, policies and the data plane. It is
+// described by OpenAPI 3.1 (docs/openapi.json, served at /openapi.json),
+// authenticates bearer tokens the service issues and keeps only as hashes,
+// authorizes every call by role and tenant, and answers every error as
+// application/problem+json naming the rule and the fix.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Roles of the service API.
+const (
+	RoleOperator        = "operator" // the service provider
+	RoleGlobalAdmin     = "global-admin"
+	RoleExchangeAdmin   = "exchange-admin"
+	RoleSharePointAdmin = "sharepoint-admin"
+	RoleComplianceAdmin = "compliance-admin"
+)
+
+var tenantRoles = []string{RoleGlobalAdmin, RoleExchangeAdmin, RoleSharePointAdmin, RoleComplianceAdmin}
+
+// OperatorTokenFile holds the operator's token in the data dir (dev).
+const OperatorTokenFile = "service-operator.token"
+
+// Config configures the API.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Server is the service API.
+type Server struct {
+	cfg  Config
+	api  huma.API
+	mux  *http.ServeMux
+	auth authenticator
+}
+
+// Version of the API document.
+const Version = "0.1.0"
+
+// New builds the API and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: no store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.auth = authenticator{st: cfg.Store, now: cfg.Now}
+	hc := huma.DefaultConfig("customerkey service API", Version)
+	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
+	hc.DocsPath = ""
+	s.api = humago.New(s.mux, hc)
+	s.api.UseMiddleware(s.authenticate)
+	s.routes()
+	return s, nil
+}
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// OpenAPI returns the API's OpenAPI document as JSON.
+func (s *Server) OpenAPI() ([]byte, error) { return s.api.OpenAPI().MarshalJSON() }
+
+var bearerAuth = []map[string][]string{{"bearer": {}}}
+
+func (s *Server) routes() {
+	huma.Register(s.api, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"service"}},
+		func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+			out := &healthOutput{}
+			out.Body.Status = "ok"
+			return out, nil
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "whoami", Method: http.MethodGet, Path: "/v1/me", Summary: "Who the token belongs to", Tags: []string{"service"}, Security: bearerAuth},
+		func(ctx context.Context, _ *struct{}) (*meOutput, error) {
+			p := caller(ctx)
+			return &meOutput{Body: me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
+		})
+	s.tenantRoutes()
+}
+
+type healthOutput struct {
+	Body struct {
+		Status string `json:"status"`
+	}
+}
+
+type me struct {
+	Subject string    `json:"subject"`
+	Role    string    `json:"role"`
+	Tenant  string    `json:"tenant,omitempty" doc:"Empty for the service operator"`
+	Expires time.Time `json:"expires"`
+}
+
+type meOutput struct{ Body me }
+
+// ---- authentication ----
+
+type callerKey struct{}
+
+func caller(ctx context.Context) store.APIToken {
+	p, _ := ctx.Value(callerKey{}).(store.APIToken)
+	return p
+}
+
+type authenticator struct {
+	st  store.Service
+	now func() time.Time
+}
+
+// HashToken is how tokens are kept: hex SHA-256.
+func HashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewToken mints a token and stores its hash.
+func NewToken(ctx context.Context, st store.Service, t store.APIToken) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := "cksvc_" + base64.RawURLEncoding.EncodeToString(b)
+	t.Hash = HashToken(tok)
+	if err := st.CreateToken(ctx, t); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// authenticate resolves the bearer token of operations that need one.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	if op := ctx.Operation(); op == nil || len(op.Security) == 0 {
+		next(ctx)
+		return
+	}
+	h := ctx.Header("Authorization")
+	tok := ""
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		tok = strings.TrimSpace(h[7:])
+	}
+	if tok == "" {
+		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token"))
+		return
+	}
+	t, err := s.auth.st.Token(ctx.Context(), HashToken(tok))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known"))
+		return
+	case err != nil:
+		s.cfg.Logger.Error("api: token lookup", "err", err)
+		s.writeProblem(ctx, problem(http.StatusInternalServerError, "Internal", "retry later", "the service could not check the token"))
+		return
+	case !s.auth.now().Before(t.Expires):
+		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "ask for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339)))
+		return
+	}
+	next(huma.WithValue(ctx, callerKey{}, t))
+}
+
+func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
+	if p.Status == http.StatusUnauthorized {
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="customerkey"`)
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	b, _ := jsonMarshal(p)
+	ctx.BodyWriter().Write(b)
+}
+
+// EnsureOperatorToken returns the operator's token, kept in file (mode
+// 0600); on first start it mints one and stores its hash.
+func EnsureOperatorToken(ctx context.Context, st store.Service, file string, now time.Time) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if _, err := st.Token(ctx, HashToken(tok)); err == nil {
+			return tok, nil
+		}
+		return "", fmt.Errorf("operator token in %s is not known to this store; remove the file to mint a new one", file)
+	}
+	tok, err := NewToken(ctx, st, store.APIToken{Role: RoleOperator, Subject: "operator", Created: now, Expires: now.AddDate(10, 0, 0)})
+	if err != nil {
+		return "", err
+	}
+	return tok, os.WriteFile(file, []byte(tok+"\n"), 0o600)
+}
+
+// Serve serves the API over TLS on ln until ctx is done.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
+	srv := &http.Server{Handler: s.mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shut)
+}

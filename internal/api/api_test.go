@@ -1,0 +1,180 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/openapi.json")
+
+type env struct {
+	t        *testing.T
+	srv      *httptest.Server
+	operator string
+	dbFile   string
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ck.db")
+	st, err := sqlstore.OpenSQLite(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := api.New(api.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := api.EnsureOperatorToken(ctx, st, filepath.Join(dir, api.OperatorTokenFile), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, operator: tok, dbFile: db}
+}
+
+// call sends a request and returns status, content type and body.
+func (e *env) call(token, method, path, body string) (int, string, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(data, &out)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), out
+}
+
+func (e *env) wantProblem(status int, rule string, gotStatus int, ct string, body map[string]any) {
+	e.t.Helper()
+	if gotStatus != status || ct != "application/problem+json" || body["rule"] != rule || body["detail"] == "" || body["fix"] == "" {
+		e.t.Fatalf("got %d %s %v, want a problem+json %d with rule %s, a detail and a fix", gotStatus, ct, body, status, rule)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	e := start(t)
+	st, ct, body := e.call("", "GET", "/v1/tenants", "")
+	e.wantProblem(401, "Authentication", st, ct, body)
+	st, ct, body = e.call("cksvc_wrong", "GET", "/v1/tenants", "")
+	e.wantProblem(401, "Authentication", st, ct, body)
+	st, _, body = e.call(e.operator, "GET", "/v1/me", "")
+	if st != 200 || body["role"] != "operator" {
+		t.Fatalf("operator whoami: %d %v", st, body)
+	}
+	// Health and the OpenAPI document need no token.
+	if st, _, _ := e.call("", "GET", "/healthz", ""); st != 200 {
+		t.Fatalf("healthz: %d", st)
+	}
+}
+
+func TestTenantIsolationAndRoles(t *testing.T) {
+	e := start(t)
+	for _, name := range []string{"Contoso", "Fabrikam"} {
+		if st, _, body := e.call(e.operator, "POST", "/v1/tenants", `{"name":"`+name+`"}`); st != 201 {
+			t.Fatalf("create %s: %d %v", name, st, body)
+		}
+	}
+	st, _, tok := e.call(e.operator, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	if st != 201 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	admin := tok["token"].(string)
+	_, _, exo := e.call(admin, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
+	exchange := exo["token"].(string)
+
+	// Every tenant read with another tenant's token is denied as not found.
+	for _, tc := range []struct {
+		token, method, path, body string
+		status                    int
+		rule                      string
+	}{
+		{admin, "GET", "/v1/tenants/Fabrikam", "", 404, "Tenant.Exists"},
+		{exchange, "GET", "/v1/tenants/Fabrikam", "", 404, "Tenant.Exists"},
+		{admin, "POST", "/v1/tenants/Fabrikam/tokens", `{"subject":"eve@contoso.com","role":"global-admin"}`, 404, "Tenant.Exists"},
+		{admin, "POST", "/v1/tenants", `{"name":"Northwind"}`, 403, "Authorization.Operator"},
+		{exchange, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"x@contoso.com","role":"global-admin"}`, 403, "Authorization.TenantAdmin"},
+		{e.operator, "POST", "/v1/tenants", `{"name":"contoso"}`, 409, "Tenant.Unique"},
+		{e.operator, "POST", "/v1/tenants", `{"name":"a/b"}`, 400, "Tenant.Name"},
+		{e.operator, "POST", "/v1/tenants", `{"name":"X","id":"not-a-guid"}`, 400, "Tenant.ID"},
+		{e.operator, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"no-at-sign","role":"global-admin"}`, 400, "Token.Subject"},
+		{e.operator, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"a@b.c","role":"global-admin","validFor":"1s"}`, 400, "Token.ValidFor"},
+		{e.operator, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"a@b.c","role":"operator"}`, 422, "Request"},
+		{e.operator, "POST", "/v1/tenants", `{"name":`, 400, "Request"},
+		{e.operator, "POST", "/v1/tenants", `{"name":5}`, 422, "Request"},
+	} {
+		st, ct, body := e.call(tc.token, tc.method, tc.path, tc.body)
+		e.wantProblem(tc.status, tc.rule, st, ct, body)
+	}
+	_, _, list := e.call(admin, "GET", "/v1/tenants", "")
+	if v := list["value"].([]any); len(v) != 1 || v[0].(map[string]any)["name"] != "Contoso" {
+		t.Fatalf("a tenant admin listed %v", v)
+	}
+
+	// Tokens are kept only as hashes.
+	db, err := os.ReadFile(e.dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(e.dbFile + "-wal")
+	for _, tok := range []string{admin, exchange, e.operator} {
+		if bytes.Contains(db, []byte(tok)) || bytes.Contains(wal, []byte(tok)) {
+			t.Fatal("a raw token is in the database")
+		}
+	}
+}
+
+// TestOpenAPIDocument: docs/openapi.json is the document the server serves.
+func TestOpenAPIDocument(t *testing.T) {
+	e := start(t)
+	resp, err := e.srv.Client().Get(e.srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	served, _ := io.ReadAll(resp.Body)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, served, "", "  "); err != nil {
+		t.Fatalf("served document is not JSON: %v", err)
+	}
+	pretty.WriteByte('\n')
+	const file = "../../docs/openapi.json"
+	if *update {
+		if err := os.WriteFile(file, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(kept, pretty.Bytes()) {
+		t.Fatal("docs/openapi.json differs from the served document; run: go test ./internal/api -run TestOpenAPIDocument -update")
+	}
+}
