@@ -14,9 +14,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault"
+	"github.com/customerkey/customerkey/vaultclient"
 )
 
 // DevFile is the connection file ck dev writes into its data dir.
@@ -112,7 +114,15 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 	var svc *api.Server
 	var svcLn net.Listener
 	if o.service != "" {
-		if svc, err = api.New(api.Config{Store: st, Logger: logger}); err != nil {
+		vc, err := vaultclient.New(&cc)
+		if err != nil {
+			return err
+		}
+		ws, err := workloads(st, o.dir, "", logger, func(app string) (kms.Client, error) { return kms.Local(vc, app) })
+		if err != nil {
+			return err
+		}
+		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws}); err != nil {
 			return err
 		}
 		if cc.ServiceToken, err = api.EnsureOperatorToken(ctx, st, filepath.Join(o.dir, api.OperatorTokenFile), time.Now()); err != nil {

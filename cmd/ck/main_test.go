@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 //
 //	clock-advance DURATION   move the vault's clock forward (e.g. 2160h)
 //	waitfile FILE            wait up to 20s for FILE to exist
+//	envfile VAR FILE         set VAR to FILE's content, trimmed
 //
 // Scripts whose name starts with "dev" get no vault: they start `ck dev`.
 func TestScripts(t *testing.T) {
@@ -59,6 +60,12 @@ func TestScripts(t *testing.T) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
 				ts.Value("vault").(*vaulttest.Env).Clock.Advance(d)
+			},
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: envfile VAR FILE")
+				}
+				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

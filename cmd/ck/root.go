@@ -46,6 +46,9 @@ var cmdlets = map[string][]string{
 	"Invoke-AzKeyVaultKeyRotation":        {"vault", "key", "rotate"},
 	"Get-AzKeyVaultKeyVersions":           {"vault", "key", "versions"},
 	"Remove-AzKeyVaultKey-InRemovedState": {"vault", "key", "purge"},
+	"New-DataEncryptionPolicy":            {"dep", "new"},
+	"Get-DataEncryptionPolicy":            {"dep", "list"},
+	"Set-DataEncryptionPolicy":            {"dep", "set"},
 }
 
 // app holds what every command shares: flags, config and output.
@@ -116,7 +119,7 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd())
 	return root
 }
 

@@ -11,13 +11,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault"
+	"github.com/customerkey/customerkey/vaultclient"
 )
 
 func (a *app) serverCmd() *cobra.Command {
-	var dir, listen, postgres string
+	var dir, listen, postgres, vaultConfig, masterKey string
+	var azure bool
 	var names []string
 	var verbose bool
 	cmd := &cobra.Command{
@@ -54,7 +57,32 @@ operator's token into DIR/service-operator.token.`,
 			if err != nil {
 				return err
 			}
-			svc, err := api.New(api.Config{Store: st, Logger: logger})
+			var newKMS func(string) (kms.Client, error)
+			switch {
+			case vaultConfig != "" && azure:
+				return fmt.Errorf("give --vault-config or --azure, not both")
+			case vaultConfig != "":
+				vcfg, err := vaultclient.LoadConfig(vaultConfig)
+				if err != nil {
+					return err
+				}
+				vc, err := vaultclient.New(vcfg)
+				if err != nil {
+					return err
+				}
+				newKMS = func(app string) (kms.Client, error) { return kms.Local(vc, app) }
+			case azure:
+				newKMS = func(string) (kms.Client, error) { return kms.ForAzure("") }
+			}
+			var ws map[string]api.Workload
+			if newKMS != nil {
+				if ws, err = workloads(st, dir, masterKey, logger, newKMS); err != nil {
+					return err
+				}
+			} else {
+				logger.Warn("no key vaults configured (--vault-config or --azure): DEPs cannot be created")
+			}
+			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws})
 			if err != nil {
 				return err
 			}
@@ -76,5 +104,8 @@ operator's token into DIR/service-operator.token.`,
 	f.StringVar(&postgres, "postgres", "", "PostgreSQL URL (default: SQLite in the data dir)")
 	f.StringSliceVar(&names, "name", nil, "extra DNS names or IPs for the server certificate")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	f.StringVar(&vaultConfig, "vault-config", "", "reach customer keys in a built-in vault: its connection file (vault.json or dev.json)")
+	f.BoolVar(&azure, "azure", false, "reach customer keys in Azure Key Vault, authenticated by azidentity (managed identity, workload identity, environment)")
+	f.StringVar(&masterKey, "service-master-key", "", "service master key file sealing availability keys (default DIR/service-master.key, created if missing)")
 	return cmd
 }

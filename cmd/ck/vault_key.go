@@ -26,7 +26,7 @@ func (a *app) keyCmd() *cobra.Command {
 client, as the principal given with --as (or $CK_AS), so the vault's access
 policies or roles decide what is allowed. VAULT is a vault name or its URL.`,
 	}
-	cmd.AddCommand(a.keyAddCmd(), a.keyImportCmd(), a.keyShowCmd(), a.keyListCmd(), a.keyVersionsCmd(), a.keyUpdateCmd(), a.keyRotateCmd(),
+	cmd.AddCommand(a.keyURICmd(), a.keyAddCmd(), a.keyImportCmd(), a.keyShowCmd(), a.keyListCmd(), a.keyVersionsCmd(), a.keyUpdateCmd(), a.keyRotateCmd(),
 		a.keyBackupCmd(), a.keyRestoreCmd(), a.keyDeleteCmd(), a.keyRecoverCmd(), a.keyPurgeCmd())
 	return cmd
 }
@@ -321,6 +321,35 @@ func expiry(t *time.Time) string {
 		return "(none)"
 	}
 	return ts(t)
+}
+
+func (a *app) keyURICmd() *cobra.Command {
+	var versionless bool
+	cmd := &cobra.Command{
+		Use:   "uri VAULT NAME",
+		Short: "Print a key's URI, for the DEPs ((Get-AzKeyVaultKey -VaultName V).Id)",
+		Args:  cobra.ExactArgs(2),
+		Example: `  ck vault key uri ContosoEXOAKV01 ContosoEXOKey1 --as admin@contoso.com
+  ck dep new Contoso-EXO-DEP-1 --key "$(ck vault key uri ContosoEXOAKV01 ContosoEXOKey1 --as admin@contoso.com)" --key ...`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.keys(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			resp, err := c.GetKey(cmd.Context(), args[1], "", nil)
+			if err != nil {
+				return err
+			}
+			id := string(*resp.Key.KID)
+			if versionless {
+				id = strings.TrimSuffix(id, "/"+resp.Key.KID.Version())
+			}
+			fmt.Fprintln(a.stdout, id)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&versionless, "versionless", false, "without the version (new wraps then use the latest version)")
+	return cmd
 }
 
 func (a *app) keyListCmd() *cobra.Command {

@@ -47,6 +47,9 @@ type Config struct {
 	Store  store.Store
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Workloads by DEP kind (mailbox, site, mdep): the service principal
+	// and keyring that reach customer keys for that kind.
+	Workloads map[string]Workload
 }
 
 // Server is the service API.
@@ -104,6 +107,7 @@ func (s *Server) routes() {
 			return &meOutput{Body: me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
 		})
 	s.tenantRoutes()
+	s.depRoutes()
 }
 
 type healthOutput struct {

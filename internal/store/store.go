@@ -17,6 +17,7 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
+	ErrLimit    = errors.New("limit reached")
 )
 
 // Tenant is a customer organisation (an Entra tenant in Azure terms).
@@ -290,8 +291,31 @@ type APIToken struct {
 	Expires time.Time
 }
 
+// DEP is a data encryption policy as stored. Keys holds the wrapped DEP key
+// (customer-key and availability-key records, encoded by the keyring).
+type DEP struct {
+	ID          string // GUID
+	Tenant      string
+	Kind        string // mailbox | site | mdep
+	Name        string
+	Description string
+	KeyURIs     [2]string // as the tenant gave them
+	Enabled     bool
+	Keys        []byte
+	Created     time.Time
+	Updated     time.Time
+}
+
 // Service holds the Customer Key service's own records.
 type Service interface {
+	// CreateDEP stores a new DEP unless the tenant already has max DEPs of
+	// its kind (ErrLimit) or one of that name (ErrConflict).
+	CreateDEP(ctx context.Context, d DEP, max int) error
+	// DEP finds a tenant's DEP of a kind by GUID or name.
+	DEP(ctx context.Context, tenant, kind, idOrName string) (DEP, error)
+	ListDEPs(ctx context.Context, tenant, kind string) ([]DEP, error)
+	UpdateDEP(ctx context.Context, d DEP) error
+
 	CreateServiceTenant(ctx context.Context, t ServiceTenant) error
 	ServiceTenant(ctx context.Context, idOrName string) (ServiceTenant, error)
 	ListServiceTenants(ctx context.Context) ([]ServiceTenant, error)

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/customerkey/customerkey/internal/store"
@@ -42,4 +44,43 @@ func (s *DB) Token(ctx context.Context, hash string) (store.APIToken, error) {
 		Scan(&t.Hash, &t.Tenant, &t.Role, &t.Subject, &created, &expires)
 	t.Created, t.Expires = fromMS(created), fromMS(expires)
 	return t, s.mapErr(err)
+}
+
+const depCols = `id, tenant, kind, name, description, key1, key2, enabled, keys, created, updated`
+
+func scanDEP(r scanner) (store.DEP, error) {
+	var d store.DEP
+	var enabled, created, updated int64
+	err := r.Scan(&d.ID, &d.Tenant, &d.Kind, &d.Name, &d.Description, &d.KeyURIs[0], &d.KeyURIs[1], &enabled, &d.Keys, &created, &updated)
+	d.Enabled, d.Created, d.Updated = enabled != 0, fromMS(created), fromMS(updated)
+	return d, err
+}
+
+func (s *DB) CreateDEP(ctx context.Context, d store.DEP, max int) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM deps WHERE tenant = ? AND kind = ?`), d.Tenant, d.Kind).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return fmt.Errorf("%w: tenant %s has %d %s DEPs", store.ErrLimit, d.Tenant, n, d.Kind)
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO deps (id, tenant, kind, name, lname, description, key1, key2, enabled, keys, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			d.ID, d.Tenant, d.Kind, d.Name, strings.ToLower(d.Name), d.Description, d.KeyURIs[0], d.KeyURIs[1], b2i(d.Enabled), d.Keys, ms(d.Created), ms(d.Updated))
+		return err
+	})
+}
+
+func (s *DB) DEP(ctx context.Context, tenant, kind, idOrName string) (store.DEP, error) {
+	d, err := scanDEP(s.queryRow(ctx, `SELECT `+depCols+` FROM deps WHERE tenant = ? AND kind = ? AND (id = ? OR lname = ?)`, tenant, kind, strings.ToLower(idOrName), strings.ToLower(idOrName)))
+	return d, s.mapErr(err)
+}
+
+func (s *DB) ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, error) {
+	return list(ctx, s, scanDEP, `SELECT `+depCols+` FROM deps WHERE tenant = ? AND kind = ? ORDER BY lname`, tenant, kind)
+}
+
+func (s *DB) UpdateDEP(ctx context.Context, d store.DEP) error {
+	return mustAffect(s.exec(ctx, `UPDATE deps SET description = ?, enabled = ?, keys = ?, updated = ? WHERE id = ? AND tenant = ?`,
+		d.Description, b2i(d.Enabled), d.Keys, ms(d.Updated), d.ID, d.Tenant))
 }

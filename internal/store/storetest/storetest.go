@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PurgeVault", testPurgeVault},
 		{"AvailabilityKeys", testAvailabilityKeys},
 		{"Service", testService},
+		{"DEPs", testDEPs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,4 +388,40 @@ func testService(t *testing.T, s store.Store) {
 	equal(t, "token", got, tok)
 	_, err = s.Token(ctx, strings.Repeat("cd", 32))
 	wantErr(t, err, store.ErrNotFound)
+}
+
+func testDEPs(t *testing.T, s store.Store) {
+	d := store.DEP{ID: "0a0b0c0d-0000-4000-8000-000000000001", Tenant: "t1", Kind: "mailbox", Name: "EXO-DEP-1", Description: "first",
+		KeyURIs: [2]string{"https://a.localhost/keys/k", "https://b.localhost/keys/k"}, Enabled: true, Keys: []byte("records"), Created: now(), Updated: now()}
+	must(t, s.CreateDEP(ctx, d, 2))
+	dup := d
+	dup.ID = "0a0b0c0d-0000-4000-8000-000000000002"
+	dup.Name = "exo-dep-1"
+	wantErr(t, s.CreateDEP(ctx, dup, 2), store.ErrConflict)
+	d2 := d
+	d2.ID, d2.Name = "0a0b0c0d-0000-4000-8000-000000000003", "EXO-DEP-2"
+	must(t, s.CreateDEP(ctx, d2, 2))
+	d3 := d
+	d3.ID, d3.Name = "0a0b0c0d-0000-4000-8000-000000000004", "EXO-DEP-3"
+	wantErr(t, s.CreateDEP(ctx, d3, 2), store.ErrLimit)
+	other := d3
+	other.Tenant = "t2" // the limit is per tenant
+	must(t, s.CreateDEP(ctx, other, 2))
+	for _, key := range []string{d.ID, "exo-dep-1", "EXO-DEP-1"} {
+		got, err := s.DEP(ctx, "t1", "mailbox", key)
+		must(t, err)
+		equal(t, "DEP by "+key, got, d)
+	}
+	_, err := s.DEP(ctx, "t2", "mailbox", d.ID)
+	wantErr(t, err, store.ErrNotFound) // another tenant's DEP is not found
+	_, err = s.DEP(ctx, "t1", "site", d.ID)
+	wantErr(t, err, store.ErrNotFound)
+	d.Enabled, d.Description, d.Updated = false, "disabled", now().Add(time.Second)
+	must(t, s.UpdateDEP(ctx, d))
+	ds, err := s.ListDEPs(ctx, "t1", "mailbox")
+	must(t, err)
+	equal(t, "DEPs", ds, []store.DEP{d, d2})
+	wrongTenant := d
+	wrongTenant.Tenant = "t2"
+	wantErr(t, s.UpdateDEP(ctx, wrongTenant), store.ErrNotFound)
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type depView struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Kind        string    `json:"kind"`
+	AzureKeyIDs []string  `json:"azureKeyIDs"`
+	WrappedWith []string  `json:"wrappedWith"`
+	Enabled     bool      `json:"enabled"`
+	Created     time.Time `json:"created"`
+}
+
+// tenantArg is --tenant, or the tenant of the caller's token.
+func (a *app) tenantArg(ctx context.Context, tenant string) (string, error) {
+	if tenant != "" {
+		return tenant, nil
+	}
+	c, err := a.service()
+	if err != nil {
+		return "", err
+	}
+	var me struct{ Tenant string }
+	if err := c.Do(ctx, "GET", "/v1/me", nil, &me); err != nil {
+		return "", err
+	}
+	if me.Tenant == "" {
+		return "", fmt.Errorf("the operator's token belongs to no tenant: give --tenant, or act with a tenant admin's token (--token-file)")
+	}
+	return me.Tenant, nil
+}
+
+func (a *app) showDEP(d depView) {
+	a.fields("Name", d.Name, "Id", d.ID, "Description", d.Description, "AzureKeyIDs", strings.Join(d.AzureKeyIDs, ", "),
+		"Wrapped with", strings.Join(d.WrappedWith, ", "), "Enabled", strconv.FormatBool(d.Enabled), "Created", ts(&d.Created))
+}
+
+func (a *app) depCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "dep", Short: "Mailbox data encryption policies (New-/Get-/Set-DataEncryptionPolicy)"}
+	var tenant string
+	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+	path := func(ctx context.Context, rest string) (string, error) {
+		t, err := a.tenantArg(ctx, tenant)
+		if err != nil {
+			return "", err
+		}
+		return "/v1/tenants/" + esc(t) + "/dataEncryptionPolicies" + rest, nil
+	}
+	var keys []string
+	var description string
+	newCmd := &cobra.Command{
+		Use:   "new NAME --key URI1 --key URI2 [--description D]",
+		Short: "Create a mailbox DEP on two customer keys in two vaults (New-DataEncryptionPolicy)",
+		Args:  cobra.ExactArgs(1),
+		Example: `  ck dep new Contoso-EXO-DEP-1 --description "Mailboxes in the US" \
+      --key https://contosoexoakv01.localhost:8443/keys/ContosoEXOKey1 \
+      --key https://contosoexoakv02.localhost:8444/keys/ContosoEXOKey2`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := path(cmd.Context(), "")
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"name": args[0], "description": description, "azureKeyIDs": keys}
+			return svcCall(cmd.Context(), a, "POST", p, body, a.showDEP)
+		},
+	}
+	newCmd.Flags().StringArrayVar(&keys, "key", nil, "a customer key URI; give it twice")
+	newCmd.Flags().StringVar(&description, "description", "", "what the DEP is for")
+	list := &cobra.Command{Use: "list", Short: "List mailbox DEPs (Get-DataEncryptionPolicy)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := path(cmd.Context(), "")
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "GET", p, nil, func(l struct{ Value []depView }) {
+				var rows [][]string
+				for _, d := range l.Value {
+					rows = append(rows, []string{d.Name, d.ID, strconv.FormatBool(d.Enabled), strings.Join(d.AzureKeyIDs, " ")})
+				}
+				a.table([]string{"NAME", "ID", "ENABLED", "AZURE KEY IDS"}, rows)
+			})
+		}}
+	show := &cobra.Command{Use: "show NAME-or-GUID", Short: "Show a mailbox DEP (Get-DataEncryptionPolicy -Identity)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := path(cmd.Context(), "/"+esc(args[0]))
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "GET", p, nil, a.showDEP)
+		}}
+	var enabled bool
+	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D]", Short: "Change a mailbox DEP (Set-DataEncryptionPolicy)", Args: cobra.ExactArgs(1),
+		Example: `  ck dep set Contoso-EXO-DEP-1 --enabled=false`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := map[string]any{}
+			if cmd.Flags().Changed("enabled") {
+				body["enabled"] = enabled
+			}
+			if cmd.Flags().Changed("description") {
+				body["description"] = description
+			}
+			p, err := path(cmd.Context(), "/"+esc(args[0]))
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "PATCH", p, body, a.showDEP)
+		}}
+	set.Flags().BoolVar(&enabled, "enabled", true, "enable or disable the DEP")
+	set.Flags().StringVar(&description, "description", "", "new description")
+	cmd.AddCommand(newCmd, list, show, set)
+	return cmd
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// workloads gives each DEP kind its workload: the application's kms client
+// (from newKMS) and a keyring, all sharing one keystore of availability
+// keys sealed under the service master key in dir (or masterKeyFile).
+func workloads(st store.Store, dir, masterKeyFile string, logger *slog.Logger, newKMS func(app string) (kms.Client, error)) (map[string]api.Workload, error) {
+	if masterKeyFile == "" {
+		masterKeyFile = filepath.Join(dir, "service-master.key")
+	}
+	master, err := keyring.LoadServiceMasterKey(masterKeyFile, true)
+	if err != nil {
+		return nil, err
+	}
+	ks := keyring.NewKeystore(st, master)
+	metrics := keyring.NewMetrics(nil)
+	out := map[string]api.Workload{}
+	for kind, app := range map[string]string{"mailbox": api.ExchangeApp, "site": api.SharePointApp, "mdep": api.M365App} {
+		c, err := newKMS(app)
+		if err != nil {
+			return nil, fmt.Errorf("workload %s: %w", kind, err)
+		}
+		out[kind] = api.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: logger.With("workload", kind), Metrics: metrics})}
+	}
+	return out, nil
+}

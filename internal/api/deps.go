@@ -1,0 +1,288 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Well-known application IDs of the service's workloads (SPEC V4): the
+// service principals a tenant registers and grants get, wrapKey and
+// unwrapKey on its keys.
+const (
+	ExchangeApp   = "00000002-0000-0ff1-ce00-000000000000" // Office 365 Exchange Online: mailbox DEPs
+	SharePointApp = "00000003-0000-0ff1-ce00-000000000000" // Office 365 SharePoint Online: site DEPs
+	M365App       = "c066d759-24ae-40e7-a56f-027002b5d3e4" // M365DataAtRestEncryption: the multi-workload DEP
+)
+
+// Workload is how the service reaches customer keys as one workload's
+// service principal.
+type Workload struct {
+	App  string // application ID
+	KMS  kms.Client
+	Ring *keyring.Keyring
+}
+
+// MaxMailboxDEPs per tenant (SPEC D1).
+const MaxMailboxDEPs = 50
+
+// DEP is a data encryption policy as the API shows it.
+type DEP struct {
+	ID          string    `json:"id" doc:"The DEP's GUID"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Kind        string    `json:"kind" enum:"mailbox,site,mdep"`
+	AzureKeyIDs []string  `json:"azureKeyIDs" doc:"The two customer key URIs as given"`
+	WrappedWith []string  `json:"wrappedWith" doc:"The key versions that wrap the DEP key"`
+	Enabled     bool      `json:"enabled"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+}
+
+type depOutput struct{ Body DEP }
+
+type depPath struct {
+	Tenant string `path:"tenant" doc:"Tenant ID or name"`
+	DEP    string `path:"dep" doc:"DEP name or GUID"`
+}
+
+var depNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+func (s *Server) depRoutes() {
+	huma.Register(s.api, huma.Operation{OperationID: "new-dataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies",
+		Summary: "New-DataEncryptionPolicy: a mailbox DEP on two customer keys in two vaults", Tags: []string{"mailbox DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			Body   struct {
+				Name        string   `json:"name" doc:"No spaces; letters, digits, . _ -"`
+				Description string   `json:"description,omitempty" maxLength:"512"`
+				AzureKeyIDs []string `json:"azureKeyIDs" doc:"Exactly two key URIs, in two different vaults"`
+			}
+		}) (*depOutput, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleExchangeAdmin)
+			if err != nil {
+				return nil, err
+			}
+			d, err := s.newDEP(ctx, t, "mailbox", keyring.Mailbox, in.Body.Name, in.Body.Description, in.Body.AzureKeyIDs, MaxMailboxDEPs)
+			if err != nil {
+				return nil, err
+			}
+			return &depOutput{Body: d}, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "get-dataencryptionpolicies", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies",
+		Summary: "Get-DataEncryptionPolicy: all mailbox DEPs", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
+		func(ctx context.Context, in *tenantPath) (*struct {
+			Body struct {
+				Value []DEP `json:"value"`
+			}
+		}, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			if err != nil {
+				return nil, err
+			}
+			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "mailbox")
+			if err != nil {
+				return nil, err
+			}
+			out := &struct {
+				Body struct {
+					Value []DEP `json:"value"`
+				}
+			}{}
+			out.Body.Value = []DEP{}
+			for _, d := range ds {
+				out.Body.Value = append(out.Body.Value, depJSON(d))
+			}
+			return out, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "get-dataencryptionpolicy", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}",
+		Summary: "Get-DataEncryptionPolicy -Identity: one mailbox DEP by name or GUID", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
+		func(ctx context.Context, in *depPath) (*depOutput, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			if err != nil {
+				return nil, err
+			}
+			d, err := s.dep(ctx, t, "mailbox", in.DEP)
+			if err != nil {
+				return nil, err
+			}
+			return &depOutput{Body: depJSON(d)}, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "set-dataencryptionpolicy", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}",
+		Summary: "Set-DataEncryptionPolicy: enable or disable, change the description", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			DEP    string `path:"dep"`
+			Body   struct {
+				Enabled     *bool   `json:"enabled,omitempty"`
+				Description *string `json:"description,omitempty" maxLength:"512"`
+			}
+		}) (*depOutput, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleExchangeAdmin)
+			if err != nil {
+				return nil, err
+			}
+			d, err := s.dep(ctx, t, "mailbox", in.DEP)
+			if err != nil {
+				return nil, err
+			}
+			if in.Body.Enabled == nil && in.Body.Description == nil {
+				return nil, problem(400, "D1.Set", "give enabled and/or description", "nothing to change")
+			}
+			if in.Body.Enabled != nil {
+				d.Enabled = *in.Body.Enabled
+			}
+			if in.Body.Description != nil {
+				d.Description = *in.Body.Description
+			}
+			d.Updated = s.cfg.Now().UTC()
+			if err := s.cfg.Store.UpdateDEP(ctx, d); err != nil {
+				return nil, err
+			}
+			s.cfg.Logger.Info("api: DEP changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", caller(ctx).Subject)
+			return &depOutput{Body: depJSON(d)}, nil
+		})
+}
+
+// tenantRole loads a tenant the caller belongs to with one of roles.
+func (s *Server) tenantRole(ctx context.Context, tenant string, roles ...string) (store.ServiceTenant, error) {
+	t, err := s.tenant(ctx, tenant)
+	if err != nil {
+		return t, err
+	}
+	if p := caller(ctx); !slices.Contains(roles, p.Role) {
+		return t, problem(403, "Authorization.Role", "use a token of a tenant admin with one of these roles: "+strings.Join(roles, ", "), "role %s may not do this", p.Role)
+	}
+	return t, nil
+}
+
+func (s *Server) dep(ctx context.Context, t store.ServiceTenant, kind, idOrName string) (store.DEP, error) {
+	d, err := s.cfg.Store.DEP(ctx, t.ID, kind, idOrName)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, problem(404, "D1.Exists", "check the name or GUID (ck dep list)", "tenant %s has no %s DEP %q", t.Name, kind, idOrName)
+	}
+	return d, err
+}
+
+func depJSON(d store.DEP) DEP {
+	out := DEP{ID: d.ID, Name: d.Name, Description: d.Description, Kind: d.Kind, AzureKeyIDs: d.KeyURIs[:], Enabled: d.Enabled, Created: d.Created, Updated: d.Updated, WrappedWith: []string{}}
+	var k keyring.DEP
+	if k.UnmarshalKeys(d.Keys) == nil {
+		out.WrappedWith = []string{k.CustomerKeys[0].KeyID, k.CustomerKeys[1].KeyID}
+	}
+	return out
+}
+
+// endOfTime is the only expiry Customer Key accepts (12/31/9999).
+var endOfTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// newDEP checks the name and both keys, creates the DEP (its key wrapped
+// by both customer keys and a new availability key), proves both keys can
+// unwrap it, and stores it.
+func (s *Server) newDEP(ctx context.Context, t store.ServiceTenant, kind string, k keyring.Kind, name, description string, keyURIs []string, max int) (DEP, error) {
+	w, ok := s.cfg.Workloads[kind]
+	if !ok {
+		return DEP{}, problem(503, "Service.Workload", "the operator must configure this workload", "the service is not configured to reach customer keys for %s DEPs", kind)
+	}
+	if !depNameRE.MatchString(name) {
+		return DEP{}, problem(400, "D1.Name", "use 1-64 letters, digits, '.', '_' or '-', without spaces, e.g. Contoso-EXO-DEP-1", "DEP name %q is invalid", name)
+	}
+	if len(keyURIs) != 2 {
+		return DEP{}, problem(400, "D1.TwoKeys", "give exactly two key URIs, one in each of two vaults (ck vault key show VAULT KEY -o json | jq -r .key.kid)", "a DEP needs two customer keys, %d given", len(keyURIs))
+	}
+	var vaults [2]string
+	for i, uri := range keyURIs {
+		v, _, _, err := kms.ParseKeyURI(uri)
+		if err != nil {
+			return DEP{}, problem(400, "D1.KeyURI", "give key URIs as https://{vault}/keys/{name}[/{version}]", "key %d: %v", i+1, err)
+		}
+		vaults[i] = v
+	}
+	if vaults[0] == vaults[1] {
+		return DEP{}, problem(400, "D1.TwoVaults", "put the two keys in two different vaults, ideally in two regions", "both keys are in vault %s", vaults[0])
+	}
+	if _, err := s.cfg.Store.DEP(ctx, t.ID, kind, name); err == nil {
+		return DEP{}, problem(409, "D1.UniqueName", "choose another name", "tenant %s already has a %s DEP named %q", t.Name, kind, name)
+	}
+	if ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, kind); err != nil {
+		return DEP{}, err
+	} else if len(ds) >= max {
+		return DEP{}, problem(400, "D1.Limit", "reuse or remove one of the existing DEPs", "tenant %s has %d %s DEPs, the most allowed", t.Name, len(ds), kind)
+	}
+	for i, uri := range keyURIs {
+		info, err := w.KMS.Get(ctx, uri)
+		if err != nil {
+			return DEP{}, keyProblem(i, uri, w.App, err)
+		}
+		switch {
+		case !info.Enabled:
+			return DEP{}, problem(400, "Key.Enabled", "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled", i+1, uri)
+		case info.Expires != nil && !info.Expires.Equal(endOfTime):
+			return DEP{}, problem(400, "Key.NeverExpires", "remove the need for an expiry, or move it to 12/31/9999: ck vault key update VAULT KEY --expires 9999-12-31", "key %d %s expires on %s", i+1, uri, info.Expires.Format("2006-01-02"))
+		case !slices.Contains(info.Ops, "wrapKey") || !slices.Contains(info.Ops, "unwrapKey"):
+			return DEP{}, problem(400, "Key.Operations", "allow wrapKey and unwrapKey in the key's key_ops: ck vault key update VAULT KEY --ops wrapKey,unwrapKey,...", "key %d %s does not allow wrapKey and unwrapKey (key_ops %v)", i+1, uri, info.Ops)
+		}
+	}
+	id := uuid.NewString()
+	req := keyring.Request{Initiator: keyring.User, Reason: "New-DataEncryptionPolicy " + name + " by " + caller(ctx).Subject}
+	kd, err := w.Ring.NewDEP(ctx, t.ID, id, k, [2]string{keyURIs[0], keyURIs[1]}, req)
+	if err != nil {
+		var ke *kms.Error
+		if errors.As(err, &ke) {
+			return DEP{}, keyProblem(slices.Index(keyURIs, ke.KeyURI), ke.KeyURI, w.App, err)
+		}
+		return DEP{}, err
+	}
+	// Both keys must also unwrap: the service reads with either.
+	for i, rec := range kd.CustomerKeys {
+		if _, err := w.KMS.Unwrap(ctx, rec.KeyID, rec.Data); err != nil {
+			w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "DEP "+id+" not created: key "+rec.KeyID+" cannot unwrap")
+			return DEP{}, keyProblem(i, rec.KeyID, w.App, err)
+		}
+	}
+	now := s.cfg.Now().UTC()
+	d := store.DEP{ID: id, Tenant: t.ID, Kind: kind, Name: name, Description: description, KeyURIs: [2]string{keyURIs[0], keyURIs[1]}, Enabled: true, Keys: kd.MarshalKeys(), Created: now, Updated: now}
+	if err := s.cfg.Store.CreateDEP(ctx, d, max); err != nil {
+		w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "DEP "+id+" not stored: "+err.Error())
+		switch {
+		case errors.Is(err, store.ErrLimit):
+			return DEP{}, problem(400, "D1.Limit", "reuse or remove one of the existing DEPs", "tenant %s has reached the limit of %d %s DEPs", t.Name, max, kind)
+		case errors.Is(err, store.ErrConflict):
+			return DEP{}, problem(409, "D1.UniqueName", "choose another name", "tenant %s already has a %s DEP named %q", t.Name, kind, name)
+		}
+		return DEP{}, err
+	}
+	s.cfg.Logger.Info("api: DEP created", "tenant", t.ID, "dep", id, "name", name, "kind", kind, "by", caller(ctx).Subject)
+	return depJSON(d), nil
+}
+
+// keyProblem explains why customer key i cannot serve, by failure class.
+func keyProblem(i int, uri, app string, err error) *Problem {
+	var ke *kms.Error
+	if !errors.As(err, &ke) {
+		return problem(500, "Internal", "retry; if it persists the operator should read the log", "key %d %s: %v", i+1, uri, err)
+	}
+	switch {
+	case ke.Class == kms.Transient:
+		return problem(503, "Key.Reachable", "check that the vault is up and reachable, then retry", "key %d %s: %s", i+1, uri, ke.Cause)
+	case ke.Status == http.StatusNotFound:
+		return problem(400, "Key.Exists", "check the key URI; if the key was deleted, recover it (ck vault key recover VAULT KEY)", "key %d %s: %s", i+1, uri, ke.Cause)
+	case ke.Class == kms.Denied && (ke.Status == 401 || ke.Status == 403) && strings.HasPrefix(ke.Cause, "access removed"):
+		return problem(400, "KeyAccessPermissions", "grant the workload's service principal "+app+" get, wrapKey and unwrapKey on the key's vault (ck vault access-policy set VAULT --spn "+app+" --key-permissions get,wrapKey,unwrapKey, or the Key Vault Crypto Service Encryption User role)", "key %d %s: %s", i+1, uri, ke.Cause)
+	}
+	return problem(400, "Key.Usable", "make the key usable for wrapKey and unwrapKey", "key %d %s: %s", i+1, uri, ke.Cause)
+}

@@ -1,0 +1,144 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
+)
+
+// depEnv is the service over the seed tenant's two vaults.
+type depEnv struct {
+	*env
+	vault *vaulttest.Env
+	seed  vaulttest.Seed
+	st    store.Store
+	admin string // Contoso's Exchange admin token
+	keys  string // the two key URIs as JSON
+}
+
+func startDEPs(t *testing.T) *depEnv {
+	t.Helper()
+	ctx := context.Background()
+	v := vaulttest.Start(t, vaulttest.Options{})
+	seed, err := v.SeedTenant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "service-master.key"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kms.Local(v.Client, api.ExchangeApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})}}
+	s, err := api.New(api.Config{Store: v.Store, Workloads: ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := api.EnsureOperatorToken(ctx, v.Store, filepath.Join(t.TempDir(), api.OperatorTokenFile), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(s.Handler())
+	t.Cleanup(srv.Close)
+	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store}
+	for _, name := range []string{"Contoso", "Fabrikam"} {
+		id := ""
+		if name == "Contoso" {
+			id = seed.Tenant
+		}
+		if st, _, body := e.call(op, "POST", "/v1/tenants", fmt.Sprintf(`{"name":%q,"id":%q}`, name, id)); st != 201 {
+			t.Fatalf("tenant %s: %d %v", name, st, body)
+		}
+	}
+	_, _, tok := e.call(op, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
+	e.admin = tok["token"].(string)
+	e.keys = fmt.Sprintf(`[%q,%q]`, seed.KeyURIs[0], seed.KeyURIs[1])
+	return e
+}
+
+func TestMailboxDEPLimitAndAvailabilityKeys(t *testing.T) {
+	e := startDEPs(t)
+	ids := map[string]bool{}
+	for i := range api.MaxMailboxDEPs {
+		st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"dep-%02d","azureKeyIDs":%s}`, i, e.keys))
+		if st != 201 {
+			t.Fatalf("DEP %d: %d %v", i, st, body)
+		}
+		ids[body["id"].(string)] = true
+	}
+	if len(ids) != api.MaxMailboxDEPs {
+		t.Fatalf("%d distinct DEP IDs", len(ids))
+	}
+	st, ct, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"dep-51","azureKeyIDs":%s}`, e.keys))
+	e.wantProblem(400, "D1.Limit", st, ct, body)
+
+	// Each DEP got its own availability key, and each really unwraps its DEP key.
+	ds, err := e.st.ListDEPs(context.Background(), e.seed.Tenant, "mailbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	avks := map[string]bool{}
+	for _, d := range ds {
+		var k keyring.DEP
+		k.ID, k.Tenant = d.ID, d.Tenant
+		if err := k.UnmarshalKeys(d.Keys); err != nil {
+			t.Fatal(err)
+		}
+		avk, err := e.st.AvailabilityKey(context.Background(), k.AvailabilityKeyID)
+		if err != nil || avk.DEP != d.ID || avk.DestroyedAt != nil {
+			t.Fatalf("DEP %s availability key: %+v %v", d.Name, avk, err)
+		}
+		avks[k.AvailabilityKeyID] = true
+	}
+	if len(avks) != api.MaxMailboxDEPs {
+		t.Fatalf("%d availability keys for %d DEPs", len(avks), api.MaxMailboxDEPs)
+	}
+}
+
+func TestMailboxDEPIsolationAndFailedCreation(t *testing.T) {
+	e := startDEPs(t)
+	st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"Contoso-EXO-DEP-1","azureKeyIDs":%s}`, e.keys))
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, body)
+	}
+	id := body["id"].(string)
+	_, _, ftok := e.call(e.operator, "POST", "/v1/tenants/Fabrikam/tokens", `{"subject":"eve@fabrikam.com","role":"global-admin"}`)
+	eve := ftok["token"].(string)
+	for _, path := range []string{"/v1/tenants/Contoso/dataEncryptionPolicies", "/v1/tenants/Contoso/dataEncryptionPolicies/" + id} {
+		st, ct, body := e.call(eve, "GET", path, "")
+		e.wantProblem(404, "Tenant.Exists", st, ct, body)
+	}
+	st, ct, body := e.call(eve, "GET", "/v1/tenants/Fabrikam/dataEncryptionPolicies/"+id, "")
+	e.wantProblem(404, "D1.Exists", st, ct, body)
+	st, ct, body = e.call(eve, "PATCH", "/v1/tenants/Contoso/dataEncryptionPolicies/"+id, `{"enabled":false}`)
+	e.wantProblem(404, "Tenant.Exists", st, ct, body)
+
+	// Unwrap refused on one vault: the DEP is not created, and the error
+	// names the missing permission.
+	if err := e.vault.Client.Do(context.Background(), "PUT", "/vaults/"+e.seed.Vaults[1].Name+"/accessPolicies/"+api.ExchangeApp,
+		map[string]any{"permissions": map[string]any{"keys": []string{"get", "wrapKey"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, ct, body = e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"NoUnwrap","azureKeyIDs":%s}`, e.keys))
+	e.wantProblem(400, "KeyAccessPermissions", st, ct, body)
+	if !strings.Contains(body["detail"].(string), "unwrapKey") {
+		t.Fatalf("detail does not say which permission: %v", body["detail"])
+	}
+	ds, _ := e.st.ListDEPs(context.Background(), e.seed.Tenant, "mailbox")
+	if len(ds) != 1 {
+		t.Fatalf("%d DEPs after a refused creation, want 1", len(ds))
+	}
+}

@@ -1,0 +1,47 @@
+package keyring
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+)
+
+// storedKeys is how a DEP's wrapped keys are kept: each record in its
+// envelope byte format.
+type storedKeys struct {
+	CustomerKeys      [2][]byte `json:"customerKeys"`
+	AvailabilityKeyID string    `json:"availabilityKeyId"`
+	Availability      []byte    `json:"availability"`
+}
+
+// MarshalKeys encodes the DEP's wrapped keys for storage.
+func (d DEP) MarshalKeys() []byte {
+	b, _ := json.Marshal(storedKeys{
+		CustomerKeys:      [2][]byte{d.CustomerKeys[0].Marshal(), d.CustomerKeys[1].Marshal()},
+		AvailabilityKeyID: d.AvailabilityKeyID,
+		Availability:      d.Availability.Marshal(),
+	})
+	return b
+}
+
+// UnmarshalKeys restores the wrapped keys of a stored DEP into d.
+func (d *DEP) UnmarshalKeys(b []byte) error {
+	var s storedKeys
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("DEP %s: stored keys: %w", d.ID, err)
+	}
+	for i, raw := range s.CustomerKeys {
+		r, err := envelope.ParseRecord(raw)
+		if err != nil || r.Alg != envelope.AlgCustomerKey {
+			return fmt.Errorf("DEP %s: customer key record %d is corrupt", d.ID, i+1)
+		}
+		d.CustomerKeys[i] = r
+	}
+	r, err := envelope.ParseRecord(s.Availability)
+	if err != nil || r.Alg != envelope.AlgAvailabilityKey {
+		return fmt.Errorf("DEP %s: availability key record is corrupt", d.ID)
+	}
+	d.Availability, d.AvailabilityKeyID = r, s.AvailabilityKeyID
+	return nil
+}
