@@ -130,6 +130,51 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return json.Unmarshal(data, out)
 }
 
+// DoRaw sends raw bytes (application/octet-stream) and decodes a JSON answer.
+func (c *Client) DoRaw(ctx context.Context, method, path string, body []byte, out any) error {
+	data, err := c.send(ctx, method, path, "application/octet-stream", body)
+	if err != nil {
+		return err
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// Get returns a raw answer (an item's content).
+func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
+	return c.send(ctx, http.MethodGet, path, "", nil)
+}
+
+func (c *Client) send(ctx context.Context, method, path, contentType string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.cfg.URL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("Customer Key service unreachable at %s: %w", c.cfg.URL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		p := &Problem{Status: resp.StatusCode, Detail: strings.TrimSpace(string(data))}
+		json.Unmarshal(data, p)
+		return nil, p
+	}
+	return data, nil
+}
+
 // Tenant is a customer organisation of the service.
 type Tenant struct {
 	ID      string    `json:"id"`

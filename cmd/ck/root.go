@@ -49,6 +49,9 @@ var cmdlets = map[string][]string{
 	"New-DataEncryptionPolicy":            {"dep", "new"},
 	"Get-DataEncryptionPolicy":            {"dep", "list"},
 	"Set-DataEncryptionPolicy":            {"dep", "set"},
+	"Set-Mailbox":                         {"mailbox", "set"},
+	"Set-MailUser":                        {"mailuser", "set"},
+	"Get-MailboxStatistics":               {"mailbox", "stats"},
 }
 
 // app holds what every command shares: flags, config and output.
@@ -119,7 +122,7 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd(), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"))
 	return root
 }
 

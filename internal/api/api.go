@@ -108,6 +108,7 @@ func (s *Server) routes() {
 		})
 	s.tenantRoutes()
 	s.depRoutes()
+	s.mailboxRoutes()
 }
 
 type healthOutput struct {

@@ -24,6 +24,7 @@ type depEnv struct {
 	st    store.Store
 	admin string // Contoso's Exchange admin token
 	keys  string // the two key URIs as JSON
+	ring  *keyring.Keyring
 }
 
 func startDEPs(t *testing.T) *depEnv {
@@ -42,7 +43,8 @@ func startDEPs(t *testing.T) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})}}
+	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})
+	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}}
 	s, err := api.New(api.Config{Store: v.Store, Workloads: ws})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +55,7 @@ func startDEPs(t *testing.T) *depEnv {
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store}
+	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring}
 	for _, name := range []string{"Contoso", "Fabrikam"} {
 		id := ""
 		if name == "Contoso" {

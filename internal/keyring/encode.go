@@ -17,11 +17,11 @@ type storedKeys struct {
 
 // MarshalKeys encodes the DEP's wrapped keys for storage.
 func (d DEP) MarshalKeys() []byte {
-	b, _ := json.Marshal(storedKeys{
-		CustomerKeys:      [2][]byte{d.CustomerKeys[0].Marshal(), d.CustomerKeys[1].Marshal()},
-		AvailabilityKeyID: d.AvailabilityKeyID,
-		Availability:      d.Availability.Marshal(),
-	})
+	s := storedKeys{AvailabilityKeyID: d.AvailabilityKeyID, Availability: d.Availability.Marshal()}
+	if d.Kind != ServiceManaged {
+		s.CustomerKeys = [2][]byte{d.CustomerKeys[0].Marshal(), d.CustomerKeys[1].Marshal()}
+	}
+	b, _ := json.Marshal(s)
 	return b
 }
 
@@ -32,6 +32,9 @@ func (d *DEP) UnmarshalKeys(b []byte) error {
 		return fmt.Errorf("DEP %s: stored keys: %w", d.ID, err)
 	}
 	for i, raw := range s.CustomerKeys {
+		if d.Kind == ServiceManaged {
+			break
+		}
 		r, err := envelope.ParseRecord(raw)
 		if err != nil || r.Alg != envelope.AlgCustomerKey {
 			return fmt.Errorf("DEP %s: customer key record %d is corrupt", d.ID, i+1)

@@ -46,11 +46,17 @@ const (
 	Mailbox Kind = iota + 1
 	// Site: SharePoint/OneDrive site DEPs (the TIK).
 	Site
+	// ServiceManaged: the tenant's default DEP, whose only root is a key the
+	// service holds (kept like an availability key).
+	ServiceManaged
 )
 
 func (k Kind) String() string {
-	if k == Site {
+	switch k {
+	case Site:
 		return "site"
+	case ServiceManaged:
+		return "service-managed"
 	}
 	return "mailbox"
 }
@@ -211,6 +217,24 @@ func (k *Keyring) NewDEP(ctx context.Context, tenant, id string, kind Kind, keyU
 	return d, nil
 }
 
+// NewServiceDEP creates a tenant's service-managed DEP: a fresh DEP key
+// wrapped only by a root key the service holds.
+func (k *Keyring) NewServiceDEP(ctx context.Context, tenant, id string) (DEP, error) {
+	depKey := envelope.NewKey()
+	defer depKey.Destroy()
+	d := DEP{ID: id, Tenant: tenant, Kind: ServiceManaged}
+	rootID, root, err := k.ks.create(ctx, tenant, id, store.AvailabilityKey{Created: k.cfg.Now().UTC()})
+	if err != nil {
+		return DEP{}, err
+	}
+	defer root.Destroy()
+	d.AvailabilityKeyID = rootID
+	if d.Availability, err = envelope.WrapWithAvailabilityKey(root, rootID, d.ref(), depKey); err != nil {
+		return DEP{}, err
+	}
+	return d, nil
+}
+
 // DestroyAvailabilityKey destroys a DEP's availability key, irreversibly,
 // and drops the DEP's cached key.
 func (k *Keyring) DestroyAvailabilityKey(ctx context.Context, d DEP, by, reason string) error {
@@ -240,6 +264,21 @@ func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key
 		return key, nil
 	}
 	k.cfg.Metrics.cacheMisses.Inc()
+	if d.Kind == ServiceManaged {
+		k.mu.Unlock()
+		key, err := k.ks.get(ctx, d.AvailabilityKeyID)
+		if err == nil {
+			defer key.Destroy()
+			var depKey *envelope.Key
+			if depKey, err = envelope.UnwrapWithAvailabilityKey(key, d.ref(), d.Availability); err == nil {
+				k.mu.Lock()
+				k.entries[d.ID] = &entry{key: depKey, expires: k.cfg.Now().Add(k.cfg.TTL)}
+				k.mu.Unlock()
+				return depKey, nil
+			}
+		}
+		return nil, fmt.Errorf("service-managed DEP %s: %w", d.ID, err)
+	}
 	f, leader := k.flights[d.ID], false
 	if f == nil {
 		f, leader = &flight{done: make(chan struct{})}, true

@@ -306,8 +306,45 @@ type DEP struct {
 	Updated     time.Time
 }
 
+// Mailbox is a user mailbox or a mail user. ContainerKey is its mailbox
+// key, wrapped by the key of DEP (an envelope record).
+type Mailbox struct {
+	Tenant       string
+	ID           string // lower-case UPN
+	Kind         string // UserMailbox | MailUser
+	DEP          string // the DEP whose key wraps ContainerKey
+	ContainerKey []byte
+	KeyVersion   int
+	Created      time.Time
+	Updated      time.Time
+}
+
+// Item is one item of a mailbox: its latest version, sealed.
+type Item struct {
+	Tenant  string
+	Mailbox string
+	ID      string
+	Kind    string // message | attachment | calendar
+	Version uint32
+	Sealed  []byte
+	Created time.Time
+}
+
 // Service holds the Customer Key service's own records.
 type Service interface {
+	CreateMailbox(ctx context.Context, m Mailbox) error
+	Mailbox(ctx context.Context, tenant, id string) (Mailbox, error)
+	ListMailboxes(ctx context.Context, tenant string) ([]Mailbox, error)
+	// UpdateMailbox re-points a mailbox at another DEP with its re-wrapped
+	// key, if it is still on prevDEP (ErrConflict otherwise).
+	UpdateMailbox(ctx context.Context, m Mailbox, prevDEP string) error
+	CountItems(ctx context.Context, tenant, mailbox string) (int, error)
+
+	PutItem(ctx context.Context, it Item) error
+	Item(ctx context.Context, tenant, mailbox, id string) (Item, error)
+	ListItems(ctx context.Context, tenant, mailbox string) ([]Item, error)
+	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
+
 	// CreateDEP stores a new DEP unless the tenant already has max DEPs of
 	// its kind (ErrLimit) or one of that name (ErrConflict).
 	CreateDEP(ctx context.Context, d DEP, max int) error

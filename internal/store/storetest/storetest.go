@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AvailabilityKeys", testAvailabilityKeys},
 		{"Service", testService},
 		{"DEPs", testDEPs},
+		{"Mailboxes", testMailboxes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -424,4 +425,44 @@ func testDEPs(t *testing.T, s store.Store) {
 	wrongTenant := d
 	wrongTenant.Tenant = "t2"
 	wantErr(t, s.UpdateDEP(ctx, wrongTenant), store.ErrNotFound)
+}
+
+func testMailboxes(t *testing.T, s store.Store) {
+	m := store.Mailbox{Tenant: "t1", ID: "alice@contoso.com", Kind: "UserMailbox", DEP: "dep-a", ContainerKey: []byte("wrapped-a"), KeyVersion: 1, Created: now(), Updated: now()}
+	must(t, s.CreateMailbox(ctx, m))
+	wantErr(t, s.CreateMailbox(ctx, m), store.ErrConflict)
+	got, err := s.Mailbox(ctx, "t1", "ALICE@contoso.com")
+	must(t, err)
+	equal(t, "mailbox", got, m)
+	_, err = s.Mailbox(ctx, "t2", "alice@contoso.com")
+	wantErr(t, err, store.ErrNotFound)
+
+	moved := m
+	moved.DEP, moved.ContainerKey, moved.KeyVersion, moved.Updated = "dep-b", []byte("wrapped-b"), 2, now().Add(time.Second)
+	must(t, s.UpdateMailbox(ctx, moved, "dep-a"))
+	stale := moved
+	stale.DEP = "dep-c"
+	wantErr(t, s.UpdateMailbox(ctx, stale, "dep-a"), store.ErrConflict) // someone moved it first
+	wantErr(t, s.UpdateMailbox(ctx, store.Mailbox{Tenant: "t1", ID: "nobody@contoso.com"}, "dep-a"), store.ErrNotFound)
+	ms, err := s.ListMailboxes(ctx, "t1")
+	must(t, err)
+	equal(t, "mailboxes", ms, []store.Mailbox{moved})
+
+	it := store.Item{Tenant: "t1", Mailbox: "alice@contoso.com", ID: "msg-1", Kind: "message", Version: 1, Sealed: []byte("sealed-1"), Created: now()}
+	must(t, s.PutItem(ctx, it))
+	it.Version, it.Sealed = 2, []byte("sealed-2")
+	must(t, s.PutItem(ctx, it)) // a new version replaces the old
+	gi, err := s.Item(ctx, "t1", "Alice@Contoso.com", "msg-1")
+	must(t, err)
+	equal(t, "item", gi, it)
+	n, err := s.CountItems(ctx, "t1", "alice@contoso.com")
+	must(t, err)
+	equal(t, "item count", n, 1)
+	_, err = s.Item(ctx, "t2", "alice@contoso.com", "msg-1")
+	wantErr(t, err, store.ErrNotFound)
+	items, err := s.ListItems(ctx, "t1", "alice@contoso.com")
+	must(t, err)
+	equal(t, "items", items, []store.Item{it})
+	must(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"))
+	wantErr(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"), store.ErrNotFound)
 }

@@ -1,0 +1,441 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Mailbox kinds.
+const (
+	UserMailbox = "UserMailbox"
+	MailUser    = "MailUser" // not yet migrated: its data is encrypted as it arrives
+)
+
+// Statistics is Get-MailboxStatistics.
+type Statistics struct {
+	Identity               string `json:"identity"`
+	Kind                   string `json:"kind"`
+	IsEncrypted            bool   `json:"isEncrypted" doc:"True when a customer DEP protects the mailbox"`
+	DataEncryptionPolicyID string `json:"dataEncryptionPolicyID,omitempty" doc:"The GUID of the DEP whose keys protect the mailbox now"`
+	ItemCount              int    `json:"itemCount"`
+}
+
+// ItemInfo describes a stored item (never its content).
+type ItemInfo struct {
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"`
+	Version uint32    `json:"version"`
+	Size    int       `json:"size" doc:"Bytes stored, sealed"`
+	Created time.Time `json:"created"`
+}
+
+var upnRE = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
+var itemIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+const serviceDEPName = "service-managed"
+
+func (s *Server) mailboxRoutes() {
+	admins := []string{RoleGlobalAdmin, RoleExchangeAdmin}
+	huma.Register(s.api, huma.Operation{OperationID: "new-mailbox", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/mailboxes",
+		Summary: "Create a user mailbox or a mail user, on a DEP or on service-managed keys", Tags: []string{"mailboxes"}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			Body   struct {
+				ID                   string `json:"id" doc:"The user's UPN"`
+				Kind                 string `json:"kind,omitempty" enum:"UserMailbox,MailUser" default:"UserMailbox"`
+				DataEncryptionPolicy string `json:"dataEncryptionPolicy,omitempty" doc:"A mailbox DEP's name or GUID; empty for service-managed keys"`
+			}
+		}) (*struct{ Body Statistics }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, admins...)
+			if err != nil {
+				return nil, err
+			}
+			if !upnRE.MatchString(in.Body.ID) {
+				return nil, problem(400, "Mailbox.ID", "give the user's principal name, e.g. alice@contoso.com", "mailbox %q is not a UPN", in.Body.ID)
+			}
+			kind := in.Body.Kind
+			if kind == "" {
+				kind = UserMailbox
+			}
+			d, err := s.assignableDEP(ctx, t, in.Body.DataEncryptionPolicy)
+			if err != nil {
+				return nil, err
+			}
+			id := strings.ToLower(in.Body.ID)
+			depKey, err := s.depKey(ctx, d, keyring.Request{Initiator: keyring.Service, Reason: "new mailbox " + id})
+			if err != nil {
+				return nil, err
+			}
+			rec, err := envelope.WrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: id}, envelope.NewKey())
+			if err != nil {
+				return nil, err
+			}
+			now := s.cfg.Now().UTC()
+			m := store.Mailbox{Tenant: t.ID, ID: id, Kind: kind, DEP: d.ID, ContainerKey: rec.Marshal(), KeyVersion: 1, Created: now, Updated: now}
+			if err := s.cfg.Store.CreateMailbox(ctx, m); errors.Is(err, store.ErrConflict) {
+				return nil, problem(409, "Mailbox.Unique", "use the existing mailbox", "mailbox %s exists", id)
+			} else if err != nil {
+				return nil, err
+			}
+			st, err := s.stats(ctx, m)
+			return &struct{ Body Statistics }{Body: st}, err
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "set-mailbox", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}",
+		Summary: "Set-Mailbox / Set-MailUser -DataEncryptionPolicy: assign a DEP, or none for service-managed keys (only the mailbox key is re-wrapped)",
+		Tags:    []string{"mailboxes"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant  string `path:"tenant"`
+			Mailbox string `path:"mailbox"`
+			Body    struct {
+				DataEncryptionPolicy string `json:"dataEncryptionPolicy" doc:"A mailbox DEP's name or GUID, or empty for none (service-managed keys)"`
+			}
+		}) (*struct{ Body Statistics }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, admins...)
+			if err != nil {
+				return nil, err
+			}
+			m, err := s.mailbox(ctx, t, in.Mailbox)
+			if err != nil {
+				return nil, err
+			}
+			to, err := s.assignableDEP(ctx, t, in.Body.DataEncryptionPolicy)
+			if err != nil {
+				return nil, err
+			}
+			if to.ID != m.DEP {
+				if err := s.rewrap(ctx, t, m, to); err != nil {
+					return nil, err
+				}
+				m.DEP = to.ID
+			}
+			st, err := s.stats(ctx, m)
+			return &struct{ Body Statistics }{Body: st}, err
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "get-mailboxstatistics", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/statistics",
+		Summary: "Get-MailboxStatistics: IsEncrypted and DataEncryptionPolicyID", Tags: []string{"mailboxes"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant  string `path:"tenant"`
+			Mailbox string `path:"mailbox"`
+		}) (*struct{ Body Statistics }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			if err != nil {
+				return nil, err
+			}
+			m, err := s.mailbox(ctx, t, in.Mailbox)
+			if err != nil {
+				return nil, err
+			}
+			st, err := s.stats(ctx, m)
+			return &struct{ Body Statistics }{Body: st}, err
+		})
+
+	type itemPath struct {
+		Tenant  string `path:"tenant"`
+		Mailbox string `path:"mailbox"`
+		Item    string `path:"item" doc:"Item ID: 1-128 letters, digits, . _ -"`
+	}
+	huma.Register(s.api, huma.Operation{OperationID: "put-item", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
+		Summary: "Write an item (a new version); it is sealed under a fresh item key before it is stored", Tags: []string{"mailbox data"}, Security: bearerAuth,
+		MaxBodyBytes: 16 << 20},
+		func(ctx context.Context, in *struct {
+			Tenant  string `path:"tenant"`
+			Mailbox string `path:"mailbox"`
+			Item    string `path:"item" doc:"Item ID: 1-128 letters, digits, . _ -"`
+			Kind    string `query:"kind" enum:"message,attachment,calendar" default:"message"`
+			RawBody []byte `contentType:"application/octet-stream"`
+		}) (*struct{ Body ItemInfo }, error) {
+			t, m, ck, err := s.openMailbox(ctx, in.Tenant, in.Mailbox, "write item")
+			if err != nil {
+				return nil, err
+			}
+			if !itemIDRE.MatchString(in.Item) {
+				return nil, problem(400, "Item.ID", "use 1-128 letters, digits, '.', '_' or '-'", "item ID %q is invalid", in.Item)
+			}
+			version := uint32(1)
+			if prev, err := s.cfg.Store.Item(ctx, t.ID, m.ID, in.Item); err == nil {
+				version = prev.Version + 1
+			}
+			kind := in.Kind
+			if kind == "" {
+				kind = "message"
+			}
+			sealed, err := envelope.Seal(ck, containerKeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: in.Item, Version: version}, in.RawBody)
+			if err != nil {
+				return nil, err
+			}
+			it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: in.Item, Kind: kind, Version: version, Sealed: sealed, Created: s.cfg.Now().UTC()}
+			if err := s.cfg.Store.PutItem(ctx, it); err != nil {
+				return nil, err
+			}
+			return &struct{ Body ItemInfo }{Body: itemInfo(it)}, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "get-item", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
+		Summary: "Read an item: unwrapped through the keyring as a user-initiated request", Tags: []string{"mailbox data"}, Security: bearerAuth},
+		func(ctx context.Context, in *itemPath) (*struct {
+			ContentType string `header:"Content-Type"`
+			Body        []byte
+		}, error) {
+			t, m, ck, err := s.openMailbox(ctx, in.Tenant, in.Mailbox, "read item")
+			if err != nil {
+				return nil, err
+			}
+			it, err := s.cfg.Store.Item(ctx, t.ID, m.ID, in.Item)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, problem(404, "Item.Exists", "list the mailbox's items (ck mailbox item list)", "mailbox %s has no item %q", m.ID, in.Item)
+			} else if err != nil {
+				return nil, err
+			}
+			content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+			if err != nil {
+				s.cfg.Logger.Error("api: stored item does not open", "tenant", t.ID, "mailbox", m.ID, "item", it.ID, "err", err)
+				return nil, problem(500, "Item.Integrity", "the operator should restore this item from backup", "item %s of mailbox %s failed its integrity check", it.ID, m.ID)
+			}
+			return &struct {
+				ContentType string `header:"Content-Type"`
+				Body        []byte
+			}{ContentType: "application/octet-stream", Body: content}, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "list-items", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items",
+		Summary: "List a mailbox's items (IDs, kinds, versions, sizes; no content)", Tags: []string{"mailbox data"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant  string `path:"tenant"`
+			Mailbox string `path:"mailbox"`
+		}) (*struct {
+			Body struct {
+				Value []ItemInfo `json:"value"`
+			}
+		}, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, admins...)
+			if err != nil {
+				return nil, err
+			}
+			m, err := s.mailbox(ctx, t, in.Mailbox)
+			if err != nil {
+				return nil, err
+			}
+			items, err := s.cfg.Store.ListItems(ctx, t.ID, m.ID)
+			if err != nil {
+				return nil, err
+			}
+			out := &struct {
+				Body struct {
+					Value []ItemInfo `json:"value"`
+				}
+			}{}
+			out.Body.Value = []ItemInfo{}
+			for _, it := range items {
+				out.Body.Value = append(out.Body.Value, itemInfo(it))
+			}
+			return out, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "delete-item", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
+		Summary: "Delete an item", Tags: []string{"mailbox data"}, Security: bearerAuth, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *itemPath) (*struct{}, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, admins...)
+			if err != nil {
+				return nil, err
+			}
+			m, err := s.mailbox(ctx, t, in.Mailbox)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.cfg.Store.DeleteItem(ctx, t.ID, m.ID, in.Item); errors.Is(err, store.ErrNotFound) {
+				return nil, problem(404, "Item.Exists", "list the mailbox's items (ck mailbox item list)", "mailbox %s has no item %q", m.ID, in.Item)
+			} else if err != nil {
+				return nil, err
+			}
+			return &struct{}{}, nil
+		})
+}
+
+func itemInfo(it store.Item) ItemInfo {
+	return ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: len(it.Sealed), Created: it.Created}
+}
+
+func containerKeyID(m store.Mailbox) string { return m.ID + "#" + strconv.Itoa(m.KeyVersion) }
+
+func (s *Server) mailbox(ctx context.Context, t store.ServiceTenant, id string) (store.Mailbox, error) {
+	m, err := s.cfg.Store.Mailbox(ctx, t.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, problem(404, "Mailbox.Exists", "check the mailbox's UPN (ck mailbox list)", "tenant %s has no mailbox %q", t.Name, id)
+	}
+	return m, err
+}
+
+// assignableDEP resolves the DEP a mailbox should use: a named mailbox
+// DEP that is enabled (D2), or the tenant's service-managed DEP for "".
+func (s *Server) assignableDEP(ctx context.Context, t store.ServiceTenant, name string) (store.DEP, error) {
+	if name == "" {
+		return s.serviceDEP(ctx, t)
+	}
+	d, err := s.dep(ctx, t, "mailbox", name)
+	if err != nil {
+		return d, err
+	}
+	if !d.Enabled {
+		return d, problem(400, "D2.Enabled", "enable the DEP first (ck dep set NAME --enabled=true), or choose another", "DEP %s is disabled and cannot be assigned", d.Name)
+	}
+	return d, nil
+}
+
+// serviceDEP returns the tenant's service-managed DEP, creating it once.
+func (s *Server) serviceDEP(ctx context.Context, t store.ServiceTenant) (store.DEP, error) {
+	if d, err := s.cfg.Store.DEP(ctx, t.ID, "service", serviceDEPName); err == nil {
+		return d, nil
+	}
+	w, ok := s.cfg.Workloads["mailbox"]
+	if !ok {
+		return store.DEP{}, problem(503, "Service.Workload", "the operator must configure the service's key store", "the service cannot create service-managed keys")
+	}
+	id := uuid.NewString()
+	kd, err := w.Ring.NewServiceDEP(ctx, t.ID, id)
+	if err != nil {
+		return store.DEP{}, err
+	}
+	now := s.cfg.Now().UTC()
+	d := store.DEP{ID: id, Tenant: t.ID, Kind: "service", Name: serviceDEPName, Description: "service-managed keys", Enabled: true, Keys: kd.MarshalKeys(), Created: now, Updated: now}
+	if err := s.cfg.Store.CreateDEP(ctx, d, 1); err != nil {
+		w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "duplicate service-managed DEP")
+		if d, err2 := s.cfg.Store.DEP(ctx, t.ID, "service", serviceDEPName); err2 == nil {
+			return d, nil // created meanwhile by another request
+		}
+		return store.DEP{}, err
+	}
+	return d, nil
+}
+
+// depKey gets a DEP's key through the keyring of its workload.
+func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (*envelope.Key, error) {
+	w, ok := s.cfg.Workloads["mailbox"]
+	if !ok {
+		return nil, problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
+	}
+	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
+	if d.Kind == "service" {
+		kd.Kind = keyring.ServiceManaged
+	}
+	if err := kd.UnmarshalKeys(d.Keys); err != nil {
+		return nil, err
+	}
+	key, err := w.Ring.DEPKey(ctx, kd, req)
+	var de *keyring.DEPError
+	switch {
+	case errors.As(err, &de) && de.Deliberate():
+		return nil, problem(403, "K3.CustomerKeysRefused", "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys (or recover them)", "%v", err)
+	case errors.As(err, &de):
+		return nil, problem(503, "K3.VaultsUnavailable", "retry later: the tenant's key vaults cannot be reached", "%v", err)
+	case errors.Is(err, keyring.ErrAvailabilityKeyDestroyed):
+		return nil, problem(410, "R6.Purged", "the data of this DEP was purged and cannot be read", "%v", err)
+	}
+	return key, err
+}
+
+// openMailbox checks access and unwraps a mailbox's key for data-plane use.
+func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
+	t, err := s.tenantRole(ctx, tenant, RoleGlobalAdmin, RoleExchangeAdmin)
+	if err != nil {
+		return t, store.Mailbox{}, nil, err
+	}
+	m, err := s.mailbox(ctx, t, mailbox)
+	if err != nil {
+		return t, m, nil, err
+	}
+	d, err := s.depByID(ctx, t, m.DEP)
+	if err != nil {
+		return t, m, nil, err
+	}
+	depKey, err := s.depKey(ctx, d, keyring.Request{Initiator: keyring.User, Reason: why + " in mailbox " + m.ID + " by " + caller(ctx).Subject})
+	if err != nil {
+		return t, m, nil, err
+	}
+	rec, err := envelope.ParseRecord(m.ContainerKey)
+	if err != nil {
+		return t, m, nil, err
+	}
+	ck, err := envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec)
+	if err != nil {
+		s.cfg.Logger.Error("api: mailbox key does not open", "tenant", t.ID, "mailbox", m.ID, "err", err)
+		return t, m, nil, problem(500, "Mailbox.Integrity", "the operator should read the service log", "the key of mailbox %s failed its integrity check", m.ID)
+	}
+	return t, m, ck, nil
+}
+
+// depByID finds a DEP of any kind by its GUID.
+func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) (store.DEP, error) {
+	for _, kind := range []string{"mailbox", "service"} {
+		if d, err := s.cfg.Store.DEP(ctx, t.ID, kind, id); err == nil {
+			return d, nil
+		}
+	}
+	return store.DEP{}, problem(500, "Mailbox.DEP", "the operator should read the service log", "the DEP %s of a mailbox is missing", id)
+}
+
+// rewrap moves a mailbox to another DEP: its mailbox key is unwrapped with
+// the old DEP key and wrapped with the new one (K7: content is untouched).
+// The mailbox reports the new DEP only once that is stored (D3).
+func (s *Server) rewrap(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP) error {
+	from, err := s.depByID(ctx, t, m.DEP)
+	if err != nil {
+		return err
+	}
+	req := keyring.Request{Initiator: keyring.Service, Reason: "Set-Mailbox -DataEncryptionPolicy " + to.Name + " on " + m.ID + " by " + caller(ctx).Subject}
+	oldKey, err := s.depKey(ctx, from, req)
+	if err != nil {
+		return err
+	}
+	rec, err := envelope.ParseRecord(m.ContainerKey)
+	if err != nil {
+		return err
+	}
+	ck, err := envelope.UnwrapContainerKey(oldKey, envelope.Container{Tenant: t.ID, DEP: from.ID, ID: m.ID}, rec)
+	if err != nil {
+		return err
+	}
+	defer ck.Destroy()
+	newKey, err := s.depKey(ctx, to, req)
+	if err != nil {
+		return err
+	}
+	nrec, err := envelope.WrapContainerKey(newKey, envelope.Container{Tenant: t.ID, DEP: to.ID, ID: m.ID}, ck)
+	if err != nil {
+		return err
+	}
+	prev := m.DEP
+	m.DEP, m.ContainerKey, m.Updated = to.ID, nrec.Marshal(), s.cfg.Now().UTC()
+	if err := s.cfg.Store.UpdateMailbox(ctx, m, prev); errors.Is(err, store.ErrConflict) {
+		return problem(409, "Mailbox.Concurrent", "read the mailbox again and retry", "mailbox %s was moved to another DEP meanwhile", m.ID)
+	} else if err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("api: mailbox re-wrapped", "tenant", t.ID, "mailbox", m.ID, "from", prev, "to", to.ID)
+	return nil
+}
+
+func (s *Server) stats(ctx context.Context, m store.Mailbox) (Statistics, error) {
+	n, err := s.cfg.Store.CountItems(ctx, m.Tenant, m.ID)
+	if err != nil {
+		return Statistics{}, err
+	}
+	st := Statistics{Identity: m.ID, Kind: m.Kind, ItemCount: n}
+	if d, err := s.cfg.Store.DEP(ctx, m.Tenant, "mailbox", m.DEP); err == nil {
+		st.IsEncrypted, st.DataEncryptionPolicyID = true, d.ID
+	}
+	return st, nil
+}

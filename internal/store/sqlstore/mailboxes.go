@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+const mailboxCols = `tenant, id, kind, dep, container_key, key_version, created, updated`
+
+func scanMailbox(r scanner) (store.Mailbox, error) {
+	var m store.Mailbox
+	var created, updated int64
+	err := r.Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated)
+	m.Created, m.Updated = fromMS(created), fromMS(updated)
+	return m, err
+}
+
+func (s *DB) CreateMailbox(ctx context.Context, m store.Mailbox) error {
+	_, err := s.exec(ctx, `INSERT INTO mailboxes (`+mailboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Tenant, strings.ToLower(m.ID), m.Kind, m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Created), ms(m.Updated))
+	return err
+}
+
+func (s *DB) Mailbox(ctx context.Context, tenant, id string) (store.Mailbox, error) {
+	m, err := scanMailbox(s.queryRow(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? AND id = ?`, tenant, strings.ToLower(id)))
+	return m, s.mapErr(err)
+}
+
+func (s *DB) ListMailboxes(ctx context.Context, tenant string) ([]store.Mailbox, error) {
+	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? ORDER BY id`, tenant)
+}
+
+func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string) error {
+	res, err := s.exec(ctx, `UPDATE mailboxes SET dep = ?, container_key = ?, key_version = ?, updated = ? WHERE tenant = ? AND id = ? AND dep = ?`,
+		m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Updated), m.Tenant, strings.ToLower(m.ID), prevDEP)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Mailbox(ctx, m.Tenant, m.ID); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: mailbox %s is no longer on DEP %s", store.ErrConflict, m.ID, prevDEP)
+	}
+	return nil
+}
+
+func (s *DB) CountItems(ctx context.Context, tenant, mailbox string) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM items WHERE tenant = ? AND mailbox = ?`, tenant, strings.ToLower(mailbox)).Scan(&n)
+	return n, s.mapErr(err)
+}
+
+const itemCols = `tenant, mailbox, id, kind, version, sealed, created`
+
+func scanItem(r scanner) (store.Item, error) {
+	var it store.Item
+	var created int64
+	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Sealed, &created)
+	it.Created = fromMS(created)
+	return it, err
+}
+
+func (s *DB) PutItem(ctx context.Context, it store.Item) error {
+	_, err := s.exec(ctx, `INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, mailbox, id) DO UPDATE SET kind = excluded.kind, version = excluded.version, sealed = excluded.sealed, created = excluded.created`,
+		it.Tenant, strings.ToLower(it.Mailbox), it.ID, it.Kind, it.Version, it.Sealed, ms(it.Created))
+	return err
+}
+
+func (s *DB) Item(ctx context.Context, tenant, mailbox, id string) (store.Item, error) {
+	it, err := scanItem(s.queryRow(ctx, `SELECT `+itemCols+` FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id))
+	return it, s.mapErr(err)
+}
+
+func (s *DB) ListItems(ctx context.Context, tenant, mailbox string) ([]store.Item, error) {
+	return list(ctx, s, scanItem, `SELECT `+itemCols+` FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
+}
+
+func (s *DB) DeleteItem(ctx context.Context, tenant, mailbox, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id))
+}
