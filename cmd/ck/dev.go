@@ -15,6 +15,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault"
@@ -122,7 +123,7 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws}); err != nil {
+		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: onboarding.VaultDirectory{C: vc}}); err != nil {
 			return err
 		}
 		if cc.ServiceToken, err = api.EnsureOperatorToken(ctx, st, filepath.Join(o.dir, api.OperatorTokenFile), time.Now()); err != nil {

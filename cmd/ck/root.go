@@ -52,6 +52,8 @@ var cmdlets = map[string][]string{
 	"Set-Mailbox":                         {"mailbox", "set"},
 	"Set-MailUser":                        {"mailuser", "set"},
 	"Get-MailboxStatistics":               {"mailbox", "stats"},
+	"New-CustomerKeyOnboardingRequest":    {"onboarding", "new"},
+	"Get-CustomerKeyOnboardingRequest":    {"onboarding", "list"},
 }
 
 // app holds what every command shares: flags, config and output.
@@ -122,7 +124,7 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd(), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"))
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd(), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd())
 	return root
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault"
@@ -58,6 +59,7 @@ operator's token into DIR/service-operator.token.`,
 				return err
 			}
 			var newKMS func(string) (kms.Client, error)
+			var az onboarding.Azure
 			switch {
 			case vaultConfig != "" && azure:
 				return fmt.Errorf("give --vault-config or --azure, not both")
@@ -71,6 +73,7 @@ operator's token into DIR/service-operator.token.`,
 					return err
 				}
 				newKMS = func(app string) (kms.Client, error) { return kms.Local(vc, app) }
+				az = onboarding.VaultDirectory{C: vc}
 			case azure:
 				newKMS = func(string) (kms.Client, error) { return kms.ForAzure("") }
 			}
@@ -82,7 +85,7 @@ operator's token into DIR/service-operator.token.`,
 			} else {
 				logger.Warn("no key vaults configured (--vault-config or --azure): DEPs cannot be created")
 			}
-			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws})
+			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: az})
 			if err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 )
 
@@ -50,6 +51,8 @@ type Config struct {
 	// Workloads by DEP kind (mailbox, site, mdep): the service principal
 	// and keyring that reach customer keys for that kind.
 	Workloads map[string]Workload
+	// Azure is where onboarding reads subscriptions and vaults.
+	Azure onboarding.Azure
 }
 
 // Server is the service API.
@@ -109,6 +112,7 @@ func (s *Server) routes() {
 	s.tenantRoutes()
 	s.depRoutes()
 	s.mailboxRoutes()
+	s.onboardingRoutes()
 }
 
 type healthOutput struct {

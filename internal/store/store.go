@@ -330,8 +330,36 @@ type Item struct {
 	Created time.Time
 }
 
+// OnboardingRequest is a stored onboarding request; Body is its JSON
+// (parameters, ValidationResult with every rule, EnablementResult).
+type OnboardingRequest struct {
+	ID       string
+	Tenant   string
+	Scenario string
+	Created  time.Time
+	Body     []byte
+}
+
+// Onboarding records that a tenant is onboarded for a scenario, by which
+// request, and who the authorised officers are (O7).
+type Onboarding struct {
+	Tenant    string
+	Scenario  string
+	RequestID string
+	Officers  []string
+	Enabled   time.Time
+}
+
 // Service holds the Customer Key service's own records.
 type Service interface {
+	SetPlans(ctx context.Context, tenant string, plans []string) error
+	Plans(ctx context.Context, tenant string) ([]string, error)
+	CreateOnboardingRequest(ctx context.Context, r OnboardingRequest) error
+	OnboardingRequest(ctx context.Context, tenant, id string) (OnboardingRequest, error)
+	ListOnboardingRequests(ctx context.Context, tenant string) ([]OnboardingRequest, error)
+	SetOnboarded(ctx context.Context, o Onboarding) error
+	Onboarded(ctx context.Context, tenant string) ([]Onboarding, error)
+
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	Mailbox(ctx context.Context, tenant, id string) (Mailbox, error)
 	ListMailboxes(ctx context.Context, tenant string) ([]Mailbox, error)

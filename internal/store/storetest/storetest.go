@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Service", testService},
 		{"DEPs", testDEPs},
 		{"Mailboxes", testMailboxes},
+		{"Onboarding", testOnboarding},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -465,4 +466,38 @@ func testMailboxes(t *testing.T, s store.Store) {
 	equal(t, "items", items, []store.Item{it})
 	must(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"))
 	wantErr(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"), store.ErrNotFound)
+}
+
+func testOnboarding(t *testing.T, s store.Store) {
+	plans, err := s.Plans(ctx, "t1")
+	must(t, err)
+	equal(t, "no plans", plans, []string{})
+	must(t, s.SetPlans(ctx, "t1", []string{"E5"}))
+	must(t, s.SetPlans(ctx, "t1", []string{"E3", "E5"}))
+	plans, err = s.Plans(ctx, "t1")
+	must(t, err)
+	equal(t, "plans", plans, []string{"E3", "E5"})
+
+	r1 := store.OnboardingRequest{ID: "r1", Tenant: "t1", Scenario: "EXO", Created: now(), Body: []byte(`{"mode":"Validate"}`)}
+	r2 := store.OnboardingRequest{ID: "r2", Tenant: "t1", Scenario: "EXO", Created: now().Add(time.Second), Body: []byte(`{"mode":"Enable"}`)}
+	must(t, s.CreateOnboardingRequest(ctx, r1))
+	must(t, s.CreateOnboardingRequest(ctx, r2))
+	wantErr(t, s.CreateOnboardingRequest(ctx, r1), store.ErrConflict)
+	got, err := s.OnboardingRequest(ctx, "t1", "r2")
+	must(t, err)
+	equal(t, "request", got, r2)
+	_, err = s.OnboardingRequest(ctx, "t2", "r2")
+	wantErr(t, err, store.ErrNotFound)
+	rs, err := s.ListOnboardingRequests(ctx, "t1")
+	must(t, err)
+	equal(t, "requests", rs, []store.OnboardingRequest{r1, r2})
+
+	o := store.Onboarding{Tenant: "t1", Scenario: "EXO", RequestID: "r2", Officers: []string{"cso@contoso.com"}, Enabled: now()}
+	must(t, s.SetOnboarded(ctx, o))
+	os, err := s.Onboarded(ctx, "t1")
+	must(t, err)
+	equal(t, "onboarded", os, []store.Onboarding{o})
+	os, err = s.Onboarded(ctx, "t2")
+	must(t, err)
+	equal(t, "other tenant onboarded", len(os), 0)
 }

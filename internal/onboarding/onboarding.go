@@ -1,0 +1,219 @@
+// Package onboarding is the Customer Key onboarding service's rules engine
+// (SPEC O2-O7): it checks a tenant's Azure resources for a scenario and
+// reports every rule with its expected value, actual value, scope (the
+// first five characters of the subscription ID) and how to fix it.
+package onboarding
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/kms"
+)
+
+// Scenarios and modes.
+const (
+	MDEP = "MDEP" // multi-workload
+	EXO  = "EXO"  // Exchange mailboxes
+	SPO  = "SPO"  // SharePoint and OneDrive sites
+
+	Validate = "Validate"
+	Prepare  = "Prepare"
+	Enable   = "Enable"
+)
+
+// CustomerKeyPlans are the service plans that include Customer Key (O1).
+var CustomerKeyPlans = []string{"E5", "E5-Compliance", "E5-InformationProtection"}
+
+// Request is New-CustomerKeyOnboardingRequest's parameters.
+type Request struct {
+	Scenario      string    `json:"scenario" enum:"MDEP,EXO,SPO"`
+	Mode          string    `json:"mode" enum:"Validate,Prepare,Enable"`
+	Subscriptions [2]string `json:"subscriptions" doc:"Subscription1 and Subscription2"`
+	Vaults        [2]string `json:"vaults" doc:"VaultName1 and VaultName2"`
+	Keys          [2]string `json:"keys" doc:"KeyName1 and KeyName2"`
+	Officers      []string  `json:"officers,omitempty" doc:"UPNs of the authorised officers who must approve a data purge (O7)"`
+}
+
+// Rule is one check's outcome.
+type Rule struct {
+	Name     string `json:"ruleName"`
+	Expected string `json:"expectedValue"`
+	Actual   string `json:"actualValue"`
+	Scope    string `json:"scope,omitempty" doc:"The first five characters of the subscription ID"`
+	Details  string `json:"details"`
+	Passed   bool   `json:"passed"`
+	Advisory bool   `json:"advisory,omitempty" doc:"Reported, but does not block enablement"`
+}
+
+// Subscription and Vault are what the rules read of Azure.
+type Subscription struct {
+	ID, TenantID, Kind, State, Retention string
+}
+
+type Vault struct {
+	Name, URI, SubscriptionID, Region string
+	SoftDelete                        bool
+	RetentionDays                     int
+}
+
+// ErrNotFound: Azure has no such subscription or vault (for this caller).
+var ErrNotFound = errors.New("not found")
+
+// Azure reads (and, for Prepare, changes) the tenant's Azure resources.
+type Azure interface {
+	Subscription(ctx context.Context, id string) (Subscription, error)
+	Vault(ctx context.Context, name string) (Vault, error)
+	RegisterRetention(ctx context.Context, subscriptionID string) error
+}
+
+// Facts are the tenant-side facts of a check.
+type Facts struct {
+	Tenant    string   // the tenant's directory ID
+	Plans     []string // the tenant's service plans
+	Onboarded []string // scenarios already enabled
+	App       string   // the scenario's workload application ID
+}
+
+func scope(sub string) string {
+	if len(sub) > 5 {
+		return sub[:5]
+	}
+	return sub
+}
+
+// Check runs every rule (Prepare first registers the retention feature).
+func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client) []Rule {
+	var rules []Rule
+	add := func(r Rule) { rules = append(rules, r) }
+
+	count := 0
+	for _, s := range req.Subscriptions {
+		if s != "" {
+			count++
+		}
+	}
+	add(Rule{Name: "SubscriptionsCountPerScenario", Expected: "2", Actual: fmt.Sprint(count), Passed: count == 2,
+		Details: "Verify that you're using two subscriptions in the request: -Subscription1 and -Subscription2."})
+	unique := count == 2 && !strings.EqualFold(req.Subscriptions[0], req.Subscriptions[1])
+	add(Rule{Name: "SubscriptionUniquePerScenario", Expected: "2 different subscriptions", Actual: map[bool]string{true: "2 different subscriptions", false: "the same subscription twice"}[unique], Passed: unique,
+		Details: "Verify that you're using two unique subscription IDs: each key must live in its own subscription."})
+	var plansOK bool
+	for _, p := range f.Plans {
+		plansOK = plansOK || slices.Contains(CustomerKeyPlans, p)
+	}
+	add(Rule{Name: "OrganizationHasRequiredServicePlan", Expected: "one of " + strings.Join(CustomerKeyPlans, ", "), Actual: strings.Join(append([]string{}, f.Plans...), ", "), Passed: plansOK,
+		Details: "Ensure your tenant has the required licenses: a service plan that includes Customer Key (ck tenant plans set TENANT --plan E5)."})
+	if req.Scenario == SPO {
+		ok := slices.Contains(f.Onboarded, EXO) || slices.Contains(f.Onboarded, MDEP)
+		add(Rule{Name: "OnboardedForEXOorMDEP", Expected: "EXO or MDEP enabled", Actual: strings.Join(append([]string{}, f.Onboarded...), ", "), Passed: ok,
+			Details: "SharePoint can be onboarded only after Exchange (EXO) or the multi-workload scenario (MDEP): onboard one of them first."})
+	}
+
+	var vaults [2]*Vault
+	for i, sub := range req.Subscriptions {
+		if sub == "" {
+			continue
+		}
+		sc := scope(sub)
+		s, err := az.Subscription(ctx, sub)
+		if err != nil {
+			actual := "not found"
+			if !errors.Is(err, ErrNotFound) {
+				actual = "error: " + err.Error()
+			}
+			add(Rule{Name: "SubscriptionInRequestOrganization", Expected: f.Tenant, Actual: actual, Scope: sc,
+				Details: "Verify that the supplied subscription was created within the indicated tenant."})
+			continue
+		}
+		add(Rule{Name: "SubscriptionInRequestOrganization", Expected: f.Tenant, Actual: s.TenantID, Scope: sc, Passed: strings.EqualFold(s.TenantID, f.Tenant),
+			Details: "Verify that the supplied subscription was created within the indicated tenant."})
+		add(Rule{Name: "SubscriptionIsPaid", Expected: "paid", Actual: s.Kind, Scope: sc, Passed: s.Kind == "paid" && s.State == "Active",
+			Details: "Use a paid, active subscription: trial subscriptions cannot hold Customer Key root keys."})
+		if req.Mode == Prepare && s.Retention == "NotRegistered" && strings.EqualFold(s.TenantID, f.Tenant) {
+			if err := az.RegisterRetention(ctx, sub); err == nil {
+				if s2, err := az.Subscription(ctx, sub); err == nil {
+					s = s2
+				}
+			}
+		}
+		add(Rule{Name: "MandatoryRetentionPeriodState", Expected: "Registered", Actual: s.Retention, Scope: sc, Passed: s.Retention == "Registered",
+			Details: "Verify that \"Prepare\" mode was run; registration may take a while (ck vault feature show mandatoryRetentionPeriodEnabled --subscription " + sub + ")."})
+
+		v, err := az.Vault(ctx, req.Vaults[i])
+		if err != nil {
+			add(Rule{Name: "VaultExistsInSubscription", Expected: sub, Actual: "vault " + req.Vaults[i] + " not found", Scope: sc,
+				Details: "Verify that the Azure Key Vault was created within the indicated subscription."})
+			continue
+		}
+		vaults[i] = &v
+		add(Rule{Name: "VaultExistsInSubscription", Expected: sub, Actual: v.SubscriptionID, Scope: sc, Passed: strings.EqualFold(v.SubscriptionID, sub),
+			Details: "Verify that the Azure Key Vault was created within the indicated subscription."})
+		add(Rule{Name: "SoftDeleteRetention", Expected: "soft delete on, 90 days", Actual: fmt.Sprintf("soft delete %v, %d days", v.SoftDelete, v.RetentionDays), Scope: sc,
+			Passed: v.SoftDelete && v.RetentionDays == 90, Details: "Create the vault with soft delete and a 90-day retention (it cannot be changed later)."})
+
+		uri := v.URI + "/keys/" + req.Keys[i]
+		info, err := keys.Get(ctx, uri)
+		if err != nil {
+			add(Rule{Name: "KeyAccessPermissions", Expected: "get, wrapKey, unwrapKey", Actual: causeOf(err), Scope: sc,
+				Details: "Assign the proper permissions to AKV keys: the workload " + f.App + " needs get, wrapKey and unwrapKey (ck vault access-policy set " + v.Name + " --spn " + f.App + " --key-permissions get,wrapKey,unwrapKey)."})
+			continue
+		}
+		add(Rule{Name: "RecoveryLevel", Expected: "Recoverable+ProtectedSubscription", Actual: info.RecoveryLevel, Scope: sc, Passed: info.RecoveryLevel == "Recoverable+ProtectedSubscription",
+			Details: "Register the mandatory retention period (Prepare mode) and keep soft delete at 90 days; see Incorrect Mandatory Retention Period State."})
+		opsOK := slices.Contains(info.Ops, "wrapKey") && slices.Contains(info.Ops, "unwrapKey")
+		add(Rule{Name: "KeyOperationsSupported", Expected: "wrapKey, unwrapKey", Actual: strings.Join(info.Ops, ", "), Scope: sc, Passed: opsOK,
+			Details: "Allow wrapKey and unwrapKey in the key's operations (ck vault key update " + v.Name + " " + req.Keys[i] + " --ops wrapKey,unwrapKey,...)."})
+		exp := "never"
+		if info.Expires != nil {
+			exp = info.Expires.UTC().Format("2006-01-02")
+		}
+		add(Rule{Name: "KeyNeverExpires", Expected: "never, or 9999-12-31", Actual: exp, Scope: sc, Passed: exp == "never" || exp == "9999-12-31",
+			Details: "Verify the expiration of your keys: an expiry cannot be removed, so move it to 9999-12-31 (ck vault key update " + v.Name + " " + req.Keys[i] + " --expires 9999-12-31)."})
+		actual := "get, wrapKey, unwrapKey"
+		probe := make([]byte, 32)
+		rand.Read(probe)
+		w, err := keys.Wrap(ctx, info.URI, probe)
+		if err == nil {
+			_, err = keys.Unwrap(ctx, w.KeyURI, w.Data)
+		}
+		if err != nil {
+			actual = causeOf(err)
+		}
+		add(Rule{Name: "KeyAccessPermissions", Expected: "get, wrapKey, unwrapKey", Actual: actual, Scope: sc, Passed: err == nil,
+			Details: "Assign the proper permissions to AKV keys: the workload " + f.App + " needs get, wrapKey and unwrapKey (ck vault access-policy set " + v.Name + " --spn " + f.App + " --key-permissions get,wrapKey,unwrapKey, or the Key Vault Crypto Service Encryption User role)."})
+	}
+	if vaults[0] != nil && vaults[1] != nil {
+		add(Rule{Name: "DistinctVaults", Expected: "2 different vaults", Actual: vaults[0].Name + ", " + vaults[1].Name, Passed: !strings.EqualFold(vaults[0].Name, vaults[1].Name),
+			Details: "Put the two keys in two different vaults."})
+		add(Rule{Name: "VaultsInDifferentRegions", Expected: "2 regions", Actual: vaults[0].Region + ", " + vaults[1].Region, Passed: vaults[0].Region != vaults[1].Region, Advisory: true,
+			Details: "Vaults in two regions keep your data readable when a region is down."})
+	}
+	if req.Mode == Enable && len(req.Officers) == 0 && req.Scenario == EXO {
+		add(Rule{Name: "AuthorisedOfficers", Expected: "at least one officer", Actual: "none", Passed: false,
+			Details: "Name the authorised officers who must approve a data purge (-Officer UPN), as SPEC O7 asks."})
+	}
+	return rules
+}
+
+// Passed reports whether every blocking rule passed.
+func Passed(rules []Rule) bool {
+	for _, r := range rules {
+		if !r.Passed && !r.Advisory {
+			return false
+		}
+	}
+	return true
+}
+
+func causeOf(err error) string {
+	var ke *kms.Error
+	if errors.As(err, &ke) {
+		return ke.Class.String() + ": " + ke.Cause
+	}
+	return err.Error()
+}
