@@ -74,6 +74,9 @@ func (s *Server) depRoutes() {
 			if err != nil {
 				return nil, err
 			}
+			if err := s.requireOnboarded(ctx, t, "EXO", "MDEP"); err != nil {
+				return nil, err
+			}
 			d, err := s.newDEP(ctx, t, "mailbox", keyring.Mailbox, in.Body.Name, in.Body.Description, in.Body.AzureKeyIDs, MaxMailboxDEPs)
 			if err != nil {
 				return nil, err
@@ -156,6 +159,22 @@ func (s *Server) depRoutes() {
 			s.cfg.Logger.Info("api: DEP changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", caller(ctx).Subject)
 			return &depOutput{Body: depJSON(d)}, nil
 		})
+}
+
+// requireOnboarded refuses work for a scenario the tenant has not enabled
+// through onboarding (O3): any of scenarios will do.
+func (s *Server) requireOnboarded(ctx context.Context, t store.ServiceTenant, scenarios ...string) error {
+	ons, err := s.cfg.Store.Onboarded(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range ons {
+		if slices.Contains(scenarios, o.Scenario) {
+			return nil
+		}
+	}
+	return problem(400, "O3.Onboarded", "onboard the tenant first: ck onboarding new --scenario "+scenarios[0]+" --mode Enable ... (after Validate and Prepare pass)",
+		"tenant %s is not onboarded for %s", t.Name, strings.Join(scenarios, " or "))
 }
 
 // tenantRole loads a tenant the caller belongs to with one of roles.

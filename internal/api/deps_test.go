@@ -68,6 +68,13 @@ func startDEPs(t *testing.T) *depEnv {
 	_, _, tok := e.call(op, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
 	e.admin = tok["token"].(string)
 	e.keys = fmt.Sprintf(`[%q,%q]`, seed.KeyURIs[0], seed.KeyURIs[1])
+	// Not yet onboarded: DEPs are refused (O3).
+	st, ct, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"too-early","azureKeyIDs":%s}`, e.keys))
+	e.wantProblem(400, "O3.Onboarded", st, ct, body)
+	// (The onboarding rules themselves are covered by the CLI session dev_onboarding.)
+	if err := v.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
