@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring")
+	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -47,6 +47,8 @@ func main() {
 		err = envelopeScenario()
 	case "keyring":
 		err = keyringScenario()
+	case "service":
+		err = serviceScenario(*duration)
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}

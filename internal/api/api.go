@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -60,7 +61,7 @@ type Server struct {
 	cfg  Config
 	api  huma.API
 	mux  *http.ServeMux
-	auth authenticator
+	auth *authenticator
 }
 
 // Version of the API document.
@@ -78,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.auth = authenticator{st: cfg.Store, now: cfg.Now}
+	s.auth = &authenticator{st: cfg.Store, now: cfg.Now}
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
@@ -142,6 +143,32 @@ func caller(ctx context.Context) store.APIToken {
 type authenticator struct {
 	st  store.Service
 	now func() time.Time
+
+	mu    sync.Mutex
+	known map[string]store.APIToken // by hash; tokens are immutable until they expire
+}
+
+const knownTokensMax = 10000
+
+// lookup finds a token by hash, remembering it until it expires.
+func (a *authenticator) lookup(ctx context.Context, hash string) (store.APIToken, error) {
+	a.mu.Lock()
+	t, ok := a.known[hash]
+	a.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := a.st.Token(ctx, hash)
+	if err != nil {
+		return t, err
+	}
+	a.mu.Lock()
+	if a.known == nil || len(a.known) >= knownTokensMax {
+		a.known = map[string]store.APIToken{}
+	}
+	a.known[hash] = t
+	a.mu.Unlock()
+	return t, nil
 }
 
 // HashToken is how tokens are kept: hex SHA-256.
@@ -177,7 +204,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token"))
 		return
 	}
-	t, err := s.auth.st.Token(ctx.Context(), HashToken(tok))
+	t, err := s.auth.lookup(ctx.Context(), HashToken(tok))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known"))

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// serviceScenario: the HTTP data plane (4 KiB items, PUT and GET) against a
+// bare Go HTTPS server that stores and returns the same bytes in the same
+// store without any crypto; and re-assigning 10k mailboxes to a new DEP.
+func serviceScenario(d time.Duration) error {
+	ctx := context.Background()
+	env, stop, err := startVault()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	seed, err := env.SeedTenant()
+	if err != nil {
+		return err
+	}
+	master, err := keyring.LoadServiceMasterKey(filepath.Join(env.Dir, "service-master.key"), true)
+	if err != nil {
+		return err
+	}
+	c, err := kms.Local(env.Client, api.ExchangeApp)
+	if err != nil {
+		return err
+	}
+	ring := keyring.New(c, keyring.NewKeystore(env.Store, master), keyring.Config{})
+	svc, err := api.New(api.Config{Store: env.Store, Workloads: map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}}})
+	if err != nil {
+		return err
+	}
+	op, err := api.EnsureOperatorToken(ctx, env.Store, filepath.Join(env.Dir, api.OperatorTokenFile), time.Now())
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewTLSServer(svc.Handler())
+	defer srv.Close()
+	hc := srv.Client()
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
+	call := func(token, method, path string, body []byte, ct string) ([]byte, error) {
+		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+		}
+		return data, nil
+	}
+	must := func(_ []byte, err error) error { return err }
+	if err := must(call(op, "POST", "/v1/tenants", []byte(fmt.Sprintf(`{"name":"Contoso","id":%q}`, seed.Tenant)), "application/json")); err != nil {
+		return err
+	}
+	if err := env.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: "EXO", RequestID: "bench", Enabled: time.Now()}); err != nil {
+		return err
+	}
+	tokJSON, err := call(op, "POST", "/v1/tenants/Contoso/tokens", []byte(`{"subject":"exo@contoso.com","role":"exchange-admin","validFor":"24h"}`), "application/json")
+	if err != nil {
+		return err
+	}
+	var tok struct{ Token string }
+	json.Unmarshal(tokJSON, &tok)
+	admin := tok.Token
+	keys := fmt.Sprintf(`[%q,%q]`, seed.KeyURIs[0], seed.KeyURIs[1])
+	for _, name := range []string{"DEP-A", "DEP-B"} {
+		if err := must(call(admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", []byte(fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, name, keys)), "application/json")); err != nil {
+			return err
+		}
+	}
+	if err := must(call(admin, "POST", "/v1/tenants/Contoso/mailboxes", []byte(`{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-A"}`), "application/json")); err != nil {
+		return err
+	}
+
+	// The bare baseline: same store, same TLS client, no crypto, no auth.
+	bare := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimPrefix(r.URL.Path, "/items/")
+		switch r.Method {
+		case http.MethodPut:
+			body, _ := io.ReadAll(r.Body)
+			env.Store.PutItem(r.Context(), store.Item{Tenant: "bare", Mailbox: "alice@contoso.com", ID: id, Kind: "message", Version: 1, Sealed: body, Created: time.Now()})
+			w.Write([]byte(`{"id":"` + id + `"}`))
+		default:
+			it, err := env.Store.Item(r.Context(), "bare", "alice@contoso.com", id)
+			if err != nil {
+				http.Error(w, err.Error(), 404)
+				return
+			}
+			w.Write(it.Sealed)
+		}
+	}))
+	bare.TLS = srv.TLS
+	bare.StartTLS()
+	defer bare.Close()
+	bareClient := bare.Client()
+	bareClient.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
+
+	content := make([]byte, 4096)
+	rand.Read(content)
+	var n atomic.Int64
+	ops := map[string]func() error{
+		"service PUT": func() error {
+			return must(call(admin, "PUT", fmt.Sprintf("/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m%d", n.Add(1)%1000), content, "application/octet-stream"))
+		},
+		"service GET": func() error {
+			return must(call(admin, "GET", fmt.Sprintf("/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m%d", n.Add(1)%1000), nil, ""))
+		},
+		"bare PUT": func() error {
+			req, _ := http.NewRequest("PUT", bare.URL+fmt.Sprintf("/items/m%d", n.Add(1)%1000), bytes.NewReader(content))
+			resp, err := bareClient.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			return err
+		},
+		"bare GET": func() error {
+			resp, err := bareClient.Get(bare.URL + fmt.Sprintf("/items/m%d", n.Add(1)%1000))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			return err
+		},
+	}
+	for i := range 1000 { // items to read
+		if err := ops["service PUT"](); err != nil {
+			return err
+		}
+		if err := ops["bare PUT"](); err != nil {
+			return err
+		}
+		_ = i
+	}
+	fmt.Printf("Service data plane, 4 KiB items over HTTPS, %s per case, GOMAXPROCS=%d, %s\n\n", d, runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02"))
+	fmt.Println("| operation | callers | service ops/s | bare server ops/s | ratio |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, verb := range []string{"PUT", "GET"} {
+		for _, callers := range []int{1, 4} {
+			b, err := measure(callers, d, ops["bare "+verb])
+			if err != nil {
+				return err
+			}
+			s, err := measure(callers, d, ops["service "+verb])
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f |\n", verb, callers, s, b, s/b)
+		}
+	}
+
+	// Re-assignment of 10k mailboxes from DEP-A to DEP-B (Set-Mailbox each).
+	const mailboxes = 10_000
+	start := time.Now()
+	if err := parallel(8, mailboxes, func(i int) error {
+		return must(call(admin, "POST", "/v1/tenants/Contoso/mailboxes", []byte(fmt.Sprintf(`{"id":"user%05d@contoso.com","dataEncryptionPolicy":"DEP-A"}`, i)), "application/json"))
+	}); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	start = time.Now()
+	if err := parallel(8, mailboxes, func(i int) error {
+		return must(call(admin, "PATCH", fmt.Sprintf("/v1/tenants/Contoso/mailboxes/user%05d@contoso.com", i), []byte(`{"dataEncryptionPolicy":"DEP-B"}`), "application/json"))
+	}); err != nil {
+		return err
+	}
+	moved := time.Since(start)
+	// All report the new DEP?
+	ms, err := env.Store.ListMailboxes(ctx, seed.Tenant)
+	if err != nil {
+		return err
+	}
+	depB, _ := env.Store.DEP(ctx, seed.Tenant, "mailbox", "DEP-B")
+	onB := 0
+	for _, m := range ms {
+		if m.DEP == depB.ID {
+			onB++
+		}
+	}
+	fmt.Printf("\n10k mailboxes: created on DEP-A in %s; re-assigned to DEP-B (Set-Mailbox each, 8 callers) in %s (target <= 10 s); %d report DEP-B\n", created.Round(time.Millisecond), moved.Round(time.Millisecond), onB)
+	return nil
+}
+
+// parallel runs fn(0..n-1) on workers goroutines, stopping at the first error.
+func parallel(workers, n int, fn func(int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
