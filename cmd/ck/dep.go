@@ -45,8 +45,10 @@ func (a *app) showDEP(d depView) {
 		"Wrapped with", strings.Join(d.WrappedWith, ", "), "Enabled", strconv.FormatBool(d.Enabled), "Created", ts(&d.Created))
 }
 
-func (a *app) depCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dep", Short: "Mailbox data encryption policies (New-/Get-/Set-DataEncryptionPolicy)"}
+// depCmd is `ck dep` (mailbox DEPs) or `ck mdep` (the multi-workload
+// DEP): the same commands on another collection.
+func (a *app) depCmd(use, collection, noun string) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: "Data encryption policies (New-/Get-/Set-" + noun + ")"}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
 	path := func(ctx context.Context, rest string) (string, error) {
@@ -54,13 +56,13 @@ func (a *app) depCmd() *cobra.Command {
 		if err != nil {
 			return "", err
 		}
-		return "/v1/tenants/" + esc(t) + "/dataEncryptionPolicies" + rest, nil
+		return "/v1/tenants/" + esc(t) + "/" + collection + rest, nil
 	}
 	var keys []string
 	var description string
 	newCmd := &cobra.Command{
 		Use:   "new NAME --key URI1 --key URI2 [--description D]",
-		Short: "Create a mailbox DEP on two customer keys in two vaults (New-DataEncryptionPolicy)",
+		Short: "Create a DEP on two customer keys in two vaults (New-" + noun + ")",
 		Args:  cobra.ExactArgs(1),
 		Example: `  ck dep new Contoso-EXO-DEP-1 --description "Mailboxes in the US" \
       --key https://contosoexoakv01.localhost:8443/keys/ContosoEXOKey1 \
@@ -76,7 +78,7 @@ func (a *app) depCmd() *cobra.Command {
 	}
 	newCmd.Flags().StringArrayVar(&keys, "key", nil, "a customer key URI; give it twice")
 	newCmd.Flags().StringVar(&description, "description", "", "what the DEP is for")
-	list := &cobra.Command{Use: "list", Short: "List mailbox DEPs (Get-DataEncryptionPolicy)", Args: cobra.NoArgs,
+	list := &cobra.Command{Use: "list", Short: "List DEPs (Get-" + noun + ")", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := path(cmd.Context(), "")
 			if err != nil {
@@ -90,7 +92,7 @@ func (a *app) depCmd() *cobra.Command {
 				a.table([]string{"NAME", "ID", "ENABLED", "AZURE KEY IDS"}, rows)
 			})
 		}}
-	show := &cobra.Command{Use: "show NAME-or-GUID", Short: "Show a mailbox DEP (Get-DataEncryptionPolicy -Identity)", Args: cobra.ExactArgs(1),
+	show := &cobra.Command{Use: "show NAME-or-GUID", Short: "Show a DEP (Get-" + noun + " -Identity)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := path(cmd.Context(), "/"+esc(args[0]))
 			if err != nil {
@@ -99,8 +101,8 @@ func (a *app) depCmd() *cobra.Command {
 			return svcCall(cmd.Context(), a, "GET", p, nil, a.showDEP)
 		}}
 	var enabled bool
-	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D]", Short: "Change a mailbox DEP (Set-DataEncryptionPolicy)", Args: cobra.ExactArgs(1),
-		Example: `  ck dep set Contoso-EXO-DEP-1 --enabled=false`,
+	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D]", Short: "Change a DEP (Set-" + noun + ")", Args: cobra.ExactArgs(1),
+		Example: "  ck " + use + " set Contoso-DEP-1 --enabled=false",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{}
 			if cmd.Flags().Changed("enabled") {
@@ -118,5 +120,47 @@ func (a *app) depCmd() *cobra.Command {
 	set.Flags().BoolVar(&enabled, "enabled", true, "enable or disable the DEP")
 	set.Flags().StringVar(&description, "description", "", "new description")
 	cmd.AddCommand(newCmd, list, show, set)
+	if use == "mdep" {
+		cmd.AddCommand(a.mdepAssignCmds(&tenant)...)
+	}
 	return cmd
+}
+
+func (a *app) mdepAssignCmds(tenant *string) []*cobra.Command {
+	path := func(ctx context.Context) (string, error) {
+		t, err := a.tenantArg(ctx, *tenant)
+		if err != nil {
+			return "", err
+		}
+		return "/v1/tenants/" + esc(t) + "/m365DataAtRestEncryptionPolicyAssignment", nil
+	}
+	show := func(v struct {
+		DataEncryptionPolicy   string    `json:"dataEncryptionPolicy"`
+		DataEncryptionPolicyID string    `json:"dataEncryptionPolicyID"`
+		Assigned               time.Time `json:"assigned"`
+	}) {
+		if v.DataEncryptionPolicy == "" {
+			a.fields("DataEncryptionPolicy", "(none: service-managed keys)")
+			return
+		}
+		a.fields("DataEncryptionPolicy", v.DataEncryptionPolicy, "DataEncryptionPolicyID", v.DataEncryptionPolicyID, "Assigned", ts(&v.Assigned))
+	}
+	assign := &cobra.Command{Use: "assign NAME", Short: "Assign a multi-workload DEP to the tenant (Set-M365DataAtRestEncryptionPolicyAssignment); '' to unassign", Args: cobra.ExactArgs(1),
+		Example: "  ck mdep assign Contoso-M365-DEP-1",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := path(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "PUT", p, map[string]string{"dataEncryptionPolicy": args[0]}, show)
+		}}
+	get := &cobra.Command{Use: "assignment", Short: "Show the tenant's multi-workload DEP (Get-M365DataAtRestEncryptionPolicyAssignment)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := path(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "GET", p, nil, show)
+		}}
+	return []*cobra.Command{assign, get}
 }

@@ -59,9 +59,36 @@ type depPath struct {
 
 var depNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// depKind describes one kind of DEP the API manages.
+type depKind struct {
+	kind      string // store kind: mailbox | mdep
+	ring      keyring.Kind
+	path      string // collection path under the tenant
+	noun      string // cmdlet noun: DataEncryptionPolicy | M365DataAtRestEncryptionPolicy
+	tag       string
+	writers   []string // roles that may create and change
+	scenarios []string // onboarding that must be done first
+	max       int
+}
+
+var depKinds = []depKind{
+	{kind: "mailbox", ring: keyring.Mailbox, path: "dataEncryptionPolicies", noun: "DataEncryptionPolicy", tag: "mailbox DEPs",
+		writers: []string{RoleGlobalAdmin, RoleExchangeAdmin}, scenarios: []string{"EXO", "MDEP"}, max: MaxMailboxDEPs},
+	{kind: "mdep", ring: keyring.Mailbox, path: "m365DataAtRestEncryptionPolicies", noun: "M365DataAtRestEncryptionPolicy", tag: "multi-workload DEPs",
+		writers: []string{RoleGlobalAdmin, RoleComplianceAdmin}, scenarios: []string{"MDEP"}, max: MaxMailboxDEPs},
+}
+
 func (s *Server) depRoutes() {
-	huma.Register(s.api, huma.Operation{OperationID: "new-dataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies",
-		Summary: "New-DataEncryptionPolicy: a mailbox DEP on two customer keys in two vaults", Tags: []string{"mailbox DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
+	for _, k := range depKinds {
+		s.registerDEPRoutes(k)
+	}
+	s.mdepAssignmentRoutes()
+}
+
+func (s *Server) registerDEPRoutes(k depKind) {
+	base := "/v1/tenants/{tenant}/" + k.path
+	huma.Register(s.api, huma.Operation{OperationID: "new-" + strings.ToLower(k.noun), Method: http.MethodPost, Path: base,
+		Summary: "New-" + k.noun + ": a DEP on two customer keys in two vaults", Tags: []string{k.tag}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			Body   struct {
@@ -70,40 +97,37 @@ func (s *Server) depRoutes() {
 				AzureKeyIDs []string `json:"azureKeyIDs" doc:"Exactly two key URIs, in two different vaults"`
 			}
 		}) (*depOutput, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleExchangeAdmin)
+			t, err := s.tenantRole(ctx, in.Tenant, k.writers...)
 			if err != nil {
 				return nil, err
 			}
-			if err := s.requireOnboarded(ctx, t, "EXO", "MDEP"); err != nil {
+			if err := s.requireOnboarded(ctx, t, k.scenarios...); err != nil {
 				return nil, err
 			}
-			d, err := s.newDEP(ctx, t, "mailbox", keyring.Mailbox, in.Body.Name, in.Body.Description, in.Body.AzureKeyIDs, MaxMailboxDEPs)
+			d, err := s.newDEP(ctx, t, k.kind, k.ring, in.Body.Name, in.Body.Description, in.Body.AzureKeyIDs, k.max)
 			if err != nil {
 				return nil, err
 			}
 			return &depOutput{Body: d}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-dataencryptionpolicies", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies",
-		Summary: "Get-DataEncryptionPolicy: all mailbox DEPs", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
-		func(ctx context.Context, in *tenantPath) (*struct {
-			Body struct {
-				Value []DEP `json:"value"`
-			}
-		}, error) {
+	type depList struct {
+		Body struct {
+			Value []DEP `json:"value"`
+		}
+	}
+	huma.Register(s.api, huma.Operation{OperationID: "get-" + strings.TrimSuffix(strings.ToLower(k.noun), "policy") + "policies", Method: http.MethodGet, Path: base,
+		Summary: "Get-" + k.noun + ": all of them", Tags: []string{k.tag}, Security: bearerAuth},
+		func(ctx context.Context, in *tenantPath) (*depList, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
 			if err != nil {
 				return nil, err
 			}
-			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "mailbox")
+			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, k.kind)
 			if err != nil {
 				return nil, err
 			}
-			out := &struct {
-				Body struct {
-					Value []DEP `json:"value"`
-				}
-			}{}
+			out := &depList{}
 			out.Body.Value = []DEP{}
 			for _, d := range ds {
 				out.Body.Value = append(out.Body.Value, depJSON(d))
@@ -111,22 +135,22 @@ func (s *Server) depRoutes() {
 			return out, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-dataencryptionpolicy", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}",
-		Summary: "Get-DataEncryptionPolicy -Identity: one mailbox DEP by name or GUID", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
+	huma.Register(s.api, huma.Operation{OperationID: "get-" + strings.ToLower(k.noun), Method: http.MethodGet, Path: base + "/{dep}",
+		Summary: "Get-" + k.noun + " -Identity: one, by name or GUID", Tags: []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *depPath) (*depOutput, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
 			if err != nil {
 				return nil, err
 			}
-			d, err := s.dep(ctx, t, "mailbox", in.DEP)
+			d, err := s.dep(ctx, t, k.kind, in.DEP)
 			if err != nil {
 				return nil, err
 			}
 			return &depOutput{Body: depJSON(d)}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "set-dataencryptionpolicy", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}",
-		Summary: "Set-DataEncryptionPolicy: enable or disable, change the description", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
+	huma.Register(s.api, huma.Operation{OperationID: "set-" + strings.ToLower(k.noun), Method: http.MethodPatch, Path: base + "/{dep}",
+		Summary: "Set-" + k.noun + ": enable or disable, change the description", Tags: []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			DEP    string `path:"dep"`
@@ -135,16 +159,23 @@ func (s *Server) depRoutes() {
 				Description *string `json:"description,omitempty" maxLength:"512"`
 			}
 		}) (*depOutput, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleExchangeAdmin)
+			t, err := s.tenantRole(ctx, in.Tenant, k.writers...)
 			if err != nil {
 				return nil, err
 			}
-			d, err := s.dep(ctx, t, "mailbox", in.DEP)
+			d, err := s.dep(ctx, t, k.kind, in.DEP)
 			if err != nil {
 				return nil, err
 			}
 			if in.Body.Enabled == nil && in.Body.Description == nil {
 				return nil, problem(400, "D1.Set", "give enabled and/or description", "nothing to change")
+			}
+			if in.Body.Enabled != nil && !*in.Body.Enabled && k.kind == "mdep" {
+				if assigned, _, err := s.cfg.Store.Assignment(ctx, t.ID, "mdep"); err != nil {
+					return nil, err
+				} else if assigned == d.ID {
+					return nil, problem(400, "D6.DisableAfterUnassign", "assign another multi-workload DEP first (ck mdep assign NAME), then disable this one", "DEP %s is assigned to the tenant and cannot be disabled", d.Name)
+				}
 			}
 			if in.Body.Enabled != nil {
 				d.Enabled = *in.Body.Enabled
@@ -158,6 +189,66 @@ func (s *Server) depRoutes() {
 			}
 			s.cfg.Logger.Info("api: DEP changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", caller(ctx).Subject)
 			return &depOutput{Body: depJSON(d)}, nil
+		})
+}
+
+// Assignment is Get-M365DataAtRestEncryptionPolicyAssignment.
+type Assignment struct {
+	DataEncryptionPolicy   string    `json:"dataEncryptionPolicy,omitempty" doc:"The assigned DEP's name; empty when none"`
+	DataEncryptionPolicyID string    `json:"dataEncryptionPolicyID,omitempty"`
+	Assigned               time.Time `json:"assigned,omitempty"`
+}
+
+func (s *Server) mdepAssignmentRoutes() {
+	path := "/v1/tenants/{tenant}/m365DataAtRestEncryptionPolicyAssignment"
+	huma.Register(s.api, huma.Operation{OperationID: "set-m365dataatrestencryptionpolicyassignment", Method: http.MethodPut, Path: path,
+		Summary: "Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for all multi-workload data of the tenant", Tags: []string{"multi-workload DEPs"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			Body   struct {
+				DataEncryptionPolicy string `json:"dataEncryptionPolicy" doc:"An enabled multi-workload DEP's name or GUID; empty to unassign"`
+			}
+		}) (*struct{ Body Assignment }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleComplianceAdmin)
+			if err != nil {
+				return nil, err
+			}
+			now := s.cfg.Now().UTC()
+			if in.Body.DataEncryptionPolicy == "" {
+				if err := s.cfg.Store.SetAssignment(ctx, t.ID, "mdep", "", now); err != nil {
+					return nil, err
+				}
+				return &struct{ Body Assignment }{}, nil
+			}
+			d, err := s.dep(ctx, t, "mdep", in.Body.DataEncryptionPolicy)
+			if err != nil {
+				return nil, err
+			}
+			if !d.Enabled {
+				return nil, problem(400, "D2.Enabled", "enable the DEP first (ck mdep set NAME --enabled=true), or choose another", "DEP %s is disabled and cannot be assigned", d.Name)
+			}
+			if err := s.cfg.Store.SetAssignment(ctx, t.ID, "mdep", d.ID, now); err != nil {
+				return nil, err
+			}
+			s.cfg.Logger.Info("api: multi-workload DEP assigned", "tenant", t.ID, "dep", d.ID, "by", caller(ctx).Subject)
+			return &struct{ Body Assignment }{Body: Assignment{DataEncryptionPolicy: d.Name, DataEncryptionPolicyID: d.ID, Assigned: now}}, nil
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-m365dataatrestencryptionpolicyassignment", Method: http.MethodGet, Path: path,
+		Summary: "Get-M365DataAtRestEncryptionPolicyAssignment", Tags: []string{"multi-workload DEPs"}, Security: bearerAuth},
+		func(ctx context.Context, in *tenantPath) (*struct{ Body Assignment }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			if err != nil {
+				return nil, err
+			}
+			id, at, err := s.cfg.Store.Assignment(ctx, t.ID, "mdep")
+			if err != nil || id == "" {
+				return &struct{ Body Assignment }{}, err
+			}
+			d, err := s.dep(ctx, t, "mdep", id)
+			if err != nil {
+				return nil, err
+			}
+			return &struct{ Body Assignment }{Body: Assignment{DataEncryptionPolicy: d.Name, DataEncryptionPolicyID: d.ID, Assigned: at}}, nil
 		})
 }
 

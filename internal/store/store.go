@@ -352,6 +352,12 @@ type Onboarding struct {
 
 // Service holds the Customer Key service's own records.
 type Service interface {
+	// SetAssignment assigns a DEP tenant-wide for a scenario (mdep); dep ""
+	// removes the assignment.
+	SetAssignment(ctx context.Context, tenant, scenario, dep string, at time.Time) error
+	// Assignment returns the assigned DEP ("" if none) and since when.
+	Assignment(ctx context.Context, tenant, scenario string) (string, time.Time, error)
+
 	SetPlans(ctx context.Context, tenant string, plans []string) error
 	Plans(ctx context.Context, tenant string) ([]string, error)
 	CreateOnboardingRequest(ctx context.Context, r OnboardingRequest) error

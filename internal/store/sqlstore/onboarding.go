@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -71,4 +72,24 @@ func (s *DB) Onboarded(ctx context.Context, tenant string) ([]store.Onboarding, 
 		o.Enabled = fromMS(enabled)
 		return o, err
 	}, `SELECT tenant, scenario, request_id, officers, enabled FROM onboarded WHERE tenant = ? ORDER BY scenario`, tenant)
+}
+
+func (s *DB) SetAssignment(ctx context.Context, tenant, scenario, dep string, at time.Time) error {
+	if dep == "" {
+		_, err := s.exec(ctx, `DELETE FROM svc_assignments WHERE tenant = ? AND scenario = ?`, tenant, scenario)
+		return err
+	}
+	_, err := s.exec(ctx, `INSERT INTO svc_assignments (tenant, scenario, dep, assigned) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant, scenario) DO UPDATE SET dep = excluded.dep, assigned = excluded.assigned`, tenant, scenario, dep, ms(at))
+	return err
+}
+
+func (s *DB) Assignment(ctx context.Context, tenant, scenario string) (string, time.Time, error) {
+	var dep string
+	var at int64
+	err := s.queryRow(ctx, `SELECT dep, assigned FROM svc_assignments WHERE tenant = ? AND scenario = ?`, tenant, scenario).Scan(&dep, &at)
+	if errors.Is(s.mapErr(err), store.ErrNotFound) {
+		return "", time.Time{}, nil
+	}
+	return dep, fromMS(at), err
 }
