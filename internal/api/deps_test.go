@@ -28,9 +28,13 @@ type depEnv struct {
 }
 
 func startDEPs(t *testing.T) *depEnv {
+	return startDEPsOn(t, vaulttest.Options{})
+}
+
+func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
 	t.Helper()
 	ctx := context.Background()
-	v := vaulttest.Start(t, vaulttest.Options{})
+	v := vaulttest.Start(t, opts)
 	seed, err := v.SeedTenant()
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,8 @@ type Env struct {
 	Client *vaultclient.Client // acts with the admin token
 	Clock  *Clock
 	Dir    string
+	// PostgresSchema is the schema holding the store when it is PostgreSQL.
+	PostgresSchema string
 }
 
 // Clock is a settable clock, starting at the real time.
@@ -90,8 +92,9 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 	var st store.Store
 	var err error
 	dropSchema := func() {}
+	schema := ""
 	if opts.PostgresURL != "" {
-		st, dropSchema, err = openSchema(ctx, opts.PostgresURL)
+		st, schema, dropSchema, err = openSchema(ctx, opts.PostgresURL)
 	} else {
 		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(opts.Dir, "ck.db"))
 	}
@@ -123,22 +126,22 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 		return nil, nil, err
 	}
 	stop := func() { client.HTTP().CloseIdleConnections(); cancel(); <-done; st.Close(); dropSchema() }
-	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir}, stop, nil
+	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir, PostgresSchema: schema}, stop, nil
 }
 
 // openSchema opens a store in a new schema of the PostgreSQL database at
-// url and returns a function that drops the schema.
-func openSchema(ctx context.Context, url string) (store.Store, func(), error) {
+// url and returns the schema and a function that drops it.
+func openSchema(ctx context.Context, url string) (store.Store, string, func(), error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "ck_vaulttest_" + hex.EncodeToString(b)
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		admin.Close()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	drop := func() {
 		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
@@ -151,9 +154,9 @@ func openSchema(ctx context.Context, url string) (store.Store, func(), error) {
 	st, err := sqlstore.OpenPostgres(ctx, url+sep+"search_path="+schema)
 	if err != nil {
 		drop()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	return st, drop, nil
+	return st, schema, drop, nil
 }
 
 // Seed is a tenant set up as the seed documents describe: Contoso, a key
