@@ -114,6 +114,7 @@ func (s *Server) routes() {
 	s.depRoutes()
 	s.mailboxRoutes()
 	s.onboardingRoutes()
+	s.recordRoutes()
 }
 
 type healthOutput struct {

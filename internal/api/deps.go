@@ -218,7 +218,7 @@ func (s *Server) mdepAssignmentRoutes() {
 				if err := s.cfg.Store.SetAssignment(ctx, t.ID, "mdep", "", now); err != nil {
 					return nil, err
 				}
-				return &struct{ Body Assignment }{}, nil
+				return &struct{ Body Assignment }{}, s.reassociateWorkloads(ctx, t)
 			}
 			d, err := s.dep(ctx, t, "mdep", in.Body.DataEncryptionPolicy)
 			if err != nil {
@@ -231,6 +231,9 @@ func (s *Server) mdepAssignmentRoutes() {
 				return nil, err
 			}
 			s.cfg.Logger.Info("api: multi-workload DEP assigned", "tenant", t.ID, "dep", d.ID, "by", caller(ctx).Subject)
+			if err := s.reassociateWorkloads(ctx, t); err != nil {
+				return nil, err
+			}
 			return &struct{ Body Assignment }{Body: Assignment{DataEncryptionPolicy: d.Name, DataEncryptionPolicyID: d.ID, Assigned: now}}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-m365dataatrestencryptionpolicyassignment", Method: http.MethodGet, Path: path,

@@ -41,7 +41,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if err := json.Unmarshal(doc, &openapi); err != nil {
 		t.Fatal(err)
 	}
-	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000")
+	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1")
 	bodies := map[string]string{
 		"new-dataencryptionpolicy":                     fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
 		"new-m365dataatrestencryptionpolicy":           fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
@@ -64,7 +64,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 			url := params.Replace(path)
 			var st int
 			var body map[string]any
-			if op.OperationID == "put-item" {
+			if op.OperationID == "put-item" || op.OperationID == "put-record" {
 				st, _ = e.raw(eve, method, url, []byte("overwrite"))
 			} else {
 				st, _, body = e.call(eve, method, url, bodies[op.OperationID])

@@ -321,9 +321,14 @@ func (s *Server) serviceDEP(ctx context.Context, t store.ServiceTenant) (store.D
 	return d, nil
 }
 
-// depKey gets a DEP's key through the keyring of its workload.
+// depKey gets a DEP's key through the keyring of its workload (the
+// service-managed DEP needs no customer key; any keyring reaches it).
 func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (*envelope.Key, error) {
-	w, ok := s.cfg.Workloads["mailbox"]
+	workload := d.Kind
+	if workload == "service" {
+		workload = "mailbox"
+	}
+	w, ok := s.cfg.Workloads[workload]
 	if !ok {
 		return nil, problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
 	}
@@ -379,7 +384,7 @@ func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (
 
 // depByID finds a DEP of any kind by its GUID.
 func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) (store.DEP, error) {
-	for _, kind := range []string{"mailbox", "service"} {
+	for _, kind := range []string{"mailbox", "mdep", "service"} {
 		if d, err := s.cfg.Store.DEP(ctx, t.ID, kind, id); err == nil {
 			return d, nil
 		}
