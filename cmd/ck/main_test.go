@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 //	clock-advance DURATION   move the vault's clock forward (e.g. 2160h)
 //	waitfile FILE            wait up to 20s for FILE to exist
 //	envfile VAR FILE         set VAR to FILE's content, trimmed
+//	envbase VAR FILE         set VAR to the last path segment of FILE's content
 //
 // Scripts whose name starts with "dev" get no vault: they start `ck dev`.
 func TestScripts(t *testing.T) {
@@ -66,6 +67,13 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("usage: envfile VAR FILE")
 				}
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+			},
+			"envbase": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: envbase VAR FILE")
+				}
+				v := strings.TrimSpace(ts.ReadFile(args[1]))
+				ts.Setenv(args[0], v[strings.LastIndex(v, "/")+1:])
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

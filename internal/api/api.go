@@ -115,6 +115,7 @@ func (s *Server) routes() {
 	s.mailboxRoutes()
 	s.onboardingRoutes()
 	s.recordRoutes()
+	s.siteRoutes()
 }
 
 type healthOutput struct {

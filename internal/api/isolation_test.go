@@ -41,7 +41,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if err := json.Unmarshal(doc, &openapi); err != nil {
 		t.Fatal(err)
 	}
-	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1")
+	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1", "{site}", "finance", "{file}", "budget.xlsx")
 	bodies := map[string]string{
 		"new-dataencryptionpolicy":                     fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
 		"new-m365dataatrestencryptionpolicy":           fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
@@ -53,6 +53,8 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"set-plans":                        `{"plans":["E5"]}`,
 		"create-token":                     `{"subject":"eve@contoso.com","role":"global-admin"}`,
 		"new-customerkeyonboardingrequest": `{"scenario":"EXO","mode":"Enable","subscriptions":["a","b"],"vaults":["a","b"],"keys":["a","b"]}`,
+		"register-spodataencryptionpolicy": `{"geo":"NAM","primaryVaultName":"a","primaryKeyName":"a","primaryKeyVersion":"a","secondaryVaultName":"b","secondaryKeyName":"b","secondaryKeyVersion":"b"}`,
+		"new-site":                         `{"name":"finance","geo":"NAM"}`,
 	}
 	var covered []string
 	for path, ops := range openapi.Paths {
@@ -64,7 +66,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 			url := params.Replace(path)
 			var st int
 			var body map[string]any
-			if op.OperationID == "put-item" || op.OperationID == "put-record" {
+			if op.OperationID == "put-item" || op.OperationID == "put-record" || op.OperationID == "put-file" {
 				st, _ = e.raw(eve, method, url, []byte("overwrite"))
 			} else {
 				st, _, body = e.call(eve, method, url, bodies[op.OperationID])

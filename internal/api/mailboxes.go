@@ -333,8 +333,11 @@ func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (
 		return nil, problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
 	}
 	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
-	if d.Kind == "service" {
+	switch d.Kind {
+	case "service":
 		kd.Kind = keyring.ServiceManaged
+	case "site":
+		kd.Kind = keyring.Site // the TIK: hedged, never the availability key (K5)
 	}
 	if err := kd.UnmarshalKeys(d.Keys); err != nil {
 		return nil, err
@@ -384,7 +387,7 @@ func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (
 
 // depByID finds a DEP of any kind by its GUID.
 func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) (store.DEP, error) {
-	for _, kind := range []string{"mailbox", "mdep", "service"} {
+	for _, kind := range []string{"mailbox", "mdep", "site", "service"} {
 		if d, err := s.cfg.Store.DEP(ctx, t.ID, kind, id); err == nil {
 			return d, nil
 		}
@@ -396,11 +399,15 @@ func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) 
 // the old DEP key and wrapped with the new one (K7: content is untouched).
 // The mailbox reports the new DEP only once that is stored (D3).
 func (s *Server) rewrap(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP) error {
+	return s.rewrapAs(ctx, t, m, to, caller(ctx).Subject)
+}
+
+func (s *Server) rewrapAs(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP, by string) error {
 	from, err := s.depByID(ctx, t, m.DEP)
 	if err != nil {
 		return err
 	}
-	req := keyring.Request{Initiator: keyring.Service, Reason: "Set-Mailbox -DataEncryptionPolicy " + to.Name + " on " + m.ID + " by " + caller(ctx).Subject}
+	req := keyring.Request{Initiator: keyring.Service, Reason: "re-wrap " + m.ID + " under DEP " + to.Name + " for " + by}
 	oldKey, err := s.depKey(ctx, from, req)
 	if err != nil {
 		return err

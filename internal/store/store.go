@@ -350,8 +350,25 @@ type Onboarding struct {
 	Enabled   time.Time
 }
 
+// SiteRegistration is a geo's site DEP registration (SPEC D4/D5): state
+// Registering or Registered (Rolling comes with key rolls), and progress.
+type SiteRegistration struct {
+	Tenant  string
+	Geo     string
+	DEP     string
+	State   string
+	Total   int
+	Done    int
+	Started time.Time
+	Updated time.Time
+}
+
 // Service holds the Customer Key service's own records.
 type Service interface {
+	PutSiteRegistration(ctx context.Context, r SiteRegistration) error
+	SiteRegistration(ctx context.Context, tenant, geo string) (SiteRegistration, error)
+	ListSiteRegistrations(ctx context.Context, tenant string) ([]SiteRegistration, error)
+
 	// SetAssignment assigns a DEP tenant-wide for a scenario (mdep); dep ""
 	// removes the assignment.
 	SetAssignment(ctx context.Context, tenant, scenario, dep string, at time.Time) error

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DEPs", testDEPs},
 		{"Mailboxes", testMailboxes},
 		{"Onboarding", testOnboarding},
+		{"SiteRegistrations", testSiteRegistrations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -517,4 +518,22 @@ func testOnboarding(t *testing.T, s store.Store) {
 	dep, _, err = s.Assignment(ctx, "t1", "mdep")
 	must(t, err)
 	equal(t, "unassigned", dep, "")
+}
+
+func testSiteRegistrations(t *testing.T, s store.Store) {
+	_, err := s.SiteRegistration(ctx, "t1", "NAM")
+	wantErr(t, err, store.ErrNotFound)
+	r := store.SiteRegistration{Tenant: "t1", Geo: "NAM", DEP: "tik-1", State: "Registering", Total: 10, Done: 3, Started: now(), Updated: now()}
+	must(t, s.PutSiteRegistration(ctx, r))
+	r.Done, r.State = 10, "Registered"
+	must(t, s.PutSiteRegistration(ctx, r))
+	got, err := s.SiteRegistration(ctx, "t1", "nam")
+	must(t, err)
+	equal(t, "registration", got, r)
+	rs, err := s.ListSiteRegistrations(ctx, "t1")
+	must(t, err)
+	equal(t, "registrations", rs, []store.SiteRegistration{r})
+	rs, err = s.ListSiteRegistrations(ctx, "t2")
+	must(t, err)
+	equal(t, "other tenant", len(rs), 0)
 }

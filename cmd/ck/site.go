@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type spoView struct {
+	Geo             string  `json:"geo"`
+	State           string  `json:"state"`
+	PercentComplete float64 `json:"percentComplete"`
+	PrimaryKeyURI   string  `json:"primaryKeyURI"`
+	SecondaryKeyURI string  `json:"secondaryKeyURI"`
+	Sites, Done     int
+}
+
+func (a *app) showSPO(l struct{ Value []spoView }) {
+	var rows [][]string
+	for _, v := range l.Value {
+		rows = append(rows, []string{v.Geo, v.State, fmt.Sprintf("%.0f%% (%d/%d)", v.PercentComplete, v.Done, v.Sites), v.PrimaryKeyURI, v.SecondaryKeyURI})
+	}
+	a.table([]string{"GEO", "STATE", "SITES DONE", "PRIMARY KEY", "SECONDARY KEY"}, rows)
+}
+
+func (a *app) spoCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "spo", Short: "SharePoint and OneDrive: site DEPs per geo"}
+	dep := &cobra.Command{Use: "dep", Short: "Site DEPs (Register-/Get-SPODataEncryptionPolicy)"}
+	var tenant, geo string
+	var keys [2][3]string
+	var wait bool
+	dep.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+	base := func(ctx context.Context) (string, error) {
+		t, err := a.tenantArg(ctx, tenant)
+		if err != nil {
+			return "", err
+		}
+		return "/v1/tenants/" + esc(t) + "/spoDataEncryptionPolicies", nil
+	}
+	// waitRegistered polls a geo until it is Registered, showing progress.
+	waitRegistered := func(ctx context.Context, path, geo string) error {
+		c, err := a.service()
+		if err != nil {
+			return err
+		}
+		last := ""
+		for {
+			var l struct{ Value []spoView }
+			if err := c.Do(ctx, "GET", path+"?geo="+esc(geo), nil, &l); err != nil {
+				return err
+			}
+			if len(l.Value) == 1 {
+				v := l.Value[0]
+				line := fmt.Sprintf("%s %s: %.0f%% of sites (%d/%d)", v.Geo, v.State, v.PercentComplete, v.Done, v.Sites)
+				if line != last {
+					fmt.Fprintln(a.stderr, line)
+					last = line
+				}
+				if v.State == "Registered" {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	register := &cobra.Command{
+		Use:   "register --geo G --primary-vault V --primary-key K --primary-version VER --secondary-vault ... --secondary-key ... --secondary-version ... [--wait]",
+		Short: "Register a geo's site DEP; its sites are wrapped in the background (Register-SPODataEncryptionPolicy)",
+		Args:  cobra.NoArgs,
+		Example: `  ck spo dep register --geo NAM --primary-vault ContosoSPOAKV01 --primary-key ContosoSPOKey1 --primary-version 78deebed173b48e48f55abf87ed4cf71 \
+      --secondary-vault ContosoSPOAKV02 --secondary-key ContosoSPOKey2 --secondary-version ... --wait`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			body := map[string]string{"geo": geo, "primaryVaultName": keys[0][0], "primaryKeyName": keys[0][1], "primaryKeyVersion": keys[0][2],
+				"secondaryVaultName": keys[1][0], "secondaryKeyName": keys[1][1], "secondaryKeyVersion": keys[1][2]}
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			var v spoView
+			if err := c.Do(cmd.Context(), "POST", path, body, &v); err != nil {
+				return err
+			}
+			if wait {
+				if err := waitRegistered(cmd.Context(), path, strings.ToUpper(geo)); err != nil {
+					return err
+				}
+			}
+			return svcCall(cmd.Context(), a, "GET", path+"?geo="+esc(geo), nil, a.showSPO)
+		},
+	}
+	f := register.Flags()
+	f.StringVar(&geo, "geo", "", "the geo, e.g. NAM")
+	for i, side := range []string{"primary", "secondary"} {
+		f.StringVar(&keys[i][0], side+"-vault", "", side+" vault name")
+		f.StringVar(&keys[i][1], side+"-key", "", side+" key name")
+		f.StringVar(&keys[i][2], side+"-version", "", side+" key version (32 hex)")
+	}
+	f.BoolVar(&wait, "wait", false, "wait until every site of the geo is wrapped, showing progress")
+	show := &cobra.Command{Use: "show [--geo G] [--wait]", Short: "Show each geo's keys, state and % of sites done (Get-SPODataEncryptionPolicy)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if wait && geo != "" {
+				if err := waitRegistered(cmd.Context(), path, strings.ToUpper(geo)); err != nil {
+					return err
+				}
+			}
+			q := ""
+			if geo != "" {
+				q = "?geo=" + esc(geo)
+			}
+			return svcCall(cmd.Context(), a, "GET", path+q, nil, a.showSPO)
+		}}
+	show.Flags().StringVar(&geo, "geo", "", "one geo")
+	show.Flags().BoolVar(&wait, "wait", false, "with --geo: wait until the geo is Registered")
+	dep.AddCommand(register, show)
+	cmd.AddCommand(dep)
+	return cmd
+}
+
+func (a *app) siteCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "site", Short: "Sites in geos, and their files"}
+	var tenant, geo, data, file, out string
+	var version int
+	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+	base := func(ctx context.Context) (string, error) {
+		t, err := a.tenantArg(ctx, tenant)
+		if err != nil {
+			return "", err
+		}
+		return "/v1/tenants/" + esc(t) + "/sites", nil
+	}
+	create := &cobra.Command{Use: "create NAME --geo G", Short: "Create a site", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "POST", b, map[string]string{"name": args[0], "geo": geo}, func(s struct{ Name, Geo, Keys string }) {
+				a.fields("Site", s.Name, "Geo", s.Geo, "Keys", s.Keys)
+			})
+		}}
+	create.Flags().StringVar(&geo, "geo", "NAM", "the site's geo")
+	fileCmd := &cobra.Command{Use: "file", Short: "A site's files, with versions"}
+	put := &cobra.Command{Use: "put SITE FILE (--data TEXT | --file F)", Short: "Write a new version of a file", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := []byte(data)
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return err
+				}
+				body = b
+			}
+			b, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			var info struct {
+				ID            string
+				Version, Size int
+			}
+			if err := c.DoRaw(cmd.Context(), "PUT", b+"/"+esc(args[0])+"/files/"+esc(args[1]), body, &info); err != nil {
+				return err
+			}
+			a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.Itoa(info.Version), strconv.Itoa(info.Size)}})
+			return nil
+		}}
+	put.Flags().StringVar(&data, "data", "", "content given inline")
+	put.Flags().StringVar(&file, "file", "", "content from this file")
+	get := &cobra.Command{Use: "get SITE FILE [--version N] [--out F]", Short: "Read a file (the latest version by default)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			content, err := c.Get(cmd.Context(), b+"/"+esc(args[0])+"/files/"+esc(args[1])+"?version="+strconv.Itoa(version))
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				return os.WriteFile(out, content, 0o600)
+			}
+			_, err = a.stdout.Write(content)
+			return err
+		}}
+	get.Flags().IntVar(&version, "version", 0, "a version number (default: the latest)")
+	get.Flags().StringVar(&out, "out", "", "write the content to this file")
+	list := &cobra.Command{Use: "list SITE", Short: "List a site's file versions", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "GET", b+"/"+esc(args[0])+"/files", nil, func(l struct {
+				Value []struct {
+					ID            string
+					Version, Size int
+				}
+			}) {
+				var rows [][]string
+				for _, f := range l.Value {
+					rows = append(rows, []string{f.ID, strconv.Itoa(f.Version), strconv.Itoa(f.Size)})
+				}
+				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, rows)
+			})
+		}}
+	fileCmd.AddCommand(put, get, list)
+	cmd.AddCommand(create, fileCmd)
+	return cmd
+}
