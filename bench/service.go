@@ -81,6 +81,9 @@ func serviceScenario(d time.Duration) error {
 	if err := env.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: "EXO", RequestID: "bench", Enabled: time.Now()}); err != nil {
 		return err
 	}
+	if err := env.Store.SetLicence(ctx, seed.Tenant, "alice@contoso.com", "E5"); err != nil {
+		return err
+	}
 	tokJSON, err := call(op, "POST", "/v1/tenants/Contoso/tokens", []byte(`{"subject":"exo@contoso.com","role":"exchange-admin","validFor":"24h"}`), "application/json")
 	if err != nil {
 		return err
@@ -177,6 +180,11 @@ func serviceScenario(d time.Duration) error {
 
 	// Re-assignment of 10k mailboxes from DEP-A to DEP-B (Set-Mailbox each).
 	const mailboxes = 10_000
+	for i := range mailboxes {
+		if err := env.Store.SetLicence(ctx, seed.Tenant, fmt.Sprintf("user%05d@contoso.com", i), "E5"); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	if err := parallel(8, mailboxes, func(i int) error {
 		return must(call(admin, "POST", "/v1/tenants/Contoso/mailboxes", []byte(fmt.Sprintf(`{"id":"user%05d@contoso.com","dataEncryptionPolicy":"DEP-A"}`, i)), "application/json"))

@@ -131,3 +131,19 @@ func (a *app) plansCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&plans, "plan", nil, "a service plan, e.g. E5 or E3; repeat for more")
 	return cmd
 }
+
+func (a *app) licenceCmd() *cobra.Command {
+	var plan string
+	cmd := &cobra.Command{Use: "licence TENANT USER --plan P", Short: "Give a user a licence; E5 includes Customer Key ('' removes it)", Args: cobra.ExactArgs(2),
+		Example: `  ck tenant licence Contoso alice@contoso.com --plan E5`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return svcCall(cmd.Context(), a, "PUT", "/v1/tenants/"+esc(args[0])+"/licences/"+esc(args[1]), map[string]string{"plan": plan}, func(l struct {
+				User, Plan  string
+				CustomerKey bool
+			}) {
+				a.fields("User", l.User, "Plan", l.Plan, "Customer Key", map[bool]string{true: "included", false: "not included"}[l.CustomerKey])
+			})
+		}}
+	cmd.Flags().StringVar(&plan, "plan", "E5", "the plan")
+	return cmd
+}

@@ -114,7 +114,7 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 				a.fields("Subject", m.Subject, "Role", m.Role, "Tenant", m.Tenant)
 			})
 		}}
-	cmd.AddCommand(create, list, show, token, whoami, a.plansCmd())
+	cmd.AddCommand(create, list, show, token, whoami, a.plansCmd(), a.licenceCmd())
 	return cmd
 }
 

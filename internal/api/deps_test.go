@@ -76,6 +76,11 @@ func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
 	st, ct, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"too-early","azureKeyIDs":%s}`, e.keys))
 	e.wantProblem(400, "O3.Onboarded", st, ct, body)
 	// (The onboarding rules themselves are covered by the CLI session dev_onboarding.)
+	for _, u := range []string{"alice@contoso.com", "bob@contoso.com"} {
+		if err := v.Store.SetLicence(ctx, seed.Tenant, u, "E5"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := v.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

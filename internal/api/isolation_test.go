@@ -41,7 +41,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if err := json.Unmarshal(doc, &openapi); err != nil {
 		t.Fatal(err)
 	}
-	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1", "{site}", "finance", "{file}", "budget.xlsx")
+	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1", "{site}", "finance", "{file}", "budget.xlsx", "{user}", "alice@contoso.com")
 	bodies := map[string]string{
 		"new-dataencryptionpolicy":                     fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
 		"new-m365dataatrestencryptionpolicy":           fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
@@ -54,6 +54,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"create-token":                     `{"subject":"eve@contoso.com","role":"global-admin"}`,
 		"new-customerkeyonboardingrequest": `{"scenario":"EXO","mode":"Enable","subscriptions":["a","b"],"vaults":["a","b"],"keys":["a","b"]}`,
 		"register-spodataencryptionpolicy": `{"geo":"NAM","primaryVaultName":"a","primaryKeyName":"a","primaryKeyVersion":"a","secondaryVaultName":"b","secondaryKeyName":"b","secondaryKeyVersion":"b"}`,
+		"set-licence":                      `{"plan":"E5"}`,
 		"new-site":                         `{"name":"finance","geo":"NAM"}`,
 	}
 	var covered []string

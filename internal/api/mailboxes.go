@@ -69,6 +69,11 @@ func (s *Server) mailboxRoutes() {
 			if kind == "" {
 				kind = UserMailbox
 			}
+			if in.Body.DataEncryptionPolicy != "" {
+				if err := s.requireLicence(ctx, t, in.Body.ID); err != nil {
+					return nil, err
+				}
+			}
 			d, err := s.assignableDEP(ctx, t, in.Body.DataEncryptionPolicy)
 			if err != nil {
 				return nil, err
@@ -110,6 +115,11 @@ func (s *Server) mailboxRoutes() {
 			m, err := s.mailbox(ctx, t, in.Mailbox)
 			if err != nil {
 				return nil, err
+			}
+			if in.Body.DataEncryptionPolicy != "" {
+				if err := s.requireLicence(ctx, t, m.ID); err != nil {
+					return nil, err
+				}
 			}
 			to, err := s.assignableDEP(ctx, t, in.Body.DataEncryptionPolicy)
 			if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -56,6 +58,47 @@ func (s *Server) onboardingRoutes() {
 			out := &struct{ Body struct{ Plans []string } }{}
 			out.Body.Plans = in.Body.Plans
 			return out, nil
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "set-licence", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/licences/{user}",
+		Summary: "Give a user a licence (plan); empty removes it. Only users licensed for Customer Key get customer DEPs (O1)", Tags: []string{"tenants"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			User   string `path:"user"`
+			Body   struct {
+				Plan string `json:"plan" doc:"e.g. E5 (includes Customer Key) or E3; empty to remove"`
+			}
+		}) (*struct{ Body Licence }, error) {
+			t, err := s.tenant(ctx, in.Tenant)
+			if err != nil {
+				return nil, err
+			}
+			if p := caller(ctx); p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
+				return nil, problem(403, "Authorization.TenantAdmin", "ask the tenant's global admin (or the operator) to assign licences", "role %s may not assign licences", p.Role)
+			}
+			if !upnRE.MatchString(in.User) {
+				return nil, problem(400, "Licence.User", "give the user's principal name, e.g. alice@contoso.com", "user %q is not a UPN", in.User)
+			}
+			if in.Body.Plan != "" && !tenantNameRE.MatchString(in.Body.Plan) {
+				return nil, problem(400, "Licence.Plan", "give a plan name such as E5 or E3", "plan %q is invalid", in.Body.Plan)
+			}
+			if err := s.cfg.Store.SetLicence(ctx, t.ID, in.User, in.Body.Plan); err != nil {
+				return nil, err
+			}
+			return &struct{ Body Licence }{Body: licenceOf(in.User, in.Body.Plan)}, nil
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-licence", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/licences/{user}",
+		Summary: "A user's licence", Tags: []string{"tenants"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			User   string `path:"user"`
+		}) (*struct{ Body Licence }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			if err != nil {
+				return nil, err
+			}
+			plan, err := s.cfg.Store.Licence(ctx, t.ID, in.User)
+			return &struct{ Body Licence }{Body: licenceOf(in.User, plan)}, err
 		})
 
 	huma.Register(s.api, huma.Operation{OperationID: "new-customerkeyonboardingrequest", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/onboardingRequests",
@@ -165,4 +208,29 @@ func (s *Server) onboardingRoutes() {
 			}
 			return &struct{ Body OnboardingResult }{Body: res}, nil
 		})
+}
+
+// Licence is a user's plan and whether it covers Customer Key.
+type Licence struct {
+	User        string `json:"user"`
+	Plan        string `json:"plan"`
+	CustomerKey bool   `json:"customerKey" doc:"Whether the plan includes Customer Key"`
+}
+
+func licenceOf(user, plan string) Licence {
+	return Licence{User: strings.ToLower(user), Plan: plan, CustomerKey: slices.Contains(onboarding.CustomerKeyPlans, plan)}
+}
+
+// requireLicence refuses a customer DEP for a mailbox whose user has no
+// licence that includes Customer Key (O1).
+func (s *Server) requireLicence(ctx context.Context, t store.ServiceTenant, user string) error {
+	plan, err := s.cfg.Store.Licence(ctx, t.ID, user)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(onboarding.CustomerKeyPlans, plan) {
+		return problem(400, "O1.Licence", "give the user a licence that includes Customer Key: ck tenant licence "+t.Name+" "+user+" --plan E5",
+			"user %s is not licensed for Customer Key (plan %q)", user, plan)
+	}
+	return nil
 }

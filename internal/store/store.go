@@ -365,6 +365,11 @@ type SiteRegistration struct {
 
 // Service holds the Customer Key service's own records.
 type Service interface {
+	// SetLicence gives a user a plan ("" removes the licence).
+	SetLicence(ctx context.Context, tenant, user, plan string) error
+	// Licence returns a user's plan, "" if unlicensed.
+	Licence(ctx context.Context, tenant, user string) (string, error)
+
 	PutSiteRegistration(ctx context.Context, r SiteRegistration) error
 	SiteRegistration(ctx context.Context, tenant, geo string) (SiteRegistration, error)
 	ListSiteRegistrations(ctx context.Context, tenant string) ([]SiteRegistration, error)

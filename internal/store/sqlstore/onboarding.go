@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
@@ -92,4 +93,23 @@ func (s *DB) Assignment(ctx context.Context, tenant, scenario string) (string, t
 		return "", time.Time{}, nil
 	}
 	return dep, fromMS(at), err
+}
+
+func (s *DB) SetLicence(ctx context.Context, tenant, user, plan string) error {
+	user = strings.ToLower(user)
+	if plan == "" {
+		_, err := s.exec(ctx, `DELETE FROM svc_licences WHERE tenant = ? AND user_name = ?`, tenant, user)
+		return err
+	}
+	_, err := s.exec(ctx, `INSERT INTO svc_licences (tenant, user_name, plan) VALUES (?, ?, ?) ON CONFLICT (tenant, user_name) DO UPDATE SET plan = excluded.plan`, tenant, user, plan)
+	return err
+}
+
+func (s *DB) Licence(ctx context.Context, tenant, user string) (string, error) {
+	var plan string
+	err := s.queryRow(ctx, `SELECT plan FROM svc_licences WHERE tenant = ? AND user_name = ?`, tenant, strings.ToLower(user)).Scan(&plan)
+	if errors.Is(s.mapErr(err), store.ErrNotFound) {
+		return "", nil
+	}
+	return plan, err
 }
