@@ -116,6 +116,7 @@ func (s *Server) routes() {
 	s.onboardingRoutes()
 	s.recordRoutes()
 	s.siteRoutes()
+	s.searchRoutes()
 }
 
 type healthOutput struct {

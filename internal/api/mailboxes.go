@@ -191,6 +191,9 @@ func (s *Server) mailboxRoutes() {
 			if err := s.cfg.Store.PutItem(ctx, it); err != nil {
 				return nil, err
 			}
+			if err := s.indexItem(ctx, t, m, in.Item, in.RawBody); err != nil {
+				s.cfg.Logger.Warn("api: search indexing failed; reindex the mailbox later", "tenant", t.ID, "mailbox", m.ID, "err", err)
+			}
 			return &struct{ Body ItemInfo }{Body: itemInfo(it)}, nil
 		})
 
@@ -270,6 +273,9 @@ func (s *Server) mailboxRoutes() {
 				return nil, problem(404, "Item.Exists", "list the mailbox's items (ck mailbox item list)", "mailbox %s has no item %q", m.ID, in.Item)
 			} else if err != nil {
 				return nil, err
+			}
+			if err := s.indexItem(ctx, t, m, in.Item, nil); err != nil {
+				s.cfg.Logger.Warn("api: search index not updated after a delete; reindex the mailbox", "tenant", t.ID, "mailbox", m.ID, "err", err)
 			}
 			return &struct{}{}, nil
 		})

@@ -327,7 +327,9 @@ func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (
 	f.avkOnce.Do(func() {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.FetchTimeout) // shared: not bound to the first caller
 		defer cancel()
-		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err)
+		// Cache the key only after an outage, when users may have it too;
+		// after a refusal it serves this service-initiated work alone.
+		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err, outage)
 	})
 	key, err := f.avkKey, f.avkErr
 	if err != nil {
@@ -342,7 +344,7 @@ func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (
 	return key, nil
 }
 
-func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, why error) (*envelope.Key, error) {
+func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, why error, cache bool) (*envelope.Key, error) {
 	avk, err := k.ks.get(ctx, d.AvailabilityKeyID)
 	if err == nil {
 		var key *envelope.Key
@@ -352,11 +354,13 @@ func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, wh
 			k.cfg.Metrics.availabilityUses.WithLabelValues(req.Initiator.String()).Inc()
 			k.audit(Event{Action: "availability-key-use", DEP: d.ID, Tenant: d.Tenant, KeyURI: d.AvailabilityKeyID, Initiator: req.Initiator, Reason: req.Reason + "; customer keys: " + why.Error()})
 			k.cfg.Logger.Warn("keyring: served with the availability key", "dep", d.ID, "tenant", d.Tenant, "initiator", req.Initiator.String(), "reason", req.Reason, "cause", why.Error())
-			k.mu.Lock()
-			if _, ok := k.entries[d.ID]; !ok {
-				k.entries[d.ID] = &entry{key: key, expires: k.cfg.Now().Add(k.cfg.DegradedTTL), availability: true}
+			if cache {
+				k.mu.Lock()
+				if _, ok := k.entries[d.ID]; !ok {
+					k.entries[d.ID] = &entry{key: key, expires: k.cfg.Now().Add(k.cfg.DegradedTTL), availability: true}
+				}
+				k.mu.Unlock()
 			}
-			k.mu.Unlock()
 			return key, nil
 		}
 	}

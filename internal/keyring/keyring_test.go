@@ -268,6 +268,9 @@ func TestFaultMatrix(t *testing.T) {
 			t.Fatal("service-initiated work did not use the availability key")
 		}
 		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "customer keys refused")
+		// ... and that key is not left in the cache for the next user.
+		_, err = m.ring.DEPKey(context.Background(), m.mailbox, user)
+		m.wantRefusal(err, true, "access removed")
 		must(t, m.ring.DestroyAvailabilityKey(context.Background(), m.mailbox, "operator@provider", "data purge approved"))
 		_, err = m.get(m.mailbox, service)
 		if err == nil || !errors.Is(err, keyring.ErrAvailabilityKeyDestroyed) {
