@@ -392,6 +392,8 @@ func keyProblem(i int, uri, app string, err error) *Problem {
 	switch {
 	case ke.Class == kms.Transient:
 		return problem(503, "Key.Reachable", "check that the vault is up and reachable, then retry", "key %d %s: %s", i+1, uri, ke.Cause)
+	case ke.Code == "KeyDisabled":
+		return problem(400, "Key.Enabled", "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled: %s", i+1, uri, ke.Cause)
 	case ke.Status == http.StatusNotFound:
 		return problem(400, "Key.Exists", "check the key URI; if the key was deleted, recover it (ck vault key recover VAULT KEY)", "key %d %s: %s", i+1, uri, ke.Cause)
 	case ke.Class == kms.Denied && (ke.Status == 401 || ke.Status == 403) && strings.HasPrefix(ke.Cause, "access removed"):

@@ -12,6 +12,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
@@ -48,8 +49,10 @@ func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
 		t.Fatal(err)
 	}
 	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})
-	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}}
-	s, err := api.New(api.Config{Store: v.Store, Workloads: ws})
+	// The seed tenant grants only the Exchange workload; the other kinds
+	// reuse it here (which principal reaches the keys is not under test).
+	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}, "mdep": {App: api.ExchangeApp, KMS: c, Ring: ring}, "site": {App: api.ExchangeApp, KMS: c, Ring: ring}}
+	s, err := api.New(api.Config{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +84,10 @@ func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
 			t.Fatal(err)
 		}
 	}
-	if err := v.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
-		t.Fatal(err)
+	for _, sc := range []string{"EXO", "MDEP", "SPO"} {
+		if err := v.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: sc, RequestID: "test", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return e
 }
