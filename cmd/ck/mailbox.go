@@ -76,34 +76,12 @@ func (a *app) itemCmd(base func(context.Context) (string, error)) *cobra.Command
 	put := &cobra.Command{Use: "put UPN ITEM (--file F | --data TEXT) [--kind message|attachment|calendar]", Short: "Write an item (a new version)", Args: cobra.ExactArgs(2),
 		Example: `  ck mailbox item put alice@contoso.com msg-1 --data "Quarterly numbers"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var body []byte
-			switch {
-			case file != "" && data != "":
-				return fmt.Errorf("give --file or --data, not both")
-			case file != "":
-				b, err := os.ReadFile(file)
-				if err != nil {
-					return err
-				}
-				body = b
-			default:
-				body = []byte(data)
-			}
 			b, err := base(cmd.Context())
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
+			info, err := a.putRaw(cmd.Context(), b+"/"+esc(args[0])+"/items/"+esc(args[1])+"?kind="+url.QueryEscape(kind), data, file)
 			if err != nil {
-				return err
-			}
-			var info struct {
-				ID      string `json:"id"`
-				Kind    string `json:"kind"`
-				Version int    `json:"version"`
-				Size    int    `json:"size"`
-			}
-			if err := c.DoRaw(cmd.Context(), "PUT", b+"/"+esc(args[0])+"/items/"+esc(args[1])+"?kind="+url.QueryEscape(kind), body, &info); err != nil {
 				return err
 			}
 			if a.output == "json" {
@@ -121,19 +99,7 @@ func (a *app) itemCmd(base func(context.Context) (string, error)) *cobra.Command
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
-			if err != nil {
-				return err
-			}
-			content, err := c.Get(cmd.Context(), b+"/"+esc(args[0])+"/items/"+esc(args[1]))
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				return os.WriteFile(out, content, 0o600)
-			}
-			_, err = a.stdout.Write(content)
-			return err
+			return a.getRaw(cmd.Context(), b+"/"+esc(args[0])+"/items/"+esc(args[1]), out)
 		}}
 	get.Flags().StringVar(&out, "out", "", "write the content to this file")
 	list := &cobra.Command{Use: "list UPN", Short: "List a mailbox's items (no content)", Args: cobra.ExactArgs(1),
@@ -173,4 +139,50 @@ func (a *app) itemCmd(base func(context.Context) (string, error)) *cobra.Command
 		}}
 	cmd.AddCommand(put, get, list, del)
 	return cmd
+}
+
+// rawInfo is the answer to a raw write (item, record or file version).
+type rawInfo struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Version int    `json:"version"`
+	Size    int    `json:"size"`
+}
+
+// putRaw writes --data or --file content to path.
+func (a *app) putRaw(ctx context.Context, path, data, file string) (rawInfo, error) {
+	var info rawInfo
+	if data != "" && file != "" {
+		return info, fmt.Errorf("give --file or --data, not both")
+	}
+	body := []byte(data)
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return info, err
+		}
+		body = b
+	}
+	c, err := a.service()
+	if err != nil {
+		return info, err
+	}
+	return info, c.DoRaw(ctx, "PUT", path, body, &info)
+}
+
+// getRaw reads content from path to stdout, or to out.
+func (a *app) getRaw(ctx context.Context, path, out string) error {
+	c, err := a.service()
+	if err != nil {
+		return err
+	}
+	content, err := c.Get(ctx, path)
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		return os.WriteFile(out, content, 0o600)
+	}
+	_, err = a.stdout.Write(content)
+	return err
 }

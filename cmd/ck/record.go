@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -26,27 +25,12 @@ func (a *app) recordCmd() *cobra.Command {
 	put := &cobra.Command{Use: "put WORKLOAD RECORD (--data TEXT | --file F)", Short: "Write a record (a new version)", Args: cobra.ExactArgs(2),
 		Example: `  ck record put teams chat-1 --data "Launch on Monday"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := []byte(data)
-			if file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
-					return err
-				}
-				body = b
-			}
 			p, err := path(cmd, args[0], args[1])
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
+			info, err := a.putRaw(cmd.Context(), p, data, file)
 			if err != nil {
-				return err
-			}
-			var info struct {
-				ID            string
-				Version, Size int
-			}
-			if err := c.DoRaw(cmd.Context(), "PUT", p, body, &info); err != nil {
 				return err
 			}
 			if a.output == "json" {
@@ -63,19 +47,7 @@ func (a *app) recordCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
-			if err != nil {
-				return err
-			}
-			content, err := c.Get(cmd.Context(), p)
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				return os.WriteFile(out, content, 0o600)
-			}
-			_, err = a.stdout.Write(content)
-			return err
+			return a.getRaw(cmd.Context(), p, out)
 		}}
 	get.Flags().StringVar(&out, "out", "", "write the content to this file")
 	list := &cobra.Command{Use: "list WORKLOAD", Short: "List a workload's records (no content)", Args: cobra.ExactArgs(1),

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -159,27 +158,12 @@ func (a *app) siteCmd() *cobra.Command {
 	fileCmd := &cobra.Command{Use: "file", Short: "A site's files, with versions"}
 	put := &cobra.Command{Use: "put SITE FILE (--data TEXT | --file F)", Short: "Write a new version of a file", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := []byte(data)
-			if file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
-					return err
-				}
-				body = b
-			}
 			b, err := base(cmd.Context())
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
+			info, err := a.putRaw(cmd.Context(), b+"/"+esc(args[0])+"/files/"+esc(args[1]), data, file)
 			if err != nil {
-				return err
-			}
-			var info struct {
-				ID            string
-				Version, Size int
-			}
-			if err := c.DoRaw(cmd.Context(), "PUT", b+"/"+esc(args[0])+"/files/"+esc(args[1]), body, &info); err != nil {
 				return err
 			}
 			a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.Itoa(info.Version), strconv.Itoa(info.Size)}})
@@ -193,19 +177,7 @@ func (a *app) siteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
-			if err != nil {
-				return err
-			}
-			content, err := c.Get(cmd.Context(), b+"/"+esc(args[0])+"/files/"+esc(args[1])+"?version="+strconv.Itoa(version))
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				return os.WriteFile(out, content, 0o600)
-			}
-			_, err = a.stdout.Write(content)
-			return err
+			return a.getRaw(cmd.Context(), b+"/"+esc(args[0])+"/files/"+esc(args[1])+"?version="+strconv.Itoa(version), out)
 		}}
 	get.Flags().IntVar(&version, "version", 0, "a version number (default: the latest)")
 	get.Flags().StringVar(&out, "out", "", "write the content to this file")

@@ -213,10 +213,9 @@ func (s *Server) mailboxRoutes() {
 			} else if err != nil {
 				return nil, err
 			}
-			content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+			content, err := s.openSealed(ck, t, m, it)
 			if err != nil {
-				s.cfg.Logger.Error("api: stored item does not open", "tenant", t.ID, "mailbox", m.ID, "item", it.ID, "err", err)
-				return nil, problem(500, "Item.Integrity", "the operator should restore this item from backup", "item %s of mailbox %s failed its integrity check", it.ID, m.ID)
+				return nil, err
 			}
 			return &struct {
 				ContentType string `header:"Content-Type"`
@@ -381,24 +380,40 @@ func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (
 	if err != nil {
 		return t, m, nil, err
 	}
+	ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + caller(ctx).Subject})
+	return t, m, ck, err
+}
+
+// containerKey unwraps a container's key (mailbox, site, workload) with
+// its DEP's key, got through the keyring for req.
+func (s *Server) containerKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, req keyring.Request) (*envelope.Key, error) {
 	d, err := s.depByID(ctx, t, m.DEP)
 	if err != nil {
-		return t, m, nil, err
+		return nil, err
 	}
-	depKey, err := s.depKey(ctx, d, keyring.Request{Initiator: keyring.User, Reason: why + " in mailbox " + m.ID + " by " + caller(ctx).Subject})
+	depKey, err := s.depKey(ctx, d, req)
 	if err != nil {
-		return t, m, nil, err
+		return nil, err
 	}
 	rec, err := envelope.ParseRecord(m.ContainerKey)
-	if err != nil {
-		return t, m, nil, err
+	if err == nil {
+		var ck *envelope.Key
+		if ck, err = envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec); err == nil {
+			return ck, nil
+		}
 	}
-	ck, err := envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec)
+	s.cfg.Logger.Error("api: container key does not open", "tenant", t.ID, "container", m.ID, "err", err)
+	return nil, problem(500, "Container.Integrity", "the operator should read the service log", "the key of %s failed its integrity check", m.ID)
+}
+
+// openSealed opens a stored item of a container.
+func (s *Server) openSealed(ck *envelope.Key, t store.ServiceTenant, m store.Mailbox, it store.Item) ([]byte, error) {
+	content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
 	if err != nil {
-		s.cfg.Logger.Error("api: mailbox key does not open", "tenant", t.ID, "mailbox", m.ID, "err", err)
-		return t, m, nil, problem(500, "Mailbox.Integrity", "the operator should read the service log", "the key of mailbox %s failed its integrity check", m.ID)
+		s.cfg.Logger.Error("api: stored item does not open", "tenant", t.ID, "container", m.ID, "item", it.ID, "err", err)
+		return nil, problem(500, "Item.Integrity", "the operator should restore this item from backup", "%s of %s failed its integrity check", it.ID, m.ID)
 	}
-	return t, m, ck, nil
+	return content, nil
 }
 
 // depByID finds a DEP of any kind by its GUID.

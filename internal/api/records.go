@@ -117,23 +117,8 @@ func (s *Server) recordRoutes() {
 		if err != nil {
 			return t, m, nil, err
 		}
-		d, err := s.depByID(ctx, t, m.DEP)
-		if err != nil {
-			return t, m, nil, err
-		}
-		depKey, err := s.depKey(ctx, d, keyring.Request{Initiator: keyring.User, Reason: why + " in " + workload + " by " + caller(ctx).Subject})
-		if err != nil {
-			return t, m, nil, err
-		}
-		rec, err := envelope.ParseRecord(m.ContainerKey)
-		if err != nil {
-			return t, m, nil, err
-		}
-		ck, err := envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec)
-		if err != nil {
-			return t, m, nil, problem(500, "Record.Integrity", "the operator should read the service log", "the key of workload %s failed its integrity check", workload)
-		}
-		return t, m, ck, nil
+		ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + workload + " by " + caller(ctx).Subject})
+		return t, m, ck, err
 	}
 	huma.Register(s.api, huma.Operation{OperationID: "put-record", Method: http.MethodPut, Path: base + "/{record}", Summary: "Write a multi-workload record (sealed under the tenant's multi-workload DEP)",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth, MaxBodyBytes: 16 << 20},
@@ -180,9 +165,9 @@ func (s *Server) recordRoutes() {
 			} else if err != nil {
 				return nil, err
 			}
-			content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+			content, err := s.openSealed(ck, t, m, it)
 			if err != nil {
-				return nil, problem(500, "Record.Integrity", "the operator should restore this record from backup", "record %s failed its integrity check", it.ID)
+				return nil, err
 			}
 			return &struct {
 				ContentType string `header:"Content-Type"`

@@ -41,19 +41,7 @@ func words(content []byte) []string {
 
 // serviceContainerKey unwraps a mailbox's key as service-initiated work.
 func (s *Server) serviceContainerKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, reason string) (*envelope.Key, error) {
-	d, err := s.depByID(ctx, t, m.DEP)
-	if err != nil {
-		return nil, err
-	}
-	depKey, err := s.depKey(ctx, d, keyring.Request{Initiator: keyring.Service, Reason: reason})
-	if err != nil {
-		return nil, err
-	}
-	rec, err := envelope.ParseRecord(m.ContainerKey)
-	if err != nil {
-		return nil, err
-	}
-	return envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec)
+	return s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.Service, Reason: reason})
 }
 
 func (s *Server) loadIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) (searchIndex, uint32, error) {
@@ -176,9 +164,9 @@ func (s *Server) searchRoutes() {
 			}
 			idx := searchIndex{}
 			for _, it := range items {
-				content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+				content, err := s.openSealed(ck, t, m, it)
 				if err != nil {
-					return nil, problem(500, "Item.Integrity", "the operator should restore this item from backup", "item %s failed its integrity check", it.ID)
+					return nil, err
 				}
 				for _, w := range words(content) {
 					idx[w] = append(idx[w], it.ID)

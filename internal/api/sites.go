@@ -220,23 +220,8 @@ func (s *Server) siteRoutes() {
 		} else if err != nil {
 			return t, m, nil, err
 		}
-		d, err := s.depByID(ctx, t, m.DEP)
-		if err != nil {
-			return t, m, nil, err
-		}
-		depKey, err := s.depKey(ctx, d, keyring.Request{Initiator: keyring.User, Reason: why + " in site " + site + " by " + caller(ctx).Subject})
-		if err != nil {
-			return t, m, nil, err
-		}
-		rec, err := envelope.ParseRecord(m.ContainerKey)
-		if err != nil {
-			return t, m, nil, err
-		}
-		ck, err := envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec)
-		if err != nil {
-			return t, m, nil, problem(500, "Site.Integrity", "the operator should read the service log", "the key of site %s failed its integrity check", site)
-		}
-		return t, m, ck, nil
+		ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in site " + site + " by " + caller(ctx).Subject})
+		return t, m, ck, err
 	}
 	huma.Register(s.api, huma.Operation{OperationID: "put-file", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
 		Summary: "Write a new version of a file", Tags: []string{"site data"}, Security: bearerAuth, MaxBodyBytes: 16 << 20},
@@ -297,9 +282,9 @@ func (s *Server) siteRoutes() {
 			if in.Version > 0 {
 				it = versions[in.Version-1]
 			}
-			content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+			content, err := s.openSealed(ck, t, m, it)
 			if err != nil {
-				return nil, problem(500, "File.Integrity", "the operator should restore this file from backup", "file %s failed its integrity check", in.File)
+				return nil, err
 			}
 			return &struct {
 				ContentType string `header:"Content-Type"`
