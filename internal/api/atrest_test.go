@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -40,12 +41,12 @@ func TestAtRestPostgres(t *testing.T) {
 		t.Fatalf("read back: %d %q", st, got)
 	}
 
+	ctx := context.Background()
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ctx := context.Background()
 	rows, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, e.vault.PostgresSchema)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,20 @@ func TestAtRestPostgres(t *testing.T) {
 		t.Fatalf("found only tables %v in schema %s", tables, e.vault.PostgresSchema)
 	}
 	needles := []string{marker, "confidential board minutes", hex.EncodeToString([]byte(marker)), hex.EncodeToString([]byte("confidential board minutes"))}
+	// Nor the DEP key, as the keyring holds it in memory.
+	d, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "Contoso-EXO-DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
+	if err := kd.UnmarshalKeys(d.Keys); err != nil {
+		t.Fatal(err)
+	}
+	depKey, err := e.ring.DEPKey(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	needles = append(needles, hex.EncodeToString(depKey.Bytes()))
 	scanned := 0
 	for _, table := range tables {
 		rs, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT row_to_json(t)::text FROM %s.%s t`, e.vault.PostgresSchema, table))
