@@ -252,7 +252,9 @@ func EnsureOperatorToken(ctx context.Context, st store.Service, file string, now
 
 // Serve serves the API over TLS on ln until ctx is done.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
-	srv := &http.Server{Handler: s.mux, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
+	// Clone: an http.Server writes its protocols into its TLS config, and
+	// this one may be shared with other listeners of the process.
+	srv := &http.Server{Handler: s.mux, TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()

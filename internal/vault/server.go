@@ -244,7 +244,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) httpServer(r *Region) *http.Server {
 	return &http.Server{
 		Handler:           s.handler(r),
-		TLSConfig:         s.tls,
+		TLSConfig:         s.tls.Clone(), // each server owns its copy (servers write into it)
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      3 * time.Minute,
