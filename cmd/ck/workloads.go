@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
@@ -24,13 +25,14 @@ func workloads(st store.Store, dir, masterKeyFile string, logger *slog.Logger, n
 	}
 	ks := keyring.NewKeystore(st, master)
 	metrics := keyring.NewMetrics(nil)
+	log := audit.New(st, nil, logger)
 	out := map[string]api.Workload{}
 	for kind, app := range map[string]string{"mailbox": api.ExchangeApp, "site": api.SharePointApp, "mdep": api.M365App} {
 		c, err := newKMS(app)
 		if err != nil {
 			return nil, fmt.Errorf("workload %s: %w", kind, err)
 		}
-		out[kind] = api.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: logger.With("workload", kind), Metrics: metrics})}
+		out[kind] = api.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: logger.With("workload", kind), Metrics: metrics, Audit: log.KeyringEvent(app)})}
 	}
 	return out, nil
 }

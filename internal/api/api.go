@@ -26,6 +26,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -58,10 +59,11 @@ type Config struct {
 
 // Server is the service API.
 type Server struct {
-	cfg  Config
-	api  huma.API
-	mux  *http.ServeMux
-	auth *authenticator
+	cfg   Config
+	api   huma.API
+	mux   *http.ServeMux
+	auth  *authenticator
+	audit *audit.Log
 }
 
 // Version of the API document.
@@ -80,12 +82,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.auth = &authenticator{st: cfg.Store, now: cfg.Now}
+	s.audit = audit.New(cfg.Store, cfg.Now, cfg.Logger)
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
 	hc.DocsPath = ""
 	s.api = humago.New(s.mux, hc)
-	s.api.UseMiddleware(s.authenticate)
+	s.api.UseMiddleware(s.authenticate, s.auditAdmin)
 	s.routes()
 	return s, nil
 }
@@ -117,6 +120,7 @@ func (s *Server) routes() {
 	s.recordRoutes()
 	s.siteRoutes()
 	s.searchRoutes()
+	s.auditRoutes()
 }
 
 type healthOutput struct {

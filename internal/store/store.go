@@ -425,5 +425,36 @@ type Store interface {
 	OpLog
 	AvailabilityKeys
 	Service
+	AuditLog
 	Close() error
+}
+
+// AuditRecord is one entry of a tenant's hash-chained audit log (SPEC R8):
+// a key access by the service or an admin action. Prev is the Hash of the
+// record before it in the same tenant's chain (nil for the first); package
+// audit computes Hash.
+type AuditRecord struct {
+	Tenant  string // "" for the service's own chain
+	Seq     int64  // 1, 2, ... per tenant
+	Time    time.Time
+	Actor   string // who: an admin's UPN and role, or the service workload
+	Action  string // what: wrap, unwrap, availability-key-use, create-dep, ...
+	Target  string // on what: a DEP ID, an API path
+	KeyID   string // the key used, if any
+	Reason  string
+	Outcome string // "ok", or the error or HTTP status
+	Prev    []byte
+	Hash    []byte
+}
+
+// AuditLog is the append-only audit log: the store refuses to change or
+// delete records.
+type AuditLog interface {
+	// AppendAudit appends a record to tenant's chain in one transaction:
+	// seal gets the tenant's last record (zero if none) and returns the new
+	// one, whose Seq must follow it.
+	AppendAudit(ctx context.Context, tenant string, seal func(last AuditRecord) AuditRecord) (AuditRecord, error)
+	// ListAudit returns tenant's records with Seq > after, in order, at
+	// most limit (at most 10000).
+	ListAudit(ctx context.Context, tenant string, after int64, limit int) ([]AuditRecord, error)
 }

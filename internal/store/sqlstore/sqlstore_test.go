@@ -60,13 +60,14 @@ func postgresURL(t *testing.T) string {
 func TestPostgres(t *testing.T) {
 	url := postgresURL(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return openSchema(t, url)
+		s, _ := openSchema(t, url)
+		return s
 	})
 }
 
 // openSchema opens the store in a fresh schema dropped when t ends, so runs
 // never see each other's rows.
-func openSchema(t *testing.T, url string) store.Store {
+func openSchema(t *testing.T, url string) (store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 6)
@@ -89,5 +90,65 @@ func openSchema(t *testing.T, url string) store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, schema
+}
+
+// The audit log is append-only in the database itself: an UPDATE or DELETE
+// that bypasses the store is refused too.
+func TestAuditLogAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	type opened struct {
+		st  store.Store
+		raw *sql.DB
+	}
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) opened
+	}{
+		{"sqlite", func(t *testing.T) opened {
+			file := filepath.Join(t.TempDir(), "ck.db")
+			s, err := sqlstore.OpenSQLite(ctx, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return opened{s, raw}
+		}},
+		{"postgres", func(t *testing.T) opened {
+			url := postgresURL(t)
+			s, schema := openSchema(t, url)
+			sep := "?"
+			if strings.Contains(url, "?") {
+				sep = "&"
+			}
+			raw, err := sql.Open("pgx", url+sep+"search_path="+schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return opened{s, raw}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.open(t)
+			t.Cleanup(func() { o.raw.Close(); o.st.Close() })
+			if _, err := o.st.AppendAudit(ctx, "t1", func(last store.AuditRecord) store.AuditRecord {
+				return store.AuditRecord{Tenant: "t1", Seq: 1, Action: "wrap", Outcome: "ok", Hash: []byte{1}}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{`UPDATE svc_audit SET outcome = 'forged'`, `DELETE FROM svc_audit`} {
+				_, err := o.raw.ExecContext(ctx, q)
+				if err == nil || !strings.Contains(err.Error(), "append-only") {
+					t.Errorf("%s: err = %v, want the append-only refusal", q, err)
+				}
+			}
+			rs, err := o.st.ListAudit(ctx, "t1", 0, 0)
+			if err != nil || len(rs) != 1 || rs[0].Outcome != "ok" {
+				t.Fatalf("after the refused changes: %+v, %v", rs, err)
+			}
+		})
+	}
 }

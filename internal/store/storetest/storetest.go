@@ -4,11 +4,13 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Mailboxes", testMailboxes},
 		{"Onboarding", testOnboarding},
 		{"SiteRegistrations", testSiteRegistrations},
+		{"AuditLog", testAuditLog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -552,4 +555,72 @@ func testSiteRegistrations(t *testing.T, s store.Store) {
 	rs, err = s.ListSiteRegistrations(ctx, "t2")
 	must(t, err)
 	equal(t, "other tenant", len(rs), 0)
+}
+
+func testAuditLog(t *testing.T, s store.Store) {
+	seal := func(tenant, action string) func(store.AuditRecord) store.AuditRecord {
+		return func(last store.AuditRecord) store.AuditRecord {
+			return store.AuditRecord{Tenant: tenant, Seq: last.Seq + 1, Time: now(), Actor: "exo@contoso.com (exchange-admin)", Action: action,
+				Target: "dep-1", KeyID: "https://v/keys/k/1", Reason: "why", Outcome: "ok", Prev: last.Hash, Hash: []byte{byte(last.Seq + 1), 0xAA}}
+		}
+	}
+	var want []store.AuditRecord
+	for _, a := range []string{"wrap", "unwrap", "new-dep"} {
+		r, err := s.AppendAudit(ctx, "t1", seal("t1", a))
+		must(t, err)
+		want = append(want, r)
+	}
+	if _, err := s.AppendAudit(ctx, "t2", seal("t2", "wrap")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListAudit(ctx, "t1", 0, 0)
+	must(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListAudit = %+v, want %+v", got, want)
+	}
+	if got[0].Prev != nil || !bytes.Equal(got[1].Prev, got[0].Hash) {
+		t.Fatalf("chain links not kept: %+v", got)
+	}
+	page, err := s.ListAudit(ctx, "t1", 1, 1)
+	must(t, err)
+	if len(page) != 1 || page[0].Seq != 2 {
+		t.Fatalf("ListAudit after 1 limit 1 = %+v", page)
+	}
+	// A seal that breaks the sequence is refused and stores nothing.
+	if _, err := s.AppendAudit(ctx, "t1", func(last store.AuditRecord) store.AuditRecord {
+		r := seal("t1", "x")(last)
+		r.Seq += 5
+		return r
+	}); err == nil {
+		t.Fatal("a record that skips sequence numbers was appended")
+	}
+	// Concurrent appends to one chain all land, in one unbroken sequence.
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AppendAudit(ctx, "t1", seal("t1", "unwrap"))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	all, err := s.ListAudit(ctx, "t1", 0, 0)
+	must(t, err)
+	for i, r := range all {
+		if r.Seq != int64(i+1) || r.Tenant != "t1" {
+			t.Fatalf("record %d: seq %d tenant %s", i, r.Seq, r.Tenant)
+		}
+		if i > 0 && !bytes.Equal(r.Prev, all[i-1].Hash) {
+			t.Fatalf("record %d does not link to %d", r.Seq, all[i-1].Seq)
+		}
+	}
+	if len(all) != 23 {
+		t.Fatalf("%d records, want 23", len(all))
+	}
 }
