@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
@@ -48,7 +49,7 @@ func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})
+	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{Audit: audit.New(v.Store, nil, nil).KeyringEvent(api.ExchangeApp)})
 	// The seed tenant grants only the Exchange workload; the other kinds
 	// reuse it here (which principal reaches the keys is not under test).
 	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}, "mdep": {App: api.ExchangeApp, KMS: c, Ring: ring}, "site": {App: api.ExchangeApp, KMS: c, Ring: ring}}

@@ -1,0 +1,135 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/audit"
+)
+
+// readAudit reads a tenant's chain through the API, page by page.
+func (e *depEnv) readAudit(token, tenant string, limit int) []api.AuditRecord {
+	e.t.Helper()
+	var out []api.AuditRecord
+	after := 0.0
+	for {
+		st, _, body := e.call(token, "GET", fmt.Sprintf("/v1/tenants/%s/audit?after=%d&limit=%d", tenant, int64(after), limit), "")
+		if st != 200 {
+			e.t.Fatalf("audit of %s: %d %v", tenant, st, body)
+		}
+		b, _ := json.Marshal(body["value"])
+		var page []api.AuditRecord
+		if err := json.Unmarshal(b, &page); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, page...)
+		next, ok := body["next"].(float64)
+		if !ok {
+			return out
+		}
+		after = next
+	}
+}
+
+func TestAuditLog(t *testing.T) {
+	e := startDEPs(t)
+	_, _, tok := e.call(e.operator, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	compliance := tok["token"].(string)
+	_, _, tok = e.call(e.operator, "POST", "/v1/tenants/Fabrikam/tokens", `{"subject":"ga@fabrikam.com","role":"global-admin"}`)
+	fabrikam := tok["token"].(string)
+
+	st, _, dep := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"Contoso-EXO-DEP-1","azureKeyIDs":%s}`, e.keys))
+	if st != 201 {
+		t.Fatalf("DEP: %d %v", st, dep)
+	}
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", `{"id":"bob@contoso.com","dataEncryptionPolicy":"Contoso-EXO-DEP-1"}`); st != 201 {
+		t.Fatalf("mailbox: %d %v", st, body)
+	}
+	const marker = "AUDIT-MUST-NOT-HOLD-CONTENT-9c2e"
+	if st, body := e.raw(e.admin, "PUT", "/v1/tenants/Contoso/mailboxes/bob@contoso.com/items/m1", []byte(marker)); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	// Fabrikam reaches into Contoso: refused, and recorded in Fabrikam's
+	// chain, not Contoso's.
+	st, ct, body := e.call(fabrikam, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys))
+	e.wantProblem(404, "Tenant.Exists", st, ct, body)
+
+	// Who may read: the tenant's global or compliance admin, the operator.
+	st, ct, body = e.call(e.admin, "GET", "/v1/tenants/Contoso/audit", "")
+	e.wantProblem(403, "Authorization.Role", st, ct, body)
+	st, ct, body = e.call(fabrikam, "GET", "/v1/tenants/Contoso/audit", "")
+	e.wantProblem(404, "Tenant.Exists", st, ct, body)
+
+	recs := e.readAudit(compliance, "Contoso", 2) // small pages: paging is exercised
+	if got := e.readAudit(e.operator, "Contoso", 0); len(got) != len(recs) {
+		t.Fatalf("operator reads %d records, the compliance admin %d", len(got), len(recs))
+	}
+	var chain []audit.Record
+	actions := map[string]string{}
+	for _, r := range recs {
+		rec, err := r.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, rec)
+		actions[r.Action] = r.Outcome
+		line, _ := json.Marshal(r)
+		switch {
+		case r.Tenant != e.seed.Tenant:
+			t.Errorf("Contoso's chain holds a record of tenant %s: %s", r.Tenant, line)
+		case strings.Contains(string(line), marker):
+			t.Errorf("an audit record holds content: %s", line)
+		case strings.Contains(string(line), "fabrikam"):
+			t.Errorf("Fabrikam's refused attempt is in Contoso's chain: %s", line)
+		}
+	}
+	if err := audit.Verify(chain); err != nil {
+		t.Fatalf("the chain read through the API does not verify: %v", err)
+	}
+	for action, outcome := range map[string]string{
+		"create-token":             "201 Created",
+		"new-dataencryptionpolicy": "201 Created",
+		"availability-key-create":  "ok",
+		"wrap":                     "ok",
+		"new-mailbox":              "201 Created",
+	} {
+		if actions[action] != outcome {
+			t.Errorf("action %s: outcome %q, want %q (actions: %v)", action, actions[action], outcome, actions)
+		}
+	}
+	if _, ok := actions["put-item"]; ok {
+		t.Error("a content write is in the audit log")
+	}
+	// With the DEP key out of the cache, a read unwraps it with a customer
+	// key: a key access on behalf of the user, appended to the same chain.
+	e.ring.Evict(dep["id"].(string))
+	if st, got := e.raw(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/bob@contoso.com/items/m1", nil); st != 200 || string(got) != marker {
+		t.Fatalf("read: %d %q", st, got)
+	}
+	more := e.readAudit(compliance, "Contoso", 0)
+	last := more[len(more)-1]
+	if len(more) != len(recs)+1 || last.Action != "unwrap" || last.Outcome != "ok" || last.Target != dep["id"] ||
+		!strings.HasPrefix(last.KeyID, e.seed.KeyURIs[0]) && !strings.HasPrefix(last.KeyID, e.seed.KeyURIs[1]) || !strings.Contains(last.Actor, "initiator: user") {
+		t.Fatalf("after the read, the chain ends with %+v (%d records, was %d)", last, len(more), len(recs))
+	}
+	chain = nil
+	for _, r := range more {
+		rec, _ := r.Record()
+		chain = append(chain, rec)
+	}
+	if err := audit.Verify(chain); err != nil {
+		t.Fatalf("the extended chain does not verify: %v", err)
+	}
+
+	fab := e.readAudit(fabrikam, "Fabrikam", 0)
+	found := false
+	for _, r := range fab {
+		found = found || r.Action == "new-dataencryptionpolicy" && r.Outcome == "404 Not Found" && strings.HasPrefix(r.Actor, "ga@fabrikam.com")
+	}
+	if !found {
+		t.Fatalf("Fabrikam's chain lacks its refused attempt: %+v", fab)
+	}
+}
