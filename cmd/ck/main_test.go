@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,31 @@ func TestScripts(t *testing.T) {
 				}
 				v := strings.TrimSpace(ts.ReadFile(args[1]))
 				ts.Setenv(args[0], v[strings.LastIndex(v, "/")+1:])
+			},
+			// replace FILE OLD NEW changes the first OLD in FILE (to tamper
+			// with an export); it fails if OLD is not there.
+			"replace": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: replace FILE OLD NEW")
+				}
+				body := ts.ReadFile(args[0])
+				if !strings.Contains(body, args[1]) {
+					ts.Fatalf("%s does not contain %q", args[0], args[1])
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Replace(body, args[1], args[2], 1)), 0o600))
+			},
+			// dropline FILE N removes line N (from 1) of FILE.
+			"dropline": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: dropline FILE N")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				lines := strings.SplitAfter(ts.ReadFile(args[0]), "\n")
+				if n < 1 || n > len(lines) {
+					ts.Fatalf("%s has no line %d", args[0], n)
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(append(lines[:n-1], lines[n:]...), "")), 0o600))
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

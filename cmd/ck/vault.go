@@ -562,11 +562,12 @@ func (a *app) logCmd() *cobra.Command {
 			if vaultName != "" {
 				q.Set("vault", vaultName)
 			}
-			if since != "" {
-				if d, err := time.ParseDuration(since); err == nil {
-					since = time.Now().Add(-d).UTC().Format(time.RFC3339)
-				}
-				q.Set("since", since)
+			from, err := sinceArg(since)
+			if err != nil {
+				return err
+			}
+			if !from.IsZero() {
+				q.Set("since", from.Format(time.RFC3339Nano))
 			}
 			if limit > 0 {
 				q.Set("limit", strconv.Itoa(limit))

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/audit"
+)
+
+// sinceArg reads a --since flag: an RFC 3339 time, or a duration back from now.
+func sinceArg(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, fmt.Errorf("--since %q: give an RFC 3339 time (2026-11-22T08:00:00Z) or a duration back from now (24h)", s)
+	}
+	return t, nil
+}
+
+func (a *app) auditCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Your tenant's audit log: every key access by the service and every admin action, hash-chained",
+		Long: `Every wrap and unwrap of a DEP key with a customer key, every use of an
+availability key (with who asked and why), every cache refresh and every
+admin action (allowed or refused) is appended to the tenant's audit log.
+Each record carries the SHA-256 of its fields and of the record before it,
+so a changed, removed or reordered record breaks the chain from there on.
+
+Readable by the tenant's global and compliance admins and by the operator.`}
+	var tenant string
+	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+
+	var since string
+	list := &cobra.Command{Use: "list [--since T]", Short: "Show the audit log", Args: cobra.NoArgs,
+		Example: "  ck audit list --since 24h\n  ck audit list -o json",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, err := sinceArg(since)
+			if err != nil {
+				return err
+			}
+			recs, err := a.readAudit(cmd.Context(), tenant, nil)
+			if err != nil {
+				return err
+			}
+			shown := []api.AuditRecord{}
+			for _, r := range recs {
+				if !r.Time.Before(from) {
+					shown = append(shown, r)
+				}
+			}
+			if a.output == "json" {
+				return a.printJSON(shown)
+			}
+			var rows [][]string
+			for _, r := range shown {
+				rows = append(rows, []string{strconv.FormatInt(r.Seq, 10), r.Time.Format(time.RFC3339), r.Actor, r.Action, r.Target, r.KeyID, r.Outcome, r.Reason})
+			}
+			a.table([]string{"SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "KEY", "OUTCOME", "REASON"}, rows)
+			return nil
+		}}
+	list.Flags().StringVar(&since, "since", "", "only records at or after this time (RFC 3339, or a duration like 24h)")
+
+	var out string
+	export := &cobra.Command{Use: "export --out FILE", Short: "Export the whole audit log as JSON lines, to keep and verify later", Args: cobra.NoArgs,
+		Example: "  ck audit export --out contoso-audit.jsonl\n  ck audit verify contoso-audit.jsonl",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out is required: the file to write the audit log to")
+			}
+			recs, err := a.readAudit(cmd.Context(), tenant, func(n int) { fmt.Fprintf(a.stderr, "\rexported %d records", n) })
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(f)
+			enc := json.NewEncoder(w)
+			for _, r := range recs {
+				if err := enc.Encode(r); err != nil {
+					f.Close()
+					return err
+				}
+			}
+			if err := errors.Join(w.Flush(), f.Close()); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "\r")
+			fmt.Fprintf(a.stdout, "Exported %d audit records to %s.\n", len(recs), out)
+			return nil
+		}}
+	export.Flags().StringVar(&out, "out", "", "file to write (JSON lines, one record per line)")
+
+	verify := &cobra.Command{Use: "verify [FILE]", Short: "Check the audit chain, from an export or from the service; names the first tampered record", Args: cobra.MaximumNArgs(1),
+		Long: `Recomputes every record's hash and link. With FILE, checks an export;
+without, reads the chain from the service. Exits non-zero at the first
+record that was changed, removed or reordered, naming it.
+
+Keep the last hash it prints: a later export whose record of that number
+carries another hash was rewritten in between.`,
+		Example: "  ck audit verify\n  ck audit verify contoso-audit.jsonl",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var recs []api.AuditRecord
+			var err error
+			from := "the service"
+			if len(args) == 1 {
+				from = args[0]
+				recs, err = readAuditFile(args[0])
+			} else {
+				recs, err = a.readAudit(cmd.Context(), tenant, nil)
+			}
+			if err != nil {
+				return err
+			}
+			chain := make([]audit.Record, len(recs))
+			for i, r := range recs {
+				if chain[i], err = r.Record(); err != nil {
+					return fmt.Errorf("audit record %d: bad hash encoding (%v): the record was changed", r.Seq, err)
+				}
+			}
+			if err := audit.Verify(chain); err != nil {
+				return fmt.Errorf("%s: TAMPERED: %w", from, err)
+			}
+			if len(recs) == 0 {
+				fmt.Fprintf(a.stdout, "%s: the audit log is empty.\n", from)
+				return nil
+			}
+			last := recs[len(recs)-1]
+			fmt.Fprintf(a.stdout, "%s: %d audit records of tenant %s, chain intact.\nLast: record %d at %s, hash %s\n",
+				from, len(recs), last.Tenant, last.Seq, last.Time.Format(time.RFC3339), last.Hash)
+			return nil
+		}}
+	cmd.AddCommand(list, export, verify)
+	return cmd
+}
+
+// readAudit reads a tenant's whole chain from the service, page by page.
+func (a *app) readAudit(ctx context.Context, tenant string, progress func(int)) ([]api.AuditRecord, error) {
+	t, err := a.tenantArg(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.service()
+	if err != nil {
+		return nil, err
+	}
+	var all []api.AuditRecord
+	after := int64(0)
+	for {
+		var page struct {
+			Value []api.AuditRecord
+			Next  int64
+		}
+		if err := c.Do(ctx, "GET", fmt.Sprintf("/v1/tenants/%s/audit?after=%d", esc(t), after), nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Value...)
+		if progress != nil {
+			progress(len(all))
+		}
+		if page.Next == 0 {
+			return all, nil
+		}
+		after = page.Next
+	}
+}
+
+// readAuditFile reads an export of `ck audit export`.
+func readAuditFile(file string) ([]api.AuditRecord, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []api.AuditRecord
+	dec := json.NewDecoder(f)
+	for {
+		var r api.AuditRecord
+		err := dec.Decode(&r)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: record %d: %v: give a file written by ck audit export (JSON lines)", file, len(out)+1, err)
+		}
+		out = append(out, r)
+	}
+}
