@@ -64,6 +64,7 @@ type Server struct {
 	mux   *http.ServeMux
 	auth  *authenticator
 	audit *audit.Log
+	index indexer
 }
 
 // Version of the API document.

@@ -191,9 +191,7 @@ func (s *Server) mailboxRoutes() {
 			if err := s.cfg.Store.PutItem(ctx, it); err != nil {
 				return nil, err
 			}
-			if err := s.indexItem(ctx, t, m, in.Item, in.RawBody); err != nil {
-				s.cfg.Logger.Warn("api: search indexing failed; reindex the mailbox later", "tenant", t.ID, "mailbox", m.ID, "err", err)
-			}
+			s.itemChanged(t, m)
 			return &struct{ Body ItemInfo }{Body: itemInfo(it)}, nil
 		})
 
@@ -273,9 +271,7 @@ func (s *Server) mailboxRoutes() {
 			} else if err != nil {
 				return nil, err
 			}
-			if err := s.indexItem(ctx, t, m, in.Item, nil); err != nil {
-				s.cfg.Logger.Warn("api: search index not updated after a delete; reindex the mailbox", "tenant", t.ID, "mailbox", m.ID, "err", err)
-			}
+			s.itemChanged(t, m)
 			return &struct{}{}, nil
 		})
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,12 +22,26 @@ import (
 // service-initiated work, which may use the availability key when the
 // customer keys fail). It is one sealed record, bound like an item to the
 // mailbox, stored apart from the items so it never shows as one.
+//
+// Writes do not touch the index: they mark the mailbox, and a background
+// catch-up a moment later brings the index up to the items, however many
+// writes came in between. The index records which version of each item it
+// holds, so catching up compares it with the items in the store and opens
+// only what changed: it converges after a crash, after a lost race between
+// two instances, or from an index of an older format. A search catches up
+// first, so it always sees every write that returned before it.
 
 const indexID = "~index"
 
+// indexDelay gathers the writes of a burst into one catch-up.
+const indexDelay = 100 * time.Millisecond
+
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
-type searchIndex map[string][]string // word -> item IDs
+type searchIndex struct {
+	Words   map[string][]string `json:"words"`   // word -> item IDs
+	Indexed map[string]uint32   `json:"indexed"` // item ID -> the version whose words are in Words
+}
 
 func words(content []byte) []string {
 	seen := map[string]bool{}
@@ -45,19 +61,24 @@ func (s *Server) serviceContainerKey(ctx context.Context, t store.ServiceTenant,
 }
 
 func (s *Server) loadIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) (searchIndex, uint32, error) {
+	idx := searchIndex{Words: map[string][]string{}, Indexed: map[string]uint32{}}
 	it, err := s.cfg.Store.Item(ctx, t.ID, indexRow(m), indexID)
 	if errors.Is(err, store.ErrNotFound) {
-		return searchIndex{}, 0, nil
+		return idx, 0, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return idx, 0, err
 	}
 	raw, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: indexID, Version: it.Version}, it.Sealed)
 	if err != nil {
-		return nil, 0, err
+		return idx, 0, err
 	}
-	idx := searchIndex{}
-	return idx, it.Version, json.Unmarshal(raw, &idx)
+	defer clear(raw)
+	var stored searchIndex
+	if json.Unmarshal(raw, &stored) != nil || stored.Words == nil || stored.Indexed == nil {
+		return idx, it.Version, nil // another format: rebuilt by the catch-up
+	}
+	return stored, it.Version, nil
 }
 
 func (s *Server) saveIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, idx searchIndex, prev uint32) error {
@@ -70,37 +91,121 @@ func (s *Server) saveIndex(ctx context.Context, t store.ServiceTenant, m store.M
 	return s.cfg.Store.PutItem(ctx, store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: indexID, Kind: "index", Version: prev + 1, Sealed: sealed, Created: s.cfg.Now().UTC()})
 }
 
-// indexItem adds an item's words to the mailbox's index (service-initiated).
-func (s *Server) indexItem(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string, content []byte) error {
+// indexer serialises catch-ups per mailbox and schedules them after writes.
+type indexer struct {
+	mu        sync.Mutex
+	locks     map[string]*sync.Mutex // by tenant/mailbox
+	scheduled map[string]bool
+}
+
+func (x *indexer) lock(key string) *sync.Mutex {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.locks == nil {
+		x.locks = map[string]*sync.Mutex{}
+	}
+	l, ok := x.locks[key]
+	if !ok {
+		l = &sync.Mutex{}
+		x.locks[key] = l
+	}
+	return l
+}
+
+// itemChanged schedules a catch-up of m's index shortly, once for a burst.
+func (s *Server) itemChanged(t store.ServiceTenant, m store.Mailbox) {
+	key := t.ID + "/" + m.ID
+	x := &s.index
+	x.mu.Lock()
+	if x.scheduled == nil {
+		x.scheduled = map[string]bool{}
+	}
+	if x.scheduled[key] {
+		x.mu.Unlock()
+		return
+	}
+	x.scheduled[key] = true
+	x.mu.Unlock()
+	time.AfterFunc(indexDelay, func() {
+		x.mu.Lock()
+		delete(x.scheduled, key)
+		x.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
+			s.cfg.Logger.Warn("api: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
+		}
+	})
+}
+
+// catchUpIndex brings m's index up to its items (from nothing if rebuild),
+// as the service; it returns the items and words indexed.
+func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
+	l := s.index.lock(t.ID + "/" + m.ID)
+	l.Lock()
+	defer l.Unlock()
 	ck, err := s.serviceContainerKey(ctx, t, m, "search indexing of "+m.ID)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer ck.Destroy()
 	idx, ver, err := s.loadIndex(ctx, t, m, ck)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	for w, ids := range idx { // drop the item's old words
-		idx[w] = slicesDelete(ids, id)
-		if len(idx[w]) == 0 {
-			delete(idx, w)
+	if rebuild {
+		idx.Words, idx.Indexed = map[string][]string{}, map[string]uint32{}
+	}
+	items, err := s.cfg.Store.ListItems(ctx, t.ID, m.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	stale := map[string]bool{} // items whose words must go
+	var fresh []store.Item     // items whose words must come in
+	present := map[string]bool{}
+	for _, it := range items {
+		present[it.ID] = true
+		if v, ok := idx.Indexed[it.ID]; !ok || v != it.Version {
+			stale[it.ID] = ok
+			fresh = append(fresh, it)
 		}
 	}
-	for _, w := range words(content) {
-		idx[w] = append(idx[w], id)
-	}
-	return s.saveIndex(ctx, t, m, ck, idx, ver)
-}
-
-func slicesDelete(ids []string, id string) []string {
-	out := ids[:0]
-	for _, x := range ids {
-		if x != id {
-			out = append(out, x)
+	for id := range idx.Indexed {
+		if !present[id] {
+			stale[id] = true
 		}
 	}
-	return out
+	if len(stale) == 0 && len(fresh) == 0 && !rebuild {
+		return len(idx.Indexed), len(idx.Words), nil
+	}
+	for w, ids := range idx.Words {
+		kept := ids[:0]
+		for _, id := range ids {
+			if !stale[id] {
+				kept = append(kept, id)
+			}
+		}
+		if len(kept) == 0 {
+			delete(idx.Words, w)
+		} else {
+			idx.Words[w] = kept
+		}
+	}
+	for id := range stale {
+		delete(idx.Indexed, id)
+	}
+	for _, it := range fresh {
+		content, err := s.openSealed(ck, t, m, it)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, w := range words(content) {
+			idx.Words[w] = append(idx.Words[w], it.ID)
+		}
+		clear(content)
+		idx.Indexed[it.ID] = it.Version
+	}
+	return len(idx.Indexed), len(idx.Words), s.saveIndex(ctx, t, m, ck, idx, ver)
 }
 
 func (s *Server) searchRoutes() {
@@ -120,6 +225,10 @@ func (s *Server) searchRoutes() {
 			if err != nil {
 				return nil, err
 			}
+			defer ck.Destroy()
+			if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
+				return nil, err
+			}
 			idx, _, err := s.loadIndex(ctx, t, m, ck)
 			if err != nil {
 				return nil, err
@@ -129,7 +238,7 @@ func (s *Server) searchRoutes() {
 					Items []string `json:"items"`
 				}
 			}{}
-			out.Body.Items = append([]string{}, idx[strings.ToLower(strings.TrimSpace(in.Q))]...)
+			out.Body.Items = append([]string{}, idx.Words[strings.ToLower(strings.TrimSpace(in.Q))]...)
 			sort.Strings(out.Body.Items)
 			return out, nil
 		})
@@ -153,31 +262,8 @@ func (s *Server) searchRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			ck, err := s.serviceContainerKey(ctx, t, m, "search re-indexing of "+m.ID)
+			n, w, err := s.catchUpIndex(ctx, t, m, true)
 			if err != nil {
-				return nil, err
-			}
-			defer ck.Destroy()
-			items, err := s.cfg.Store.ListItems(ctx, t.ID, m.ID)
-			if err != nil {
-				return nil, err
-			}
-			idx := searchIndex{}
-			for _, it := range items {
-				content, err := s.openSealed(ck, t, m, it)
-				if err != nil {
-					return nil, err
-				}
-				for _, w := range words(content) {
-					idx[w] = append(idx[w], it.ID)
-				}
-				clear(content)
-			}
-			_, ver, err := s.loadIndex(ctx, t, m, ck)
-			if err != nil {
-				return nil, err
-			}
-			if err := s.saveIndex(ctx, t, m, ck, idx, ver); err != nil {
 				return nil, err
 			}
 			out := &struct {
@@ -186,7 +272,7 @@ func (s *Server) searchRoutes() {
 					Words   int `json:"words"`
 				}
 			}{}
-			out.Body.Indexed, out.Body.Words = len(items), len(idx)
+			out.Body.Indexed, out.Body.Words = n, w
 			return out, nil
 		})
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/customerkey/customerkey/internal/api"
@@ -70,4 +71,58 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 	}
 	st, ct, body = e.call(e.admin, "GET", base+"/search?q=board", "")
 	e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
+}
+
+// Writes only mark the index; a search first brings it up to the items.
+// Concurrent writes lose no words, and a new version's words replace the
+// old ones.
+func TestSearchIndexCatchesUp(t *testing.T) {
+	e := startDEPs(t)
+	const base = "/v1/tenants/Contoso/mailboxes/alice@contoso.com"
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("DEP: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`); st != 201 {
+		t.Fatalf("mailbox: %d %v", st, body)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				if st, _ := e.raw(e.admin, "PUT", fmt.Sprintf("%s/items/m%02d", base, i), []byte(fmt.Sprintf("shared word%02d", i))); st != 200 {
+					t.Errorf("put m%02d: %d", i, st)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	search := func(q string) []any {
+		t.Helper()
+		st, _, body := e.call(e.admin, "GET", base+"/search?q="+q, "")
+		if st != 200 {
+			t.Fatalf("search %s: %d %v", q, st, body)
+		}
+		return body["items"].([]any)
+	}
+	if got := search("shared"); len(got) != n {
+		t.Fatalf("shared: %d items, want %d: %v", len(got), n, got)
+	}
+	for i := range n {
+		if got := search(fmt.Sprintf("word%02d", i)); fmt.Sprint(got) != fmt.Sprintf("[m%02d]", i) {
+			t.Fatalf("word%02d: %v", i, got)
+		}
+	}
+	if st, _ := e.raw(e.admin, "PUT", base+"/items/m07", []byte("rewritten")); st != 200 {
+		t.Fatal("rewrite m07")
+	}
+	if got := search("word07"); len(got) != 0 {
+		t.Fatalf("word07 still finds %v after m07 was rewritten", got)
+	}
+	if got := search("rewritten"); fmt.Sprint(got) != "[m07]" {
+		t.Fatalf("rewritten: %v", got)
+	}
+	if got := search("shared"); len(got) != n-1 {
+		t.Fatalf("shared after the rewrite: %d items, want %d", len(got), n-1)
+	}
 }
