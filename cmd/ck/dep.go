@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/internal/api"
 )
 
 type depView struct {
@@ -119,7 +121,79 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 		}}
 	set.Flags().BoolVar(&enabled, "enabled", true, "enable or disable the DEP")
 	set.Flags().StringVar(&description, "description", "", "new description")
-	cmd.AddCommand(newCmd, list, show, set)
+	var revoked bool
+	health := &cobra.Command{Use: "health [NAME-or-GUID] [--revoked]", Short: "Check DEPs' health now: each customer key is asked to unwrap the DEP key (R5)", Args: cobra.MaximumNArgs(1),
+		Long: `Asks each customer key of the DEP (of every DEP without a name) to unwrap
+the DEP key now. healthy: both keys answer; degraded: one fails and the
+other serves; unhealthy: both fail, with the cause.
+
+After removing the workload's access to the keys, send --revoked: the
+service drops the DEP key from its caches at once instead of at cache
+expiry, and the check shows the revocation.`,
+		Example: "  ck dep health\n  ck dep health Contoso-EXO-DEP-1 --revoked",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			if len(args) == 1 {
+				names = args
+			} else {
+				p, err := path(cmd.Context(), "")
+				if err != nil {
+					return err
+				}
+				c, err := a.service()
+				if err != nil {
+					return err
+				}
+				var l struct{ Value []depView }
+				if err := c.Do(cmd.Context(), "GET", p, nil, &l); err != nil {
+					return err
+				}
+				for _, d := range l.Value {
+					names = append(names, d.ID)
+				}
+			}
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			var all []api.DEPHealth
+			for _, name := range names {
+				method, rest := "GET", "/"+esc(name)+"/health"
+				if revoked {
+					method, rest = "POST", "/"+esc(name)+"/revocation"
+				}
+				p, err := path(cmd.Context(), rest)
+				if err != nil {
+					return err
+				}
+				var h api.DEPHealth
+				if err := c.Do(cmd.Context(), method, p, nil, &h); err != nil {
+					return err
+				}
+				all = append(all, h)
+			}
+			if a.output == "json" {
+				return a.printJSON(all)
+			}
+			var rows [][]string
+			for _, h := range all {
+				for i, k := range h.Keys {
+					name, state, cause := "", "", ""
+					if i == 0 {
+						name, state, cause = h.Name, strings.ToUpper(h.State), h.Cause
+					}
+					answer := "ok"
+					if !k.OK {
+						answer = k.Error
+					}
+					rows = append(rows, []string{name, state, k.KeyID, answer, cause})
+				}
+			}
+			a.table([]string{"DEP", "STATE", "KEY", "ANSWER", "CAUSE"}, rows)
+			return nil
+		}}
+	health.Flags().BoolVar(&revoked, "revoked", false, "signal that access to the keys was removed: evict the DEP key from the service's caches now")
+	cmd.AddCommand(newCmd, list, show, set, health)
 	if use == "mdep" {
 		cmd.AddCommand(a.mdepAssignCmds(&tenant)...)
 	}

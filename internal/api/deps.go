@@ -149,6 +149,19 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			return &depOutput{Body: depJSON(d)}, nil
 		})
 
+	huma.Register(s.api, huma.Operation{OperationID: "get-" + strings.ToLower(k.noun) + "-health", Method: http.MethodGet, Path: base + "/{dep}/health",
+		Summary: "A DEP's health (R5): each customer key is asked to unwrap the DEP key now; healthy, degraded (one key fails) or unhealthy (both fail), with the cause",
+		Tags:    []string{k.tag}, Security: bearerAuth},
+		func(ctx context.Context, in *depPath) (*depHealthOutput, error) {
+			return s.depHealth(ctx, k, in, tenantRoles, false)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "signal-" + strings.ToLower(k.noun) + "-revocation", Method: http.MethodPost, Path: base + "/{dep}/revocation",
+		Summary: "Revocation signal (R5): the tenant removed access to a customer key; the DEP key leaves the service's caches at once, then the keys are probed",
+		Tags:    []string{k.tag}, Security: bearerAuth},
+		func(ctx context.Context, in *depPath) (*depHealthOutput, error) {
+			return s.depHealth(ctx, k, in, k.writers, true)
+		})
+
 	huma.Register(s.api, huma.Operation{OperationID: "set-" + strings.ToLower(k.noun), Method: http.MethodPatch, Path: base + "/{dep}",
 		Summary: "Set-" + k.noun + ": enable or disable, change the description", Tags: []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
@@ -400,4 +413,63 @@ func keyProblem(i int, uri, app string, err error) *Problem {
 		return problem(400, "KeyAccessPermissions", "grant the workload's service principal "+app+" get, wrapKey and unwrapKey on the key's vault (ck vault access-policy set VAULT --spn "+app+" --key-permissions get,wrapKey,unwrapKey, or the Key Vault Crypto Service Encryption User role)", "key %d %s: %s", i+1, uri, ke.Cause)
 	}
 	return problem(400, "Key.Usable", "make the key usable for wrapKey and unwrapKey", "key %d %s: %s", i+1, uri, ke.Cause)
+}
+
+// DEPHealth is a DEP's health with each customer key's answer.
+type DEPHealth struct {
+	DEP   string         `json:"dep"`
+	Name  string         `json:"name"`
+	State string         `json:"state" enum:"healthy,degraded,unhealthy,unknown"`
+	Cause string         `json:"cause,omitempty"`
+	Since *time.Time     `json:"since,omitempty" doc:"When the DEP entered this state, as this service instance saw it"`
+	Keys  []DEPKeyHealth `json:"keys"`
+}
+
+// DEPKeyHealth is one customer key's answer to the probe.
+type DEPKeyHealth struct {
+	KeyID string `json:"keyId"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+type depHealthOutput struct{ Body DEPHealth }
+
+// depHealth probes a DEP's customer keys (after evicting its key from the
+// cache if evict) and reports its health. The operator may always ask.
+func (s *Server) depHealth(ctx context.Context, k depKind, in *depPath, roles []string, evict bool) (*depHealthOutput, error) {
+	t, err := s.tenant(ctx, in.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if caller(ctx).Role != RoleOperator {
+		if t, err = s.tenantRole(ctx, in.Tenant, roles...); err != nil {
+			return nil, err
+		}
+	}
+	d, err := s.dep(ctx, t, k.kind, in.DEP)
+	if err != nil {
+		return nil, err
+	}
+	w, kd, err := s.ringDEP(d)
+	if err != nil {
+		return nil, err
+	}
+	reason := "DEP health check by " + caller(ctx).Subject
+	if evict {
+		w.Ring.Evict(d.ID)
+		reason = "revocation signal from " + caller(ctx).Subject
+	}
+	h, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: reason})
+	out := &depHealthOutput{Body: DEPHealth{DEP: d.ID, Name: d.Name, State: string(h.State), Cause: h.Cause}}
+	if !h.Since.IsZero() {
+		out.Body.Since = &h.Since
+	}
+	for i, ck := range kd.CustomerKeys {
+		kh := DEPKeyHealth{KeyID: ck.KeyID, OK: errs[i] == nil}
+		if errs[i] != nil {
+			kh.Error = errs[i].Error()
+		}
+		out.Body.Keys = append(out.Body.Keys, kh)
+	}
+	return out, nil
 }

@@ -334,14 +334,16 @@ func (s *Server) serviceDEP(ctx context.Context, t store.ServiceTenant) (store.D
 
 // depKey gets a DEP's key through the keyring of its workload (the
 // service-managed DEP needs no customer key; any keyring reaches it).
-func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (*envelope.Key, error) {
+// ringDEP returns the workload that reaches a DEP's keys and the DEP as
+// its keyring knows it.
+func (s *Server) ringDEP(d store.DEP) (Workload, keyring.DEP, error) {
 	workload := d.Kind
 	if workload == "service" {
 		workload = "mailbox"
 	}
 	w, ok := s.cfg.Workloads[workload]
 	if !ok {
-		return nil, problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
+		return w, keyring.DEP{}, problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
 	}
 	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
 	switch d.Kind {
@@ -350,7 +352,12 @@ func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (
 	case "site":
 		kd.Kind = keyring.Site // the TIK: hedged, never the availability key (K5)
 	}
-	if err := kd.UnmarshalKeys(d.Keys); err != nil {
+	return w, kd, kd.UnmarshalKeys(d.Keys)
+}
+
+func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (*envelope.Key, error) {
+	w, kd, err := s.ringDEP(d)
+	if err != nil {
 		return nil, err
 	}
 	key, err := w.Ring.DEPKey(ctx, kd, req)

@@ -1,6 +1,9 @@
 package keyring
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // State of a DEP.
 type State string
@@ -36,4 +39,30 @@ func (k *Keyring) Health(dep string) Health {
 		return h
 	}
 	return Health{State: Unknown}
+}
+
+// Probe asks each customer key of d to unwrap the DEP key, bypassing the
+// cache, records the DEP's health from the answers and returns it with
+// each key's error. It is how an admin checks a DEP on demand, and how a
+// revocation shows at once.
+func (k *Keyring) Probe(ctx context.Context, d DEP, req Request) (Health, [2]error) {
+	var errs [2]error
+	for i := range d.CustomerKeys {
+		key, err := k.unwrapOne(ctx, d, i, req)
+		if key != nil {
+			key.Destroy()
+		}
+		errs[i] = err
+	}
+	switch {
+	case errs[0] == nil && errs[1] == nil:
+		k.setHealth(d.ID, Healthy, "")
+	case errs[0] == nil:
+		k.noteSuccess(d, 0, errs)
+	case errs[1] == nil:
+		k.noteSuccess(d, 1, errs)
+	default:
+		k.setHealth(d.ID, Unhealthy, k.refusal(d, errs, false).Error())
+	}
+	return k.Health(d.ID), errs
 }
