@@ -102,9 +102,9 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 			}
 			return svcCall(cmd.Context(), a, "GET", p, nil, a.showDEP)
 		}}
-	var enabled bool
-	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D]", Short: "Change a DEP (Set-" + noun + ")", Args: cobra.ExactArgs(1),
-		Example: "  ck " + use + " set Contoso-DEP-1 --enabled=false",
+	var enabled, refresh bool
+	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D] [--refresh]", Short: "Change a DEP (Set-" + noun + ")", Args: cobra.ExactArgs(1),
+		Example: "  ck " + use + " set Contoso-DEP-1 --enabled=false\n  ck vault key add ContosoEXOAKV01 ContosoEXOKey1   # roll: a new key version\n  ck " + use + " set Contoso-DEP-1 --refresh             # then use it",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{}
 			if cmd.Flags().Changed("enabled") {
@@ -112,6 +112,9 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 			}
 			if cmd.Flags().Changed("description") {
 				body["description"] = description
+			}
+			if refresh {
+				body["refresh"] = true
 			}
 			p, err := path(cmd.Context(), "/"+esc(args[0]))
 			if err != nil {
@@ -121,6 +124,7 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 		}}
 	set.Flags().BoolVar(&enabled, "enabled", true, "enable or disable the DEP")
 	set.Flags().StringVar(&description, "description", "", "new description")
+	set.Flags().BoolVar(&refresh, "refresh", false, "after rolling a customer key: re-wrap the DEP key with the current version of both keys (-Refresh)")
 	var revoked bool
 	health := &cobra.Command{Use: "health [NAME-or-GUID] [--revoked]", Short: "Check DEPs' health now: each customer key is asked to unwrap the DEP key (R5)", Args: cobra.MaximumNArgs(1),
 		Long: `Asks each customer key of the DEP (of every DEP without a name) to unwrap

@@ -170,6 +170,7 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			Body   struct {
 				Enabled     *bool   `json:"enabled,omitempty"`
 				Description *string `json:"description,omitempty" maxLength:"512"`
+				Refresh     bool    `json:"refresh,omitempty" doc:"After rolling a customer key in its vault: re-wrap the DEP key with the current version of both keys (R1; -Refresh)"`
 			}
 		}) (*depOutput, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, k.writers...)
@@ -180,8 +181,23 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			if err != nil {
 				return nil, err
 			}
-			if in.Body.Enabled == nil && in.Body.Description == nil {
-				return nil, problem(400, "D1.Set", "give enabled and/or description", "nothing to change")
+			if in.Body.Enabled == nil && in.Body.Description == nil && !in.Body.Refresh {
+				return nil, problem(400, "D1.Set", "give enabled, description and/or refresh", "nothing to change")
+			}
+			if in.Body.Refresh {
+				w, kd, err := s.ringDEP(d)
+				if err != nil {
+					return nil, err
+				}
+				rolled, err := w.Ring.Refresh(ctx, kd, keyring.Request{Initiator: keyring.User, Reason: "refresh (key roll) by " + caller(ctx).Subject})
+				var de *keyring.DEPError
+				switch {
+				case errors.As(err, &de):
+					return nil, problem(409, "R1.Refresh", "the DEP key must be readable with a customer key to refresh it: restore the workload's access to the keys (ck dep health "+d.Name+")", "%v", err)
+				case err != nil:
+					return nil, problem(409, "R1.Refresh", "both customer keys must wrap with their current version: check that the new versions are enabled, without expiry, and that the workload may use them", "%v", err)
+				}
+				d.Keys = rolled.MarshalKeys()
 			}
 			if in.Body.Enabled != nil && !*in.Body.Enabled && k.kind == "mdep" {
 				if assigned, _, err := s.cfg.Store.Assignment(ctx, t.ID, "mdep"); err != nil {

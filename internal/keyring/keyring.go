@@ -469,3 +469,35 @@ func causeOf(err error) string {
 	}
 	return err.Error()
 }
+
+// Refresh re-wraps d's DEP key with the current version of each of its
+// customer keys (SPEC R1: after a roll in the vault). The DEP key does not
+// change, so nothing wrapped under it is touched; older key versions stay
+// in the vault for data and backups wrapped under them. Both customer keys
+// must wrap now, and the DEP key is got as req says (a refused customer
+// key refuses the refresh).
+func (k *Keyring) Refresh(ctx context.Context, d DEP, req Request) (DEP, error) {
+	key, err := k.DEPKey(ctx, d, req) // shared with the cache: not destroyed here
+	if err != nil {
+		return DEP{}, err
+	}
+	raw := key.Bytes()
+	defer clear(raw)
+	out := d
+	for i, rec := range d.CustomerKeys {
+		vault, name, _, err := kms.ParseKeyURI(rec.KeyID)
+		if err != nil {
+			return DEP{}, err
+		}
+		current := vault + "/keys/" + name
+		w, err := k.kms.Wrap(ctx, current, raw)
+		k.audit(Event{Action: "wrap", DEP: d.ID, Tenant: d.Tenant, KeyURI: current, Initiator: req.Initiator, Reason: req.Reason, Err: err})
+		if err != nil {
+			return DEP{}, fmt.Errorf("DEP %s: customer key %d: %w", d.ID, i+1, err)
+		}
+		if out.CustomerKeys[i], err = envelope.CustomerKeyRecord(w.KeyURI, w.Data); err != nil {
+			return DEP{}, err
+		}
+	}
+	return out, nil
+}
