@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -212,6 +215,24 @@ func serviceScenario(d time.Duration) error {
 		}
 	}
 	fmt.Printf("\n10k mailboxes: created on DEP-A in %s; re-assigned to DEP-B (Set-Mailbox each, 8 callers) in %s (target <= 10 s); %d report DEP-B\n", created.Round(time.Millisecond), moved.Round(time.Millisecond), onB)
+
+	// Roll key 1 in its vault, then refresh DEP-B, which holds the 10k
+	// mailboxes (R1). Baseline: one wrap with the official client against
+	// the same vault, the floor of any re-wrap.
+	if _, err := seed.Keys[0].CreateKey(ctx, "key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil); err != nil {
+		return err
+	}
+	start = time.Now()
+	if err := must(call(admin, "PATCH", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-B", []byte(`{"refresh":true}`), "application/json")); err != nil {
+		return err
+	}
+	rolled := time.Since(start)
+	start = time.Now()
+	if _, err := c.Wrap(ctx, seed.KeyURIs[0], make([]byte, 32)); err != nil {
+		return err
+	}
+	oneWrap := time.Since(start)
+	fmt.Printf("roll: refresh of DEP-B (10k mailboxes) after a new version of key 1 took %s (target <= 5 s); one wrap with the official client: %s\n", rolled.Round(time.Microsecond), oneWrap.Round(time.Microsecond))
 	return nil
 }
 
