@@ -377,6 +377,12 @@ func (k *Keyring) refresh(d DEP, gen uint64) {
 	req := Request{Initiator: Service, Reason: "cache refresh"}
 	key, errs, err := k.unwrapCustomer(ctx, d, req)
 	k.audit(Event{Action: "refresh", DEP: d.ID, Tenant: d.Tenant, Initiator: Service, Reason: req.Reason, Err: err})
+	var alert *Event
+	defer func() { // after the unlock below: the audit hook may write to a database
+		if alert != nil {
+			k.audit(*alert)
+		}
+	}()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e, ok := k.entries[d.ID]
@@ -402,7 +408,7 @@ func (k *Keyring) refresh(d DEP, gen uint64) {
 		k.cfg.Metrics.alerts.Inc()
 		msg := fmt.Sprintf("DEP %s: refreshing the cached key failed; it expires in %s: %v", d.ID, left, err)
 		k.cfg.Logger.Error("keyring: ALERT refresh failing before expiry", "dep", d.ID, "tenant", d.Tenant, "expiresIn", left.String(), "err", err)
-		k.audit(Event{Action: "alert", DEP: d.ID, Tenant: d.Tenant, Initiator: Service, Reason: msg})
+		alert = &Event{Action: "alert", DEP: d.ID, Tenant: d.Tenant, Initiator: Service, Reason: msg}
 	}
 }
 
