@@ -131,7 +131,7 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", "dataEncryptionPolicies", "DataEncryptionPolicy"), a.depCmd("mdep", "m365DataAtRestEncryptionPolicies", "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", "dataEncryptionPolicies", "DataEncryptionPolicy"), a.depCmd("mdep", "m365DataAtRestEncryptionPolicies", "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd())
 	return root
 }
 

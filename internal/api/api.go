@@ -122,6 +122,7 @@ func (s *Server) routes() {
 	s.siteRoutes()
 	s.searchRoutes()
 	s.auditRoutes()
+	s.recoveryRoutes()
 }
 
 type healthOutput struct {

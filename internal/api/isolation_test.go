@@ -56,6 +56,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		"register-spodataencryptionpolicy": `{"geo":"NAM","primaryVaultName":"a","primaryKeyName":"a","primaryKeyVersion":"a","secondaryVaultName":"b","secondaryKeyName":"b","secondaryKeyVersion":"b"}`,
 		"set-licence":                      `{"plan":"E5"}`,
 		"new-site":                         `{"name":"finance","geo":"NAM"}`,
+		"recover-dataencryptionpolicy":     `{"to":"x","reason":"x"}`,
 	}
 	var covered []string
 	for path, ops := range openapi.Paths {

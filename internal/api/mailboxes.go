@@ -446,6 +446,17 @@ func (s *Server) rewrapAs(ctx context.Context, t store.ServiceTenant, m store.Ma
 	if err != nil {
 		return err
 	}
+	newKey, err := s.depKey(ctx, to, req)
+	if err != nil {
+		return err
+	}
+	return s.moveMailbox(ctx, t, m, from, oldKey, to, newKey)
+}
+
+// moveMailbox re-wraps m's mailbox key from one DEP's key to another's and
+// stores it if the mailbox is still on from (the DEP keys are shared: not
+// destroyed here).
+func (s *Server) moveMailbox(ctx context.Context, t store.ServiceTenant, m store.Mailbox, from store.DEP, oldKey *envelope.Key, to store.DEP, newKey *envelope.Key) error {
 	rec, err := envelope.ParseRecord(m.ContainerKey)
 	if err != nil {
 		return err
@@ -455,10 +466,6 @@ func (s *Server) rewrapAs(ctx context.Context, t store.ServiceTenant, m store.Ma
 		return err
 	}
 	defer ck.Destroy()
-	newKey, err := s.depKey(ctx, to, req)
-	if err != nil {
-		return err
-	}
 	nrec, err := envelope.WrapContainerKey(newKey, envelope.Container{Tenant: t.ID, DEP: to.ID, ID: m.ID}, ck)
 	if err != nil {
 		return err

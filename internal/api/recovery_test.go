@@ -1,0 +1,100 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+)
+
+// Key-loss recovery (R3): both customer keys of DEP-1 are deleted; on the
+// tenant's request the operator moves its mailboxes through the
+// availability key to DEP-2 on new keys, and every item reads back.
+func TestKeyLossRecovery(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	var newKeys []string
+	for i, kc := range e.seed.Keys {
+		if _, err := kc.CreateKey(ctx, "replacement", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		newKeys = append(newKeys, fmt.Sprintf("%q", e.seed.Vaults[i].URI+"/keys/replacement"))
+	}
+	for _, c := range []struct{ name, keys string }{{"DEP-1", e.keys}, {"DEP-2", "[" + strings.Join(newKeys, ",") + "]"}} {
+		if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, c.name, c.keys)); st != 201 {
+			t.Fatalf("%s: %d %v", c.name, st, body)
+		}
+	}
+	content := map[string]string{}
+	for _, mb := range []string{"alice@contoso.com", "bob@contoso.com"} {
+		if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", fmt.Sprintf(`{"id":%q,"dataEncryptionPolicy":"DEP-1"}`, mb)); st != 201 {
+			t.Fatalf("mailbox %s: %d %v", mb, st, body)
+		}
+		for i := range 3 {
+			p := fmt.Sprintf("/v1/tenants/Contoso/mailboxes/%s/items/m%d", mb, i)
+			content[p] = fmt.Sprintf("%s item %d", mb, i)
+			if st, body := e.raw(e.admin, "PUT", p, []byte(content[p])); st != 200 {
+				t.Fatalf("put %s: %d %s", p, st, body)
+			}
+		}
+	}
+	const recover = "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover"
+	const ask = `{"to":"DEP-2","reason":"ticket 4711, requested by cso@contoso.com"}`
+
+	// While the keys answer, there is nothing to recover.
+	st, ct, body := e.call(e.operator, "POST", recover, ask)
+	e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
+
+	// Both keys are lost.
+	for _, kc := range e.seed.Keys {
+		if _, err := kc.DeleteKey(ctx, "key", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d1, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ring.Evict(d1.ID)
+	st, ct, body = e.call(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m0", "")
+	e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
+
+	// Only the operator, with a reason, to a healthy DEP.
+	st, ct, body = e.call(e.admin, "POST", recover, ask)
+	e.wantProblem(403, "Authorization.Operator", st, ct, body)
+	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-2","reason":" "}`)
+	e.wantProblem(400, "R3.Reason", st, ct, body)
+	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-1","reason":"x"}`)
+	e.wantProblem(400, "R3.Target", st, ct, body)
+
+	st, _, body = e.call(e.operator, "POST", recover, ask)
+	if st != 200 || body["mailboxes"] != float64(2) {
+		t.Fatalf("recover: %d %v", st, body)
+	}
+	for p, want := range content {
+		if st, got := e.raw(e.admin, "GET", p, nil); st != 200 || string(got) != want {
+			t.Fatalf("after recovery %s: %d %q, want %q", p, st, got, want)
+		}
+	}
+	_, _, mb := e.call(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/statistics", "")
+	d2, _ := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-2")
+	if mb["dataEncryptionPolicyID"] != d2.ID {
+		t.Fatalf("alice reports DEP %v, want DEP-2 %s", mb["dataEncryptionPolicyID"], d2.ID)
+	}
+	// The lost DEP is disabled, and the availability key's use is in the
+	// tenant's audit log with the reason.
+	_, _, dep1 := e.call(e.admin, "GET", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1", "")
+	if dep1["enabled"] != false {
+		t.Fatalf("DEP-1 after recovery: %v", dep1)
+	}
+	found := false
+	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
+		found = found || r.Action == "availability-key-use" && r.Outcome == "ok" && strings.Contains(r.Reason, "ticket 4711")
+	}
+	if !found {
+		t.Fatal("no availability-key-use record with the recovery's reason in the audit log")
+	}
+}
