@@ -197,10 +197,7 @@ func (s *Server) mailboxRoutes() {
 
 	huma.Register(s.api, huma.Operation{OperationID: "get-item", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
 		Summary: "Read an item: unwrapped through the keyring as a user-initiated request", Tags: []string{"mailbox data"}, Security: bearerAuth},
-		func(ctx context.Context, in *itemPath) (*struct {
-			ContentType string `header:"Content-Type"`
-			Body        []byte
-		}, error) {
+		func(ctx context.Context, in *itemPath) (*contentOutput, error) {
 			t, m, ck, err := s.openMailbox(ctx, in.Tenant, in.Mailbox, "read item")
 			if err != nil {
 				return nil, err
@@ -215,10 +212,7 @@ func (s *Server) mailboxRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return &struct {
-				ContentType string `header:"Content-Type"`
-				Body        []byte
-			}{ContentType: "application/octet-stream", Body: content}, nil
+			return opened(content), nil
 		})
 
 	huma.Register(s.api, huma.Operation{OperationID: "list-items", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items",
@@ -226,11 +220,7 @@ func (s *Server) mailboxRoutes() {
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
 			Mailbox string `path:"mailbox"`
-		}) (*struct {
-			Body struct {
-				Value []ItemInfo `json:"value"`
-			}
-		}, error) {
+		}) (*itemsOutput, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, admins...)
 			if err != nil {
 				return nil, err
@@ -243,11 +233,7 @@ func (s *Server) mailboxRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			out := &struct {
-				Body struct {
-					Value []ItemInfo `json:"value"`
-				}
-			}{}
+			out := &itemsOutput{}
 			out.Body.Value = []ItemInfo{}
 			for _, it := range items {
 				out.Body.Value = append(out.Body.Value, itemInfo(it))
@@ -407,6 +393,23 @@ func (s *Server) containerKey(ctx context.Context, t store.ServiceTenant, m stor
 	}
 	s.cfg.Logger.Error("api: container key does not open", "tenant", t.ID, "container", m.ID, "err", err)
 	return nil, problem(500, "Container.Integrity", "the operator should read the service log", "the key of %s failed its integrity check", m.ID)
+}
+
+// contentOutput is a content read: the opened bytes.
+type contentOutput struct {
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+func opened(content []byte) *contentOutput {
+	return &contentOutput{ContentType: "application/octet-stream", Body: content}
+}
+
+// itemsOutput lists a container's items, without content.
+type itemsOutput struct {
+	Body struct {
+		Value []ItemInfo `json:"value"`
+	}
 }
 
 // openSealed opens a stored item of a container.

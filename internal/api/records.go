@@ -151,10 +151,7 @@ func (s *Server) recordRoutes() {
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-record", Method: http.MethodGet, Path: base + "/{record}", Summary: "Read a multi-workload record",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth},
-		func(ctx context.Context, in *recordPath) (*struct {
-			ContentType string `header:"Content-Type"`
-			Body        []byte
-		}, error) {
+		func(ctx context.Context, in *recordPath) (*contentOutput, error) {
 			t, m, ck, err := open(ctx, in.Tenant, in.Workload, "read record")
 			if err != nil {
 				return nil, err
@@ -169,10 +166,7 @@ func (s *Server) recordRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return &struct {
-				ContentType string `header:"Content-Type"`
-				Body        []byte
-			}{ContentType: "application/octet-stream", Body: content}, nil
+			return opened(content), nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-records", Method: http.MethodGet, Path: base, Summary: "List a workload's records (no content)",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth},

@@ -263,10 +263,7 @@ func (s *Server) siteRoutes() {
 			Site    string `path:"site"`
 			File    string `path:"file"`
 			Version int    `query:"version" doc:"A version number; 0 for the latest"`
-		}) (*struct {
-			ContentType string `header:"Content-Type"`
-			Body        []byte
-		}, error) {
+		}) (*contentOutput, error) {
 			t, m, ck, err := openSite(ctx, in.Tenant, in.Site, "read file")
 			if err != nil {
 				return nil, err
@@ -286,21 +283,14 @@ func (s *Server) siteRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return &struct {
-				ContentType string `header:"Content-Type"`
-				Body        []byte
-			}{ContentType: "application/octet-stream", Body: content}, nil
+			return opened(content), nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-files", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/sites/{site}/files",
 		Summary: "List a site's files with their versions (no content)", Tags: []string{"site data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			Site   string `path:"site"`
-		}) (*struct {
-			Body struct {
-				Value []ItemInfo `json:"value"`
-			}
-		}, error) {
+		}) (*itemsOutput, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, writers...)
 			if err != nil {
 				return nil, err
@@ -309,11 +299,7 @@ func (s *Server) siteRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			out := &struct {
-				Body struct {
-					Value []ItemInfo `json:"value"`
-				}
-			}{}
+			out := &itemsOutput{}
 			out.Body.Value = []ItemInfo{}
 			for _, it := range items {
 				info := itemInfo(it)
