@@ -15,12 +15,7 @@ import (
 func TestSearchIndexServiceInitiated(t *testing.T) {
 	e := startDEPs(t)
 	const base = "/v1/tenants/Contoso/mailboxes/alice@contoso.com"
-	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
-		t.Fatalf("DEP: %d %v", st, body)
-	}
-	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`); st != 201 {
-		t.Fatalf("mailbox: %d %v", st, body)
-	}
+	e.aliceOnDEP1()
 	for id, text := range map[string]string{"m1": "Quarterly numbers are up", "m2": "Board meeting on Monday", "m3": "Numbers for the board"} {
 		if st, _ := e.raw(e.admin, "PUT", base+"/items/"+id, []byte(text)); st != 200 {
 			t.Fatalf("put %s: %d", id, st)
@@ -79,12 +74,7 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 func TestSearchIndexCatchesUp(t *testing.T) {
 	e := startDEPs(t)
 	const base = "/v1/tenants/Contoso/mailboxes/alice@contoso.com"
-	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
-		t.Fatalf("DEP: %d %v", st, body)
-	}
-	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`); st != 201 {
-		t.Fatalf("mailbox: %d %v", st, body)
-	}
+	e.aliceOnDEP1()
 	const n = 40
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -124,5 +114,16 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 	}
 	if got := search("shared"); len(got) != n-1 {
 		t.Fatalf("shared after the rewrite: %d items, want %d", len(got), n-1)
+	}
+}
+
+// aliceOnDEP1 creates DEP-1 on the seed keys and alice's mailbox on it.
+func (e *depEnv) aliceOnDEP1() {
+	e.t.Helper()
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		e.t.Fatalf("DEP: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`); st != 201 {
+		e.t.Fatalf("mailbox: %d %v", st, body)
 	}
 }
