@@ -306,6 +306,12 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), k.cfg.FetchTimeout)
 	defer cancel()
 	f.key, f.errs, f.err = k.unwrapCustomer(ctx, d, req)
+	if f.err != nil && d.Kind == Mailbox && outage(f.errs) {
+		// In an outage every caller may have the availability key: unwrap
+		// (and cache) it before the flight ends, so that no caller arriving
+		// in between starts a second flight and a second unwrap.
+		f.avkOnce.Do(func() { f.avkKey, f.avkErr = k.unwrapAvailability(ctx, d, req, f.err, true) })
+	}
 	k.mu.Lock()
 	delete(k.flights, d.ID)
 	if f.err == nil && k.gens[d.ID] == gen {
@@ -315,11 +321,17 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 	close(f.done)
 }
 
+// outage: both customer keys failed for a passing reason, not by the
+// customer's decision.
+func outage(errs [2]error) bool {
+	return kms.ClassOf(errs[0]) == kms.Transient && kms.ClassOf(errs[1]) == kms.Transient
+}
+
 // fallback decides, after both customer keys failed, whether the
 // availability key may serve this caller.
 func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (*envelope.Key, error) {
-	outage := kms.ClassOf(f.errs[0]) == kms.Transient && kms.ClassOf(f.errs[1]) == kms.Transient
-	allowed := d.Kind == Mailbox && (req.Initiator == Service || outage)
+	transient := outage(f.errs)
+	allowed := d.Kind == Mailbox && (req.Initiator == Service || transient)
 	if !allowed {
 		k.setHealth(d.ID, Unhealthy, f.err.Error())
 		return nil, f.err
@@ -329,14 +341,14 @@ func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (
 		defer cancel()
 		// Cache the key only after an outage, when users may have it too;
 		// after a refusal it serves this service-initiated work alone.
-		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err, outage)
+		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err, transient)
 	})
 	key, err := f.avkKey, f.avkErr
 	if err != nil {
 		k.setHealth(d.ID, Unhealthy, f.err.Error()+"; "+err.Error())
 		return nil, fmt.Errorf("%w; the availability key could not serve either: %w", f.err, err)
 	}
-	if !outage {
+	if !transient {
 		k.setHealth(d.ID, Unhealthy, "customer keys refused (only service-initiated work is served, with the availability key): "+f.err.Error())
 	} else {
 		k.setHealth(d.ID, Degraded, "both customer keys unavailable, served with the availability key: "+f.err.Error())

@@ -13,6 +13,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
 var oaep256 = to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256)
@@ -424,7 +426,8 @@ func TestManagementRules(t *testing.T) {
 }
 
 func TestSubscriptionRetentionFeature(t *testing.T) {
-	f := newFixture(t, "accessPolicy", false)
+	// A delay no real time reaches during the test; the clock is advanced.
+	f := newFixtureOn(t, vaulttest.Options{FeatureDelay: time.Hour}, "accessPolicy", false)
 	path := "/subscriptions/" + f.sub + "/providers/Microsoft.Resources/features/mandatoryRetentionPeriodEnabled"
 	if s := f.mgmt(t, "GET", path, nil)["state"]; s != "NotRegistered" {
 		t.Fatalf("state %v", s)
@@ -434,7 +437,7 @@ func TestSubscriptionRetentionFeature(t *testing.T) {
 	}
 	// Cancelling while Registering or Registered is refused.
 	wantMgmtErr(t, f.env.Client.Do(ctx, "POST", "/subscriptions/"+f.sub+"/cancel", nil, nil), 409, "MandatoryRetentionPeriod")
-	f.env.Clock.Advance(time.Second)
+	f.env.Clock.Advance(time.Hour)
 	if s := f.mgmt(t, "GET", path, nil)["state"]; s != "Registered" {
 		t.Fatalf("state %v, want Registered", s)
 	}
