@@ -408,6 +408,12 @@ type Service interface {
 	DEP(ctx context.Context, tenant, kind, idOrName string) (DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]DEP, error)
 	UpdateDEP(ctx context.Context, d DEP) error
+	// DeleteDEP removes a DEP and its wrapped keys (the purge path, R6);
+	// ErrNotFound if it does not exist.
+	DeleteDEP(ctx context.Context, tenant, id string) error
+	// DeleteMailbox removes a mailbox, its wrapped key and all its items;
+	// ErrNotFound if it does not exist.
+	DeleteMailbox(ctx context.Context, tenant, id string) error
 
 	CreateServiceTenant(ctx context.Context, t ServiceTenant) error
 	ServiceTenant(ctx context.Context, idOrName string) (ServiceTenant, error)
@@ -426,6 +432,8 @@ type Store interface {
 	AvailabilityKeys
 	Service
 	AuditLog
+	Jobs
+	Purges
 	Close() error
 }
 
@@ -457,4 +465,96 @@ type AuditLog interface {
 	// ListAudit returns tenant's records with Seq > after, in order, at
 	// most limit (at most 10000).
 	ListAudit(ctx context.Context, tenant string, after int64, limit int) ([]AuditRecord, error)
+}
+
+// Job states.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)
+
+// Job is a durable background job (re-wrap, roll, registration, recovery,
+// purge). A runner claims a job by taking its lease and must renew the
+// lease while it works; a job whose lease has run out (its runner died)
+// is claimed again and resumes. Handlers are idempotent: they derive what
+// is left from the data, so a job may run any number of times.
+type Job struct {
+	ID       string
+	Tenant   string
+	Kind     string // what to run: register-sites, roll-sites, recover, purge, ...
+	Target   string // what it works on: at most one queued or running job per tenant and target
+	Args     []byte // JSON, the handler's
+	State    string
+	Total    int
+	Done     int
+	Attempts int
+	Error    string // the last failure
+	Owner    string // the runner holding the lease
+	Until    time.Time
+	Created  time.Time
+	Updated  time.Time
+}
+
+// Jobs is the durable job queue.
+type Jobs interface {
+	// CreateJob queues a job; ErrConflict if the tenant has a queued or
+	// running job on the same target.
+	CreateJob(ctx context.Context, j Job) error
+	// ClaimJob leases the oldest job that is queued and due, or running
+	// with an expired lease, to owner until until; ErrNotFound if none.
+	ClaimJob(ctx context.Context, owner string, now, until time.Time) (Job, error)
+	// UpdateJob records progress and renews the lease of a job owner
+	// still holds; ErrConflict if the lease was lost.
+	UpdateJob(ctx context.Context, id, owner string, done, total int, until, now time.Time) error
+	// FinishJob sets a held job's final state (or JobQueued with a retry
+	// time in until) and its error; ErrConflict if the lease was lost.
+	FinishJob(ctx context.Context, id, owner, state, errMsg string, until, now time.Time) error
+	// Job reads one of a tenant's jobs.
+	Job(ctx context.Context, tenant, id string) (Job, error)
+	// ListJobs lists a tenant's jobs, newest first, at most limit.
+	ListJobs(ctx context.Context, tenant string, limit int) ([]Job, error)
+}
+
+// Purge request states (SPEC R6).
+const (
+	PurgeRequested = "Requested" // waiting for officer approvals
+	PurgeApproved  = "Approved"  // approved; the purge job is running
+	PurgePurged    = "Purged"    // done: the certificate is issued
+)
+
+// PurgeApproval is one officer's approval of a purge.
+type PurgeApproval struct {
+	Officer string    `json:"officer"`
+	At      time.Time `json:"at"`
+}
+
+// Purge is a permanent data purge request on a mailbox DEP, kept after the
+// DEP is deleted, with the signed crypto-shred certificate once done.
+type Purge struct {
+	Tenant      string
+	DEP         string // the DEP's GUID
+	Name        string // the DEP's name
+	Reason      string
+	Contact     string
+	RequestedBy string
+	Requested   time.Time
+	Required    int // approvals needed
+	Approvals   []PurgeApproval
+	State       string
+	Certificate []byte // signed JSON, once Purged
+	Updated     time.Time
+}
+
+// Purges holds purge requests.
+type Purges interface {
+	// CreatePurge stores a request; ErrConflict if the DEP has one.
+	CreatePurge(ctx context.Context, p Purge) error
+	// Purge reads the request on a DEP (by GUID).
+	Purge(ctx context.Context, tenant, dep string) (Purge, error)
+	ListPurges(ctx context.Context, tenant string) ([]Purge, error)
+	// UpdatePurge stores a request's approvals, state and certificate if
+	// it is still in state prev; ErrConflict otherwise.
+	UpdatePurge(ctx context.Context, p Purge, prev string) error
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -82,4 +83,14 @@ func (s *DB) ListItems(ctx context.Context, tenant, mailbox string) ([]store.Ite
 
 func (s *DB) DeleteItem(ctx context.Context, tenant, mailbox, id string) error {
 	return mustAffect(s.exec(ctx, `DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id))
+}
+
+func (s *DB) DeleteMailbox(ctx context.Context, tenant, id string) error {
+	id = strings.ToLower(id)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND mailbox = ?`), tenant, id); err != nil {
+			return err
+		}
+		return mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM mailboxes WHERE tenant = ? AND id = ?`), tenant, id))
+	})
 }

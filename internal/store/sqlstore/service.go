@@ -84,3 +84,7 @@ func (s *DB) UpdateDEP(ctx context.Context, d store.DEP) error {
 	return mustAffect(s.exec(ctx, `UPDATE deps SET description = ?, enabled = ?, keys = ?, updated = ? WHERE id = ? AND tenant = ?`,
 		d.Description, b2i(d.Enabled), d.Keys, ms(d.Updated), d.ID, d.Tenant))
 }
+
+func (s *DB) DeleteDEP(ctx context.Context, tenant, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM deps WHERE tenant = ? AND id = ?`, tenant, id))
+}

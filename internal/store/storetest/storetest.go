@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Onboarding", testOnboarding},
 		{"SiteRegistrations", testSiteRegistrations},
 		{"AuditLog", testAuditLog},
+		{"Jobs", testJobs},
+		{"Purges", testPurges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -430,6 +432,11 @@ func testDEPs(t *testing.T, s store.Store) {
 	wrongTenant := d
 	wrongTenant.Tenant = "t2"
 	wantErr(t, s.UpdateDEP(ctx, wrongTenant), store.ErrNotFound)
+	wantErr(t, s.DeleteDEP(ctx, "t2", d.ID), store.ErrNotFound) // not another tenant's
+	must(t, s.DeleteDEP(ctx, "t1", d.ID))
+	_, err = s.DEP(ctx, "t1", "mailbox", d.ID)
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, s.DeleteDEP(ctx, "t1", d.ID), store.ErrNotFound)
 }
 
 func testMailboxes(t *testing.T, s store.Store) {
@@ -470,6 +477,14 @@ func testMailboxes(t *testing.T, s store.Store) {
 	equal(t, "items", items, []store.Item{it})
 	must(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"))
 	wantErr(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"), store.ErrNotFound)
+	must(t, s.PutItem(ctx, it))
+	wantErr(t, s.DeleteMailbox(ctx, "t2", "alice@contoso.com"), store.ErrNotFound)
+	must(t, s.DeleteMailbox(ctx, "t1", "ALICE@contoso.com"))
+	_, err = s.Mailbox(ctx, "t1", "alice@contoso.com")
+	wantErr(t, err, store.ErrNotFound)
+	n, err = s.CountItems(ctx, "t1", "alice@contoso.com")
+	must(t, err)
+	equal(t, "items of a deleted mailbox", n, 0)
 }
 
 func testOnboarding(t *testing.T, s store.Store) {
@@ -623,4 +638,76 @@ func testAuditLog(t *testing.T, s store.Store) {
 	if len(all) != 23 {
 		t.Fatalf("%d records, want 23", len(all))
 	}
+}
+
+func testJobs(t *testing.T, s store.Store) {
+	t0 := now()
+	a := store.Job{ID: "job-a", Tenant: "t1", Kind: "roll", Target: "geo:NAM", Args: []byte(`{"x":1}`), Total: 10, Created: t0, Until: t0}
+	must(t, s.CreateJob(ctx, a))
+	dup := a
+	dup.ID, dup.Created = "job-dup", t0.Add(2*time.Millisecond)
+	wantErr(t, s.CreateJob(ctx, dup), store.ErrConflict) // one active job per target
+	b := store.Job{ID: "job-b", Tenant: "t1", Kind: "purge", Target: "dep:1", Created: t0.Add(time.Millisecond), Until: t0.Add(time.Hour)} // not due for an hour
+	must(t, s.CreateJob(ctx, b))
+
+	got, err := s.ClaimJob(ctx, "runner-1", t0, t0.Add(time.Minute))
+	must(t, err)
+	equal(t, "claimed", []any{got.ID, got.State, got.Owner, got.Attempts, string(got.Args), got.Until}, []any{"job-a", store.JobRunning, "runner-1", 1, `{"x":1}`, t0.Add(time.Minute)})
+	_, err = s.ClaimJob(ctx, "runner-2", t0, t0.Add(time.Minute))
+	wantErr(t, err, store.ErrNotFound) // a is leased, b is not due
+
+	must(t, s.UpdateJob(ctx, "job-a", "runner-1", 4, 10, t0.Add(2*time.Minute), t0))
+	wantErr(t, s.UpdateJob(ctx, "job-a", "runner-2", 5, 10, t0.Add(2*time.Minute), t0), store.ErrConflict)
+	// The lease runs out: another runner takes the job over, and the
+	// first one can no longer write to it.
+	late := t0.Add(3 * time.Minute)
+	got, err = s.ClaimJob(ctx, "runner-2", late, late.Add(time.Minute))
+	must(t, err)
+	equal(t, "taken over", []any{got.ID, got.Owner, got.Attempts, got.Done}, []any{"job-a", "runner-2", 2, 4})
+	wantErr(t, s.UpdateJob(ctx, "job-a", "runner-1", 5, 10, late, late), store.ErrConflict)
+	wantErr(t, s.FinishJob(ctx, "job-a", "runner-1", store.JobSucceeded, "", late, late), store.ErrConflict)
+	must(t, s.FinishJob(ctx, "job-a", "runner-2", store.JobSucceeded, "", late, late))
+	must(t, s.CreateJob(ctx, dup)) // the target is free again
+
+	// A retry goes back to the queue, due later.
+	got, err = s.ClaimJob(ctx, "runner-1", late, late.Add(time.Minute))
+	must(t, err)
+	equal(t, "next", got.ID, "job-dup")
+	must(t, s.FinishJob(ctx, "job-dup", "runner-1", store.JobQueued, "vault down", late.Add(time.Hour), late))
+	_, err = s.ClaimJob(ctx, "runner-1", late, late.Add(time.Minute))
+	wantErr(t, err, store.ErrNotFound)
+	got, err = s.ClaimJob(ctx, "runner-1", late.Add(2*time.Hour), late.Add(3*time.Hour))
+	must(t, err)
+	equal(t, "oldest due first", got.ID, "job-b")
+
+	j, err := s.Job(ctx, "t1", "job-dup")
+	must(t, err)
+	equal(t, "retried job", []any{j.State, j.Error, j.Attempts}, []any{store.JobQueued, "vault down", 1})
+	_, err = s.Job(ctx, "t2", "job-dup")
+	wantErr(t, err, store.ErrNotFound) // not another tenant's
+	js, err := s.ListJobs(ctx, "t1", 10)
+	must(t, err)
+	if len(js) != 3 || js[0].ID != "job-dup" || js[1].ID != "job-b" {
+		t.Fatalf("jobs newest first: %+v", js)
+	}
+}
+
+func testPurges(t *testing.T, s store.Store) {
+	p := store.Purge{Tenant: "t1", DEP: "dep-1", Name: "EXO-DEP-1", Reason: "leaving", Contact: "cfo@contoso.com", RequestedBy: "admin@contoso.com",
+		Requested: now(), Required: 2, State: store.PurgeRequested, Updated: now()}
+	must(t, s.CreatePurge(ctx, p))
+	wantErr(t, s.CreatePurge(ctx, p), store.ErrConflict)
+	got, err := s.Purge(ctx, "t1", "dep-1")
+	must(t, err)
+	p.Approvals = []store.PurgeApproval{} // stored as an empty list
+	equal(t, "purge", got, p)
+	_, err = s.Purge(ctx, "t2", "dep-1")
+	wantErr(t, err, store.ErrNotFound)
+	p.Approvals = []store.PurgeApproval{{Officer: "cfo@contoso.com", At: now()}}
+	p.State, p.Certificate = store.PurgeApproved, []byte("signed")
+	must(t, s.UpdatePurge(ctx, p, store.PurgeRequested))
+	wantErr(t, s.UpdatePurge(ctx, p, store.PurgeRequested), store.ErrConflict) // no longer Requested
+	ps, err := s.ListPurges(ctx, "t1")
+	must(t, err)
+	equal(t, "purges", ps, []store.Purge{p})
 }

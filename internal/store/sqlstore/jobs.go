@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+const jobCols = `id, tenant, kind, target, args, state, total, done, attempts, error, owner, until_ms, created, updated`
+
+func scanJob(r scanner) (store.Job, error) {
+	var j store.Job
+	var until, created, updated int64
+	err := r.Scan(&j.ID, &j.Tenant, &j.Kind, &j.Target, &j.Args, &j.State, &j.Total, &j.Done, &j.Attempts, &j.Error, &j.Owner, &until, &created, &updated)
+	j.Until, j.Created, j.Updated = fromMS(until), fromMS(created), fromMS(updated)
+	return j, err
+}
+
+func (s *DB) CreateJob(ctx context.Context, j store.Job) error {
+	if j.Args == nil {
+		j.Args = []byte("{}")
+	}
+	_, err := s.exec(ctx, `INSERT INTO svc_jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.Tenant, j.Kind, j.Target, j.Args, store.JobQueued, j.Total, j.Done, 0, "", "", ms(j.Until), ms(j.Created), ms(j.Created))
+	return err
+}
+
+// due is the condition of a claimable job (queued and due, or running
+// with an expired lease); its two parameters are now.
+const due = `((state = 'queued' AND until_ms <= ?) OR (state = 'running' AND until_ms < ?))`
+
+func (s *DB) ClaimJob(ctx context.Context, owner string, now, until time.Time) (store.Job, error) {
+	// One statement: on PostgreSQL a concurrent claimer of the same row
+	// re-checks the condition after the winner's update and gets no row.
+	st, err := s.stmt(ctx, s.q(`UPDATE svc_jobs SET state = 'running', owner = ?, until_ms = ?, attempts = attempts + 1, updated = ?
+		WHERE id = (SELECT id FROM svc_jobs WHERE `+due+` ORDER BY created, id LIMIT 1) AND `+due+` RETURNING `+jobCols))
+	if err != nil {
+		return store.Job{}, err
+	}
+	n := ms(now)
+	j, err := scanJob(st.QueryRowContext(ctx, owner, ms(until), n, n, n, n, n))
+	return j, s.mapErr(err)
+}
+
+func (s *DB) UpdateJob(ctx context.Context, id, owner string, done, total int, until, now time.Time) error {
+	return changed(s.exec(ctx, `UPDATE svc_jobs SET done = ?, total = ?, until_ms = ?, updated = ? WHERE id = ? AND owner = ? AND state = 'running'`,
+		done, total, ms(until), ms(now), id, owner))(leaseLost)
+}
+
+func (s *DB) FinishJob(ctx context.Context, id, owner, state, errMsg string, until, now time.Time) error {
+	return changed(s.exec(ctx, `UPDATE svc_jobs SET state = ?, error = ?, until_ms = ?, updated = ? WHERE id = ? AND owner = ? AND state = 'running'`,
+		state, errMsg, ms(until), ms(now), id, owner))(leaseLost)
+}
+
+const leaseLost = "the job's lease was lost"
+
+// changed returns a check that maps "no row updated" to ErrConflict
+// saying what.
+func changed(res interface{ RowsAffected() (int64, error) }, err error) func(what string) error {
+	return func(what string) error {
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("%w: %s", store.ErrConflict, what)
+		}
+		return nil
+	}
+}
+
+func (s *DB) Job(ctx context.Context, tenant, id string) (store.Job, error) {
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? AND id = ?`, tenant, id))
+	return j, s.mapErr(err)
+}
+
+func (s *DB) ListJobs(ctx context.Context, tenant string, limit int) ([]store.Job, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, limit)
+}
+
+const purgeCols = `tenant, dep, name, reason, contact, requested_by, requested, required, approvals, state, certificate, updated`
+
+func scanPurge(r scanner) (store.Purge, error) {
+	var p store.Purge
+	var requested, updated int64
+	var approvals string
+	err := r.Scan(&p.Tenant, &p.DEP, &p.Name, &p.Reason, &p.Contact, &p.RequestedBy, &requested, &p.Required, &approvals, &p.State, &p.Certificate, &updated)
+	if err != nil {
+		return p, err
+	}
+	p.Requested, p.Updated = fromMS(requested), fromMS(updated)
+	if err := json.Unmarshal([]byte(approvals), &p.Approvals); err != nil {
+		return p, fmt.Errorf("purge %s: approvals: %w", p.DEP, err)
+	}
+	return p, nil
+}
+
+func approvalsJSON(p store.Purge) string {
+	if p.Approvals == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(p.Approvals)
+	return string(b)
+}
+
+func (s *DB) CreatePurge(ctx context.Context, p store.Purge) error {
+	_, err := s.exec(ctx, `INSERT INTO svc_purges (`+purgeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Tenant, p.DEP, p.Name, p.Reason, p.Contact, p.RequestedBy, ms(p.Requested), p.Required, approvalsJSON(p), p.State, p.Certificate, ms(p.Updated))
+	return err
+}
+
+func (s *DB) Purge(ctx context.Context, tenant, dep string) (store.Purge, error) {
+	p, err := scanPurge(s.queryRow(ctx, `SELECT `+purgeCols+` FROM svc_purges WHERE tenant = ? AND dep = ?`, tenant, dep))
+	return p, s.mapErr(err)
+}
+
+func (s *DB) ListPurges(ctx context.Context, tenant string) ([]store.Purge, error) {
+	return list(ctx, s, scanPurge, `SELECT `+purgeCols+` FROM svc_purges WHERE tenant = ? ORDER BY requested`, tenant)
+}
+
+func (s *DB) UpdatePurge(ctx context.Context, p store.Purge, prev string) error {
+	return changed(s.exec(ctx, `UPDATE svc_purges SET approvals = ?, state = ?, certificate = ?, updated = ? WHERE tenant = ? AND dep = ? AND state = ?`,
+		approvalsJSON(p), p.State, p.Certificate, ms(p.Updated), p.Tenant, p.DEP, prev))("the purge request of DEP " + p.DEP + " is no longer " + prev)
+}
