@@ -56,6 +56,9 @@ func serviceScenario(d time.Duration) error {
 	if err != nil {
 		return err
 	}
+	jctx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	go svc.RunJobs(jctx)
 	srv := httptest.NewTLSServer(svc.Handler())
 	defer srv.Close()
 	hc := srv.Client()
@@ -258,12 +261,24 @@ func serviceScenario(d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	recovered := time.Since(start)
-	var rr api.RecoveryResult
-	if err := json.Unmarshal(res, &rr); err != nil {
+	var job api.Job
+	if err := json.Unmarshal(res, &job); err != nil {
 		return err
 	}
-	fmt.Printf("recovery: %d mailboxes moved from DEP-B to DEP-C through the availability key in %s (the Set-Mailbox re-assignment of 10k: %s)\n", rr.Mailboxes, recovered.Round(time.Millisecond), moved.Round(time.Millisecond))
+	for job.State != "succeeded" {
+		if job.State == "failed" {
+			return fmt.Errorf("recovery job failed: %s", job.Error)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if res, err = call(op, "GET", "/v1/tenants/Contoso/jobs/"+job.ID, nil, ""); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(res, &job); err != nil {
+			return err
+		}
+	}
+	recovered := time.Since(start)
+	fmt.Printf("recovery: %d mailboxes moved from DEP-B to DEP-C through the availability key, as a durable job, in %s (the Set-Mailbox re-assignment of 10k: %s)\n", job.Total, recovered.Round(time.Millisecond), moved.Round(time.Millisecond))
 	return nil
 }
 

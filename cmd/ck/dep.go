@@ -102,11 +102,16 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 			}
 			return svcCall(cmd.Context(), a, "GET", p, nil, a.showDEP)
 		}}
-	var enabled, refresh bool
-	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D] [--refresh]", Short: "Change a DEP (Set-" + noun + ")", Args: cobra.ExactArgs(1),
-		Example: "  ck " + use + " set Contoso-DEP-1 --enabled=false\n  ck vault key add ContosoEXOAKV01 ContosoEXOKey1   # roll: a new key version\n  ck " + use + " set Contoso-DEP-1 --refresh             # then use it",
+	var enabled, refresh, purge bool
+	var reason, contact string
+	set := &cobra.Command{Use: "set NAME-or-GUID [--enabled=false] [--description D] [--refresh] [--purge-request --reason R --contact C]", Short: "Change a DEP (Set-" + noun + ")", Args: cobra.ExactArgs(1),
+		Example: "  ck " + use + " set Contoso-DEP-1 --enabled=false\n  ck vault key add ContosoEXOAKV01 ContosoEXOKey1   # roll: a new key version\n  ck " + use + " set Contoso-DEP-1 --refresh             # then use it\n" +
+			"  ck " + use + " set Contoso-DEP-1 --purge-request --reason \"Leaving the service\" --contact cso@contoso.com   # after removing the workload's wrap/unwrap rights",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{}
+			if purge {
+				body["permanentDataPurgeRequested"], body["permanentDataPurgeReason"], body["permanentDataPurgeContact"] = true, reason, contact
+			}
 			if cmd.Flags().Changed("enabled") {
 				body["enabled"] = enabled
 			}
@@ -125,6 +130,9 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 	set.Flags().BoolVar(&enabled, "enabled", true, "enable or disable the DEP")
 	set.Flags().StringVar(&description, "description", "", "new description")
 	set.Flags().BoolVar(&refresh, "refresh", false, "after rolling a customer key: re-wrap the DEP key with the current version of both keys (-Refresh)")
+	set.Flags().BoolVar(&purge, "purge-request", false, "request the permanent data purge of the DEP's mailboxes (-PermanentDataPurgeRequested; mailbox DEPs only)")
+	set.Flags().StringVar(&reason, "reason", "", "with --purge-request: why (-PermanentDataPurgeReason)")
+	set.Flags().StringVar(&contact, "contact", "", "with --purge-request: who to contact (-PermanentDataPurgeContact)")
 	var revoked bool
 	health := &cobra.Command{Use: "health [NAME-or-GUID] [--revoked]", Short: "Check DEPs' health now: each customer key is asked to unwrap the DEP key (R5)", Args: cobra.MaximumNArgs(1),
 		Long: `Asks each customer key of the DEP (of every DEP without a name) to unwrap
@@ -200,6 +208,8 @@ expiry, and the check shows the revocation.`,
 	cmd.AddCommand(newCmd, list, show, set, health)
 	if use == "mdep" {
 		cmd.AddCommand(a.mdepAssignCmds(&tenant)...)
+	} else {
+		cmd.AddCommand(a.purgeCmd(path))
 	}
 	return cmd
 }

@@ -123,7 +123,11 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: onboarding.VaultDirectory{C: vc}}); err != nil {
+		signer, err := signingKey(o.dir)
+		if err != nil {
+			return err
+		}
+		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: onboarding.VaultDirectory{C: vc}, Signer: signer}); err != nil {
 			return err
 		}
 		if cc.ServiceToken, err = api.EnsureOperatorToken(ctx, st, filepath.Join(o.dir, api.OperatorTokenFile), time.Now()); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,30 +12,89 @@ import (
 
 func (a *app) operatorCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "operator", Short: "The service operator's lifecycle actions, run on a tenant's request"}
-	var tenant, to, reason string
-	recover := &cobra.Command{Use: "recover DEP --to NEWDEP --tenant T --reason R", Short: "Key-loss recovery: move every mailbox of a DEP whose two customer keys are lost to a DEP on new keys (R3)",
-		Long: `When a tenant has lost both customer keys of a mailbox DEP (deleted and
-purged, or otherwise gone), the service can still read the DEP key with its
-availability key. On the tenant's request, this moves every mailbox of that
-DEP to another DEP the tenant created on new keys: only the mailbox keys are
-re-wrapped. The lost DEP is disabled. Refused while either customer key still
-answers. The availability key's use is recorded in the tenant's audit log
-with the reason.`,
-		Example: `  ck operator recover Contoso-EXO-DEP-1 --to Contoso-EXO-DEP-2 --tenant Contoso --reason "ticket 4711, asked by cso@contoso.com"`,
-		Args:    cobra.ExactArgs(1),
+	var tenant, to, reason, geo, mdep string
+	var keys []string
+	// started waits for the job an operator action queued, then prints it.
+	started := func(cmd *cobra.Command, path string, body any) error {
+		c, err := a.service()
+		if err != nil {
+			return err
+		}
+		var j api.Job
+		if err := c.Do(cmd.Context(), "POST", path, body, &j); err != nil {
+			return err
+		}
+		if j, err = a.waitJob(cmd.Context(), tenant, j.ID); err != nil {
+			return err
+		}
+		if a.output == "json" {
+			return a.printJSON(j)
+		}
+		a.showJobs(j)
+		return nil
+	}
+	recover := &cobra.Command{Use: "recover (DEP --to NEWDEP | --geo G --key URI1 --key URI2) --tenant T --reason R",
+		Short: "Key-loss recovery: move every container of a DEP whose two customer keys are lost to new keys, through the availability key (R3)",
+		Long: `When a tenant has lost both customer keys of a DEP (deleted and purged, or
+otherwise gone), the service can still read the DEP key with its
+availability key. On the tenant's request, this moves every container of
+that DEP to new keys: only the container keys are re-wrapped, in a
+background job whose progress is shown.
+
+Mailbox DEPs: the mailboxes move to another DEP the tenant created on new
+keys (--to); the lost DEP is disabled. Sites: the geo's sites move to a new
+site DEP on the two new key URIs (--geo, --key twice, each with its
+version); the geo is Rolling until done.
+
+Refused while either customer key still answers. The availability key's use
+is recorded in the tenant's audit log with the reason.`,
+		Example: `  ck operator recover Contoso-EXO-DEP-1 --to Contoso-EXO-DEP-2 --tenant Contoso --reason "ticket 4711, asked by cso@contoso.com"
+  ck operator recover --geo NAM --key https://v3.localhost:8443/keys/k3/0123... --key https://v4.localhost:8444/keys/k4/4567... --tenant Contoso --reason "ticket 4712"`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if tenant == "" || to == "" || reason == "" {
-				return errors.New("--tenant, --to and --reason are required: the tenant, the DEP on new keys, and the tenant's request (ticket, who asked)")
+			if tenant == "" || reason == "" {
+				return errors.New("--tenant and --reason are required: the tenant, and the tenant's request (ticket, who asked)")
 			}
-			fmt.Fprintf(a.stderr, "recovering the mailboxes of %s to %s...\n", args[0], to)
-			return svcCall(cmd.Context(), a, "POST", "/v1/tenants/"+esc(tenant)+"/dataEncryptionPolicies/"+esc(args[0])+"/recover",
-				map[string]string{"to": to, "reason": reason}, func(r api.RecoveryResult) {
-					fmt.Fprintf(a.stdout, "Moved %d mailboxes from %s (now disabled) to %s.\n", r.Mailboxes, r.From, r.To)
-				})
+			switch {
+			case geo != "" && len(args) == 0 && len(keys) == 2:
+				fmt.Fprintf(a.stderr, "recovering the sites of geo %s to new keys...\n", strings.ToUpper(geo))
+				return started(cmd, "/v1/tenants/"+esc(tenant)+"/spoDataEncryptionPolicies/"+esc(geo)+"/recover",
+					map[string]string{"primaryKeyURI": keys[0], "secondaryKeyURI": keys[1], "reason": reason})
+			case geo == "" && len(args) == 1 && to != "":
+				fmt.Fprintf(a.stderr, "recovering the mailboxes of %s to %s...\n", args[0], to)
+				return started(cmd, "/v1/tenants/"+esc(tenant)+"/dataEncryptionPolicies/"+esc(args[0])+"/recover", map[string]string{"to": to, "reason": reason})
+			}
+			return errors.New("give a mailbox DEP and --to NEWDEP, or --geo G with --key twice (the new primary and secondary key URIs, with versions)")
 		}}
 	recover.Flags().StringVar(&tenant, "tenant", "", "the tenant (ID or name)")
-	recover.Flags().StringVar(&to, "to", "", "the tenant's DEP on new keys")
+	recover.Flags().StringVar(&to, "to", "", "mailbox DEPs: the tenant's DEP on new keys")
+	recover.Flags().StringVar(&geo, "geo", "", "sites: the geo whose site DEP's keys are lost")
+	recover.Flags().StringArrayVar(&keys, "key", nil, "sites: a new key URI with its version; give it twice (primary, secondary)")
 	recover.Flags().StringVar(&reason, "reason", "", "the tenant's request: ticket and who asked")
-	cmd.AddCommand(recover)
+
+	rollback := &cobra.Command{Use: "rollback --mdep NAME --tenant T --reason R",
+		Short: "Roll back a tenant from its multi-workload DEP to service-managed keys (R4)",
+		Long: `On the tenant's request (support ticket with the tenant, a contact, the
+reason for leaving and the incident number), unassigns the multi-workload
+DEP and re-wraps every workload container under service-managed keys in a
+background job. The tenant must keep its vaults and keys, with the
+workload's permissions, until the job is done: the containers are opened
+with the customer keys, never with the availability key.
+
+Mailboxes roll back without the operator (ck mailbox set ID --dep '');
+sites cannot roll back.`,
+		Example: `  ck operator rollback --mdep Contoso-M365-DEP-1 --tenant Contoso --reason "incident 4713: leaving Customer Key, contact cso@contoso.com"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tenant == "" || reason == "" || mdep == "" {
+				return errors.New("--mdep, --tenant and --reason are required: the multi-workload DEP, the tenant, and the tenant's request")
+			}
+			fmt.Fprintf(a.stderr, "rolling back %s to service-managed keys...\n", mdep)
+			return started(cmd, "/v1/tenants/"+esc(tenant)+"/m365DataAtRestEncryptionPolicies/"+esc(mdep)+"/rollback", map[string]string{"reason": reason})
+		}}
+	rollback.Flags().StringVar(&tenant, "tenant", "", "the tenant (ID or name)")
+	rollback.Flags().StringVar(&mdep, "mdep", "", "the multi-workload DEP")
+	rollback.Flags().StringVar(&reason, "reason", "", "the tenant's request: incident, contact, reason")
+	cmd.AddCommand(recover, rollback)
 	return cmd
 }

@@ -56,6 +56,7 @@ var cmdlets = map[string][]string{
 	"New-M365DataAtRestEncryptionPolicy":           {"mdep", "new"},
 	"Register-SPODataEncryptionPolicy":             {"spo", "dep", "register"},
 	"Get-SPODataEncryptionPolicy":                  {"spo", "dep", "show"},
+	"Update-SPODataEncryptionPolicy":               {"spo", "dep", "update"},
 	"Get-M365DataAtRestEncryptionPolicy":           {"mdep", "list"},
 	"Set-M365DataAtRestEncryptionPolicy":           {"mdep", "set"},
 	"Set-M365DataAtRestEncryptionPolicyAssignment": {"mdep", "assign"},
@@ -131,7 +132,7 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", "dataEncryptionPolicies", "DataEncryptionPolicy"), a.depCmd("mdep", "m365DataAtRestEncryptionPolicies", "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", "dataEncryptionPolicies", "DataEncryptionPolicy"), a.depCmd("mdep", "m365DataAtRestEncryptionPolicies", "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.jobCmd())
 	return root
 }
 

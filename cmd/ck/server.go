@@ -21,6 +21,7 @@ import (
 
 func (a *app) serverCmd() *cobra.Command {
 	var dir, listen, postgres, vaultConfig, masterKey string
+	var purgeApprovals int
 	var azure bool
 	var names []string
 	var verbose bool
@@ -85,7 +86,11 @@ operator's token into DIR/service-operator.token.`,
 			} else {
 				logger.Warn("no key vaults configured (--vault-config or --azure): DEPs cannot be created")
 			}
-			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: az})
+			signer, err := signingKey(dir)
+			if err != nil {
+				return err
+			}
+			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: az, Signer: signer, PurgeApprovals: purgeApprovals})
 			if err != nil {
 				return err
 			}
@@ -110,5 +115,6 @@ operator's token into DIR/service-operator.token.`,
 	f.StringVar(&vaultConfig, "vault-config", "", "reach customer keys in a built-in vault: its connection file (vault.json or dev.json)")
 	f.BoolVar(&azure, "azure", false, "reach customer keys in Azure Key Vault, authenticated by azidentity (managed identity, workload identity, environment)")
 	f.StringVar(&masterKey, "service-master-key", "", "service master key file sealing availability keys (default DIR/service-master.key, created if missing)")
+	f.IntVar(&purgeApprovals, "purge-approvals", 1, "how many distinct authorised officers must approve a data purge")
 	return cmd
 }

@@ -127,7 +127,59 @@ func (a *app) spoCmd() *cobra.Command {
 		}}
 	show.Flags().StringVar(&geo, "geo", "", "one geo")
 	show.Flags().BoolVar(&wait, "wait", false, "with --geo: wait until the geo is Registered")
-	dep.AddCommand(register, show)
+	var keyType, vaultName, keyName, version string
+	var purge bool
+	update := &cobra.Command{
+		Use:   "update --geo G --key-type Primary|Secondary --vault V --key K --version VER [--wait]",
+		Short: "Roll a geo's primary or secondary key (Update-SPODataEncryptionPolicy); the geo is Rolling while its sites are re-wrapped",
+		Long: `After a new key version in the vault (ck vault key add), or to move to
+another key or vault: the geo gets a new site DEP on the new key and the
+other, unchanged one; every site of the geo is re-wrapped to it in a
+background job (only the site keys). The geo is Rolling, with the % of
+sites done, until it is Registered again; one roll per geo at a time.
+Sites stay readable throughout.
+
+Purging site DEPs isn't supported (--purge-request is refused).`,
+		Example: `  ck vault key add ContosoSPOAKV01 ContosoSPOKey1
+  ck spo dep update --geo NAM --key-type Primary --vault ContosoSPOAKV01 --key ContosoSPOKey1 --version 1f2e... --wait`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := base(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if geo == "" {
+				return fmt.Errorf("--geo is required")
+			}
+			body := map[string]any{"keyType": keyType, "vaultName": vaultName, "keyName": keyName, "keyVersion": version}
+			if purge {
+				body = map[string]any{"permanentDataPurgeRequested": true}
+			}
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			var v spoView
+			if err := c.Do(cmd.Context(), "PATCH", path+"/"+esc(geo), body, &v); err != nil {
+				return err
+			}
+			if wait {
+				if err := waitRegistered(cmd.Context(), path, strings.ToUpper(geo)); err != nil {
+					return err
+				}
+			}
+			return svcCall(cmd.Context(), a, "GET", path+"?geo="+esc(geo), nil, a.showSPO)
+		},
+	}
+	uf := update.Flags()
+	uf.StringVar(&geo, "geo", "", "the geo, e.g. NAM")
+	uf.StringVar(&keyType, "key-type", "", "Primary or Secondary")
+	uf.StringVar(&vaultName, "vault", "", "the new key's vault")
+	uf.StringVar(&keyName, "key", "", "the new key's name")
+	uf.StringVar(&version, "version", "", "the new key's version (32 hex)")
+	uf.BoolVar(&wait, "wait", false, "wait until every site of the geo is re-wrapped, showing progress")
+	uf.BoolVar(&purge, "purge-request", false, "request a data purge (not supported for sites: refused)")
+	dep.AddCommand(register, show, update)
 	cmd.AddCommand(dep)
 	return cmd
 }

@@ -1,16 +1,30 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/keyfile"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
 )
+
+// signingKey loads the service's Ed25519 key that signs crypto-shred
+// certificates: a 32-byte seed in DIR/service-signing.key, created if
+// missing (keep it: certificates verify only with its public key).
+func signingKey(dir string) (ed25519.PrivateKey, error) {
+	seed, err := keyfile.Load(filepath.Join(dir, "service-signing.key"), true)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(seed)
+	return ed25519.NewKeyFromSeed(seed), nil
+}
 
 // workloads gives each DEP kind its workload: the application's kms client
 // (from newKMS) and a keyring, all sharing one keystore of availability

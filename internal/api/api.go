@@ -8,6 +8,7 @@ package api
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -27,6 +28,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -55,6 +57,15 @@ type Config struct {
 	Workloads map[string]Workload
 	// Azure is where onboarding reads subscriptions and vaults.
 	Azure onboarding.Azure
+	// Signer signs crypto-shred certificates (R6); its public key is
+	// served at /v1/service/signing-key. Without it purges are refused.
+	Signer ed25519.PrivateKey
+	// PurgeApprovals is how many distinct authorised officers must
+	// approve a purge (default 1).
+	PurgeApprovals int
+	// JobLease is how long a crashed process holds its jobs before
+	// another resumes them (default 30 s).
+	JobLease time.Duration
 }
 
 // Server is the service API.
@@ -65,6 +76,7 @@ type Server struct {
 	auth  *authenticator
 	audit *audit.Log
 	index indexer
+	jobs  *jobs.Runner
 }
 
 // Version of the API document.
@@ -84,6 +96,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.auth = &authenticator{st: cfg.Store, now: cfg.Now}
 	s.audit = audit.New(cfg.Store, cfg.Now, cfg.Logger)
+	if cfg.PurgeApprovals <= 0 {
+		s.cfg.PurgeApprovals = 1
+	}
+	s.jobs = jobs.New(jobs.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now, Lease: cfg.JobLease})
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
@@ -123,6 +139,9 @@ func (s *Server) routes() {
 	s.searchRoutes()
 	s.auditRoutes()
 	s.recoveryRoutes()
+	s.jobRoutes()
+	s.purgeRoutes()
+	s.rollbackRoutes()
 }
 
 type healthOutput struct {
@@ -262,6 +281,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	// this one may be shared with other listeners of the process.
 	srv := &http.Server{Handler: s.mux, TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
+	jctx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() { s.RunJobs(jctx); close(jobsDone) }()
+	defer func() { stopJobs(); <-jobsDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	select {

@@ -23,7 +23,7 @@ func TestAtRestPostgres(t *testing.T) {
 	if url == "" {
 		t.Skip("CK_TEST_POSTGRES_URL not set: skipping the PostgreSQL at-rest scan (.ci/run sets it)")
 	}
-	e := startDEPsOn(t, vaulttest.Options{PostgresURL: url})
+	e := startDEPsOn(t, envOptions{Options: vaulttest.Options{PostgresURL: url}})
 	const base = "/v1/tenants/Contoso"
 	if st, _, body := e.call(e.admin, "POST", base+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"Contoso-EXO-DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
 		t.Fatalf("DEP: %d %v", st, body)

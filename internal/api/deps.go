@@ -171,6 +171,9 @@ func (s *Server) registerDEPRoutes(k depKind) {
 				Enabled     *bool   `json:"enabled,omitempty"`
 				Description *string `json:"description,omitempty" maxLength:"512"`
 				Refresh     bool    `json:"refresh,omitempty" doc:"After rolling a customer key in its vault: re-wrap the DEP key with the current version of both keys (R1; -Refresh)"`
+				Purge       bool    `json:"permanentDataPurgeRequested,omitempty" doc:"Mailbox DEPs only: request the permanent data purge (R6), after removing the workload's wrap and unwrap permissions on both keys"`
+				Reason      string  `json:"permanentDataPurgeReason,omitempty"`
+				Contact     string  `json:"permanentDataPurgeContact,omitempty"`
 			}
 		}) (*depOutput, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, k.writers...)
@@ -181,8 +184,26 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			if err != nil {
 				return nil, err
 			}
+			if in.Body.Purge {
+				if k.kind != "mailbox" {
+					return nil, problem(400, "R6.NotForMDEP", "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)", mdepPurgeRefusal)
+				}
+				if in.Body.Enabled != nil || in.Body.Description != nil || in.Body.Refresh {
+					return nil, problem(400, "R6.Alone", "request the purge on its own, with only its reason and contact", "a purge request cannot be combined with other changes")
+				}
+				d, err := s.requestPurge(ctx, t, d, in.Body.Reason, in.Body.Contact)
+				if err != nil {
+					return nil, err
+				}
+				return &depOutput{Body: depJSON(d)}, nil
+			}
 			if in.Body.Enabled == nil && in.Body.Description == nil && !in.Body.Refresh {
-				return nil, problem(400, "D1.Set", "give enabled, description and/or refresh", "nothing to change")
+				return nil, problem(400, "D1.Set", "give enabled, description, refresh, or a purge request", "nothing to change")
+			}
+			if in.Body.Enabled != nil && *in.Body.Enabled {
+				if err := s.requirePurgeFree(ctx, t, d); err != nil {
+					return nil, err
+				}
 			}
 			if in.Body.Refresh {
 				w, kd, err := s.ringDEP(d)
@@ -235,7 +256,7 @@ func (s *Server) mdepAssignmentRoutes() {
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			Body   struct {
-				DataEncryptionPolicy string `json:"dataEncryptionPolicy" doc:"An enabled multi-workload DEP's name or GUID; empty to unassign"`
+				DataEncryptionPolicy string `json:"dataEncryptionPolicy" doc:"An enabled multi-workload DEP's name or GUID (to roll back to service-managed keys, ask the operator: R4)"`
 			}
 		}) (*struct{ Body Assignment }, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleComplianceAdmin)
@@ -244,10 +265,7 @@ func (s *Server) mdepAssignmentRoutes() {
 			}
 			now := s.cfg.Now().UTC()
 			if in.Body.DataEncryptionPolicy == "" {
-				if err := s.cfg.Store.SetAssignment(ctx, t.ID, "mdep", "", now); err != nil {
-					return nil, err
-				}
-				return &struct{ Body Assignment }{}, s.reassociateWorkloads(ctx, t)
+				return nil, problem(400, "R4.MDEPRollback", mdepRollbackFix, "a tenant cannot unassign its multi-workload DEP itself")
 			}
 			d, err := s.dep(ctx, t, "mdep", in.Body.DataEncryptionPolicy)
 			if err != nil {

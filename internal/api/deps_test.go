@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -30,13 +31,19 @@ type depEnv struct {
 }
 
 func startDEPs(t *testing.T) *depEnv {
-	return startDEPsOn(t, vaulttest.Options{})
+	return startDEPsOn(t, envOptions{})
 }
 
-func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
+// envOptions configure the vault and the service of a depEnv.
+type envOptions struct {
+	vaulttest.Options
+	purgeApprovals int
+}
+
+func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	t.Helper()
 	ctx := context.Background()
-	v := vaulttest.Start(t, opts)
+	v := vaulttest.Start(t, opts.Options)
 	seed, err := v.SeedTenant()
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +60,15 @@ func startDEPsOn(t *testing.T, opts vaulttest.Options) *depEnv {
 	// The seed tenant grants only the Exchange workload; the other kinds
 	// reuse it here (which principal reaches the keys is not under test).
 	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}, "mdep": {App: api.ExchangeApp, KMS: c, Ring: ring}, "site": {App: api.ExchangeApp, KMS: c, Ring: ring}}
-	s, err := api.New(api.Config{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}})
+	_, signer, _ := ed25519.GenerateKey(nil)
+	s, err := api.New(api.Config{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals})
 	if err != nil {
 		t.Fatal(err)
 	}
+	jctx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() { s.RunJobs(jctx); close(jobsDone) }()
+	t.Cleanup(func() { stopJobs(); <-jobsDone })
 	op, err := api.EnsureOperatorToken(ctx, v.Store, filepath.Join(t.TempDir(), api.OperatorTokenFile), time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -41,22 +41,25 @@ func TestCrossTenantMatrix(t *testing.T) {
 	if err := json.Unmarshal(doc, &openapi); err != nil {
 		t.Fatal(err)
 	}
-	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1", "{site}", "finance", "{file}", "budget.xlsx", "{user}", "alice@contoso.com")
+	params := strings.NewReplacer("{tenant}", "Contoso", "{dep}", dep["id"].(string), "{mailbox}", "alice@contoso.com", "{item}", "item-0", "{id}", "00000000-0000-0000-0000-000000000000", "{workload}", "teams", "{record}", "chat-1", "{site}", "finance", "{file}", "budget.xlsx", "{user}", "alice@contoso.com", "{geo}", "NAM", "{job}", "00000000-0000-0000-0000-000000000000")
 	bodies := map[string]string{
 		"new-dataencryptionpolicy":                     fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
 		"new-m365dataatrestencryptionpolicy":           fmt.Sprintf(`{"name":"x","azureKeyIDs":%s}`, e.keys),
 		"set-dataencryptionpolicy":                     `{"enabled":false}`,
 		"set-m365dataatrestencryptionpolicy":           `{"enabled":false}`,
 		"set-m365dataatrestencryptionpolicyassignment": `{"dataEncryptionPolicy":"x"}`,
-		"new-mailbox":                      `{"id":"mallory@contoso.com"}`,
-		"set-mailbox":                      `{"dataEncryptionPolicy":""}`,
-		"set-plans":                        `{"plans":["E5"]}`,
-		"create-token":                     `{"subject":"eve@contoso.com","role":"global-admin"}`,
-		"new-customerkeyonboardingrequest": `{"scenario":"EXO","mode":"Enable","subscriptions":["a","b"],"vaults":["a","b"],"keys":["a","b"]}`,
-		"register-spodataencryptionpolicy": `{"geo":"NAM","primaryVaultName":"a","primaryKeyName":"a","primaryKeyVersion":"a","secondaryVaultName":"b","secondaryKeyName":"b","secondaryKeyVersion":"b"}`,
-		"set-licence":                      `{"plan":"E5"}`,
-		"new-site":                         `{"name":"finance","geo":"NAM"}`,
-		"recover-dataencryptionpolicy":     `{"to":"x","reason":"x"}`,
+		"new-mailbox":                             `{"id":"mallory@contoso.com"}`,
+		"set-mailbox":                             `{"dataEncryptionPolicy":""}`,
+		"set-plans":                               `{"plans":["E5"]}`,
+		"create-token":                            `{"subject":"eve@contoso.com","role":"global-admin"}`,
+		"new-customerkeyonboardingrequest":        `{"scenario":"EXO","mode":"Enable","subscriptions":["a","b"],"vaults":["a","b"],"keys":["a","b"]}`,
+		"register-spodataencryptionpolicy":        `{"geo":"NAM","primaryVaultName":"a","primaryKeyName":"a","primaryKeyVersion":"a","secondaryVaultName":"b","secondaryKeyName":"b","secondaryKeyVersion":"b"}`,
+		"set-licence":                             `{"plan":"E5"}`,
+		"new-site":                                `{"name":"finance","geo":"NAM"}`,
+		"recover-dataencryptionpolicy":            `{"to":"x","reason":"x"}`,
+		"update-spodataencryptionpolicy":          `{"keyType":"Primary","vaultName":"a","keyName":"a","keyVersion":"a"}`,
+		"rollback-m365dataatrestencryptionpolicy": `{"reason":"x"}`,
+		"recover-spodataencryptionpolicy":         `{"primaryKeyURI":"a","secondaryKeyURI":"b","reason":"x"}`,
 	}
 	var covered []string
 	for path, ops := range openapi.Paths {

@@ -126,6 +126,11 @@ func (s *Server) mailboxRoutes() {
 				return nil, err
 			}
 			if to.ID != m.DEP {
+				if from, err := s.depByID(ctx, t, m.DEP); err != nil {
+					return nil, err
+				} else if err := s.requirePurgeFree(ctx, t, from); err != nil {
+					return nil, err
+				}
 				if err := s.rewrap(ctx, t, m, to); err != nil {
 					return nil, err
 				}

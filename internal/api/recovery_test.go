@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
@@ -71,8 +72,11 @@ func TestKeyLossRecovery(t *testing.T) {
 	e.wantProblem(400, "R3.Target", st, ct, body)
 
 	st, _, body = e.call(e.operator, "POST", recover, ask)
-	if st != 200 || body["mailboxes"] != float64(2) {
+	if st != 202 || body["kind"] != "recover" {
 		t.Fatalf("recover: %d %v", st, body)
+	}
+	if j := e.waitJob(e.operator, "Contoso", body["id"].(string)); j["total"] != float64(2) {
+		t.Fatalf("recovery job: %v, want 2 mailboxes moved", j)
 	}
 	for p, want := range content {
 		if st, got := e.raw(e.admin, "GET", p, nil); st != 200 || string(got) != want {
@@ -96,5 +100,27 @@ func TestKeyLossRecovery(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no availability-key-use record with the recovery's reason in the audit log")
+	}
+}
+
+// waitJob polls a job until it succeeds, failing the test if it fails.
+func (e *env) waitJob(token, tenant, id string) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, _, j := e.call(token, "GET", "/v1/tenants/"+tenant+"/jobs/"+id, "")
+		if st != 200 {
+			e.t.Fatalf("job %s: %d %v", id, st, j)
+		}
+		switch j["state"] {
+		case "succeeded":
+			return j
+		case "failed":
+			e.t.Fatalf("job %s failed: %v", id, j)
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("job %s not done: %v", id, j)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -90,32 +90,140 @@ func (s *Server) siteRoutes() {
 			if _, err := s.cfg.Store.SiteRegistration(ctx, t.ID, geo); err == nil {
 				return nil, problem(409, "D4.OnePerGeo", "a geo has one site DEP; change its keys with Update-SPODataEncryptionPolicy", "geo %s already has a site DEP", geo)
 			}
-			if s.cfg.Azure == nil {
-				return nil, problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot look up vaults")
-			}
 			var uris []string
 			for _, k := range [][3]string{{in.Body.PrimaryVault, in.Body.PrimaryKey, in.Body.PrimaryVersion}, {in.Body.SecondaryVault, in.Body.SecondaryKey, in.Body.SecondaryVersion}} {
-				if !versionRE.MatchString(k[2]) {
-					return nil, problem(400, "D4.KeyVersion", "give each key's version (32 hex characters): ck vault key show VAULT KEY", "key version %q is invalid", k[2])
-				}
-				v, err := s.cfg.Azure.Vault(ctx, k[0])
+				uri, err := s.siteKeyURI(ctx, k[0], k[1], k[2])
 				if err != nil {
-					return nil, problem(400, "D4.Vault", "check the vault name (ck vault list)", "vault %q not found", k[0])
+					return nil, err
 				}
-				uris = append(uris, v.URI+"/keys/"+k[1]+"/"+strings.ToLower(k[2]))
+				uris = append(uris, uri)
 			}
 			d, err := s.newDEP(ctx, t, "site", keyring.Site, "SPO-"+geo, "site DEP of geo "+geo, uris, 100)
 			if err != nil {
 				return nil, err
 			}
-			now := s.cfg.Now().UTC()
-			reg := store.SiteRegistration{Tenant: t.ID, Geo: geo, DEP: d.ID, State: "Registering", Started: now, Updated: now}
-			if err := s.cfg.Store.PutSiteRegistration(ctx, reg); err != nil {
+			if _, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Registering", By: caller(ctx).Subject}); err != nil {
 				return nil, err
 			}
-			go s.registerSites(t, reg, caller(ctx).Subject)
 			out, err := s.spoDEP(ctx, t, geo)
 			return &struct{ Body SPODEP }{Body: out}, err
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "update-spodataencryptionpolicy", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies/{geo}",
+		Summary: "Update-SPODataEncryptionPolicy: roll the geo's primary or secondary key to a new vault, key or version; the geo is Rolling while every site is re-wrapped in the background",
+		Tags:    []string{"site DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusAccepted},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			Geo    string `path:"geo"`
+			Body   struct {
+				KeyType                     string `json:"keyType,omitempty" enum:"Primary,Secondary" doc:"Which of the geo's two keys to replace"`
+				VaultName                   string `json:"vaultName,omitempty"`
+				KeyName                     string `json:"keyName,omitempty"`
+				KeyVersion                  string `json:"keyVersion,omitempty"`
+				PermanentDataPurgeRequested bool   `json:"permanentDataPurgeRequested,omitempty" doc:"Not supported for sites (R6): always refused"`
+			}
+		}) (*struct{ Body SPODEP }, error) {
+			t, err := s.tenantRole(ctx, in.Tenant, writers...)
+			if err != nil {
+				return nil, err
+			}
+			if in.Body.PermanentDataPurgeRequested {
+				return nil, problem(400, "R6.NotForSites", "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)",
+					"purging of SharePoint and OneDrive DEPs isn't supported: the data purge path exists only for mailbox DEPs")
+			}
+			geo := strings.ToUpper(in.Geo)
+			reg, err := s.cfg.Store.SiteRegistration(ctx, t.ID, geo)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, problem(404, "D4.Registered", "register the geo first (ck spo dep register --geo "+geo+" ...)", "geo %s has no site DEP", geo)
+			} else if err != nil {
+				return nil, err
+			}
+			if reg.State != "Registered" {
+				return nil, problem(409, "R2.OneRollPerGeo", "wait until the geo is Registered (ck spo dep show --geo "+geo+" --wait), then roll", "geo %s is %s: one registration or roll per geo at a time", geo, reg.State)
+			}
+			i := map[string]int{"Primary": 0, "Secondary": 1}[in.Body.KeyType]
+			if in.Body.KeyType == "" {
+				return nil, problem(400, "R1.KeyType", "say which key to roll: --key-type Primary or Secondary", "no key type given")
+			}
+			uri, err := s.siteKeyURI(ctx, in.Body.VaultName, in.Body.KeyName, in.Body.KeyVersion)
+			if err != nil {
+				return nil, err
+			}
+			old, err := s.cfg.Store.DEP(ctx, t.ID, "site", reg.DEP)
+			if err != nil {
+				return nil, err
+			}
+			uris := []string{old.KeyURIs[0], old.KeyURIs[1]}
+			if strings.EqualFold(uris[i], uri) {
+				return nil, problem(400, "R1.NewKey", "give a new key version (ck vault key rotate VAULT KEY, then ck vault key show) or another key", "the %s key is already %s", strings.ToLower(in.Body.KeyType), uri)
+			}
+			uris[i] = uri
+			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
+			if err != nil {
+				return nil, err
+			}
+			d, err := s.newDEP(ctx, t, "site", keyring.Site, fmt.Sprintf("SPO-%s-%d", geo, len(ds)+1), "site DEP of geo "+geo+" (rolled "+in.Body.KeyType+")", uris, 100)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Rolling", By: caller(ctx).Subject}); err != nil {
+				return nil, err
+			}
+			out, err := s.spoDEP(ctx, t, geo)
+			return &struct{ Body SPODEP }{Body: out}, err
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "recover-spodataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies/{geo}/recover",
+		Summary: "Key-loss recovery of a geo (operator, on the tenant's request): both keys of the geo's site DEP are lost; every site moves to a new site DEP on new keys, through the availability key",
+		Tags:    []string{"site DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusAccepted},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant"`
+			Geo    string `path:"geo"`
+			Body   struct {
+				PrimaryKeyURI   string `json:"primaryKeyURI" doc:"The new primary key, with its version"`
+				SecondaryKeyURI string `json:"secondaryKeyURI" doc:"The new secondary key, with its version"`
+				Reason          string `json:"reason" doc:"The tenant's request: ticket and who asked (recorded in the tenant's audit log)"`
+			}
+		}) (*jobOutput, error) {
+			if err := requireOperator(ctx); err != nil {
+				return nil, err
+			}
+			reason, err := recoveryReason(in.Body.Reason)
+			if err != nil {
+				return nil, err
+			}
+			t, err := s.tenant(ctx, in.Tenant)
+			if err != nil {
+				return nil, err
+			}
+			geo := strings.ToUpper(in.Geo)
+			reg, err := s.cfg.Store.SiteRegistration(ctx, t.ID, geo)
+			if err != nil {
+				return nil, problem(404, "D4.Registered", "check the geo (ck spo dep show)", "geo %s has no site DEP", geo)
+			}
+			if reg.State != "Registered" {
+				return nil, problem(409, "R2.OneRollPerGeo", "wait until the geo is Registered", "geo %s is %s", geo, reg.State)
+			}
+			lost, err := s.cfg.Store.DEP(ctx, t.ID, "site", reg.DEP)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.requireLost(ctx, lost, reason); err != nil {
+				return nil, err
+			}
+			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
+			if err != nil {
+				return nil, err
+			}
+			d, err := s.newDEP(ctx, t, "site", keyring.Site, fmt.Sprintf("SPO-%s-%d", geo, len(ds)+1), "site DEP of geo "+geo+" (key-loss recovery)", []string{in.Body.PrimaryKeyURI, in.Body.SecondaryKeyURI}, 100)
+			if err != nil {
+				return nil, err
+			}
+			j, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Rolling", By: "the operator", Recover: reason})
+			if err != nil {
+				return nil, err
+			}
+			return &jobOutput{Body: jobJSON(j)}, nil
 		})
 
 	huma.Register(s.api, huma.Operation{OperationID: "get-spodataencryptionpolicy", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies",
@@ -364,45 +472,171 @@ func siteInfo(m store.Mailbox, d store.DEP) SiteInfo {
 	return SiteInfo{Name: strings.TrimPrefix(m.ID, "site:"), Geo: strings.TrimPrefix(m.Kind, "Site:"), DEPID: d.ID, Kind: kind}
 }
 
-// registerSites wraps every site of a geo under its TIK (only the site
-// keys are re-wrapped), recording progress; sites stay readable throughout.
-func (s *Server) registerSites(t store.ServiceTenant, reg store.SiteRegistration, by string) {
-	ctx := context.Background()
-	fail := func(err error) {
-		s.cfg.Logger.Error("api: site registration stopped", "tenant", t.ID, "geo", reg.Geo, "done", reg.Done, "of", reg.Total, "err", err)
+// siteKeyURI is the URI of a site DEP's key given as vault, key and
+// version (as Register- and Update-SPODataEncryptionPolicy take them).
+func (s *Server) siteKeyURI(ctx context.Context, vault, key, version string) (string, error) {
+	if s.cfg.Azure == nil {
+		return "", problem(503, "Service.Workload", "the operator must configure the service's key vaults", "the service cannot look up vaults")
+	}
+	if !versionRE.MatchString(version) {
+		return "", problem(400, "D4.KeyVersion", "give each key's version (32 hex characters): ck vault key show VAULT KEY", "key version %q is invalid", version)
+	}
+	v, err := s.cfg.Azure.Vault(ctx, vault)
+	if err != nil {
+		return "", problem(400, "D4.Vault", "check the vault name (ck vault list)", "vault %q not found", vault)
+	}
+	return v.URI + "/keys/" + key + "/" + strings.ToLower(version), nil
+}
+
+// siteArgs are a rewrap-sites job's arguments.
+type siteArgs struct {
+	Geo   string
+	DEP   string // the geo's new site DEP
+	State string // Registering or Rolling
+	By    string
+	// Recover, if set, is the operator's reason for key-loss recovery:
+	// the sites' current DEP keys come from the availability key.
+	Recover string `json:",omitempty"`
+}
+
+// startSiteWork points a geo at a new site DEP (registration, roll or
+// recovery): it queues the job that moves every site of the geo to it,
+// then records the geo's state. The job records it too, so a process
+// that dies between the two writes leaves nothing half done.
+func (s *Server) startSiteWork(ctx context.Context, t store.ServiceTenant, a siteArgs) (store.Job, error) {
+	j, err := s.enqueue(ctx, t, jobSites, "geo:"+a.Geo, a)
+	if err != nil {
+		return j, err
+	}
+	now := s.cfg.Now().UTC()
+	return j, s.cfg.Store.PutSiteRegistration(ctx, store.SiteRegistration{Tenant: t.ID, Geo: a.Geo, DEP: a.DEP, State: a.State, Started: now, Updated: now})
+}
+
+// rewrapSites is the rewrap-sites job: it wraps every site of a geo under
+// the geo's current site DEP (only the site keys are re-wrapped, K7),
+// recording progress; sites stay readable throughout, each on the DEP
+// that wraps its key. Done, the geo is Registered and the geo's older
+// site DEPs, now unused, are disabled.
+func (s *Server) rewrapSites(ctx context.Context, x *jobs.Run) error {
+	var a siteArgs
+	t, err := s.jobTenant(ctx, x, &a)
+	if err != nil {
+		return err
+	}
+	reg, err := s.cfg.Store.SiteRegistration(ctx, t.ID, a.Geo)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if reg.DEP != a.DEP { // the process died before startSiteWork recorded it
+		now := s.cfg.Now().UTC()
+		reg = store.SiteRegistration{Tenant: t.ID, Geo: a.Geo, DEP: a.DEP, State: a.State, Started: now, Updated: now}
 	}
 	to, err := s.cfg.Store.DEP(ctx, t.ID, "site", reg.DEP)
 	if err != nil {
-		fail(err)
-		return
+		return jobs.Permanent(err)
 	}
 	ms, err := s.cfg.Store.ListMailboxes(ctx, t.ID)
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
-	var sites []store.Mailbox
+	var todo []store.Mailbox
+	total := 0
 	for _, m := range ms {
-		if m.Kind == "Site:"+reg.Geo && m.DEP != reg.DEP {
-			sites = append(sites, m)
+		if m.Kind == "Site:"+reg.Geo {
+			total++
+			if m.DEP != to.ID {
+				todo = append(todo, m)
+			}
 		}
 	}
-	reg.Total = len(sites)
-	for i, m := range sites {
-		if err := s.rewrapAs(ctx, t, m, to, by); err != nil {
-			fail(err)
-			return
-		}
-		reg.Done, reg.Updated = i+1, s.cfg.Now().UTC()
+	progress := func(done int) error {
+		reg.Total, reg.Done, reg.Updated = total, done, s.cfg.Now().UTC()
 		if err := s.cfg.Store.PutSiteRegistration(ctx, reg); err != nil {
-			fail(err)
-			return
+			return err
+		}
+		return x.Progress(ctx, done, total)
+	}
+	done := total - len(todo)
+	if err := progress(done); err != nil {
+		return err
+	}
+	req := keyring.Request{Initiator: keyring.Service, Reason: strings.ToLower(reg.State) + " geo " + reg.Geo + " for " + a.By}
+	newKey, err := s.depKey(ctx, to, req)
+	if err != nil {
+		return err
+	}
+	oldKeys := map[string]*envelope.Key{}
+	defer func() {
+		if a.Recover != "" { // recovery keys are the job's own; cached keys are shared
+			for _, k := range oldKeys {
+				k.Destroy()
+			}
+		}
+	}()
+	for _, m := range todo {
+		from, err := s.depByID(ctx, t, m.DEP)
+		if err != nil {
+			return err
+		}
+		oldKey := oldKeys[from.ID]
+		if oldKey == nil {
+			if oldKey, err = s.oldDEPKey(ctx, from, req, a.Recover); err != nil {
+				return err
+			}
+			oldKeys[from.ID] = oldKey
+		}
+		if err := s.moveMailbox(ctx, t, m, from, oldKey, to, newKey); err != nil && !isStatus(err, 409) {
+			return err // 409: moved meanwhile, by an earlier run of this job
+		}
+		done++
+		if err := progress(done); err != nil {
+			return err
 		}
 	}
 	reg.State, reg.Updated = "Registered", s.cfg.Now().UTC()
 	if err := s.cfg.Store.PutSiteRegistration(ctx, reg); err != nil {
-		fail(err)
-		return
+		return err
 	}
-	s.cfg.Logger.Info("api: site DEP registered", "tenant", t.ID, "geo", reg.Geo, "sites", reg.Total, "in", time.Since(reg.Started).Round(time.Millisecond).String())
+	ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.ID != to.ID && d.Enabled && strings.HasPrefix(d.Name, "SPO-"+reg.Geo) {
+			d.Enabled, d.Updated = false, s.cfg.Now().UTC()
+			if err := s.cfg.Store.UpdateDEP(ctx, d); err != nil {
+				return err
+			}
+		}
+	}
+	s.cfg.Logger.Info("api: geo wrapped under its site DEP", "tenant", t.ID, "geo", reg.Geo, "dep", to.ID, "sites", total, "moved", len(todo))
+	return nil
+}
+
+// oldDEPKey is the key of a DEP that containers are moved off: through
+// the keyring, or in a key-loss recovery (reason set) through the
+// availability key alone (then the caller destroys it).
+func (s *Server) oldDEPKey(ctx context.Context, d store.DEP, req keyring.Request, recoverReason string) (*envelope.Key, error) {
+	if recoverReason == "" || d.Kind == "service" {
+		if recoverReason != "" {
+			return nil, jobs.Permanent(fmt.Errorf("DEP %s is service-managed: nothing to recover", d.Name))
+		}
+		return s.depKey(ctx, d, req)
+	}
+	w, kd, err := s.ringDEP(d)
+	if err != nil {
+		return nil, err
+	}
+	req.Reason = "key-loss recovery of DEP " + d.Name + " by the operator: " + recoverReason
+	key, err := w.Ring.RecoveryKey(ctx, kd, req)
+	if errors.Is(err, keyring.ErrAvailabilityKeyDestroyed) {
+		return nil, jobs.Permanent(err)
+	}
+	return key, err
+}
+
+// isStatus reports whether err is a problem with the given HTTP status.
+func isStatus(err error, status int) bool {
+	var p *Problem
+	return errors.As(err, &p) && p.Status == status
 }

@@ -248,6 +248,17 @@ func (k *Keyring) DestroyAvailabilityKey(ctx context.Context, d DEP, by, reason 
 	return nil
 }
 
+// RecoveryKey unwraps d's key with its availability key alone, for the
+// key-loss recovery an operator runs on the tenant's request (SPEC R3):
+// the one path by which the availability key serves a site DEP (K5). The
+// key is not cached; the caller destroys it.
+func (k *Keyring) RecoveryKey(ctx context.Context, d DEP, req Request) (*envelope.Key, error) {
+	if d.Kind == ServiceManaged {
+		return nil, fmt.Errorf("DEP %s is service-managed: it has no customer keys to lose", d.ID)
+	}
+	return k.unwrapAvailability(ctx, d, req, errors.New("customer keys lost (key-loss recovery)"), false)
+}
+
 // DEPKey returns the DEP's key, from the cache or by unwrapping. The key is
 // shared: callers must not destroy it.
 func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key, error) {

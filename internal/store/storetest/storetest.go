@@ -646,7 +646,7 @@ func testJobs(t *testing.T, s store.Store) {
 	must(t, s.CreateJob(ctx, a))
 	dup := a
 	dup.ID, dup.Created = "job-dup", t0.Add(2*time.Millisecond)
-	wantErr(t, s.CreateJob(ctx, dup), store.ErrConflict) // one active job per target
+	wantErr(t, s.CreateJob(ctx, dup), store.ErrConflict)                                                                                   // one active job per target
 	b := store.Job{ID: "job-b", Tenant: "t1", Kind: "purge", Target: "dep:1", Created: t0.Add(time.Millisecond), Until: t0.Add(time.Hour)} // not due for an hour
 	must(t, s.CreateJob(ctx, b))
 

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/shred"
+)
+
+// purgeCmd is ck dep purge: the officer's approval, the request's state,
+// and the crypto-shred certificate (SPEC R6).
+func (a *app) purgeCmd(path func(context.Context, string) (string, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "purge", Short: "The data purge path: approve, follow, and verify the crypto-shred certificate (R6)",
+		Long: `The data purge path of a mailbox DEP, for a tenant leaving the service:
+
+  1. remove the Exchange Online workload's wrap and unwrap permissions on
+     both keys (ck vault access-policy remove ...);
+  2. request the purge: ck dep set NAME --purge-request --reason R --contact C
+     (refused while either key still unwraps; the DEP can no longer be
+     assigned);
+  3. an authorised officer designated at onboarding approves, signed in as
+     themselves: ck dep purge approve NAME;
+  4. the service deletes the DEP, deletes its mailboxes and destroys the
+     availability key, then issues a signed crypto-shred certificate:
+     ck dep purge certificate NAME --out cert.json; ck dep purge verify cert.json.`}
+	var wait bool
+	get := func(ctx context.Context, name string) (api.PurgeRequest, error) {
+		var p api.PurgeRequest
+		c, err := a.service()
+		if err != nil {
+			return p, err
+		}
+		u, err := path(ctx, "/"+esc(name)+"/purge")
+		if err != nil {
+			return p, err
+		}
+		return p, c.Do(ctx, "GET", u, nil, &p)
+	}
+	showPurge := func(p api.PurgeRequest) {
+		var approvals []string
+		for _, ap := range p.Approvals {
+			approvals = append(approvals, ap.Officer+" at "+ap.At.Format(time.RFC3339))
+		}
+		a.fields("DEP", p.Name, "ID", p.DEP, "State", p.State, "Reason", p.Reason, "Contact", p.Contact, "Requested by", p.RequestedBy+" at "+p.Requested,
+			"Approvals", strconv.Itoa(len(p.Approvals))+" of "+strconv.Itoa(p.ApprovalsRequired)+" "+strings.Join(approvals, ", "))
+		if p.Certificate != "" {
+			fmt.Fprintln(a.stdout, "Certificate issued: ck dep purge certificate "+p.Name+" --out FILE")
+		}
+	}
+	show := &cobra.Command{Use: "show NAME-or-GUID [--wait]", Short: "Show a DEP's purge request: state, approvals, certificate", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := get(cmd.Context(), args[0])
+			last := ""
+			for err == nil && wait && p.State != "Purged" {
+				if line := p.State + ": " + strconv.Itoa(len(p.Approvals)) + " of " + strconv.Itoa(p.ApprovalsRequired) + " approvals"; line != last {
+					fmt.Fprintln(a.stderr, line)
+					last = line
+				}
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+				p, err = get(cmd.Context(), args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(p)
+			}
+			showPurge(p)
+			return nil
+		}}
+	show.Flags().BoolVar(&wait, "wait", false, "wait until the purge is done")
+	approve := &cobra.Command{Use: "approve NAME-or-GUID", Short: "Approve a purge, as an authorised officer designated at onboarding (with your own token)", Args: cobra.ExactArgs(1),
+		Example: "  ck dep purge approve Contoso-EXO-DEP-1 --token-file cso.token",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u, err := path(cmd.Context(), "/"+esc(args[0])+"/purge/approve")
+			if err != nil {
+				return err
+			}
+			return svcCall(cmd.Context(), a, "POST", u, nil, showPurge)
+		}}
+	var out string
+	certificate := &cobra.Command{Use: "certificate NAME-or-GUID --out FILE", Short: "Save the signed crypto-shred certificate of a purged DEP", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("--out FILE is required")
+			}
+			p, err := get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if p.Certificate == "" {
+				return fmt.Errorf("the purge of %s is %s: the certificate is issued when it is Purged (ck dep purge show %s --wait)", p.Name, p.State, p.Name)
+			}
+			data, err := base64.StdEncoding.DecodeString(p.Certificate)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "wrote %s\n", out)
+			return nil
+		}}
+	certificate.Flags().StringVar(&out, "out", "", "file to write")
+	var keyFile string
+	verify := &cobra.Command{Use: "verify FILE [--public-key PEM-FILE]", Short: "Verify a crypto-shred certificate with the service's public key, and show what it states", Args: cobra.ExactArgs(1),
+		Long: `Checks the certificate's Ed25519 signature with the service's public key:
+from --public-key (PEM or base64, e.g. saved from /v1/service/signing-key
+earlier), or else fetched from the service. Exit status 1 if it does not
+verify.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			var keyText string
+			if keyFile != "" {
+				b, err := os.ReadFile(keyFile)
+				if err != nil {
+					return err
+				}
+				keyText = string(b)
+			} else {
+				c, err := a.service()
+				if err != nil {
+					return err
+				}
+				var k struct{ PublicKey string }
+				if err := c.Do(cmd.Context(), "GET", "/v1/service/signing-key", nil, &k); err != nil {
+					return err
+				}
+				keyText = k.PublicKey
+			}
+			pub, err := shred.ParsePublicKey(keyText)
+			if err != nil {
+				return err
+			}
+			cert, err := shred.Verify(data, pub)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(cert)
+			}
+			fmt.Fprintln(a.stdout, "Signature OK: signed by the service's key "+cert.PublicKey)
+			var keys []string
+			for _, k := range cert.Keys {
+				keys = append(keys, k.Kind+" "+k.ID+" "+k.State)
+			}
+			a.fields("Tenant", cert.TenantName+" ("+cert.Tenant+")", "DEP", cert.DEPName+" ("+cert.DEP+")", "Containers", strings.Join(cert.Containers, ", "),
+				"Keys", strings.Join(keys, "; "), "Requested", cert.RequestedBy+" at "+cert.Requested.Format(time.RFC3339), "Completed", cert.Completed.Format(time.RFC3339))
+			return nil
+		}}
+	verify.Flags().StringVar(&keyFile, "public-key", "", "the service's public key file (PEM or base64); default: ask the service")
+	cmd.AddCommand(show, approve, certificate, verify)
+	return cmd
+}
