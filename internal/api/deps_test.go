@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,8 @@ type depEnv struct {
 	admin string // Contoso's Exchange admin token
 	keys  string // the two key URIs as JSON
 	ring  *keyring.Keyring
+	// runJobs starts the job runner, when envOptions.holdJobs kept it.
+	runJobs func()
 }
 
 func startDEPs(t *testing.T) *depEnv {
@@ -38,6 +41,7 @@ func startDEPs(t *testing.T) *depEnv {
 type envOptions struct {
 	vaulttest.Options
 	purgeApprovals int
+	holdJobs       bool // queue jobs but do not run them until runJobs
 }
 
 func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
@@ -67,15 +71,23 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	}
 	jctx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
-	go func() { s.RunJobs(jctx); close(jobsDone) }()
-	t.Cleanup(func() { stopJobs(); <-jobsDone })
+	var started sync.Once
+	runJobs := func() { started.Do(func() { go func() { s.RunJobs(jctx); close(jobsDone) }() }) }
+	t.Cleanup(func() {
+		stopJobs()
+		runJobs() // (returns at once: the context is done)
+		<-jobsDone
+	})
+	if !opts.holdJobs {
+		runJobs()
+	}
 	op, err := api.EnsureOperatorToken(ctx, v.Store, filepath.Join(t.TempDir(), api.OperatorTokenFile), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring}
+	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, runJobs: runJobs}
 	for _, name := range []string{"Contoso", "Fabrikam"} {
 		id := ""
 		if name == "Contoso" {

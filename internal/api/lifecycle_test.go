@@ -1,0 +1,209 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+)
+
+// newVersion adds a key version (or a new key) in seed vault i and
+// returns its name and version.
+func (e *depEnv) newVersion(i int, name string) string {
+	e.t.Helper()
+	r, err := e.seed.Keys[i].CreateKey(context.Background(), name, azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r.Key.KID.Version()
+}
+
+// spo reads a geo's site DEP.
+func (e *depEnv) spo(token, geo string) map[string]any {
+	e.t.Helper()
+	st, _, body := e.call(token, "GET", "/v1/tenants/Contoso/spoDataEncryptionPolicies?geo="+geo, "")
+	if st != 200 {
+		e.t.Fatalf("spo %s: %d %v", geo, st, body)
+	}
+	return body["value"].([]any)[0].(map[string]any)
+}
+
+func (e *depEnv) waitRegistered(token, geo string) map[string]any {
+	e.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if g := e.spo(token, geo); g["state"] == "Registered" {
+			return g
+		} else if time.Now().After(deadline) {
+			e.t.Fatalf("geo %s: %v", geo, g)
+		}
+	}
+}
+
+// TestSiteRollAndRecovery: a geo's primary key is rolled (Rolling, one
+// roll at a time, sites readable throughout), then both of its keys are
+// lost and the operator recovers the geo onto new keys.
+func TestSiteRollAndRecovery(t *testing.T) {
+	e := startDEPsOn(t, envOptions{holdJobs: true})
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	files := map[string]string{}
+	for i := range 6 {
+		site := fmt.Sprintf("site-%d", i)
+		if st, _, body := e.call(spo, "POST", T+"/sites", fmt.Sprintf(`{"name":%q,"geo":"NAM"}`, site)); st != 201 {
+			t.Fatalf("site: %d %v", st, body)
+		}
+		p := T + "/sites/" + site + "/files/doc.txt"
+		files[p] = "contents of " + site
+		if st, body := e.raw(spo, "PUT", p, []byte(files[p])); st != 200 {
+			t.Fatalf("put %s: %d %s", p, st, body)
+		}
+	}
+	readAll := func(when string) {
+		t.Helper()
+		for p, want := range files {
+			if st, got := e.raw(spo, "GET", p, nil); st != 200 || string(got) != want {
+				t.Fatalf("%s: %s: %d %q", when, p, st, got)
+			}
+		}
+	}
+	v0, v1 := e.newVersion(0, "key"), e.newVersion(1, "key")
+	reg := fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`,
+		e.seed.Vaults[0].Name, v0, e.seed.Vaults[1].Name, v1)
+	if st, _, body := e.call(spo, "POST", T+"/spoDataEncryptionPolicies", reg); st != 202 || body["state"] != "Registering" {
+		t.Fatalf("register: %d %v", st, body)
+	}
+	roll := func(version string) (int, string, map[string]any) {
+		return e.call(spo, "PATCH", T+"/spoDataEncryptionPolicies/NAM", fmt.Sprintf(`{"keyType":"Primary","vaultName":%q,"keyName":"key","keyVersion":%q}`, e.seed.Vaults[0].Name, version))
+	}
+	rolled := e.newVersion(0, "key")
+	st, ct, body := roll(rolled)
+	e.wantProblem(409, "R2.OneRollPerGeo", st, ct, body) // still Registering: the jobs are held
+	readAll("while registering")
+	e.runJobs()
+	if g := e.waitRegistered(spo, "NAM"); g["percentComplete"] != float64(100) || g["sites"] != float64(6) {
+		t.Fatalf("registered: %v", g)
+	}
+
+	st, ct, body = roll(v0)
+	e.wantProblem(400, "R1.NewKey", st, ct, body)
+	st, _, body = roll(rolled)
+	if st != 202 || body["state"] != "Rolling" || !strings.HasSuffix(body["primaryKeyURI"].(string), "/"+rolled) {
+		t.Fatalf("roll: %d %v", st, body)
+	}
+	st, ct, body = roll(e.newVersion(0, "key"))
+	if st != 202 { // the first roll may be done already; if not, the second is refused
+		e.wantProblem(409, "R2.OneRollPerGeo", st, ct, body)
+	}
+	g := e.waitRegistered(spo, "NAM")
+	readAll("after the roll")
+	st, _, jobs := e.call(spo, "GET", T+"/jobs", "")
+	if st != 200 || len(jobs["value"].([]any)) < 2 {
+		t.Fatalf("jobs: %d %v", st, jobs)
+	}
+	for _, j := range jobs["value"].([]any) {
+		if j := j.(map[string]any); j["kind"] != "rewrap-sites" || j["state"] != "succeeded" || j["done"] != float64(6) || j["total"] != float64(6) {
+			t.Fatalf("job: %v", j)
+		}
+	}
+
+	// Both keys lost; the operator recovers the geo onto new keys.
+	n0, n1 := e.newVersion(0, "replacement"), e.newVersion(1, "replacement")
+	for _, kc := range e.seed.Keys {
+		if _, err := kc.DeleteKey(context.Background(), "key", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.ring.Evict(g["dataEncryptionPolicyID"].(string))
+	for p := range files {
+		st, ct, body := e.call(spo, "GET", p, "")
+		e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
+		break
+	}
+	recover := fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"reason":"ticket 4712 from cso@contoso.com"}`,
+		e.seed.Vaults[0].URI+"/keys/replacement/"+n0, e.seed.Vaults[1].URI+"/keys/replacement/"+n1)
+	st, ct, body = e.call(spo, "POST", T+"/spoDataEncryptionPolicies/NAM/recover", recover)
+	e.wantProblem(403, "Authorization.Operator", st, ct, body)
+	st, _, body = e.call(e.operator, "POST", T+"/spoDataEncryptionPolicies/NAM/recover", recover)
+	if st != 202 {
+		t.Fatalf("recover: %d %v", st, body)
+	}
+	if j := e.waitJob(e.operator, "Contoso", body["id"].(string)); j["total"] != float64(6) {
+		t.Fatalf("recovery job: %v", j)
+	}
+	if g := e.waitRegistered(spo, "NAM"); !strings.Contains(g["primaryKeyURI"].(string), "/replacement/") {
+		t.Fatalf("after recovery: %v", g)
+	}
+	readAll("after recovery")
+	found := false
+	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
+		found = found || r.Action == "availability-key-use" && r.Outcome == "ok" && strings.Contains(r.Reason, "ticket 4712")
+	}
+	if !found {
+		t.Fatal("the availability key's use for the recovery is not in the audit log")
+	}
+}
+
+// TestMDEPRollback: the tenant cannot unassign its MDEP; the operator rolls
+// it back to service-managed keys, only while the customer keys work.
+func TestMDEPRollback(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	admin := tok["token"].(string)
+	for _, n := range []string{"MDEP-1", "MDEP-2"} {
+		if st, _, body := e.call(admin, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, n, e.keys)); st != 201 {
+			t.Fatalf("%s: %d %v", n, st, body)
+		}
+	}
+	if st, _, body := e.call(admin, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
+		t.Fatalf("assign: %d %v", st, body)
+	}
+	if st, body := e.raw(admin, "PUT", T+"/records/teams/chat-1", []byte("hello")); st != 200 {
+		t.Fatalf("record: %d %s", st, body)
+	}
+	st, ct, body := e.call(admin, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":""}`)
+	e.wantProblem(400, "R4.MDEPRollback", st, ct, body)
+	const rollback = T + "/m365DataAtRestEncryptionPolicies/MDEP-1/rollback"
+	st, ct, body = e.call(admin, "POST", rollback, `{"reason":"incident 4713"}`)
+	e.wantProblem(403, "Authorization.Operator", st, ct, body)
+
+	// Not while the customer keys refuse.
+	grant := func(perms ...string) {
+		for _, v := range e.seed.Vaults {
+			if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": perms}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	grant("get")
+	st, ct, body = e.call(e.operator, "POST", rollback, `{"reason":"incident 4713"}`)
+	e.wantProblem(409, "R4.CustomerKeysUsable", st, ct, body)
+	grant("get", "wrapKey", "unwrapKey")
+
+	st, _, body = e.call(e.operator, "POST", rollback, `{"reason":"incident 4713, contact cso@contoso.com"}`)
+	if st != 202 || body["kind"] != "rollback-mdep" {
+		t.Fatalf("rollback: %d %v", st, body)
+	}
+	if j := e.waitJob(e.operator, "Contoso", body["id"].(string)); j["total"] != float64(1) {
+		t.Fatalf("rollback job: %v", j)
+	}
+	if _, _, a := e.call(admin, "GET", T+"/m365DataAtRestEncryptionPolicyAssignment", ""); a["dataEncryptionPolicyID"] != nil {
+		t.Fatalf("assignment after rollback: %v", a)
+	}
+	svc, err := e.st.DEP(ctx, e.seed.Tenant, "service", "service-managed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.st.Mailbox(ctx, e.seed.Tenant, "workload:teams"); err != nil || m.DEP != svc.ID {
+		t.Fatalf("teams container after rollback: %+v %v (want DEP %s)", m, err, svc.ID)
+	}
+	if st, got := e.raw(admin, "GET", T+"/records/teams/chat-1", nil); st != 200 || string(got) != "hello" {
+		t.Fatalf("record after rollback: %d %q", st, got)
+	}
+}

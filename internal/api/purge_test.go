@@ -1,0 +1,182 @@
+package api_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/shred"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// TestPurgePath follows the seed's data purge path for a mailbox DEP, with
+// two officer approvals, and then proves that no key path opens the data.
+func TestPurgePath(t *testing.T) {
+	e := startDEPsOn(t, envOptions{purgeApprovals: 2})
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	if err := e.st.SetLicence(ctx, e.seed.Tenant, "carol@contoso.com", "E5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "CFO@contoso.com"}, Enabled: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	mustCall := func(token, method, path, body string, want int) map[string]any {
+		t.Helper()
+		st, _, out := e.call(token, method, path, body)
+		if st != want {
+			t.Fatalf("%s %s: %d %v, want %d", method, path, st, out, want)
+		}
+		return out
+	}
+	mustCall(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
+	mustCall(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	mustCall(e.admin, "POST", T+"/mailboxes", `{"id":"bob@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	mustCall(e.admin, "POST", T+"/mailboxes", `{"id":"carol@contoso.com"}`, 201) // service-managed: not purged
+	for _, mb := range []string{"alice", "bob", "carol"} {
+		if st, body := e.raw(e.admin, "PUT", T+"/mailboxes/"+mb+"@contoso.com/items/m1", []byte(mb+"'s secret")); st != 200 {
+			t.Fatalf("put: %d %s", st, body)
+		}
+	}
+	_, _, global := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	admin := global["token"].(string)
+	mustCall(admin, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys), 201)
+	purge := `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"Leaving the service","permanentDataPurgeContact":"cso@contoso.com"}`
+
+	// Refused for the MDEP and for sites, with the seed's explanation.
+	st, ct, body := e.call(admin, "PATCH", T+"/m365DataAtRestEncryptionPolicies/MDEP-1", purge)
+	e.wantProblem(400, "R6.NotForMDEP", st, ct, body)
+	if !strings.Contains(body["detail"].(string), "multiple workloads") {
+		t.Fatalf("MDEP refusal without the reason: %v", body)
+	}
+	st, ct, body = e.call(admin, "PATCH", T+"/spoDataEncryptionPolicies/NAM", `{"permanentDataPurgeRequested":true}`)
+	e.wantProblem(400, "R6.NotForSites", st, ct, body)
+
+	// Step 2 before step 1: refused while the keys unwrap.
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeContact":"x"}`)
+	e.wantProblem(400, "R6.Reason", st, ct, body)
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purge)
+	e.wantProblem(409, "R6.KeysRevoked", st, ct, body)
+
+	// Step 1: the tenant removes the workload's wrap and unwrap rights.
+	for _, v := range e.seed.Vaults {
+		if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Step 2.
+	if dep := mustCall(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purge, 200); dep["enabled"] != false {
+		t.Fatalf("DEP after the purge request: %v", dep)
+	}
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purge)
+	e.wantProblem(409, "R6.Requested", st, ct, body)
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"enabled":true}`)
+	e.wantProblem(409, "R6.PurgeRequested", st, ct, body)
+	st, ct, body = e.call(e.admin, "PATCH", T+"/mailboxes/carol@contoso.com", `{"dataEncryptionPolicy":"DEP-1"}`)
+	e.wantProblem(400, "D2.Enabled", st, ct, body)
+	st, ct, body = e.call(e.admin, "PATCH", T+"/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":""}`)
+	e.wantProblem(409, "R6.PurgeRequested", st, ct, body)
+
+	// What the service held before the purge, as a backup would.
+	dep, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Step 3: authorised officers only, each once, as themselves.
+	st, ct, body = e.call(e.admin, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "")
+	e.wantProblem(403, "R6.Officer", st, ct, body)
+	officer := func(upn string) string {
+		_, _, tok := e.call(e.operator, "POST", T+"/tokens", fmt.Sprintf(`{"subject":%q,"role":"compliance-admin"}`, upn))
+		return tok["token"].(string)
+	}
+	cso, cfo := officer("cso@contoso.com"), officer("cfo@contoso.com")
+	if p := mustCall(cso, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "", 200); p["state"] != "Requested" || len(p["approvals"].([]any)) != 1 {
+		t.Fatalf("after one of two approvals: %v", p)
+	}
+	st, ct, body = e.call(cso, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "")
+	e.wantProblem(409, "R6.DistinctOfficers", st, ct, body)
+	mustCall(cfo, "POST", T+"/dataEncryptionPolicies/"+dep.ID+"/purge/approve", "", 200)
+
+	// Step 4 runs as a job.
+	var p map[string]any
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if p = mustCall(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); p["state"] == "Purged" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("purge not done: %v", p)
+		}
+	}
+	st, ct, body = e.call(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1", "")
+	e.wantProblem(404, "D1.Exists", st, ct, body)
+	for _, mb := range []string{"alice", "bob"} {
+		st, ct, body = e.call(e.admin, "GET", T+"/mailboxes/"+mb+"@contoso.com/items/m1", "")
+		e.wantProblem(404, "Mailbox.Exists", st, ct, body)
+		if n, _ := e.st.CountItems(ctx, e.seed.Tenant, mb+"@contoso.com"); n != 0 {
+			t.Fatalf("%s has %d items left", mb, n)
+		}
+	}
+	if st, got := e.raw(e.admin, "GET", T+"/mailboxes/carol@contoso.com/items/m1", nil); st != 200 || string(got) != "carol's secret" {
+		t.Fatalf("carol's mailbox, not on the DEP: %d %q", st, got)
+	}
+
+	// No key path opens the data, even with the DEP record and mailbox key
+	// kept from before: the customer keys refuse, the availability key is
+	// destroyed, and the service holds no other copy.
+	kd := keyring.DEP{ID: dep.ID, Tenant: dep.Tenant, Kind: keyring.Mailbox}
+	if err := kd.UnmarshalKeys(dep.Keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ring.DEPKey(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "test: after purge"}); err == nil {
+		t.Fatal("the purged DEP's key unwrapped")
+	}
+	if _, err := e.ring.RecoveryKey(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "test: after purge"}); !errors.Is(err, keyring.ErrAvailabilityKeyDestroyed) {
+		t.Fatalf("availability key after purge: %v", err)
+	}
+	if avk, err := e.st.AvailabilityKey(ctx, kd.AvailabilityKeyID); err != nil || avk.Sealed != nil || avk.DestroyedAt == nil {
+		t.Fatalf("availability key record: %+v %v", avk, err)
+	}
+	if len(alice.ContainerKey) == 0 {
+		t.Fatal("no mailbox key was kept to try")
+	}
+
+	// The certificate verifies with the service's public key, and states
+	// what was destroyed; changed, it does not verify.
+	_, _, k := e.call("", "GET", "/v1/service/signing-key", "")
+	pub, err := shred.ParsePublicKey(k["pem"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, _ := base64.StdEncoding.DecodeString(p["certificate"].(string))
+	c, err := shred.Verify(certFile, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(c.Containers)
+	if c.DEP != dep.ID || !slices.Equal(c.Containers, []string{"alice@contoso.com", "bob@contoso.com"}) || len(c.Approvals) != 2 || c.Keys[0].ID != kd.AvailabilityKeyID || c.Keys[0].State != "destroyed" || len(c.Keys) != 3 {
+		t.Fatalf("certificate: %+v", c)
+	}
+	if _, err := shred.Verify([]byte(strings.Replace(string(certFile), "bob@", "eve@", 1)), pub); !errors.Is(err, shred.ErrSignature) {
+		t.Fatalf("a changed certificate: %v", err)
+	}
+	var actions []string
+	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
+		actions = append(actions, r.Action)
+	}
+	for _, want := range []string{"availability-key-destroy", "purge"} {
+		if !slices.Contains(actions, want) {
+			t.Fatalf("audit log has no %s: %v", want, actions)
+		}
+	}
+}
