@@ -207,3 +207,43 @@ func TestMDEPRollback(t *testing.T) {
 		t.Fatalf("record after rollback: %d %q", st, got)
 	}
 }
+
+// TestVaultRestoreHealsDEP (R7): a customer key deleted and purged from its
+// vault, then restored from its backup, serves the DEP again with no
+// action by the service.
+func TestVaultRestoreHealsDEP(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("DEP: %d %v", st, body)
+	}
+	health := func() string {
+		t.Helper()
+		st, _, h := e.call(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/health", "")
+		if st != 200 {
+			t.Fatalf("health: %d %v", st, h)
+		}
+		return h["state"].(string)
+	}
+	kc := e.seed.Keys[1]
+	backup, err := kc.BackupKey(ctx, "key", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.DeleteKey(ctx, "key", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.PurgeDeletedKey(ctx, "key", nil); err != nil {
+		t.Fatal(err)
+	}
+	if h := health(); h != "degraded" {
+		t.Fatalf("with key 2 purged: %s, want degraded", h)
+	}
+	if _, err := kc.RestoreKey(ctx, azkeys.RestoreKeyParameters{KeyBackup: backup.Value}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h := health(); h != "healthy" {
+		t.Fatalf("after the restore: %s, want healthy", h)
+	}
+}
