@@ -28,7 +28,7 @@ const DevFile = "dev.json"
 func (a *app) devCmd() *cobra.Command {
 	var dir string
 	var port int
-	var featureDelay time.Duration
+	var featureDelay, jobLease time.Duration
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -57,12 +57,14 @@ command reads by default. Ctrl-C stops cleanly.`,
 				drill:        true,
 				service:      svc,
 				verbose:      verbose,
+				jobLease:     jobLease,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "ck-data", "data directory (created if missing)")
 	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port, westus on the next, the service on the one after; 0 picks free ports")
 	cmd.Flags().DurationVar(&featureDelay, "feature-delay", 5*time.Second, "how long a feature registration stays Registering")
+	cmd.Flags().DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before they are resumed")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	return cmd
 }
@@ -80,6 +82,7 @@ type serveOptions struct {
 	verbose      bool
 	drill        bool
 	service      string // also run the Customer Key service on this address
+	jobLease     time.Duration
 }
 
 // serveVault opens the store, starts the vault regions, writes the
@@ -127,7 +130,7 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: onboarding.VaultDirectory{C: vc}, Signer: signer}); err != nil {
+		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: onboarding.VaultDirectory{C: vc}, Signer: signer, JobLease: o.jobLease}); err != nil {
 			return err
 		}
 		if cc.ServiceToken, err = api.EnsureOperatorToken(ctx, st, filepath.Join(o.dir, api.OperatorTokenFile), time.Now()); err != nil {

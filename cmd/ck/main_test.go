@@ -15,6 +15,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("CK_TEST_RUN_CK") == "1" { // a ck process of a Go test (crash_test.go)
+		os.Exit(run(os.Args[1:]))
+	}
 	testscript.Main(m, map[string]func(){
 		"ck": func() { os.Exit(run(os.Args[1:])) },
 	})

@@ -22,6 +22,7 @@ import (
 func (a *app) serverCmd() *cobra.Command {
 	var dir, listen, postgres, vaultConfig, masterKey string
 	var purgeApprovals int
+	var jobLease time.Duration
 	var azure bool
 	var names []string
 	var verbose bool
@@ -90,7 +91,7 @@ operator's token into DIR/service-operator.token.`,
 			if err != nil {
 				return err
 			}
-			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: az, Signer: signer, PurgeApprovals: purgeApprovals})
+			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: az, Signer: signer, PurgeApprovals: purgeApprovals, JobLease: jobLease})
 			if err != nil {
 				return err
 			}
@@ -115,6 +116,7 @@ operator's token into DIR/service-operator.token.`,
 	f.StringVar(&vaultConfig, "vault-config", "", "reach customer keys in a built-in vault: its connection file (vault.json or dev.json)")
 	f.BoolVar(&azure, "azure", false, "reach customer keys in Azure Key Vault, authenticated by azidentity (managed identity, workload identity, environment)")
 	f.StringVar(&masterKey, "service-master-key", "", "service master key file sealing availability keys (default DIR/service-master.key, created if missing)")
+	f.DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before another process resumes them")
 	f.IntVar(&purgeApprovals, "purge-approvals", 1, "how many distinct authorised officers must approve a data purge")
 	return cmd
 }

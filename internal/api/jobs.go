@@ -122,7 +122,10 @@ func (s *Server) enqueue(ctx context.Context, t store.ServiceTenant, kind, targe
 // RunJobs runs the service's background jobs until ctx is done: jobs of
 // this process and those a crashed process left behind, once their
 // leases run out. Serve calls it; tests that serve Handler call it.
-func (s *Server) RunJobs(ctx context.Context) { s.jobs.Run(ctx) }
+func (s *Server) RunJobs(ctx context.Context) {
+	s.resumePurges(ctx)
+	s.jobs.Run(ctx)
+}
 
 // jobTenant loads a job's tenant.
 func (s *Server) jobTenant(ctx context.Context, x *jobs.Run, args any) (store.ServiceTenant, error) {

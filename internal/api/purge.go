@@ -284,6 +284,43 @@ func (s *Server) startPurge(ctx context.Context, t store.ServiceTenant, p store.
 	return err
 }
 
+// resumePurges queues the job of every approved purge that has none: the
+// process died between recording the last approval and queuing the job.
+func (s *Server) resumePurges(ctx context.Context) {
+	ts, err := s.cfg.Store.ListServiceTenants(ctx)
+	if err != nil {
+		s.cfg.Logger.Error("api: resume purges", "err", err)
+		return
+	}
+	for _, t := range ts {
+		ps, err := s.cfg.Store.ListPurges(ctx, t.ID)
+		if err != nil {
+			s.cfg.Logger.Error("api: resume purges", "tenant", t.ID, "err", err)
+			continue
+		}
+		var js []store.Job
+		for _, p := range ps {
+			if p.State != store.PurgeApproved {
+				continue
+			}
+			if js == nil {
+				if js, err = s.cfg.Store.ListJobs(ctx, t.ID, 1000); err != nil {
+					s.cfg.Logger.Error("api: resume purges", "tenant", t.ID, "err", err)
+					break
+				}
+			}
+			if slices.ContainsFunc(js, func(j store.Job) bool { return j.Kind == jobPurge && j.Target == "dep:"+p.DEP }) {
+				continue // it has its job, running, done or failed
+			}
+			if err := s.startPurge(ctx, t, p); err != nil {
+				s.cfg.Logger.Error("api: resume purge", "tenant", t.ID, "dep", p.DEP, "err", err)
+				continue
+			}
+			s.cfg.Logger.Warn("api: queued the missing job of an approved purge", "tenant", t.ID, "dep", p.DEP)
+		}
+	}
+}
+
 // purgeDEP is the purge job (step 4), in the seed's order: the DEP is
 // deleted, its mailboxes are deleted with all their items, and the
 // availability key is destroyed; then the certificate is issued. Each
