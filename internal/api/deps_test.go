@@ -29,8 +29,9 @@ type depEnv struct {
 	admin string // Contoso's Exchange admin token
 	keys  string // the two key URIs as JSON
 	ring  *keyring.Keyring
-	// runJobs starts the job runner, when envOptions.holdJobs kept it.
-	runJobs func()
+	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
+	// after stopJobs).
+	runJobs, stopJobs func()
 }
 
 func startDEPs(t *testing.T) *depEnv {
@@ -69,15 +70,30 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jctx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan struct{})
-	var started sync.Once
-	runJobs := func() { started.Do(func() { go func() { s.RunJobs(jctx); close(jobsDone) }() }) }
-	t.Cleanup(func() {
-		stopJobs()
-		runJobs() // (returns at once: the context is done)
-		<-jobsDone
-	})
+	// The job runner: started now, or by runJobs with holdJobs; stopJobs
+	// stops it (running jobs go back to the queue) until runJobs again.
+	var jobsMu sync.Mutex
+	var stopRunner func()
+	runJobs := func() {
+		jobsMu.Lock()
+		defer jobsMu.Unlock()
+		if stopRunner != nil {
+			return
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { s.RunJobs(jctx); close(done) }()
+		stopRunner = func() { cancel(); <-done }
+	}
+	stopJobs := func() {
+		jobsMu.Lock()
+		defer jobsMu.Unlock()
+		if stopRunner != nil {
+			stopRunner()
+			stopRunner = nil
+		}
+	}
+	t.Cleanup(stopJobs)
 	if !opts.holdJobs {
 		runJobs()
 	}
@@ -87,7 +103,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, runJobs: runJobs}
+	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, runJobs: runJobs, stopJobs: stopJobs}
 	for _, name := range []string{"Contoso", "Fabrikam"} {
 		id := ""
 		if name == "Contoso" {

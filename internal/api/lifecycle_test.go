@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +246,118 @@ func TestVaultRestoreHealsDEP(t *testing.T) {
 	}
 	if h := health(); h != "healthy" {
 		t.Fatalf("after the restore: %s, want healthy", h)
+	}
+}
+
+// TestFaultsDuringRoll runs the keyring's fault drills again while a geo's
+// site key is rolling and writers are busy: every write the service
+// acknowledged reads back, every refusal is a clean 503 or 403 problem,
+// and the roll converges once the vaults are back.
+func TestFaultsDuringRoll(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults map[string]string // region -> mode
+		delay  time.Duration
+	}{
+		{"one vault down", map[string]string{"eastus": "outage"}, 0},
+		{"both vaults down", map[string]string{"eastus": "outage", "westus": "outage"}, 0},
+		{"one slow", map[string]string{"westus": "slow"}, 300 * time.Millisecond},
+		{"both throttled", map[string]string{"eastus": "throttled", "westus": "throttled"}, 0},
+		{"one failing", map[string]string{"eastus": "failing"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startDEPsOn(t, envOptions{holdJobs: true})
+			const T = "/v1/tenants/Contoso"
+			if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+				t.Fatalf("DEP: %d %v", st, body)
+			}
+			_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+			admin := tok["token"].(string)
+			for i := range 4 {
+				if err := e.st.SetLicence(context.Background(), e.seed.Tenant, fmt.Sprintf("user%d@contoso.com", i), "E5"); err != nil {
+					t.Fatal(err)
+				}
+				if st, _, body := e.call(admin, "POST", T+"/mailboxes", fmt.Sprintf(`{"id":"user%d@contoso.com","dataEncryptionPolicy":"DEP-1"}`, i)); st != 201 {
+					t.Fatalf("mailbox: %d %v", st, body)
+				}
+			}
+			for i := range 20 {
+				if st, _, body := e.call(admin, "POST", T+"/sites", fmt.Sprintf(`{"name":"site-%02d","geo":"NAM"}`, i)); st != 201 {
+					t.Fatalf("site: %d %v", st, body)
+				}
+			}
+			v0, v1 := e.newVersion(0, "key"), e.newVersion(1, "key")
+			reg := fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`,
+				e.seed.Vaults[0].Name, v0, e.seed.Vaults[1].Name, v1)
+			if st, _, body := e.call(admin, "POST", T+"/spoDataEncryptionPolicies", reg); st != 202 {
+				t.Fatalf("register: %d %v", st, body)
+			}
+			e.runJobs()
+			old := e.waitRegistered(admin, "NAM")["dataEncryptionPolicyID"].(string)
+			// The roll is accepted while the vaults are healthy (its new
+			// DEP needs both keys) and queued; the faults start, the cached
+			// keys expire, and the roll runs with writers busy.
+			e.stopJobs()
+			rolled := e.newVersion(0, "key")
+			st, _, body := e.call(admin, "PATCH", T+"/spoDataEncryptionPolicies/NAM", fmt.Sprintf(`{"keyType":"Primary","vaultName":%q,"keyName":"key","keyVersion":%q}`, e.seed.Vaults[0].Name, rolled))
+			if st != 202 {
+				t.Fatalf("roll: %d %v", st, body)
+			}
+			for region, mode := range tc.faults {
+				if err := e.vault.Fault(region, mode, tc.delay, 700*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.ring.Evict(old)
+			e.ring.Evict(body["dataEncryptionPolicyID"].(string))
+			e.runJobs()
+			type write struct{ path, content string }
+			var mu sync.Mutex
+			acked := map[string]string{}
+			refused := 0
+			stop := time.Now().Add(time.Second)
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for n := 0; time.Now().Before(stop); n++ {
+						if n%5 == 0 { // as if the cache expired: the next reads unwrap under the faults
+							e.ring.Evict(e.spo(admin, "NAM")["dataEncryptionPolicyID"].(string))
+						}
+						x := write{fmt.Sprintf("%s/mailboxes/user%d@contoso.com/items/m%d", T, w, n%3), fmt.Sprintf("w%d n%d", w, n)}
+						if n%2 == 1 {
+							x.path = fmt.Sprintf("%s/sites/site-%02d/files/doc-%d.txt", T, (w*5+n)%20, w)
+						}
+						st, body := e.raw(admin, "PUT", x.path, []byte(x.content))
+						mu.Lock()
+						switch {
+						case st == 200:
+							acked[x.path] = x.content
+						case st == 503 || st == 403:
+							refused++
+						default:
+							t.Errorf("PUT %s under %s: %d %s", x.path, tc.name, st, body)
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			time.Sleep(800 * time.Millisecond) // the drills end
+			g := e.waitRegistered(admin, "NAM")
+			if !strings.HasSuffix(g["primaryKeyURI"].(string), "/"+rolled) || g["sites"] != float64(20) {
+				t.Fatalf("after the roll: %v", g)
+			}
+			for p, want := range acked {
+				if st, got := e.raw(admin, "GET", p, nil); st != 200 || string(got) != want {
+					t.Fatalf("%s: %d %q, want %q (an acknowledged write was lost)", p, st, got, want)
+				}
+			}
+			_, _, jobs := e.call(admin, "GET", T+"/jobs?limit=1", "")
+			t.Logf("%d writes acknowledged and read back, %d refused cleanly; the roll took %v attempts", len(acked), refused, jobs["value"].([]any)[0].(map[string]any)["attempts"])
+			if len(acked) == 0 {
+				t.Fatal("no write went through")
+			}
+		})
 	}
 }
