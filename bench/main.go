@@ -26,7 +26,8 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service")
+	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service, lifecycle")
+	items := flag.Int("items", 1_000_000, "lifecycle: items in the DEP whose key is rolled")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -49,6 +50,8 @@ func main() {
 		err = keyringScenario()
 	case "service":
 		err = serviceScenario(*duration)
+	case "lifecycle":
+		err = lifecycleScenario(*items)
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -22,7 +23,9 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
 // serviceScenario: the HTTP data plane (4 KiB items, PUT and GET) against a
@@ -30,79 +33,12 @@ import (
 // store without any crypto; and re-assigning 10k mailboxes to a new DEP.
 func serviceScenario(d time.Duration) error {
 	ctx := context.Background()
-	env, stop, err := startVault()
+	e, err := startService(ctx)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	seed, err := env.SeedTenant()
-	if err != nil {
-		return err
-	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(env.Dir, "service-master.key"), true)
-	if err != nil {
-		return err
-	}
-	c, err := kms.Local(env.Client, api.ExchangeApp)
-	if err != nil {
-		return err
-	}
-	ring := keyring.New(c, keyring.NewKeystore(env.Store, master), keyring.Config{})
-	svc, err := api.New(api.Config{Store: env.Store, Workloads: map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}}})
-	if err != nil {
-		return err
-	}
-	op, err := api.EnsureOperatorToken(ctx, env.Store, filepath.Join(env.Dir, api.OperatorTokenFile), time.Now())
-	if err != nil {
-		return err
-	}
-	jctx, stopJobs := context.WithCancel(ctx)
-	defer stopJobs()
-	go svc.RunJobs(jctx)
-	srv := httptest.NewTLSServer(svc.Handler())
-	defer srv.Close()
-	hc := srv.Client()
-	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
-	call := func(token, method, path string, body []byte, ct string) ([]byte, error) {
-		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode >= 300 {
-			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
-		}
-		return data, nil
-	}
-	must := func(_ []byte, err error) error { return err }
-	if err := must(call(op, "POST", "/v1/tenants", []byte(fmt.Sprintf(`{"name":"Contoso","id":%q}`, seed.Tenant)), "application/json")); err != nil {
-		return err
-	}
-	if err := env.Store.SetOnboarded(ctx, store.Onboarding{Tenant: seed.Tenant, Scenario: "EXO", RequestID: "bench", Enabled: time.Now()}); err != nil {
-		return err
-	}
-	if err := env.Store.SetLicence(ctx, seed.Tenant, "alice@contoso.com", "E5"); err != nil {
-		return err
-	}
-	tokJSON, err := call(op, "POST", "/v1/tenants/Contoso/tokens", []byte(`{"subject":"exo@contoso.com","role":"exchange-admin","validFor":"24h"}`), "application/json")
-	if err != nil {
-		return err
-	}
-	var tok struct{ Token string }
-	json.Unmarshal(tokJSON, &tok)
-	admin := tok.Token
-	keys := fmt.Sprintf(`[%q,%q]`, seed.KeyURIs[0], seed.KeyURIs[1])
-	for _, name := range []string{"DEP-A", "DEP-B"} {
-		if err := must(call(admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", []byte(fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, name, keys)), "application/json")); err != nil {
-			return err
-		}
-	}
+	defer e.close()
+	env, seed, ring, srv, call, must, op, admin := e.env, e.seed, e.ring, e.srv, e.call, e.must, e.op, e.admin
 	if err := must(call(admin, "POST", "/v1/tenants/Contoso/mailboxes", []byte(`{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-A"}`), "application/json")); err != nil {
 		return err
 	}
@@ -219,24 +155,6 @@ func serviceScenario(d time.Duration) error {
 	}
 	fmt.Printf("\n10k mailboxes: created on DEP-A in %s; re-assigned to DEP-B (Set-Mailbox each, 8 callers) in %s (target <= 10 s); %d report DEP-B\n", created.Round(time.Millisecond), moved.Round(time.Millisecond), onB)
 
-	// Roll key 1 in its vault, then refresh DEP-B, which holds the 10k
-	// mailboxes (R1). Baseline: one wrap with the official client against
-	// the same vault, the floor of any re-wrap.
-	if _, err := seed.Keys[0].CreateKey(ctx, "key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil); err != nil {
-		return err
-	}
-	start = time.Now()
-	if err := must(call(admin, "PATCH", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-B", []byte(`{"refresh":true}`), "application/json")); err != nil {
-		return err
-	}
-	rolled := time.Since(start)
-	start = time.Now()
-	if _, err := c.Wrap(ctx, seed.KeyURIs[0], make([]byte, 32)); err != nil {
-		return err
-	}
-	oneWrap := time.Since(start)
-	fmt.Printf("roll: refresh of DEP-B (10k mailboxes) after a new version of key 1 took %s (target <= 5 s); one wrap with the official client: %s\n", rolled.Round(time.Microsecond), oneWrap.Round(time.Microsecond))
-
 	// Key-loss recovery (R3): DEP-C on new keys; then both keys of DEP-B
 	// are deleted and the operator moves its 10k mailboxes to DEP-C through
 	// the availability key. Baseline: the 10k Set-Mailbox re-assignment.
@@ -304,4 +222,99 @@ func parallel(workers, n int, fn func(int) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// svcEnv is the service over the seed tenant's two vaults, with the
+// tenant onboarded, its Exchange admin's token, DEP-A and DEP-B.
+type svcEnv struct {
+	env       *vaulttest.Env
+	seed      vaulttest.Seed
+	ring      *keyring.Keyring
+	kms       kms.Client
+	srv       *httptest.Server
+	op, admin string
+	call      func(token, method, path string, body []byte, ct string) ([]byte, error)
+	must      func([]byte, error) error
+	close     func()
+}
+
+func startService(ctx context.Context) (*svcEnv, error) {
+	env, stop, err := startVault()
+	if err != nil {
+		return nil, err
+	}
+	e := &svcEnv{env: env, close: stop}
+	fail := func(err error) (*svcEnv, error) { e.close(); return nil, err }
+	if e.seed, err = env.SeedTenant(); err != nil {
+		return fail(err)
+	}
+	master, err := keyring.LoadServiceMasterKey(filepath.Join(env.Dir, "service-master.key"), true)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := kms.Local(env.Client, api.ExchangeApp)
+	if err != nil {
+		return fail(err)
+	}
+	e.kms = c
+	e.ring = keyring.New(c, keyring.NewKeystore(env.Store, master), keyring.Config{})
+	_, signer, _ := ed25519.GenerateKey(nil)
+	w := api.Workload{App: api.ExchangeApp, KMS: c, Ring: e.ring} // the seed grants the Exchange workload only
+	svc, err := api.New(api.Config{Store: env.Store, Workloads: map[string]api.Workload{"mailbox": w, "site": w}, Azure: onboarding.VaultDirectory{C: env.Client}, Signer: signer})
+	if err != nil {
+		return fail(err)
+	}
+	if e.op, err = api.EnsureOperatorToken(ctx, env.Store, filepath.Join(env.Dir, api.OperatorTokenFile), time.Now()); err != nil {
+		return fail(err)
+	}
+	jctx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() { svc.RunJobs(jctx); close(jobsDone) }()
+	e.srv = httptest.NewTLSServer(svc.Handler())
+	e.close = func() { e.srv.Close(); stopJobs(); <-jobsDone; stop() }
+	hc := e.srv.Client()
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
+	e.call = func(token, method, path string, body []byte, ct string) ([]byte, error) {
+		req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+		}
+		return data, nil
+	}
+	e.must = func(_ []byte, err error) error { return err }
+	if err := e.must(e.call(e.op, "POST", "/v1/tenants", []byte(fmt.Sprintf(`{"name":"Contoso","id":%q}`, e.seed.Tenant)), "application/json")); err != nil {
+		return fail(err)
+	}
+	for _, sc := range []string{"EXO", "SPO"} {
+		if err := env.Store.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: sc, RequestID: "bench", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
+			return fail(err)
+		}
+	}
+	if err := env.Store.SetLicence(ctx, e.seed.Tenant, "alice@contoso.com", "E5"); err != nil {
+		return fail(err)
+	}
+	tokJSON, err := e.call(e.op, "POST", "/v1/tenants/Contoso/tokens", []byte(`{"subject":"admin@contoso.com","role":"global-admin","validFor":"24h"}`), "application/json")
+	if err != nil {
+		return fail(err)
+	}
+	var tok struct{ Token string }
+	json.Unmarshal(tokJSON, &tok)
+	e.admin = tok.Token
+	keys := fmt.Sprintf(`[%q,%q]`, e.seed.KeyURIs[0], e.seed.KeyURIs[1])
+	for _, name := range []string{"DEP-A", "DEP-B"} {
+		if err := e.must(e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", []byte(fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, name, keys)), "application/json")); err != nil {
+			return fail(err)
+		}
+	}
+	return e, nil
 }
