@@ -233,7 +233,7 @@ func (a *app) mdepAssignCmds(tenant *string) []*cobra.Command {
 		}
 		a.fields("DataEncryptionPolicy", v.DataEncryptionPolicy, "DataEncryptionPolicyID", v.DataEncryptionPolicyID, "Assigned", ts(&v.Assigned))
 	}
-	assign := &cobra.Command{Use: "assign NAME", Short: "Assign a multi-workload DEP to the tenant (Set-M365DataAtRestEncryptionPolicyAssignment); '' to unassign", Args: cobra.ExactArgs(1),
+	assign := &cobra.Command{Use: "assign NAME", Short: "Assign a multi-workload DEP to the tenant (Set-M365DataAtRestEncryptionPolicyAssignment); to roll back to service-managed keys, ask the operator (ck operator rollback)", Args: cobra.ExactArgs(1),
 		Example: "  ck mdep assign Contoso-M365-DEP-1",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := path(cmd.Context())
