@@ -278,7 +278,9 @@ func (s *Server) mdepAssignmentRoutes() {
 				return nil, err
 			}
 			s.cfg.Logger.Info("api: multi-workload DEP assigned", "tenant", t.ID, "dep", d.ID, "by", caller(ctx).Subject)
-			if err := s.reassociateWorkloads(ctx, t); err != nil {
+			// The workload containers move in the background; a running
+			// job goes over them again and picks up this assignment.
+			if _, err := s.jobs.Enqueue(ctx, t.ID, jobReassociate, "mdep", struct{}{}); err != nil && !errors.Is(err, store.ErrConflict) {
 				return nil, err
 			}
 			return &struct{ Body Assignment }{Body: Assignment{DataEncryptionPolicy: d.Name, DataEncryptionPolicyID: d.ID, Assigned: now}}, nil

@@ -168,6 +168,32 @@ func TestMDEPRollback(t *testing.T) {
 	if st, body := e.raw(admin, "PUT", T+"/records/teams/chat-1", []byte("hello")); st != 200 {
 		t.Fatalf("record: %d %s", st, body)
 	}
+	// Another assignment moves the workload containers in a job.
+	onDEP := func(name string) {
+		t.Helper()
+		d, err := e.st.DEP(ctx, e.seed.Tenant, "mdep", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if m, err := e.st.Mailbox(ctx, e.seed.Tenant, "workload:teams"); err == nil && m.DEP == d.ID {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("teams container on %s, want %s (%s)", m.DEP, d.ID, name)
+			}
+		}
+	}
+	onDEP("MDEP-1")
+	for _, n := range []string{"MDEP-2", "MDEP-1"} {
+		if st, _, body := e.call(admin, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", fmt.Sprintf(`{"dataEncryptionPolicy":%q}`, n)); st != 200 {
+			t.Fatalf("assign %s: %d %v", n, st, body)
+		}
+		onDEP(n)
+	}
+	_, _, jobs := e.call(admin, "GET", T+"/jobs", "")
+	if j := jobs["value"].([]any)[0].(map[string]any); j["kind"] != "reassociate-mdep" {
+		t.Fatalf("newest job: %v", j)
+	}
 	st, ct, body := e.call(admin, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":""}`)
 	e.wantProblem(400, "R4.MDEPRollback", st, ct, body)
 	const rollback = T + "/m365DataAtRestEncryptionPolicies/MDEP-1/rollback"

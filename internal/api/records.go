@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -73,22 +75,44 @@ func (s *Server) workloadBox(ctx context.Context, t store.ServiceTenant, workloa
 	return m, nil
 }
 
-// reassociateWorkloads moves every workload container of the tenant to its
-// current MDEP, as an assignment change requires (only keys are re-wrapped).
-func (s *Server) reassociateWorkloads(ctx context.Context, t store.ServiceTenant) error {
-	ms, err := s.cfg.Store.ListMailboxes(ctx, t.ID)
+// reassociateMDEP is the reassociate-mdep job an assignment change queues:
+// every workload container of the tenant moves to the tenant's current
+// MDEP (only the container keys are re-wrapped). It goes over them again
+// until none is left behind, in case the assignment changed meanwhile;
+// a container read before the job reaches it is moved on that read.
+func (s *Server) reassociateMDEP(ctx context.Context, x *jobs.Run) error {
+	var a struct{}
+	t, err := s.jobTenant(ctx, x, &a)
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		if m.Kind != multiWorkload {
-			continue
-		}
-		if _, err := s.workloadBox(ctx, t, m.ID[len("workload:"):]); err != nil {
+	for {
+		want, err := s.mdepForTenant(ctx, t)
+		if err != nil {
 			return err
 		}
+		ms, err := s.cfg.Store.ListMailboxes(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		var todo []store.Mailbox
+		for _, m := range ms {
+			if m.Kind == multiWorkload && m.DEP != want.ID {
+				todo = append(todo, m)
+			}
+		}
+		if len(todo) == 0 {
+			return x.Progress(ctx, x.Total, x.Total)
+		}
+		for i, m := range todo {
+			if _, err := s.workloadBox(ctx, t, strings.TrimPrefix(m.ID, "workload:")); err != nil {
+				return err
+			}
+			if err := x.Progress(ctx, i+1, len(todo)); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
 }
 
 // RecordInfo describes a stored record (never its content).
