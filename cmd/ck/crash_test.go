@@ -20,7 +20,8 @@ import (
 // Crash tests (SPEC R2, issue 5): ck dev is killed with SIGKILL at random
 // points of a site key roll, a mailbox re-assignment and a purge; after a
 // restart every job converges and every item reads back identical.
-// CK_CRASH_ROUNDS sets the rounds per operation (default 20).
+// CK_CRASH_ROUNDS sets the rounds per operation (default 20), CK_CRASH_SEED
+// the random seed (logged) to replay a run.
 
 // devProc is a ck dev process of this test binary.
 type devProc struct {
@@ -62,8 +63,8 @@ func (d *devProc) kill() {
 
 func (d *devProc) log() string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "dev.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
+	if len(b) > 20000 {
+		b = b[len(b)-20000:]
 	}
 	return string(b)
 }
@@ -116,6 +117,9 @@ func TestCrashConvergence(t *testing.T) {
 		rounds = v
 	}
 	seed := uint64(time.Now().UnixNano())
+	if v, err := strconv.ParseUint(os.Getenv("CK_CRASH_SEED"), 10, 64); err == nil {
+		seed = v
+	}
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("random seed %d, %d rounds per operation", seed, rounds)
 	dir := t.TempDir()
@@ -260,7 +264,9 @@ func TestCrashConvergence(t *testing.T) {
 		t.Helper()
 		for deadline := time.Now().Add(60 * time.Second); !done(); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not converge\nck dev log:\n%s", what, d.log())
+				jobs, _ := ckRun(conf, "job", "list", "--token-file", tok("admin"))
+				geo, _ := ckRun(conf, "spo", "dep", "show", "--token-file", tok("admin"))
+				t.Fatalf("%s did not converge\njobs:\n%s\ngeo:\n%s\nck dev log:\n%s", what, jobs, geo, d.log())
 			}
 		}
 	}

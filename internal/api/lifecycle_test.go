@@ -10,6 +10,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/customerkey/customerkey/internal/keyring"
 )
 
 // newVersion adds a key version (or a new key) in seed vault i and
@@ -113,6 +115,15 @@ func TestSiteRollAndRecovery(t *testing.T) {
 	}
 
 	// Both keys lost; the operator recovers the geo onto new keys.
+	lost, err := e.st.DEP(context.Background(), e.seed.Tenant, "site", g["dataEncryptionPolicyID"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lkd := keyring.DEP{}
+	if err := lkd.UnmarshalKeys(lost.Keys); err != nil {
+		t.Fatal(err)
+	}
+	lostAVK := lkd.AvailabilityKeyID
 	n0, n1 := e.newVersion(0, "replacement"), e.newVersion(1, "replacement")
 	for _, kc := range e.seed.Keys {
 		if _, err := kc.DeleteKey(context.Background(), "key", nil); err != nil {
@@ -140,6 +151,14 @@ func TestSiteRollAndRecovery(t *testing.T) {
 		t.Fatalf("after recovery: %v", g)
 	}
 	readAll("after recovery")
+	// Each roll and the recovery left one site DEP: the retired ones are
+	// deleted and their availability keys destroyed.
+	if ds, err := e.st.ListDEPs(context.Background(), e.seed.Tenant, "site"); err != nil || len(ds) != 1 || ds[0].ID != e.spo(spo, "NAM")["dataEncryptionPolicyID"] {
+		t.Fatalf("site DEPs after rolls and recovery: %d %v", len(ds), err)
+	}
+	if avk, err := e.st.AvailabilityKey(context.Background(), lostAVK); err != nil || avk.DestroyedAt == nil || avk.Sealed != nil {
+		t.Fatalf("the retired DEP's availability key: %+v %v", avk, err)
+	}
 	found := false
 	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
 		found = found || r.Action == "availability-key-use" && r.Outcome == "ok" && strings.Contains(r.Reason, "ticket 4712")

@@ -383,6 +383,11 @@ func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (
 func (s *Server) containerKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, req keyring.Request) (*envelope.Key, error) {
 	d, err := s.depByID(ctx, t, m.DEP)
 	if err != nil {
+		// A roll may have moved the container and retired its old DEP
+		// since m was read: read it again.
+		if m2, err2 := s.cfg.Store.Mailbox(ctx, t.ID, m.ID); err2 == nil && m2.DEP != m.DEP {
+			return s.containerKey(ctx, t, m2, req)
+		}
 		return nil, err
 	}
 	depKey, err := s.depKey(ctx, d, req)

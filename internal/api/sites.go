@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -98,7 +99,7 @@ func (s *Server) siteRoutes() {
 				}
 				uris = append(uris, uri)
 			}
-			d, err := s.newDEP(ctx, t, "site", keyring.Site, "SPO-"+geo, "site DEP of geo "+geo, uris, 100)
+			d, err := s.newDEP(ctx, t, "site", keyring.Site, "SPO-"+geo, "site DEP of geo "+geo, uris, maxSiteDEPs)
 			if err != nil {
 				return nil, err
 			}
@@ -158,11 +159,7 @@ func (s *Server) siteRoutes() {
 				return nil, problem(400, "R1.NewKey", "give a new key version (ck vault key rotate VAULT KEY, then ck vault key show) or another key", "the %s key is already %s", strings.ToLower(in.Body.KeyType), uri)
 			}
 			uris[i] = uri
-			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
-			if err != nil {
-				return nil, err
-			}
-			d, err := s.newDEP(ctx, t, "site", keyring.Site, fmt.Sprintf("SPO-%s-%d", geo, len(ds)+1), "site DEP of geo "+geo+" (rolled "+in.Body.KeyType+")", uris, 100)
+			d, err := s.newDEP(ctx, t, "site", keyring.Site, nextSiteDEPName(geo), "site DEP of geo "+geo+" (rolled "+in.Body.KeyType+")", uris, maxSiteDEPs)
 			if err != nil {
 				return nil, err
 			}
@@ -211,11 +208,7 @@ func (s *Server) siteRoutes() {
 			if err := s.requireLost(ctx, lost, reason); err != nil {
 				return nil, err
 			}
-			ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
-			if err != nil {
-				return nil, err
-			}
-			d, err := s.newDEP(ctx, t, "site", keyring.Site, fmt.Sprintf("SPO-%s-%d", geo, len(ds)+1), "site DEP of geo "+geo+" (key-loss recovery)", []string{in.Body.PrimaryKeyURI, in.Body.SecondaryKeyURI}, 100)
+			d, err := s.newDEP(ctx, t, "site", keyring.Site, nextSiteDEPName(geo), "site DEP of geo "+geo+" (key-loss recovery)", []string{in.Body.PrimaryKeyURI, in.Body.SecondaryKeyURI}, maxSiteDEPs)
 			if err != nil {
 				return nil, err
 			}
@@ -298,7 +291,9 @@ func (s *Server) siteRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			rec, err := envelope.WrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: id}, envelope.NewKey())
+			ck := envelope.NewKey()
+			defer ck.Destroy()
+			rec, err := envelope.WrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: id}, ck)
 			if err != nil {
 				return nil, err
 			}
@@ -308,6 +303,29 @@ func (s *Server) siteRoutes() {
 				return nil, problem(409, "Site.Unique", "choose another name", "site %s exists", in.Body.Name)
 			} else if err != nil {
 				return nil, err
+			}
+			// A roll of the geo that started meanwhile may already be past
+			// this site: move it to the geo's current DEP with the key in
+			// hand (its old DEP may be retired as soon as no site uses it).
+			if r, err := s.cfg.Store.SiteRegistration(ctx, t.ID, geo); err == nil && r.DEP != d.ID {
+				to, err := s.cfg.Store.DEP(ctx, t.ID, "site", r.DEP)
+				if err != nil {
+					return nil, err
+				}
+				newKey, err := s.depKey(ctx, to, keyring.Request{Initiator: keyring.Service, Reason: "new site " + in.Body.Name + " during a roll"})
+				if err != nil {
+					return nil, err
+				}
+				nrec, err := envelope.WrapContainerKey(newKey, envelope.Container{Tenant: t.ID, DEP: to.ID, ID: id}, ck)
+				if err != nil {
+					return nil, err
+				}
+				prev := m.DEP
+				m.DEP, m.ContainerKey = to.ID, nrec.Marshal()
+				if err := s.cfg.Store.UpdateMailbox(ctx, m, prev); err != nil && !errors.Is(err, store.ErrConflict) {
+					return nil, err
+				}
+				d = to
 			}
 			return &struct{ Body SiteInfo }{Body: siteInfo(m, d)}, nil
 		})
@@ -597,19 +615,52 @@ func (s *Server) rewrapSites(ctx context.Context, x *jobs.Run) error {
 	if err := s.cfg.Store.PutSiteRegistration(ctx, reg); err != nil {
 		return err
 	}
+	if err := s.retireSiteDEPs(ctx, t, reg.Geo, to.ID); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("api: geo wrapped under its site DEP", "tenant", t.ID, "geo", reg.Geo, "dep", to.ID, "sites", total, "moved", len(todo))
+	return nil
+}
+
+// maxSiteDEPs bounds a tenant's site DEPs: one per geo, plus those of
+// rolls in progress (retired site DEPs are deleted).
+const maxSiteDEPs = 100
+
+// nextSiteDEPName names a geo's next site DEP (after a roll or recovery).
+func nextSiteDEPName(geo string) string { return "SPO-" + geo + "-" + uuid.NewString()[:8] }
+
+// retireSiteDEPs deletes the geo's site DEPs other than current that no
+// site uses any more (after a roll or recovery, and any left by a request
+// that died before its job was queued), destroying their availability
+// keys: nothing is wrapped under their TIKs.
+func (s *Server) retireSiteDEPs(ctx context.Context, t store.ServiceTenant, geo, current string) error {
 	ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
 	if err != nil {
 		return err
 	}
+	ms, err := s.cfg.Store.ListMailboxes(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, m := range ms {
+		used[m.DEP] = true
+	}
 	for _, d := range ds {
-		if d.ID != to.ID && d.Enabled && strings.HasPrefix(d.Name, "SPO-"+reg.Geo) {
-			d.Enabled, d.Updated = false, s.cfg.Now().UTC()
-			if err := s.cfg.Store.UpdateDEP(ctx, d); err != nil {
-				return err
-			}
+		if d.ID == current || used[d.ID] || (d.Name != "SPO-"+geo && !strings.HasPrefix(d.Name, "SPO-"+geo+"-")) {
+			continue
+		}
+		w, kd, err := s.ringDEP(d)
+		if err != nil {
+			return err
+		}
+		if err := w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "site DEP "+d.Name+" retired: every site of geo "+geo+" is on "+current); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		if err := s.cfg.Store.DeleteDEP(ctx, t.ID, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 	}
-	s.cfg.Logger.Info("api: geo wrapped under its site DEP", "tenant", t.ID, "geo", reg.Geo, "dep", to.ID, "sites", total, "moved", len(todo))
 	return nil
 }
 
