@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/shred"
 )
 
 // sinceArg reads a --since flag: an RFC 3339 time, or a duration back from now.
@@ -74,7 +76,7 @@ Readable by the tenant's global and compliance admins and by the operator.`}
 		}}
 	list.Flags().StringVar(&since, "since", "", "only records at or after this time (RFC 3339, or a duration like 24h)")
 
-	var out string
+	var out, headFile, keyFile string
 	export := &cobra.Command{Use: "export --out FILE", Short: "Export the whole audit log as JSON lines, to keep and verify later", Args: cobra.NoArgs,
 		Example: "  ck audit export --out contoso-audit.jsonl\n  ck audit verify contoso-audit.jsonl",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -111,21 +113,49 @@ Readable by the tenant's global and compliance admins and by the operator.`}
 without, reads the chain from the service. Exits non-zero at the first
 record that was changed, removed or reordered, naming it.
 
-Keep the last hash it prints: a later export whose record of that number
-carries another hash was rewritten in between.`,
-		Example: "  ck audit verify\n  ck audit verify contoso-audit.jsonl",
+A copy with records cut from its end still verifies on its own: keep a
+signed head (ck audit head) and give it with --head; the chain must then
+reach the head's record, with the head's hash. Without FILE, the service's
+current head is read first and checked the same way.`,
+		Example: "  ck audit verify\n  ck audit head --out head.json && ck audit export --out contoso-audit.jsonl\n  ck audit verify contoso-audit.jsonl --head head.json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var recs []api.AuditRecord
+			var head *audit.Head
 			var err error
 			from := "the service"
+			if headFile != "" {
+				b, err := os.ReadFile(headFile)
+				if err != nil {
+					return err
+				}
+				head = &audit.Head{}
+				if err := json.Unmarshal(b, head); err != nil {
+					return fmt.Errorf("--head %s: %v: give a file written by ck audit head", headFile, err)
+				}
+			}
 			if len(args) == 1 {
 				from = args[0]
 				recs, err = readAuditFile(args[0])
 			} else {
+				if head == nil { // the service's head first: the chain read after must reach it
+					head = &audit.Head{}
+					if err := a.auditHead(cmd.Context(), tenant, head); err != nil {
+						return err
+					}
+				}
 				recs, err = a.readAudit(cmd.Context(), tenant, nil)
 			}
 			if err != nil {
 				return err
+			}
+			if head != nil {
+				pub, err := a.signingKey(cmd.Context(), keyFile)
+				if err != nil {
+					return err
+				}
+				if err := audit.VerifyHead(*head, pub); err != nil {
+					return fmt.Errorf("the head: %w", err)
+				}
 			}
 			chain := make([]audit.Record, len(recs))
 			for i, r := range recs {
@@ -136,6 +166,11 @@ carries another hash was rewritten in between.`,
 			if err := audit.Verify(chain); err != nil {
 				return fmt.Errorf("%s: TAMPERED: %w", from, err)
 			}
+			if head != nil {
+				if err := audit.CheckHead(chain, *head); err != nil {
+					return fmt.Errorf("%s: TAMPERED: %w", from, err)
+				}
+			}
 			if len(recs) == 0 {
 				fmt.Fprintf(a.stdout, "%s: the audit log is empty.\n", from)
 				return nil
@@ -145,8 +180,65 @@ carries another hash was rewritten in between.`,
 				from, len(recs), last.Tenant, last.Seq, last.Time.Format(time.RFC3339), last.Hash)
 			return nil
 		}}
-	cmd.AddCommand(list, export, verify)
+	verify.Flags().StringVar(&headFile, "head", "", "a head saved earlier with ck audit head: the chain must reach it (catches records cut from the end)")
+	verify.Flags().StringVar(&keyFile, "public-key", "", "the service's public key file (PEM or base64) to check the head; default: ask the service")
+	head := &cobra.Command{Use: "head --out FILE", Short: "Save the service's signed statement of where the audit chain ends now", Args: cobra.NoArgs,
+		Long: `The chain links each record to the one before, so a copy with records cut
+from its end still verifies on its own. Keep a signed head from time to
+time: ck audit verify --head checks that a later copy still reaches it.`,
+		Example: "  ck audit head --out head-2026-11-22.json",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out is required: the file to write the head to")
+			}
+			var h audit.Head
+			if err := a.auditHead(cmd.Context(), tenant, &h); err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(h, "", "  ")
+			if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Head of tenant %s: record %d at %s, signed by the service. Saved to %s.\n", h.Tenant, h.Seq, h.Time.Format(time.RFC3339), out)
+			return nil
+		}}
+	head.Flags().StringVar(&out, "out", "", "file to write")
+	cmd.AddCommand(list, export, verify, head)
 	return cmd
+}
+
+// auditHead gets the service's signed head of a tenant's chain.
+func (a *app) auditHead(ctx context.Context, tenant string, h *audit.Head) error {
+	t, err := a.tenantArg(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	c, err := a.service()
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, "GET", "/v1/tenants/"+esc(t)+"/audit/head", nil, h)
+}
+
+// signingKey is the service's Ed25519 public key: from keyFile (PEM or
+// base64) if given, else asked of the service.
+func (a *app) signingKey(ctx context.Context, keyFile string) (ed25519.PublicKey, error) {
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		return shred.ParsePublicKey(string(b))
+	}
+	c, err := a.service()
+	if err != nil {
+		return nil, err
+	}
+	var k struct{ PublicKey string }
+	if err := c.Do(ctx, "GET", "/v1/service/signing-key", nil, &k); err != nil {
+		return nil, err
+	}
+	return shred.ParsePublicKey(k.PublicKey)
 }
 
 // readAudit reads a tenant's whole chain from the service, page by page.

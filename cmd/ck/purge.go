@@ -126,25 +126,7 @@ verify.`,
 			if err != nil {
 				return err
 			}
-			var keyText string
-			if keyFile != "" {
-				b, err := os.ReadFile(keyFile)
-				if err != nil {
-					return err
-				}
-				keyText = string(b)
-			} else {
-				c, err := a.service()
-				if err != nil {
-					return err
-				}
-				var k struct{ PublicKey string }
-				if err := c.Do(cmd.Context(), "GET", "/v1/service/signing-key", nil, &k); err != nil {
-					return err
-				}
-				keyText = k.PublicKey
-			}
-			pub, err := shred.ParsePublicKey(keyText)
+			pub, err := a.signingKey(cmd.Context(), keyFile)
 			if err != nil {
 				return err
 			}

@@ -112,7 +112,42 @@ type auditOutput struct {
 	}
 }
 
+// auditReader loads the tenant whose audit log the caller wants to read:
+// its global or compliance admin, or the operator.
+func (s *Server) auditReader(ctx context.Context, tenant string) (store.ServiceTenant, error) {
+	t, err := s.tenant(ctx, tenant)
+	if err != nil {
+		return t, err
+	}
+	if p := caller(ctx); p.Role != RoleOperator {
+		if _, err := s.tenantRole(ctx, tenant, RoleGlobalAdmin, RoleComplianceAdmin); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
 func (s *Server) auditRoutes() {
+	huma.Register(s.api, huma.Operation{OperationID: "get-audit-head", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit/head",
+		Summary: "The service's signed statement of where the tenant's audit chain ends now: keep it, and a later copy cut short is caught (ck audit verify --head)",
+		Tags:    []string{"audit"}, Security: bearerAuth},
+		func(ctx context.Context, in *struct {
+			Tenant string `path:"tenant" doc:"Tenant ID or name"`
+		}) (*struct{ Body audit.Head }, error) {
+			t, err := s.auditReader(ctx, in.Tenant)
+			if err != nil {
+				return nil, err
+			}
+			if s.cfg.Signer == nil {
+				return nil, problem(503, "R8.Signer", "the operator must give the service a signing key", "the service has no signing key")
+			}
+			last, err := s.cfg.Store.LastAudit(ctx, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &struct{ Body audit.Head }{Body: audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now())}, nil
+		})
+
 	huma.Register(s.api, huma.Operation{OperationID: "get-audit", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit",
 		Summary: "Read a tenant's audit log: key accesses and admin actions, hash-chained (global or compliance admin, or the operator)",
 		Tags:    []string{"audit"}, Security: bearerAuth},
@@ -121,14 +156,9 @@ func (s *Server) auditRoutes() {
 			After  int64  `query:"after" minimum:"0" doc:"Return records after this sequence number"`
 			Limit  int    `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
 		}) (*auditOutput, error) {
-			t, err := s.tenant(ctx, in.Tenant)
+			t, err := s.auditReader(ctx, in.Tenant)
 			if err != nil {
 				return nil, err
-			}
-			if p := caller(ctx); p.Role != RoleOperator {
-				if _, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleComplianceAdmin); err != nil {
-					return nil, err
-				}
 			}
 			limit := in.Limit
 			if limit == 0 {

@@ -465,6 +465,8 @@ type AuditLog interface {
 	// ListAudit returns tenant's records with Seq > after, in order, at
 	// most limit (at most 10000).
 	ListAudit(ctx context.Context, tenant string, after int64, limit int) ([]AuditRecord, error)
+	// LastAudit returns tenant's last record, the zero record if none.
+	LastAudit(ctx context.Context, tenant string) (AuditRecord, error)
 }
 
 // Job states.

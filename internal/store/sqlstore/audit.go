@@ -53,3 +53,11 @@ func scanAudit(r scanner) (store.AuditRecord, error) {
 	a.Time = fromNanos(t)
 	return a, nil
 }
+
+func (s *DB) LastAudit(ctx context.Context, tenant string) (store.AuditRecord, error) {
+	r, err := scanAudit(s.queryRow(ctx, `SELECT `+auditColumns+` FROM svc_audit WHERE tenant = ? ORDER BY seq DESC LIMIT 1`, tenant))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.AuditRecord{}, nil
+	}
+	return r, s.mapErr(err)
+}

@@ -596,6 +596,12 @@ func testAuditLog(t *testing.T, s store.Store) {
 	if got[0].Prev != nil || !bytes.Equal(got[1].Prev, got[0].Hash) {
 		t.Fatalf("chain links not kept: %+v", got)
 	}
+	last, err := s.LastAudit(ctx, "t1")
+	must(t, err)
+	equal(t, "last record", last, want[2])
+	none, err := s.LastAudit(ctx, "t3")
+	must(t, err)
+	equal(t, "last record of an empty chain", none.Seq, int64(0))
 	page, err := s.ListAudit(ctx, "t1", 1, 1)
 	must(t, err)
 	if len(page) != 1 || page[0].Seq != 2 {
