@@ -74,7 +74,10 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 		s.Close()
 		return nil, err
 	}
+	// Keep every connection: a closed one takes its prepared statements
+	// with it, and the next would prepare them all again.
 	rd.SetMaxOpenConns(4)
+	rd.SetMaxIdleConns(4)
 	s.rd = rd
 	return s, nil
 }
@@ -87,6 +90,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16) // prepared statements live on their connection
 	return open(ctx, db, postgres)
 }
 
