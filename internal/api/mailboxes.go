@@ -180,9 +180,9 @@ func (s *Server) mailboxRoutes() {
 			if !itemIDRE.MatchString(in.Item) {
 				return nil, problem(400, "Item.ID", "use 1-128 letters, digits, '.', '_' or '-'", "item ID %q is invalid", in.Item)
 			}
-			version := uint32(1)
-			if prev, err := s.cfg.Store.Item(ctx, t.ID, m.ID, in.Item); err == nil {
-				version = prev.Version + 1
+			version, err := s.nextVersion(ctx, t, m, in.Item)
+			if err != nil {
+				return nil, err
 			}
 			kind := in.Kind
 			if kind == "" {
@@ -234,7 +234,7 @@ func (s *Server) mailboxRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			items, err := s.cfg.Store.ListItems(ctx, t.ID, m.ID)
+			items, err := s.cfg.Store.ListItemHeads(ctx, t.ID, m.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -268,7 +268,17 @@ func (s *Server) mailboxRoutes() {
 }
 
 func itemInfo(it store.Item) ItemInfo {
-	return ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: len(it.Sealed), Created: it.Created}
+	return ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: it.Size, Created: it.Created}
+}
+
+// nextVersion is the version a write of item id makes: one after the
+// stored one, or 1.
+func (s *Server) nextVersion(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string) (uint32, error) {
+	v, err := s.cfg.Store.ItemVersion(ctx, t.ID, m.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return 1, nil
+	}
+	return v + 1, err
 }
 
 func containerKeyID(m store.Mailbox) string { return m.ID + "#" + strconv.Itoa(m.KeyVersion) }

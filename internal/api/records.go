@@ -159,9 +159,9 @@ func (s *Server) recordRoutes() {
 			if !itemIDRE.MatchString(in.Record) {
 				return nil, problem(400, "Record.ID", "use 1-128 letters, digits, '.', '_' or '-'", "record ID %q is invalid", in.Record)
 			}
-			version := uint32(1)
-			if prev, err := s.cfg.Store.Item(ctx, t.ID, m.ID, in.Record); err == nil {
-				version = prev.Version + 1
+			version, err := s.nextVersion(ctx, t, m, in.Record)
+			if err != nil {
+				return nil, err
 			}
 			sealed, err := envelope.Seal(ck, containerKeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: in.Record, Version: version}, in.RawBody)
 			if err != nil {
@@ -206,7 +206,7 @@ func (s *Server) recordRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			items, err := s.cfg.Store.ListItems(ctx, t.ID, workloadContainer(in.Workload))
+			items, err := s.cfg.Store.ListItemHeads(ctx, t.ID, workloadContainer(in.Workload))
 			if err != nil {
 				return nil, err
 			}

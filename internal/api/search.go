@@ -156,7 +156,7 @@ func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m stor
 	if rebuild {
 		idx.Words, idx.Indexed = map[string][]string{}, map[string]uint32{}
 	}
-	items, err := s.cfg.Store.ListItems(ctx, t.ID, m.ID)
+	items, err := s.cfg.Store.ListItemHeads(ctx, t.ID, m.ID) // content is read only for what changed
 	if err != nil {
 		return 0, 0, err
 	}
@@ -194,7 +194,13 @@ func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m stor
 	for id := range stale {
 		delete(idx.Indexed, id)
 	}
-	for _, it := range fresh {
+	for _, head := range fresh {
+		it, err := s.cfg.Store.Item(ctx, t.ID, m.ID, head.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile: the next catch-up drops it
+		} else if err != nil {
+			return 0, 0, err
+		}
 		content, err := s.openSealed(ck, t, m, it)
 		if err != nil {
 			return 0, 0, err

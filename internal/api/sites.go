@@ -421,7 +421,7 @@ func (s *Server) siteRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			items, err := s.cfg.Store.ListItems(ctx, t.ID, siteContainer(in.Site))
+			items, err := s.cfg.Store.ListItemHeads(ctx, t.ID, siteContainer(in.Site))
 			if err != nil {
 				return nil, err
 			}

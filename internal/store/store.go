@@ -326,7 +326,8 @@ type Item struct {
 	ID      string
 	Kind    string // message | attachment | calendar
 	Version uint32
-	Sealed  []byte
+	Sealed  []byte // nil when listed by ListItemHeads
+	Size    int    // bytes sealed
 	Created time.Time
 }
 
@@ -399,6 +400,10 @@ type Service interface {
 	PutItem(ctx context.Context, it Item) error
 	Item(ctx context.Context, tenant, mailbox, id string) (Item, error)
 	ListItems(ctx context.Context, tenant, mailbox string) ([]Item, error)
+	// ListItemHeads lists a mailbox's items without their content.
+	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]Item, error)
+	// ItemVersion returns an item's version (ErrNotFound if none).
+	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
 
 	// CreateDEP stores a new DEP unless the tenant already has max DEPs of

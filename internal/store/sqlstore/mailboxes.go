@@ -61,8 +61,31 @@ func scanItem(r scanner) (store.Item, error) {
 	var it store.Item
 	var created int64
 	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Sealed, &created)
+	it.Created, it.Size = fromMS(created), len(it.Sealed)
+	return it, err
+}
+
+func scanItemHead(r scanner) (store.Item, error) {
+	var it store.Item
+	var created int64
+	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Size, &created)
 	it.Created = fromMS(created)
 	return it, err
+}
+
+// ListItemHeads reads no content: the size comes from the database.
+func (s *DB) ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store.Item, error) {
+	size := "length(sealed)"
+	if s.d == postgres {
+		size = "octet_length(sealed)"
+	}
+	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
+}
+
+func (s *DB) ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error) {
+	var v uint32
+	err := s.queryRow(ctx, `SELECT version FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id).Scan(&v)
+	return v, s.mapErr(err)
 }
 
 func (s *DB) PutItem(ctx context.Context, it store.Item) error {

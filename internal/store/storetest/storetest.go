@@ -464,6 +464,7 @@ func testMailboxes(t *testing.T, s store.Store) {
 	must(t, s.PutItem(ctx, it))
 	it.Version, it.Sealed = 2, []byte("sealed-2")
 	must(t, s.PutItem(ctx, it)) // a new version replaces the old
+	it.Size = len(it.Sealed)    // set on reads
 	gi, err := s.Item(ctx, "t1", "Alice@Contoso.com", "msg-1")
 	must(t, err)
 	equal(t, "item", gi, it)
@@ -475,6 +476,16 @@ func testMailboxes(t *testing.T, s store.Store) {
 	items, err := s.ListItems(ctx, "t1", "alice@contoso.com")
 	must(t, err)
 	equal(t, "items", items, []store.Item{it})
+	heads, err := s.ListItemHeads(ctx, "t1", "ALICE@contoso.com")
+	must(t, err)
+	head := it
+	head.Sealed = nil
+	equal(t, "item heads", heads, []store.Item{head})
+	v, err := s.ItemVersion(ctx, "t1", "alice@contoso.com", it.ID)
+	must(t, err)
+	equal(t, "item version", v, it.Version)
+	_, err = s.ItemVersion(ctx, "t2", "alice@contoso.com", it.ID)
+	wantErr(t, err, store.ErrNotFound)
 	must(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"))
 	wantErr(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"), store.ErrNotFound)
 	must(t, s.PutItem(ctx, it))
