@@ -70,13 +70,14 @@ type Config struct {
 
 // Server is the service API.
 type Server struct {
-	cfg   Config
-	api   huma.API
-	mux   *http.ServeMux
-	auth  *authenticator
-	audit *audit.Log
-	index indexer
-	jobs  *jobs.Runner
+	cfg     Config
+	api     huma.API
+	mux     *http.ServeMux
+	auth    *authenticator
+	audit   *audit.Log
+	index   indexer
+	jobs    *jobs.Runner
+	tenants tenantCache
 }
 
 // Version of the API document.

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -158,10 +160,37 @@ func requireOperator(ctx context.Context) error {
 // tenant loads a tenant the caller may see; others are reported as not
 // found, so tenants cannot probe for each other.
 func (s *Server) tenant(ctx context.Context, idOrName string) (store.ServiceTenant, error) {
-	t, err := s.cfg.Store.ServiceTenant(ctx, idOrName)
+	t, err := s.tenants.get(ctx, s.cfg.Store, idOrName)
 	p := caller(ctx)
 	if errors.Is(err, store.ErrNotFound) || err == nil && p.Role != RoleOperator && p.Tenant != t.ID {
 		return t, problem(404, "Tenant.Exists", "check the tenant name or ID (ck tenant list)", "tenant %q not found", idOrName)
 	}
 	return t, err
+}
+
+// tenantCache remembers tenants found, for the lookup every request makes:
+// a tenant never changes once created (there is no rename or delete), so
+// a found tenant stays right; one not found is asked again each time.
+type tenantCache struct {
+	m sync.Map // lower-case ID or name -> store.ServiceTenant
+	n atomic.Int64
+}
+
+const maxCachedTenants = 10000
+
+func (c *tenantCache) get(ctx context.Context, st store.Service, idOrName string) (store.ServiceTenant, error) {
+	key := strings.ToLower(idOrName)
+	if v, ok := c.m.Load(key); ok {
+		return v.(store.ServiceTenant), nil
+	}
+	t, err := st.ServiceTenant(ctx, idOrName)
+	if err != nil {
+		return t, err
+	}
+	if c.n.Add(1) > maxCachedTenants {
+		c.m.Clear()
+		c.n.Store(0)
+	}
+	c.m.Store(key, t)
+	return t, nil
 }
