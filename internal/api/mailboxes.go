@@ -444,12 +444,11 @@ func (s *Server) openSealed(ck *envelope.Key, t store.ServiceTenant, m store.Mai
 
 // depByID finds a DEP of any kind by its GUID.
 func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) (store.DEP, error) {
-	for _, kind := range []string{"mailbox", "mdep", "site", "service"} {
-		if d, err := s.cfg.Store.DEP(ctx, t.ID, kind, id); err == nil {
-			return d, nil
-		}
+	d, err := s.cfg.Store.DEPByID(ctx, t.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, problem(500, "Mailbox.DEP", "the operator should read the service log", "the DEP %s of a mailbox is missing", id)
 	}
-	return store.DEP{}, problem(500, "Mailbox.DEP", "the operator should read the service log", "the DEP %s of a mailbox is missing", id)
+	return d, err
 }
 
 // rewrap moves a mailbox to another DEP: its mailbox key is unwrapped with

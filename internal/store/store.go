@@ -411,6 +411,8 @@ type Service interface {
 	CreateDEP(ctx context.Context, d DEP, max int) error
 	// DEP finds a tenant's DEP of a kind by GUID or name.
 	DEP(ctx context.Context, tenant, kind, idOrName string) (DEP, error)
+	// DEPByID finds a tenant's DEP of any kind by GUID.
+	DEPByID(ctx context.Context, tenant, id string) (DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]DEP, error)
 	UpdateDEP(ctx context.Context, d DEP) error
 	// DeleteDEP removes a DEP and its wrapped keys (the purge path, R6);

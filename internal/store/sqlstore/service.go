@@ -76,6 +76,11 @@ func (s *DB) DEP(ctx context.Context, tenant, kind, idOrName string) (store.DEP,
 	return d, s.mapErr(err)
 }
 
+func (s *DB) DEPByID(ctx context.Context, tenant, id string) (store.DEP, error) {
+	d, err := scanDEP(s.queryRow(ctx, `SELECT `+depCols+` FROM deps WHERE tenant = ? AND id = ?`, tenant, strings.ToLower(id)))
+	return d, s.mapErr(err)
+}
+
 func (s *DB) ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, error) {
 	return list(ctx, s, scanDEP, `SELECT `+depCols+` FROM deps WHERE tenant = ? AND kind = ? ORDER BY lname`, tenant, kind)
 }

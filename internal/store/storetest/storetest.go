@@ -420,7 +420,12 @@ func testDEPs(t *testing.T, s store.Store) {
 		must(t, err)
 		equal(t, "DEP by "+key, got, d)
 	}
-	_, err := s.DEP(ctx, "t2", "mailbox", d.ID)
+	got, err := s.DEPByID(ctx, "t1", d.ID)
+	must(t, err)
+	equal(t, "DEP by ID", got, d)
+	_, err = s.DEPByID(ctx, "t2", d.ID)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.DEP(ctx, "t2", "mailbox", d.ID)
 	wantErr(t, err, store.ErrNotFound) // another tenant's DEP is not found
 	_, err = s.DEP(ctx, "t1", "site", d.ID)
 	wantErr(t, err, store.ErrNotFound)
