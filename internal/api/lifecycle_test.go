@@ -35,13 +35,16 @@ func (e *depEnv) spo(token, geo string) map[string]any {
 	return body["value"].([]any)[0].(map[string]any)
 }
 
+// waitRegistered waits until a geo is Registered and its job is done.
 func (e *depEnv) waitRegistered(token, geo string) map[string]any {
 	e.t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if g := e.spo(token, geo); g["state"] == "Registered" {
+		g := e.spo(token, geo)
+		_, _, jobs := e.call(token, "GET", "/v1/tenants/Contoso/jobs?limit=1", "")
+		if g["state"] == "Registered" && jobs["value"].([]any)[0].(map[string]any)["state"] == "succeeded" {
 			return g
 		} else if time.Now().After(deadline) {
-			e.t.Fatalf("geo %s: %v", geo, g)
+			e.t.Fatalf("geo %s: %v; newest job %v", geo, g, jobs)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
@@ -522,7 +523,17 @@ type siteArgs struct {
 // then records the geo's state. The job records it too, so a process
 // that dies between the two writes leaves nothing half done.
 func (s *Server) startSiteWork(ctx context.Context, t store.ServiceTenant, a siteArgs) (store.Job, error) {
+	// The geo shows Registered a moment before its job is marked done:
+	// give that job a moment rather than refuse.
 	j, err := s.enqueue(ctx, t, jobSites, "geo:"+a.Geo, a)
+	for deadline := time.Now().Add(2 * time.Second); isStatus(err, 409) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		j, err = s.enqueue(ctx, t, jobSites, "geo:"+a.Geo, a)
+	}
 	if err != nil {
 		return j, err
 	}
