@@ -446,6 +446,9 @@ func (s *Server) openSealed(ck *envelope.Key, t store.ServiceTenant, m store.Mai
 func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) (store.DEP, error) {
 	d, err := s.cfg.Store.DEPByID(ctx, t.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
+		if p, err := s.cfg.Store.Purge(ctx, t.ID, id); err == nil { // mid-purge: the DEP goes first
+			return d, problem(410, "R6.Purged", "the data of this DEP is being purged, at the tenant's request, and cannot be read", "DEP %s is %s", p.Name, strings.ToLower(p.State))
+		}
 		return d, problem(500, "Mailbox.DEP", "the operator should read the service log", "the DEP %s of a mailbox is missing", id)
 	}
 	return d, err

@@ -180,3 +180,34 @@ func TestPurgePath(t *testing.T) {
 		}
 	}
 }
+
+// A read that lands between the purge job's first step (the DEP deleted)
+// and its mailbox deletions is refused as purged, not as a server error.
+func TestReadDuringPurge(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("DEP: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`); st != 201 {
+		t.Fatalf("mailbox: %d %v", st, body)
+	}
+	for _, v := range e.seed.Vaults {
+		if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
+		t.Fatalf("purge request: %d %v", st, body)
+	}
+	d, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.DeleteDEP(ctx, e.seed.Tenant, d.ID); err != nil { // as the purge job's first step
+		t.Fatal(err)
+	}
+	st, ct, body := e.call(e.admin, "GET", T+"/mailboxes/alice@contoso.com/items/m1", "")
+	e.wantProblem(410, "R6.Purged", st, ct, body)
+}
