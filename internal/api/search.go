@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -33,8 +34,10 @@ import (
 
 const indexID = "~index"
 
-// indexDelay gathers the writes of a burst into one catch-up.
-const indexDelay = 100 * time.Millisecond
+// indexDelay gathers the writes of a burst into one catch-up (each
+// catch-up re-seals the whole index; a search catches up first, so a
+// search never waits for it).
+const indexDelay = time.Second
 
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
@@ -43,15 +46,46 @@ type searchIndex struct {
 	Indexed map[string]uint32   `json:"indexed"` // item ID -> the version whose words are in Words
 }
 
+// words are the distinct lower-case words of content (runs of letters and
+// digits, 2-64 bytes), in order. One pass, no copy of the content: it runs
+// for every item written.
 func words(content []byte) []string {
-	seen := map[string]bool{}
+	seen := map[string]struct{}{}
 	var out []string
-	for _, w := range strings.FieldsFunc(strings.ToLower(string(content)), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if len(w) >= 2 && len(w) <= 64 && !seen[w] {
-			seen[w] = true
-			out = append(out, w)
+	word := make([]byte, 0, 64)
+	flush := func() {
+		if len(word) >= 2 && len(word) <= 64 {
+			if _, ok := seen[string(word)]; !ok {
+				w := string(word)
+				seen[w] = struct{}{}
+				out = append(out, w)
+			}
+		}
+		word = word[:0]
+	}
+	for i := 0; i < len(content); {
+		c := content[i]
+		if c < utf8.RuneSelf { // ASCII
+			i++
+			switch {
+			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+				word = append(word, c)
+			case 'A' <= c && c <= 'Z':
+				word = append(word, c+'a'-'A')
+			default:
+				flush()
+			}
+			continue
+		}
+		r, n := utf8.DecodeRune(content[i:])
+		i += n
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			word = utf8.AppendRune(word, unicode.ToLower(r))
+		} else {
+			flush()
 		}
 	}
+	flush()
 	return out
 }
 
