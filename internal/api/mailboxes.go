@@ -391,6 +391,13 @@ func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (
 // containerKey unwraps a container's key (mailbox, site, workload) with
 // its DEP's key, got through the keyring for req.
 func (s *Server) containerKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, req keyring.Request) (*envelope.Key, error) {
+	// Fast path: the DEP key is cached (and not due for a refresh); the
+	// DEP's record is needed only to unwrap it.
+	for _, w := range s.cfg.Workloads {
+		if depKey, ok := w.Ring.Cached(m.DEP); ok {
+			return s.openContainerKey(t, m, depKey)
+		}
+	}
 	d, err := s.depByID(ctx, t, m.DEP)
 	if err != nil {
 		// A roll may have moved the container and retired its old DEP
@@ -404,10 +411,15 @@ func (s *Server) containerKey(ctx context.Context, t store.ServiceTenant, m stor
 	if err != nil {
 		return nil, err
 	}
+	return s.openContainerKey(t, m, depKey)
+}
+
+// openContainerKey unwraps m's container key with its DEP's key.
+func (s *Server) openContainerKey(t store.ServiceTenant, m store.Mailbox, depKey *envelope.Key) (*envelope.Key, error) {
 	rec, err := envelope.ParseRecord(m.ContainerKey)
 	if err == nil {
 		var ck *envelope.Key
-		if ck, err = envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: d.ID, ID: m.ID}, rec); err == nil {
+		if ck, err = envelope.UnwrapContainerKey(depKey, envelope.Container{Tenant: t.ID, DEP: m.DEP, ID: m.ID}, rec); err == nil {
 			return ck, nil
 		}
 	}

@@ -259,6 +259,23 @@ func (k *Keyring) RecoveryKey(ctx context.Context, d DEP, req Request) (*envelop
 	return k.unwrapAvailability(ctx, d, req, errors.New("customer keys lost (key-loss recovery)"), false)
 }
 
+// Cached returns a DEP's key if the cache holds it and it is not yet due
+// for a refresh: the fast path of a read that has only the DEP's ID.
+// Otherwise callers take DEPKey, which also starts the refresh. The key
+// is shared: callers must not destroy it.
+func (k *Keyring) Cached(depID string) (*envelope.Key, bool) {
+	now := k.cfg.Now()
+	k.mu.Lock()
+	e, ok := k.entries[depID]
+	ok = ok && now.Before(e.expires.Add(-k.cfg.RefreshAhead))
+	k.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	k.cfg.Metrics.cacheHits.Inc()
+	return e.key, true
+}
+
 // DEPKey returns the DEP's key, from the cache or by unwrapping. The key is
 // shared: callers must not destroy it.
 func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key, error) {

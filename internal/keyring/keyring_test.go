@@ -439,6 +439,28 @@ func TestCache(t *testing.T) {
 		}
 	})
 
+	t.Run("Cached serves a cached key until its refresh window, never after an eviction", func(t *testing.T) {
+		m := newMatrix(t, cfg)
+		if _, ok := m.ring.Cached(m.mailbox.ID); ok {
+			t.Fatal("a key that was never unwrapped is cached")
+		}
+		want, err := m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		if got, ok := m.ring.Cached(m.mailbox.ID); !ok || got != want {
+			t.Fatal("the unwrapped key is not served from the cache")
+		}
+		m.env.Clock.Advance(8*time.Hour + time.Minute) // inside the refresh window: the caller must take DEPKey
+		if _, ok := m.ring.Cached(m.mailbox.ID); ok {
+			t.Fatal("Cached served a key due for a refresh")
+		}
+		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
+		must(t, err)
+		m.ring.Evict(m.mailbox.ID)
+		if _, ok := m.ring.Cached(m.mailbox.ID); ok {
+			t.Fatal("Cached served an evicted key")
+		}
+	})
+
 	t.Run("refresh ahead of expiry extends the key", func(t *testing.T) {
 		m := newMatrix(t, cfg)
 		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
