@@ -173,16 +173,13 @@ func (s *Server) mailboxRoutes() {
 			Kind    string `query:"kind" enum:"message,attachment,calendar" default:"message"`
 			RawBody []byte `contentType:"application/octet-stream"`
 		}) (*struct{ Body ItemInfo }, error) {
-			t, m, ck, err := s.openMailbox(ctx, in.Tenant, in.Mailbox, "write item")
+			t, m, ck, version, err := s.openMailboxItem(ctx, in.Tenant, in.Mailbox, in.Item, "write item")
 			if err != nil {
 				return nil, err
 			}
+			defer ck.Destroy()
 			if !itemIDRE.MatchString(in.Item) {
 				return nil, problem(400, "Item.ID", "use 1-128 letters, digits, '.', '_' or '-'", "item ID %q is invalid", in.Item)
-			}
-			version, err := s.nextVersion(ctx, t, m, in.Item)
-			if err != nil {
-				return nil, err
 			}
 			kind := in.Kind
 			if kind == "" {
@@ -207,6 +204,7 @@ func (s *Server) mailboxRoutes() {
 			if err != nil {
 				return nil, err
 			}
+			defer ck.Destroy()
 			it, err := s.cfg.Store.Item(ctx, t.ID, m.ID, in.Item)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, problem(404, "Item.Exists", "list the mailbox's items (ck mailbox item list)", "mailbox %s has no item %q", m.ID, in.Item)
@@ -376,16 +374,32 @@ func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (
 
 // openMailbox checks access and unwraps a mailbox's key for data-plane use.
 func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
+	t, m, ck, _, err := s.openMailboxItem(ctx, tenant, mailbox, "", why)
+	return t, m, ck, err
+}
+
+// openMailboxItem is openMailbox for a write of item: it also returns the
+// version the write makes, read with the mailbox in one query.
+func (s *Server) openMailboxItem(ctx context.Context, tenant, mailbox, item, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, uint32, error) {
 	t, err := s.tenantRole(ctx, tenant, RoleGlobalAdmin, RoleExchangeAdmin)
 	if err != nil {
-		return t, store.Mailbox{}, nil, err
+		return t, store.Mailbox{}, nil, 0, err
 	}
-	m, err := s.mailbox(ctx, t, mailbox)
+	var m store.Mailbox
+	var version uint32
+	if item == "" {
+		m, err = s.mailbox(ctx, t, mailbox)
+	} else {
+		m, version, err = s.cfg.Store.MailboxItemVersion(ctx, t.ID, mailbox, item)
+		if errors.Is(err, store.ErrNotFound) {
+			err = problem(404, "Mailbox.Exists", "check the mailbox's UPN (ck mailbox list)", "tenant %s has no mailbox %q", t.Name, mailbox)
+		}
+	}
 	if err != nil {
-		return t, m, nil, err
+		return t, m, nil, 0, err
 	}
 	ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + caller(ctx).Subject})
-	return t, m, ck, err
+	return t, m, ck, version + 1, err
 }
 
 // containerKey unwraps a container's key (mailbox, site, workload) with

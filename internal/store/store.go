@@ -402,6 +402,9 @@ type Service interface {
 	ListItems(ctx context.Context, tenant, mailbox string) ([]Item, error)
 	// ListItemHeads lists a mailbox's items without their content.
 	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]Item, error)
+	// MailboxItemVersion reads a mailbox with the version of one of its
+	// items (0 if it has none) in one query: what a write needs.
+	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (Mailbox, uint32, error)
 	// ItemVersion returns an item's version (ErrNotFound if none).
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error

@@ -82,6 +82,17 @@ func (s *DB) ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store
 	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
 }
 
+func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error) {
+	var m store.Mailbox
+	var created, updated int64
+	var v uint32
+	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, COALESCE(i.version, 0)
+		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
+		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &v)
+	m.Created, m.Updated = fromMS(created), fromMS(updated)
+	return m, v, s.mapErr(err)
+}
+
 func (s *DB) ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error) {
 	var v uint32
 	err := s.queryRow(ctx, `SELECT version FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id).Scan(&v)

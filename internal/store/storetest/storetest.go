@@ -486,7 +486,15 @@ func testMailboxes(t *testing.T, s store.Store) {
 	head := it
 	head.Sealed = nil
 	equal(t, "item heads", heads, []store.Item{head})
-	v, err := s.ItemVersion(ctx, "t1", "alice@contoso.com", it.ID)
+	mb, v, err := s.MailboxItemVersion(ctx, "t1", "Alice@contoso.com", it.ID)
+	must(t, err)
+	equal(t, "mailbox and item version", []any{mb.ID, mb.DEP, v}, []any{"alice@contoso.com", moved.DEP, it.Version})
+	_, v, err = s.MailboxItemVersion(ctx, "t1", "alice@contoso.com", "no-such-item")
+	must(t, err)
+	equal(t, "version of no item", v, uint32(0))
+	_, _, err = s.MailboxItemVersion(ctx, "t2", "alice@contoso.com", it.ID)
+	wantErr(t, err, store.ErrNotFound)
+	v, err = s.ItemVersion(ctx, "t1", "alice@contoso.com", it.ID)
 	must(t, err)
 	equal(t, "item version", v, it.Version)
 	_, err = s.ItemVersion(ctx, "t2", "alice@contoso.com", it.ID)
