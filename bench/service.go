@@ -140,20 +140,29 @@ func serviceScenario(d time.Duration) error {
 	}); err != nil {
 		return err
 	}
-	moved := time.Since(start)
-	// All report the new DEP?
-	ms, err := env.Store.ListMailboxes(ctx, seed.Tenant)
-	if err != nil {
-		return err
-	}
+	accepted := time.Since(start)
+	// The re-wraps run as jobs: done when every mailbox reports DEP-B.
 	depB, _ := env.Store.DEP(ctx, seed.Tenant, "mailbox", "DEP-B")
 	onB := 0
-	for _, m := range ms {
-		if m.DEP == depB.ID {
-			onB++
+	for onB < mailboxes {
+		ms, err := env.Store.ListMailboxes(ctx, seed.Tenant)
+		if err != nil {
+			return err
 		}
+		onB = 0
+		for _, m := range ms {
+			if m.DEP == depB.ID {
+				onB++
+			}
+		}
+		if time.Since(start) > 5*time.Minute {
+			return fmt.Errorf("after 5 minutes %d of %d mailboxes report DEP-B", onB, mailboxes)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	fmt.Printf("\n10k mailboxes: created on DEP-A in %s; re-assigned to DEP-B (Set-Mailbox each, 8 callers) in %s (target <= 10 s); %d report DEP-B\n", created.Round(time.Millisecond), moved.Round(time.Millisecond), onB)
+	moved := time.Since(start)
+	fmt.Printf("\n10k mailboxes: created on DEP-A in %s; re-assigned to DEP-B (Set-Mailbox each, 8 callers; all accepted in %s) until all %d report DEP-B: %s (target <= 10 s)\n",
+		created.Round(time.Millisecond), accepted.Round(time.Millisecond), onB, moved.Round(time.Millisecond))
 
 	// Key-loss recovery (R3): DEP-C on new keys; then both keys of DEP-B
 	// are deleted and the operator moves its 10k mailboxes to DEP-C through

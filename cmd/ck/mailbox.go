@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/internal/api"
 )
 
 type statsView struct {
@@ -45,7 +48,12 @@ func (a *app) mailboxCmd(use, kind string) *cobra.Command {
 			return svcCall(cmd.Context(), a, "POST", b, map[string]string{"id": args[0], "kind": kind, "dataEncryptionPolicy": dep}, a.showStats)
 		}}
 	create.Flags().StringVar(&dep, "dep", "", "a mailbox DEP (default: service-managed keys)")
-	set := &cobra.Command{Use: "set UPN --dep NAME", Short: "Assign a DEP (Set-Mailbox / Set-MailUser -DataEncryptionPolicy); --dep '' for service-managed keys", Args: cobra.ExactArgs(1),
+	var noWait bool
+	set := &cobra.Command{Use: "set UPN --dep NAME [--no-wait]", Short: "Assign a DEP (Set-Mailbox / Set-MailUser -DataEncryptionPolicy); --dep '' for service-managed keys", Args: cobra.ExactArgs(1),
+		Long: `Assigns the DEP; the mailbox key is re-wrapped under it in the background
+(only the key: the content is not touched), and Get-MailboxStatistics shows
+the new DEP once that is done. Waits for it with a progress line unless
+--no-wait; then ck job list, or ck mailbox stats, tell when it is done.`,
 		Example: "  ck " + use + " set alice@contoso.com --dep Contoso-EXO-DEP-1\n  ck " + use + " set alice@contoso.com --dep ''   # back to service-managed keys",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("dep") {
@@ -55,9 +63,41 @@ func (a *app) mailboxCmd(use, kind string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "PATCH", b+"/"+esc(args[0]), map[string]string{"dataEncryptionPolicy": dep}, a.showStats)
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			var res struct{ Job *api.Job }
+			var raw json.RawMessage
+			if err := c.Do(cmd.Context(), "PATCH", b+"/"+esc(args[0]), map[string]string{"dataEncryptionPolicy": dep}, &raw); err != nil {
+				return err
+			}
+			json.Unmarshal(raw, &res)
+			if res.Job != nil && !noWait {
+				t, err := a.tenantArg(cmd.Context(), tenant)
+				if err != nil {
+					return err
+				}
+				if _, err := a.waitJob(cmd.Context(), t, res.Job.ID); err != nil {
+					return err
+				}
+			}
+			if noWait {
+				if a.output == "json" {
+					return a.printJSON(raw)
+				}
+				var st statsView
+				json.Unmarshal(raw, &st)
+				a.showStats(st)
+				if res.Job != nil {
+					fmt.Fprintf(a.stdout, "Re-wrap under the new DEP queued: ck job show %s --wait\n", res.Job.ID)
+				}
+				return nil
+			}
+			return svcCall(cmd.Context(), a, "GET", b+"/"+esc(args[0])+"/statistics", nil, a.showStats)
 		}}
 	set.Flags().StringVar(&dep, "dep", "", "a mailbox DEP's name or GUID; '' for none")
+	set.Flags().BoolVar(&noWait, "no-wait", false, "return once the re-wrap is queued")
 	stats := &cobra.Command{Use: "stats UPN", Short: "IsEncrypted and DataEncryptionPolicyID (Get-MailboxStatistics)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := base(cmd.Context())

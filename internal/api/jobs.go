@@ -20,12 +20,13 @@ const (
 	jobRollback    = "rollback-mdep"    // multi-workload data back to service-managed keys (R4)
 	jobPurge       = "purge"            // the data purge path's last step (R6)
 	jobReassociate = "reassociate-mdep" // workload containers to a newly assigned MDEP (R2)
+	jobRewrap      = "rewrap-mailbox"   // a mailbox to the DEP assigned to it (Set-Mailbox, D3)
 )
 
 // Job is a background job as the API shows it.
 type Job struct {
 	ID              string    `json:"id"`
-	Kind            string    `json:"kind" enum:"rewrap-sites,recover,rollback-mdep,purge,reassociate-mdep"`
+	Kind            string    `json:"kind" enum:"rewrap-sites,recover,rollback-mdep,purge,reassociate-mdep,rewrap-mailbox"`
 	Target          string    `json:"target" doc:"What it works on: a geo or a DEP"`
 	State           string    `json:"state" enum:"queued,running,succeeded,failed"`
 	PercentComplete float64   `json:"percentComplete"`
@@ -56,6 +57,7 @@ func (s *Server) jobRoutes() {
 	s.jobs.Handle(jobRollback, s.rollbackMDEP)
 	s.jobs.Handle(jobPurge, s.purgeDEP)
 	s.jobs.Handle(jobReassociate, s.reassociateMDEP)
+	s.jobs.Handle(jobRewrap, s.rewrapMailbox)
 
 	huma.Register(s.api, huma.Operation{OperationID: "list-jobs", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/jobs",
 		Summary: "The tenant's background jobs (re-wraps, rolls, recoveries, purges), newest first, with progress", Tags: []string{"jobs"}, Security: bearerAuth},

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -99,7 +102,7 @@ func (s *Server) mailboxRoutes() {
 		})
 
 	huma.Register(s.api, huma.Operation{OperationID: "set-mailbox", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}",
-		Summary: "Set-Mailbox / Set-MailUser -DataEncryptionPolicy: assign a DEP, or none for service-managed keys (only the mailbox key is re-wrapped)",
+		Summary: "Set-Mailbox / Set-MailUser -DataEncryptionPolicy: assign a DEP, or none for service-managed keys; the mailbox key is re-wrapped in the background (202 with the job), and the statistics show the new DEP once it is done",
 		Tags:    []string{"mailboxes"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
@@ -107,7 +110,7 @@ func (s *Server) mailboxRoutes() {
 			Body    struct {
 				DataEncryptionPolicy string `json:"dataEncryptionPolicy" doc:"A mailbox DEP's name or GUID, or empty for none (service-managed keys)"`
 			}
-		}) (*struct{ Body Statistics }, error) {
+		}) (*setMailboxOutput, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, admins...)
 			if err != nil {
 				return nil, err
@@ -125,19 +128,21 @@ func (s *Server) mailboxRoutes() {
 			if err != nil {
 				return nil, err
 			}
+			out := &setMailboxOutput{Status: http.StatusOK}
 			if to.ID != m.DEP {
 				if from, err := s.depByID(ctx, t, m.DEP); err != nil {
 					return nil, err
 				} else if err := s.requirePurgeFree(ctx, t, from); err != nil {
 					return nil, err
 				}
-				if err := s.rewrap(ctx, t, m, to); err != nil {
+				j, err := s.startRewrap(ctx, t, m, to)
+				if err != nil {
 					return nil, err
 				}
-				m.DEP = to.ID
+				out.Status, out.Body.Job = http.StatusAccepted, &j
 			}
-			st, err := s.stats(ctx, m)
-			return &struct{ Body Statistics }{Body: st}, err
+			out.Body.Statistics, err = s.stats(ctx, m)
+			return out, err
 		})
 
 	huma.Register(s.api, huma.Operation{OperationID: "get-mailboxstatistics", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/statistics",
@@ -478,6 +483,78 @@ func (s *Server) depByID(ctx context.Context, t store.ServiceTenant, id string) 
 		return d, problem(500, "Mailbox.DEP", "the operator should read the service log", "the DEP %s of a mailbox is missing", id)
 	}
 	return d, err
+}
+
+// setMailboxOutput is Set-Mailbox's answer: the statistics now (the old
+// DEP until the re-wrap is done) and the re-wrap's job.
+type setMailboxOutput struct {
+	Status int
+	Body   struct {
+		Statistics
+		Job *Job `json:"job,omitempty" doc:"The background re-wrap; absent when the mailbox is already on the DEP"`
+	}
+}
+
+// rewrapArgs are a rewrap-mailbox job's arguments.
+type rewrapArgs struct {
+	Mailbox, To, By string
+}
+
+// startRewrap queues the re-wrap of a mailbox to another DEP. A re-wrap
+// already queued to the same DEP is that one; to another, refused.
+func (s *Server) startRewrap(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP) (Job, error) {
+	target := "mailbox:" + m.ID
+	j, err := s.jobs.Enqueue(ctx, t.ID, jobRewrap, target, rewrapArgs{Mailbox: m.ID, To: to.ID, By: caller(ctx).Subject})
+	if errors.Is(err, store.ErrConflict) {
+		js, lerr := s.cfg.Store.ListJobs(ctx, t.ID, 1000)
+		if lerr != nil {
+			return Job{}, lerr
+		}
+		for _, x := range js {
+			var a rewrapArgs
+			if x.Target == target && (x.State == store.JobQueued || x.State == store.JobRunning) && json.Unmarshal(x.Args, &a) == nil && a.To == to.ID {
+				return jobJSON(x), nil
+			}
+		}
+		return Job{}, problem(409, "Mailbox.Reassigning", "wait until the mailbox's current re-assignment is done (ck job list), then assign again", "mailbox %s is being moved to another DEP", m.ID)
+	}
+	if err != nil {
+		return Job{}, err
+	}
+	return jobJSON(j), nil
+}
+
+// rewrapMailbox is the rewrap-mailbox job: the mailbox's key is
+// re-wrapped under the DEP it was assigned (one conditional write).
+func (s *Server) rewrapMailbox(ctx context.Context, x *jobs.Run) error {
+	var a rewrapArgs
+	t, err := s.jobTenant(ctx, x, &a)
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := s.cfg.Store.Mailbox(ctx, t.ID, a.Mailbox)
+		if errors.Is(err, store.ErrNotFound) {
+			return jobs.Permanent(fmt.Errorf("mailbox %s no longer exists", a.Mailbox))
+		} else if err != nil {
+			return err
+		}
+		if m.DEP == a.To {
+			return x.Progress(ctx, 1, 1)
+		}
+		to, err := s.cfg.Store.DEPByID(ctx, t.ID, a.To)
+		if errors.Is(err, store.ErrNotFound) {
+			return jobs.Permanent(fmt.Errorf("DEP %s no longer exists", a.To))
+		} else if err != nil {
+			return err
+		}
+		if err := s.rewrapAs(ctx, t, m, to, a.By); !isStatus(err, 409) {
+			if err == nil {
+				return x.Progress(ctx, 1, 1)
+			}
+			return err
+		} // moved meanwhile: look again
+	}
 }
 
 // rewrap moves a mailbox to another DEP: its mailbox key is unwrapped with

@@ -74,9 +74,20 @@ func TestMailboxDataPlane(t *testing.T) {
 
 	// Assign the DEP to alice: the statistics change; content is untouched and readable.
 	before, _ := e.st.Item(context.Background(), e.seed.Tenant, "alice@contoso.com", "item-0")
+	// The re-wrap runs in the background: the statistics show the old keys
+	// until its job is done (D3).
 	st, _, stats := e.call(e.admin, "PATCH", base+"/alice@contoso.com", `{"dataEncryptionPolicy":"Contoso-EXO-DEP-1"}`)
-	if st != 200 || stats["isEncrypted"] != true || stats["dataEncryptionPolicyID"] != depID || stats["itemCount"] != float64(3) {
+	if st != 202 || stats["isEncrypted"] != false || stats["job"] == nil {
 		t.Fatalf("Set-Mailbox: %d %v", st, stats)
+	}
+	again, _, body := e.call(e.admin, "PATCH", base+"/alice@contoso.com", `{"dataEncryptionPolicy":"Contoso-EXO-DEP-1"}`)
+	if again == 202 && body["job"].(map[string]any)["id"] != stats["job"].(map[string]any)["id"] {
+		t.Fatalf("the same assignment again queued another job: %v", body)
+	}
+	e.waitJob(e.admin, "Contoso", stats["job"].(map[string]any)["id"].(string))
+	_, _, stats = e.call(e.admin, "GET", base+"/alice@contoso.com/statistics", "")
+	if stats["isEncrypted"] != true || stats["dataEncryptionPolicyID"] != depID || stats["itemCount"] != float64(3) {
+		t.Fatalf("after the re-wrap: %v", stats)
 	}
 	after, _ := e.st.Item(context.Background(), e.seed.Tenant, "alice@contoso.com", "item-0")
 	if !bytes.Equal(before.Sealed, after.Sealed) {
@@ -85,8 +96,12 @@ func TestMailboxDataPlane(t *testing.T) {
 	read("alice@contoso.com", "item-0")
 	// ... and back to service-managed keys.
 	st, _, stats = e.call(e.admin, "PATCH", base+"/alice@contoso.com", `{"dataEncryptionPolicy":""}`)
-	if st != 200 || stats["isEncrypted"] != false {
+	if st != 202 {
 		t.Fatalf("Set-Mailbox none: %d %v", st, stats)
+	}
+	e.waitJob(e.admin, "Contoso", stats["job"].(map[string]any)["id"].(string))
+	if _, _, stats = e.call(e.admin, "GET", base+"/alice@contoso.com/statistics", ""); stats["isEncrypted"] != false {
+		t.Fatalf("after the re-wrap to service-managed keys: %v", stats)
 	}
 	read("alice@contoso.com", "item-1")
 

@@ -35,8 +35,13 @@ const due = `((state = 'queued' AND until_ms <= ?) OR (state = 'running' AND unt
 func (s *DB) ClaimJob(ctx context.Context, owner string, now, until time.Time) (store.Job, error) {
 	// One statement: on PostgreSQL a concurrent claimer of the same row
 	// re-checks the condition after the winner's update and gets no row.
+	// The oldest due queued job, else the oldest running one whose lease
+	// ran out; each subquery walks svc_jobs_order in creation order.
 	st, err := s.stmt(ctx, s.q(`UPDATE svc_jobs SET state = 'running', owner = ?, until_ms = ?, attempts = attempts + 1, updated = ?
-		WHERE id = (SELECT id FROM svc_jobs WHERE `+due+` ORDER BY created, id LIMIT 1) AND `+due+` RETURNING `+jobCols))
+		WHERE id = COALESCE(
+			(SELECT id FROM svc_jobs WHERE state = 'queued' AND until_ms <= ? ORDER BY state, created, id LIMIT 1),
+			(SELECT id FROM svc_jobs WHERE state = 'running' AND until_ms < ? ORDER BY state, created, id LIMIT 1))
+		AND `+due+` RETURNING `+jobCols))
 	if err != nil {
 		return store.Job{}, err
 	}
