@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,12 +20,17 @@ type statsView struct {
 	Kind                   string `json:"kind"`
 	IsEncrypted            bool   `json:"isEncrypted"`
 	DataEncryptionPolicyID string `json:"dataEncryptionPolicyID"`
+	Pending                string `json:"pendingDataEncryptionPolicyID"`
 	ItemCount              int    `json:"itemCount"`
 }
 
 func (a *app) showStats(s statsView) {
-	a.fields("Identity", s.Identity, "Kind", s.Kind, "IsEncrypted", strconv.FormatBool(s.IsEncrypted),
-		"DataEncryptionPolicyID", s.DataEncryptionPolicyID, "ItemCount", strconv.Itoa(s.ItemCount))
+	pairs := []string{"Identity", s.Identity, "Kind", s.Kind, "IsEncrypted", strconv.FormatBool(s.IsEncrypted),
+		"DataEncryptionPolicyID", s.DataEncryptionPolicyID, "ItemCount", strconv.Itoa(s.ItemCount)}
+	if s.Pending != "" {
+		pairs = append(pairs, "Pending", "re-wrapping under DEP "+s.Pending)
+	}
+	a.fields(pairs...)
 }
 
 // mailboxCmd is `ck mailbox`, or `ck mailuser` for mail users.
@@ -74,11 +81,7 @@ the new DEP once that is done. Waits for it with a progress line unless
 			}
 			json.Unmarshal(raw, &res)
 			if res.Job != nil && !noWait {
-				t, err := a.tenantArg(cmd.Context(), tenant)
-				if err != nil {
-					return err
-				}
-				if _, err := a.waitJob(cmd.Context(), t, res.Job.ID); err != nil {
+				if err := a.waitReassigned(cmd.Context(), b+"/"+esc(args[0]), res.Job); err != nil {
 					return err
 				}
 			}
@@ -108,6 +111,46 @@ the new DEP once that is done. Waits for it with a progress line unless
 		}}
 	cmd.AddCommand(create, set, stats, a.itemCmd(base))
 	return cmd
+}
+
+// waitReassigned polls a mailbox until its assignment is no longer
+// pending, showing the progress of the job that re-wraps it.
+func (a *app) waitReassigned(ctx context.Context, mailbox string, job *api.Job) error {
+	c, err := a.service()
+	if err != nil {
+		return err
+	}
+	jobPath := mailbox[:strings.Index(mailbox, "/mailboxes/")] + "/jobs/" + esc(job.ID)
+	last := ""
+	for {
+		var st api.Statistics
+		if err := c.Do(ctx, "GET", mailbox+"/statistics", nil, &st); err != nil {
+			return err
+		}
+		if st.Pending == "" {
+			return nil
+		}
+		var j api.Job
+		if err := c.Do(ctx, "GET", jobPath, nil, &j); err != nil {
+			return err
+		}
+		if j.State == "failed" {
+			return fmt.Errorf("the re-wrap job %s failed: %s", j.ID, j.Error)
+		}
+		line := fmt.Sprintf("re-wrapping %s under DEP %s: %s, %d of %d mailboxes done", st.Identity, st.Pending, j.State, j.Done, j.Total)
+		if j.Error != "" {
+			line += " (retrying after: " + j.Error + ")"
+		}
+		if line != last {
+			fmt.Fprintln(a.stderr, line)
+			last = line
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (a *app) itemCmd(base func(context.Context) (string, error)) *cobra.Command {

@@ -15,18 +15,18 @@ import (
 // Kinds of background job. Each handler is idempotent: it works out what
 // is left from the data, so a job killed at any point resumes (SPEC R2).
 const (
-	jobSites       = "rewrap-sites"     // register, roll or recover a geo's site DEP
-	jobRecover     = "recover"          // key-loss recovery of a mailbox DEP (R3)
-	jobRollback    = "rollback-mdep"    // multi-workload data back to service-managed keys (R4)
-	jobPurge       = "purge"            // the data purge path's last step (R6)
-	jobReassociate = "reassociate-mdep" // workload containers to a newly assigned MDEP (R2)
-	jobRewrap      = "rewrap-mailbox"   // a mailbox to the DEP assigned to it (Set-Mailbox, D3)
+	jobSites       = "rewrap-sites"       // register, roll or recover a geo's site DEP
+	jobRecover     = "recover"            // key-loss recovery of a mailbox DEP (R3)
+	jobRollback    = "rollback-mdep"      // multi-workload data back to service-managed keys (R4)
+	jobPurge       = "purge"              // the data purge path's last step (R6)
+	jobReassociate = "reassociate-mdep"   // workload containers to a newly assigned MDEP (R2)
+	jobReassign    = "reassign-mailboxes" // mailboxes to the DEPs assigned to them (Set-Mailbox, D3)
 )
 
 // Job is a background job as the API shows it.
 type Job struct {
 	ID              string    `json:"id"`
-	Kind            string    `json:"kind" enum:"rewrap-sites,recover,rollback-mdep,purge,reassociate-mdep,rewrap-mailbox"`
+	Kind            string    `json:"kind" enum:"rewrap-sites,recover,rollback-mdep,purge,reassociate-mdep,reassign-mailboxes"`
 	Target          string    `json:"target" doc:"What it works on: a geo or a DEP"`
 	State           string    `json:"state" enum:"queued,running,succeeded,failed"`
 	PercentComplete float64   `json:"percentComplete"`
@@ -57,7 +57,7 @@ func (s *Server) jobRoutes() {
 	s.jobs.Handle(jobRollback, s.rollbackMDEP)
 	s.jobs.Handle(jobPurge, s.purgeDEP)
 	s.jobs.Handle(jobReassociate, s.reassociateMDEP)
-	s.jobs.Handle(jobRewrap, s.rewrapMailbox)
+	s.jobs.Handle(jobReassign, s.reassignMailboxes)
 
 	huma.Register(s.api, huma.Operation{OperationID: "list-jobs", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/jobs",
 		Summary: "The tenant's background jobs (re-wraps, rolls, recoveries, purges), newest first, with progress", Tags: []string{"jobs"}, Security: bearerAuth},

@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -32,6 +30,7 @@ type Statistics struct {
 	Kind                   string `json:"kind"`
 	IsEncrypted            bool   `json:"isEncrypted" doc:"True when a customer DEP protects the mailbox"`
 	DataEncryptionPolicyID string `json:"dataEncryptionPolicyID,omitempty" doc:"The GUID of the DEP whose keys protect the mailbox now"`
+	Pending                string `json:"pendingDataEncryptionPolicyID,omitempty" doc:"The GUID of the DEP assigned, while the mailbox key is being re-wrapped under it"`
 	ItemCount              int    `json:"itemCount"`
 }
 
@@ -135,11 +134,22 @@ func (s *Server) mailboxRoutes() {
 				} else if err := s.requirePurgeFree(ctx, t, from); err != nil {
 					return nil, err
 				}
-				j, err := s.startRewrap(ctx, t, m, to)
+			}
+			// The assignment is stored with the mailbox; a job re-wraps every
+			// mailbox whose assignment is pending. Assigning the DEP it is on
+			// cancels a pending one.
+			if err := s.cfg.Store.SetMailboxTarget(ctx, t.ID, m.ID, to.ID); err != nil {
+				return nil, err
+			}
+			if to.ID != m.DEP {
+				j, err := s.startReassign(ctx, t)
 				if err != nil {
 					return nil, err
 				}
 				out.Status, out.Body.Job = http.StatusAccepted, &j
+				m.Target = to.ID
+			} else {
+				m.Target = ""
 			}
 			out.Body.Statistics, err = s.stats(ctx, m)
 			return out, err
@@ -495,65 +505,100 @@ type setMailboxOutput struct {
 	}
 }
 
-// rewrapArgs are a rewrap-mailbox job's arguments.
-type rewrapArgs struct {
-	Mailbox, To, By string
-}
-
-// startRewrap queues the re-wrap of a mailbox to another DEP. A re-wrap
-// already queued to the same DEP is that one; to another, refused.
-func (s *Server) startRewrap(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP) (Job, error) {
-	target := "mailbox:" + m.ID
-	j, err := s.jobs.Enqueue(ctx, t.ID, jobRewrap, target, rewrapArgs{Mailbox: m.ID, To: to.ID, By: caller(ctx).Subject})
-	if errors.Is(err, store.ErrConflict) {
-		js, lerr := s.cfg.Store.ListJobs(ctx, t.ID, 1000)
-		if lerr != nil {
-			return Job{}, lerr
+// startReassign makes sure the tenant's reassign-mailboxes job is queued
+// or running: a running one goes over the pending mailboxes until none is
+// left, so it picks up a new assignment; one about to finish is waited for.
+func (s *Server) startReassign(ctx context.Context, t store.ServiceTenant) (Job, error) {
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		j, err := s.jobs.Enqueue(ctx, t.ID, jobReassign, "mailboxes", struct{}{})
+		if err == nil {
+			return jobJSON(j), nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return Job{}, err
+		}
+		js, err := s.cfg.Store.ListJobs(ctx, t.ID, 1000)
+		if err != nil {
+			return Job{}, err
 		}
 		for _, x := range js {
-			var a rewrapArgs
-			if x.Target == target && (x.State == store.JobQueued || x.State == store.JobRunning) && json.Unmarshal(x.Args, &a) == nil && a.To == to.ID {
-				return jobJSON(x), nil
+			if x.Target == "mailboxes" && x.State == store.JobQueued {
+				return jobJSON(x), nil // it has not looked yet: it will see this one
 			}
 		}
-		return Job{}, problem(409, "Mailbox.Reassigning", "wait until the mailbox's current re-assignment is done (ck job list), then assign again", "mailbox %s is being moved to another DEP", m.ID)
+		// Running: it may be past its last look. Wait for it to end.
+		if time.Now().After(deadline) {
+			for _, x := range js {
+				if x.Target == "mailboxes" && x.State == store.JobRunning {
+					return jobJSON(x), nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Job{}, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if err != nil {
-		return Job{}, err
-	}
-	return jobJSON(j), nil
 }
 
-// rewrapMailbox is the rewrap-mailbox job: the mailbox's key is
-// re-wrapped under the DEP it was assigned (one conditional write).
-func (s *Server) rewrapMailbox(ctx context.Context, x *jobs.Run) error {
-	var a rewrapArgs
+// reassignMailboxes is the reassign-mailboxes job (Set-Mailbox, D3, R2):
+// every mailbox of the tenant with a pending assignment has its key
+// re-wrapped under the assigned DEP (one conditional write each; the
+// content is not touched), until none is pending. A mailbox whose DEP
+// cannot be reached now is left for a retry, without holding up the rest.
+func (s *Server) reassignMailboxes(ctx context.Context, x *jobs.Run) error {
+	var a struct{}
 	t, err := s.jobTenant(ctx, x, &a)
 	if err != nil {
 		return err
 	}
+	done, deps := 0, map[string]store.DEP{}
+	dep := func(id string) (store.DEP, error) {
+		if d, ok := deps[id]; ok {
+			return d, nil
+		}
+		d, err := s.cfg.Store.DEPByID(ctx, t.ID, id)
+		if err == nil {
+			deps[id] = d
+		}
+		return d, err
+	}
 	for {
-		m, err := s.cfg.Store.Mailbox(ctx, t.ID, a.Mailbox)
-		if errors.Is(err, store.ErrNotFound) {
-			return jobs.Permanent(fmt.Errorf("mailbox %s no longer exists", a.Mailbox))
-		} else if err != nil {
+		ms, err := s.cfg.Store.PendingMailboxes(ctx, t.ID, 1000)
+		if err != nil {
 			return err
 		}
-		if m.DEP == a.To {
-			return x.Progress(ctx, 1, 1)
+		if len(ms) == 0 {
+			return x.Progress(ctx, done, done)
 		}
-		to, err := s.cfg.Store.DEPByID(ctx, t.ID, a.To)
-		if errors.Is(err, store.ErrNotFound) {
-			return jobs.Permanent(fmt.Errorf("DEP %s no longer exists", a.To))
-		} else if err != nil {
-			return err
-		}
-		if err := s.rewrapAs(ctx, t, m, to, a.By); !isStatus(err, 409) {
-			if err == nil {
-				return x.Progress(ctx, 1, 1)
+		var failed error
+		moved := 0
+		for _, m := range ms {
+			to, err := dep(m.Target)
+			if errors.Is(err, store.ErrNotFound) { // the DEP went away: the assignment with it
+				s.cfg.Logger.Warn("api: assignment dropped: its DEP no longer exists", "tenant", t.ID, "mailbox", m.ID, "dep", m.Target)
+				err = s.cfg.Store.SetMailboxTarget(ctx, t.ID, m.ID, m.DEP)
 			}
-			return err
-		} // moved meanwhile: look again
+			if err == nil && to.ID != "" {
+				err = s.rewrapAs(ctx, t, m, to, "Set-Mailbox")
+				if isStatus(err, 409) { // moved meanwhile: seen again in the next pass
+					err = nil
+				}
+			}
+			if err != nil {
+				failed = err
+				continue
+			}
+			moved++
+			done++
+			if err := x.Progress(ctx, done, done+len(ms)-moved); err != nil {
+				return err
+			}
+		}
+		if moved == 0 && failed != nil {
+			return failed // nothing moved this pass: retry later
+		}
 	}
 }
 
@@ -614,7 +659,7 @@ func (s *Server) stats(ctx context.Context, m store.Mailbox) (Statistics, error)
 	if err != nil {
 		return Statistics{}, err
 	}
-	st := Statistics{Identity: m.ID, Kind: m.Kind, ItemCount: n}
+	st := Statistics{Identity: m.ID, Kind: m.Kind, ItemCount: n, Pending: m.Target}
 	if d, err := s.cfg.Store.DEP(ctx, m.Tenant, "mailbox", m.DEP); err == nil {
 		st.IsEncrypted, st.DataEncryptionPolicyID = true, d.ID
 	}

@@ -313,6 +313,7 @@ type Mailbox struct {
 	ID           string // lower-case UPN
 	Kind         string // UserMailbox | MailUser
 	DEP          string // the DEP whose key wraps ContainerKey
+	Target       string // the DEP assigned while the key is re-wrapped under it; "" when none is pending
 	ContainerKey []byte
 	KeyVersion   int
 	Created      time.Time
@@ -393,8 +394,14 @@ type Service interface {
 	Mailbox(ctx context.Context, tenant, id string) (Mailbox, error)
 	ListMailboxes(ctx context.Context, tenant string) ([]Mailbox, error)
 	// UpdateMailbox re-points a mailbox at another DEP with its re-wrapped
-	// key, if it is still on prevDEP (ErrConflict otherwise).
+	// key, if it is still on prevDEP (ErrConflict otherwise); reaching its
+	// Target clears the Target.
 	UpdateMailbox(ctx context.Context, m Mailbox, prevDEP string) error
+	// SetMailboxTarget records the DEP a mailbox is assigned, to be
+	// re-wrapped under in the background ("" if it is already on it).
+	SetMailboxTarget(ctx context.Context, tenant, id, dep string) error
+	// PendingMailboxes lists a tenant's mailboxes with a Target, at most limit.
+	PendingMailboxes(ctx context.Context, tenant string, limit int) ([]Mailbox, error)
 	CountItems(ctx context.Context, tenant, mailbox string) (int, error)
 
 	PutItem(ctx context.Context, it Item) error

@@ -9,19 +9,19 @@ import (
 	"github.com/customerkey/customerkey/internal/store"
 )
 
-const mailboxCols = `tenant, id, kind, dep, container_key, key_version, created, updated`
+const mailboxCols = `tenant, id, kind, dep, container_key, key_version, created, updated, target_dep`
 
 func scanMailbox(r scanner) (store.Mailbox, error) {
 	var m store.Mailbox
 	var created, updated int64
-	err := r.Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated)
+	err := r.Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target)
 	m.Created, m.Updated = fromMS(created), fromMS(updated)
 	return m, err
 }
 
 func (s *DB) CreateMailbox(ctx context.Context, m store.Mailbox) error {
-	_, err := s.exec(ctx, `INSERT INTO mailboxes (`+mailboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Tenant, strings.ToLower(m.ID), m.Kind, m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Created), ms(m.Updated))
+	_, err := s.exec(ctx, `INSERT INTO mailboxes (`+mailboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Tenant, strings.ToLower(m.ID), m.Kind, m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Created), ms(m.Updated), m.Target)
 	return err
 }
 
@@ -35,8 +35,10 @@ func (s *DB) ListMailboxes(ctx context.Context, tenant string) ([]store.Mailbox,
 }
 
 func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string) error {
-	res, err := s.exec(ctx, `UPDATE mailboxes SET dep = ?, container_key = ?, key_version = ?, updated = ? WHERE tenant = ? AND id = ? AND dep = ?`,
-		m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Updated), m.Tenant, strings.ToLower(m.ID), prevDEP)
+	// Reaching the assigned DEP ends the assignment's wait.
+	res, err := s.exec(ctx, `UPDATE mailboxes SET dep = ?, container_key = ?, key_version = ?, updated = ?, target_dep = CASE WHEN target_dep = ? THEN '' ELSE target_dep END
+		WHERE tenant = ? AND id = ? AND dep = ?`,
+		m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Updated), m.DEP, m.Tenant, strings.ToLower(m.ID), prevDEP)
 	if err != nil {
 		return err
 	}
@@ -47,6 +49,14 @@ func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string)
 		return fmt.Errorf("%w: mailbox %s is no longer on DEP %s", store.ErrConflict, m.ID, prevDEP)
 	}
 	return nil
+}
+
+func (s *DB) SetMailboxTarget(ctx context.Context, tenant, id, dep string) error {
+	return mustAffect(s.exec(ctx, `UPDATE mailboxes SET target_dep = CASE WHEN dep = ? THEN '' ELSE ? END WHERE tenant = ? AND id = ?`, dep, dep, tenant, strings.ToLower(id)))
+}
+
+func (s *DB) PendingMailboxes(ctx context.Context, tenant string, limit int) ([]store.Mailbox, error) {
+	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? AND target_dep <> '' ORDER BY id LIMIT ?`, tenant, limit)
 }
 
 func (s *DB) CountItems(ctx context.Context, tenant, mailbox string) (int, error) {
@@ -86,9 +96,9 @@ func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item strin
 	var m store.Mailbox
 	var created, updated int64
 	var v uint32
-	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, COALESCE(i.version, 0)
+	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, COALESCE(i.version, 0)
 		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
-		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &v)
+		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &v)
 	m.Created, m.Updated = fromMS(created), fromMS(updated)
 	return m, v, s.mapErr(err)
 }

@@ -454,9 +454,26 @@ func testMailboxes(t *testing.T, s store.Store) {
 	_, err = s.Mailbox(ctx, "t2", "alice@contoso.com")
 	wantErr(t, err, store.ErrNotFound)
 
+	// An assignment waits as the mailbox's Target until the re-wrap.
+	must(t, s.SetMailboxTarget(ctx, "t1", "Alice@contoso.com", "dep-b"))
+	wantErr(t, s.SetMailboxTarget(ctx, "t2", "alice@contoso.com", "dep-b"), store.ErrNotFound)
+	pending, err := s.PendingMailboxes(ctx, "t1", 10)
+	must(t, err)
+	if len(pending) != 1 || pending[0].Target != "dep-b" || pending[0].DEP != "dep-a" {
+		t.Fatalf("pending: %+v", pending)
+	}
+	if p2, _ := s.PendingMailboxes(ctx, "t2", 10); len(p2) != 0 {
+		t.Fatalf("another tenant's pending: %+v", p2)
+	}
 	moved := m
 	moved.DEP, moved.ContainerKey, moved.KeyVersion, moved.Updated = "dep-b", []byte("wrapped-b"), 2, now().Add(time.Second)
 	must(t, s.UpdateMailbox(ctx, moved, "dep-a"))
+	pending, err = s.PendingMailboxes(ctx, "t1", 10)
+	must(t, err)
+	equal(t, "pending after the re-wrap", len(pending), 0)
+	must(t, s.SetMailboxTarget(ctx, "t1", "alice@contoso.com", "dep-b")) // already there: nothing pending
+	pending, _ = s.PendingMailboxes(ctx, "t1", 10)
+	equal(t, "pending for the DEP it is on", len(pending), 0)
 	stale := moved
 	stale.DEP = "dep-c"
 	wantErr(t, s.UpdateMailbox(ctx, stale, "dep-a"), store.ErrConflict) // someone moved it first
