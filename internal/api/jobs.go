@@ -128,7 +128,10 @@ func (s *Server) enqueue(ctx context.Context, t store.ServiceTenant, kind, targe
 // leases run out. Serve calls it; tests that serve Handler call it.
 func (s *Server) RunJobs(ctx context.Context) {
 	s.resumePurges(ctx)
+	done := make(chan struct{})
+	go func() { s.sweepPending(ctx, 2*time.Second); close(done) }()
 	s.jobs.Run(ctx)
+	<-done
 }
 
 // jobTenant loads a job's tenant.

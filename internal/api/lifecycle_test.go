@@ -409,3 +409,30 @@ func TestFaultsDuringRoll(t *testing.T) {
 		})
 	}
 }
+
+// An assignment stored without its job (the process died in between) is
+// picked up by the sweep and carried out.
+func TestPendingAssignmentSwept(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	e.aliceOnDEP1()
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", `{"id":"carol@contoso.com"}`); st != 201 {
+		t.Fatalf("mailbox: %d %v", st, body)
+	}
+	d, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetMailboxTarget(ctx, e.seed.Tenant, "carol@contoso.com", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, _, st := e.call(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/carol@contoso.com/statistics", "")
+		if st["dataEncryptionPolicyID"] == d.ID && st["pendingDataEncryptionPolicyID"] == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("carol after the sweep: %v", st)
+		}
+	}
+}

@@ -506,38 +506,50 @@ type setMailboxOutput struct {
 }
 
 // startReassign makes sure the tenant's reassign-mailboxes job is queued
-// or running: a running one goes over the pending mailboxes until none is
-// left, so it picks up a new assignment; one about to finish is waited for.
+// or running. A running job goes over the pending mailboxes until none is
+// left; should it have taken its last look already, the sweep of RunJobs
+// queues a new one within a few seconds (the assignment is stored).
 func (s *Server) startReassign(ctx context.Context, t store.ServiceTenant) (Job, error) {
-	for deadline := time.Now().Add(2 * time.Second); ; {
-		j, err := s.jobs.Enqueue(ctx, t.ID, jobReassign, "mailboxes", struct{}{})
-		if err == nil {
-			return jobJSON(j), nil
+	j, err := s.jobs.Enqueue(ctx, t.ID, jobReassign, "mailboxes", struct{}{})
+	if err == nil {
+		return jobJSON(j), nil
+	}
+	if !errors.Is(err, store.ErrConflict) {
+		return Job{}, err
+	}
+	js, err := s.cfg.Store.ListJobs(ctx, t.ID, 1000)
+	if err != nil {
+		return Job{}, err
+	}
+	for _, x := range js {
+		if x.Target == "mailboxes" && (x.State == store.JobQueued || x.State == store.JobRunning) {
+			return jobJSON(x), nil
 		}
-		if !errors.Is(err, store.ErrConflict) {
-			return Job{}, err
+	}
+	return s.startReassign(ctx, t) // it ended meanwhile
+}
+
+// sweepPending queues the reassign-mailboxes job of every tenant with
+// pending assignments and none queued or running, every interval until
+// ctx is done: after a crash between storing an assignment and queuing
+// its job, or an assignment made just as the job ended.
+func (s *Server) sweepPending(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		tenants, err := s.cfg.Store.TenantsWithPendingMailboxes(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("api: sweep of pending assignments", "err", err)
 		}
-		js, err := s.cfg.Store.ListJobs(ctx, t.ID, 1000)
-		if err != nil {
-			return Job{}, err
-		}
-		for _, x := range js {
-			if x.Target == "mailboxes" && x.State == store.JobQueued {
-				return jobJSON(x), nil // it has not looked yet: it will see this one
-			}
-		}
-		// Running: it may be past its last look. Wait for it to end.
-		if time.Now().After(deadline) {
-			for _, x := range js {
-				if x.Target == "mailboxes" && x.State == store.JobRunning {
-					return jobJSON(x), nil
-				}
+		for _, id := range tenants {
+			if _, err := s.jobs.Enqueue(ctx, id, jobReassign, "mailboxes", struct{}{}); err == nil {
+				s.cfg.Logger.Info("api: queued the re-wrap of pending assignments", "tenant", id)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return Job{}, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -400,6 +400,8 @@ type Service interface {
 	// SetMailboxTarget records the DEP a mailbox is assigned, to be
 	// re-wrapped under in the background ("" if it is already on it).
 	SetMailboxTarget(ctx context.Context, tenant, id, dep string) error
+	// TenantsWithPendingMailboxes lists the tenants with a mailbox that has a Target.
+	TenantsWithPendingMailboxes(ctx context.Context) ([]string, error)
 	// PendingMailboxes lists a tenant's mailboxes with a Target, at most limit.
 	PendingMailboxes(ctx context.Context, tenant string, limit int) ([]Mailbox, error)
 	CountItems(ctx context.Context, tenant, mailbox string) (int, error)

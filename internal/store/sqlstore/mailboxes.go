@@ -55,6 +55,13 @@ func (s *DB) SetMailboxTarget(ctx context.Context, tenant, id, dep string) error
 	return mustAffect(s.exec(ctx, `UPDATE mailboxes SET target_dep = CASE WHEN dep = ? THEN '' ELSE ? END WHERE tenant = ? AND id = ?`, dep, dep, tenant, strings.ToLower(id)))
 }
 
+func (s *DB) TenantsWithPendingMailboxes(ctx context.Context) ([]string, error) {
+	return list(ctx, s, func(r scanner) (string, error) {
+		var t string
+		return t, r.Scan(&t)
+	}, `SELECT DISTINCT tenant FROM mailboxes WHERE target_dep <> ''`)
+}
+
 func (s *DB) PendingMailboxes(ctx context.Context, tenant string, limit int) ([]store.Mailbox, error) {
 	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? AND target_dep <> '' ORDER BY id LIMIT ?`, tenant, limit)
 }

@@ -462,6 +462,9 @@ func testMailboxes(t *testing.T, s store.Store) {
 	if len(pending) != 1 || pending[0].Target != "dep-b" || pending[0].DEP != "dep-a" {
 		t.Fatalf("pending: %+v", pending)
 	}
+	ts, err := s.TenantsWithPendingMailboxes(ctx)
+	must(t, err)
+	equal(t, "tenants with pending assignments", ts, []string{"t1"})
 	if p2, _ := s.PendingMailboxes(ctx, "t2", 10); len(p2) != 0 {
 		t.Fatalf("another tenant's pending: %+v", p2)
 	}
