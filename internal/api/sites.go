@@ -622,11 +622,13 @@ func (s *Server) rewrapSites(ctx context.Context, x *jobs.Run) error {
 			return err
 		}
 	}
-	reg.State, reg.Updated = "Registered", s.cfg.Now().UTC()
-	if err := s.cfg.Store.PutSiteRegistration(ctx, reg); err != nil {
+	// Retire first: while the geo is not Registered no new roll can start,
+	// so no new site DEP is being made that retiring could take.
+	if err := s.retireSiteDEPs(ctx, t, reg.Geo, to); err != nil {
 		return err
 	}
-	if err := s.retireSiteDEPs(ctx, t, reg.Geo, to.ID); err != nil {
+	reg.State, reg.Updated = "Registered", s.cfg.Now().UTC()
+	if err := s.cfg.Store.PutSiteRegistration(ctx, reg); err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("api: geo wrapped under its site DEP", "tenant", t.ID, "geo", reg.Geo, "dep", to.ID, "sites", total, "moved", len(todo))
@@ -644,7 +646,7 @@ func nextSiteDEPName(geo string) string { return "SPO-" + geo + "-" + uuid.NewSt
 // site uses any more (after a roll or recovery, and any left by a request
 // that died before its job was queued), destroying their availability
 // keys: nothing is wrapped under their TIKs.
-func (s *Server) retireSiteDEPs(ctx context.Context, t store.ServiceTenant, geo, current string) error {
+func (s *Server) retireSiteDEPs(ctx context.Context, t store.ServiceTenant, geo string, current store.DEP) error {
 	ds, err := s.cfg.Store.ListDEPs(ctx, t.ID, "site")
 	if err != nil {
 		return err
@@ -658,14 +660,16 @@ func (s *Server) retireSiteDEPs(ctx context.Context, t store.ServiceTenant, geo,
 		used[m.DEP] = true
 	}
 	for _, d := range ds {
-		if d.ID == current || used[d.ID] || (d.Name != "SPO-"+geo && !strings.HasPrefix(d.Name, "SPO-"+geo+"-")) {
+		// Only DEPs older than the current one: a newer one may be a roll
+		// being started.
+		if d.ID == current.ID || used[d.ID] || d.Created.After(current.Created) || (d.Name != "SPO-"+geo && !strings.HasPrefix(d.Name, "SPO-"+geo+"-")) {
 			continue
 		}
 		w, kd, err := s.ringDEP(d)
 		if err != nil {
 			return err
 		}
-		if err := w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "site DEP "+d.Name+" retired: every site of geo "+geo+" is on "+current); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "site DEP "+d.Name+" retired: every site of geo "+geo+" is on "+current.Name); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 		if err := s.cfg.Store.DeleteDEP(ctx, t.ID, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
