@@ -593,6 +593,12 @@ func (s *Server) reassignMailboxes(ctx context.Context, x *jobs.Run) error {
 				err = s.cfg.Store.SetMailboxTarget(ctx, t.ID, m.ID, m.DEP)
 			}
 			if err == nil && to.ID != "" {
+				if _, perr := s.cfg.Store.Purge(ctx, t.ID, m.DEP); perr == nil { // requested since the assignment
+					s.cfg.Logger.Warn("api: assignment dropped: the mailbox's DEP has a purge request", "tenant", t.ID, "mailbox", m.ID, "dep", m.DEP)
+					err, to = s.cfg.Store.SetMailboxTarget(ctx, t.ID, m.ID, m.DEP), store.DEP{}
+				}
+			}
+			if err == nil && to.ID != "" {
 				err = s.rewrapAs(ctx, t, m, to, "Set-Mailbox")
 				if isStatus(err, 409) { // moved meanwhile: seen again in the next pass
 					err = nil
