@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,7 +80,11 @@ the new DEP once that is done. Waits for it with a progress line unless
 			}
 			json.Unmarshal(raw, &res)
 			if res.Job != nil && !noWait {
-				if err := a.waitReassigned(cmd.Context(), b+"/"+esc(args[0]), res.Job); err != nil {
+				t, err := a.tenantArg(cmd.Context(), tenant)
+				if err != nil {
+					return err
+				}
+				if err := a.waitReassigned(cmd.Context(), b+"/"+esc(args[0]), "/v1/tenants/"+esc(t)+"/jobs/"+esc(res.Job.ID)); err != nil {
 					return err
 				}
 			}
@@ -115,12 +118,11 @@ the new DEP once that is done. Waits for it with a progress line unless
 
 // waitReassigned polls a mailbox until its assignment is no longer
 // pending, showing the progress of the job that re-wraps it.
-func (a *app) waitReassigned(ctx context.Context, mailbox string, job *api.Job) error {
+func (a *app) waitReassigned(ctx context.Context, mailbox, jobPath string) error {
 	c, err := a.service()
 	if err != nil {
 		return err
 	}
-	jobPath := mailbox[:strings.Index(mailbox, "/mailboxes/")] + "/jobs/" + esc(job.ID)
 	last := ""
 	for {
 		var st api.Statistics
@@ -204,22 +206,10 @@ func (a *app) itemCmd(base func(context.Context) (string, error)) *cobra.Command
 				a.table([]string{"ITEM", "KIND", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
-	del := &cobra.Command{Use: "delete UPN ITEM", Short: "Delete an item", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := base(cmd.Context())
-			if err != nil {
-				return err
-			}
-			c, err := a.service()
-			if err != nil {
-				return err
-			}
-			if err := c.Do(cmd.Context(), "DELETE", b+"/"+esc(args[0])+"/items/"+esc(args[1]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Deleted %s from %s.\n", args[1], args[0])
-			return nil
-		}}
+	del := a.deleteCmd("delete UPN ITEM", "Delete an item", func(ctx context.Context, mailbox, item string) (string, error) {
+		b, err := base(ctx)
+		return b + "/" + esc(mailbox) + "/items/" + esc(item), err
+	})
 	cmd.AddCommand(put, get, list, del)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -11,8 +12,8 @@ func (a *app) recordCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "record", Short: "Multi-workload records: sealed under the tenant's multi-workload DEP (or service-managed keys)"}
 	var tenant, data, file, out string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
-	path := func(cmd *cobra.Command, workload, record string) (string, error) {
-		t, err := a.tenantArg(cmd.Context(), tenant)
+	path := func(ctx context.Context, workload, record string) (string, error) {
+		t, err := a.tenantArg(ctx, tenant)
 		if err != nil {
 			return "", err
 		}
@@ -25,7 +26,7 @@ func (a *app) recordCmd() *cobra.Command {
 	put := &cobra.Command{Use: "put WORKLOAD RECORD (--data TEXT | --file F)", Short: "Write a record (a new version)", Args: cobra.ExactArgs(2),
 		Example: `  ck record put teams chat-1 --data "Launch on Monday"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd, args[0], args[1])
+			p, err := path(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -43,7 +44,7 @@ func (a *app) recordCmd() *cobra.Command {
 	put.Flags().StringVar(&file, "file", "", "content from this file")
 	get := &cobra.Command{Use: "get WORKLOAD RECORD [--out F]", Short: "Read a record", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd, args[0], args[1])
+			p, err := path(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -52,7 +53,7 @@ func (a *app) recordCmd() *cobra.Command {
 	get.Flags().StringVar(&out, "out", "", "write the content to this file")
 	list := &cobra.Command{Use: "list WORKLOAD", Short: "List a workload's records (no content)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd, args[0], "")
+			p, err := path(cmd.Context(), args[0], "")
 			if err != nil {
 				return err
 			}
@@ -69,9 +70,17 @@ func (a *app) recordCmd() *cobra.Command {
 				a.table([]string{"RECORD", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
-	del := &cobra.Command{Use: "delete WORKLOAD RECORD", Short: "Delete a record", Args: cobra.ExactArgs(2),
+	del := a.deleteCmd("delete WORKLOAD RECORD", "Delete a record", path)
+	cmd.AddCommand(put, get, list, del)
+	return cmd
+}
+
+// deleteCmd is the delete command of a container's contents (items,
+// files, records): path gives the API path of NAME in CONTAINER.
+func (a *app) deleteCmd(use, short string, path func(ctx context.Context, container, name string) (string, error)) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd, args[0], args[1])
+			p, err := path(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -85,6 +94,4 @@ func (a *app) recordCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "Deleted %s from %s.\n", args[1], args[0])
 			return nil
 		}}
-	cmd.AddCommand(put, get, list, del)
-	return cmd
 }

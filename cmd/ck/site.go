@@ -252,22 +252,10 @@ func (a *app) siteCmd() *cobra.Command {
 				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
-	del := &cobra.Command{Use: "delete SITE FILE", Short: "Delete a file with all its versions", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := base(cmd.Context())
-			if err != nil {
-				return err
-			}
-			c, err := a.service()
-			if err != nil {
-				return err
-			}
-			if err := c.Do(cmd.Context(), "DELETE", b+"/"+esc(args[0])+"/files/"+esc(args[1]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Deleted %s from %s.\n", args[1], args[0])
-			return nil
-		}}
+	del := a.deleteCmd("delete SITE FILE", "Delete a file with all its versions", func(ctx context.Context, site, file string) (string, error) {
+		b, err := base(ctx)
+		return b + "/" + esc(site) + "/files/" + esc(file), err
+	})
 	fileCmd.AddCommand(put, get, list, del)
 	cmd.AddCommand(create, fileCmd)
 	return cmd

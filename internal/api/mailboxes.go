@@ -510,23 +510,16 @@ type setMailboxOutput struct {
 // left; should it have taken its last look already, the sweep of RunJobs
 // queues a new one within a few seconds (the assignment is stored).
 func (s *Server) startReassign(ctx context.Context, t store.ServiceTenant) (Job, error) {
-	j, err := s.jobs.Enqueue(ctx, t.ID, jobReassign, "mailboxes", struct{}{})
-	if err == nil {
-		return jobJSON(j), nil
-	}
-	if !errors.Is(err, store.ErrConflict) {
-		return Job{}, err
-	}
-	js, err := s.cfg.Store.ListJobs(ctx, t.ID, 1000)
-	if err != nil {
-		return Job{}, err
-	}
-	for _, x := range js {
-		if x.Target == "mailboxes" && (x.State == store.JobQueued || x.State == store.JobRunning) {
-			return jobJSON(x), nil
+	for range 3 { // a conflicting job may end between the two reads
+		j, err := s.jobs.Enqueue(ctx, t.ID, jobReassign, "mailboxes", struct{}{})
+		if !errors.Is(err, store.ErrConflict) {
+			return jobJSON(j), err
+		}
+		if j, err = s.cfg.Store.ActiveJob(ctx, t.ID, "mailboxes"); !errors.Is(err, store.ErrNotFound) {
+			return jobJSON(j), err
 		}
 	}
-	return s.startReassign(ctx, t) // it ended meanwhile
+	return Job{}, problem(503, "Job.Busy", "retry: the assignment is stored and the service queues its re-wrap within seconds", "the re-wrap job of tenant %s could not be queued", t.Name)
 }
 
 // sweepPending queues the reassign-mailboxes job of every tenant with

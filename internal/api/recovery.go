@@ -37,14 +37,7 @@ func (s *Server) recoveryRoutes() {
 				Reason string `json:"reason" doc:"The tenant's request: ticket and who asked (recorded in the tenant's audit log)"`
 			}
 		}) (*jobOutput, error) {
-			if err := requireOperator(ctx); err != nil {
-				return nil, err
-			}
-			reason, err := recoveryReason(in.Body.Reason)
-			if err != nil {
-				return nil, err
-			}
-			t, err := s.tenant(ctx, in.Tenant)
+			t, reason, err := s.operatorRequest(ctx, in.Tenant, in.Body.Reason)
 			if err != nil {
 				return nil, err
 			}
@@ -83,12 +76,19 @@ func (s *Server) recoveryRoutes() {
 		})
 }
 
-func recoveryReason(r string) (string, error) {
-	r = strings.TrimSpace(r)
-	if r == "" || len(r) > 512 {
-		return "", problem(400, "R3.Reason", "give the tenant's request (ticket, who asked), 1-512 characters", "a recovery needs a reason")
+// operatorRequest checks an operator action taken on a tenant's request
+// (recovery, rollback): the caller is the operator, and the reason (the
+// tenant's ticket, who asked) is given; it returns the tenant and reason.
+func (s *Server) operatorRequest(ctx context.Context, tenant, reason string) (store.ServiceTenant, string, error) {
+	if err := requireOperator(ctx); err != nil {
+		return store.ServiceTenant{}, "", err
 	}
-	return r, nil
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 512 {
+		return store.ServiceTenant{}, "", problem(400, "R3.Reason", "give the tenant's request (ticket, who asked), 1-512 characters", "an operator action on a tenant's request needs its reason")
+	}
+	t, err := s.tenant(ctx, tenant)
+	return t, reason, err
 }
 
 // requireLost refuses a recovery unless both customer keys of d refuse,

@@ -36,14 +36,7 @@ func (s *Server) rollbackRoutes() {
 				Reason string `json:"reason" doc:"The tenant's request: incident, contact and reason for leaving"`
 			}
 		}) (*jobOutput, error) {
-			if err := requireOperator(ctx); err != nil {
-				return nil, err
-			}
-			reason, err := recoveryReason(in.Body.Reason)
-			if err != nil {
-				return nil, err
-			}
-			t, err := s.tenant(ctx, in.Tenant)
+			t, reason, err := s.operatorRequest(ctx, in.Tenant, in.Body.Reason)
 			if err != nil {
 				return nil, err
 			}

@@ -183,14 +183,7 @@ func (s *Server) siteRoutes() {
 				Reason          string `json:"reason" doc:"The tenant's request: ticket and who asked (recorded in the tenant's audit log)"`
 			}
 		}) (*jobOutput, error) {
-			if err := requireOperator(ctx); err != nil {
-				return nil, err
-			}
-			reason, err := recoveryReason(in.Body.Reason)
-			if err != nil {
-				return nil, err
-			}
-			t, err := s.tenant(ctx, in.Tenant)
+			t, reason, err := s.operatorRequest(ctx, in.Tenant, in.Body.Reason)
 			if err != nil {
 				return nil, err
 			}

@@ -532,6 +532,9 @@ type Jobs interface {
 	// FinishJob sets a held job's final state (or JobQueued with a retry
 	// time in until) and its error; ErrConflict if the lease was lost.
 	FinishJob(ctx context.Context, id, owner, state, errMsg string, until, now time.Time) error
+	// ActiveJob returns the tenant's queued or running job on target
+	// (ErrNotFound if none).
+	ActiveJob(ctx context.Context, tenant, target string) (Job, error)
 	// Job reads one of a tenant's jobs.
 	Job(ctx context.Context, tenant, id string) (Job, error)
 	// ListJobs lists a tenant's jobs, newest first, at most limit.

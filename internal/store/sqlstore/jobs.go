@@ -78,6 +78,11 @@ func changed(res interface{ RowsAffected() (int64, error) }, err error) func(wha
 	}
 }
 
+func (s *DB) ActiveJob(ctx context.Context, tenant, target string) (store.Job, error) {
+	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? AND target = ? AND state IN ('queued', 'running')`, tenant, target))
+	return j, s.mapErr(err)
+}
+
 func (s *DB) Job(ctx context.Context, tenant, id string) (store.Job, error) {
 	j, err := scanJob(s.queryRow(ctx, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? AND id = ?`, tenant, id))
 	return j, s.mapErr(err)

@@ -705,6 +705,11 @@ func testJobs(t *testing.T, s store.Store) {
 	equal(t, "claimed", []any{got.ID, got.State, got.Owner, got.Attempts, string(got.Args), got.Until}, []any{"job-a", store.JobRunning, "runner-1", 1, `{"x":1}`, t0.Add(time.Minute)})
 	_, err = s.ClaimJob(ctx, "runner-2", t0, t0.Add(time.Minute))
 	wantErr(t, err, store.ErrNotFound) // a is leased, b is not due
+	active, err := s.ActiveJob(ctx, "t1", "geo:NAM")
+	must(t, err)
+	equal(t, "active job", active.ID, "job-a")
+	_, err = s.ActiveJob(ctx, "t2", "geo:NAM")
+	wantErr(t, err, store.ErrNotFound)
 
 	must(t, s.UpdateJob(ctx, "job-a", "runner-1", 4, 10, t0.Add(2*time.Minute), t0))
 	wantErr(t, s.UpdateJob(ctx, "job-a", "runner-2", 5, 10, t0.Add(2*time.Minute), t0), store.ErrConflict)
@@ -717,7 +722,9 @@ func testJobs(t *testing.T, s store.Store) {
 	wantErr(t, s.UpdateJob(ctx, "job-a", "runner-1", 5, 10, late, late), store.ErrConflict)
 	wantErr(t, s.FinishJob(ctx, "job-a", "runner-1", store.JobSucceeded, "", late, late), store.ErrConflict)
 	must(t, s.FinishJob(ctx, "job-a", "runner-2", store.JobSucceeded, "", late, late))
-	must(t, s.CreateJob(ctx, dup)) // the target is free again
+	_, err = s.ActiveJob(ctx, "t1", "geo:NAM")
+	wantErr(t, err, store.ErrNotFound) // done: no longer active
+	must(t, s.CreateJob(ctx, dup))     // the target is free again
 
 	// A retry goes back to the queue, due later.
 	got, err = s.ClaimJob(ctx, "runner-1", late, late.Add(time.Minute))
