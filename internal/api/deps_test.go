@@ -206,3 +206,14 @@ func TestMailboxDEPIsolationAndFailedCreation(t *testing.T) {
 		t.Fatalf("%d DEPs after a refused creation, want 1", len(ds))
 	}
 }
+
+// grantWorkload sets the workload's key permissions on both seed vaults
+// ("get" alone removes its wrap and unwrap rights: R5, R6 step 1).
+func (e *depEnv) grantWorkload(perms ...string) {
+	e.t.Helper()
+	for _, v := range e.seed.Vaults {
+		if err := e.vault.Client.Do(context.Background(), "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": perms}}, nil); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}

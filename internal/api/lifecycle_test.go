@@ -223,17 +223,10 @@ func TestMDEPRollback(t *testing.T) {
 	e.wantProblem(403, "Authorization.Operator", st, ct, body)
 
 	// Not while the customer keys refuse.
-	grant := func(perms ...string) {
-		for _, v := range e.seed.Vaults {
-			if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": perms}}, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	grant("get")
+	e.grantWorkload("get")
 	st, ct, body = e.call(e.operator, "POST", rollback, `{"reason":"incident 4713"}`)
 	e.wantProblem(409, "R4.CustomerKeysUsable", st, ct, body)
-	grant("get", "wrapKey", "unwrapKey")
+	e.grantWorkload("get", "wrapKey", "unwrapKey")
 
 	st, _, body = e.call(e.operator, "POST", rollback, `{"reason":"incident 4713, contact cso@contoso.com"}`)
 	if st != 202 || body["kind"] != "rollback-mdep" {

@@ -65,11 +65,7 @@ func TestPurgePath(t *testing.T) {
 	e.wantProblem(409, "R6.KeysRevoked", st, ct, body)
 
 	// Step 1: the tenant removes the workload's wrap and unwrap rights.
-	for _, v := range e.seed.Vaults {
-		if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.grantWorkload("get")
 	// Step 2.
 	if dep := mustCall(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purge, 200); dep["enabled"] != false {
 		t.Fatalf("DEP after the purge request: %v", dep)
@@ -193,11 +189,7 @@ func TestReadDuringPurge(t *testing.T) {
 	if st, _, body := e.call(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`); st != 201 {
 		t.Fatalf("mailbox: %d %v", st, body)
 	}
-	for _, v := range e.seed.Vaults {
-		if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.grantWorkload("get")
 	if st, _, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
 		t.Fatalf("purge request: %d %v", st, body)
 	}
@@ -225,11 +217,7 @@ func TestPurgeStopsPendingAssignment(t *testing.T) {
 	if st, _, body := e.call(e.admin, "PATCH", T+"/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":"DEP-2"}`); st != 202 || body["pendingDataEncryptionPolicyID"] == nil {
 		t.Fatalf("Set-Mailbox: %d %v", st, body)
 	}
-	for _, v := range e.seed.Vaults {
-		if err := e.vault.Client.Do(ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.grantWorkload("get")
 	if st, _, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
 		t.Fatalf("purge request: %d %v", st, body)
 	}
