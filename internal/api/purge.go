@@ -160,14 +160,15 @@ func (s *Server) purgeRoutes() {
 		})
 }
 
-// purge finds a purge request by DEP GUID or name.
+// purge finds a purge request by DEP GUID or name (ListPurges is oldest first).
 func (s *Server) purge(ctx context.Context, t store.ServiceTenant, idOrName string) (store.Purge, error) {
 	ps, err := s.cfg.Store.ListPurges(ctx, t.ID)
 	if err != nil {
 		return store.Purge{}, err
 	}
-	for _, p := range ps {
-		if p.DEP == strings.ToLower(idOrName) || strings.EqualFold(p.Name, idOrName) {
+	// By name, the newest: a purged DEP's name may be used again.
+	for i := len(ps) - 1; i >= 0; i-- {
+		if p := ps[i]; p.DEP == strings.ToLower(idOrName) || strings.EqualFold(p.Name, idOrName) {
 			return p, nil
 		}
 	}
