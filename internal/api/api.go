@@ -9,19 +9,12 @@ package api
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -31,21 +24,14 @@ import (
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
-
-// Roles of the service API.
-const (
-	RoleOperator        = "operator" // the service provider
-	RoleGlobalAdmin     = "global-admin"
-	RoleExchangeAdmin   = "exchange-admin"
-	RoleSharePointAdmin = "sharepoint-admin"
-	RoleComplianceAdmin = "compliance-admin"
-)
-
-var tenantRoles = []string{RoleGlobalAdmin, RoleExchangeAdmin, RoleSharePointAdmin, RoleComplianceAdmin}
 
 // OperatorTokenFile holds the operator's token in the data dir (dev).
-const OperatorTokenFile = "service-operator.token"
+const OperatorTokenFile = tenant.OperatorTokenFile
+
+// EnsureOperatorToken returns the operator's token, kept in file.
+var EnsureOperatorToken = tenant.EnsureOperatorToken
 
 // Config configures the API.
 type Config struct {
@@ -73,11 +59,10 @@ type Server struct {
 	cfg     Config
 	api     huma.API
 	mux     *http.ServeMux
-	auth    *authenticator
 	audit   *audit.Log
 	index   indexer
 	jobs    *jobs.Runner
-	tenants tenantCache
+	tenants *tenant.Service
 }
 
 // Version of the API document.
@@ -95,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.auth = &authenticator{st: cfg.Store, now: cfg.Now}
+	s.tenants = tenant.New(cfg.Store, cfg.Now, cfg.Logger)
 	s.audit = audit.New(cfg.Store, cfg.Now, cfg.Logger)
 	if cfg.PurgeApprovals <= 0 {
 		s.cfg.PurgeApprovals = 1
@@ -120,15 +105,15 @@ func (s *Server) OpenAPI() ([]byte, error) { return s.api.OpenAPI().MarshalJSON(
 var bearerAuth = []map[string][]string{{"bearer": {}}}
 
 func (s *Server) routes() {
-	huma.Register(s.api, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"service"}},
+	register(s, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"service"}},
 		func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 			out := &healthOutput{}
 			out.Body.Status = "ok"
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "whoami", Method: http.MethodGet, Path: "/v1/me", Summary: "Who the token belongs to", Tags: []string{"service"}, Security: bearerAuth},
+	register(s, huma.Operation{OperationID: "whoami", Method: http.MethodGet, Path: "/v1/me", Summary: "Who the token belongs to", Tags: []string{"service"}, Security: bearerAuth},
 		func(ctx context.Context, _ *struct{}) (*meOutput, error) {
-			p := caller(ctx)
+			p := tenant.Caller(ctx)
 			return &meOutput{Body: me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
 		})
 	s.tenantRoutes()
@@ -160,64 +145,6 @@ type me struct {
 
 type meOutput struct{ Body me }
 
-// ---- authentication ----
-
-type callerKey struct{}
-
-func caller(ctx context.Context) store.APIToken {
-	p, _ := ctx.Value(callerKey{}).(store.APIToken)
-	return p
-}
-
-type authenticator struct {
-	st  store.Service
-	now func() time.Time
-
-	mu    sync.Mutex
-	known map[string]store.APIToken // by hash; tokens are immutable until they expire
-}
-
-const knownTokensMax = 10000
-
-// lookup finds a token by hash, remembering it until it expires.
-func (a *authenticator) lookup(ctx context.Context, hash string) (store.APIToken, error) {
-	a.mu.Lock()
-	t, ok := a.known[hash]
-	a.mu.Unlock()
-	if ok {
-		return t, nil
-	}
-	t, err := a.st.Token(ctx, hash)
-	if err != nil {
-		return t, err
-	}
-	a.mu.Lock()
-	if a.known == nil || len(a.known) >= knownTokensMax {
-		a.known = map[string]store.APIToken{}
-	}
-	a.known[hash] = t
-	a.mu.Unlock()
-	return t, nil
-}
-
-// HashToken is how tokens are kept: hex SHA-256.
-func HashToken(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:])
-}
-
-// NewToken mints a token and stores its hash.
-func NewToken(ctx context.Context, st store.Service, t store.APIToken) (string, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	tok := "cksvc_" + base64.RawURLEncoding.EncodeToString(b)
-	t.Hash = HashToken(tok)
-	if err := st.CreateToken(ctx, t); err != nil {
-		return "", err
-	}
-	return tok, nil
-}
-
 // authenticate resolves the bearer token of operations that need one.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if op := ctx.Operation(); op == nil || len(op.Security) == 0 {
@@ -229,24 +156,12 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		tok = strings.TrimSpace(h[7:])
 	}
-	if tok == "" {
-		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token"))
+	t, err := s.tenants.Authenticate(ctx.Context(), tok)
+	if err != nil {
+		s.writeProblem(ctx, s.problemOf(ctx.Context(), err))
 		return
 	}
-	t, err := s.auth.lookup(ctx.Context(), HashToken(tok))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known"))
-		return
-	case err != nil:
-		s.cfg.Logger.Error("api: token lookup", "err", err)
-		s.writeProblem(ctx, problem(http.StatusInternalServerError, "Internal", "retry later", "the service could not check the token"))
-		return
-	case !s.auth.now().Before(t.Expires):
-		s.writeProblem(ctx, problem(http.StatusUnauthorized, "Authentication", "ask for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339)))
-		return
-	}
-	next(huma.WithValue(ctx, callerKey{}, t))
+	next(huma.WithContext(ctx, tenant.WithCaller(ctx.Context(), t)))
 }
 
 func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
@@ -257,23 +172,6 @@ func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
 	ctx.SetStatus(p.Status)
 	b, _ := jsonMarshal(p)
 	ctx.BodyWriter().Write(b)
-}
-
-// EnsureOperatorToken returns the operator's token, kept in file (mode
-// 0600); on first start it mints one and stores its hash.
-func EnsureOperatorToken(ctx context.Context, st store.Service, file string, now time.Time) (string, error) {
-	if b, err := os.ReadFile(file); err == nil {
-		tok := strings.TrimSpace(string(b))
-		if _, err := st.Token(ctx, HashToken(tok)); err == nil {
-			return tok, nil
-		}
-		return "", fmt.Errorf("operator token in %s is not known to this store; remove the file to mint a new one", file)
-	}
-	tok, err := NewToken(ctx, st, store.APIToken{Role: RoleOperator, Subject: "operator", Created: now, Expires: now.AddDate(10, 0, 0)})
-	if err != nil {
-		return "", err
-	}
-	return tok, os.WriteFile(file, []byte(tok+"\n"), 0o600)
 }
 
 // Serve serves the API over TLS on ln until ctx is done.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // contentOps write or delete content, not configuration: they are the data
@@ -47,7 +48,7 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	}
 	sc := &statusContext{humaContext: ctx}
 	next(sc)
-	p := caller(ctx.Context())
+	p := tenant.Caller(ctx.Context())
 	if p.Role == "" {
 		return // not authenticated: refused before any action
 	}
@@ -56,7 +57,7 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	// own chain (the service's for the operator).
 	chain := p.Tenant
 	if name := ctx.Param("tenant"); name != "" {
-		if t, err := s.cfg.Store.ServiceTenant(ctx.Context(), name); err == nil && (p.Role == RoleOperator || p.Tenant == t.ID) {
+		if t, err := s.cfg.Store.ServiceTenant(ctx.Context(), name); err == nil && (p.Role == tenant.RoleOperator || p.Tenant == t.ID) {
 			chain = t.ID
 		}
 	}
@@ -114,21 +115,12 @@ type auditOutput struct {
 
 // auditReader loads the tenant whose audit log the caller wants to read:
 // its global or compliance admin, or the operator.
-func (s *Server) auditReader(ctx context.Context, tenant string) (store.ServiceTenant, error) {
-	t, err := s.tenant(ctx, tenant)
-	if err != nil {
-		return t, err
-	}
-	if p := caller(ctx); p.Role != RoleOperator {
-		if _, err := s.tenantRole(ctx, tenant, RoleGlobalAdmin, RoleComplianceAdmin); err != nil {
-			return t, err
-		}
-	}
-	return t, nil
+func (s *Server) auditReader(ctx context.Context, tenantName string) (store.ServiceTenant, error) {
+	return s.tenants.Authorize(ctx, tenantName, []string{tenant.RoleOperator, tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin})
 }
 
 func (s *Server) auditRoutes() {
-	huma.Register(s.api, huma.Operation{OperationID: "get-audit-head", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit/head",
+	register(s, huma.Operation{OperationID: "get-audit-head", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit/head",
 		Summary: "The service's signed statement of where the tenant's audit chain ends now: keep it, and a later copy cut short is caught (ck audit verify --head)",
 		Tags:    []string{"audit"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
@@ -148,7 +140,7 @@ func (s *Server) auditRoutes() {
 			return &struct{ Body audit.Head }{Body: audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now())}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-audit", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit",
+	register(s, huma.Operation{OperationID: "get-audit", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit",
 		Summary: "Read a tenant's audit log: key accesses and admin actions, hash-chained (global or compliance admin, or the operator)",
 		Tags:    []string{"audit"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {

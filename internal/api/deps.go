@@ -15,6 +15,7 @@ import (
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // Well-known application IDs of the service's workloads (SPEC V4): the
@@ -73,9 +74,9 @@ type depKind struct {
 
 var depKinds = []depKind{
 	{kind: "mailbox", ring: keyring.Mailbox, path: "dataEncryptionPolicies", noun: "DataEncryptionPolicy", tag: "mailbox DEPs",
-		writers: []string{RoleGlobalAdmin, RoleExchangeAdmin}, scenarios: []string{"EXO", "MDEP"}, max: MaxMailboxDEPs},
+		writers: []string{tenant.RoleGlobalAdmin, tenant.RoleExchangeAdmin}, scenarios: []string{"EXO", "MDEP"}, max: MaxMailboxDEPs},
 	{kind: "mdep", ring: keyring.Mailbox, path: "m365DataAtRestEncryptionPolicies", noun: "M365DataAtRestEncryptionPolicy", tag: "multi-workload DEPs",
-		writers: []string{RoleGlobalAdmin, RoleComplianceAdmin}, scenarios: []string{"MDEP"}, max: MaxMailboxDEPs},
+		writers: []string{tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin}, scenarios: []string{"MDEP"}, max: MaxMailboxDEPs},
 }
 
 func (s *Server) depRoutes() {
@@ -87,7 +88,7 @@ func (s *Server) depRoutes() {
 
 func (s *Server) registerDEPRoutes(k depKind) {
 	base := "/v1/tenants/{tenant}/" + k.path
-	huma.Register(s.api, huma.Operation{OperationID: "new-" + strings.ToLower(k.noun), Method: http.MethodPost, Path: base,
+	register(s, huma.Operation{OperationID: "new-" + strings.ToLower(k.noun), Method: http.MethodPost, Path: base,
 		Summary: "New-" + k.noun + ": a DEP on two customer keys in two vaults", Tags: []string{k.tag}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -116,10 +117,10 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			Value []DEP `json:"value"`
 		}
 	}
-	huma.Register(s.api, huma.Operation{OperationID: "get-" + strings.TrimSuffix(strings.ToLower(k.noun), "policy") + "policies", Method: http.MethodGet, Path: base,
+	register(s, huma.Operation{OperationID: "get-" + strings.TrimSuffix(strings.ToLower(k.noun), "policy") + "policies", Method: http.MethodGet, Path: base,
 		Summary: "Get-" + k.noun + ": all of them", Tags: []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *tenantPath) (*depList, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -135,10 +136,10 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			return out, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-" + strings.ToLower(k.noun), Method: http.MethodGet, Path: base + "/{dep}",
+	register(s, huma.Operation{OperationID: "get-" + strings.ToLower(k.noun), Method: http.MethodGet, Path: base + "/{dep}",
 		Summary: "Get-" + k.noun + " -Identity: one, by name or GUID", Tags: []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *depPath) (*depOutput, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -149,20 +150,20 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			return &depOutput{Body: depJSON(d)}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-" + strings.ToLower(k.noun) + "-health", Method: http.MethodGet, Path: base + "/{dep}/health",
+	register(s, huma.Operation{OperationID: "get-" + strings.ToLower(k.noun) + "-health", Method: http.MethodGet, Path: base + "/{dep}/health",
 		Summary: "A DEP's health (R5): each customer key is asked to unwrap the DEP key now; healthy, degraded (one key fails) or unhealthy (both fail), with the cause",
 		Tags:    []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *depPath) (*depHealthOutput, error) {
-			return s.depHealth(ctx, k, in, tenantRoles, false)
+			return s.depHealth(ctx, k, in, tenant.Roles, false)
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "signal-" + strings.ToLower(k.noun) + "-revocation", Method: http.MethodPost, Path: base + "/{dep}/revocation",
+	register(s, huma.Operation{OperationID: "signal-" + strings.ToLower(k.noun) + "-revocation", Method: http.MethodPost, Path: base + "/{dep}/revocation",
 		Summary: "Revocation signal (R5): the tenant removed access to a customer key; the DEP key leaves the service's caches at once, then the keys are probed",
 		Tags:    []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *depPath) (*depHealthOutput, error) {
 			return s.depHealth(ctx, k, in, k.writers, true)
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "set-" + strings.ToLower(k.noun), Method: http.MethodPatch, Path: base + "/{dep}",
+	register(s, huma.Operation{OperationID: "set-" + strings.ToLower(k.noun), Method: http.MethodPatch, Path: base + "/{dep}",
 		Summary: "Set-" + k.noun + ": enable or disable, change the description", Tags: []string{k.tag}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -210,7 +211,7 @@ func (s *Server) registerDEPRoutes(k depKind) {
 				if err != nil {
 					return nil, err
 				}
-				rolled, err := w.Ring.Refresh(ctx, kd, keyring.Request{Initiator: keyring.User, Reason: "refresh (key roll) by " + caller(ctx).Subject})
+				rolled, err := w.Ring.Refresh(ctx, kd, keyring.Request{Initiator: keyring.User, Reason: "refresh (key roll) by " + tenant.Caller(ctx).Subject})
 				var de *keyring.DEPError
 				switch {
 				case errors.As(err, &de):
@@ -237,7 +238,7 @@ func (s *Server) registerDEPRoutes(k depKind) {
 			if err := s.cfg.Store.UpdateDEP(ctx, d); err != nil {
 				return nil, err
 			}
-			s.cfg.Logger.Info("api: DEP changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", caller(ctx).Subject)
+			s.cfg.Logger.Info("api: DEP changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", tenant.Caller(ctx).Subject)
 			return &depOutput{Body: depJSON(d)}, nil
 		})
 }
@@ -251,7 +252,7 @@ type Assignment struct {
 
 func (s *Server) mdepAssignmentRoutes() {
 	path := "/v1/tenants/{tenant}/m365DataAtRestEncryptionPolicyAssignment"
-	huma.Register(s.api, huma.Operation{OperationID: "set-m365dataatrestencryptionpolicyassignment", Method: http.MethodPut, Path: path,
+	register(s, huma.Operation{OperationID: "set-m365dataatrestencryptionpolicyassignment", Method: http.MethodPut, Path: path,
 		Summary: "Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for all multi-workload data of the tenant", Tags: []string{"multi-workload DEPs"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -259,7 +260,7 @@ func (s *Server) mdepAssignmentRoutes() {
 				DataEncryptionPolicy string `json:"dataEncryptionPolicy" doc:"An enabled multi-workload DEP's name or GUID (to roll back to service-managed keys, ask the operator: R4)"`
 			}
 		}) (*struct{ Body Assignment }, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin, RoleComplianceAdmin)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin)
 			if err != nil {
 				return nil, err
 			}
@@ -277,7 +278,7 @@ func (s *Server) mdepAssignmentRoutes() {
 			if err := s.cfg.Store.SetAssignment(ctx, t.ID, "mdep", d.ID, now); err != nil {
 				return nil, err
 			}
-			s.cfg.Logger.Info("api: multi-workload DEP assigned", "tenant", t.ID, "dep", d.ID, "by", caller(ctx).Subject)
+			s.cfg.Logger.Info("api: multi-workload DEP assigned", "tenant", t.ID, "dep", d.ID, "by", tenant.Caller(ctx).Subject)
 			// The workload containers move in the background; a running
 			// job goes over them again and picks up this assignment.
 			if _, err := s.jobs.Enqueue(ctx, t.ID, jobReassociate, "mdep", struct{}{}); err != nil && !errors.Is(err, store.ErrConflict) {
@@ -285,10 +286,10 @@ func (s *Server) mdepAssignmentRoutes() {
 			}
 			return &struct{ Body Assignment }{Body: Assignment{DataEncryptionPolicy: d.Name, DataEncryptionPolicyID: d.ID, Assigned: now}}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-m365dataatrestencryptionpolicyassignment", Method: http.MethodGet, Path: path,
+	register(s, huma.Operation{OperationID: "get-m365dataatrestencryptionpolicyassignment", Method: http.MethodGet, Path: path,
 		Summary: "Get-M365DataAtRestEncryptionPolicyAssignment", Tags: []string{"multi-workload DEPs"}, Security: bearerAuth},
 		func(ctx context.Context, in *tenantPath) (*struct{ Body Assignment }, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -321,15 +322,8 @@ func (s *Server) requireOnboarded(ctx context.Context, t store.ServiceTenant, sc
 }
 
 // tenantRole loads a tenant the caller belongs to with one of roles.
-func (s *Server) tenantRole(ctx context.Context, tenant string, roles ...string) (store.ServiceTenant, error) {
-	t, err := s.tenant(ctx, tenant)
-	if err != nil {
-		return t, err
-	}
-	if p := caller(ctx); !slices.Contains(roles, p.Role) {
-		return t, problem(403, "Authorization.Role", "use a token of a tenant admin with one of these roles: "+strings.Join(roles, ", "), "role %s may not do this", p.Role)
-	}
-	return t, nil
+func (s *Server) tenantRole(ctx context.Context, name string, roles ...string) (store.ServiceTenant, error) {
+	return s.tenants.Authorize(ctx, name, roles)
 }
 
 func (s *Server) dep(ctx context.Context, t store.ServiceTenant, kind, idOrName string) (store.DEP, error) {
@@ -400,7 +394,7 @@ func (s *Server) newDEP(ctx context.Context, t store.ServiceTenant, kind string,
 		}
 	}
 	id := uuid.NewString()
-	req := keyring.Request{Initiator: keyring.User, Reason: "New-DataEncryptionPolicy " + name + " by " + caller(ctx).Subject}
+	req := keyring.Request{Initiator: keyring.User, Reason: "New-DataEncryptionPolicy " + name + " by " + tenant.Caller(ctx).Subject}
 	kd, err := w.Ring.NewDEP(ctx, t.ID, id, k, [2]string{keyURIs[0], keyURIs[1]}, req)
 	if err != nil {
 		var ke *kms.Error
@@ -428,7 +422,7 @@ func (s *Server) newDEP(ctx context.Context, t store.ServiceTenant, kind string,
 		}
 		return DEP{}, err
 	}
-	s.cfg.Logger.Info("api: DEP created", "tenant", t.ID, "dep", id, "name", name, "kind", kind, "by", caller(ctx).Subject)
+	s.cfg.Logger.Info("api: DEP created", "tenant", t.ID, "dep", id, "name", name, "kind", kind, "by", tenant.Caller(ctx).Subject)
 	return depJSON(d), nil
 }
 
@@ -473,11 +467,11 @@ type depHealthOutput struct{ Body DEPHealth }
 // depHealth probes a DEP's customer keys (after evicting its key from the
 // cache if evict) and reports its health. The operator may always ask.
 func (s *Server) depHealth(ctx context.Context, k depKind, in *depPath, roles []string, evict bool) (*depHealthOutput, error) {
-	t, err := s.tenant(ctx, in.Tenant)
+	t, err := s.tenants.Get(ctx, in.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	if caller(ctx).Role != RoleOperator {
+	if tenant.Caller(ctx).Role != tenant.RoleOperator {
 		if t, err = s.tenantRole(ctx, in.Tenant, roles...); err != nil {
 			return nil, err
 		}
@@ -490,10 +484,10 @@ func (s *Server) depHealth(ctx context.Context, k depKind, in *depPath, roles []
 	if err != nil {
 		return nil, err
 	}
-	reason := "DEP health check by " + caller(ctx).Subject
+	reason := "DEP health check by " + tenant.Caller(ctx).Subject
 	if evict {
 		w.Ring.Evict(d.ID)
-		reason = "revocation signal from " + caller(ctx).Subject
+		reason = "revocation signal from " + tenant.Caller(ctx).Subject
 	}
 	h, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: reason})
 	out := &depHealthOutput{Body: DEPHealth{DEP: d.ID, Name: d.Name, State: string(h.State), Cause: h.Cause}}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // Kinds of background job. Each handler is idempotent: it works out what
@@ -59,7 +60,7 @@ func (s *Server) jobRoutes() {
 	s.jobs.Handle(jobReassociate, s.reassociateMDEP)
 	s.jobs.Handle(jobReassign, s.reassignMailboxes)
 
-	huma.Register(s.api, huma.Operation{OperationID: "list-jobs", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/jobs",
+	register(s, huma.Operation{OperationID: "list-jobs", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/jobs",
 		Summary: "The tenant's background jobs (re-wraps, rolls, recoveries, purges), newest first, with progress", Tags: []string{"jobs"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -69,7 +70,7 @@ func (s *Server) jobRoutes() {
 				Value []Job `json:"value"`
 			}
 		}, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, append(tenantRoles, RoleOperator)...)
+			t, err := s.tenantRole(ctx, in.Tenant, append(tenant.Roles, tenant.RoleOperator)...)
 			if err != nil {
 				return nil, err
 			}
@@ -92,13 +93,13 @@ func (s *Server) jobRoutes() {
 			}
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-job", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/jobs/{job}",
+	register(s, huma.Operation{OperationID: "get-job", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/jobs/{job}",
 		Summary: "One background job, with its progress", Tags: []string{"jobs"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			Job    string `path:"job"`
 		}) (*jobOutput, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, append(tenantRoles, RoleOperator)...)
+			t, err := s.tenantRole(ctx, in.Tenant, append(tenant.Roles, tenant.RoleOperator)...)
 			if err != nil {
 				return nil, err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // Mailbox kinds.
@@ -49,8 +50,8 @@ var itemIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 const serviceDEPName = "service-managed"
 
 func (s *Server) mailboxRoutes() {
-	admins := []string{RoleGlobalAdmin, RoleExchangeAdmin}
-	huma.Register(s.api, huma.Operation{OperationID: "new-mailbox", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/mailboxes",
+	admins := []string{tenant.RoleGlobalAdmin, tenant.RoleExchangeAdmin}
+	register(s, huma.Operation{OperationID: "new-mailbox", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/mailboxes",
 		Summary: "Create a user mailbox or a mail user, on a DEP or on service-managed keys", Tags: []string{"mailboxes"}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -100,7 +101,7 @@ func (s *Server) mailboxRoutes() {
 			return &struct{ Body Statistics }{Body: st}, err
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "set-mailbox", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}",
+	register(s, huma.Operation{OperationID: "set-mailbox", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}",
 		Summary: "Set-Mailbox / Set-MailUser -DataEncryptionPolicy: assign a DEP, or none for service-managed keys; the mailbox key is re-wrapped in the background (202 with the job), and the statistics show the new DEP once it is done",
 		Tags:    []string{"mailboxes"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
@@ -155,13 +156,13 @@ func (s *Server) mailboxRoutes() {
 			return out, err
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-mailboxstatistics", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/statistics",
+	register(s, huma.Operation{OperationID: "get-mailboxstatistics", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/statistics",
 		Summary: "Get-MailboxStatistics: IsEncrypted and DataEncryptionPolicyID", Tags: []string{"mailboxes"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
 			Mailbox string `path:"mailbox"`
 		}) (*struct{ Body Statistics }, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -178,7 +179,7 @@ func (s *Server) mailboxRoutes() {
 		Mailbox string `path:"mailbox"`
 		Item    string `path:"item" doc:"Item ID: 1-128 letters, digits, . _ -"`
 	}
-	huma.Register(s.api, huma.Operation{OperationID: "put-item", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
+	register(s, huma.Operation{OperationID: "put-item", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
 		Summary: "Write an item (a new version); it is sealed under a fresh item key before it is stored", Tags: []string{"mailbox data"}, Security: bearerAuth,
 		MaxBodyBytes: 16 << 20},
 		func(ctx context.Context, in *struct {
@@ -212,7 +213,7 @@ func (s *Server) mailboxRoutes() {
 			return &struct{ Body ItemInfo }{Body: itemInfo(it)}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-item", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
+	register(s, huma.Operation{OperationID: "get-item", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
 		Summary: "Read an item: unwrapped through the keyring as a user-initiated request", Tags: []string{"mailbox data"}, Security: bearerAuth},
 		func(ctx context.Context, in *itemPath) (*contentOutput, error) {
 			t, m, ck, err := s.openMailbox(ctx, in.Tenant, in.Mailbox, "read item")
@@ -233,7 +234,7 @@ func (s *Server) mailboxRoutes() {
 			return opened(content), nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "list-items", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items",
+	register(s, huma.Operation{OperationID: "list-items", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items",
 		Summary: "List a mailbox's items (IDs, kinds, versions, sizes; no content)", Tags: []string{"mailbox data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
@@ -259,7 +260,7 @@ func (s *Server) mailboxRoutes() {
 			return out, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "delete-item", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
+	register(s, huma.Operation{OperationID: "delete-item", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/items/{item}",
 		Summary: "Delete an item", Tags: []string{"mailbox data"}, Security: bearerAuth, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *itemPath) (*struct{}, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, admins...)
@@ -388,15 +389,15 @@ func (s *Server) depKey(ctx context.Context, d store.DEP, req keyring.Request) (
 }
 
 // openMailbox checks access and unwraps a mailbox's key for data-plane use.
-func (s *Server) openMailbox(ctx context.Context, tenant, mailbox, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
-	t, m, ck, _, err := s.openMailboxItem(ctx, tenant, mailbox, "", why)
+func (s *Server) openMailbox(ctx context.Context, tenantName, mailbox, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
+	t, m, ck, _, err := s.openMailboxItem(ctx, tenantName, mailbox, "", why)
 	return t, m, ck, err
 }
 
 // openMailboxItem is openMailbox for a write of item: it also returns the
 // version the write makes, read with the mailbox in one query.
-func (s *Server) openMailboxItem(ctx context.Context, tenant, mailbox, item, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, uint32, error) {
-	t, err := s.tenantRole(ctx, tenant, RoleGlobalAdmin, RoleExchangeAdmin)
+func (s *Server) openMailboxItem(ctx context.Context, tenantName, mailbox, item, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, uint32, error) {
+	t, err := s.tenantRole(ctx, tenantName, tenant.RoleGlobalAdmin, tenant.RoleExchangeAdmin)
 	if err != nil {
 		return t, store.Mailbox{}, nil, 0, err
 	}
@@ -413,7 +414,7 @@ func (s *Server) openMailboxItem(ctx context.Context, tenant, mailbox, item, why
 	if err != nil {
 		return t, m, nil, 0, err
 	}
-	ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + caller(ctx).Subject})
+	ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
 	return t, m, ck, version + 1, err
 }
 
@@ -617,7 +618,7 @@ func (s *Server) reassignMailboxes(ctx context.Context, x *jobs.Run) error {
 // the old DEP key and wrapped with the new one (K7: content is untouched).
 // The mailbox reports the new DEP only once that is stored (D3).
 func (s *Server) rewrap(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP) error {
-	return s.rewrapAs(ctx, t, m, to, caller(ctx).Subject)
+	return s.rewrapAs(ctx, t, m, to, tenant.Caller(ctx).Subject)
 }
 
 func (s *Server) rewrapAs(ctx context.Context, t store.ServiceTenant, m store.Mailbox, to store.DEP, by string) error {

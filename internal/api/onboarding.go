@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // OnboardingResult is New-/Get-CustomerKeyOnboardingRequest's output.
@@ -32,7 +31,7 @@ type OnboardingResult struct {
 var scenarioWorkload = map[string]string{onboarding.EXO: "mailbox", onboarding.SPO: "site", onboarding.MDEP: "mdep"}
 
 func (s *Server) onboardingRoutes() {
-	huma.Register(s.api, huma.Operation{OperationID: "set-plans", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/plans",
+	register(s, huma.Operation{OperationID: "set-plans", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/plans",
 		Summary: "Set a tenant's service plans (operator); Customer Key needs one of " + "E5, E5-Compliance, E5-InformationProtection", Tags: []string{"tenants"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -40,19 +39,14 @@ func (s *Server) onboardingRoutes() {
 				Plans []string `json:"plans"`
 			}
 		}) (*struct{ Body struct{ Plans []string } }, error) {
-			if err := requireOperator(ctx); err != nil {
+			if err := tenant.RequireOperator(ctx); err != nil {
 				return nil, err
 			}
-			t, err := s.tenant(ctx, in.Tenant)
+			t, err := s.tenants.Get(ctx, in.Tenant)
 			if err != nil {
 				return nil, err
 			}
-			for _, p := range in.Body.Plans {
-				if !tenantNameRE.MatchString(p) {
-					return nil, problem(400, "Tenant.Plan", "give plan names such as E5 or E3", "plan %q is invalid", p)
-				}
-			}
-			if err := s.cfg.Store.SetPlans(ctx, t.ID, in.Body.Plans); err != nil {
+			if err := s.tenants.SetPlans(ctx, t, in.Body.Plans); err != nil {
 				return nil, err
 			}
 			out := &struct{ Body struct{ Plans []string } }{}
@@ -60,7 +54,7 @@ func (s *Server) onboardingRoutes() {
 			return out, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "set-licence", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/licences/{user}",
+	register(s, huma.Operation{OperationID: "set-licence", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/licences/{user}",
 		Summary: "Give a user a licence (plan); empty removes it. Only users licensed for Customer Key get customer DEPs (O1)", Tags: []string{"tenants"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -69,50 +63,42 @@ func (s *Server) onboardingRoutes() {
 				Plan string `json:"plan" doc:"e.g. E5 (includes Customer Key) or E3; empty to remove"`
 			}
 		}) (*struct{ Body Licence }, error) {
-			t, err := s.tenant(ctx, in.Tenant)
+			t, err := s.tenants.Get(ctx, in.Tenant)
 			if err != nil {
 				return nil, err
 			}
-			if p := caller(ctx); p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
-				return nil, problem(403, "Authorization.TenantAdmin", "ask the tenant's global admin (or the operator) to assign licences", "role %s may not assign licences", p.Role)
-			}
-			if !upnRE.MatchString(in.User) {
-				return nil, problem(400, "Licence.User", "give the user's principal name, e.g. alice@contoso.com", "user %q is not a UPN", in.User)
-			}
-			if in.Body.Plan != "" && !tenantNameRE.MatchString(in.Body.Plan) {
-				return nil, problem(400, "Licence.Plan", "give a plan name such as E5 or E3", "plan %q is invalid", in.Body.Plan)
-			}
-			if err := s.cfg.Store.SetLicence(ctx, t.ID, in.User, in.Body.Plan); err != nil {
+			l, err := s.tenants.SetLicence(ctx, t, in.User, in.Body.Plan)
+			if err != nil {
 				return nil, err
 			}
-			return &struct{ Body Licence }{Body: licenceOf(in.User, in.Body.Plan)}, nil
+			return &struct{ Body Licence }{Body: Licence(l)}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-licence", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/licences/{user}",
+	register(s, huma.Operation{OperationID: "get-licence", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/licences/{user}",
 		Summary: "A user's licence", Tags: []string{"tenants"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			User   string `path:"user"`
 		}) (*struct{ Body Licence }, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
-			plan, err := s.cfg.Store.Licence(ctx, t.ID, in.User)
-			return &struct{ Body Licence }{Body: licenceOf(in.User, plan)}, err
+			l, err := s.tenants.Licence(ctx, t, in.User)
+			return &struct{ Body Licence }{Body: Licence(l)}, err
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "new-customerkeyonboardingrequest", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/onboardingRequests",
+	register(s, huma.Operation{OperationID: "new-customerkeyonboardingrequest", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/onboardingRequests",
 		Summary: "New-CustomerKeyOnboardingRequest: validate, prepare or enable a scenario", Tags: []string{"onboarding"}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			Body   onboarding.Request
 		}) (*struct{ Body OnboardingResult }, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, RoleGlobalAdmin)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.RoleGlobalAdmin)
 			if err != nil {
 				return nil, err
 			}
 			for _, o := range in.Body.Officers {
-				if !upnRE.MatchString(o) {
+				if !tenant.ValidUPN(o) {
 					return nil, problem(400, "O7.Officer", "name each authorised officer by UPN, e.g. cso@contoso.com", "officer %q is not a UPN", o)
 				}
 			}
@@ -145,7 +131,7 @@ func (s *Server) onboardingRoutes() {
 						return nil, err
 					}
 					res.EnablementResult = "Success"
-					s.cfg.Logger.Info("api: tenant onboarded", "tenant", t.ID, "scenario", in.Body.Scenario, "request", res.ID, "by", caller(ctx).Subject)
+					s.cfg.Logger.Info("api: tenant onboarded", "tenant", t.ID, "scenario", in.Body.Scenario, "request", res.ID, "by", tenant.Caller(ctx).Subject)
 				}
 			}
 			body, _ := json.Marshal(res)
@@ -155,14 +141,14 @@ func (s *Server) onboardingRoutes() {
 			return &struct{ Body OnboardingResult }{Body: res}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-customerkeyonboardingrequests", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/onboardingRequests",
+	register(s, huma.Operation{OperationID: "get-customerkeyonboardingrequests", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/onboardingRequests",
 		Summary: "Get-CustomerKeyOnboardingRequest: the tenant's requests", Tags: []string{"onboarding"}, Security: bearerAuth},
 		func(ctx context.Context, in *tenantPath) (*struct {
 			Body struct {
 				Value []OnboardingResult `json:"value"`
 			}
 		}, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -186,13 +172,13 @@ func (s *Server) onboardingRoutes() {
 			return out, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-customerkeyonboardingrequest", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/onboardingRequests/{id}",
+	register(s, huma.Operation{OperationID: "get-customerkeyonboardingrequest", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/onboardingRequests/{id}",
 		Summary: "Get-CustomerKeyOnboardingRequest -RequestID: one request with every rule", Tags: []string{"onboarding"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			ID     string `path:"id"`
 		}) (*struct{ Body OnboardingResult }, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -217,20 +203,8 @@ type Licence struct {
 	CustomerKey bool   `json:"customerKey" doc:"Whether the plan includes Customer Key"`
 }
 
-func licenceOf(user, plan string) Licence {
-	return Licence{User: strings.ToLower(user), Plan: plan, CustomerKey: slices.Contains(onboarding.CustomerKeyPlans, plan)}
-}
-
 // requireLicence refuses a customer DEP for a mailbox whose user has no
 // licence that includes Customer Key (O1).
 func (s *Server) requireLicence(ctx context.Context, t store.ServiceTenant, user string) error {
-	plan, err := s.cfg.Store.Licence(ctx, t.ID, user)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(onboarding.CustomerKeyPlans, plan) {
-		return problem(400, "O1.Licence", "give the user a licence that includes Customer Key: ck tenant licence "+t.Name+" "+user+" --plan E5",
-			"user %s is not licensed for Customer Key (plan %q)", user, plan)
-	}
-	return nil
+	return s.tenants.RequireLicence(ctx, t, user)
 }

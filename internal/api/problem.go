@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/customerkey/customerkey/internal/rule"
 )
 
 // Problem is every error of the service API: RFC 9457 problem details,
@@ -55,4 +59,61 @@ func init() {
 		}
 		return p
 	}
+}
+
+// statusOf is the HTTP status of each kind of domain error: the one place
+// where the domain's refusals become HTTP.
+var statusOf = map[rule.Kind]int{
+	rule.KindInvalid:         http.StatusBadRequest,
+	rule.KindUnauthenticated: http.StatusUnauthorized,
+	rule.KindRefused:         http.StatusForbidden,
+	rule.KindNotFound:        http.StatusNotFound,
+	rule.KindConflict:        http.StatusConflict,
+	rule.KindGone:            http.StatusGone,
+	rule.KindUnavailable:     http.StatusServiceUnavailable,
+	rule.KindInternal:        http.StatusInternalServerError,
+}
+
+// problemOf turns any error a handler returns into the Problem the client
+// sees: a domain error keeps its rule, fix and detail; anything else is an
+// internal failure, logged here and answered without its text (it may
+// name tables, hosts or files).
+func (s *Server) problemOf(ctx context.Context, err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var se huma.StatusError
+	if errors.As(err, &se) { // huma's own (validation, body too large...)
+		return problem(se.GetStatus(), "Request", "correct the request as the errors list says; see /openapi.json", "%s", se.Error())
+	}
+	if e, ok := rule.As(err); ok {
+		status, ok := statusOf[e.Kind]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		if status >= 500 {
+			s.cfg.Logger.Warn("api: refused", "rule", e.Rule, "detail", e.Detail)
+		}
+		return &Problem{Type: "urn:customerkey:problem:" + e.Rule, Title: http.StatusText(status), Status: status, Detail: e.Detail, Rule: e.Rule, Fix: e.Fix}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return problem(http.StatusServiceUnavailable, "Service.Timeout", "retry; if it persists, the operator should read the service log", "the request took too long")
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return problem(499, "Request.Canceled", "the client went away", "the request was canceled")
+	}
+	s.cfg.Logger.Error("api: internal error", "err", err)
+	return problem(http.StatusInternalServerError, "Internal", "retry later; if it persists, the operator should read the service log", "the service failed to answer this request")
+}
+
+// register adds an operation whose handler may return domain errors.
+func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.problemOf(ctx, err)
+		}
+		return out, nil
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/shred"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // The data purge path (SPEC R6, seed "Revoke your keys and start the data
@@ -72,7 +73,7 @@ type purgeArgs struct {
 }
 
 func (s *Server) purgeRoutes() {
-	huma.Register(s.api, huma.Operation{OperationID: "get-service-signing-key", Method: http.MethodGet, Path: "/v1/service/signing-key",
+	register(s, huma.Operation{OperationID: "get-service-signing-key", Method: http.MethodGet, Path: "/v1/service/signing-key",
 		Summary: "The service's Ed25519 public key, which verifies crypto-shred certificates (no token needed)", Tags: []string{"service"}},
 		func(ctx context.Context, _ *struct{}) (*struct {
 			Body struct {
@@ -97,10 +98,10 @@ func (s *Server) purgeRoutes() {
 		})
 
 	base := "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}/purge"
-	huma.Register(s.api, huma.Operation{OperationID: "get-dataencryptionpolicy-purge", Method: http.MethodGet, Path: base,
+	register(s, huma.Operation{OperationID: "get-dataencryptionpolicy-purge", Method: http.MethodGet, Path: base,
 		Summary: "A mailbox DEP's purge request: state, approvals and, once purged, the crypto-shred certificate (also after the DEP is deleted)", Tags: []string{"mailbox DEPs"}, Security: bearerAuth},
 		func(ctx context.Context, in *depPath) (*purgeOutput, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, append(tenantRoles, RoleOperator)...)
+			t, err := s.tenantRole(ctx, in.Tenant, append(tenant.Roles, tenant.RoleOperator)...)
 			if err != nil {
 				return nil, err
 			}
@@ -110,11 +111,11 @@ func (s *Server) purgeRoutes() {
 			}
 			return &purgeOutput{Body: purgeJSON(p)}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "approve-dataencryptionpolicy-purge", Method: http.MethodPost, Path: base + "/approve",
+	register(s, huma.Operation{OperationID: "approve-dataencryptionpolicy-purge", Method: http.MethodPost, Path: base + "/approve",
 		Summary: "An authorised officer (designated at onboarding), signed in as themselves, approves the purge; with enough approvals the purge runs in the background",
 		Tags:    []string{"mailbox DEPs"}, Security: bearerAuth},
 		func(ctx context.Context, in *depPath) (*purgeOutput, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -122,7 +123,7 @@ func (s *Server) purgeRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			who := strings.ToLower(caller(ctx).Subject)
+			who := strings.ToLower(tenant.Caller(ctx).Subject)
 			officers, err := s.officers(ctx, t)
 			if err != nil {
 				return nil, err
@@ -236,7 +237,7 @@ func (s *Server) requestPurge(ctx context.Context, t store.ServiceTenant, d stor
 	if err := s.cfg.Store.UpdateDEP(ctx, d); err != nil {
 		return d, err
 	}
-	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, State: store.PurgeRequested, Updated: now}
+	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: tenant.Caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, State: store.PurgeRequested, Updated: now}
 	if err := s.cfg.Store.CreatePurge(ctx, p); errors.Is(err, store.ErrConflict) {
 		return d, problem(409, "R6.Requested", "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
 	} else if err != nil {

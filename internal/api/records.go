@@ -13,6 +13,7 @@ import (
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // Multi-workload records (D6): each workload of a tenant (teams, purview,
@@ -122,15 +123,15 @@ type RecordInfo struct {
 }
 
 func (s *Server) recordRoutes() {
-	roles := []string{RoleGlobalAdmin, RoleComplianceAdmin}
+	roles := []string{tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin}
 	base := "/v1/tenants/{tenant}/records/{workload}"
 	type recordPath struct {
 		Tenant   string `path:"tenant"`
 		Workload string `path:"workload" doc:"Workload name: 2-32 lower-case letters, digits and -"`
 		Record   string `path:"record"`
 	}
-	open := func(ctx context.Context, tenant, workload, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
-		t, err := s.tenantRole(ctx, tenant, roles...)
+	open := func(ctx context.Context, tenantName, workload, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
+		t, err := s.tenantRole(ctx, tenantName, roles...)
 		if err != nil {
 			return t, store.Mailbox{}, nil, err
 		}
@@ -141,10 +142,10 @@ func (s *Server) recordRoutes() {
 		if err != nil {
 			return t, m, nil, err
 		}
-		ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + workload + " by " + caller(ctx).Subject})
+		ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + workload + " by " + tenant.Caller(ctx).Subject})
 		return t, m, ck, err
 	}
-	huma.Register(s.api, huma.Operation{OperationID: "put-record", Method: http.MethodPut, Path: base + "/{record}", Summary: "Write a multi-workload record (sealed under the tenant's multi-workload DEP)",
+	register(s, huma.Operation{OperationID: "put-record", Method: http.MethodPut, Path: base + "/{record}", Summary: "Write a multi-workload record (sealed under the tenant's multi-workload DEP)",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth, MaxBodyBytes: 16 << 20},
 		func(ctx context.Context, in *struct {
 			Tenant   string `path:"tenant"`
@@ -173,7 +174,7 @@ func (s *Server) recordRoutes() {
 			}
 			return &struct{ Body RecordInfo }{Body: RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)}}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-record", Method: http.MethodGet, Path: base + "/{record}", Summary: "Read a multi-workload record",
+	register(s, huma.Operation{OperationID: "get-record", Method: http.MethodGet, Path: base + "/{record}", Summary: "Read a multi-workload record",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth},
 		func(ctx context.Context, in *recordPath) (*contentOutput, error) {
 			t, m, ck, err := open(ctx, in.Tenant, in.Workload, "read record")
@@ -192,7 +193,7 @@ func (s *Server) recordRoutes() {
 			}
 			return opened(content), nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "list-records", Method: http.MethodGet, Path: base, Summary: "List a workload's records (no content)",
+	register(s, huma.Operation{OperationID: "list-records", Method: http.MethodGet, Path: base, Summary: "List a workload's records (no content)",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant   string `path:"tenant"`
@@ -221,7 +222,7 @@ func (s *Server) recordRoutes() {
 			}
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "delete-record", Method: http.MethodDelete, Path: base + "/{record}", Summary: "Delete a multi-workload record",
+	register(s, huma.Operation{OperationID: "delete-record", Method: http.MethodDelete, Path: base + "/{record}", Summary: "Delete a multi-workload record",
 		Tags: []string{"multi-workload data"}, Security: bearerAuth, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *recordPath) (*struct{}, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, roles...)

@@ -12,6 +12,7 @@ import (
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // recoverArgs are a recover job's arguments.
@@ -26,7 +27,7 @@ type recoverArgs struct {
 // new keys, by a background job. Only the mailbox keys are re-wrapped.
 // (Sites: POST .../spoDataEncryptionPolicies/{geo}/recover.)
 func (s *Server) recoveryRoutes() {
-	huma.Register(s.api, huma.Operation{OperationID: "recover-dataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}/recover",
+	register(s, huma.Operation{OperationID: "recover-dataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/dataEncryptionPolicies/{dep}/recover",
 		Summary: "Key-loss recovery (operator, on the tenant's request): move every mailbox of a DEP whose customer keys are both lost to another DEP, through the availability key, in the background",
 		Tags:    []string{"mailbox DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
@@ -79,15 +80,15 @@ func (s *Server) recoveryRoutes() {
 // operatorRequest checks an operator action taken on a tenant's request
 // (recovery, rollback): the caller is the operator, and the reason (the
 // tenant's ticket, who asked) is given; it returns the tenant and reason.
-func (s *Server) operatorRequest(ctx context.Context, tenant, reason string) (store.ServiceTenant, string, error) {
-	if err := requireOperator(ctx); err != nil {
+func (s *Server) operatorRequest(ctx context.Context, tenantName, reason string) (store.ServiceTenant, string, error) {
+	if err := tenant.RequireOperator(ctx); err != nil {
 		return store.ServiceTenant{}, "", err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 512 {
 		return store.ServiceTenant{}, "", problem(400, "R3.Reason", "give the tenant's request (ticket, who asked), 1-512 characters", "an operator action on a tenant's request needs its reason")
 	}
-	t, err := s.tenant(ctx, tenant)
+	t, err := s.tenants.Get(ctx, tenantName)
 	return t, reason, err
 }
 

@@ -26,7 +26,7 @@ type rollbackArgs struct {
 // never with the availability key. (Mailboxes roll back by assigning
 // none; sites cannot roll back.)
 func (s *Server) rollbackRoutes() {
-	huma.Register(s.api, huma.Operation{OperationID: "rollback-m365dataatrestencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/m365DataAtRestEncryptionPolicies/{dep}/rollback",
+	register(s, huma.Operation{OperationID: "rollback-m365dataatrestencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/m365DataAtRestEncryptionPolicies/{dep}/rollback",
 		Summary: "Roll back from a multi-workload DEP to service-managed keys (operator, on the tenant's request): unassign it and re-wrap every workload container in the background",
 		Tags:    []string{"multi-workload DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // The per-mailbox search index is built by the service (SPEC K4: it is
@@ -249,8 +250,8 @@ func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m stor
 }
 
 func (s *Server) searchRoutes() {
-	admins := []string{RoleGlobalAdmin, RoleExchangeAdmin}
-	huma.Register(s.api, huma.Operation{OperationID: "search-mailbox", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/search",
+	admins := []string{tenant.RoleGlobalAdmin, tenant.RoleExchangeAdmin}
+	register(s, huma.Operation{OperationID: "search-mailbox", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/search",
 		Summary: "Search a mailbox's items by word (reads the service-built index as the user)", Tags: []string{"mailbox data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
@@ -282,7 +283,7 @@ func (s *Server) searchRoutes() {
 			sort.Strings(out.Body.Items)
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "reindex-mailbox", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/search/reindex",
+	register(s, huma.Operation{OperationID: "reindex-mailbox", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/search/reindex",
 		Summary: "Rebuild a mailbox's search index: service-initiated work, which may use the availability key when the customer keys fail (K4)",
 		Tags:    []string{"mailbox data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {

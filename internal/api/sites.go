@@ -17,6 +17,7 @@ import (
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // Sites (SPEC D4, D5, K2, K5): one site DEP (the TIK) per geo, registered
@@ -62,8 +63,8 @@ func (s *Server) spoDEP(ctx context.Context, t store.ServiceTenant, geo string) 
 }
 
 func (s *Server) siteRoutes() {
-	writers := []string{RoleGlobalAdmin, RoleSharePointAdmin}
-	huma.Register(s.api, huma.Operation{OperationID: "register-spodataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies",
+	writers := []string{tenant.RoleGlobalAdmin, tenant.RoleSharePointAdmin}
+	register(s, huma.Operation{OperationID: "register-spodataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies",
 		Summary: "Register-SPODataEncryptionPolicy: a geo's TIK on a primary and a secondary key; wraps the geo's sites in the background", Tags: []string{"site DEPs"},
 		Security: bearerAuth, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
@@ -104,14 +105,14 @@ func (s *Server) siteRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Registering", By: caller(ctx).Subject}); err != nil {
+			if _, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Registering", By: tenant.Caller(ctx).Subject}); err != nil {
 				return nil, err
 			}
 			out, err := s.spoDEP(ctx, t, geo)
 			return &struct{ Body SPODEP }{Body: out}, err
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "update-spodataencryptionpolicy", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies/{geo}",
+	register(s, huma.Operation{OperationID: "update-spodataencryptionpolicy", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies/{geo}",
 		Summary: "Update-SPODataEncryptionPolicy: roll the geo's primary or secondary key to a new vault, key or version; the geo is Rolling while every site is re-wrapped in the background",
 		Tags:    []string{"site DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
@@ -164,14 +165,14 @@ func (s *Server) siteRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Rolling", By: caller(ctx).Subject}); err != nil {
+			if _, err := s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: "Rolling", By: tenant.Caller(ctx).Subject}); err != nil {
 				return nil, err
 			}
 			out, err := s.spoDEP(ctx, t, geo)
 			return &struct{ Body SPODEP }{Body: out}, err
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "recover-spodataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies/{geo}/recover",
+	register(s, huma.Operation{OperationID: "recover-spodataencryptionpolicy", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies/{geo}/recover",
 		Summary: "Key-loss recovery of a geo (operator, on the tenant's request): both keys of the geo's site DEP are lost; every site moves to a new site DEP on new keys, through the availability key",
 		Tags:    []string{"site DEPs"}, Security: bearerAuth, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
@@ -213,7 +214,7 @@ func (s *Server) siteRoutes() {
 			return &jobOutput{Body: jobJSON(j)}, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "get-spodataencryptionpolicy", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies",
+	register(s, huma.Operation{OperationID: "get-spodataencryptionpolicy", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/spoDataEncryptionPolicies",
 		Summary: "Get-SPODataEncryptionPolicy: each geo's key URIs, state and % of sites done", Tags: []string{"site DEPs"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -223,7 +224,7 @@ func (s *Server) siteRoutes() {
 				Value []SPODEP `json:"value"`
 			}
 		}, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, tenantRoles...)
+			t, err := s.tenantRole(ctx, in.Tenant, tenant.Roles...)
 			if err != nil {
 				return nil, err
 			}
@@ -254,7 +255,7 @@ func (s *Server) siteRoutes() {
 			return out, nil
 		})
 
-	huma.Register(s.api, huma.Operation{OperationID: "new-site", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/sites",
+	register(s, huma.Operation{OperationID: "new-site", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/sites",
 		Summary: "Create a site in a geo (under the geo's TIK when registered, else service-managed keys)", Tags: []string{"sites"}, Security: bearerAuth, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -329,8 +330,8 @@ func (s *Server) siteRoutes() {
 		Site   string `path:"site"`
 		File   string `path:"file"`
 	}
-	openSite := func(ctx context.Context, tenant, site, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
-		t, err := s.tenantRole(ctx, tenant, writers...)
+	openSite := func(ctx context.Context, tenantName, site, why string) (store.ServiceTenant, store.Mailbox, *envelope.Key, error) {
+		t, err := s.tenantRole(ctx, tenantName, writers...)
 		if err != nil {
 			return t, store.Mailbox{}, nil, err
 		}
@@ -340,10 +341,10 @@ func (s *Server) siteRoutes() {
 		} else if err != nil {
 			return t, m, nil, err
 		}
-		ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in site " + site + " by " + caller(ctx).Subject})
+		ck, err := s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in site " + site + " by " + tenant.Caller(ctx).Subject})
 		return t, m, ck, err
 	}
-	huma.Register(s.api, huma.Operation{OperationID: "put-file", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
+	register(s, huma.Operation{OperationID: "put-file", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
 		Summary: "Write a new version of a file", Tags: []string{"site data"}, Security: bearerAuth, MaxBodyBytes: 16 << 20},
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
@@ -376,7 +377,7 @@ func (s *Server) siteRoutes() {
 			info.ID = in.File
 			return &struct{ Body ItemInfo }{Body: info}, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "get-file", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
+	register(s, huma.Operation{OperationID: "get-file", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
 		Summary: "Read a file: the latest version, or ?version=N", Tags: []string{"site data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant  string `path:"tenant"`
@@ -405,7 +406,7 @@ func (s *Server) siteRoutes() {
 			}
 			return opened(content), nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "list-files", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/sites/{site}/files",
+	register(s, huma.Operation{OperationID: "list-files", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/sites/{site}/files",
 		Summary: "List a site's files with their versions (no content)", Tags: []string{"site data"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
@@ -428,7 +429,7 @@ func (s *Server) siteRoutes() {
 			}
 			return out, nil
 		})
-	huma.Register(s.api, huma.Operation{OperationID: "delete-file", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
+	register(s, huma.Operation{OperationID: "delete-file", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/sites/{site}/files/{file}",
 		Summary: "Delete a file with all its versions", Tags: []string{"site data"}, Security: bearerAuth, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *filePath) (*struct{}, error) {
 			t, err := s.tenantRole(ctx, in.Tenant, writers...)

@@ -1,0 +1,383 @@
+// Package tenant holds the service's tenants and who may act on them: the
+// tenant records, the roles of the service API, the bearer tokens the
+// service issues (kept only as hashes), authentication, and the tenant's
+// plans and user licences.
+//
+// The API authenticates a request with Authenticate, puts the caller in the
+// context with WithCaller, and resolves the tenant a route names with
+// Authorize; domain packages read the caller (for audit reasons) with
+// Caller.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Roles of the service API.
+const (
+	RoleOperator        = "operator" // the service provider
+	RoleGlobalAdmin     = "global-admin"
+	RoleExchangeAdmin   = "exchange-admin"
+	RoleSharePointAdmin = "sharepoint-admin"
+	RoleComplianceAdmin = "compliance-admin"
+)
+
+// Roles is every role a tenant's admins may hold.
+var Roles = []string{RoleGlobalAdmin, RoleExchangeAdmin, RoleSharePointAdmin, RoleComplianceAdmin}
+
+// OperatorTokenFile holds the operator's token in the data dir.
+const OperatorTokenFile = "service-operator.token"
+
+// Store is the slice of the store this package uses.
+type Store interface {
+	CreateServiceTenant(ctx context.Context, t store.ServiceTenant) error
+	ServiceTenant(ctx context.Context, idOrName string) (store.ServiceTenant, error)
+	ListServiceTenants(ctx context.Context) ([]store.ServiceTenant, error)
+	CreateToken(ctx context.Context, t store.APIToken) error
+	Token(ctx context.Context, hash string) (store.APIToken, error)
+	SetPlans(ctx context.Context, tenant string, plans []string) error
+	SetLicence(ctx context.Context, tenant, user, plan string) error
+	Licence(ctx context.Context, tenant, user string) (string, error)
+}
+
+// Service manages tenants and tokens.
+type Service struct {
+	st     Store
+	now    func() time.Time
+	log    *slog.Logger
+	cache  tenantCache
+	mu     sync.Mutex
+	tokens map[string]store.APIToken // by hash; tokens are immutable until they expire
+}
+
+// New returns the tenant service over st.
+func New(st Store, now func() time.Time, log *slog.Logger) *Service {
+	return &Service{st: st, now: now, log: log}
+}
+
+// ---- the caller ----
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying the authenticated caller.
+func WithCaller(ctx context.Context, p store.APIToken) context.Context {
+	return context.WithValue(ctx, callerKey{}, p)
+}
+
+// Caller is the authenticated caller of ctx (zero if none).
+func Caller(ctx context.Context) store.APIToken {
+	p, _ := ctx.Value(callerKey{}).(store.APIToken)
+	return p
+}
+
+// ---- tokens and authentication ----
+
+const knownTokensMax = 10000
+
+// HashToken is how tokens are kept: hex SHA-256.
+func HashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewToken mints a token and stores its hash.
+func NewToken(ctx context.Context, st interface {
+	CreateToken(context.Context, store.APIToken) error
+}, t store.APIToken) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := "cksvc_" + base64.RawURLEncoding.EncodeToString(b)
+	t.Hash = HashToken(tok)
+	if err := st.CreateToken(ctx, t); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// EnsureOperatorToken returns the operator's token, kept in file (mode
+// 0600); on first start it mints one and stores its hash.
+func EnsureOperatorToken(ctx context.Context, st interface {
+	CreateToken(context.Context, store.APIToken) error
+	Token(context.Context, string) (store.APIToken, error)
+}, file string, now time.Time) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		tok := strings.TrimSpace(string(b))
+		if _, err := st.Token(ctx, HashToken(tok)); err == nil {
+			return tok, nil
+		}
+		return "", fmt.Errorf("operator token in %s is not known to this store; remove the file to mint a new one", file)
+	}
+	tok, err := NewToken(ctx, st, store.APIToken{Role: RoleOperator, Subject: "operator", Created: now, Expires: now.AddDate(10, 0, 0)})
+	if err != nil {
+		return "", err
+	}
+	return tok, os.WriteFile(file, []byte(tok+"\n"), 0o600)
+}
+
+// Authenticate resolves a bearer token to its caller.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (store.APIToken, error) {
+	if bearer == "" {
+		return store.APIToken{}, rule.Unauthenticated("Authentication", "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token")
+	}
+	t, err := s.lookup(ctx, HashToken(bearer))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return t, rule.Unauthenticated("Authentication", "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known")
+	case err != nil:
+		return t, fmt.Errorf("token lookup: %w", err)
+	case !s.now().Before(t.Expires):
+		return t, rule.Unauthenticated("Authentication", "ask for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// lookup finds a token by hash, remembering it until it expires.
+func (s *Service) lookup(ctx context.Context, hash string) (store.APIToken, error) {
+	s.mu.Lock()
+	t, ok := s.tokens[hash]
+	s.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := s.st.Token(ctx, hash)
+	if err != nil {
+		return t, err
+	}
+	s.mu.Lock()
+	if s.tokens == nil || len(s.tokens) >= knownTokensMax {
+		s.tokens = map[string]store.APIToken{}
+	}
+	s.tokens[hash] = t
+	s.mu.Unlock()
+	return t, nil
+}
+
+// IssueToken mints a token for an admin of t. The caller must be the
+// operator or t's global admin.
+func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject, role, validFor string) (string, store.APIToken, error) {
+	p := Caller(ctx)
+	if p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
+		return "", store.APIToken{}, rule.Refused("Authorization.TenantAdmin", "ask the tenant's global admin (or the service operator) to issue tokens", "role %s may not issue tokens for tenant %s", p.Role, t.Name)
+	}
+	if !slices.Contains(Roles, role) {
+		return "", store.APIToken{}, rule.Invalid("Token.Role", "use global-admin, exchange-admin, sharepoint-admin or compliance-admin", "role %q is not a tenant role", role)
+	}
+	if !strings.Contains(subject, "@") {
+		return "", store.APIToken{}, rule.Invalid("Token.Subject", "give the admin's user principal name, e.g. admin@contoso.com", "subject %q is not a UPN", subject)
+	}
+	life := 720 * time.Hour
+	if validFor != "" {
+		d, err := time.ParseDuration(validFor)
+		if err != nil || d < time.Hour || d > 8760*time.Hour {
+			return "", store.APIToken{}, rule.Invalid("Token.ValidFor", "give a duration from 1h to 8760h, e.g. 720h", "validFor %q is invalid", validFor)
+		}
+		life = d
+	}
+	now := s.now().UTC()
+	rec := store.APIToken{Tenant: t.ID, Role: role, Subject: subject, Created: now, Expires: now.Add(life)}
+	tok, err := NewToken(ctx, s.st, rec)
+	if err != nil {
+		return "", rec, err
+	}
+	s.log.Info("tenant: token issued", "tenant", t.ID, "subject", rec.Subject, "role", rec.Role, "by", p.Subject, "expires", rec.Expires)
+	return tok, rec, nil
+}
+
+// ---- tenants ----
+
+var nameRE = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._&'-]{0,63}$`)
+
+// Create creates a tenant; id is its directory ID (a GUID; a new one if empty).
+func (s *Service) Create(ctx context.Context, name, id string) (store.ServiceTenant, error) {
+	if err := RequireOperator(ctx); err != nil {
+		return store.ServiceTenant{}, err
+	}
+	given := name
+	name = strings.TrimSpace(name)
+	if !nameRE.MatchString(name) {
+		return store.ServiceTenant{}, rule.Invalid("Tenant.Name", "use 1-64 letters, digits, spaces and . _ & ' -, starting with a letter or digit", "tenant name %q is invalid", given)
+	}
+	gid := strings.ToLower(id)
+	if gid == "" {
+		gid = uuid.NewString()
+	} else if _, err := uuid.Parse(gid); err != nil {
+		return store.ServiceTenant{}, rule.Invalid("Tenant.ID", "give the tenant's directory ID as a GUID, or leave it out", "tenant id %q is not a GUID", id)
+	}
+	t := store.ServiceTenant{ID: gid, Name: name, Created: s.now().UTC()}
+	if err := s.st.CreateServiceTenant(ctx, t); errors.Is(err, store.ErrConflict) {
+		return t, rule.Conflict("Tenant.Unique", "choose another name, or use the existing tenant", "a tenant named %q or with ID %s exists", name, gid)
+	} else if err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// List returns the tenants the caller may see: all for the operator, its
+// own otherwise.
+func (s *Service) List(ctx context.Context) ([]store.ServiceTenant, error) {
+	ts, err := s.st.ListServiceTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := Caller(ctx)
+	out := []store.ServiceTenant{}
+	for _, t := range ts {
+		if p.Role == RoleOperator || p.Tenant == t.ID {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// Get loads a tenant the caller may see; others are reported as not found,
+// so tenants cannot probe for each other.
+func (s *Service) Get(ctx context.Context, idOrName string) (store.ServiceTenant, error) {
+	t, err := s.cache.get(ctx, s.st, idOrName)
+	p := Caller(ctx)
+	if errors.Is(err, store.ErrNotFound) || err == nil && p.Role != RoleOperator && p.Tenant != t.ID {
+		return t, rule.NotFound("Tenant.Exists", "check the tenant name or ID (ck tenant list)", "tenant %q not found", idOrName)
+	}
+	return t, err
+}
+
+// Authorize loads a tenant the caller may see and checks that the caller
+// holds one of roles.
+func (s *Service) Authorize(ctx context.Context, idOrName string, roles []string) (store.ServiceTenant, error) {
+	t, err := s.Get(ctx, idOrName)
+	if err != nil {
+		return t, err
+	}
+	return t, RequireRole(ctx, roles)
+}
+
+// RequireRole refuses a caller without one of roles.
+func RequireRole(ctx context.Context, roles []string) error {
+	p := Caller(ctx)
+	if slices.Contains(roles, p.Role) {
+		return nil
+	}
+	if len(roles) == 1 && roles[0] == RoleOperator {
+		return rule.Refused("Authorization.Operator", "this is the service operator's action; a tenant admin cannot do it", "role %s may not do this", p.Role)
+	}
+	return rule.Refused("Authorization.Role", "use a token of a tenant admin with one of these roles: "+strings.Join(roles, ", "), "role %s may not do this", p.Role)
+}
+
+// RequireOperator refuses every caller but the service operator.
+func RequireOperator(ctx context.Context) error { return RequireRole(ctx, []string{RoleOperator}) }
+
+// tenantCache remembers tenants found, for the lookup every request makes:
+// a tenant never changes once created (there is no rename or delete), so
+// a found tenant stays right; one not found is asked again each time.
+type tenantCache struct {
+	m sync.Map // lower-case ID or name -> store.ServiceTenant
+	n atomic.Int64
+}
+
+const maxCachedTenants = 10000
+
+func (c *tenantCache) get(ctx context.Context, st Store, idOrName string) (store.ServiceTenant, error) {
+	key := strings.ToLower(idOrName)
+	if v, ok := c.m.Load(key); ok {
+		return v.(store.ServiceTenant), nil
+	}
+	t, err := st.ServiceTenant(ctx, idOrName)
+	if err != nil {
+		return t, err
+	}
+	if c.n.Add(1) > maxCachedTenants {
+		c.m.Clear()
+		c.n.Store(0)
+	}
+	c.m.Store(key, t)
+	return t, nil
+}
+
+// ---- plans and licences ----
+
+// ValidPlanName reports whether p may name a plan.
+func ValidPlanName(p string) bool { return nameRE.MatchString(p) }
+
+var upnRE = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
+
+// ValidUPN reports whether s is a user principal name.
+func ValidUPN(s string) bool { return upnRE.MatchString(s) }
+
+// SetPlans sets the tenant's service plans (the operator's action).
+func (s *Service) SetPlans(ctx context.Context, t store.ServiceTenant, plans []string) error {
+	for _, p := range plans {
+		if !ValidPlanName(p) {
+			return rule.Invalid("Tenant.Plan", "give plan names such as E5 or E3", "plan %q is invalid", p)
+		}
+	}
+	return s.st.SetPlans(ctx, t.ID, plans)
+}
+
+// Licence is a user's plan and whether it covers Customer Key.
+type Licence struct {
+	User        string
+	Plan        string
+	CustomerKey bool
+}
+
+// LicenceOf describes user's plan.
+func LicenceOf(user, plan string) Licence {
+	return Licence{User: strings.ToLower(user), Plan: plan, CustomerKey: slices.Contains(onboarding.CustomerKeyPlans, plan)}
+}
+
+// SetLicence gives a user of t a plan ("" removes it): the operator's or
+// the tenant's global admin's action.
+func (s *Service) SetLicence(ctx context.Context, t store.ServiceTenant, user, plan string) (Licence, error) {
+	if p := Caller(ctx); p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
+		return Licence{}, rule.Refused("Authorization.TenantAdmin", "ask the tenant's global admin (or the operator) to assign licences", "role %s may not assign licences", p.Role)
+	}
+	if !ValidUPN(user) {
+		return Licence{}, rule.Invalid("Licence.User", "give the user's principal name, e.g. alice@contoso.com", "user %q is not a UPN", user)
+	}
+	if plan != "" && !ValidPlanName(plan) {
+		return Licence{}, rule.Invalid("Licence.Plan", "give a plan name such as E5 or E3", "plan %q is invalid", plan)
+	}
+	if err := s.st.SetLicence(ctx, t.ID, user, plan); err != nil {
+		return Licence{}, err
+	}
+	return LicenceOf(user, plan), nil
+}
+
+// Licence returns a user's licence.
+func (s *Service) Licence(ctx context.Context, t store.ServiceTenant, user string) (Licence, error) {
+	plan, err := s.st.Licence(ctx, t.ID, user)
+	return LicenceOf(user, plan), err
+}
+
+// RequireLicence refuses a customer DEP for a user without a licence that
+// includes Customer Key (O1).
+func (s *Service) RequireLicence(ctx context.Context, t store.ServiceTenant, user string) error {
+	plan, err := s.st.Licence(ctx, t.ID, user)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(onboarding.CustomerKeyPlans, plan) {
+		return rule.Invalid("O1.Licence", "give the user a licence that includes Customer Key: ck tenant licence "+t.Name+" "+user+" --plan E5",
+			"user %s is not licensed for Customer Key (plan %q)", user, plan)
+	}
+	return nil
+}
