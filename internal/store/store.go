@@ -393,6 +393,11 @@ type Service interface {
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	Mailbox(ctx context.Context, tenant, id string) (Mailbox, error)
 	ListMailboxes(ctx context.Context, tenant string) ([]Mailbox, error)
+	// ContainersOnDEP lists the tenant's containers (mailboxes, sites,
+	// workload containers) whose key is wrapped by DEP dep, by ID.
+	ContainersOnDEP(ctx context.Context, tenant, dep string) ([]Mailbox, error)
+	// ContainersOfKind lists the tenant's containers of one kind, by ID.
+	ContainersOfKind(ctx context.Context, tenant, kind string) ([]Mailbox, error)
 	// UpdateMailbox re-points a mailbox at another DEP with its re-wrapped
 	// key, if it is still on prevDEP (ErrConflict otherwise); reaching its
 	// Target clears the Target.

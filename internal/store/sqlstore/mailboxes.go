@@ -34,6 +34,14 @@ func (s *DB) ListMailboxes(ctx context.Context, tenant string) ([]store.Mailbox,
 	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? ORDER BY id`, tenant)
 }
 
+func (s *DB) ContainersOnDEP(ctx context.Context, tenant, dep string) ([]store.Mailbox, error) {
+	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? AND dep = ? ORDER BY id`, tenant, dep)
+}
+
+func (s *DB) ContainersOfKind(ctx context.Context, tenant, kind string) ([]store.Mailbox, error) {
+	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? AND kind = ? ORDER BY id`, tenant, kind)
+}
+
 func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string) error {
 	// Reaching the assigned DEP ends the assignment's wait.
 	res, err := s.exec(ctx, `UPDATE mailboxes SET dep = ?, container_key = ?, key_version = ?, updated = ?, target_dep = CASE WHEN target_dep = ? THEN '' ELSE target_dep END

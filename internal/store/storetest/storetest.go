@@ -484,6 +484,24 @@ func testMailboxes(t *testing.T, s store.Store) {
 	ms, err := s.ListMailboxes(ctx, "t1")
 	must(t, err)
 	equal(t, "mailboxes", ms, []store.Mailbox{moved})
+	site := store.Mailbox{Tenant: "t1", ID: "site:finance", Kind: "Site:NAM", DEP: "dep-b", ContainerKey: []byte("wrapped-s"), KeyVersion: 1, Created: now(), Updated: now()}
+	must(t, s.CreateMailbox(ctx, site))
+	other := store.Mailbox{Tenant: "t2", ID: "site:finance", Kind: "Site:NAM", DEP: "dep-b", ContainerKey: []byte("wrapped-o"), KeyVersion: 1, Created: now(), Updated: now()}
+	must(t, s.CreateMailbox(ctx, other))
+	onB, err := s.ContainersOnDEP(ctx, "t1", "dep-b")
+	must(t, err)
+	equal(t, "containers on dep-b", onB, []store.Mailbox{moved, site})
+	onA, err := s.ContainersOnDEP(ctx, "t1", "dep-a")
+	must(t, err)
+	equal(t, "containers on dep-a (moved off)", len(onA), 0)
+	sites, err := s.ContainersOfKind(ctx, "t1", "Site:NAM")
+	must(t, err)
+	equal(t, "sites of t1", sites, []store.Mailbox{site})
+	users, err := s.ContainersOfKind(ctx, "t1", "UserMailbox")
+	must(t, err)
+	equal(t, "user mailboxes of t1", len(users), 1)
+	must(t, s.DeleteMailbox(ctx, "t1", site.ID))
+	must(t, s.DeleteMailbox(ctx, "t2", other.ID))
 
 	it := store.Item{Tenant: "t1", Mailbox: "alice@contoso.com", ID: "msg-1", Kind: "message", Version: 1, Sealed: []byte("sealed-1"), Created: now()}
 	must(t, s.PutItem(ctx, it))

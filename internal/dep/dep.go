@@ -1,0 +1,255 @@
+// Package dep holds data encryption policies (DEPs): the rules for making
+// one on two customer keys (SPEC D1), their health and revocation signal
+// (R5), assignment (D2, D6), purge requests and their approval by the
+// tenant's officers (R6), and the translation of a stored DEP into a
+// keyring request for its key.
+//
+// A DEP has a Kind: a mailbox DEP (Exchange Online), a multi-workload DEP
+// (M365DataAtRestEncryption), a site DEP (the TIK of a SharePoint geo), or
+// the tenant's service-managed DEP. Each kind but the service-managed one
+// reaches customer keys as its workload's service principal (Workload).
+package dep
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"crypto/ed25519"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Kind is the kind of a DEP, as stored.
+type Kind string
+
+// Kinds of DEP.
+const (
+	Mailbox Kind = "mailbox" // New-DataEncryptionPolicy: Exchange mailboxes
+	MDEP    Kind = "mdep"    // New-M365DataAtRestEncryptionPolicy: multi-workload data
+	Site    Kind = "site"    // Register-SPODataEncryptionPolicy: a geo's TIK
+	ServiceManaged Kind = "service" // the tenant's service-managed keys
+)
+
+// Well-known application IDs of the service's workloads (SPEC V4): the
+// service principals a tenant registers and grants get, wrapKey and
+// unwrapKey on its keys.
+const (
+	ExchangeApp   = "00000002-0000-0ff1-ce00-000000000000" // Office 365 Exchange Online: mailbox DEPs
+	SharePointApp = "00000003-0000-0ff1-ce00-000000000000" // Office 365 SharePoint Online: site DEPs
+	M365App       = "c066d759-24ae-40e7-a56f-027002b5d3e4" // M365DataAtRestEncryption: the multi-workload DEP
+)
+
+// Workload is how the service reaches customer keys as one workload's
+// service principal.
+type Workload struct {
+	App  string // application ID
+	KMS  kms.Client
+	Ring *keyring.Keyring
+}
+
+// MaxMailboxDEPs per tenant (SPEC D1), also the bound on multi-workload DEPs.
+const MaxMailboxDEPs = 50
+
+// MaxSiteDEPs bounds a tenant's site DEPs: one per geo, plus those of
+// rolls in progress (retired site DEPs are deleted).
+const MaxSiteDEPs = 100
+
+// ServiceName is the name of a tenant's service-managed DEP.
+const ServiceName = "service-managed"
+
+// Store is the slice of the store this package uses.
+type Store interface {
+	CreateDEP(ctx context.Context, d store.DEP, max int) error
+	DEP(ctx context.Context, tenant, kind, idOrName string) (store.DEP, error)
+	DEPByID(ctx context.Context, tenant, id string) (store.DEP, error)
+	ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, error)
+	UpdateDEP(ctx context.Context, d store.DEP) error
+	DeleteDEP(ctx context.Context, tenant, id string) error
+	Onboarded(ctx context.Context, tenant string) ([]store.Onboarding, error)
+	SetAssignment(ctx context.Context, tenant, scenario, dep string, at time.Time) error
+	Assignment(ctx context.Context, tenant, scenario string) (string, time.Time, error)
+	CreatePurge(ctx context.Context, p store.Purge) error
+	Purge(ctx context.Context, tenant, dep string) (store.Purge, error)
+	ListPurges(ctx context.Context, tenant string) ([]store.Purge, error)
+	UpdatePurge(ctx context.Context, p store.Purge, prev string) error
+	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
+	ListSiteRegistrations(ctx context.Context, tenant string) ([]store.SiteRegistration, error)
+}
+
+// Config configures the DEP service.
+type Config struct {
+	Store     Store
+	Workloads map[Kind]Workload // mailbox, site, mdep
+	// Azure is where vaults are looked up by name (site DEP keys).
+	Azure onboarding.Azure
+	// Signer signs crypto-shred certificates; without it purges are refused.
+	Signer ed25519.PrivateKey
+	// PurgeApprovals is how many distinct officers approve a purge (≥ 1).
+	PurgeApprovals int
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Service manages a tenant's DEPs.
+type Service struct {
+	cfg Config
+	st  Store
+	// workloadOf remembers the workload of each DEP whose key was asked
+	// for, so a cached key is looked up in one keyring only.
+	workloadOf sync.Map // DEP ID -> Kind
+}
+
+// New returns the DEP service.
+func New(cfg Config) *Service {
+	if cfg.PurgeApprovals <= 0 {
+		cfg.PurgeApprovals = 1
+	}
+	return &Service{cfg: cfg, st: cfg.Store}
+}
+
+// Workload returns the workload that reaches DEPs of kind k.
+func (s *Service) Workload(k Kind) (Workload, bool) {
+	w, ok := s.cfg.Workloads[k]
+	return w, ok
+}
+
+// Signer is the key that signs crypto-shred certificates (nil if none).
+func (s *Service) Signer() ed25519.PrivateKey { return s.cfg.Signer }
+
+// Get finds a tenant's DEP of kind k by GUID or name.
+func (s *Service) Get(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string) (store.DEP, error) {
+	d, err := s.st.DEP(ctx, t.ID, string(k), idOrName)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, rule.NotFound("D1.Exists", "check the name or GUID (ck dep list)", "tenant %s has no %s DEP %q", t.Name, k, idOrName)
+	}
+	return d, err
+}
+
+// List returns a tenant's DEPs of kind k.
+func (s *Service) List(ctx context.Context, t store.ServiceTenant, k Kind) ([]store.DEP, error) {
+	return s.st.ListDEPs(ctx, t.ID, string(k))
+}
+
+// ByID finds a DEP of any kind by its GUID (a container's DEP).
+func (s *Service) ByID(ctx context.Context, t store.ServiceTenant, id string) (store.DEP, error) {
+	d, err := s.st.DEPByID(ctx, t.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		if p, err := s.st.Purge(ctx, t.ID, id); err == nil { // mid-purge: the DEP goes first
+			return d, rule.Gone("R6.Purged", "the data of this DEP is being purged, at the tenant's request, and cannot be read", "DEP %s is %s", p.Name, strings.ToLower(p.State))
+		}
+		return d, rule.Internal("Mailbox.DEP", "the operator should read the service log", "the DEP %s of a container is missing", id)
+	}
+	return d, err
+}
+
+// Ring returns the workload that reaches a DEP's keys and the DEP as its
+// keyring knows it (the service-managed DEP needs no customer key; the
+// mailbox keyring reaches it).
+func (s *Service) Ring(d store.DEP) (Workload, keyring.DEP, error) {
+	k := Kind(d.Kind)
+	wk := k
+	if k == ServiceManaged {
+		wk = Mailbox
+	}
+	w, ok := s.cfg.Workloads[wk]
+	if !ok {
+		return w, keyring.DEP{}, rule.Unavailable("Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
+	}
+	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
+	switch k {
+	case ServiceManaged:
+		kd.Kind = keyring.ServiceManaged
+	case Site:
+		kd.Kind = keyring.Site // the TIK: hedged, never the availability key (K5)
+	}
+	s.workloadOf.Store(d.ID, wk)
+	return w, kd, kd.UnmarshalKeys(d.Keys)
+}
+
+// Key gets a DEP's key through the keyring of its workload, for req.
+func (s *Service) Key(ctx context.Context, d store.DEP, req keyring.Request) (*envelope.Key, error) {
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return nil, err
+	}
+	key, err := w.Ring.DEPKey(ctx, kd, req)
+	var de *keyring.DEPError
+	switch {
+	case errors.As(err, &de) && de.Deliberate():
+		return nil, rule.Refused("K3.CustomerKeysRefused", "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys (or recover them)", "%v", err)
+	case errors.As(err, &de):
+		return nil, rule.Unavailable("K3.VaultsUnavailable", "retry later: the tenant's key vaults cannot be reached", "%v", err)
+	case errors.Is(err, keyring.ErrAvailabilityKeyDestroyed):
+		return nil, rule.Gone("R6.Purged", "the data of this DEP was purged and cannot be read", "%v", err)
+	}
+	return key, err
+}
+
+// Cached returns the key of DEP id if its keyring holds it (and it is not
+// due for a refresh): a read needs the DEP's record only otherwise.
+func (s *Service) Cached(id string) (*envelope.Key, bool) {
+	k, ok := s.workloadOf.Load(id)
+	if !ok {
+		return nil, false
+	}
+	w, ok := s.cfg.Workloads[k.(Kind)]
+	if !ok {
+		return nil, false
+	}
+	return w.Ring.Cached(id)
+}
+
+// Evict drops a DEP's key from its keyring's cache.
+func (s *Service) Evict(d store.DEP) error {
+	w, _, err := s.Ring(d)
+	if err != nil {
+		return err
+	}
+	w.Ring.Evict(d.ID)
+	return nil
+}
+
+// WrappedWith are the key versions that wrap the DEP key (none if the
+// record does not parse).
+func WrappedWith(d store.DEP) []string {
+	var k keyring.DEP
+	if k.UnmarshalKeys(d.Keys) == nil && len(k.CustomerKeys) == 2 {
+		return []string{k.CustomerKeys[0].KeyID, k.CustomerKeys[1].KeyID}
+	}
+	return []string{}
+}
+
+// RequireOnboarded refuses work for a scenario the tenant has not enabled
+// through onboarding (O3): any of scenarios will do.
+func (s *Service) RequireOnboarded(ctx context.Context, t store.ServiceTenant, scenarios ...string) error {
+	ons, err := s.st.Onboarded(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range ons {
+		for _, sc := range scenarios {
+			if o.Scenario == sc {
+				return nil
+			}
+		}
+	}
+	return rule.Invalid("O3.Onboarded", "onboard the tenant first: ck onboarding new --scenario "+scenarios[0]+" --mode Enable ... (after Validate and Prepare pass)",
+		"tenant %s is not onboarded for %s", t.Name, strings.Join(scenarios, " or "))
+}
+
+// Answer is what a probe's error says ("ok" for none).
+func Answer(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}

@@ -1,0 +1,118 @@
+package dep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// ErrNothingToRecover is returned for a key-loss recovery of a
+// service-managed DEP.
+var ErrNothingToRecover = errors.New("the DEP is service-managed: nothing to recover")
+
+// RequireLost refuses a key-loss recovery unless both customer keys of d
+// refuse, deliberately: an outage or one working key is not a loss (R3).
+func (s *Service) RequireLost(ctx context.Context, d store.DEP, reason string) error {
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return err
+	}
+	_, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "key-loss recovery check: " + reason})
+	if kms.ClassOf(errs[0]) != kms.Denied || kms.ClassOf(errs[1]) != kms.Denied {
+		return rule.Conflict("R3.KeysNotLost", "recovery through the availability key is only for a DEP whose two customer keys are both lost; move the containers off it (Set-Mailbox, or roll the keys), or wait out an outage (ck dep health "+d.Name+")",
+			"DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
+	}
+	return nil
+}
+
+// RequireHealthy refuses a DEP unless both of its customer keys answer
+// (the target of a recovery).
+func (s *Service) RequireHealthy(ctx context.Context, d store.DEP, rid, why string) error {
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return err
+	}
+	if _, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: why}); errs[0] != nil || errs[1] != nil {
+		return rule.Conflict(rid, "the target DEP must be healthy: both of its keys must answer (ck dep health "+d.Name+")", "DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
+	}
+	return nil
+}
+
+// RequireUsable refuses a DEP when neither customer key answers (the
+// rollback of a multi-workload DEP re-wraps with them, R4).
+func (s *Service) RequireUsable(ctx context.Context, d store.DEP, reason string) error {
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return err
+	}
+	if _, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "rollback check: " + reason}); errs[0] != nil && errs[1] != nil {
+		return rule.Conflict("R4.CustomerKeysUsable", "the tenant must keep its vaults and keys with the workload's permissions until the rollback is done (ck dep health "+d.Name+")",
+			"DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
+	}
+	return nil
+}
+
+// Disable disables a DEP (so nothing is assigned to it meanwhile).
+func (s *Service) Disable(ctx context.Context, d store.DEP) error {
+	d.Enabled, d.Updated = false, s.cfg.Now().UTC()
+	return s.st.UpdateDEP(ctx, d)
+}
+
+// OldKey is the key of a DEP that containers are moved off: through the
+// keyring, or in a key-loss recovery (recoverReason set) through the
+// availability key alone (then the caller destroys it).
+func (s *Service) OldKey(ctx context.Context, d store.DEP, req keyring.Request, recoverReason string) (*envelope.Key, error) {
+	if recoverReason == "" {
+		return s.Key(ctx, d, req)
+	}
+	if Kind(d.Kind) == ServiceManaged {
+		return nil, fmt.Errorf("DEP %s: %w", d.Name, ErrNothingToRecover)
+	}
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return nil, err
+	}
+	req.Reason = "key-loss recovery of DEP " + d.Name + " by the operator: " + recoverReason
+	return w.Ring.RecoveryKey(ctx, kd, req)
+}
+
+// Retire deletes a DEP no container uses any more, destroying its
+// availability key: nothing is wrapped under its key.
+func (s *Service) Retire(ctx context.Context, t store.ServiceTenant, d store.DEP, why string) error {
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return err
+	}
+	if err := w.Ring.DestroyAvailabilityKey(ctx, kd, "service", why); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	if err := s.st.DeleteDEP(ctx, t.ID, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Delete deletes a DEP record (the purge's first step).
+func (s *Service) Delete(ctx context.Context, t store.ServiceTenant, id string) error {
+	if err := s.st.DeleteDEP(ctx, t.ID, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// NextSiteName names a geo's next site DEP (after a roll or recovery).
+func NextSiteName(geo string) string { return "SPO-" + geo + "-" + uuid.NewString()[:8] }
+
+// OfGeo reports whether d is a site DEP of geo.
+func OfGeo(d store.DEP, geo string) bool {
+	return d.Name == "SPO-"+geo || strings.HasPrefix(d.Name, "SPO-"+geo+"-")
+}

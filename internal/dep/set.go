@@ -1,0 +1,128 @@
+package dep
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+// mdepPurgeRefusal is R6's answer to a purge request on a multi-workload DEP.
+const mdepPurgeRefusal = "purging of a multi-workload DEP isn't supported: it encrypts data across multiple workloads for all of the tenant's users, and purging it would make all of that data inaccessible"
+
+// Change is Set-DataEncryptionPolicy's (or Set-M365DataAtRestEncryptionPolicy's)
+// change: enable or disable, a new description, a refresh after a key
+// roll, or the permanent data purge request (alone).
+type Change struct {
+	Enabled      *bool
+	Description  *string
+	Refresh      bool
+	Purge        bool
+	PurgeReason  string
+	PurgeContact string
+}
+
+// Set applies a change to a DEP of kind k.
+func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, c Change) (store.DEP, error) {
+	d, err := s.Get(ctx, t, k, idOrName)
+	if err != nil {
+		return d, err
+	}
+	if c.Purge {
+		if k != Mailbox {
+			return d, rule.Invalid("R6.NotForMDEP", "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)", mdepPurgeRefusal)
+		}
+		if c.Enabled != nil || c.Description != nil || c.Refresh {
+			return d, rule.Invalid("R6.Alone", "request the purge on its own, with only its reason and contact", "a purge request cannot be combined with other changes")
+		}
+		return s.RequestPurge(ctx, t, d, c.PurgeReason, c.PurgeContact)
+	}
+	if c.Enabled == nil && c.Description == nil && !c.Refresh {
+		return d, rule.Invalid("D1.Set", "give enabled, description, refresh, or a purge request", "nothing to change")
+	}
+	by := tenant.Caller(ctx).Subject
+	if c.Enabled != nil && *c.Enabled {
+		if err := s.RequirePurgeFree(ctx, t, d); err != nil {
+			return d, err
+		}
+	}
+	if c.Refresh {
+		w, kd, err := s.Ring(d)
+		if err != nil {
+			return d, err
+		}
+		rolled, err := w.Ring.Refresh(ctx, kd, keyring.Request{Initiator: keyring.User, Reason: "refresh (key roll) by " + by})
+		var de *keyring.DEPError
+		switch {
+		case errors.As(err, &de):
+			return d, rule.Conflict("R1.Refresh", "the DEP key must be readable with a customer key to refresh it: restore the workload's access to the keys (ck dep health "+d.Name+")", "%v", err)
+		case err != nil:
+			return d, rule.Conflict("R1.Refresh", "both customer keys must wrap with their current version: check that the new versions are enabled, without expiry, and that the workload may use them", "%v", err)
+		}
+		d.Keys = rolled.MarshalKeys()
+	}
+	if c.Enabled != nil && !*c.Enabled && k == MDEP {
+		if assigned, _, err := s.st.Assignment(ctx, t.ID, string(MDEP)); err != nil {
+			return d, err
+		} else if assigned == d.ID {
+			return d, rule.Invalid("D6.DisableAfterUnassign", "assign another multi-workload DEP first (ck mdep assign NAME), then disable this one", "DEP %s is assigned to the tenant and cannot be disabled", d.Name)
+		}
+	}
+	if c.Enabled != nil {
+		d.Enabled = *c.Enabled
+	}
+	if c.Description != nil {
+		d.Description = *c.Description
+	}
+	d.Updated = s.cfg.Now().UTC()
+	if err := s.st.UpdateDEP(ctx, d); err != nil {
+		return d, err
+	}
+	s.cfg.Logger.Info("dep: changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", by)
+	return d, nil
+}
+
+// Health is a DEP's health with each customer key's answer to a probe.
+type Health struct {
+	DEP   store.DEP
+	State keyring.State
+	Cause string
+	Since time.Time
+	Keys  [2]KeyHealth
+}
+
+// KeyHealth is one customer key's answer.
+type KeyHealth struct {
+	KeyID string
+	Err   error
+}
+
+// Probe asks each customer key of a DEP to unwrap its key now (R5). With
+// revoked, it is the tenant's revocation signal: the DEP key leaves the
+// cache first. Tenant admins of roles may ask; the operator may always.
+func (s *Service) Probe(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, revoked bool) (Health, error) {
+	d, err := s.Get(ctx, t, k, idOrName)
+	if err != nil {
+		return Health{}, err
+	}
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return Health{}, err
+	}
+	by := tenant.Caller(ctx).Subject
+	reason := "DEP health check by " + by
+	if revoked {
+		w.Ring.Evict(d.ID)
+		reason = "revocation signal from " + by
+	}
+	h, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: reason})
+	out := Health{DEP: d, State: h.State, Cause: h.Cause, Since: h.Since}
+	for i, ck := range kd.CustomerKeys {
+		out.Keys[i] = KeyHealth{KeyID: ck.KeyID, Err: errs[i]}
+	}
+	return out, nil
+}
