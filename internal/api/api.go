@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -21,10 +22,14 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/jobs"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/lifecycle"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
+	"github.com/customerkey/customerkey/internal/workload"
 )
 
 // OperatorTokenFile holds the operator's token in the data dir (dev).
@@ -54,15 +59,31 @@ type Config struct {
 	JobLease time.Duration
 }
 
+// Workload is how the service reaches customer keys as one workload.
+type Workload = dep.Workload
+
+// Well-known application IDs of the service's workloads (SPEC V4).
+const (
+	ExchangeApp   = dep.ExchangeApp
+	SharePointApp = dep.SharePointApp
+	M365App       = dep.M365App
+)
+
+// MaxMailboxDEPs per tenant (SPEC D1).
+const MaxMailboxDEPs = dep.MaxMailboxDEPs
+
 // Server is the service API.
 type Server struct {
-	cfg     Config
-	api     huma.API
-	mux     *http.ServeMux
-	audit   *audit.Log
-	index   indexer
-	jobs    *jobs.Runner
-	tenants *tenant.Service
+	cfg        Config
+	api        huma.API
+	mux        *http.ServeMux
+	audit      *audit.Log
+	jobs       *jobs.Runner
+	tenants    *tenant.Service
+	onboarding *onboarding.Requests
+	deps       *dep.Service
+	boxes      *workload.Service
+	life       *lifecycle.Service
 }
 
 // Version of the API document.
@@ -79,71 +100,71 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PurgeApprovals <= 0 {
+		cfg.PurgeApprovals = 1
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.tenants = tenant.New(cfg.Store, cfg.Now, cfg.Logger)
 	s.audit = audit.New(cfg.Store, cfg.Now, cfg.Logger)
-	if cfg.PurgeApprovals <= 0 {
-		s.cfg.PurgeApprovals = 1
-	}
 	s.jobs = jobs.New(jobs.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now, Lease: cfg.JobLease})
+	ws := map[dep.Kind]dep.Workload{}
+	for k, w := range cfg.Workloads {
+		ws[dep.Kind(k)] = w
+	}
+	s.deps = dep.New(dep.Config{Store: cfg.Store, Workloads: ws, Azure: cfg.Azure, Signer: cfg.Signer, PurgeApprovals: cfg.PurgeApprovals, Now: cfg.Now, Logger: cfg.Logger})
+	s.boxes = workload.New(workload.Config{Store: cfg.Store, DEPs: s.deps, Licences: s.tenants, Now: cfg.Now, Logger: cfg.Logger})
+	s.life = lifecycle.New(lifecycle.Config{Store: cfg.Store, DEPs: s.deps, Containers: s.boxes, Jobs: s.jobs, Audit: s.audit, Now: cfg.Now, Logger: cfg.Logger})
+	scenarioKind := map[string]dep.Kind{onboarding.EXO: dep.Mailbox, onboarding.SPO: dep.Site, onboarding.MDEP: dep.MDEP}
+	s.onboarding = onboarding.NewRequests(onboarding.Config{Store: cfg.Store, Azure: cfg.Azure, Now: cfg.Now, Logger: cfg.Logger,
+		Workload: func(scenario string) (string, kms.Client, bool) {
+			w, ok := ws[scenarioKind[scenario]]
+			return w.App, w.KMS, ok
+		}})
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
 	hc.DocsPath = ""
 	s.api = humago.New(s.mux, hc)
-	s.api.UseMiddleware(s.authenticate, s.auditAdmin)
+	s.api.UseMiddleware(s.authenticate, s.auditAdmin, s.authorize)
 	s.routes()
 	return s, nil
 }
 
-// Handler serves the API.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler serves the API. Paths and methods it does not serve are
+// answered as problems too.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern != "" {
+			s.mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own answer (404, or 405 with Allow), as a problem.
+		rec := &headerRecorder{h: http.Header{}}
+		s.mux.ServeHTTP(rec, r)
+		p := problem(http.StatusNotFound, "Request.Path", "check the path and method against the API document (/openapi.json)", "no operation at %s %s", r.Method, r.URL.Path)
+		if rec.status == http.StatusMethodNotAllowed {
+			p = problem(http.StatusMethodNotAllowed, "Request.Method", "use one of the methods the path allows: "+rec.h.Get("Allow"), "%s is not allowed on %s", r.Method, r.URL.Path)
+			w.Header().Set("Allow", rec.h.Get("Allow"))
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(p.Status)
+		b, _ := json.Marshal(p)
+		w.Write(b)
+	})
+}
+
+// headerRecorder keeps the status and headers of an answer, not its body.
+type headerRecorder struct {
+	h      http.Header
+	status int
+}
+
+func (r *headerRecorder) Header() http.Header         { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *headerRecorder) WriteHeader(status int)      { r.status = status }
 
 // OpenAPI returns the API's OpenAPI document as JSON.
 func (s *Server) OpenAPI() ([]byte, error) { return s.api.OpenAPI().MarshalJSON() }
-
-var bearerAuth = []map[string][]string{{"bearer": {}}}
-
-func (s *Server) routes() {
-	register(s, huma.Operation{OperationID: "health", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"service"}},
-		func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
-			out := &healthOutput{}
-			out.Body.Status = "ok"
-			return out, nil
-		})
-	register(s, huma.Operation{OperationID: "whoami", Method: http.MethodGet, Path: "/v1/me", Summary: "Who the token belongs to", Tags: []string{"service"}, Security: bearerAuth},
-		func(ctx context.Context, _ *struct{}) (*meOutput, error) {
-			p := tenant.Caller(ctx)
-			return &meOutput{Body: me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
-		})
-	s.tenantRoutes()
-	s.depRoutes()
-	s.mailboxRoutes()
-	s.onboardingRoutes()
-	s.recordRoutes()
-	s.siteRoutes()
-	s.searchRoutes()
-	s.auditRoutes()
-	s.recoveryRoutes()
-	s.jobRoutes()
-	s.purgeRoutes()
-	s.rollbackRoutes()
-}
-
-type healthOutput struct {
-	Body struct {
-		Status string `json:"status"`
-	}
-}
-
-type me struct {
-	Subject string    `json:"subject"`
-	Role    string    `json:"role"`
-	Tenant  string    `json:"tenant,omitempty" doc:"Empty for the service operator"`
-	Expires time.Time `json:"expires"`
-}
-
-type meOutput struct{ Body me }
 
 // authenticate resolves the bearer token of operations that need one.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
@@ -170,7 +191,7 @@ func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
 	}
 	ctx.SetHeader("Content-Type", "application/problem+json")
 	ctx.SetStatus(p.Status)
-	b, _ := jsonMarshal(p)
+	b, _ := json.Marshal(p)
 	ctx.BodyWriter().Write(b)
 }
 
@@ -178,7 +199,7 @@ func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
 	// Clone: an http.Server writes its protocols into its TLS config, and
 	// this one may be shared with other listeners of the process.
-	srv := &http.Server{Handler: s.mux, TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: s.Handler(), TLSConfig: tlsConfig.Clone(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
 	jctx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
@@ -195,3 +216,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	defer cancel()
 	return srv.Shutdown(shut)
 }
+
+// RunJobs runs the service's background jobs until ctx is done. Serve
+// calls it; tests that serve Handler call it.
+func (s *Server) RunJobs(ctx context.Context) { s.life.Run(ctx) }

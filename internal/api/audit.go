@@ -5,11 +5,11 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
@@ -68,22 +68,6 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	})
 }
 
-// AuditRecord is one record of a tenant's audit log as the API returns it;
-// hashes are hex. `ck audit verify` recomputes the chain from these fields.
-type AuditRecord struct {
-	Tenant  string    `json:"tenant"`
-	Seq     int64     `json:"seq"`
-	Time    time.Time `json:"time"`
-	Actor   string    `json:"actor"`
-	Action  string    `json:"action"`
-	Target  string    `json:"target"`
-	KeyID   string    `json:"keyId,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Outcome string    `json:"outcome"`
-	Prev    string    `json:"prev,omitempty" doc:"Hash of the record before, hex; empty for the first"`
-	Hash    string    `json:"hash" doc:"SHA-256 chain hash of this record, hex (docs/format.md)"`
-}
-
 func auditJSON(r store.AuditRecord) AuditRecord {
 	return AuditRecord{Tenant: r.Tenant, Seq: r.Seq, Time: r.Time, Actor: r.Actor, Action: r.Action, Target: r.Target,
 		KeyID: r.KeyID, Reason: r.Reason, Outcome: r.Outcome, Prev: hex.EncodeToString(r.Prev), Hash: hex.EncodeToString(r.Hash)}
@@ -106,68 +90,37 @@ func (r AuditRecord) Record() (store.AuditRecord, error) {
 		KeyID: r.KeyID, Reason: r.Reason, Outcome: r.Outcome, Prev: prev, Hash: h}, nil
 }
 
-type auditOutput struct {
-	Body struct {
-		Value []AuditRecord `json:"value"`
-		Next  int64         `json:"next,omitempty" doc:"Pass as after= for the next page; absent on the last page"`
+func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[audit.Head], error) {
+	if s.cfg.Signer == nil {
+		return nil, rule.Unavailable("R8.Signer", "the operator must give the service a signing key", "the service has no signing key")
 	}
+	t := tenantOf(ctx)
+	last, err := s.cfg.Store.LastAudit(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &body[audit.Head]{audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now())}, nil
 }
 
-// auditReader loads the tenant whose audit log the caller wants to read:
-// its global or compliance admin, or the operator.
-func (s *Server) auditReader(ctx context.Context, tenantName string) (store.ServiceTenant, error) {
-	return s.tenants.Authorize(ctx, tenantName, []string{tenant.RoleOperator, tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin})
-}
-
-func (s *Server) auditRoutes() {
-	register(s, huma.Operation{OperationID: "get-audit-head", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit/head",
-		Summary: "The service's signed statement of where the tenant's audit chain ends now: keep it, and a later copy cut short is caught (ck audit verify --head)",
-		Tags:    []string{"audit"}, Security: bearerAuth},
-		func(ctx context.Context, in *struct {
-			Tenant string `path:"tenant" doc:"Tenant ID or name"`
-		}) (*struct{ Body audit.Head }, error) {
-			t, err := s.auditReader(ctx, in.Tenant)
-			if err != nil {
-				return nil, err
-			}
-			if s.cfg.Signer == nil {
-				return nil, problem(503, "R8.Signer", "the operator must give the service a signing key", "the service has no signing key")
-			}
-			last, err := s.cfg.Store.LastAudit(ctx, t.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &struct{ Body audit.Head }{Body: audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now())}, nil
-		})
-
-	register(s, huma.Operation{OperationID: "get-audit", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit",
-		Summary: "Read a tenant's audit log: key accesses and admin actions, hash-chained (global or compliance admin, or the operator)",
-		Tags:    []string{"audit"}, Security: bearerAuth},
-		func(ctx context.Context, in *struct {
-			Tenant string `path:"tenant" doc:"Tenant ID or name"`
-			After  int64  `query:"after" minimum:"0" doc:"Return records after this sequence number"`
-			Limit  int    `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
-		}) (*auditOutput, error) {
-			t, err := s.auditReader(ctx, in.Tenant)
-			if err != nil {
-				return nil, err
-			}
-			limit := in.Limit
-			if limit == 0 {
-				limit = 10000
-			}
-			rs, err := s.cfg.Store.ListAudit(ctx, t.ID, in.After, limit)
-			if err != nil {
-				return nil, err
-			}
-			out := &auditOutput{}
-			out.Body.Value = make([]AuditRecord, len(rs))
-			for i, r := range rs {
-				out.Body.Value[i] = auditJSON(r)
-			}
-			if len(rs) == limit {
-				out.Body.Next = rs[len(rs)-1].Seq
-			}
-			return out, nil
-		})
+func (s *Server) readAudit(ctx context.Context, in *struct {
+	TenantPath
+	After int64 `query:"after" minimum:"0" doc:"Return records after this sequence number"`
+	Limit int   `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
+}) (*body[AuditPage], error) {
+	limit := in.Limit
+	if limit == 0 {
+		limit = 10000
+	}
+	rs, err := s.cfg.Store.ListAudit(ctx, tenantOf(ctx).ID, in.After, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := AuditPage{Value: make([]AuditRecord, len(rs))}
+	for i, r := range rs {
+		out.Value[i] = auditJSON(r)
+	}
+	if len(rs) == limit {
+		out.Next = rs[len(rs)-1].Seq
+	}
+	return &body[AuditPage]{out}, nil
 }

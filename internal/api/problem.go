@@ -106,14 +106,3 @@ func (s *Server) problemOf(ctx context.Context, err error) *Problem {
 	s.cfg.Logger.Error("api: internal error", "err", err)
 	return problem(http.StatusInternalServerError, "Internal", "retry later; if it persists, the operator should read the service log", "the service failed to answer this request")
 }
-
-// register adds an operation whose handler may return domain errors.
-func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error)) {
-	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
-		out, err := h(ctx, in)
-		if err != nil {
-			return nil, s.problemOf(ctx, err)
-		}
-		return out, nil
-	})
-}

@@ -75,7 +75,7 @@ func TestPurgePath(t *testing.T) {
 	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"enabled":true}`)
 	e.wantProblem(409, "R6.PurgeRequested", st, ct, body)
 	st, ct, body = e.call(e.admin, "PATCH", T+"/mailboxes/carol@contoso.com", `{"dataEncryptionPolicy":"DEP-1"}`)
-	e.wantProblem(400, "D2.Enabled", st, ct, body)
+	e.wantProblem(400, "D2.PurgeRequested", st, ct, body) // not "enable it first": it never can be
 	st, ct, body = e.call(e.admin, "PATCH", T+"/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":""}`)
 	e.wantProblem(409, "R6.PurgeRequested", st, ct, body)
 

@@ -33,9 +33,9 @@ type Kind string
 
 // Kinds of DEP.
 const (
-	Mailbox Kind = "mailbox" // New-DataEncryptionPolicy: Exchange mailboxes
-	MDEP    Kind = "mdep"    // New-M365DataAtRestEncryptionPolicy: multi-workload data
-	Site    Kind = "site"    // Register-SPODataEncryptionPolicy: a geo's TIK
+	Mailbox        Kind = "mailbox" // New-DataEncryptionPolicy: Exchange mailboxes
+	MDEP           Kind = "mdep"    // New-M365DataAtRestEncryptionPolicy: multi-workload data
+	Site           Kind = "site"    // Register-SPODataEncryptionPolicy: a geo's TIK
 	ServiceManaged Kind = "service" // the tenant's service-managed keys
 )
 

@@ -276,6 +276,9 @@ func RequireRole(ctx context.Context, roles []string) error {
 	if slices.Contains(roles, p.Role) {
 		return nil
 	}
+	if len(roles) == 2 && slices.Contains(roles, RoleOperator) && slices.Contains(roles, RoleGlobalAdmin) {
+		return rule.Refused("Authorization.TenantAdmin", "ask the tenant's global admin (or the service operator) to do this", "role %s may not do this", p.Role)
+	}
 	if len(roles) == 1 && roles[0] == RoleOperator {
 		return rule.Refused("Authorization.Operator", "this is the service operator's action; a tenant admin cannot do it", "role %s may not do this", p.Role)
 	}

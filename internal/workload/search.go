@@ -1,10 +1,9 @@
-package api
+package workload
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -12,12 +11,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // The per-mailbox search index is built by the service (SPEC K4: it is
@@ -91,13 +87,13 @@ func words(content []byte) []string {
 }
 
 // serviceContainerKey unwraps a mailbox's key as service-initiated work.
-func (s *Server) serviceContainerKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, reason string) (*envelope.Key, error) {
-	return s.containerKey(ctx, t, m, keyring.Request{Initiator: keyring.Service, Reason: reason})
+func (s *Service) serviceContainerKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, reason string) (*envelope.Key, error) {
+	return s.Key(ctx, t, m, keyring.Request{Initiator: keyring.Service, Reason: reason})
 }
 
-func (s *Server) loadIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) (searchIndex, uint32, error) {
+func (s *Service) loadIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) (searchIndex, uint32, error) {
 	idx := searchIndex{Words: map[string][]string{}, Indexed: map[string]uint32{}}
-	it, err := s.cfg.Store.Item(ctx, t.ID, indexRow(m), indexID)
+	it, err := s.st.Item(ctx, t.ID, indexRow(m), indexID)
 	if errors.Is(err, store.ErrNotFound) {
 		return idx, 0, nil
 	}
@@ -116,14 +112,14 @@ func (s *Server) loadIndex(ctx context.Context, t store.ServiceTenant, m store.M
 	return stored, it.Version, nil
 }
 
-func (s *Server) saveIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, idx searchIndex, prev uint32) error {
+func (s *Service) saveIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, idx searchIndex, prev uint32) error {
 	raw, _ := json.Marshal(idx)
-	sealed, err := envelope.Seal(ck, containerKeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: indexID, Version: prev + 1}, raw)
+	sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: indexID, Version: prev + 1}, raw)
 	clear(raw)
 	if err != nil {
 		return err
 	}
-	return s.cfg.Store.PutItem(ctx, store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: indexID, Kind: "index", Version: prev + 1, Sealed: sealed, Created: s.cfg.Now().UTC()})
+	return s.st.PutItem(ctx, store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: indexID, Kind: "index", Version: prev + 1, Sealed: sealed, Created: s.now().UTC()})
 }
 
 // indexer serialises catch-ups per mailbox and schedules them after writes.
@@ -148,7 +144,7 @@ func (x *indexer) lock(key string) *sync.Mutex {
 }
 
 // itemChanged schedules a catch-up of m's index shortly, once for a burst.
-func (s *Server) itemChanged(t store.ServiceTenant, m store.Mailbox) {
+func (s *Service) itemChanged(t store.ServiceTenant, m store.Mailbox) {
 	key := t.ID + "/" + m.ID
 	x := &s.index
 	x.mu.Lock()
@@ -168,14 +164,14 @@ func (s *Server) itemChanged(t store.ServiceTenant, m store.Mailbox) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
-			s.cfg.Logger.Warn("api: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
+			s.log.Warn("workload: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
 		}
 	})
 }
 
 // catchUpIndex brings m's index up to its items (from nothing if rebuild),
 // as the service; it returns the items and words indexed.
-func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
+func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
 	l := s.index.lock(t.ID + "/" + m.ID)
 	l.Lock()
 	defer l.Unlock()
@@ -191,7 +187,7 @@ func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m stor
 	if rebuild {
 		idx.Words, idx.Indexed = map[string][]string{}, map[string]uint32{}
 	}
-	items, err := s.cfg.Store.ListItemHeads(ctx, t.ID, m.ID) // content is read only for what changed
+	items, err := s.st.ListItemHeads(ctx, t.ID, m.ID) // content is read only for what changed
 	if err != nil {
 		return 0, 0, err
 	}
@@ -230,13 +226,13 @@ func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m stor
 		delete(idx.Indexed, id)
 	}
 	for _, head := range fresh {
-		it, err := s.cfg.Store.Item(ctx, t.ID, m.ID, head.ID)
+		it, err := s.st.Item(ctx, t.ID, m.ID, head.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted meanwhile: the next catch-up drops it
 		} else if err != nil {
 			return 0, 0, err
 		}
-		content, err := s.openSealed(ck, t, m, it)
+		content, err := s.openItem(ck, t, m, it)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -249,71 +245,34 @@ func (s *Server) catchUpIndex(ctx context.Context, t store.ServiceTenant, m stor
 	return len(idx.Indexed), len(idx.Words), s.saveIndex(ctx, t, m, ck, idx, ver)
 }
 
-func (s *Server) searchRoutes() {
-	admins := []string{tenant.RoleGlobalAdmin, tenant.RoleExchangeAdmin}
-	register(s, huma.Operation{OperationID: "search-mailbox", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/search",
-		Summary: "Search a mailbox's items by word (reads the service-built index as the user)", Tags: []string{"mailbox data"}, Security: bearerAuth},
-		func(ctx context.Context, in *struct {
-			Tenant  string `path:"tenant"`
-			Mailbox string `path:"mailbox"`
-			Q       string `query:"q" doc:"One word"`
-		}) (*struct {
-			Body struct {
-				Items []string `json:"items"`
-			}
-		}, error) {
-			t, m, ck, err := s.openMailbox(ctx, in.Tenant, in.Mailbox, "search")
-			if err != nil {
-				return nil, err
-			}
-			defer ck.Destroy()
-			if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
-				return nil, err
-			}
-			idx, _, err := s.loadIndex(ctx, t, m, ck)
-			if err != nil {
-				return nil, err
-			}
-			out := &struct {
-				Body struct {
-					Items []string `json:"items"`
-				}
-			}{}
-			out.Body.Items = append([]string{}, idx.Words[strings.ToLower(strings.TrimSpace(in.Q))]...)
-			sort.Strings(out.Body.Items)
-			return out, nil
-		})
-	register(s, huma.Operation{OperationID: "reindex-mailbox", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/mailboxes/{mailbox}/search/reindex",
-		Summary: "Rebuild a mailbox's search index: service-initiated work, which may use the availability key when the customer keys fail (K4)",
-		Tags:    []string{"mailbox data"}, Security: bearerAuth},
-		func(ctx context.Context, in *struct {
-			Tenant  string `path:"tenant"`
-			Mailbox string `path:"mailbox"`
-		}) (*struct {
-			Body struct {
-				Indexed int `json:"indexed"`
-				Words   int `json:"words"`
-			}
-		}, error) {
-			t, err := s.tenantRole(ctx, in.Tenant, admins...)
-			if err != nil {
-				return nil, err
-			}
-			m, err := s.mailbox(ctx, t, in.Mailbox)
-			if err != nil {
-				return nil, err
-			}
-			n, w, err := s.catchUpIndex(ctx, t, m, true)
-			if err != nil {
-				return nil, err
-			}
-			out := &struct {
-				Body struct {
-					Indexed int `json:"indexed"`
-					Words   int `json:"words"`
-				}
-			}{}
-			out.Body.Indexed, out.Body.Words = n, w
-			return out, nil
-		})
+// Search returns the IDs of a mailbox's items that hold word, reading the
+// service-built index as the user (it catches up first, so it sees every
+// write that returned before it).
+func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word string) ([]string, error) {
+	m, ck, err := s.open(ctx, t, MailboxRef(upn), "search")
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Destroy()
+	if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
+		return nil, err
+	}
+	idx, _, err := s.loadIndex(ctx, t, m, ck)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]string{}, idx.Words[strings.ToLower(strings.TrimSpace(word))]...)
+	sort.Strings(out)
+	return out, nil
+}
+
+// Reindex rebuilds a mailbox's search index as service-initiated work,
+// which may use the availability key when the customer keys fail (K4);
+// it returns the items and words indexed.
+func (s *Service) Reindex(ctx context.Context, t store.ServiceTenant, upn string) (int, int, error) {
+	m, err := s.Mailbox(ctx, t, upn)
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.catchUpIndex(ctx, t, m, true)
 }

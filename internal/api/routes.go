@@ -1,0 +1,185 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+// route is one operation of the API, with everything about it in one
+// place: who may call it (roles), how large its body may be and how long
+// it may take. The authorize middleware enforces roles from here; no
+// handler checks a role itself.
+type route struct {
+	id      string // OpenAPI operation ID (the cmdlet's name where there is one)
+	method  string
+	path    string
+	summary string
+	tag     string
+	// roles may call it; nil: no token needed. On a path with {tenant},
+	// a tenant admin reaches only its own tenant (others are not found).
+	roles   []string
+	status  int           // success status; 200 if 0
+	maxBody int64         // request body limit; 1 MiB if 0
+	timeout time.Duration // 2 min if 0
+	action  string        // what a refused caller may not do, for the refusal's words
+}
+
+// Who may call what.
+var (
+	anyone       []string // no token
+	operator     = []string{tenant.RoleOperator}
+	everyone     = append([]string{tenant.RoleOperator}, tenant.Roles...)
+	tenantAdmins = tenant.Roles
+	exchange     = []string{tenant.RoleGlobalAdmin, tenant.RoleExchangeAdmin}
+	sharepoint   = []string{tenant.RoleGlobalAdmin, tenant.RoleSharePointAdmin}
+	compliance   = []string{tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin}
+	globalAdmin  = []string{tenant.RoleGlobalAdmin}
+	tokenIssuers = []string{tenant.RoleOperator, tenant.RoleGlobalAdmin}
+	auditReaders = []string{tenant.RoleOperator, tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin}
+	// mdep admins are the compliance roles (New-M365DataAtRestEncryptionPolicy).
+	mdepAdmins = compliance
+)
+
+const (
+	dataBody    = 16 << 20
+	defaultWait = 2 * time.Minute
+)
+
+// routes is the API: every operation, in one table.
+func (s *Server) routes() {
+	const t = "/v1/tenants/{tenant}"
+	add(s, route{id: "health", method: "GET", path: "/healthz", summary: "Liveness", tag: "service"}, s.health)
+	add(s, route{id: "whoami", method: "GET", path: "/v1/me", summary: "Who the token belongs to", tag: "service", roles: everyone}, s.whoami)
+	add(s, route{id: "get-service-signing-key", method: "GET", path: "/v1/service/signing-key", summary: "The service's Ed25519 public key, which verifies crypto-shred certificates (no token needed)", tag: "service"}, s.signingKey)
+
+	// Tenants, tokens, plans and licences.
+	add(s, route{id: "create-tenant", method: "POST", path: "/v1/tenants", summary: "Create a tenant (operator)", tag: "tenants", roles: operator, status: 201}, s.createTenant)
+	add(s, route{id: "list-tenants", method: "GET", path: "/v1/tenants", summary: "List tenants: all for the operator, your own otherwise", tag: "tenants", roles: everyone}, s.listTenants)
+	add(s, route{id: "get-tenant", method: "GET", path: t, summary: "Get a tenant", tag: "tenants", roles: everyone}, s.getTenant)
+	add(s, route{id: "create-token", method: "POST", path: t + "/tokens", summary: "Issue an API token for a tenant's admin (operator, or the tenant's global admin)", tag: "tenants", roles: tokenIssuers, status: 201, action: "issue tokens"}, s.createToken)
+	add(s, route{id: "set-plans", method: "PUT", path: t + "/plans", summary: "Set a tenant's service plans (operator); Customer Key needs one of " + "E5, E5-Compliance, E5-InformationProtection", tag: "tenants", roles: operator}, s.setPlans)
+	add(s, route{id: "set-licence", method: "PUT", path: t + "/licences/{user}", summary: "Give a user a licence (plan); empty removes it. Only users licensed for Customer Key get customer DEPs (O1)", tag: "tenants", roles: tokenIssuers, action: "assign licences"}, s.setLicence)
+	add(s, route{id: "get-licence", method: "GET", path: t + "/licences/{user}", summary: "A user's licence", tag: "tenants", roles: tenantAdmins}, s.getLicence)
+
+	// Onboarding.
+	add(s, route{id: "new-customerkeyonboardingrequest", method: "POST", path: t + "/onboardingRequests", summary: "New-CustomerKeyOnboardingRequest: validate, prepare or enable a scenario", tag: "onboarding", roles: globalAdmin, status: 201}, s.newOnboardingRequest)
+	add(s, route{id: "get-customerkeyonboardingrequests", method: "GET", path: t + "/onboardingRequests", summary: "Get-CustomerKeyOnboardingRequest: the tenant's requests", tag: "onboarding", roles: tenantAdmins}, s.listOnboardingRequests)
+	add(s, route{id: "get-customerkeyonboardingrequest", method: "GET", path: t + "/onboardingRequests/{id}", summary: "Get-CustomerKeyOnboardingRequest -RequestID: one request with every rule", tag: "onboarding", roles: tenantAdmins}, s.getOnboardingRequest)
+
+	// Mailbox DEPs and multi-workload DEPs: the same operations.
+	for _, k := range depKinds {
+		s.depRoutes(k)
+	}
+	add(s, route{id: "set-m365dataatrestencryptionpolicyassignment", method: "PUT", path: t + "/m365DataAtRestEncryptionPolicyAssignment", summary: "Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for all multi-workload data of the tenant", tag: "multi-workload DEPs", roles: mdepAdmins}, s.assignMDEP)
+	add(s, route{id: "get-m365dataatrestencryptionpolicyassignment", method: "GET", path: t + "/m365DataAtRestEncryptionPolicyAssignment", summary: "Get-M365DataAtRestEncryptionPolicyAssignment", tag: "multi-workload DEPs", roles: tenantAdmins}, s.getMDEPAssignment)
+	add(s, route{id: "rollback-m365dataatrestencryptionpolicy", method: "POST", path: t + "/m365DataAtRestEncryptionPolicies/{dep}/rollback", summary: "Roll back from a multi-workload DEP to service-managed keys (operator, on the tenant's request): unassign it and re-wrap every workload container in the background", tag: "multi-workload DEPs", roles: operator, status: 202}, s.rollbackMDEP)
+	add(s, route{id: "recover-dataencryptionpolicy", method: "POST", path: t + "/dataEncryptionPolicies/{dep}/recover", summary: "Key-loss recovery (operator, on the tenant's request): move every mailbox of a DEP whose customer keys are both lost to another DEP, through the availability key, in the background", tag: "mailbox DEPs", roles: operator, status: 202}, s.recoverDEP)
+	add(s, route{id: "get-dataencryptionpolicy-purge", method: "GET", path: t + "/dataEncryptionPolicies/{dep}/purge", summary: "A mailbox DEP's purge request: state, approvals and, once purged, the crypto-shred certificate (also after the DEP is deleted)", tag: "mailbox DEPs", roles: everyone}, s.getPurge)
+	add(s, route{id: "approve-dataencryptionpolicy-purge", method: "POST", path: t + "/dataEncryptionPolicies/{dep}/purge/approve", summary: "An authorised officer (designated at onboarding), signed in as themselves, approves the purge; with enough approvals the purge runs in the background", tag: "mailbox DEPs", roles: tenantAdmins}, s.approvePurge)
+
+	// Mailboxes and their items.
+	add(s, route{id: "new-mailbox", method: "POST", path: t + "/mailboxes", summary: "Create a user mailbox or a mail user, on a DEP or on service-managed keys", tag: "mailboxes", roles: exchange, status: 201}, s.newMailbox)
+	add(s, route{id: "set-mailbox", method: "PATCH", path: t + "/mailboxes/{mailbox}", summary: "Set-Mailbox / Set-MailUser -DataEncryptionPolicy: assign a DEP, or none for service-managed keys; the mailbox key is re-wrapped in the background (202 with the job), and the statistics show the new DEP once it is done", tag: "mailboxes", roles: exchange}, s.setMailbox)
+	add(s, route{id: "get-mailboxstatistics", method: "GET", path: t + "/mailboxes/{mailbox}/statistics", summary: "Get-MailboxStatistics: IsEncrypted and DataEncryptionPolicyID", tag: "mailboxes", roles: tenantAdmins}, s.mailboxStatistics)
+	add(s, route{id: "put-item", method: "PUT", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Write an item (a new version); it is sealed under a fresh item key before it is stored", tag: "mailbox data", roles: exchange, maxBody: dataBody}, s.putItem)
+	add(s, route{id: "get-item", method: "GET", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Read an item: unwrapped through the keyring as a user-initiated request", tag: "mailbox data", roles: exchange}, s.getItem)
+	add(s, route{id: "list-items", method: "GET", path: t + "/mailboxes/{mailbox}/items", summary: "List a mailbox's items (IDs, kinds, versions, sizes; no content)", tag: "mailbox data", roles: exchange}, s.listItems)
+	add(s, route{id: "delete-item", method: "DELETE", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Delete an item", tag: "mailbox data", roles: exchange, status: 204}, s.deleteItem)
+	add(s, route{id: "search-mailbox", method: "GET", path: t + "/mailboxes/{mailbox}/search", summary: "Search a mailbox's items by word (reads the service-built index as the user)", tag: "mailbox data", roles: exchange}, s.searchMailbox)
+	add(s, route{id: "reindex-mailbox", method: "POST", path: t + "/mailboxes/{mailbox}/search/reindex", summary: "Rebuild a mailbox's search index: service-initiated work, which may use the availability key when the customer keys fail (K4)", tag: "mailbox data", roles: exchange}, s.reindexMailbox)
+
+	// Multi-workload records.
+	const rec = t + "/records/{workload}"
+	add(s, route{id: "put-record", method: "PUT", path: rec + "/{record}", summary: "Write a multi-workload record (sealed under the tenant's multi-workload DEP)", tag: "multi-workload data", roles: compliance, maxBody: dataBody}, s.putRecord)
+	add(s, route{id: "get-record", method: "GET", path: rec + "/{record}", summary: "Read a multi-workload record", tag: "multi-workload data", roles: compliance}, s.getRecord)
+	add(s, route{id: "list-records", method: "GET", path: rec, summary: "List a workload's records (no content)", tag: "multi-workload data", roles: compliance}, s.listRecords)
+	add(s, route{id: "delete-record", method: "DELETE", path: rec + "/{record}", summary: "Delete a multi-workload record", tag: "multi-workload data", roles: compliance, status: 204}, s.deleteRecord)
+
+	// Site DEPs per geo, sites and their files.
+	const spo = t + "/spoDataEncryptionPolicies"
+	add(s, route{id: "register-spodataencryptionpolicy", method: "POST", path: spo, summary: "Register-SPODataEncryptionPolicy: a geo's TIK on a primary and a secondary key; wraps the geo's sites in the background", tag: "site DEPs", roles: sharepoint, status: 202}, s.registerGeo)
+	add(s, route{id: "update-spodataencryptionpolicy", method: "PATCH", path: spo + "/{geo}", summary: "Update-SPODataEncryptionPolicy: roll the geo's primary or secondary key to a new vault, key or version; the geo is Rolling while every site is re-wrapped in the background", tag: "site DEPs", roles: sharepoint, status: 202}, s.updateGeo)
+	add(s, route{id: "recover-spodataencryptionpolicy", method: "POST", path: spo + "/{geo}/recover", summary: "Key-loss recovery of a geo (operator, on the tenant's request): both keys of the geo's site DEP are lost; every site moves to a new site DEP on new keys, through the availability key", tag: "site DEPs", roles: operator, status: 202}, s.recoverGeo)
+	add(s, route{id: "get-spodataencryptionpolicy", method: "GET", path: spo, summary: "Get-SPODataEncryptionPolicy: each geo's key URIs, state and % of sites done", tag: "site DEPs", roles: tenantAdmins}, s.getGeos)
+	add(s, route{id: "new-site", method: "POST", path: t + "/sites", summary: "Create a site in a geo (under the geo's TIK when registered, else service-managed keys)", tag: "sites", roles: sharepoint, status: 201}, s.newSite)
+	const file = t + "/sites/{site}/files"
+	add(s, route{id: "put-file", method: "PUT", path: file + "/{file}", summary: "Write a new version of a file", tag: "site data", roles: sharepoint, maxBody: dataBody}, s.putFile)
+	add(s, route{id: "get-file", method: "GET", path: file + "/{file}", summary: "Read a file: the latest version, or ?version=N", tag: "site data", roles: sharepoint}, s.getFile)
+	add(s, route{id: "list-files", method: "GET", path: file, summary: "List a site's files with their versions (no content)", tag: "site data", roles: sharepoint}, s.listFiles)
+	add(s, route{id: "delete-file", method: "DELETE", path: file + "/{file}", summary: "Delete a file with all its versions", tag: "site data", roles: sharepoint, status: 204}, s.deleteFile)
+
+	// Jobs and audit.
+	add(s, route{id: "list-jobs", method: "GET", path: t + "/jobs", summary: "The tenant's background jobs (re-wraps, rolls, recoveries, purges), newest first, with progress", tag: "jobs", roles: everyone}, s.listJobs)
+	add(s, route{id: "get-job", method: "GET", path: t + "/jobs/{job}", summary: "One background job, with its progress", tag: "jobs", roles: everyone}, s.getJob)
+	add(s, route{id: "get-audit-head", method: "GET", path: t + "/audit/head", summary: "The service's signed statement of where the tenant's audit chain ends now: keep it, and a later copy cut short is caught (ck audit verify --head)", tag: "audit", roles: auditReaders}, s.auditHead)
+	add(s, route{id: "get-audit", method: "GET", path: t + "/audit", summary: "Read a tenant's audit log: key accesses and admin actions, hash-chained (global or compliance admin, or the operator)", tag: "audit", roles: auditReaders}, s.readAudit)
+}
+
+var bearerAuth = []map[string][]string{{"bearer": {}}}
+
+type routeKey struct{}
+
+// add registers a route's handler; its domain errors become problems.
+func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) {
+	op := huma.Operation{OperationID: r.id, Method: r.method, Path: r.path, Summary: r.summary, Tags: []string{r.tag},
+		DefaultStatus: r.status, MaxBodyBytes: r.maxBody, Metadata: map[string]any{"route": r}}
+	if r.roles != nil {
+		op.Security = bearerAuth
+	}
+	timeout := r.timeout
+	if timeout == 0 {
+		timeout = defaultWait
+	}
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.problemOf(ctx, err)
+		}
+		return out, nil
+	})
+}
+
+type tenantKey struct{}
+
+// tenantOf is the tenant a route's {tenant} names, as authorize found it.
+func tenantOf(ctx context.Context) store.ServiceTenant {
+	t, _ := ctx.Value(tenantKey{}).(store.ServiceTenant)
+	return t
+}
+
+// authorize enforces a route's roles: the caller must hold one, and on a
+// tenant's path the tenant must be one the caller may see (its own; any
+// for the operator). It runs after authenticate.
+func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	r, ok := op.Metadata["route"].(route)
+	if !ok || r.roles == nil {
+		next(ctx)
+		return
+	}
+	c := ctx.Context()
+	if name := ctx.Param("tenant"); name != "" {
+		t, err := s.tenants.Get(c, name)
+		if err != nil {
+			s.writeProblem(ctx, s.problemOf(c, err))
+			return
+		}
+		c = context.WithValue(c, tenantKey{}, t)
+	}
+	if err := tenant.RequireRole(c, r.roles); err != nil {
+		if e, ok := rule.As(err); ok && r.action != "" {
+			e.Detail = "role " + tenant.Caller(c).Role + " may not " + r.action + " for tenant " + tenantOf(c).Name
+		}
+		s.writeProblem(ctx, s.problemOf(c, err))
+		return
+	}
+	next(huma.WithContext(ctx, c))
+}

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/shred"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+// body is a handler's answer: a JSON body with the route's status.
+type body[T any] struct{ Body T }
+
+// statusBody is a handler's answer whose status depends on the outcome.
+type statusBody[T any] struct {
+	Status int
+	Body   T
+}
+
+func (s *Server) health(ctx context.Context, _ *struct{}) (*body[Health], error) {
+	return &body[Health]{Health{Status: "ok"}}, nil
+}
+
+func (s *Server) whoami(ctx context.Context, _ *struct{}) (*body[Me], error) {
+	p := tenant.Caller(ctx)
+	return &body[Me]{Me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
+}
+
+func (s *Server) signingKey(ctx context.Context, _ *struct{}) (*body[SigningKey], error) {
+	if s.cfg.Signer == nil {
+		return nil, rule.Unavailable("R6.Signer", "the operator must give the service a signing key", "the service has no signing key")
+	}
+	pub := s.cfg.Signer.Public().(ed25519.PublicKey)
+	return &body[SigningKey]{SigningKey{Algorithm: "Ed25519", PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: shred.PublicKeyPEM(pub)}}, nil
+}

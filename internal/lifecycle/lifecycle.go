@@ -1,0 +1,148 @@
+// Package lifecycle is the work that moves tenant data between keys: the
+// background jobs (on internal/jobs) that re-wrap containers when a
+// mailbox is assigned another DEP, a geo's key is registered, rolled or
+// recovered, a multi-workload DEP is assigned or rolled back, a lost DEP
+// is recovered through its availability key, and a DEP is purged; and the
+// operations that start them.
+//
+// Every handler is idempotent: it works out what is left from the data,
+// each step is one conditional write, so a job killed at any point resumes
+// on any process (SPEC R2). Only keys are re-wrapped, never content (K7).
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/jobs"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+	"github.com/customerkey/customerkey/internal/workload"
+)
+
+// Kinds of background job.
+const (
+	JobSites       = "rewrap-sites"       // register, roll or recover a geo's site DEP
+	JobRecover     = "recover"            // key-loss recovery of a mailbox DEP (R3)
+	JobRollback    = "rollback-mdep"      // multi-workload data back to service-managed keys (R4)
+	JobPurge       = "purge"              // the data purge path's last step (R6)
+	JobReassociate = "reassociate-mdep"   // workload containers to a newly assigned MDEP (R2)
+	JobReassign    = "reassign-mailboxes" // mailboxes to the DEPs assigned to them (Set-Mailbox, D3)
+)
+
+// Store is the slice of the store this package uses.
+type Store interface {
+	ServiceTenant(ctx context.Context, idOrName string) (store.ServiceTenant, error)
+	ListServiceTenants(ctx context.Context) ([]store.ServiceTenant, error)
+	ActiveJob(ctx context.Context, tenant, target string) (store.Job, error)
+	Job(ctx context.Context, tenant, id string) (store.Job, error)
+	ListJobs(ctx context.Context, tenant string, limit int) ([]store.Job, error)
+	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
+	PutSiteRegistration(ctx context.Context, r store.SiteRegistration) error
+	Purge(ctx context.Context, tenant, dep string) (store.Purge, error)
+	UpdatePurge(ctx context.Context, p store.Purge, prev string) error
+	AvailabilityKey(ctx context.Context, id string) (store.AvailabilityKey, error)
+}
+
+// Config configures the lifecycle.
+type Config struct {
+	Store      Store
+	DEPs       *dep.Service
+	Containers *workload.Service
+	Jobs       *jobs.Runner
+	Audit      *audit.Log
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Service starts and runs the lifecycle's jobs.
+type Service struct {
+	st    Store
+	deps  *dep.Service
+	boxes *workload.Service
+	jobs  *jobs.Runner
+	audit *audit.Log
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// New returns the lifecycle and registers its job handlers.
+func New(cfg Config) *Service {
+	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, now: cfg.Now, log: cfg.Logger}
+	s.jobs.Handle(JobSites, s.rewrapSites)
+	s.jobs.Handle(JobRecover, s.recoverDEP)
+	s.jobs.Handle(JobRollback, s.rollbackMDEP)
+	s.jobs.Handle(JobPurge, s.purgeDEP)
+	s.jobs.Handle(JobReassociate, s.reassociateMDEP)
+	s.jobs.Handle(JobReassign, s.reassignMailboxes)
+	return s
+}
+
+// Run runs the background jobs until ctx is done: jobs of this process
+// and those a crashed process left behind, once their leases run out.
+func (s *Service) Run(ctx context.Context) {
+	s.resumePurges(ctx)
+	done := make(chan struct{})
+	go func() { s.sweepPending(ctx, 2*time.Second); close(done) }()
+	s.jobs.Run(ctx)
+	<-done
+}
+
+// Job returns one of the tenant's jobs.
+func (s *Service) Job(ctx context.Context, t store.ServiceTenant, id string) (store.Job, error) {
+	j, err := s.st.Job(ctx, t.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return j, rule.NotFound("Job.Exists", "list the tenant's jobs (ck job list)", "tenant %s has no job %q", t.Name, id)
+	}
+	return j, err
+}
+
+// Jobs returns the tenant's jobs, newest first (limit 0: 100).
+func (s *Service) Jobs(ctx context.Context, t store.ServiceTenant, limit int) ([]store.Job, error) {
+	if limit == 0 {
+		limit = 100
+	}
+	return s.st.ListJobs(ctx, t.ID, limit)
+}
+
+// enqueue queues a job on target, refusing a second one while the first
+// is queued or running.
+func (s *Service) enqueue(ctx context.Context, t store.ServiceTenant, kind, target string, args any) (store.Job, error) {
+	j, err := s.jobs.Enqueue(ctx, t.ID, kind, target, args)
+	if errors.Is(err, store.ErrConflict) {
+		return j, rule.Conflict("Job.OnePerTarget", "wait for the running job to finish (ck job list)", "%s already has a job queued or running", target)
+	}
+	return j, err
+}
+
+// jobTenant reads a job's arguments and loads its tenant.
+func (s *Service) jobTenant(ctx context.Context, x *jobs.Run, args any) (store.ServiceTenant, error) {
+	if err := x.Args(args); err != nil {
+		return store.ServiceTenant{}, jobs.Permanent(err)
+	}
+	t, err := s.st.ServiceTenant(ctx, x.Tenant)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, jobs.Permanent(err)
+	}
+	return t, err
+}
+
+// OperatorRequest checks an operator action taken on a tenant's request
+// (recovery, rollback): the caller is the operator and gives the reason
+// (the tenant's ticket, who asked); it returns the trimmed reason.
+func OperatorRequest(ctx context.Context, reason string) (string, error) {
+	if err := tenant.RequireOperator(ctx); err != nil {
+		return "", err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 512 {
+		return "", rule.Invalid("R3.Reason", "give the tenant's request (ticket, who asked), 1-512 characters", "an operator action on a tenant's request needs its reason")
+	}
+	return reason, nil
+}

@@ -1,0 +1,238 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/jobs"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/workload"
+)
+
+// AssignMDEP is Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for
+// all multi-workload data of the tenant. The workload containers move in
+// the background; a running job goes over them again and picks up this
+// assignment.
+func (s *Service) AssignMDEP(ctx context.Context, t store.ServiceTenant, name string) (dep.Assignment, error) {
+	a, err := s.deps.AssignMDEP(ctx, t, name)
+	if err != nil {
+		return a, err
+	}
+	if _, err := s.jobs.Enqueue(ctx, t.ID, JobReassociate, "mdep", struct{}{}); err != nil && !errors.Is(err, store.ErrConflict) {
+		return a, err
+	}
+	return a, nil
+}
+
+// reassociateMDEP is the reassociate-mdep job an assignment change queues:
+// every workload container of the tenant moves to the tenant's current
+// MDEP (only the container keys are re-wrapped). It goes over them again
+// until none is left behind, in case the assignment changed meanwhile;
+// a container read before the job reaches it is moved on that read.
+func (s *Service) reassociateMDEP(ctx context.Context, x *jobs.Run) error {
+	var a struct{}
+	t, err := s.jobTenant(ctx, x, &a)
+	if err != nil {
+		return err
+	}
+	for {
+		want, err := s.deps.ForMultiWorkload(ctx, t)
+		if err != nil {
+			return err
+		}
+		ms, err := s.boxes.OfKind(ctx, t, workload.MultiWorkload)
+		if err != nil {
+			return err
+		}
+		var todo []store.Mailbox
+		for _, m := range ms {
+			if m.DEP != want.ID {
+				todo = append(todo, m)
+			}
+		}
+		if len(todo) == 0 {
+			return x.Progress(ctx, x.Total, x.Total)
+		}
+		for i, m := range todo {
+			if _, err := s.boxes.Box(ctx, t, strings.TrimPrefix(m.ID, "workload:")); err != nil {
+				return err
+			}
+			if err := x.Progress(ctx, i+1, len(todo)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// recoverArgs are a recover job's arguments.
+type recoverArgs struct {
+	From, To string // DEP GUIDs
+	Reason   string
+}
+
+// RecoverDEP is key-loss recovery (SPEC R3), the operator's action on the
+// tenant's request: every mailbox of a DEP whose two customer keys are
+// both lost is moved, through the DEP's availability key, to another DEP
+// with new keys, by a background job. Only the mailbox keys are
+// re-wrapped. (Sites: RecoverGeo.)
+func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, target, reason string) (store.Job, error) {
+	reason, err := OperatorRequest(ctx, reason)
+	if err != nil {
+		return store.Job{}, err
+	}
+	from, err := s.deps.Get(ctx, t, dep.Mailbox, lost)
+	if err != nil {
+		return store.Job{}, err
+	}
+	to, err := s.deps.Get(ctx, t, dep.Mailbox, target)
+	if err != nil {
+		return store.Job{}, err
+	}
+	if to.ID == from.ID || !to.Enabled {
+		return store.Job{}, rule.Invalid("R3.Target", "create a new DEP on new customer keys (ck dep new) and give it as --to", "DEP %s cannot take the mailboxes: it is the lost DEP or disabled", to.Name)
+	}
+	if err := s.deps.RequireLost(ctx, from, reason); err != nil {
+		return store.Job{}, err
+	}
+	if err := s.deps.RequireHealthy(ctx, to, "R3.Target", "key-loss recovery target check"); err != nil {
+		return store.Job{}, err
+	}
+	// Disabled first, so no mailbox is assigned to it meanwhile.
+	if err := s.deps.Disable(ctx, from); err != nil {
+		return store.Job{}, err
+	}
+	j, err := s.enqueue(ctx, t, JobRecover, "dep:"+from.ID, recoverArgs{From: from.ID, To: to.ID, Reason: reason})
+	if err != nil {
+		return j, err
+	}
+	s.log.Warn("lifecycle: key-loss recovery started", "tenant", t.ID, "from", from.ID, "to", to.ID, "job", j.ID, "reason", reason)
+	return j, nil
+}
+
+// recoverDEP is the recover job: every container still on the lost DEP is
+// moved to the target, with the lost DEP's key from its availability key.
+func (s *Service) recoverDEP(ctx context.Context, x *jobs.Run) error {
+	var a recoverArgs
+	t, err := s.jobTenant(ctx, x, &a)
+	if err != nil {
+		return err
+	}
+	return s.moveAll(ctx, x, t, a.From, a.To, func(from store.DEP, req keyring.Request) (*envelope.Key, error) {
+		return s.oldKey(ctx, from, req, a.Reason)
+	}, a.Reason != "")
+}
+
+// rollbackArgs are a rollback-mdep job's arguments.
+type rollbackArgs struct {
+	From, To string // the MDEP, and the tenant's service-managed DEP
+	Reason   string
+}
+
+// Rollback rolls a tenant back from a multi-workload DEP to
+// service-managed keys (SPEC R4), the operator's action on the tenant's
+// request: the DEP is unassigned and every workload container re-wrapped
+// in the background. The customer keys must still be usable: the data is
+// re-wrapped with them, never with the availability key. (Mailboxes roll
+// back by assigning none; sites cannot roll back.)
+func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, reason string) (store.Job, error) {
+	reason, err := OperatorRequest(ctx, reason)
+	if err != nil {
+		return store.Job{}, err
+	}
+	d, err := s.deps.Get(ctx, t, dep.MDEP, name)
+	if rule.Is(err, rule.KindNotFound) {
+		if _, serr := s.deps.Get(ctx, t, dep.Site, name); serr == nil || strings.HasPrefix(strings.ToUpper(name), "SPO-") {
+			return store.Job{}, rule.Invalid("R4.NotForSites", "a site DEP stays on customer keys; to change its keys, roll them (ck spo dep update --geo GEO ...)",
+				"roll back from Customer Key to service-managed keys isn't supported for SharePoint and OneDrive (%s is a site DEP)", name)
+		}
+		if _, merr := s.deps.Get(ctx, t, dep.Mailbox, name); merr == nil {
+			return store.Job{}, rule.Invalid("R4.Mailboxes", "mailboxes roll back by being assigned no DEP: ck mailbox set UPN --dep ''",
+				"%s is a mailbox DEP: the operator's rollback is for multi-workload DEPs", name)
+		}
+	}
+	if err != nil {
+		return store.Job{}, err
+	}
+	if err := s.deps.RequireUsable(ctx, d, reason); err != nil {
+		return store.Job{}, err
+	}
+	svc, err := s.deps.ServiceDEP(ctx, t)
+	if err != nil {
+		return store.Job{}, err
+	}
+	if err := s.deps.Unassign(ctx, t, d); err != nil {
+		return store.Job{}, err
+	}
+	j, err := s.enqueue(ctx, t, JobRollback, "dep:"+d.ID, rollbackArgs{From: d.ID, To: svc.ID, Reason: reason})
+	if err != nil {
+		return j, err
+	}
+	s.log.Warn("lifecycle: multi-workload rollback started", "tenant", t.ID, "dep", d.ID, "job", j.ID, "reason", reason)
+	return j, nil
+}
+
+// rollbackMDEP is the rollback-mdep job: every container still on the
+// MDEP moves to service-managed keys, unwrapped with the customer keys.
+func (s *Service) rollbackMDEP(ctx context.Context, x *jobs.Run) error {
+	var a rollbackArgs
+	t, err := s.jobTenant(ctx, x, &a)
+	if err != nil {
+		return err
+	}
+	return s.moveAll(ctx, x, t, a.From, a.To, func(from store.DEP, req keyring.Request) (*envelope.Key, error) {
+		req.Initiator, req.Reason = keyring.User, "rollback to service-managed keys by the operator: "+a.Reason // never the availability key on a refusal
+		return s.deps.Key(ctx, from, req)
+	}, false)
+}
+
+// moveAll moves every container of DEP fromID to DEP toID, with from's key
+// as oldKey gives it (destroyed after if owned), reporting progress.
+func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenant, fromID, toID string, oldKey func(store.DEP, keyring.Request) (*envelope.Key, error), owned bool) error {
+	from, err := s.deps.ByID(ctx, t, fromID)
+	if err != nil {
+		return jobs.Permanent(err)
+	}
+	to, err := s.deps.ByID(ctx, t, toID)
+	if err != nil {
+		return jobs.Permanent(err)
+	}
+	todo, err := s.boxes.OnDEP(ctx, t, from.ID)
+	if err != nil {
+		return err
+	}
+	// Progress counts what this run has left: a resumed job starts again
+	// from the containers still on the old DEP.
+	if err := x.Progress(ctx, 0, len(todo)); err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	req := keyring.Request{Initiator: keyring.Service, Reason: "move the containers of DEP " + from.Name + " to " + to.Name}
+	ok, err := oldKey(from, req)
+	if err != nil {
+		return err
+	}
+	if owned {
+		defer ok.Destroy()
+	}
+	nk, err := s.deps.Key(ctx, to, req)
+	if err != nil {
+		return err
+	}
+	for i, m := range todo {
+		if err := s.boxes.Move(ctx, t, m, from, ok, to, nk); err != nil && !rule.Is(err, rule.KindConflict) {
+			return err
+		}
+		if err := x.Progress(ctx, i+1, len(todo)); err != nil {
+			return err
+		}
+	}
+	s.log.Warn("lifecycle: containers moved", "tenant", t.ID, "from", from.ID, "to", to.ID, "containers", len(todo))
+	return nil
+}

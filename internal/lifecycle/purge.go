@@ -1,0 +1,184 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+
+	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/jobs"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/shred"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// purgeArgs are a purge job's arguments, fixed when the purge is approved.
+type purgeArgs struct {
+	DEP               string
+	AvailabilityKeyID string
+	CustomerKeys      []string // the versioned key IDs that wrapped the DEP key
+	Containers        []string
+}
+
+// ApprovePurge is an authorised officer's approval (R6 step 3); with
+// enough approvals the purge job starts.
+func (s *Service) ApprovePurge(ctx context.Context, t store.ServiceTenant, idOrName string) (store.Purge, error) {
+	p, err := s.deps.Approve(ctx, t, idOrName)
+	if err != nil {
+		return p, err
+	}
+	if p.State == store.PurgeApproved {
+		if err := s.startPurge(ctx, t, p); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// startPurge queues the purge job with what it will destroy.
+func (s *Service) startPurge(ctx context.Context, t store.ServiceTenant, p store.Purge) error {
+	a := purgeArgs{DEP: p.DEP}
+	if d, err := s.deps.Get(ctx, t, dep.Mailbox, p.DEP); err == nil {
+		_, kd, err := s.deps.Ring(d)
+		if err != nil {
+			return err
+		}
+		a.AvailabilityKeyID = kd.AvailabilityKeyID
+		for _, r := range kd.CustomerKeys {
+			a.CustomerKeys = append(a.CustomerKeys, r.KeyID)
+		}
+		ms, err := s.boxes.OnDEP(ctx, t, d.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			a.Containers = append(a.Containers, m.ID)
+		}
+	} else if !rule.Is(err, rule.KindNotFound) {
+		return err
+	}
+	_, err := s.enqueue(ctx, t, JobPurge, "dep:"+p.DEP, a)
+	return err
+}
+
+// resumePurges queues the job of every approved purge that has none: the
+// process died between recording the last approval and queuing the job.
+func (s *Service) resumePurges(ctx context.Context) {
+	ts, err := s.st.ListServiceTenants(ctx)
+	if err != nil {
+		s.log.Error("lifecycle: resume purges", "err", err)
+		return
+	}
+	for _, t := range ts {
+		ps, err := s.deps.Purges(ctx, t)
+		if err != nil {
+			s.log.Error("lifecycle: resume purges", "tenant", t.ID, "err", err)
+			continue
+		}
+		var js []store.Job
+		for _, p := range ps {
+			if p.State != store.PurgeApproved {
+				continue
+			}
+			if js == nil {
+				if js, err = s.st.ListJobs(ctx, t.ID, 1000); err != nil {
+					s.log.Error("lifecycle: resume purges", "tenant", t.ID, "err", err)
+					break
+				}
+			}
+			if slices.ContainsFunc(js, func(j store.Job) bool { return j.Kind == JobPurge && j.Target == "dep:"+p.DEP }) {
+				continue // it has its job, running, done or failed
+			}
+			if err := s.startPurge(ctx, t, p); err != nil {
+				s.log.Error("lifecycle: resume purge", "tenant", t.ID, "dep", p.DEP, "err", err)
+				continue
+			}
+			s.log.Warn("lifecycle: queued the missing job of an approved purge", "tenant", t.ID, "dep", p.DEP)
+		}
+	}
+}
+
+// purgeDEP is the purge job (step 4), in the seed's order: the DEP is
+// deleted, its mailboxes are deleted with all their items, and the
+// availability key is destroyed; then the certificate is issued. Each
+// step is idempotent, so the job resumes after a crash.
+func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
+	var a purgeArgs
+	t, err := s.jobTenant(ctx, x, &a)
+	if err != nil {
+		return err
+	}
+	p, err := s.st.Purge(ctx, t.ID, a.DEP)
+	if err != nil {
+		return jobs.Permanent(err)
+	}
+	if p.State == store.PurgePurged {
+		return nil
+	}
+	if p.State != store.PurgeApproved || len(p.Approvals) < p.Required {
+		return jobs.Permanent(errors.New("the purge is not approved"))
+	}
+	if a.AvailabilityKeyID == "" {
+		return jobs.Permanent(errors.New("the DEP was gone before the purge started: nothing to purge"))
+	}
+	total := len(a.Containers) + 2
+	if err := s.deps.Delete(ctx, t, a.DEP); err != nil {
+		return err
+	}
+	if err := x.Progress(ctx, 1, total); err != nil {
+		return err
+	}
+	for i, id := range a.Containers {
+		if err := s.boxes.Delete(ctx, t, id); err != nil {
+			return err
+		}
+		if err := x.Progress(ctx, 2+i, total); err != nil {
+			return err
+		}
+	}
+	w, ok := s.deps.Workload(dep.Mailbox)
+	if !ok {
+		return errors.New("the service has no mailbox workload")
+	}
+	kd := keyring.DEP{ID: a.DEP, Tenant: t.ID, Kind: keyring.Mailbox, AvailabilityKeyID: a.AvailabilityKeyID}
+	if err := w.Ring.DestroyAvailabilityKey(ctx, kd, "purge job "+x.ID, "permanent data purge: "+p.Reason); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	w.Ring.Evict(a.DEP)
+	avk, err := s.st.AvailabilityKey(ctx, a.AvailabilityKeyID)
+	if err != nil {
+		return err
+	}
+	if avk.Sealed != nil || avk.DestroyedAt == nil {
+		return errors.New("the availability key is not destroyed")
+	}
+	now := s.now().UTC()
+	c := shred.Certificate{Serial: x.ID, Issuer: "customerkey service", Tenant: t.ID, TenantName: t.Name, DEP: p.DEP, DEPName: p.Name,
+		Containers: append([]string{}, a.Containers...), Reason: p.Reason, Contact: p.Contact, RequestedBy: p.RequestedBy, Requested: p.Requested, Completed: now,
+		Keys: []shred.Key{{ID: a.AvailabilityKeyID, Kind: "availability-key", State: "destroyed", Time: avk.DestroyedAt}}}
+	for _, k := range a.CustomerKeys {
+		c.Keys = append(c.Keys, shred.Key{ID: k, Kind: "customer-key", State: "access-removed", Time: &p.Requested, Detail: "the service's unwrap was refused when the purge was requested; the key stays in the tenant's vault"})
+	}
+	for _, ap := range p.Approvals {
+		c.Approvals = append(c.Approvals, shred.Approval{Officer: ap.Officer, At: ap.At})
+	}
+	cert, err := shred.Sign(c, s.deps.Signer())
+	if err != nil {
+		return jobs.Permanent(err)
+	}
+	prev := p.State
+	p.State, p.Certificate, p.Updated = store.PurgePurged, cert, now
+	if err := s.st.UpdatePurge(ctx, p, prev); err != nil {
+		return err
+	}
+	if err := x.Progress(ctx, total, total); err != nil {
+		return err
+	}
+	s.audit.Append(ctx, audit.Record{Tenant: t.ID, Actor: "service (purge job " + x.ID + ")", Action: "purge", Target: "DEP " + p.DEP,
+		KeyID: a.AvailabilityKeyID, Reason: p.Reason, Outcome: "ok: DEP deleted, " + strconv.Itoa(len(a.Containers)) + " mailboxes deleted, availability key destroyed"})
+	s.log.Warn("lifecycle: DEP purged", "tenant", t.ID, "dep", p.DEP, "mailboxes", len(a.Containers), "availability key", a.AvailabilityKeyID)
+	return nil
+}

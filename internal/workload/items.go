@@ -1,0 +1,271 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+// Space is the kind of container a Ref names.
+type Space uint8
+
+// Spaces of containers, as the API addresses them.
+const (
+	Mailboxes Space = iota // a user mailbox or mail user, by UPN: items
+	Sites                  // a site, by name: files with versions
+	Records                // a workload's container, by name: records
+)
+
+// Ref names a container as the API does.
+type Ref struct {
+	Space Space
+	Name  string // UPN, site name or workload name
+}
+
+// MailboxRef, SiteRef and RecordsRef name containers.
+func MailboxRef(upn string) Ref      { return Ref{Mailboxes, upn} }
+func SiteRef(name string) Ref        { return Ref{Sites, name} }
+func RecordsRef(workload string) Ref { return Ref{Records, workload} }
+
+// space is what differs between the kinds of container: the words of
+// their rules and how an item's stored ID is made.
+type space struct {
+	container, item, itemRule, existsRule, listFix string
+	itemKind                                       string // stored kind when none is given
+}
+
+var spaces = [...]space{
+	Mailboxes: {container: "mailbox", item: "item", itemRule: "Item.ID", existsRule: "Item.Exists", listFix: "list the mailbox's items (ck mailbox item list UPN)", itemKind: "message"},
+	Sites:     {container: "site", item: "file", itemRule: "File.Name", existsRule: "File.Exists", listFix: "list the site's files (ck site file list SITE)", itemKind: "file"},
+	Records:   {container: "workload", item: "record", itemRule: "Record.ID", existsRule: "Record.Exists", listFix: "list the workload's records (ck record list WORKLOAD)", itemKind: "record"},
+}
+
+// resolve finds the container a Ref names (a workload's container is made
+// on first use, and moved to the tenant's current multi-workload DEP).
+func (s *Service) resolve(ctx context.Context, t store.ServiceTenant, r Ref) (store.Mailbox, error) {
+	switch r.Space {
+	case Mailboxes:
+		return s.Mailbox(ctx, t, r.Name)
+	case Sites:
+		m, err := s.st.Mailbox(ctx, t.ID, siteID(r.Name))
+		if errors.Is(err, store.ErrNotFound) || err == nil && !strings.HasPrefix(m.Kind, sitePrefix) {
+			return m, rule.NotFound("Site.Exists", "check the site name", "tenant %s has no site %q", t.Name, r.Name)
+		}
+		return m, err
+	default:
+		if !workloadRE.MatchString(r.Name) {
+			return store.Mailbox{}, rule.Invalid("Record.Workload", "name the workload with 2-32 lower-case letters, digits and -, e.g. teams", "workload %q is invalid", r.Name)
+		}
+		return s.Box(ctx, t, r.Name)
+	}
+}
+
+// containerOf is the stored ID of the container a Ref names, without
+// reading it (listings and deletes of a container that may not exist).
+func containerOf(r Ref) string {
+	switch r.Space {
+	case Sites:
+		return siteID(r.Name)
+	case Records:
+		return workloadID(r.Name)
+	}
+	return strings.ToLower(r.Name)
+}
+
+// open resolves a container and unwraps its key for a user's request.
+func (s *Service) open(ctx context.Context, t store.ServiceTenant, r Ref, why string) (store.Mailbox, *envelope.Key, error) {
+	m, err := s.resolve(ctx, t, r)
+	if err != nil {
+		return m, nil, err
+	}
+	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	return m, ck, err
+}
+
+// Put writes a new version of an item, sealed under a fresh item key
+// (kind "" is the space's default). Content is not kept.
+func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kind string, content []byte) (store.Item, error) {
+	sp := spaces[r.Space]
+	if !itemIDRE.MatchString(id) || r.Space == Sites && strings.Contains(id, "@") {
+		return store.Item{}, rule.Invalid(sp.itemRule, "use 1-128 letters, digits, '.', '_' or '-'", "%s %q is invalid", sp.item, id)
+	}
+	if kind == "" {
+		kind = sp.itemKind
+	}
+	var m store.Mailbox
+	var version uint32
+	var err error
+	if r.Space == Mailboxes { // the mailbox and the item's version in one query
+		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.Name, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
+			err = rule.NotFound("Mailbox.Exists", "check the mailbox's UPN (ck mailbox stats UPN)", "tenant %s has no mailbox %q", t.Name, r.Name)
+		}
+	} else {
+		m, err = s.resolve(ctx, t, r)
+	}
+	if err != nil {
+		return store.Item{}, err
+	}
+	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	if err != nil {
+		return store.Item{}, err
+	}
+	defer ck.Destroy()
+	stored := id
+	switch r.Space {
+	case Mailboxes:
+		version++
+	case Sites: // each version is its own item
+		versions, err := s.fileVersions(ctx, t, m.ID, id)
+		if err != nil {
+			return store.Item{}, err
+		}
+		version = uint32(len(versions) + 1)
+		stored = fmt.Sprintf("%s@%06d", id, version)
+	case Records:
+		v, err := s.st.ItemVersion(ctx, t.ID, m.ID, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Item{}, err
+		}
+		version = v + 1
+	}
+	sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: stored, Version: version}, content)
+	if err != nil {
+		return store.Item{}, err
+	}
+	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC()}
+	if err := s.st.PutItem(ctx, it); err != nil {
+		return store.Item{}, err
+	}
+	if r.Space == Mailboxes {
+		s.itemChanged(t, m)
+	}
+	it.Size = len(sealed)
+	it.ID = id
+	return it, nil
+}
+
+// Get reads an item: for a site, version 0 is the latest.
+func (s *Service) Get(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) ([]byte, error) {
+	sp := spaces[r.Space]
+	m, ck, err := s.open(ctx, t, r, "read "+sp.item)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Destroy()
+	var it store.Item
+	if r.Space == Sites {
+		versions, err := s.fileVersions(ctx, t, m.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(versions) == 0 || version < 0 || version > len(versions) {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
+		}
+		it = versions[len(versions)-1]
+		if version > 0 {
+			it = versions[version-1]
+		}
+	} else {
+		it, err = s.st.Item(ctx, t.ID, m.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return s.openItem(ck, t, m, it)
+}
+
+// openItem opens a stored item of a container.
+func (s *Service) openItem(ck *envelope.Key, t store.ServiceTenant, m store.Mailbox, it store.Item) ([]byte, error) {
+	content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+	if err != nil {
+		s.log.Error("workload: stored item does not open", "tenant", t.ID, "container", m.ID, "item", it.ID, "err", err)
+		return nil, rule.Internal("Item.Integrity", "the operator should restore this item from backup", "%s of %s failed its integrity check", it.ID, m.ID)
+	}
+	return content, nil
+}
+
+// List lists a container's items (no content); a site's files show each
+// version under the file's name.
+func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref) ([]store.Item, error) {
+	if r.Space == Mailboxes {
+		if _, err := s.Mailbox(ctx, t, r.Name); err != nil {
+			return nil, err
+		}
+	}
+	items, err := s.st.ListItemHeads(ctx, t.ID, containerOf(r))
+	if err != nil {
+		return nil, err
+	}
+	if r.Space == Sites {
+		for i := range items {
+			items[i].ID, _, _ = strings.Cut(items[i].ID, "@")
+		}
+	}
+	return items, nil
+}
+
+// Delete deletes an item (a site's file with all its versions).
+func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, id string) error {
+	sp := spaces[r.Space]
+	c := containerOf(r)
+	var m store.Mailbox
+	if r.Space == Mailboxes {
+		var err error
+		if m, err = s.Mailbox(ctx, t, r.Name); err != nil {
+			return err
+		}
+		c = m.ID
+	}
+	ids := []string{id}
+	if r.Space == Sites {
+		versions, err := s.fileVersions(ctx, t, c, id)
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, it := range versions {
+			ids = append(ids, it.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+	}
+	for _, x := range ids {
+		if err := s.st.DeleteItem(ctx, t.ID, c, x); errors.Is(err, store.ErrNotFound) {
+			return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+		} else if err != nil {
+			return err
+		}
+	}
+	if r.Space == Mailboxes {
+		s.itemChanged(t, m)
+	}
+	return nil
+}
+
+// fileVersions are a site file's stored versions, oldest first.
+func (s *Service) fileVersions(ctx context.Context, t store.ServiceTenant, container, file string) ([]store.Item, error) {
+	items, err := s.st.ListItems(ctx, t.ID, container)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Item
+	for _, it := range items {
+		if name, _, _ := strings.Cut(it.ID, "@"); name == file {
+			out = append(out, it)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
