@@ -75,6 +75,7 @@ const MaxMailboxDEPs = dep.MaxMailboxDEPs
 // Server is the service API.
 type Server struct {
 	cfg        Config
+	table      []route // every operation, as routes() declares it
 	api        huma.API
 	mux        *http.ServeMux
 	audit      *audit.Log

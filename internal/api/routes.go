@@ -136,6 +136,7 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 	if timeout == 0 {
 		timeout = defaultWait
 	}
+	s.table = append(s.table, r)
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
