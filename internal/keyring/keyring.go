@@ -508,6 +508,13 @@ func (e *DEPError) Deliberate() bool {
 	return kms.ClassOf(e.Errs[0]) == kms.Denied || kms.ClassOf(e.Errs[1]) == kms.Denied
 }
 
+// Reasons says why each customer key failed (kms.AccessRemoved,
+// kms.KeyDisabled, kms.Unreachable, ...), for callers to branch on without
+// reading the message; 0 where the failure did not come from kms.
+func (e *DEPError) Reasons() [2]kms.Reason {
+	return [2]kms.Reason{kms.ReasonOf(e.Errs[0]), kms.ReasonOf(e.Errs[1])}
+}
+
 func causeOf(err error) string {
 	var ke *kms.Error
 	if errors.As(err, &ke) {

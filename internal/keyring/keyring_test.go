@@ -172,6 +172,18 @@ func (m *matrix) wantRefusal(err error, deliberate bool, causes ...string) {
 	}
 }
 
+// wantReasons checks why each customer key failed, by kms reason.
+func (m *matrix) wantReasons(err error, want ...kms.Reason) {
+	m.t.Helper()
+	var de *keyring.DEPError
+	if !errors.As(err, &de) {
+		m.t.Fatalf("want a refusal naming the DEP, got %v", err)
+	}
+	if got := de.Reasons(); got != [2]kms.Reason{want[0], want[1]} {
+		m.t.Fatalf("reasons %v, want %v: %v", got, want, err)
+	}
+}
+
 func (m *matrix) wantHealth(dep string, s keyring.State, cause string) {
 	m.t.Helper()
 	h := m.ring.Health(dep)
@@ -215,6 +227,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.wantAudit("availability-key-use", "read mailbox item")
 		_, err := m.get(m.site, user)
 		m.wantRefusal(err, false, "transient")
+		m.wantReasons(err, kms.Unreachable, kms.Unreachable)
 		_, err = m.get(m.site, service)
 		m.wantRefusal(err, false, "transient") // no automatic availability key for sites, ever
 	})
@@ -249,6 +262,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.wantHealth(m.mailbox.ID, keyring.Degraded, "429")
 		_, err := m.get(m.site, user)
 		m.wantRefusal(err, false, "429")
+		m.wantReasons(err, kms.Throttled, kms.Throttled)
 	})
 	t.Run("access removed on one, then on both", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})
@@ -258,6 +272,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.revoke(1)
 		_, err := m.get(m.mailbox, user)
 		m.wantRefusal(err, true, "access removed (ForbiddenByPolicy)")
+		m.wantReasons(err, kms.AccessRemoved, kms.AccessRemoved)
 		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "access removed")
 		if m.availabilityUses("user") != 0 {
 			t.Fatal("the availability key served a user after the customer revoked access")
@@ -284,6 +299,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.fault("westus", "outage", 0)
 		_, err := m.get(m.mailbox, user)
 		m.wantRefusal(err, true, "access removed", "vault unreachable")
+		m.wantReasons(err, kms.AccessRemoved, kms.Unreachable)
 	})
 	t.Run("key disabled", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})
@@ -291,6 +307,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.update(1, azkeys.KeyAttributes{Enabled: to.Ptr(false)})
 		_, err := m.get(m.mailbox, user)
 		m.wantRefusal(err, true, "key disabled")
+		m.wantReasons(err, kms.KeyDisabled, kms.KeyDisabled)
 		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "key disabled")
 	})
 	t.Run("key expired: reads go on (the vault keeps unwrap working)", func(t *testing.T) {
@@ -301,7 +318,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.wantKey(m.get(m.mailbox, user))
 		// ... but no new DEP can be made on them.
 		_, err := m.ring.NewDEP(context.Background(), "contoso", "dep-new", keyring.Mailbox, [2]string{m.mailbox.CustomerKeys[0].KeyID, m.mailbox.CustomerKeys[1].KeyID}, user)
-		if kms.ClassOf(err) != kms.Denied || !strings.Contains(err.Error(), "key expired") {
+		if kms.ClassOf(err) != kms.Denied || !errors.Is(err, kms.KeyExpired) {
 			t.Fatalf("new DEP on expired keys: %v", err)
 		}
 	})
@@ -313,6 +330,7 @@ func TestFaultMatrix(t *testing.T) {
 		}
 		_, err := m.get(m.mailbox, user)
 		m.wantRefusal(err, true, "deleted or not found")
+		m.wantReasons(err, kms.KeyNotFound, kms.KeyNotFound)
 		for i := range 2 {
 			_, err := m.admin[i].RecoverDeletedKey(context.Background(), "key", nil)
 			must(t, err)

@@ -103,11 +103,11 @@ func (a *Azure) client(vault string) (*azkeys.Client, error) {
 func (a *Azure) prepare(op, keyURI string) (*azkeys.Client, string, string, error) {
 	vault, name, version, err := ParseKeyURI(keyURI)
 	if err != nil {
-		return nil, "", "", &Error{Class: Invalid, Op: op, KeyURI: keyURI, Cause: err.Error(), Err: err}
+		return nil, "", "", &Error{Class: Invalid, Reason: BadKeyURI, Op: op, KeyURI: keyURI, Cause: err.Error(), Err: err}
 	}
 	c, err := a.client(vault)
 	if err != nil {
-		return nil, "", "", &Error{Class: Invalid, Op: op, KeyURI: keyURI, Cause: err.Error(), Err: err}
+		return nil, "", "", &Error{Class: Invalid, Reason: BadKeyURI, Op: op, KeyURI: keyURI, Cause: err.Error(), Err: err}
 	}
 	return c, name, version, nil
 }
@@ -153,7 +153,7 @@ func (a *Azure) Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]by
 		return nil, err
 	}
 	if version == "" {
-		return nil, &Error{Class: Invalid, Op: "unwrap", KeyURI: keyURI, Cause: "unwrap needs the versioned key URI that wrapped the key"}
+		return nil, &Error{Class: Invalid, Reason: BadKeyURI, Op: "unwrap", KeyURI: keyURI, Cause: "unwrap needs the versioned key URI that wrapped the key"}
 	}
 	resp, err := c.UnwrapKey(ctx, name, version, azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: wrapped}, nil)
 	if err != nil {
@@ -162,7 +162,8 @@ func (a *Azure) Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]by
 	return resp.Result, nil
 }
 
-// classify turns an azkeys error into a classified Error.
+// classify turns an azkeys error into a classified Error. The Cause texts
+// are kept as they are: people and older callers read them.
 func classify(op, keyURI string, err error) *Error {
 	e := &Error{Op: op, KeyURI: keyURI, Err: err}
 	var re *azcore.ResponseError
@@ -180,19 +181,23 @@ func classify(op, keyURI string, err error) *Error {
 			}
 		}
 		switch s := re.StatusCode; {
-		case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-			e.Class = Transient
+		case s == http.StatusTooManyRequests:
+			e.Reason = Throttled
+			e.Cause = fmt.Sprintf("vault answered %d %s", s, e.Code)
+		case s == http.StatusRequestTimeout || s >= 500:
+			e.Reason = VaultFailing
 			e.Cause = fmt.Sprintf("vault answered %d %s", s, e.Code)
 		case s == http.StatusUnauthorized || s == http.StatusForbidden:
-			e.Class = Denied
+			e.Reason = deniedReason(e.Code)
 			e.Cause = deniedCause(e.Code)
 		case s == http.StatusNotFound:
-			e.Class = Denied
+			e.Reason = KeyNotFound
 			e.Cause = "key or vault deleted or not found"
 		default:
-			e.Class = Invalid
+			e.Reason = BadRequest
 			e.Cause = fmt.Sprintf("vault refused the request (%d %s)", s, e.Code)
 		}
+		e.Class = e.Reason.Class()
 		if msg != "" {
 			e.Cause += ": " + msg
 		}
@@ -203,17 +208,36 @@ func classify(op, keyURI string, err error) *Error {
 	var opErr *net.OpError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		e.Cause = "vault did not answer in time"
+		e.Reason, e.Cause = TimedOut, "vault did not answer in time"
 	case errors.As(err, &dnsErr):
-		e.Cause = "vault host not found (DNS): " + dnsErr.Name
+		e.Reason, e.Cause = Unreachable, "vault host not found (DNS): "+dnsErr.Name
 	case errors.As(err, &opErr):
-		e.Cause = "vault unreachable: " + opErr.Err.Error()
+		e.Reason, e.Cause = Unreachable, "vault unreachable: "+opErr.Err.Error()
 	case errors.Is(err, context.Canceled):
-		e.Cause = "cancelled"
+		e.Reason, e.Cause = Cancelled, "cancelled"
 	default:
-		e.Cause = "vault unreachable: " + err.Error()
+		e.Reason, e.Cause = Unreachable, "vault unreachable: "+err.Error()
+	}
+	if e.Reason == Unreachable && errors.Is(err, context.Canceled) {
+		e.Reason = Cancelled // a dial the caller cancelled: not the vault's doing
 	}
 	return e
+}
+
+func deniedReason(code string) Reason {
+	switch code {
+	case "ForbiddenByPolicy", "ForbiddenByRbac", "Unauthorized", "Forbidden":
+		return AccessRemoved
+	case "KeyDisabled":
+		return KeyDisabled
+	case "KeyExpired":
+		return KeyExpired
+	case "KeyNotYetValid":
+		return KeyNotYetValid
+	case "KeyOperationForbidden":
+		return OperationNotAllowed
+	}
+	return Refused
 }
 
 func deniedCause(code string) string {

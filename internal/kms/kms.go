@@ -3,6 +3,9 @@
 // (SPEC K3): a transient failure (the vault is unreachable, slow, throttled
 // or failing) is not the tenant's doing; a denial (access removed, key
 // disabled, expired, deleted or not found) is a deliberate customer action.
+// Each failure also carries a Reason (AccessRemoved, KeyDisabled,
+// KeyNotFound, KeyExpired, Unreachable, ...) to branch on with ReasonOf or
+// errors.Is(err, kms.KeyDisabled); its Cause text is for people only.
 //
 // Azure is the one implementation, on the official azkeys client; it serves
 // the built-in vault and real Azure Key Vault alike, with the credential and
@@ -71,14 +74,97 @@ func (c Class) String() string {
 	return "unknown"
 }
 
+// Reason says why an operation on a key failed, for callers to branch on
+// (the Cause text is for people). Each reason belongs to one Class.
+type Reason int
+
+const (
+	// Denied: the customer's doing.
+
+	// AccessRemoved: the caller has no access policy or role for the
+	// operation (401/403 ForbiddenByPolicy, ForbiddenByRbac, Unauthorized,
+	// Forbidden).
+	AccessRemoved Reason = iota + 1
+	// KeyDisabled: the key (version) is disabled (403 KeyDisabled).
+	KeyDisabled
+	// KeyNotFound: the key, the version or the vault is deleted or never
+	// existed (404).
+	KeyNotFound
+	// KeyExpired: past the key's exp (403 KeyExpired; wrap only, unwrap
+	// keeps working).
+	KeyExpired
+	// KeyNotYetValid: before the key's nbf (403 KeyNotYetValid; wrap only).
+	KeyNotYetValid
+	// OperationNotAllowed: the key's key_ops leave out the operation (403
+	// KeyOperationForbidden).
+	OperationNotAllowed
+	// Refused: another 401/403 the vault gave a code this package does not
+	// know.
+	Refused
+
+	// Transient: not the customer's doing, passing.
+
+	// Unreachable: no answer: DNS failure, connection refused or dropped.
+	Unreachable
+	// TimedOut: no answer in time.
+	TimedOut
+	// Cancelled: the caller gave up (e.g. the losing request of a hedged
+	// unwrap).
+	Cancelled
+	// Throttled: 429.
+	Throttled
+	// VaultFailing: 408 or 5xx.
+	VaultFailing
+
+	// Invalid: the request itself.
+
+	// BadKeyURI: the key URI cannot be used (not a key URI, or an unwrap
+	// without the version).
+	BadKeyURI
+	// BadRequest: the vault refused the request (400 and other 4xx), e.g. a
+	// corrupt wrapped key.
+	BadRequest
+)
+
+var reasonNames = map[Reason]string{
+	AccessRemoved: "access removed", KeyDisabled: "key disabled", KeyNotFound: "key or vault deleted or not found",
+	KeyExpired: "key expired", KeyNotYetValid: "key not yet valid", OperationNotAllowed: "operation not allowed by the key's key_ops",
+	Refused: "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
+	Throttled: "vault throttled the request", VaultFailing: "vault failing", BadKeyURI: "bad key URI", BadRequest: "vault refused the request",
+}
+
+func (r Reason) String() string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return "unknown"
+}
+
+// Class returns the class the reason belongs to.
+func (r Reason) Class() Class {
+	switch {
+	case r >= AccessRemoved && r <= Refused:
+		return Denied
+	case r >= Unreachable && r <= VaultFailing:
+		return Transient
+	case r >= BadKeyURI && r <= BadRequest:
+		return Invalid
+	}
+	return 0
+}
+
+// Error makes a Reason usable with errors.Is: errors.Is(err, kms.KeyDisabled).
+func (r Reason) Error() string { return r.String() }
+
 // Error is a classified failure of one operation on one key.
 type Error struct {
 	Class  Class
+	Reason Reason // why, for callers to branch on; its Class is Class
 	Op     string // get, wrap, unwrap
 	KeyURI string
 	Status int    // HTTP status; 0 if no answer came
 	Code   string // the vault's error code (inner code when given)
-	Cause  string // what happened, for people
+	Cause  string // what happened, for people; do not parse it, use Reason
 	Err    error
 }
 
@@ -88,11 +174,27 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is reports whether target is e's Reason, so that errors.Is(err,
+// kms.KeyDisabled) works through any wrapping.
+func (e *Error) Is(target error) bool {
+	r, ok := target.(Reason)
+	return ok && r != 0 && r == e.Reason
+}
+
 // ClassOf returns the class of err, or 0 if it is not a kms error.
 func ClassOf(err error) Class {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Class
+	}
+	return 0
+}
+
+// ReasonOf returns the reason of err, or 0 if it is not a kms error.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
 	}
 	return 0
 }

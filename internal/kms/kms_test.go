@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,10 @@ func TestTransientFailures(t *testing.T) {
 	wantClass(t, err, kms.Transient, "")
 }
 
-func TestCustomerActions(t *testing.T) {
+// TestReasons: each failure the vault can give, caused for real through
+// the built-in vault, classified with its class, reason and cause; after
+// each case the condition is undone and an unwrap works again.
+func TestReasons(t *testing.T) {
 	env, c, key := setup(t)
 	ctx := context.Background()
 	w, err := c.Wrap(ctx, key, make([]byte, 32))
@@ -110,41 +114,118 @@ func TestCustomerActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	policy := func(perms ...string) func(t *testing.T) {
+		return func(t *testing.T) {
+			if err := env.Client.Do(ctx, "PUT", "/vaults/contoso-eastus/accessPolicies/"+vaulttest.ExchangeApp, map[string]any{"permissions": map[string]any{"keys": perms}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	faultFn := func(mode string, delay time.Duration) func(t *testing.T) {
+		return func(t *testing.T) { fault(t, env, "eastus", mode, delay) }
+	}
+	nothing := func(*testing.T) {}
+	wrap := func(ctx context.Context) error { _, err := c.Wrap(ctx, key, make([]byte, 32)); return err }
+	unwrap := func(ctx context.Context) error { _, err := c.Unwrap(ctx, w.KeyURI, w.Data); return err }
+	get := func(ctx context.Context) error { _, err := c.Get(ctx, key); return err }
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	endOfTime := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	longAgo := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-	// Key disabled, then enabled again.
-	setEnabled(t, admin, false)
-	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
-	wantClass(t, err, kms.Denied, "key disabled")
-	setEnabled(t, admin, true)
+	cases := []struct {
+		name      string
+		set, undo func(t *testing.T)
+		do        func(ctx context.Context) error
+		timeout   time.Duration // for do; 0: none
+		class     kms.Class
+		reason    kms.Reason
+		cause     string
+	}{
+		{"key disabled", func(t *testing.T) { setEnabled(t, admin, false) }, func(t *testing.T) { setEnabled(t, admin, true) }, unwrap, 0,
+			kms.Denied, kms.KeyDisabled, "key disabled"},
+		{"key disabled: get", func(t *testing.T) { setEnabled(t, admin, false) }, func(t *testing.T) { setEnabled(t, admin, true) }, get, 0,
+			kms.Denied, kms.KeyDisabled, "key disabled"},
+		{"key expired: wrap refused", func(t *testing.T) { setExpiry(t, admin, past) }, func(t *testing.T) { setExpiry(t, admin, endOfTime) }, wrap, 0,
+			kms.Denied, kms.KeyExpired, "key expired"},
+		{"key expired: unwrap goes on (the vault's rule)", func(t *testing.T) { setExpiry(t, admin, past) }, func(t *testing.T) { setExpiry(t, admin, endOfTime) }, unwrap, 0,
+			0, 0, ""},
+		{"key not yet valid: wrap refused", func(t *testing.T) { setNotBefore(t, admin, future) }, func(t *testing.T) { setNotBefore(t, admin, longAgo) }, wrap, 0,
+			kms.Denied, kms.KeyNotYetValid, "key not yet valid"},
+		{"key deleted", func(t *testing.T) { deleteKey(t, admin) }, func(t *testing.T) { recoverKey(t, admin) }, unwrap, 0,
+			kms.Denied, kms.KeyNotFound, "deleted or not found"},
+		{"no such key", nothing, nothing, func(ctx context.Context) error { _, err := c.Get(ctx, key+"-nosuch"); return err }, 0,
+			kms.Denied, kms.KeyNotFound, "deleted or not found"},
+		{"unwrapKey left out of key_ops", func(t *testing.T) { setOps(t, admin, "wrapKey") }, func(t *testing.T) { setOps(t, admin, "wrapKey", "unwrapKey") }, unwrap, 0,
+			kms.Denied, kms.OperationNotAllowed, "key_ops"},
+		{"access removed", policy("get"), policy("get", "wrapKey", "unwrapKey"), unwrap, 0,
+			kms.Denied, kms.AccessRemoved, "access removed (ForbiddenByPolicy)"},
+		{"access removed: get", policy("wrapKey"), policy("get", "wrapKey", "unwrapKey"), get, 0,
+			kms.Denied, kms.AccessRemoved, "access removed (ForbiddenByPolicy)"},
+		{"corrupt wrapped key", nothing, nothing, func(ctx context.Context) error { _, err := c.Unwrap(ctx, w.KeyURI, make([]byte, 256)); return err }, 0,
+			kms.Invalid, kms.BadRequest, "vault refused the request (400 BadParameter)"},
+		{"unwrap without the version", nothing, nothing, func(ctx context.Context) error { _, err := c.Unwrap(ctx, key, w.Data); return err }, 0,
+			kms.Invalid, kms.BadKeyURI, "versioned key URI"},
+		{"not a key URI", nothing, nothing, func(ctx context.Context) error { _, err := c.Get(ctx, "key1"); return err }, 0,
+			kms.Invalid, kms.BadKeyURI, "want https://"},
+		{"region down", faultFn("outage", 0), faultFn("off", 0), unwrap, 0,
+			kms.Transient, kms.Unreachable, "vault unreachable"},
+		{"throttled", faultFn("throttled", 0), faultFn("off", 0), unwrap, 0,
+			kms.Transient, kms.Throttled, "429"},
+		{"failing", faultFn("failing", 0), faultFn("off", 0), unwrap, 0,
+			kms.Transient, kms.VaultFailing, "503"},
+		{"slow", faultFn("slow", 2*time.Second), faultFn("off", 0), unwrap, 200 * time.Millisecond,
+			kms.Transient, kms.TimedOut, "in time"},
+		{"cancelled by the caller", nothing, nothing, func(ctx context.Context) error {
+			ctx, cancel := context.WithCancel(ctx)
+			cancel()
+			return unwrap(ctx)
+		}, 0, kms.Transient, kms.Cancelled, "cancelled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.set(t)
+			cctx, cancel := ctx, context.CancelFunc(func() {})
+			if tc.timeout > 0 {
+				cctx, cancel = context.WithTimeout(ctx, tc.timeout)
+			}
+			err := tc.do(cctx)
+			cancel()
+			tc.undo(t)
+			if tc.reason == 0 {
+				if err != nil {
+					t.Fatalf("got %v, want success", err)
+				}
+			} else {
+				wantClass(t, err, tc.class, tc.cause)
+				if got := kms.ReasonOf(err); got != tc.reason || got.Class() != tc.class {
+					t.Fatalf("got reason %v (class %v), want %v (class %v): %v", got, got.Class(), tc.reason, tc.class, err)
+				}
+				if !errors.Is(fmt.Errorf("wrapped: %w", err), tc.reason) {
+					t.Fatalf("errors.Is(err, %v) is false for %v", tc.reason, err)
+				}
+				for _, other := range []kms.Reason{kms.AccessRemoved, kms.KeyDisabled, kms.Unreachable, kms.BadRequest} {
+					if other != tc.reason && errors.Is(err, other) {
+						t.Fatalf("errors.Is(err, %v) is true for %v", other, err)
+					}
+				}
+			}
+			if _, err := c.Unwrap(ctx, w.KeyURI, w.Data); err != nil {
+				t.Fatalf("after undoing %q: %v", tc.name, err)
+			}
+		})
+	}
+}
 
-	// Expired: new wraps are refused; unwrap keeps working (the vault's rule).
-	setExpiry(t, admin, time.Now().Add(-time.Hour))
-	_, err = c.Wrap(ctx, key, make([]byte, 32))
-	wantClass(t, err, kms.Denied, "key expired")
-	if _, err := c.Unwrap(ctx, w.KeyURI, w.Data); err != nil {
-		t.Fatalf("unwrap with an expired key: %v", err)
+// TestReasonNames: every reason has a name and a class; unknown ones say so.
+func TestReasonNames(t *testing.T) {
+	for r := kms.AccessRemoved; r <= kms.BadRequest; r++ {
+		if r.String() == "unknown" || r.Class() == 0 {
+			t.Errorf("reason %d: name %q, class %v", r, r.String(), r.Class())
+		}
 	}
-	setExpiry(t, admin, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
-
-	// Deleted, then recovered.
-	if _, err := admin.DeleteKey(ctx, "key", nil); err != nil {
-		t.Fatal(err)
+	if kms.Reason(0).String() != "unknown" || kms.Reason(0).Class() != 0 || kms.ReasonOf(errors.New("other")) != 0 {
+		t.Error("the zero reason must be unknown, of no class, and the reason of non-kms errors")
 	}
-	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
-	wantClass(t, err, kms.Denied, "deleted or not found")
-	if _, err := admin.RecoverDeletedKey(ctx, "key", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Unwrap(ctx, w.KeyURI, w.Data); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
-
-	// Access removed.
-	if err := env.Client.Do(ctx, "DELETE", "/vaults/contoso-eastus/accessPolicies/"+vaulttest.ExchangeApp, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
-	wantClass(t, err, kms.Denied, "access removed (ForbiddenByPolicy)")
 }
 
 func TestParseKeyURI(t *testing.T) {

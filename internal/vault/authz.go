@@ -124,7 +124,7 @@ var (
 // bestRole returns the narrowest data role whose actions cover every
 // access-policy permission in perms; used when migrating a vault to RBAC.
 func bestRole(perms []string) Role {
-	ops := []keyOp{opCreate, opImport, opGet, opList, opUpdate, opRotate, opDelete, opRecover, opPurge, opBackup, opRestore, opWrap, opUnwrap, opEncrypt, opDecrypt}
+	ops := []keyOp{opCreate, opImport, opGet, opList, opUpdate, opRotate, opDelete, opRecover, opPurge, opBackup, opRestore, opWrap, opUnwrap, opEncrypt, opDecrypt, opGetRotationPolicy}
 	for _, name := range []string{"Key Vault Crypto Service Encryption User", "Key Vault Crypto User", "Key Vault Crypto Officer"} {
 		role, _ := LookupRole(name)
 		ok := true

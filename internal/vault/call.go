@@ -46,6 +46,14 @@ func badParam(format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Code: "BadParameter", Message: fmt.Sprintf(format, args...)}
 }
 
+// notSupported refuses an Azure Key Vault operation or option this vault
+// does not implement: 400 BadParameter, as Azure answers a request a vault
+// cannot serve, with innererror NotSupported so clients can tell it from
+// bad input.
+func notSupported(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "BadParameter", Inner: "NotSupported", Message: fmt.Sprintf(format, args...)}
+}
+
 func notFound(code, format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusNotFound, Code: code, Message: fmt.Sprintf(format, args...)}
 }

@@ -59,6 +59,39 @@ func TestAccessPolicyEnforcedOnEveryCall(t *testing.T) {
 	wantErr(t, err, 403, "ForbiddenByPolicy")
 }
 
+// TestRemoveAccessPolicyIsIdempotent: removing a policy the principal does
+// not have succeeds, as Remove-AzKeyVaultAccessPolicy does in Azure, so a
+// script that takes a workload off every vault does not stop at a vault
+// that never served it. Other principals' policies stay.
+func TestRemoveAccessPolicyIsIdempotent(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSA)
+	f.setPolicy(t, exoApp, "get", "wrapKey", "unwrapKey")
+	remove := func(principal string) error {
+		return f.env.Client.Do(ctx, "DELETE", "/vaults/"+f.vault+"/accessPolicies/"+principal, nil, nil)
+	}
+	must(t, remove(otherApp))                  // a principal of the tenant without a policy here
+	must(t, remove(strings.ToUpper(exoApp)))   // the policy, named in another case
+	must(t, remove(exoApp))                    // again: nothing left to remove
+	must(t, remove("nobody@fabrikam.example")) // no such principal: nothing to remove either
+	_, err := f.keys(t, exoApp).GetKey(ctx, "key1", "", nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+	_, err = f.keys(t, adminUPN).GetKey(ctx, "key1", "", nil)
+	must(t, err)
+
+	// On an RBAC vault there are no policies; removing one is a no-op too.
+	rv := f.mgmt(t, "POST", "/vaults", obj{"name": "contoso-rbac", "subscription": f.sub, "region": "eastus", "permissionModel": "rbac"})
+	must(t, f.env.Client.Do(ctx, "DELETE", "/vaults/"+rv["name"].(string)+"/accessPolicies/"+exoApp, nil, nil))
+
+	// What still fails: a vault that does not exist, and a caller who may not
+	// change the vault's policies.
+	wantMgmtErr(t, f.env.Client.Do(ctx, "DELETE", "/vaults/nosuch-vault/accessPolicies/"+exoApp, nil, nil), 404, "VaultNotFound")
+	f.mgmt(t, "POST", "/tenants/Contoso/principals", obj{"name": "keyadmin@contoso.com"})
+	tok, err := f.env.Client.Token(ctx, "keyadmin@contoso.com", "", "")
+	must(t, err)
+	wantMgmtErr(t, f.env.Client.WithToken(tok.AccessToken).Do(ctx, "DELETE", "/vaults/"+f.vault+"/accessPolicies/"+otherApp, nil, nil), 403, "AuthorizationFailed")
+}
+
 func TestRBACEnforcedOnEveryCall(t *testing.T) {
 	f := newFixture(t, "rbac", false)
 	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSAHSM)

@@ -63,6 +63,8 @@ type attributesIn struct {
 	Enabled   *bool  `json:"enabled"`
 	NotBefore *int64 `json:"nbf"`
 	Expires   *int64 `json:"exp"`
+	// Exportable is only read to be refused (see refuseKeyRelease).
+	Exportable *bool `json:"exportable"`
 }
 
 // attributesOut are key attributes as the vault reports them. Times are

@@ -109,6 +109,12 @@ func (s *Server) routeKeys(c *call, v store.Vault) error {
 			return s.cryptoOp(c, v, n, "", x)
 		case m == http.MethodGet && x == "versions":
 			return s.listVersions(c, v, n)
+		case m == http.MethodGet && x == "rotationpolicy":
+			return s.getRotationPolicy(c, v, n)
+		case x == "rotationpolicy":
+			return refuseRotationPolicy(c, m, n)
+		case m == http.MethodGet && x == "attestation": // GetKeyAttestation with no version
+			return refuseAttestation(c, n, "")
 		case m == http.MethodGet:
 			return s.getKey(c, v, n, segs[2])
 		case m == http.MethodPatch:
@@ -116,6 +122,8 @@ func (s *Server) routeKeys(c *call, v store.Vault) error {
 		}
 	case len(segs) == 4 && lower(0) == "keys" && m == http.MethodPost:
 		return s.cryptoOp(c, v, segs[1], segs[2], lower(3))
+	case len(segs) == 4 && lower(0) == "keys" && m == http.MethodGet && lower(3) == "attestation":
+		return refuseAttestation(c, segs[1], segs[2])
 	case len(segs) == 2 && lower(0) == "deletedkeys" && m == http.MethodGet:
 		return s.getDeletedKey(c, v, segs[1])
 	case len(segs) == 2 && lower(0) == "deletedkeys" && m == http.MethodDelete:
@@ -279,6 +287,7 @@ type createKeyParams struct {
 	Attributes     *attributesIn     `json:"attributes"`
 	Tags           map[string]string `json:"tags"`
 	Crv            string            `json:"crv"`
+	ReleasePolicy  json.RawMessage   `json:"release_policy"` // refused
 }
 
 func checkKty(kty string, v store.Vault) error {
@@ -408,6 +417,9 @@ func (s *Server) createKey(c *call, v store.Vault, name string) error {
 	if err := validKeyName(name); err != nil {
 		return err
 	}
+	if err := refuseKeyRelease(p.Attributes, p.ReleasePolicy); err != nil {
+		return err
+	}
 	if err := checkKty(p.Kty, v); err != nil {
 		return err
 	}
@@ -443,10 +455,11 @@ func (s *Server) createKey(c *call, v store.Vault, name string) error {
 }
 
 type importKeyParams struct {
-	Key        *jsonWebKey       `json:"key"`
-	HSM        *bool             `json:"Hsm"`
-	Attributes *attributesIn     `json:"attributes"`
-	Tags       map[string]string `json:"tags"`
+	Key           *jsonWebKey       `json:"key"`
+	HSM           *bool             `json:"Hsm"`
+	Attributes    *attributesIn     `json:"attributes"`
+	Tags          map[string]string `json:"tags"`
+	ReleasePolicy json.RawMessage   `json:"release_policy"` // refused
 }
 
 func (s *Server) importKey(c *call, v store.Vault, name string) error {
@@ -463,6 +476,9 @@ func (s *Server) importKey(c *call, v store.Vault, name string) error {
 	}
 	if p.Key == nil {
 		return badParam("key is required: a JSON Web Key with the RSA private key (n, e, d, p, q)")
+	}
+	if err := refuseKeyRelease(p.Attributes, p.ReleasePolicy); err != nil {
+		return err
 	}
 	kty := p.Key.Kty
 	if kty == "RSA" && p.HSM != nil && *p.HSM {
@@ -562,9 +578,10 @@ func (s *Server) getKey(c *call, v store.Vault, name, version string) error {
 }
 
 type updateKeyParams struct {
-	KeyOps     []string          `json:"key_ops"`
-	Attributes json.RawMessage   `json:"attributes"`
-	Tags       map[string]string `json:"tags"`
+	KeyOps        []string          `json:"key_ops"`
+	Attributes    json.RawMessage   `json:"attributes"`
+	Tags          map[string]string `json:"tags"`
+	ReleasePolicy json.RawMessage   `json:"release_policy"` // refused
 }
 
 func (s *Server) updateKey(c *call, v store.Vault, name, version string) error {
@@ -574,6 +591,9 @@ func (s *Server) updateKey(c *call, v store.Vault, name, version string) error {
 	}
 	var p updateKeyParams
 	if err := c.decode(&p, false); err != nil {
+		return err
+	}
+	if err := refuseKeyRelease(nil, p.ReleasePolicy); err != nil {
 		return err
 	}
 	kv, err := s.liveKey(c, v, name, version)
@@ -596,6 +616,9 @@ func (s *Server) updateKey(c *call, v store.Vault, name, version string) error {
 		var a attributesIn
 		if json.Unmarshal(p.Attributes, &raw) != nil || json.Unmarshal(p.Attributes, &a) != nil {
 			return badParam("attributes must be an object with enabled (boolean), nbf and exp (integer Unix seconds)")
+		}
+		if err := refuseKeyRelease(&a, nil); err != nil {
+			return err
 		}
 		if x, ok := raw["exp"]; ok && string(x) == "null" && kv.Expires != nil {
 			return badParam("an expiry, once set, cannot be removed; change it instead, e.g. to 9999-12-31 (253402214400), the value Customer Key accepts")
@@ -843,7 +866,7 @@ func (s *Server) cryptoOp(c *call, v store.Vault, name, version, verb string) er
 	case "decrypt":
 		op, keyOpName = opDecrypt, "decrypt"
 	case "sign", "verify", "release":
-		return badParam("operation %s is not supported by the built-in vault (it supports wrapkey, unwrapkey, encrypt and decrypt)", verb)
+		return notSupported("operation %s is not supported by this vault (the built-in vault supports wrapkey, unwrapkey, encrypt and decrypt)", verb)
 	default:
 		return notFound("NotFound", "the keys API has no operation %q", verb)
 	}

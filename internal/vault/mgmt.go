@@ -1072,10 +1072,11 @@ func (s *Server) removeAccessPolicy(c *call) error {
 	if err := c.controlVault(v, "write"); err != nil {
 		return err
 	}
+	// Removing a policy the principal does not have succeeds, as
+	// Remove-AzKeyVaultAccessPolicy does in Azure: a script that takes a
+	// workload off every vault must not stop at a vault it never had.
 	name := c.r.PathValue("principal")
-	if err := s.st.DeleteAccessPolicy(c.r.Context(), v.Name, name); errors.Is(err, store.ErrNotFound) {
-		return notFound("AccessPolicyNotFound", "vault %q has no access policy for %q", v.Name, name)
-	} else if err != nil {
+	if err := s.st.DeleteAccessPolicy(c.r.Context(), v.Name, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	c.reply(204, nil)
