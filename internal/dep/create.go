@@ -3,10 +3,8 @@ package dep
 import (
 	"context"
 	"errors"
-	"net/http"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,7 +116,8 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (st
 	return d, nil
 }
 
-// keyError explains why customer key i cannot serve, by failure class.
+// keyError explains why customer key i cannot serve, by the reason kms
+// gives.
 func keyError(i int, uri, app string, err error) error {
 	var ke *kms.Error
 	if !errors.As(err, &ke) {
@@ -127,11 +126,11 @@ func keyError(i int, uri, app string, err error) error {
 	switch {
 	case ke.Class == kms.Transient:
 		return rule.Unavailable("Key.Reachable", "check that the vault is up and reachable, then retry", "key %d %s: %s", i+1, uri, ke.Cause)
-	case ke.Code == "KeyDisabled":
+	case ke.Reason == kms.KeyDisabled:
 		return rule.Invalid("Key.Enabled", "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled: %s", i+1, uri, ke.Cause)
-	case ke.Status == http.StatusNotFound:
+	case ke.Reason == kms.KeyNotFound:
 		return rule.Invalid("Key.Exists", "check the key URI; if the key was deleted, recover it (ck vault key recover VAULT KEY)", "key %d %s: %s", i+1, uri, ke.Cause)
-	case ke.Class == kms.Denied && (ke.Status == 401 || ke.Status == 403) && strings.HasPrefix(ke.Cause, "access removed"):
+	case ke.Reason == kms.AccessRemoved:
 		return rule.Invalid("KeyAccessPermissions", "grant the workload's service principal "+app+" get, wrapKey and unwrapKey on the key's vault (ck vault access-policy set VAULT --spn "+app+" --key-permissions get,wrapKey,unwrapKey, or the Key Vault Crypto Service Encryption User role)", "key %d %s: %s", i+1, uri, ke.Cause)
 	}
 	return rule.Invalid("Key.Usable", "make the key usable for wrapKey and unwrapKey", "key %d %s: %s", i+1, uri, ke.Cause)
