@@ -2,8 +2,6 @@ package dep_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,12 +10,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/customerkey/customerkey/internal/dep"
-	"github.com/customerkey/customerkey/internal/keyring"
-	"github.com/customerkey/customerkey/internal/kms"
-	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/dep/deptest"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -27,36 +22,13 @@ import (
 type env struct {
 	deps *dep.Service
 	seed vaulttest.Seed
-	v    *vaulttest.Env
 	t    store.ServiceTenant
 	ctx  context.Context
 }
 
 func start(t *testing.T) *env {
-	t.Helper()
-	v := vaulttest.Start(t, vaulttest.Options{})
-	seed, err := v.SeedTenant()
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "master.key"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kms.Local(v.Client, dep.ExchangeApp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})
-	w := dep.Workload{App: dep.ExchangeApp, KMS: c, Ring: ring}
-	deps := dep.New(dep.Config{Store: v.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: w, dep.MDEP: w, dep.Site: w},
-		Azure: onboarding.VaultDirectory{C: v.Client}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
-	tn := store.ServiceTenant{ID: seed.Tenant, Name: "Contoso", Created: time.Now()}
-	if err := v.Store.CreateServiceTenant(context.Background(), tn); err != nil {
-		t.Fatal(err)
-	}
-	ctx := tenant.WithCaller(context.Background(), store.APIToken{Tenant: tn.ID, Subject: "exo@contoso.com", Role: tenant.RoleExchangeAdmin})
-	return &env{deps: deps, seed: seed, v: v, t: tn, ctx: ctx}
+	e := deptest.Start(t)
+	return &env{deps: e.DEPs, seed: e.Seed, t: e.Tenant, ctx: e.Ctx}
 }
 
 // wantRule fails unless err is a domain error of rule id and kind.

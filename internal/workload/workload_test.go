@@ -1,0 +1,116 @@
+package workload_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/dep/deptest"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/workload"
+)
+
+// licensed lets every user have a customer DEP.
+type licensed struct{}
+
+func (licensed) RequireLicence(context.Context, store.ServiceTenant, string) error { return nil }
+
+func start(t *testing.T) (*workload.Service, *deptest.Env) {
+	e := deptest.Start(t)
+	return workload.New(workload.Config{Store: e.Vault.Store, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}), e
+}
+
+// TestOneContainerModel: mailboxes, sites and workload containers keep
+// items the same way: versions, listings without content, reads that open
+// what was written, deletes.
+func TestOneContainerModel(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, err := e.DEPs.Create(ctx, tn, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: e.Seed.KeyURIs[:]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boxes.CreateMailbox(ctx, tn, "alice@contoso.com", "", "DEP-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ref  workload.Ref
+		item string
+	}{
+		{"mailbox", workload.MailboxRef("alice@contoso.com"), "m1"},
+		{"site", workload.SiteRef("finance"), "plan.docx"},
+		{"records", workload.RecordsRef("teams"), "chat-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for v, content := range []string{"first", "second"} {
+				it, err := boxes.Put(ctx, tn, tc.ref, tc.item, "", []byte(content))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if it.ID != tc.item || it.Version != uint32(v+1) || it.Size <= len(content) {
+					t.Fatalf("put %d: %+v; want %s version %d with its sealed size", v+1, it, tc.item, v+1)
+				}
+			}
+			got, err := boxes.Get(ctx, tn, tc.ref, tc.item, 0)
+			if err != nil || !bytes.Equal(got, []byte("second")) {
+				t.Fatalf("get: %q, %v; want the last version", got, err)
+			}
+			items, err := boxes.List(ctx, tn, tc.ref)
+			if err != nil || len(items) == 0 || items[0].ID != tc.item || items[0].Sealed != nil {
+				t.Fatalf("list: %+v, %v; want %s without content", items, err, tc.item)
+			}
+			if err := boxes.DeleteItem(ctx, tn, tc.ref, tc.item); err != nil {
+				t.Fatal(err)
+			}
+			_, err = boxes.Get(ctx, tn, tc.ref, tc.item, 0)
+			if !rule.Is(err, rule.KindNotFound) {
+				t.Fatalf("get after delete: %v; want not found", err)
+			}
+		})
+	}
+	// A site keeps every version of a file.
+	boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", []byte("v1"))
+	boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", []byte("v2"))
+	if got, err := boxes.Get(ctx, tn, workload.SiteRef("finance"), "deck", 1); err != nil || string(got) != "v1" {
+		t.Fatalf("file version 1: %q, %v", got, err)
+	}
+}
+
+// TestMailboxRefReachesMailboxesOnly: a mailbox's address cannot name a
+// site or a workload container (an Exchange admin must not reach
+// SharePoint files or multi-workload records through the mailbox routes).
+func TestMailboxRefReachesMailboxesOnly(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boxes.Put(ctx, tn, workload.SiteRef("finance"), "salaries.xlsx", "", []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boxes.Put(ctx, tn, workload.RecordsRef("teams"), "chat", "", []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"site:finance", "workload:teams", "SITE:finance"} {
+		ref := workload.MailboxRef(id)
+		if _, err := boxes.Get(ctx, tn, ref, "salaries.xlsx@000001", 0); !rule.Is(err, rule.KindNotFound) {
+			t.Errorf("read %s through the mailbox routes: %v; want not found", id, err)
+		}
+		if _, err := boxes.Put(ctx, tn, ref, "x", "", []byte("planted")); !rule.Is(err, rule.KindNotFound) {
+			t.Errorf("write %s through the mailbox routes: %v; want not found", id, err)
+		}
+		if _, err := boxes.List(ctx, tn, ref); !rule.Is(err, rule.KindNotFound) {
+			t.Errorf("list %s through the mailbox routes: %v; want not found", id, err)
+		}
+		if err := boxes.DeleteItem(ctx, tn, ref, "chat"); !rule.Is(err, rule.KindNotFound) {
+			t.Errorf("delete in %s through the mailbox routes: %v; want not found", id, err)
+		}
+	}
+}
