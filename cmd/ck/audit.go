@@ -187,7 +187,7 @@ current head is read first and checked the same way.`,
 	head := &cobra.Command{Use: "head --out FILE", Short: "Save the service's signed statement of where the audit chain ends now", Args: cobra.NoArgs,
 		Long: `The chain links each record to the one before, so a copy with records cut
 from its end still verifies on its own. Keep a signed head from time to
-time: ck audit verify --head checks that a later copy still reaches it.`,
+time: "ck audit verify --head" checks that a later copy still reaches it.`,
 		Example: "  ck audit head --out head-2026-11-22.json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {

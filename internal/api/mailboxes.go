@@ -299,7 +299,7 @@ func containerKeyID(m store.Mailbox) string { return m.ID + "#" + strconv.Itoa(m
 func (s *Server) mailbox(ctx context.Context, t store.ServiceTenant, id string) (store.Mailbox, error) {
 	m, err := s.cfg.Store.Mailbox(ctx, t.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return m, problem(404, "Mailbox.Exists", "check the mailbox's UPN (ck mailbox list)", "tenant %s has no mailbox %q", t.Name, id)
+		return m, problem(404, "Mailbox.Exists", "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, id)
 	}
 	return m, err
 }
@@ -407,7 +407,7 @@ func (s *Server) openMailboxItem(ctx context.Context, tenant, mailbox, item, why
 	} else {
 		m, version, err = s.cfg.Store.MailboxItemVersion(ctx, t.ID, mailbox, item)
 		if errors.Is(err, store.ErrNotFound) {
-			err = problem(404, "Mailbox.Exists", "check the mailbox's UPN (ck mailbox list)", "tenant %s has no mailbox %q", t.Name, mailbox)
+			err = problem(404, "Mailbox.Exists", "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, mailbox)
 		}
 	}
 	if err != nil {

@@ -226,7 +226,7 @@ func (s *Server) requestPurge(ctx context.Context, t store.ServiceTenant, d stor
 		case kms.Transient:
 			return d, problem(503, "R6.KeysRevoked", "retry when the vaults answer: the service must see both keys refuse", "customer key %d (%s) could not be asked: %v", i+1, d.KeyURIs[i], e)
 		default:
-			return d, problem(409, "R6.KeysRevoked", "remove the wrap and unwrap permissions of the Exchange Online workload ("+w.App+") from both keys in the vaults (ck vault access-policy remove VAULT --app "+w.App+"), then request again",
+			return d, problem(409, "R6.KeysRevoked", "remove the wrap and unwrap permissions of the Exchange Online workload ("+w.App+") from both keys in the vaults (ck vault access-policy remove VAULT --spn "+w.App+"), then request again",
 				"the service can still unwrap the DEP key with customer key %d (%s)", i+1, d.KeyURIs[i])
 		}
 	}
