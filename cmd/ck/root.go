@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -167,7 +168,9 @@ Start everything on this machine with "ck dev"; every other command is a
 client. Connection details come from --config, else $CK_CONFIG, else
 ./ck-data/dev.json (written by "ck dev").
 
-Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key add VAULT NAME".`,
+Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key
+add VAULT NAME", and a Get- cmdlet given an identity shows that object
+("ck Get-DataEncryptionPolicy GUID"). "ck cmdlets" lists them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -190,8 +193,32 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", client.MailboxDEPs, "DataEncryptionPolicy"), a.depCmd("mdep", client.MultiWorkloadDEPs, "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.jobCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", client.MailboxDEPs, "DataEncryptionPolicy"), a.depCmd("mdep", client.MultiWorkloadDEPs, "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.jobCmd(), a.cmdletsCmd())
 	return root
+}
+
+// cmdletsCmd lists the seed cmdlets and their commands.
+func (a *app) cmdletsCmd() *cobra.Command {
+	return &cobra.Command{Use: "cmdlets", Short: "List the seed cmdlets that work as aliases, and the command each runs", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rows := [][]string{}
+			for name, path := range cmdlets {
+				rows = append(rows, []string{name, "ck " + strings.Join(path, " ")})
+			}
+			for name, g := range getCmdlets {
+				rows = append(rows, []string{name, "ck " + strings.Join(g.list, " ") + "; with an identity: ck " + strings.Join(g.show, " ")})
+			}
+			sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+			if a.output == "json" {
+				m := map[string]string{}
+				for _, r := range rows {
+					m[r[0]] = r[1]
+				}
+				return a.printJSON(m)
+			}
+			a.table([]string{"CMDLET", "CK COMMAND"}, rows)
+			return nil
+		}}
 }
 
 // config loads the connection file once.
