@@ -47,7 +47,9 @@ func TestFailOverAndProblems(t *testing.T) {
 	refused := "http://" + ln.Addr().String()
 	ln.Close()
 	c := &Client{HTTP: srv.Client(), Bases: []string{refused, srv.URL}, Token: "tok",
-		Problem: func(status int, body []byte) error { return fmt.Errorf("%d %s: %w", status, body, errors.ErrUnsupported) }}
+		Problem: func(status int, body []byte) error {
+			return fmt.Errorf("%d %s: %w", status, body, errors.ErrUnsupported)
+		}}
 	var out struct{ Path, Query string }
 	if err := c.Do(context.Background(), http.MethodGet, "/v1/x?a=b", nil, &out); err != nil || out.Path != "/v1/x" || out.Query != "a=b" {
 		t.Fatalf("got %+v, %v; want the second base's answer", out, err)
