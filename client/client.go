@@ -1,24 +1,33 @@
-// Package client is the Go SDK of the Customer Key service API. Errors the
-// service answers are *Problem values: RFC 9457 problem details with the
-// rule that was broken and how to fix it.
+// Package client is the Go SDK of the Customer Key service API: every
+// operation as a typed method, every request and answer as a type, and
+// the rule IDs of the service's errors as constants.
 //
-//	c, _ := client.New(client.Config{URL: "https://localhost:8445", Token: token, CAFile: "ck-data/ca.pem"})
-//	var t client.Tenant
-//	err := c.Do(ctx, "POST", "/v1/tenants", map[string]string{"name": "Contoso"}, &t)
+// A Client acts with one token: the operator's (which `ck dev` writes to
+// its connection file), or a token the operator or a tenant's global admin
+// issued with CreateToken.
+//
+//	c, err := client.New(client.Config{URL: "https://localhost:8445", Token: token, CAFile: "ck-data/ca.pem"})
+//	t, err := c.CreateTenant(ctx, client.CreateTenantRequest{Name: "Contoso"})
+//	d, err := admin.NewDEP(ctx, "Contoso", client.MailboxDEPs, client.NewDEPRequest{Name: "Contoso-EXO-DEP-1", AzureKeyIDs: keys})
+//
+// Errors the service answers are *Problem values: RFC 9457 problem
+// details naming the rule that was broken (a Rule... constant) and how to
+// fix it.
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/customerkey/customerkey/internal/rest"
 )
 
 // Config says where the service is and who calls it.
@@ -26,9 +35,11 @@ type Config struct {
 	URL    string // https://host:port
 	Token  string // a token the service issued
 	CAFile string // a CA to trust (the local CA under ck dev); "" for the system roots
+	// HTTPClient, if set, sends the requests (and CAFile is not read).
+	HTTPClient *http.Client
 }
 
-// Client calls the service API.
+// Client calls the service API. It is safe for concurrent use.
 type Client struct {
 	cfg Config
 	hc  *http.Client
@@ -37,7 +48,10 @@ type Client struct {
 // New returns a client.
 func New(cfg Config) (*Client, error) {
 	if cfg.URL == "" {
-		return nil, fmt.Errorf("client: no service URL (is the service running? ck dev writes it to dev.json)")
+		return nil, errors.New("client: no service URL (is the service running? ck dev writes it to dev.json)")
+	}
+	if cfg.HTTPClient != nil {
+		return &Client{cfg: cfg, hc: cfg.HTTPClient}, nil
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if cfg.CAFile != "" {
@@ -61,24 +75,34 @@ func (c *Client) WithToken(token string) *Client {
 	return &cp
 }
 
-// Problem is an error the service answered.
+// URL is the service's URL.
+func (c *Client) URL() string { return c.cfg.URL }
+
+// Problem is an error the service answered: RFC 9457 problem details,
+// with the rule that was broken and how to fix it.
 type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Rule   string `json:"rule"`
-	Fix    string `json:"fix"`
-	Errors []struct {
-		Message  string `json:"message"`
-		Location string `json:"location"`
-	} `json:"errors"`
+	Type   string         `json:"type" doc:"urn:customerkey:problem:{rule}"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail"`
+	Rule   string         `json:"rule" doc:"The rule that was broken, e.g. D1.NameWithoutSpaces"`
+	Fix    string         `json:"fix,omitempty" doc:"How to fix it"`
+	Errors []*ErrorDetail `json:"errors,omitempty"`
+}
+
+// ErrorDetail says where a request did not match the API.
+type ErrorDetail struct {
+	Message  string `json:"message,omitempty" doc:"Error message text"`
+	Location string `json:"location,omitempty" doc:"Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id'"`
+	Value    any    `json:"value,omitempty" doc:"The value at the given location"`
 }
 
 func (p *Problem) Error() string {
 	msg := p.Detail
 	for _, e := range p.Errors {
-		msg += "; " + strings.TrimSpace(e.Location+" "+e.Message)
+		if e != nil {
+			msg += "; " + strings.TrimSpace(e.Location+" "+e.Message)
+		}
 	}
 	if p.Fix != "" {
 		msg += ". Fix: " + p.Fix
@@ -86,107 +110,51 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%s (%d, rule %s)", msg, p.Status, p.Rule)
 }
 
-// Do sends a JSON request and decodes the answer into out (if not nil).
+// IsRule reports whether err is a Problem that names rule.
+func IsRule(err error, rule string) bool {
+	var p *Problem
+	return errors.As(err, &p) && p.Rule == rule
+}
+
+// parseProblem reads a non-2xx answer.
+func parseProblem(status int, body []byte) error {
+	p := &Problem{Status: status, Detail: strings.TrimSpace(string(body))}
+	json.Unmarshal(body, p)
+	return p
+}
+
+func (c *Client) rest() *rest.Client {
+	return &rest.Client{HTTP: c.hc, Bases: []string{c.cfg.URL}, Token: c.cfg.Token, Problem: parseProblem,
+		Unreachable: func(base string, err error) error {
+			return fmt.Errorf("Customer Key service unreachable at %s: %w", base, err)
+		}}
+}
+
+// Do sends a JSON request (in, if not nil) to path and decodes the JSON
+// answer into out (if not nil). The typed methods cover every operation;
+// Do is for what they do not.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.cfg.URL, "/")+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("Customer Key service unreachable at %s: %w", c.cfg.URL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		p := &Problem{Status: resp.StatusCode, Detail: strings.TrimSpace(string(data))}
-		json.Unmarshal(data, p)
-		return p
-	}
-	if out == nil || len(data) == 0 {
-		return nil
-	}
-	if raw, ok := out.(*json.RawMessage); ok {
-		*raw = append((*raw)[:0], data...)
-		return nil
-	}
-	return json.Unmarshal(data, out)
+	return c.rest().Do(ctx, method, path, in, out)
 }
 
-// DoRaw sends raw bytes (application/octet-stream) and decodes a JSON answer.
-func (c *Client) DoRaw(ctx context.Context, method, path string, body []byte, out any) error {
-	data, err := c.send(ctx, method, path, "application/octet-stream", body)
-	if err != nil {
-		return err
-	}
-	if out == nil || len(data) == 0 {
-		return nil
-	}
-	return json.Unmarshal(data, out)
+// call is Do returning the answer as a T.
+func call[T any](ctx context.Context, c *Client, method, path string, in any) (T, error) {
+	var out T
+	err := c.rest().Do(ctx, method, path, in, &out)
+	return out, err
 }
 
-// Get returns a raw answer (an item's content).
-func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
-	return c.send(ctx, http.MethodGet, path, "", nil)
+// putRaw writes content (application/octet-stream) and decodes the answer.
+func putRaw[T any](ctx context.Context, c *Client, path string, content []byte) (T, error) {
+	var out T
+	data, err := c.rest().Send(ctx, http.MethodPut, path, &rest.Body{ContentType: "application/octet-stream", Data: content})
+	if err != nil {
+		return out, err
+	}
+	return out, rest.Decode(data, &out)
 }
 
-func (c *Client) send(ctx context.Context, method, path, contentType string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.cfg.URL, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("Customer Key service unreachable at %s: %w", c.cfg.URL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		p := &Problem{Status: resp.StatusCode, Detail: strings.TrimSpace(string(data))}
-		json.Unmarshal(data, p)
-		return nil, p
-	}
-	return data, nil
-}
-
-// Tenant is a customer organisation of the service.
-type Tenant struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
-}
-
-// Token is an issued API token (its value is shown once).
-type Token struct {
-	Token   string    `json:"token"`
-	Subject string    `json:"subject"`
-	Role    string    `json:"role"`
-	Tenant  string    `json:"tenant"`
-	Expires time.Time `json:"expires"`
+// getRaw reads content.
+func (c *Client) getRaw(ctx context.Context, path string) ([]byte, error) {
+	return c.rest().Send(ctx, http.MethodGet, path, nil)
 }

@@ -12,24 +12,22 @@
 package vaultclient
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/customerkey/customerkey/internal/rest"
 )
 
 // Config is the connection file written by `ck dev` and `ck vault server`.
@@ -166,68 +164,25 @@ func ParseError(status int, body []byte) *Error {
 // into out. Every region serves the management API: if the first refuses
 // connections (an outage drill, say), the others are tried in turn.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	var payload []byte
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		payload = b
-	}
+	return c.rest().Do(ctx, method, path, in, out)
+}
+
+// rest is the request helper for the management API: the management URL
+// first, then every other region; errors in Azure's shape.
+func (c *Client) rest() *rest.Client {
 	bases := []string{c.base}
 	for _, r := range c.cfg.Regions {
 		if r.URL != c.base {
 			bases = append(bases, r.URL)
 		}
 	}
-	var resp *http.Response
-	var err error
-	for _, base := range bases {
-		var req *http.Request
-		req, err = http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(payload))
-		if err != nil {
-			return err
-		}
-		if in != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		resp, err = c.hc.Do(req)
-		if err == nil || !unreachable(err, method) {
-			break
-		}
+	return &rest.Client{
+		HTTP: c.hc, Bases: bases, Token: c.token,
+		Problem: func(status int, body []byte) error { return ParseError(status, body) },
+		Unreachable: func(base string, err error) error {
+			return fmt.Errorf("vault management API unreachable at %s: %w (is `ck dev` running?)", base, err)
+		},
 	}
-	if err != nil {
-		return fmt.Errorf("vault management API unreachable at %s: %w (is `ck dev` running?)", c.base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		return ParseError(resp.StatusCode, data)
-	}
-	if out != nil && len(data) > 0 {
-		if raw, ok := out.(*json.RawMessage); ok {
-			*raw = append((*raw)[:0], data...)
-			return nil
-		}
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
-
-// unreachable reports whether a request certainly did not reach the server
-// (connection refused), or may be sent again elsewhere because it is
-// idempotent and its connection dropped.
-func unreachable(err error, method string) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	idempotent := method == http.MethodGet || method == http.MethodPut || method == http.MethodDelete
-	return idempotent && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET))
 }
 
 // Token is an access token from the vault's local issuer.

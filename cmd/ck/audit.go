@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/shred"
 )
@@ -58,7 +59,7 @@ Readable by the tenant's global and compliance admins and by the operator.`}
 			if err != nil {
 				return err
 			}
-			shown := []api.AuditRecord{}
+			shown := []client.AuditRecord{}
 			for _, r := range recs {
 				if !r.Time.Before(from) {
 					shown = append(shown, r)
@@ -119,8 +120,8 @@ reach the head's record, with the head's hash. Without FILE, the service's
 current head is read first and checked the same way.`,
 		Example: "  ck audit verify\n  ck audit head --out head.json && ck audit export --out contoso-audit.jsonl\n  ck audit verify contoso-audit.jsonl --head head.json",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var recs []api.AuditRecord
-			var head *audit.Head
+			var recs []client.AuditRecord
+			var head *client.AuditHead
 			var err error
 			from := "the service"
 			if headFile != "" {
@@ -128,7 +129,7 @@ current head is read first and checked the same way.`,
 				if err != nil {
 					return err
 				}
-				head = &audit.Head{}
+				head = &client.AuditHead{}
 				if err := json.Unmarshal(b, head); err != nil {
 					return fmt.Errorf("--head %s: %v: give a file written by ck audit head", headFile, err)
 				}
@@ -138,10 +139,11 @@ current head is read first and checked the same way.`,
 				recs, err = readAuditFile(args[0])
 			} else {
 				if head == nil { // the service's head first: the chain read after must reach it
-					head = &audit.Head{}
-					if err := a.auditHead(cmd.Context(), tenant, head); err != nil {
+					h, err := a.auditHead(cmd.Context(), tenant)
+					if err != nil {
 						return err
 					}
+					head = &h
 				}
 				recs, err = a.readAudit(cmd.Context(), tenant, nil)
 			}
@@ -153,13 +155,13 @@ current head is read first and checked the same way.`,
 				if err != nil {
 					return err
 				}
-				if err := audit.VerifyHead(*head, pub); err != nil {
+				if err := audit.VerifyHead(audit.Head(*head), pub); err != nil {
 					return fmt.Errorf("the head: %w", err)
 				}
 			}
 			chain := make([]audit.Record, len(recs))
 			for i, r := range recs {
-				if chain[i], err = r.Record(); err != nil {
+				if chain[i], err = auditRecord(r); err != nil {
 					return fmt.Errorf("audit record %d: bad hash encoding (%v): the record was changed", r.Seq, err)
 				}
 			}
@@ -167,7 +169,7 @@ current head is read first and checked the same way.`,
 				return fmt.Errorf("%s: TAMPERED: %w", from, err)
 			}
 			if head != nil {
-				if err := audit.CheckHead(chain, *head); err != nil {
+				if err := audit.CheckHead(chain, audit.Head(*head)); err != nil {
 					return fmt.Errorf("%s: TAMPERED: %w", from, err)
 				}
 			}
@@ -185,14 +187,14 @@ current head is read first and checked the same way.`,
 	head := &cobra.Command{Use: "head --out FILE", Short: "Save the service's signed statement of where the audit chain ends now", Args: cobra.NoArgs,
 		Long: `The chain links each record to the one before, so a copy with records cut
 from its end still verifies on its own. Keep a signed head from time to
-time: ck audit verify --head checks that a later copy still reaches it.`,
+time: "ck audit verify --head" checks that a later copy still reaches it.`,
 		Example: "  ck audit head --out head-2026-11-22.json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return errors.New("--out is required: the file to write the head to")
 			}
-			var h audit.Head
-			if err := a.auditHead(cmd.Context(), tenant, &h); err != nil {
+			h, err := a.auditHead(cmd.Context(), tenant)
+			if err != nil {
 				return err
 			}
 			b, _ := json.MarshalIndent(h, "", "  ")
@@ -208,16 +210,12 @@ time: ck audit verify --head checks that a later copy still reaches it.`,
 }
 
 // auditHead gets the service's signed head of a tenant's chain.
-func (a *app) auditHead(ctx context.Context, tenant string, h *audit.Head) error {
-	t, err := a.tenantArg(ctx, tenant)
+func (a *app) auditHead(ctx context.Context, tenant string) (client.AuditHead, error) {
+	c, t, err := a.tenantClient(ctx, tenant)
 	if err != nil {
-		return err
+		return client.AuditHead{}, err
 	}
-	c, err := a.service()
-	if err != nil {
-		return err
-	}
-	return c.Do(ctx, "GET", "/v1/tenants/"+esc(t)+"/audit/head", nil, h)
+	return c.AuditHead(ctx, t)
 }
 
 // signingKey is the service's Ed25519 public key: from keyFile (PEM or
@@ -234,55 +232,50 @@ func (a *app) signingKey(ctx context.Context, keyFile string) (ed25519.PublicKey
 	if err != nil {
 		return nil, err
 	}
-	var k struct{ PublicKey string }
-	if err := c.Do(ctx, "GET", "/v1/service/signing-key", nil, &k); err != nil {
+	k, err := c.SigningKey(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return shred.ParsePublicKey(k.PublicKey)
 }
 
 // readAudit reads a tenant's whole chain from the service, page by page.
-func (a *app) readAudit(ctx context.Context, tenant string, progress func(int)) ([]api.AuditRecord, error) {
-	t, err := a.tenantArg(ctx, tenant)
+func (a *app) readAudit(ctx context.Context, tenant string, progress func(int)) ([]client.AuditRecord, error) {
+	c, t, err := a.tenantClient(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.service()
+	return c.AuditLog(ctx, t, progress)
+}
+
+// auditRecord is a record as the chain hashes it (hashes from hex).
+func auditRecord(r client.AuditRecord) (audit.Record, error) {
+	prev, err := hex.DecodeString(r.Prev)
 	if err != nil {
-		return nil, err
+		return audit.Record{}, err
 	}
-	var all []api.AuditRecord
-	after := int64(0)
-	for {
-		var page struct {
-			Value []api.AuditRecord
-			Next  int64
-		}
-		if err := c.Do(ctx, "GET", fmt.Sprintf("/v1/tenants/%s/audit?after=%d", esc(t), after), nil, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Value...)
-		if progress != nil {
-			progress(len(all))
-		}
-		if page.Next == 0 {
-			return all, nil
-		}
-		after = page.Next
+	h, err := hex.DecodeString(r.Hash)
+	if err != nil {
+		return audit.Record{}, err
 	}
+	if len(prev) == 0 {
+		prev = nil
+	}
+	return audit.Record{Tenant: r.Tenant, Seq: r.Seq, Time: r.Time, Actor: r.Actor, Action: r.Action, Target: r.Target,
+		KeyID: r.KeyID, Reason: r.Reason, Outcome: r.Outcome, Prev: prev, Hash: h}, nil
 }
 
 // readAuditFile reads an export of `ck audit export`.
-func readAuditFile(file string) ([]api.AuditRecord, error) {
+func readAuditFile(file string) ([]client.AuditRecord, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []api.AuditRecord
+	var out []client.AuditRecord
 	dec := json.NewDecoder(f)
 	for {
-		var r api.AuditRecord
+		var r client.AuditRecord
 		err := dec.Decode(&r)
 		if err == io.EOF {
 			return out, nil

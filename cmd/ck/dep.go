@@ -2,105 +2,95 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/client"
 )
-
-type depView struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Kind        string    `json:"kind"`
-	AzureKeyIDs []string  `json:"azureKeyIDs"`
-	WrappedWith []string  `json:"wrappedWith"`
-	Enabled     bool      `json:"enabled"`
-	Created     time.Time `json:"created"`
-}
 
 // tenantArg is --tenant, or the tenant of the caller's token.
 func (a *app) tenantArg(ctx context.Context, tenant string) (string, error) {
-	if tenant != "" {
-		return tenant, nil
-	}
-	c, err := a.service()
-	if err != nil {
-		return "", err
-	}
-	var me struct{ Tenant string }
-	if err := c.Do(ctx, "GET", "/v1/me", nil, &me); err != nil {
-		return "", err
-	}
-	if me.Tenant == "" {
-		return "", fmt.Errorf("the operator's token belongs to no tenant: give --tenant, or act with a tenant admin's token (--token-file)")
-	}
-	return me.Tenant, nil
+	_, t, err := a.tenantClient(ctx, tenant)
+	return t, err
 }
 
-func (a *app) showDEP(d depView) {
+// tenantClient is the service client and the tenant to act on: --tenant,
+// or the tenant of the caller's token.
+func (a *app) tenantClient(ctx context.Context, tenant string) (*client.Client, string, error) {
+	c, err := a.service()
+	if err != nil || tenant != "" {
+		return c, tenant, err
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if me.Tenant == "" {
+		return nil, "", errors.New("the operator's token belongs to no tenant: give --tenant, or act with a tenant admin's token (--token-file)")
+	}
+	return c, me.Tenant, nil
+}
+
+func (a *app) showDEP(d client.DEP) {
 	a.fields("Name", d.Name, "Id", d.ID, "Description", d.Description, "AzureKeyIDs", strings.Join(d.AzureKeyIDs, ", "),
 		"Wrapped with", strings.Join(d.WrappedWith, ", "), "Enabled", strconv.FormatBool(d.Enabled), "Created", ts(&d.Created))
 }
 
+func (a *app) showDEPs(l client.List[client.DEP]) {
+	var rows [][]string
+	for _, d := range l.Value {
+		rows = append(rows, []string{d.Name, d.ID, strconv.FormatBool(d.Enabled), strings.Join(d.AzureKeyIDs, " ")})
+	}
+	a.table([]string{"NAME", "ID", "ENABLED", "AZURE KEY IDS"}, rows)
+}
+
 // depCmd is `ck dep` (mailbox DEPs) or `ck mdep` (the multi-workload
-// DEP): the same commands on another collection.
-func (a *app) depCmd(use, collection, noun string) *cobra.Command {
+// DEP): the same commands on another kind.
+func (a *app) depCmd(use string, kind client.DEPKind, noun string) *cobra.Command {
 	cmd := &cobra.Command{Use: use, Short: "Data encryption policies (New-/Get-/Set-" + noun + ")"}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
-	path := func(ctx context.Context, rest string) (string, error) {
-		t, err := a.tenantArg(ctx, tenant)
-		if err != nil {
-			return "", err
-		}
-		return "/v1/tenants/" + esc(t) + "/" + collection + rest, nil
-	}
 	var keys []string
 	var description string
 	newCmd := &cobra.Command{
 		Use:   "new NAME --key URI1 --key URI2 [--description D]",
 		Short: "Create a DEP on two customer keys in two vaults (New-" + noun + ")",
 		Args:  cobra.ExactArgs(1),
-		Example: `  ck dep new Contoso-EXO-DEP-1 --description "Mailboxes in the US" \
+		Example: `  ck ` + use + ` new Contoso-EXO-DEP-1 --description "Mailboxes in the US" \
       --key https://contosoexoakv01.localhost:8443/keys/ContosoEXOKey1 \
       --key https://contosoexoakv02.localhost:8444/keys/ContosoEXOKey2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), "")
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"name": args[0], "description": description, "azureKeyIDs": keys}
-			return svcCall(cmd.Context(), a, "POST", p, body, a.showDEP)
+			d, err := c.NewDEP(cmd.Context(), t, kind, client.NewDEPRequest{Name: args[0], Description: description, AzureKeyIDs: keys})
+			return out(a, d, err, a.showDEP)
 		},
 	}
 	newCmd.Flags().StringArrayVar(&keys, "key", nil, "a customer key URI; give it twice")
 	newCmd.Flags().StringVar(&description, "description", "", "what the DEP is for")
 	list := &cobra.Command{Use: "list", Short: "List DEPs (Get-" + noun + ")", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := path(cmd.Context(), "")
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", p, nil, func(l struct{ Value []depView }) {
-				var rows [][]string
-				for _, d := range l.Value {
-					rows = append(rows, []string{d.Name, d.ID, strconv.FormatBool(d.Enabled), strings.Join(d.AzureKeyIDs, " ")})
-				}
-				a.table([]string{"NAME", "ID", "ENABLED", "AZURE KEY IDS"}, rows)
-			})
+			ds, err := c.DEPs(cmd.Context(), t, kind)
+			return out(a, client.List[client.DEP]{Value: ds}, err, a.showDEPs)
 		}}
 	show := &cobra.Command{Use: "show NAME-or-GUID", Short: "Show a DEP (Get-" + noun + " -Identity)", Args: cobra.ExactArgs(1),
+		Example: "  ck " + use + " show Contoso-DEP-1\n  ck Get-" + noun + " Contoso-DEP-1   # the cmdlet's form: a name or GUID shows that DEP, none lists them all",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), "/"+esc(args[0]))
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", p, nil, a.showDEP)
+			d, err := c.DEP(cmd.Context(), t, kind, args[0])
+			return out(a, d, err, a.showDEP)
 		}}
 	var enabled, refresh, purge bool
 	var reason, contact string
@@ -108,24 +98,23 @@ func (a *app) depCmd(use, collection, noun string) *cobra.Command {
 		Example: "  ck " + use + " set Contoso-DEP-1 --enabled=false\n  ck vault key add ContosoEXOAKV01 ContosoEXOKey1   # roll: a new key version\n  ck " + use + " set Contoso-DEP-1 --refresh             # then use it\n" +
 			"  ck " + use + " set Contoso-DEP-1 --purge-request --reason \"Leaving the service\" --contact cso@contoso.com   # after removing the workload's wrap/unwrap rights",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{}
+			var req client.SetDEPRequest
 			if purge {
-				body["permanentDataPurgeRequested"], body["permanentDataPurgeReason"], body["permanentDataPurgeContact"] = true, reason, contact
+				req.Purge, req.Reason, req.Contact = true, reason, contact
 			}
 			if cmd.Flags().Changed("enabled") {
-				body["enabled"] = enabled
+				req.Enabled = &enabled
 			}
 			if cmd.Flags().Changed("description") {
-				body["description"] = description
+				req.Description = &description
 			}
-			if refresh {
-				body["refresh"] = true
-			}
-			p, err := path(cmd.Context(), "/"+esc(args[0]))
+			req.Refresh = refresh
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "PATCH", p, body, a.showDEP)
+			d, err := c.SetDEP(cmd.Context(), t, kind, args[0], req)
+			return out(a, d, err, a.showDEP)
 		}}
 	set.Flags().BoolVar(&enabled, "enabled", true, "enable or disable the DEP")
 	set.Flags().StringVar(&description, "description", "", "new description")
@@ -142,91 +131,66 @@ other serves; unhealthy: both fail, with the cause.
 After removing the workload's access to the keys, send --revoked: the
 service drops the DEP key from its caches at once instead of at cache
 expiry, and the check shows the revocation.`,
-		Example: "  ck dep health\n  ck dep health Contoso-EXO-DEP-1 --revoked",
+		Example: "  ck " + use + " health\n  ck " + use + " health Contoso-EXO-DEP-1 --revoked",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var names []string
-			if len(args) == 1 {
-				names = args
-			} else {
-				p, err := path(cmd.Context(), "")
-				if err != nil {
-					return err
-				}
-				c, err := a.service()
-				if err != nil {
-					return err
-				}
-				var l struct{ Value []depView }
-				if err := c.Do(cmd.Context(), "GET", p, nil, &l); err != nil {
-					return err
-				}
-				for _, d := range l.Value {
-					names = append(names, d.ID)
-				}
-			}
-			c, err := a.service()
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			var all []api.DEPHealth
-			for _, name := range names {
-				method, rest := "GET", "/"+esc(name)+"/health"
-				if revoked {
-					method, rest = "POST", "/"+esc(name)+"/revocation"
-				}
-				p, err := path(cmd.Context(), rest)
+			names := args
+			if len(args) == 0 {
+				ds, err := c.DEPs(cmd.Context(), t, kind)
 				if err != nil {
 					return err
 				}
-				var h api.DEPHealth
-				if err := c.Do(cmd.Context(), method, p, nil, &h); err != nil {
+				for _, d := range ds {
+					names = append(names, d.ID)
+				}
+			}
+			all := []client.DEPHealth{}
+			for _, name := range names {
+				check := c.DEPHealth
+				if revoked {
+					check = c.SignalRevocation
+				}
+				h, err := check(cmd.Context(), t, kind, name)
+				if err != nil {
 					return err
 				}
 				all = append(all, h)
 			}
-			if a.output == "json" {
-				return a.printJSON(all)
-			}
-			var rows [][]string
-			for _, h := range all {
-				for i, k := range h.Keys {
-					name, state, cause := "", "", ""
-					if i == 0 {
-						name, state, cause = h.Name, strings.ToUpper(h.State), h.Cause
-					}
-					answer := "ok"
-					if !k.OK {
-						answer = k.Error
-					}
-					rows = append(rows, []string{name, state, k.KeyID, answer, cause})
-				}
-			}
-			a.table([]string{"DEP", "STATE", "KEY", "ANSWER", "CAUSE"}, rows)
-			return nil
+			return out(a, all, nil, a.showHealth)
 		}}
 	health.Flags().BoolVar(&revoked, "revoked", false, "signal that access to the keys was removed: evict the DEP key from the service's caches now")
 	cmd.AddCommand(newCmd, list, show, set, health)
-	if use == "mdep" {
+	if kind == client.MultiWorkloadDEPs {
 		cmd.AddCommand(a.mdepAssignCmds(&tenant)...)
 	} else {
-		cmd.AddCommand(a.purgeCmd(path))
+		cmd.AddCommand(a.purgeCmd(&tenant))
 	}
 	return cmd
 }
 
-func (a *app) mdepAssignCmds(tenant *string) []*cobra.Command {
-	path := func(ctx context.Context) (string, error) {
-		t, err := a.tenantArg(ctx, *tenant)
-		if err != nil {
-			return "", err
+func (a *app) showHealth(all []client.DEPHealth) {
+	var rows [][]string
+	for _, h := range all {
+		for i, k := range h.Keys {
+			name, state, cause := "", "", ""
+			if i == 0 {
+				name, state, cause = h.Name, strings.ToUpper(h.State), h.Cause
+			}
+			answer := "ok"
+			if !k.OK {
+				answer = k.Error
+			}
+			rows = append(rows, []string{name, state, k.KeyID, answer, cause})
 		}
-		return "/v1/tenants/" + esc(t) + "/m365DataAtRestEncryptionPolicyAssignment", nil
 	}
-	show := func(v struct {
-		DataEncryptionPolicy   string    `json:"dataEncryptionPolicy"`
-		DataEncryptionPolicyID string    `json:"dataEncryptionPolicyID"`
-		Assigned               time.Time `json:"assigned"`
-	}) {
+	a.table([]string{"DEP", "STATE", "KEY", "ANSWER", "CAUSE"}, rows)
+}
+
+func (a *app) mdepAssignCmds(tenant *string) []*cobra.Command {
+	show := func(v client.Assignment) {
 		if v.DataEncryptionPolicy == "" {
 			a.fields("DataEncryptionPolicy", "(none: service-managed keys)")
 			return
@@ -236,19 +200,21 @@ func (a *app) mdepAssignCmds(tenant *string) []*cobra.Command {
 	assign := &cobra.Command{Use: "assign NAME", Short: "Assign a multi-workload DEP to the tenant (Set-M365DataAtRestEncryptionPolicyAssignment); to roll back to service-managed keys, ask the operator (ck operator rollback)", Args: cobra.ExactArgs(1),
 		Example: "  ck mdep assign Contoso-M365-DEP-1",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), *tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "PUT", p, map[string]string{"dataEncryptionPolicy": args[0]}, show)
+			v, err := c.AssignMDEP(cmd.Context(), t, args[0])
+			return out(a, v, err, show)
 		}}
 	get := &cobra.Command{Use: "assignment", Short: "Show the tenant's multi-workload DEP (Get-M365DataAtRestEncryptionPolicyAssignment)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := path(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), *tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", p, nil, show)
+			v, err := c.MDEPAssignment(cmd.Context(), t)
+			return out(a, v, err, show)
 		}}
 	return []*cobra.Command{assign, get}
 }

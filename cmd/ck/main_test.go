@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 //	waitfile FILE            wait up to 20s for FILE to exist
 //	envfile VAR FILE         set VAR to FILE's content, trimmed
 //	envbase VAR FILE         set VAR to the last path segment of FILE's content
+//	envjson VAR FILE FIELD   set VAR to a top-level string field of the JSON in FILE
 //
 // Scripts whose name starts with "dev" get no vault: they start `ck dev`.
 func TestScripts(t *testing.T) {
@@ -78,6 +79,18 @@ func TestScripts(t *testing.T) {
 				}
 				v := strings.TrimSpace(ts.ReadFile(args[1]))
 				ts.Setenv(args[0], v[strings.LastIndex(v, "/")+1:])
+			},
+			"envjson": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: envjson VAR FILE FIELD")
+				}
+				var v map[string]any
+				ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &v))
+				s, ok := v[args[2]].(string)
+				if !ok {
+					ts.Fatalf("%s has no string field %q", args[1], args[2])
+				}
+				ts.Setenv(args[0], s)
 			},
 			// replace FILE OLD NEW changes the first OLD in FILE (to tamper
 			// with an export); it fails if OLD is not there.

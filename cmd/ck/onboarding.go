@@ -1,35 +1,14 @@
 package main
 
 import (
-	"context"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/client"
 )
 
-type ruleView struct {
-	Name     string `json:"ruleName"`
-	Expected string `json:"expectedValue"`
-	Actual   string `json:"actualValue"`
-	Scope    string `json:"scope"`
-	Details  string `json:"details"`
-	Passed   bool   `json:"passed"`
-	Advisory bool   `json:"advisory"`
-}
-
-type onboardingView struct {
-	ID               string    `json:"id"`
-	CreatedDate      time.Time `json:"createdDate"`
-	Request          struct{ Scenario, Mode string }
-	ValidationResult struct {
-		Status string     `json:"status"`
-		Rules  []ruleView `json:"rules"`
-	} `json:"validationResult"`
-	EnablementResult string `json:"enablementResult"`
-}
-
-func (a *app) showOnboarding(r onboardingView) {
+func (a *app) showOnboarding(r client.OnboardingResult) {
 	a.fields("ID", r.ID, "CreatedDate", ts(&r.CreatedDate), "Scenario", r.Request.Scenario, "Mode", r.Request.Mode,
 		"ValidationResult", r.ValidationResult.Status, "EnablementResult", r.EnablementResult)
 	var rows [][]string
@@ -54,13 +33,6 @@ func (a *app) onboardingCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "onboarding", Short: "Customer Key onboarding (New-/Get-CustomerKeyOnboardingRequest)"}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
-	path := func(ctx context.Context, rest string) (string, error) {
-		t, err := a.tenantArg(ctx, tenant)
-		if err != nil {
-			return "", err
-		}
-		return "/v1/tenants/" + esc(t) + "/onboardingRequests" + rest, nil
-	}
 	var scenario, mode string
 	var subs, vaults, keys [2]string
 	var officers []string
@@ -74,12 +46,12 @@ func (a *app) onboardingCmd() *cobra.Command {
   ck onboarding new ... --mode Prepare     # registers the mandatory retention period
   ck onboarding new ... --mode Enable --officer cso@contoso.com`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := path(cmd.Context(), "")
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"scenario": strings.ToUpper(scenario), "mode": mode, "subscriptions": subs, "vaults": vaults, "keys": keys, "officers": officers}
-			return svcCall(cmd.Context(), a, "POST", p, body, a.showOnboarding)
+			r, err := c.NewOnboardingRequest(cmd.Context(), t, client.OnboardingRequest{Scenario: strings.ToUpper(scenario), Mode: mode, Subscriptions: subs, Vaults: vaults, Keys: keys, Officers: officers})
+			return out(a, r, err, a.showOnboarding)
 		},
 	}
 	f := newCmd.Flags()
@@ -95,11 +67,12 @@ func (a *app) onboardingCmd() *cobra.Command {
 	newCmd.MarkFlagRequired("scenario")
 	list := &cobra.Command{Use: "list", Short: "List onboarding requests (Get-CustomerKeyOnboardingRequest)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := path(cmd.Context(), "")
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", p, nil, func(l struct{ Value []onboardingView }) {
+			rs, err := c.OnboardingResults(cmd.Context(), t)
+			return out(a, client.List[client.OnboardingResult]{Value: rs}, err, func(l client.List[client.OnboardingResult]) {
 				var rows [][]string
 				for _, r := range l.Value {
 					rows = append(rows, []string{r.ID, ts(&r.CreatedDate), r.Request.Scenario, r.Request.Mode, r.ValidationResult.Status, r.EnablementResult})
@@ -109,11 +82,12 @@ func (a *app) onboardingCmd() *cobra.Command {
 		}}
 	show := &cobra.Command{Use: "show ID", Short: "Show a request with every rule (Get-CustomerKeyOnboardingRequest -RequestID)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), "/"+esc(args[0]))
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", p, nil, a.showOnboarding)
+			r, err := c.OnboardingResult(cmd.Context(), t, args[0])
+			return out(a, r, err, a.showOnboarding)
 		}}
 	cmd.AddCommand(newCmd, list, show)
 	return cmd
@@ -124,7 +98,12 @@ func (a *app) plansCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "plans TENANT --plan P...", Short: "Set a tenant's service plans (operator); E5 includes Customer Key", Args: cobra.ExactArgs(1),
 		Example: `  ck tenant plans Contoso --plan E5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return svcCall(cmd.Context(), a, "PUT", "/v1/tenants/"+esc(args[0])+"/plans", map[string]any{"plans": plans}, func(p struct{ Plans []string }) {
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			p, err := c.SetPlans(cmd.Context(), args[0], plans)
+			return out(a, p, err, func(p client.TenantPlans) {
 				a.fields("Tenant", args[0], "Plans", strings.Join(p.Plans, ", "))
 			})
 		}}
@@ -137,10 +116,12 @@ func (a *app) licenceCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "licence TENANT USER --plan P", Short: "Give a user a licence; E5 includes Customer Key ('' removes it)", Args: cobra.ExactArgs(2),
 		Example: `  ck tenant licence Contoso alice@contoso.com --plan E5`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return svcCall(cmd.Context(), a, "PUT", "/v1/tenants/"+esc(args[0])+"/licences/"+esc(args[1]), map[string]string{"plan": plan}, func(l struct {
-				User, Plan  string
-				CustomerKey bool
-			}) {
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			l, err := c.SetLicence(cmd.Context(), args[0], args[1], plan)
+			return out(a, l, err, func(l client.Licence) {
 				a.fields("User", l.User, "Plan", l.Plan, "Customer Key", map[bool]string{true: "included", false: "not included"}[l.CustomerKey])
 			})
 		}}

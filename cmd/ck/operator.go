@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/client"
 )
 
 func (a *app) operatorCmd() *cobra.Command {
@@ -15,23 +15,17 @@ func (a *app) operatorCmd() *cobra.Command {
 	var tenant, to, reason, geo, mdep string
 	var keys []string
 	// started waits for the job an operator action queued, then prints it.
-	started := func(cmd *cobra.Command, path string, body any) error {
+	started := func(cmd *cobra.Command, start func(*client.Client) (client.Job, error)) error {
 		c, err := a.service()
 		if err != nil {
 			return err
 		}
-		var j api.Job
-		if err := c.Do(cmd.Context(), "POST", path, body, &j); err != nil {
+		j, err := start(c)
+		if err != nil {
 			return err
 		}
-		if j, err = a.waitJob(cmd.Context(), tenant, j.ID); err != nil {
-			return err
-		}
-		if a.output == "json" {
-			return a.printJSON(j)
-		}
-		a.showJobs(j)
-		return nil
+		j, err = a.waitJob(cmd.Context(), c, tenant, j.ID)
+		return out(a, j, err, a.showJob)
 	}
 	recover := &cobra.Command{Use: "recover (DEP --to NEWDEP | --geo G --key URI1 --key URI2) --tenant T --reason R",
 		Short: "Key-loss recovery: move every container of a DEP whose two customer keys are lost to new keys, through the availability key (R3)",
@@ -58,11 +52,14 @@ is recorded in the tenant's audit log with the reason.`,
 			switch {
 			case geo != "" && len(args) == 0 && len(keys) == 2:
 				fmt.Fprintf(a.stderr, "recovering the sites of geo %s to new keys...\n", strings.ToUpper(geo))
-				return started(cmd, "/v1/tenants/"+esc(tenant)+"/spoDataEncryptionPolicies/"+esc(geo)+"/recover",
-					map[string]string{"primaryKeyURI": keys[0], "secondaryKeyURI": keys[1], "reason": reason})
+				return started(cmd, func(c *client.Client) (client.Job, error) {
+					return c.RecoverSPODEP(cmd.Context(), tenant, geo, client.RecoverSPODEPRequest{PrimaryKeyURI: keys[0], SecondaryKeyURI: keys[1], Reason: reason})
+				})
 			case geo == "" && len(args) == 1 && to != "":
 				fmt.Fprintf(a.stderr, "recovering the mailboxes of %s to %s...\n", args[0], to)
-				return started(cmd, "/v1/tenants/"+esc(tenant)+"/dataEncryptionPolicies/"+esc(args[0])+"/recover", map[string]string{"to": to, "reason": reason})
+				return started(cmd, func(c *client.Client) (client.Job, error) {
+					return c.RecoverDEP(cmd.Context(), tenant, args[0], client.RecoverDEPRequest{To: to, Reason: reason})
+				})
 			}
 			return errors.New("give a mailbox DEP and --to NEWDEP, or --geo G with --key twice (the new primary and secondary key URIs, with versions)")
 		}}
@@ -90,7 +87,9 @@ sites cannot roll back.`,
 				return errors.New("--mdep, --tenant and --reason are required: the multi-workload DEP, the tenant, and the tenant's request")
 			}
 			fmt.Fprintf(a.stderr, "rolling back %s to service-managed keys...\n", mdep)
-			return started(cmd, "/v1/tenants/"+esc(tenant)+"/m365DataAtRestEncryptionPolicies/"+esc(mdep)+"/rollback", map[string]string{"reason": reason})
+			return started(cmd, func(c *client.Client) (client.Job, error) {
+				return c.RollbackMDEP(cmd.Context(), tenant, mdep, client.RollbackRequest{Reason: reason})
+			})
 		}}
 	rollback.Flags().StringVar(&tenant, "tenant", "", "the tenant (ID or name)")
 	rollback.Flags().StringVar(&mdep, "mdep", "", "the multi-workload DEP")

@@ -12,13 +12,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/shred"
 )
 
 // purgeCmd is ck dep purge: the officer's approval, the request's state,
 // and the crypto-shred certificate (SPEC R6).
-func (a *app) purgeCmd(path func(context.Context, string) (string, error)) *cobra.Command {
+func (a *app) purgeCmd(tenant *string) *cobra.Command {
 	cmd := &cobra.Command{Use: "purge", Short: "The data purge path: approve, follow, and verify the crypto-shred certificate (R6)",
 		Long: `The data purge path of a mailbox DEP, for a tenant leaving the service:
 
@@ -33,19 +33,14 @@ func (a *app) purgeCmd(path func(context.Context, string) (string, error)) *cobr
      availability key, then issues a signed crypto-shred certificate:
      ck dep purge certificate NAME --out cert.json; ck dep purge verify cert.json.`}
 	var wait bool
-	get := func(ctx context.Context, name string) (api.PurgeRequest, error) {
-		var p api.PurgeRequest
-		c, err := a.service()
+	get := func(ctx context.Context, name string) (client.PurgeRequest, error) {
+		c, t, err := a.tenantClient(ctx, *tenant)
 		if err != nil {
-			return p, err
+			return client.PurgeRequest{}, err
 		}
-		u, err := path(ctx, "/"+esc(name)+"/purge")
-		if err != nil {
-			return p, err
-		}
-		return p, c.Do(ctx, "GET", u, nil, &p)
+		return c.Purge(ctx, t, name)
 	}
-	showPurge := func(p api.PurgeRequest) {
+	showPurge := func(p client.PurgeRequest) {
 		var approvals []string
 		for _, ap := range p.Approvals {
 			approvals = append(approvals, ap.Officer+" at "+ap.At.Format(time.RFC3339))
@@ -60,7 +55,7 @@ func (a *app) purgeCmd(path func(context.Context, string) (string, error)) *cobr
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := get(cmd.Context(), args[0])
 			last := ""
-			for err == nil && wait && p.State != "Purged" {
+			for err == nil && wait && p.State != client.PurgePurged {
 				if line := p.State + ": " + strconv.Itoa(len(p.Approvals)) + " of " + strconv.Itoa(p.ApprovalsRequired) + " approvals"; line != last {
 					fmt.Fprintln(a.stderr, line)
 					last = line
@@ -72,24 +67,18 @@ func (a *app) purgeCmd(path func(context.Context, string) (string, error)) *cobr
 				}
 				p, err = get(cmd.Context(), args[0])
 			}
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(p)
-			}
-			showPurge(p)
-			return nil
+			return out(a, p, err, showPurge)
 		}}
 	show.Flags().BoolVar(&wait, "wait", false, "wait until the purge is done")
 	approve := &cobra.Command{Use: "approve NAME-or-GUID", Short: "Approve a purge, as an authorised officer designated at onboarding (with your own token)", Args: cobra.ExactArgs(1),
 		Example: "  ck dep purge approve Contoso-EXO-DEP-1 --token-file cso.token",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			u, err := path(cmd.Context(), "/"+esc(args[0])+"/purge/approve")
+			c, t, err := a.tenantClient(cmd.Context(), *tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "POST", u, nil, showPurge)
+			p, err := c.ApprovePurge(cmd.Context(), t, args[0])
+			return out(a, p, err, showPurge)
 		}}
 	var out string
 	certificate := &cobra.Command{Use: "certificate NAME-or-GUID --out FILE", Short: "Save the signed crypto-shred certificate of a purged DEP", Args: cobra.ExactArgs(1),

@@ -6,89 +6,84 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/client"
 )
 
 func (a *app) recordCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "record", Short: "Multi-workload records: sealed under the tenant's multi-workload DEP (or service-managed keys)"}
-	var tenant, data, file, out string
+	var tenant, data, file, outFile string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
-	path := func(ctx context.Context, workload, record string) (string, error) {
-		t, err := a.tenantArg(ctx, tenant)
-		if err != nil {
-			return "", err
-		}
-		p := "/v1/tenants/" + esc(t) + "/records/" + esc(workload)
-		if record != "" {
-			p += "/" + esc(record)
-		}
-		return p, nil
-	}
 	put := &cobra.Command{Use: "put WORKLOAD RECORD (--data TEXT | --file F)", Short: "Write a record (a new version)", Args: cobra.ExactArgs(2),
 		Example: `  ck record put teams chat-1 --data "Launch on Monday"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), args[0], args[1])
+			content, err := contentArg(data, file)
 			if err != nil {
 				return err
 			}
-			info, err := a.putRaw(cmd.Context(), p, data, file)
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return a.printJSON(info)
+			info, err := c.PutRecord(cmd.Context(), t, args[0], args[1], content)
+			if err == nil && info.Size == 0 {
+				info.Size, err = sealedSize(cmd.Context(), info.ItemInfo, func(ctx context.Context) ([]client.ItemInfo, error) {
+					rs, err := c.Records(ctx, t, args[0])
+					var items []client.ItemInfo
+					for _, r := range rs {
+						items = append(items, r.ItemInfo)
+					}
+					return items, err
+				})
 			}
-			a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SEALED BYTES"}, [][]string{{args[0], info.ID, strconv.Itoa(info.Version), strconv.Itoa(info.Size)}})
-			return nil
+			return out(a, info, err, func(info client.RecordInfo) {
+				a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SEALED BYTES"}, [][]string{{args[0], info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.Itoa(info.Size)}})
+			})
 		}}
 	put.Flags().StringVar(&data, "data", "", "content given inline")
 	put.Flags().StringVar(&file, "file", "", "content from this file")
 	get := &cobra.Command{Use: "get WORKLOAD RECORD [--out F]", Short: "Read a record", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), args[0], args[1])
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return a.getRaw(cmd.Context(), p, out)
+			content, err := c.Record(cmd.Context(), t, args[0], args[1])
+			return a.writeContent(content, err, outFile)
 		}}
-	get.Flags().StringVar(&out, "out", "", "write the content to this file")
+	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
 	list := &cobra.Command{Use: "list WORKLOAD", Short: "List a workload's records (no content)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), args[0], "")
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", p, nil, func(l struct {
-				Value []struct {
-					ID            string
-					Version, Size int
-				}
-			}) {
+			rs, err := c.Records(cmd.Context(), t, args[0])
+			return out(a, client.List[client.RecordInfo]{Value: rs}, err, func(l client.List[client.RecordInfo]) {
 				var rows [][]string
 				for _, r := range l.Value {
-					rows = append(rows, []string{r.ID, strconv.Itoa(r.Version), strconv.Itoa(r.Size)})
+					rows = append(rows, []string{r.ID, strconv.FormatUint(uint64(r.Version), 10), strconv.Itoa(r.Size)})
 				}
 				a.table([]string{"RECORD", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
-	del := a.deleteCmd("delete WORKLOAD RECORD", "Delete a record", path)
+	del := a.deleteCmd("delete WORKLOAD RECORD", "Delete a record", &tenant, func(ctx context.Context, c *client.Client, t, workload, record string) error {
+		return c.DeleteRecord(ctx, t, workload, record)
+	})
 	cmd.AddCommand(put, get, list, del)
 	return cmd
 }
 
 // deleteCmd is the delete command of a container's contents (items,
-// files, records): path gives the API path of NAME in CONTAINER.
-func (a *app) deleteCmd(use, short string, path func(ctx context.Context, container, name string) (string, error)) *cobra.Command {
+// files, records): del deletes NAME from CONTAINER of tenant t.
+func (a *app) deleteCmd(use, short string, tenant *string, del func(ctx context.Context, c *client.Client, t, container, name string) error) *cobra.Command {
 	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := path(cmd.Context(), args[0], args[1])
+			c, t, err := a.tenantClient(cmd.Context(), *tenant)
 			if err != nil {
 				return err
 			}
-			c, err := a.service()
-			if err != nil {
-				return err
-			}
-			if err := c.Do(cmd.Context(), "DELETE", p, nil, nil); err != nil {
+			if err := del(cmd.Context(), c, t, args[0], args[1]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Deleted %s from %s.\n", args[1], args[0])

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -20,15 +21,14 @@ import (
 )
 
 // cmdlets maps each seed cmdlet to its ck command (SPEC A1); `ck CMDLET ...`
-// runs the mapped command with the rest of the arguments.
+// runs the mapped command with the rest of the arguments. A Get- cmdlet
+// given an identity shows that one object (getCmdlets).
 var cmdlets = map[string][]string{
 	"Register-AzProviderFeature":                   {"vault", "feature", "register"},
 	"Get-AzProviderFeature":                        {"vault", "feature", "show"},
 	"Register-AzResourceProvider":                  {"vault", "provider", "register"},
 	"New-AzADServicePrincipal":                     {"vault", "principal", "create"},
-	"Get-AzADServicePrincipal":                     {"vault", "principal", "show"},
 	"New-AzKeyVault":                               {"vault", "create"},
-	"Get-AzKeyVault":                               {"vault", "show"},
 	"Update-AzKeyVault":                            {"vault", "update"},
 	"Remove-AzKeyVault":                            {"vault", "delete"},
 	"Undo-AzKeyVaultRemoval":                       {"vault", "recover"},
@@ -37,7 +37,6 @@ var cmdlets = map[string][]string{
 	"New-AzRoleAssignment":                         {"vault", "role", "assign"},
 	"Remove-AzRoleAssignment":                      {"vault", "role", "remove"},
 	"Add-AzKeyVaultKey":                            {"vault", "key", "add"},
-	"Get-AzKeyVaultKey":                            {"vault", "key", "show"},
 	"Update-AzKeyVaultKey":                         {"vault", "key", "update"},
 	"Backup-AzKeyVaultKey":                         {"vault", "key", "backup"},
 	"Restore-AzKeyVaultKey":                        {"vault", "key", "restore"},
@@ -47,7 +46,6 @@ var cmdlets = map[string][]string{
 	"Get-AzKeyVaultKeyVersions":                    {"vault", "key", "versions"},
 	"Remove-AzKeyVaultKey-InRemovedState":          {"vault", "key", "purge"},
 	"New-DataEncryptionPolicy":                     {"dep", "new"},
-	"Get-DataEncryptionPolicy":                     {"dep", "list"},
 	"Set-DataEncryptionPolicy":                     {"dep", "set"},
 	"Set-Mailbox":                                  {"mailbox", "set"},
 	"Set-MailUser":                                 {"mailuser", "set"},
@@ -57,11 +55,79 @@ var cmdlets = map[string][]string{
 	"Register-SPODataEncryptionPolicy":             {"spo", "dep", "register"},
 	"Get-SPODataEncryptionPolicy":                  {"spo", "dep", "show"},
 	"Update-SPODataEncryptionPolicy":               {"spo", "dep", "update"},
-	"Get-M365DataAtRestEncryptionPolicy":           {"mdep", "list"},
 	"Set-M365DataAtRestEncryptionPolicy":           {"mdep", "set"},
 	"Set-M365DataAtRestEncryptionPolicyAssignment": {"mdep", "assign"},
 	"Get-M365DataAtRestEncryptionPolicyAssignment": {"mdep", "assignment"},
-	"Get-CustomerKeyOnboardingRequest":             {"onboarding", "list"},
+}
+
+// getCmdlets are the Get- cmdlets that list without an identity and
+// show one object with it: with more than ids positional arguments the
+// show command runs, else the list command (Get-AzKeyVaultKey -VaultName
+// V lists V's keys; -VaultName V -Name K shows K).
+var getCmdlets = map[string]struct {
+	list, show []string
+	ids        int
+}{
+	"Get-DataEncryptionPolicy":           {[]string{"dep", "list"}, []string{"dep", "show"}, 0},
+	"Get-M365DataAtRestEncryptionPolicy": {[]string{"mdep", "list"}, []string{"mdep", "show"}, 0},
+	"Get-CustomerKeyOnboardingRequest":   {[]string{"onboarding", "list"}, []string{"onboarding", "show"}, 0},
+	"Get-AzKeyVault":                     {[]string{"vault", "list"}, []string{"vault", "show"}, 0},
+	"Get-AzKeyVaultKey":                  {[]string{"vault", "key", "list"}, []string{"vault", "key", "show"}, 1},
+	"Get-AzADServicePrincipal":           {[]string{"vault", "principal", "list"}, []string{"vault", "principal", "show"}, 0},
+}
+
+// resolveCmdlet replaces a seed cmdlet's name in args, wherever the global
+// flags leave it, by its ck command.
+func resolveCmdlet(args []string) []string {
+	root := (&app{stdout: io.Discard, stderr: io.Discard}).rootCmd()
+	i := firstArg(root, args)
+	if i < 0 {
+		return args
+	}
+	rest := append(append([]string{}, args[:i]...), args[i+1:]...)
+	with := func(path []string) []string {
+		return append(append(append([]string{}, args[:i]...), path...), args[i+1:]...)
+	}
+	for name, path := range cmdlets {
+		if strings.EqualFold(args[i], name) {
+			return with(path)
+		}
+	}
+	for name, g := range getCmdlets {
+		if !strings.EqualFold(args[i], name) {
+			continue
+		}
+		list, _, err := root.Find(g.list)
+		if err != nil || list.ParseFlags(rest) != nil || len(list.Flags().Args()) <= g.ids {
+			return with(g.list)
+		}
+		return with(g.show)
+	}
+	return args
+}
+
+// firstArg is the index of the first argument that is not a flag of the
+// root command (or a flag's value), or -1.
+func firstArg(root *cobra.Command, args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return -1
+		case strings.HasPrefix(a, "--"):
+			if f := root.PersistentFlags().Lookup(strings.TrimPrefix(a, "--")); f != nil && f.Value.Type() != "bool" {
+				i++ // its value
+			}
+		case strings.HasPrefix(a, "-") && len(a) == 2:
+			if f := root.PersistentFlags().ShorthandLookup(a[1:]); f != nil && f.Value.Type() != "bool" {
+				i++
+			}
+		case strings.HasPrefix(a, "-"):
+		default:
+			return i
+		}
+	}
+	return -1
 }
 
 // app holds what every command shares: flags, config and output.
@@ -78,14 +144,7 @@ type app struct {
 }
 
 func run(args []string) int {
-	if len(args) > 0 {
-		for name, path := range cmdlets {
-			if strings.EqualFold(args[0], name) {
-				args = append(append([]string{}, path...), args[1:]...)
-				break
-			}
-		}
-	}
+	args = resolveCmdlet(args)
 	a := &app{stdout: os.Stdout, stderr: os.Stderr}
 	root := a.rootCmd()
 	root.SetArgs(args)
@@ -109,7 +168,9 @@ Start everything on this machine with "ck dev"; every other command is a
 client. Connection details come from --config, else $CK_CONFIG, else
 ./ck-data/dev.json (written by "ck dev").
 
-Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key add VAULT NAME".`,
+Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key
+add VAULT NAME", and a Get- cmdlet given an identity shows that object
+("ck Get-DataEncryptionPolicy GUID"). "ck cmdlets" lists them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -132,8 +193,32 @@ Seed cmdlet names work too: "ck Add-AzKeyVaultKey VAULT NAME" is "ck vault key a
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", "dataEncryptionPolicies", "DataEncryptionPolicy"), a.depCmd("mdep", "m365DataAtRestEncryptionPolicies", "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.jobCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", client.MailboxDEPs, "DataEncryptionPolicy"), a.depCmd("mdep", client.MultiWorkloadDEPs, "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.jobCmd(), a.cmdletsCmd())
 	return root
+}
+
+// cmdletsCmd lists the seed cmdlets and their commands.
+func (a *app) cmdletsCmd() *cobra.Command {
+	return &cobra.Command{Use: "cmdlets", Short: "List the seed cmdlets that work as aliases, and the command each runs", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rows := [][]string{}
+			for name, path := range cmdlets {
+				rows = append(rows, []string{name, "ck " + strings.Join(path, " ")})
+			}
+			for name, g := range getCmdlets {
+				rows = append(rows, []string{name, "ck " + strings.Join(g.list, " ") + "; with an identity: ck " + strings.Join(g.show, " ")})
+			}
+			sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+			if a.output == "json" {
+				m := map[string]string{}
+				for _, r := range rows {
+					m[r[0]] = r[1]
+				}
+				return a.printJSON(m)
+			}
+			a.table([]string{"CMDLET", "CK COMMAND"}, rows)
+			return nil
+		}}
 }
 
 // config loads the connection file once.

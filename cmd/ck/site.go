@@ -5,21 +5,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/customerkey/customerkey/client"
 )
 
-type spoView struct {
-	Geo             string  `json:"geo"`
-	State           string  `json:"state"`
-	PercentComplete float64 `json:"percentComplete"`
-	PrimaryKeyURI   string  `json:"primaryKeyURI"`
-	SecondaryKeyURI string  `json:"secondaryKeyURI"`
-	Sites, Done     int
-}
-
-func (a *app) showSPO(l struct{ Value []spoView }) {
+func (a *app) showSPO(l client.List[client.SPODEP]) {
 	var rows [][]string
 	for _, v := range l.Value {
 		rows = append(rows, []string{v.Geo, v.State, fmt.Sprintf("%.0f%% (%d/%d)", v.PercentComplete, v.Done, v.Sites), v.PrimaryKeyURI, v.SecondaryKeyURI})
@@ -34,27 +26,16 @@ func (a *app) spoCmd() *cobra.Command {
 	var keys [2][3]string
 	var wait bool
 	dep.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
-	base := func(ctx context.Context) (string, error) {
-		t, err := a.tenantArg(ctx, tenant)
-		if err != nil {
-			return "", err
-		}
-		return "/v1/tenants/" + esc(t) + "/spoDataEncryptionPolicies", nil
-	}
 	// waitRegistered polls a geo until it is Registered, showing progress.
-	waitRegistered := func(ctx context.Context, path, geo string) error {
-		c, err := a.service()
-		if err != nil {
-			return err
-		}
+	waitRegistered := func(ctx context.Context, c *client.Client, t, geo string) error {
 		last := ""
 		for {
-			var l struct{ Value []spoView }
-			if err := c.Do(ctx, "GET", path+"?geo="+esc(geo), nil, &l); err != nil {
+			l, err := c.SPODEPs(ctx, t, geo)
+			if err != nil {
 				return err
 			}
-			if len(l.Value) == 1 {
-				v := l.Value[0]
+			if len(l) == 1 {
+				v := l[0]
 				line := fmt.Sprintf("%s %s: %.0f%% of sites (%d/%d)", v.Geo, v.State, v.PercentComplete, v.Done, v.Sites)
 				if line != last {
 					fmt.Fprintln(a.stderr, line)
@@ -64,12 +45,20 @@ func (a *app) spoCmd() *cobra.Command {
 					return nil
 				}
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(200 * time.Millisecond):
+			if err := pause(ctx, pollEvery); err != nil {
+				return err
 			}
 		}
+	}
+	// showGeo waits for the geo if --wait, then shows it.
+	showGeo := func(ctx context.Context, c *client.Client, t, geo string) error {
+		if wait && geo != "" {
+			if err := waitRegistered(ctx, c, t, strings.ToUpper(geo)); err != nil {
+				return err
+			}
+		}
+		l, err := c.SPODEPs(ctx, t, geo)
+		return out(a, client.List[client.SPODEP]{Value: l}, err, a.showSPO)
 	}
 	register := &cobra.Command{
 		Use:   "register --geo G --primary-vault V --primary-key K --primary-version VER --secondary-vault ... --secondary-key ... --secondary-version ... [--wait]",
@@ -78,26 +67,15 @@ func (a *app) spoCmd() *cobra.Command {
 		Example: `  ck spo dep register --geo NAM --primary-vault ContosoSPOAKV01 --primary-key ContosoSPOKey1 --primary-version 78deebed173b48e48f55abf87ed4cf71 \
       --secondary-vault ContosoSPOAKV02 --secondary-key ContosoSPOKey2 --secondary-version ... --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := base(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			body := map[string]string{"geo": geo, "primaryVaultName": keys[0][0], "primaryKeyName": keys[0][1], "primaryKeyVersion": keys[0][2],
-				"secondaryVaultName": keys[1][0], "secondaryKeyName": keys[1][1], "secondaryKeyVersion": keys[1][2]}
-			c, err := a.service()
-			if err != nil {
+			if _, err := c.RegisterSPODEP(cmd.Context(), t, client.RegisterSPODEPRequest{Geo: geo, PrimaryVault: keys[0][0], PrimaryKey: keys[0][1], PrimaryVersion: keys[0][2],
+				SecondaryVault: keys[1][0], SecondaryKey: keys[1][1], SecondaryVersion: keys[1][2]}); err != nil {
 				return err
 			}
-			var v spoView
-			if err := c.Do(cmd.Context(), "POST", path, body, &v); err != nil {
-				return err
-			}
-			if wait {
-				if err := waitRegistered(cmd.Context(), path, strings.ToUpper(geo)); err != nil {
-					return err
-				}
-			}
-			return svcCall(cmd.Context(), a, "GET", path+"?geo="+esc(geo), nil, a.showSPO)
+			return showGeo(cmd.Context(), c, t, geo)
 		},
 	}
 	f := register.Flags()
@@ -110,20 +88,11 @@ func (a *app) spoCmd() *cobra.Command {
 	f.BoolVar(&wait, "wait", false, "wait until every site of the geo is wrapped, showing progress")
 	show := &cobra.Command{Use: "show [--geo G] [--wait]", Short: "Show each geo's keys, state and % of sites done (Get-SPODataEncryptionPolicy)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := base(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			if wait && geo != "" {
-				if err := waitRegistered(cmd.Context(), path, strings.ToUpper(geo)); err != nil {
-					return err
-				}
-			}
-			q := ""
-			if geo != "" {
-				q = "?geo=" + esc(geo)
-			}
-			return svcCall(cmd.Context(), a, "GET", path+q, nil, a.showSPO)
+			return showGeo(cmd.Context(), c, t, geo)
 		}}
 	show.Flags().StringVar(&geo, "geo", "", "one geo")
 	show.Flags().BoolVar(&wait, "wait", false, "with --geo: wait until the geo is Registered")
@@ -144,31 +113,21 @@ Purging site DEPs isn't supported (--purge-request is refused).`,
   ck spo dep update --geo NAM --key-type Primary --vault ContosoSPOAKV01 --key ContosoSPOKey1 --version 1f2e... --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := base(cmd.Context())
-			if err != nil {
-				return err
-			}
 			if geo == "" {
 				return fmt.Errorf("--geo is required")
 			}
-			body := map[string]any{"keyType": keyType, "vaultName": vaultName, "keyName": keyName, "keyVersion": version}
+			req := client.UpdateSPODEPRequest{KeyType: keyType, VaultName: vaultName, KeyName: keyName, KeyVersion: version}
 			if purge {
-				body = map[string]any{"permanentDataPurgeRequested": true}
+				req = client.UpdateSPODEPRequest{PermanentDataPurgeRequested: true}
 			}
-			c, err := a.service()
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			var v spoView
-			if err := c.Do(cmd.Context(), "PATCH", path+"/"+esc(geo), body, &v); err != nil {
+			if _, err := c.UpdateSPODEP(cmd.Context(), t, geo, req); err != nil {
 				return err
 			}
-			if wait {
-				if err := waitRegistered(cmd.Context(), path, strings.ToUpper(geo)); err != nil {
-					return err
-				}
-			}
-			return svcCall(cmd.Context(), a, "GET", path+"?geo="+esc(geo), nil, a.showSPO)
+			return showGeo(cmd.Context(), c, t, geo)
 		},
 	}
 	uf := update.Flags()
@@ -186,75 +145,70 @@ Purging site DEPs isn't supported (--purge-request is refused).`,
 
 func (a *app) siteCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "site", Short: "Sites in geos, and their files"}
-	var tenant, geo, data, file, out string
+	var tenant, geo, data, file, outFile string
 	var version int
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
-	base := func(ctx context.Context) (string, error) {
-		t, err := a.tenantArg(ctx, tenant)
-		if err != nil {
-			return "", err
-		}
-		return "/v1/tenants/" + esc(t) + "/sites", nil
-	}
 	create := &cobra.Command{Use: "create NAME --geo G", Short: "Create a site", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := base(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "POST", b, map[string]string{"name": args[0], "geo": geo}, func(s struct{ Name, Geo, Keys string }) {
-				a.fields("Site", s.Name, "Geo", s.Geo, "Keys", s.Keys)
+			s, err := c.NewSite(cmd.Context(), t, client.NewSiteRequest{Name: args[0], Geo: geo})
+			return out(a, s, err, func(s client.SiteInfo) {
+				a.fields("Site", s.Name, "Geo", s.Geo, "Keys", s.Kind)
 			})
 		}}
 	create.Flags().StringVar(&geo, "geo", "NAM", "the site's geo")
 	fileCmd := &cobra.Command{Use: "file", Short: "A site's files, with versions"}
 	put := &cobra.Command{Use: "put SITE FILE (--data TEXT | --file F)", Short: "Write a new version of a file", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := base(cmd.Context())
+			content, err := contentArg(data, file)
 			if err != nil {
 				return err
 			}
-			info, err := a.putRaw(cmd.Context(), b+"/"+esc(args[0])+"/files/"+esc(args[1]), data, file)
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.Itoa(info.Version), strconv.Itoa(info.Size)}})
-			return nil
+			info, err := c.PutFile(cmd.Context(), t, args[0], args[1], content)
+			if err == nil && info.Size == 0 {
+				info.Size, err = sealedSize(cmd.Context(), info, func(ctx context.Context) ([]client.ItemInfo, error) { return c.Files(ctx, t, args[0]) })
+			}
+			return out(a, info, err, func(info client.ItemInfo) {
+				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.Itoa(info.Size)}})
+			})
 		}}
 	put.Flags().StringVar(&data, "data", "", "content given inline")
 	put.Flags().StringVar(&file, "file", "", "content from this file")
 	get := &cobra.Command{Use: "get SITE FILE [--version N] [--out F]", Short: "Read a file (the latest version by default)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := base(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return a.getRaw(cmd.Context(), b+"/"+esc(args[0])+"/files/"+esc(args[1])+"?version="+strconv.Itoa(version), out)
+			content, err := c.File(cmd.Context(), t, args[0], args[1], version)
+			return a.writeContent(content, err, outFile)
 		}}
 	get.Flags().IntVar(&version, "version", 0, "a version number (default: the latest)")
-	get.Flags().StringVar(&out, "out", "", "write the content to this file")
+	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
 	list := &cobra.Command{Use: "list SITE", Short: "List a site's file versions", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := base(cmd.Context())
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			return svcCall(cmd.Context(), a, "GET", b+"/"+esc(args[0])+"/files", nil, func(l struct {
-				Value []struct {
-					ID            string
-					Version, Size int
-				}
-			}) {
+			fs, err := c.Files(cmd.Context(), t, args[0])
+			return out(a, client.List[client.ItemInfo]{Value: fs}, err, func(l client.List[client.ItemInfo]) {
 				var rows [][]string
 				for _, f := range l.Value {
-					rows = append(rows, []string{f.ID, strconv.Itoa(f.Version), strconv.Itoa(f.Size)})
+					rows = append(rows, []string{f.ID, strconv.FormatUint(uint64(f.Version), 10), strconv.Itoa(f.Size)})
 				}
 				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
-	del := a.deleteCmd("delete SITE FILE", "Delete a file with all its versions", func(ctx context.Context, site, file string) (string, error) {
-		b, err := base(ctx)
-		return b + "/" + esc(site) + "/files/" + esc(file), err
+	del := a.deleteCmd("delete SITE FILE", "Delete a file with all its versions", &tenant, func(ctx context.Context, c *client.Client, t, site, file string) error {
+		return c.DeleteFile(ctx, t, site, file)
 	})
 	fileCmd.AddCommand(put, get, list, del)
 	cmd.AddCommand(create, fileCmd)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -24,23 +22,13 @@ func (a *app) service() (*client.Client, error) {
 	return client.New(client.Config{URL: cfg.ServiceURL, Token: token, CAFile: cfg.CAFile})
 }
 
-// svcCall runs a service request and prints the answer as JSON (-o json)
-// or through show.
-func svcCall[T any](ctx context.Context, a *app, method, path string, in any, show func(T)) error {
-	c, err := a.service()
+// out prints v as JSON (-o json) or through show, unless err.
+func out[T any](a *app, v T, err error, show func(T)) error {
 	if err != nil {
 		return err
 	}
-	var raw json.RawMessage
-	if err := c.Do(ctx, method, path, in, &raw); err != nil {
-		return err
-	}
 	if a.output == "json" {
-		return a.printJSON(raw)
-	}
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
+		return a.printJSON(v)
 	}
 	show(v)
 	return nil
@@ -64,19 +52,34 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 		Example: `  ck tenant create Contoso
   ck tenant create Contoso --id 7c8d9e0f-1a2b-4c3d-8e9f-0a1b2c3d4e5f   # its directory ID`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return svcCall(cmd.Context(), a, "POST", "/v1/tenants", map[string]string{"name": args[0], "id": id}, func(t client.Tenant) { showTenants(t) })
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			t, err := c.CreateTenant(cmd.Context(), client.CreateTenantRequest{Name: args[0], ID: id})
+			return out(a, t, err, func(t client.Tenant) { showTenants(t) })
 		},
 	}
 	create.Flags().StringVar(&id, "id", "", "the tenant's directory ID (default: a new GUID)")
 	list := &cobra.Command{Use: "list", Short: "List tenants (the operator sees all)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return svcCall(cmd.Context(), a, "GET", "/v1/tenants", nil, func(l struct{ Value []client.Tenant }) { showTenants(l.Value...) })
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			ts, err := c.Tenants(cmd.Context())
+			return out(a, client.List[client.Tenant]{Value: ts}, err, func(l client.List[client.Tenant]) { showTenants(l.Value...) })
 		}}
 	show := &cobra.Command{Use: "show ID-or-NAME", Short: "Show a tenant", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return svcCall(cmd.Context(), a, "GET", "/v1/tenants/"+esc(args[0]), nil, func(t client.Tenant) { showTenants(t) })
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			t, err := c.Tenant(cmd.Context(), args[0])
+			return out(a, t, err, func(t client.Tenant) { showTenants(t) })
 		}}
-	var subject, role, validFor, out string
+	var subject, role, validFor, outFile string
 	token := &cobra.Command{
 		Use: "token TENANT --subject UPN --role ROLE", Short: "Issue an API token for one of a tenant's admins (operator or the tenant's global admin)", Args: cobra.ExactArgs(1),
 		Example: `  ck tenant token Contoso --subject admin@contoso.com --role global-admin --out admin.token
@@ -86,15 +89,15 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var t client.Token
-			if err := c.Do(cmd.Context(), "POST", "/v1/tenants/"+esc(args[0])+"/tokens", map[string]string{"subject": subject, "role": role, "validFor": validFor}, &t); err != nil {
+			t, err := c.CreateToken(cmd.Context(), args[0], client.CreateTokenRequest{Subject: subject, Role: role, ValidFor: validFor})
+			if err != nil {
 				return err
 			}
-			if out != "" {
-				if err := os.WriteFile(out, []byte(t.Token+"\n"), 0o600); err != nil {
+			if outFile != "" {
+				if err := os.WriteFile(outFile, []byte(t.Token+"\n"), 0o600); err != nil {
 					return err
 				}
-				t.Token = "(written to " + out + ")"
+				t.Token = "(written to " + outFile + ")"
 			}
 			if a.output == "json" {
 				return a.printJSON(t)
@@ -106,11 +109,16 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 	token.Flags().StringVar(&subject, "subject", "", "the admin's UPN")
 	token.Flags().StringVar(&role, "role", "global-admin", "global-admin, exchange-admin, sharepoint-admin or compliance-admin")
 	token.Flags().StringVar(&validFor, "valid-for", "", "lifetime, e.g. 720h (default 30 days)")
-	token.Flags().StringVar(&out, "out", "", "write the token to this file (mode 0600) instead of printing it")
+	token.Flags().StringVar(&outFile, "out", "", "write the token to this file (mode 0600) instead of printing it")
 	token.MarkFlagRequired("subject")
 	whoami := &cobra.Command{Use: "whoami", Short: "Show whose token this is", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return svcCall(cmd.Context(), a, "GET", "/v1/me", nil, func(m struct{ Subject, Role, Tenant string }) {
+			c, err := a.service()
+			if err != nil {
+				return err
+			}
+			m, err := c.Me(cmd.Context())
+			return out(a, m, err, func(m client.Me) {
 				a.fields("Subject", m.Subject, "Role", m.Role, "Tenant", m.Tenant)
 			})
 		}}

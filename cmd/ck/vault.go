@@ -639,7 +639,7 @@ func (a *app) faultCmd() *cobra.Command {
 		Short: "Drill a vault region failing: refuse connections, slow down, throttle or fail (ck dev, or ck vault server --drill)",
 		Long: `Switch a vault region into a failure mode, to drill how the service behaves
 when a tenant's vault is down, slow, throttled or failing. Without arguments,
-show every region's mode. Drills exist only under ck dev or a vault server
+show every region's mode. Drills exist only under "ck dev" or a vault server
 started with --drill.`,
 		Example: `  ck vault fault eastus outage            # connections refused
   ck vault fault westus slow --delay 3s   # every keys request waits 3s

@@ -107,7 +107,7 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 		plansOK = plansOK || slices.Contains(CustomerKeyPlans, p)
 	}
 	add(Rule{Name: "OrganizationHasRequiredServicePlan", Expected: "one of " + strings.Join(CustomerKeyPlans, ", "), Actual: strings.Join(append([]string{}, f.Plans...), ", "), Passed: plansOK,
-		Details: "Ensure your tenant has the required licenses: a service plan that includes Customer Key (ck tenant plans set TENANT --plan E5)."})
+		Details: "Ensure your tenant has the required licenses: a service plan that includes Customer Key (ck tenant plans TENANT --plan E5)."})
 	if req.Scenario == SPO {
 		ok := slices.Contains(f.Onboarded, EXO) || slices.Contains(f.Onboarded, MDEP)
 		add(Rule{Name: "OnboardedForEXOorMDEP", Expected: "EXO or MDEP enabled", Actual: strings.Join(append([]string{}, f.Onboarded...), ", "), Passed: ok,

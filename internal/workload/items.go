@@ -106,7 +106,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if r.Space == Mailboxes { // the mailbox and the item's version in one query
 		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.Name, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
-			err = rule.NotFound("Mailbox.Exists", "check the mailbox's UPN (ck mailbox stats UPN)", "tenant %s has no mailbox %q", t.Name, r.Name)
+			err = rule.NotFound("Mailbox.Exists", "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, r.Name)
 		}
 	} else {
 		m, err = s.resolve(ctx, t, r)

@@ -243,7 +243,7 @@ func workloadID(name string) string { return "workload:" + name }
 func (s *Service) Mailbox(ctx context.Context, t store.ServiceTenant, upn string) (store.Mailbox, error) {
 	m, err := s.st.Mailbox(ctx, t.ID, upn)
 	if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
-		return m, rule.NotFound("Mailbox.Exists", "check the mailbox's UPN (ck mailbox stats UPN)", "tenant %s has no mailbox %q", t.Name, upn)
+		return m, rule.NotFound("Mailbox.Exists", "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, upn)
 	}
 	return m, err
 }

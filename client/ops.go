@@ -1,0 +1,354 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+)
+
+// Every operation of the service API, one method each. tenant is always
+// a tenant's ID or name; a DEP is named by its name or GUID.
+
+// ---- the service ----
+
+// Health is the service's liveness answer (no token needed).
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	return call[Health](ctx, c, http.MethodGet, "/healthz", nil)
+}
+
+// Me tells whose token the client acts with.
+func (c *Client) Me(ctx context.Context) (Me, error) {
+	return call[Me](ctx, c, http.MethodGet, servicePath("me"), nil)
+}
+
+// SigningKey is the service's public key, which verifies crypto-shred
+// certificates and audit heads (no token needed).
+func (c *Client) SigningKey(ctx context.Context) (SigningKey, error) {
+	return call[SigningKey](ctx, c, http.MethodGet, servicePath("service", "signing-key"), nil)
+}
+
+// ---- tenants, tokens, plans, licences ----
+
+// CreateTenant creates a tenant (operator).
+func (c *Client) CreateTenant(ctx context.Context, req CreateTenantRequest) (Tenant, error) {
+	return call[Tenant](ctx, c, http.MethodPost, servicePath("tenants"), req)
+}
+
+// Tenants lists the tenants: all of them for the operator, the caller's
+// own otherwise.
+func (c *Client) Tenants(ctx context.Context) ([]Tenant, error) {
+	l, err := call[List[Tenant]](ctx, c, http.MethodGet, servicePath("tenants"), nil)
+	return l.Value, err
+}
+
+// Tenant reads a tenant.
+func (c *Client) Tenant(ctx context.Context, tenant string) (Tenant, error) {
+	return call[Tenant](ctx, c, http.MethodGet, tenantPath(tenant), nil)
+}
+
+// CreateToken issues an API token for one of a tenant's admins (operator,
+// or the tenant's global admin).
+func (c *Client) CreateToken(ctx context.Context, tenant string, req CreateTokenRequest) (Token, error) {
+	return call[Token](ctx, c, http.MethodPost, tenantPath(tenant, "tokens"), req)
+}
+
+// SetPlans sets a tenant's service plans (operator); E5 includes
+// Customer Key.
+func (c *Client) SetPlans(ctx context.Context, tenant string, plans []string) (TenantPlans, error) {
+	return call[TenantPlans](ctx, c, http.MethodPut, tenantPath(tenant, "plans"), SetPlansRequest{Plans: plans})
+}
+
+// SetLicence gives a user a licence (plan); "" removes it. Only users
+// licensed for Customer Key get customer DEPs (SPEC O1).
+func (c *Client) SetLicence(ctx context.Context, tenant, user, plan string) (Licence, error) {
+	return call[Licence](ctx, c, http.MethodPut, tenantPath(tenant, "licences", user), SetLicenceRequest{Plan: plan})
+}
+
+// Licence reads a user's licence.
+func (c *Client) Licence(ctx context.Context, tenant, user string) (Licence, error) {
+	return call[Licence](ctx, c, http.MethodGet, tenantPath(tenant, "licences", user), nil)
+}
+
+// ---- onboarding ----
+
+// NewOnboardingRequest is New-CustomerKeyOnboardingRequest: it validates,
+// prepares or enables a scenario and reports every rule.
+func (c *Client) NewOnboardingRequest(ctx context.Context, tenant string, req OnboardingRequest) (OnboardingResult, error) {
+	return call[OnboardingResult](ctx, c, http.MethodPost, tenantPath(tenant, "onboardingRequests"), req)
+}
+
+// OnboardingResults is Get-CustomerKeyOnboardingRequest: every request of
+// the tenant.
+func (c *Client) OnboardingResults(ctx context.Context, tenant string) ([]OnboardingResult, error) {
+	l, err := call[List[OnboardingResult]](ctx, c, http.MethodGet, tenantPath(tenant, "onboardingRequests"), nil)
+	return l.Value, err
+}
+
+// OnboardingResult is Get-CustomerKeyOnboardingRequest -RequestID: one
+// request with every rule.
+func (c *Client) OnboardingResult(ctx context.Context, tenant, id string) (OnboardingResult, error) {
+	return call[OnboardingResult](ctx, c, http.MethodGet, tenantPath(tenant, "onboardingRequests", id), nil)
+}
+
+// ---- DEPs ----
+
+// NewDEP is New-DataEncryptionPolicy (or New-M365DataAtRestEncryptionPolicy):
+// a DEP on two customer keys in two vaults.
+func (c *Client) NewDEP(ctx context.Context, tenant string, kind DEPKind, req NewDEPRequest) (DEP, error) {
+	p, err := depPath(tenant, kind)
+	if err != nil {
+		return DEP{}, err
+	}
+	return call[DEP](ctx, c, http.MethodPost, p, req)
+}
+
+// DEPs is Get-DataEncryptionPolicy (or Get-M365DataAtRestEncryptionPolicy)
+// without identity: all of the kind.
+func (c *Client) DEPs(ctx context.Context, tenant string, kind DEPKind) ([]DEP, error) {
+	p, err := depPath(tenant, kind)
+	if err != nil {
+		return nil, err
+	}
+	l, err := call[List[DEP]](ctx, c, http.MethodGet, p, nil)
+	return l.Value, err
+}
+
+// DEP is Get-DataEncryptionPolicy (or Get-M365DataAtRestEncryptionPolicy)
+// -Identity: one DEP by name or GUID.
+func (c *Client) DEP(ctx context.Context, tenant string, kind DEPKind, dep string) (DEP, error) {
+	p, err := depPath(tenant, kind, dep)
+	if err != nil {
+		return DEP{}, err
+	}
+	return call[DEP](ctx, c, http.MethodGet, p, nil)
+}
+
+// SetDEP is Set-DataEncryptionPolicy (or Set-M365DataAtRestEncryptionPolicy):
+// enable or disable, describe, refresh after a key roll, or request the
+// purge (mailbox DEPs).
+func (c *Client) SetDEP(ctx context.Context, tenant string, kind DEPKind, dep string, req SetDEPRequest) (DEP, error) {
+	p, err := depPath(tenant, kind, dep)
+	if err != nil {
+		return DEP{}, err
+	}
+	return call[DEP](ctx, c, http.MethodPatch, p, req)
+}
+
+// DEPHealth asks each customer key of a DEP to unwrap its key now.
+func (c *Client) DEPHealth(ctx context.Context, tenant string, kind DEPKind, dep string) (DEPHealth, error) {
+	p, err := depPath(tenant, kind, dep, "health")
+	if err != nil {
+		return DEPHealth{}, err
+	}
+	return call[DEPHealth](ctx, c, http.MethodGet, p, nil)
+}
+
+// SignalRevocation tells the service that access to a DEP's keys was
+// removed: the DEP key leaves its caches at once, then the keys are
+// probed.
+func (c *Client) SignalRevocation(ctx context.Context, tenant string, kind DEPKind, dep string) (DEPHealth, error) {
+	p, err := depPath(tenant, kind, dep, "revocation")
+	if err != nil {
+		return DEPHealth{}, err
+	}
+	return call[DEPHealth](ctx, c, http.MethodPost, p, nil)
+}
+
+// RecoverDEP moves every mailbox of a mailbox DEP whose two customer keys
+// are lost to another DEP, through the availability key (operator, on
+// the tenant's request). It returns the job that does it.
+func (c *Client) RecoverDEP(ctx context.Context, tenant, dep string, req RecoverDEPRequest) (Job, error) {
+	p, _ := depPath(tenant, MailboxDEPs, dep, "recover")
+	return call[Job](ctx, c, http.MethodPost, p, req)
+}
+
+// RollbackMDEP rolls a tenant back from its multi-workload DEP to
+// service-managed keys (operator, on the tenant's request). It returns
+// the job that does it.
+func (c *Client) RollbackMDEP(ctx context.Context, tenant, dep string, req RollbackRequest) (Job, error) {
+	p, _ := depPath(tenant, MultiWorkloadDEPs, dep, "rollback")
+	return call[Job](ctx, c, http.MethodPost, p, req)
+}
+
+// AssignMDEP is Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for
+// all multi-workload data of the tenant.
+func (c *Client) AssignMDEP(ctx context.Context, tenant, dep string) (Assignment, error) {
+	return call[Assignment](ctx, c, http.MethodPut, tenantPath(tenant, "m365DataAtRestEncryptionPolicyAssignment"), AssignMDEPRequest{DataEncryptionPolicy: dep})
+}
+
+// MDEPAssignment is Get-M365DataAtRestEncryptionPolicyAssignment.
+func (c *Client) MDEPAssignment(ctx context.Context, tenant string) (Assignment, error) {
+	return call[Assignment](ctx, c, http.MethodGet, tenantPath(tenant, "m365DataAtRestEncryptionPolicyAssignment"), nil)
+}
+
+// Purge reads a mailbox DEP's purge request: its state, approvals and,
+// once purged, the crypto-shred certificate.
+func (c *Client) Purge(ctx context.Context, tenant, dep string) (PurgeRequest, error) {
+	p, _ := depPath(tenant, MailboxDEPs, dep, "purge")
+	return call[PurgeRequest](ctx, c, http.MethodGet, p, nil)
+}
+
+// ApprovePurge approves a purge, as an authorised officer designated at
+// onboarding (with the officer's own token).
+func (c *Client) ApprovePurge(ctx context.Context, tenant, dep string) (PurgeRequest, error) {
+	p, _ := depPath(tenant, MailboxDEPs, dep, "purge", "approve")
+	return call[PurgeRequest](ctx, c, http.MethodPost, p, nil)
+}
+
+// ---- mailboxes ----
+
+// NewMailbox creates a user mailbox or a mail user, on a DEP or on
+// service-managed keys.
+func (c *Client) NewMailbox(ctx context.Context, tenant string, req NewMailboxRequest) (Statistics, error) {
+	return call[Statistics](ctx, c, http.MethodPost, tenantPath(tenant, "mailboxes"), req)
+}
+
+// SetMailbox is Set-Mailbox / Set-MailUser -DataEncryptionPolicy: dep is
+// a DEP's name or GUID, or "" for service-managed keys. The mailbox key is
+// re-wrapped in the background by the job the answer names (none if the
+// mailbox is on that DEP already).
+func (c *Client) SetMailbox(ctx context.Context, tenant, mailbox, dep string) (SetMailboxResult, error) {
+	return call[SetMailboxResult](ctx, c, http.MethodPatch, tenantPath(tenant, "mailboxes", mailbox), SetMailboxRequest{DataEncryptionPolicy: dep})
+}
+
+// MailboxStatistics is Get-MailboxStatistics.
+func (c *Client) MailboxStatistics(ctx context.Context, tenant, mailbox string) (Statistics, error) {
+	return call[Statistics](ctx, c, http.MethodGet, tenantPath(tenant, "mailboxes", mailbox, "statistics"), nil)
+}
+
+// PutItem writes a new version of a mailbox item; kind is message,
+// attachment or calendar ("" for message).
+func (c *Client) PutItem(ctx context.Context, tenant, mailbox, item, kind string, content []byte) (ItemInfo, error) {
+	return putRaw[ItemInfo](ctx, c, withQuery(tenantPath(tenant, "mailboxes", mailbox, "items", item), "kind", kind), content)
+}
+
+// Item reads an item's content.
+func (c *Client) Item(ctx context.Context, tenant, mailbox, item string) ([]byte, error) {
+	return c.getRaw(ctx, tenantPath(tenant, "mailboxes", mailbox, "items", item))
+}
+
+// Items lists a mailbox's items (no content).
+func (c *Client) Items(ctx context.Context, tenant, mailbox string) ([]ItemInfo, error) {
+	l, err := call[List[ItemInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "mailboxes", mailbox, "items"), nil)
+	return l.Value, err
+}
+
+// DeleteItem deletes an item.
+func (c *Client) DeleteItem(ctx context.Context, tenant, mailbox, item string) error {
+	return c.Do(ctx, http.MethodDelete, tenantPath(tenant, "mailboxes", mailbox, "items", item), nil, nil)
+}
+
+// Search finds a mailbox's items that hold word.
+func (c *Client) Search(ctx context.Context, tenant, mailbox, word string) ([]string, error) {
+	r, err := call[SearchResult](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "mailboxes", mailbox, "search"), "q", word), nil)
+	return r.Items, err
+}
+
+// Reindex rebuilds a mailbox's search index.
+func (c *Client) Reindex(ctx context.Context, tenant, mailbox string) (ReindexResult, error) {
+	return call[ReindexResult](ctx, c, http.MethodPost, tenantPath(tenant, "mailboxes", mailbox, "search", "reindex"), nil)
+}
+
+// ---- multi-workload records ----
+
+// PutRecord writes a new version of a workload's record.
+func (c *Client) PutRecord(ctx context.Context, tenant, workload, record string, content []byte) (RecordInfo, error) {
+	return putRaw[RecordInfo](ctx, c, tenantPath(tenant, "records", workload, record), content)
+}
+
+// Record reads a record's content.
+func (c *Client) Record(ctx context.Context, tenant, workload, record string) ([]byte, error) {
+	return c.getRaw(ctx, tenantPath(tenant, "records", workload, record))
+}
+
+// Records lists a workload's records (no content).
+func (c *Client) Records(ctx context.Context, tenant, workload string) ([]RecordInfo, error) {
+	l, err := call[List[RecordInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "records", workload), nil)
+	return l.Value, err
+}
+
+// DeleteRecord deletes a record.
+func (c *Client) DeleteRecord(ctx context.Context, tenant, workload, record string) error {
+	return c.Do(ctx, http.MethodDelete, tenantPath(tenant, "records", workload, record), nil, nil)
+}
+
+// ---- sites ----
+
+// RegisterSPODEP is Register-SPODataEncryptionPolicy: a geo's site DEP on
+// a primary and a secondary key; the geo's sites are wrapped in the
+// background.
+func (c *Client) RegisterSPODEP(ctx context.Context, tenant string, req RegisterSPODEPRequest) (SPODEP, error) {
+	return call[SPODEP](ctx, c, http.MethodPost, tenantPath(tenant, "spoDataEncryptionPolicies"), req)
+}
+
+// UpdateSPODEP is Update-SPODataEncryptionPolicy: roll a geo's primary or
+// secondary key.
+func (c *Client) UpdateSPODEP(ctx context.Context, tenant, geo string, req UpdateSPODEPRequest) (SPODEP, error) {
+	return call[SPODEP](ctx, c, http.MethodPatch, tenantPath(tenant, "spoDataEncryptionPolicies", geo), req)
+}
+
+// SPODEPs is Get-SPODataEncryptionPolicy: each registered geo, or the one
+// geo if not "".
+func (c *Client) SPODEPs(ctx context.Context, tenant, geo string) ([]SPODEP, error) {
+	l, err := call[List[SPODEP]](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "spoDataEncryptionPolicies"), "geo", geo), nil)
+	return l.Value, err
+}
+
+// RecoverSPODEP moves every site of a geo whose two keys are lost to new
+// keys, through the availability key (operator, on the tenant's request).
+func (c *Client) RecoverSPODEP(ctx context.Context, tenant, geo string, req RecoverSPODEPRequest) (Job, error) {
+	return call[Job](ctx, c, http.MethodPost, tenantPath(tenant, "spoDataEncryptionPolicies", geo, "recover"), req)
+}
+
+// NewSite creates a site in a geo.
+func (c *Client) NewSite(ctx context.Context, tenant string, req NewSiteRequest) (SiteInfo, error) {
+	return call[SiteInfo](ctx, c, http.MethodPost, tenantPath(tenant, "sites"), req)
+}
+
+// PutFile writes a new version of a site's file.
+func (c *Client) PutFile(ctx context.Context, tenant, site, file string, content []byte) (ItemInfo, error) {
+	return putRaw[ItemInfo](ctx, c, tenantPath(tenant, "sites", site, "files", file), content)
+}
+
+// File reads a version of a file (0: the latest).
+func (c *Client) File(ctx context.Context, tenant, site, file string, version int) ([]byte, error) {
+	return c.getRaw(ctx, withQuery(tenantPath(tenant, "sites", site, "files", file), "version", itoa(version)))
+}
+
+// Files lists a site's files with their versions (no content).
+func (c *Client) Files(ctx context.Context, tenant, site string) ([]ItemInfo, error) {
+	l, err := call[List[ItemInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "sites", site, "files"), nil)
+	return l.Value, err
+}
+
+// DeleteFile deletes a file with all its versions.
+func (c *Client) DeleteFile(ctx context.Context, tenant, site, file string) error {
+	return c.Do(ctx, http.MethodDelete, tenantPath(tenant, "sites", site, "files", file), nil, nil)
+}
+
+// ---- jobs ----
+
+// Jobs lists the tenant's background jobs, newest first.
+func (c *Client) Jobs(ctx context.Context, tenant string) ([]Job, error) {
+	l, err := call[List[Job]](ctx, c, http.MethodGet, tenantPath(tenant, "jobs"), nil)
+	return l.Value, err
+}
+
+// Job reads a background job and its progress.
+func (c *Client) Job(ctx context.Context, tenant, id string) (Job, error) {
+	return call[Job](ctx, c, http.MethodGet, tenantPath(tenant, "jobs", id), nil)
+}
+
+// ---- audit ----
+
+// Audit reads one page of a tenant's audit log: at most limit records (0:
+// the service's maximum) after sequence number after.
+func (c *Client) Audit(ctx context.Context, tenant string, after int64, limit int) (AuditPage, error) {
+	return call[AuditPage](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "audit"), "after", strconv.FormatInt(after, 10), "limit", itoa(limit)), nil)
+}
+
+// AuditHead is the service's signed statement of where the tenant's audit
+// chain ends now.
+func (c *Client) AuditHead(ctx context.Context, tenant string) (AuditHead, error) {
+	return call[AuditHead](ctx, c, http.MethodGet, tenantPath(tenant, "audit", "head"), nil)
+}

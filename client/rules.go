@@ -1,0 +1,195 @@
+package client
+
+// Rule IDs: every Problem the service answers names the rule it broke
+// (Problem.Rule). The IDs are stable; branch on them with errors.As:
+//
+//	var p *client.Problem
+//	if errors.As(err, &p) && p.Rule == client.RuleTenantUnique { ... }
+//
+// The prefix is the SPEC requirement the rule comes from (D1, R6, ...),
+// or the resource it concerns.
+const (
+	// Requests and authentication.
+	RuleRequest                  = "Request"                   // the request does not match the API (Problem.Errors says where)
+	RuleInternal                 = "Internal"                  // a fault of the service; the operator reads its log
+	RuleAuthentication           = "Authentication"            // no token, an unknown one, or an expired one
+	RuleAuthorizationOperator    = "Authorization.Operator"    // the operator's action
+	RuleAuthorizationRole        = "Authorization.Role"        // the token's role may not do this
+	RuleAuthorizationTenantAdmin = "Authorization.TenantAdmin" // the tenant's global admin (or the operator) only
+	RuleServiceWorkload          = "Service.Workload"          // the operator has not configured this workload
+
+	// Tenants, tokens, plans and licences.
+	RuleTenantExists            = "Tenant.Exists"
+	RuleTenantID                = "Tenant.ID"
+	RuleTenantName              = "Tenant.Name"
+	RuleTenantPlan              = "Tenant.Plan"
+	RuleTenantUnique            = "Tenant.Unique"
+	RuleTokenRole               = "Token.Role"
+	RuleTokenSubject            = "Token.Subject"
+	RuleTokenValidFor           = "Token.ValidFor"
+	RuleLicencePlan             = "Licence.Plan"
+	RuleLicenceUser             = "Licence.User"
+	RuleLicence                 = "O1.Licence"   // the mailbox's user has no licence that includes Customer Key
+	RuleOnboarded               = "O3.Onboarded" // the tenant is not onboarded for the scenario
+	RuleOnboardingRequestExists = "O5.Exists"    // no such onboarding request
+	RuleOfficer                 = "O7.Officer"   // an authorised officer must be named by UPN
+
+	// Data encryption policies.
+	RuleDEPExists                = "D1.Exists"
+	RuleDEPKeyURI                = "D1.KeyURI"
+	RuleDEPLimit                 = "D1.Limit"
+	RuleDEPName                  = "D1.Name"
+	RuleDEPSet                   = "D1.Set" // nothing to change
+	RuleDEPTwoKeys               = "D1.TwoKeys"
+	RuleDEPTwoVaults             = "D1.TwoVaults"
+	RuleDEPUniqueName            = "D1.UniqueName"
+	RuleDEPDisabled              = "D2.Enabled" // a disabled DEP cannot be assigned
+	RuleSiteDEPGeo               = "D4.Geo"
+	RuleSiteDEPKeyVersion        = "D4.KeyVersion"
+	RuleSiteDEPOnePerGeo         = "D4.OnePerGeo"
+	RuleSiteDEPRegistered        = "D4.Registered"
+	RuleSiteDEPVault             = "D4.Vault"
+	RuleMDEPDisableAfterUnassign = "D6.DisableAfterUnassign"
+
+	// Customer keys.
+	RuleKeyAccessPermissions = "KeyAccessPermissions" // the workload may not get, wrap or unwrap with the key
+	RuleKeyEnabled           = "Key.Enabled"
+	RuleKeyExists            = "Key.Exists"
+	RuleKeyNeverExpires      = "Key.NeverExpires"
+	RuleKeyOperations        = "Key.Operations"
+	RuleKeyReachable         = "Key.Reachable"
+	RuleKeyUsable            = "Key.Usable"
+	RuleCustomerKeysRefused  = "K3.CustomerKeysRefused" // both customer keys refused deliberately: the DEP is revoked
+	RuleVaultsUnavailable    = "K3.VaultsUnavailable"   // neither vault answered; retry later
+
+	// Lifecycle: rolls, recovery, rollback, purge.
+	RuleRefresh               = "R1.Refresh"
+	RuleRollKeyType           = "R1.KeyType"
+	RuleRollNewKey            = "R1.NewKey"
+	RuleOneRollPerGeo         = "R2.OneRollPerGeo"
+	RuleRecoveryKeysNotLost   = "R3.KeysNotLost"
+	RuleOperatorReason        = "R3.Reason"
+	RuleRecoveryTarget        = "R3.Target"
+	RuleRollbackKeysUsable    = "R4.CustomerKeysUsable"
+	RuleMDEPRollback          = "R4.MDEPRollback"
+	RulePurgeAlone            = "R6.Alone"
+	RulePurgeContact          = "R6.Contact"
+	RulePurgeDistinctOfficers = "R6.DistinctOfficers"
+	RulePurgeKeysRevoked      = "R6.KeysRevoked" // remove the workload's access to both keys first
+	RulePurgeNotForMDEP       = "R6.NotForMDEP"
+	RulePurgeNotForSites      = "R6.NotForSites"
+	RulePurgeOfficer          = "R6.Officer"
+	RulePurgeOfficers         = "R6.Officers"
+	RuleDEPPurgeRequested     = "R6.PurgeRequested" // nothing moves to or off a DEP with a purge request
+	RulePurged                = "R6.Purged"         // the data was purged
+	RulePurgeReason           = "R6.Reason"
+	RulePurgeRequested        = "R6.Requested" // a purge request exists already, or none does
+	RulePurgeSigner           = "R6.Signer"
+	RulePurgeState            = "R6.State"
+	RuleAuditSigner           = "R8.Signer"
+
+	// Containers and their contents.
+	RuleMailboxConcurrent  = "Mailbox.Concurrent"
+	RuleMailboxDEP         = "Mailbox.DEP"
+	RuleMailboxExists      = "Mailbox.Exists"
+	RuleMailboxID          = "Mailbox.ID"
+	RuleMailboxUnique      = "Mailbox.Unique"
+	RuleContainerIntegrity = "Container.Integrity"
+	RuleItemExists         = "Item.Exists"
+	RuleItemID             = "Item.ID"
+	RuleItemIntegrity      = "Item.Integrity"
+	RuleRecordExists       = "Record.Exists"
+	RuleRecordID           = "Record.ID"
+	RuleRecordWorkload     = "Record.Workload"
+	RuleSiteExists         = "Site.Exists"
+	RuleSiteName           = "Site.Name"
+	RuleSiteUnique         = "Site.Unique"
+	RuleFileExists         = "File.Exists"
+	RuleFileName           = "File.Name"
+
+	// Jobs.
+	RuleJobBusy         = "Job.Busy"
+	RuleJobExists       = "Job.Exists"
+	RuleJobOnePerTarget = "Job.OnePerTarget"
+)
+
+// Onboarding rules (OnboardingRule.Name), as New-CustomerKeyOnboardingRequest
+// reports them (SPEC O4).
+const (
+	CheckSubscriptionsCountPerScenario      = "SubscriptionsCountPerScenario"
+	CheckSubscriptionUniquePerScenario      = "SubscriptionUniquePerScenario"
+	CheckOrganizationHasRequiredServicePlan = "OrganizationHasRequiredServicePlan"
+	CheckOnboardedForEXOorMDEP              = "OnboardedForEXOorMDEP"
+	CheckSubscriptionInRequestOrganization  = "SubscriptionInRequestOrganization"
+	CheckSubscriptionIsPaid                 = "SubscriptionIsPaid"
+	CheckMandatoryRetentionPeriodState      = "MandatoryRetentionPeriodState"
+	CheckVaultExistsInSubscription          = "VaultExistsInSubscription"
+	CheckSoftDeleteRetention                = "SoftDeleteRetention"
+	CheckKeyAccessPermissions               = "KeyAccessPermissions"
+	CheckRecoveryLevel                      = "RecoveryLevel"
+	CheckKeyOperationsSupported             = "KeyOperationsSupported"
+	CheckKeyNeverExpires                    = "KeyNeverExpires"
+	CheckDistinctVaults                     = "DistinctVaults"
+	CheckVaultsInDifferentRegions           = "VaultsInDifferentRegions"
+	CheckAuthorisedOfficers                 = "AuthorisedOfficers"
+)
+
+// Roles of the service API's tokens.
+const (
+	RoleOperator        = "operator" // the service provider
+	RoleGlobalAdmin     = "global-admin"
+	RoleExchangeAdmin   = "exchange-admin"
+	RoleSharePointAdmin = "sharepoint-admin"
+	RoleComplianceAdmin = "compliance-admin"
+)
+
+// TenantRoles are the roles a tenant's admins' tokens may have.
+var TenantRoles = []string{RoleGlobalAdmin, RoleExchangeAdmin, RoleSharePointAdmin, RoleComplianceAdmin}
+
+// Well-known application IDs of the service's workloads (SPEC V4): the
+// service principals a tenant registers and grants get, wrapKey and
+// unwrapKey on its keys.
+const (
+	ExchangeApp   = "00000002-0000-0ff1-ce00-000000000000" // Office 365 Exchange Online: mailbox DEPs
+	SharePointApp = "00000003-0000-0ff1-ce00-000000000000" // Office 365 SharePoint Online: site DEPs
+	M365App       = "c066d759-24ae-40e7-a56f-027002b5d3e4" // M365DataAtRestEncryption: the multi-workload DEP
+)
+
+// Onboarding scenarios and modes (OnboardingRequest).
+const (
+	ScenarioMDEP = "MDEP" // multi-workload
+	ScenarioEXO  = "EXO"  // Exchange mailboxes
+	ScenarioSPO  = "SPO"  // SharePoint and OneDrive sites
+
+	ModeValidate = "Validate"
+	ModePrepare  = "Prepare"
+	ModeEnable   = "Enable"
+)
+
+// Mailbox kinds (NewMailboxRequest.Kind, Statistics.Kind).
+const (
+	UserMailbox = "UserMailbox"
+	MailUser    = "MailUser" // not yet migrated: its data is encrypted as it arrives
+)
+
+// Job states (Job.State).
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)
+
+// DEP health states (DEPHealth.State).
+const (
+	Healthy   = "healthy"
+	Degraded  = "degraded"
+	Unhealthy = "unhealthy"
+)
+
+// Purge request states (PurgeRequest.State).
+const (
+	PurgeRequested = "Requested"
+	PurgeApproved  = "Approved"
+	PurgePurged    = "Purged"
+)
