@@ -14,7 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/store"
 )
 
@@ -113,7 +113,7 @@ func lifecycleScenario(items int) error {
 			if err != nil {
 				return 0, err
 			}
-			var l struct{ Value []api.SPODEP }
+			var l struct{ Value []client.SPODEP }
 			json.Unmarshal(out, &l)
 			if len(l.Value) == 1 && l.Value[0].State == "Registered" && l.Value[0].Done == sites {
 				return time.Since(start), nil

@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -188,7 +189,7 @@ func serviceScenario(d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	var job api.Job
+	var job client.Job
 	if err := json.Unmarshal(res, &job); err != nil {
 		return err
 	}

@@ -12,6 +12,10 @@ const (
 	// Requests and authentication.
 	RuleRequest                  = "Request"                   // the request does not match the API (Problem.Errors says where)
 	RuleInternal                 = "Internal"                  // a fault of the service; the operator reads its log
+	RuleRequestPath              = "Request.Path"              // no operation at that path
+	RuleRequestMethod            = "Request.Method"            // the path does not take that method
+	RuleRequestCanceled          = "Request.Canceled"          // the client went away
+	RuleServiceTimeout           = "Service.Timeout"           // the request took longer than its route allows
 	RuleAuthentication           = "Authentication"            // no token, an unknown one, or an expired one
 	RuleAuthorizationOperator    = "Authorization.Operator"    // the operator's action
 	RuleAuthorizationRole        = "Authorization.Role"        // the token's role may not do this
@@ -43,7 +47,8 @@ const (
 	RuleDEPTwoKeys               = "D1.TwoKeys"
 	RuleDEPTwoVaults             = "D1.TwoVaults"
 	RuleDEPUniqueName            = "D1.UniqueName"
-	RuleDEPDisabled              = "D2.Enabled" // a disabled DEP cannot be assigned
+	RuleDEPDisabled              = "D2.Enabled"        // a disabled DEP cannot be assigned
+	RuleDEPAssignPurgeRequested  = "D2.PurgeRequested" // a DEP with a purge request can never be assigned again
 	RuleSiteDEPGeo               = "D4.Geo"
 	RuleSiteDEPKeyVersion        = "D4.KeyVersion"
 	RuleSiteDEPOnePerGeo         = "D4.OnePerGeo"
@@ -72,6 +77,8 @@ const (
 	RuleRecoveryTarget        = "R3.Target"
 	RuleRollbackKeysUsable    = "R4.CustomerKeysUsable"
 	RuleMDEPRollback          = "R4.MDEPRollback"
+	RuleRollbackNotForSites   = "R4.NotForSites" // sites stay on customer keys
+	RuleRollbackMailboxes     = "R4.Mailboxes"   // mailboxes roll back by being assigned no DEP
 	RulePurgeAlone            = "R6.Alone"
 	RulePurgeContact          = "R6.Contact"
 	RulePurgeDistinctOfficers = "R6.DistinctOfficers"

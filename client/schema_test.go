@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,22 +180,22 @@ func normal(schema any, rename map[string]string) any {
 	return walk(v)
 }
 
-// TestRuleIDs: every rule the service can answer with (problem(..., RULE,
-// ...) in internal/) and every onboarding rule (Rule{Name: ...} in
-// internal/onboarding) has its constant in client, and every constant
-// names a rule the service has.
+// TestRuleIDs: the service names every rule it answers with by a constant
+// of this package (rule.Invalid(client.RuleDEPName, ...) in internal/),
+// never by a string of its own; every onboarding check (Rule{Name: ...}
+// in internal/onboarding) has its constant; and every constant is used.
 func TestRuleIDs(t *testing.T) {
 	consts := constants(t, "rules.go")
-	values := map[string]bool{}
+	byValue := map[string][]string{} // a check and a rule may share an ID
 	for name, v := range consts {
 		if strings.HasPrefix(name, "Rule") || strings.HasPrefix(name, "Check") {
-			values[v] = true
+			byValue[v] = append(byValue[v], name)
 		}
 	}
-	problemRule := regexp.MustCompile(`problem\(\s*[^,()]+,\s*"([^"]+)"`)
+	literalRule := regexp.MustCompile(`(?:rule\.(?:Invalid|Refused|NotFound|Conflict|Gone|Unavailable|Internal|Unauthenticated)\(|(?:problem|rule\.New)\(\s*[^,()]+(?:\(\))?,)\s*"([^"]+)"`)
+	usedConst := regexp.MustCompile(`client\.((?:Rule|Check)\w+)`)
 	checkName := regexp.MustCompile(`Rule\{Name:\s*"([^"]+)"`)
-	literals := map[string]bool{}
-	found := map[string]string{} // rule -> file
+	used := map[string]bool{}
 	err := filepath.WalkDir("../internal", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return err
@@ -205,38 +204,34 @@ func TestRuleIDs(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, m := range problemRule.FindAllStringSubmatch(string(src), -1) {
-			found[m[1]] = path
+		for _, m := range literalRule.FindAllStringSubmatch(string(src), -1) {
+			t.Errorf("%s: rule %q written as a string; use its constant in client/rules.go", path, m[1])
+		}
+		for _, m := range usedConst.FindAllStringSubmatch(string(src), -1) {
+			used[m[1]] = true
 		}
 		if strings.Contains(path, "onboarding") {
 			for _, m := range checkName.FindAllStringSubmatch(string(src), -1) {
-				found[m[1]] = path
+				if names, ok := byValue[m[1]]; ok {
+					for _, name := range names {
+						used[name] = true
+					}
+				} else {
+					t.Errorf("%s: onboarding check %q has no constant in client/rules.go", path, m[1])
+				}
 			}
-		}
-		for _, s := range stringLiterals(t, path, src) {
-			literals[s] = true
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) < 60 {
-		t.Fatalf("found only %d rule IDs in internal/: the service no longer makes its problems with problem(status, rule, ...) or its onboarding rules with Rule{Name: ...}; teach this test the new form", len(found))
-	}
-	var missing []string
-	for r, file := range found {
-		if !values[r] {
-			missing = append(missing, r+" ("+file+")")
-		}
-	}
-	sort.Strings(missing)
-	for _, m := range missing {
-		t.Errorf("rule %s has no constant in client/rules.go", m)
+	if len(used) < 60 {
+		t.Fatalf("found only %d rules used in internal/; teach this test how the service names its rules now", len(used))
 	}
 	for name, v := range consts {
-		if (strings.HasPrefix(name, "Rule") || strings.HasPrefix(name, "Check")) && !literals[v] {
-			t.Errorf("client.%s = %q: no rule of the service has that ID", name, v)
+		if (strings.HasPrefix(name, "Rule") || strings.HasPrefix(name, "Check")) && !used[name] {
+			t.Errorf("client.%s = %q: no rule of the service uses it", name, v)
 		}
 	}
 }

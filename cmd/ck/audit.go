@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -161,7 +160,7 @@ current head is read first and checked the same way.`,
 			}
 			chain := make([]audit.Record, len(recs))
 			for i, r := range recs {
-				if chain[i], err = auditRecord(r); err != nil {
+				if chain[i], err = audit.FromJSON(r); err != nil {
 					return fmt.Errorf("audit record %d: bad hash encoding (%v): the record was changed", r.Seq, err)
 				}
 			}
@@ -246,23 +245,6 @@ func (a *app) readAudit(ctx context.Context, tenant string, progress func(int)) 
 		return nil, err
 	}
 	return c.AuditLog(ctx, t, progress)
-}
-
-// auditRecord is a record as the chain hashes it (hashes from hex).
-func auditRecord(r client.AuditRecord) (audit.Record, error) {
-	prev, err := hex.DecodeString(r.Prev)
-	if err != nil {
-		return audit.Record{}, err
-	}
-	h, err := hex.DecodeString(r.Hash)
-	if err != nil {
-		return audit.Record{}, err
-	}
-	if len(prev) == 0 {
-		prev = nil
-	}
-	return audit.Record{Tenant: r.Tenant, Seq: r.Seq, Time: r.Time, Actor: r.Actor, Action: r.Action, Target: r.Target,
-		KeyID: r.KeyID, Reason: r.Reason, Outcome: r.Outcome, Prev: prev, Hash: h}, nil
 }
 
 // readAuditFile reads an export of `ck audit export`.

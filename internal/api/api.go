@@ -21,6 +21,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -142,9 +143,9 @@ func (s *Server) Handler() http.Handler {
 		// The mux's own answer (404, or 405 with Allow), as a problem.
 		rec := &headerRecorder{h: http.Header{}}
 		s.mux.ServeHTTP(rec, r)
-		p := problem(http.StatusNotFound, "Request.Path", "check the path and method against the API document (/openapi.json)", "no operation at %s %s", r.Method, r.URL.Path)
+		p := problem(http.StatusNotFound, client.RuleRequestPath, "check the path and method against the API document (/openapi.json)", "no operation at %s %s", r.Method, r.URL.Path)
 		if rec.status == http.StatusMethodNotAllowed {
-			p = problem(http.StatusMethodNotAllowed, "Request.Method", "use one of the methods the path allows: "+rec.h.Get("Allow"), "%s is not allowed on %s", r.Method, r.URL.Path)
+			p = problem(http.StatusMethodNotAllowed, client.RuleRequestMethod, "use one of the methods the path allows: "+rec.h.Get("Allow"), "%s is not allowed on %s", r.Method, r.URL.Path)
 			w.Header().Set("Allow", rec.h.Get("Allow"))
 		}
 		w.Header().Set("Content-Type", "application/problem+json")

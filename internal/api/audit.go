@@ -2,15 +2,14 @@ package api
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/rule"
-	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
 
@@ -68,45 +67,23 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	})
 }
 
-func auditJSON(r store.AuditRecord) AuditRecord {
-	return AuditRecord{Tenant: r.Tenant, Seq: r.Seq, Time: r.Time, Actor: r.Actor, Action: r.Action, Target: r.Target,
-		KeyID: r.KeyID, Reason: r.Reason, Outcome: r.Outcome, Prev: hex.EncodeToString(r.Prev), Hash: hex.EncodeToString(r.Hash)}
-}
-
-// Record turns an API record back into a store record, for verification.
-func (r AuditRecord) Record() (store.AuditRecord, error) {
-	prev, err := hex.DecodeString(r.Prev)
-	if err != nil {
-		return store.AuditRecord{}, err
-	}
-	h, err := hex.DecodeString(r.Hash)
-	if err != nil {
-		return store.AuditRecord{}, err
-	}
-	if len(prev) == 0 {
-		prev = nil
-	}
-	return store.AuditRecord{Tenant: r.Tenant, Seq: r.Seq, Time: r.Time, Actor: r.Actor, Action: r.Action, Target: r.Target,
-		KeyID: r.KeyID, Reason: r.Reason, Outcome: r.Outcome, Prev: prev, Hash: h}, nil
-}
-
-func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[audit.Head], error) {
+func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[client.AuditHead], error) {
 	if s.cfg.Signer == nil {
-		return nil, rule.Unavailable("R8.Signer", "the operator must give the service a signing key", "the service has no signing key")
+		return nil, rule.Unavailable(client.RuleAuditSigner, "the operator must give the service a signing key", "the service has no signing key")
 	}
 	t := tenantOf(ctx)
 	last, err := s.cfg.Store.LastAudit(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &body[audit.Head]{audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now())}, nil
+	return &body[client.AuditHead]{client.AuditHead(audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now()))}, nil
 }
 
 func (s *Server) readAudit(ctx context.Context, in *struct {
 	TenantPath
 	After int64 `query:"after" minimum:"0" doc:"Return records after this sequence number"`
 	Limit int   `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
-}) (*body[AuditPage], error) {
+}) (*body[client.AuditPage], error) {
 	limit := in.Limit
 	if limit == 0 {
 		limit = 10000
@@ -115,12 +92,12 @@ func (s *Server) readAudit(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	out := AuditPage{Value: make([]AuditRecord, len(rs))}
+	out := client.AuditPage{Value: make([]client.AuditRecord, len(rs))}
 	for i, r := range rs {
-		out.Value[i] = auditJSON(r)
+		out.Value[i] = audit.JSON(r)
 	}
 	if len(rs) == limit {
 		out.Next = rs[len(rs)-1].Seq
 	}
-	return &body[AuditPage]{out}, nil
+	return &body[client.AuditPage]{out}, nil
 }

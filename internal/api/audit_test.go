@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 )
 
 // readAudit reads a tenant's chain through the API, page by page.
-func (e *depEnv) readAudit(token, tenant string, limit int) []api.AuditRecord {
+func (e *depEnv) readAudit(token, tenant string, limit int) []client.AuditRecord {
 	e.t.Helper()
-	var out []api.AuditRecord
+	var out []client.AuditRecord
 	after := 0.0
 	for {
 		st, _, body := e.call(token, "GET", fmt.Sprintf("/v1/tenants/%s/audit?after=%d&limit=%d", tenant, int64(after), limit), "")
@@ -21,7 +21,7 @@ func (e *depEnv) readAudit(token, tenant string, limit int) []api.AuditRecord {
 			e.t.Fatalf("audit of %s: %d %v", tenant, st, body)
 		}
 		b, _ := json.Marshal(body["value"])
-		var page []api.AuditRecord
+		var page []client.AuditRecord
 		if err := json.Unmarshal(b, &page); err != nil {
 			e.t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestAuditLog(t *testing.T) {
 	var chain []audit.Record
 	actions := map[string]string{}
 	for _, r := range recs {
-		rec, err := r.Record()
+		rec, err := audit.FromJSON(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestAuditLog(t *testing.T) {
 	}
 	chain = nil
 	for _, r := range more {
-		rec, _ := r.Record()
+		rec, _ := audit.FromJSON(r)
 		chain = append(chain, rec)
 	}
 	if err := audit.Verify(chain); err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
+
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -31,8 +33,8 @@ func (s *Server) depRoutes(k depKind) {
 	add(s, route{id: "new-" + noun, method: "POST", path: base, summary: "New-" + k.noun + ": a DEP on two customer keys in two vaults", tag: k.tag, roles: k.writers, status: 201},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			Body NewDEPRequest
-		}) (*body[DEP], error) {
+			Body client.NewDEPRequest
+		}) (*body[client.DEP], error) {
 			t := tenantOf(ctx)
 			if err := s.deps.RequireOnboarded(ctx, t, k.scenarios...); err != nil {
 				return nil, err
@@ -41,36 +43,36 @@ func (s *Server) depRoutes(k depKind) {
 			return depOut(d, err)
 		})
 	add(s, route{id: "get-" + strings.TrimSuffix(noun, "policy") + "policies", method: "GET", path: base, summary: "Get-" + k.noun + ": all of them", tag: k.tag, roles: tenantAdmins},
-		func(ctx context.Context, _ *TenantPath) (*body[DEPs], error) {
+		func(ctx context.Context, _ *TenantPath) (*body[client.List[client.DEP]], error) {
 			ds, err := s.deps.List(ctx, tenantOf(ctx), k.kind)
 			if err != nil {
 				return nil, err
 			}
-			out := DEPs{Value: []DEP{}}
+			out := client.List[client.DEP]{Value: []client.DEP{}}
 			for _, d := range ds {
 				out.Value = append(out.Value, depJSON(d))
 			}
-			return &body[DEPs]{out}, nil
+			return &body[client.List[client.DEP]]{out}, nil
 		})
 	add(s, route{id: "get-" + noun, method: "GET", path: base + "/{dep}", summary: "Get-" + k.noun + " -Identity: one, by name or GUID", tag: k.tag, roles: tenantAdmins},
-		func(ctx context.Context, in *DEPPath) (*body[DEP], error) {
+		func(ctx context.Context, in *DEPPath) (*body[client.DEP], error) {
 			return depOut(s.deps.Get(ctx, tenantOf(ctx), k.kind, in.DEP))
 		})
 	add(s, route{id: "get-" + noun + "-health", method: "GET", path: base + "/{dep}/health", tag: k.tag, roles: everyone,
 		summary: "A DEP's health (R5): each customer key is asked to unwrap the DEP key now; healthy, degraded (one key fails) or unhealthy (both fail), with the cause"},
-		func(ctx context.Context, in *DEPPath) (*body[DEPHealth], error) {
+		func(ctx context.Context, in *DEPPath) (*body[client.DEPHealth], error) {
 			return healthOut(s.deps.Probe(ctx, tenantOf(ctx), k.kind, in.DEP, false))
 		})
 	add(s, route{id: "signal-" + noun + "-revocation", method: "POST", path: base + "/{dep}/revocation", tag: k.tag, roles: append([]string{"operator"}, k.writers...),
 		summary: "Revocation signal (R5): the tenant removed access to a customer key; the DEP key leaves the service's caches at once, then the keys are probed"},
-		func(ctx context.Context, in *DEPPath) (*body[DEPHealth], error) {
+		func(ctx context.Context, in *DEPPath) (*body[client.DEPHealth], error) {
 			return healthOut(s.deps.Probe(ctx, tenantOf(ctx), k.kind, in.DEP, true))
 		})
 	add(s, route{id: "set-" + noun, method: "PATCH", path: base + "/{dep}", summary: "Set-" + k.noun + ": enable or disable, change the description", tag: k.tag, roles: k.writers},
 		func(ctx context.Context, in *struct {
 			DEPPath
-			Body SetDEPRequest
-		}) (*body[DEP], error) {
+			Body client.SetDEPRequest
+		}) (*body[client.DEP], error) {
 			b := in.Body
 			return depOut(s.deps.Set(ctx, tenantOf(ctx), k.kind, in.DEP, dep.Change{Enabled: b.Enabled, Description: b.Description, Refresh: b.Refresh,
 				Purge: b.Purge, PurgeReason: b.Reason, PurgeContact: b.Contact}))
@@ -82,80 +84,80 @@ type DEPPath struct {
 	DEP    string `path:"dep" doc:"DEP name or GUID"`
 }
 
-func depJSON(d store.DEP) DEP {
-	return DEP{ID: d.ID, Name: d.Name, Description: d.Description, Kind: d.Kind, AzureKeyIDs: d.KeyURIs[:], Enabled: d.Enabled, Created: d.Created, Updated: d.Updated, WrappedWith: dep.WrappedWith(d)}
+func depJSON(d store.DEP) client.DEP {
+	return client.DEP{ID: d.ID, Name: d.Name, Description: d.Description, Kind: d.Kind, AzureKeyIDs: d.KeyURIs[:], Enabled: d.Enabled, Created: d.Created, Updated: d.Updated, WrappedWith: dep.WrappedWith(d)}
 }
 
-func depOut(d store.DEP, err error) (*body[DEP], error) {
+func depOut(d store.DEP, err error) (*body[client.DEP], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &body[DEP]{depJSON(d)}, nil
+	return &body[client.DEP]{depJSON(d)}, nil
 }
 
-func healthOut(h dep.Health, err error) (*body[DEPHealth], error) {
+func healthOut(h dep.Health, err error) (*body[client.DEPHealth], error) {
 	if err != nil {
 		return nil, err
 	}
-	out := DEPHealth{DEP: h.DEP.ID, Name: h.DEP.Name, State: string(h.State), Cause: h.Cause}
+	out := client.DEPHealth{DEP: h.DEP.ID, Name: h.DEP.Name, State: string(h.State), Cause: h.Cause}
 	if !h.Since.IsZero() {
 		out.Since = &h.Since
 	}
 	for _, k := range h.Keys {
-		kh := DEPKeyHealth{KeyID: k.KeyID, OK: k.Err == nil}
+		kh := client.DEPKeyHealth{KeyID: k.KeyID, OK: k.Err == nil}
 		if k.Err != nil {
 			kh.Error = k.Err.Error()
 		}
 		out.Keys = append(out.Keys, kh)
 	}
-	return &body[DEPHealth]{out}, nil
+	return &body[client.DEPHealth]{out}, nil
 }
 
-func assignmentJSON(a dep.Assignment) Assignment {
+func assignmentJSON(a dep.Assignment) client.Assignment {
 	if a.DEP.ID == "" {
-		return Assignment{}
+		return client.Assignment{}
 	}
-	return Assignment{DataEncryptionPolicy: a.DEP.Name, DataEncryptionPolicyID: a.DEP.ID, Assigned: a.Assigned}
+	return client.Assignment{DataEncryptionPolicy: a.DEP.Name, DataEncryptionPolicyID: a.DEP.ID, Assigned: a.Assigned}
 }
 
 func (s *Server) assignMDEP(ctx context.Context, in *struct {
 	TenantPath
-	Body AssignmentRequest
-}) (*body[Assignment], error) {
+	Body client.AssignMDEPRequest
+}) (*body[client.Assignment], error) {
 	a, err := s.life.AssignMDEP(ctx, tenantOf(ctx), in.Body.DataEncryptionPolicy)
 	if err != nil {
 		return nil, err
 	}
-	return &body[Assignment]{assignmentJSON(a)}, nil
+	return &body[client.Assignment]{assignmentJSON(a)}, nil
 }
 
-func (s *Server) getMDEPAssignment(ctx context.Context, _ *TenantPath) (*body[Assignment], error) {
+func (s *Server) getMDEPAssignment(ctx context.Context, _ *TenantPath) (*body[client.Assignment], error) {
 	a, err := s.deps.MDEPAssignment(ctx, tenantOf(ctx))
 	if err != nil {
 		return nil, err
 	}
-	return &body[Assignment]{assignmentJSON(a)}, nil
+	return &body[client.Assignment]{assignmentJSON(a)}, nil
 }
 
 func (s *Server) rollbackMDEP(ctx context.Context, in *struct {
 	DEPPath
-	Body RollbackRequest
-}) (*body[Job], error) {
+	Body client.RollbackRequest
+}) (*body[client.Job], error) {
 	return jobOut(s.life.Rollback(ctx, tenantOf(ctx), in.DEP, in.Body.Reason))
 }
 
 func (s *Server) recoverDEP(ctx context.Context, in *struct {
 	DEPPath
-	Body RecoverRequest
-}) (*body[Job], error) {
+	Body client.RecoverDEPRequest
+}) (*body[client.Job], error) {
 	return jobOut(s.life.RecoverDEP(ctx, tenantOf(ctx), in.DEP, in.Body.To, in.Body.Reason))
 }
 
-func purgeJSON(p store.Purge) PurgeRequest {
-	out := PurgeRequest{DEP: p.DEP, Name: p.Name, State: p.State, Reason: p.Reason, Contact: p.Contact, RequestedBy: p.RequestedBy,
-		Requested: p.Requested.Format("2006-01-02T15:04:05Z"), ApprovalsRequired: p.Required, Approvals: p.Approvals}
-	if out.Approvals == nil {
-		out.Approvals = []store.PurgeApproval{}
+func purgeJSON(p store.Purge) client.PurgeRequest {
+	out := client.PurgeRequest{DEP: p.DEP, Name: p.Name, State: p.State, Reason: p.Reason, Contact: p.Contact, RequestedBy: p.RequestedBy,
+		Requested: p.Requested.Format("2006-01-02T15:04:05Z"), ApprovalsRequired: p.Required, Approvals: []client.PurgeApproval{}}
+	for _, a := range p.Approvals {
+		out.Approvals = append(out.Approvals, client.PurgeApproval{Officer: a.Officer, At: a.At})
 	}
 	if len(p.Certificate) > 0 {
 		out.Certificate = base64.StdEncoding.EncodeToString(p.Certificate)
@@ -163,17 +165,17 @@ func purgeJSON(p store.Purge) PurgeRequest {
 	return out
 }
 
-func purgeOut(p store.Purge, err error) (*body[PurgeRequest], error) {
+func purgeOut(p store.Purge, err error) (*body[client.PurgeRequest], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &body[PurgeRequest]{purgeJSON(p)}, nil
+	return &body[client.PurgeRequest]{purgeJSON(p)}, nil
 }
 
-func (s *Server) getPurge(ctx context.Context, in *DEPPath) (*body[PurgeRequest], error) {
+func (s *Server) getPurge(ctx context.Context, in *DEPPath) (*body[client.PurgeRequest], error) {
 	return purgeOut(s.deps.PurgeOf(ctx, tenantOf(ctx), in.DEP))
 }
 
-func (s *Server) approvePurge(ctx context.Context, in *DEPPath) (*body[PurgeRequest], error) {
+func (s *Server) approvePurge(ctx context.Context, in *DEPPath) (*body[client.PurgeRequest], error) {
 	return purgeOut(s.life.ApprovePurge(ctx, tenantOf(ctx), in.DEP))
 }

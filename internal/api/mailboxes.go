@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/customerkey/customerkey/client"
+
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
 )
@@ -32,51 +34,51 @@ func contentOut(b []byte, err error) (*content, error) {
 	return &content{ContentType: "application/octet-stream", Body: b}, nil
 }
 
-func itemInfo(it store.Item) ItemInfo {
-	return ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: it.Size, Created: it.Created}
+func itemInfo(it store.Item) client.ItemInfo {
+	return client.ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: it.Size, Created: it.Created}
 }
 
-func itemsOut(items []store.Item, err error) (*body[Items], error) {
+func itemsOut(items []store.Item, err error) (*body[client.List[client.ItemInfo]], error) {
 	if err != nil {
 		return nil, err
 	}
-	out := Items{Value: []ItemInfo{}}
+	out := client.List[client.ItemInfo]{Value: []client.ItemInfo{}}
 	for _, it := range items {
 		out.Value = append(out.Value, itemInfo(it))
 	}
-	return &body[Items]{out}, nil
+	return &body[client.List[client.ItemInfo]]{out}, nil
 }
 
-func statsJSON(st workload.Stats) Statistics {
-	return Statistics{Identity: st.Mailbox.ID, Kind: st.Mailbox.Kind, IsEncrypted: st.IsEncrypted, DataEncryptionPolicyID: st.DEP, Pending: st.Pending, ItemCount: st.Items}
+func statsJSON(st workload.Stats) client.Statistics {
+	return client.Statistics{Identity: st.Mailbox.ID, Kind: st.Mailbox.Kind, IsEncrypted: st.IsEncrypted, DataEncryptionPolicyID: st.DEP, Pending: st.Pending, ItemCount: st.Items}
 }
 
-func (s *Server) statistics(ctx context.Context, m store.Mailbox) (Statistics, error) {
+func (s *Server) statistics(ctx context.Context, m store.Mailbox) (client.Statistics, error) {
 	st, err := s.boxes.Statistics(ctx, m)
 	return statsJSON(st), err
 }
 
 func (s *Server) newMailbox(ctx context.Context, in *struct {
 	TenantPath
-	Body NewMailboxRequest
-}) (*body[Statistics], error) {
+	Body client.NewMailboxRequest
+}) (*body[client.Statistics], error) {
 	m, err := s.boxes.CreateMailbox(ctx, tenantOf(ctx), in.Body.ID, in.Body.Kind, in.Body.DataEncryptionPolicy)
 	if err != nil {
 		return nil, err
 	}
 	st, err := s.statistics(ctx, m)
-	return &body[Statistics]{st}, err
+	return &body[client.Statistics]{st}, err
 }
 
 func (s *Server) setMailbox(ctx context.Context, in *struct {
 	MailboxPath
-	Body SetMailboxRequest
-}) (*statusBody[SetMailboxResult], error) {
+	Body client.SetMailboxRequest
+}) (*statusBody[client.SetMailboxResult], error) {
 	m, j, err := s.life.SetMailbox(ctx, tenantOf(ctx), in.Mailbox, in.Body.DataEncryptionPolicy)
 	if err != nil {
 		return nil, err
 	}
-	out := &statusBody[SetMailboxResult]{Status: http.StatusOK}
+	out := &statusBody[client.SetMailboxResult]{Status: http.StatusOK}
 	if j != nil {
 		job := jobJSON(*j)
 		out.Status, out.Body.Job = http.StatusAccepted, &job
@@ -85,32 +87,32 @@ func (s *Server) setMailbox(ctx context.Context, in *struct {
 	return out, err
 }
 
-func (s *Server) mailboxStatistics(ctx context.Context, in *MailboxPath) (*body[Statistics], error) {
+func (s *Server) mailboxStatistics(ctx context.Context, in *MailboxPath) (*body[client.Statistics], error) {
 	m, err := s.boxes.Mailbox(ctx, tenantOf(ctx), in.Mailbox)
 	if err != nil {
 		return nil, err
 	}
 	st, err := s.statistics(ctx, m)
-	return &body[Statistics]{st}, err
+	return &body[client.Statistics]{st}, err
 }
 
 func (s *Server) putItem(ctx context.Context, in *struct {
 	ItemPath
 	Kind    string `query:"kind" enum:"message,attachment,calendar" default:"message"`
 	RawBody []byte `contentType:"application/octet-stream"`
-}) (*body[ItemInfo], error) {
+}) (*body[client.ItemInfo], error) {
 	it, err := s.boxes.Put(ctx, tenantOf(ctx), workload.MailboxRef(in.Mailbox), in.Item, in.Kind, in.RawBody)
 	if err != nil {
 		return nil, err
 	}
-	return &body[ItemInfo]{itemInfo(it)}, nil
+	return &body[client.ItemInfo]{itemInfo(it)}, nil
 }
 
 func (s *Server) getItem(ctx context.Context, in *ItemPath) (*content, error) {
 	return contentOut(s.boxes.Get(ctx, tenantOf(ctx), workload.MailboxRef(in.Mailbox), in.Item, 0))
 }
 
-func (s *Server) listItems(ctx context.Context, in *MailboxPath) (*body[Items], error) {
+func (s *Server) listItems(ctx context.Context, in *MailboxPath) (*body[client.List[client.ItemInfo]], error) {
 	return itemsOut(s.boxes.List(ctx, tenantOf(ctx), workload.MailboxRef(in.Mailbox)))
 }
 
@@ -121,18 +123,18 @@ func (s *Server) deleteItem(ctx context.Context, in *ItemPath) (*struct{}, error
 func (s *Server) searchMailbox(ctx context.Context, in *struct {
 	MailboxPath
 	Q string `query:"q" doc:"One word"`
-}) (*body[SearchResult], error) {
+}) (*body[client.SearchResult], error) {
 	ids, err := s.boxes.Search(ctx, tenantOf(ctx), in.Mailbox, in.Q)
 	if err != nil {
 		return nil, err
 	}
-	return &body[SearchResult]{SearchResult{Items: ids}}, nil
+	return &body[client.SearchResult]{client.SearchResult{Items: ids}}, nil
 }
 
-func (s *Server) reindexMailbox(ctx context.Context, in *MailboxPath) (*body[ReindexResult], error) {
+func (s *Server) reindexMailbox(ctx context.Context, in *MailboxPath) (*body[client.ReindexResult], error) {
 	n, w, err := s.boxes.Reindex(ctx, tenantOf(ctx), in.Mailbox)
 	if err != nil {
 		return nil, err
 	}
-	return &body[ReindexResult]{ReindexResult{Indexed: n, Words: w}}, nil
+	return &body[client.ReindexResult]{client.ReindexResult{Indexed: n, Words: w}}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/rule"
 )
 
@@ -43,9 +44,9 @@ func init() {
 	// huma's own errors (request validation, unknown routes...) become
 	// Problems too, so clients see one shape.
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		p := problem(status, "Request", "correct the request as the errors list says; see /openapi.json", "%s", msg)
+		p := problem(status, client.RuleRequest, "correct the request as the errors list says; see /openapi.json", "%s", msg)
 		if status >= 500 {
-			p.Rule, p.Type, p.Fix = "Internal", "urn:customerkey:problem:Internal", "retry later; if it persists, the operator should read the service log"
+			p.Rule, p.Type, p.Fix = client.RuleInternal, "urn:customerkey:problem:"+client.RuleInternal, "retry later; if it persists, the operator should read the service log"
 		}
 		for _, e := range errs {
 			if e == nil {
@@ -85,7 +86,7 @@ func (s *Server) problemOf(ctx context.Context, err error) *Problem {
 	}
 	var se huma.StatusError
 	if errors.As(err, &se) { // huma's own (validation, body too large...)
-		return problem(se.GetStatus(), "Request", "correct the request as the errors list says; see /openapi.json", "%s", se.Error())
+		return problem(se.GetStatus(), client.RuleRequest, "correct the request as the errors list says; see /openapi.json", "%s", se.Error())
 	}
 	if e, ok := rule.As(err); ok {
 		status, ok := statusOf[e.Kind]
@@ -98,11 +99,11 @@ func (s *Server) problemOf(ctx context.Context, err error) *Problem {
 		return &Problem{Type: "urn:customerkey:problem:" + e.Rule, Title: http.StatusText(status), Status: status, Detail: e.Detail, Rule: e.Rule, Fix: e.Fix}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return problem(http.StatusServiceUnavailable, "Service.Timeout", "retry; if it persists, the operator should read the service log", "the request took too long")
+		return problem(http.StatusServiceUnavailable, client.RuleServiceTimeout, "retry; if it persists, the operator should read the service log", "the request took too long")
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return problem(499, "Request.Canceled", "the client went away", "the request was canceled")
+		return problem(499, client.RuleRequestCanceled, "the client went away", "the request was canceled")
 	}
 	s.cfg.Logger.Error("api: internal error", "err", err)
-	return problem(http.StatusInternalServerError, "Internal", "retry later; if it persists, the operator should read the service log", "the service failed to answer this request")
+	return problem(http.StatusInternalServerError, client.RuleInternal, "retry later; if it persists, the operator should read the service log", "the service failed to answer this request")
 }

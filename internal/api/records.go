@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/customerkey/customerkey/client"
+
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
@@ -19,28 +21,28 @@ type RecordPath struct {
 func (s *Server) putRecord(ctx context.Context, in *struct {
 	RecordPath
 	RawBody []byte `contentType:"application/octet-stream"`
-}) (*body[RecordInfo], error) {
+}) (*body[client.RecordInfo], error) {
 	it, err := s.boxes.Put(ctx, tenantOf(ctx), workload.RecordsRef(in.Workload), in.Record, "", in.RawBody)
 	if err != nil {
 		return nil, err
 	}
-	return &body[RecordInfo]{RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)}}, nil
+	return &body[client.RecordInfo]{client.RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)}}, nil
 }
 
 func (s *Server) getRecord(ctx context.Context, in *RecordPath) (*content, error) {
 	return contentOut(s.boxes.Get(ctx, tenantOf(ctx), workload.RecordsRef(in.Workload), in.Record, 0))
 }
 
-func (s *Server) listRecords(ctx context.Context, in *WorkloadPath) (*body[Records], error) {
+func (s *Server) listRecords(ctx context.Context, in *WorkloadPath) (*body[client.List[client.RecordInfo]], error) {
 	items, err := s.boxes.List(ctx, tenantOf(ctx), workload.RecordsRef(in.Workload))
 	if err != nil {
 		return nil, err
 	}
-	out := Records{Value: []RecordInfo{}}
+	out := client.List[client.RecordInfo]{Value: []client.RecordInfo{}}
 	for _, it := range items {
-		out.Value = append(out.Value, RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)})
+		out.Value = append(out.Value, client.RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)})
 	}
-	return &body[Records]{out}, nil
+	return &body[client.List[client.RecordInfo]]{out}, nil
 }
 
 func (s *Server) deleteRecord(ctx context.Context, in *RecordPath) (*struct{}, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/shred"
 	"github.com/customerkey/customerkey/internal/tenant"
@@ -19,19 +20,19 @@ type statusBody[T any] struct {
 	Body   T
 }
 
-func (s *Server) health(ctx context.Context, _ *struct{}) (*body[Health], error) {
-	return &body[Health]{Health{Status: "ok"}}, nil
+func (s *Server) health(ctx context.Context, _ *struct{}) (*body[client.Health], error) {
+	return &body[client.Health]{client.Health{Status: "ok"}}, nil
 }
 
-func (s *Server) whoami(ctx context.Context, _ *struct{}) (*body[Me], error) {
+func (s *Server) whoami(ctx context.Context, _ *struct{}) (*body[client.Me], error) {
 	p := tenant.Caller(ctx)
-	return &body[Me]{Me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
+	return &body[client.Me]{client.Me{Subject: p.Subject, Role: p.Role, Tenant: p.Tenant, Expires: p.Expires}}, nil
 }
 
-func (s *Server) signingKey(ctx context.Context, _ *struct{}) (*body[SigningKey], error) {
+func (s *Server) signingKey(ctx context.Context, _ *struct{}) (*body[client.SigningKey], error) {
 	if s.cfg.Signer == nil {
-		return nil, rule.Unavailable("R6.Signer", "the operator must give the service a signing key", "the service has no signing key")
+		return nil, rule.Unavailable(client.RulePurgeSigner, "the operator must give the service a signing key", "the service has no signing key")
 	}
 	pub := s.cfg.Signer.Public().(ed25519.PublicKey)
-	return &body[SigningKey]{SigningKey{Algorithm: "Ed25519", PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: shred.PublicKeyPEM(pub)}}, nil
+	return &body[client.SigningKey]{client.SigningKey{Algorithm: "Ed25519", PublicKey: base64.StdEncoding.EncodeToString(pub), PEM: shred.PublicKeyPEM(pub)}}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
+
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/lifecycle"
 	"github.com/customerkey/customerkey/internal/workload"
@@ -20,21 +22,21 @@ type FilePath struct {
 	File   string `path:"file"`
 }
 
-func geoJSON(g dep.Geo) SPODEP {
-	return SPODEP{Geo: g.Geo, State: g.State, PercentComplete: g.Percent, PrimaryKeyURI: g.KeyURIs[0], SecondaryKeyURI: g.KeyURIs[1], DEPID: g.DEP, Sites: g.Sites, Done: g.Done}
+func geoJSON(g dep.Geo) client.SPODEP {
+	return client.SPODEP{Geo: g.Geo, State: g.State, PercentComplete: g.Percent, PrimaryKeyURI: g.KeyURIs[0], SecondaryKeyURI: g.KeyURIs[1], DEPID: g.DEP, Sites: g.Sites, Done: g.Done}
 }
 
-func geoOut(g dep.Geo, err error) (*body[SPODEP], error) {
+func geoOut(g dep.Geo, err error) (*body[client.SPODEP], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &body[SPODEP]{geoJSON(g)}, nil
+	return &body[client.SPODEP]{geoJSON(g)}, nil
 }
 
 func (s *Server) registerGeo(ctx context.Context, in *struct {
 	TenantPath
-	Body RegisterGeoRequest
-}) (*body[SPODEP], error) {
+	Body client.RegisterSPODEPRequest
+}) (*body[client.SPODEP], error) {
 	b := in.Body
 	return geoOut(s.life.RegisterGeo(ctx, tenantOf(ctx), b.Geo,
 		lifecycle.KeyRef{Vault: b.PrimaryVault, Key: b.PrimaryKey, Version: b.PrimaryVersion},
@@ -43,38 +45,38 @@ func (s *Server) registerGeo(ctx context.Context, in *struct {
 
 func (s *Server) updateGeo(ctx context.Context, in *struct {
 	GeoPath
-	Body UpdateGeoRequest
-}) (*body[SPODEP], error) {
+	Body client.UpdateSPODEPRequest
+}) (*body[client.SPODEP], error) {
 	b := in.Body
 	return geoOut(s.life.RollGeo(ctx, tenantOf(ctx), in.Geo, b.KeyType, lifecycle.KeyRef{Vault: b.VaultName, Key: b.KeyName, Version: b.KeyVersion}, b.PermanentDataPurgeRequested))
 }
 
 func (s *Server) recoverGeo(ctx context.Context, in *struct {
 	GeoPath
-	Body RecoverGeoRequest
-}) (*body[Job], error) {
+	Body client.RecoverSPODEPRequest
+}) (*body[client.Job], error) {
 	return jobOut(s.life.RecoverGeo(ctx, tenantOf(ctx), in.Geo, [2]string{in.Body.PrimaryKeyURI, in.Body.SecondaryKeyURI}, in.Body.Reason))
 }
 
 func (s *Server) getGeos(ctx context.Context, in *struct {
 	TenantPath
 	Geo string `query:"geo" doc:"One geo; all registered geos if empty"`
-}) (*body[SPODEPs], error) {
+}) (*body[client.List[client.SPODEP]], error) {
 	gs, err := s.deps.Geos(ctx, tenantOf(ctx), in.Geo)
 	if err != nil {
 		return nil, err
 	}
-	out := SPODEPs{Value: []SPODEP{}}
+	out := client.List[client.SPODEP]{Value: []client.SPODEP{}}
 	for _, g := range gs {
 		out.Value = append(out.Value, geoJSON(g))
 	}
-	return &body[SPODEPs]{out}, nil
+	return &body[client.List[client.SPODEP]]{out}, nil
 }
 
 func (s *Server) newSite(ctx context.Context, in *struct {
 	TenantPath
-	Body NewSiteRequest
-}) (*body[SiteInfo], error) {
+	Body client.NewSiteRequest
+}) (*body[client.SiteInfo], error) {
 	m, d, err := s.boxes.CreateSite(ctx, tenantOf(ctx), in.Body.Name, in.Body.Geo)
 	if err != nil {
 		return nil, err
@@ -83,18 +85,18 @@ func (s *Server) newSite(ctx context.Context, in *struct {
 	if d.Kind == string(dep.Site) {
 		keys = "customer"
 	}
-	return &body[SiteInfo]{SiteInfo{Name: strings.TrimPrefix(m.ID, "site:"), Geo: strings.TrimPrefix(m.Kind, "Site:"), DEPID: d.ID, Kind: keys}}, nil
+	return &body[client.SiteInfo]{client.SiteInfo{Name: strings.TrimPrefix(m.ID, "site:"), Geo: strings.TrimPrefix(m.Kind, "Site:"), DEPID: d.ID, Kind: keys}}, nil
 }
 
 func (s *Server) putFile(ctx context.Context, in *struct {
 	FilePath
 	RawBody []byte `contentType:"application/octet-stream"`
-}) (*body[ItemInfo], error) {
+}) (*body[client.ItemInfo], error) {
 	it, err := s.boxes.Put(ctx, tenantOf(ctx), workload.SiteRef(in.Site), in.File, "", in.RawBody)
 	if err != nil {
 		return nil, err
 	}
-	return &body[ItemInfo]{itemInfo(it)}, nil
+	return &body[client.ItemInfo]{itemInfo(it)}, nil
 }
 
 func (s *Server) getFile(ctx context.Context, in *struct {
@@ -107,7 +109,7 @@ func (s *Server) getFile(ctx context.Context, in *struct {
 func (s *Server) listFiles(ctx context.Context, in *struct {
 	Tenant string `path:"tenant"`
 	Site   string `path:"site"`
-}) (*body[Items], error) {
+}) (*body[client.List[client.ItemInfo]], error) {
 	return itemsOut(s.boxes.List(ctx, tenantOf(ctx), workload.SiteRef(in.Site)))
 }
 

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/customerkey/customerkey/client"
+
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
@@ -16,75 +18,75 @@ type UserPath struct {
 	User   string `path:"user"`
 }
 
-func tenantJSON(t store.ServiceTenant) Tenant {
-	return Tenant{ID: t.ID, Name: t.Name, Created: t.Created}
+func tenantJSON(t store.ServiceTenant) client.Tenant {
+	return client.Tenant{ID: t.ID, Name: t.Name, Created: t.Created}
 }
 
-func (s *Server) createTenant(ctx context.Context, in *struct{ Body CreateTenantRequest }) (*body[Tenant], error) {
+func (s *Server) createTenant(ctx context.Context, in *struct{ Body client.CreateTenantRequest }) (*body[client.Tenant], error) {
 	t, err := s.tenants.Create(ctx, in.Body.Name, in.Body.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &body[Tenant]{tenantJSON(t)}, nil
+	return &body[client.Tenant]{tenantJSON(t)}, nil
 }
 
-func (s *Server) listTenants(ctx context.Context, _ *struct{}) (*body[Tenants], error) {
+func (s *Server) listTenants(ctx context.Context, _ *struct{}) (*body[client.List[client.Tenant]], error) {
 	ts, err := s.tenants.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := Tenants{Value: []Tenant{}}
+	out := client.List[client.Tenant]{Value: []client.Tenant{}}
 	for _, t := range ts {
 		out.Value = append(out.Value, tenantJSON(t))
 	}
-	return &body[Tenants]{out}, nil
+	return &body[client.List[client.Tenant]]{out}, nil
 }
 
-func (s *Server) getTenant(ctx context.Context, _ *TenantPath) (*body[Tenant], error) {
-	return &body[Tenant]{tenantJSON(tenantOf(ctx))}, nil
+func (s *Server) getTenant(ctx context.Context, _ *TenantPath) (*body[client.Tenant], error) {
+	return &body[client.Tenant]{tenantJSON(tenantOf(ctx))}, nil
 }
 
 func (s *Server) createToken(ctx context.Context, in *struct {
 	TenantPath
-	Body CreateTokenRequest
-}) (*body[Token], error) {
+	Body client.CreateTokenRequest
+}) (*body[client.Token], error) {
 	t := tenantOf(ctx)
 	tok, rec, err := s.tenants.IssueToken(ctx, t, in.Body.Subject, in.Body.Role, in.Body.ValidFor)
 	if err != nil {
 		return nil, err
 	}
-	return &body[Token]{Token{Token: tok, Subject: rec.Subject, Role: rec.Role, Tenant: t.ID, Expires: rec.Expires}}, nil
+	return &body[client.Token]{client.Token{Token: tok, Subject: rec.Subject, Role: rec.Role, Tenant: t.ID, Expires: rec.Expires}}, nil
 }
 
 func (s *Server) setPlans(ctx context.Context, in *struct {
 	TenantPath
-	Body Plans
-}) (*body[Plans], error) {
+	Body client.SetPlansRequest
+}) (*body[client.TenantPlans], error) {
 	if err := s.tenants.SetPlans(ctx, tenantOf(ctx), in.Body.Plans); err != nil {
 		return nil, err
 	}
-	return &body[Plans]{Plans{Plans: in.Body.Plans}}, nil
+	return &body[client.TenantPlans]{client.TenantPlans{Plans: in.Body.Plans}}, nil
 }
 
-func licenceJSON(l tenant.Licence) Licence {
-	return Licence{User: l.User, Plan: l.Plan, CustomerKey: l.CustomerKey}
+func licenceJSON(l tenant.Licence) client.Licence {
+	return client.Licence{User: l.User, Plan: l.Plan, CustomerKey: l.CustomerKey}
 }
 
 func (s *Server) setLicence(ctx context.Context, in *struct {
 	UserPath
-	Body SetLicenceRequest
-}) (*body[Licence], error) {
+	Body client.SetLicenceRequest
+}) (*body[client.Licence], error) {
 	l, err := s.tenants.SetLicence(ctx, tenantOf(ctx), in.User, in.Body.Plan)
 	if err != nil {
 		return nil, err
 	}
-	return &body[Licence]{licenceJSON(l)}, nil
+	return &body[client.Licence]{licenceJSON(l)}, nil
 }
 
-func (s *Server) getLicence(ctx context.Context, in *UserPath) (*body[Licence], error) {
+func (s *Server) getLicence(ctx context.Context, in *UserPath) (*body[client.Licence], error) {
 	l, err := s.tenants.Licence(ctx, tenantOf(ctx), in.User)
 	if err != nil {
 		return nil, err
 	}
-	return &body[Licence]{licenceJSON(l)}, nil
+	return &body[client.Licence]{licenceJSON(l)}, nil
 }

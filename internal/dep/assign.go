@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
@@ -25,7 +26,7 @@ func (s *Service) Assignable(ctx context.Context, t store.ServiceTenant, k Kind,
 		return d, err
 	}
 	if p, err := s.st.Purge(ctx, t.ID, d.ID); err == nil {
-		return d, rule.Invalid("D2.PurgeRequested", "choose another DEP: a DEP with a permanent data purge request can never be assigned again (ck dep purge show "+d.Name+")",
+		return d, rule.Invalid(client.RuleDEPAssignPurgeRequested, "choose another DEP: a DEP with a permanent data purge request can never be assigned again (ck dep purge show "+d.Name+")",
 			"DEP %s has a permanent data purge request (%s) and cannot be assigned", d.Name, p.State)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return d, err
@@ -35,7 +36,7 @@ func (s *Service) Assignable(ctx context.Context, t store.ServiceTenant, k Kind,
 		if k == MDEP {
 			cmd = "ck mdep set"
 		}
-		return d, rule.Invalid("D2.Enabled", "enable the DEP first ("+cmd+" "+d.Name+" --enabled=true), or choose another", "DEP %s is disabled and cannot be assigned", d.Name)
+		return d, rule.Invalid(client.RuleDEPDisabled, "enable the DEP first ("+cmd+" "+d.Name+" --enabled=true), or choose another", "DEP %s is disabled and cannot be assigned", d.Name)
 	}
 	return d, nil
 }
@@ -50,7 +51,7 @@ type Assignment struct {
 // caller then moves the workload containers (lifecycle).
 func (s *Service) AssignMDEP(ctx context.Context, t store.ServiceTenant, name string) (Assignment, error) {
 	if name == "" {
-		return Assignment{}, rule.Invalid("R4.MDEPRollback", MDEPRollbackFix, "a tenant cannot unassign its multi-workload DEP itself")
+		return Assignment{}, rule.Invalid(client.RuleMDEPRollback, MDEPRollbackFix, "a tenant cannot unassign its multi-workload DEP itself")
 	}
 	d, err := s.Assignable(ctx, t, MDEP, name)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -35,7 +36,7 @@ type Spec struct {
 func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (store.DEP, error) {
 	w, ok := s.cfg.Workloads[n.Kind]
 	if !ok {
-		return store.DEP{}, rule.Unavailable("Service.Workload", "the operator must configure this workload", "the service is not configured to reach customer keys for %s DEPs", n.Kind)
+		return store.DEP{}, rule.Unavailable(client.RuleServiceWorkload, "the operator must configure this workload", "the service is not configured to reach customer keys for %s DEPs", n.Kind)
 	}
 	max := MaxMailboxDEPs
 	rk := keyring.Mailbox
@@ -43,30 +44,30 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (st
 		max, rk = MaxSiteDEPs, keyring.Site
 	}
 	if !nameRE.MatchString(n.Name) {
-		return store.DEP{}, rule.Invalid("D1.Name", "use 1-64 letters, digits, '.', '_' or '-', without spaces, e.g. Contoso-EXO-DEP-1", "DEP name %q is invalid", n.Name)
+		return store.DEP{}, rule.Invalid(client.RuleDEPName, "use 1-64 letters, digits, '.', '_' or '-', without spaces, e.g. Contoso-EXO-DEP-1", "DEP name %q is invalid", n.Name)
 	}
 	if len(n.KeyURIs) != 2 {
-		return store.DEP{}, rule.Invalid("D1.TwoKeys", "give exactly two key URIs, one in each of two vaults (ck vault key show VAULT KEY -o json | jq -r .key.kid)", "a DEP needs two customer keys, %d given", len(n.KeyURIs))
+		return store.DEP{}, rule.Invalid(client.RuleDEPTwoKeys, "give exactly two key URIs, one in each of two vaults (ck vault key show VAULT KEY -o json | jq -r .key.kid)", "a DEP needs two customer keys, %d given", len(n.KeyURIs))
 	}
 	var vaults [2]string
 	for i, uri := range n.KeyURIs {
 		v, _, _, err := kms.ParseKeyURI(uri)
 		if err != nil {
-			return store.DEP{}, rule.Invalid("D1.KeyURI", "give key URIs as https://{vault}/keys/{name}[/{version}]", "key %d: %v", i+1, err)
+			return store.DEP{}, rule.Invalid(client.RuleDEPKeyURI, "give key URIs as https://{vault}/keys/{name}[/{version}]", "key %d: %v", i+1, err)
 		}
 		vaults[i] = v
 	}
 	if vaults[0] == vaults[1] {
-		return store.DEP{}, rule.Invalid("D1.TwoVaults", "put the two keys in two different vaults, ideally in two regions", "both keys are in vault %s", vaults[0])
+		return store.DEP{}, rule.Invalid(client.RuleDEPTwoVaults, "put the two keys in two different vaults, ideally in two regions", "both keys are in vault %s", vaults[0])
 	}
 	kind := string(n.Kind)
 	if _, err := s.st.DEP(ctx, t.ID, kind, n.Name); err == nil {
-		return store.DEP{}, rule.Conflict("D1.UniqueName", "choose another name", "tenant %s already has a %s DEP named %q", t.Name, kind, n.Name)
+		return store.DEP{}, rule.Conflict(client.RuleDEPUniqueName, "choose another name", "tenant %s already has a %s DEP named %q", t.Name, kind, n.Name)
 	}
 	if ds, err := s.st.ListDEPs(ctx, t.ID, kind); err != nil {
 		return store.DEP{}, err
 	} else if len(ds) >= max {
-		return store.DEP{}, rule.Invalid("D1.Limit", "reuse or remove one of the existing DEPs", "tenant %s has %d %s DEPs, the most allowed", t.Name, len(ds), kind)
+		return store.DEP{}, rule.Invalid(client.RuleDEPLimit, "reuse or remove one of the existing DEPs", "tenant %s has %d %s DEPs, the most allowed", t.Name, len(ds), kind)
 	}
 	for i, uri := range n.KeyURIs {
 		info, err := w.KMS.Get(ctx, uri)
@@ -75,11 +76,11 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (st
 		}
 		switch {
 		case !info.Enabled:
-			return store.DEP{}, rule.Invalid("Key.Enabled", "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled", i+1, uri)
+			return store.DEP{}, rule.Invalid(client.RuleKeyEnabled, "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled", i+1, uri)
 		case info.Expires != nil && !info.Expires.Equal(endOfTime):
-			return store.DEP{}, rule.Invalid("Key.NeverExpires", "remove the need for an expiry, or move it to 12/31/9999: ck vault key update VAULT KEY --expires 9999-12-31", "key %d %s expires on %s", i+1, uri, info.Expires.Format("2006-01-02"))
+			return store.DEP{}, rule.Invalid(client.RuleKeyNeverExpires, "remove the need for an expiry, or move it to 12/31/9999: ck vault key update VAULT KEY --expires 9999-12-31", "key %d %s expires on %s", i+1, uri, info.Expires.Format("2006-01-02"))
 		case !slices.Contains(info.Ops, "wrapKey") || !slices.Contains(info.Ops, "unwrapKey"):
-			return store.DEP{}, rule.Invalid("Key.Operations", "allow wrapKey and unwrapKey in the key's key_ops: ck vault key update VAULT KEY --ops wrapKey,unwrapKey,...", "key %d %s does not allow wrapKey and unwrapKey (key_ops %v)", i+1, uri, info.Ops)
+			return store.DEP{}, rule.Invalid(client.RuleKeyOperations, "allow wrapKey and unwrapKey in the key's key_ops: ck vault key update VAULT KEY --ops wrapKey,unwrapKey,...", "key %d %s does not allow wrapKey and unwrapKey (key_ops %v)", i+1, uri, info.Ops)
 		}
 	}
 	id := uuid.NewString()
@@ -106,9 +107,9 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (st
 		w.Ring.DestroyAvailabilityKey(ctx, kd, "service", "DEP "+id+" not stored: "+err.Error())
 		switch {
 		case errors.Is(err, store.ErrLimit):
-			return store.DEP{}, rule.Invalid("D1.Limit", "reuse or remove one of the existing DEPs", "tenant %s has reached the limit of %d %s DEPs", t.Name, max, kind)
+			return store.DEP{}, rule.Invalid(client.RuleDEPLimit, "reuse or remove one of the existing DEPs", "tenant %s has reached the limit of %d %s DEPs", t.Name, max, kind)
 		case errors.Is(err, store.ErrConflict):
-			return store.DEP{}, rule.Conflict("D1.UniqueName", "choose another name", "tenant %s already has a %s DEP named %q", t.Name, kind, n.Name)
+			return store.DEP{}, rule.Conflict(client.RuleDEPUniqueName, "choose another name", "tenant %s already has a %s DEP named %q", t.Name, kind, n.Name)
 		}
 		return store.DEP{}, err
 	}
@@ -125,15 +126,15 @@ func keyError(i int, uri, app string, err error) error {
 	}
 	switch {
 	case ke.Class == kms.Transient:
-		return rule.Unavailable("Key.Reachable", "check that the vault is up and reachable, then retry", "key %d %s: %s", i+1, uri, ke.Cause)
+		return rule.Unavailable(client.RuleKeyReachable, "check that the vault is up and reachable, then retry", "key %d %s: %s", i+1, uri, ke.Cause)
 	case ke.Reason == kms.KeyDisabled:
-		return rule.Invalid("Key.Enabled", "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled: %s", i+1, uri, ke.Cause)
+		return rule.Invalid(client.RuleKeyEnabled, "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled: %s", i+1, uri, ke.Cause)
 	case ke.Reason == kms.KeyNotFound:
-		return rule.Invalid("Key.Exists", "check the key URI; if the key was deleted, recover it (ck vault key recover VAULT KEY)", "key %d %s: %s", i+1, uri, ke.Cause)
+		return rule.Invalid(client.RuleKeyExists, "check the key URI; if the key was deleted, recover it (ck vault key recover VAULT KEY)", "key %d %s: %s", i+1, uri, ke.Cause)
 	case ke.Reason == kms.AccessRemoved:
-		return rule.Invalid("KeyAccessPermissions", "grant the workload's service principal "+app+" get, wrapKey and unwrapKey on the key's vault (ck vault access-policy set VAULT --spn "+app+" --key-permissions get,wrapKey,unwrapKey, or the Key Vault Crypto Service Encryption User role)", "key %d %s: %s", i+1, uri, ke.Cause)
+		return rule.Invalid(client.RuleKeyAccessPermissions, "grant the workload's service principal "+app+" get, wrapKey and unwrapKey on the key's vault (ck vault access-policy set VAULT --spn "+app+" --key-permissions get,wrapKey,unwrapKey, or the Key Vault Crypto Service Encryption User role)", "key %d %s: %s", i+1, uri, ke.Cause)
 	}
-	return rule.Invalid("Key.Usable", "make the key usable for wrapKey and unwrapKey", "key %d %s: %s", i+1, uri, ke.Cause)
+	return rule.Invalid(client.RuleKeyUsable, "make the key usable for wrapKey and unwrapKey", "key %d %s: %s", i+1, uri, ke.Cause)
 }
 
 // ServiceDEP returns the tenant's service-managed DEP, creating it once.
@@ -143,7 +144,7 @@ func (s *Service) ServiceDEP(ctx context.Context, t store.ServiceTenant) (store.
 	}
 	w, ok := s.cfg.Workloads[Mailbox]
 	if !ok {
-		return store.DEP{}, rule.Unavailable("Service.Workload", "the operator must configure the service's key store", "the service cannot create service-managed keys")
+		return store.DEP{}, rule.Unavailable(client.RuleServiceWorkload, "the operator must configure the service's key store", "the service cannot create service-managed keys")
 	}
 	id := uuid.NewString()
 	kd, err := w.Ring.NewServiceDEP(ctx, t.ID, id)

@@ -20,6 +20,7 @@ import (
 
 	"crypto/ed25519"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -129,7 +130,7 @@ func (s *Service) Signer() ed25519.PrivateKey { return s.cfg.Signer }
 func (s *Service) Get(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string) (store.DEP, error) {
 	d, err := s.st.DEP(ctx, t.ID, string(k), idOrName)
 	if errors.Is(err, store.ErrNotFound) {
-		return d, rule.NotFound("D1.Exists", "check the name or GUID (ck dep list)", "tenant %s has no %s DEP %q", t.Name, k, idOrName)
+		return d, rule.NotFound(client.RuleDEPExists, "check the name or GUID (ck dep list)", "tenant %s has no %s DEP %q", t.Name, k, idOrName)
 	}
 	return d, err
 }
@@ -144,9 +145,9 @@ func (s *Service) ByID(ctx context.Context, t store.ServiceTenant, id string) (s
 	d, err := s.st.DEPByID(ctx, t.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if p, err := s.st.Purge(ctx, t.ID, id); err == nil { // mid-purge: the DEP goes first
-			return d, rule.Gone("R6.Purged", "the data of this DEP is being purged, at the tenant's request, and cannot be read", "DEP %s is %s", p.Name, strings.ToLower(p.State))
+			return d, rule.Gone(client.RulePurged, "the data of this DEP is being purged, at the tenant's request, and cannot be read", "DEP %s is %s", p.Name, strings.ToLower(p.State))
 		}
-		return d, rule.Internal("Mailbox.DEP", "the operator should read the service log", "the DEP %s of a container is missing", id)
+		return d, rule.Internal(client.RuleMailboxDEP, "the operator should read the service log", "the DEP %s of a container is missing", id)
 	}
 	return d, err
 }
@@ -162,7 +163,7 @@ func (s *Service) Ring(d store.DEP) (Workload, keyring.DEP, error) {
 	}
 	w, ok := s.cfg.Workloads[wk]
 	if !ok {
-		return w, keyring.DEP{}, rule.Unavailable("Service.Workload", "the operator must configure the service's key vaults", "the service cannot reach keys")
+		return w, keyring.DEP{}, rule.Unavailable(client.RuleServiceWorkload, "the operator must configure the service's key vaults", "the service cannot reach keys")
 	}
 	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
 	switch k {
@@ -185,11 +186,11 @@ func (s *Service) Key(ctx context.Context, d store.DEP, req keyring.Request) (*e
 	var de *keyring.DEPError
 	switch {
 	case errors.As(err, &de) && de.Deliberate():
-		return nil, rule.Refused("K3.CustomerKeysRefused", "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys (or recover them)", "%v", err)
+		return nil, rule.Refused(client.RuleCustomerKeysRefused, "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys (or recover them)", "%v", err)
 	case errors.As(err, &de):
-		return nil, rule.Unavailable("K3.VaultsUnavailable", "retry later: the tenant's key vaults cannot be reached", "%v", err)
+		return nil, rule.Unavailable(client.RuleVaultsUnavailable, "retry later: the tenant's key vaults cannot be reached", "%v", err)
 	case errors.Is(err, keyring.ErrAvailabilityKeyDestroyed):
-		return nil, rule.Gone("R6.Purged", "the data of this DEP was purged and cannot be read", "%v", err)
+		return nil, rule.Gone(client.RulePurged, "the data of this DEP was purged and cannot be read", "%v", err)
 	}
 	return key, err
 }
@@ -242,7 +243,7 @@ func (s *Service) RequireOnboarded(ctx context.Context, t store.ServiceTenant, s
 			}
 		}
 	}
-	return rule.Invalid("O3.Onboarded", "onboard the tenant first: ck onboarding new --scenario "+scenarios[0]+" --mode Enable ... (after Validate and Prepare pass)",
+	return rule.Invalid(client.RuleOnboarded, "onboard the tenant first: ck onboarding new --scenario "+scenarios[0]+" --mode Enable ... (after Validate and Prepare pass)",
 		"tenant %s is not onboarded for %s", t.Name, strings.Join(scenarios, " or "))
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -39,7 +40,7 @@ func (s *Service) PurgeOf(ctx context.Context, t store.ServiceTenant, idOrName s
 			return p, nil
 		}
 	}
-	return store.Purge{}, rule.NotFound("R6.Requested", "request the purge first: ck dep set NAME --purge-request --reason R --contact C", "DEP %q has no purge request", idOrName)
+	return store.Purge{}, rule.NotFound(client.RulePurgeRequested, "request the purge first: ck dep set NAME --purge-request --reason R --contact C", "DEP %q has no purge request", idOrName)
 }
 
 // Officers are the tenant's authorised officers, from every onboarding.
@@ -63,23 +64,23 @@ func (s *Service) Officers(ctx context.Context, t store.ServiceTenant) ([]string
 func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d store.DEP, reason, contact string) (store.DEP, error) {
 	reason, contact = strings.TrimSpace(reason), strings.TrimSpace(contact)
 	if reason == "" || len(reason) > 512 {
-		return d, rule.Invalid("R6.Reason", "give the reason for the purge (-PermanentDataPurgeReason), 1-512 characters", "a purge request needs a reason")
+		return d, rule.Invalid(client.RulePurgeReason, "give the reason for the purge (-PermanentDataPurgeReason), 1-512 characters", "a purge request needs a reason")
 	}
 	if contact == "" || len(contact) > 256 {
-		return d, rule.Invalid("R6.Contact", "give who to contact about the purge (-PermanentDataPurgeContact), 1-256 characters", "a purge request needs a contact")
+		return d, rule.Invalid(client.RulePurgeContact, "give who to contact about the purge (-PermanentDataPurgeContact), 1-256 characters", "a purge request needs a contact")
 	}
 	if s.cfg.Signer == nil {
-		return d, rule.Unavailable("R6.Signer", "the operator must give the service a signing key", "the service cannot issue crypto-shred certificates")
+		return d, rule.Unavailable(client.RulePurgeSigner, "the operator must give the service a signing key", "the service cannot issue crypto-shred certificates")
 	}
 	if _, err := s.st.Purge(ctx, t.ID, d.ID); err == nil {
-		return d, rule.Conflict("R6.Requested", "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
+		return d, rule.Conflict(client.RulePurgeRequested, "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
 	}
 	officers, err := s.Officers(ctx, t)
 	if err != nil {
 		return d, err
 	}
 	if len(officers) < s.cfg.PurgeApprovals {
-		return d, rule.Invalid("R6.Officers", "designate authorised officers at onboarding (ck onboarding new ... --officer UPN)", "tenant %s has %d authorised officers; a purge needs %d to approve", t.Name, len(officers), s.cfg.PurgeApprovals)
+		return d, rule.Invalid(client.RulePurgeOfficers, "designate authorised officers at onboarding (ck onboarding new ... --officer UPN)", "tenant %s has %d authorised officers; a purge needs %d to approve", t.Name, len(officers), s.cfg.PurgeApprovals)
 	}
 	w, kd, err := s.Ring(d)
 	if err != nil {
@@ -91,9 +92,9 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 		case kms.Denied:
 			continue
 		case kms.Transient:
-			return d, rule.Unavailable("R6.KeysRevoked", "retry when the vaults answer: the service must see both keys refuse", "customer key %d (%s) could not be asked: %v", i+1, d.KeyURIs[i], e)
+			return d, rule.Unavailable(client.RulePurgeKeysRevoked, "retry when the vaults answer: the service must see both keys refuse", "customer key %d (%s) could not be asked: %v", i+1, d.KeyURIs[i], e)
 		default:
-			return d, rule.Conflict("R6.KeysRevoked", "remove the wrap and unwrap permissions of the Exchange Online workload ("+w.App+") from both keys in the vaults (ck vault access-policy remove VAULT --spn "+w.App+"), then request again",
+			return d, rule.Conflict(client.RulePurgeKeysRevoked, "remove the wrap and unwrap permissions of the Exchange Online workload ("+w.App+") from both keys in the vaults (ck vault access-policy remove VAULT --spn "+w.App+"), then request again",
 				"the service can still unwrap the DEP key with customer key %d (%s)", i+1, d.KeyURIs[i])
 		}
 	}
@@ -105,7 +106,7 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	}
 	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: tenant.Caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, State: store.PurgeRequested, Updated: now}
 	if err := s.st.CreatePurge(ctx, p); errors.Is(err, store.ErrConflict) {
-		return d, rule.Conflict("R6.Requested", "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
+		return d, rule.Conflict(client.RulePurgeRequested, "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
 	} else if err != nil {
 		return d, err
 	}
@@ -127,15 +128,15 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName s
 		return p, err
 	}
 	if !slices.Contains(officers, who) {
-		return p, rule.Refused("R6.Officer", "sign in as an authorised officer designated at onboarding ("+strings.Join(officers, ", ")+"): ck dep purge approve NAME --token-file OFFICER.token",
+		return p, rule.Refused(client.RulePurgeOfficer, "sign in as an authorised officer designated at onboarding ("+strings.Join(officers, ", ")+"): ck dep purge approve NAME --token-file OFFICER.token",
 			"%s is not an authorised officer of tenant %s", who, t.Name)
 	}
 	if p.State != store.PurgeRequested {
-		return p, rule.Conflict("R6.State", "nothing to approve: read the request (ck dep purge show "+p.Name+")", "the purge of %s is %s", p.Name, p.State)
+		return p, rule.Conflict(client.RulePurgeState, "nothing to approve: read the request (ck dep purge show "+p.Name+")", "the purge of %s is %s", p.Name, p.State)
 	}
 	for _, a := range p.Approvals {
 		if a.Officer == who {
-			return p, rule.Conflict("R6.DistinctOfficers", "another authorised officer must approve", "%s already approved the purge of %s", who, p.Name)
+			return p, rule.Conflict(client.RulePurgeDistinctOfficers, "another authorised officer must approve", "%s already approved the purge of %s", who, p.Name)
 		}
 	}
 	prev := p.State
@@ -146,7 +147,7 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName s
 		p.State = store.PurgeApproved
 	}
 	if err := s.st.UpdatePurge(ctx, p, prev); errors.Is(err, store.ErrConflict) {
-		return p, rule.Conflict("R6.State", "read the request again (ck dep purge show "+p.Name+")", "the purge of %s changed meanwhile", p.Name)
+		return p, rule.Conflict(client.RulePurgeState, "read the request again (ck dep purge show "+p.Name+")", "the purge of %s changed meanwhile", p.Name)
 	} else if err != nil {
 		return p, err
 	}
@@ -158,7 +159,7 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName s
 // with a purge request.
 func (s *Service) RequirePurgeFree(ctx context.Context, t store.ServiceTenant, d store.DEP) error {
 	if _, err := s.st.Purge(ctx, t.ID, d.ID); err == nil {
-		return rule.Conflict("R6.PurgeRequested", "nothing can be assigned to or moved off a DEP with a permanent data purge request (ck dep purge show "+d.Name+")", "DEP %s has a purge request", d.Name)
+		return rule.Conflict(client.RuleDEPPurgeRequested, "nothing can be assigned to or moved off a DEP with a permanent data purge request (ck dep purge show "+d.Name+")", "DEP %s has a purge request", d.Name)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -28,7 +29,7 @@ func (s *Service) RequireLost(ctx context.Context, d store.DEP, reason string) e
 	}
 	_, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "key-loss recovery check: " + reason})
 	if kms.ClassOf(errs[0]) != kms.Denied || kms.ClassOf(errs[1]) != kms.Denied {
-		return rule.Conflict("R3.KeysNotLost", "recovery through the availability key is only for a DEP whose two customer keys are both lost; move the containers off it (Set-Mailbox, or roll the keys), or wait out an outage (ck dep health "+d.Name+")",
+		return rule.Conflict(client.RuleRecoveryKeysNotLost, "recovery through the availability key is only for a DEP whose two customer keys are both lost; move the containers off it (Set-Mailbox, or roll the keys), or wait out an outage (ck dep health "+d.Name+")",
 			"DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
 	}
 	return nil
@@ -55,7 +56,7 @@ func (s *Service) RequireUsable(ctx context.Context, d store.DEP, reason string)
 		return err
 	}
 	if _, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "rollback check: " + reason}); errs[0] != nil && errs[1] != nil {
-		return rule.Conflict("R4.CustomerKeysUsable", "the tenant must keep its vaults and keys with the workload's permissions until the rollback is done (ck dep health "+d.Name+")",
+		return rule.Conflict(client.RuleRollbackKeysUsable, "the tenant must keep its vaults and keys with the workload's permissions until the rollback is done (ck dep health "+d.Name+")",
 			"DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -34,15 +35,15 @@ func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 	}
 	if c.Purge {
 		if k != Mailbox {
-			return d, rule.Invalid("R6.NotForMDEP", "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)", mdepPurgeRefusal)
+			return d, rule.Invalid(client.RulePurgeNotForMDEP, "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)", mdepPurgeRefusal)
 		}
 		if c.Enabled != nil || c.Description != nil || c.Refresh {
-			return d, rule.Invalid("R6.Alone", "request the purge on its own, with only its reason and contact", "a purge request cannot be combined with other changes")
+			return d, rule.Invalid(client.RulePurgeAlone, "request the purge on its own, with only its reason and contact", "a purge request cannot be combined with other changes")
 		}
 		return s.RequestPurge(ctx, t, d, c.PurgeReason, c.PurgeContact)
 	}
 	if c.Enabled == nil && c.Description == nil && !c.Refresh {
-		return d, rule.Invalid("D1.Set", "give enabled, description, refresh, or a purge request", "nothing to change")
+		return d, rule.Invalid(client.RuleDEPSet, "give enabled, description, refresh, or a purge request", "nothing to change")
 	}
 	by := tenant.Caller(ctx).Subject
 	if c.Enabled != nil && *c.Enabled {
@@ -59,9 +60,9 @@ func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 		var de *keyring.DEPError
 		switch {
 		case errors.As(err, &de):
-			return d, rule.Conflict("R1.Refresh", "the DEP key must be readable with a customer key to refresh it: restore the workload's access to the keys (ck dep health "+d.Name+")", "%v", err)
+			return d, rule.Conflict(client.RuleRefresh, "the DEP key must be readable with a customer key to refresh it: restore the workload's access to the keys (ck dep health "+d.Name+")", "%v", err)
 		case err != nil:
-			return d, rule.Conflict("R1.Refresh", "both customer keys must wrap with their current version: check that the new versions are enabled, without expiry, and that the workload may use them", "%v", err)
+			return d, rule.Conflict(client.RuleRefresh, "both customer keys must wrap with their current version: check that the new versions are enabled, without expiry, and that the workload may use them", "%v", err)
 		}
 		d.Keys = rolled.MarshalKeys()
 	}
@@ -69,7 +70,7 @@ func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 		if assigned, _, err := s.st.Assignment(ctx, t.ID, string(MDEP)); err != nil {
 			return d, err
 		} else if assigned == d.ID {
-			return d, rule.Invalid("D6.DisableAfterUnassign", "assign another multi-workload DEP first (ck mdep assign NAME), then disable this one", "DEP %s is assigned to the tenant and cannot be disabled", d.Name)
+			return d, rule.Invalid(client.RuleMDEPDisableAfterUnassign, "assign another multi-workload DEP first (ck mdep assign NAME), then disable this one", "DEP %s is assigned to the tenant and cannot be disabled", d.Name)
 		}
 	}
 	if c.Enabled != nil {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -82,7 +83,7 @@ func (s *Service) Geos(ctx context.Context, t store.ServiceTenant, geo string) (
 func (s *Service) Registration(ctx context.Context, t store.ServiceTenant, geo, fix string) (store.SiteRegistration, error) {
 	reg, err := s.st.SiteRegistration(ctx, t.ID, geo)
 	if errors.Is(err, store.ErrNotFound) {
-		return reg, rule.NotFound("D4.Registered", fix, "geo %s has no site DEP", geo)
+		return reg, rule.NotFound(client.RuleSiteDEPRegistered, fix, "geo %s has no site DEP", geo)
 	}
 	return reg, err
 }
@@ -91,14 +92,14 @@ func (s *Service) Registration(ctx context.Context, t store.ServiceTenant, geo, 
 // version (as Register- and Update-SPODataEncryptionPolicy take them).
 func (s *Service) SiteKeyURI(ctx context.Context, vault, key, version string) (string, error) {
 	if s.cfg.Azure == nil {
-		return "", rule.Unavailable("Service.Workload", "the operator must configure the service's key vaults", "the service cannot look up vaults")
+		return "", rule.Unavailable(client.RuleServiceWorkload, "the operator must configure the service's key vaults", "the service cannot look up vaults")
 	}
 	if !versionRE.MatchString(version) {
-		return "", rule.Invalid("D4.KeyVersion", "give each key's version (32 hex characters): ck vault key show VAULT KEY", "key version %q is invalid", version)
+		return "", rule.Invalid(client.RuleSiteDEPKeyVersion, "give each key's version (32 hex characters): ck vault key show VAULT KEY", "key version %q is invalid", version)
 	}
 	v, err := s.cfg.Azure.Vault(ctx, vault)
 	if err != nil {
-		return "", rule.Invalid("D4.Vault", "check the vault name (ck vault list)", "vault %q not found", vault)
+		return "", rule.Invalid(client.RuleSiteDEPVault, "check the vault name (ck vault list)", "vault %q not found", vault)
 	}
 	return v.URI + "/keys/" + key + "/" + strings.ToLower(version), nil
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -98,7 +99,7 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) Job(ctx context.Context, t store.ServiceTenant, id string) (store.Job, error) {
 	j, err := s.st.Job(ctx, t.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return j, rule.NotFound("Job.Exists", "list the tenant's jobs (ck job list)", "tenant %s has no job %q", t.Name, id)
+		return j, rule.NotFound(client.RuleJobExists, "list the tenant's jobs (ck job list)", "tenant %s has no job %q", t.Name, id)
 	}
 	return j, err
 }
@@ -116,7 +117,7 @@ func (s *Service) Jobs(ctx context.Context, t store.ServiceTenant, limit int) ([
 func (s *Service) enqueue(ctx context.Context, t store.ServiceTenant, kind, target string, args any) (store.Job, error) {
 	j, err := s.jobs.Enqueue(ctx, t.ID, kind, target, args)
 	if errors.Is(err, store.ErrConflict) {
-		return j, rule.Conflict("Job.OnePerTarget", "wait for the running job to finish (ck job list)", "%s already has a job queued or running", target)
+		return j, rule.Conflict(client.RuleJobOnePerTarget, "wait for the running job to finish (ck job list)", "%s already has a job queued or running", target)
 	}
 	return j, err
 }
@@ -142,7 +143,7 @@ func OperatorRequest(ctx context.Context, reason string) (string, error) {
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 512 {
-		return "", rule.Invalid("R3.Reason", "give the tenant's request (ticket, who asked), 1-512 characters", "an operator action on a tenant's request needs its reason")
+		return "", rule.Invalid(client.RuleOperatorReason, "give the tenant's request (ticket, who asked), 1-512 characters", "an operator action on a tenant's request needs its reason")
 	}
 	return reason, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -44,7 +45,7 @@ func (s *Service) startReassign(ctx context.Context, t store.ServiceTenant) (sto
 			return j, err
 		}
 	}
-	return store.Job{}, rule.Unavailable("Job.Busy", "retry: the assignment is stored and the service queues its re-wrap within seconds", "the re-wrap job of tenant %s could not be queued", t.Name)
+	return store.Job{}, rule.Unavailable(client.RuleJobBusy, "retry: the assignment is stored and the service queues its re-wrap within seconds", "the re-wrap job of tenant %s could not be queued", t.Name)
 }
 
 // sweepPending queues the reassign-mailboxes job of every tenant with

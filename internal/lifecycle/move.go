@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -94,7 +95,7 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 		return store.Job{}, err
 	}
 	if to.ID == from.ID || !to.Enabled {
-		return store.Job{}, rule.Invalid("R3.Target", "create a new DEP on new customer keys (ck dep new) and give it as --to", "DEP %s cannot take the mailboxes: it is the lost DEP or disabled", to.Name)
+		return store.Job{}, rule.Invalid(client.RuleRecoveryTarget, "create a new DEP on new customer keys (ck dep new) and give it as --to", "DEP %s cannot take the mailboxes: it is the lost DEP or disabled", to.Name)
 	}
 	if err := s.deps.RequireLost(ctx, from, reason); err != nil {
 		return store.Job{}, err
@@ -147,11 +148,11 @@ func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, rea
 	d, err := s.deps.Get(ctx, t, dep.MDEP, name)
 	if rule.Is(err, rule.KindNotFound) {
 		if _, serr := s.deps.Get(ctx, t, dep.Site, name); serr == nil || strings.HasPrefix(strings.ToUpper(name), "SPO-") {
-			return store.Job{}, rule.Invalid("R4.NotForSites", "a site DEP stays on customer keys; to change its keys, roll them (ck spo dep update --geo GEO ...)",
+			return store.Job{}, rule.Invalid(client.RuleRollbackNotForSites, "a site DEP stays on customer keys; to change its keys, roll them (ck spo dep update --geo GEO ...)",
 				"roll back from Customer Key to service-managed keys isn't supported for SharePoint and OneDrive (%s is a site DEP)", name)
 		}
 		if _, merr := s.deps.Get(ctx, t, dep.Mailbox, name); merr == nil {
-			return store.Job{}, rule.Invalid("R4.Mailboxes", "mailboxes roll back by being assigned no DEP: ck mailbox set UPN --dep ''",
+			return store.Job{}, rule.Invalid(client.RuleRollbackMailboxes, "mailboxes roll back by being assigned no DEP: ck mailbox set UPN --dep ''",
 				"%s is a mailbox DEP: the operator's rollback is for multi-workload DEPs", name)
 		}
 	}

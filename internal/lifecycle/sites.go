@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -34,12 +35,12 @@ func (s *Service) RegisterGeo(ctx context.Context, t store.ServiceTenant, geo st
 	given := geo
 	geo = strings.ToUpper(geo)
 	if !dep.GeoRE.MatchString(geo) {
-		return dep.Geo{}, rule.Invalid("D4.Geo", "name the geo with three letters, e.g. NAM or EUR", "geo %q is invalid", given)
+		return dep.Geo{}, rule.Invalid(client.RuleSiteDEPGeo, "name the geo with three letters, e.g. NAM or EUR", "geo %q is invalid", given)
 	}
 	if g, err := s.deps.Geo(ctx, t, geo); err != nil {
 		return g, err
 	} else if g.State != dep.Unregistered {
-		return g, rule.Conflict("D4.OnePerGeo", "a geo has one site DEP; change its keys with Update-SPODataEncryptionPolicy", "geo %s already has a site DEP", geo)
+		return g, rule.Conflict(client.RuleSiteDEPOnePerGeo, "a geo has one site DEP; change its keys with Update-SPODataEncryptionPolicy", "geo %s already has a site DEP", geo)
 	}
 	var uris []string
 	for _, k := range []KeyRef{primary, secondary} {
@@ -60,7 +61,7 @@ func (s *Service) RegisterGeo(ctx context.Context, t store.ServiceTenant, geo st
 }
 
 // Purge requests are refused for sites (R6).
-var errNoSitePurge = rule.Invalid("R6.NotForSites", "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)",
+var errNoSitePurge = rule.Invalid(client.RulePurgeNotForSites, "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)",
 	"purging of SharePoint and OneDrive DEPs isn't supported: the data purge path exists only for mailbox DEPs")
 
 // RollGeo is Update-SPODataEncryptionPolicy: the geo's primary or
@@ -76,11 +77,11 @@ func (s *Service) RollGeo(ctx context.Context, t store.ServiceTenant, geo, keyTy
 		return dep.Geo{}, err
 	}
 	if reg.State != dep.Registered {
-		return dep.Geo{}, rule.Conflict("R2.OneRollPerGeo", "wait until the geo is Registered (ck spo dep show --geo "+geo+" --wait), then roll", "geo %s is %s: one registration or roll per geo at a time", geo, reg.State)
+		return dep.Geo{}, rule.Conflict(client.RuleOneRollPerGeo, "wait until the geo is Registered (ck spo dep show --geo "+geo+" --wait), then roll", "geo %s is %s: one registration or roll per geo at a time", geo, reg.State)
 	}
 	i, ok := map[string]int{"Primary": 0, "Secondary": 1}[keyType]
 	if !ok {
-		return dep.Geo{}, rule.Invalid("R1.KeyType", "say which key to roll: --key-type Primary or Secondary", "no key type given")
+		return dep.Geo{}, rule.Invalid(client.RuleRollKeyType, "say which key to roll: --key-type Primary or Secondary", "no key type given")
 	}
 	uri, err := s.deps.SiteKeyURI(ctx, key.Vault, key.Key, key.Version)
 	if err != nil {
@@ -92,7 +93,7 @@ func (s *Service) RollGeo(ctx context.Context, t store.ServiceTenant, geo, keyTy
 	}
 	uris := []string{old.KeyURIs[0], old.KeyURIs[1]}
 	if strings.EqualFold(uris[i], uri) {
-		return dep.Geo{}, rule.Invalid("R1.NewKey", "give a new key version (ck vault key rotate VAULT KEY, then ck vault key show) or another key", "the %s key is already %s", strings.ToLower(keyType), uri)
+		return dep.Geo{}, rule.Invalid(client.RuleRollNewKey, "give a new key version (ck vault key rotate VAULT KEY, then ck vault key show) or another key", "the %s key is already %s", strings.ToLower(keyType), uri)
 	}
 	uris[i] = uri
 	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (rolled " + keyType + ")", KeyURIs: uris})
@@ -119,7 +120,7 @@ func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo str
 		return store.Job{}, err
 	}
 	if reg.State != dep.Registered {
-		return store.Job{}, rule.Conflict("R2.OneRollPerGeo", "wait until the geo is Registered", "geo %s is %s", geo, reg.State)
+		return store.Job{}, rule.Conflict(client.RuleOneRollPerGeo, "wait until the geo is Registered", "geo %s is %s", geo, reg.State)
 	}
 	lost, err := s.deps.Get(ctx, t, dep.Site, reg.DEP)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -63,12 +64,12 @@ var upnRE = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}
 func (s *Requests) Submit(ctx context.Context, tenant store.ServiceTenant, req Request, by string) (Result, error) {
 	for _, o := range req.Officers {
 		if !upnRE.MatchString(o) {
-			return Result{}, rule.Invalid("O7.Officer", "name each authorised officer by UPN, e.g. cso@contoso.com", "officer %q is not a UPN", o)
+			return Result{}, rule.Invalid(client.RuleOfficer, "name each authorised officer by UPN, e.g. cso@contoso.com", "officer %q is not a UPN", o)
 		}
 	}
 	app, keys, ok := s.cfg.Workload(req.Scenario)
 	if !ok || s.cfg.Azure == nil {
-		return Result{}, rule.Unavailable("Service.Workload", "the operator must configure the service's key vaults", "the service cannot check %s resources", req.Scenario)
+		return Result{}, rule.Unavailable(client.RuleServiceWorkload, "the operator must configure the service's key vaults", "the service cannot check %s resources", req.Scenario)
 	}
 	plans, err := s.cfg.Store.Plans(ctx, tenant.ID)
 	if err != nil {
@@ -126,7 +127,7 @@ func (s *Requests) List(ctx context.Context, tenant store.ServiceTenant) ([]Resu
 func (s *Requests) Get(ctx context.Context, tenant store.ServiceTenant, id string) (Result, error) {
 	r, err := s.cfg.Store.OnboardingRequest(ctx, tenant.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return Result{}, rule.NotFound("O5.Exists", "list the requests (ck onboarding list)", "tenant %s has no onboarding request %s", tenant.Name, id)
+		return Result{}, rule.NotFound(client.RuleOnboardingRequestExists, "list the requests (ck onboarding list)", "tenant %s has no onboarding request %s", tenant.Name, id)
 	} else if err != nil {
 		return Result{}, err
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -137,16 +138,16 @@ func EnsureOperatorToken(ctx context.Context, st interface {
 // Authenticate resolves a bearer token to its caller.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (store.APIToken, error) {
 	if bearer == "" {
-		return store.APIToken{}, rule.Unauthenticated("Authentication", "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token")
+		return store.APIToken{}, rule.Unauthenticated(client.RuleAuthentication, "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token")
 	}
 	t, err := s.lookup(ctx, HashToken(bearer))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return t, rule.Unauthenticated("Authentication", "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known")
+		return t, rule.Unauthenticated(client.RuleAuthentication, "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known")
 	case err != nil:
 		return t, fmt.Errorf("token lookup: %w", err)
 	case !s.now().Before(t.Expires):
-		return t, rule.Unauthenticated("Authentication", "ask for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339))
+		return t, rule.Unauthenticated(client.RuleAuthentication, "ask for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339))
 	}
 	return t, nil
 }
@@ -177,19 +178,19 @@ func (s *Service) lookup(ctx context.Context, hash string) (store.APIToken, erro
 func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject, role, validFor string) (string, store.APIToken, error) {
 	p := Caller(ctx)
 	if p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
-		return "", store.APIToken{}, rule.Refused("Authorization.TenantAdmin", "ask the tenant's global admin (or the service operator) to issue tokens", "role %s may not issue tokens for tenant %s", p.Role, t.Name)
+		return "", store.APIToken{}, rule.Refused(client.RuleAuthorizationTenantAdmin, "ask the tenant's global admin (or the service operator) to issue tokens", "role %s may not issue tokens for tenant %s", p.Role, t.Name)
 	}
 	if !slices.Contains(Roles, role) {
-		return "", store.APIToken{}, rule.Invalid("Token.Role", "use global-admin, exchange-admin, sharepoint-admin or compliance-admin", "role %q is not a tenant role", role)
+		return "", store.APIToken{}, rule.Invalid(client.RuleTokenRole, "use global-admin, exchange-admin, sharepoint-admin or compliance-admin", "role %q is not a tenant role", role)
 	}
 	if !strings.Contains(subject, "@") {
-		return "", store.APIToken{}, rule.Invalid("Token.Subject", "give the admin's user principal name, e.g. admin@contoso.com", "subject %q is not a UPN", subject)
+		return "", store.APIToken{}, rule.Invalid(client.RuleTokenSubject, "give the admin's user principal name, e.g. admin@contoso.com", "subject %q is not a UPN", subject)
 	}
 	life := 720 * time.Hour
 	if validFor != "" {
 		d, err := time.ParseDuration(validFor)
 		if err != nil || d < time.Hour || d > 8760*time.Hour {
-			return "", store.APIToken{}, rule.Invalid("Token.ValidFor", "give a duration from 1h to 8760h, e.g. 720h", "validFor %q is invalid", validFor)
+			return "", store.APIToken{}, rule.Invalid(client.RuleTokenValidFor, "give a duration from 1h to 8760h, e.g. 720h", "validFor %q is invalid", validFor)
 		}
 		life = d
 	}
@@ -215,17 +216,17 @@ func (s *Service) Create(ctx context.Context, name, id string) (store.ServiceTen
 	given := name
 	name = strings.TrimSpace(name)
 	if !nameRE.MatchString(name) {
-		return store.ServiceTenant{}, rule.Invalid("Tenant.Name", "use 1-64 letters, digits, spaces and . _ & ' -, starting with a letter or digit", "tenant name %q is invalid", given)
+		return store.ServiceTenant{}, rule.Invalid(client.RuleTenantName, "use 1-64 letters, digits, spaces and . _ & ' -, starting with a letter or digit", "tenant name %q is invalid", given)
 	}
 	gid := strings.ToLower(id)
 	if gid == "" {
 		gid = uuid.NewString()
 	} else if _, err := uuid.Parse(gid); err != nil {
-		return store.ServiceTenant{}, rule.Invalid("Tenant.ID", "give the tenant's directory ID as a GUID, or leave it out", "tenant id %q is not a GUID", id)
+		return store.ServiceTenant{}, rule.Invalid(client.RuleTenantID, "give the tenant's directory ID as a GUID, or leave it out", "tenant id %q is not a GUID", id)
 	}
 	t := store.ServiceTenant{ID: gid, Name: name, Created: s.now().UTC()}
 	if err := s.st.CreateServiceTenant(ctx, t); errors.Is(err, store.ErrConflict) {
-		return t, rule.Conflict("Tenant.Unique", "choose another name, or use the existing tenant", "a tenant named %q or with ID %s exists", name, gid)
+		return t, rule.Conflict(client.RuleTenantUnique, "choose another name, or use the existing tenant", "a tenant named %q or with ID %s exists", name, gid)
 	} else if err != nil {
 		return t, err
 	}
@@ -255,7 +256,7 @@ func (s *Service) Get(ctx context.Context, idOrName string) (store.ServiceTenant
 	t, err := s.cache.get(ctx, s.st, idOrName)
 	p := Caller(ctx)
 	if errors.Is(err, store.ErrNotFound) || err == nil && p.Role != RoleOperator && p.Tenant != t.ID {
-		return t, rule.NotFound("Tenant.Exists", "check the tenant name or ID (ck tenant list)", "tenant %q not found", idOrName)
+		return t, rule.NotFound(client.RuleTenantExists, "check the tenant name or ID (ck tenant list)", "tenant %q not found", idOrName)
 	}
 	return t, err
 }
@@ -277,12 +278,12 @@ func RequireRole(ctx context.Context, roles []string) error {
 		return nil
 	}
 	if len(roles) == 2 && slices.Contains(roles, RoleOperator) && slices.Contains(roles, RoleGlobalAdmin) {
-		return rule.Refused("Authorization.TenantAdmin", "ask the tenant's global admin (or the service operator) to do this", "role %s may not do this", p.Role)
+		return rule.Refused(client.RuleAuthorizationTenantAdmin, "ask the tenant's global admin (or the service operator) to do this", "role %s may not do this", p.Role)
 	}
 	if len(roles) == 1 && roles[0] == RoleOperator {
-		return rule.Refused("Authorization.Operator", "this is the service operator's action; a tenant admin cannot do it", "role %s may not do this", p.Role)
+		return rule.Refused(client.RuleAuthorizationOperator, "this is the service operator's action; a tenant admin cannot do it", "role %s may not do this", p.Role)
 	}
-	return rule.Refused("Authorization.Role", "use a token of a tenant admin with one of these roles: "+strings.Join(roles, ", "), "role %s may not do this", p.Role)
+	return rule.Refused(client.RuleAuthorizationRole, "use a token of a tenant admin with one of these roles: "+strings.Join(roles, ", "), "role %s may not do this", p.Role)
 }
 
 // RequireOperator refuses every caller but the service operator.
@@ -329,7 +330,7 @@ func ValidUPN(s string) bool { return upnRE.MatchString(s) }
 func (s *Service) SetPlans(ctx context.Context, t store.ServiceTenant, plans []string) error {
 	for _, p := range plans {
 		if !ValidPlanName(p) {
-			return rule.Invalid("Tenant.Plan", "give plan names such as E5 or E3", "plan %q is invalid", p)
+			return rule.Invalid(client.RuleTenantPlan, "give plan names such as E5 or E3", "plan %q is invalid", p)
 		}
 	}
 	return s.st.SetPlans(ctx, t.ID, plans)
@@ -351,13 +352,13 @@ func LicenceOf(user, plan string) Licence {
 // the tenant's global admin's action.
 func (s *Service) SetLicence(ctx context.Context, t store.ServiceTenant, user, plan string) (Licence, error) {
 	if p := Caller(ctx); p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
-		return Licence{}, rule.Refused("Authorization.TenantAdmin", "ask the tenant's global admin (or the operator) to assign licences", "role %s may not assign licences", p.Role)
+		return Licence{}, rule.Refused(client.RuleAuthorizationTenantAdmin, "ask the tenant's global admin (or the operator) to assign licences", "role %s may not assign licences", p.Role)
 	}
 	if !ValidUPN(user) {
-		return Licence{}, rule.Invalid("Licence.User", "give the user's principal name, e.g. alice@contoso.com", "user %q is not a UPN", user)
+		return Licence{}, rule.Invalid(client.RuleLicenceUser, "give the user's principal name, e.g. alice@contoso.com", "user %q is not a UPN", user)
 	}
 	if plan != "" && !ValidPlanName(plan) {
-		return Licence{}, rule.Invalid("Licence.Plan", "give a plan name such as E5 or E3", "plan %q is invalid", plan)
+		return Licence{}, rule.Invalid(client.RuleLicencePlan, "give a plan name such as E5 or E3", "plan %q is invalid", plan)
 	}
 	if err := s.st.SetLicence(ctx, t.ID, user, plan); err != nil {
 		return Licence{}, err
@@ -379,7 +380,7 @@ func (s *Service) RequireLicence(ctx context.Context, t store.ServiceTenant, use
 		return err
 	}
 	if !slices.Contains(onboarding.CustomerKeyPlans, plan) {
-		return rule.Invalid("O1.Licence", "give the user a licence that includes Customer Key: ck tenant licence "+t.Name+" "+user+" --plan E5",
+		return rule.Invalid(client.RuleLicence, "give the user a licence that includes Customer Key: ck tenant licence "+t.Name+" "+user+" --plan E5",
 			"user %s is not licensed for Customer Key (plan %q)", user, plan)
 	}
 	return nil

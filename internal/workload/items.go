@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -43,9 +44,9 @@ type space struct {
 }
 
 var spaces = [...]space{
-	Mailboxes: {container: "mailbox", item: "item", itemRule: "Item.ID", existsRule: "Item.Exists", listFix: "list the mailbox's items (ck mailbox item list UPN)", itemKind: "message"},
-	Sites:     {container: "site", item: "file", itemRule: "File.Name", existsRule: "File.Exists", listFix: "list the site's files (ck site file list SITE)", itemKind: "file"},
-	Records:   {container: "workload", item: "record", itemRule: "Record.ID", existsRule: "Record.Exists", listFix: "list the workload's records (ck record list WORKLOAD)", itemKind: "record"},
+	Mailboxes: {container: "mailbox", item: "item", itemRule: client.RuleItemID, existsRule: client.RuleItemExists, listFix: "list the mailbox's items (ck mailbox item list UPN)", itemKind: "message"},
+	Sites:     {container: "site", item: "file", itemRule: client.RuleFileName, existsRule: client.RuleFileExists, listFix: "list the site's files (ck site file list SITE)", itemKind: "file"},
+	Records:   {container: "workload", item: "record", itemRule: client.RuleRecordID, existsRule: client.RuleRecordExists, listFix: "list the workload's records (ck record list WORKLOAD)", itemKind: "record"},
 }
 
 // resolve finds the container a Ref names (a workload's container is made
@@ -57,12 +58,12 @@ func (s *Service) resolve(ctx context.Context, t store.ServiceTenant, r Ref) (st
 	case Sites:
 		m, err := s.st.Mailbox(ctx, t.ID, siteID(r.Name))
 		if errors.Is(err, store.ErrNotFound) || err == nil && !strings.HasPrefix(m.Kind, sitePrefix) {
-			return m, rule.NotFound("Site.Exists", "check the site name", "tenant %s has no site %q", t.Name, r.Name)
+			return m, rule.NotFound(client.RuleSiteExists, "check the site name", "tenant %s has no site %q", t.Name, r.Name)
 		}
 		return m, err
 	default:
 		if !workloadRE.MatchString(r.Name) {
-			return store.Mailbox{}, rule.Invalid("Record.Workload", "name the workload with 2-32 lower-case letters, digits and -, e.g. teams", "workload %q is invalid", r.Name)
+			return store.Mailbox{}, rule.Invalid(client.RuleRecordWorkload, "name the workload with 2-32 lower-case letters, digits and -, e.g. teams", "workload %q is invalid", r.Name)
 		}
 		return s.Box(ctx, t, r.Name)
 	}
@@ -106,7 +107,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if r.Space == Mailboxes { // the mailbox and the item's version in one query
 		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.Name, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
-			err = rule.NotFound("Mailbox.Exists", "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, r.Name)
+			err = rule.NotFound(client.RuleMailboxExists, "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, r.Name)
 		}
 	} else {
 		m, err = s.resolve(ctx, t, r)
@@ -190,7 +191,7 @@ func (s *Service) openItem(ck *envelope.Key, t store.ServiceTenant, m store.Mail
 	content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
 	if err != nil {
 		s.log.Error("workload: stored item does not open", "tenant", t.ID, "container", m.ID, "item", it.ID, "err", err)
-		return nil, rule.Internal("Item.Integrity", "the operator should restore this item from backup", "%s of %s failed its integrity check", it.ID, m.ID)
+		return nil, rule.Internal(client.RuleItemIntegrity, "the operator should restore this item from backup", "%s of %s failed its integrity check", it.ID, m.ID)
 	}
 	return content, nil
 }

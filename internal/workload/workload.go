@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -130,7 +131,7 @@ func (s *Service) newContainer(ctx context.Context, t store.ServiceTenant, id, k
 // needs the user's Customer Key licence (O1).
 func (s *Service) CreateMailbox(ctx context.Context, t store.ServiceTenant, upn, kind, depName string) (store.Mailbox, error) {
 	if !upnRE.MatchString(upn) {
-		return store.Mailbox{}, rule.Invalid("Mailbox.ID", "give the user's principal name, e.g. alice@contoso.com", "mailbox %q is not a UPN", upn)
+		return store.Mailbox{}, rule.Invalid(client.RuleMailboxID, "give the user's principal name, e.g. alice@contoso.com", "mailbox %q is not a UPN", upn)
 	}
 	if kind == "" {
 		kind = UserMailbox
@@ -147,7 +148,7 @@ func (s *Service) CreateMailbox(ctx context.Context, t store.ServiceTenant, upn,
 	id := strings.ToLower(upn)
 	m, ck, err := s.newContainer(ctx, t, id, kind, d, "new mailbox "+id)
 	if errors.Is(err, store.ErrConflict) {
-		return m, rule.Conflict("Mailbox.Unique", "use the existing mailbox", "mailbox %s exists", id)
+		return m, rule.Conflict(client.RuleMailboxUnique, "use the existing mailbox", "mailbox %s exists", id)
 	} else if err != nil {
 		return m, err
 	}
@@ -160,7 +161,7 @@ func (s *Service) CreateMailbox(ctx context.Context, t store.ServiceTenant, upn,
 func (s *Service) CreateSite(ctx context.Context, t store.ServiceTenant, name, geo string) (store.Mailbox, store.DEP, error) {
 	geo = strings.ToUpper(geo)
 	if !siteRE.MatchString(name) || !dep.GeoRE.MatchString(geo) {
-		return store.Mailbox{}, store.DEP{}, rule.Invalid("Site.Name", "name the site with lower-case letters, digits and -, and give a three-letter geo", "site %q in geo %q is invalid", name, geo)
+		return store.Mailbox{}, store.DEP{}, rule.Invalid(client.RuleSiteName, "name the site with lower-case letters, digits and -, and give a three-letter geo", "site %q in geo %q is invalid", name, geo)
 	}
 	d, err := s.siteDEP(ctx, t, geo)
 	if err != nil {
@@ -169,7 +170,7 @@ func (s *Service) CreateSite(ctx context.Context, t store.ServiceTenant, name, g
 	id := siteID(name)
 	m, ck, err := s.newContainer(ctx, t, id, SiteKind(geo), d, "new site "+name)
 	if errors.Is(err, store.ErrConflict) {
-		return m, d, rule.Conflict("Site.Unique", "choose another name", "site %s exists", name)
+		return m, d, rule.Conflict(client.RuleSiteUnique, "choose another name", "site %s exists", name)
 	} else if err != nil {
 		return m, d, err
 	}
@@ -243,7 +244,7 @@ func workloadID(name string) string { return "workload:" + name }
 func (s *Service) Mailbox(ctx context.Context, t store.ServiceTenant, upn string) (store.Mailbox, error) {
 	m, err := s.st.Mailbox(ctx, t.ID, upn)
 	if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
-		return m, rule.NotFound("Mailbox.Exists", "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, upn)
+		return m, rule.NotFound(client.RuleMailboxExists, "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, upn)
 	}
 	return m, err
 }
@@ -324,7 +325,7 @@ func (s *Service) unwrap(t store.ServiceTenant, m store.Mailbox, depKey *envelop
 		}
 	}
 	s.log.Error("workload: container key does not open", "tenant", t.ID, "container", m.ID, "err", err)
-	return nil, rule.Internal("Container.Integrity", "the operator should read the service log", "the key of %s failed its integrity check", m.ID)
+	return nil, rule.Internal(client.RuleContainerIntegrity, "the operator should read the service log", "the key of %s failed its integrity check", m.ID)
 }
 
 // Rewrap moves a container to another DEP: its key is unwrapped with the
@@ -371,7 +372,7 @@ func (s *Service) rewrapKey(ctx context.Context, t store.ServiceTenant, m store.
 	}
 	m.DEP, m.ContainerKey, m.Updated = to.ID, nrec.Marshal(), s.now().UTC()
 	if err := s.st.UpdateMailbox(ctx, m, from.ID); errors.Is(err, store.ErrConflict) {
-		return rule.Conflict("Mailbox.Concurrent", "read the mailbox again and retry", "mailbox %s was moved to another DEP meanwhile", m.ID)
+		return rule.Conflict(client.RuleMailboxConcurrent, "read the mailbox again and retry", "mailbox %s was moved to another DEP meanwhile", m.ID)
 	} else if err != nil {
 		return err
 	}
