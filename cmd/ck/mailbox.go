@@ -144,9 +144,6 @@ func (a *app) itemCmd(tenant *string) *cobra.Command {
 				return err
 			}
 			info, err := c.PutItem(cmd.Context(), t, args[0], args[1], kind, content)
-			if err == nil && info.Size == 0 {
-				info.Size, err = sealedSize(cmd.Context(), info, func(ctx context.Context) ([]client.ItemInfo, error) { return c.Items(ctx, t, args[0]) })
-			}
 			return out(a, info, err, func(info client.ItemInfo) { a.showItems(client.List[client.ItemInfo]{Value: []client.ItemInfo{info}}) })
 		}}
 	put.Flags().StringVar(&file, "file", "", "content from this file")
@@ -176,23 +173,6 @@ func (a *app) itemCmd(tenant *string) *cobra.Command {
 	})
 	cmd.AddCommand(put, get, list, del)
 	return cmd
-}
-
-// sealedSize is the sealed size of a version just written, read from its
-// container's listing: the service's answer to a write leaves it out
-// (internal/api's itemInfo of a new store.Item has no Size). Drop this
-// once the service reports it.
-func sealedSize(ctx context.Context, info client.ItemInfo, list func(context.Context) ([]client.ItemInfo, error)) (int, error) {
-	items, err := list(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, it := range items {
-		if it.ID == info.ID && it.Version == info.Version {
-			return it.Size, nil
-		}
-	}
-	return 0, nil
 }
 
 // contentArg is the content of --data or --file.

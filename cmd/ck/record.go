@@ -26,16 +26,6 @@ func (a *app) recordCmd() *cobra.Command {
 				return err
 			}
 			info, err := c.PutRecord(cmd.Context(), t, args[0], args[1], content)
-			if err == nil && info.Size == 0 {
-				info.Size, err = sealedSize(cmd.Context(), info.ItemInfo, func(ctx context.Context) ([]client.ItemInfo, error) {
-					rs, err := c.Records(ctx, t, args[0])
-					var items []client.ItemInfo
-					for _, r := range rs {
-						items = append(items, r.ItemInfo)
-					}
-					return items, err
-				})
-			}
 			return out(a, info, err, func(info client.RecordInfo) {
 				a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SEALED BYTES"}, [][]string{{args[0], info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.Itoa(info.Size)}})
 			})

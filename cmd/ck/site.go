@@ -172,9 +172,6 @@ func (a *app) siteCmd() *cobra.Command {
 				return err
 			}
 			info, err := c.PutFile(cmd.Context(), t, args[0], args[1], content)
-			if err == nil && info.Size == 0 {
-				info.Size, err = sealedSize(cmd.Context(), info, func(ctx context.Context) ([]client.ItemInfo, error) { return c.Files(ctx, t, args[0]) })
-			}
 			return out(a, info, err, func(info client.ItemInfo) {
 				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.Itoa(info.Size)}})
 			})
