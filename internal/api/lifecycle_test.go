@@ -94,6 +94,10 @@ func TestSiteRollAndRecovery(t *testing.T) {
 	if g := e.waitRegistered(spo, "NAM"); g["percentComplete"] != float64(100) || g["sites"] != float64(6) {
 		t.Fatalf("registered: %v", g)
 	}
+	// Sites cannot roll back to service-managed keys (R4): the operator's
+	// rollback, asked for the geo's site DEP, says so.
+	st, ct, body = e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/SPO-NAM/rollback", `{"reason":"ticket 77"}`)
+	e.wantProblem(400, "R4.NotForSites", st, ct, body)
 
 	st, ct, body = roll(v0)
 	e.wantProblem(400, "R1.NewKey", st, ct, body)
