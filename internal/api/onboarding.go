@@ -33,7 +33,7 @@ var scenarioWorkload = map[string]string{onboarding.EXO: "mailbox", onboarding.S
 
 func (s *Server) onboardingRoutes() {
 	huma.Register(s.api, huma.Operation{OperationID: "set-plans", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/plans",
-		Summary: "Set a tenant's service plans (operator); Customer Key needs one of " + "E5, E5-Compliance, E5-InformationProtection", Tags: []string{"tenants"}, Security: bearerAuth},
+		Summary: "Set a tenant's service plans (operator); Customer Key needs one of " + strings.Join(onboarding.CustomerKeyPlans, ", "), Tags: []string{"tenants"}, Security: bearerAuth},
 		func(ctx context.Context, in *struct {
 			Tenant string `path:"tenant"`
 			Body   struct {
