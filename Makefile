@@ -2,13 +2,23 @@
 
 GO ?= go
 
-.PHONY: test run bench fuzz
+.PHONY: test lint run bench fuzz
 
 # Vet, then every test with the race detector. PostgreSQL tests run when
 # CK_TEST_POSTGRES_URL is set (.ci/run sets it) and skip, saying so, otherwise.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+# golangci-lint (.golangci.yml: vet, staticcheck, errcheck, ineffassign,
+# unused, and depguard holding DESIGN.md's import rules), built from the Go
+# module proxy at a pinned version; never a downloaded binary. Measured on
+# 2 shared cores: ~3 min when the build cache is empty (building the linter
+# and loading the packages), ~20 s after.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+
+lint:
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
 
 run:
 	$(GO) run ./cmd/ck dev

@@ -139,6 +139,7 @@ const (
 	CheckDistinctVaults                     = "DistinctVaults"
 	CheckVaultsInDifferentRegions           = "VaultsInDifferentRegions"
 	CheckAuthorisedOfficers                 = "AuthorisedOfficers"
+	CheckServicePrincipalRegistered         = "ServicePrincipalRegistered"
 )
 
 // Roles of the service API's tokens.

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
@@ -63,7 +65,7 @@ func (s *Server) routes() {
 	add(s, route{id: "list-tenants", method: "GET", path: "/v1/tenants", summary: "List tenants: all for the operator, your own otherwise", tag: "tenants", roles: everyone}, s.listTenants)
 	add(s, route{id: "get-tenant", method: "GET", path: t, summary: "Get a tenant", tag: "tenants", roles: everyone}, s.getTenant)
 	add(s, route{id: "create-token", method: "POST", path: t + "/tokens", summary: "Issue an API token for a tenant's admin (operator, or the tenant's global admin)", tag: "tenants", roles: tokenIssuers, status: 201, action: "issue tokens"}, s.createToken)
-	add(s, route{id: "set-plans", method: "PUT", path: t + "/plans", summary: "Set a tenant's service plans (operator); Customer Key needs one of " + "E5, E5-Compliance, E5-InformationProtection", tag: "tenants", roles: operator}, s.setPlans)
+	add(s, route{id: "set-plans", method: "PUT", path: t + "/plans", summary: "Set a tenant's service plans (operator); Customer Key needs one of " + strings.Join(onboarding.CustomerKeyPlans, ", "), tag: "tenants", roles: operator}, s.setPlans)
 	add(s, route{id: "set-licence", method: "PUT", path: t + "/licences/{user}", summary: "Give a user a licence (plan); empty removes it. Only users licensed for Customer Key get customer DEPs (O1)", tag: "tenants", roles: tokenIssuers, action: "assign licences"}, s.setLicence)
 	add(s, route{id: "get-licence", method: "GET", path: t + "/licences/{user}", summary: "A user's licence", tag: "tenants", roles: tenantAdmins}, s.getLicence)
 

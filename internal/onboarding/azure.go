@@ -3,6 +3,7 @@ package onboarding
 import (
 	"context"
 	"errors"
+	"net/url"
 
 	"github.com/customerkey/customerkey/vaultclient"
 )
@@ -42,4 +43,9 @@ func (d VaultDirectory) Vault(ctx context.Context, name string) (Vault, error) {
 
 func (d VaultDirectory) RegisterRetention(ctx context.Context, id string) error {
 	return d.C.Do(ctx, "POST", "/subscriptions/"+id+"/providers/Microsoft.Resources/features/mandatoryRetentionPeriodEnabled/register", nil, nil)
+}
+
+func (d VaultDirectory) ServicePrincipal(ctx context.Context, tenant, appID string) error {
+	var p vaultclient.Principal
+	return notFound(d.C.Do(ctx, "GET", "/tenants/"+url.PathEscape(tenant)+"/principals/"+url.PathEscape(appID), nil, &p))
 }

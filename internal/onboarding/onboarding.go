@@ -26,8 +26,37 @@ const (
 	Enable   = "Enable"
 )
 
-// CustomerKeyPlans are the service plans that include Customer Key (O1).
-var CustomerKeyPlans = []string{"E5", "E5-Compliance", "E5-InformationProtection"}
+// CustomerKeyPlans are the service plans that include Customer Key (O1):
+// the licences the seed ("Valid Microsoft 365 and Office 365 licenses that
+// offer Microsoft 365 Customer Key") names, by their names, the older Office
+// 365 Advanced Compliance that is still supported, and the short names E5,
+// E5-Compliance and E5-InformationProtection this service has always taken.
+var CustomerKeyPlans = []string{
+	"E5", "E5-Compliance", "E5-InformationProtection",
+	"Office 365 E5",
+	"Microsoft 365 E5",
+	"Microsoft 365 E5 Compliance",
+	"Microsoft 365 E5 Information Protection & Governance",
+	"Microsoft 365 Security and Compliance for FLW",
+	"Office 365 Advanced Compliance",
+}
+
+// Application IDs whose service principals the seed asks a tenant to
+// register before onboarding ("Register the required Service Principals").
+const (
+	OnboardingApp = "19f7f505-34aa-44a4-9dcc-6a768854d2ea" // Customer Key Onboarding
+	M365App       = "c066d759-24ae-40e7-a56f-027002b5d3e4" // M365DataAtRestEncryption: the multi-workload DEP
+	ExchangeApp   = "00000002-0000-0ff1-ce00-000000000000" // Office 365 Exchange Online: mailbox DEPs
+	SharePointApp = "00000003-0000-0ff1-ce00-000000000000" // Office 365 SharePoint Online: site DEPs
+)
+
+// appNames are the display names of the applications above.
+var appNames = map[string]string{
+	OnboardingApp: "Customer Key Onboarding",
+	M365App:       "M365DataAtRestEncryption",
+	ExchangeApp:   "Office 365 Exchange Online",
+	SharePointApp: "Office 365 SharePoint Online",
+}
 
 // Request is New-CustomerKeyOnboardingRequest's parameters.
 type Request struct {
@@ -61,7 +90,8 @@ type Vault struct {
 	RetentionDays                     int
 }
 
-// ErrNotFound: Azure has no such subscription or vault (for this caller).
+// ErrNotFound: Azure has no such subscription, vault or service principal
+// (for this caller).
 var ErrNotFound = errors.New("not found")
 
 // Azure reads (and, for Prepare, changes) the tenant's Azure resources.
@@ -69,6 +99,10 @@ type Azure interface {
 	Subscription(ctx context.Context, id string) (Subscription, error)
 	Vault(ctx context.Context, name string) (Vault, error)
 	RegisterRetention(ctx context.Context, subscriptionID string) error
+	// ServicePrincipal returns nil if the application's service principal
+	// is registered in the tenant (Get-AzADServicePrincipal), ErrNotFound
+	// if it is not.
+	ServicePrincipal(ctx context.Context, tenant, appID string) error
 }
 
 // Facts are the tenant-side facts of a check.
@@ -107,7 +141,10 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 		plansOK = plansOK || slices.Contains(CustomerKeyPlans, p)
 	}
 	add(Rule{Name: "OrganizationHasRequiredServicePlan", Expected: "one of " + strings.Join(CustomerKeyPlans, ", "), Actual: strings.Join(append([]string{}, f.Plans...), ", "), Passed: plansOK,
-		Details: "Ensure your tenant has the required licenses: a service plan that includes Customer Key (ck tenant plans TENANT --plan E5)."})
+		Details: "Ensure your tenant has the required licenses: a service plan that includes Customer Key, which the operator records (ck tenant plans " + f.Tenant + " --plan E5)."})
+	for _, p := range principals(f.App) {
+		add(principalRule(ctx, az, f.Tenant, p))
+	}
 	if req.Scenario == SPO {
 		ok := slices.Contains(f.Onboarded, EXO) || slices.Contains(f.Onboarded, MDEP)
 		add(Rule{Name: "OnboardedForEXOorMDEP", Expected: "EXO or MDEP enabled", Actual: strings.Join(append([]string{}, f.Onboarded...), ", "), Passed: ok,
@@ -193,11 +230,67 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 		add(Rule{Name: "VaultsInDifferentRegions", Expected: "2 regions", Actual: vaults[0].Region + ", " + vaults[1].Region, Passed: vaults[0].Region != vaults[1].Region, Advisory: true,
 			Details: "Vaults in two regions keep your data readable when a region is down."})
 	}
-	if req.Mode == Enable && len(req.Officers) == 0 && req.Scenario == EXO {
-		add(Rule{Name: "AuthorisedOfficers", Expected: "at least one officer", Actual: "none", Passed: false,
-			Details: "Name the authorised officers who must approve a data purge (-Officer UPN), as SPEC O7 asks."})
+	if req.Mode == Enable && req.Scenario == EXO {
+		actual := strings.Join(req.Officers, ", ")
+		if actual == "" {
+			actual = "none"
+		}
+		add(Rule{Name: "AuthorisedOfficers", Expected: "at least one officer", Actual: actual, Passed: len(req.Officers) > 0,
+			Details: "Name the authorised officers who must approve a data purge (ck onboarding new ... --officer UPN), as SPEC O7 asks."})
 	}
 	return rules
+}
+
+// A requiredPrincipal is a service principal the tenant must register.
+type requiredPrincipal struct {
+	app string
+	// blocking: without it the service cannot reach the tenant's keys.
+	// The seed asks for the onboarding and M365DataAtRestEncryption
+	// applications in every scenario, but this service acts only as the
+	// scenario's workload application: a missing one of the other two is
+	// reported as advice until the deployments and scripts register them.
+	blocking bool
+}
+
+// principals are the service principals a scenario whose workload acts as
+// app needs: the onboarding application, M365DataAtRestEncryption, and the
+// workload's own application (the seed's list for Exchange; the same for
+// the others, each with its own application).
+func principals(app string) []requiredPrincipal {
+	ps := []requiredPrincipal{{app: OnboardingApp}, {app: M365App}}
+	if app == "" {
+		return ps
+	}
+	for i := range ps {
+		if strings.EqualFold(ps[i].app, app) {
+			ps[i].blocking = true
+			return ps
+		}
+	}
+	return append(ps, requiredPrincipal{app: strings.ToLower(app), blocking: true})
+}
+
+// principalRule checks that one service principal is registered in the tenant.
+func principalRule(ctx context.Context, az Azure, tenant string, p requiredPrincipal) Rule {
+	name := appNames[p.app]
+	if name == "" {
+		name = p.app
+	}
+	actual := p.app
+	err := az.ServicePrincipal(ctx, tenant, p.app)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		actual = "not registered"
+	case err != nil:
+		actual = "error: " + err.Error()
+	}
+	why := "the service acts as this application to reach the keys: without it every wrap and unwrap fails"
+	if !p.blocking {
+		why = "Customer Key's setup registers it in every tenant; this service does not act as it, so a missing one is advice"
+	}
+	return Rule{Name: "ServicePrincipalRegistered", Expected: p.app, Actual: actual, Passed: err == nil, Advisory: !p.blocking,
+		Details: "Register the service principal of the " + name + " application in the tenant (New-AzADServicePrincipal -ApplicationId " + p.app + "); " + why +
+			" (ck vault principal create " + p.app + " --tenant " + tenant + " --display-name '" + name + "')."}
 }
 
 // Passed reports whether every blocking rule passed.
