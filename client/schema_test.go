@@ -262,21 +262,3 @@ func constants(t *testing.T, file string) map[string]string {
 	}
 	return out
 }
-
-// stringLiterals are a Go file's string literals.
-func stringLiterals(t *testing.T, path string, src []byte) []string {
-	f, err := parser.ParseFile(token.NewFileSet(), path, src, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-			if s, err := strconv.Unquote(lit.Value); err == nil {
-				out = append(out, s)
-			}
-		}
-		return true
-	})
-	return out
-}

@@ -11,12 +11,6 @@ import (
 	"github.com/customerkey/customerkey/client"
 )
 
-// tenantArg is --tenant, or the tenant of the caller's token.
-func (a *app) tenantArg(ctx context.Context, tenant string) (string, error) {
-	_, t, err := a.tenantClient(ctx, tenant)
-	return t, err
-}
-
 // tenantClient is the service client and the tenant to act on: --tenant,
 // or the tenant of the caller's token.
 func (a *app) tenantClient(ctx context.Context, tenant string) (*client.Client, string, error) {

@@ -34,7 +34,6 @@ type route struct {
 
 // Who may call what.
 var (
-	anyone       []string // no token
 	operator     = []string{tenant.RoleOperator}
 	everyone     = append([]string{tenant.RoleOperator}, tenant.Roles...)
 	tenantAdmins = tenant.Roles
@@ -124,8 +123,6 @@ func (s *Server) routes() {
 }
 
 var bearerAuth = []map[string][]string{{"bearer": {}}}
-
-type routeKey struct{}
 
 // add registers a route's handler; its domain errors become problems.
 func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) {
