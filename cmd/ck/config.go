@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -38,4 +41,18 @@ func setFlagList(fs *pflag.FlagSet, name string, dst *[]string, v []string) {
 	if fs.Changed(name) || len(*dst) == 0 {
 		*dst = v
 	}
+}
+
+// validateConfig checks the configuration after the flags are applied,
+// listing every problem on its own line.
+func validateConfig(cfg *service.Config, file string) error {
+	err := cfg.Validate()
+	if err == nil {
+		return nil
+	}
+	what := "the settings"
+	if file != "" {
+		what = "config " + file + " (with the flags given)"
+	}
+	return fmt.Errorf("%s: %d problem(s):\n  %s", what, len(strings.Split(err.Error(), "\n")), strings.ReplaceAll(err.Error(), "\n", "\n  "))
 }

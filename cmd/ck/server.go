@@ -64,6 +64,9 @@ given on the command line overrides the file.`,
 			if verbose {
 				cfg.Logging.Level = "debug"
 			}
+			if err := validateConfig(cfg, configFile); err != nil {
+				return err
+			}
 			cfg.Logger = cfg.Logging.NewLogger(a.stderr)
 			s, err := service.New(cmd.Context(), *cfg)
 			if err != nil {

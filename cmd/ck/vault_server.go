@@ -64,6 +64,9 @@ a flag given on the command line overrides the file.`,
 			if verbose {
 				cfg.Logging.Level = "debug"
 			}
+			if err := validateConfig(cfg, configFile); err != nil {
+				return err
+			}
 			return a.serve(cmd.Context(), *cfg, "vault.json", nil)
 		},
 	}

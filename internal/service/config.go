@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -62,6 +63,10 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 	// Now is the clock (default time.Now).
 	Now func() time.Time `json:"-"`
+
+	// unset are the ${ENV} references Parse found unset, reported by
+	// Validate for the sections this process runs.
+	unset []*FieldError
 }
 
 // FieldError is a configuration error: the field (as written in the
@@ -70,7 +75,14 @@ type FieldError struct {
 	Field   string
 	Problem string
 	Fix     string
+	err     error
 }
+
+// Unwrap marks an unset environment variable (errUnset).
+func (e *FieldError) Unwrap() error { return e.err }
+
+// errUnset marks a reference to an unset environment variable.
+var errUnset = errors.New("environment variable not set")
 
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s. Fix: %s", e.Field, e.Problem, e.Fix)
@@ -90,6 +102,11 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, fieldErr("dataDir", "set dataDir (or --data) to a directory for certificates, keys and the SQLite database", "empty"))
 	}
+	for _, e := range c.unset {
+		if c.runs(e.Field) {
+			errs = append(errs, e)
+		}
+	}
 	if c.Service == nil && c.VaultServer == nil {
 		errs = append(errs, fieldErr("service", "give a service section (ck server) or a vaultServer section (ck vault server)", "nothing to run"))
 	}
@@ -102,6 +119,21 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.VaultServer.Validate())
 	}
 	return errors.Join(errs...)
+}
+
+// runs says whether field belongs to a section this process runs: the
+// service's sections without Service, vaultServer without VaultServer,
+// are read but unused.
+func (c *Config) runs(field string) bool {
+	section, _, _ := strings.Cut(field, ".")
+	section, _, _ = strings.Cut(section, "[")
+	switch section {
+	case "service", "vaults", "workloads", "keystore", "signer", "operator", "jobs", "purge":
+		return c.Service != nil
+	case "vaultServer":
+		return c.VaultServer != nil
+	}
+	return true
 }
 
 // Secret is a configuration value that must not show up in logs or
@@ -504,8 +536,11 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse reads a configuration (YAML or JSON), expanding ${NAME} in every
-// string value with lookup. An unset variable is an error naming it and
-// the field; $${ writes a literal ${. Unknown fields are errors.
+// string value with lookup; $${ writes a literal ${. Unknown fields are
+// errors. An unset variable leaves its field empty and is an error of
+// Validate, naming the variable and the field, when the process runs
+// that field's section (so one file can serve ck server and ck vault
+// server, each host setting the variables of its own sections).
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
@@ -518,7 +553,11 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if _, ok := tree.(map[string]any); !ok {
 		return nil, errors.New(`want a mapping of sections, starting with "version: v1"`)
 	}
-	if tree, err = expandTree(tree, "", lookup); err != nil {
+	if err := knownFields(tree, reflect.TypeFor[Config](), ""); err != nil {
+		return nil, err
+	}
+	var unset []*FieldError
+	if tree, err = expandTree(tree, "", lookup, &unset); err != nil {
 		return nil, err
 	}
 	if js, err = json.Marshal(tree); err != nil {
@@ -533,6 +572,7 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if c.Version != Version {
 		return nil, (&Config{Version: c.Version}).versionError()
 	}
+	c.unset = unset
 	return &c, nil
 }
 
@@ -549,24 +589,88 @@ func decodeError(err error) error {
 	if errors.As(err, &te) {
 		return fieldErr(te.Field, "write a "+te.Type.String()+" there", "got a %s", te.Value)
 	}
-	if s := err.Error(); strings.HasPrefix(s, "json: unknown field ") {
-		return fieldErr(strings.Trim(strings.TrimPrefix(s, "json: unknown field "), `"`), "check the spelling against docs/config.example.yaml", "not a known field")
-	}
 	return err
 }
 
-// expandTree expands ${NAME} in every string of a decoded JSON tree.
-func expandTree(v any, path string, lookup func(string) (string, bool)) (any, error) {
+// knownFields reports the first field of a decoded JSON tree that t does
+// not have, with its path (encoding/json names only the key, and matches
+// keys case-insensitively).
+func knownFields(v any, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil // a type error, which decoding reports
+		}
+		for k, e := range m {
+			f, ok := jsonField(t, k)
+			if !ok {
+				return fieldErr(join(k), "check the spelling (and case) against docs/config.example.yaml", "not a known field")
+			}
+			if err := knownFields(e, f.Type, join(k)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if m, ok := v.(map[string]any); ok {
+			for k, e := range m {
+				if err := knownFields(e, t.Elem(), join(k)); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Slice:
+		if l, ok := v.([]any); ok {
+			for i, e := range l {
+				if err := knownFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jsonField is t's field whose JSON name is exactly name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.IsExported() && tag == name && tag != "-" {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// expandTree expands ${NAME} in every string of a decoded JSON tree; a
+// string with an unset variable becomes "" and its error goes to unset.
+func expandTree(v any, path string, lookup func(string) (string, bool), unset *[]*FieldError) (any, error) {
 	switch t := v.(type) {
 	case string:
-		return expandEnv(t, path, lookup)
+		x, err := expandEnv(t, path, lookup)
+		var fe *FieldError
+		if errors.As(err, &fe) && errors.Is(err, errUnset) {
+			*unset = append(*unset, fe)
+			return "", nil
+		}
+		return x, err
 	case map[string]any:
 		for k, e := range t {
 			p := k
 			if path != "" {
 				p = path + "." + k
 			}
-			x, err := expandTree(e, p, lookup)
+			x, err := expandTree(e, p, lookup, unset)
 			if err != nil {
 				return nil, err
 			}
@@ -574,7 +678,7 @@ func expandTree(v any, path string, lookup func(string) (string, bool)) (any, er
 		}
 	case []any:
 		for i, e := range t {
-			x, err := expandTree(e, fmt.Sprintf("%s[%d]", path, i), lookup)
+			x, err := expandTree(e, fmt.Sprintf("%s[%d]", path, i), lookup, unset)
 			if err != nil {
 				return nil, err
 			}
@@ -611,7 +715,7 @@ func expandEnv(s, field string, lookup func(string) (string, bool)) (string, err
 		}
 		val, ok := lookup(name)
 		if !ok {
-			return "", fieldErr(field, "export "+name+" before starting ck, or write the value in the file", "environment variable %s is not set", name)
+			return "", &FieldError{Field: field, Problem: "environment variable " + name + " is not set", Fix: "export " + name + " before starting ck, or write the value in the file", err: errUnset}
 		}
 		b.WriteString(val)
 		s = s[i+end+1:]
