@@ -3,14 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -24,7 +23,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
-	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
@@ -258,30 +257,26 @@ func startService(ctx context.Context) (*svcEnv, error) {
 	if e.seed, err = env.SeedTenant(); err != nil {
 		return fail(err)
 	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(env.Dir, "service-master.key"), true)
+	// The service as ck server builds it, over the bench's vault and store;
+	// the seed grants the Exchange workload only, so sites use it too.
+	svc, err := service.New(ctx, service.Config{
+		Version:   service.Version,
+		DataDir:   env.Dir,
+		Logger:    slog.New(slog.DiscardHandler),
+		Store:     service.StoreConfig{Use: env.Store},
+		Service:   &service.ServiceConfig{}, // no listener: httptest serves the handler
+		Vaults:    service.VaultsConfig{Connection: &env.Config},
+		Workloads: map[string]service.WorkloadConfig{"mailbox": {App: api.ExchangeApp}, "site": {App: api.ExchangeApp}},
+	})
 	if err != nil {
 		return fail(err)
 	}
-	c, err := kms.Local(env.Client, api.ExchangeApp)
-	if err != nil {
-		return fail(err)
-	}
-	e.kms = c
-	e.ring = keyring.New(c, keyring.NewKeystore(env.Store, master), keyring.Config{})
-	_, signer, _ := ed25519.GenerateKey(nil)
-	w := api.Workload{App: api.ExchangeApp, KMS: c, Ring: e.ring} // the seed grants the Exchange workload only
-	svc, err := api.New(api.Config{Store: env.Store, Workloads: map[string]api.Workload{"mailbox": w, "site": w}, Azure: onboarding.VaultDirectory{C: env.Client}, Signer: signer})
-	if err != nil {
-		return fail(err)
-	}
-	if e.op, err = api.EnsureOperatorToken(ctx, env.Store, filepath.Join(env.Dir, api.OperatorTokenFile), time.Now()); err != nil {
-		return fail(err)
-	}
+	e.kms, e.ring, e.op = svc.KMS("mailbox"), svc.Keyring("mailbox"), svc.OperatorToken()
 	jctx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan struct{})
 	go func() { svc.RunJobs(jctx); close(jobsDone) }()
 	e.srv = httptest.NewTLSServer(svc.Handler())
-	e.close = func() { e.srv.Close(); stopJobs(); <-jobsDone; stop() }
+	e.close = func() { e.srv.Close(); stopJobs(); <-jobsDone; svc.Close(); stop() }
 	hc := e.srv.Client()
 	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
 	e.call = func(token, method, path string, body []byte, ct string) ([]byte, error) {

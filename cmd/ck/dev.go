@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,13 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/customerkey/customerkey/internal/api"
-	"github.com/customerkey/customerkey/internal/kms"
-	"github.com/customerkey/customerkey/internal/onboarding"
-	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/store/sqlstore"
-	"github.com/customerkey/customerkey/internal/vault"
-	"github.com/customerkey/customerkey/vaultclient"
+	"github.com/customerkey/customerkey/internal/service"
 )
 
 // DevFile is the connection file ck dev writes into its data dir.
@@ -36,111 +28,80 @@ func (a *app) devCmd() *cobra.Command {
 		Long: `Run customerkey on this machine: two built-in vault regions (eastus and
 westus) on two HTTPS listeners, over SQLite in the data dir. The first start
 creates a local CA, a vault master key and an admin token there; later starts
-keep all state. Connection details go to DIR/dev.json, which every other ck
+keep all state, ports included (DIR/ports.json), since stored key URIs carry
+the vault's port. Connection details go to DIR/dev.json, which every other ck
 command reads by default. Ctrl-C stops cleanly.`,
 		Example: `  ck dev                         # ./ck-data, ports 8443 (eastus) and 8444 (westus)
-  ck dev --data /tmp/ck --port 0  # free ports`,
+  ck dev --data /tmp/ck --port 0  # free ports, kept for later starts on /tmp/ck`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if port < 0 || port > 65534 {
-				return fmt.Errorf("--port %d: use 0 (free ports) or 1-65534 (eastus on N, westus on N+1)", port)
+			if port < 0 || port > 65533 {
+				return fmt.Errorf("--port %d: use 0 (free ports) or 1-65533 (eastus on N, westus on N+1, the service on N+2)", port)
 			}
-			east, west, svc := "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-			if port != 0 {
-				east, west, svc = "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(port+1), "127.0.0.1:"+strconv.Itoa(port+2)
+			ports, recorded, err := chooseDevPorts(dir, port, cmd.Flags().Changed("port"))
+			if err != nil {
+				return err
 			}
-			return a.serveVault(cmd.Context(), serveOptions{
-				dir:          dir,
-				regions:      []vault.RegionConfig{{Name: "eastus", Addr: east}, {Name: "westus", Addr: west}},
-				featureDelay: featureDelay,
-				connFile:     DevFile,
-				drill:        true,
-				service:      svc,
-				verbose:      verbose,
-				jobLease:     jobLease,
+			addr := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+			level := "info"
+			if verbose {
+				level = "debug"
+			}
+			cfg := service.Config{
+				Version: service.Version,
+				DataDir: dir,
+				Logging: service.LoggingConfig{Level: level},
+				Service: &service.ServiceConfig{Listen: addr(ports.Service)},
+				Jobs:    service.JobsConfig{Lease: service.Duration(jobLease)},
+				VaultServer: &service.VaultServerConfig{
+					Regions:      []service.RegionConfig{{Name: "eastus", Listen: addr(ports.Eastus)}, {Name: "westus", Listen: addr(ports.Westus)}},
+					FeatureDelay: service.Duration(featureDelay),
+					Drill:        true,
+				},
+			}
+			return a.serve(cmd.Context(), cfg, DevFile, func(s *service.Service) error {
+				got := devPorts{Service: urlPort(s.URL())}
+				for _, r := range s.Vault().Regions() {
+					switch r.Name {
+					case "eastus":
+						got.Eastus = urlPort(r.URL)
+					case "westus":
+						got.Westus = urlPort(r.URL)
+					}
+				}
+				if recorded && got == ports {
+					return nil
+				}
+				return recordDevPorts(dir, got)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "ck-data", "data directory (created if missing)")
-	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port, westus on the next, the service on the one after; 0 picks free ports")
+	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port, westus on the next, the service on the one after; 0 picks free ports; a data dir keeps the ports of its first start")
 	cmd.Flags().DurationVar(&featureDelay, "feature-delay", 5*time.Second, "how long a feature registration stays Registering")
 	cmd.Flags().DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before they are resumed")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	return cmd
 }
 
-type serveOptions struct {
-	dir          string
-	postgres     string
-	regions      []vault.RegionConfig
-	baseDomain   string
-	extraNames   []string
-	masterKey    string
-	featureDelay time.Duration
-	tokenTTL     time.Duration
-	connFile     string
-	verbose      bool
-	drill        bool
-	service      string // also run the Customer Key service on this address
-	jobLease     time.Duration
-}
-
-// serveVault opens the store, starts the vault regions, writes the
-// connection file and serves until ctx is done.
-func (a *app) serveVault(ctx context.Context, o serveOptions) error {
-	if err := os.MkdirAll(o.dir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+// serve builds the process cfg describes (ck dev, ck vault server), runs
+// started once its listeners are bound, writes the connection file into
+// the data dir, prints where everything is and serves until ctx is done.
+func (a *app) serve(ctx context.Context, cfg service.Config, connFile string, started func(*service.Service) error) error {
+	if cfg.Logger == nil {
+		cfg.Logger = cfg.Logging.NewLogger(a.stderr)
 	}
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	var st store.Store
-	var err error
-	if o.postgres != "" {
-		st, err = sqlstore.OpenPostgres(ctx, o.postgres)
-	} else {
-		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(o.dir, "ck.db"))
-	}
+	s, err := service.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, err := vault.New(vault.Config{
-		DataDir: o.dir, Store: st, Regions: o.regions, BaseDomain: o.baseDomain, ExtraNames: o.extraNames,
-		MasterKeyFile: o.masterKey, FeatureDelay: o.featureDelay, TokenTTL: o.tokenTTL, Logger: logger, Drill: o.drill,
-	})
-	if err != nil {
-		return err
+	defer s.Close()
+	if started != nil {
+		if err := started(s); err != nil {
+			return err
+		}
 	}
-	cc := srv.ClientConfig()
-	var svc *api.Server
-	var svcLn net.Listener
-	if o.service != "" {
-		vc, err := vaultclient.New(&cc)
-		if err != nil {
-			return err
-		}
-		ws, err := workloads(st, o.dir, "", logger, func(app string) (kms.Client, error) { return kms.Local(vc, app) })
-		if err != nil {
-			return err
-		}
-		signer, err := signingKey(o.dir)
-		if err != nil {
-			return err
-		}
-		if svc, err = api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: onboarding.VaultDirectory{C: vc}, Signer: signer, JobLease: o.jobLease}); err != nil {
-			return err
-		}
-		if cc.ServiceToken, err = api.EnsureOperatorToken(ctx, st, filepath.Join(o.dir, api.OperatorTokenFile), time.Now()); err != nil {
-			return err
-		}
-		if svcLn, err = net.Listen("tcp", o.service); err != nil {
-			return fmt.Errorf("service: listen on %s: %w", o.service, err)
-		}
-		cc.ServiceURL = fmt.Sprintf("https://localhost:%d", svcLn.Addr().(*net.TCPAddr).Port)
-	}
+	cc := s.ClientConfig()
 	if abs, err := filepath.Abs(cc.CAFile); err == nil {
 		cc.CAFile = abs
 	}
@@ -148,39 +109,26 @@ func (a *app) serveVault(ctx context.Context, o serveOptions) error {
 		cc.DataDir = abs
 	}
 	data, _ := json.MarshalIndent(cc, "", "  ")
-	connPath := filepath.Join(o.dir, o.connFile)
+	connPath := filepath.Join(cfg.DataDir, connFile)
 	if err := os.WriteFile(connPath, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", connPath, err)
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "customerkey is running (data in %s)\n", cc.DataDir)
-	for _, r := range srv.Regions() {
-		_, port, _ := net.SplitHostPort(r.URL[len("https://"):])
-		fmt.Fprintf(w, "  vault region %-7s %s   (vaults at https://{vault-name}.localhost:%s)\n", r.Name, r.URL, port)
+	for _, r := range s.Vault().Regions() {
+		fmt.Fprintf(w, "  vault region %-7s %s   (vaults at https://{vault-name}.localhost:%d)\n", r.Name, r.URL, urlPort(r.URL))
 	}
 	fmt.Fprintf(w, "  management API       %s\n", cc.ManagementURL)
-	if svc != nil {
+	if cc.ServiceURL != "" {
 		fmt.Fprintf(w, "  Customer Key service %s   (OpenAPI at /openapi.json)\n", cc.ServiceURL)
 	}
 	fmt.Fprintf(w, "  local CA             %s\n", cc.CAFile)
 	fmt.Fprintf(w, "  connection file      %s   (admin token inside; ck reads it by default)\n", connPath)
-	if o.drill {
+	if cfg.VaultServer.Drill {
 		fmt.Fprintln(w, "  fault drills         on (ck vault fault REGION outage|slow|throttled|failing|off)")
 	}
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1)
-	if svc != nil {
-		go func() { errc <- svc.Serve(ctx, svcLn, srv.TLSConfig()) }()
-	}
-	err = srv.Serve(ctx)
-	cancel()
-	if svc != nil {
-		if serr := <-errc; err == nil {
-			err = serr
-		}
-	}
+	err = s.Serve(ctx)
 	fmt.Fprintln(w, "customerkey stopped.")
 	return err
 }

@@ -2,25 +2,15 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/customerkey/customerkey/internal/api"
-	"github.com/customerkey/customerkey/internal/kms"
-	"github.com/customerkey/customerkey/internal/onboarding"
-	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/store/sqlstore"
-	"github.com/customerkey/customerkey/internal/vault"
-	"github.com/customerkey/customerkey/vaultclient"
+	"github.com/customerkey/customerkey/internal/service"
 )
 
 func (a *app) serverCmd() *cobra.Command {
-	var dir, listen, postgres, vaultConfig, masterKey string
+	var configFile, dir, listen, postgres, vaultConfig, masterKey string
 	var purgeApprovals int
 	var jobLease time.Duration
 	var azure bool
@@ -32,82 +22,71 @@ func (a *app) serverCmd() *cobra.Command {
 		Long: `Run the Customer Key service: its REST API over HTTPS, described at
 /openapi.json. State lives in SQLite in the data dir, or in PostgreSQL with
 --postgres (several nodes can share one database). The first start mints the
-operator's token into DIR/service-operator.token.`,
-		Example: `  ck server --data /var/lib/ck --listen 0.0.0.0:9443 --name ck.example.internal --postgres postgres://ck@db/ck`,
-		Args:    cobra.NoArgs,
+operator's token into DIR/service-operator.token.
+
+Settings come from flags, or from a configuration file (--config FILE, YAML or
+JSON, "version: v1"; see docs/configuration.md and docs/config.example.yaml)
+whose secrets are ${ENV} references, so every node reads the same ones. A flag
+given on the command line overrides the file.`,
+		Example: `  ck server --data /var/lib/ck --listen 0.0.0.0:9443 --name ck.example.internal --postgres postgres://ck@db/ck
+  ck server --config /etc/ck/server.yaml --listen 0.0.0.0:9444`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return err
-			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
-			}
-			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-			var st store.Store
-			var err error
-			if postgres != "" {
-				st, err = sqlstore.OpenPostgres(ctx, postgres)
-			} else {
-				st, err = sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ck.db"))
-			}
+			cfg, err := loadConfig(configFile)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			tlsConfig, caFile, err := vault.EnsurePKI(dir, "localhost", names)
-			if err != nil {
-				return err
+			f := cmd.Flags()
+			cfg.VaultServer = nil // built-in vaults run under ck vault server
+			if cfg.Service == nil {
+				cfg.Service = &service.ServiceConfig{}
 			}
-			var newKMS func(string) (kms.Client, error)
-			var az onboarding.Azure
+			setFlag(f, "data", &cfg.DataDir, dir)
+			setFlag(f, "listen", &cfg.Service.Listen, listen)
+			setFlagList(f, "name", &cfg.Service.Names, names)
+			setFlag(f, "postgres", &cfg.Store.Postgres, service.Secret(postgres))
+			if f.Changed("postgres") {
+				cfg.Store.SQLite = ""
+			}
 			switch {
 			case vaultConfig != "" && azure:
 				return fmt.Errorf("give --vault-config or --azure, not both")
 			case vaultConfig != "":
-				vcfg, err := vaultclient.LoadConfig(vaultConfig)
-				if err != nil {
-					return err
-				}
-				vc, err := vaultclient.New(vcfg)
-				if err != nil {
-					return err
-				}
-				newKMS = func(app string) (kms.Client, error) { return kms.Local(vc, app) }
-				az = onboarding.VaultDirectory{C: vc}
+				cfg.Vaults = service.VaultsConfig{Kind: service.VaultsBuiltin, ConnectionFile: vaultConfig}
 			case azure:
-				newKMS = func(string) (kms.Client, error) { return kms.ForAzure("") }
+				cfg.Vaults = service.VaultsConfig{Kind: service.VaultsAzure}
 			}
-			var ws map[string]api.Workload
-			if newKMS != nil {
-				if ws, err = workloads(st, dir, masterKey, logger, newKMS); err != nil {
-					return err
-				}
-			} else {
-				logger.Warn("no key vaults configured (--vault-config or --azure): DEPs cannot be created")
+			if f.Changed("service-master-key") {
+				cfg.Keystore = service.KeystoreConfig{MasterKeyFile: masterKey}
 			}
-			signer, err := signingKey(dir)
+			setFlag(f, "job-lease", &cfg.Jobs.Lease, service.Duration(jobLease))
+			setFlag(f, "purge-approvals", &cfg.Purge.Approvals, purgeApprovals)
+			if verbose {
+				cfg.Logging.Level = "debug"
+			}
+			if err := validateConfig(cfg, configFile); err != nil {
+				return err
+			}
+			cfg.Logger = cfg.Logging.NewLogger(a.stderr)
+			s, err := service.New(cmd.Context(), *cfg)
 			if err != nil {
 				return err
 			}
-			svc, err := api.New(api.Config{Store: st, Logger: logger, Workloads: ws, Azure: az, Signer: signer, PurgeApprovals: purgeApprovals, JobLease: jobLease})
-			if err != nil {
-				return err
+			defer s.Close()
+			token := "from the configuration"
+			if file := s.OperatorTokenFile(); file != "" {
+				token = "in " + file
 			}
-			tokenFile := filepath.Join(dir, api.OperatorTokenFile)
-			if _, err := api.EnsureOperatorToken(ctx, st, tokenFile, time.Now()); err != nil {
-				return err
+			ca := s.CAFile()
+			if ca == "" {
+				ca = "your certificate's"
 			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Customer Key service on https://%s (CA %s; operator token in %s)\n", ln.Addr(), caFile, tokenFile)
-			return svc.Serve(ctx, ln, tlsConfig)
+			fmt.Fprintf(a.stdout, "Customer Key service on https://%s (CA %s; operator token %s)\n", s.Addr(), ca, token)
+			return s.Serve(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
+	configFlag(cmd, &configFile)
 	f.StringVar(&dir, "data", "ck-service-data", "data directory: TLS certificates, operator token, SQLite database")
 	f.StringVar(&listen, "listen", "127.0.0.1:9443", "listen address")
 	f.StringVar(&postgres, "postgres", "", "PostgreSQL URL (default: SQLite in the data dir)")

@@ -1,0 +1,532 @@
+// Package service is customerkey's one composition root: New turns a
+// Config (the versioned configuration file, or the same struct filled in
+// Go) into a running process, whether that is the Customer Key service
+// (ck server), built-in vault regions (ck vault server), or both over one
+// store (ck dev). The bench and tests build the service the same way.
+//
+//	cfg, err := service.Load("/etc/ck/server.yaml") // ${ENV} expanded
+//	// ... apply flags ...
+//	s, err := service.New(ctx, *cfg)                // validates, opens, binds
+//	defer s.Close()
+//	err = s.Serve(ctx)                              // until ctx is done
+package service
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/keyfile"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+	"github.com/customerkey/customerkey/internal/tenant"
+	"github.com/customerkey/customerkey/internal/vault"
+	"github.com/customerkey/customerkey/vaultclient"
+)
+
+// Files in the data dir, used when the configuration gives no secret.
+const (
+	DatabaseFile      = "ck.db"
+	MasterKeyFile     = "service-master.key"
+	SigningKeyFile    = "service-signing.key"
+	OperatorTokenFile = api.OperatorTokenFile
+)
+
+// Service is a built process: its store, and the service API and/or the
+// built-in vault regions, bound to their listeners but not yet serving.
+type Service struct {
+	cfg        Config
+	log        *slog.Logger
+	st         store.Store
+	closeStore bool
+
+	vault *vault.Server
+
+	api       *api.Server
+	ln        net.Listener
+	tls       *tls.Config
+	caFile    string
+	opToken   string
+	opFile    string
+	workloads map[string]api.Workload
+
+	mu     sync.Mutex
+	served bool
+}
+
+// New validates cfg and builds what it describes: the store (SQLite file or
+// PostgreSQL URL), the built-in vault regions (VaultServer), the keyrings of
+// the workloads, onboarding's view of the vaults, the signer, the operator's
+// token and the API (Service). Listeners are bound, so ports are known
+// before Serve.
+func New(ctx context.Context, cfg Config) (_ *Service, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = cfg.Logging.NewLogger(os.Stderr)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("dataDir: %w", err)
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := s.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.VaultServer != nil {
+		if err := s.buildVault(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Service != nil {
+		if err := s.buildService(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) openStore(ctx context.Context) error {
+	c := s.cfg.Store
+	var err error
+	switch {
+	case c.Use != nil:
+		s.st = c.Use
+		return nil
+	case c.Postgres != "":
+		s.st, err = sqlstore.OpenPostgres(ctx, string(c.Postgres))
+	default:
+		file := c.SQLite
+		if file == "" {
+			file = filepath.Join(s.cfg.DataDir, DatabaseFile)
+		}
+		s.st, err = sqlstore.OpenSQLite(ctx, file)
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	s.closeStore = true
+	return nil
+}
+
+func (s *Service) buildVault() error {
+	v := s.cfg.VaultServer
+	regions := make([]vault.RegionConfig, len(v.Regions))
+	for i, r := range v.Regions {
+		regions[i] = vault.RegionConfig{Name: r.Name, Addr: r.Listen}
+	}
+	var err error
+	s.vault, err = vault.New(vault.Config{
+		DataDir: s.cfg.DataDir, Store: s.st, Regions: regions, BaseDomain: v.BaseDomain, ExtraNames: v.Names,
+		MasterKeyFile: v.MasterKeyFile, FeatureDelay: time.Duration(v.FeatureDelay), TokenTTL: time.Duration(v.TokenTTL), Logger: s.log, Drill: v.Drill, Now: s.cfg.Now,
+	})
+	return err
+}
+
+func (s *Service) buildService(ctx context.Context) error {
+	cfg := s.cfg
+	newKMS, az, err := s.vaults()
+	if err != nil {
+		return err
+	}
+	if newKMS != nil {
+		if s.workloads, err = s.buildWorkloads(newKMS); err != nil {
+			return err
+		}
+	} else {
+		s.log.Warn("no key vaults configured (vaults.kind builtin or azure; --vault-config or --azure): DEPs cannot be created")
+	}
+	signer, err := s.signer()
+	if err != nil {
+		return err
+	}
+	// The one place that builds the API (its Config will change as the
+	// API is split into domain packages).
+	if s.api, err = api.New(api.Config{
+		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
+		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
+	}); err != nil {
+		return err
+	}
+	if err := s.operatorToken(ctx); err != nil {
+		return err
+	}
+	if cfg.Store.Postgres != "" {
+		s.warnPerNodeSecrets()
+	}
+	if err := s.serviceTLS(); err != nil {
+		return err
+	}
+	if cfg.Service.Listen != "" {
+		if s.ln, err = net.Listen("tcp", cfg.Service.Listen); err != nil {
+			return fmt.Errorf("service.listen: %w", err)
+		}
+	}
+	return nil
+}
+
+// vaults resolves the vaults section: how each workload's kms client is
+// made, and where onboarding reads subscriptions and vaults.
+func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azure, error) {
+	v := s.cfg.Vaults
+	kind := v.Kind
+	if kind == "" {
+		kind = VaultsNone
+		if v.ConnectionFile != "" || v.Connection != nil || s.vault != nil {
+			kind = VaultsBuiltin
+		}
+	}
+	switch kind {
+	case VaultsAzure:
+		return func(string) (kms.Client, error) { return kms.ForAzure(v.AzureTenantID) }, nil, nil
+	case VaultsBuiltin:
+		var cc *vaultclient.Config
+		switch {
+		case v.Connection != nil:
+			cc = v.Connection
+		case v.ConnectionFile != "":
+			var err error
+			if cc, err = vaultclient.LoadConfig(v.ConnectionFile); err != nil {
+				return nil, nil, fmt.Errorf("vaults.connectionFile: %w", err)
+			}
+		case s.vault != nil:
+			c := s.vault.ClientConfig()
+			cc = &c
+		default:
+			return nil, nil, fieldErr("vaults.connectionFile", "give the built-in vault's connection file (vault.json from ck vault server)", "vaults.kind is builtin but no connection file is given")
+		}
+		vc, err := vaultclient.New(cc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vaults: %w", err)
+		}
+		return func(app string) (kms.Client, error) { return kms.Local(vc, app) }, onboarding.VaultDirectory{C: vc}, nil
+	}
+	return nil, nil, nil
+}
+
+// buildWorkloads gives each DEP kind its workload: the application's kms
+// client and a keyring, one per application, all sharing one keystore of
+// availability keys sealed under the service master key.
+func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (map[string]api.Workload, error) {
+	master, err := s.masterKey()
+	if err != nil {
+		return nil, err
+	}
+	ks := keyring.NewKeystore(s.st, master)
+	metrics := keyring.NewMetrics(nil)
+	log := audit.New(s.st, s.cfg.Now, s.log)
+	apps := map[string]string{}
+	for kind, w := range s.cfg.Workloads {
+		apps[kind] = w.App
+	}
+	if len(apps) == 0 {
+		apps = defaultWorkloads
+	}
+	kinds := make([]string, 0, len(apps))
+	for k := range apps {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	byApp := map[string]api.Workload{}
+	out := map[string]api.Workload{}
+	for _, kind := range kinds {
+		app := strings.ToLower(apps[kind])
+		if w, ok := byApp[app]; ok {
+			out[kind] = w
+			continue
+		}
+		c, err := newKMS(app)
+		if err != nil {
+			return nil, fmt.Errorf("workloads.%s: %w", kind, err)
+		}
+		w := api.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: metrics, Audit: log.KeyringEvent(app)})}
+		byApp[app], out[kind] = w, w
+	}
+	return out, nil
+}
+
+// masterKey is the service master key sealing availability keys: from the
+// configuration, else from its file (created on first start).
+func (s *Service) masterKey() (cipher.AEAD, error) {
+	k := s.cfg.Keystore
+	if k.MasterKey != "" {
+		raw, err := hex.DecodeString(strings.TrimSpace(string(k.MasterKey)))
+		if err != nil || len(raw) != 32 {
+			return nil, fieldErr("keystore.masterKey", "give 64 hex characters", "not 64 hex characters")
+		}
+		defer clear(raw)
+		// The same AEAD as keyring.LoadServiceMasterKey builds from a file.
+		block, err := aes.NewCipher(raw)
+		if err != nil {
+			return nil, err
+		}
+		return cipher.NewGCM(block)
+	}
+	file := k.MasterKeyFile
+	if file == "" {
+		file = filepath.Join(s.cfg.DataDir, MasterKeyFile)
+	}
+	return keyring.LoadServiceMasterKey(file, true)
+}
+
+// signer is the Ed25519 key that signs crypto-shred certificates.
+func (s *Service) signer() (ed25519.PrivateKey, error) {
+	c := s.cfg.Signer
+	var seed []byte
+	var err error
+	if c.Key != "" {
+		if seed, err = hex.DecodeString(strings.TrimSpace(string(c.Key))); err != nil || len(seed) != ed25519.SeedSize {
+			return nil, fieldErr("signer.key", "give 64 hex characters", "not 64 hex characters")
+		}
+	} else {
+		file := c.KeyFile
+		if file == "" {
+			file = filepath.Join(s.cfg.DataDir, SigningKeyFile)
+		}
+		if seed, err = keyfile.Load(file, true); err != nil {
+			return nil, fmt.Errorf("signer: %w", err)
+		}
+	}
+	defer clear(seed)
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// operatorToken makes sure the store knows the operator's token: the one
+// the configuration gives (every node the same), else the one in the
+// token file, minted on first start.
+func (s *Service) operatorToken(ctx context.Context) error {
+	o := s.cfg.Operator
+	now := s.cfg.Now()
+	if o.Token == "" {
+		s.opFile = o.TokenFile
+		if s.opFile == "" {
+			s.opFile = filepath.Join(s.cfg.DataDir, OperatorTokenFile)
+		}
+		var err error
+		s.opToken, err = api.EnsureOperatorToken(ctx, s.st, s.opFile, now)
+		return err
+	}
+	tok := strings.TrimSpace(string(o.Token))
+	hash := tenant.HashToken(tok)
+	if _, err := s.st.Token(ctx, hash); err == nil {
+		s.opToken = tok
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("operator.token: %w", err)
+	}
+	err := s.st.CreateToken(ctx, store.APIToken{Hash: hash, Role: tenant.RoleOperator, Subject: "operator", Created: now, Expires: now.AddDate(10, 0, 0)})
+	if err != nil {
+		if _, again := s.st.Token(ctx, hash); again != nil { // another node may have stored it first
+			return fmt.Errorf("operator.token: store: %w", err)
+		}
+	}
+	s.opToken = tok
+	return nil
+}
+
+// warnPerNodeSecrets warns when nodes sharing a PostgreSQL database would
+// each make their own secret (SPEC S1).
+func (s *Service) warnPerNodeSecrets() {
+	c := s.cfg
+	for _, f := range []struct {
+		field      string
+		inline     Secret
+		file, name string
+	}{
+		{"keystore.masterKey", c.Keystore.MasterKey, c.Keystore.MasterKeyFile, MasterKeyFile},
+		{"signer.key", c.Signer.Key, c.Signer.KeyFile, SigningKeyFile},
+		{"operator.token", c.Operator.Token, c.Operator.TokenFile, OperatorTokenFile},
+	} {
+		if f.inline == "" && f.file == "" {
+			s.log.Warn("a per-node secret over a shared PostgreSQL store: every node needs the same one; set it from ${ENV} in the configuration (SPEC S1)",
+				"field", f.field, "file", filepath.Join(c.DataDir, f.name))
+		}
+	}
+}
+
+func (s *Service) serviceTLS() error {
+	c := s.cfg.Service
+	var err error
+	switch {
+	case c.TLS.CertFile != "":
+		pair, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("service.tls: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	case s.vault != nil && len(c.Names) == 0:
+		s.tls, s.caFile = s.vault.TLSConfig(), s.vault.CAFile()
+	default:
+		if s.tls, s.caFile, err = vault.EnsurePKI(s.cfg.DataDir, "localhost", c.Names); err != nil {
+			return fmt.Errorf("service: %w", err)
+		}
+	}
+	return nil
+}
+
+// Serve serves every listener (the service API and its background jobs,
+// the vault regions) until ctx is done or one of them fails, then shuts
+// them all down. A service without a listener runs its jobs only.
+func (s *Service) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.served {
+		s.mu.Unlock()
+		return errors.New("service: Serve called twice")
+	}
+	s.served = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	run := func(f func() error) {
+		wg.Go(func() {
+			err := f()
+			errc <- err
+			cancel()
+		})
+	}
+	if s.api != nil {
+		if s.ln != nil {
+			run(func() error { return s.api.Serve(ctx, s.ln, s.tls) })
+		} else {
+			run(func() error { s.api.RunJobs(ctx); return nil })
+		}
+	}
+	if s.vault != nil {
+		run(func() error { return s.vault.Serve(ctx) })
+	}
+	wg.Wait()
+	close(errc)
+	var first error
+	for err := range errc {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Close releases what New opened: listeners never served, and the store
+// (unless the configuration gave an open one).
+func (s *Service) Close() error {
+	s.mu.Lock()
+	served := s.served
+	s.served = true
+	s.mu.Unlock()
+	if !served {
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		if s.vault != nil { // stops at once and closes the region listeners
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := s.vault.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("service: closing the vault", "err", err)
+			}
+		}
+	}
+	if s.closeStore && s.st != nil {
+		s.closeStore = false
+		return s.st.Close()
+	}
+	return nil
+}
+
+// Store is the store the service runs on.
+func (s *Service) Store() store.Store { return s.st }
+
+// Vault is the built-in vault of this process, or nil.
+func (s *Service) Vault() *vault.Server { return s.vault }
+
+// Handler serves the service API (nil without a service section), for a
+// caller that serves it itself (httptest); RunJobs then runs the jobs.
+func (s *Service) Handler() http.Handler {
+	if s.api == nil {
+		return nil
+	}
+	return s.api.Handler()
+}
+
+// RunJobs runs the background jobs until ctx is done (Serve does it).
+func (s *Service) RunJobs(ctx context.Context) {
+	if s.api != nil {
+		s.api.RunJobs(ctx)
+	}
+}
+
+// Addr is the service listener's address, or nil.
+func (s *Service) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// URL is the service's base URL (https://localhost:PORT), or "".
+func (s *Service) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return fmt.Sprintf("https://localhost:%d", s.ln.Addr().(*net.TCPAddr).Port)
+}
+
+// CAFile is the local CA that issued the service's certificate ("" for a
+// configured certificate).
+func (s *Service) CAFile() string { return s.caFile }
+
+// OperatorToken is the service operator's bearer token.
+func (s *Service) OperatorToken() string { return s.opToken }
+
+// OperatorTokenFile is where the operator's token is kept, or "" when the
+// configuration gives it.
+func (s *Service) OperatorTokenFile() string { return s.opFile }
+
+// Keyring is the keyring of a DEP kind's workload (mailbox, site, mdep),
+// or nil.
+func (s *Service) Keyring(kind string) *keyring.Keyring { return s.workloads[kind].Ring }
+
+// KMS is the kms client of a DEP kind's workload, or nil.
+func (s *Service) KMS(kind string) kms.Client { return s.workloads[kind].KMS }
+
+// ClientConfig is what a client needs to connect: the built-in vault's
+// connection (when it runs here), the service URL and the operator's
+// token.
+func (s *Service) ClientConfig() vaultclient.Config {
+	var c vaultclient.Config
+	if s.vault != nil {
+		c = s.vault.ClientConfig()
+	}
+	c.ServiceURL, c.ServiceToken = s.URL(), s.opToken
+	if c.DataDir == "" {
+		c.DataDir = s.cfg.DataDir
+	}
+	return c
+}
