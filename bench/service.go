@@ -20,7 +20,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/customerkey/customerkey/client"
-	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/service"
@@ -266,7 +265,7 @@ func startService(ctx context.Context) (*svcEnv, error) {
 		Store:     service.StoreConfig{Use: env.Store},
 		Service:   &service.ServiceConfig{}, // no listener: httptest serves the handler
 		Vaults:    service.VaultsConfig{Connection: &env.Config},
-		Workloads: map[string]service.WorkloadConfig{"mailbox": {App: api.ExchangeApp}, "site": {App: api.ExchangeApp}},
+		Workloads: map[string]service.WorkloadConfig{"mailbox": {App: client.ExchangeApp}, "site": {App: client.ExchangeApp}},
 	})
 	if err != nil {
 		return fail(err)

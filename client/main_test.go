@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/client"
-	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/service"
+	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -81,13 +83,13 @@ func startService(dir string) (func(), error) {
 	}
 	ring := keyring.New(kc, keyring.NewKeystore(v.Store, master), keyring.Config{Audit: audit.New(v.Store, nil, nil).KeyringEvent(client.ExchangeApp)})
 	_, signer, _ := ed25519.GenerateKey(nil)
-	svc, err := api.New(api.Config{Store: v.Store, Workloads: map[string]api.Workload{"mailbox": {App: client.ExchangeApp, KMS: kc, Ring: ring}},
+	svc, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: {App: client.ExchangeApp, KMS: kc, Ring: ring}},
 		Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, JobLease: time.Second})
 	if err != nil {
 		stopVault()
 		return nil, err
 	}
-	if operatorToken, err = api.EnsureOperatorToken(ctx, v.Store, filepath.Join(dir, api.OperatorTokenFile), time.Now()); err != nil {
+	if operatorToken, err = tenant.EnsureOperatorToken(ctx, v.Store, filepath.Join(dir, tenant.OperatorTokenFile), time.Now()); err != nil {
 		stopVault()
 		return nil, err
 	}

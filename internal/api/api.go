@@ -24,54 +24,28 @@ import (
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
-	"github.com/customerkey/customerkey/internal/jobs"
-	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/lifecycle"
 	"github.com/customerkey/customerkey/internal/onboarding"
-	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
-// OperatorTokenFile holds the operator's token in the data dir (dev).
-const OperatorTokenFile = tenant.OperatorTokenFile
-
-// EnsureOperatorToken returns the operator's token, kept in file.
-var EnsureOperatorToken = tenant.EnsureOperatorToken
-
-// Config configures the API.
+// Config is what the API serves: the domain services (built by
+// internal/service, the composition root), the key that signs audit heads,
+// a logger and a clock.
 type Config struct {
-	Store  store.Store
+	Tenants    *tenant.Service
+	Onboarding *onboarding.Requests
+	DEPs       *dep.Service
+	Containers *workload.Service
+	Lifecycle  *lifecycle.Service
+	Audit      *audit.Log
+	// Signer signs audit heads and crypto-shred certificates; its public
+	// key is served at /v1/service/signing-key.
+	Signer ed25519.PrivateKey
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Workloads by DEP kind (mailbox, site, mdep): the service principal
-	// and keyring that reach customer keys for that kind.
-	Workloads map[string]Workload
-	// Azure is where onboarding reads subscriptions and vaults.
-	Azure onboarding.Azure
-	// Signer signs crypto-shred certificates (R6); its public key is
-	// served at /v1/service/signing-key. Without it purges are refused.
-	Signer ed25519.PrivateKey
-	// PurgeApprovals is how many distinct authorised officers must
-	// approve a purge (default 1).
-	PurgeApprovals int
-	// JobLease is how long a crashed process holds its jobs before
-	// another resumes them (default 30 s).
-	JobLease time.Duration
 }
-
-// Workload is how the service reaches customer keys as one workload.
-type Workload = dep.Workload
-
-// Well-known application IDs of the service's workloads (SPEC V4).
-const (
-	ExchangeApp   = dep.ExchangeApp
-	SharePointApp = dep.SharePointApp
-	M365App       = dep.M365App
-)
-
-// MaxMailboxDEPs per tenant (SPEC D1).
-const MaxMailboxDEPs = dep.MaxMailboxDEPs
 
 // Server is the service API.
 type Server struct {
@@ -80,7 +54,6 @@ type Server struct {
 	api        huma.API
 	mux        *http.ServeMux
 	audit      *audit.Log
-	jobs       *jobs.Runner
 	tenants    *tenant.Service
 	onboarding *onboarding.Requests
 	deps       *dep.Service
@@ -93,8 +66,8 @@ const Version = "0.1.0"
 
 // New builds the API and its routes.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("api: no store")
+	if cfg.Tenants == nil || cfg.Onboarding == nil || cfg.DEPs == nil || cfg.Containers == nil || cfg.Lifecycle == nil || cfg.Audit == nil {
+		return nil, errors.New("api: the domain services are missing (internal/service builds them)")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -102,26 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.PurgeApprovals <= 0 {
-		cfg.PurgeApprovals = 1
-	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.tenants = tenant.New(cfg.Store, cfg.Now, cfg.Logger)
-	s.audit = audit.New(cfg.Store, cfg.Now, cfg.Logger)
-	s.jobs = jobs.New(jobs.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now, Lease: cfg.JobLease})
-	ws := map[dep.Kind]dep.Workload{}
-	for k, w := range cfg.Workloads {
-		ws[dep.Kind(k)] = w
-	}
-	s.deps = dep.New(dep.Config{Store: cfg.Store, Workloads: ws, Azure: cfg.Azure, Signer: cfg.Signer, PurgeApprovals: cfg.PurgeApprovals, Now: cfg.Now, Logger: cfg.Logger})
-	s.boxes = workload.New(workload.Config{Store: cfg.Store, DEPs: s.deps, Licences: s.tenants, Now: cfg.Now, Logger: cfg.Logger})
-	s.life = lifecycle.New(lifecycle.Config{Store: cfg.Store, DEPs: s.deps, Containers: s.boxes, Jobs: s.jobs, Audit: s.audit, Now: cfg.Now, Logger: cfg.Logger})
-	scenarioKind := map[string]dep.Kind{onboarding.EXO: dep.Mailbox, onboarding.SPO: dep.Site, onboarding.MDEP: dep.MDEP}
-	s.onboarding = onboarding.NewRequests(onboarding.Config{Store: cfg.Store, Azure: cfg.Azure, Now: cfg.Now, Logger: cfg.Logger,
-		Workload: func(scenario string) (string, kms.Client, bool) {
-			w, ok := ws[scenarioKind[scenario]]
-			return w.App, w.KMS, ok
-		}})
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tenants: cfg.Tenants, onboarding: cfg.Onboarding, deps: cfg.DEPs, boxes: cfg.Containers, life: cfg.Lifecycle, audit: cfg.Audit}
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}

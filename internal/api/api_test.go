@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/openapi.json")
@@ -37,11 +38,11 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := api.New(api.Config{Store: st})
+	s, err := service.NewAPI(service.Parts{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := api.EnsureOperatorToken(ctx, st, filepath.Join(dir, api.OperatorTokenFile), time.Now())
+	tok, err := tenant.EnsureOperatorToken(ctx, st, filepath.Join(dir, tenant.OperatorTokenFile), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	// own chain (the service's for the operator).
 	chain := p.Tenant
 	if name := ctx.Param("tenant"); name != "" {
-		if t, err := s.cfg.Store.ServiceTenant(ctx.Context(), name); err == nil && (p.Role == tenant.RoleOperator || p.Tenant == t.ID) {
+		if t, err := s.tenants.Lookup(ctx.Context(), name); err == nil && (p.Role == tenant.RoleOperator || p.Tenant == t.ID) {
 			chain = t.ID
 		}
 	}
@@ -72,7 +72,7 @@ func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[client.Aud
 		return nil, rule.Unavailable(client.RuleAuditSigner, "the operator must give the service a signing key", "the service has no signing key")
 	}
 	t := tenantOf(ctx)
-	last, err := s.cfg.Store.LastAudit(ctx, t.ID)
+	last, err := s.audit.Last(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (s *Server) readAudit(ctx context.Context, in *struct {
 	if limit == 0 {
 		limit = 10000
 	}
-	rs, err := s.cfg.Store.ListAudit(ctx, tenantOf(ctx).ID, in.After, limit)
+	rs, err := s.audit.Read(ctx, tenantOf(ctx).ID, in.After, limit)
 	if err != nil {
 		return nil, err
 	}

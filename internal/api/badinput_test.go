@@ -10,7 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/dep"
 )
 
 // TestBadInput: the refusals of the seed pages, each a 4xx problem naming
@@ -139,5 +139,5 @@ func TestBadInput(t *testing.T) {
 	if len(cases) < 40 {
 		t.Fatalf("%d cases, want at least 40", len(cases))
 	}
-	_ = api.MaxMailboxDEPs // the 51st DEP: TestMailboxDEPLimitAndAvailabilityKeys
+	_ = dep.MaxMailboxDEPs // the 51st DEP: TestMailboxDEPLimitAndAvailabilityKeys
 }

@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -57,16 +59,16 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kms.Local(v.Client, api.ExchangeApp)
+	c, err := kms.Local(v.Client, dep.ExchangeApp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{Audit: audit.New(v.Store, nil, nil).KeyringEvent(api.ExchangeApp)})
+	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{Audit: audit.New(v.Store, nil, nil).KeyringEvent(dep.ExchangeApp)})
 	// The seed tenant grants only the Exchange workload; the other kinds
 	// reuse it here (which principal reaches the keys is not under test).
-	ws := map[string]api.Workload{"mailbox": {App: api.ExchangeApp, KMS: c, Ring: ring}, "mdep": {App: api.ExchangeApp, KMS: c, Ring: ring}, "site": {App: api.ExchangeApp, KMS: c, Ring: ring}}
+	ws := map[dep.Kind]dep.Workload{dep.Mailbox: {App: dep.ExchangeApp, KMS: c, Ring: ring}, dep.MDEP: {App: dep.ExchangeApp, KMS: c, Ring: ring}, dep.Site: {App: dep.ExchangeApp, KMS: c, Ring: ring}}
 	_, signer, _ := ed25519.GenerateKey(nil)
-	s, err := api.New(api.Config{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals})
+	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if !opts.holdJobs {
 		runJobs()
 	}
-	op, err := api.EnsureOperatorToken(ctx, v.Store, filepath.Join(t.TempDir(), api.OperatorTokenFile), time.Now())
+	op, err := tenant.EnsureOperatorToken(ctx, v.Store, filepath.Join(t.TempDir(), tenant.OperatorTokenFile), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +138,14 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 func TestMailboxDEPLimitAndAvailabilityKeys(t *testing.T) {
 	e := startDEPs(t)
 	ids := map[string]bool{}
-	for i := range api.MaxMailboxDEPs {
+	for i := range dep.MaxMailboxDEPs {
 		st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"dep-%02d","azureKeyIDs":%s}`, i, e.keys))
 		if st != 201 {
 			t.Fatalf("DEP %d: %d %v", i, st, body)
 		}
 		ids[body["id"].(string)] = true
 	}
-	if len(ids) != api.MaxMailboxDEPs {
+	if len(ids) != dep.MaxMailboxDEPs {
 		t.Fatalf("%d distinct DEP IDs", len(ids))
 	}
 	st, ct, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"dep-51","azureKeyIDs":%s}`, e.keys))
@@ -167,8 +169,8 @@ func TestMailboxDEPLimitAndAvailabilityKeys(t *testing.T) {
 		}
 		avks[k.AvailabilityKeyID] = true
 	}
-	if len(avks) != api.MaxMailboxDEPs {
-		t.Fatalf("%d availability keys for %d DEPs", len(avks), api.MaxMailboxDEPs)
+	if len(avks) != dep.MaxMailboxDEPs {
+		t.Fatalf("%d availability keys for %d DEPs", len(avks), dep.MaxMailboxDEPs)
 	}
 }
 
@@ -192,7 +194,7 @@ func TestMailboxDEPIsolationAndFailedCreation(t *testing.T) {
 
 	// Unwrap refused on one vault: the DEP is not created, and the error
 	// names the missing permission.
-	if err := e.vault.Client.Do(context.Background(), "PUT", "/vaults/"+e.seed.Vaults[1].Name+"/accessPolicies/"+api.ExchangeApp,
+	if err := e.vault.Client.Do(context.Background(), "PUT", "/vaults/"+e.seed.Vaults[1].Name+"/accessPolicies/"+dep.ExchangeApp,
 		map[string]any{"permissions": map[string]any{"keys": []string{"get", "wrapKey"}}}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,22 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 	})
 }
 
+// Route is an operation of the route table as others may read it (the
+// tests that try every route with every role).
+type Route struct {
+	ID, Method, Path string
+	Roles            []string // nil: no token needed
+}
+
+// Routes lists every operation of the route table.
+func (s *Server) Routes() []Route {
+	out := make([]Route, len(s.table))
+	for i, r := range s.table {
+		out[i] = Route{ID: r.id, Method: r.method, Path: r.path, Roles: r.roles}
+	}
+	return out
+}
+
 type tenantKey struct{}
 
 // tenantOf is the tenant a route's {tenant} names, as authorize found it.

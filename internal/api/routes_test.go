@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/tenant"
@@ -30,7 +32,7 @@ func TestRouteRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Config{Store: st})
+	s, err := service.NewAPI(service.Parts{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +55,10 @@ func TestRouteRoles(t *testing.T) {
 		}
 	}
 	param := regexp.MustCompile(`\{[a-z]+\}`)
-	call := func(r route, tenantName, role string) (int, string) {
-		path := strings.Replace(r.path, "{tenant}", tenantName, 1)
+	call := func(r api.Route, tenantName, role string) (int, string) {
+		path := strings.Replace(r.Path, "{tenant}", tenantName, 1)
 		path = param.ReplaceAllString(path, "x")
-		req, _ := http.NewRequest(r.method, srv.URL+path, strings.NewReader("{}"))
+		req, _ := http.NewRequest(r.Method, srv.URL+path, strings.NewReader("{}"))
 		req.Header.Set("Authorization", "Bearer "+tokens[role])
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := srv.Client().Do(req)
@@ -64,26 +66,26 @@ func TestRouteRoles(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var p Problem
+		var p api.Problem
 		json.NewDecoder(resp.Body).Decode(&p)
 		return resp.StatusCode, p.Rule
 	}
-	if len(s.table) < 50 {
-		t.Fatalf("the route table has %d routes; want every operation", len(s.table))
+	if len(s.Routes()) < 50 {
+		t.Fatalf("the route table has %d routes; want every operation", len(s.Routes()))
 	}
-	for _, r := range s.table {
-		if r.roles == nil {
+	for _, r := range s.Routes() {
+		if r.Roles == nil {
 			continue
 		}
 		for role := range tokens {
 			st, rl := call(r, "Contoso", role)
 			refused := st == http.StatusForbidden && strings.HasPrefix(rl, "Authorization.")
-			if allowed := slices.Contains(r.roles, role); allowed == refused {
-				t.Errorf("%s %s as %s: %d %s; allowed by the table: %v", r.method, r.path, role, st, rl, allowed)
+			if allowed := slices.Contains(r.Roles, role); allowed == refused {
+				t.Errorf("%s %s as %s: %d %s; allowed by the table: %v", r.Method, r.Path, role, st, rl, allowed)
 			}
-			if role != tenant.RoleOperator && strings.Contains(r.path, "{tenant}") {
+			if role != tenant.RoleOperator && strings.Contains(r.Path, "{tenant}") {
 				if st, rl := call(r, "Fabrikam", role); st != http.StatusNotFound || rl != "Tenant.Exists" {
-					t.Errorf("%s %s on another tenant as %s: %d %s; want 404 Tenant.Exists", r.method, r.path, role, st, rl)
+					t.Errorf("%s %s on another tenant as %s: %d %s; want 404 Tenant.Exists", r.Method, r.Path, role, st, rl)
 				}
 			}
 		}
@@ -98,7 +100,7 @@ func TestUnknownRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Config{Store: st})
+	s, err := service.NewAPI(service.Parts{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,7 @@ func TestUnknownRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p Problem
+		var p api.Problem
 		json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
 		if resp.StatusCode != tc.status || p.Rule != tc.rule || p.Fix == "" || resp.Header.Get("Content-Type") != "application/problem+json" {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/dep"
 )
 
 // TestSearchIndexServiceInitiated: the service builds each mailbox's search
@@ -49,7 +49,7 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 
 	// The tenant revokes both keys; the revocation signal evicts the DEP key.
 	for _, v := range e.seed.Vaults {
-		if err := e.vault.Client.Do(context.Background(), "DELETE", "/vaults/"+v.Name+"/accessPolicies/"+api.ExchangeApp, nil, nil); err != nil {
+		if err := e.vault.Client.Do(context.Background(), "DELETE", "/vaults/"+v.Name+"/accessPolicies/"+dep.ExchangeApp, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -116,6 +116,16 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	return out, err
 }
 
+// Read returns up to limit records of a tenant's chain after seq.
+func (l *Log) Read(ctx context.Context, tenant string, after int64, limit int) ([]Record, error) {
+	return l.st.ListAudit(ctx, tenant, after, limit)
+}
+
+// Last returns the last record of a tenant's chain (zero if none).
+func (l *Log) Last(ctx context.Context, tenant string) (Record, error) {
+	return l.st.LastAudit(ctx, tenant)
+}
+
 // KeyringEvent records a keyring event; it is the keyring's Audit hook.
 // The actor is the workload whose keyring it is.
 func (l *Log) KeyringEvent(workload string) func(keyring.Event) {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyfile"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -48,7 +49,7 @@ const (
 	DatabaseFile      = "ck.db"
 	MasterKeyFile     = "service-master.key"
 	SigningKeyFile    = "service-signing.key"
-	OperatorTokenFile = api.OperatorTokenFile
+	OperatorTokenFile = tenant.OperatorTokenFile
 )
 
 // Service is a built process: its store, and the service API and/or the
@@ -67,7 +68,7 @@ type Service struct {
 	caFile    string
 	opToken   string
 	opFile    string
-	workloads map[string]api.Workload
+	workloads map[dep.Kind]dep.Workload
 
 	mu     sync.Mutex
 	served bool
@@ -167,9 +168,7 @@ func (s *Service) buildService(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The one place that builds the API (its Config will change as the
-	// API is split into domain packages).
-	if s.api, err = api.New(api.Config{
+	if s.api, err = NewAPI(Parts{
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
 		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
 	}); err != nil {
@@ -234,7 +233,7 @@ func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azu
 // buildWorkloads gives each DEP kind its workload: the application's kms
 // client and a keyring, one per application, all sharing one keystore of
 // availability keys sealed under the service master key.
-func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (map[string]api.Workload, error) {
+func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (map[dep.Kind]dep.Workload, error) {
 	master, err := s.masterKey()
 	if err != nil {
 		return nil, err
@@ -254,20 +253,20 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	byApp := map[string]api.Workload{}
-	out := map[string]api.Workload{}
+	byApp := map[string]dep.Workload{}
+	out := map[dep.Kind]dep.Workload{}
 	for _, kind := range kinds {
 		app := strings.ToLower(apps[kind])
 		if w, ok := byApp[app]; ok {
-			out[kind] = w
+			out[dep.Kind(kind)] = w
 			continue
 		}
 		c, err := newKMS(app)
 		if err != nil {
 			return nil, fmt.Errorf("workloads.%s: %w", kind, err)
 		}
-		w := api.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: metrics, Audit: log.KeyringEvent(app)})}
-		byApp[app], out[kind] = w, w
+		w := dep.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: metrics, Audit: log.KeyringEvent(app)})}
+		byApp[app], out[dep.Kind(kind)] = w, w
 	}
 	return out, nil
 }
@@ -330,7 +329,7 @@ func (s *Service) operatorToken(ctx context.Context) error {
 			s.opFile = filepath.Join(s.cfg.DataDir, OperatorTokenFile)
 		}
 		var err error
-		s.opToken, err = api.EnsureOperatorToken(ctx, s.st, s.opFile, now)
+		s.opToken, err = tenant.EnsureOperatorToken(ctx, s.st, s.opFile, now)
 		return err
 	}
 	tok := strings.TrimSpace(string(o.Token))
@@ -511,10 +510,10 @@ func (s *Service) OperatorTokenFile() string { return s.opFile }
 
 // Keyring is the keyring of a DEP kind's workload (mailbox, site, mdep),
 // or nil.
-func (s *Service) Keyring(kind string) *keyring.Keyring { return s.workloads[kind].Ring }
+func (s *Service) Keyring(kind string) *keyring.Keyring { return s.workloads[dep.Kind(kind)].Ring }
 
 // KMS is the kms client of a DEP kind's workload, or nil.
-func (s *Service) KMS(kind string) kms.Client { return s.workloads[kind].KMS }
+func (s *Service) KMS(kind string) kms.Client { return s.workloads[dep.Kind(kind)].KMS }
 
 // ClientConfig is what a client needs to connect: the built-in vault's
 // connection (when it runs here), the service URL and the operator's

@@ -1,0 +1,65 @@
+package service
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/jobs"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/lifecycle"
+	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+	"github.com/customerkey/customerkey/internal/workload"
+)
+
+// Parts are what the service's domain is built from: the store, the
+// workloads that reach customer keys, the vault directory onboarding
+// reads, the signing key and the settings of jobs and purges.
+type Parts struct {
+	Store store.Store
+	// Workloads by DEP kind: the service principal, key client and
+	// keyring that reach customer keys for that kind.
+	Workloads      map[dep.Kind]dep.Workload
+	Azure          onboarding.Azure
+	Signer         ed25519.PrivateKey
+	PurgeApprovals int           // distinct officers who approve a purge (default 1)
+	JobLease       time.Duration // how long a dead process holds its jobs (default 30 s)
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// NewAPI builds the domain services (tenants, onboarding, DEPs,
+// containers, lifecycle with its jobs, audit) from parts, and the API over
+// them. New uses it; so do tests that need the API without a whole process.
+func NewAPI(p Parts) (*api.Server, error) {
+	if p.Store == nil {
+		return nil, errors.New("service: no store")
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	st, now, log := p.Store, p.Now, p.Logger
+	tenants := tenant.New(st, now, log)
+	auditLog := audit.New(st, now, log)
+	deps := dep.New(dep.Config{Store: st, Workloads: p.Workloads, Azure: p.Azure, Signer: p.Signer, PurgeApprovals: p.PurgeApprovals, Now: now, Logger: log})
+	boxes := workload.New(workload.Config{Store: st, DEPs: deps, Licences: tenants, Now: now, Logger: log})
+	runner := jobs.New(jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease})
+	life := lifecycle.New(lifecycle.Config{Store: st, DEPs: deps, Containers: boxes, Jobs: runner, Audit: auditLog, Now: now, Logger: log})
+	scenarioKind := map[string]dep.Kind{onboarding.EXO: dep.Mailbox, onboarding.SPO: dep.Site, onboarding.MDEP: dep.MDEP}
+	requests := onboarding.NewRequests(onboarding.Config{Store: st, Azure: p.Azure, Now: now, Logger: log,
+		Workload: func(scenario string) (string, kms.Client, bool) {
+			w, ok := p.Workloads[scenarioKind[scenario]]
+			return w.App, w.KMS, ok
+		}})
+	return api.New(api.Config{Tenants: tenants, Onboarding: requests, DEPs: deps, Containers: boxes, Lifecycle: life, Audit: auditLog,
+		Signer: p.Signer, Logger: log, Now: now})
+}
