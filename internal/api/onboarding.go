@@ -9,19 +9,19 @@ import (
 )
 
 func onboardingJSON(r onboarding.Result) client.OnboardingResult {
-	out := client.OnboardingResult{ID: r.ID, CreatedDate: r.CreatedDate, Organization: r.Organization, Request: client.OnboardingRequest(r.Request),
-		ValidationResult: client.ValidationResult{Status: r.ValidationResult.Status, Rules: []client.OnboardingRule{}}, EnablementResult: r.EnablementResult}
-	for _, x := range r.ValidationResult.Rules {
-		out.ValidationResult.Rules = append(out.ValidationResult.Rules, client.OnboardingRule(x))
+	rules := r.ValidationResult.Rules
+	if rules == nil {
+		rules = []client.OnboardingRule{}
 	}
-	return out
+	return client.OnboardingResult{ID: r.ID, CreatedDate: r.CreatedDate, Organization: r.Organization, Request: r.Request,
+		ValidationResult: client.ValidationResult{Status: r.ValidationResult.Status, Rules: rules}, EnablementResult: r.EnablementResult}
 }
 
 func (s *Server) newOnboardingRequest(ctx context.Context, in *struct {
 	TenantPath
 	Body client.OnboardingRequest
 }) (*body[client.OnboardingResult], error) {
-	r, err := s.onboarding.Submit(ctx, tenantOf(ctx), onboarding.Request(in.Body), tenant.Caller(ctx).Subject)
+	r, err := s.onboarding.Submit(ctx, tenantOf(ctx), in.Body, tenant.Caller(ctx).Subject)
 	if err != nil {
 		return nil, err
 	}

@@ -26,18 +26,8 @@ import (
 // never refused for its role.
 func TestRouteRoles(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s, err := service.NewAPI(service.Parts{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+	st, s, srv := bareAPI(t)
+	var err error
 	now := time.Now()
 	for _, name := range []string{"Contoso", "Fabrikam"} {
 		if err := st.CreateServiceTenant(ctx, store.ServiceTenant{ID: strings.ToLower(name) + "-id", Name: name, Created: now}); err != nil {
@@ -95,17 +85,7 @@ func TestRouteRoles(t *testing.T) {
 // TestUnknownRoutes: paths and methods the API does not serve are answered
 // as problems, like every other error, not as the mux's plain text.
 func TestUnknownRoutes(t *testing.T) {
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s, err := service.NewAPI(service.Parts{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+	_, _, srv := bareAPI(t)
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -131,4 +111,21 @@ func TestUnknownRoutes(t *testing.T) {
 			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
 		}
 	}
+}
+
+// bareAPI serves the API over a fresh SQLite store, with no workloads.
+func bareAPI(t *testing.T) (store.Store, *api.Server, *httptest.Server) {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := service.NewAPI(service.Parts{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return st, s, srv
 }

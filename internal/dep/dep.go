@@ -44,9 +44,9 @@ const (
 // service principals a tenant registers and grants get, wrapKey and
 // unwrapKey on its keys.
 const (
-	ExchangeApp   = "00000002-0000-0ff1-ce00-000000000000" // Office 365 Exchange Online: mailbox DEPs
-	SharePointApp = "00000003-0000-0ff1-ce00-000000000000" // Office 365 SharePoint Online: site DEPs
-	M365App       = "c066d759-24ae-40e7-a56f-027002b5d3e4" // M365DataAtRestEncryption: the multi-workload DEP
+	ExchangeApp   = client.ExchangeApp   // Office 365 Exchange Online: mailbox DEPs
+	SharePointApp = client.SharePointApp // Office 365 SharePoint Online: site DEPs
+	M365App       = client.M365App       // M365DataAtRestEncryption: the multi-workload DEP
 )
 
 // Workload is how the service reaches customer keys as one workload's

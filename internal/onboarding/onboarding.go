@@ -12,18 +12,19 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/kms"
 )
 
-// Scenarios and modes.
+// Scenarios and modes, as the API names them.
 const (
-	MDEP = "MDEP" // multi-workload
-	EXO  = "EXO"  // Exchange mailboxes
-	SPO  = "SPO"  // SharePoint and OneDrive sites
+	MDEP = client.ScenarioMDEP // multi-workload
+	EXO  = client.ScenarioEXO  // Exchange mailboxes
+	SPO  = client.ScenarioSPO  // SharePoint and OneDrive sites
 
-	Validate = "Validate"
-	Prepare  = "Prepare"
-	Enable   = "Enable"
+	Validate = client.ModeValidate
+	Prepare  = client.ModePrepare
+	Enable   = client.ModeEnable
 )
 
 // CustomerKeyPlans are the service plans that include Customer Key (O1):
@@ -59,25 +60,10 @@ var appNames = map[string]string{
 }
 
 // Request is New-CustomerKeyOnboardingRequest's parameters.
-type Request struct {
-	Scenario      string    `json:"scenario" enum:"MDEP,EXO,SPO"`
-	Mode          string    `json:"mode" enum:"Validate,Prepare,Enable"`
-	Subscriptions [2]string `json:"subscriptions" doc:"Subscription1 and Subscription2"`
-	Vaults        [2]string `json:"vaults" doc:"VaultName1 and VaultName2"`
-	Keys          [2]string `json:"keys" doc:"KeyName1 and KeyName2"`
-	Officers      []string  `json:"officers,omitempty" doc:"UPNs of the authorised officers who must approve a data purge (O7)"`
-}
+type Request = client.OnboardingRequest
 
 // Rule is one check's outcome.
-type Rule struct {
-	Name     string `json:"ruleName"`
-	Expected string `json:"expectedValue"`
-	Actual   string `json:"actualValue"`
-	Scope    string `json:"scope,omitempty" doc:"The first five characters of the subscription ID"`
-	Details  string `json:"details"`
-	Passed   bool   `json:"passed"`
-	Advisory bool   `json:"advisory,omitempty" doc:"Reported, but does not block enablement"`
-}
+type Rule = client.OnboardingRule
 
 // Subscription and Vault are what the rules read of Azure.
 type Subscription struct {

@@ -36,11 +36,11 @@ import (
 
 // Roles of the service API.
 const (
-	RoleOperator        = "operator" // the service provider
-	RoleGlobalAdmin     = "global-admin"
-	RoleExchangeAdmin   = "exchange-admin"
-	RoleSharePointAdmin = "sharepoint-admin"
-	RoleComplianceAdmin = "compliance-admin"
+	RoleOperator        = client.RoleOperator // the service provider
+	RoleGlobalAdmin     = client.RoleGlobalAdmin
+	RoleExchangeAdmin   = client.RoleExchangeAdmin
+	RoleSharePointAdmin = client.RoleSharePointAdmin
+	RoleComplianceAdmin = client.RoleComplianceAdmin
 )
 
 // Roles is every role a tenant's admins may hold.

@@ -33,8 +33,8 @@ import (
 
 // Container kinds, as stored.
 const (
-	UserMailbox   = "UserMailbox"
-	MailUser      = "MailUser" // not yet migrated: its data is encrypted as it arrives
+	UserMailbox   = client.UserMailbox
+	MailUser      = client.MailUser // not yet migrated: its data is encrypted as it arrives
 	MultiWorkload = "MultiWorkload"
 	sitePrefix    = "Site:" // + geo
 )
