@@ -1,0 +1,142 @@
+package tenant_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+func start(t *testing.T) (*tenant.Service, *sqlstore.DB, *time.Time) {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	return tenant.New(st, func() time.Time { return now }, slog.New(slog.DiscardHandler)), st, &now
+}
+
+func as(role, tenantID string) context.Context {
+	return tenant.WithCaller(context.Background(), store.APIToken{Role: role, Tenant: tenantID, Subject: role + "@contoso.com"})
+}
+
+func wantRule(t *testing.T, what string, err error, id string) {
+	t.Helper()
+	if e, ok := rule.As(err); !ok || e.Rule != id || e.Fix == "" {
+		t.Errorf("%s: got %v, want rule %s with a fix", what, err, id)
+	}
+}
+
+func TestTenantsAndTokens(t *testing.T) {
+	s, _, now := start(t)
+	op := as(tenant.RoleOperator, "")
+	contoso, err := s.Create(op, "  Contoso  ", "7C8D9E0F-1A2B-4C3D-8E9F-0A1B2C3D4E5F")
+	if err != nil || contoso.Name != "Contoso" || contoso.ID != "7c8d9e0f-1a2b-4c3d-8e9f-0a1b2c3d4e5f" {
+		t.Fatalf("create: %+v, %v; want Contoso with its GUID in lower case", contoso, err)
+	}
+	fabrikam, err := s.Create(op, "Fabrikam", "")
+	if err != nil || len(fabrikam.ID) != 36 {
+		t.Fatalf("create without an ID: %+v, %v; want a new GUID", fabrikam, err)
+	}
+	admin := as(tenant.RoleGlobalAdmin, contoso.ID)
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		tn, id   string
+		wantRule string
+	}{
+		{"a tenant admin creates a tenant", admin, "Litware", "", "Authorization.Operator"},
+		{"an empty name", op, " ", "", "Tenant.Name"},
+		{"a name starting with a symbol", op, "-x", "", "Tenant.Name"},
+		{"an ID that is not a GUID", op, "Litware", "12345", "Tenant.ID"},
+		{"a name taken", op, "Contoso", "", "Tenant.Unique"},
+	} {
+		_, err := s.Create(tc.ctx, tc.tn, tc.id)
+		wantRule(t, tc.name, err, tc.wantRule)
+	}
+
+	// Visibility: a tenant's admin sees its own tenant only.
+	if _, err := s.Get(admin, "Fabrikam"); !rule.Is(err, rule.KindNotFound) {
+		t.Errorf("a Contoso admin gets Fabrikam: %v; want not found", err)
+	}
+	if got, err := s.Get(admin, "contoso"); err != nil || got.ID != contoso.ID {
+		t.Errorf("a Contoso admin gets its tenant by name: %+v, %v", got, err)
+	}
+	if ts, _ := s.List(admin); len(ts) != 1 {
+		t.Errorf("a tenant admin lists %d tenants; want its own", len(ts))
+	}
+	if ts, _ := s.List(op); len(ts) != 2 {
+		t.Errorf("the operator lists %d tenants; want 2", len(ts))
+	}
+
+	// Tokens.
+	for _, tc := range []struct {
+		name                    string
+		ctx                     context.Context
+		subject, role, validFor string
+		wantRule                string
+	}{
+		{"an Exchange admin issues a token", as(tenant.RoleExchangeAdmin, contoso.ID), "x@contoso.com", tenant.RoleGlobalAdmin, "", "Authorization.TenantAdmin"},
+		{"another tenant's global admin", as(tenant.RoleGlobalAdmin, fabrikam.ID), "x@contoso.com", tenant.RoleGlobalAdmin, "", "Authorization.TenantAdmin"},
+		{"a role that is not a tenant's", admin, "x@contoso.com", tenant.RoleOperator, "", "Token.Role"},
+		{"a subject that is not a UPN", admin, "x", tenant.RoleExchangeAdmin, "", "Token.Subject"},
+		{"a lifetime under an hour", admin, "x@contoso.com", tenant.RoleExchangeAdmin, "30m", "Token.ValidFor"},
+		{"a lifetime over a year", admin, "x@contoso.com", tenant.RoleExchangeAdmin, "9000h", "Token.ValidFor"},
+	} {
+		_, _, err := s.IssueToken(tc.ctx, contoso, tc.subject, tc.role, tc.validFor)
+		wantRule(t, tc.name, err, tc.wantRule)
+	}
+	tok, rec, err := s.IssueToken(admin, contoso, "exo@contoso.com", tenant.RoleExchangeAdmin, "2h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Authenticate(context.Background(), tok)
+	if err != nil || p.Subject != "exo@contoso.com" || p.Role != tenant.RoleExchangeAdmin || p.Tenant != contoso.ID || p.Expires.Sub(rec.Expires).Abs() > time.Millisecond {
+		t.Fatalf("authenticate: %+v, %v", p, err)
+	}
+	_, err = s.Authenticate(context.Background(), "")
+	wantRule(t, "no token", err, "Authentication")
+	_, err = s.Authenticate(context.Background(), tok+"x")
+	wantRule(t, "an unknown token", err, "Authentication")
+	*now = now.Add(3 * time.Hour)
+	_, err = s.Authenticate(context.Background(), tok)
+	wantRule(t, "an expired token", err, "Authentication")
+}
+
+func TestRolesAndLicences(t *testing.T) {
+	s, st, _ := start(t)
+	ctx := context.Background()
+	ct := store.ServiceTenant{ID: "t1", Name: "Contoso", Created: time.Now()}
+	if err := st.CreateServiceTenant(ctx, ct); err != nil {
+		t.Fatal(err)
+	}
+	exo := as(tenant.RoleExchangeAdmin, ct.ID)
+	wantRule(t, "an Exchange admin on a SharePoint route", tenant.RequireRole(exo, []string{tenant.RoleGlobalAdmin, tenant.RoleSharePointAdmin}), "Authorization.Role")
+	wantRule(t, "an Exchange admin on an operator route", tenant.RequireOperator(exo), "Authorization.Operator")
+	if err := tenant.RequireRole(exo, []string{tenant.RoleExchangeAdmin}); err != nil {
+		t.Errorf("an Exchange admin on an Exchange route: %v", err)
+	}
+	_, err := s.SetLicence(exo, ct, "alice@contoso.com", "E5")
+	wantRule(t, "an Exchange admin assigns a licence", err, "Authorization.TenantAdmin")
+	admin := as(tenant.RoleGlobalAdmin, ct.ID)
+	_, err = s.SetLicence(admin, ct, "alice", "E5")
+	wantRule(t, "a user that is not a UPN", err, "Licence.User")
+	wantRule(t, "no licence", s.RequireLicence(ctx, ct, "alice@contoso.com"), "O1.Licence")
+	for plan, ok := range map[string]bool{"E5": true, "Microsoft 365 E5": true, "E3": false} {
+		l, err := s.SetLicence(admin, ct, "Alice@contoso.com", plan)
+		if err != nil || l.User != "alice@contoso.com" || l.CustomerKey != ok {
+			t.Errorf("licence %s: %+v, %v; want customer key %v", plan, l, err, ok)
+		}
+		if err := s.RequireLicence(ctx, ct, "alice@contoso.com"); (err == nil) != ok {
+			t.Errorf("require licence with %s: %v", plan, err)
+		}
+	}
+}
