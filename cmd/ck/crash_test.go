@@ -140,7 +140,7 @@ func TestCrashConvergence(t *testing.T) {
 
 	// The seed set-up: two vaults with two keys, both workloads granted.
 	ck("vault", "tenant", "create", "Contoso", "--id", "7c8d9e0f-1a2b-4c3d-8e9f-0a1b2c3d4e5f")
-	for _, p := range []string{"owner@contoso.com", exo, spo} {
+	for _, p := range []string{"owner@contoso.com", exo, spo, "19f7f505-34aa-44a4-9dcc-6a768854d2ea", "c066d759-24ae-40e7-a56f-027002b5d3e4"} { // the three Customer Key requires, and SharePoint
 		ck("vault", "principal", "create", p, "--tenant", "Contoso")
 	}
 	subs := []string{"11111111-aaaa-4000-8000-000000000001", "22222222-bbbb-4000-8000-000000000002"}

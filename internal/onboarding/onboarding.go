@@ -230,18 +230,14 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 // A requiredPrincipal is a service principal the tenant must register.
 type requiredPrincipal struct {
 	app string
-	// blocking: without it the service cannot reach the tenant's keys.
-	// The seed asks for the onboarding and M365DataAtRestEncryption
-	// applications in every scenario, but this service acts only as the
-	// scenario's workload application: a missing one of the other two is
-	// reported as advice until the deployments and scripts register them.
-	blocking bool
+	// acts: the service acts as this application to reach the keys.
+	acts bool
 }
 
 // principals are the service principals a scenario whose workload acts as
-// app needs: the onboarding application, M365DataAtRestEncryption, and the
-// workload's own application (the seed's list for Exchange; the same for
-// the others, each with its own application).
+// app needs, every one of them required (the seed: "your tenant must have
+// the required service principals registered"): the onboarding
+// application, M365DataAtRestEncryption, and the workload's own.
 func principals(app string) []requiredPrincipal {
 	ps := []requiredPrincipal{{app: OnboardingApp}, {app: M365App}}
 	if app == "" {
@@ -249,11 +245,11 @@ func principals(app string) []requiredPrincipal {
 	}
 	for i := range ps {
 		if strings.EqualFold(ps[i].app, app) {
-			ps[i].blocking = true
+			ps[i].acts = true
 			return ps
 		}
 	}
-	return append(ps, requiredPrincipal{app: strings.ToLower(app), blocking: true})
+	return append(ps, requiredPrincipal{app: strings.ToLower(app), acts: true})
 }
 
 // principalRule checks that one service principal is registered in the tenant.
@@ -270,11 +266,11 @@ func principalRule(ctx context.Context, az Azure, tenant string, p requiredPrinc
 	case err != nil:
 		actual = "error: " + err.Error()
 	}
-	why := "the service acts as this application to reach the keys: without it every wrap and unwrap fails"
-	if !p.blocking {
-		why = "Customer Key's setup registers it in every tenant; this service does not act as it, so a missing one is advice"
+	why := "Customer Key requires it in every tenant"
+	if p.acts {
+		why = "the service acts as this application to reach the keys: without it every wrap and unwrap fails"
 	}
-	return Rule{Name: "ServicePrincipalRegistered", Expected: p.app, Actual: actual, Passed: err == nil, Advisory: !p.blocking,
+	return Rule{Name: "ServicePrincipalRegistered", Expected: p.app, Actual: actual, Passed: err == nil,
 		Details: "Register the service principal of the " + name + " application in the tenant (New-AzADServicePrincipal -ApplicationId " + p.app + "); " + why +
 			" (ck vault principal create " + p.app + " --tenant " + tenant + " --display-name '" + name + "')."}
 }

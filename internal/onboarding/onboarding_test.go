@@ -176,14 +176,14 @@ func TestRules(t *testing.T) {
 			expected: M365App, actual: "not registered",
 			fix: "ck vault principal create " + M365App + " --tenant " + tenant + " --display-name 'M365DataAtRestEncryption'"},
 		// For Exchange, M365DataAtRestEncryption and the onboarding
-		// application are asked for, but do not block.
+		// application block too: the seed requires all three.
 		{rule: "ServicePrincipalRegistered",
 			fail:     func(w *world) { w.unregister(M365App) },
-			expected: M365App, actual: "not registered", fix: "ck vault principal create " + M365App, advisory: true},
+			expected: M365App, actual: "not registered", fix: "ck vault principal create " + M365App},
 		{rule: "ServicePrincipalRegistered",
 			fail:     func(w *world) { w.unregister(OnboardingApp) },
 			expected: OnboardingApp, actual: "not registered",
-			fix: "ck vault principal create " + OnboardingApp + " --tenant " + tenant + " --display-name 'Customer Key Onboarding'", advisory: true},
+			fix: "ck vault principal create " + OnboardingApp + " --tenant " + tenant + " --display-name 'Customer Key Onboarding'"},
 		{rule: "OnboardedForEXOorMDEP",
 			pass:     func(w *world) { w.scenario(SPO, ExchangeApp); w.onboarded(MDEP) },
 			fail:     func(w *world) { w.scenario(SPO, ExchangeApp); w.onboarded(SPO) },
@@ -333,7 +333,7 @@ func TestCustomerKeyPlans(t *testing.T) {
 
 // TestRequiredPrincipals: the onboarding application and
 // M365DataAtRestEncryption for every scenario, and the workload's own
-// application, which alone blocks.
+// application, the one the service acts as.
 func TestRequiredPrincipals(t *testing.T) {
 	for _, tt := range []struct {
 		app  string
@@ -354,7 +354,7 @@ func TestRequiredPrincipals(t *testing.T) {
 // An error other than not found is shown as it is, and blocks.
 func TestPrincipalLookupError(t *testing.T) {
 	w := ready()
-	r := principalRule(context.Background(), failingDirectory{w.az}, tenant, requiredPrincipal{app: ExchangeApp, blocking: true})
+	r := principalRule(context.Background(), failingDirectory{w.az}, tenant, requiredPrincipal{app: ExchangeApp, acts: true})
 	if r.Passed || r.Actual != "error: directory unreachable" || r.Advisory {
 		t.Errorf("got %+v, want a blocking failure with actual %q", r, "error: directory unreachable")
 	}

@@ -160,7 +160,8 @@ func openSchema(ctx context.Context, url string) (store.Store, string, func(), e
 }
 
 // Seed is a tenant set up as the seed documents describe: Contoso, a key
-// administrator, the Exchange Online workload's service principal, and one
+// administrator, the service principals Customer Key requires (Exchange
+// Online, the onboarding application, M365DataAtRestEncryption), and one
 // premium vault with one RSA-HSM key in each region (eastus, westus), in
 // two subscriptions, the workload allowed get, wrapKey and unwrapKey.
 type Seed struct {
@@ -185,7 +186,9 @@ func (e *Env) SeedTenant() (Seed, error) {
 		return s, err
 	}
 	s.Tenant = t.ID
-	for _, p := range []string{s.Admin, s.Workload} {
+	// The admin, the workload, and the two applications every Customer Key
+	// tenant registers (onboarding, M365DataAtRestEncryption).
+	for _, p := range []string{s.Admin, s.Workload, "19f7f505-34aa-44a4-9dcc-6a768854d2ea", "c066d759-24ae-40e7-a56f-027002b5d3e4"} {
 		if err := do("POST", "/tenants/Contoso/principals", map[string]any{"name": p}, nil); err != nil {
 			return s, err
 		}
