@@ -35,12 +35,8 @@ func (s *Server) depRoutes(k depKind) {
 			TenantPath
 			Body client.NewDEPRequest
 		}) (*body[client.DEP], error) {
-			t := tenantOf(ctx)
-			if err := s.deps.RequireOnboarded(ctx, t, k.scenarios...); err != nil {
-				return nil, err
-			}
-			d, err := s.deps.Create(ctx, t, dep.Spec{Kind: k.kind, Name: in.Body.Name, Description: in.Body.Description, KeyURIs: in.Body.AzureKeyIDs})
-			return depOut(d, err)
+			return depOut(s.deps.Create(ctx, tenantOf(ctx), dep.Spec{Kind: k.kind, Name: in.Body.Name, Description: in.Body.Description,
+				KeyURIs: in.Body.AzureKeyIDs, Onboarded: k.scenarios}))
 		})
 	add(s, route{id: "get-" + strings.TrimSuffix(noun, "policy") + "policies", method: "GET", path: base, summary: "Get-" + k.noun + ": all of them", tag: k.tag, roles: tenantAdmins},
 		func(ctx context.Context, _ *TenantPath) (*body[client.List[client.DEP]], error) {

@@ -53,47 +53,39 @@ func statsJSON(st workload.Stats) client.Statistics {
 	return client.Statistics{Identity: st.Mailbox.ID, Kind: st.Mailbox.Kind, IsEncrypted: st.IsEncrypted, DataEncryptionPolicyID: st.DEP, Pending: st.Pending, ItemCount: st.Items}
 }
 
-func (s *Server) statistics(ctx context.Context, m store.Mailbox) (client.Statistics, error) {
-	st, err := s.boxes.Statistics(ctx, m)
-	return statsJSON(st), err
+func statsOut(st workload.Stats, err error) (*body[client.Statistics], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &body[client.Statistics]{statsJSON(st)}, nil
 }
 
 func (s *Server) newMailbox(ctx context.Context, in *struct {
 	TenantPath
 	Body client.NewMailboxRequest
 }) (*body[client.Statistics], error) {
-	m, err := s.boxes.CreateMailbox(ctx, tenantOf(ctx), in.Body.ID, in.Body.Kind, in.Body.DataEncryptionPolicy)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.statistics(ctx, m)
-	return &body[client.Statistics]{st}, err
+	return statsOut(s.boxes.CreateMailbox(ctx, tenantOf(ctx), in.Body.ID, in.Body.Kind, in.Body.DataEncryptionPolicy))
 }
 
 func (s *Server) setMailbox(ctx context.Context, in *struct {
 	MailboxPath
 	Body client.SetMailboxRequest
 }) (*statusBody[client.SetMailboxResult], error) {
-	m, j, err := s.life.SetMailbox(ctx, tenantOf(ctx), in.Mailbox, in.Body.DataEncryptionPolicy)
+	st, j, err := s.life.SetMailbox(ctx, tenantOf(ctx), in.Mailbox, in.Body.DataEncryptionPolicy)
 	if err != nil {
 		return nil, err
 	}
 	out := &statusBody[client.SetMailboxResult]{Status: http.StatusOK}
+	out.Body.Statistics = statsJSON(st)
 	if j != nil {
 		job := jobJSON(*j)
 		out.Status, out.Body.Job = http.StatusAccepted, &job
 	}
-	out.Body.Statistics, err = s.statistics(ctx, m)
-	return out, err
+	return out, nil
 }
 
 func (s *Server) mailboxStatistics(ctx context.Context, in *MailboxPath) (*body[client.Statistics], error) {
-	m, err := s.boxes.Mailbox(ctx, tenantOf(ctx), in.Mailbox)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.statistics(ctx, m)
-	return &body[client.Statistics]{st}, err
+	return statsOut(s.boxes.MailboxStatistics(ctx, tenantOf(ctx), in.Mailbox))
 }
 
 func (s *Server) putItem(ctx context.Context, in *struct {

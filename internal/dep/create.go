@@ -28,12 +28,20 @@ type Spec struct {
 	Name        string
 	Description string
 	KeyURIs     []string // exactly two, in two vaults
+	// Onboarded: the tenant must be onboarded for one of these scenarios
+	// first (O3); none: no check.
+	Onboarded []string
 }
 
 // Create checks the name and both keys (D1), creates the DEP (its key
 // wrapped by both customer keys and a new availability key), proves both
 // keys can unwrap it, and stores it.
 func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (store.DEP, error) {
+	if len(n.Onboarded) > 0 {
+		if err := s.RequireOnboarded(ctx, t, n.Onboarded...); err != nil {
+			return store.DEP{}, err
+		}
+	}
 	w, ok := s.cfg.Workloads[n.Kind]
 	if !ok {
 		return store.DEP{}, rule.Unavailable(client.RuleServiceWorkload, "the operator must configure this workload", "the service is not configured to reach customer keys for %s DEPs", n.Kind)

@@ -9,26 +9,33 @@ import (
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/workload"
 )
 
 // SetMailbox is Set-Mailbox / Set-MailUser -DataEncryptionPolicy: the
 // assignment is stored with the mailbox, and the tenant's
 // reassign-mailboxes job re-wraps it in the background. It returns the
-// mailbox as it is now, and the job if the mailbox must move.
-func (s *Service) SetMailbox(ctx context.Context, t store.ServiceTenant, upn, depName string) (store.Mailbox, *store.Job, error) {
+// mailbox's statistics now (the old DEP until the re-wrap is done, with
+// the pending one), and the job if the mailbox must move.
+func (s *Service) SetMailbox(ctx context.Context, t store.ServiceTenant, upn, depName string) (workload.Stats, *store.Job, error) {
 	m, err := s.boxes.Mailbox(ctx, t, upn)
 	if err != nil {
-		return m, nil, err
+		return workload.Stats{}, nil, err
 	}
 	m, move, err := s.boxes.Assign(ctx, t, m, depName)
-	if err != nil || !move {
-		return m, nil, err
-	}
-	j, err := s.startReassign(ctx, t)
 	if err != nil {
-		return m, nil, err
+		return workload.Stats{}, nil, err
 	}
-	return m, &j, nil
+	var job *store.Job
+	if move {
+		j, err := s.startReassign(ctx, t)
+		if err != nil {
+			return workload.Stats{}, nil, err
+		}
+		job = &j
+	}
+	st, err := s.boxes.Statistics(ctx, m)
+	return st, job, err
 }
 
 // startReassign makes sure the tenant's reassign-mailboxes job is queued

@@ -129,7 +129,15 @@ func (s *Service) newContainer(ctx context.Context, t store.ServiceTenant, id, k
 // CreateMailbox creates a user mailbox or a mail user on a mailbox DEP
 // (by name or GUID), or on service-managed keys for "". A customer DEP
 // needs the user's Customer Key licence (O1).
-func (s *Service) CreateMailbox(ctx context.Context, t store.ServiceTenant, upn, kind, depName string) (store.Mailbox, error) {
+func (s *Service) CreateMailbox(ctx context.Context, t store.ServiceTenant, upn, kind, depName string) (Stats, error) {
+	m, err := s.createMailbox(ctx, t, upn, kind, depName)
+	if err != nil {
+		return Stats{}, err
+	}
+	return s.Statistics(ctx, m)
+}
+
+func (s *Service) createMailbox(ctx context.Context, t store.ServiceTenant, upn, kind, depName string) (store.Mailbox, error) {
 	if !upnRE.MatchString(upn) {
 		return store.Mailbox{}, rule.Invalid(client.RuleMailboxID, "give the user's principal name, e.g. alice@contoso.com", "mailbox %q is not a UPN", upn)
 	}
@@ -274,6 +282,15 @@ type Stats struct {
 	DEP         string // the GUID of that DEP
 	Pending     string // the DEP assigned, while the key is re-wrapped under it
 	Items       int
+}
+
+// MailboxStatistics is Get-MailboxStatistics.
+func (s *Service) MailboxStatistics(ctx context.Context, t store.ServiceTenant, upn string) (Stats, error) {
+	m, err := s.Mailbox(ctx, t, upn)
+	if err != nil {
+		return Stats{}, err
+	}
+	return s.Statistics(ctx, m)
 }
 
 // Statistics returns a mailbox's statistics.
