@@ -9,6 +9,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // depKind describes one kind of DEP the API manages the same way.
@@ -59,7 +60,7 @@ func (s *Server) depRoutes(k depKind) {
 		func(ctx context.Context, in *DEPPath) (*body[client.DEPHealth], error) {
 			return healthOut(s.deps.Probe(ctx, tenantOf(ctx), k.kind, in.DEP, false))
 		})
-	add(s, route{id: "signal-" + noun + "-revocation", method: "POST", path: base + "/{dep}/revocation", tag: k.tag, roles: append([]string{"operator"}, k.writers...),
+	add(s, route{id: "signal-" + noun + "-revocation", method: "POST", path: base + "/{dep}/revocation", tag: k.tag, roles: append([]string{tenant.RoleOperator}, k.writers...),
 		summary: "Revocation signal (R5): the tenant removed access to a customer key; the DEP key leaves the service's caches at once, then the keys are probed"},
 		func(ctx context.Context, in *DEPPath) (*body[client.DEPHealth], error) {
 			return healthOut(s.deps.Probe(ctx, tenantOf(ctx), k.kind, in.DEP, true))

@@ -207,35 +207,42 @@ func TestReadDuringPurge(t *testing.T) {
 // A purge requested after a mailbox was assigned elsewhere, but before
 // its re-wrap ran, keeps the mailbox on the DEP to be purged.
 func TestPurgeStopsPendingAssignment(t *testing.T) {
-	e := startDEPsOn(t, envOptions{holdJobs: true})
-	ctx := context.Background()
-	const T = "/v1/tenants/Contoso"
-	e.aliceOnDEP1()
-	if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":%s}`, e.keys)); st != 201 {
-		t.Fatalf("DEP-2: %d %v", st, body)
-	}
-	if st, _, body := e.call(e.admin, "PATCH", T+"/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":"DEP-2"}`); st != 202 || body["pendingDataEncryptionPolicyID"] == nil {
-		t.Fatalf("Set-Mailbox: %d %v", st, body)
-	}
-	e.grantWorkload("get")
-	if st, _, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
-		t.Fatalf("purge request: %d %v", st, body)
-	}
-	e.runJobs()
-	d1, _ := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		m, err := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Target == "" {
-			if m.DEP != d1.ID {
-				t.Fatalf("alice left the DEP to be purged for %s", m.DEP)
+	// A purge requested on the mailbox's DEP, or on the DEP it is being
+	// moved to, drops the pending move: nothing leaves a DEP to be purged,
+	// and nothing moves onto one (its containers are fixed at approval).
+	for _, purged := range []string{"DEP-1", "DEP-2"} {
+		t.Run(purged, func(t *testing.T) {
+			e := startDEPsOn(t, envOptions{holdJobs: true})
+			ctx := context.Background()
+			const T = "/v1/tenants/Contoso"
+			e.aliceOnDEP1()
+			if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":%s}`, e.keys)); st != 201 {
+				t.Fatalf("DEP-2: %d %v", st, body)
 			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alice's assignment still pending: %+v", m)
-		}
+			if st, _, body := e.call(e.admin, "PATCH", T+"/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":"DEP-2"}`); st != 202 || body["pendingDataEncryptionPolicyID"] == nil {
+				t.Fatalf("Set-Mailbox: %d %v", st, body)
+			}
+			e.grantWorkload("get")
+			if st, _, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/"+purged, `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
+				t.Fatalf("purge request: %d %v", st, body)
+			}
+			e.runJobs()
+			d1, _ := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				m, err := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Target == "" {
+					if m.DEP != d1.ID {
+						t.Fatalf("alice moved to %s, with %s to be purged", m.DEP, purged)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("alice's assignment still pending: %+v", m)
+				}
+			}
+		})
 	}
 }

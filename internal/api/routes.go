@@ -50,6 +50,9 @@ var (
 const (
 	dataBody    = 16 << 20
 	defaultWait = 2 * time.Minute
+	// indexWait: a search catches the index up first, and a rebuild reads
+	// every item of the mailbox; both may take long on a large one.
+	indexWait = 30 * time.Minute
 )
 
 // routes is the API: every operation, in one table.
@@ -92,8 +95,8 @@ func (s *Server) routes() {
 	add(s, route{id: "get-item", method: "GET", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Read an item: unwrapped through the keyring as a user-initiated request", tag: "mailbox data", roles: exchange}, s.getItem)
 	add(s, route{id: "list-items", method: "GET", path: t + "/mailboxes/{mailbox}/items", summary: "List a mailbox's items (IDs, kinds, versions, sizes; no content)", tag: "mailbox data", roles: exchange}, s.listItems)
 	add(s, route{id: "delete-item", method: "DELETE", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Delete an item", tag: "mailbox data", roles: exchange, status: 204}, s.deleteItem)
-	add(s, route{id: "search-mailbox", method: "GET", path: t + "/mailboxes/{mailbox}/search", summary: "Search a mailbox's items by word (reads the service-built index as the user)", tag: "mailbox data", roles: exchange}, s.searchMailbox)
-	add(s, route{id: "reindex-mailbox", method: "POST", path: t + "/mailboxes/{mailbox}/search/reindex", summary: "Rebuild a mailbox's search index: service-initiated work, which may use the availability key when the customer keys fail (K4)", tag: "mailbox data", roles: exchange}, s.reindexMailbox)
+	add(s, route{id: "search-mailbox", method: "GET", path: t + "/mailboxes/{mailbox}/search", summary: "Search a mailbox's items by word (reads the service-built index as the user)", tag: "mailbox data", roles: exchange, timeout: indexWait}, s.searchMailbox)
+	add(s, route{id: "reindex-mailbox", method: "POST", path: t + "/mailboxes/{mailbox}/search/reindex", summary: "Rebuild a mailbox's search index: service-initiated work, which may use the availability key when the customer keys fail (K4)", tag: "mailbox data", roles: exchange, timeout: indexWait}, s.reindexMailbox)
 
 	// Multi-workload records.
 	const rec = t + "/records/{workload}"
@@ -192,7 +195,7 @@ func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 	}
 	if err := tenant.RequireRole(c, r.roles); err != nil {
 		if e, ok := rule.As(err); ok && r.action != "" {
-			e.Detail = "role " + tenant.Caller(c).Role + " may not " + r.action + " for tenant " + tenantOf(c).Name
+			err = rule.New(e.Kind, e.Rule, e.Fix, "role %s may not %s for tenant %s", tenant.Caller(c).Role, r.action, tenantOf(c).Name)
 		}
 		s.writeProblem(ctx, s.problemOf(c, err))
 		return

@@ -145,9 +145,9 @@ func (s *Service) ByID(ctx context.Context, t store.ServiceTenant, id string) (s
 	d, err := s.st.DEPByID(ctx, t.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if p, err := s.st.Purge(ctx, t.ID, id); err == nil { // mid-purge: the DEP goes first
-			return d, rule.Gone(client.RulePurged, "the data of this DEP is being purged, at the tenant's request, and cannot be read", "DEP %s is %s", p.Name, strings.ToLower(p.State))
+			return d, rule.Gone(client.RulePurged, "the data of this DEP is being purged, at the tenant's request, and cannot be read", "DEP %s is %s", p.Name, strings.ToLower(p.State)).Because(store.ErrNotFound)
 		}
-		return d, rule.Internal(client.RuleMailboxDEP, "the operator should read the service log", "the DEP %s of a container is missing", id)
+		return d, rule.Internal(client.RuleMailboxDEP, "the operator should read the service log", "the DEP %s of a container is missing", id).Because(store.ErrNotFound)
 	}
 	return d, err
 }
@@ -207,16 +207,6 @@ func (s *Service) Cached(id string) (*envelope.Key, bool) {
 		return nil, false
 	}
 	return w.Ring.Cached(id)
-}
-
-// Evict drops a DEP's key from its keyring's cache.
-func (s *Service) Evict(d store.DEP) error {
-	w, _, err := s.Ring(d)
-	if err != nil {
-		return err
-	}
-	w.Ring.Evict(d.ID)
-	return nil
 }
 
 // WrappedWith are the key versions that wrap the DEP key (none if the

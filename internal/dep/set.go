@@ -104,7 +104,7 @@ type KeyHealth struct {
 
 // Probe asks each customer key of a DEP to unwrap its key now (R5). With
 // revoked, it is the tenant's revocation signal: the DEP key leaves the
-// cache first. Tenant admins of roles may ask; the operator may always.
+// cache first. Who may ask is the API's route table's business.
 func (s *Service) Probe(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, revoked bool) (Health, error) {
 	d, err := s.Get(ctx, t, k, idOrName)
 	if err != nil {

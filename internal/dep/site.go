@@ -78,8 +78,8 @@ func (s *Service) Geos(ctx context.Context, t store.ServiceTenant, geo string) (
 	return out, nil
 }
 
-// Registration returns a registered geo's record; rid names the rule a
-// missing registration breaks in the caller's context.
+// Registration returns a registered geo's record; fix says what to do
+// when the geo has none, in the caller's words.
 func (s *Service) Registration(ctx context.Context, t store.ServiceTenant, geo, fix string) (store.SiteRegistration, error) {
 	reg, err := s.st.SiteRegistration(ctx, t.ID, geo)
 	if errors.Is(err, store.ErrNotFound) {

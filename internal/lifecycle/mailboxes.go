@@ -114,14 +114,22 @@ func (s *Service) reassignMailboxes(ctx context.Context, x *jobs.Run) error {
 		moved := 0
 		for _, m := range ms {
 			to, err := target(m.Target)
-			if rule.Is(err, rule.KindInternal) || rule.Is(err, rule.KindGone) { // the DEP went away: the assignment with it
+			if errors.Is(err, store.ErrNotFound) { // the DEP went away: the assignment with it
 				s.log.Warn("lifecycle: assignment dropped: its DEP no longer exists", "tenant", t.ID, "mailbox", m.ID, "dep", m.Target)
 				err, to = s.boxes.DropAssignment(ctx, t, m), store.DEP{}
 			}
 			if err == nil && to.ID != "" {
-				if _, perr := s.st.Purge(ctx, t.ID, m.DEP); perr == nil { // requested since the assignment
-					s.log.Warn("lifecycle: assignment dropped: the mailbox's DEP has a purge request", "tenant", t.ID, "mailbox", m.ID, "dep", m.DEP)
-					err, to = s.boxes.DropAssignment(ctx, t, m), store.DEP{}
+				// A purge requested since the assignment, on either DEP,
+				// drops it: nothing leaves a DEP to be purged, and nothing
+				// moves onto one (its container list is fixed when the
+				// purge is approved, and its key may come only from the
+				// availability key).
+				for _, d := range []string{m.DEP, to.ID} {
+					if _, perr := s.st.Purge(ctx, t.ID, d); perr == nil {
+						s.log.Warn("lifecycle: assignment dropped: a DEP of the move has a purge request", "tenant", t.ID, "mailbox", m.ID, "dep", d)
+						err, to = s.boxes.DropAssignment(ctx, t, m), store.DEP{}
+						break
+					}
 				}
 			}
 			if err == nil && to.ID != "" {

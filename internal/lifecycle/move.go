@@ -100,7 +100,7 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 	if err := s.deps.RequireLost(ctx, from, reason); err != nil {
 		return store.Job{}, err
 	}
-	if err := s.deps.RequireHealthy(ctx, to, "R3.Target", "key-loss recovery target check"); err != nil {
+	if err := s.deps.RequireHealthy(ctx, to, client.RuleRecoveryTarget, "key-loss recovery target check"); err != nil {
 		return store.Job{}, err
 	}
 	// Disabled first, so no mailbox is assigned to it meanwhile.

@@ -60,16 +60,18 @@ func (s *Service) RegisterGeo(ctx context.Context, t store.ServiceTenant, geo st
 	return s.deps.Geo(ctx, t, geo)
 }
 
-// Purge requests are refused for sites (R6).
-var errNoSitePurge = rule.Invalid(client.RulePurgeNotForSites, "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)",
-	"purging of SharePoint and OneDrive DEPs isn't supported: the data purge path exists only for mailbox DEPs")
+// errNoSitePurge refuses a purge request for sites (R6).
+func errNoSitePurge() error {
+	return rule.Invalid(client.RulePurgeNotForSites, "to leave the service altogether, delete the tenant (Microsoft Entra ID tenant deletion)",
+		"purging of SharePoint and OneDrive DEPs isn't supported: the data purge path exists only for mailbox DEPs")
+}
 
 // RollGeo is Update-SPODataEncryptionPolicy: the geo's primary or
 // secondary key is replaced (a new vault, key or version); the geo is
 // Rolling while every site is re-wrapped in the background.
 func (s *Service) RollGeo(ctx context.Context, t store.ServiceTenant, geo, keyType string, key KeyRef, purge bool) (dep.Geo, error) {
 	if purge {
-		return dep.Geo{}, errNoSitePurge
+		return dep.Geo{}, errNoSitePurge()
 	}
 	geo = strings.ToUpper(geo)
 	reg, err := s.deps.Registration(ctx, t, geo, "register the geo first (ck spo dep register --geo "+geo+" ...)")

@@ -59,9 +59,21 @@ type Error struct {
 	Kind   Kind
 	Detail string // what happened, for this request
 	Fix    string // what to do about it
+	// Err is the condition behind it, if callers inside the service
+	// branch on it (store.ErrNotFound, say); never shown to clients.
+	Err error
 }
 
 func (e *Error) Error() string { return e.Detail }
+
+// Unwrap returns the condition behind the error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Because records the condition behind e and returns e.
+func (e *Error) Because(err error) *Error {
+	e.Err = err
+	return e
+}
 
 // New makes an Error.
 func New(kind Kind, id, fix, format string, args ...any) *Error {

@@ -4,9 +4,9 @@
 // plans and user licences.
 //
 // The API authenticates a request with Authenticate, puts the caller in the
-// context with WithCaller, and resolves the tenant a route names with
-// Authorize; domain packages read the caller (for audit reasons) with
-// Caller.
+// context with WithCaller, resolves the tenant a route names with Get and
+// checks the route's roles with RequireRole; domain packages read the
+// caller (for audit reasons) with Caller.
 package tenant
 
 import (
@@ -265,16 +265,6 @@ func (s *Service) Get(ctx context.Context, idOrName string) (store.ServiceTenant
 // choice of chain; never an answer to a caller).
 func (s *Service) Lookup(ctx context.Context, idOrName string) (store.ServiceTenant, error) {
 	return s.cache.get(ctx, s.st, idOrName)
-}
-
-// Authorize loads a tenant the caller may see and checks that the caller
-// holds one of roles.
-func (s *Service) Authorize(ctx context.Context, idOrName string, roles []string) (store.ServiceTenant, error) {
-	t, err := s.Get(ctx, idOrName)
-	if err != nil {
-		return t, err
-	}
-	return t, RequireRole(ctx, roles)
 }
 
 // RequireRole refuses a caller without one of roles.

@@ -216,7 +216,7 @@ func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref) ([]sto
 	return items, nil
 }
 
-// Delete deletes an item (a site's file with all its versions).
+// DeleteItem deletes an item (a site's file with all its versions).
 func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, id string) error {
 	sp := spaces[r.Space]
 	c := containerOf(r)

@@ -93,7 +93,6 @@ func New(cfg Config) *Service {
 }
 
 var (
-	upnRE      = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
 	itemIDRE   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 	siteRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	workloadRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
@@ -138,7 +137,7 @@ func (s *Service) CreateMailbox(ctx context.Context, t store.ServiceTenant, upn,
 }
 
 func (s *Service) createMailbox(ctx context.Context, t store.ServiceTenant, upn, kind, depName string) (store.Mailbox, error) {
-	if !upnRE.MatchString(upn) {
+	if !tenant.ValidUPN(upn) {
 		return store.Mailbox{}, rule.Invalid(client.RuleMailboxID, "give the user's principal name, e.g. alice@contoso.com", "mailbox %q is not a UPN", upn)
 	}
 	if kind == "" {
