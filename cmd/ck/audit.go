@@ -154,7 +154,7 @@ current head is read first and checked the same way.`,
 				if err != nil {
 					return err
 				}
-				if err := audit.VerifyHead(audit.Head(*head), pub); err != nil {
+				if err := audit.VerifyHead(*head, pub); err != nil {
 					return fmt.Errorf("the head: %w", err)
 				}
 			}
@@ -168,7 +168,7 @@ current head is read first and checked the same way.`,
 				return fmt.Errorf("%s: TAMPERED: %w", from, err)
 			}
 			if head != nil {
-				if err := audit.CheckHead(chain, audit.Head(*head)); err != nil {
+				if err := audit.CheckHead(chain, *head); err != nil {
 					return fmt.Errorf("%s: TAMPERED: %w", from, err)
 				}
 			}

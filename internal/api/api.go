@@ -1,9 +1,11 @@
-// Package api is the Customer Key service's REST API: tenants, tokens and
-// (as the service grows) onboarding, policies and the data plane. It is
-// described by OpenAPI 3.1 (docs/openapi.json, served at /openapi.json),
-// authenticates bearer tokens the service issues and keeps only as hashes,
-// authorizes every call by role and tenant, and answers every error as
-// application/problem+json naming the rule and the fix.
+// Package api is the Customer Key service's REST API over the domain
+// packages: one route table (routes.go) gives each operation its method,
+// path, roles, body limit, timeout and handler; middleware authenticates
+// the bearer token, records admin actions in the audit log and enforces
+// the route's roles on the tenant the path names; each handler decodes,
+// calls one domain function and encodes client's types. Every error is
+// application/problem+json naming the rule and the fix (problem.go). It is
+// described by OpenAPI 3.1 (docs/openapi.json, served at /openapi.json).
 package api
 
 import (

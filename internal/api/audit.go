@@ -76,7 +76,7 @@ func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[client.Aud
 	if err != nil {
 		return nil, err
 	}
-	return &body[client.AuditHead]{client.AuditHead(audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now()))}, nil
+	return &body[client.AuditHead]{audit.SignHead(s.cfg.Signer, t.ID, last, s.cfg.Now())}, nil
 }
 
 func (s *Server) readAudit(ctx context.Context, in *struct {

@@ -7,27 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/customerkey/customerkey/client"
 )
 
 // Head is the service's signed statement of where a tenant's chain ended
 // at a time. The chain links every record to the one before, so records
 // cut from the end of a copy leave a valid chain; a head kept from earlier
 // shows the cut: the copy must reach the head's record with its hash.
-type Head struct {
-	Tenant    string    `json:"tenant"`
-	Seq       int64     `json:"seq" doc:"The last record's number (0: empty)"`
-	Hash      []byte    `json:"hash" doc:"The last record's hash"`
-	Time      time.Time `json:"time"`
-	PublicKey []byte    `json:"publicKey" doc:"The service's Ed25519 public key"`
-	Signature []byte    `json:"signature" doc:"Ed25519 over the head's fields (docs/format.md)"`
-}
+type Head = client.AuditHead
 
 const headDomain = "customerkey audit head v1\x00"
 
-// message is what a head's signature covers: the domain string, then
+// headMessage is what a head's signature covers: the domain string, then
 // Tenant and Hash each preceded by its length (big-endian uint32), Seq and
 // Time (Unix nanoseconds) as big-endian int64.
-func (h Head) message() []byte {
+func headMessage(h Head) []byte {
 	b := []byte(headDomain)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(h.Tenant)))
 	b = append(b, h.Tenant...)
@@ -40,7 +35,7 @@ func (h Head) message() []byte {
 // SignHead states that tenant's chain ends at last (zero: empty) at now.
 func SignHead(key ed25519.PrivateKey, tenant string, last Record, now time.Time) Head {
 	h := Head{Tenant: tenant, Seq: last.Seq, Hash: last.Hash, Time: now.UTC(), PublicKey: key.Public().(ed25519.PublicKey)}
-	h.Signature = ed25519.Sign(key, h.message())
+	h.Signature = ed25519.Sign(key, headMessage(h))
 	return h
 }
 
@@ -49,7 +44,7 @@ var ErrHeadSignature = errors.New("audit: the head's signature does not verify w
 
 // VerifyHead checks the head's signature with the service's public key.
 func VerifyHead(h Head, pub ed25519.PublicKey) error {
-	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, h.message(), h.Signature) {
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, headMessage(h), h.Signature) {
 		return ErrHeadSignature
 	}
 	return nil
