@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -179,7 +180,15 @@ func tenantOf(ctx context.Context) store.ServiceTenant {
 // for the operator). It runs after authenticate.
 func (s *Server) authorize(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
+	if op == nil {
+		next(ctx)
+		return
+	}
 	r, ok := op.Metadata["route"].(route)
+	if !ok && len(op.Security) > 0 { // registered outside the table: refuse, never serve unchecked
+		s.writeProblem(ctx, s.problemOf(ctx.Context(), errors.New("api: operation "+op.OperationID+" is not in the route table")))
+		return
+	}
 	if !ok || r.roles == nil {
 		next(ctx)
 		return
