@@ -107,6 +107,23 @@ func (r *Runner) Enqueue(ctx context.Context, tenant, kind, target string, args 
 	return j, nil
 }
 
+// Again enqueues a job, or, if the tenant already has one active on
+// target, has that job run once more after it succeeds: for a change the
+// active job may already have looked past (it applies whatever is current
+// when it runs, so the arguments of the active job stay).
+func (r *Runner) Again(ctx context.Context, tenant, kind, target string, args any) error {
+	for {
+		_, err := r.Enqueue(ctx, tenant, kind, target, args)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		// Active: mark it; if it finished meanwhile, enqueue again.
+		if err := r.cfg.Store.AgainJob(ctx, tenant, target); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+}
+
 // Run claims and runs jobs until ctx is done, then waits for running
 // handlers to stop (they get ctx's cancellation) and puts their jobs
 // back in the queue.

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
@@ -17,17 +16,14 @@ import (
 
 // AssignMDEP is Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for
 // all multi-workload data of the tenant. The workload containers move in
-// the background; a running job goes over them again and picks up this
-// assignment.
+// the background; a job already running runs again after it, so it
+// cannot miss this assignment.
 func (s *Service) AssignMDEP(ctx context.Context, t store.ServiceTenant, name string) (dep.Assignment, error) {
 	a, err := s.deps.AssignMDEP(ctx, t, name)
 	if err != nil {
 		return a, err
 	}
-	if _, err := s.jobs.Enqueue(ctx, t.ID, JobReassociate, "mdep", struct{}{}); err != nil && !errors.Is(err, store.ErrConflict) {
-		return a, err
-	}
-	return a, nil
+	return a, s.jobs.Again(ctx, t.ID, JobReassociate, "mdep", struct{}{})
 }
 
 // reassociateMDEP is the reassociate-mdep job an assignment change queues:

@@ -537,6 +537,10 @@ type Jobs interface {
 	// FinishJob sets a held job's final state (or JobQueued with a retry
 	// time in until) and its error; ErrConflict if the lease was lost.
 	FinishJob(ctx context.Context, id, owner, state, errMsg string, until, now time.Time) error
+	// AgainJob asks the tenant's active job on target to run once more
+	// when it succeeds (it goes back to the queue); ErrConflict if there
+	// is no active job on target.
+	AgainJob(ctx context.Context, tenant, target string) error
 	// ActiveJob returns the tenant's queued or running job on target
 	// (ErrNotFound if none).
 	ActiveJob(ctx context.Context, tenant, target string) (Job, error)

@@ -56,8 +56,14 @@ func (s *DB) UpdateJob(ctx context.Context, id, owner string, done, total int, u
 }
 
 func (s *DB) FinishJob(ctx context.Context, id, owner, state, errMsg string, until, now time.Time) error {
-	return changed(s.exec(ctx, `UPDATE svc_jobs SET state = ?, error = ?, until_ms = ?, updated = ? WHERE id = ? AND owner = ? AND state = 'running'`,
-		state, errMsg, ms(until), ms(now), id, owner))(leaseLost)
+	// A success of a job asked to run again puts it back in the queue.
+	return changed(s.exec(ctx, `UPDATE svc_jobs SET state = CASE WHEN again = 1 AND ? = 'succeeded' THEN 'queued' ELSE ? END, again = 0,
+		error = ?, until_ms = ?, updated = ? WHERE id = ? AND owner = ? AND state = 'running'`,
+		state, state, errMsg, ms(until), ms(now), id, owner))(leaseLost)
+}
+
+func (s *DB) AgainJob(ctx context.Context, tenant, target string) error {
+	return changed(s.exec(ctx, `UPDATE svc_jobs SET again = 1 WHERE tenant = ? AND target = ? AND state IN ('queued', 'running')`, tenant, target))("no active job on the target")
 }
 
 const leaseLost = "the job's lease was lost"

@@ -765,6 +765,38 @@ func testJobs(t *testing.T, s store.Store) {
 	if len(js) != 3 || js[0].ID != "job-dup" || js[1].ID != "job-b" {
 		t.Fatalf("jobs newest first: %+v", js)
 	}
+
+	// Asked to run again while running: its success puts it back in the
+	// queue, once; a failure ends it. No active job: ErrConflict.
+	wantErr(t, s.AgainJob(ctx, "t1", "geo:EUR"), store.ErrConflict)
+	c := store.Job{ID: "job-c", Tenant: "t1", Kind: "reassociate", Target: "mdep", Created: late, Until: late}
+	must(t, s.CreateJob(ctx, c))
+	at := late // job-dup is not due yet and job-b is leased
+	claim := func() {
+		t.Helper()
+		got, err := s.ClaimJob(ctx, "runner-1", at, at.Add(time.Minute))
+		must(t, err)
+		equal(t, "claimed", got.ID, "job-c")
+	}
+	claim()
+	must(t, s.AgainJob(ctx, "t1", "mdep"))
+	must(t, s.FinishJob(ctx, "job-c", "runner-1", store.JobSucceeded, "", at, at))
+	j, err = s.Job(ctx, "t1", "job-c")
+	must(t, err)
+	equal(t, "asked again", j.State, store.JobQueued)
+	claim()
+	must(t, s.FinishJob(ctx, "job-c", "runner-1", store.JobSucceeded, "", at, at))
+	j, err = s.Job(ctx, "t1", "job-c")
+	must(t, err)
+	equal(t, "run again once", j.State, store.JobSucceeded)
+	must(t, s.CreateJob(ctx, store.Job{ID: "job-d", Tenant: "t1", Kind: "reassociate", Target: "mdep2", Created: late, Until: late}))
+	got, err = s.ClaimJob(ctx, "runner-1", at, at.Add(time.Minute))
+	must(t, err)
+	must(t, s.AgainJob(ctx, "t1", got.Target))
+	must(t, s.FinishJob(ctx, got.ID, "runner-1", store.JobFailed, "broken", at, at))
+	j, err = s.Job(ctx, "t1", got.ID)
+	must(t, err)
+	equal(t, "a failure is not run again", j.State, store.JobFailed)
 }
 
 func testPurges(t *testing.T, s store.Store) {
