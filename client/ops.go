@@ -294,6 +294,21 @@ func (c *Client) SPODEPs(ctx context.Context, tenant, geo string) ([]SPODEP, err
 	return l.Value, err
 }
 
+// SPODEPHealth asks each customer key of each of a geo's site DEPs to
+// unwrap the TIK now (R5), with the revocation state.
+func (c *Client) SPODEPHealth(ctx context.Context, tenant, geo string) ([]DEPHealth, error) {
+	l, err := call[List[DEPHealth]](ctx, c, http.MethodGet, tenantPath(tenant, "spoDataEncryptionPolicies", geo, "health"), nil)
+	return l.Value, err
+}
+
+// SignalSPORevocation is the tenant's revocation signal for a geo (T1):
+// its site DEPs are revoked and their keys leave the service's caches at
+// once; then the keys are probed.
+func (c *Client) SignalSPORevocation(ctx context.Context, tenant, geo string) ([]DEPHealth, error) {
+	l, err := call[List[DEPHealth]](ctx, c, http.MethodPost, tenantPath(tenant, "spoDataEncryptionPolicies", geo, "revocation"), nil)
+	return l.Value, err
+}
+
 // RecoverSPODEP moves every site of a geo whose two keys are lost to new
 // keys, through the availability key (operator, on the tenant's request).
 func (c *Client) RecoverSPODEP(ctx context.Context, tenant, geo string, req RecoverSPODEPRequest) (Job, error) {

@@ -67,6 +67,9 @@ const (
 	RuleCustomerKeysRefused  = "K3.CustomerKeysRefused" // both customer keys refused deliberately: the DEP is revoked
 	RuleVaultsUnavailable    = "K3.VaultsUnavailable"   // neither vault answered; retry later
 
+	// Trust: what holds whatever the provider does.
+	RuleRevoked = "T1.Revoked" // the DEP is revoked: the availability key serves nothing until a customer key unwraps again
+
 	// Lifecycle: rolls, recovery, rollback, purge.
 	RuleRefresh               = "R1.Refresh"
 	RuleRollKeyType           = "R1.KeyType"

@@ -52,6 +52,8 @@ var schemas = []struct {
 	{client.SetDEPRequest{}, []string{"SetDEPRequest", "Set-dataencryptionpolicyRequest", "Set-m365dataatrestencryptionpolicyRequest"}},
 	{client.DEPHealth{}, []string{"DEPHealth"}},
 	{client.DEPKeyHealth{}, []string{"DEPKeyHealth"}},
+	{client.Revocation{}, []string{"Revocation"}},
+	{client.List[client.DEPHealth]{}, []string{"ListDEPHealth"}},
 	{client.AssignMDEPRequest{}, []string{"AssignMDEPRequest", "Set-m365dataatrestencryptionpolicyassignmentRequest"}},
 	{client.Assignment{}, []string{"Assignment"}},
 	{client.RecoverDEPRequest{}, []string{"RecoverDEPRequest", "Recover-dataencryptionpolicyRequest"}},

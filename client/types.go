@@ -168,6 +168,15 @@ type DEPHealth struct {
 	Cause string         `json:"cause,omitempty"`
 	Since *time.Time     `json:"since,omitempty" doc:"When the DEP entered this state, as this service instance saw it"`
 	Keys  []DEPKeyHealth `json:"keys"`
+	// Revoked is set while the DEP is revoked (T1): the availability key
+	// serves nothing for it until a customer key unwraps again.
+	Revoked *Revocation `json:"revoked,omitempty" doc:"Set while the DEP is revoked: nothing is served with the availability key until a customer key unwraps again"`
+}
+
+// Revocation is a revoked DEP's state (T1).
+type Revocation struct {
+	Since time.Time `json:"since" doc:"When the DEP was revoked"`
+	Cause string    `json:"cause" doc:"The tenant's revocation signal, or both customer keys refusing deliberately"`
 }
 
 // DEPKeyHealth is one customer key's answer to the probe.

@@ -122,9 +122,11 @@ func (a *app) depCmd(use string, kind client.DEPKind, noun string) *cobra.Comman
 the DEP key now. healthy: both keys answer; degraded: one fails and the
 other serves; unhealthy: both fail, with the cause.
 
-After removing the workload's access to the keys, send --revoked: the
-service drops the DEP key from its caches at once instead of at cache
-expiry, and the check shows the revocation.`,
+After removing the workload's access to the keys, send --revoked: the DEP
+is revoked and the service drops its key from its caches at once instead
+of at cache expiry. While revoked, nothing is served with the
+availability key (not even in an outage of both vaults); the revocation
+clears when a customer key unwraps again (restore access, then check).`,
 		Example: "  ck " + use + " health\n  ck " + use + " health Contoso-EXO-DEP-1 --revoked",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
@@ -172,6 +174,9 @@ func (a *app) showHealth(all []client.DEPHealth) {
 			name, state, cause := "", "", ""
 			if i == 0 {
 				name, state, cause = h.Name, strings.ToUpper(h.State), h.Cause
+				if h.Revoked != nil {
+					state, cause = "REVOKED", "since "+ts(&h.Revoked.Since)+": "+h.Revoked.Cause
+				}
 			}
 			answer := "ok"
 			if !k.OK {

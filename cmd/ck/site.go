@@ -138,7 +138,34 @@ Purging site DEPs isn't supported (--purge-request is refused).`,
 	uf.StringVar(&version, "version", "", "the new key's version (32 hex)")
 	uf.BoolVar(&wait, "wait", false, "wait until every site of the geo is re-wrapped, showing progress")
 	uf.BoolVar(&purge, "purge-request", false, "request a data purge (not supported for sites: refused)")
-	dep.AddCommand(register, show, update)
+	var revoked bool
+	health := &cobra.Command{Use: "health --geo G [--revoked]", Short: "Check a geo's site DEPs now: each customer key is asked to unwrap the TIK (R5)", Args: cobra.NoArgs,
+		Long: `Asks each customer key of the geo's site DEP (both site DEPs while a roll
+runs) to unwrap the TIK now, and shows whether the geo is revoked.
+
+After removing the SharePoint workload's access to the keys, send
+--revoked: the site DEPs are revoked and their keys leave the service's
+caches at once, instead of at cache expiry. Sites never fall back to the
+availability key; the revocation clears when a customer key unwraps again.`,
+		Example: "  ck spo dep health --geo NAM\n  ck spo dep health --geo NAM --revoked",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if geo == "" {
+				return fmt.Errorf("--geo is required")
+			}
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
+			if err != nil {
+				return err
+			}
+			check := c.SPODEPHealth
+			if revoked {
+				check = c.SignalSPORevocation
+			}
+			hs, err := check(cmd.Context(), t, geo)
+			return out(a, hs, err, a.showHealth)
+		}}
+	health.Flags().StringVar(&geo, "geo", "", "the geo, e.g. NAM")
+	health.Flags().BoolVar(&revoked, "revoked", false, "signal that access to the keys was removed: revoke the geo's site DEPs now")
+	dep.AddCommand(register, show, update, health)
 	cmd.AddCommand(dep)
 	return cmd
 }

@@ -61,7 +61,7 @@ func (s *Server) depRoutes(k depKind) {
 			return healthOut(s.deps.Probe(ctx, tenantOf(ctx), k.kind, in.DEP, false))
 		})
 	add(s, route{id: "signal-" + noun + "-revocation", method: "POST", path: base + "/{dep}/revocation", tag: k.tag, roles: append([]string{tenant.RoleOperator}, k.writers...),
-		summary: "Revocation signal (R5): the tenant removed access to a customer key; the DEP key leaves the service's caches at once, then the keys are probed"},
+		summary: "Revocation signal (R5, T1): the tenant removed access to the customer keys; the DEP is revoked and its key leaves the service's caches at once, then the keys are probed. While revoked, the availability key serves nothing for it; a customer key that unwraps again clears it"},
 		func(ctx context.Context, in *DEPPath) (*body[client.DEPHealth], error) {
 			return healthOut(s.deps.Probe(ctx, tenantOf(ctx), k.kind, in.DEP, true))
 		})
@@ -96,7 +96,14 @@ func healthOut(h dep.Health, err error) (*body[client.DEPHealth], error) {
 	if err != nil {
 		return nil, err
 	}
+	return &body[client.DEPHealth]{healthJSON(h)}, nil
+}
+
+func healthJSON(h dep.Health) client.DEPHealth {
 	out := client.DEPHealth{DEP: h.DEP.ID, Name: h.DEP.Name, State: string(h.State), Cause: h.Cause}
+	if h.Revoked.Revoked {
+		out.Revoked = &client.Revocation{Since: h.Revoked.Since, Cause: h.Revoked.Cause}
+	}
 	if !h.Since.IsZero() {
 		out.Since = &h.Since
 	}
@@ -107,7 +114,7 @@ func healthOut(h dep.Health, err error) (*body[client.DEPHealth], error) {
 		}
 		out.Keys = append(out.Keys, kh)
 	}
-	return &body[client.DEPHealth]{out}, nil
+	return out
 }
 
 func assignmentJSON(a dep.Assignment) client.Assignment {

@@ -31,6 +31,8 @@ type depEnv struct {
 	admin string // Contoso's Exchange admin token
 	keys  string // the two key URIs as JSON
 	ring  *keyring.Keyring
+	// master is the service master key's file (a restart reads it again).
+	master string
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
 	// after stopJobs).
 	runJobs, stopJobs func()
@@ -55,7 +57,8 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "service-master.key"), true)
+	masterFile := filepath.Join(t.TempDir(), "service-master.key")
+	master, err := keyring.LoadServiceMasterKey(masterFile, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +108,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, runJobs: runJobs, stopJobs: stopJobs}
+	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, master: masterFile, runJobs: runJobs, stopJobs: stopJobs}
 	for _, name := range []string{"Contoso", "Fabrikam"} {
 		id := ""
 		if name == "Contoso" {

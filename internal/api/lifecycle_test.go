@@ -140,7 +140,7 @@ func TestSiteRollAndRecovery(t *testing.T) {
 	e.ring.Evict(g["dataEncryptionPolicyID"].(string))
 	for p := range files {
 		st, ct, body := e.call(spo, "GET", p, "")
-		e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
+		e.wantProblem(403, "T1.Revoked", st, ct, body)
 		break
 	}
 	recover := fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"reason":"ticket 4712 from cso@contoso.com"}`,

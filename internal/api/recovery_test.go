@@ -61,7 +61,7 @@ func TestKeyLossRecovery(t *testing.T) {
 	}
 	e.ring.Evict(d1.ID)
 	st, ct, body = e.call(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m0", "")
-	e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
+	e.wantProblem(403, "T1.Revoked", st, ct, body)
 
 	// Only the operator, with a reason, to a healthy DEP.
 	st, ct, body = e.call(e.admin, "POST", recover, ask)

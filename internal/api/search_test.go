@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/dep"
 )
@@ -47,14 +48,17 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 		t.Fatalf("%d items listed, want 2 (the index must not show)", n)
 	}
 
-	// The tenant revokes both keys; the revocation signal evicts the DEP key.
-	for _, v := range e.seed.Vaults {
-		if err := e.vault.Client.Do(context.Background(), "DELETE", "/vaults/"+v.Name+"/accessPolicies/"+dep.ExchangeApp, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// One key refused and the other vault down: not a revocation. Users
+	// are refused; service-initiated work may use the availability key (K4).
 	d, err := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1")
 	if err != nil {
+		t.Fatal(err)
+	}
+	v0, v1 := e.seed.Vaults[0], e.seed.Vaults[1]
+	if err := e.vault.Client.Do(context.Background(), "DELETE", "/vaults/"+v0.Name+"/accessPolicies/"+dep.ExchangeApp, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.vault.Fault(v1.Region, "outage", 0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	e.ring.Evict(d.ID)
@@ -62,10 +66,24 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 	e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
 	st, _, body = e.call(e.admin, "POST", base+"/search/reindex", "")
 	if st != 200 || body["indexed"] != float64(2) {
-		t.Fatalf("service-initiated reindex with the customer keys revoked: %d %v", st, body)
+		t.Fatalf("service-initiated reindex with one key refused and the other vault down: %d %v", st, body)
 	}
-	st, ct, body = e.call(e.admin, "GET", base+"/search?q=board", "")
-	e.wantProblem(403, "K3.CustomerKeysRefused", st, ct, body)
+	if err := e.vault.Fault(v1.Region, "off", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// The tenant revokes both keys and signals it: the DEP is revoked, and
+	// even the service's own work (indexing) is refused (T1).
+	if err := e.vault.Client.Do(context.Background(), "DELETE", "/vaults/"+v1.Name+"/accessPolicies/"+dep.ExchangeApp, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/revocation", ""); st != 200 || body["revoked"] == nil {
+		t.Fatalf("revocation signal: %d %v", st, body)
+	}
+	for _, c := range []struct{ method, path string }{{"GET", base + "/items/m1"}, {"POST", base + "/search/reindex"}, {"GET", base + "/search?q=board"}} {
+		st, ct, body = e.call(e.admin, c.method, c.path, "")
+		e.wantProblem(403, "T1.Revoked", st, ct, body)
+	}
 }
 
 // Writes only mark the index; a search first brings it up to the items.

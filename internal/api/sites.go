@@ -73,6 +73,25 @@ func (s *Server) getGeos(ctx context.Context, in *struct {
 	return &body[client.List[client.SPODEP]]{out}, nil
 }
 
+func (s *Server) geoHealth(ctx context.Context, in *GeoPath) (*body[client.List[client.DEPHealth]], error) {
+	return geoHealthOut(s.deps.ProbeGeo(ctx, tenantOf(ctx), in.Geo, false))
+}
+
+func (s *Server) signalGeoRevocation(ctx context.Context, in *GeoPath) (*body[client.List[client.DEPHealth]], error) {
+	return geoHealthOut(s.deps.ProbeGeo(ctx, tenantOf(ctx), in.Geo, true))
+}
+
+func geoHealthOut(hs []dep.Health, err error) (*body[client.List[client.DEPHealth]], error) {
+	if err != nil {
+		return nil, err
+	}
+	out := client.List[client.DEPHealth]{Value: []client.DEPHealth{}}
+	for _, h := range hs {
+		out.Value = append(out.Value, healthJSON(h))
+	}
+	return &body[client.List[client.DEPHealth]]{out}, nil
+}
+
 func (s *Server) newSite(ctx context.Context, in *struct {
 	TenantPath
 	Body client.NewSiteRequest

@@ -74,6 +74,7 @@ type Store interface {
 	DEPByID(ctx context.Context, tenant, id string) (store.DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, error)
 	UpdateDEP(ctx context.Context, d store.DEP) error
+	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
 	DeleteDEP(ctx context.Context, tenant, id string) error
 	Onboarded(ctx context.Context, tenant string) ([]store.Onboarding, error)
 	SetAssignment(ctx context.Context, tenant, scenario, dep string, at time.Time) error
@@ -165,7 +166,8 @@ func (s *Service) Ring(d store.DEP) (Workload, keyring.DEP, error) {
 	if !ok {
 		return w, keyring.DEP{}, rule.Unavailable(client.RuleServiceWorkload, "the operator must configure the service's key vaults", "the service cannot reach keys")
 	}
-	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox}
+	kd := keyring.DEP{ID: d.ID, Tenant: d.Tenant, Kind: keyring.Mailbox,
+		Revoked: keyring.Revocation{Revoked: !d.Revoked.IsZero(), Since: d.Revoked, Cause: d.RevokedCause}}
 	switch k {
 	case ServiceManaged:
 		kd.Kind = keyring.ServiceManaged
@@ -183,8 +185,12 @@ func (s *Service) Key(ctx context.Context, d store.DEP, req keyring.Request) (*e
 		return nil, err
 	}
 	key, err := w.Ring.DEPKey(ctx, kd, req)
+	s.keepRevocation(ctx, w, d)
 	var de *keyring.DEPError
+	var re *keyring.RevokedError
 	switch {
+	case errors.As(err, &re):
+		return nil, rule.Refused(client.RuleRevoked, "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys; the revocation clears when a customer key unwraps again (ck dep health "+d.Name+")", "%v", err)
 	case errors.As(err, &de) && de.Deliberate():
 		return nil, rule.Refused(client.RuleCustomerKeysRefused, "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys (or recover them)", "%v", err)
 	case errors.As(err, &de):
@@ -193,6 +199,32 @@ func (s *Service) Key(ctx context.Context, d store.DEP, req keyring.Request) (*e
 		return nil, rule.Gone(client.RulePurged, "the data of this DEP was purged and cannot be read", "%v", err)
 	}
 	return key, err
+}
+
+// keepRevocation stores d's revocation state when its keyring saw it
+// change (T1): revoked when both customer keys refused deliberately or
+// the tenant signalled it, cleared when a customer key unwrapped again.
+func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
+	r, ok := w.Ring.Revocation(d.ID)
+	stored := !d.Revoked.IsZero()
+	// Clear only on an unwrap after the stored revocation, never on an
+	// older one.
+	if !ok || r.Revoked == stored || (!r.Revoked && !r.Since.After(d.Revoked)) {
+		return
+	}
+	at, cause := r.Since, r.Cause
+	if !r.Revoked {
+		at = time.Time{}
+	}
+	if err := s.st.SetDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, at, cause); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.cfg.Logger.Error("dep: storing the revocation state", "tenant", d.Tenant, "dep", d.ID, "revoked", r.Revoked, "err", err)
+		return
+	}
+	if r.Revoked {
+		s.cfg.Logger.Warn("dep: revoked; the availability key serves nothing for it until a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID, "cause", cause)
+	} else {
+		s.cfg.Logger.Info("dep: revocation cleared: a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID)
+	}
 }
 
 // Cached returns the key of DEP id if its keyring holds it (and it is not

@@ -21,15 +21,19 @@ import (
 var ErrNothingToRecover = errors.New("the DEP is service-managed: nothing to recover")
 
 // RequireLost refuses a key-loss recovery unless both customer keys of d
-// refuse, deliberately: an outage or one working key is not a loss (R3).
+// are lost: the vault answers that the key (or its version, or the vault)
+// does not exist (R3, T2). A key refused (access removed, disabled) is a
+// revocation, not a loss: the availability key never serves it; an outage
+// or one working key is not a loss either.
 func (s *Service) RequireLost(ctx context.Context, d store.DEP, reason string) error {
 	w, kd, err := s.Ring(d)
 	if err != nil {
 		return err
 	}
 	_, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "key-loss recovery check: " + reason})
-	if kms.ClassOf(errs[0]) != kms.Denied || kms.ClassOf(errs[1]) != kms.Denied {
-		return rule.Conflict(client.RuleRecoveryKeysNotLost, "recovery through the availability key is only for a DEP whose two customer keys are both lost; move the containers off it (Set-Mailbox, or roll the keys), or wait out an outage (ck dep health "+d.Name+")",
+	s.keepRevocation(ctx, w, d)
+	if !errors.Is(errs[0], kms.KeyNotFound) || !errors.Is(errs[1], kms.KeyNotFound) {
+		return rule.Conflict(client.RuleRecoveryKeysNotLost, "recovery through the availability key is only for a DEP whose two customer keys are both lost (deleted and purged: the vault answers not found). A key whose access was removed or that is disabled is revoked, and stays so: restore the workload's access instead; wait out an outage (ck dep health "+d.Name+")",
 			"DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
 	}
 	return nil

@@ -87,13 +87,15 @@ func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 	return d, nil
 }
 
-// Health is a DEP's health with each customer key's answer to a probe.
+// Health is a DEP's health with each customer key's answer to a probe,
+// and its revocation state (T1).
 type Health struct {
-	DEP   store.DEP
-	State keyring.State
-	Cause string
-	Since time.Time
-	Keys  [2]KeyHealth
+	DEP     store.DEP
+	State   keyring.State
+	Cause   string
+	Since   time.Time
+	Keys    [2]KeyHealth
+	Revoked keyring.Revocation
 }
 
 // KeyHealth is one customer key's answer.
@@ -103,25 +105,40 @@ type KeyHealth struct {
 }
 
 // Probe asks each customer key of a DEP to unwrap its key now (R5). With
-// revoked, it is the tenant's revocation signal: the DEP key leaves the
-// cache first. Who may ask is the API's route table's business.
+// revoked, it is the tenant's revocation signal: the DEP is revoked (T1)
+// and its key leaves the cache first; the revocation holds until a
+// customer key unwraps again, which this very probe may find. Who may
+// ask is the API's route table's business.
 func (s *Service) Probe(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, revoked bool) (Health, error) {
 	d, err := s.Get(ctx, t, k, idOrName)
 	if err != nil {
 		return Health{}, err
 	}
+	return s.probe(ctx, d, revoked)
+}
+
+func (s *Service) probe(ctx context.Context, d store.DEP, revoked bool) (Health, error) {
 	w, kd, err := s.Ring(d)
 	if err != nil {
 		return Health{}, err
 	}
+	if kd.Kind == keyring.ServiceManaged {
+		return Health{}, rule.Invalid(client.RuleDEPExists, "the service-managed DEP has no customer keys to check", "DEP %s is service-managed", d.Name)
+	}
 	by := tenant.Caller(ctx).Subject
 	reason := "DEP health check by " + by
 	if revoked {
-		w.Ring.Evict(d.ID)
 		reason = "revocation signal from " + by
+		w.Ring.Revoke(kd, reason)
 	}
 	h, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: reason})
+	s.keepRevocation(ctx, w, d)
 	out := Health{DEP: d, State: h.State, Cause: h.Cause, Since: h.Since}
+	if r, ok := w.Ring.Revocation(d.ID); ok && r.Revoked {
+		out.Revoked = r
+	} else if !ok {
+		out.Revoked = kd.Revoked
+	}
 	for i, ck := range kd.CustomerKeys {
 		out.Keys[i] = KeyHealth{KeyID: ck.KeyID, Err: errs[i]}
 	}

@@ -54,6 +54,32 @@ func (s *Service) Geo(ctx context.Context, t store.ServiceTenant, geo string) (G
 	return out, nil
 }
 
+// ProbeGeo is a geo's health check (R5), or with revoked the tenant's
+// revocation signal for it (T1): every site DEP of the geo (two while a
+// roll or recovery runs) is probed, and revoked first.
+func (s *Service) ProbeGeo(ctx context.Context, t store.ServiceTenant, geo string, revoked bool) ([]Health, error) {
+	geo = strings.ToUpper(geo)
+	ds, err := s.st.ListDEPs(ctx, t.ID, string(Site))
+	if err != nil {
+		return nil, err
+	}
+	var out []Health
+	for _, d := range ds {
+		if !OfGeo(d, geo) {
+			continue
+		}
+		h, err := s.probe(ctx, d, revoked)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		return nil, rule.NotFound(client.RuleSiteDEPRegistered, "register the geo first (ck spo register --geo "+geo+" ...)", "geo %s of tenant %s has no site DEP", geo, t.Name)
+	}
+	return out, nil
+}
+
 // Geos returns the state of the given geo, or of every registered geo for "".
 func (s *Service) Geos(ctx context.Context, t store.ServiceTenant, geo string) ([]Geo, error) {
 	geos := []string{strings.ToUpper(geo)}

@@ -56,7 +56,7 @@ func (k *Keyring) Probe(ctx context.Context, d DEP, req Request) (Health, [2]err
 	}
 	switch {
 	case errs[0] == nil && errs[1] == nil:
-		k.setHealth(d.ID, Healthy, "")
+		k.noteSuccess(d, 0, errs)
 	case errs[0] == nil:
 		k.noteSuccess(d, 0, errs)
 	case errs[1] == nil:

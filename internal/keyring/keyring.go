@@ -67,13 +67,21 @@ type Initiator int
 const (
 	// User: a request on behalf of a user (reading mail, opening a file).
 	User Initiator = iota + 1
-	// Service: work the service does by itself (indexing, moves, re-wraps).
+	// Service: work the service does by itself (indexing, re-wraps under
+	// new key versions, new containers).
 	Service
+	// Move: taking containers off this DEP (Set-Mailbox, an MDEP
+	// assignment, a rollback). Only a customer key may give the DEP key
+	// for it (T2): the availability key never moves data off its keys.
+	Move
 )
 
 func (i Initiator) String() string {
-	if i == Service {
+	switch i {
+	case Service:
 		return "service"
+	case Move:
+		return "move"
 	}
 	return "user"
 }
@@ -93,6 +101,9 @@ type DEP struct {
 	CustomerKeys      [2]envelope.Record // AlgCustomerKey; KeyID is the versioned key URI
 	AvailabilityKeyID string
 	Availability      envelope.Record // AlgAvailabilityKey
+	// Revoked is the DEP's stored revocation state (T1): while set, the
+	// availability key serves nothing for it.
+	Revoked Revocation
 }
 
 func (d DEP) ref() envelope.DEP { return envelope.DEP{Tenant: d.Tenant, ID: d.ID} }
@@ -126,6 +137,7 @@ type Keyring struct {
 	flights map[string]*flight
 	gens    map[string]uint64 // bumped by Evict
 	health  map[string]Health
+	revoked map[string]Revocation // DEPs seen revoked (T1)
 }
 
 type entry struct {
@@ -179,7 +191,7 @@ func New(c kms.Client, ks *Keystore, cfg Config) *Keyring {
 	if cfg.Audit == nil {
 		cfg.Audit = func(Event) {}
 	}
-	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}}
+	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}, revoked: map[string]Revocation{}}
 }
 
 // NewDEP creates a DEP (D7): a fresh DEP key wrapped by both customer keys
@@ -267,7 +279,7 @@ func (k *Keyring) Cached(depID string) (*envelope.Key, bool) {
 	now := k.cfg.Now()
 	k.mu.Lock()
 	e, ok := k.entries[depID]
-	ok = ok && now.Before(e.expires.Add(-k.cfg.RefreshAhead))
+	ok = ok && now.Before(e.expires.Add(-k.cfg.RefreshAhead)) && !k.revoked[depID].Revoked
 	k.mu.Unlock()
 	if !ok {
 		return nil, false
@@ -280,8 +292,12 @@ func (k *Keyring) Cached(depID string) (*envelope.Key, bool) {
 // shared: callers must not destroy it.
 func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key, error) {
 	now := k.cfg.Now()
+	_, revoked := k.isRevoked(d)
 	k.mu.Lock()
-	if e, ok := k.entries[d.ID]; ok && now.Before(e.expires) {
+	// A revoked DEP is asked of its customer keys every time (they clear
+	// the revocation when one unwraps); a move never takes a key that the
+	// availability key gave.
+	if e, ok := k.entries[d.ID]; ok && now.Before(e.expires) && !revoked && !(e.availability && req.Initiator == Move) {
 		if !e.refreshing && !now.Before(e.expires.Add(-k.cfg.RefreshAhead)) && now.Sub(e.lastAttempt) >= k.cfg.RefreshRetry {
 			e.refreshing, e.lastAttempt = true, now
 			go k.refresh(d, k.gens[d.ID])
@@ -334,7 +350,7 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), k.cfg.FetchTimeout)
 	defer cancel()
 	f.key, f.errs, f.err = k.unwrapCustomer(ctx, d, req)
-	if f.err != nil && d.Kind == Mailbox && outage(f.errs) {
+	if _, revoked := k.isRevoked(d); f.err != nil && d.Kind == Mailbox && outage(f.errs) && !revoked && req.Initiator != Move {
 		// In an outage every caller may have the availability key: unwrap
 		// (and cache) it before the flight ends, so that no caller arriving
 		// in between starts a second flight and a second unwrap.
@@ -358,8 +374,13 @@ func outage(errs [2]error) bool {
 // fallback decides, after both customer keys failed, whether the
 // availability key may serve this caller.
 func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (*envelope.Key, error) {
+	if r, revoked := k.isRevoked(d); revoked {
+		k.setHealth(d.ID, Unhealthy, "revoked: "+r.Cause)
+		k.cfg.Metrics.revokedRefusals.Inc()
+		return nil, &RevokedError{DEP: d.ID, Since: r.Since, Cause: r.Cause, Err: f.err}
+	}
 	transient := outage(f.errs)
-	allowed := d.Kind == Mailbox && (req.Initiator == Service || transient)
+	allowed := d.Kind == Mailbox && (req.Initiator == Service || (transient && req.Initiator == User))
 	if !allowed {
 		k.setHealth(d.ID, Unhealthy, f.err.Error())
 		return nil, f.err
@@ -417,6 +438,9 @@ func (k *Keyring) refresh(d DEP, gen uint64) {
 	req := Request{Initiator: Service, Reason: "cache refresh"}
 	key, errs, err := k.unwrapCustomer(ctx, d, req)
 	k.audit(Event{Action: "refresh", DEP: d.ID, Tenant: d.Tenant, Initiator: Service, Reason: req.Reason, Err: err})
+	if err != nil {
+		k.cfg.Metrics.refreshFailures.Inc()
+	}
 	var alert *Event
 	defer func() { // after the unlock below: the audit hook may write to a database
 		if alert != nil {
@@ -434,8 +458,7 @@ func (k *Keyring) refresh(d DEP, gen uint64) {
 		*e = entry{key: key, expires: k.cfg.Now().Add(k.cfg.TTL)}
 		return
 	}
-	k.cfg.Metrics.refreshFailures.Inc()
-	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
+	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied { // revoked already dropped it; kept as a guard
 		delete(k.entries, d.ID)
 		k.gens[d.ID]++
 		k.cfg.Logger.Warn("keyring: refresh refused by the customer; key dropped", "dep", d.ID, "err", err)

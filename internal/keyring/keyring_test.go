@@ -84,6 +84,14 @@ func newMatrix(t *testing.T, cfg keyring.Config) *matrix {
 	return m
 }
 
+func wantRevoked(t testing.TB, err error) {
+	t.Helper()
+	var re *keyring.RevokedError
+	if !errors.As(err, &re) {
+		t.Fatalf("want a refusal naming the revocation, got %v", err)
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -277,15 +285,82 @@ func TestFaultMatrix(t *testing.T) {
 		if m.availabilityUses("user") != 0 {
 			t.Fatal("the availability key served a user after the customer revoked access")
 		}
-		// Service-initiated work may still use it (K4) until it is destroyed.
-		m.wantKey(m.get(m.mailbox, service))
-		if m.availabilityUses("service") != 1 {
-			t.Fatal("service-initiated work did not use the availability key")
+		// Both refused deliberately: the DEP is revoked (T1), and the
+		// availability key serves nothing, service-initiated work included.
+		_, err = m.get(m.mailbox, service)
+		wantRevoked(t, err)
+		if m.availabilityUses("service")+m.availabilityUses("user") != 0 {
+			t.Fatal("the availability key served after the customer revoked access")
 		}
-		m.wantHealth(m.mailbox.ID, keyring.Unhealthy, "customer keys refused")
-		// ... and that key is not left in the cache for the next user.
-		_, err = m.ring.DEPKey(context.Background(), m.mailbox, user)
-		m.wantRefusal(err, true, "access removed")
+		if r, ok := m.ring.Revocation(m.mailbox.ID); !ok || !r.Revoked || !strings.Contains(r.Cause, "access removed") {
+			t.Fatalf("revocation: %+v %v", r, ok)
+		}
+	})
+	// T1: a revocation sticks whatever happens to the vaults after it;
+	// only a customer key unwrapping again clears it.
+	t.Run("revoked, then both vaults down: refused, never the availability key", func(t *testing.T) {
+		for _, via := range []string{"signal", "refusals"} {
+			t.Run(via, func(t *testing.T) {
+				m := newMatrix(t, keyring.Config{})
+				m.wantKey(m.get(m.mailbox, user)) // cached
+				if via == "signal" {
+					m.ring.Revoke(m.mailbox, "revocation signal from admin@contoso.com")
+				} else {
+					m.revoke(0)
+					m.revoke(1)
+					_, err := m.get(m.mailbox, service)
+					wantRevoked(t, err)
+				}
+				m.fault("eastus", "outage", 0)
+				m.fault("westus", "outage", 0)
+				for _, req := range []keyring.Request{user, service, {Initiator: keyring.Move, Reason: "Set-Mailbox"}} {
+					_, err := m.get(m.mailbox, req)
+					wantRevoked(t, err)
+				}
+				if _, ok := m.ring.Cached(m.mailbox.ID); ok {
+					t.Fatal("a revoked DEP's key is still in the cache")
+				}
+				if n := m.availabilityUses("user") + m.availabilityUses("service") + m.availabilityUses("move"); n != 0 {
+					t.Fatalf("the availability key served %v times after the revocation", n)
+				}
+			})
+		}
+	})
+	t.Run("revoked in the stored record (after a restart), then an outage: refused", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		d := m.mailbox
+		d.Revoked = keyring.Revocation{Revoked: true, Since: time.Now(), Cause: "revocation signal"}
+		m.fault("eastus", "outage", 0)
+		m.fault("westus", "outage", 0)
+		_, err := m.get(d, user)
+		wantRevoked(t, err)
+		if m.availabilityUses("user") != 0 {
+			t.Fatal("the availability key served a DEP whose record says revoked")
+		}
+	})
+	t.Run("revoked, then access restored: a customer key clears it", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.ring.Revoke(m.mailbox, "revocation signal")
+		m.wantKey(m.get(m.mailbox, user)) // the keys still work: cleared at once
+		if r, ok := m.ring.Revocation(m.mailbox.ID); !ok || r.Revoked {
+			t.Fatalf("after a customer key unwrapped: %+v %v", r, ok)
+		}
+	})
+	t.Run("a move never takes the availability key, in an outage either", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.fault("eastus", "outage", 0)
+		m.fault("westus", "outage", 0)
+		m.wantKey(m.get(m.mailbox, user)) // users are served in an outage (K3)...
+		_, err := m.ring.DEPKey(context.Background(), m.mailbox, keyring.Request{Initiator: keyring.Move, Reason: "Set-Mailbox"})
+		m.wantRefusal(err, false, "vault unreachable") // ... moves are not, not even from the cache
+	})
+	t.Run("one refused, the other down: service work may use the availability key, a move may not", func(t *testing.T) {
+		m := newMatrix(t, keyring.Config{})
+		m.revoke(0)
+		m.fault("westus", "outage", 0)
+		m.wantKey(m.get(m.mailbox, service)) // K4: not revoked (one key only refused)
+		_, err := m.get(m.mailbox, keyring.Request{Initiator: keyring.Move, Reason: "Set-Mailbox"})
+		m.wantRefusal(err, true, "access removed", "vault unreachable")
 		must(t, m.ring.DestroyAvailabilityKey(context.Background(), m.mailbox, "operator@provider", "data purge approved"))
 		_, err = m.get(m.mailbox, service)
 		if err == nil || !errors.Is(err, keyring.ErrAvailabilityKeyDestroyed) {

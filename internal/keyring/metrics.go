@@ -11,6 +11,8 @@ type Metrics struct {
 	cacheMisses      prometheus.Counter
 	refreshFailures  prometheus.Counter
 	alerts           prometheus.Counter
+	revocations      prometheus.Counter
+	revokedRefusals  prometheus.Counter
 }
 
 // NewMetrics makes the metrics and registers them with reg (if not nil).
@@ -26,9 +28,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cacheMisses:     prometheus.NewCounter(prometheus.CounterOpts{Name: "customerkey_keyring_cache_misses_total", Help: "DEP key requests that missed the cache."}),
 		refreshFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "customerkey_keyring_refresh_failures_total", Help: "Failed refreshes of cached DEP keys."}),
 		alerts:          prometheus.NewCounter(prometheus.CounterOpts{Name: "customerkey_keyring_alerts_total", Help: "Alerts raised: refreshes failing before a cached key expires."}),
+		revocations: prometheus.NewCounter(prometheus.CounterOpts{Name: "customerkey_keyring_revocations_total",
+			Help: "DEPs seen revoked: a tenant's signal, or both customer keys refusing deliberately."}),
+		revokedRefusals: prometheus.NewCounter(prometheus.CounterOpts{Name: "customerkey_keyring_revoked_refusals_total",
+			Help: "Key requests refused because the DEP is revoked (the availability key was not asked)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.unwraps, m.latency, m.availabilityUses, m.cacheHits, m.cacheMisses, m.refreshFailures, m.alerts)
+		reg.MustRegister(m.unwraps, m.latency, m.availabilityUses, m.cacheHits, m.cacheMisses, m.refreshFailures, m.alerts, m.revocations, m.revokedRefusals)
 	}
 	return m
 }

@@ -114,6 +114,7 @@ func (k *Keyring) unwrapOne(ctx context.Context, d DEP, i int, req Request) (*en
 // noteSuccess records health after a successful unwrap: healthy, or
 // degraded if the other key failed on the way.
 func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error) {
+	k.restore(d)
 	if other := errs[1-ok]; other != nil {
 		k.setHealth(d.ID, Degraded, fmt.Sprintf("customer key %d %s failed (%s); served by key %d", 2-ok, d.CustomerKeys[1-ok].KeyID, causeOf(other), ok+1))
 		return
@@ -122,5 +123,8 @@ func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error) {
 }
 
 func (k *Keyring) refusal(d DEP, errs [2]error, hedged bool) error {
+	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
+		k.revoke(d, "both customer keys refused: "+kms.ReasonOf(errs[0]).String()+", "+kms.ReasonOf(errs[1]).String())
+	}
 	return &DEPError{DEP: d.ID, Keys: [2]string{d.CustomerKeys[0].KeyID, d.CustomerKeys[1].KeyID}, Errs: errs, Hedged: hedged}
 }

@@ -182,7 +182,7 @@ func (s *Service) rollbackMDEP(ctx context.Context, x *jobs.Run) error {
 		return err
 	}
 	return s.moveAll(ctx, x, t, a.From, a.To, func(from store.DEP, req keyring.Request) (*envelope.Key, error) {
-		req.Initiator, req.Reason = keyring.User, "rollback to service-managed keys by the operator: "+a.Reason // never the availability key on a refusal
+		req.Reason = "rollback to service-managed keys by the operator: " + a.Reason
 		return s.deps.Key(ctx, from, req)
 	}, false)
 }
@@ -210,7 +210,10 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 	if len(todo) == 0 {
 		return nil
 	}
-	req := keyring.Request{Initiator: keyring.Service, Reason: "move the containers of DEP " + from.Name + " to " + to.Name}
+	// Off the old DEP with a customer key only (T2; a recovery's oldKey
+	// takes the availability key of a lost DEP instead); onto the new one
+	// as service work.
+	req := keyring.Request{Initiator: keyring.Move, Reason: "move the containers of DEP " + from.Name + " to " + to.Name}
 	ok, err := oldKey(from, req)
 	if err != nil {
 		return err
@@ -218,6 +221,7 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 	if owned {
 		defer ok.Destroy()
 	}
+	req.Initiator = keyring.Service
 	nk, err := s.deps.Key(ctx, to, req)
 	if err != nil {
 		return err

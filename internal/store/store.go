@@ -304,6 +304,11 @@ type DEP struct {
 	Keys        []byte
 	Created     time.Time
 	Updated     time.Time
+	// Revoked is when the DEP was revoked (SPEC T1; zero: it is not), and
+	// RevokedCause why: the tenant's signal, or both customer keys
+	// refusing deliberately. Set and cleared by SetDEPRevocation only.
+	Revoked      time.Time
+	RevokedCause string
 }
 
 // Mailbox is a user mailbox or a mail user. ContainerKey is its mailbox
@@ -432,6 +437,10 @@ type Service interface {
 	DEPByID(ctx context.Context, tenant, id string) (DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]DEP, error)
 	UpdateDEP(ctx context.Context, d DEP) error
+	// SetDEPRevocation stores a DEP's revocation state (T1): revoked at
+	// at for cause, or not revoked when at is zero. ErrNotFound if no such
+	// DEP.
+	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
 	// DeleteDEP removes a DEP and its wrapped keys (the purge path, R6);
 	// ErrNotFound if it does not exist.
 	DeleteDEP(ctx context.Context, tenant, id string) error

@@ -352,12 +352,14 @@ func (s *Service) Rewrap(ctx context.Context, t store.ServiceTenant, m store.Mai
 	if err != nil {
 		return err
 	}
-	req := keyring.Request{Initiator: keyring.Service, Reason: "re-wrap " + m.ID + " under DEP " + to.Name + " for " + by}
-	oldKey, err := s.deps.Key(ctx, from, req)
+	// Off its DEP with a customer key only (T2); onto the new one as
+	// service work.
+	why := "re-wrap " + m.ID + " under DEP " + to.Name + " for " + by
+	oldKey, err := s.deps.Key(ctx, from, keyring.Request{Initiator: keyring.Move, Reason: why})
 	if err != nil {
 		return err
 	}
-	newKey, err := s.deps.Key(ctx, to, req)
+	newKey, err := s.deps.Key(ctx, to, keyring.Request{Initiator: keyring.Service, Reason: why})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -46,13 +47,16 @@ func (s *DB) Token(ctx context.Context, hash string) (store.APIToken, error) {
 	return t, s.mapErr(err)
 }
 
-const depCols = `id, tenant, kind, name, description, key1, key2, enabled, keys, created, updated`
+const depCols = `id, tenant, kind, name, description, key1, key2, enabled, keys, created, updated, revoked_ms, revoked_cause`
 
 func scanDEP(r scanner) (store.DEP, error) {
 	var d store.DEP
-	var enabled, created, updated int64
-	err := r.Scan(&d.ID, &d.Tenant, &d.Kind, &d.Name, &d.Description, &d.KeyURIs[0], &d.KeyURIs[1], &enabled, &d.Keys, &created, &updated)
+	var enabled, created, updated, revoked int64
+	err := r.Scan(&d.ID, &d.Tenant, &d.Kind, &d.Name, &d.Description, &d.KeyURIs[0], &d.KeyURIs[1], &enabled, &d.Keys, &created, &updated, &revoked, &d.RevokedCause)
 	d.Enabled, d.Created, d.Updated = enabled != 0, fromMS(created), fromMS(updated)
+	if revoked != 0 {
+		d.Revoked = fromMS(revoked)
+	}
 	return d, err
 }
 
@@ -88,6 +92,16 @@ func (s *DB) ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, er
 func (s *DB) UpdateDEP(ctx context.Context, d store.DEP) error {
 	return mustAffect(s.exec(ctx, `UPDATE deps SET description = ?, enabled = ?, keys = ?, updated = ? WHERE id = ? AND tenant = ?`,
 		d.Description, b2i(d.Enabled), d.Keys, ms(d.Updated), d.ID, d.Tenant))
+}
+
+func (s *DB) SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error {
+	var m int64
+	if !at.IsZero() {
+		m = ms(at)
+	} else {
+		cause = ""
+	}
+	return mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = ?, revoked_cause = ? WHERE id = ? AND tenant = ?`, m, cause, id, tenant))
 }
 
 func (s *DB) DeleteDEP(ctx context.Context, tenant, id string) error {

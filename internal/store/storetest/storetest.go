@@ -437,6 +437,21 @@ func testDEPs(t *testing.T, s store.Store) {
 	wrongTenant := d
 	wrongTenant.Tenant = "t2"
 	wantErr(t, s.UpdateDEP(ctx, wrongTenant), store.ErrNotFound)
+
+	// Revocation is set and cleared on its own; an update of the DEP's
+	// other fields leaves it.
+	at := now().Add(2 * time.Second)
+	must(t, s.SetDEPRevocation(ctx, "t1", d.ID, at, "revocation signal"))
+	wantErr(t, s.SetDEPRevocation(ctx, "t2", d.ID, at, "x"), store.ErrNotFound)
+	must(t, s.UpdateDEP(ctx, d))
+	got, err = s.DEPByID(ctx, "t1", d.ID)
+	must(t, err)
+	equal(t, "revoked", []any{got.Revoked, got.RevokedCause}, []any{at, "revocation signal"})
+	must(t, s.SetDEPRevocation(ctx, "t1", d.ID, time.Time{}, "ignored"))
+	got, err = s.DEP(ctx, "t1", "mailbox", d.Name)
+	must(t, err)
+	equal(t, "revocation cleared", got, d)
+
 	wantErr(t, s.DeleteDEP(ctx, "t2", d.ID), store.ErrNotFound) // not another tenant's
 	must(t, s.DeleteDEP(ctx, "t1", d.ID))
 	_, err = s.DEP(ctx, "t1", "mailbox", d.ID)

@@ -1,0 +1,365 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/service"
+)
+
+// The revocation suite (SPEC T1, T2): a DEP whose customer keys the tenant
+// revoked stays revoked whatever the provider does next (block its own
+// traffic to the vaults, move the data off the keys, restart) until a
+// customer key unwraps again. Each case asserts that no byte of content
+// is returned, that the availability key is never used (the tenant's
+// audit log has no availability-key-use after the revocation), and that
+// the refusal names the rule.
+
+const secret = "Quarterly numbers: up 12%"
+
+// revokedEnv is alice's mailbox on DEP-1 with one item read once (so the
+// DEP key is cached), then the Exchange workload's access removed on both
+// vaults, and the revocation signalled (or seen from the refusals).
+func revokedEnv(t *testing.T, signal bool) *depEnv {
+	e := startDEPs(t)
+	e.aliceOnDEP1()
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
+	if st, body := e.raw(e.admin, "PUT", item, []byte(secret)); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	if st, body := e.raw(e.admin, "GET", item, nil); st != 200 || string(body) != secret {
+		t.Fatalf("read before the revocation: %d", st)
+	}
+	e.removeAccess(0)
+	e.removeAccess(1)
+	if signal {
+		st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/revocation", "")
+		if st != 200 || body["revoked"] == nil {
+			t.Fatalf("revocation signal: %d %v", st, body)
+		}
+	} else {
+		// No signal: the cached key goes (as a refresh would find), and
+		// the next read finds both keys refusing.
+		e.ring.Evict(e.depID("mailbox", "DEP-1"))
+		e.wantRevoked(e.raw(e.admin, "GET", item, nil))
+	}
+	return e
+}
+
+func (e *depEnv) removeAccess(i int) {
+	e.t.Helper()
+	if err := e.vault.Client.Do(context.Background(), "DELETE", "/vaults/"+e.seed.Vaults[i].Name+"/accessPolicies/"+dep.ExchangeApp, nil, nil); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *depEnv) depID(kind, name string) string {
+	e.t.Helper()
+	d, err := e.st.DEP(context.Background(), e.seed.Tenant, kind, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.ID
+}
+
+// wantRevoked: 403 naming T1.Revoked, and not a byte of the content.
+func (e *depEnv) wantRevoked(st int, body []byte) {
+	e.t.Helper()
+	if st != 403 || !strings.Contains(string(body), `"rule":"T1.Revoked"`) || strings.Contains(string(body), "Quarterly") {
+		e.t.Fatalf("want 403 T1.Revoked without content, got %d %s", st, body)
+	}
+}
+
+// availabilityUses counts the availability key's successful uses in the
+// tenant's audit log.
+func (e *depEnv) availabilityUses() int {
+	n := 0
+	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
+		if r.Action == "availability-key-use" && r.Outcome == "ok" {
+			n++
+		}
+	}
+	return n
+}
+
+// restart is a new service process over the same database and master
+// key: nothing of the old one's memory (its keyring) survives.
+func (e *depEnv) restart() {
+	e.t.Helper()
+	e.stopJobs()
+	master, err := keyring.LoadServiceMasterKey(e.master, false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := kms.Local(e.vault.Client, dep.ExchangeApp)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ring := keyring.New(c, keyring.NewKeystore(e.st, master), keyring.Config{Audit: audit.New(e.st, nil, nil).KeyringEvent(dep.ExchangeApp)})
+	w := dep.Workload{App: dep.ExchangeApp, KMS: c, Ring: ring}
+	s, err := service.NewAPI(service.Parts{Store: e.st, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: w, dep.MDEP: w, dep.Site: w}, Azure: onboarding.VaultDirectory{C: e.vault.Client}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(s.Handler())
+	e.t.Cleanup(srv.Close)
+	e.srv, e.ring = srv, ring
+}
+
+func TestRevocationHolds(t *testing.T) {
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
+	outage := func(e *depEnv) {
+		for _, r := range []string{"eastus", "westus"} {
+			if err := e.vault.Fault(r, "outage", 0, time.Minute); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	fault := func(mode string, delay time.Duration) func(*depEnv) {
+		return func(e *depEnv) {
+			for _, r := range []string{"eastus", "westus"} {
+				if err := e.vault.Fault(r, mode, delay, time.Minute); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+		}
+	}
+	read := func(e *depEnv) { e.wantRevoked(e.raw(e.admin, "GET", item, nil)) }
+	cases := []struct {
+		name   string
+		signal bool
+		then   func(*depEnv)
+	}{
+		{"signal, then both vaults down", true, func(e *depEnv) { outage(e); read(e) }},
+		{"refusals alone, then both vaults down", false, func(e *depEnv) { outage(e); read(e) }},
+		{"signal, then both vaults slow", true, func(e *depEnv) { fault("slow", 5*time.Second)(e); read(e) }},
+		{"signal, then both throttled", true, func(e *depEnv) { fault("throttled", 0)(e); read(e) }},
+		{"signal, then both failing", true, func(e *depEnv) { fault("failing", 0)(e); read(e) }},
+		{"signal, restart, then both vaults down", true, func(e *depEnv) { e.restart(); outage(e); read(e) }},
+		{"refusals alone, restart, then both vaults down", false, func(e *depEnv) { e.restart(); outage(e); read(e) }},
+		{"signal, then an outage: search and reindex refused too", true, func(e *depEnv) {
+			outage(e)
+			for _, c := range []struct{ method, path string }{{"GET", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/search?q=numbers"}, {"POST", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/search/reindex"}} {
+				st, _, body := e.call(e.admin, c.method, c.path, "")
+				e.wantProblem(403, "T1.Revoked", st, "application/problem+json", body)
+			}
+		}},
+		{"signal, then Set-Mailbox to service-managed keys in an outage", true, func(e *depEnv) {
+			outage(e)
+			st, _, body := e.call(e.admin, "PATCH", "/v1/tenants/Contoso/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":""}`)
+			if st != 202 {
+				e.t.Fatalf("Set-Mailbox: %d %v", st, body)
+			}
+			e.wantStaysOn("alice@contoso.com", "DEP-1", body["job"])
+			read(e)
+		}},
+		{"refusals alone, then Set-Mailbox to another DEP", false, func(e *depEnv) {
+			e.grantAccessTo2()
+			st, _, body := e.call(e.admin, "PATCH", "/v1/tenants/Contoso/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":"DEP-2"}`)
+			if st != 202 {
+				e.t.Fatalf("Set-Mailbox: %d %v", st, body)
+			}
+			e.wantStaysOn("alice@contoso.com", "DEP-1", body["job"])
+			read(e)
+		}},
+		{"signal, then key-loss recovery: refused, the keys are revoked, not lost", true, func(e *depEnv) {
+			e.grantAccessTo2()
+			st, ct, body := e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", `{"to":"DEP-2","reason":"ticket 4711"}`)
+			e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
+			outage(e)
+			st, ct, body = e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", `{"to":"DEP-2","reason":"ticket 4711"}`)
+			e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
+			read(e)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := revokedEnv(t, c.signal)
+			before := e.availabilityUses()
+			c.then(e)
+			if n := e.availabilityUses() - before; n != 0 {
+				t.Fatalf("the availability key served %d times after the revocation", n)
+			}
+		})
+	}
+}
+
+// grantAccessTo2 makes DEP-2 on a new pair of keys the workload may use
+// (the revoked DEP-1's keys stay refused).
+func (e *depEnv) grantAccessTo2() {
+	e.t.Helper()
+	ctx := context.Background()
+	var uris [2]string
+	for i, kc := range e.seed.Keys {
+		if _, err := kc.CreateKey(ctx, "other", azRSA(), nil); err != nil {
+			e.t.Fatal(err)
+		}
+		uris[i] = e.seed.Vaults[i].URI + "/keys/other"
+	}
+	// Access is per vault: grant it back, then take it off DEP-1's keys
+	// by disabling them (a deliberate refusal that leaves DEP-1 revoked).
+	e.grantWorkload("get", "wrapKey", "unwrapKey")
+	for _, kc := range e.seed.Keys {
+		if _, err := kc.UpdateKey(ctx, "key", "", azDisabled(), nil); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":[%q,%q]}`, uris[0], uris[1])); st != 201 {
+		e.t.Fatalf("DEP-2: %d %v", st, body)
+	}
+}
+
+// wantStaysOn waits for the re-wrap job to try at least once, then checks
+// that the mailbox is still on its revoked DEP.
+func (e *depEnv) wantStaysOn(mailbox, depName string, job any) {
+	e.t.Helper()
+	id := job.(map[string]any)["id"].(string)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, j := e.call(e.operator, "GET", "/v1/tenants/Contoso/jobs/"+id, "")
+		if j["attempts"].(float64) >= 1 && j["state"] != "running" {
+			if j["state"] == "succeeded" && !strings.Contains(fmt.Sprint(j["error"]), "revoked") {
+				// The job ends; the mailbox must not have moved.
+				break
+			}
+			if strings.Contains(fmt.Sprint(j["error"]), "revoked") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the re-wrap job did not try: %v", j)
+		}
+	}
+	m, err := e.st.Mailbox(context.Background(), e.seed.Tenant, mailbox)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if want := e.depID("mailbox", depName); m.DEP != want {
+		e.t.Fatalf("%s moved off its revoked DEP %s to %s", mailbox, want, m.DEP)
+	}
+}
+
+// TestRevocationClears: restoring access and checking health clears the
+// revocation; the data is served again, from a customer key.
+func TestRevocationClears(t *testing.T) {
+	e := revokedEnv(t, true)
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
+	if d, _ := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1"); d.Revoked.IsZero() || !strings.Contains(d.RevokedCause, "revocation signal from exo@contoso.com") {
+		t.Fatalf("the revocation is not stored: %+v", d)
+	}
+	e.grantWorkload("get", "wrapKey", "unwrapKey")
+	st, _, body := e.call(e.admin, "GET", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/health", "")
+	if st != 200 || body["revoked"] != nil || body["state"] != "healthy" {
+		t.Fatalf("health after access restored: %d %v", st, body)
+	}
+	if d, _ := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1"); !d.Revoked.IsZero() {
+		t.Fatalf("the revocation is still stored: %+v", d)
+	}
+	if st, got := e.raw(e.admin, "GET", item, nil); st != 200 || string(got) != secret {
+		t.Fatalf("read after the revocation cleared: %d %s", st, got)
+	}
+}
+
+// TestSiteRevocation: a geo has a revocation signal and health too; its
+// files are refused at once after the signal (not at cache expiry), an
+// outage does not bring them back, restored access does.
+func TestSiteRevocation(t *testing.T) {
+	e := startDEPs(t)
+	spo, files := e.registeredGeoWithFiles()
+	var path, content string
+	for p, c := range files {
+		path, content = p, c
+		break
+	}
+	e.removeAccess(0)
+	e.removeAccess(1)
+	if st, got := e.raw(spo, "GET", path, nil); st != 200 || string(got) != content {
+		t.Fatalf("before the signal the cached TIK serves: %d", st) // the cache's promise; the signal is what ends it
+	}
+	st, _, body := e.call(spo, "POST", "/v1/tenants/Contoso/spoDataEncryptionPolicies/NAM/revocation", "")
+	hs, _ := body["value"].([]any)
+	if st != 200 || len(hs) != 1 || hs[0].(map[string]any)["revoked"] == nil {
+		t.Fatalf("geo revocation signal: %d %v", st, body)
+	}
+	wantNoContent := func() {
+		t.Helper()
+		st, got := e.raw(spo, "GET", path, nil)
+		if st != 403 || !strings.Contains(string(got), "T1.Revoked") || strings.Contains(string(got), content) {
+			t.Fatalf("want 403 T1.Revoked, got %d %s", st, got)
+		}
+	}
+	wantNoContent()
+	// Both regions down for a while (the management API is down with
+	// them: the outage ends by itself).
+	for _, r := range []string{"westus", "eastus"} {
+		if err := e.vault.Fault(r, "outage", 0, 1500*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantNoContent()
+	for deadline := time.Now().Add(10 * time.Second); e.vault.Client.Do(context.Background(), "GET", "/faults", nil, nil) != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the vaults did not come back after the outage")
+		}
+	}
+	e.grantWorkload("get", "wrapKey", "unwrapKey")
+	if st, _, body := e.call(spo, "GET", "/v1/tenants/Contoso/spoDataEncryptionPolicies/NAM/health", ""); st != 200 || body["value"].([]any)[0].(map[string]any)["revoked"] != nil {
+		t.Fatalf("geo health after access restored: %d %v", st, body)
+	}
+	if st, got := e.raw(spo, "GET", path, nil); st != 200 || string(got) != content {
+		t.Fatalf("after the revocation cleared: %d", st)
+	}
+	st, ct, problem := e.call(spo, "GET", "/v1/tenants/Contoso/spoDataEncryptionPolicies/EUR/health", "")
+	e.wantProblem(404, "D4.Registered", st, ct, problem)
+}
+
+// registeredGeoWithFiles registers geo NAM on the seed keys with two
+// sites holding a file each; it returns a SharePoint admin's token and
+// the files' paths with their content.
+func (e *depEnv) registeredGeoWithFiles() (string, map[string]string) {
+	e.t.Helper()
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	v0, v1 := e.newVersion(0, "key"), e.newVersion(1, "key")
+	reg := fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`,
+		e.seed.Vaults[0].Name, v0, e.seed.Vaults[1].Name, v1)
+	if st, _, body := e.call(spo, "POST", T+"/spoDataEncryptionPolicies", reg); st != 202 {
+		e.t.Fatalf("register: %d %v", st, body)
+	}
+	e.waitRegistered(spo, "NAM")
+	files := map[string]string{}
+	for i := range 2 {
+		site := fmt.Sprintf("site-%d", i)
+		if st, _, body := e.call(spo, "POST", T+"/sites", fmt.Sprintf(`{"name":%q,"geo":"NAM"}`, site)); st != 201 {
+			e.t.Fatalf("site: %d %v", st, body)
+		}
+		p := T + "/sites/" + site + "/files/doc.txt"
+		files[p] = "contents of " + site
+		if st, body := e.raw(spo, "PUT", p, []byte(files[p])); st != 200 {
+			e.t.Fatalf("put %s: %d %s", p, st, body)
+		}
+		if st, _ := e.raw(spo, "GET", p, nil); st != 200 {
+			e.t.Fatalf("read %s: %d", p, st)
+		}
+	}
+	return spo, files
+}
+
+func azRSA() azkeys.CreateKeyParameters {
+	return azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}
+}
+
+func azDisabled() azkeys.UpdateKeyParameters {
+	return azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(false)}}
+}

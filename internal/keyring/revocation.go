@@ -1,0 +1,102 @@
+package keyring
+
+import (
+	"fmt"
+	"time"
+)
+
+// Revocation is sticky (SPEC T1): once a DEP is revoked, by the tenant's
+// signal or because both customer keys refused deliberately, its
+// availability key serves nothing for it (no user read, no
+// service-initiated work, no move) whatever happens to the vaults after:
+// an outage cannot undo a revocation. Only a customer key that unwraps
+// again clears it. The service stores the state (DEP.Revoked) so that it
+// holds across restarts; the keyring keeps its own copy so that it holds
+// from the moment it is seen, whatever DEP record a caller passes.
+
+// Revocation is a DEP's revocation state as this keyring knows it.
+type Revocation struct {
+	Revoked bool
+	Since   time.Time
+	Cause   string
+}
+
+// RevokedError refuses a key for a revoked DEP: the availability key was
+// not asked, and the customer keys did not unwrap.
+type RevokedError struct {
+	DEP   string
+	Since time.Time
+	Cause string // why it is revoked
+	Err   error  // the customer keys' answers now (nil if not asked)
+}
+
+func (e *RevokedError) Error() string {
+	msg := fmt.Sprintf("DEP %s is revoked since %s (%s): the availability key serves nothing while a DEP is revoked", e.DEP, e.Since.UTC().Format(time.RFC3339), e.Cause)
+	if e.Err != nil {
+		msg += "; the customer keys now: " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *RevokedError) Unwrap() error { return e.Err }
+
+// Revoke is the tenant's revocation signal: the DEP is revoked now and its
+// cached key dropped; a fetch in flight will not put it back.
+func (k *Keyring) Revoke(d DEP, cause string) {
+	k.revoke(d, cause)
+	k.Evict(d.ID)
+}
+
+// Revocation returns what this keyring last saw of a DEP's revocation
+// and when (Since: when it was revoked, or when a customer key last
+// cleared it); ok is false if it saw nothing.
+func (k *Keyring) Revocation(depID string) (r Revocation, ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r, ok = k.revoked[depID]
+	return r, ok
+}
+
+// isRevoked reports d's revocation: by its record (stored, so it holds
+// across restarts) or as this keyring saw it. Either is enough: a record
+// not yet updated after a customer key unwrapped again only costs a
+// customer-key attempt first.
+func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r := k.revoked[d.ID]; r.Revoked {
+		return r, true
+	}
+	return d.Revoked, d.Revoked.Revoked
+}
+
+// revoke marks d revoked (keeping the first cause and time) and drops its
+// cached key.
+func (k *Keyring) revoke(d DEP, cause string) {
+	k.mu.Lock()
+	if !k.revoked[d.ID].Revoked {
+		since := d.Revoked.Since
+		if !d.Revoked.Revoked {
+			since = k.cfg.Now().UTC()
+		} else {
+			cause = d.Revoked.Cause
+		}
+		k.revoked[d.ID] = Revocation{Revoked: true, Since: since, Cause: cause}
+		k.cfg.Logger.Warn("keyring: DEP revoked", "dep", d.ID, "tenant", d.Tenant, "cause", cause)
+	}
+	delete(k.entries, d.ID)
+	k.gens[d.ID]++
+	k.mu.Unlock()
+	k.cfg.Metrics.revocations.Inc()
+}
+
+// restore clears d's revocation: a customer key unwrapped its key.
+func (k *Keyring) restore(d DEP) {
+	k.mu.Lock()
+	was := k.revoked[d.ID].Revoked
+	k.revoked[d.ID] = Revocation{Since: k.cfg.Now().UTC()}
+	k.mu.Unlock()
+	if was || d.Revoked.Revoked {
+		k.cfg.Logger.Info("keyring: DEP revocation cleared: a customer key unwraps again", "dep", d.ID, "tenant", d.Tenant)
+	}
+}
