@@ -363,3 +363,83 @@ func azRSA() azkeys.CreateKeyParameters {
 func azDisabled() azkeys.UpdateKeyParameters {
 	return azkeys.UpdateKeyParameters{KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(false)}}
 }
+
+// TestRevokedMDEPStays: records on a revoked MDEP are not moved to
+// another MDEP, nor rolled back to service-managed keys, outage or not.
+func TestRevokedMDEPStays(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	cso := tok["token"].(string)
+	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("MDEP-1: %d %v", st, body)
+	}
+	if st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
+		t.Fatalf("assign: %d %v", st, body)
+	}
+	const rec = T + "/records/teams/chat-1"
+	if st, body := e.raw(cso, "PUT", rec, []byte(secret)); st != 200 {
+		t.Fatalf("record: %d %s", st, body)
+	}
+	var uris [2]string
+	for i, kc := range e.seed.Keys {
+		if _, err := kc.CreateKey(ctx, "other", azRSA(), nil); err != nil {
+			t.Fatal(err)
+		}
+		uris[i] = e.seed.Vaults[i].URI + "/keys/other"
+	}
+	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-2","azureKeyIDs":[%q,%q]}`, uris[0], uris[1])); st != 201 {
+		t.Fatalf("MDEP-2: %d %v", st, body)
+	}
+	// The tenant disables MDEP-1's keys and signals it.
+	for _, kc := range e.seed.Keys {
+		if _, err := kc.UpdateKey(ctx, "key", "", azDisabled(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/revocation", ""); st != 200 || body["revoked"] == nil {
+		t.Fatalf("revocation: %d %v", st, body)
+	}
+	before := e.availabilityUses()
+	mdep1 := e.depID("mdep", "MDEP-1")
+	st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-2"}`)
+	if st != 200 {
+		t.Fatalf("assign MDEP-2: %d %v", st, body)
+	}
+	// The re-association job tries, and is refused.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, jobs := e.call(cso, "GET", T+"/jobs", "")
+		j := jobs["value"].([]any)[0].(map[string]any)
+		if j["kind"] == "reassociate-mdep" && strings.Contains(fmt.Sprint(j["error"]), "revoked") {
+			break
+		}
+		if j["state"] == "succeeded" || time.Now().After(deadline) {
+			t.Fatalf("the re-association job: %v", j)
+		}
+	}
+	st, got := e.raw(cso, "GET", rec, nil)
+	if st != 403 || strings.Contains(string(got), "Quarterly") || !strings.Contains(string(got), "T1.Revoked") {
+		t.Fatalf("record after the assignment: %d %s", st, got)
+	}
+	if m, err := e.st.Mailbox(ctx, e.seed.Tenant, "workload:teams"); err != nil || m.DEP != mdep1 {
+		t.Fatalf("the record container left the revoked MDEP: %+v %v", m, err)
+	}
+	// The operator's rollback needs usable customer keys.
+	for _, mode := range []string{"", "outage"} {
+		if mode != "" {
+			for _, r := range []string{"westus", "eastus"} {
+				if err := e.vault.Fault(r, mode, 0, 1500*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		st, ct, body := e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/rollback", `{"reason":"incident 4713"}`)
+		if st != 409 || !strings.Contains(ct, "problem") {
+			t.Fatalf("rollback of a revoked MDEP (%s): %d %v", mode, st, body)
+		}
+	}
+	if n := e.availabilityUses() - before; n != 0 {
+		t.Fatalf("the availability key served %d times after the revocation", n)
+	}
+}
