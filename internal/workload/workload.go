@@ -219,8 +219,8 @@ func (s *Service) Box(ctx context.Context, t store.ServiceTenant, workload strin
 		return store.Mailbox{}, err
 	}
 	id := workloadID(workload)
-	m, err := s.st.Mailbox(ctx, t.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
+	m, err := s.find(ctx, t, RecordsRef(workload))
+	if rule.Is(err, rule.KindNotFound) {
 		_, ck, err := s.newContainer(ctx, t, id, MultiWorkload, want, "new "+workload+" container")
 		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return m, err
@@ -249,11 +249,7 @@ func workloadID(name string) string { return "workload:" + name }
 
 // Mailbox finds a user mailbox or mail user.
 func (s *Service) Mailbox(ctx context.Context, t store.ServiceTenant, upn string) (store.Mailbox, error) {
-	m, err := s.st.Mailbox(ctx, t.ID, upn)
-	if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
-		return m, rule.NotFound(client.RuleMailboxExists, "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, upn)
-	}
-	return m, err
+	return s.find(ctx, t, MailboxRef(upn))
 }
 
 // OnDEP lists the containers whose key a DEP wraps.
