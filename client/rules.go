@@ -100,6 +100,7 @@ const (
 	RuleMailboxDEP         = "Mailbox.DEP"
 	RuleMailboxExists      = "Mailbox.Exists"
 	RuleMailboxID          = "Mailbox.ID"
+	RuleMailboxKind        = "Mailbox.Kind"
 	RuleMailboxUnique      = "Mailbox.Unique"
 	RuleContainerIntegrity = "Container.Integrity"
 	RuleItemExists         = "Item.Exists"

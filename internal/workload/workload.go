@@ -143,6 +143,9 @@ func (s *Service) createMailbox(ctx context.Context, t store.ServiceTenant, upn,
 	if kind == "" {
 		kind = UserMailbox
 	}
+	if !spaces[Mailboxes].holds(kind) { // the API's enum says so too; the domain does not rely on it
+		return store.Mailbox{}, rule.Invalid(client.RuleMailboxKind, "give UserMailbox or MailUser: sites and workload containers are not made here", "%q is not a kind of mailbox", kind)
+	}
 	if depName != "" {
 		if err := s.lic.RequireLicence(ctx, t, upn); err != nil {
 			return store.Mailbox{}, err
