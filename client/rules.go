@@ -103,6 +103,7 @@ const (
 	RuleMailboxKind        = "Mailbox.Kind"
 	RuleMailboxUnique      = "Mailbox.Unique"
 	RuleContainerIntegrity = "Container.Integrity"
+	RuleContainerDEPKind   = "Container.DEPKind" // a DEP wraps the containers of its own workload only
 	RuleItemExists         = "Item.Exists"
 	RuleItemID             = "Item.ID"
 	RuleItemIntegrity      = "Item.Integrity"

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -81,6 +82,28 @@ func (s *Service) ofKind(t store.ServiceTenant, r Ref, m store.Mailbox, err erro
 		return store.Mailbox{}, rule.NotFound(sp.missingRule, sp.missingFix, "tenant %s has no %s %q", t.Name, sp.container, r.Name)
 	}
 	return m, err
+}
+
+// fits reports whether a DEP may wrap the key of a container of kind
+// (T3): a mailbox DEP wraps mailboxes, a multi-workload DEP workload
+// containers, a site DEP the sites of its geo's workload; the
+// service-managed keys any. Every container made or moved is checked,
+// so no assignment, roll, recovery or rollback puts one workload's
+// container under another workload's keys.
+func fits(kind string, d store.DEP) bool {
+	switch dep.Kind(d.Kind) {
+	case dep.Mailbox:
+		return spaces[Mailboxes].holds(kind)
+	case dep.MDEP:
+		return spaces[Records].holds(kind)
+	case dep.Site:
+		return spaces[Sites].holds(kind)
+	}
+	return dep.Kind(d.Kind) == dep.ServiceManaged
+}
+
+func errDEPKind(id, kind string, d store.DEP) error {
+	return rule.Invalid(client.RuleContainerDEPKind, "assign a DEP of the container's own workload", "%s (%s) cannot go under %s DEP %s", id, kind, d.Kind, d.Name)
 }
 
 // id is the stored ID of the container r names.

@@ -106,6 +106,9 @@ func KeyID(m store.Mailbox) string { return m.ID + "#" + strconv.Itoa(m.KeyVersi
 // newContainer wraps a new container key under d's key and stores the
 // container; the key is returned to the caller, who destroys it.
 func (s *Service) newContainer(ctx context.Context, t store.ServiceTenant, id, kind string, d store.DEP, why string) (store.Mailbox, *envelope.Key, error) {
+	if !fits(kind, d) {
+		return store.Mailbox{}, nil, errDEPKind(id, kind, d)
+	}
 	depKey, err := s.deps.Key(ctx, d, keyring.Request{Initiator: keyring.Service, Reason: why})
 	if err != nil {
 		return store.Mailbox{}, nil, err
@@ -381,6 +384,9 @@ func (s *Service) Move(ctx context.Context, t store.ServiceTenant, m store.Mailb
 
 // rewrapKey stores m's key ck wrapped under to's key, if m is still on from.
 func (s *Service) rewrapKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, from store.DEP, ck *envelope.Key, to store.DEP, newKey *envelope.Key) error {
+	if !fits(m.Kind, to) {
+		return errDEPKind(m.ID, m.Kind, to)
+	}
 	nrec, err := envelope.WrapContainerKey(newKey, envelope.Container{Tenant: t.ID, DEP: to.ID, ID: m.ID}, ck)
 	if err != nil {
 		return err

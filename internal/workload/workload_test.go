@@ -125,12 +125,24 @@ func TestEachSpaceReachesItsOwnKind(t *testing.T) {
 	if _, err := boxes.CreateMailbox(ctx, tn, "alice@contoso.com", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+	site, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM")
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []workload.Ref{workload.MailboxRef("alice@contoso.com"), workload.SiteRef("finance"), workload.RecordsRef("teams")} {
 		if _, err := boxes.Put(ctx, tn, r, "doc", "", []byte("secret")); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// A DEP wraps its own workload's containers only: a site does not move
+	// under a mailbox DEP or an MDEP, whoever asks.
+	for _, k := range []dep.Kind{dep.Mailbox, dep.MDEP} {
+		d, err := e.DEPs.Create(ctx, tn, dep.Spec{Kind: k, Name: "Other-" + string(k), KeyURIs: e.Seed.KeyURIs[:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := boxes.Rewrap(ctx, tn, site, d, "test"); !rule.Is(err, rule.KindInvalid) {
+			t.Errorf("site moved under %s DEP: %v; want invalid", k, err)
 		}
 	}
 	for _, kind := range []string{"Site:NAM", "MultiWorkload", "Anything"} {
