@@ -56,7 +56,7 @@ var spaces = [...]space{
 		prefix: "site:", missingRule: client.RuleSiteExists, missingFix: "check the site name",
 		holds: func(k string) bool { return strings.HasPrefix(k, sitePrefix) }},
 	Records: {container: "workload", item: "record", itemRule: client.RuleRecordID, existsRule: client.RuleRecordExists, listFix: "list the workload's records (ck record list WORKLOAD)", itemKind: "record",
-		prefix: "workload:", missingRule: client.RuleRecordWorkload, missingFix: "a workload's container is made with its first record (ck record put WORKLOAD ID FILE)",
+		prefix: "workload:", missingRule: client.RuleRecordWorkload, missingFix: "a workload's container is made with its first record (ck record put WORKLOAD RECORD --file F)",
 		holds: func(k string) bool { return k == MultiWorkload }},
 }
 
