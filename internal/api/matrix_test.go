@@ -8,7 +8,7 @@ package api_test
 // without its route, or a cell that answers otherwise, fails.
 //
 // Counts, go test -race -run TestRoleMatrix ./internal/api/ (one
-// environment: about 15 s under -race on the 2-core dev machine):
+// environment: 13-22 s under -race on the shared 2-core dev machine):
 //
 //	cells tried: 924 (58 routes, 132 route × kind rows, 7 role columns)
 //	wrong before branch t3's fixes: 32 (same data, the workload package
