@@ -103,8 +103,10 @@ const (
 	RuleMailboxDEP         = "Mailbox.DEP"
 	RuleMailboxExists      = "Mailbox.Exists"
 	RuleMailboxID          = "Mailbox.ID"
+	RuleMailboxKind        = "Mailbox.Kind"
 	RuleMailboxUnique      = "Mailbox.Unique"
 	RuleContainerIntegrity = "Container.Integrity"
+	RuleContainerDEPKind   = "Container.DEPKind" // a DEP wraps the containers of its own workload only
 	RuleItemExists         = "Item.Exists"
 	RuleItemID             = "Item.ID"
 	RuleItemIntegrity      = "Item.Integrity"

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -31,6 +32,7 @@ type depEnv struct {
 	admin string // Contoso's Exchange admin token
 	keys  string // the two key URIs as JSON
 	ring  *keyring.Keyring
+	api   *api.Server // its route table
 	// master is the service master key's file (a restart reads it again).
 	master string
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
@@ -108,7 +110,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, master: masterFile, runJobs: runJobs, stopJobs: stopJobs}
+	e := &depEnv{env: &env{t: t, srv: srv, operator: op}, vault: v, seed: seed, st: v.Store, ring: ring, api: s, master: masterFile, runJobs: runJobs, stopJobs: stopJobs}
 	for _, name := range []string{"Contoso", "Fabrikam"} {
 		id := ""
 		if name == "Contoso" {

@@ -114,7 +114,7 @@ func (e *depEnv) restart() {
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	e.t.Cleanup(srv.Close)
-	e.srv, e.ring = srv, ring
+	e.srv, e.ring, e.api = srv, ring, s
 }
 
 func TestRevocationHolds(t *testing.T) {

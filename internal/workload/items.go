@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -37,48 +38,84 @@ func SiteRef(name string) Ref        { return Ref{Sites, name} }
 func RecordsRef(workload string) Ref { return Ref{Records, workload} }
 
 // space is what differs between the kinds of container: the words of
-// their rules and how an item's stored ID is made.
+// their rules, how an item's stored ID is made, and which stored
+// container kinds the space holds.
 type space struct {
 	container, item, itemRule, existsRule, listFix string
 	itemKind                                       string // stored kind when none is given
+	prefix                                         string // of the stored container ID
+	missingRule, missingFix                        string // the container is not found
+	holds                                          func(kind string) bool
 }
 
 var spaces = [...]space{
-	Mailboxes: {container: "mailbox", item: "item", itemRule: client.RuleItemID, existsRule: client.RuleItemExists, listFix: "list the mailbox's items (ck mailbox item list UPN)", itemKind: "message"},
-	Sites:     {container: "site", item: "file", itemRule: client.RuleFileName, existsRule: client.RuleFileExists, listFix: "list the site's files (ck site file list SITE)", itemKind: "file"},
-	Records:   {container: "workload", item: "record", itemRule: client.RuleRecordID, existsRule: client.RuleRecordExists, listFix: "list the workload's records (ck record list WORKLOAD)", itemKind: "record"},
+	Mailboxes: {container: "mailbox", item: "item", itemRule: client.RuleItemID, existsRule: client.RuleItemExists, listFix: "list the mailbox's items (ck mailbox item list UPN)", itemKind: "message",
+		missingRule: client.RuleMailboxExists, missingFix: "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)",
+		holds: func(k string) bool { return k == UserMailbox || k == MailUser }},
+	Sites: {container: "site", item: "file", itemRule: client.RuleFileName, existsRule: client.RuleFileExists, listFix: "list the site's files (ck site file list SITE)", itemKind: "file",
+		prefix: "site:", missingRule: client.RuleSiteExists, missingFix: "check the site name",
+		holds: func(k string) bool { return strings.HasPrefix(k, sitePrefix) }},
+	Records: {container: "workload", item: "record", itemRule: client.RuleRecordID, existsRule: client.RuleRecordExists, listFix: "list the workload's records (ck record list WORKLOAD)", itemKind: "record",
+		prefix: "workload:", missingRule: client.RuleRecordWorkload, missingFix: "a workload's container is made with its first record (ck record put WORKLOAD RECORD --file F)",
+		holds: func(k string) bool { return k == MultiWorkload }},
 }
+
+// find reads the container a Ref names. It is the one place where a
+// container's kind is checked against the space (the route) that names it
+// (SPEC T3): every operation on a container's items, its statistics, its
+// assignment, search and reindex comes through here, and a container of
+// another kind is not found, as if it did not exist. A mailbox route given
+// "site:finance" or "workload:teams" reaches neither.
+func (s *Service) find(ctx context.Context, t store.ServiceTenant, r Ref) (store.Mailbox, error) {
+	if r.Space == Records && !workloadRE.MatchString(r.Name) {
+		return store.Mailbox{}, rule.Invalid(client.RuleRecordWorkload, "name the workload with 2-32 lower-case letters, digits and -, e.g. teams", "workload %q is invalid", r.Name)
+	}
+	m, err := s.st.Mailbox(ctx, t.ID, r.id())
+	return s.ofKind(t, r, m, err)
+}
+
+// ofKind is find's check, for a container read another way: not found,
+// or of a kind r's space does not hold, is the space's not-found rule.
+func (s *Service) ofKind(t store.ServiceTenant, r Ref, m store.Mailbox, err error) (store.Mailbox, error) {
+	sp := spaces[r.Space]
+	if errors.Is(err, store.ErrNotFound) || err == nil && !sp.holds(m.Kind) {
+		return store.Mailbox{}, rule.NotFound(sp.missingRule, sp.missingFix, "tenant %s has no %s %q", t.Name, sp.container, r.Name)
+	}
+	return m, err
+}
+
+// fits reports whether a DEP may wrap the key of a container of kind
+// (T3): a mailbox DEP wraps mailboxes, a multi-workload DEP workload
+// containers, a site DEP the sites of its geo's workload; the
+// service-managed keys any. Every container made or moved is checked,
+// so no assignment, roll, recovery or rollback puts one workload's
+// container under another workload's keys.
+func fits(kind string, d store.DEP) bool {
+	switch dep.Kind(d.Kind) {
+	case dep.Mailbox:
+		return spaces[Mailboxes].holds(kind)
+	case dep.MDEP:
+		return spaces[Records].holds(kind)
+	case dep.Site:
+		return spaces[Sites].holds(kind)
+	}
+	return dep.Kind(d.Kind) == dep.ServiceManaged
+}
+
+func errDEPKind(id, kind string, d store.DEP) error {
+	return rule.Invalid(client.RuleContainerDEPKind, "assign a DEP of the container's own workload", "%s (%s) cannot go under %s DEP %s", id, kind, d.Kind, d.Name)
+}
+
+// id is the stored ID of the container r names.
+func (r Ref) id() string { return strings.ToLower(spaces[r.Space].prefix + r.Name) }
 
 // resolve finds the container a Ref names (a workload's container is made
 // on first use, and moved to the tenant's current multi-workload DEP).
 func (s *Service) resolve(ctx context.Context, t store.ServiceTenant, r Ref) (store.Mailbox, error) {
-	switch r.Space {
-	case Mailboxes:
-		return s.Mailbox(ctx, t, r.Name)
-	case Sites:
-		m, err := s.st.Mailbox(ctx, t.ID, siteID(r.Name))
-		if errors.Is(err, store.ErrNotFound) || err == nil && !strings.HasPrefix(m.Kind, sitePrefix) {
-			return m, rule.NotFound(client.RuleSiteExists, "check the site name", "tenant %s has no site %q", t.Name, r.Name)
-		}
-		return m, err
-	default:
-		if !workloadRE.MatchString(r.Name) {
-			return store.Mailbox{}, rule.Invalid(client.RuleRecordWorkload, "name the workload with 2-32 lower-case letters, digits and -, e.g. teams", "workload %q is invalid", r.Name)
-		}
+	if r.Space == Records {
 		return s.Box(ctx, t, r.Name)
 	}
-}
-
-// containerOf is the stored ID of the container a Ref names, without
-// reading it (listings and deletes of a container that may not exist).
-func containerOf(r Ref) string {
-	switch r.Space {
-	case Sites:
-		return siteID(r.Name)
-	case Records:
-		return workloadID(r.Name)
-	}
-	return strings.ToLower(r.Name)
+	return s.find(ctx, t, r)
 }
 
 // open resolves a container and unwraps its key for a user's request.
@@ -105,10 +142,8 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	var version uint32
 	var err error
 	if r.Space == Mailboxes { // the mailbox and the item's version in one query
-		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.Name, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && m.Kind != UserMailbox && m.Kind != MailUser {
-			err = rule.NotFound(client.RuleMailboxExists, "check the mailbox's UPN, or create the mailbox (ck mailbox create UPN)", "tenant %s has no mailbox %q", t.Name, r.Name)
-		}
+		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.id(), id)
+		m, err = s.ofKind(t, r, m, err)
 	} else {
 		m, err = s.resolve(ctx, t, r)
 	}
@@ -199,12 +234,13 @@ func (s *Service) openItem(ck *envelope.Key, t store.ServiceTenant, m store.Mail
 // List lists a container's items (no content); a site's files show each
 // version under the file's name.
 func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref) ([]store.Item, error) {
-	if r.Space == Mailboxes {
-		if _, err := s.Mailbox(ctx, t, r.Name); err != nil {
-			return nil, err
-		}
+	m, err := s.find(ctx, t, r)
+	if r.Space == Records && rule.Is(err, rule.KindNotFound) {
+		return nil, nil // a workload's container is made with its first record
+	} else if err != nil {
+		return nil, err
 	}
-	items, err := s.st.ListItemHeads(ctx, t.ID, containerOf(r))
+	items, err := s.st.ListItemHeads(ctx, t.ID, m.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -219,15 +255,13 @@ func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref) ([]sto
 // DeleteItem deletes an item (a site's file with all its versions).
 func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, id string) error {
 	sp := spaces[r.Space]
-	c := containerOf(r)
-	var m store.Mailbox
-	if r.Space == Mailboxes {
-		var err error
-		if m, err = s.Mailbox(ctx, t, r.Name); err != nil {
-			return err
-		}
-		c = m.ID
+	m, err := s.find(ctx, t, r)
+	if r.Space == Records && rule.Is(err, rule.KindNotFound) {
+		return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+	} else if err != nil {
+		return err
 	}
+	c := m.ID
 	ids := []string{id}
 	if r.Space == Sites {
 		versions, err := s.fileVersions(ctx, t, c, id)

@@ -114,3 +114,77 @@ func TestMailboxRefReachesMailboxesOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestEachSpaceReachesItsOwnKind: every way to reach a container (items,
+// listing, delete, statistics, assignment, search, reindex) refuses a
+// container of another kind, whatever name or stored ID it is given, and
+// a mailbox cannot be made with a kind that is not a mailbox's (T3).
+func TestEachSpaceReachesItsOwnKind(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, err := boxes.CreateMailbox(ctx, tn, "alice@contoso.com", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	site, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []workload.Ref{workload.MailboxRef("alice@contoso.com"), workload.SiteRef("finance"), workload.RecordsRef("teams")} {
+		if _, err := boxes.Put(ctx, tn, r, "doc", "", []byte("secret")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A DEP wraps its own workload's containers only: a site does not move
+	// under a mailbox DEP or an MDEP, whoever asks.
+	for _, k := range []dep.Kind{dep.Mailbox, dep.MDEP} {
+		d, err := e.DEPs.Create(ctx, tn, dep.Spec{Kind: k, Name: "Other-" + string(k), KeyURIs: e.Seed.KeyURIs[:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := boxes.Rewrap(ctx, tn, site, d, "test"); !rule.Is(err, rule.KindInvalid) {
+			t.Errorf("site moved under %s DEP: %v; want invalid", k, err)
+		}
+	}
+	for _, kind := range []string{"Site:NAM", "MultiWorkload", "Anything"} {
+		if _, err := boxes.CreateMailbox(ctx, tn, "bob@contoso.com", kind, ""); !rule.Is(err, rule.KindInvalid) {
+			t.Errorf("a mailbox of kind %s: %v; want invalid", kind, err)
+		}
+	}
+	refused := func(err error) bool { return rule.Is(err, rule.KindNotFound) || rule.Is(err, rule.KindInvalid) }
+	for _, r := range []workload.Ref{
+		workload.MailboxRef("site:finance"), workload.MailboxRef("workload:teams"),
+		workload.SiteRef("alice@contoso.com"), workload.SiteRef("workload:teams"), workload.SiteRef("teams"),
+		workload.RecordsRef("alice@contoso.com"), workload.RecordsRef("site:finance"),
+	} {
+		if _, err := boxes.Get(ctx, tn, r, "doc", 0); !refused(err) {
+			t.Errorf("read %+v: %v; want refused", r, err)
+		}
+		if _, err := boxes.Put(ctx, tn, r, "doc", "", []byte("planted")); !refused(err) {
+			t.Errorf("write %+v: %v; want refused", r, err)
+		}
+		if items, err := boxes.List(ctx, tn, r); !refused(err) {
+			t.Errorf("list %+v: %d items, %v; want refused", r, len(items), err)
+		}
+		if err := boxes.DeleteItem(ctx, tn, r, "doc"); !refused(err) {
+			t.Errorf("delete in %+v: %v; want refused", r, err)
+		}
+		if r.Space != workload.Mailboxes {
+			continue
+		}
+		if _, err := boxes.MailboxStatistics(ctx, tn, r.Name); !refused(err) {
+			t.Errorf("statistics of %+v: %v; want refused", r, err)
+		}
+		if _, err := boxes.Search(ctx, tn, r.Name, "secret"); !refused(err) {
+			t.Errorf("search %+v: %v; want refused", r, err)
+		}
+		if _, _, err := boxes.Reindex(ctx, tn, r.Name); !refused(err) {
+			t.Errorf("reindex %+v: %v; want refused", r, err)
+		}
+	}
+	// Nothing was planted or lost.
+	for _, r := range []workload.Ref{workload.MailboxRef("alice@contoso.com"), workload.SiteRef("finance"), workload.RecordsRef("teams")} {
+		if got, err := boxes.Get(ctx, tn, r, "doc", 0); err != nil || string(got) != "secret" {
+			t.Errorf("%+v after the attempts: %q, %v", r, got, err)
+		}
+	}
+}
