@@ -30,6 +30,16 @@ type Client interface {
 	Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]byte, error)
 }
 
+// DirectoryReader is a Client that can tell which directory (Entra
+// tenant) the vault of a key belongs to, as the vault itself says (SPEC
+// T4): the service uses a tenant's keys only in vaults of that tenant's
+// directory.
+type DirectoryReader interface {
+	// Directory returns the vault's directory ID, or "" if the vault
+	// names none.
+	Directory(ctx context.Context, keyURI string) (string, error)
+}
+
 // KeyInfo is what the service needs to know of a customer key.
 type KeyInfo struct {
 	URI           string // with version
@@ -104,7 +114,10 @@ const (
 
 	// Transient: not the customer's doing, passing.
 
-	// Unreachable: no answer: DNS failure, connection refused or dropped.
+	// Unreachable: no answer: DNS failure, connection refused or dropped,
+	// or no TLS with a certificate for the vault's name. Which of these it
+	// was goes to the service log only: the Cause says the same for all,
+	// so that errors do not tell what listens on a port (SPEC T4).
 	Unreachable
 	// TimedOut: no answer in time.
 	TimedOut
@@ -124,6 +137,9 @@ const (
 	// BadRequest: the vault refused the request (400 and other 4xx), e.g. a
 	// corrupt wrapped key.
 	BadRequest
+	// HostNotAllowed: the key URI names a host outside the vault domains
+	// the service may connect to (SPEC T4); nothing was dialled.
+	HostNotAllowed
 )
 
 var reasonNames = map[Reason]string{
@@ -131,6 +147,7 @@ var reasonNames = map[Reason]string{
 	KeyExpired: "key expired", KeyNotYetValid: "key not yet valid", OperationNotAllowed: "operation not allowed by the key's key_ops",
 	Refused: "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
 	Throttled: "vault throttled the request", VaultFailing: "vault failing", BadKeyURI: "bad key URI", BadRequest: "vault refused the request",
+	HostNotAllowed: "host outside the vault domains",
 }
 
 func (r Reason) String() string {
@@ -147,7 +164,7 @@ func (r Reason) Class() Class {
 		return Denied
 	case r >= Unreachable && r <= VaultFailing:
 		return Transient
-	case r >= BadKeyURI && r <= BadRequest:
+	case r >= BadKeyURI && r <= HostNotAllowed:
 		return Invalid
 	}
 	return 0
