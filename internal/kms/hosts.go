@@ -121,6 +121,11 @@ func guard(base *http.Client, d Domains) *http.Client {
 	}
 	if tr, ok := rt.(*http.Transport); ok {
 		tr = tr.Clone()
+		if tr.TLSHandshakeTimeout == 0 {
+			// A listener that accepts and says nothing holds no connection
+			// for long.
+			tr.TLSHandshakeTimeout = 10 * time.Second
+		}
 		dialOK := d.Allows
 		if tr.Proxy != nil {
 			// Behind a proxy the dialer is asked for the proxy: allow the

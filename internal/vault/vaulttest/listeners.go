@@ -41,13 +41,24 @@ type Listener struct {
 	accepts atomic.Int64
 	ln      net.Listener
 	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]bool
 }
 
 // Accepts is the number of connections accepted so far.
 func (l *Listener) Accepts() int { return int(l.accepts.Load()) }
 
-// Close stops the listener (and the test's cleanup does too).
-func (l *Listener) Close() { l.ln.Close(); l.wg.Wait() }
+// Close stops the listener and hangs up its connections (the test's
+// cleanup does too).
+func (l *Listener) Close() {
+	l.ln.Close()
+	l.mu.Lock()
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
 
 // Listen starts a listener of kind on 127.0.0.1:port (0: a free port)
 // until the test ends.
@@ -61,7 +72,7 @@ func Listen(t testing.TB, kind ListenerKind, port int) *Listener {
 	if kind == WrongTLS {
 		cfg = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
 	}
-	l := &Listener{Port: ln.Addr().(*net.TCPAddr).Port, ln: ln}
+	l := &Listener{Port: ln.Addr().(*net.TCPAddr).Port, ln: ln, conns: map[net.Conn]bool{}}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -71,10 +82,18 @@ func Listen(t testing.TB, kind ListenerKind, port int) *Listener {
 				return
 			}
 			l.accepts.Add(1)
+			l.mu.Lock()
+			l.conns[c] = true
+			l.mu.Unlock()
 			l.wg.Add(1)
 			go func() {
 				defer l.wg.Done()
-				defer c.Close()
+				defer func() {
+					c.Close()
+					l.mu.Lock()
+					delete(l.conns, c)
+					l.mu.Unlock()
+				}()
 				c.SetDeadline(time.Now().Add(30 * time.Second))
 				switch kind {
 				case Silent:
