@@ -10,6 +10,13 @@
 // Azure is the one implementation, on the official azkeys client; it serves
 // the built-in vault and real Azure Key Vault alike, with the credential and
 // transport as configuration.
+//
+// A key URI is a tenant's input, so the client connects only to vault hosts
+// under the configured Domains (SPEC T4): anything else is refused with
+// HostNotAllowed before a connection, and again by the transport and its
+// dialer. A failed connection says the same whatever happened on the port
+// (the detail goes to the log), and Directory tells which directory a vault
+// belongs to, from its bearer challenge.
 package kms
 
 import (
