@@ -112,7 +112,7 @@ var ErrHostNotAllowed = errors.New("host outside the configured vault domains")
 // Go's default transport); its timeout is kept.
 func guard(base *http.Client, d Domains) *http.Client {
 	out := &http.Client{}
-	var rt http.RoundTripper = http.DefaultTransport
+	rt := http.DefaultTransport
 	if base != nil {
 		out.Timeout = base.Timeout
 		if base.Transport != nil {
