@@ -28,7 +28,7 @@ func keyringScenario() error {
 	if err != nil {
 		return err
 	}
-	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), MaxRetries: -1})
+	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), Domains: env.Client.VaultDomains(), MaxRetries: -1})
 	if err != nil {
 		return err
 	}

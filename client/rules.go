@@ -64,6 +64,8 @@ const (
 	RuleKeyOperations        = "Key.Operations"
 	RuleKeyReachable         = "Key.Reachable"
 	RuleKeyUsable            = "Key.Usable"
+	RuleKeyOwnDirectory      = "T4.OwnKeys"             // the key's vault is not in the tenant's own directory
+	RuleKeyVaultHost         = "T4.KnownHosts"          // the key URI names a host outside the vault domains the service connects to
 	RuleCustomerKeysRefused  = "K3.CustomerKeysRefused" // both customer keys refused deliberately: the DEP is revoked
 	RuleVaultsUnavailable    = "K3.VaultsUnavailable"   // neither vault answered; retry later
 

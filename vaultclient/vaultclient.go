@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,6 +122,19 @@ func (c *Client) WithToken(token string) *Client {
 
 // HTTP is the underlying HTTP client.
 func (c *Client) HTTP() *http.Client { return c.hc }
+
+// VaultDomains are the domains the vaults of this connection are served
+// under: each region's host and port (a vault is at
+// https://{vault}.{domain}), e.g. "localhost:8443".
+func (c *Client) VaultDomains() []string {
+	var out []string
+	for _, r := range c.cfg.Regions {
+		if u, err := url.Parse(r.URL); err == nil && u.Host != "" && !slices.Contains(out, strings.ToLower(u.Host)) {
+			out = append(out, strings.ToLower(u.Host))
+		}
+	}
+	return out
+}
 
 // Error is an error answered by the vault.
 type Error struct {

@@ -49,6 +49,9 @@ type envOptions struct {
 	vaulttest.Options
 	purgeApprovals int
 	holdJobs       bool // queue jobs but do not run them until runJobs
+	// domains are vault domains the service may reach besides the
+	// vault's regions (loopback ports of a test's listeners).
+	domains []string
 }
 
 func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
@@ -64,7 +67,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kms.Local(v.Client, dep.ExchangeApp)
+	c, err := kms.NewAzure(kms.AzureConfig{Credential: v.Client.Credential(dep.ExchangeApp), HTTPClient: v.Client.HTTP(), Domains: append(v.Client.VaultDomains(), opts.domains...)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,9 @@ type Spec struct {
 	Onboarded []string
 }
 
-// Create checks the name and both keys (D1), creates the DEP (its key
+// Create checks the name and both keys (D1) and that both keys are the
+// tenant's own, in vaults under the configured vault domains (T4; asked
+// of each vault before its key is used), creates the DEP (its key
 // wrapped by both customer keys and a new availability key), proves both
 // keys can unwrap it, and stores it.
 func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (store.DEP, error) {
@@ -78,11 +80,18 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (st
 		return store.DEP{}, rule.Invalid(client.RuleDEPLimit, "reuse or remove one of the existing DEPs", "tenant %s has %d %s DEPs, the most allowed", t.Name, len(ds), kind)
 	}
 	for i, uri := range n.KeyURIs {
+		// Own keys only (T4), asked of the vault before the key is used.
+		named, err := s.ownVault(ctx, t, w, i, uri)
+		if err != nil {
+			return store.DEP{}, err
+		}
 		info, err := w.KMS.Get(ctx, uri)
 		if err != nil {
 			return store.DEP{}, keyError(i, uri, w.App, err)
 		}
 		switch {
+		case !named:
+			return store.DEP{}, notOwn(t, i, uri, "its vault names no directory in its bearer challenge")
 		case !info.Enabled:
 			return store.DEP{}, rule.Invalid(client.RuleKeyEnabled, "enable it: ck vault key update VAULT KEY --enabled=true", "key %d %s is disabled", i+1, uri)
 		case info.Expires != nil && !info.Expires.Equal(endOfTime):
@@ -133,6 +142,8 @@ func keyError(i int, uri, app string, err error) error {
 		return err
 	}
 	switch {
+	case ke.Reason == kms.HostNotAllowed:
+		return rule.Invalid(client.RuleKeyVaultHost, "use a key in a vault under the vault domains this service connects to (the detail names them); the operator configures them (vaults.domains)", "key %d %s: %s", i+1, uri, ke.Cause)
 	case ke.Class == kms.Transient:
 		return rule.Unavailable(client.RuleKeyReachable, "check that the vault is up and reachable, then retry", "key %d %s: %s", i+1, uri, ke.Cause)
 	case ke.Reason == kms.KeyDisabled:

@@ -20,15 +20,16 @@ import (
 // over HTTPS through the official client and a real SQLite store, no API.
 
 type env struct {
-	deps *dep.Service
-	seed vaulttest.Seed
-	t    store.ServiceTenant
-	ctx  context.Context
+	deps  *dep.Service
+	vault *vaulttest.Env
+	seed  vaulttest.Seed
+	t     store.ServiceTenant
+	ctx   context.Context
 }
 
 func start(t *testing.T) *env {
 	e := deptest.Start(t)
-	return &env{deps: e.DEPs, seed: e.Seed, t: e.Tenant, ctx: e.Ctx}
+	return &env{deps: e.DEPs, vault: e.Vault, seed: e.Seed, t: e.Tenant, ctx: e.Ctx}
 }
 
 // wantRule fails unless err is a domain error of rule id and kind.
@@ -50,7 +51,7 @@ func TestCreateRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	noVault := strings.Replace(keys[0], "contoso-eastus", "nowhere", 1)
-	closed := "https://contoso-eastus.localhost:1/keys/key" // loopback, nothing listening
+	otherPort := "https://contoso-eastus.localhost:1/keys/key" // loopback, not a vault region's port
 	for _, tc := range []struct {
 		name string
 		spec dep.Spec
@@ -65,13 +66,22 @@ func TestCreateRules(t *testing.T) {
 		{"a name taken", dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: keys}, rule.KindConflict, "D1.UniqueName"},
 		{"a key that does not exist", dep.Spec{Kind: dep.Mailbox, Name: "missing", KeyURIs: []string{keys[0] + "-none", keys[1]}}, rule.KindInvalid, "Key.Exists"},
 		{"a vault that does not exist", dep.Spec{Kind: dep.Mailbox, Name: "novault", KeyURIs: []string{noVault, keys[1]}}, rule.KindInvalid, "Key.Exists"},
-		{"a vault that does not answer", dep.Spec{Kind: dep.Mailbox, Name: "closed", KeyURIs: []string{closed, keys[1]}}, rule.KindUnavailable, "Key.Reachable"},
+		{"a port that is not a vault region's", dep.Spec{Kind: dep.Mailbox, Name: "port", KeyURIs: []string{otherPort, keys[1]}}, rule.KindInvalid, "T4.KnownHosts"},
 		{"a kind without a workload", dep.Spec{Kind: dep.ServiceManaged, Name: "svc", KeyURIs: keys}, rule.KindUnavailable, "Service.Workload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.deps.Create(e.ctx, e.t, tc.spec)
 			wantRule(t, tc.name, err, tc.kind, tc.rule)
 		})
+	}
+	// A vault that does not answer.
+	if err := e.vault.Fault("eastus", "outage", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.deps.Create(e.ctx, e.t, dep.Spec{Kind: dep.Mailbox, Name: "down", KeyURIs: keys})
+	wantRule(t, "a vault that does not answer", err, rule.KindUnavailable, "Key.Reachable")
+	if err := e.vault.Fault("eastus", "off", 0, 0); err != nil {
+		t.Fatal(err)
 	}
 	// The same name is free in another kind.
 	if _, err := e.deps.Create(e.ctx, e.t, dep.Spec{Kind: dep.MDEP, Name: "DEP-1", KeyURIs: keys}); err != nil {

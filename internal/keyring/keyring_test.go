@@ -55,7 +55,7 @@ func newMatrix(t *testing.T, cfg keyring.Config) *matrix {
 	for i, v := range seed.Vaults {
 		m.vaults[i] = v.Name
 	}
-	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 3 * time.Second})
+	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), Domains: env.Client.VaultDomains(), MaxRetries: -1, TryTimeout: 3 * time.Second})
 	must(t, err)
 	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "service-master.key"), true)
 	must(t, err)
@@ -215,7 +215,7 @@ func TestFaultMatrix(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})
 		m.fault("eastus", "outage", 0)
 		m.wantKey(m.get(m.mailbox, user))
-		m.wantHealth(m.mailbox.ID, keyring.Degraded, "transient: vault unreachable")
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "transient: the vault at contoso-eastus.localhost")
 		if _, err := m.get(m.site, user); err != nil {
 			t.Fatalf("site with one vault down: %v", err)
 		}
@@ -260,7 +260,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.wantKey(m.get(m.mailbox, user))
 		m.wantUnwraps(before, m.vaults[0], "transient", 1) // abandoned at the attempt timeout
 		m.wantUnwraps(before, m.vaults[1], "ok", 1)
-		m.wantHealth(m.mailbox.ID, keyring.Degraded, "did not answer in time")
+		m.wantHealth(m.mailbox.ID, keyring.Degraded, "could not be reached")
 	})
 	t.Run("both throttled: transient, availability key for mailboxes", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})
@@ -373,7 +373,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.revoke(0)
 		m.fault("westus", "outage", 0)
 		_, err := m.get(m.mailbox, user)
-		m.wantRefusal(err, true, "access removed", "vault unreachable")
+		m.wantRefusal(err, true, "access removed", "could not be reached")
 		m.wantReasons(err, kms.AccessRemoved, kms.Unreachable)
 	})
 	t.Run("key disabled", func(t *testing.T) {

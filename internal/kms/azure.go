@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -35,11 +35,21 @@ type AzureConfig struct {
 	// vault hands over to the other one quickly).
 	TryTimeout time.Duration
 	MaxRetries int32
+	// Domains are the vault domains the client may connect to (see
+	// Domains): AzureDomains for Azure, the regions of the built-in vault
+	// (vaultclient.Client.VaultDomains). Required.
+	Domains []string
+	// Logger receives what a connection failure was (refused, reset, TLS,
+	// timeout), which errors do not tell (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Azure implements Client with the official azkeys client.
 type Azure struct {
 	cfg     AzureConfig
+	domains Domains
+	hc      *http.Client // reaches hosts of domains only
+	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[string]*azkeys.Client // by vault URL
 }
@@ -49,20 +59,31 @@ func NewAzure(cfg AzureConfig) (*Azure, error) {
 	if cfg.Credential == nil {
 		return nil, errors.New("kms: a credential is required")
 	}
+	d, err := ParseDomains(cfg.Domains)
+	if err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
 	if cfg.TryTimeout <= 0 {
 		cfg.TryTimeout = 10 * time.Second
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 1
 	}
-	return &Azure{cfg: cfg, clients: map[string]*azkeys.Client{}}, nil
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Azure{cfg: cfg, domains: d, hc: guard(cfg.HTTPClient, d), log: cfg.Logger, clients: map[string]*azkeys.Client{}}, nil
 }
 
 // Local returns a client for the built-in vault described by a connection
-// file, acting as the given principal (the workload's application ID).
+// file, acting as the given principal (the workload's application ID),
+// reaching the vaults of the connection's regions only.
 func Local(vc *vaultclient.Client, principal string) (*Azure, error) {
-	return NewAzure(AzureConfig{Credential: vc.Credential(principal), HTTPClient: vc.HTTP()})
+	return NewAzure(AzureConfig{Credential: vc.Credential(principal), HTTPClient: vc.HTTP(), Domains: vc.VaultDomains()})
 }
+
+// Domains are the vault domains the client reaches.
+func (a *Azure) Domains() Domains { return a.domains }
 
 var keyPathRE = regexp.MustCompile(`^/keys/([0-9a-zA-Z-]{1,127})(?:/([0-9a-fA-F]{32}))?/?$`)
 
@@ -89,9 +110,7 @@ func (a *Azure) client(vault string) (*azkeys.Client, error) {
 	opts := &azkeys.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Retry: policy.RetryOptions{MaxRetries: a.cfg.MaxRetries, TryTimeout: a.cfg.TryTimeout, RetryDelay: 100 * time.Millisecond, MaxRetryDelay: time.Second},
 	}}
-	if a.cfg.HTTPClient != nil {
-		opts.Transport = a.cfg.HTTPClient
-	}
+	opts.Transport = a.hc
 	c, err := azkeys.NewClient(vault, a.cfg.Credential, opts)
 	if err != nil {
 		return nil, err
@@ -105,11 +124,100 @@ func (a *Azure) prepare(op, keyURI string) (*azkeys.Client, string, string, erro
 	if err != nil {
 		return nil, "", "", &Error{Class: Invalid, Reason: BadKeyURI, Op: op, KeyURI: keyURI, Cause: err.Error(), Err: err}
 	}
+	if err := a.allow(op, keyURI, vault); err != nil {
+		return nil, "", "", err
+	}
 	c, err := a.client(vault)
 	if err != nil {
 		return nil, "", "", &Error{Class: Invalid, Reason: BadKeyURI, Op: op, KeyURI: keyURI, Cause: err.Error(), Err: err}
 	}
 	return c, name, version, nil
+}
+
+// allow refuses a vault outside the domains, before any connection.
+func (a *Azure) allow(op, keyURI, vault string) *Error {
+	host := strings.TrimPrefix(vault, "https://")
+	if a.domains.Allows(host) {
+		return nil
+	}
+	return &Error{Class: Invalid, Reason: HostNotAllowed, Op: op, KeyURI: keyURI, Err: ErrHostNotAllowed,
+		Cause: fmt.Sprintf("vault host %s is outside the vault domains this service connects to (%s)", host, a.domains)}
+}
+
+// fail classifies err; what a connection failure was goes to the log
+// only (the error says the same for every kind).
+func (a *Azure) fail(op, keyURI string, err error) *Error {
+	e := classify(op, keyURI, err)
+	if e.Reason == Unreachable || e.Reason == TimedOut {
+		a.log.Warn("kms: vault not reached", "op", op, "key", keyURI, "reason", e.Reason.String(), "err", err)
+	}
+	return e
+}
+
+// Directory returns the directory (Entra tenant ID) the vault of keyURI
+// belongs to, as the vault names it in its bearer challenge
+// (WWW-Authenticate: Bearer authorization="https://login.../{tenant}"),
+// or "" when the challenge names no particular directory ("common", as
+// the built-in vault answers for a vault it does not have). The request
+// carries no token: it reads only the challenge.
+func (a *Azure) Directory(ctx context.Context, keyURI string) (string, error) {
+	vault, _, _, err := ParseKeyURI(keyURI)
+	if err != nil {
+		return "", &Error{Class: Invalid, Reason: BadKeyURI, Op: "directory", KeyURI: keyURI, Cause: err.Error(), Err: err}
+	}
+	if err := a.allow("directory", keyURI, vault); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.TryTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, vault+"/keys?api-version="+challengeAPIVersion, nil)
+	if err != nil {
+		return "", &Error{Class: Invalid, Reason: BadKeyURI, Op: "directory", KeyURI: keyURI, Cause: err.Error(), Err: err}
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return "", a.fail("directory", keyURI, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", &Error{Class: Invalid, Reason: BadRequest, Op: "directory", KeyURI: keyURI, Status: resp.StatusCode,
+			Cause: fmt.Sprintf("the vault answered %d without a bearer challenge, so it names no directory", resp.StatusCode)}
+	}
+	return ChallengeDirectory(resp.Header.Values("WWW-Authenticate")), nil
+}
+
+// challengeAPIVersion is the keys API version of the challenge request.
+const challengeAPIVersion = "2025-07-01"
+
+// ChallengeDirectory reads the directory from WWW-Authenticate values:
+// the first path segment of the Bearer challenge's authorization (or
+// authorization_uri) URL. It returns "" if there is none, or if it is
+// one of Entra's multi-tenant names (common, organizations, consumers).
+func ChallengeDirectory(values []string) string {
+	for _, v := range values {
+		scheme, params, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			continue
+		}
+		for _, p := range strings.FieldsFunc(params, func(r rune) bool { return r == ',' || r == ' ' }) {
+			k, val, ok := strings.Cut(p, "=")
+			if !ok || (!strings.EqualFold(k, "authorization") && !strings.EqualFold(k, "authorization_uri")) {
+				continue
+			}
+			u, err := url.Parse(strings.Trim(val, `"`))
+			if err != nil || u.Scheme != "https" {
+				return ""
+			}
+			dir, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+			switch strings.ToLower(dir) {
+			case "", "common", "organizations", "consumers":
+				return ""
+			}
+			return strings.ToLower(dir)
+		}
+	}
+	return ""
 }
 
 func (a *Azure) Get(ctx context.Context, keyURI string) (KeyInfo, error) {
@@ -119,7 +227,7 @@ func (a *Azure) Get(ctx context.Context, keyURI string) (KeyInfo, error) {
 	}
 	resp, err := c.GetKey(ctx, name, version, nil)
 	if err != nil {
-		return KeyInfo{}, classify("get", keyURI, err)
+		return KeyInfo{}, a.fail("get", keyURI, err)
 	}
 	info := KeyInfo{URI: string(*resp.Key.KID), Bits: len(resp.Key.N) * 8}
 	if at := resp.Attributes; at != nil {
@@ -142,7 +250,7 @@ func (a *Azure) Wrap(ctx context.Context, keyURI string, key []byte) (Wrapped, e
 	}
 	resp, err := c.WrapKey(ctx, name, version, azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: key}, nil)
 	if err != nil {
-		return Wrapped{}, classify("wrap", keyURI, err)
+		return Wrapped{}, a.fail("wrap", keyURI, err)
 	}
 	return Wrapped{KeyURI: string(*resp.KID), Data: resp.Result}, nil
 }
@@ -157,7 +265,7 @@ func (a *Azure) Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]by
 	}
 	resp, err := c.UnwrapKey(ctx, name, version, azkeys.KeyOperationParameters{Algorithm: to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256), Value: wrapped}, nil)
 	if err != nil {
-		return nil, classify("unwrap", keyURI, err)
+		return nil, a.fail("unwrap", keyURI, err)
 	}
 	return resp.Result, nil
 }
@@ -203,25 +311,33 @@ func classify(op, keyURI string, err error) *Error {
 		}
 		return e
 	}
+	if errors.Is(err, ErrHostNotAllowed) { // a redirect, say: refused before dialling
+		e.Class, e.Reason, e.Cause = Invalid, HostNotAllowed, "the vault's answer pointed outside the vault domains this service connects to"
+		return e
+	}
+	// No answer. Refused, reset, a TLS failure, a plain-TCP or silent
+	// listener, DNS: all say the same, so that errors do not tell what
+	// listens on a port (SPEC T4); the service log has the detail.
 	e.Class = Transient
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		e.Reason, e.Cause = TimedOut, "vault did not answer in time"
-	case errors.As(err, &dnsErr):
-		e.Reason, e.Cause = Unreachable, "vault host not found (DNS): "+dnsErr.Name
-	case errors.As(err, &opErr):
-		e.Reason, e.Cause = Unreachable, "vault unreachable: "+opErr.Err.Error()
+		e.Reason = TimedOut
 	case errors.Is(err, context.Canceled):
-		e.Reason, e.Cause = Cancelled, "cancelled"
+		e.Reason, e.Cause = Cancelled, "cancelled" // the caller gave up: not the vault's doing
+		return e
 	default:
-		e.Reason, e.Cause = Unreachable, "vault unreachable: "+err.Error()
+		e.Reason = Unreachable
 	}
-	if e.Reason == Unreachable && errors.Is(err, context.Canceled) {
-		e.Reason = Cancelled // a dial the caller cancelled: not the vault's doing
-	}
+	e.Cause = "the vault at " + hostOf(keyURI) + " could not be reached"
 	return e
+}
+
+// hostOf is a key URI's host (with its port), as the caller gave it.
+func hostOf(keyURI string) string {
+	if u, err := url.Parse(keyURI); err == nil && u.Host != "" {
+		return strings.ToLower(u.Host)
+	}
+	return "the key URI"
 }
 
 func deniedReason(code string) Reason {
@@ -261,10 +377,14 @@ func deniedCause(code string) string {
 // managed identity, Azure CLI, in that order). tenantID pins the Entra
 // tenant of the workload's service principal ("" lets the vault's
 // challenge name it).
-func ForAzure(tenantID string) (*Azure, error) {
+// It connects to vaults under domains only (AzureDomains if none).
+func ForAzure(tenantID string, domains []string, log *slog.Logger) (*Azure, error) {
 	cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: tenantID, AdditionallyAllowedTenants: []string{"*"}})
 	if err != nil {
 		return nil, fmt.Errorf("kms: Azure credential: %w", err)
 	}
-	return NewAzure(AzureConfig{Credential: cred})
+	if len(domains) == 0 {
+		domains = AzureDomains
+	}
+	return NewAzure(AzureConfig{Credential: cred, Domains: domains, Logger: log})
 }

@@ -10,6 +10,13 @@
 // Azure is the one implementation, on the official azkeys client; it serves
 // the built-in vault and real Azure Key Vault alike, with the credential and
 // transport as configuration.
+//
+// A key URI is a tenant's input, so the client connects only to vault hosts
+// under the configured Domains (SPEC T4): anything else is refused with
+// HostNotAllowed before a connection, and again by the transport and its
+// dialer. A failed connection says the same whatever happened on the port
+// (the detail goes to the log), and Directory tells which directory a vault
+// belongs to, from its bearer challenge.
 package kms
 
 import (
@@ -28,6 +35,16 @@ type Client interface {
 	Wrap(ctx context.Context, keyURI string, key []byte) (Wrapped, error)
 	// Unwrap unwraps with the exact versioned key URI the wrap returned.
 	Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]byte, error)
+}
+
+// DirectoryReader is a Client that can tell which directory (Entra
+// tenant) the vault of a key belongs to, as the vault itself says (SPEC
+// T4): the service uses a tenant's keys only in vaults of that tenant's
+// directory.
+type DirectoryReader interface {
+	// Directory returns the vault's directory ID, or "" if the vault
+	// names none.
+	Directory(ctx context.Context, keyURI string) (string, error)
 }
 
 // KeyInfo is what the service needs to know of a customer key.
@@ -104,7 +121,10 @@ const (
 
 	// Transient: not the customer's doing, passing.
 
-	// Unreachable: no answer: DNS failure, connection refused or dropped.
+	// Unreachable: no answer: DNS failure, connection refused or dropped,
+	// or no TLS with a certificate for the vault's name. Which of these it
+	// was goes to the service log only: the Cause says the same for all,
+	// so that errors do not tell what listens on a port (SPEC T4).
 	Unreachable
 	// TimedOut: no answer in time.
 	TimedOut
@@ -124,6 +144,9 @@ const (
 	// BadRequest: the vault refused the request (400 and other 4xx), e.g. a
 	// corrupt wrapped key.
 	BadRequest
+	// HostNotAllowed: the key URI names a host outside the vault domains
+	// the service may connect to (SPEC T4); nothing was dialled.
+	HostNotAllowed
 )
 
 var reasonNames = map[Reason]string{
@@ -131,6 +154,7 @@ var reasonNames = map[Reason]string{
 	KeyExpired: "key expired", KeyNotYetValid: "key not yet valid", OperationNotAllowed: "operation not allowed by the key's key_ops",
 	Refused: "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
 	Throttled: "vault throttled the request", VaultFailing: "vault failing", BadKeyURI: "bad key URI", BadRequest: "vault refused the request",
+	HostNotAllowed: "host outside the vault domains",
 }
 
 func (r Reason) String() string {
@@ -147,7 +171,7 @@ func (r Reason) Class() Class {
 		return Denied
 	case r >= Unreachable && r <= VaultFailing:
 		return Transient
-	case r >= BadKeyURI && r <= BadRequest:
+	case r >= BadKeyURI && r <= HostNotAllowed:
 		return Invalid
 	}
 	return 0

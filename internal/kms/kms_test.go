@@ -21,7 +21,7 @@ func setup(t *testing.T) (*vaulttest.Env, *kms.Azure, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 5 * time.Second})
+	c, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), Domains: env.Client.VaultDomains(), MaxRetries: -1, TryTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +75,9 @@ func TestTransientFailures(t *testing.T) {
 	}
 	fault(t, env, "eastus", "outage", 0)
 	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
-	wantClass(t, err, kms.Transient, "vault unreachable") // an open connection drops (EOF), a new one is refused
+	wantClass(t, err, kms.Transient, "could not be reached") // an open connection drops (EOF), a new one is refused
 	_, err = c.Unwrap(ctx, w.KeyURI, w.Data)
-	wantClass(t, err, kms.Transient, "connection refused")
+	wantClass(t, err, kms.Transient, "could not be reached")
 	fault(t, env, "eastus", "off", 0) // through westus: eastus is down
 	if _, err := c.Unwrap(ctx, w.KeyURI, w.Data); err != nil {
 		t.Fatalf("after the outage: %v", err)
@@ -93,11 +93,11 @@ func TestTransientFailures(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	_, err = c.Unwrap(short, w.KeyURI, w.Data)
-	wantClass(t, err, kms.Transient, "in time")
+	wantClass(t, err, kms.Transient, "could not be reached")
 	fault(t, env, "eastus", "off", 0)
 
-	_, err = c.Get(ctx, "https://nosuch-vault.invalid/keys/key")
-	wantClass(t, err, kms.Transient, "")
+	_, err = c.Get(ctx, "https://nosuch-vault.invalid/keys/key") // refused before a DNS lookup
+	wantClass(t, err, kms.Invalid, "outside the vault domains")
 }
 
 // TestReasons: each failure the vault can give, caused for real through
@@ -168,13 +168,13 @@ func TestReasons(t *testing.T) {
 		{"not a key URI", nothing, nothing, func(ctx context.Context) error { _, err := c.Get(ctx, "key1"); return err }, 0,
 			kms.Invalid, kms.BadKeyURI, "want https://"},
 		{"region down", faultFn("outage", 0), faultFn("off", 0), unwrap, 0,
-			kms.Transient, kms.Unreachable, "vault unreachable"},
+			kms.Transient, kms.Unreachable, "could not be reached"},
 		{"throttled", faultFn("throttled", 0), faultFn("off", 0), unwrap, 0,
 			kms.Transient, kms.Throttled, "429"},
 		{"failing", faultFn("failing", 0), faultFn("off", 0), unwrap, 0,
 			kms.Transient, kms.VaultFailing, "503"},
 		{"slow", faultFn("slow", 2*time.Second), faultFn("off", 0), unwrap, 200 * time.Millisecond,
-			kms.Transient, kms.TimedOut, "in time"},
+			kms.Transient, kms.TimedOut, "could not be reached"},
 		{"cancelled by the caller", nothing, nothing, func(ctx context.Context) error {
 			ctx, cancel := context.WithCancel(ctx)
 			cancel()
@@ -250,23 +250,30 @@ func TestParseKeyURI(t *testing.T) {
 	}
 }
 
-// TestForAzure: the Azure constructor builds without network; with no Azure
-// credential on this machine, a call fails as an unreachable (transient)
-// vault or a credential error, never a panic. Real Azure cannot run here.
+// TestForAzure: the Azure constructor builds without network and reaches
+// Azure's vault domains only (SPEC T4); nothing here dials Azure (tests
+// dial loopback only), so every key URI below is refused before a
+// connection. Real Azure cannot run here.
 func TestForAzure(t *testing.T) {
 	t.Setenv("AZURE_CLIENT_ID", "")
 	t.Setenv("AZURE_TENANT_ID", "")
-	c, err := kms.ForAzure("")
+	c, err := kms.ForAzure("", nil, nil)
 	if err != nil {
 		t.Skipf("no Azure credential chain on this machine: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err = c.Get(ctx, "https://contoso-nosuch.vault.azure.net/keys/key1")
-	if err == nil {
-		t.Fatal("a key was got from Azure without credentials")
+	if got := c.Domains().String(); got != "vault.azure.net, managedhsm.azure.net" {
+		t.Fatalf("default domains: %q", got)
 	}
-	if kms.ClassOf(err) != kms.Transient {
-		t.Fatalf("got %v, want a transient failure (no network, no credential)", err)
+	for _, host := range []string{"contoso.vault.azure.net", "contoso-hsm.managedhsm.azure.net"} {
+		if !c.Domains().Allows(host) {
+			t.Errorf("%s refused", host)
+		}
+	}
+	ctx := context.Background()
+	for _, uri := range []string{"https://contoso.vault.azure.net:8443/keys/key1", "https://vault.azure.net/keys/key1", "https://a.b.vault.azure.net/keys/key1", "https://localhost/keys/key1"} {
+		_, err := c.Get(ctx, uri)
+		if kms.ReasonOf(err) != kms.HostNotAllowed {
+			t.Errorf("%s: got %v, want %v", uri, err, kms.HostNotAllowed)
+		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // The built-in vault tells which service principals a tenant registered,
 // and the rules name a missing one with its fix (the key probe of a workload
-// without its principal sees only "transient: vault unreachable": the vault
+// without its principal sees only "transient: the vault at HOST could not be reached": the vault
 // issues it no token).
 func TestVaultDirectoryPrincipals(t *testing.T) {
 	env := vaulttest.Start(t, vaulttest.Options{})

@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/vaultclient"
 )
@@ -296,6 +297,13 @@ type VaultsConfig struct {
 	// AzureTenantID pins the Entra tenant of the workloads' service
 	// principals (azure; default: the one the vault's challenge names).
 	AzureTenantID string `json:"azureTenantID,omitempty"`
+	// Domains are the only vault hosts the service connects to (SPEC
+	// T4): a key URI's host must be one label under one of them, on its
+	// port (443 unless it names one), or the key is refused before any
+	// connection. Default: azure, vault.azure.net and
+	// managedhsm.azure.net; builtin, each region of the connection
+	// (e.g. localhost:8443).
+	Domains []string `json:"domains,omitempty"`
 
 	// Connection is a built-in vault's connection, given in Go (the
 	// bench, tests) instead of ConnectionFile.
@@ -304,6 +312,14 @@ type VaultsConfig struct {
 
 // Validate checks the vaults section.
 func (v VaultsConfig) Validate() error {
+	if len(v.Domains) > 0 {
+		if v.Kind == VaultsNone {
+			return fieldErr("vaults.domains", "drop domains, or choose vaults.kind builtin or azure", "kind is none but vault domains are given")
+		}
+		if _, err := kms.ParseDomains(v.Domains); err != nil {
+			return fieldErr("vaults.domains", "give DNS names with an optional port, e.g. [vault.azure.net, managedhsm.azure.net] or [localhost:8443]", "%v", err)
+		}
+	}
 	switch v.Kind {
 	case "", VaultsBuiltin:
 		if v.AzureTenantID != "" {

@@ -109,6 +109,14 @@ func TestValidate(t *testing.T) {
 		{"azure with connection file", func(c *Config) { c.Vaults = VaultsConfig{Kind: VaultsAzure, ConnectionFile: "v.json"} }, "vaults.connectionFile"},
 		{"builtin with tenant", func(c *Config) { c.Vaults = VaultsConfig{AzureTenantID: "t"} }, "vaults.azureTenantID"},
 		{"none with settings", func(c *Config) { c.Vaults = VaultsConfig{Kind: VaultsNone, ConnectionFile: "v.json"} }, "vaults"},
+		{"vault domain with a scheme", func(c *Config) { c.Vaults.Domains = []string{"https://vault.azure.net"} }, "vaults.domains"},
+		{"vault domain an IP", func(c *Config) { c.Vaults.Domains = []string{"127.0.0.1"} }, "vaults.domains"},
+		{"vault domain a wildcard", func(c *Config) { c.Vaults.Domains = []string{"*.vault.azure.net"} }, "vaults.domains"},
+		{"vault domain port", func(c *Config) { c.Vaults.Domains = []string{"localhost:0"} }, "vaults.domains"},
+		{"vault domains without vaults", func(c *Config) { c.Vaults = VaultsConfig{Kind: VaultsNone, Domains: []string{"vault.azure.net"}} }, "vaults.domains"},
+		{"vault domains", func(c *Config) {
+			c.Vaults = VaultsConfig{Kind: VaultsAzure, Domains: []string{"vault.azure.cn", "managedhsm.azure.cn", "vault.example.internal:8443"}}
+		}, ""},
 		{"workload kind", func(c *Config) { c.Workloads = map[string]WorkloadConfig{"teams": {App: defaultWorkloads["site"]}} }, "workloads.teams"},
 		{"workload app", func(c *Config) { c.Workloads = map[string]WorkloadConfig{"site": {App: "sharepoint"}} }, "workloads.site.app"},
 		{"master key", func(c *Config) { c.Keystore.MasterKey = "abc" }, "keystore.masterKey"},

@@ -204,7 +204,7 @@ func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azu
 	}
 	switch kind {
 	case VaultsAzure:
-		return func(string) (kms.Client, error) { return kms.ForAzure(v.AzureTenantID) }, nil, nil
+		return func(string) (kms.Client, error) { return kms.ForAzure(v.AzureTenantID, v.Domains, s.log) }, nil, nil
 	case VaultsBuiltin:
 		var cc *vaultclient.Config
 		switch {
@@ -225,7 +225,13 @@ func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azu
 		if err != nil {
 			return nil, nil, fmt.Errorf("vaults: %w", err)
 		}
-		return func(app string) (kms.Client, error) { return kms.Local(vc, app) }, onboarding.VaultDirectory{C: vc}, nil
+		domains := v.Domains
+		if len(domains) == 0 {
+			domains = vc.VaultDomains()
+		}
+		return func(app string) (kms.Client, error) {
+			return kms.NewAzure(kms.AzureConfig{Credential: vc.Credential(app), HTTPClient: vc.HTTP(), Domains: domains, Logger: s.log})
+		}, onboarding.VaultDirectory{C: vc}, nil
 	}
 	return nil, nil, nil
 }

@@ -177,28 +177,39 @@ type Seed struct {
 const ExchangeApp = "00000002-0000-0ff1-ce00-000000000000"
 
 // SeedTenant creates the Seed tenant in a fresh vault.
-func (e *Env) SeedTenant() (Seed, error) {
+func (e *Env) SeedTenant() (Seed, error) { return e.SeedTenantNamed("Contoso") }
+
+// SeedTenantNamed creates a tenant set up as the Seed, in its own
+// directory, under another name: admin@{name}.com, vaults {name}-eastus
+// and {name}-westus (lower case). The workload is the same application
+// in every directory, as in Microsoft 365.
+func (e *Env) SeedTenantNamed(tenant string) (Seed, error) {
 	ctx := context.Background()
-	s := Seed{Admin: "admin@contoso.com", Workload: ExchangeApp}
+	lower := strings.ToLower(tenant)
+	s := Seed{Admin: "admin@" + lower + ".com", Workload: ExchangeApp}
 	do := func(method, path string, in, out any) error { return e.Client.Do(ctx, method, path, in, out) }
 	var t vaultclient.Tenant
-	if err := do("POST", "/tenants", map[string]any{"name": "Contoso"}, &t); err != nil {
+	if err := do("POST", "/tenants", map[string]any{"name": tenant}, &t); err != nil {
 		return s, err
 	}
 	s.Tenant = t.ID
 	// The admin, the workload, and the two applications every Customer Key
 	// tenant registers (onboarding, M365DataAtRestEncryption).
 	for _, p := range []string{s.Admin, s.Workload, "19f7f505-34aa-44a4-9dcc-6a768854d2ea", "c066d759-24ae-40e7-a56f-027002b5d3e4"} {
-		if err := do("POST", "/tenants/Contoso/principals", map[string]any{"name": p}, nil); err != nil {
+		if err := do("POST", "/tenants/"+tenant+"/principals", map[string]any{"name": p}, nil); err != nil {
 			return s, err
 		}
 	}
 	for i, region := range []string{"eastus", "westus"} {
 		var sub vaultclient.Subscription
-		if err := do("POST", "/subscriptions", map[string]any{"name": "CK-" + region, "tenant": "Contoso", "owner": s.Admin}, &sub); err != nil {
+		subName := "CK-" + region
+		if tenant != "Contoso" {
+			subName = tenant + "-CK-" + region
+		}
+		if err := do("POST", "/subscriptions", map[string]any{"name": subName, "tenant": tenant, "owner": s.Admin}, &sub); err != nil {
 			return s, err
 		}
-		name := "contoso-" + region
+		name := lower + "-" + region
 		if err := do("POST", "/vaults", map[string]any{"name": name, "subscription": sub.ID, "region": region, "sku": "premium"}, &s.Vaults[i]); err != nil {
 			return s, err
 		}
