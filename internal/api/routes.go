@@ -42,7 +42,8 @@ var (
 	sharepoint   = []string{tenant.RoleGlobalAdmin, tenant.RoleSharePointAdmin}
 	compliance   = []string{tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin}
 	globalAdmin  = []string{tenant.RoleGlobalAdmin}
-	tokenIssuers = []string{tenant.RoleOperator, tenant.RoleGlobalAdmin}
+	tokenIssuers = []string{tenant.RoleOperator, tenant.RoleGlobalAdmin} // the operator: only a tenant's first global admin (T5)
+	requesters   = []string{tenant.RoleOperator, tenant.RoleGlobalAdmin} // access requests: the operator asks, a global admin grants
 	auditReaders = []string{tenant.RoleOperator, tenant.RoleGlobalAdmin, tenant.RoleComplianceAdmin}
 	// mdep admins are the compliance roles (New-M365DataAtRestEncryptionPolicy).
 	mdepAdmins = compliance
@@ -67,7 +68,16 @@ func (s *Server) routes() {
 	add(s, route{id: "create-tenant", method: "POST", path: "/v1/tenants", summary: "Create a tenant (operator)", tag: "tenants", roles: operator, status: 201}, s.createTenant)
 	add(s, route{id: "list-tenants", method: "GET", path: "/v1/tenants", summary: "List tenants: all for the operator, your own otherwise", tag: "tenants", roles: everyone}, s.listTenants)
 	add(s, route{id: "get-tenant", method: "GET", path: t, summary: "Get a tenant", tag: "tenants", roles: everyone}, s.getTenant)
-	add(s, route{id: "create-token", method: "POST", path: t + "/tokens", summary: "Issue an API token for a tenant's admin (operator, or the tenant's global admin)", tag: "tenants", roles: tokenIssuers, status: 201, action: "issue tokens"}, s.createToken)
+	add(s, route{id: "create-token", method: "POST", path: t + "/tokens", summary: "Issue an API token for a tenant's admin: the tenant's global admin issues every kind; the operator only the tenant's first global admin's, while it has no live one (T5)", tag: "tenants", roles: tokenIssuers, status: 201, action: "issue tokens"}, s.createToken)
+	add(s, route{id: "list-tokens", method: "GET", path: t + "/tokens", summary: "The tenant's tokens, revoked and expired ones included: ID, subject, role, created, expires, revoked, last used; never a secret (T6)", tag: "tenants", roles: globalAdmin}, s.listTokens)
+	add(s, route{id: "revoke-token", method: "POST", path: t + "/tokens/{token}/revoke", summary: "Revoke one of the tenant's tokens: it is refused from the next request on (T6)", tag: "tenants", roles: globalAdmin}, s.revokeToken)
+
+	// Access requests: the tenant's consent to an operator action on its data (T5).
+	add(s, route{id: "new-access-request", method: "POST", path: t + "/accessRequests", summary: "Ask the tenant for an operator action on its data (operator: Pending until a global admin decides), or grant one at once (the tenant's global admin, e.g. the recovery of a DEP whose keys it lost)", tag: "access requests", roles: requesters, status: 201}, s.newAccessRequest)
+	add(s, route{id: "list-access-requests", method: "GET", path: t + "/accessRequests", summary: "The tenant's access requests, newest first", tag: "access requests", roles: requesters}, s.listAccessRequests)
+	add(s, route{id: "get-access-request", method: "GET", path: t + "/accessRequests/{request}", summary: "One access request", tag: "access requests", roles: requesters}, s.getAccessRequest)
+	add(s, route{id: "approve-access-request", method: "POST", path: t + "/accessRequests/{request}/approve", summary: "Approve a pending access request: the operator may then run that action, on that DEP and target, once, until it expires", tag: "access requests", roles: globalAdmin}, s.approveAccessRequest)
+	add(s, route{id: "deny-access-request", method: "POST", path: t + "/accessRequests/{request}/deny", summary: "Deny a pending access request", tag: "access requests", roles: globalAdmin}, s.denyAccessRequest)
 	add(s, route{id: "set-plans", method: "PUT", path: t + "/plans", summary: "Set a tenant's service plans (operator); Customer Key needs one of " + strings.Join(onboarding.CustomerKeyPlans, ", "), tag: "tenants", roles: operator}, s.setPlans)
 	add(s, route{id: "set-licence", method: "PUT", path: t + "/licences/{user}", summary: "Give a user a licence (plan); empty removes it. Only users licensed for Customer Key get customer DEPs (O1)", tag: "tenants", roles: tokenIssuers, action: "assign licences"}, s.setLicence)
 	add(s, route{id: "get-licence", method: "GET", path: t + "/licences/{user}", summary: "A user's licence", tag: "tenants", roles: tenantAdmins}, s.getLicence)
@@ -83,8 +93,8 @@ func (s *Server) routes() {
 	}
 	add(s, route{id: "set-m365dataatrestencryptionpolicyassignment", method: "PUT", path: t + "/m365DataAtRestEncryptionPolicyAssignment", summary: "Set-M365DataAtRestEncryptionPolicyAssignment: one DEP for all multi-workload data of the tenant", tag: "multi-workload DEPs", roles: mdepAdmins}, s.assignMDEP)
 	add(s, route{id: "get-m365dataatrestencryptionpolicyassignment", method: "GET", path: t + "/m365DataAtRestEncryptionPolicyAssignment", summary: "Get-M365DataAtRestEncryptionPolicyAssignment", tag: "multi-workload DEPs", roles: tenantAdmins}, s.getMDEPAssignment)
-	add(s, route{id: "rollback-m365dataatrestencryptionpolicy", method: "POST", path: t + "/m365DataAtRestEncryptionPolicies/{dep}/rollback", summary: "Roll back from a multi-workload DEP to service-managed keys (operator, on the tenant's request): unassign it and re-wrap every workload container in the background", tag: "multi-workload DEPs", roles: operator, status: 202}, s.rollbackMDEP)
-	add(s, route{id: "recover-dataencryptionpolicy", method: "POST", path: t + "/dataEncryptionPolicies/{dep}/recover", summary: "Key-loss recovery (operator, on the tenant's request): move every mailbox of a DEP whose customer keys are both lost to another DEP, through the availability key, in the background", tag: "mailbox DEPs", roles: operator, status: 202}, s.recoverDEP)
+	add(s, route{id: "rollback-m365dataatrestencryptionpolicy", method: "POST", path: t + "/m365DataAtRestEncryptionPolicies/{dep}/rollback", summary: "Roll back from a multi-workload DEP to service-managed keys (operator, with an access request the tenant approved for it, used once): unassign it and re-wrap every workload container in the background", tag: "multi-workload DEPs", roles: operator, status: 202}, s.rollbackMDEP)
+	add(s, route{id: "recover-dataencryptionpolicy", method: "POST", path: t + "/dataEncryptionPolicies/{dep}/recover", summary: "Key-loss recovery (operator, with an access request the tenant approved for this DEP and target, used once): move every mailbox of a DEP whose customer keys are both lost to another DEP, through the availability key, in the background", tag: "mailbox DEPs", roles: operator, status: 202}, s.recoverDEP)
 	add(s, route{id: "get-dataencryptionpolicy-purge", method: "GET", path: t + "/dataEncryptionPolicies/{dep}/purge", summary: "A mailbox DEP's purge request: state, approvals and, once purged, the crypto-shred certificate (also after the DEP is deleted)", tag: "mailbox DEPs", roles: everyone}, s.getPurge)
 	add(s, route{id: "approve-dataencryptionpolicy-purge", method: "POST", path: t + "/dataEncryptionPolicies/{dep}/purge/approve", summary: "An authorised officer (designated at onboarding), signed in as themselves, approves the purge; with enough approvals the purge runs in the background", tag: "mailbox DEPs", roles: tenantAdmins}, s.approvePurge)
 
@@ -110,7 +120,7 @@ func (s *Server) routes() {
 	const spo = t + "/spoDataEncryptionPolicies"
 	add(s, route{id: "register-spodataencryptionpolicy", method: "POST", path: spo, summary: "Register-SPODataEncryptionPolicy: a geo's TIK on a primary and a secondary key; wraps the geo's sites in the background", tag: "site DEPs", roles: sharepoint, status: 202}, s.registerGeo)
 	add(s, route{id: "update-spodataencryptionpolicy", method: "PATCH", path: spo + "/{geo}", summary: "Update-SPODataEncryptionPolicy: roll the geo's primary or secondary key to a new vault, key or version; the geo is Rolling while every site is re-wrapped in the background", tag: "site DEPs", roles: sharepoint, status: 202}, s.updateGeo)
-	add(s, route{id: "recover-spodataencryptionpolicy", method: "POST", path: spo + "/{geo}/recover", summary: "Key-loss recovery of a geo (operator, on the tenant's request): both keys of the geo's site DEP are lost; every site moves to a new site DEP on new keys, through the availability key", tag: "site DEPs", roles: operator, status: 202}, s.recoverGeo)
+	add(s, route{id: "recover-spodataencryptionpolicy", method: "POST", path: spo + "/{geo}/recover", summary: "Key-loss recovery of a geo (operator, with an access request the tenant approved for this geo and these keys, used once): both keys of the geo's site DEP are lost; every site moves to a new site DEP on new keys, through the availability key", tag: "site DEPs", roles: operator, status: 202}, s.recoverGeo)
 	add(s, route{id: "get-spodataencryptionpolicy", method: "GET", path: spo, summary: "Get-SPODataEncryptionPolicy: each geo's key URIs, state and % of sites done", tag: "site DEPs", roles: tenantAdmins}, s.getGeos)
 	add(s, route{id: "new-site", method: "POST", path: t + "/sites", summary: "Create a site in a geo (under the geo's TIK when registered, else service-managed keys)", tag: "sites", roles: sharepoint, status: 201}, s.newSite)
 	const file = t + "/sites/{site}/files"
