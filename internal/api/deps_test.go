@@ -28,7 +28,8 @@ type depEnv struct {
 	vault *vaulttest.Env
 	seed  vaulttest.Seed
 	st    store.Store
-	admin string // Contoso's Exchange admin token
+	admin  string // Contoso's Exchange admin token
+	global string // Contoso's global admin token (the first, which the operator issued)
 	keys  string // the two key URIs as JSON
 	ring  *keyring.Keyring
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
@@ -115,7 +116,9 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 			t.Fatalf("tenant %s: %d %v", name, st, body)
 		}
 	}
-	_, _, tok := e.call(op, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
+	_, _, tok := e.call(op, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	e.global = tok["token"].(string)
+	_, _, tok = e.call(e.global, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
 	e.admin = tok["token"].(string)
 	e.keys = fmt.Sprintf(`[%q,%q]`, seed.KeyURIs[0], seed.KeyURIs[1])
 	// Not yet onboarded: DEPs are refused (O3).
