@@ -131,9 +131,9 @@ made. Every step is in the tenant's audit log (ck audit list).`}
 			r, err := c.AccessRequest(cmd.Context(), t, args[0])
 			return out(a, r, err, a.showAccessRequest)
 		}}
-	decide := func(verb, short string, do func(*client.Client, *cobra.Command, string, string) (client.AccessRequest, error)) *cobra.Command {
+	decide := func(verb, short, example string, do func(*client.Client, *cobra.Command, string, string) (client.AccessRequest, error)) *cobra.Command {
 		return &cobra.Command{Use: verb + " ID", Short: short, Args: cobra.ExactArgs(1),
-			Example: `  ck access-request ` + verb + ` 3f2a... --token-file admin.token`,
+			Example: example,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				c, t, err := a.tenantClient(cmd.Context(), tenant)
 				if err != nil {
@@ -144,10 +144,12 @@ made. Every step is in the tenant's audit log (ck audit list).`}
 			}}
 	}
 	approve := decide("approve", "Approve a pending access request (the tenant's global admin): the operator may run that action once, until it expires",
+		"  ck access-request approve 3f2a... --token-file admin.token",
 		func(c *client.Client, cmd *cobra.Command, t, id string) (client.AccessRequest, error) {
 			return c.ApproveAccessRequest(cmd.Context(), t, id)
 		})
 	deny := decide("deny", "Deny a pending access request (the tenant's global admin)",
+		"  ck access-request deny 3f2a... --token-file admin.token",
 		func(c *client.Client, cmd *cobra.Command, t, id string) (client.AccessRequest, error) {
 			return c.DenyAccessRequest(cmd.Context(), t, id)
 		})

@@ -274,8 +274,8 @@ func TestAccessRequests(t *testing.T) {
 	e.wantProblem(403, "T5.Expired", st, ct, body)
 	for _, tc := range []struct {
 		name, id, to string
-		status      int
-		rule        string
+		status       int
+		rule         string
 	}{
 		{"no request", "", "DEP-2", 403, "T5.AccessRequest"},
 		{"an unknown request", "9b0c7a36-0000-4000-8000-000000000000", "DEP-2", 404, "T5.Exists"},

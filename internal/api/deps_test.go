@@ -25,13 +25,13 @@ import (
 // depEnv is the service over the seed tenant's two vaults.
 type depEnv struct {
 	*env
-	vault *vaulttest.Env
-	seed  vaulttest.Seed
-	st    store.Store
+	vault  *vaulttest.Env
+	seed   vaulttest.Seed
+	st     store.Store
 	admin  string // Contoso's Exchange admin token
 	global string // Contoso's global admin token (the first, which the operator issued)
-	keys  string // the two key URIs as JSON
-	ring  *keyring.Keyring
+	keys   string // the two key URIs as JSON
+	ring   *keyring.Keyring
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
 	// after stopJobs).
 	runJobs, stopJobs func()

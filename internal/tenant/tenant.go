@@ -302,7 +302,7 @@ func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject
 // tenant's first global admin's: a global-admin token while the tenant
 // has no live one (never revoked, not expired).
 func (s *Service) firstGlobalAdmin(ctx context.Context, t store.ServiceTenant, role string, now time.Time) error {
-	const fix = "the operator issues only a tenant's first global admin token; every other token is issued by the tenant's global admin (ck tenant token with a global admin's token)"
+	const fix = "the operator issues only a tenant's first global admin token; every other token is issued by the tenant's global admin, with a global admin's token: ck tenant token TENANT --subject UPN --role ROLE --token-file admin.token"
 	if role != RoleGlobalAdmin {
 		return rule.Refused(client.RuleTokenFirstGlobalAdmin, fix, "the operator may not issue a %s token for tenant %s", role, t.Name)
 	}
