@@ -38,20 +38,80 @@ func ExampleClient_CreateTenant() {
 	// Output: Fabrikam 0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0
 }
 
+// The tenant's global admin issues its admins' tokens (the operator
+// issues only the tenant's first global admin's).
 func ExampleClient_CreateToken() {
 	ctx := context.Background()
-	op, _ := client.New(client.Config{URL: serviceURL, Token: operatorToken, CAFile: caFile})
-	tok, err := op.CreateToken(ctx, "Contoso", client.CreateTokenRequest{Subject: "exo@contoso.com", Role: client.RoleExchangeAdmin, ValidFor: "24h"})
+	admin, _ := client.New(client.Config{URL: serviceURL, Token: adminToken, CAFile: caFile})
+	tok, err := admin.CreateToken(ctx, "Contoso", client.CreateTokenRequest{Subject: "exo@contoso.com", Role: client.RoleExchangeAdmin, ValidFor: "24h"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	exo := op.WithToken(tok.Token) // acts as the Exchange admin from now on
+	exo := admin.WithToken(tok.Token) // acts as the Exchange admin from now on
 	me, err := exo.Me(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(me.Subject, me.Role, me.Tenant == tok.Tenant)
 	// Output: exo@contoso.com exchange-admin true
+}
+
+// A tenant's global admin lists its tokens (never their secrets) and
+// revokes one: it is refused from the next request on.
+func ExampleClient_RevokeToken() {
+	ctx := context.Background()
+	admin, _ := client.New(client.Config{URL: serviceURL, Token: adminToken, CAFile: caFile})
+	tok, err := admin.CreateToken(ctx, "Contoso", client.CreateTokenRequest{Subject: "temp@contoso.com", Role: client.RoleSharePointAdmin})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := admin.RevokeToken(ctx, "Contoso", tok.ID); err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := admin.Tokens(ctx, "Contoso")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, t := range tokens {
+		if t.ID == tok.ID {
+			fmt.Println(t.Subject, t.Revoked != nil)
+		}
+	}
+	_, err = admin.WithToken(tok.Token).Me(ctx)
+	var p *client.Problem
+	fmt.Println(errors.As(err, &p) && p.Rule == client.RuleAuthentication)
+	// Output:
+	// temp@contoso.com true
+	// true
+}
+
+// The operator acts on a tenant's data only with the tenant's consent:
+// it asks, and a global admin of the tenant approves (or denies).
+func ExampleClient_NewAccessRequest() {
+	ctx := context.Background()
+	op, _ := client.New(client.Config{URL: serviceURL, Token: operatorToken, CAFile: caFile})
+	admin := op.WithToken(adminToken)
+	for _, name := range []string{"Lost-DEP", "New-DEP"} {
+		if _, err := admin.NewDEP(ctx, "Contoso", client.MailboxDEPs, client.NewDEPRequest{Name: name, AzureKeyIDs: keyURIs[:]}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	r, err := op.NewAccessRequest(ctx, "Contoso", client.NewAccessRequest{Action: client.AccessRecover, DEP: "Lost-DEP", To: "New-DEP",
+		Reason: "ticket 4711: both keys of Lost-DEP were deleted", ValidFor: "4h"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Action, r.DEPName, r.TargetName, r.State)
+	r, err = admin.ApproveAccessRequest(ctx, "Contoso", r.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.State, r.DecidedBy)
+	// The operator may now run the recovery once: op.RecoverDEP(ctx,
+	// "Contoso", "Lost-DEP", client.RecoverDEPRequest{To: "New-DEP", Request: r.ID}).
+	// Output:
+	// recover Lost-DEP New-DEP Pending
+	// Approved admin@contoso.com (global-admin)
 }
 
 // Errors the service answers are *client.Problem values naming the rule

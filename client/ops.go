@@ -46,10 +46,56 @@ func (c *Client) Tenant(ctx context.Context, tenant string) (Tenant, error) {
 	return call[Tenant](ctx, c, http.MethodGet, tenantPath(tenant), nil)
 }
 
-// CreateToken issues an API token for one of a tenant's admins (operator,
-// or the tenant's global admin).
+// CreateToken issues an API token for one of a tenant's admins: the
+// tenant's global admin issues every kind; the operator only the tenant's
+// first global admin's (SPEC T5).
 func (c *Client) CreateToken(ctx context.Context, tenant string, req CreateTokenRequest) (Token, error) {
 	return call[Token](ctx, c, http.MethodPost, tenantPath(tenant, "tokens"), req)
+}
+
+// Tokens lists a tenant's tokens, revoked and expired ones included,
+// without their secrets (the tenant's global admin).
+func (c *Client) Tokens(ctx context.Context, tenant string) ([]TokenInfo, error) {
+	l, err := call[List[TokenInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "tokens"), nil)
+	return l.Value, err
+}
+
+// RevokeToken revokes one of a tenant's tokens by its ID (the tenant's
+// global admin): it stops working on the next request.
+func (c *Client) RevokeToken(ctx context.Context, tenant, id string) (TokenInfo, error) {
+	return call[TokenInfo](ctx, c, http.MethodPost, tenantPath(tenant, "tokens", id, "revoke"), nil)
+}
+
+// ---- access requests (T5) ----
+
+// NewAccessRequest asks the tenant for an operator action on its data
+// (operator: Pending until a global admin decides), or grants one at once
+// (the tenant's global admin).
+func (c *Client) NewAccessRequest(ctx context.Context, tenant string, req NewAccessRequest) (AccessRequest, error) {
+	return call[AccessRequest](ctx, c, http.MethodPost, tenantPath(tenant, "accessRequests"), req)
+}
+
+// AccessRequests lists a tenant's access requests, newest first.
+func (c *Client) AccessRequests(ctx context.Context, tenant string) ([]AccessRequest, error) {
+	l, err := call[List[AccessRequest]](ctx, c, http.MethodGet, tenantPath(tenant, "accessRequests"), nil)
+	return l.Value, err
+}
+
+// AccessRequest reads one access request.
+func (c *Client) AccessRequest(ctx context.Context, tenant, id string) (AccessRequest, error) {
+	return call[AccessRequest](ctx, c, http.MethodGet, tenantPath(tenant, "accessRequests", id), nil)
+}
+
+// ApproveAccessRequest approves a pending access request (the tenant's
+// global admin).
+func (c *Client) ApproveAccessRequest(ctx context.Context, tenant, id string) (AccessRequest, error) {
+	return call[AccessRequest](ctx, c, http.MethodPost, tenantPath(tenant, "accessRequests", id, "approve"), nil)
+}
+
+// DenyAccessRequest denies a pending access request (the tenant's global
+// admin).
+func (c *Client) DenyAccessRequest(ctx context.Context, tenant, id string) (AccessRequest, error) {
+	return call[AccessRequest](ctx, c, http.MethodPost, tenantPath(tenant, "accessRequests", id, "deny"), nil)
 }
 
 // SetPlans sets a tenant's service plans (operator); E5 includes
@@ -155,16 +201,16 @@ func (c *Client) SignalRevocation(ctx context.Context, tenant string, kind DEPKi
 }
 
 // RecoverDEP moves every mailbox of a mailbox DEP whose two customer keys
-// are lost to another DEP, through the availability key (operator, on
-// the tenant's request). It returns the job that does it.
+// are lost to another DEP, through the availability key (operator, with
+// an access request the tenant approved). It returns the job that does it.
 func (c *Client) RecoverDEP(ctx context.Context, tenant, dep string, req RecoverDEPRequest) (Job, error) {
 	p, _ := depPath(tenant, MailboxDEPs, dep, "recover")
 	return call[Job](ctx, c, http.MethodPost, p, req)
 }
 
 // RollbackMDEP rolls a tenant back from its multi-workload DEP to
-// service-managed keys (operator, on the tenant's request). It returns
-// the job that does it.
+// service-managed keys (operator, with an access request the tenant
+// approved). It returns the job that does it.
 func (c *Client) RollbackMDEP(ctx context.Context, tenant, dep string, req RollbackRequest) (Job, error) {
 	p, _ := depPath(tenant, MultiWorkloadDEPs, dep, "rollback")
 	return call[Job](ctx, c, http.MethodPost, p, req)
@@ -310,7 +356,8 @@ func (c *Client) SignalSPORevocation(ctx context.Context, tenant, geo string) ([
 }
 
 // RecoverSPODEP moves every site of a geo whose two keys are lost to new
-// keys, through the availability key (operator, on the tenant's request).
+// keys, through the availability key (operator, with an access request the
+// tenant approved).
 func (c *Client) RecoverSPODEP(ctx context.Context, tenant, geo string, req RecoverSPODEPRequest) (Job, error) {
 	return call[Job](ctx, c, http.MethodPost, tenantPath(tenant, "spoDataEncryptionPolicies", geo, "recover"), req)
 }

@@ -31,6 +31,9 @@ const (
 	RuleTokenRole               = "Token.Role"
 	RuleTokenSubject            = "Token.Subject"
 	RuleTokenValidFor           = "Token.ValidFor"
+	RuleTokenExists             = "Token.Exists"
+	RuleTokenRevoked            = "Token.Revoked"       // revoked already
+	RuleTokenFirstGlobalAdmin   = "T5.FirstGlobalAdmin" // the operator issues only a tenant's first global admin token
 	RuleLicencePlan             = "Licence.Plan"
 	RuleLicenceUser             = "Licence.User"
 	RuleLicence                 = "O1.Licence"   // the mailbox's user has no licence that includes Customer Key
@@ -78,7 +81,6 @@ const (
 	RuleRollNewKey            = "R1.NewKey"
 	RuleOneRollPerGeo         = "R2.OneRollPerGeo"
 	RuleRecoveryKeysNotLost   = "R3.KeysNotLost"
-	RuleOperatorReason        = "R3.Reason"
 	RuleRecoveryTarget        = "R3.Target"
 	RuleRollbackKeysUsable    = "R4.CustomerKeysUsable"
 	RuleMDEPRollback          = "R4.MDEPRollback"
@@ -99,6 +101,17 @@ const (
 	RulePurgeSigner           = "R6.Signer"
 	RulePurgeState            = "R6.State"
 	RuleAuditSigner           = "R8.Signer"
+
+	// Access requests: the tenant's consent to an operator action on its data (T5).
+	RuleAccessRequest         = "T5.AccessRequest" // the operator's action needs an approved access request
+	RuleAccessRequestExists   = "T5.Exists"
+	RuleAccessRequestAction   = "T5.Action"
+	RuleAccessRequestReason   = "T5.Reason"
+	RuleAccessRequestValidFor = "T5.ValidFor"
+	RuleAccessRequestTarget   = "T5.Target"
+	RuleAccessRequestState    = "T5.State"   // not pending (decide), not approved (use), or used already
+	RuleAccessRequestExpired  = "T5.Expired" // past its end
+	RuleAccessRequestScope    = "T5.Scope"   // it was approved for another action, DEP or target
 
 	// Containers and their contents.
 	RuleMailboxConcurrent  = "Mailbox.Concurrent"

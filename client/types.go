@@ -52,16 +52,68 @@ type CreateTenantRequest struct {
 type CreateTokenRequest struct {
 	Subject  string `json:"subject" doc:"The admin's UPN"`
 	Role     string `json:"role" enum:"global-admin,exchange-admin,sharepoint-admin,compliance-admin"`
-	ValidFor string `json:"validFor,omitempty" doc:"Lifetime as a Go duration, 1h to 8760h; default 720h"`
+	ValidFor string `json:"validFor,omitempty" doc:"Lifetime as a Go duration, 1h to 2160h (90 days); default 168h (7 days)"`
 }
 
 // Token is an issued API token; its value is shown once.
 type Token struct {
 	Token   string    `json:"token" doc:"Shown once; the service keeps only its hash"`
+	ID      string    `json:"id" doc:"The token's handle, to list and revoke it"`
 	Subject string    `json:"subject"`
 	Role    string    `json:"role"`
 	Tenant  string    `json:"tenant"`
 	Expires time.Time `json:"expires"`
+}
+
+// TokenInfo is an issued token as a list shows it: never its secret.
+type TokenInfo struct {
+	ID       string     `json:"id" doc:"The token's handle (ck tenant token revoke ID)"`
+	Subject  string     `json:"subject"`
+	Role     string     `json:"role"`
+	Created  time.Time  `json:"created"`
+	Expires  time.Time  `json:"expires"`
+	Revoked  *time.Time `json:"revoked,omitempty" doc:"When it was revoked; it authenticates nothing since"`
+	LastUsed *time.Time `json:"lastUsed,omitempty" doc:"When it last authenticated a request (to the minute)"`
+}
+
+// Actions an access request grants the operator (SPEC T5).
+const (
+	AccessRecover    = "recover"     // key-loss recovery of a mailbox DEP
+	AccessRecoverGeo = "recover-geo" // key-loss recovery of a geo's site DEP
+	AccessRollback   = "rollback"    // a multi-workload DEP back to service-managed keys
+)
+
+// NewAccessRequest asks the tenant for one operator action on its data
+// (the operator), or grants it at once (a tenant's global admin, e.g. for
+// the recovery of a DEP whose keys it lost).
+type NewAccessRequest struct {
+	Action   string   `json:"action" enum:"recover,recover-geo,rollback"`
+	DEP      string   `json:"dep" doc:"recover, rollback: the DEP's name or GUID; recover-geo: the geo"`
+	To       string   `json:"to,omitempty" doc:"recover: the DEP, on new keys, to move the mailboxes to"`
+	Keys     []string `json:"keys,omitempty" maxItems:"2" doc:"recover-geo: the new primary and secondary key URIs, with versions"`
+	Reason   string   `json:"reason" maxLength:"512" doc:"Why, for the tenant to decide: ticket, who asked, what happened"`
+	ValidFor string   `json:"validFor,omitempty" doc:"How long it may be approved and used, a Go duration from 15m to 168h; default 8h"`
+}
+
+// AccessRequest is the tenant's consent, asked or given, to one operator
+// action on its data.
+type AccessRequest struct {
+	ID          string     `json:"id"`
+	Action      string     `json:"action" enum:"recover,recover-geo,rollback"`
+	DEP         string     `json:"dep" doc:"The DEP's GUID, or the geo"`
+	DEPName     string     `json:"depName"`
+	Target      string     `json:"target,omitempty" doc:"recover: the target DEP's GUID; recover-geo: the new key URIs, comma-separated"`
+	TargetName  string     `json:"targetName,omitempty"`
+	Reason      string     `json:"reason"`
+	RequestedBy string     `json:"requestedBy"`
+	Requested   time.Time  `json:"requested"`
+	Expires     time.Time  `json:"expires" doc:"It may be approved and used until then"`
+	State       string     `json:"state" enum:"Pending,Approved,Denied,Used"`
+	Expired     bool       `json:"expired"`
+	DecidedBy   string     `json:"decidedBy,omitempty"`
+	Decided     *time.Time `json:"decided,omitempty"`
+	UsedBy      string     `json:"usedBy,omitempty"`
+	Used        *time.Time `json:"used,omitempty"`
 }
 
 // SetPlansRequest sets a tenant's service plans (operator).
@@ -200,14 +252,14 @@ type Assignment struct {
 
 // RecoverDEPRequest is a key-loss recovery of a mailbox DEP (operator).
 type RecoverDEPRequest struct {
-	To     string `json:"to" doc:"The healthy DEP, on new keys, to move the mailboxes to"`
-	Reason string `json:"reason" doc:"The tenant's request: ticket and who asked (recorded in the tenant's audit log)"`
+	To      string `json:"to" doc:"The healthy DEP, on new keys, to move the mailboxes to"`
+	Request string `json:"request" doc:"The ID of the access request the tenant approved for this recovery (T5); used once"`
 }
 
 // RollbackRequest rolls a tenant back from its multi-workload DEP to
 // service-managed keys (operator).
 type RollbackRequest struct {
-	Reason string `json:"reason" doc:"The tenant's request: incident, contact and reason for leaving"`
+	Request string `json:"request" doc:"The ID of the access request the tenant approved for this rollback (T5); used once"`
 }
 
 // PurgeApproval is an authorised officer's approval of a purge.
@@ -328,7 +380,7 @@ type UpdateSPODEPRequest struct {
 type RecoverSPODEPRequest struct {
 	PrimaryKeyURI   string `json:"primaryKeyURI" doc:"The new primary key, with its version"`
 	SecondaryKeyURI string `json:"secondaryKeyURI" doc:"The new secondary key, with its version"`
-	Reason          string `json:"reason" doc:"The tenant's request: ticket and who asked (recorded in the tenant's audit log)"`
+	Request         string `json:"request" doc:"The ID of the access request the tenant approved for this recovery (T5); used once"`
 }
 
 // NewSiteRequest creates a site in a geo.

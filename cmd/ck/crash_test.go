@@ -167,7 +167,7 @@ func TestCrashConvergence(t *testing.T) {
 	ck("tenant", "create", "Contoso", "--id", "7c8d9e0f-1a2b-4c3d-8e9f-0a1b2c3d4e5f")
 	ck("tenant", "plans", "Contoso", "--plan", "E5")
 	ck("tenant", "token", "Contoso", "--subject", "admin@contoso.com", "--role", "global-admin", "--out", tok("admin"))
-	ck("tenant", "token", "Contoso", "--subject", "cso@contoso.com", "--role", "compliance-admin", "--out", tok("cso"))
+	ck("tenant", "token", "Contoso", "--subject", "cso@contoso.com", "--role", "compliance-admin", "--out", tok("cso"), "--token-file", tok("admin"))
 	for _, sc := range []string{"EXO", "SPO"} {
 		ck("onboarding", "new", "--scenario", sc, "--mode", "Enable", "--subscription1", subs[0], "--vault1", vaults[0], "--key1", "KeyA",
 			"--subscription2", subs[1], "--vault2", vaults[1], "--key2", "KeyA", "--officer", "cso@contoso.com", "--token-file", tok("admin"))

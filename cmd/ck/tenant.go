@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,9 +82,22 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 		}}
 	var subject, role, validFor, outFile string
 	token := &cobra.Command{
-		Use: "token TENANT --subject UPN --role ROLE", Short: "Issue an API token for one of a tenant's admins (operator or the tenant's global admin)", Args: cobra.ExactArgs(1),
-		Example: `  ck tenant token Contoso --subject admin@contoso.com --role global-admin --out admin.token
-  CK_TOKEN=$(cat admin.token) ck tenant show Contoso`,
+		Use: "token TENANT --subject UPN --role ROLE", Short: "Issue an API token for one of a tenant's admins; list and revoke the tenant's tokens",
+		Long: `Issues a token for one of a tenant's admins. The tenant's global admin
+issues tokens of every role; the operator issues only the tenant's first
+global admin's token, while the tenant has no live one (T5). That admin
+should then issue itself a new token and revoke the first (ck tenant token
+revoke), so that no token the operator saw stays in use.
+
+A token lives 7 days unless --valid-for says otherwise (at most 90 days).
+"ck tenant token list" shows the tenant's tokens without their secrets;
+"ck tenant token revoke ID" revokes one: it is refused from the next
+request on.`,
+		Args: cobra.ExactArgs(1),
+		Example: `  ck tenant token Contoso --subject admin@contoso.com --role global-admin --out admin.token     # the operator: the first global admin
+  ck tenant token Contoso --subject exo@contoso.com --role exchange-admin --out exo.token --token-file admin.token
+  ck tenant token list --token-file admin.token
+  ck tenant token revoke 3f9c0a1b2c3d4e5f --token-file admin.token`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.service()
 			if err != nil {
@@ -102,14 +116,46 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 			if a.output == "json" {
 				return a.printJSON(t)
 			}
-			a.fields("Token", t.Token, "Subject", t.Subject, "Role", t.Role, "Tenant", t.Tenant, "Expires", ts(&t.Expires))
+			a.fields("Token", t.Token, "Id", t.ID, "Subject", printable(t.Subject), "Role", t.Role, "Tenant", t.Tenant, "Expires", ts(&t.Expires))
 			return nil
 		},
 	}
 	token.Flags().StringVar(&subject, "subject", "", "the admin's UPN")
 	token.Flags().StringVar(&role, "role", "global-admin", "global-admin, exchange-admin, sharepoint-admin or compliance-admin")
-	token.Flags().StringVar(&validFor, "valid-for", "", "lifetime, e.g. 720h (default 30 days)")
+	token.Flags().StringVar(&validFor, "valid-for", "", "lifetime, 1h to 2160h, e.g. 24h (default 168h: 7 days)")
 	token.Flags().StringVar(&outFile, "out", "", "write the token to this file (mode 0600) instead of printing it")
+	showTokens := func(toks ...client.TokenInfo) {
+		var rows [][]string
+		for _, t := range toks {
+			rows = append(rows, []string{t.ID, printable(t.Subject), t.Role, ts0c(t.Created), ts0c(t.Expires), ts(t.Revoked), ts(t.LastUsed)})
+		}
+		a.table([]string{"ID", "SUBJECT", "ROLE", "CREATED", "EXPIRES", "REVOKED", "LAST USED"}, rows)
+	}
+	var tokTenant string
+	tokList := &cobra.Command{Use: "list [--tenant T]", Short: "List the tenant's tokens, without their secrets (the tenant's global admin)", Args: cobra.NoArgs,
+		Example: `  ck tenant token list --token-file admin.token`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, t, err := a.tenantClient(cmd.Context(), tokTenant)
+			if err != nil {
+				return err
+			}
+			l, err := c.Tokens(cmd.Context(), t)
+			return out(a, client.List[client.TokenInfo]{Value: l}, err, func(l client.List[client.TokenInfo]) { showTokens(l.Value...) })
+		}}
+	tokRevoke := &cobra.Command{Use: "revoke ID [--tenant T]", Short: "Revoke one of the tenant's tokens (the tenant's global admin): refused from the next request on", Args: cobra.ExactArgs(1),
+		Example: `  ck tenant token revoke 3f9c0a1b2c3d4e5f --token-file admin.token`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, t, err := a.tenantClient(cmd.Context(), tokTenant)
+			if err != nil {
+				return err
+			}
+			r, err := c.RevokeToken(cmd.Context(), t, args[0])
+			return out(a, r, err, func(r client.TokenInfo) { showTokens(r) })
+		}}
+	for _, c := range []*cobra.Command{tokList, tokRevoke} {
+		c.Flags().StringVar(&tokTenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+	}
+	token.AddCommand(tokList, tokRevoke)
 	token.MarkFlagRequired("subject")
 	whoami := &cobra.Command{Use: "whoami", Short: "Show whose token this is", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -127,3 +173,5 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 }
 
 func ts0(t client.Tenant) string { return ts(&t.Created) }
+
+func ts0c(t time.Time) string { return ts(&t) }

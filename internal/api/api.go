@@ -24,6 +24,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/access"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/lifecycle"
@@ -41,6 +42,7 @@ type Config struct {
 	DEPs       *dep.Service
 	Containers *workload.Service
 	Lifecycle  *lifecycle.Service
+	Access     *access.Service
 	Audit      *audit.Log
 	// Signer signs audit heads and crypto-shred certificates; its public
 	// key is served at /v1/service/signing-key.
@@ -61,6 +63,7 @@ type Server struct {
 	deps       *dep.Service
 	boxes      *workload.Service
 	life       *lifecycle.Service
+	access     *access.Service
 }
 
 // Version of the API document.
@@ -68,7 +71,7 @@ const Version = "0.1.0"
 
 // New builds the API and its routes.
 func New(cfg Config) (*Server, error) {
-	if cfg.Tenants == nil || cfg.Onboarding == nil || cfg.DEPs == nil || cfg.Containers == nil || cfg.Lifecycle == nil || cfg.Audit == nil {
+	if cfg.Tenants == nil || cfg.Onboarding == nil || cfg.DEPs == nil || cfg.Containers == nil || cfg.Lifecycle == nil || cfg.Access == nil || cfg.Audit == nil {
 		return nil, errors.New("api: the domain services are missing (internal/service builds them)")
 	}
 	if cfg.Logger == nil {
@@ -77,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tenants: cfg.Tenants, onboarding: cfg.Onboarding, deps: cfg.DEPs, boxes: cfg.Containers, life: cfg.Lifecycle, audit: cfg.Audit}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tenants: cfg.Tenants, onboarding: cfg.Onboarding, deps: cfg.DEPs, boxes: cfg.Containers, life: cfg.Lifecycle, access: cfg.Access, audit: cfg.Audit}
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}

@@ -36,7 +36,7 @@ func (e *depEnv) readAudit(token, tenant string, limit int) []client.AuditRecord
 
 func TestAuditLog(t *testing.T) {
 	e := startDEPs(t)
-	_, _, tok := e.call(e.operator, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	_, _, tok := e.call(e.global, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
 	compliance := tok["token"].(string)
 	_, _, tok = e.call(e.operator, "POST", "/v1/tenants/Fabrikam/tokens", `{"subject":"ga@fabrikam.com","role":"global-admin"}`)
 	fabrikam := tok["token"].(string)

@@ -27,9 +27,9 @@ func TestBadInput(t *testing.T) {
 		}
 		return out
 	}
-	_, _, gtok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	_, _, gtok := e.call(e.global, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
 	global := gtok["token"].(string)
-	_, _, stok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	_, _, stok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
 	spo := stok["token"].(string)
 	_, _, ftok := e.call(e.operator, "POST", "/v1/tenants/Fabrikam/tokens", `{"subject":"eve@fabrikam.com","role":"global-admin"}`)
 	fabrikam := ftok["token"].(string)

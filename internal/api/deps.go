@@ -147,14 +147,14 @@ func (s *Server) rollbackMDEP(ctx context.Context, in *struct {
 	DEPPath
 	Body client.RollbackRequest
 }) (*body[client.Job], error) {
-	return jobOut(s.life.Rollback(ctx, tenantOf(ctx), in.DEP, in.Body.Reason))
+	return jobOut(s.life.Rollback(ctx, tenantOf(ctx), in.DEP, in.Body.Request))
 }
 
 func (s *Server) recoverDEP(ctx context.Context, in *struct {
 	DEPPath
 	Body client.RecoverDEPRequest
 }) (*body[client.Job], error) {
-	return jobOut(s.life.RecoverDEP(ctx, tenantOf(ctx), in.DEP, in.Body.To, in.Body.Reason))
+	return jobOut(s.life.RecoverDEP(ctx, tenantOf(ctx), in.DEP, in.Body.To, in.Body.Request))
 }
 
 func purgeJSON(p store.Purge) client.PurgeRequest {

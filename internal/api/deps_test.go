@@ -26,13 +26,14 @@ import (
 // depEnv is the service over the seed tenant's two vaults.
 type depEnv struct {
 	*env
-	vault *vaulttest.Env
-	seed  vaulttest.Seed
-	st    store.Store
-	admin string // Contoso's Exchange admin token
-	keys  string // the two key URIs as JSON
-	ring  *keyring.Keyring
-	api   *api.Server // its route table
+	vault  *vaulttest.Env
+	seed   vaulttest.Seed
+	st     store.Store
+	admin  string // Contoso's Exchange admin token
+	global string // Contoso's global admin token (the first, which the operator issued)
+	keys   string // the two key URIs as JSON
+	ring   *keyring.Keyring
+	api    *api.Server // its route table
 	// master is the service master key's file (a restart reads it again).
 	master string
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
@@ -123,7 +124,9 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 			t.Fatalf("tenant %s: %d %v", name, st, body)
 		}
 	}
-	_, _, tok := e.call(op, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
+	_, _, tok := e.call(op, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	e.global = tok["token"].(string)
+	_, _, tok = e.call(e.global, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"exo@contoso.com","role":"exchange-admin"}`)
 	e.admin = tok["token"].(string)
 	e.keys = fmt.Sprintf(`[%q,%q]`, seed.KeyURIs[0], seed.KeyURIs[1])
 	// Not yet onboarded: DEPs are refused (O3).

@@ -55,7 +55,7 @@ func (e *depEnv) waitRegistered(token, geo string) map[string]any {
 func TestSiteRollAndRecovery(t *testing.T) {
 	e := startDEPsOn(t, envOptions{holdJobs: true})
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
 	spo := tok["token"].(string)
 	files := map[string]string{}
 	for i := range 6 {
@@ -96,7 +96,7 @@ func TestSiteRollAndRecovery(t *testing.T) {
 	}
 	// Sites cannot roll back to service-managed keys (R4): the operator's
 	// rollback, asked for the geo's site DEP, says so.
-	st, ct, body = e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/SPO-NAM/rollback", `{"reason":"ticket 77"}`)
+	st, ct, body = e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/SPO-NAM/rollback", `{"request":"none"}`)
 	e.wantProblem(400, "R4.NotForSites", st, ct, body)
 
 	st, ct, body = roll(v0)
@@ -143,10 +143,15 @@ func TestSiteRollAndRecovery(t *testing.T) {
 		e.wantProblem(403, "T1.Revoked", st, ct, body)
 		break
 	}
-	recover := fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"reason":"ticket 4712 from cso@contoso.com"}`,
-		e.seed.Vaults[0].URI+"/keys/replacement/"+n0, e.seed.Vaults[1].URI+"/keys/replacement/"+n1)
+	k0, k1 := e.seed.Vaults[0].URI+"/keys/replacement/"+n0, e.seed.Vaults[1].URI+"/keys/replacement/"+n1
+	// The request names the geo and both new keys; another key is another scope.
+	other := e.grant(fmt.Sprintf(`{"action":"recover-geo","dep":"nam","keys":[%q,%q],"reason":"ticket 4712 from cso@contoso.com"}`, k1, k0))
+	id := e.grant(fmt.Sprintf(`{"action":"recover-geo","dep":"nam","keys":[%q,%q],"reason":"ticket 4712 from cso@contoso.com"}`, k0, k1))
+	recover := fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"request":%q}`, k0, k1, id)
 	st, ct, body = e.call(spo, "POST", T+"/spoDataEncryptionPolicies/NAM/recover", recover)
 	e.wantProblem(403, "Authorization.Operator", st, ct, body)
+	st, ct, body = e.call(e.operator, "POST", T+"/spoDataEncryptionPolicies/NAM/recover", fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"request":%q}`, k0, k1, other))
+	e.wantProblem(403, "T5.Scope", st, ct, body)
 	st, _, body = e.call(e.operator, "POST", T+"/spoDataEncryptionPolicies/NAM/recover", recover)
 	if st != 202 {
 		t.Fatalf("recover: %d %v", st, body)
@@ -181,7 +186,7 @@ func TestMDEPRollback(t *testing.T) {
 	e := startDEPs(t)
 	ctx := context.Background()
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
 	admin := tok["token"].(string)
 	for _, n := range []string{"MDEP-1", "MDEP-2"} {
 		if st, _, body := e.call(admin, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, n, e.keys)); st != 201 {
@@ -223,16 +228,20 @@ func TestMDEPRollback(t *testing.T) {
 	st, ct, body := e.call(admin, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":""}`)
 	e.wantProblem(400, "R4.MDEPRollback", st, ct, body)
 	const rollback = T + "/m365DataAtRestEncryptionPolicies/MDEP-1/rollback"
-	st, ct, body = e.call(admin, "POST", rollback, `{"reason":"incident 4713"}`)
+	id := e.grant(`{"action":"rollback","dep":"MDEP-1","reason":"incident 4713, contact cso@contoso.com"}`)
+	ask := `{"request":"` + id + `"}`
+	st, ct, body = e.call(admin, "POST", rollback, ask)
 	e.wantProblem(403, "Authorization.Operator", st, ct, body)
+	st, ct, body = e.call(e.operator, "POST", rollback, `{"request":""}`)
+	e.wantProblem(403, "T5.AccessRequest", st, ct, body)
 
-	// Not while the customer keys refuse.
+	// Not while the customer keys refuse (the request is not used up).
 	e.grantWorkload("get")
-	st, ct, body = e.call(e.operator, "POST", rollback, `{"reason":"incident 4713"}`)
+	st, ct, body = e.call(e.operator, "POST", rollback, ask)
 	e.wantProblem(409, "R4.CustomerKeysUsable", st, ct, body)
 	e.grantWorkload("get", "wrapKey", "unwrapKey")
 
-	st, _, body = e.call(e.operator, "POST", rollback, `{"reason":"incident 4713, contact cso@contoso.com"}`)
+	st, _, body = e.call(e.operator, "POST", rollback, ask)
 	if st != 202 || body["kind"] != "rollback-mdep" {
 		t.Fatalf("rollback: %d %v", st, body)
 	}
@@ -317,7 +326,7 @@ func TestFaultsDuringRoll(t *testing.T) {
 			if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
 				t.Fatalf("DEP: %d %v", st, body)
 			}
-			_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+			_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
 			admin := tok["token"].(string)
 			for i := range 4 {
 				if err := e.st.SetLicence(context.Background(), e.seed.Tenant, fmt.Sprintf("user%d@contoso.com", i), "E5"); err != nil {

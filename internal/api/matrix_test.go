@@ -72,13 +72,12 @@ func kindsOf(r api.Route) []string {
 
 // operatorWrites are the operator's documented routes that change a
 // tenant's data (T5). Every other operation the operator may call leaves
-// the tenant's data as it was. Branch t56 (access requests, token
-// minting) changes this list at merge.
+// the tenant's data as it was.
 var operatorWrites = map[string]bool{
-	"create-tenant": true,
-	"create-token":  true, // T5: t56 takes this from the operator (its first global admin only)
-	"set-plans":     true,
-	"set-licence":   true,
+	"create-tenant":      true,
+	"new-access-request": true, // a pending request: the tenant decides
+	"set-plans":          true,
+	"set-licence":        true,
 	"rollback-m365dataatrestencryptionpolicy": true,
 	"recover-dataencryptionpolicy":            true,
 	"recover-spodataencryptionpolicy":         true,
@@ -132,6 +131,7 @@ type matrixWorld struct {
 	tenantIDs  []string
 	siteKeyVer string
 	n          int
+	requests   map[string]string // operator route -> an approved access request for it
 }
 
 const T3 = "/v1/tenants/Contoso"
@@ -141,8 +141,14 @@ func newMatrixWorld(t *testing.T) *matrixWorld {
 	ctx := context.Background()
 	w := &matrixWorld{depEnv: e, tokens: map[string]string{"operator": e.operator, "exchange-admin": e.admin, "none": ""},
 		canary: map[string]string{"mailbox": "canary mailbox alice", "mailuser": "canary mailuser mu", "site": "canary site finance", "workload": "canary workload teams"}}
+	// Contoso's tokens come from its first global admin (T5); Fabrikam's
+	// first global admin from the operator.
 	token := func(tenant, subject, role string) string {
-		st, _, b := e.call(e.operator, "POST", "/v1/tenants/"+tenant+"/tokens", fmt.Sprintf(`{"subject":%q,"role":%q}`, subject, role))
+		issuer := e.global
+		if tenant != "Contoso" {
+			issuer = e.operator
+		}
+		st, _, b := e.call(issuer, "POST", "/v1/tenants/"+tenant+"/tokens", fmt.Sprintf(`{"subject":%q,"role":%q}`, subject, role))
 		if st != 201 {
 			t.Fatalf("token %s: %d %v", role, st, b)
 		}
@@ -184,6 +190,19 @@ func newMatrixWorld(t *testing.T) *matrixWorld {
 		t.Fatal(err)
 	}
 	w.deps = map[string]string{"mailbox-dep": "EXO-1", "mdep": "MDEP-2", "site-dep": sd.Name}
+	// The tenant's own access requests for the operator's routes (T5):
+	// approved as made; a route given another DEP kind than its request's
+	// is refused as out of scope.
+	w.requests = map[string]string{}
+	for route, req := range map[string]string{
+		"rollback-m365dataatrestencryptionpolicy": `{"action":"rollback","dep":"MDEP-2","reason":"ticket 1 from cso@contoso.com"}`,
+		"recover-dataencryptionpolicy":            `{"action":"recover","dep":"EXO-1","to":"EXO-2","reason":"ticket 1 from cso@contoso.com"}`,
+		"recover-spodataencryptionpolicy":         fmt.Sprintf(`{"action":"recover-geo","dep":"NAM","keys":[%q,%q],"reason":"ticket 1 from cso@contoso.com"}`, w.siteKeyURI(0), w.siteKeyURI(1)),
+	} {
+		st, _, b := e.call(ga, "POST", T3+"/accessRequests", req)
+		must(st, 201, "access request for "+route, b)
+		w.requests[route] = b["id"].(string)
+	}
 	st, _, b = e.call(ga, "POST", T3+"/sites", `{"name":"finance","geo":"NAM"}`)
 	must(st, 201, "site", b)
 	for _, kind := range containerKinds {
@@ -237,7 +256,7 @@ func (w *matrixWorld) request(r api.Route, kind string) (string, string, []byte)
 	c := containerParam(r, kind)
 	path := strings.NewReplacer("{tenant}", "Contoso", "{mailbox}", c, "{site}", c, "{workload}", c, "{dep}", w.deps[kind],
 		"{item}", "doc-1", "{record}", "doc-1", "{file}", "doc-1", "{user}", "alice@contoso.com", "{geo}", "NAM", "{job}", w.job,
-		"{id}", "00000000-0000-0000-0000-000000000000").Replace(r.Path)
+		"{id}", "00000000-0000-0000-0000-000000000000", "{token}", "0000000000000000", "{request}", "00000000-0000-0000-0000-000000000000").Replace(r.Path)
 	switch r.ID {
 	case "put-item", "put-record", "put-file":
 		return path, "application/octet-stream", []byte(w.canary[kind])
@@ -248,6 +267,7 @@ func (w *matrixWorld) request(r api.Route, kind string) (string, string, []byte)
 	body := map[string]string{
 		"create-tenant":                                fmt.Sprintf(`{"name":"Matrix%d"}`, w.n),
 		"create-token":                                 `{"subject":"new@contoso.com","role":"exchange-admin"}`,
+		"new-access-request":                           `{"action":"rollback","dep":"MDEP-2","reason":"asked by the matrix"}`,
 		"set-plans":                                    `{"plans":["E5"]}`,
 		"set-licence":                                  `{"plan":"E5"}`,
 		"new-customerkeyonboardingrequest":             fmt.Sprintf(`{"scenario":"EXO","mode":"Validate","subscriptions":["a","b"],"vaults":[%q,%q],"keys":["key","key"]}`, w.seed.Vaults[0].Name, w.seed.Vaults[1].Name),
@@ -256,19 +276,24 @@ func (w *matrixWorld) request(r api.Route, kind string) (string, string, []byte)
 		"set-dataencryptionpolicy":                     `{"description":"set by the matrix"}`,
 		"set-m365dataatrestencryptionpolicy":           `{"description":"set by the matrix"}`,
 		"set-m365dataatrestencryptionpolicyassignment": `{"dataEncryptionPolicy":"MDEP-1"}`,
-		"rollback-m365dataatrestencryptionpolicy":      `{"reason":"ticket 1 from cso@contoso.com"}`,
-		"recover-dataencryptionpolicy":                 `{"to":"EXO-2","reason":"ticket 1 from cso@contoso.com"}`,
+		"rollback-m365dataatrestencryptionpolicy":      fmt.Sprintf(`{"request":%q}`, w.requests[r.ID]),
+		"recover-dataencryptionpolicy":                 fmt.Sprintf(`{"to":"EXO-2","request":%q}`, w.requests[r.ID]),
 		"new-mailbox":                                  fmt.Sprintf(`{"id":"new%d@contoso.com","kind":%q}`, w.n, mailboxKinds[kind]),
 		"set-mailbox":                                  `{"dataEncryptionPolicy":"EXO-1"}`,
 		"register-spodataencryptionpolicy":             fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`, w.seed.Vaults[0].Name, w.siteKeyVer, w.seed.Vaults[1].Name, w.siteKeyVer),
 		"update-spodataencryptionpolicy":               fmt.Sprintf(`{"keyType":"Primary","vaultName":%q,"keyName":"key","keyVersion":%q}`, w.seed.Vaults[0].Name, w.siteKeyVer),
-		"recover-spodataencryptionpolicy":              fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"reason":"ticket 1 from cso@contoso.com"}`, w.seed.KeyURIs[0], w.seed.KeyURIs[1]),
+		"recover-spodataencryptionpolicy":              fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"request":%q}`, w.siteKeyURI(0), w.siteKeyURI(1), w.requests[r.ID]),
 		"new-site":                                     fmt.Sprintf(`{"name":"site-%d","geo":"NAM"}`, w.n),
 	}[r.ID]
 	if body == "" && r.Method != "GET" && r.Method != "DELETE" {
 		body = "{}"
 	}
 	return path, "application/json", []byte(body)
+}
+
+// siteKeyURI is the versioned URI of the geo's key in seed vault i.
+func (w *matrixWorld) siteKeyURI(i int) string {
+	return w.seed.Vaults[i].URI + "/keys/key/" + w.siteKeyVer
 }
 
 func (w *matrixWorld) do(r api.Route, kind, role string) (int, string, []byte) {
@@ -315,9 +340,9 @@ func (w *matrixWorld) idle() {
 
 // digest sums up both tenants' data: containers with their keys and
 // items, DEPs, the MDEP assignment, purges, jobs, plans, licences,
-// onboarding requests and geo registrations, and the tenants. (Not the
-// audit log, which records refusals too, and not tokens, which the store
-// cannot list yet: branch t56.)
+// onboarding requests and geo registrations, tokens (with their
+// revocation), DEPs' revocation state, and the tenants. (Not the audit
+// log, which records refusals too, nor a token's last use.)
 func (w *matrixWorld) digest() string {
 	w.t.Helper()
 	ctx := context.Background()
@@ -347,8 +372,13 @@ func (w *matrixWorld) digest() string {
 			ds, err := w.st.ListDEPs(ctx, tid, k)
 			ck(err)
 			for _, d := range ds {
-				fmt.Fprintln(h, "dep", d.ID, d.Name, d.Kind, d.Enabled, d.Description, d.KeyURIs, hex.EncodeToString(d.Keys))
+				fmt.Fprintln(h, "dep", d.ID, d.Name, d.Kind, d.Enabled, d.Description, d.KeyURIs, hex.EncodeToString(d.Keys), d.Revoked.UnixNano(), d.RevokedCause)
 			}
+		}
+		toks, err := w.st.ListTokens(ctx, tid)
+		ck(err)
+		for _, tk := range toks {
+			fmt.Fprintln(h, "token", tk.ID, tk.Subject, tk.Role, tk.Expires.UnixNano(), tk.Revoked != nil)
 		}
 		a, _, err := w.st.Assignment(ctx, tid, "mdep")
 		ck(err)

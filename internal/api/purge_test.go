@@ -44,7 +44,7 @@ func TestPurgePath(t *testing.T) {
 			t.Fatalf("put: %d %s", st, body)
 		}
 	}
-	_, _, global := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	_, _, global := e.call(e.global, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
 	admin := global["token"].(string)
 	mustCall(admin, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys), 201)
 	purge := `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"Leaving the service","permanentDataPurgeContact":"cso@contoso.com"}`
@@ -93,7 +93,7 @@ func TestPurgePath(t *testing.T) {
 	st, ct, body = e.call(e.admin, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "")
 	e.wantProblem(403, "R6.Officer", st, ct, body)
 	officer := func(upn string) string {
-		_, _, tok := e.call(e.operator, "POST", T+"/tokens", fmt.Sprintf(`{"subject":%q,"role":"compliance-admin"}`, upn))
+		_, _, tok := e.call(e.global, "POST", T+"/tokens", fmt.Sprintf(`{"subject":%q,"role":"compliance-admin"}`, upn))
 		return tok["token"].(string)
 	}
 	cso, cfo := officer("cso@contoso.com"), officer("cfo@contoso.com")

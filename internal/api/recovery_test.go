@@ -43,9 +43,11 @@ func TestKeyLossRecovery(t *testing.T) {
 		}
 	}
 	const recover = "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover"
-	const ask = `{"to":"DEP-2","reason":"ticket 4711, requested by cso@contoso.com"}`
+	id := e.grant(`{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"ticket 4711, requested by cso@contoso.com"}`)
+	ask := `{"to":"DEP-2","request":"` + id + `"}`
 
-	// While the keys answer, there is nothing to recover.
+	// While the keys answer, there is nothing to recover (and the request
+	// is not used up).
 	st, ct, body := e.call(e.operator, "POST", recover, ask)
 	e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
 
@@ -63,13 +65,13 @@ func TestKeyLossRecovery(t *testing.T) {
 	st, ct, body = e.call(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m0", "")
 	e.wantProblem(403, "T1.Revoked", st, ct, body)
 
-	// Only the operator, with a reason, to a healthy DEP.
+	// Only the operator, with the request, to the DEP it names.
 	st, ct, body = e.call(e.admin, "POST", recover, ask)
 	e.wantProblem(403, "Authorization.Operator", st, ct, body)
-	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-2","reason":" "}`)
-	e.wantProblem(400, "R3.Reason", st, ct, body)
-	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-1","reason":"x"}`)
-	e.wantProblem(400, "R3.Target", st, ct, body)
+	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-2","request":" "}`)
+	e.wantProblem(403, "T5.AccessRequest", st, ct, body)
+	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-1","request":"`+id+`"}`)
+	e.wantProblem(403, "T5.Scope", st, ct, body)
 
 	st, _, body = e.call(e.operator, "POST", recover, ask)
 	if st != 202 || body["kind"] != "recover" {
@@ -78,6 +80,9 @@ func TestKeyLossRecovery(t *testing.T) {
 	if j := e.waitJob(e.operator, "Contoso", body["id"].(string)); j["total"] != float64(2) {
 		t.Fatalf("recovery job: %v, want 2 mailboxes moved", j)
 	}
+	// The request is used up.
+	st, ct, body = e.call(e.operator, "POST", recover, ask)
+	e.wantProblem(403, "T5.State", st, ct, body)
 	for p, want := range content {
 		if st, got := e.raw(e.admin, "GET", p, nil); st != 200 || string(got) != want {
 			t.Fatalf("after recovery %s: %d %q, want %q", p, st, got, want)
@@ -101,6 +106,21 @@ func TestKeyLossRecovery(t *testing.T) {
 	if !found {
 		t.Fatal("no availability-key-use record with the recovery's reason in the audit log")
 	}
+}
+
+// grant has the operator ask Contoso for access (body: a NewAccessRequest)
+// and Contoso's global admin approve it; it returns the request's ID.
+func (e *depEnv) grant(body string) string {
+	e.t.Helper()
+	st, _, r := e.call(e.operator, "POST", "/v1/tenants/Contoso/accessRequests", body)
+	if st != 201 || r["state"] != "Pending" {
+		e.t.Fatalf("access request %s: %d %v", body, st, r)
+	}
+	id := r["id"].(string)
+	if st, _, r := e.call(e.global, "POST", "/v1/tenants/Contoso/accessRequests/"+id+"/approve", ""); st != 200 || r["state"] != "Approved" {
+		e.t.Fatalf("approve %s: %d %v", id, st, r)
+	}
+	return id
 }
 
 // waitJob polls a job until it succeeds, failing the test if it fails.

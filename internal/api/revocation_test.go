@@ -175,10 +175,12 @@ func TestRevocationHolds(t *testing.T) {
 		}},
 		{"signal, then key-loss recovery: refused, the keys are revoked, not lost", true, func(e *depEnv) {
 			e.grantAccessTo2()
-			st, ct, body := e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", `{"to":"DEP-2","reason":"ticket 4711"}`)
+			// Even with the tenant's approval of the operator's request.
+			ask := `{"to":"DEP-2","request":"` + e.grant(`{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"ticket 4711"}`) + `"}`
+			st, ct, body := e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", ask)
 			e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
 			outage(e)
-			st, ct, body = e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", `{"to":"DEP-2","reason":"ticket 4711"}`)
+			st, ct, body = e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", ask)
 			e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
 			read(e)
 		}},
@@ -329,7 +331,7 @@ func TestSiteRevocation(t *testing.T) {
 func (e *depEnv) registeredGeoWithFiles() (string, map[string]string) {
 	e.t.Helper()
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
 	spo := tok["token"].(string)
 	v0, v1 := e.newVersion(0, "key"), e.newVersion(1, "key")
 	reg := fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`,
@@ -370,7 +372,7 @@ func TestRevokedMDEPStays(t *testing.T) {
 	e := startDEPs(t)
 	ctx := context.Background()
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
 	cso := tok["token"].(string)
 	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
 		t.Fatalf("MDEP-1: %d %v", st, body)
@@ -425,7 +427,9 @@ func TestRevokedMDEPStays(t *testing.T) {
 	if m, err := e.st.Mailbox(ctx, e.seed.Tenant, "workload:teams"); err != nil || m.DEP != mdep1 {
 		t.Fatalf("the record container left the revoked MDEP: %+v %v", m, err)
 	}
-	// The operator's rollback needs usable customer keys.
+	// The operator's rollback, approved by the tenant, needs usable
+	// customer keys.
+	ask := `{"request":"` + e.grant(`{"action":"rollback","dep":"MDEP-1","reason":"incident 4713"}`) + `"}`
 	for _, mode := range []string{"", "outage"} {
 		if mode != "" {
 			for _, r := range []string{"westus", "eastus"} {
@@ -434,7 +438,7 @@ func TestRevokedMDEPStays(t *testing.T) {
 				}
 			}
 		}
-		st, ct, body := e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/rollback", `{"reason":"incident 4713"}`)
+		st, ct, body := e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/rollback", ask)
 		if st != 409 || !strings.Contains(ct, "problem") {
 			t.Fatalf("rollback of a revoked MDEP (%s): %d %v", mode, st, body)
 		}

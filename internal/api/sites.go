@@ -55,7 +55,7 @@ func (s *Server) recoverGeo(ctx context.Context, in *struct {
 	GeoPath
 	Body client.RecoverSPODEPRequest
 }) (*body[client.Job], error) {
-	return jobOut(s.life.RecoverGeo(ctx, tenantOf(ctx), in.Geo, [2]string{in.Body.PrimaryKeyURI, in.Body.SecondaryKeyURI}, in.Body.Reason))
+	return jobOut(s.life.RecoverGeo(ctx, tenantOf(ctx), in.Geo, [2]string{in.Body.PrimaryKeyURI, in.Body.SecondaryKeyURI}, in.Body.Request))
 }
 
 func (s *Server) getGeos(ctx context.Context, in *struct {

@@ -55,7 +55,7 @@ func (s *Server) createToken(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	return &body[client.Token]{client.Token{Token: tok, Subject: rec.Subject, Role: rec.Role, Tenant: t.ID, Expires: rec.Expires}}, nil
+	return &body[client.Token]{client.Token{Token: tok, ID: rec.ID, Subject: rec.Subject, Role: rec.Role, Tenant: t.ID, Expires: rec.Expires}}, nil
 }
 
 func (s *Server) setPlans(ctx context.Context, in *struct {
@@ -89,4 +89,33 @@ func (s *Server) getLicence(ctx context.Context, in *UserPath) (*body[client.Lic
 		return nil, err
 	}
 	return &body[client.Licence]{licenceJSON(l)}, nil
+}
+
+func tokenJSON(t store.APIToken) client.TokenInfo {
+	return client.TokenInfo{ID: t.ID, Subject: t.Subject, Role: t.Role, Created: t.Created, Expires: t.Expires, Revoked: t.Revoked, LastUsed: t.LastUsed}
+}
+
+func (s *Server) listTokens(ctx context.Context, _ *TenantPath) (*body[client.List[client.TokenInfo]], error) {
+	ts, err := s.tenants.Tokens(ctx, tenantOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := client.List[client.TokenInfo]{Value: make([]client.TokenInfo, len(ts))}
+	for i, t := range ts {
+		out.Value[i] = tokenJSON(t)
+	}
+	return &body[client.List[client.TokenInfo]]{out}, nil
+}
+
+type TokenPath struct {
+	Tenant string `path:"tenant" doc:"Tenant ID or name"`
+	Token  string `path:"token" maxLength:"64" doc:"The token's ID (ck tenant token list)"`
+}
+
+func (s *Server) revokeToken(ctx context.Context, in *TokenPath) (*body[client.TokenInfo], error) {
+	t, err := s.tenants.RevokeToken(ctx, tenantOf(ctx), in.Token)
+	if err != nil {
+		return nil, err
+	}
+	return &body[client.TokenInfo]{tokenJSON(t)}, nil
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // MDEPRollbackFix is how a tenant leaves its multi-workload DEP (R4).
-const MDEPRollbackFix = "roll back from a multi-workload DEP is the operator's action on the tenant's request (tenant, contact, reason, incident): ck operator rollback --mdep NAME; or assign another multi-workload DEP (ck mdep assign NAME)"
+const MDEPRollbackFix = "roll back from a multi-workload DEP is the operator's action with an access request the tenant approved: ck operator request --action rollback --dep NAME ..., ck access-request approve ID, ck operator rollback --mdep NAME --request ID; or assign another multi-workload DEP (ck mdep assign NAME)"
 
 // Assignable resolves the DEP a container of kind k (mailbox or mdep)
 // should be assigned: an enabled DEP of that kind without a purge request

@@ -14,16 +14,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/access"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
@@ -58,24 +57,26 @@ type Config struct {
 	Containers *workload.Service
 	Jobs       *jobs.Runner
 	Audit      *audit.Log
+	Access     *access.Service // the tenant's consent to the operator's actions (T5)
 	Now        func() time.Time
 	Logger     *slog.Logger
 }
 
 // Service starts and runs the lifecycle's jobs.
 type Service struct {
-	st    Store
-	deps  *dep.Service
-	boxes *workload.Service
-	jobs  *jobs.Runner
-	audit *audit.Log
-	now   func() time.Time
-	log   *slog.Logger
+	st     Store
+	deps   *dep.Service
+	boxes  *workload.Service
+	jobs   *jobs.Runner
+	audit  *audit.Log
+	access *access.Service
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 // New returns the lifecycle and registers its job handlers.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, now: cfg.Now, log: cfg.Logger}
+	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, access: cfg.Access, now: cfg.Now, log: cfg.Logger}
 	s.jobs.Handle(JobSites, s.rewrapSites)
 	s.jobs.Handle(JobRecover, s.recoverDEP)
 	s.jobs.Handle(JobRollback, s.rollbackMDEP)
@@ -134,16 +135,18 @@ func (s *Service) jobTenant(ctx context.Context, x *jobs.Run, args any) (store.S
 	return t, err
 }
 
-// OperatorRequest checks an operator action taken on a tenant's request
-// (recovery, rollback): the caller is the operator and gives the reason
-// (the tenant's ticket, who asked); it returns the trimmed reason.
-func OperatorRequest(ctx context.Context, reason string) (string, error) {
-	if err := tenant.RequireOperator(ctx); err != nil {
+// allowed checks an operator action on a tenant's data against the
+// access request the tenant approved (T5); use spends the request once
+// every other check has passed. The returned reason names the request
+// (audit reasons of the keys used).
+func (s *Service) allowed(ctx context.Context, t store.ServiceTenant, id string, sc access.Scope) (store.AccessRequest, error) {
+	return s.access.Check(ctx, t, id, sc)
+}
+
+func (s *Service) use(ctx context.Context, t store.ServiceTenant, r store.AccessRequest) (string, error) {
+	r, err := s.access.Use(ctx, t, r)
+	if err != nil {
 		return "", err
 	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 512 {
-		return "", rule.Invalid(client.RuleOperatorReason, "give the tenant's request (ticket, who asked), 1-512 characters", "an operator action on a tenant's request needs its reason")
-	}
-	return reason, nil
+	return access.Reason(r), nil
 }

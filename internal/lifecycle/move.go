@@ -5,12 +5,14 @@ import (
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/access"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
@@ -72,14 +74,14 @@ type recoverArgs struct {
 	Reason   string
 }
 
-// RecoverDEP is key-loss recovery (SPEC R3), the operator's action on the
-// tenant's request: every mailbox of a DEP whose two customer keys are
+// RecoverDEP is key-loss recovery (SPEC R3), the operator's action with
+// the access request (its ID: request) the tenant approved for exactly
+// this DEP and target (T5), used once: every mailbox of a DEP whose two customer keys are
 // both lost is moved, through the DEP's availability key, to another DEP
 // with new keys, by a background job. Only the mailbox keys are
 // re-wrapped. (Sites: RecoverGeo.)
-func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, target, reason string) (store.Job, error) {
-	reason, err := OperatorRequest(ctx, reason)
-	if err != nil {
+func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, target, request string) (store.Job, error) {
+	if err := tenant.RequireOperator(ctx); err != nil {
 		return store.Job{}, err
 	}
 	from, err := s.deps.Get(ctx, t, dep.Mailbox, lost)
@@ -90,13 +92,21 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 	if err != nil {
 		return store.Job{}, err
 	}
+	req, err := s.allowed(ctx, t, request, access.Scope{Action: access.Recover, DEP: from.ID, Target: to.ID})
+	if err != nil {
+		return store.Job{}, err
+	}
 	if to.ID == from.ID || !to.Enabled {
 		return store.Job{}, rule.Invalid(client.RuleRecoveryTarget, "create a new DEP on new customer keys (ck dep new) and give it as --to", "DEP %s cannot take the mailboxes: it is the lost DEP or disabled", to.Name)
 	}
-	if err := s.deps.RequireLost(ctx, from, reason); err != nil {
+	if err := s.deps.RequireLost(ctx, from, req.Reason); err != nil {
 		return store.Job{}, err
 	}
 	if err := s.deps.RequireHealthy(ctx, to, client.RuleRecoveryTarget, "key-loss recovery target check"); err != nil {
+		return store.Job{}, err
+	}
+	reason, err := s.use(ctx, t, req)
+	if err != nil {
 		return store.Job{}, err
 	}
 	// Disabled first, so no mailbox is assigned to it meanwhile.
@@ -131,14 +141,13 @@ type rollbackArgs struct {
 }
 
 // Rollback rolls a tenant back from a multi-workload DEP to
-// service-managed keys (SPEC R4), the operator's action on the tenant's
-// request: the DEP is unassigned and every workload container re-wrapped
+// service-managed keys (SPEC R4), the operator's action with the access
+// request the tenant approved for this DEP (T5), used once: the DEP is unassigned and every workload container re-wrapped
 // in the background. The customer keys must still be usable: the data is
 // re-wrapped with them, never with the availability key. (Mailboxes roll
 // back by assigning none; sites cannot roll back.)
-func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, reason string) (store.Job, error) {
-	reason, err := OperatorRequest(ctx, reason)
-	if err != nil {
+func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, request string) (store.Job, error) {
+	if err := tenant.RequireOperator(ctx); err != nil {
 		return store.Job{}, err
 	}
 	d, err := s.deps.Get(ctx, t, dep.MDEP, name)
@@ -155,7 +164,15 @@ func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, rea
 	if err != nil {
 		return store.Job{}, err
 	}
-	if err := s.deps.RequireUsable(ctx, d, reason); err != nil {
+	req, err := s.allowed(ctx, t, request, access.Scope{Action: access.Rollback, DEP: d.ID})
+	if err != nil {
+		return store.Job{}, err
+	}
+	if err := s.deps.RequireUsable(ctx, d, req.Reason); err != nil {
+		return store.Job{}, err
+	}
+	reason, err := s.use(ctx, t, req)
+	if err != nil {
 		return store.Job{}, err
 	}
 	svc, err := s.deps.ServiceDEP(ctx, t)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/access"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -108,16 +109,23 @@ func (s *Service) RollGeo(ctx context.Context, t store.ServiceTenant, geo, keyTy
 	return s.deps.Geo(ctx, t, geo)
 }
 
-// RecoverGeo is the key-loss recovery of a geo (operator, on the tenant's
-// request): both keys of the geo's site DEP are lost; every site moves to
+// RecoverGeo is the key-loss recovery of a geo (operator, with the access
+// request the tenant approved for it: T5): both keys of the geo's site DEP are lost; every site moves to
 // a new site DEP on new keys, through the availability key.
-func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo string, keyURIs [2]string, reason string) (store.Job, error) {
-	reason, err := OperatorRequest(ctx, reason)
-	if err != nil {
+func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo string, keyURIs [2]string, request string) (store.Job, error) {
+	if err := tenant.RequireOperator(ctx); err != nil {
 		return store.Job{}, err
 	}
 	geo = strings.ToUpper(geo)
 	reg, err := s.deps.Registration(ctx, t, geo, "check the geo (ck spo dep show)")
+	if err != nil {
+		return store.Job{}, err
+	}
+	target := ""
+	if keys, err := access.ParseKeys(keyURIs[:]); err == nil {
+		target = access.GeoTarget(keys)
+	}
+	req, err := s.allowed(ctx, t, request, access.Scope{Action: access.RecoverGeo, DEP: geo, Target: target})
 	if err != nil {
 		return store.Job{}, err
 	}
@@ -128,7 +136,11 @@ func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo str
 	if err != nil {
 		return store.Job{}, err
 	}
-	if err := s.deps.RequireLost(ctx, lost, reason); err != nil {
+	if err := s.deps.RequireLost(ctx, lost, req.Reason); err != nil {
+		return store.Job{}, err
+	}
+	reason, err := s.use(ctx, t, req)
+	if err != nil {
 		return store.Job{}, err
 	}
 	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (key-loss recovery)", KeyURIs: keyURIs[:]})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/access"
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
@@ -35,7 +36,7 @@ type Parts struct {
 }
 
 // NewAPI builds the domain services (tenants, onboarding, DEPs,
-// containers, lifecycle with its jobs, audit) from parts, and the API over
+// containers, access requests, lifecycle with its jobs, audit) from parts, and the API over
 // them. New uses it; so do tests that need the API without a whole process.
 func NewAPI(p Parts) (*api.Server, error) {
 	if p.Store == nil {
@@ -53,13 +54,14 @@ func NewAPI(p Parts) (*api.Server, error) {
 	deps := dep.New(dep.Config{Store: st, Workloads: p.Workloads, Azure: p.Azure, Signer: p.Signer, PurgeApprovals: p.PurgeApprovals, Now: now, Logger: log})
 	boxes := workload.New(workload.Config{Store: st, DEPs: deps, Licences: tenants, Now: now, Logger: log})
 	runner := jobs.New(jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease})
-	life := lifecycle.New(lifecycle.Config{Store: st, DEPs: deps, Containers: boxes, Jobs: runner, Audit: auditLog, Now: now, Logger: log})
+	consent := access.New(access.Config{Store: st, DEPs: deps, Audit: auditLog, Now: now, Logger: log})
+	life := lifecycle.New(lifecycle.Config{Store: st, DEPs: deps, Containers: boxes, Jobs: runner, Audit: auditLog, Access: consent, Now: now, Logger: log})
 	scenarioKind := map[string]dep.Kind{onboarding.EXO: dep.Mailbox, onboarding.SPO: dep.Site, onboarding.MDEP: dep.MDEP}
 	requests := onboarding.NewRequests(onboarding.Config{Store: st, Azure: p.Azure, Now: now, Logger: log,
 		Workload: func(scenario string) (string, kms.Client, bool) {
 			w, ok := p.Workloads[scenarioKind[scenario]]
 			return w.App, w.KMS, ok
 		}})
-	return api.New(api.Config{Tenants: tenants, Onboarding: requests, DEPs: deps, Containers: boxes, Lifecycle: life, Audit: auditLog,
+	return api.New(api.Config{Tenants: tenants, Onboarding: requests, DEPs: deps, Containers: boxes, Lifecycle: life, Access: consent, Audit: auditLog,
 		Signer: p.Signer, Logger: log, Now: now})
 }

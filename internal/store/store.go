@@ -283,12 +283,15 @@ type ServiceTenant struct {
 
 // APIToken is a bearer token of the service API, kept only as its SHA-256.
 type APIToken struct {
-	Hash    string // hex SHA-256 of the token
-	Tenant  string // "" for the service operator
-	Role    string
-	Subject string // who holds it (UPN, or "operator")
-	Created time.Time
-	Expires time.Time
+	ID       string // the token's public handle (list, revoke): the first 16 hex digits of Hash
+	Hash     string // hex SHA-256 of the token
+	Tenant   string // "" for the service operator
+	Role     string
+	Subject  string // who holds it (UPN, or "operator")
+	Created  time.Time
+	Expires  time.Time
+	Revoked  *time.Time // set once revoked; a revoked token authenticates nothing
+	LastUsed *time.Time // when it last authenticated a request (to the minute); nil if never
 }
 
 // DEP is a data encryption policy as stored. Keys holds the wrapped DEP key
@@ -452,8 +455,17 @@ type Service interface {
 	ServiceTenant(ctx context.Context, idOrName string) (ServiceTenant, error)
 	ListServiceTenants(ctx context.Context) ([]ServiceTenant, error)
 
+	// CreateToken stores a token (ID and Hash unique: ErrConflict).
 	CreateToken(ctx context.Context, t APIToken) error
 	Token(ctx context.Context, hash string) (APIToken, error)
+	// ListTokens lists a tenant's tokens, revoked ones included, oldest first.
+	ListTokens(ctx context.Context, tenant string) ([]APIToken, error)
+	// RevokeToken marks a tenant's token revoked at at and returns it;
+	// ErrNotFound if the tenant has no token id, ErrConflict if it is
+	// revoked already.
+	RevokeToken(ctx context.Context, tenant, id string, at time.Time) (APIToken, error)
+	// TouchToken records that a token was used at at.
+	TouchToken(ctx context.Context, hash string, at time.Time) error
 }
 
 // Store is everything customerkey persists.
@@ -467,6 +479,7 @@ type Store interface {
 	AuditLog
 	Jobs
 	Purges
+	AccessRequests
 	Close() error
 }
 
@@ -599,4 +612,49 @@ type Purges interface {
 	// UpdatePurge stores a request's approvals, state and certificate if
 	// it is still in state prev; ErrConflict otherwise.
 	UpdatePurge(ctx context.Context, p Purge, prev string) error
+}
+
+// Access request states (SPEC T5). An approved request is used once.
+const (
+	AccessPending  = "Pending"  // the operator asked; a tenant global admin must decide
+	AccessApproved = "Approved" // may be used once until it expires
+	AccessDenied   = "Denied"
+	AccessUsed     = "Used"
+)
+
+// AccessRequest is the tenant's consent to one operator action on its
+// data (key-loss recovery, rollback), like Microsoft's Customer Lockbox:
+// who asked, for what action on which DEP or geo and target, why, and
+// until when; who decided and when; when it was used.
+type AccessRequest struct {
+	ID          string
+	Tenant      string
+	Action      string // recover | recover-geo | rollback
+	DEP         string // the DEP's GUID (recover, rollback) or the geo (recover-geo)
+	DEPName     string // the DEP's name, or the geo, as shown
+	Target      string // recover: the target DEP's GUID; recover-geo: the two new key URIs, comma-separated; rollback: ""
+	TargetName  string // recover: the target DEP's name; otherwise as Target
+	Reason      string
+	RequestedBy string // "subject (role)"
+	Requested   time.Time
+	Expires     time.Time // the request can be approved and used until then
+	State       string
+	DecidedBy   string
+	Decided     *time.Time
+	UsedBy      string
+	Used        *time.Time
+}
+
+// AccessRequests holds access requests.
+type AccessRequests interface {
+	// CreateAccessRequest stores a request; ErrConflict if its ID exists.
+	CreateAccessRequest(ctx context.Context, r AccessRequest) error
+	// AccessRequest reads one of a tenant's requests.
+	AccessRequest(ctx context.Context, tenant, id string) (AccessRequest, error)
+	// ListAccessRequests lists a tenant's requests, newest first, at most limit.
+	ListAccessRequests(ctx context.Context, tenant string, limit int) ([]AccessRequest, error)
+	// UpdateAccessRequest stores a request's state, decision and use if
+	// it is still in state prev; ErrConflict otherwise (decided or used
+	// by someone else meanwhile).
+	UpdateAccessRequest(ctx context.Context, r AccessRequest, prev string) error
 }

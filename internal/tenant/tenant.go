@@ -56,6 +56,9 @@ type Store interface {
 	ListServiceTenants(ctx context.Context) ([]store.ServiceTenant, error)
 	CreateToken(ctx context.Context, t store.APIToken) error
 	Token(ctx context.Context, hash string) (store.APIToken, error)
+	ListTokens(ctx context.Context, tenant string) ([]store.APIToken, error)
+	RevokeToken(ctx context.Context, tenant, id string, at time.Time) (store.APIToken, error)
+	TouchToken(ctx context.Context, hash string, at time.Time) error
 	SetPlans(ctx context.Context, tenant string, plans []string) error
 	SetLicence(ctx context.Context, tenant, user, plan string) error
 	Licence(ctx context.Context, tenant, user string) (string, error)
@@ -68,12 +71,33 @@ type Service struct {
 	log    *slog.Logger
 	cache  tenantCache
 	mu     sync.Mutex
-	tokens map[string]store.APIToken // by hash; tokens are immutable until they expire
+	tokens map[string]knownToken // by hash
+	// recheck is how long a token read from the store is trusted before
+	// it is read again: a token revoked (or its row deleted) through
+	// another node stops working within this time; through this node at
+	// once (SPEC T6, S2).
+	recheck time.Duration
 }
+
+// knownToken is a token as the store had it when it was last read.
+type knownToken struct {
+	t    store.APIToken
+	read time.Time
+}
+
+// Token lifetimes (T6): days by default, never more than the maximum.
+const (
+	DefaultTokenLife = 7 * 24 * time.Hour
+	MaxTokenLife     = 90 * 24 * time.Hour
+	// TokenRecheck is how long a token read from the store is trusted.
+	TokenRecheck = time.Second
+	// lastUsedEvery is how often a token's last use is written (at most).
+	lastUsedEvery = time.Minute
+)
 
 // New returns the tenant service over st.
 func New(st Store, now func() time.Time, log *slog.Logger) *Service {
-	return &Service{st: st, now: now, log: log}
+	return &Service{st: st, now: now, log: log, recheck: TokenRecheck}
 }
 
 // ---- the caller ----
@@ -101,6 +125,45 @@ func HashToken(tok string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// TokenID is a token's public handle, derived from its hash: what lists
+// show and revocation names. It says nothing of the token itself.
+func TokenID(hash string) string {
+	if len(hash) < 16 {
+		return hash
+	}
+	return hash[:16]
+}
+
+// Bearer tokens are 32 to 512 visible ASCII characters: the ones the
+// service mints ("cksvc_" and 43 base64url characters) and an operator
+// token given in the configuration (at least 32 characters, no spaces).
+const (
+	minTokenLen = 32
+	maxTokenLen = 512
+)
+
+// ParseToken checks a bearer token's form and returns its hash. A token
+// of the wrong form is refused before any store is asked; the refusal
+// does not echo the token.
+func ParseToken(bearer string) (string, error) {
+	if bearer == "" {
+		return "", rule.Unauthenticated(client.RuleAuthentication, "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token")
+	}
+	if len(bearer) < minTokenLen || len(bearer) > maxTokenLen {
+		return "", errUnknownToken()
+	}
+	for i := 0; i < len(bearer); i++ {
+		if c := bearer[i]; c < 0x21 || c > 0x7e {
+			return "", errUnknownToken()
+		}
+	}
+	return HashToken(bearer), nil
+}
+
+func errUnknownToken() error {
+	return rule.Unauthenticated(client.RuleAuthentication, "use a token the service issued; ask your tenant's global admin for a new one", "the bearer token is not known")
+}
+
 // NewToken mints a token and stores its hash.
 func NewToken(ctx context.Context, st interface {
 	CreateToken(context.Context, store.APIToken) error
@@ -109,6 +172,7 @@ func NewToken(ctx context.Context, st interface {
 	rand.Read(b)
 	tok := "cksvc_" + base64.RawURLEncoding.EncodeToString(b)
 	t.Hash = HashToken(tok)
+	t.ID = TokenID(t.Hash)
 	if err := st.CreateToken(ctx, t); err != nil {
 		return "", err
 	}
@@ -135,50 +199,74 @@ func EnsureOperatorToken(ctx context.Context, st interface {
 	return tok, os.WriteFile(file, []byte(tok+"\n"), 0o600)
 }
 
-// Authenticate resolves a bearer token to its caller.
+// Authenticate resolves a bearer token to its caller. A token that is
+// unknown, expired or revoked authenticates nothing.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (store.APIToken, error) {
-	if bearer == "" {
-		return store.APIToken{}, rule.Unauthenticated(client.RuleAuthentication, "send Authorization: Bearer TOKEN with a token the service issued (ck tenant token; ck dev writes the operator's to dev.json)", "the request has no bearer token")
+	hash, err := ParseToken(bearer)
+	if err != nil {
+		return store.APIToken{}, err
 	}
-	t, err := s.lookup(ctx, HashToken(bearer))
+	t, err := s.lookup(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return t, rule.Unauthenticated(client.RuleAuthentication, "use a token the service issued; ask your tenant's global admin or the operator for a new one", "the bearer token is not known")
+		return t, errUnknownToken()
 	case err != nil:
 		return t, fmt.Errorf("token lookup: %w", err)
+	case t.Revoked != nil:
+		return store.APIToken{}, rule.Unauthenticated(client.RuleAuthentication, "ask your tenant's global admin for a new token", "the bearer token was revoked on %s", t.Revoked.UTC().Format(time.RFC3339))
 	case !s.now().Before(t.Expires):
-		return t, rule.Unauthenticated(client.RuleAuthentication, "ask for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339))
+		return store.APIToken{}, rule.Unauthenticated(client.RuleAuthentication, "ask your tenant's global admin for a new token (ck tenant token)", "the bearer token expired on %s", t.Expires.UTC().Format(time.RFC3339))
 	}
 	return t, nil
 }
 
-// lookup finds a token by hash, remembering it until it expires.
+// lookup finds a token by hash. A token read from the store is trusted
+// for s.recheck, then read again: a revocation or a deleted row is seen
+// on every node within that time.
 func (s *Service) lookup(ctx context.Context, hash string) (store.APIToken, error) {
+	now := s.now()
 	s.mu.Lock()
-	t, ok := s.tokens[hash]
+	k, ok := s.tokens[hash]
 	s.mu.Unlock()
-	if ok {
-		return t, nil
+	if ok && now.Sub(k.read) < s.recheck && !now.Before(k.read) {
+		return k.t, nil
 	}
 	t, err := s.st.Token(ctx, hash)
 	if err != nil {
+		s.forget(hash)
 		return t, err
+	}
+	if t.Revoked == nil && now.Before(t.Expires) && (t.LastUsed == nil || now.Sub(*t.LastUsed) >= lastUsedEvery) {
+		at := now.UTC().Truncate(time.Minute)
+		if err := s.st.TouchToken(ctx, hash, at); err != nil {
+			s.log.Warn("tenant: recording a token's use", "token", t.ID, "err", err)
+		} else {
+			t.LastUsed = &at
+		}
 	}
 	s.mu.Lock()
 	if s.tokens == nil || len(s.tokens) >= knownTokensMax {
-		s.tokens = map[string]store.APIToken{}
+		s.tokens = map[string]knownToken{}
 	}
-	s.tokens[hash] = t
+	s.tokens[hash] = knownToken{t: t, read: now}
 	s.mu.Unlock()
 	return t, nil
 }
 
-// IssueToken mints a token for an admin of t. The caller must be the
-// operator or t's global admin.
+// forget drops a token from this node's cache.
+func (s *Service) forget(hash string) {
+	s.mu.Lock()
+	delete(s.tokens, hash)
+	s.mu.Unlock()
+}
+
+// IssueToken mints a token for an admin of t. The tenant's global admin
+// issues every kind; the operator only the tenant's first global admin's,
+// while the tenant has no live global-admin token (SPEC T5).
 func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject, role, validFor string) (string, store.APIToken, error) {
 	p := Caller(ctx)
 	if p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
-		return "", store.APIToken{}, rule.Refused(client.RuleAuthorizationTenantAdmin, "ask the tenant's global admin (or the service operator) to issue tokens", "role %s may not issue tokens for tenant %s", p.Role, t.Name)
+		return "", store.APIToken{}, rule.Refused(client.RuleAuthorizationTenantAdmin, "ask the tenant's global admin to issue tokens", "role %s may not issue tokens for tenant %s", p.Role, t.Name)
 	}
 	if !slices.Contains(Roles, role) {
 		return "", store.APIToken{}, rule.Invalid(client.RuleTokenRole, "use global-admin, exchange-admin, sharepoint-admin or compliance-admin", "role %q is not a tenant role", role)
@@ -186,22 +274,86 @@ func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject
 	if !strings.Contains(subject, "@") {
 		return "", store.APIToken{}, rule.Invalid(client.RuleTokenSubject, "give the admin's user principal name, e.g. admin@contoso.com", "subject %q is not a UPN", subject)
 	}
-	life := 720 * time.Hour
+	life := DefaultTokenLife
 	if validFor != "" {
 		d, err := time.ParseDuration(validFor)
-		if err != nil || d < time.Hour || d > 8760*time.Hour {
-			return "", store.APIToken{}, rule.Invalid(client.RuleTokenValidFor, "give a duration from 1h to 8760h, e.g. 720h", "validFor %q is invalid", validFor)
+		if err != nil || d < time.Hour || d > MaxTokenLife {
+			return "", store.APIToken{}, rule.Invalid(client.RuleTokenValidFor, "give a duration from 1h to 2160h (90 days), e.g. 168h", "validFor %q is invalid", validFor)
 		}
 		life = d
 	}
 	now := s.now().UTC()
+	if p.Role == RoleOperator {
+		if err := s.firstGlobalAdmin(ctx, t, role, now); err != nil {
+			return "", store.APIToken{}, err
+		}
+	}
 	rec := store.APIToken{Tenant: t.ID, Role: role, Subject: subject, Created: now, Expires: now.Add(life)}
 	tok, err := NewToken(ctx, s.st, rec)
 	if err != nil {
 		return "", rec, err
 	}
-	s.log.Info("tenant: token issued", "tenant", t.ID, "subject", rec.Subject, "role", rec.Role, "by", p.Subject, "expires", rec.Expires)
+	rec.Hash, rec.ID = HashToken(tok), TokenID(HashToken(tok))
+	s.log.Info("tenant: token issued", "tenant", t.ID, "token", rec.ID, "subject", rec.Subject, "role", rec.Role, "by", p.Subject, "expires", rec.Expires)
 	return tok, rec, nil
+}
+
+// firstGlobalAdmin refuses the operator a token unless it is the
+// tenant's first global admin's: a global-admin token while the tenant
+// has no live one (never revoked, not expired).
+func (s *Service) firstGlobalAdmin(ctx context.Context, t store.ServiceTenant, role string, now time.Time) error {
+	const fix = "the operator issues only a tenant's first global admin token; every other token is issued by the tenant's global admin, with a global admin's token: ck tenant token TENANT --subject UPN --role ROLE --token-file admin.token"
+	if role != RoleGlobalAdmin {
+		return rule.Refused(client.RuleTokenFirstGlobalAdmin, fix, "the operator may not issue a %s token for tenant %s", role, t.Name)
+	}
+	ts, err := s.st.ListTokens(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, x := range ts {
+		if x.Role == RoleGlobalAdmin && x.Revoked == nil && now.Before(x.Expires) {
+			return rule.Refused(client.RuleTokenFirstGlobalAdmin, fix, "tenant %s has a global admin already (token %s)", t.Name, x.ID)
+		}
+	}
+	return nil
+}
+
+// Tokens lists t's tokens, revoked and expired ones included; only their
+// handles and facts, never a secret (the service has none: it keeps hashes).
+func (s *Service) Tokens(ctx context.Context, t store.ServiceTenant) ([]store.APIToken, error) {
+	if err := s.requireGlobalAdmin(ctx, t, "list tokens"); err != nil {
+		return nil, err
+	}
+	return s.st.ListTokens(ctx, t.ID)
+}
+
+// RevokeToken revokes one of t's tokens (its global admin's action). The
+// token stops working on the next request to this node, and within
+// TokenRecheck on every other node.
+func (s *Service) RevokeToken(ctx context.Context, t store.ServiceTenant, id string) (store.APIToken, error) {
+	if err := s.requireGlobalAdmin(ctx, t, "revoke tokens"); err != nil {
+		return store.APIToken{}, err
+	}
+	id = strings.ToLower(strings.TrimSpace(id))
+	rec, err := s.st.RevokeToken(ctx, t.ID, id, s.now().UTC())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return rec, rule.NotFound(client.RuleTokenExists, "list the tenant's tokens (ck tenant token list) and give a token's ID", "tenant %s has no token %q", t.Name, id)
+	case errors.Is(err, store.ErrConflict):
+		return rec, rule.Conflict(client.RuleTokenRevoked, "nothing to do: the token no longer works", "token %s was revoked already", id)
+	case err != nil:
+		return rec, err
+	}
+	s.forget(rec.Hash)
+	s.log.Info("tenant: token revoked", "tenant", t.ID, "token", rec.ID, "subject", rec.Subject, "role", rec.Role, "by", Caller(ctx).Subject)
+	return rec, nil
+}
+
+func (s *Service) requireGlobalAdmin(ctx context.Context, t store.ServiceTenant, what string) error {
+	if p := Caller(ctx); p.Role != RoleGlobalAdmin || p.Tenant != t.ID {
+		return rule.Refused(client.RuleAuthorizationRole, "use a token of the tenant's global admin", "role %s may not %s for tenant %s", p.Role, what, t.Name)
+	}
+	return nil
 }
 
 // ---- tenants ----

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/customerkey/customerkey/internal/tenant"
 )
 
-func start(t *testing.T) (*tenant.Service, *sqlstore.DB, *time.Time) {
+func start(t testing.TB) (*tenant.Service, *sqlstore.DB, *time.Time) {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ck.db"))
 	if err != nil {
@@ -139,4 +140,117 @@ func TestRolesAndLicences(t *testing.T) {
 			t.Errorf("require licence with %s: %v", plan, err)
 		}
 	}
+}
+
+// TestTokenRevocation (T5, T6): the operator issues only a tenant's first
+// global admin token; the tenant's global admin lists and revokes tokens;
+// a revoked token is refused at once, a deleted row once the cache
+// rechecks it.
+func TestTokenRevocation(t *testing.T) {
+	s, st, now := start(t)
+	op := as(tenant.RoleOperator, "")
+	ct, err := s.Create(op, "Contoso", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.IssueToken(op, ct, "exo@contoso.com", tenant.RoleExchangeAdmin, "")
+	wantRule(t, "the operator issues an Exchange admin token", err, "T5.FirstGlobalAdmin")
+	first, rec, err := s.IssueToken(op, ct, "admin@contoso.com", tenant.RoleGlobalAdmin, "")
+	if err != nil || rec.Expires.Sub(rec.Created) != tenant.DefaultTokenLife || rec.ID != tenant.TokenID(tenant.HashToken(first)) {
+		t.Fatalf("first global admin: %+v, %v", rec, err)
+	}
+	_, _, err = s.IssueToken(op, ct, "admin2@contoso.com", tenant.RoleGlobalAdmin, "")
+	wantRule(t, "the operator issues a second global admin token", err, "T5.FirstGlobalAdmin")
+	admin, err := s.Authenticate(context.Background(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga := tenant.WithCaller(context.Background(), admin)
+	exo, xrec, err := s.IssueToken(ga, ct, "exo@contoso.com", tenant.RoleExchangeAdmin, "24h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(context.Background(), exo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tokens(op, ct); err == nil {
+		t.Error("the operator lists a tenant's tokens")
+	}
+	ts, err := s.Tokens(ga, ct)
+	if err != nil || len(ts) != 2 || ts[0].LastUsed == nil {
+		t.Fatalf("tokens: %+v, %v; want two, the admin's used", ts, err)
+	}
+	_, err = s.RevokeToken(as(tenant.RoleExchangeAdmin, ct.ID), ct, xrec.ID)
+	wantRule(t, "an Exchange admin revokes", err, "Authorization.Role")
+	if _, err := s.RevokeToken(ga, ct, xrec.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Authenticate(context.Background(), exo)
+	wantRule(t, "a revoked token, cached a moment ago", err, "Authentication")
+	_, err = s.RevokeToken(ga, ct, xrec.ID)
+	wantRule(t, "revoked twice", err, "Token.Revoked")
+	_, err = s.RevokeToken(ga, ct, "nope")
+	wantRule(t, "an unknown token", err, "Token.Exists")
+
+	// A row deleted behind the service's back: served from the cache
+	// until it is read again, refused from then on.
+	spo, srec, err := s.IssueToken(ga, ct, "spo@contoso.com", tenant.RoleSharePointAdmin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(context.Background(), spo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RevokeToken(context.Background(), ct.ID, srec.ID, *now); err != nil { // another node revokes it
+		t.Fatal(err)
+	}
+	*now = now.Add(tenant.TokenRecheck)
+	_, err = s.Authenticate(context.Background(), spo)
+	wantRule(t, "a token another node revoked, after the recheck", err, "Authentication")
+	// With every global admin token revoked, the operator may issue a first one again.
+	if _, err := s.RevokeToken(ga, ct, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.IssueToken(op, ct, "admin@contoso.com", tenant.RoleGlobalAdmin, "48h"); err != nil {
+		t.Fatalf("a first global admin after all were revoked: %v", err)
+	}
+}
+
+// FuzzAuthenticate: whatever bearer token arrives, Authenticate neither
+// panics nor authenticates anything but a token the service issued, and
+// a refusal never echoes the token.
+func FuzzAuthenticate(f *testing.F) {
+	s, _, _ := start(f)
+	ctx := context.Background()
+	ct, err := s.Create(as(tenant.RoleOperator, ""), "Contoso", "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _, err := s.IssueToken(as(tenant.RoleOperator, ""), ct, "admin@contoso.com", tenant.RoleGlobalAdmin, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", good, good + "x", good[:len(good)-1], "cksvc_", "cksvc_" + strings.Repeat("A", 43), strings.Repeat("x", 32), strings.Repeat("x", 513),
+		"cksvc_\x00" + strings.Repeat("a", 40), "Bearer " + good, good + "\n", "cksvc_ä" + strings.Repeat("a", 40)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, bearer string) {
+		hash, perr := tenant.ParseToken(bearer)
+		p, err := s.Authenticate(ctx, bearer)
+		if bearer == good {
+			if err != nil || p.Subject != "admin@contoso.com" {
+				t.Fatalf("the issued token: %+v, %v", p, err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("%q authenticated as %+v", bearer, p)
+		}
+		if e, ok := rule.As(err); !ok || e.Rule != "Authentication" || (len(bearer) > 3 && strings.Contains(e.Detail, bearer)) {
+			t.Fatalf("%q: %v; want an Authentication refusal that does not echo the token", bearer, err)
+		}
+		if perr == nil && (len(bearer) < 32 || len(bearer) > 512 || hash != tenant.HashToken(bearer) || strings.ContainsAny(bearer, " \t\r\n")) {
+			t.Fatalf("ParseToken accepted %q", bearer)
+		}
+	})
 }

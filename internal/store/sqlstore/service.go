@@ -32,19 +32,52 @@ func (s *DB) ListServiceTenants(ctx context.Context) ([]store.ServiceTenant, err
 	return list(ctx, s, scanServiceTenant, `SELECT id, name, created FROM svc_tenants ORDER BY lname`)
 }
 
+const tokenCols = `id, hash, tenant, role, subject, created, expires, revoked, last_used`
+
+func scanToken(r scanner) (store.APIToken, error) {
+	var t store.APIToken
+	var id sql.NullString
+	var created, expires int64
+	var revoked, used sql.NullInt64
+	err := r.Scan(&id, &t.Hash, &t.Tenant, &t.Role, &t.Subject, &created, &expires, &revoked, &used)
+	t.ID, t.Created, t.Expires, t.Revoked, t.LastUsed = id.String, fromMS(created), fromMS(expires), fromNull(revoked), fromNull(used)
+	return t, err
+}
+
 func (s *DB) CreateToken(ctx context.Context, t store.APIToken) error {
-	_, err := s.exec(ctx, `INSERT INTO api_tokens (hash, tenant, role, subject, created, expires) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.Tenant, t.Role, t.Subject, ms(t.Created), ms(t.Expires))
+	_, err := s.exec(ctx, `INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.Tenant, t.Role, t.Subject, ms(t.Created), ms(t.Expires), msPtr(t.Revoked), msPtr(t.LastUsed))
 	return err
 }
 
 func (s *DB) Token(ctx context.Context, hash string) (store.APIToken, error) {
-	var t store.APIToken
-	var created, expires int64
-	err := s.queryRow(ctx, `SELECT hash, tenant, role, subject, created, expires FROM api_tokens WHERE hash = ?`, hash).
-		Scan(&t.Hash, &t.Tenant, &t.Role, &t.Subject, &created, &expires)
-	t.Created, t.Expires = fromMS(created), fromMS(expires)
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ?`, hash))
 	return t, s.mapErr(err)
+}
+
+func (s *DB) ListTokens(ctx context.Context, tenant string) ([]store.APIToken, error) {
+	return list(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE tenant = ? ORDER BY created, id`, tenant)
+}
+
+func (s *DB) RevokeToken(ctx context.Context, tenant, id string, at time.Time) (store.APIToken, error) {
+	var t store.APIToken
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if t, err = scanToken(tx.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM api_tokens WHERE tenant = ? AND id = ?`), tenant, id)); err != nil {
+			return s.mapErr(err)
+		}
+		if t.Revoked != nil {
+			return fmt.Errorf("%w: token %s was revoked already", store.ErrConflict, id)
+		}
+		t.Revoked = &at
+		return changed(tx.ExecContext(ctx, s.q(`UPDATE api_tokens SET revoked = ? WHERE tenant = ? AND id = ? AND revoked IS NULL`), ms(at), tenant, id))("token " + id + " was revoked meanwhile")
+	})
+	return t, err
+}
+
+func (s *DB) TouchToken(ctx context.Context, hash string, at time.Time) error {
+	_, err := s.exec(ctx, `UPDATE api_tokens SET last_used = ? WHERE hash = ?`, ms(at), hash)
+	return err
 }
 
 const depCols = `id, tenant, kind, name, description, key1, key2, enabled, keys, created, updated, revoked_ms, revoked_cause`

@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLog", testAuditLog},
 		{"Jobs", testJobs},
 		{"Purges", testPurges},
+		{"Tokens", testTokens},
+		{"AccessRequests", testAccessRequests},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -388,7 +390,7 @@ func testService(t *testing.T, s store.Store) {
 	must(t, err)
 	equal(t, "service tenants", ts, []store.ServiceTenant{ten})
 
-	tok := store.APIToken{Hash: strings.Repeat("ab", 32), Tenant: ten.ID, Role: "global-admin", Subject: "admin@contoso.com", Created: now(), Expires: now().Add(time.Hour)}
+	tok := store.APIToken{ID: strings.Repeat("ab", 8), Hash: strings.Repeat("ab", 32), Tenant: ten.ID, Role: "global-admin", Subject: "admin@contoso.com", Created: now(), Expires: now().Add(time.Hour)}
 	must(t, s.CreateToken(ctx, tok))
 	wantErr(t, s.CreateToken(ctx, tok), store.ErrConflict)
 	got, err := s.Token(ctx, tok.Hash)
@@ -832,4 +834,94 @@ func testPurges(t *testing.T, s store.Store) {
 	ps, err := s.ListPurges(ctx, "t1")
 	must(t, err)
 	equal(t, "purges", ps, []store.Purge{p})
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	const ten = "6f1c2b3a-0000-4000-8000-000000000001"
+	mk := func(c byte, tenant, role string, created time.Time) store.APIToken {
+		h := strings.Repeat(string([]byte{c}), 64)
+		return store.APIToken{ID: h[:16], Hash: h, Tenant: tenant, Role: role, Subject: role + "@contoso.com", Created: created, Expires: created.Add(time.Hour)}
+	}
+	a, b := mk('a', ten, "global-admin", now()), mk('b', ten, "exchange-admin", now().Add(time.Second))
+	op := mk('c', "", "operator", now())
+	other := mk('d', "other-tenant", "global-admin", now())
+	for _, tok := range []store.APIToken{a, b, op, other} {
+		must(t, s.CreateToken(ctx, tok))
+	}
+	// A handle is unique too.
+	dup := mk('e', ten, "global-admin", now())
+	dup.ID = a.ID
+	wantErr(t, s.CreateToken(ctx, dup), store.ErrConflict)
+
+	ts, err := s.ListTokens(ctx, ten)
+	must(t, err)
+	equal(t, "tenant tokens", ts, []store.APIToken{a, b})
+	ts, err = s.ListTokens(ctx, "nobody")
+	must(t, err)
+	equal(t, "tokens of a tenant without any", len(ts), 0)
+
+	at := now().Add(time.Minute)
+	got, err := s.RevokeToken(ctx, ten, b.ID, at)
+	must(t, err)
+	b.Revoked = &at
+	equal(t, "revoked token", got, b)
+	got, err = s.Token(ctx, b.Hash)
+	must(t, err)
+	equal(t, "revoked token read back", got, b)
+	_, err = s.RevokeToken(ctx, ten, b.ID, at)
+	wantErr(t, err, store.ErrConflict)
+	// Another tenant's token, or one that does not exist, is not found.
+	_, err = s.RevokeToken(ctx, ten, other.ID, at)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.RevokeToken(ctx, ten, "0123456789abcdef", at)
+	wantErr(t, err, store.ErrNotFound)
+	got, err = s.Token(ctx, other.Hash)
+	must(t, err)
+	equal(t, "another tenant's token", got, other)
+
+	used := now().Add(2 * time.Minute)
+	must(t, s.TouchToken(ctx, a.Hash, used))
+	got, err = s.Token(ctx, a.Hash)
+	must(t, err)
+	a.LastUsed = &used
+	equal(t, "token after use", got, a)
+}
+
+func testAccessRequests(t *testing.T, s store.Store) {
+	const ten = "6f1c2b3a-0000-4000-8000-000000000001"
+	r1 := store.AccessRequest{ID: "a1", Tenant: ten, Action: "recover", DEP: "dep-1-guid", DEPName: "DEP-1", Target: "dep-2-guid", TargetName: "DEP-2",
+		Reason: "ticket 4711", RequestedBy: "operator (operator)", Requested: now(), Expires: now().Add(4 * time.Hour), State: store.AccessPending}
+	r2 := r1
+	r2.ID, r2.Action, r2.Target, r2.TargetName, r2.Requested, r2.State = "a2", "rollback", "", "", now().Add(time.Second), store.AccessApproved
+	r2.DecidedBy, r2.Decided = "admin@contoso.com (global-admin)", &r2.Requested
+	for _, r := range []store.AccessRequest{r1, r2} {
+		must(t, s.CreateAccessRequest(ctx, r))
+	}
+	wantErr(t, s.CreateAccessRequest(ctx, r1), store.ErrConflict)
+	got, err := s.AccessRequest(ctx, ten, "a1")
+	must(t, err)
+	equal(t, "access request", got, r1)
+	_, err = s.AccessRequest(ctx, "other-tenant", "a1")
+	wantErr(t, err, store.ErrNotFound)
+	rs, err := s.ListAccessRequests(ctx, ten, 0)
+	must(t, err)
+	equal(t, "access requests, newest first", rs, []store.AccessRequest{r2, r1})
+	rs, err = s.ListAccessRequests(ctx, ten, 1)
+	must(t, err)
+	equal(t, "one access request", rs, []store.AccessRequest{r2})
+
+	// Decided only from the state it was read in: a second decision loses.
+	d := now().Add(time.Minute)
+	r1.State, r1.DecidedBy, r1.Decided = store.AccessApproved, "admin@contoso.com (global-admin)", &d
+	must(t, s.UpdateAccessRequest(ctx, r1, store.AccessPending))
+	denied := r1
+	denied.State = store.AccessDenied
+	wantErr(t, s.UpdateAccessRequest(ctx, denied, store.AccessPending), store.ErrConflict)
+	// Used once.
+	r1.State, r1.UsedBy, r1.Used = store.AccessUsed, "operator (operator)", &d
+	must(t, s.UpdateAccessRequest(ctx, r1, store.AccessApproved))
+	wantErr(t, s.UpdateAccessRequest(ctx, r1, store.AccessApproved), store.ErrConflict)
+	got, err = s.AccessRequest(ctx, ten, "a1")
+	must(t, err)
+	equal(t, "used access request", got, r1)
 }
