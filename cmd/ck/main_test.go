@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 //	envfile VAR FILE         set VAR to FILE's content, trimmed
 //	envbase VAR FILE         set VAR to the last path segment of FILE's content
 //	envjson VAR FILE FIELD   set VAR to a top-level string field of the JSON in FILE
+//	mode PERM FILE...        check each FILE's permission bits are PERM (octal, e.g. 0600)
 //
 // Scripts whose name starts with "dev" get no vault: they start `ck dev`.
 func TestScripts(t *testing.T) {
@@ -116,6 +117,20 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("%s has no line %d", args[0], n)
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(append(lines[:n-1], lines[n:]...), "")), 0o600))
+			},
+			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 || neg {
+					ts.Fatalf("usage: mode PERM FILE...")
+				}
+				want, err := strconv.ParseUint(args[0], 8, 32)
+				ts.Check(err)
+				for _, f := range args[1:] {
+					fi, err := os.Stat(ts.MkAbs(f))
+					ts.Check(err)
+					if got := fi.Mode().Perm(); uint64(got) != want {
+						ts.Fatalf("%s has mode %04o, want %04o", f, got, want)
+					}
+				}
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/internal/tlsconf/tlsconftest"
+	"github.com/customerkey/customerkey/internal/vault"
 )
 
 // start builds cfg, serves it until the test ends and returns it.
@@ -106,6 +107,29 @@ func TestNewVaultAndService(t *testing.T) {
 	for _, f := range []string{DatabaseFile, MasterKeyFile, SigningKeyFile, OperatorTokenFile, "ca.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("first start did not create %s: %v", f, err)
+		}
+	}
+}
+
+// TestSecretFilesArePrivate: every file with a secret that ck dev's shape
+// writes into its data dir is readable by the service's user only (SPEC
+// T9): the database (and its -wal and -shm), the master keys, the signing
+// and issuer keys, the tokens and the local CA's keys.
+func TestSecretFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, devConfig(dir))
+	if code := get(t, s, "/v1/me", s.OperatorToken(), nil); code != 200 {
+		t.Fatalf("GET /v1/me: %d", code)
+	}
+	for _, f := range []string{DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm", MasterKeyFile, SigningKeyFile, OperatorTokenFile,
+		vault.MasterKeyFile, vault.AdminTokenFile, vault.IssuerKeyFile, "ca-key.pem", "server-key.pem"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", f, got)
 		}
 	}
 }
