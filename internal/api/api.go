@@ -83,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
 	hc.DocsPath = ""
 	s.api = humago.New(s.mux, hc)
-	s.api.UseMiddleware(s.authenticate, s.auditAdmin, s.authorize)
+	s.api.UseMiddleware(s.checkParams, s.authenticate, s.auditAdmin, s.authorize)
 	s.routes()
 	return s, nil
 }
