@@ -87,4 +87,3 @@ func paramsOf(path string) []string {
 	}
 	return out
 }
-
