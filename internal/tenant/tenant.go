@@ -183,7 +183,7 @@ func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject
 	if !slices.Contains(Roles, role) {
 		return "", store.APIToken{}, rule.Invalid(client.RuleTokenRole, "use global-admin, exchange-admin, sharepoint-admin or compliance-admin", "role %q is not a tenant role", role)
 	}
-	if !strings.Contains(subject, "@") {
+	if !ValidUPN(subject) { // a subject is printed in the audit log: no newline, no escape sequence
 		return "", store.APIToken{}, rule.Invalid(client.RuleTokenSubject, "give the admin's user principal name, e.g. admin@contoso.com", "subject %q is not a UPN", subject)
 	}
 	life := 720 * time.Hour
