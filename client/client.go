@@ -88,6 +88,9 @@ type Problem struct {
 	Rule   string         `json:"rule" doc:"The rule that was broken, e.g. D1.NameWithoutSpaces"`
 	Fix    string         `json:"fix,omitempty" doc:"How to fix it"`
 	Errors []*ErrorDetail `json:"errors,omitempty"`
+	// RequestID is the request's X-Request-ID, under which the service
+	// logged a 5xx with its cause: give it to the operator.
+	RequestID string `json:"requestId,omitempty" doc:"The request's ID (the X-Request-ID header); the service log names it with every 5xx"`
 }
 
 // ErrorDetail says where a request did not match the API.
@@ -106,6 +109,9 @@ func (p *Problem) Error() string {
 	}
 	if p.Fix != "" {
 		msg += ". Fix: " + p.Fix
+	}
+	if p.Status >= 500 && p.RequestID != "" {
+		return fmt.Sprintf("%s (%d, rule %s, request ID %s)", msg, p.Status, p.Rule, p.RequestID)
 	}
 	return fmt.Sprintf("%s (%d, rule %s)", msg, p.Status, p.Rule)
 }

@@ -14,6 +14,7 @@ const (
 	RuleInternal                 = "Internal"                  // a fault of the service; the operator reads its log
 	RuleRequestPath              = "Request.Path"              // no operation at that path
 	RuleRequestMethod            = "Request.Method"            // the path does not take that method
+	RuleRequestParameter         = "Request.Parameter"         // a path parameter is empty, too long, not UTF-8 or holds a control character
 	RuleRequestCanceled          = "Request.Canceled"          // the client went away
 	RuleServiceTimeout           = "Service.Timeout"           // the request took longer than its route allows
 	RuleAuthentication           = "Authentication"            // no token, an unknown one, or an expired one

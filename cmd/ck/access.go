@@ -3,39 +3,20 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/customerkey/customerkey/client"
 )
 
-// printable shows s on one line: control characters are escaped, so a
-// value cannot forge a line of output.
-func printable(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 func (a *app) showAccessRequest(r client.AccessRequest) {
 	state := r.State
 	if r.Expired && (r.State == "Pending" || r.State == "Approved") {
 		state += " (expired)"
 	}
-	a.fields("Id", r.ID, "Action", r.Action, "DEP", printable(r.DEPName)+" ("+r.DEP+")", "Target", printable(r.TargetName), "Reason", printable(r.Reason),
-		"Requested by", printable(r.RequestedBy), "Requested", ts(&r.Requested), "Expires", ts(&r.Expires), "State", state,
-		"Decided by", printable(r.DecidedBy), "Decided", ts(r.Decided), "Used by", printable(r.UsedBy), "Used", ts(r.Used))
+	a.fields("Id", r.ID, "Action", r.Action, "DEP", r.DEPName+" ("+r.DEP+")", "Target", r.TargetName, "Reason", r.Reason,
+		"Requested by", r.RequestedBy, "Requested", ts(&r.Requested), "Expires", ts(&r.Expires), "State", state,
+		"Decided by", r.DecidedBy, "Decided", ts(r.Decided), "Used by", r.UsedBy, "Used", ts(r.Used))
 }
 
 func (a *app) showAccessRequests(l client.List[client.AccessRequest]) {
@@ -45,7 +26,7 @@ func (a *app) showAccessRequests(l client.List[client.AccessRequest]) {
 		if r.Expired && (r.State == "Pending" || r.State == "Approved") {
 			state += " (expired)"
 		}
-		rows = append(rows, []string{r.ID, r.Action, printable(r.DEPName), printable(r.TargetName), state, printable(r.RequestedBy), ts(&r.Expires), printable(r.Reason)})
+		rows = append(rows, []string{r.ID, r.Action, r.DEPName, r.TargetName, state, r.RequestedBy, ts(&r.Expires), r.Reason})
 	}
 	a.table([]string{"ID", "ACTION", "DEP", "TARGET", "STATE", "REQUESTED BY", "EXPIRES", "REASON"}, rows)
 }

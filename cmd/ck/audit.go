@@ -177,7 +177,7 @@ current head is read first and checked the same way.`,
 				return nil
 			}
 			last := recs[len(recs)-1]
-			fmt.Fprintf(a.stdout, "%s: %d audit records of tenant %s, chain intact.\nLast: record %d at %s, hash %s\n",
+			printf(a.stdout, "%s: %d audit records of tenant %s, chain intact.\nLast: record %d at %s, hash %s\n",
 				from, len(recs), last.Tenant, last.Seq, last.Time.Format(time.RFC3339), last.Hash)
 			return nil
 		}}
@@ -200,7 +200,7 @@ time: "ck audit verify --head" checks that a later copy still reaches it.`,
 			if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Head of tenant %s: record %d at %s, signed by the service. Saved to %s.\n", h.Tenant, h.Seq, h.Time.Format(time.RFC3339), out)
+			printf(a.stdout, "Head of tenant %s: record %d at %s, signed by the service. Saved to %s.\n", h.Tenant, h.Seq, h.Time.Format(time.RFC3339), out)
 			return nil
 		}}
 	head.Flags().StringVar(&out, "out", "", "file to write")

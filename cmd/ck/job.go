@@ -46,7 +46,7 @@ func (a *app) waitJob(ctx context.Context, c *client.Client, tenant, id string) 
 			line += " (retrying after: " + j.Error + ")"
 		}
 		if line != last {
-			fmt.Fprintln(a.stderr, line)
+			fmt.Fprintln(a.stderr, printable(line))
 			last = line
 		}
 	})

@@ -61,7 +61,7 @@ the new DEP once that is done. Waits for it with a progress line unless
 				return out(a, res, nil, func(res client.SetMailboxResult) {
 					a.showStats(res.Statistics)
 					if res.Job != nil {
-						fmt.Fprintf(a.stdout, "Re-wrap under the new DEP queued: ck job show %s --wait\n", res.Job.ID)
+						printf(a.stdout, "Re-wrap under the new DEP queued: ck job show %s --wait\n", res.Job.ID)
 					}
 				})
 			}
@@ -112,7 +112,7 @@ func (a *app) waitReassigned(ctx context.Context, c *client.Client, tenant, mail
 			line += " (retrying after: " + j.Error + ")"
 		}
 		if line != last {
-			fmt.Fprintln(a.stderr, line)
+			fmt.Fprintln(a.stderr, printable(line))
 			last = line
 		}
 		if err := pause(ctx, pollEvery/2); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -32,6 +36,11 @@ func TestMain(m *testing.M) {
 //	envfile VAR FILE         set VAR to FILE's content, trimmed
 //	envbase VAR FILE         set VAR to the last path segment of FILE's content
 //	envjson VAR FILE FIELD   set VAR to a top-level string field of the JSON in FILE
+//	mode PERM FILE...        check each FILE's permission bits are PERM (octal, e.g. 0600)
+//	forge-token DB TENANT-ID ROLE SUBJECT FILE
+//	                         store a token straight into the SQLite store DB, past the
+//	                         service's checks (SUBJECT is a Go string literal, so it may
+//	                         hold "\n" or "\x1b"), and write it to FILE
 //
 // Scripts whose name starts with "dev" get no vault: they start `ck dev`.
 func TestScripts(t *testing.T) {
@@ -116,6 +125,35 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("%s has no line %d", args[0], n)
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Join(append(lines[:n-1], lines[n:]...), "")), 0o600))
+			},
+			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 || neg {
+					ts.Fatalf("usage: mode PERM FILE...")
+				}
+				want, err := strconv.ParseUint(args[0], 8, 32)
+				ts.Check(err)
+				for _, f := range args[1:] {
+					fi, err := os.Stat(ts.MkAbs(f))
+					ts.Check(err)
+					if got := fi.Mode().Perm(); uint64(got) != want {
+						ts.Fatalf("%s has mode %04o, want %04o", f, got, want)
+					}
+				}
+			},
+			"forge-token": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 5 || neg {
+					ts.Fatalf("usage: forge-token DB TENANT-ID ROLE SUBJECT FILE")
+				}
+				subject, err := strconv.Unquote(args[3])
+				ts.Check(err)
+				ctx := context.Background()
+				st, err := sqlstore.OpenSQLite(ctx, ts.MkAbs(args[0]))
+				ts.Check(err)
+				defer st.Close()
+				now := time.Now()
+				tok, err := tenant.NewToken(ctx, st, store.APIToken{Tenant: args[1], Role: args[2], Subject: subject, Created: now, Expires: now.Add(time.Hour)})
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[4]), []byte(tok+"\n"), 0o600))
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

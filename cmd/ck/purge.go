@@ -48,7 +48,7 @@ func (a *app) purgeCmd(tenant *string) *cobra.Command {
 		a.fields("DEP", p.Name, "ID", p.DEP, "State", p.State, "Reason", p.Reason, "Contact", p.Contact, "Requested by", p.RequestedBy+" at "+p.Requested,
 			"Approvals", strconv.Itoa(len(p.Approvals))+" of "+strconv.Itoa(p.ApprovalsRequired)+" "+strings.Join(approvals, ", "))
 		if p.Certificate != "" {
-			fmt.Fprintln(a.stdout, "Certificate issued: ck dep purge certificate "+p.Name+" --out FILE")
+			fmt.Fprintln(a.stdout, "Certificate issued: ck dep purge certificate "+printable(p.Name)+" --out FILE")
 		}
 	}
 	show := &cobra.Command{Use: "show NAME-or-GUID [--wait]", Short: "Show a DEP's purge request: state, approvals, certificate", Args: cobra.ExactArgs(1),
@@ -57,7 +57,7 @@ func (a *app) purgeCmd(tenant *string) *cobra.Command {
 			last := ""
 			for err == nil && wait && p.State != client.PurgePurged {
 				if line := p.State + ": " + strconv.Itoa(len(p.Approvals)) + " of " + strconv.Itoa(p.ApprovalsRequired) + " approvals"; line != last {
-					fmt.Fprintln(a.stderr, line)
+					fmt.Fprintln(a.stderr, printable(line))
 					last = line
 				}
 				select {

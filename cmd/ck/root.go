@@ -295,38 +295,43 @@ func (a *app) printJSON(v any) error {
 	return err
 }
 
-// table prints rows under a header, aligned.
+// table prints rows under a header, aligned; every cell printable.
 func (a *app) table(header []string, rows [][]string) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = printable(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }
 
-// fields prints name: value pairs, aligned.
+// fields prints name: value pairs, aligned; every value printable.
 func (a *app) fields(pairs ...string) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		fmt.Fprintf(tw, "%s:\t%s\n", pairs[i], pairs[i+1])
+		fmt.Fprintf(tw, "%s:\t%s\n", pairs[i], printable(pairs[i+1]))
 	}
 	tw.Flush()
 }
 
-// friendly turns errors into one readable line: the server's message and code.
+// friendly turns errors into one readable line: the server's message and
+// code (printable: a server's words cannot start a line of their own).
 func friendly(err error) string {
 	var pe *client.Problem
 	if errors.As(err, &pe) {
-		return pe.Error()
+		return printable(pe.Error())
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.RawResponse != nil {
 		data, _ := io.ReadAll(re.RawResponse.Body)
 		if ve := vaultclient.ParseError(re.StatusCode, data); ve.Code != "" {
-			return ve.Error()
+			return printable(ve.Error())
 		}
-		return fmt.Sprintf("vault answered %d %s", re.StatusCode, re.ErrorCode)
+		return printable(fmt.Sprintf("vault answered %d %s", re.StatusCode, re.ErrorCode))
 	}
 	return err.Error()
 }

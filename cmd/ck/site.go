@@ -38,7 +38,7 @@ func (a *app) spoCmd() *cobra.Command {
 				v := l[0]
 				line := fmt.Sprintf("%s %s: %.0f%% of sites (%d/%d)", v.Geo, v.State, v.PercentComplete, v.Done, v.Sites)
 				if line != last {
-					fmt.Fprintln(a.stderr, line)
+					fmt.Fprintln(a.stderr, printable(line))
 					last = line
 				}
 				if v.State == "Registered" {

@@ -174,7 +174,7 @@ func (a *app) featureCmd() *cobra.Command {
 				return err
 			}
 			for wait && f.State != "Registered" {
-				fmt.Fprintf(a.stderr, "%s is %s...\n", f.Name, f.State)
+				printf(a.stderr, "%s is %s...\n", f.Name, f.State)
 				select {
 				case <-cmd.Context().Done():
 					return cmd.Context().Err()
@@ -421,7 +421,7 @@ func (a *app) vaultDeleteCmd() *cobra.Command {
 		Use: "delete NAME", Short: "Soft-delete a vault (recoverable for its retention period)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return call(cmd.Context(), a, "DELETE", "/vaults/"+esc(args[0]), nil, func(v vaultclient.Vault) {
-				fmt.Fprintf(a.stdout, "Vault %s deleted; recoverable until %s (ck vault recover %s).\n", v.Name, ts(v.ScheduledPurgeDate), v.Name)
+				printf(a.stdout, "Vault %s deleted; recoverable until %s (ck vault recover %s).\n", v.Name, ts(v.ScheduledPurgeDate), v.Name)
 			})
 		},
 	}
@@ -532,7 +532,7 @@ func (a *app) roleCmd() *cobra.Command {
 					if err := c.Do(cmd.Context(), "DELETE", "/vaults/"+esc(args[0])+"/roleAssignments/"+r.ID, nil, nil); err != nil {
 						return err
 					}
-					fmt.Fprintf(a.stdout, "Removed role %q of %s on %s.\n", r.Role, r.Principal, v.Name)
+					printf(a.stdout, "Removed role %q of %s on %s.\n", r.Role, r.Principal, v.Name)
 					return nil
 				}
 			}

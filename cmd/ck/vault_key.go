@@ -344,7 +344,7 @@ func (a *app) keyURICmd() *cobra.Command {
 			if versionless {
 				id = strings.TrimSuffix(id, "/"+resp.Key.KID.Version())
 			}
-			fmt.Fprintln(a.stdout, id)
+			fmt.Fprintln(a.stdout, printable(id))
 			return nil
 		},
 	}

@@ -86,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
 	hc.DocsPath = ""
 	s.api = humago.New(s.mux, hc)
-	s.api.UseMiddleware(s.authenticate, s.auditAdmin, s.authorize)
+	s.api.UseMiddleware(s.checkParams, s.authenticate, s.auditAdmin, s.authorize)
 	s.routes()
 	return s, nil
 }
@@ -94,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 // Handler serves the API. Paths and methods it does not serve are
 // answered as problems too.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.mux.Handler(r); pattern != "" {
 			s.mux.ServeHTTP(w, r)
 			return
@@ -107,11 +107,8 @@ func (s *Server) Handler() http.Handler {
 			p = problem(http.StatusMethodNotAllowed, client.RuleRequestMethod, "use one of the methods the path allows: "+rec.h.Get("Allow"), "%s is not allowed on %s", r.Method, r.URL.Path)
 			w.Header().Set("Allow", rec.h.Get("Allow"))
 		}
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(p.Status)
-		b, _ := json.Marshal(p)
-		w.Write(b)
-	})
+		writeProblemTo(w, withID(r.Context(), p))
+	}))
 }
 
 // headerRecorder keeps the status and headers of an answer, not its body.
@@ -147,6 +144,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 }
 
 func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
+	p = withID(ctx.Context(), p)
 	if p.Status == http.StatusUnauthorized {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="customerkey"`)
 	}

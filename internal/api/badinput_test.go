@@ -67,6 +67,7 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	k1 := e.seed.KeyURIs[0]
+	long := strings.Repeat("a", 1025)
 	keys := func(a, b string) string { return fmt.Sprintf(`{"name":"X","azureKeyIDs":[%q,%q]}`, a, b) }
 
 	cases := []struct {
@@ -114,6 +115,11 @@ func TestBadInput(t *testing.T) {
 		{"assigning a disabled DEP", e.admin, "PATCH", T + "/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":"DEP-off"}`, 400, "D2.Enabled"},
 		{"unknown mailbox", e.admin, "GET", T + "/mailboxes/zed@contoso.com/statistics", "", 404, "Mailbox.Exists"},
 		{"unknown item", e.admin, "GET", T + "/mailboxes/alice@contoso.com/items/nope", "", 404, "Item.Exists"},
+		// SPEC T9: a 1025-byte mailbox or item ID gave a 500 on every write.
+		{"mailbox ID over 256 bytes", e.admin, "POST", T + "/mailboxes", `{"id":"` + long + `@contoso.com"}`, 400, "Mailbox.ID"},
+		{"write to a 1025-byte mailbox ID", e.admin, "PUT", T + "/mailboxes/" + long + "@contoso.com/items/m1", "x", 400, "Request.Parameter"},
+		{"write of a 1025-byte item ID", e.admin, "PUT", T + "/mailboxes/alice@contoso.com/items/" + long, "x", 400, "Request.Parameter"},
+		{"item ID with a newline", e.admin, "PUT", T + "/mailboxes/alice@contoso.com/items/a%0Ab", "x", 400, "Request.Parameter"},
 		// Multi-workload DEPs.
 		{"disabling the assigned MDEP", global, "PATCH", T + "/m365DataAtRestEncryptionPolicies/MDEP-1", `{"enabled":false}`, 400, "D6.DisableAfterUnassign"},
 		{"assigning a disabled MDEP", global, "PUT", T + "/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-off"}`, 400, "D2.Enabled"},

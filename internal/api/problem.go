@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -22,6 +24,8 @@ type Problem struct {
 	Rule   string              `json:"rule" doc:"The rule that was broken, e.g. D1.NameWithoutSpaces"`
 	Fix    string              `json:"fix,omitempty" doc:"How to fix it"`
 	Errors []*huma.ErrorDetail `json:"errors,omitempty"`
+	// RequestID is the request's X-Request-ID, under which a 5xx is logged.
+	RequestID string `json:"requestId,omitempty" doc:"The request's ID (the X-Request-ID header); the service log names it with every 5xx"`
 }
 
 func (p *Problem) Error() string  { return p.Detail }
@@ -35,6 +39,20 @@ func (p *Problem) ContentType(ct string) string {
 	return ct
 }
 
+// internalFix is the fix of every 5xx whose cause the client cannot change.
+const internalFix = "retry later; if it persists, give the operator the requestId: the service log names it with the cause"
+
+// withID is p answered to the request of ctx: a copy carrying its ID.
+func withID(ctx context.Context, p *Problem) *Problem {
+	id := RequestID(ctx)
+	if id == "" || p.RequestID == id {
+		return p
+	}
+	cp := *p
+	cp.RequestID = id
+	return &cp
+}
+
 // problem makes a Problem.
 func problem(status int, rule, fix, format string, args ...any) *Problem {
 	return &Problem{Type: "urn:customerkey:problem:" + rule, Title: http.StatusText(status), Status: status, Detail: fmt.Sprintf(format, args...), Rule: rule, Fix: fix}
@@ -46,7 +64,7 @@ func init() {
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		p := problem(status, client.RuleRequest, "correct the request as the errors list says; see /openapi.json", "%s", msg)
 		if status >= 500 {
-			p.Rule, p.Type, p.Fix = client.RuleInternal, "urn:customerkey:problem:"+client.RuleInternal, "retry later; if it persists, the operator should read the service log"
+			p.Rule, p.Type, p.Fix = client.RuleInternal, "urn:customerkey:problem:"+client.RuleInternal, internalFix
 		}
 		for _, e := range errs {
 			if e == nil {
@@ -59,6 +77,17 @@ func init() {
 			}
 		}
 		return p
+	}
+	// Those huma writes itself (a request that does not decode, an answer
+	// that does not encode) carry the request ID; a 5xx among them is
+	// logged with its cause and answered without it.
+	huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+		if status >= 500 {
+			log5xx(ctx.Context(), slog.Default(), slog.LevelError, "api: internal error", "status", status, "msg", msg, "err", errors.Join(errs...))
+			p := problem(status, client.RuleInternal, internalFix, "the service failed to answer this request")
+			return withID(ctx.Context(), p)
+		}
+		return withID(ctx.Context(), huma.NewError(status, msg, errs...).(*Problem))
 	}
 }
 
@@ -80,6 +109,10 @@ var statusOf = map[rule.Kind]int{
 // internal failure, logged here and answered without its text (it may
 // name tables, hosts or files).
 func (s *Server) problemOf(ctx context.Context, err error) *Problem {
+	return withID(ctx, s.problemFor(ctx, err))
+}
+
+func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
@@ -94,16 +127,25 @@ func (s *Server) problemOf(ctx context.Context, err error) *Problem {
 			status = http.StatusInternalServerError
 		}
 		if status >= 500 {
-			s.cfg.Logger.Warn("api: refused", "rule", e.Rule, "detail", e.Detail)
+			log5xx(ctx, s.cfg.Logger, slog.LevelWarn, "api: refused", "status", status, "rule", e.Rule, "detail", e.Detail)
 		}
 		return &Problem{Type: "urn:customerkey:problem:" + e.Rule, Title: http.StatusText(status), Status: status, Detail: e.Detail, Rule: e.Rule, Fix: e.Fix}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return problem(http.StatusServiceUnavailable, client.RuleServiceTimeout, "retry; if it persists, the operator should read the service log", "the request took too long")
+		log5xx(ctx, s.cfg.Logger, slog.LevelWarn, "api: timeout", "status", http.StatusServiceUnavailable, "err", err)
+		return problem(http.StatusServiceUnavailable, client.RuleServiceTimeout, "retry; if it persists, give the operator the requestId: the service log names it", "the request took too long")
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return problem(499, client.RuleRequestCanceled, "the client went away", "the request was canceled")
 	}
-	s.cfg.Logger.Error("api: internal error", "err", err)
-	return problem(http.StatusInternalServerError, client.RuleInternal, "retry later; if it persists, the operator should read the service log", "the service failed to answer this request")
+	log5xx(ctx, s.cfg.Logger, slog.LevelError, "api: internal error", "status", http.StatusInternalServerError, "err", err)
+	return problem(http.StatusInternalServerError, client.RuleInternal, internalFix, "the service failed to answer this request")
+}
+
+// writeProblemTo answers p on a plain ResponseWriter (outside huma).
+func writeProblemTo(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	b, _ := json.Marshal(p)
+	w.Write(b)
 }

@@ -31,6 +31,7 @@ type route struct {
 	maxBody int64         // request body limit; 1 MiB if 0
 	timeout time.Duration // 2 min if 0
 	action  string        // what a refused caller may not do, for the refusal's words
+	params  []string      // the path's parameters, checked by checkParams (add fills it in)
 }
 
 // Who may call what.
@@ -151,6 +152,8 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 	if timeout == 0 {
 		timeout = defaultWait
 	}
+	r.params = pathParams(r.path)
+	op.Metadata["route"] = r
 	s.table = append(s.table, r)
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -40,6 +40,7 @@ import (
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/tenant"
+	"github.com/customerkey/customerkey/internal/tlsconf"
 	"github.com/customerkey/customerkey/internal/vault"
 	"github.com/customerkey/customerkey/vaultclient"
 )
@@ -385,7 +386,8 @@ func (s *Service) serviceTLS() error {
 		if err != nil {
 			return fmt.Errorf("service.tls: %w", err)
 		}
-		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		s.tls = tlsconf.Server()
+		s.tls.Certificates = []tls.Certificate{pair}
 	case s.vault != nil && len(c.Names) == 0:
 		s.tls, s.caFile = s.vault.TLSConfig(), s.vault.CAFile()
 	default:

@@ -3,20 +3,28 @@ package service
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/customerkey/customerkey/internal/tlsconf/tlsconftest"
+	"github.com/customerkey/customerkey/internal/vault"
 )
 
 // start builds cfg, serves it until the test ends and returns it.
@@ -103,6 +111,29 @@ func TestNewVaultAndService(t *testing.T) {
 	}
 }
 
+// TestSecretFilesArePrivate: every file with a secret that ck dev's shape
+// writes into its data dir is readable by the service's user only (SPEC
+// T9): the database (and its -wal and -shm), the master keys, the signing
+// and issuer keys, the tokens and the local CA's keys.
+func TestSecretFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, devConfig(dir))
+	if code := get(t, s, "/v1/me", s.OperatorToken(), nil); code != 200 {
+		t.Fatalf("GET /v1/me: %d", code)
+	}
+	for _, f := range []string{DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm", MasterKeyFile, SigningKeyFile, OperatorTokenFile,
+		vault.MasterKeyFile, vault.AdminTokenFile, vault.IssuerKeyFile, "ca-key.pem", "server-key.pem"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", f, got)
+		}
+	}
+}
+
 // Secrets from the configuration (SPEC S1): two nodes with the same
 // configuration over one store accept the same operator token and sign
 // with the same key, and nothing is minted into their data dirs.
@@ -182,5 +213,48 @@ func TestHandlerOnly(t *testing.T) {
 	defer s.Close()
 	if s.Addr() != nil || s.URL() != "" || s.Handler() == nil || s.Keyring("mailbox") != nil {
 		t.Errorf("no listener and no vaults: Addr %v, URL %q, handler %v, keyring %v", s.Addr(), s.URL(), s.Handler() != nil, s.Keyring("mailbox"))
+	}
+}
+
+// TestEveryListenerTLSPolicy: every listener the process opens speaks TLS
+// 1.2+ with AEAD suites only (SPEC T9): ck dev's service and vault region
+// (one shared configuration), ck server with its own local CA, and ck
+// server with a configured (RSA) certificate.
+func TestEveryListenerTLSPolicy(t *testing.T) {
+	dev := start(t, devConfig(t.TempDir()))
+	tlsconftest.Check(t, dev.Addr().String(), "localhost")
+	for _, r := range dev.Vault().Regions() {
+		tlsconftest.Check(t, "127.0.0.1"+strings.TrimPrefix(r.URL, "https://localhost"), "localhost")
+	}
+
+	own := start(t, Config{Version: Version, DataDir: t.TempDir(), Service: &ServiceConfig{Listen: "127.0.0.1:0"}})
+	tlsconftest.Check(t, own.Addr().String(), "localhost")
+
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeRSACert(t, certFile, keyFile)
+	cfg := Config{Version: Version, DataDir: t.TempDir(), Service: &ServiceConfig{Listen: "127.0.0.1:0", TLS: TLSFiles{CertFile: certFile, KeyFile: keyFile}}}
+	tlsconftest.Check(t, start(t, cfg).Addr().String(), "localhost")
+}
+
+// writeRSACert writes a self-signed RSA certificate for localhost.
+func writeRSACert(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

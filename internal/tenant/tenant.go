@@ -271,7 +271,7 @@ func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject
 	if !slices.Contains(Roles, role) {
 		return "", store.APIToken{}, rule.Invalid(client.RuleTokenRole, "use global-admin, exchange-admin, sharepoint-admin or compliance-admin", "role %q is not a tenant role", role)
 	}
-	if !strings.Contains(subject, "@") {
+	if !ValidUPN(subject) { // a subject is printed in the audit log: no newline, no escape sequence
 		return "", store.APIToken{}, rule.Invalid(client.RuleTokenSubject, "give the admin's user principal name, e.g. admin@contoso.com", "subject %q is not a UPN", subject)
 	}
 	life := DefaultTokenLife
@@ -471,8 +471,13 @@ func ValidPlanName(p string) bool { return nameRE.MatchString(p) }
 
 var upnRE = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
 
+// MaxUPN bounds a user principal name, in bytes (Entra ID allows 113
+// characters; a mailbox's ID is its UPN, and the envelope binds names of
+// at most 1024 bytes).
+const MaxUPN = 256
+
 // ValidUPN reports whether s is a user principal name.
-func ValidUPN(s string) bool { return upnRE.MatchString(s) }
+func ValidUPN(s string) bool { return len(s) <= MaxUPN && upnRE.MatchString(s) }
 
 // SetPlans sets the tenant's service plans (the operator's action).
 func (s *Service) SetPlans(ctx context.Context, t store.ServiceTenant, plans []string) error {

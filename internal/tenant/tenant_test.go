@@ -89,6 +89,8 @@ func TestTenantsAndTokens(t *testing.T) {
 		{"another tenant's global admin", as(tenant.RoleGlobalAdmin, fabrikam.ID), "x@contoso.com", tenant.RoleGlobalAdmin, "", "Authorization.TenantAdmin"},
 		{"a role that is not a tenant's", admin, "x@contoso.com", tenant.RoleOperator, "", "Token.Role"},
 		{"a subject that is not a UPN", admin, "x", tenant.RoleExchangeAdmin, "", "Token.Subject"},
+		{"a subject with a forged audit line", admin, "eve@contoso.com (global-admin)  create-token  201 Created\n9999  trusted@contoso.com", tenant.RoleExchangeAdmin, "", "Token.Subject"},
+		{"a subject with an escape sequence", admin, "\x1b[32meve@contoso.com", tenant.RoleExchangeAdmin, "", "Token.Subject"},
 		{"a lifetime under an hour", admin, "x@contoso.com", tenant.RoleExchangeAdmin, "30m", "Token.ValidFor"},
 		{"a lifetime over a year", admin, "x@contoso.com", tenant.RoleExchangeAdmin, "9000h", "Token.ValidFor"},
 	} {

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/customerkey/customerkey/internal/tlsconf"
 )
 
 // PKI file names inside the data dir.
@@ -31,8 +34,21 @@ const (
 // EnsurePKI loads the local CA and the server certificate from dir, creating
 // them on first start (SPEC V12). The server certificate covers localhost,
 // *.localhost, 127.0.0.1, ::1, the base domain and its wildcard, and any extra
-// names; it is re-issued from the same CA when the wanted names change.
+// names; it is re-issued from the same CA when the wanted names change. The
+// configuration is tlsconf's (TLS 1.2+, AEAD suites only) and serves that
+// one certificate for every name: only the vault server mints per-vault
+// certificates, and only for vaults that exist.
 func EnsurePKI(dir, baseDomain string, extra []string) (*tls.Config, string, error) {
+	l, caPath, err := ensurePKI(dir, baseDomain, extra, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	return l.config(), caPath, nil
+}
+
+// ensurePKI is EnsurePKI's work; known says whether a vault name exists
+// (nil: none does).
+func ensurePKI(dir, baseDomain string, extra []string, known func(ctx context.Context, vault string) bool) (*leafCerts, string, error) {
 	caPath := filepath.Join(dir, CAFile)
 	caCert, caKey, err := loadPair(caPath, filepath.Join(dir, caKeyFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -63,30 +79,56 @@ func EnsurePKI(dir, baseDomain string, extra []string) (*tls.Config, string, err
 	if err != nil {
 		return nil, "", fmt.Errorf("server certificate: %w", err)
 	}
-	leaves := &leafCerts{ca: caCert, caKey: caKey, base: "." + strings.ToLower(baseDomain), fallback: &pair, m: map[string]*tls.Certificate{}}
-	return &tls.Config{GetCertificate: leaves.get, MinVersion: tls.VersionTLS12}, caPath, nil
+	leaves := &leafCerts{ca: caCert, caKey: caKey, base: "." + strings.ToLower(baseDomain), fallback: &pair, known: known, m: map[string]*tls.Certificate{}}
+	return leaves, caPath, nil
 }
 
 // leafCerts issues, on first use, a certificate naming one vault host
 // exactly ({vault}.{base}). Go accepts the wildcard *.localhost, but
 // OpenSSL-based clients (curl among them) refuse a wildcard directly under
-// a single-label domain, so each vault host gets its own name.
+// a single-label domain, so each vault host gets its own name. Only a
+// vault that exists gets one (SPEC T9): any other name is served the
+// server certificate, so a client cannot make the vault sign keys at will.
 type leafCerts struct {
 	ca       *x509.Certificate
 	caKey    *ecdsa.PrivateKey
 	base     string
 	fallback *tls.Certificate
+	known    func(ctx context.Context, vault string) bool
 
 	mu sync.Mutex
 	m  map[string]*tls.Certificate
 }
 
+// maxLeafCerts bounds the cache should there ever be more vaults.
 const maxLeafCerts = 10000
+
+func (l *leafCerts) config() *tls.Config {
+	c := tlsconf.Server()
+	c.GetCertificate = l.get
+	return c
+}
+
+// minted is how many vault certificates have been issued.
+func (l *leafCerts) minted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
 
 func (l *leafCerts) get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.ToLower(hello.ServerName)
 	label, ok := strings.CutSuffix(name, l.base)
-	if !ok || validVaultName(label) != nil {
+	if !ok || l.known == nil || validVaultName(label) != nil {
+		return l.fallback, nil
+	}
+	l.mu.Lock()
+	c, ok := l.m[name]
+	l.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	if !l.known(hello.Context(), label) {
 		return l.fallback, nil
 	}
 	l.mu.Lock()
@@ -114,7 +156,7 @@ func (l *leafCerts) get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	c = &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	l.m[name] = c
 	return c, nil
 }

@@ -132,6 +132,7 @@ type Server struct {
 	mk      *masterKey
 	iss     *issuer
 	tls     *tls.Config
+	leaves  *leafCerts
 	caFile  string
 	admin   [32]byte // SHA-256 of the admin token
 	token   string
@@ -152,9 +153,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, st: cfg.Store, keys: keyCache{m: map[string]any{}}}
 	var err error
-	if s.tls, s.caFile, err = EnsurePKI(cfg.DataDir, cfg.BaseDomain, cfg.ExtraNames); err != nil {
+	if s.leaves, s.caFile, err = ensurePKI(cfg.DataDir, cfg.BaseDomain, cfg.ExtraNames, s.vaultExists); err != nil {
 		return nil, err
 	}
+	s.tls = s.leaves.config()
 	if s.mk, err = loadMasterKey(cfg.MasterKeyFile, true); err != nil {
 		return nil, err
 	}
@@ -207,6 +209,16 @@ func (s *Server) Regions() []*Region { return s.regions }
 // TLSConfig is the server TLS configuration (local CA), for other listeners
 // of the same process (the service under ck dev).
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
+
+// MintedCertificates is how many per-vault certificates the server has
+// issued since it started (one per existing vault asked for, at most).
+func (s *Server) MintedCertificates() int { return s.leaves.minted() }
+
+// vaultExists says whether a vault of that name is stored (deleted or not).
+func (s *Server) vaultExists(ctx context.Context, name string) bool {
+	_, err := s.st.Vault(ctx, name)
+	return err == nil
+}
 
 // CAFile is the path of the local CA certificate clients must trust.
 func (s *Server) CAFile() string { return s.caFile }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -56,6 +57,9 @@ var _ store.Store = (*DB)(nil)
 // OpenSQLite opens (creating if needed) the SQLite database file at path and
 // applies pending migrations.
 func OpenSQLite(ctx context.Context, file string) (*DB, error) {
+	if err := privateFiles(file); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+	}
 	dsn := "file:" + file + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -80,6 +84,34 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	rd.SetMaxIdleConns(4)
 	s.rd = rd
 	return s, nil
+}
+
+// privateFiles makes the database file readable by its owner only (SPEC
+// T9): created empty with mode 0600 before SQLite opens it (SQLite gives
+// the -wal and -shm files the database file's mode), and tightened to 0600
+// with its -wal and -shm when an earlier version left them readable by
+// others.
+func privateFiles(file string) error {
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, name := range []string{file, file + "-wal", file + "-shm"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, fi.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // OpenPostgres connects to PostgreSQL at url (a libpq URL or DSN; add

@@ -48,6 +48,49 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 	}
 }
 
+// TestSQLiteFilesArePrivate: the database and its -wal and -shm files are
+// readable by their owner only (SPEC T9), whether SQLite creates them or an
+// earlier version left them readable by others.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "ck.db")
+	check := func(when string) {
+		t.Helper()
+		for _, name := range []string{file, file + "-wal", file + "-shm"} {
+			fi, err := os.Stat(name)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if got := fi.Mode().Perm(); got != 0o600 {
+				t.Errorf("%s: %s has mode %04o, want 0600", when, filepath.Base(name), got)
+			}
+		}
+	}
+	s, err := sqlstore.OpenSQLite(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "t1", Name: "Contoso"}); err != nil {
+		t.Fatal(err)
+	}
+	check("created")
+	s.Close()
+	for _, name := range []string{file, file + "-wal", file + "-shm"} {
+		if err := os.Chmod(name, 0o644); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	s, err = sqlstore.OpenSQLite(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "t2", Name: "Fabrikam"}); err != nil {
+		t.Fatal(err)
+	}
+	check("reopened after chmod 0644")
+}
+
 // PostgresURL returns CK_TEST_POSTGRES_URL or skips the test, saying why.
 func postgresURL(t *testing.T) string {
 	url := os.Getenv("CK_TEST_POSTGRES_URL")
