@@ -352,7 +352,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.fault("westus", "outage", 0)
 		m.wantKey(m.get(m.mailbox, user)) // users are served in an outage (K3)...
 		_, err := m.ring.DEPKey(context.Background(), m.mailbox, keyring.Request{Initiator: keyring.Move, Reason: "Set-Mailbox"})
-		m.wantRefusal(err, false, "vault unreachable") // ... moves are not, not even from the cache
+		m.wantRefusal(err, false, "could not be reached") // ... moves are not, not even from the cache
 	})
 	t.Run("one refused, the other down: service work may use the availability key, a move may not", func(t *testing.T) {
 		m := newMatrix(t, keyring.Config{})
@@ -360,7 +360,7 @@ func TestFaultMatrix(t *testing.T) {
 		m.fault("westus", "outage", 0)
 		m.wantKey(m.get(m.mailbox, service)) // K4: not revoked (one key only refused)
 		_, err := m.get(m.mailbox, keyring.Request{Initiator: keyring.Move, Reason: "Set-Mailbox"})
-		m.wantRefusal(err, true, "access removed", "vault unreachable")
+		m.wantRefusal(err, true, "access removed", "could not be reached")
 		must(t, m.ring.DestroyAvailabilityKey(context.Background(), m.mailbox, "operator@provider", "data purge approved"))
 		_, err = m.get(m.mailbox, service)
 		if err == nil || !errors.Is(err, keyring.ErrAvailabilityKeyDestroyed) {

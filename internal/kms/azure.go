@@ -40,7 +40,8 @@ type AzureConfig struct {
 	// (vaultclient.Client.VaultDomains). Required.
 	Domains []string
 	// Logger receives what a connection failure was (refused, reset, TLS,
-	// timeout), which errors do not tell (default slog.Default()).
+	// timeout), which errors do not tell (default: discarded, as every
+	// package of the service does without a logger).
 	Logger *slog.Logger
 }
 
@@ -70,7 +71,7 @@ func NewAzure(cfg AzureConfig) (*Azure, error) {
 		cfg.MaxRetries = 1
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Azure{cfg: cfg, domains: d, hc: guard(cfg.HTTPClient, d), log: cfg.Logger, clients: map[string]*azkeys.Client{}}, nil
 }
