@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -110,7 +109,7 @@ func (a *app) serve(ctx context.Context, cfg service.Config, connFile string, st
 	}
 	data, _ := json.MarshalIndent(cc, "", "  ")
 	connPath := filepath.Join(cfg.DataDir, connFile)
-	if err := os.WriteFile(connPath, append(data, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(connPath, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", connPath, err)
 	}
 	w := a.stdout

@@ -72,7 +72,7 @@ func validPort(p int) bool { return p > 0 && p < 65536 }
 func recordDevPorts(dir string, p devPorts) error {
 	data, _ := json.MarshalIndent(p, "", "  ")
 	file := filepath.Join(dir, PortsFile)
-	if err := os.WriteFile(file, append(data, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(file, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("record ports: %w", err)
 	}
 	return nil
