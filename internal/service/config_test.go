@@ -13,10 +13,10 @@ import (
 
 // exampleEnv sets every variable docs/config.example.yaml references.
 var exampleEnv = map[string]string{
-	"CK_POSTGRES_URL":       "postgres://ck:pw@db.example.internal/ck",
-	"CK_SERVICE_MASTER_KEY": strings.Repeat("ab", 32),
-	"CK_SIGNING_KEY":        strings.Repeat("cd", 32),
-	"CK_OPERATOR_TOKEN":     "cksvc_" + strings.Repeat("x", 40),
+	"CK_POSTGRES_URL":   "postgres://ck:pw@db.example.internal/ck",
+	"CK_KEYSTORE_PIN":   "1234",
+	"CK_SIGNING_KEY":    strings.Repeat("cd", 32),
+	"CK_OPERATOR_TOKEN": "cksvc_" + strings.Repeat("x", 40),
 }
 
 func lookupIn(m map[string]string) func(string) (string, bool) {
