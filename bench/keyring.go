@@ -11,6 +11,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 )
 
@@ -32,7 +33,7 @@ func keyringScenario() error {
 	if err != nil {
 		return err
 	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(env.Dir, "service-master.key"), true)
+	master, err := keystore.OpenFile(filepath.Join(env.Dir, "service-keystore.json"))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/service"
@@ -71,7 +72,7 @@ func startService(dir string) (func(), error) {
 		stopVault()
 		return nil, err
 	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(dir, "service-master.key"), true)
+	master, err := keystore.OpenFile(filepath.Join(dir, "service-keystore.json"))
 	if err != nil {
 		stopVault()
 		return nil, err

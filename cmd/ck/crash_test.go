@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -373,7 +374,8 @@ func TestCrashConvergence(t *testing.T) {
 			waitFor("the purge", purged)
 			cert := filepath.Join(dir, "cert.json")
 			as("dep", "purge", "certificate", dep, "--out", cert)
-			if out := ck("dep", "purge", "verify", cert); !strings.Contains(out, "Signature OK") || !strings.Contains(out, doomed[7]) {
+			out := ck("dep", "purge", "verify", cert)
+			if !strings.Contains(out, "Signature OK") || !strings.Contains(out, doomed[7]) {
 				t.Fatalf("certificate: %s", out)
 			}
 			for _, mb := range doomed {
@@ -381,8 +383,63 @@ func TestCrashConvergence(t *testing.T) {
 					t.Fatalf("%s after the purge: %v", mb, err)
 				}
 			}
+			if !strings.Contains(out, "key-encryption-key kek-v") {
+				t.Fatalf("the certificate names no destroyed key-encryption key version:\n%s", out)
+			}
 			readAll(fmt.Sprintf("purge round %d", r))
+			kekInvariant(t, dir, fmt.Sprintf("purge round %d", r))
 		}
 		t.Logf("%d of %d purges were killed unfinished", interrupted, rounds)
 	}()
+}
+
+// kekInvariant checks the shredding by rotation after a purge, whatever
+// point the kills hit (SPEC T8): every live availability key is sealed
+// under a KEK version the keystore still has (nothing unreadable), and no
+// purged one under a version it still has (nothing left openable).
+func kekInvariant(t *testing.T, dir, when string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "service-keystore.json"))
+	if err != nil {
+		t.Fatalf("%s: keystore: %v", when, err)
+	}
+	var ks struct {
+		Versions []struct {
+			Version int64
+			Key     string
+		}
+	}
+	if err := json.Unmarshal(data, &ks); err != nil {
+		t.Fatal(err)
+	}
+	live := map[int64]bool{}
+	for _, v := range ks.Versions {
+		if v.Key != "" {
+			live[v.Version] = true
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ck.db")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id, kek_version, destroyed_at IS NOT NULL, reason FROM availability_keys`)
+	if err != nil {
+		t.Fatalf("%s: %v", when, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, reason string
+		var v int64
+		var destroyed bool
+		if err := rows.Scan(&id, &v, &destroyed, &reason); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !destroyed && !live[v]:
+			t.Fatalf("%s: availability key %s is sealed under KEK version %d, which the keystore no longer has (live: %v)", when, id, v, live)
+		case destroyed && strings.HasPrefix(reason, "permanent data purge") && live[v]:
+			t.Fatalf("%s: purged availability key %s was sealed under KEK version %d, which the keystore still has", when, id, v)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/service"
@@ -34,7 +35,7 @@ type depEnv struct {
 	keys   string // the two key URIs as JSON
 	ring   *keyring.Keyring
 	api    *api.Server // its route table
-	// master is the service master key's file (a restart reads it again).
+	// master is the keystore's file (a restart reads it again).
 	master string
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
 	// after stopJobs).
@@ -63,8 +64,8 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	masterFile := filepath.Join(t.TempDir(), "service-master.key")
-	master, err := keyring.LoadServiceMasterKey(masterFile, true)
+	masterFile := filepath.Join(t.TempDir(), "service-keystore.json")
+	master, err := keystore.OpenFile(masterFile)
 	if err != nil {
 		t.Fatal(err)
 	}

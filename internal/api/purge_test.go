@@ -160,7 +160,8 @@ func TestPurgePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(c.Containers)
-	if c.DEP != dep.ID || !slices.Equal(c.Containers, []string{"alice@contoso.com", "bob@contoso.com"}) || len(c.Approvals) != 2 || c.Keys[0].ID != kd.AvailabilityKeyID || c.Keys[0].State != "destroyed" || len(c.Keys) != 3 {
+	if c.DEP != dep.ID || !slices.Equal(c.Containers, []string{"alice@contoso.com", "bob@contoso.com"}) || len(c.Approvals) != 2 || c.Keys[0].ID != kd.AvailabilityKeyID || c.Keys[0].State != "destroyed" || len(c.Keys) != 4 ||
+		c.Keys[1].Kind != "key-encryption-key" || c.Keys[1].ID != "kek-v1" || c.Keys[1].State != "destroyed" {
 		t.Fatalf("certificate: %+v", c)
 	}
 	if _, err := shred.Verify([]byte(strings.Replace(string(certFile), "bob@", "eve@", 1)), pub); !errors.Is(err, shred.ErrSignature) {

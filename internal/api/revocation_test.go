@@ -13,6 +13,7 @@ import (
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/service"
@@ -98,7 +99,7 @@ func (e *depEnv) availabilityUses() int {
 func (e *depEnv) restart() {
 	e.t.Helper()
 	e.stopJobs()
-	master, err := keyring.LoadServiceMasterKey(e.master, false)
+	master, err := keystore.OpenFile(e.master)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -260,6 +260,29 @@ func (k *Keyring) DestroyAvailabilityKey(ctx context.Context, d DEP, by, reason 
 	return nil
 }
 
+// ShredAvailabilityKey destroys a DEP's availability key (if it is not
+// yet) and shreds it (Keystore.Shred): the surviving availability keys are
+// sealed again under a new key-encryption key version and the version that
+// sealed this one is destroyed, so no earlier copy of the database opens
+// it. It returns the destroyed KEK version. Safe to run again after a
+// crash at any point.
+func (k *Keyring) ShredAvailabilityKey(ctx context.Context, d DEP, by, reason string) (uint32, error) {
+	if err := k.DestroyAvailabilityKey(ctx, d, by, reason); err != nil && !errors.Is(err, store.ErrConflict) {
+		return 0, err
+	}
+	v, err := k.ks.Shred(ctx, d.AvailabilityKeyID)
+	k.audit(Event{Action: "key-encryption-key-destroy", DEP: d.ID, Tenant: d.Tenant, KeyURI: fmt.Sprintf("kek-v%d", v), Initiator: Service,
+		Reason: "availability key " + d.AvailabilityKeyID + " shredded: the other availability keys re-sealed under a new version (by " + by + ")", Err: err})
+	if err != nil {
+		return 0, fmt.Errorf("shred availability key of DEP %s: %w", d.ID, err)
+	}
+	k.cfg.Logger.Warn("keyring: key-encryption key destroyed", "dep", d.ID, "key", d.AvailabilityKeyID, "kek version", v)
+	return uint32(v), nil
+}
+
+// Keystore is the keystore of availability keys the keyring uses.
+func (k *Keyring) Keystore() *Keystore { return k.ks }
+
 // RecoveryKey unwraps d's key with its availability key alone, for the
 // key-loss recovery an operator runs on the tenant's request (SPEC R3):
 // the one path by which the availability key serves a site DEP (K5). The

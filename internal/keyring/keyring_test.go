@@ -16,6 +16,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
@@ -57,7 +58,7 @@ func newMatrix(t *testing.T, cfg keyring.Config) *matrix {
 	}
 	client, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), Domains: env.Client.VaultDomains(), MaxRetries: -1, TryTimeout: 3 * time.Second})
 	must(t, err)
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "service-master.key"), true)
+	master, err := keystore.OpenFile(filepath.Join(t.TempDir(), "service-keystore.json"))
 	must(t, err)
 	m.reg = prometheus.NewRegistry()
 	m.metrics = keyring.NewMetrics(m.reg)

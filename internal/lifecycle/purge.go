@@ -144,7 +144,12 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 		return errors.New("the service has no mailbox workload")
 	}
 	kd := keyring.DEP{ID: a.DEP, Tenant: t.ID, Kind: keyring.Mailbox, AvailabilityKeyID: a.AvailabilityKeyID}
-	if err := w.Ring.DestroyAvailabilityKey(ctx, kd, "purge job "+x.ID, "permanent data purge: "+p.Reason); err != nil && !errors.Is(err, store.ErrConflict) {
+	// Destroy the availability key, then shred it: the other availability
+	// keys are re-sealed under a new key-encryption key version and the
+	// version that sealed this one is destroyed (SPEC T8). Idempotent, so
+	// a crash anywhere resumes here.
+	kek, err := w.Ring.ShredAvailabilityKey(ctx, kd, "purge job "+x.ID, "permanent data purge: "+p.Reason)
+	if err != nil {
 		return err
 	}
 	w.Ring.Evict(a.DEP)
@@ -159,6 +164,10 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 	c := shred.Certificate{Serial: x.ID, Issuer: "customerkey service", Tenant: t.ID, TenantName: t.Name, DEP: p.DEP, DEPName: p.Name,
 		Containers: append([]string{}, a.Containers...), Reason: p.Reason, Contact: p.Contact, RequestedBy: p.RequestedBy, Requested: p.Requested, Completed: now,
 		Keys: []shred.Key{{ID: a.AvailabilityKeyID, Kind: "availability-key", State: "destroyed", Time: avk.DestroyedAt}}}
+	if kek != 0 {
+		c.Keys = append(c.Keys, shred.Key{ID: "kek-v" + strconv.FormatUint(uint64(kek), 10), Kind: "key-encryption-key", State: "destroyed", Time: &now,
+			Detail: "the key-encryption key version that sealed the availability key (and every older one) is destroyed in the service keystore; every other availability key was sealed again under a newer version first"})
+	}
 	for _, k := range a.CustomerKeys {
 		c.Keys = append(c.Keys, shred.Key{ID: k, Kind: "customer-key", State: "access-removed", Time: &p.Requested, Detail: "the service's unwrap was refused when the purge was requested; the key stays in the tenant's vault"})
 	}
@@ -178,7 +187,7 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 		return err
 	}
 	s.audit.Append(ctx, audit.Record{Tenant: t.ID, Actor: "service (purge job " + x.ID + ")", Action: "purge", Target: "DEP " + p.DEP,
-		KeyID: a.AvailabilityKeyID, Reason: p.Reason, Outcome: "ok: DEP deleted, " + strconv.Itoa(len(a.Containers)) + " mailboxes deleted, availability key destroyed"})
+		KeyID: a.AvailabilityKeyID, Reason: p.Reason, Outcome: "ok: DEP deleted, " + strconv.Itoa(len(a.Containers)) + " mailboxes deleted, availability key destroyed, key-encryption key version " + strconv.FormatUint(uint64(kek), 10) + " destroyed"})
 	s.log.Warn("lifecycle: DEP purged", "tenant", t.ID, "dep", p.DEP, "mailboxes", len(a.Containers), "availability key", a.AvailabilityKeyID)
 	return nil
 }

@@ -375,19 +375,55 @@ func validateWorkloads(ws map[string]WorkloadConfig) error {
 	return errors.Join(errs...)
 }
 
-// KeystoreConfig: the service master key that seals availability keys.
-// Every node needs the same one.
+// KeystoreConfig: where the key-encryption keys (KEKs) that seal
+// availability keys live (SPEC T8): a file (the default,
+// DATADIR/service-keystore.json) or a PKCS#11 token. MasterKey and
+// MasterKeyFile name the old service master key, read only to re-seal the
+// availability keys of a database from before the keystore.
 type KeystoreConfig struct {
-	// MasterKey is 64 hex characters, best as ${ENV}.
+	// File is the keystore file (default DATADIR/service-keystore.json,
+	// created on first use). One node only: nodes that share a database
+	// share a PKCS#11 token instead.
+	File string `json:"file,omitempty"`
+	// PKCS11 is a token holding the KEKs as non-extractable AES keys.
+	PKCS11 *PKCS11Config `json:"pkcs11,omitempty"`
+	// MasterKey is the old master key, 64 hex characters, best as ${ENV}.
 	MasterKey Secret `json:"masterKey,omitempty"`
-	// MasterKeyFile holds the key (default DATADIR/service-master.key,
-	// created if missing). Ignored when MasterKey is set.
+	// MasterKeyFile holds the old master key (default
+	// DATADIR/service-master.key, read if present). Ignored when MasterKey
+	// is set.
 	MasterKeyFile string `json:"masterKeyFile,omitempty"`
+}
+
+// PKCS11Config names the token of a PKCS#11 keystore.
+type PKCS11Config struct {
+	// Module is the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+	Module string `json:"module"`
+	// TokenLabel is the token's label.
+	TokenLabel string `json:"tokenLabel"`
+	// PIN is the user PIN, best as ${ENV}.
+	PIN Secret `json:"pin"`
 }
 
 // Validate checks the keystore section.
 func (k KeystoreConfig) Validate() error {
-	return validateKey("keystore.masterKey", "keystore.masterKeyFile", k.MasterKey, k.MasterKeyFile)
+	var errs []error
+	if p := k.PKCS11; p != nil {
+		if k.File != "" {
+			errs = append(errs, fieldErr("keystore.file", "keep one of keystore.file and keystore.pkcs11", "both a keystore file and a PKCS#11 token are set"))
+		}
+		if p.Module == "" {
+			errs = append(errs, fieldErr("keystore.pkcs11.module", "give the path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so", "missing"))
+		}
+		if p.TokenLabel == "" {
+			errs = append(errs, fieldErr("keystore.pkcs11.tokenLabel", "give the label of the token holding the keys", "missing"))
+		}
+		if p.PIN == "" {
+			errs = append(errs, fieldErr("keystore.pkcs11.pin", "give the token's user PIN, e.g. ${CK_KEYSTORE_PIN}", "missing"))
+		}
+	}
+	errs = append(errs, validateKey("keystore.masterKey", "keystore.masterKeyFile", k.MasterKey, k.MasterKeyFile))
+	return errors.Join(errs...)
 }
 
 // SignerConfig: the Ed25519 key that signs crypto-shred certificates.

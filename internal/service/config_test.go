@@ -13,10 +13,10 @@ import (
 
 // exampleEnv sets every variable docs/config.example.yaml references.
 var exampleEnv = map[string]string{
-	"CK_POSTGRES_URL":       "postgres://ck:pw@db.example.internal/ck",
-	"CK_SERVICE_MASTER_KEY": strings.Repeat("ab", 32),
-	"CK_SIGNING_KEY":        strings.Repeat("cd", 32),
-	"CK_OPERATOR_TOKEN":     "cksvc_" + strings.Repeat("x", 40),
+	"CK_POSTGRES_URL":   "postgres://ck:pw@db.example.internal/ck",
+	"CK_KEYSTORE_PIN":   "1234",
+	"CK_SIGNING_KEY":    strings.Repeat("cd", 32),
+	"CK_OPERATOR_TOKEN": "cksvc_" + strings.Repeat("x", 40),
 }
 
 func lookupIn(m map[string]string) func(string) (string, bool) {
@@ -121,6 +121,12 @@ func TestValidate(t *testing.T) {
 		{"workload app", func(c *Config) { c.Workloads = map[string]WorkloadConfig{"site": {App: "sharepoint"}} }, "workloads.site.app"},
 		{"master key", func(c *Config) { c.Keystore.MasterKey = "abc" }, "keystore.masterKey"},
 		{"master key and file", func(c *Config) { c.Keystore = KeystoreConfig{MasterKey: Secret(hex64), MasterKeyFile: "k"} }, "keystore.masterKey"},
+		{"keystore file and token", func(c *Config) {
+			c.Keystore = KeystoreConfig{File: "k", PKCS11: &PKCS11Config{Module: "m", TokenLabel: "t", PIN: "1"}}
+		}, "keystore.file"},
+		{"token without module", func(c *Config) { c.Keystore.PKCS11 = &PKCS11Config{TokenLabel: "t", PIN: "1"} }, "keystore.pkcs11.module"},
+		{"token without label", func(c *Config) { c.Keystore.PKCS11 = &PKCS11Config{Module: "m", PIN: "1"} }, "keystore.pkcs11.tokenLabel"},
+		{"token without PIN", func(c *Config) { c.Keystore.PKCS11 = &PKCS11Config{Module: "m", TokenLabel: "t"} }, "keystore.pkcs11.pin"},
 		{"signer key", func(c *Config) { c.Signer.Key = Secret(hex64 + "00") }, "signer.key"},
 		{"short operator token", func(c *Config) { c.Operator.Token = "secret" }, "operator.token"},
 		{"operator token with space", func(c *Config) { c.Operator.Token = Secret(strings.Repeat("t", 20) + " " + strings.Repeat("t", 20)) }, "operator.token"},

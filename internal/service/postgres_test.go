@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,12 +48,13 @@ func postgresURL(t *testing.T) string {
 func TestPostgresNodes(t *testing.T) {
 	url := postgresURL(t)
 	token := "cksvc_" + strings.Repeat("p", 40)
+	keys := filepath.Join(t.TempDir(), "keystore.json") // a stand-in for a shared PKCS#11 token
 	for i := range 2 {
 		s := start(t, Config{
 			Version: Version, DataDir: t.TempDir(),
 			Store:    StoreConfig{Postgres: Secret(url)},
 			Service:  &ServiceConfig{Listen: "127.0.0.1:0"},
-			Keystore: KeystoreConfig{MasterKey: Secret(strings.Repeat("a5", 32))},
+			Keystore: KeystoreConfig{File: keys},
 			Signer:   SignerConfig{Key: Secret(strings.Repeat("5a", 32))},
 			Operator: OperatorConfig{Token: Secret(token)},
 		})
@@ -71,7 +73,10 @@ func TestPostgresNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	for _, f := range []string{"keystore.masterKey", "signer.key", "operator.token"} {
+	if !strings.Contains(log.String(), "a file keystore over a shared PostgreSQL store") {
+		t.Errorf("no warning about a per-node keystore file; log:\n%s", log.String())
+	}
+	for _, f := range []string{"signer.key", "operator.token"} {
 		if !strings.Contains(log.String(), "per-node secret") || !strings.Contains(log.String(), "field="+f) {
 			t.Errorf("no warning about %s left to a per-node file; log:\n%s", f, log.String())
 		}

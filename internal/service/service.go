@@ -35,6 +35,7 @@ import (
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyfile"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
@@ -48,7 +49,8 @@ import (
 // Files in the data dir, used when the configuration gives no secret.
 const (
 	DatabaseFile      = "ck.db"
-	MasterKeyFile     = "service-master.key"
+	KeystoreFile      = "service-keystore.json"
+	MasterKeyFile     = "service-master.key" // the old master key, read only to re-seal
 	SigningKeyFile    = "service-signing.key"
 	OperatorTokenFile = tenant.OperatorTokenFile
 )
@@ -70,6 +72,7 @@ type Service struct {
 	opToken   string
 	opFile    string
 	workloads map[dep.Kind]dep.Workload
+	keks      keystore.Keystore
 
 	mu     sync.Mutex
 	served bool
@@ -239,13 +242,25 @@ func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azu
 
 // buildWorkloads gives each DEP kind its workload: the application's kms
 // client and a keyring, one per application, all sharing one keystore of
-// availability keys sealed under the service master key.
+// availability keys sealed under the key-encryption keys of the configured
+// keystore (a file by default, or a PKCS#11 token).
 func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (map[dep.Kind]dep.Workload, error) {
-	master, err := s.masterKey()
+	keks, err := s.openKeystore()
 	if err != nil {
 		return nil, err
 	}
-	ks := keyring.NewKeystore(s.st, master)
+	s.keks = keks
+	if v, err := keks.Current(context.Background()); err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	} else if v == 0 { // a new keystore: its first version, now
+		if _, err := keks.Rotate(context.Background()); err != nil {
+			return nil, fmt.Errorf("keystore: %w", err)
+		}
+	}
+	ks := keyring.NewKeystore(s.st, keks)
+	if err := s.migrateMasterKey(ks); err != nil {
+		return nil, err
+	}
 	metrics := keyring.NewMetrics(nil)
 	log := audit.New(s.st, s.cfg.Now, s.log)
 	apps := map[string]string{}
@@ -278,8 +293,54 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 	return out, nil
 }
 
-// masterKey is the service master key sealing availability keys: from the
-// configuration, else from its file (created on first start).
+// openKeystore opens the keystore of key-encryption keys: the PKCS#11
+// token configured, else the keystore file (DATADIR/service-keystore.json
+// by default, created on first use).
+func (s *Service) openKeystore() (keystore.Keystore, error) {
+	k := s.cfg.Keystore
+	if p := k.PKCS11; p != nil {
+		ks, err := keystore.OpenPKCS11(keystore.PKCS11Config{Module: p.Module, TokenLabel: p.TokenLabel, PIN: strings.TrimSpace(string(p.PIN))})
+		if err != nil {
+			return nil, fmt.Errorf("keystore.pkcs11: %w", err)
+		}
+		return ks, nil
+	}
+	file := k.File
+	if file == "" {
+		file = filepath.Join(s.cfg.DataDir, KeystoreFile)
+	}
+	ks, err := keystore.OpenFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("keystore.file: %w", err)
+	}
+	return ks, nil
+}
+
+// migrateMasterKey re-seals, under the keystore, the availability keys of
+// a database from before it, which the old service master key sealed
+// (docs/lifecycle.md). Nothing to do, and no master key read, once done.
+func (s *Service) migrateMasterKey(ks *keyring.Keystore) error {
+	ctx := context.Background()
+	need, err := ks.NeedsMasterKey(ctx)
+	if err != nil || !need {
+		return err
+	}
+	master, err := s.masterKey()
+	if err != nil {
+		return fmt.Errorf("availability keys sealed under the old service master key need it to be re-sealed: %w", err)
+	}
+	n, err := ks.MigrateMasterKey(ctx, master)
+	if err != nil {
+		return fmt.Errorf("keystore: re-seal the availability keys sealed under the service master key: %w", err)
+	}
+	s.log.Warn("keystore: availability keys re-sealed from the old service master key under the keystore; the master key is no longer used: remove it (and keystore.masterKey) once no backup from before needs restoring, since until then it opens those backups' availability keys",
+		"keys", n)
+	return nil
+}
+
+// masterKey is the old service master key, which sealed availability keys
+// before the keystore: from the configuration, else from its file (never
+// created).
 func (s *Service) masterKey() (cipher.AEAD, error) {
 	k := s.cfg.Keystore
 	if k.MasterKey != "" {
@@ -299,7 +360,7 @@ func (s *Service) masterKey() (cipher.AEAD, error) {
 	if file == "" {
 		file = filepath.Join(s.cfg.DataDir, MasterKeyFile)
 	}
-	return keyring.LoadServiceMasterKey(file, true)
+	return keyring.LoadServiceMasterKey(file, false)
 }
 
 // signer is the Ed25519 key that signs crypto-shred certificates.
@@ -366,7 +427,6 @@ func (s *Service) warnPerNodeSecrets() {
 		inline     Secret
 		file, name string
 	}{
-		{"keystore.masterKey", c.Keystore.MasterKey, c.Keystore.MasterKeyFile, MasterKeyFile},
 		{"signer.key", c.Signer.Key, c.Signer.KeyFile, SigningKeyFile},
 		{"operator.token", c.Operator.Token, c.Operator.TokenFile, OperatorTokenFile},
 	} {
@@ -374,6 +434,9 @@ func (s *Service) warnPerNodeSecrets() {
 			s.log.Warn("a per-node secret over a shared PostgreSQL store: every node needs the same one; set it from ${ENV} in the configuration (SPEC S1)",
 				"field", f.field, "file", filepath.Join(c.DataDir, f.name))
 		}
+	}
+	if c.Keystore.PKCS11 == nil {
+		s.log.Warn("a file keystore over a shared PostgreSQL store: the key-encryption keys are per node and a purge rotates them on one node only; give every node the same PKCS#11 token (keystore.pkcs11) to run more than one (SPEC S1, T8)")
 	}
 }
 
@@ -459,6 +522,10 @@ func (s *Service) Close() error {
 				s.log.Warn("service: closing the vault", "err", err)
 			}
 		}
+	}
+	if s.keks != nil {
+		s.keks.Close()
+		s.keks = nil
 	}
 	if s.closeStore && s.st != nil {
 		s.closeStore = false

@@ -104,7 +104,7 @@ func TestNewVaultAndService(t *testing.T) {
 	if cc.ServiceURL != s.URL() || cc.ServiceToken != s.OperatorToken() || len(cc.Regions) != 1 || cc.AdminToken == "" {
 		t.Errorf("ClientConfig() = %+v", cc)
 	}
-	for _, f := range []string{DatabaseFile, MasterKeyFile, SigningKeyFile, OperatorTokenFile, "ca.pem"} {
+	for _, f := range []string{DatabaseFile, KeystoreFile, SigningKeyFile, OperatorTokenFile, "ca.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("first start did not create %s: %v", f, err)
 		}
@@ -147,7 +147,7 @@ func TestSecretsFromConfig(t *testing.T) {
 			Version: Version, DataDir: dir,
 			Store:    StoreConfig{SQLite: filepath.Join(shared, "ck.db")},
 			Service:  &ServiceConfig{Listen: "127.0.0.1:0"},
-			Keystore: KeystoreConfig{MasterKey: Secret(strings.Repeat("a5", 32))},
+			Keystore: KeystoreConfig{File: filepath.Join(shared, "keystore.json")},
 			Signer:   SignerConfig{Key: Secret(seed)},
 			Operator: OperatorConfig{Token: Secret(token)},
 		})
@@ -167,7 +167,7 @@ func TestSecretsFromConfig(t *testing.T) {
 		if get(t, s, "/v1/service/signing-key", "", &key); key.PublicKey != wantPub {
 			t.Errorf("node %d: signing key %s, want %s", i, key.PublicKey, wantPub)
 		}
-		for _, f := range []string{MasterKeyFile, SigningKeyFile, OperatorTokenFile} {
+		for _, f := range []string{KeystoreFile, MasterKeyFile, SigningKeyFile, OperatorTokenFile} {
 			if _, err := os.Stat(filepath.Join(s.cfg.DataDir, f)); err == nil {
 				t.Errorf("node %d: %s was created although the configuration gives the secret", i, f)
 			}

@@ -26,7 +26,7 @@ const Type = "customerkey.crypto-shred.v1"
 // Key is a destroyed or revoked key.
 type Key struct {
 	ID     string     `json:"id"`
-	Kind   string     `json:"kind"`             // availability-key | customer-key
+	Kind   string     `json:"kind"`             // availability-key | customer-key | key-encryption-key
 	State  string     `json:"state"`            // destroyed | access-removed
 	Time   *time.Time `json:"time,omitempty"`   // when it was destroyed, or found revoked
 	Detail string     `json:"detail,omitempty"` // e.g. the vault's answer

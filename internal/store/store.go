@@ -250,14 +250,16 @@ type OpLog interface {
 	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
 }
 
-// AvailabilityKey is a DEP's availability key in the service keystore
-// (SPEC D7): sealed under the service master key; Sealed is nil once the
-// key is destroyed, which cannot be undone.
+// AvailabilityKey is a DEP's availability key (SPEC D7): sealed under a
+// version of the key-encryption key in the keystore (internal/keystore),
+// which KEKVersion names (0: the old service master key); Sealed is nil
+// once the key is destroyed, which cannot be undone.
 type AvailabilityKey struct {
 	ID          string
 	Tenant      string
 	DEP         string
 	Sealed      []byte
+	KEKVersion  uint32
 	Created     time.Time
 	DestroyedAt *time.Time
 	DestroyedBy string
@@ -272,6 +274,22 @@ type AvailabilityKeys interface {
 	// DestroyAvailabilityKey wipes the sealed key and records who, when and
 	// why; ErrNotFound if it does not exist, ErrConflict if already destroyed.
 	DestroyAvailabilityKey(ctx context.Context, id string, at time.Time, by, reason string) error
+	// AvailabilityKeysSealedUnder lists the keys not destroyed whose
+	// KEKVersion is at most max, with an ID after after, by ID, at most
+	// limit: the rows a KEK rotation re-seals, in batches.
+	AvailabilityKeysSealedUnder(ctx context.Context, max uint32, after string, limit int) ([]AvailabilityKey, error)
+	// ResealAvailabilityKeys stores new sealings, in one transaction. Each
+	// row changes only if it is not destroyed and still sealed under From
+	// (another re-sealer or a destroy may have come first); it returns how
+	// many changed.
+	ResealAvailabilityKeys(ctx context.Context, rs []Reseal) (int, error)
+}
+
+// Reseal is an availability key sealed again under another KEK version.
+type Reseal struct {
+	ID       string
+	From, To uint32
+	Sealed   []byte
 }
 
 // ServiceTenant is a customer organisation of the Customer Key service.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
@@ -38,7 +39,7 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, err := keyring.LoadServiceMasterKey(filepath.Join(t.TempDir(), "master.key"), true)
+	master, err := keystore.OpenFile(filepath.Join(t.TempDir(), "service-keystore.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,9 @@ func (s *DB) DeleteItem(ctx context.Context, tenant, mailbox, id string) error {
 func (s *DB) DeleteMailbox(ctx context.Context, tenant, id string) error {
 	id = strings.ToLower(id)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND mailbox = ?`), tenant, id); err != nil {
+		// The items, and the mailbox's search index (kept as the items of
+		// "~index:" and the mailbox ID, internal/workload).
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND (mailbox = ? OR mailbox = ?)`), tenant, id, "~index:"+id); err != nil {
 			return err
 		}
 		return mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM mailboxes WHERE tenant = ? AND id = ?`), tenant, id))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -193,5 +194,43 @@ func TestAuditLogAppendOnly(t *testing.T) {
 				t.Fatalf("after the refused changes: %+v, %v", rs, err)
 			}
 		})
+	}
+}
+
+// Every SQLite connection overwrites what it deletes (PRAGMA
+// secure_delete, SPEC T8): a destroyed key's bytes and a deleted item's
+// are gone from the file once it is checkpointed.
+func TestSQLiteSecureDelete(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "ck.db")
+	s, err := sqlstore.OpenSQLite(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := []byte("MARKER-secure-delete-0123456789")
+	if err := s.CreateAvailabilityKey(ctx, store.AvailabilityKey{ID: "avk-1", Tenant: "t", DEP: "d", Sealed: marker, KEKVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutItem(ctx, store.Item{Tenant: "t", Mailbox: "m", ID: "i", Kind: "message", Version: 1, Sealed: append([]byte("item-"), marker...)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if data, _ := os.ReadFile(file); !strings.Contains(string(data), string(marker)) {
+		t.Fatal("the marker is not in the file to begin with: the test shows nothing")
+	}
+	if s, err = sqlstore.OpenSQLite(ctx, file); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DestroyAvailabilityKey(ctx, "avk-1", time.Now(), "test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteItem(ctx, "t", "m", "i"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // checkpoints the WAL into the file
+	for _, f := range []string{file, file + "-wal"} {
+		if data, _ := os.ReadFile(f); strings.Contains(string(data), string(marker)) {
+			t.Fatalf("%s still holds the deleted bytes", filepath.Base(f))
+		}
 	}
 }

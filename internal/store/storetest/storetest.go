@@ -373,6 +373,42 @@ func testAvailabilityKeys(t *testing.T, s store.Store) {
 	wantErr(t, s.DestroyAvailabilityKey(ctx, "nope", at, "x", "y"), store.ErrNotFound)
 	_, err = s.AvailabilityKey(ctx, "nope")
 	wantErr(t, err, store.ErrNotFound)
+
+	// Re-sealing under KEK versions, in batches, compare-and-swap.
+	for i, v := range []uint32{1, 1, 2, 3, 1} {
+		must(t, s.CreateAvailabilityKey(ctx, store.AvailabilityKey{ID: fmt.Sprintf("avk-r%d", i), Tenant: "t1", DEP: fmt.Sprintf("dep-r%d", i), Sealed: []byte{byte(i)}, KEKVersion: v, Created: now()}))
+	}
+	must(t, s.DestroyAvailabilityKey(ctx, "avk-r4", at, "x", "y"))
+	ids := func(ks []store.AvailabilityKey) (out []string) {
+		for _, k := range ks {
+			out = append(out, k.ID)
+		}
+		return out
+	}
+	ks, err := s.AvailabilityKeysSealedUnder(ctx, 2, "", 10)
+	must(t, err)
+	equal(t, "sealed under <= 2", ids(ks), []string{"avk-r0", "avk-r1", "avk-r2"})
+	equal(t, "version of avk-r2", ks[2].KEKVersion, uint32(2))
+	ks, err = s.AvailabilityKeysSealedUnder(ctx, 2, "avk-r0", 1)
+	must(t, err)
+	equal(t, "next page", ids(ks), []string{"avk-r1"})
+	n, err := s.ResealAvailabilityKeys(ctx, []store.Reseal{
+		{ID: "avk-r0", From: 1, To: 4, Sealed: []byte("new0")},
+		{ID: "avk-r1", From: 2, To: 4, Sealed: []byte("stale")}, // it is under 1, not 2: unchanged
+		{ID: "avk-r4", From: 1, To: 4, Sealed: []byte("dead")},  // destroyed: unchanged
+		{ID: "nope", From: 1, To: 4, Sealed: []byte("x")},
+	})
+	must(t, err)
+	equal(t, "re-sealed", n, 1)
+	got, err = s.AvailabilityKey(ctx, "avk-r0")
+	must(t, err)
+	equal(t, "re-sealed row", [2]any{got.KEKVersion, string(got.Sealed)}, [2]any{uint32(4), "new0"})
+	got, err = s.AvailabilityKey(ctx, "avk-r1")
+	must(t, err)
+	equal(t, "row not re-sealed", [2]any{got.KEKVersion, string(got.Sealed)}, [2]any{uint32(1), "\x01"})
+	got, err = s.AvailabilityKey(ctx, "avk-r4")
+	must(t, err)
+	equal(t, "destroyed row", [2]any{got.KEKVersion, got.Sealed == nil}, [2]any{uint32(1), true})
 }
 
 func testService(t *testing.T, s store.Store) {
@@ -557,8 +593,12 @@ func testMailboxes(t *testing.T, s store.Store) {
 	must(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"))
 	wantErr(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "msg-1"), store.ErrNotFound)
 	must(t, s.PutItem(ctx, it))
+	index := store.Item{Tenant: "t1", Mailbox: "~index:alice@contoso.com", ID: "~index", Kind: "index", Version: 1, Sealed: []byte("sealed-index"), Created: now()}
+	must(t, s.PutItem(ctx, index))
 	wantErr(t, s.DeleteMailbox(ctx, "t2", "alice@contoso.com"), store.ErrNotFound)
 	must(t, s.DeleteMailbox(ctx, "t1", "ALICE@contoso.com"))
+	_, err = s.Item(ctx, "t1", index.Mailbox, index.ID)
+	wantErr(t, err, store.ErrNotFound) // the search index goes with the mailbox
 	_, err = s.Mailbox(ctx, "t1", "alice@contoso.com")
 	wantErr(t, err, store.ErrNotFound)
 	n, err = s.CountItems(ctx, "t1", "alice@contoso.com")
