@@ -112,7 +112,7 @@ func carve(t *testing.T, opts vaulttest.Options, rotate bool) {
 	// The purge: access removed, requested, approved, run.
 	e.grantWorkload("get")
 	must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"carve","permanentDataPurgeContact":"cso@contoso.com"}`, 200)
-	_, _, tok := e.call(e.operator, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
 	must(tok["token"].(string), "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "", 200)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if p := must(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); p["state"] == "Purged" {

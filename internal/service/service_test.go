@@ -121,7 +121,7 @@ func TestSecretFilesArePrivate(t *testing.T) {
 	if code := get(t, s, "/v1/me", s.OperatorToken(), nil); code != 200 {
 		t.Fatalf("GET /v1/me: %d", code)
 	}
-	for _, f := range []string{DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm", MasterKeyFile, SigningKeyFile, OperatorTokenFile,
+	for _, f := range []string{DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm", KeystoreFile, SigningKeyFile, OperatorTokenFile,
 		vault.MasterKeyFile, vault.AdminTokenFile, vault.IssuerKeyFile, "ca-key.pem", "server-key.pem"} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
