@@ -75,7 +75,7 @@ func (s *Service) ProbeGeo(ctx context.Context, t store.ServiceTenant, geo strin
 		out = append(out, h)
 	}
 	if len(out) == 0 {
-		return nil, rule.NotFound(client.RuleSiteDEPRegistered, "register the geo first (ck spo register --geo "+geo+" ...)", "geo %s of tenant %s has no site DEP", geo, t.Name)
+		return nil, rule.NotFound(client.RuleSiteDEPRegistered, "register the geo first (ck spo dep register --geo "+geo+" ...)", "geo %s of tenant %s has no site DEP", geo, t.Name)
 	}
 	return out, nil
 }
