@@ -66,7 +66,7 @@ func (s *Service) RegisterOfficerKey(ctx context.Context, t store.ServiceTenant,
 	officer = strings.ToLower(strings.TrimSpace(officer))
 	pub, err := client.ParseOfficerKey(publicKey)
 	if err != nil {
-		return Officer{}, store.OfficerKey{}, rule.Invalid(client.RuleOfficerPublicKey, "give the officer's Ed25519 public key: the line ck officer keygen printed, an ssh-ed25519 line, or PEM", "%s", err.Error())
+		return Officer{}, store.OfficerKey{}, rule.Invalid(client.RuleOfficerPublicKey, "give the officer's Ed25519 public key: an ssh-ed25519 line (FILE.pub of: ck officer keygen --out FILE), PEM, or 32 bytes base64", "%s", err.Error())
 	}
 	officers, err := s.Officers(ctx, t)
 	if err != nil {

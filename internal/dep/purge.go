@@ -171,7 +171,7 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, officer, signature string) (store.Purge, error) {
 	sig, err := client.DecodeSignature(signature)
 	if err != nil {
-		return store.Purge{}, rule.Invalid(client.RuleApprovalSignature, "send the officer's signature as ck dep purge approve NAME --key FILE makes it", "%s", err.Error())
+		return store.Purge{}, rule.Invalid(client.RuleApprovalSignature, "send the officer's signature, made by: ck dep purge approve NAME --key FILE", "%s", err.Error())
 	}
 	p, err := s.PurgeOf(ctx, t, idOrName)
 	if err != nil {
