@@ -45,9 +45,14 @@ func (a *app) purgeCmd(tenant *string) *cobra.Command {
 	showPurge := func(p client.PurgeRequest) {
 		var approvals []string
 		for _, ap := range p.Approvals {
-			approvals = append(approvals, ap.Officer+" at "+ap.At.Format(time.RFC3339))
+			line := ap.Officer + " at " + ap.At.Format(time.RFC3339)
+			if ap.Fingerprint != "" {
+				line += " (signed, key " + ap.Fingerprint + ")"
+			}
+			approvals = append(approvals, line)
 		}
 		a.fields("DEP", p.Name, "ID", p.DEP, "State", p.State, "Reason", p.Reason, "Contact", p.Contact, "Requested by", p.RequestedBy+" at "+p.Requested,
+			"Containers", strconv.Itoa(len(p.Containers))+" "+strings.Join(p.Containers, ", "),
 			"Approvals", strconv.Itoa(len(p.Approvals))+" of "+strconv.Itoa(p.ApprovalsRequired)+" "+strings.Join(approvals, ", "))
 		if p.Certificate != "" {
 			fmt.Fprintln(a.stdout, "Certificate issued: ck dep purge certificate "+p.Name+" --out FILE")
