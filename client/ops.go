@@ -234,11 +234,25 @@ func (c *Client) Purge(ctx context.Context, tenant, dep string) (PurgeRequest, e
 	return call[PurgeRequest](ctx, c, http.MethodGet, p, nil)
 }
 
-// ApprovePurge approves a purge, as an authorised officer designated at
-// onboarding (with the officer's own token).
-func (c *Client) ApprovePurge(ctx context.Context, tenant, dep string) (PurgeRequest, error) {
+// ApprovePurge sends an authorised officer's signed approval of a purge
+// (SPEC T7): sign PurgeRequest.Statement with the officer's key
+// (SignPurge). With enough approvals the purge runs.
+func (c *Client) ApprovePurge(ctx context.Context, tenant, dep string, req ApprovePurgeRequest) (PurgeRequest, error) {
 	p, _ := depPath(tenant, MailboxDEPs, dep, "purge", "approve")
-	return call[PurgeRequest](ctx, c, http.MethodPost, p, nil)
+	return call[PurgeRequest](ctx, c, http.MethodPost, p, req)
+}
+
+// Officers lists the tenant's authorised officers and their registered
+// keys.
+func (c *Client) Officers(ctx context.Context, tenant string) (Officers, error) {
+	return call[Officers](ctx, c, http.MethodGet, tenantPath(tenant, "officers"), nil)
+}
+
+// RegisterOfficerKey registers an authorised officer's public key, or
+// replaces it (the tenant's global admin; refused while a purge request
+// is open).
+func (c *Client) RegisterOfficerKey(ctx context.Context, tenant, officer string, req RegisterOfficerKeyRequest) (Officer, error) {
+	return call[Officer](ctx, c, http.MethodPut, tenantPath(tenant, "officers", officer, "key"), req)
 }
 
 // ---- mailboxes ----

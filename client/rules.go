@@ -75,6 +75,12 @@ const (
 
 	// Trust: what holds whatever the provider does.
 	RuleRevoked = "T1.Revoked" // the DEP is revoked: the availability key serves nothing until a customer key unwraps again
+	// T7: officers sign their purge approvals.
+	RuleOfficerPublicKey      = "T7.PublicKey"      // not an Ed25519 public key in an accepted form
+	RuleOfficerKeyUnique      = "T7.KeyUnique"      // another officer of the tenant has registered that key
+	RuleOfficerKeyMissing     = "T7.KeyRegistered"  // the officer has no registered key
+	RuleOfficerKeyDuringPurge = "T7.KeyDuringPurge" // keys do not change while a purge request is open
+	RuleApprovalSignature     = "T7.Signature"      // the approval is not the officer's signature over this purge request
 
 	// Lifecycle: rolls, recovery, rollback, purge.
 	RuleRefresh               = "R1.Refresh"

@@ -262,24 +262,62 @@ type RollbackRequest struct {
 	Request string `json:"request" doc:"The ID of the access request the tenant approved for this rollback (T5); used once"`
 }
 
-// PurgeApproval is an authorised officer's approval of a purge.
+// PurgeApproval is an authorised officer's approval of a purge: the
+// officer's signature over the purge's canonical statement (SPEC T7).
 type PurgeApproval struct {
-	Officer string    `json:"officer"`
-	At      time.Time `json:"at"`
+	Officer       string     `json:"officer"`
+	At            time.Time  `json:"at"`
+	Fingerprint   string     `json:"fingerprint,omitempty" doc:"The officer's registered key that signed, SHA256:... as ssh-keygen -l prints it"`
+	PublicKey     string     `json:"publicKey,omitempty" doc:"That Ed25519 public key, base64"`
+	KeyRegistered *time.Time `json:"keyRegistered,omitempty" doc:"When that key was registered"`
+	Signature     string     `json:"signature,omitempty" doc:"The Ed25519 signature over the canonical purge statement (docs/format.md), base64"`
+	SubmittedBy   string     `json:"submittedBy,omitempty" doc:"Whose token sent the signature"`
 }
 
 // PurgeRequest is a mailbox DEP's purge request (R6).
 type PurgeRequest struct {
+	Tenant            string          `json:"tenant" doc:"The tenant's ID"`
 	DEP               string          `json:"dataEncryptionPolicyID"`
 	Name              string          `json:"dataEncryptionPolicy"`
 	State             string          `json:"state" enum:"Requested,Approved,Purged"`
 	Reason            string          `json:"reason"`
 	Contact           string          `json:"contact"`
 	RequestedBy       string          `json:"requestedBy"`
-	Requested         string          `json:"requested"`
+	Requested         string          `json:"requested" doc:"When, UTC, to the millisecond (as signed)"`
+	Containers        []string        `json:"containers" doc:"The containers the purge deletes, by ID, sorted: fixed when it was requested"`
 	ApprovalsRequired int             `json:"approvalsRequired"`
 	Approvals         []PurgeApproval `json:"approvals"`
 	Certificate       string          `json:"certificate,omitempty" doc:"Once Purged: the signed crypto-shred certificate file, base64"`
+}
+
+// ApprovePurgeRequest is an officer's signed approval (SPEC T7): the
+// officer's Ed25519 signature over PurgeRequest.Statement(officer). The
+// caller's token only authenticates the call; the signature approves.
+type ApprovePurgeRequest struct {
+	Officer   string `json:"officer" minLength:"3" maxLength:"256" doc:"The authorised officer who signed (designated at onboarding)"`
+	Signature string `json:"signature" minLength:"1" maxLength:"256" doc:"base64 Ed25519 signature over the canonical purge statement (docs/format.md)"`
+}
+
+// Officer is an authorised officer designated at onboarding (O7) and the
+// public key that signs the officer's purge approvals (T7).
+type Officer struct {
+	Officer      string     `json:"officer"`
+	Fingerprint  string     `json:"fingerprint,omitempty" doc:"SHA256:... of the registered key; empty: no key registered"`
+	PublicKey    string     `json:"publicKey,omitempty" doc:"The registered Ed25519 public key, as an ssh-ed25519 line"`
+	Registered   *time.Time `json:"registered,omitempty"`
+	RegisteredBy string     `json:"registeredBy,omitempty"`
+	Replaced     string     `json:"replaced,omitempty" doc:"On a replacement: the fingerprint of the key it replaced"`
+}
+
+// Officers lists a tenant's authorised officers.
+type Officers struct {
+	Value []Officer `json:"value"`
+}
+
+// RegisterOfficerKeyRequest registers (or replaces) an officer's public
+// key: an ssh-ed25519 line, PEM, or 32 bytes base64.
+type RegisterOfficerKeyRequest struct {
+	PublicKey string `json:"publicKey" minLength:"1" maxLength:"4096" doc:"Ed25519 public key: ssh-ed25519 line, PEM (SubjectPublicKeyInfo), or 32 bytes base64"`
 }
 
 // ---- mailboxes and their items ----

@@ -173,6 +173,10 @@ func TestCrashConvergence(t *testing.T) {
 		ck("onboarding", "new", "--scenario", sc, "--mode", "Enable", "--subscription1", subs[0], "--vault1", vaults[0], "--key1", "KeyA",
 			"--subscription2", subs[1], "--vault2", vaults[1], "--key2", "KeyA", "--officer", "cso@contoso.com", "--token-file", tok("admin"))
 	}
+	// The officer's signing key (T7), registered by the global admin.
+	officerKey := filepath.Join(dir, "cso.key")
+	ck("officer", "keygen", "--out", officerKey)
+	ck("officer", "register", "cso@contoso.com", "--public-key", officerKey+".pub", "--token-file", tok("admin"))
 	as := func(args ...string) string { return ck(append(args, "--token-file", tok("admin"))...) }
 	as("dep", "new", "DEP-A", "--key", keyURI(0, "KeyA", false), "--key", keyURI(1, "KeyA", false))
 	as("dep", "new", "DEP-B", "--key", keyURI(0, "KeyB", false), "--key", keyURI(1, "KeyB", false))
@@ -362,14 +366,14 @@ func TestCrashConvergence(t *testing.T) {
 				return err == nil && strings.Contains(out, "Purged")
 			}
 			crash(&span, func() {
-				ckRun(conf, "dep", "purge", "approve", dep, "--token-file", tok("cso"))
+				ckRun(conf, "dep", "purge", "approve", dep, "--key", officerKey, "--token-file", tok("cso"))
 			}, purged)
 			if unfinished("purge") {
 				interrupted++
 			}
 			// The approval may have been lost with the process: then again.
 			if out, _ := ckRun(conf, "dep", "purge", "show", dep, "--token-file", tok("admin")); strings.Contains(out, "Requested") && strings.Contains(out, "0 of 1") {
-				ck("dep", "purge", "approve", dep, "--token-file", tok("cso"))
+				ck("dep", "purge", "approve", dep, "--key", officerKey, "--token-file", tok("cso"))
 			}
 			waitFor("the purge", purged)
 			cert := filepath.Join(dir, "cert.json")

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
@@ -158,10 +159,18 @@ func (s *Server) recoverDEP(ctx context.Context, in *struct {
 }
 
 func purgeJSON(p store.Purge) client.PurgeRequest {
-	out := client.PurgeRequest{DEP: p.DEP, Name: p.Name, State: p.State, Reason: p.Reason, Contact: p.Contact, RequestedBy: p.RequestedBy,
-		Requested: p.Requested.Format("2006-01-02T15:04:05Z"), ApprovalsRequired: p.Required, Approvals: []client.PurgeApproval{}}
+	out := client.PurgeRequest{Tenant: p.Tenant, DEP: p.DEP, Name: p.Name, State: p.State, Reason: p.Reason, Contact: p.Contact, RequestedBy: p.RequestedBy,
+		Requested: p.Requested.UTC().Format("2006-01-02T15:04:05.000Z"), Containers: slices.Sorted(slices.Values(p.Containers)), ApprovalsRequired: p.Required, Approvals: []client.PurgeApproval{}}
+	if out.Containers == nil {
+		out.Containers = []string{}
+	}
 	for _, a := range p.Approvals {
-		out.Approvals = append(out.Approvals, client.PurgeApproval{Officer: a.Officer, At: a.At})
+		ap := client.PurgeApproval{Officer: a.Officer, At: a.At, SubmittedBy: a.SubmittedBy}
+		if len(a.Signature) > 0 {
+			kr := a.KeyRegistered
+			ap.Signature, ap.PublicKey, ap.Fingerprint, ap.KeyRegistered = base64.StdEncoding.EncodeToString(a.Signature), base64.StdEncoding.EncodeToString(a.PublicKey), client.KeyFingerprint(a.PublicKey), &kr
+		}
+		out.Approvals = append(out.Approvals, ap)
 	}
 	if len(p.Certificate) > 0 {
 		out.Certificate = base64.StdEncoding.EncodeToString(p.Certificate)
@@ -180,6 +189,9 @@ func (s *Server) getPurge(ctx context.Context, in *DEPPath) (*body[client.PurgeR
 	return purgeOut(s.deps.PurgeOf(ctx, tenantOf(ctx), in.DEP))
 }
 
-func (s *Server) approvePurge(ctx context.Context, in *DEPPath) (*body[client.PurgeRequest], error) {
-	return purgeOut(s.life.ApprovePurge(ctx, tenantOf(ctx), in.DEP))
+func (s *Server) approvePurge(ctx context.Context, in *struct {
+	DEPPath
+	Body client.ApprovePurgeRequest
+}) (*body[client.PurgeRequest], error) {
+	return purgeOut(s.life.ApprovePurge(ctx, tenantOf(ctx), in.DEP, in.Body.Officer, in.Body.Signature))
 }

@@ -40,6 +40,9 @@ type depEnv struct {
 	// runJobs starts the job runner (when envOptions.holdJobs kept it, or
 	// after stopJobs).
 	runJobs, stopJobs func()
+	// officerKeys are the private keys of the officers whose public keys
+	// are registered (cso@contoso.com from the start).
+	officerKeys map[string]ed25519.PrivateKey
 }
 
 func startDEPs(t *testing.T) *depEnv {
@@ -144,6 +147,8 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 			t.Fatal(err)
 		}
 	}
+	e.officerKeys = map[string]ed25519.PrivateKey{}
+	e.registerOfficer("cso@contoso.com")
 	return e
 }
 

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/shred"
 	"github.com/customerkey/customerkey/internal/store"
@@ -27,6 +29,7 @@ func TestPurgePath(t *testing.T) {
 	if err := e.st.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "CFO@contoso.com"}, Enabled: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	csoKey := e.officerKeys["cso@contoso.com"]
 	mustCall := func(token, method, path, body string, want int) map[string]any {
 		t.Helper()
 		st, _, out := e.call(token, method, path, body)
@@ -57,6 +60,11 @@ func TestPurgePath(t *testing.T) {
 	}
 	st, ct, body = e.call(admin, "PATCH", T+"/spoDataEncryptionPolicies/NAM", `{"permanentDataPurgeRequested":true}`)
 	e.wantProblem(400, "R6.NotForSites", st, ct, body)
+
+	// Refused until enough officers have a key to sign with.
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purge)
+	e.wantProblem(400, "R6.Officers", st, ct, body)
+	cfoKey := e.registerOfficer("cfo@contoso.com")
 
 	// Step 2 before step 1: refused while the keys unwrap.
 	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeContact":"x"}`)
@@ -89,20 +97,29 @@ func TestPurgePath(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Step 3: authorised officers only, each once, as themselves.
-	st, ct, body = e.call(e.admin, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "")
+	// Step 3: authorised officers only, each once, each with their own
+	// signature over the request; a token of an officer's address alone
+	// approves nothing (T7; the attacks are TestPurgeApprovalAttacks).
+	if p := mustCall(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); fmt.Sprint(p["containers"]) != "[alice@contoso.com bob@contoso.com]" {
+		t.Fatalf("the request does not list what it deletes: %v", p)
+	}
+	st, ct, body = e.call(e.admin, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", `{"officer":"admin@contoso.com","signature":"`+strings.Repeat("A", 86)+`=="}`)
 	e.wantProblem(403, "R6.Officer", st, ct, body)
 	officer := func(upn string) string {
 		_, _, tok := e.call(e.global, "POST", T+"/tokens", fmt.Sprintf(`{"subject":%q,"role":"compliance-admin"}`, upn))
 		return tok["token"].(string)
 	}
 	cso, cfo := officer("cso@contoso.com"), officer("cfo@contoso.com")
-	if p := mustCall(cso, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "", 200); p["state"] != "Requested" || len(p["approvals"].([]any)) != 1 {
-		t.Fatalf("after one of two approvals: %v", p)
+	st, ct, body = e.approve(cso, "DEP-1", "cso@contoso.com", cfoKey) // cso's token, cfo's key
+	e.wantProblem(403, "T7.Signature", st, ct, body)
+	if st, _, p := e.approve(cso, "DEP-1", "cso@contoso.com", csoKey); st != 200 || p["state"] != "Requested" || len(p["approvals"].([]any)) != 1 {
+		t.Fatalf("after one of two approvals: %d %v", st, p)
 	}
-	st, ct, body = e.call(cso, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "")
+	st, ct, body = e.approve(cso, "DEP-1", "cso@contoso.com", csoKey)
 	e.wantProblem(409, "R6.DistinctOfficers", st, ct, body)
-	mustCall(cfo, "POST", T+"/dataEncryptionPolicies/"+dep.ID+"/purge/approve", "", 200)
+	if st, _, p := e.approve(cfo, dep.ID, "cfo@contoso.com", cfoKey); st != 200 || p["state"] != "Approved" {
+		t.Fatalf("the second approval: %d %v", st, p)
+	}
 
 	// Step 4 runs as a job.
 	var p map[string]any
@@ -166,6 +183,14 @@ func TestPurgePath(t *testing.T) {
 	}
 	if _, err := shred.Verify([]byte(strings.Replace(string(certFile), "bob@", "eve@", 1)), pub); !errors.Is(err, shred.ErrSignature) {
 		t.Fatalf("a changed certificate: %v", err)
+	}
+	// Each approval carries the officer's signature over the request the
+	// certificate states, with the officer's key (T7).
+	if c.Type != shred.Type || c.Approvals[0].Officer != "cso@contoso.com" || c.Approvals[0].Fingerprint != client.KeyFingerprint(csoKey.Public().(ed25519.PublicKey)) || c.Approvals[1].Signature == "" {
+		t.Fatalf("certificate approvals: %+v", c.Approvals)
+	}
+	if err := c.VerifyApprovals(); err != nil {
+		t.Fatal(err)
 	}
 	var actions []string
 	for _, r := range e.readAudit(e.operator, "Contoso", 0) {

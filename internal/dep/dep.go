@@ -85,6 +85,8 @@ type Store interface {
 	UpdatePurge(ctx context.Context, p store.Purge, prev string) error
 	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
 	ListSiteRegistrations(ctx context.Context, tenant string) ([]store.SiteRegistration, error)
+	ContainersOnDEP(ctx context.Context, tenant, dep string) ([]store.Mailbox, error)
+	store.OfficerKeys
 }
 
 // Config configures the DEP service.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -23,7 +24,8 @@ import (
 //     unwraps; afterwards the DEP is disabled for good and cannot be
 //     assigned;
 //  3. authorised officers designated at onboarding approve (Approve), each
-//     signed in as themselves (Config.PurgeApprovals of them);
+//     with their signature over the request (SPEC T7, officers.go),
+//     Config.PurgeApprovals of them;
 //  4. the purge job (internal/lifecycle) deletes the DEP and its
 //     mailboxes, destroys the availability key and signs a crypto-shred
 //     certificate.
@@ -37,10 +39,42 @@ func (s *Service) PurgeOf(ctx context.Context, t store.ServiceTenant, idOrName s
 	}
 	for i := len(ps) - 1; i >= 0; i-- {
 		if p := ps[i]; p.DEP == strings.ToLower(idOrName) || strings.EqualFold(p.Name, idOrName) {
-			return p, nil
+			return s.fixContainers(ctx, p)
 		}
 	}
 	return store.Purge{}, rule.NotFound(client.RulePurgeRequested, "request the purge first: ck dep set NAME --purge-request --reason R --contact C", "DEP %q has no purge request", idOrName)
+}
+
+// fixContainers gives a request stored before its containers were fixed
+// (migration 0019) the DEP's containers now: nothing joins or leaves a
+// DEP with a purge request.
+func (s *Service) fixContainers(ctx context.Context, p store.Purge) (store.Purge, error) {
+	if p.Containers != nil {
+		return p, nil
+	}
+	cs, err := s.containersOn(ctx, p.Tenant, p.DEP)
+	p.Containers = cs
+	return p, err
+}
+
+// containersOn lists the IDs of the containers on a DEP, sorted.
+func (s *Service) containersOn(ctx context.Context, tenant, dep string) ([]string, error) {
+	ms, err := s.st.ContainersOnDEP(ctx, tenant, dep)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Statement is what officer signs to approve purge p (SPEC T7).
+func Statement(p store.Purge, officer string) client.PurgeStatement {
+	return client.PurgeStatement{Officer: officer, Tenant: p.Tenant, DEP: p.DEP, DEPName: p.Name, Reason: p.Reason, Contact: p.Contact,
+		RequestedBy: p.RequestedBy, Requested: p.Requested, Containers: p.Containers}
 }
 
 // Officers are the tenant's authorised officers, from every onboarding.
@@ -82,6 +116,14 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	if len(officers) < s.cfg.PurgeApprovals {
 		return d, rule.Invalid(client.RulePurgeOfficers, "designate authorised officers at onboarding (ck onboarding new ... --officer UPN)", "tenant %s has %d authorised officers; a purge needs %d to approve", t.Name, len(officers), s.cfg.PurgeApprovals)
 	}
+	// Officers sign with registered keys, and keys do not change under an
+	// open purge: enough of them must have one before it opens.
+	if n, err := s.countKeyed(ctx, t, officers); err != nil {
+		return d, err
+	} else if n < s.cfg.PurgeApprovals {
+		return d, rule.Invalid(client.RulePurgeOfficers, "the tenant's global admin registers each officer's public key first (ck officer keygen, then ck officer register UPN --public-key FILE)",
+			"%d of tenant %s's authorised officers have a registered key; a purge needs %d signed approvals", n, t.Name, s.cfg.PurgeApprovals)
+	}
 	w, kd, err := s.Ring(d)
 	if err != nil {
 		return d, err
@@ -99,12 +141,18 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 		}
 	}
 	w.Ring.Evict(d.ID)
-	now := s.cfg.Now().UTC()
+	// What the officers sign: the request as stored, to the millisecond
+	// the store keeps, with the containers it deletes.
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	containers, err := s.containersOn(ctx, t.ID, d.ID)
+	if err != nil {
+		return d, err
+	}
 	d.Enabled, d.Updated = false, now
 	if err := s.st.UpdateDEP(ctx, d); err != nil {
 		return d, err
 	}
-	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: tenant.Caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, State: store.PurgeRequested, Updated: now}
+	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: tenant.Caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, Containers: containers, State: store.PurgeRequested, Updated: now}
 	if err := s.st.CreatePurge(ctx, p); errors.Is(err, store.ErrConflict) {
 		return d, rule.Conflict(client.RulePurgeRequested, "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
 	} else if err != nil {
@@ -114,25 +162,38 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	return d, nil
 }
 
-// Approve is step 3: the caller, an authorised officer, approves the purge
-// of a DEP. The purge is Approved once enough officers did; the caller
+// Approve is step 3: an authorised officer's signed approval of the
+// purge of a DEP (SPEC T7). sig must be the officer's Ed25519 signature,
+// by the key registered for them before the request, over the request's
+// canonical statement (Statement); the caller's token only carried it.
+// The purge is Approved once enough distinct officers did; the caller
 // then starts the purge job.
-func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName string) (store.Purge, error) {
+func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, officer, signature string) (store.Purge, error) {
+	sig, err := client.DecodeSignature(signature)
+	if err != nil {
+		return store.Purge{}, rule.Invalid(client.RuleApprovalSignature, "send the officer's signature, made by: ck dep purge approve NAME --key FILE", "%s", err.Error())
+	}
 	p, err := s.PurgeOf(ctx, t, idOrName)
 	if err != nil {
 		return p, err
 	}
-	who := strings.ToLower(tenant.Caller(ctx).Subject)
-	officers, err := s.Officers(ctx, t)
+	who := strings.ToLower(strings.TrimSpace(officer))
+	k, err := s.officerKey(ctx, t, who)
 	if err != nil {
 		return p, err
 	}
-	if !slices.Contains(officers, who) {
-		return p, rule.Refused(client.RulePurgeOfficer, "sign in as an authorised officer designated at onboarding ("+strings.Join(officers, ", ")+"): ck dep purge approve NAME --token-file OFFICER.token",
-			"%s is not an authorised officer of tenant %s", who, t.Name)
-	}
 	if p.State != store.PurgeRequested {
 		return p, rule.Conflict(client.RulePurgeState, "nothing to approve: read the request (ck dep purge show "+p.Name+")", "the purge of %s is %s", p.Name, p.State)
+	}
+	if k.Registered.After(p.Requested) {
+		// Registered under the open request (a race with the store's guard
+		// on PostgreSQL): not a key the officer had before the request.
+		return p, rule.Refused(client.RuleOfficerKeyDuringPurge, "an officer signs with the key registered before the purge was requested",
+			"the key of %s was registered at %s, after the purge of %s was requested", who, k.Registered.Format(time.RFC3339Nano), p.Name)
+	}
+	if !client.VerifyPurge(k.PublicKey, Statement(p, who), sig) {
+		return p, rule.Refused(client.RuleApprovalSignature, "sign this request with the officer's own key (ck dep purge approve "+p.Name+" --key FILE); a signature over another request, or by another key, does not approve it",
+			"the signature is not %s's (key %s) over the purge request of %s", who, client.KeyFingerprint(k.PublicKey), p.Name)
 	}
 	for _, a := range p.Approvals {
 		if a.Officer == who {
@@ -141,7 +202,7 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName s
 	}
 	prev := p.State
 	now := s.cfg.Now().UTC()
-	p.Approvals = append(p.Approvals, store.PurgeApproval{Officer: who, At: now})
+	p.Approvals = append(p.Approvals, store.PurgeApproval{Officer: who, At: now, Signature: sig, PublicKey: k.PublicKey, KeyRegistered: k.Registered, SubmittedBy: tenant.Caller(ctx).Subject})
 	p.Updated = now
 	if len(p.Approvals) >= p.Required {
 		p.State = store.PurgeApproved
@@ -151,7 +212,7 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName s
 	} else if err != nil {
 		return p, err
 	}
-	s.cfg.Logger.Warn("dep: purge approved", "tenant", t.ID, "dep", p.DEP, "officer", who, "approvals", len(p.Approvals), "of", p.Required)
+	s.cfg.Logger.Warn("dep: purge approved", "tenant", t.ID, "dep", p.DEP, "officer", who, "key", client.KeyFingerprint(k.PublicKey), "submitted by", tenant.Caller(ctx).Subject, "approvals", len(p.Approvals), "of", p.Required)
 	return p, nil
 }
 
@@ -168,5 +229,11 @@ func (s *Service) RequirePurgeFree(ctx context.Context, t store.ServiceTenant, d
 
 // Purges returns the tenant's purge requests, oldest first.
 func (s *Service) Purges(ctx context.Context, t store.ServiceTenant) ([]store.Purge, error) {
-	return s.st.ListPurges(ctx, t.ID)
+	ps, err := s.st.ListPurges(ctx, t.ID)
+	for i := range ps {
+		if err == nil && ps[i].State != store.PurgePurged {
+			ps[i], err = s.fixContainers(ctx, ps[i])
+		}
+	}
+	return ps, err
 }

@@ -23,10 +23,10 @@ type purgeArgs struct {
 	Containers        []string
 }
 
-// ApprovePurge is an authorised officer's approval (R6 step 3); with
-// enough approvals the purge job starts.
-func (s *Service) ApprovePurge(ctx context.Context, t store.ServiceTenant, idOrName string) (store.Purge, error) {
-	p, err := s.deps.Approve(ctx, t, idOrName)
+// ApprovePurge is an authorised officer's signed approval (R6 step 3,
+// T7); with enough approvals the purge job starts.
+func (s *Service) ApprovePurge(ctx context.Context, t store.ServiceTenant, idOrName, officer, signature string) (store.Purge, error) {
+	p, err := s.deps.Approve(ctx, t, idOrName, officer, signature)
 	if err != nil {
 		return p, err
 	}
@@ -50,13 +50,9 @@ func (s *Service) startPurge(ctx context.Context, t store.ServiceTenant, p store
 		for _, r := range kd.CustomerKeys {
 			a.CustomerKeys = append(a.CustomerKeys, r.KeyID)
 		}
-		ms, err := s.boxes.OnDEP(ctx, t, d.ID)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			a.Containers = append(a.Containers, m.ID)
-		}
+		// The containers are those the officers signed for, fixed with the
+		// request (T7); nothing joins or leaves a DEP with a purge request.
+		a.Containers = p.Containers
 	} else if !rule.Is(err, rule.KindNotFound) {
 		return err
 	}
@@ -171,9 +167,7 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 	for _, k := range a.CustomerKeys {
 		c.Keys = append(c.Keys, shred.Key{ID: k, Kind: "customer-key", State: "access-removed", Time: &p.Requested, Detail: "the service's unwrap was refused when the purge was requested; the key stays in the tenant's vault"})
 	}
-	for _, ap := range p.Approvals {
-		c.Approvals = append(c.Approvals, shred.Approval{Officer: ap.Officer, At: ap.At})
-	}
+	c.Approvals = certApprovals(p.Approvals)
 	cert, err := shred.Sign(c, s.deps.Signer())
 	if err != nil {
 		return jobs.Permanent(err)

@@ -6,6 +6,14 @@
 // The signature is Ed25519 over the exact bytes of the "certificate"
 // member as they appear in the file, so it can also be checked without
 // this package (see docs/format.md).
+//
+// Since version 2 (Type) every approval in the certificate carries the
+// officer's own signature over the purge request the certificate states,
+// with the officer's public key (SPEC T7): Verify checks each against the
+// canonical statement (client.PurgeStatement), so the certificate proves
+// who approved, not only what the service says. Version 1 certificates,
+// issued before officers signed, still verify; their approvals are the
+// service's word only (Certificate.Type says which).
 package shred
 
 import (
@@ -18,10 +26,17 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/customerkey/customerkey/client"
 )
 
-// Type names what a certificate states.
-const Type = "customerkey.crypto-shred.v1"
+// Type names what a certificate states: version 2, with the officers'
+// signatures.
+const Type = "customerkey.crypto-shred.v2"
+
+// TypeV1 is the type of certificates issued before officers signed their
+// approvals: they verify, and their approvals carry no signature.
+const TypeV1 = "customerkey.crypto-shred.v1"
 
 // Key is a destroyed or revoked key.
 type Key struct {
@@ -32,10 +47,18 @@ type Key struct {
 	Detail string     `json:"detail,omitempty"` // e.g. the vault's answer
 }
 
-// Approval is an officer's approval.
+// Approval is an officer's approval: from version 2 on, the officer's
+// Ed25519 signature over the purge request the certificate states
+// (client.PurgeStatement built from the certificate), and the public key
+// that verifies it.
 type Approval struct {
-	Officer string    `json:"officer"`
-	At      time.Time `json:"at"`
+	Officer       string     `json:"officer"`
+	At            time.Time  `json:"at"`
+	Fingerprint   string     `json:"fingerprint,omitempty"`   // of PublicKey, SHA256:... (ssh-keygen -l)
+	PublicKey     string     `json:"publicKey,omitempty"`     // the officer's registered Ed25519 key, base64
+	KeyRegistered *time.Time `json:"keyRegistered,omitempty"` // when it was registered
+	Signature     string     `json:"signature,omitempty"`     // base64
+	SubmittedBy   string     `json:"submittedBy,omitempty"`   // whose token sent it
 }
 
 // Certificate is what the service states.
@@ -81,8 +104,68 @@ func Sign(c Certificate, key ed25519.PrivateKey) ([]byte, error) {
 // ErrSignature means the signature does not match the certificate.
 var ErrSignature = errors.New("shred: the signature does not match: the certificate was changed or another key signed it")
 
-// Verify checks a certificate file against the service's public key and
-// returns what it states.
+// ApprovalError means an officer's approval in a certificate does not
+// verify: the signature is missing, altered, by another key than the one
+// stated, or over another request.
+type ApprovalError struct {
+	Officer string
+	Reason  string
+}
+
+func (e *ApprovalError) Error() string {
+	return "shred: the approval of " + e.Officer + " does not verify: " + e.Reason
+}
+
+// Statement is what each officer signed, as the certificate states it.
+func (c Certificate) Statement(officer string) client.PurgeStatement {
+	return client.PurgeStatement{Officer: officer, Tenant: c.Tenant, DEP: c.DEP, DEPName: c.DEPName, Reason: c.Reason, Contact: c.Contact,
+		RequestedBy: c.RequestedBy, Requested: c.Requested, Containers: c.Containers}
+}
+
+// VerifyApprovals checks every officer's signature in a version 2
+// certificate over the request it states; distinct officers with
+// distinct keys. A version 1 certificate has none to check.
+func (c Certificate) VerifyApprovals() error {
+	if c.Type == TypeV1 {
+		return nil
+	}
+	if len(c.Approvals) == 0 {
+		return errors.New("shred: the certificate states no approval")
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Approvals {
+		fail := func(why string) error { return &ApprovalError{Officer: a.Officer, Reason: why} }
+		pub, err := base64.StdEncoding.DecodeString(a.PublicKey)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return fail("no Ed25519 public key")
+		}
+		if a.Fingerprint != client.KeyFingerprint(pub) {
+			return fail("the fingerprint is not the public key's")
+		}
+		sig, err := client.DecodeSignature(a.Signature)
+		if err != nil {
+			return fail("no signature")
+		}
+		if !client.VerifyPurge(pub, c.Statement(a.Officer), sig) {
+			return fail("the signature does not match the request the certificate states")
+		}
+		if seen[a.Officer] || seen[a.PublicKey] {
+			return fail("an officer or a key approves twice")
+		}
+		seen[a.Officer], seen[a.PublicKey] = true, true
+	}
+	return nil
+}
+
+// Encode is how a certificate writes bytes: base64.
+func Encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// Fingerprint is an Ed25519 public key's SHA256:... fingerprint.
+func Fingerprint(pub []byte) string { return client.KeyFingerprint(pub) }
+
+// Verify checks a certificate file against the service's public key and,
+// from version 2 on, every officer's signature over the request it
+// states (an *ApprovalError if one fails); it returns what it states.
 func Verify(data []byte, pub ed25519.PublicKey) (Certificate, error) {
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -108,8 +191,11 @@ func Verify(data []byte, pub ed25519.PublicKey) (Certificate, error) {
 	if err := json.Unmarshal(compact.Bytes(), &c); err != nil {
 		return Certificate{}, fmt.Errorf("shred: %w", err)
 	}
-	if c.Type != Type {
-		return Certificate{}, fmt.Errorf("shred: certificate of type %q, want %q", c.Type, Type)
+	if c.Type != Type && c.Type != TypeV1 {
+		return Certificate{}, fmt.Errorf("shred: certificate of type %q, want %q (or %q)", c.Type, Type, TypeV1)
+	}
+	if err := c.VerifyApprovals(); err != nil {
+		return c, err
 	}
 	return c, nil
 }

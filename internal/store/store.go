@@ -498,6 +498,7 @@ type Store interface {
 	Jobs
 	Purges
 	AccessRequests
+	OfficerKeys
 	Close() error
 }
 
@@ -597,10 +598,17 @@ const (
 	PurgePurged    = "Purged"    // done: the certificate is issued
 )
 
-// PurgeApproval is one officer's approval of a purge.
+// PurgeApproval is one officer's approval of a purge: the officer's
+// Ed25519 signature over the purge's canonical statement, with the
+// registered key that verified it (SPEC T7). Approvals stored before
+// signed approvals have no signature.
 type PurgeApproval struct {
-	Officer string    `json:"officer"`
-	At      time.Time `json:"at"`
+	Officer       string    `json:"officer"`
+	At            time.Time `json:"at"`
+	Signature     []byte    `json:"signature,omitempty"`
+	PublicKey     []byte    `json:"publicKey,omitempty"`
+	KeyRegistered time.Time `json:"keyRegistered,omitzero"`
+	SubmittedBy   string    `json:"submittedBy,omitempty"`
 }
 
 // Purge is a permanent data purge request on a mailbox DEP, kept after the
@@ -614,10 +622,36 @@ type Purge struct {
 	RequestedBy string
 	Requested   time.Time
 	Required    int // approvals needed
+	// Containers are the IDs of the containers the purge deletes, fixed
+	// when it is requested (what the officers sign); nil for a request
+	// stored before they were (migration 0019).
+	Containers  []string
 	Approvals   []PurgeApproval
 	State       string
 	Certificate []byte // signed JSON, once Purged
 	Updated     time.Time
+}
+
+// OfficerKey is the Ed25519 public key an authorised officer signs purge
+// approvals with (SPEC T7).
+type OfficerKey struct {
+	Tenant       string
+	Officer      string // lower case
+	PublicKey    []byte // 32 bytes
+	Registered   time.Time
+	RegisteredBy string
+}
+
+// OfficerKeys holds the officers' public keys.
+type OfficerKeys interface {
+	// PutOfficerKey registers or replaces an officer's key unless the
+	// tenant has a purge request that is Requested or Approved
+	// (ErrConflict): keys do not change under an open purge.
+	PutOfficerKey(ctx context.Context, k OfficerKey) error
+	// OfficerKey reads an officer's key; ErrNotFound if none.
+	OfficerKey(ctx context.Context, tenant, officer string) (OfficerKey, error)
+	// ListOfficerKeys lists a tenant's officer keys, by officer.
+	ListOfficerKeys(ctx context.Context, tenant string) ([]OfficerKey, error)
 }
 
 // Purges holds purge requests.

@@ -101,15 +101,23 @@ func (s *DB) ListJobs(ctx context.Context, tenant string, limit int) ([]store.Jo
 	return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, limit)
 }
 
-const purgeCols = `tenant, dep, name, reason, contact, requested_by, requested, required, approvals, state, certificate, updated`
+const purgeCols = `tenant, dep, name, reason, contact, requested_by, requested, required, approvals, state, certificate, updated, containers`
 
 func scanPurge(r scanner) (store.Purge, error) {
 	var p store.Purge
 	var requested, updated int64
-	var approvals string
-	err := r.Scan(&p.Tenant, &p.DEP, &p.Name, &p.Reason, &p.Contact, &p.RequestedBy, &requested, &p.Required, &approvals, &p.State, &p.Certificate, &updated)
+	var approvals, containers string
+	err := r.Scan(&p.Tenant, &p.DEP, &p.Name, &p.Reason, &p.Contact, &p.RequestedBy, &requested, &p.Required, &approvals, &p.State, &p.Certificate, &updated, &containers)
 	if err != nil {
 		return p, err
+	}
+	if containers != "" {
+		if err := json.Unmarshal([]byte(containers), &p.Containers); err != nil {
+			return p, fmt.Errorf("purge %s: containers: %w", p.DEP, err)
+		}
+		if p.Containers == nil {
+			p.Containers = []string{}
+		}
 	}
 	p.Requested, p.Updated = fromMS(requested), fromMS(updated)
 	if err := json.Unmarshal([]byte(approvals), &p.Approvals); err != nil {
@@ -127,8 +135,12 @@ func approvalsJSON(p store.Purge) string {
 }
 
 func (s *DB) CreatePurge(ctx context.Context, p store.Purge) error {
-	_, err := s.exec(ctx, `INSERT INTO svc_purges (`+purgeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Tenant, p.DEP, p.Name, p.Reason, p.Contact, p.RequestedBy, ms(p.Requested), p.Required, approvalsJSON(p), p.State, p.Certificate, ms(p.Updated))
+	containers := ""
+	if p.Containers != nil {
+		containers = jsonText(p.Containers)
+	}
+	_, err := s.exec(ctx, `INSERT INTO svc_purges (`+purgeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Tenant, p.DEP, p.Name, p.Reason, p.Contact, p.RequestedBy, ms(p.Requested), p.Required, approvalsJSON(p), p.State, p.Certificate, ms(p.Updated), containers)
 	return err
 }
 
@@ -144,4 +156,34 @@ func (s *DB) ListPurges(ctx context.Context, tenant string) ([]store.Purge, erro
 func (s *DB) UpdatePurge(ctx context.Context, p store.Purge, prev string) error {
 	return changed(s.exec(ctx, `UPDATE svc_purges SET approvals = ?, state = ?, certificate = ?, updated = ? WHERE tenant = ? AND dep = ? AND state = ?`,
 		approvalsJSON(p), p.State, p.Certificate, ms(p.Updated), p.Tenant, p.DEP, prev))("the purge request of DEP " + p.DEP + " is no longer " + prev)
+}
+
+const officerKeyCols = `tenant, officer, public_key, registered, registered_by`
+
+func scanOfficerKey(r scanner) (store.OfficerKey, error) {
+	var k store.OfficerKey
+	var registered int64
+	err := r.Scan(&k.Tenant, &k.Officer, &k.PublicKey, &registered, &k.RegisteredBy)
+	k.Registered = fromMS(registered)
+	return k, err
+}
+
+// PutOfficerKey writes the key only if the tenant has no open purge
+// request, in one statement: a purge requested at the same moment on
+// SQLite (one writer) is ordered before or after it. (On PostgreSQL the
+// approval also refuses a key registered after the request.)
+func (s *DB) PutOfficerKey(ctx context.Context, k store.OfficerKey) error {
+	return changed(s.exec(ctx, `INSERT INTO svc_officer_keys (`+officerKeyCols+`)
+		SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM svc_purges WHERE tenant = ? AND state IN (?, ?))
+		ON CONFLICT (tenant, officer) DO UPDATE SET public_key = excluded.public_key, registered = excluded.registered, registered_by = excluded.registered_by`,
+		k.Tenant, k.Officer, k.PublicKey, ms(k.Registered), k.RegisteredBy, k.Tenant, store.PurgeRequested, store.PurgeApproved))("tenant " + k.Tenant + " has an open purge request")
+}
+
+func (s *DB) OfficerKey(ctx context.Context, tenant, officer string) (store.OfficerKey, error) {
+	k, err := scanOfficerKey(s.queryRow(ctx, `SELECT `+officerKeyCols+` FROM svc_officer_keys WHERE tenant = ? AND officer = ?`, tenant, officer))
+	return k, s.mapErr(err)
+}
+
+func (s *DB) ListOfficerKeys(ctx context.Context, tenant string) ([]store.OfficerKey, error) {
+	return list(ctx, s, scanOfficerKey, `SELECT `+officerKeyCols+` FROM svc_officer_keys WHERE tenant = ? ORDER BY officer`, tenant)
 }

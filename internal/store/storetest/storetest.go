@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Purges", testPurges},
 		{"Tokens", testTokens},
 		{"AccessRequests", testAccessRequests},
+		{"OfficerKeys", testOfficerKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -867,13 +868,65 @@ func testPurges(t *testing.T, s store.Store) {
 	equal(t, "purge", got, p)
 	_, err = s.Purge(ctx, "t2", "dep-1")
 	wantErr(t, err, store.ErrNotFound)
-	p.Approvals = []store.PurgeApproval{{Officer: "cfo@contoso.com", At: now()}}
+	p.Approvals = []store.PurgeApproval{{Officer: "cfo@contoso.com", At: now(), Signature: []byte("sig"), PublicKey: []byte("pub"), KeyRegistered: now(), SubmittedBy: "admin@contoso.com"}}
 	p.State, p.Certificate = store.PurgeApproved, []byte("signed")
 	must(t, s.UpdatePurge(ctx, p, store.PurgeRequested))
 	wantErr(t, s.UpdatePurge(ctx, p, store.PurgeRequested), store.ErrConflict) // no longer Requested
 	ps, err := s.ListPurges(ctx, "t1")
 	must(t, err)
 	equal(t, "purges", ps, []store.Purge{p})
+
+	// The containers a purge deletes are fixed with the request; none is
+	// an empty list, not "not fixed" (nil: a request stored before 0019).
+	q := store.Purge{Tenant: "t1", DEP: "dep-2", Name: "EXO-DEP-2", Reason: "leaving", Contact: "cfo@contoso.com", RequestedBy: "admin@contoso.com",
+		Requested: now(), Required: 1, Containers: []string{"alice@contoso.com", "bob@contoso.com"}, State: store.PurgeRequested, Updated: now()}
+	must(t, s.CreatePurge(ctx, q))
+	got, err = s.Purge(ctx, "t1", "dep-2")
+	must(t, err)
+	q.Approvals = []store.PurgeApproval{}
+	equal(t, "purge with containers", got, q)
+	q.DEP, q.Containers = "dep-3", []string{}
+	must(t, s.CreatePurge(ctx, q))
+	got, err = s.Purge(ctx, "t1", "dep-3")
+	must(t, err)
+	equal(t, "purge of no container", got, q)
+}
+
+func testOfficerKeys(t *testing.T, s store.Store) {
+	k := store.OfficerKey{Tenant: "t1", Officer: "cso@contoso.com", PublicKey: []byte("0123456789abcdef0123456789abcdef"), Registered: now(), RegisteredBy: "admin@contoso.com"}
+	_, err := s.OfficerKey(ctx, "t1", k.Officer)
+	wantErr(t, err, store.ErrNotFound)
+	must(t, s.PutOfficerKey(ctx, k))
+	got, err := s.OfficerKey(ctx, "t1", k.Officer)
+	must(t, err)
+	equal(t, "officer key", got, k)
+	k2 := k
+	k2.PublicKey, k2.Registered = []byte("fedcba9876543210fedcba9876543210"), now().Add(time.Second)
+	must(t, s.PutOfficerKey(ctx, k2)) // replaced
+	cfo := store.OfficerKey{Tenant: "t1", Officer: "cfo@contoso.com", PublicKey: []byte("cfo-key-cfo-key-cfo-key-cfo-key-"), Registered: now(), RegisteredBy: "admin@contoso.com"}
+	must(t, s.PutOfficerKey(ctx, cfo))
+	other := store.OfficerKey{Tenant: "t2", Officer: "cso@contoso.com", PublicKey: []byte("t2"), Registered: now(), RegisteredBy: "x"}
+	must(t, s.PutOfficerKey(ctx, other))
+	ks, err := s.ListOfficerKeys(ctx, "t1")
+	must(t, err)
+	equal(t, "officer keys", ks, []store.OfficerKey{cfo, k2})
+
+	// No key changes while a purge request of the tenant is open.
+	p := store.Purge{Tenant: "t1", DEP: "dep-1", Name: "EXO-DEP-1", Reason: "leaving", Contact: "cfo@contoso.com", RequestedBy: "admin@contoso.com",
+		Requested: now(), Required: 1, Containers: []string{}, State: store.PurgeRequested, Updated: now()}
+	must(t, s.CreatePurge(ctx, p))
+	wantErr(t, s.PutOfficerKey(ctx, k), store.ErrConflict)
+	wantErr(t, s.PutOfficerKey(ctx, store.OfficerKey{Tenant: "t1", Officer: "new@contoso.com", PublicKey: []byte("n"), Registered: now()}), store.ErrConflict)
+	must(t, s.PutOfficerKey(ctx, other)) // another tenant's purge is not this one's
+	got, err = s.OfficerKey(ctx, "t1", k.Officer)
+	must(t, err)
+	equal(t, "officer key under an open purge", got, k2)
+	p.State = store.PurgeApproved
+	must(t, s.UpdatePurge(ctx, p, store.PurgeRequested))
+	wantErr(t, s.PutOfficerKey(ctx, k), store.ErrConflict)
+	p.State = store.PurgePurged
+	must(t, s.UpdatePurge(ctx, p, store.PurgeApproved))
+	must(t, s.PutOfficerKey(ctx, k)) // closed: keys may change again
 }
 
 func testTokens(t *testing.T, s store.Store) {

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/customerkey/customerkey/client"
+)
+
+// officerCmd is ck officer: the authorised officers' keys (SPEC O7, T7).
+// An officer keeps a private key; the tenant's global admin registers its
+// public key; the officer approves a purge by signing it
+// (ck dep purge approve NAME --key FILE).
+func (a *app) officerCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "officer", Short: "Authorised officers' signing keys: keygen, register, list (T7)",
+		Long: `An authorised officer designated at onboarding (ck onboarding new ... --officer UPN)
+approves a data purge with their own signature, never with a token alone:
+
+  1. the officer makes a key pair and keeps the private key:
+       ck officer keygen --out cso.key            (cso.key 0600, cso.key.pub)
+     (an existing ssh-ed25519 key works too: ~/.ssh/id_ed25519.pub)
+  2. the tenant's global admin registers the public key:
+       ck officer register cso@contoso.com --public-key cso.key.pub
+  3. the officer approves a purge by signing it:
+       ck dep purge approve NAME --key cso.key
+
+Replacing a key is a global admin's action, in the audit log, and refused
+while a purge request is open.`}
+	var tenant string
+	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+
+	var outFile, comment string
+	keygen := &cobra.Command{Use: "keygen --out FILE", Short: "Make an officer's Ed25519 key pair: FILE (private, 0600) and FILE.pub", Args: cobra.NoArgs,
+		Example: `  ck officer keygen --out cso.key --comment cso@contoso.com
+  ck officer register cso@contoso.com --public-key cso.key.pub   # as the global admin`,
+		Long: `Writes the private key to FILE (PKCS#8 PEM, as openssl reads it; mode
+0600; never overwritten) and the public key to FILE.pub as an
+ssh-ed25519 line, and prints the public key and its fingerprint. Keep
+FILE to yourself: whoever holds it approves purges in your name. Give
+FILE.pub (or the printed line) to the tenant's global admin to register.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if outFile == "" {
+				return errors.New("--out FILE is required")
+			}
+			pub, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			der, err := x509.MarshalPKCS8PrivateKey(priv)
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(outFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("%w (key files are never overwritten)", err)
+			}
+			if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			line := client.AuthorizedKey(pub, comment)
+			if err := os.WriteFile(outFile+".pub", []byte(line+"\n"), 0o644); err != nil {
+				return err
+			}
+			res := struct {
+				PrivateKeyFile string `json:"privateKeyFile"`
+				PublicKeyFile  string `json:"publicKeyFile"`
+				PublicKey      string `json:"publicKey"`
+				Fingerprint    string `json:"fingerprint"`
+			}{outFile, outFile + ".pub", line, client.KeyFingerprint(pub)}
+			if a.output == "json" {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.stderr, "wrote %s (private: keep it) and %s\n", outFile, outFile+".pub")
+			a.fields("Public key", res.PublicKey, "Fingerprint", res.Fingerprint)
+			return nil
+		}}
+	keygen.Flags().StringVar(&outFile, "out", "", "private key file to write (the public key goes to FILE.pub)")
+	keygen.Flags().StringVar(&comment, "comment", "", "comment on the public key line, e.g. the officer's address")
+
+	showOfficer := func(o client.Officer) {
+		reg := ""
+		if o.Registered != nil {
+			reg = o.Registered.Format(time.RFC3339) + " by " + o.RegisteredBy
+		}
+		a.fields("Officer", o.Officer, "Fingerprint", o.Fingerprint, "Public key", o.PublicKey, "Registered", reg)
+		if o.Replaced != "" {
+			a.fields("Replaced", o.Replaced)
+		}
+	}
+	var pubFile string
+	register := &cobra.Command{Use: "register UPN --public-key FILE", Short: "Register or replace an authorised officer's public key (the tenant's global admin)", Args: cobra.ExactArgs(1),
+		Example: `  ck officer register cso@contoso.com --public-key cso.key.pub
+  ck officer register cso@contoso.com --public-key ~/.ssh/id_ed25519.pub`,
+		Long: `Registers the Ed25519 public key that signs the officer's purge approvals:
+an ssh-ed25519 line (FILE.pub of: ck officer keygen --out FILE), PEM, or
+32 bytes base64. The officer must be designated at onboarding. A second
+registration replaces the key: it is recorded in the audit log with both
+fingerprints, and refused while a purge request is open.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pubFile == "" {
+				return errors.New("--public-key FILE is required")
+			}
+			b, err := os.ReadFile(pubFile)
+			if err != nil {
+				return err
+			}
+			if _, err := client.ParseOfficerKey(string(b)); err != nil {
+				return fmt.Errorf("%s: %w", pubFile, err)
+			}
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
+			if err != nil {
+				return err
+			}
+			o, err := c.RegisterOfficerKey(cmd.Context(), t, args[0], client.RegisterOfficerKeyRequest{PublicKey: string(b)})
+			return out(a, o, err, showOfficer)
+		}}
+	register.Flags().StringVar(&pubFile, "public-key", "", "the officer's public key file")
+	list := &cobra.Command{Use: "list", Short: "The authorised officers and their keys' fingerprints", Args: cobra.NoArgs,
+		Example: "  ck officer list --token-file admin.token",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
+			if err != nil {
+				return err
+			}
+			offs, err := c.Officers(cmd.Context(), t)
+			return out(a, offs, err, func(offs client.Officers) {
+				var rows [][]string
+				for _, o := range offs.Value {
+					fp, reg := o.Fingerprint, ""
+					if fp == "" {
+						fp = "(no key: ck officer register " + o.Officer + " --public-key FILE)"
+					}
+					if o.Registered != nil {
+						reg = o.Registered.Format(time.RFC3339)
+					}
+					rows = append(rows, []string{o.Officer, fp, reg})
+				}
+				a.table([]string{"OFFICER", "KEY", "REGISTERED"}, rows)
+			})
+		}}
+	cmd.AddCommand(keygen, register, list)
+	return cmd
+}
+
+// readOfficerKey reads an officer's private key: PKCS#8 PEM (ck officer
+// keygen, openssl genpkey -algorithm ed25519) or an OpenSSH ed25519 key
+// (ssh-keygen -t ed25519; a passphrase from $CK_KEY_PASSPHRASE).
+func readOfficerKey(file string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: not a PEM private key", file)
+	}
+	var k any
+	switch blk.Type {
+	case "PRIVATE KEY":
+		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "OPENSSH PRIVATE KEY":
+		if pass := os.Getenv("CK_KEY_PASSPHRASE"); pass != "" {
+			k, err = ssh.ParseRawPrivateKeyWithPassphrase(b, []byte(pass))
+		} else {
+			k, err = ssh.ParseRawPrivateKey(b)
+		}
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, fmt.Errorf("%s is encrypted: give its passphrase in $CK_KEY_PASSPHRASE", file)
+		}
+	default:
+		return nil, fmt.Errorf("%s: a %s block; want an Ed25519 private key (PRIVATE KEY or OPENSSH PRIVATE KEY)", file, blk.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	switch k := k.(type) {
+	case ed25519.PrivateKey:
+		return k, nil
+	case *ed25519.PrivateKey:
+		return *k, nil
+	}
+	return nil, fmt.Errorf("%s: not an Ed25519 key (officers sign with Ed25519)", file)
+}
+
+// statementLines is what an officer is about to sign, to read first.
+func statementLines(p client.PurgeRequest, officer string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "You sign, as %s, the approval of the PERMANENT purge of DEP %s (%s)\n", officer, p.Name, p.DEP)
+	fmt.Fprintf(&b, "of tenant %s, requested by %s at %s.\n", p.Tenant, p.RequestedBy, p.Requested)
+	fmt.Fprintf(&b, "Reason: %s\nContact: %s\n", p.Reason, p.Contact)
+	fmt.Fprintf(&b, "It deletes %d containers with all their data, for good:\n", len(p.Containers))
+	for _, c := range p.Containers {
+		fmt.Fprintf(&b, "  %s\n", c)
+	}
+	return b.String()
+}

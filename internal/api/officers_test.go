@@ -1,0 +1,244 @@
+package api_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// registerOfficer gives officer a new key pair and registers its public
+// key in the store (as the tenant's global admin would, before any purge).
+func (e *depEnv) registerOfficer(officer string) ed25519.PrivateKey {
+	e.t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	if err := e.st.PutOfficerKey(context.Background(), store.OfficerKey{Tenant: e.seed.Tenant, Officer: officer, PublicKey: pub, Registered: time.Now().Add(-time.Minute), RegisteredBy: "setup"}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.officerKeys[officer] = priv
+	return priv
+}
+
+// purgeRequest reads the purge request of dep as the SDK does.
+func (e *depEnv) purgeRequest(token, dep string) client.PurgeRequest {
+	e.t.Helper()
+	st, b := e.raw(token, "GET", "/v1/tenants/Contoso/dataEncryptionPolicies/"+dep+"/purge", nil)
+	var p client.PurgeRequest
+	if err := json.Unmarshal(b, &p); st != 200 || err != nil {
+		e.t.Fatalf("purge of %s: %d %s %v", dep, st, b, err)
+	}
+	return p
+}
+
+// approve signs the purge of dep as officer with key (what ck dep purge
+// approve --key does) and sends the signature with token.
+func (e *depEnv) approve(token, dep, officer string, key ed25519.PrivateKey) (int, string, map[string]any) {
+	e.t.Helper()
+	st, err := e.purgeRequest(token, dep).Statement(officer)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.sendApproval(token, dep, officer, client.SignPurge(key, st))
+}
+
+func (e *depEnv) sendApproval(token, dep, officer, sig string) (int, string, map[string]any) {
+	e.t.Helper()
+	b, _ := json.Marshal(client.ApprovePurgeRequest{Officer: officer, Signature: sig})
+	return e.call(token, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/"+dep+"/purge/approve", string(b))
+}
+
+// requestPurges makes each DEP ("NAME:mailbox,mailbox...") with its
+// mailboxes, removes the workload's access to the keys, and requests each
+// DEP's purge.
+func (e *depEnv) requestPurges(token string, deps ...string) {
+	e.t.Helper()
+	const T = "/v1/tenants/Contoso"
+	for _, d := range deps {
+		name, mbs, _ := strings.Cut(d, ":")
+		if st, _, b := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, name, e.keys)); st != 201 {
+			e.t.Fatalf("DEP %s: %d %v", name, st, b)
+		}
+		for _, mb := range strings.Split(mbs, ",") {
+			if st, _, b := e.call(e.admin, "POST", T+"/mailboxes", fmt.Sprintf(`{"id":%q,"dataEncryptionPolicy":%q}`, mb, name)); st != 201 {
+				e.t.Fatalf("mailbox %s: %d %v", mb, st, b)
+			}
+		}
+	}
+	e.grantWorkload("get")
+	for _, d := range deps {
+		name, _, _ := strings.Cut(d, ":")
+		if st, _, b := e.call(token, "PATCH", T+"/dataEncryptionPolicies/"+name, `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
+			e.t.Fatalf("purge request on %s: %d %v", name, st, b)
+		}
+	}
+}
+
+// TestOfficerKeys: the tenant's global admin registers and replaces
+// officers' keys (audited); anything else is refused with its rule, and
+// nobody changes a key while a purge request is open (T7).
+func TestOfficerKeys(t *testing.T) {
+	e := startDEPs(t)
+	const T = "/v1/tenants/Contoso"
+	_, _, g := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	admin := g["token"].(string)
+	pub, _, _ := ed25519.GenerateKey(nil)
+	ssh := client.AuthorizedKey(pub, "cso@contoso.com")
+	put := func(token, officer, key string) (int, string, map[string]any) {
+		b, _ := json.Marshal(client.RegisterOfficerKeyRequest{PublicKey: key})
+		return e.call(token, "PUT", T+"/officers/"+officer+"/key", string(b))
+	}
+
+	st, ct, body := put(e.admin, "cso@contoso.com", ssh) // an Exchange admin
+	e.wantProblem(403, "Authorization.Role", st, ct, body)
+	st, ct, body = put(admin, "eve@contoso.com", ssh)
+	e.wantProblem(404, "R6.Officer", st, ct, body)
+	for _, bad := range []string{"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ", "not a key", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n"} {
+		st, ct, body = put(admin, "cso@contoso.com", bad)
+		e.wantProblem(400, "T7.PublicKey", st, ct, body)
+	}
+	// Replaced (audited, with both fingerprints); the old key no longer signs.
+	old := client.KeyFingerprint(e.officerKeys["cso@contoso.com"].Public().(ed25519.PublicKey))
+	st, _, body = put(admin, "CSO@contoso.com", ssh)
+	if st != 200 || body["fingerprint"] != client.KeyFingerprint(pub) || body["replaced"] != old || body["officer"] != "cso@contoso.com" {
+		t.Fatalf("replace: %d %v", st, body)
+	}
+	var seen bool
+	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
+		if r.Action == "officer-key-replace" && r.KeyID == client.KeyFingerprint(pub) && r.Actor == "admin@contoso.com (global-admin)" {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("the key replacement is not in the audit log")
+	}
+	// One key, one officer.
+	e.st.SetOnboarded(context.Background(), store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "cfo@contoso.com"}, Enabled: time.Now()})
+	st, ct, body = put(admin, "cfo@contoso.com", ssh)
+	e.wantProblem(409, "T7.KeyUnique", st, ct, body)
+	_, _, list := e.call(e.admin, "GET", T+"/officers", "")
+	if vs := list["value"].([]any); len(vs) != 2 || vs[0].(map[string]any)["officer"] != "cfo@contoso.com" || vs[0].(map[string]any)["fingerprint"] != nil || vs[1].(map[string]any)["fingerprint"] != client.KeyFingerprint(pub) {
+		t.Fatalf("officers: %v", list)
+	}
+
+	// Under an open purge request: no key changes, first or replacement.
+	e.requestPurges(admin, "DEP-1:alice@contoso.com")
+	pub2, _, _ := ed25519.GenerateKey(nil)
+	st, ct, body = put(admin, "cso@contoso.com", client.AuthorizedKey(pub2, ""))
+	e.wantProblem(409, "T7.KeyDuringPurge", st, ct, body)
+	if d := body["detail"].(string); !strings.Contains(d, "DEP-1") {
+		t.Fatalf("the refusal does not name the open purge: %v", body)
+	}
+	st, ct, body = put(admin, "cfo@contoso.com", client.AuthorizedKey(pub2, ""))
+	e.wantProblem(409, "T7.KeyDuringPurge", st, ct, body)
+}
+
+// TestPurgeApprovalAttacks: only a designated officer's signature, by the
+// key registered before the request, over this very request, approves a
+// purge (T7). Each attack is refused with its rule and leaves the request
+// unapproved.
+func TestPurgeApprovalAttacks(t *testing.T) {
+	e := startDEPsOn(t, envOptions{purgeApprovals: 1})
+	const T = "/v1/tenants/Contoso"
+	_, _, g := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	admin := g["token"].(string)
+	// The attack of issue 11: a global admin mints a token whose subject is
+	// the officer's address.
+	_, _, f := e.call(admin, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"global-admin"}`)
+	forged := f["token"].(string)
+	cso := e.officerKeys["cso@contoso.com"]
+	e.requestPurges(admin, "DEP-1:alice@contoso.com", "DEP-2:bob@contoso.com")
+	p1 := e.purgeRequest(admin, "DEP-1")
+	if p1.Tenant != e.seed.Tenant || len(p1.Containers) != 1 || p1.Containers[0] != "alice@contoso.com" {
+		t.Fatalf("the request does not say what it deletes: %+v", p1)
+	}
+	st1, _ := p1.Statement("cso@contoso.com")
+	good := client.SignPurge(cso, st1)
+	_, eve, _ := ed25519.GenerateKey(nil)
+	altered, _ := base64.StdEncoding.DecodeString(good)
+	altered[5] ^= 1
+	st2, _ := e.purgeRequest(admin, "DEP-2").Statement("cso@contoso.com")
+	otherFields := st1
+	otherFields.Containers = nil // signs for deleting nothing
+	asCFO := st1
+	asCFO.Officer = "cfo@contoso.com"
+
+	for _, c := range []struct {
+		name, token, officer, sig string
+		status                    int
+		rule                      string
+	}{
+		{"token of the officer's address, no signature", forged, "cso@contoso.com", "", 422, "Request"},
+		{"token of the officer's address, garbage", forged, "cso@contoso.com", "c2lnbmVk", 400, "T7.Signature"},
+		{"forged: signed by another key", forged, "cso@contoso.com", client.SignPurge(eve, st1), 403, "T7.Signature"},
+		{"altered signature", admin, "cso@contoso.com", base64.StdEncoding.EncodeToString(altered), 403, "T7.Signature"},
+		{"replayed from another purge", admin, "cso@contoso.com", client.SignPurge(cso, st2), 403, "T7.Signature"},
+		{"over other fields", admin, "cso@contoso.com", client.SignPurge(cso, otherFields), 403, "T7.Signature"},
+		{"signed as another officer", admin, "cso@contoso.com", client.SignPurge(cso, asCFO), 403, "T7.Signature"},
+		{"officer not designated", admin, "admin@contoso.com", client.SignPurge(cso, st1), 403, "R6.Officer"},
+		{"designated officer without a key", admin, "cfo@contoso.com", client.SignPurge(cso, asCFO), 403, "T7.KeyRegistered"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "designated officer without a key" {
+				e.st.SetOnboarded(context.Background(), store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "cfo@contoso.com"}, Enabled: time.Now()})
+			}
+			var body map[string]any
+			var st int
+			var ct string
+			if c.sig == "" {
+				st, ct, body = e.call(c.token, "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", `{"officer":"cso@contoso.com"}`)
+			} else {
+				st, ct, body = e.sendApproval(c.token, "DEP-1", c.officer, c.sig)
+			}
+			e.wantProblem(c.status, c.rule, st, ct, body)
+			if p := e.purgeRequest(admin, "DEP-1"); p.State != "Requested" || len(p.Approvals) != 0 {
+				t.Fatalf("after a refused approval: %+v", p)
+			}
+		})
+	}
+
+	// The officer's own signature approves, whoever's token carries it.
+	st, _, body := e.sendApproval(admin, "DEP-1", "cso@contoso.com", good)
+	if st != 200 || body["state"] != "Approved" {
+		t.Fatalf("signed approval: %d %v", st, body)
+	}
+	ap := body["approvals"].([]any)[0].(map[string]any)
+	if ap["officer"] != "cso@contoso.com" || ap["signature"] != good || ap["submittedBy"] != "admin@contoso.com" || ap["fingerprint"] != client.KeyFingerprint(cso.Public().(ed25519.PublicKey)) {
+		t.Fatalf("approval: %v", ap)
+	}
+	// The same signature once more, on the approved purge: nothing to approve.
+	st, ct, body := e.sendApproval(admin, "DEP-1", "cso@contoso.com", good)
+	e.wantProblem(409, "R6.State", st, ct, body)
+}
+
+// TestPurgeKeyRegisteredMidPurge: a key that got in under an open request
+// (the race the store's guard closes on SQLite, not on PostgreSQL) does
+// not approve it.
+func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
+	e := startDEPs(t)
+	const T = "/v1/tenants/Contoso"
+	_, _, g := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	admin := g["token"].(string)
+	e.requestPurges(admin, "DEP-1:alice@contoso.com")
+	p := e.purgeRequest(admin, "DEP-1")
+	// As if it had raced in: written past the store's guard.
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	ctx := context.Background()
+	if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Racing", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Requested"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.PutOfficerKey(ctx, store.OfficerKey{Tenant: e.seed.Tenant, Officer: "cso@contoso.com", PublicKey: pub, Registered: time.Now(), RegisteredBy: "mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Requested", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Racing"); err != nil {
+		t.Fatal(err)
+	}
+	st, ct, body := e.approve(admin, "DEP-1", "cso@contoso.com", priv)
+	e.wantProblem(403, "T7.KeyDuringPurge", st, ct, body)
+}
