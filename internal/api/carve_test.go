@@ -111,9 +111,12 @@ func carve(t *testing.T, opts vaulttest.Options, rotate bool) {
 
 	// The purge: access removed, requested, approved, run.
 	e.grantWorkload("get")
+	officer := e.registerOfficer("cso@contoso.com")
 	must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"carve","permanentDataPurgeContact":"cso@contoso.com"}`, 200)
 	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	must(tok["token"].(string), "POST", T+"/dataEncryptionPolicies/DEP-1/purge/approve", "", 200)
+	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", officer); st != 200 {
+		t.Fatalf("approve: %d %v", st, body)
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if p := must(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); p["state"] == "Purged" {
 			break

@@ -86,8 +86,7 @@ func (e *depEnv) requestPurges(token string, deps ...string) {
 func TestOfficerKeys(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
-	_, _, g := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
-	admin := g["token"].(string)
+	admin := e.global
 	pub, _, _ := ed25519.GenerateKey(nil)
 	ssh := client.AuthorizedKey(pub, "cso@contoso.com")
 	put := func(token, officer, key string) (int, string, map[string]any) {
@@ -146,8 +145,7 @@ func TestOfficerKeys(t *testing.T) {
 func TestPurgeApprovalAttacks(t *testing.T) {
 	e := startDEPsOn(t, envOptions{purgeApprovals: 1})
 	const T = "/v1/tenants/Contoso"
-	_, _, g := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
-	admin := g["token"].(string)
+	admin := e.global
 	// The attack of issue 11: a global admin mints a token whose subject is
 	// the officer's address.
 	_, _, f := e.call(admin, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"global-admin"}`)
@@ -223,8 +221,7 @@ func TestPurgeApprovalAttacks(t *testing.T) {
 func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
-	_, _, g := e.call(e.operator, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
-	admin := g["token"].(string)
+	admin := e.global
 	e.requestPurges(admin, "DEP-1:alice@contoso.com")
 	p := e.purgeRequest(admin, "DEP-1")
 	// As if it had raced in: written past the store's guard.
