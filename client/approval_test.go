@@ -191,7 +191,7 @@ func FuzzPurgeStatement(f *testing.F) {
 		}
 		slices.Sort(s1.Containers)
 		slices.Sort(s2.Containers)
-		if strings.ToLower(o1) != strings.ToLower(o2) || t1 != t2 || d1 != d2 || n1 != n2 || r1 != r2 || c1 != c2 || b1 != b2 || !slices.Equal(s1.Containers, s2.Containers) {
+		if !strings.EqualFold(o1, o2) || t1 != t2 || d1 != d2 || n1 != n2 || r1 != r2 || c1 != c2 || b1 != b2 || !slices.Equal(s1.Containers, s2.Containers) {
 			t.Fatalf("two statements, one message: %+v %+v", s1, s2)
 		}
 	})

@@ -220,7 +220,6 @@ func TestPurgeApprovalAttacks(t *testing.T) {
 // not approve it.
 func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
 	e := startDEPs(t)
-	const T = "/v1/tenants/Contoso"
 	admin := e.global
 	e.requestPurges(admin, "DEP-1:alice@contoso.com")
 	p := e.purgeRequest(admin, "DEP-1")

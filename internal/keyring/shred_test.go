@@ -91,10 +91,10 @@ func TestShredCrashAnywhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		fl.budget.Store(budget)
-		_, err := ks.Shred(ctx, ids[0])
+		_, shredErr := ks.Shred(ctx, ids[0])
 		for _, id := range ids[1:] { // whatever happened, the survivors open
 			if _, err := ks.GetForTest(ctx, id); err != nil {
-				t.Fatalf("budget %d: after a crash (%v) survivor %s: %v", budget, err, id, err)
+				t.Fatalf("budget %d: after a crash (%v) survivor %s: %v", budget, shredErr, id, err)
 			}
 		}
 		fl.budget.Store(1 << 30)
