@@ -53,7 +53,8 @@ func startDEPs(t *testing.T) *depEnv {
 type envOptions struct {
 	vaulttest.Options
 	purgeApprovals int
-	holdJobs       bool // queue jobs but do not run them until runJobs
+	holdJobs       bool          // queue jobs but do not run them until runJobs
+	probe          time.Duration // the revocation probe's interval (default: never in tests)
 	// domains are vault domains the service may reach besides the
 	// vault's regions (loopback ports of a test's listeners).
 	domains []string
@@ -81,7 +82,11 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	// reuse it here (which principal reaches the keys is not under test).
 	ws := map[dep.Kind]dep.Workload{dep.Mailbox: {App: dep.ExchangeApp, KMS: c, Ring: ring}, dep.MDEP: {App: dep.ExchangeApp, KMS: c, Ring: ring}, dep.Site: {App: dep.ExchangeApp, KMS: c, Ring: ring}}
 	_, signer, _ := ed25519.GenerateKey(nil)
-	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals})
+	probe := opts.probe
+	if probe == 0 {
+		probe = -1 // tests that want it say so
+	}
+	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe})
 	if err != nil {
 		t.Fatal(err)
 	}

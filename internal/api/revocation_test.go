@@ -448,3 +448,36 @@ func TestRevokedMDEPStays(t *testing.T) {
 		t.Fatalf("the availability key served %d times after the revocation", n)
 	}
 }
+
+// TestRevocationWithoutSignal (S3): the tenant removes the workload's
+// access and says nothing; the probe finds it within its interval, the
+// cached key goes, reads are refused and the revocation is stored.
+func TestRevocationWithoutSignal(t *testing.T) {
+	e := startDEPsOn(t, envOptions{probe: 100 * time.Millisecond})
+	e.aliceOnDEP1()
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
+	if st, body := e.raw(e.admin, "PUT", item, []byte(secret)); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	if st, got := e.raw(e.admin, "GET", item, nil); st != 200 || string(got) != secret {
+		t.Fatalf("read: %d", st)
+	}
+	e.removeAccess(0)
+	e.removeAccess(1)
+	start := time.Now()
+	for {
+		st, body := e.raw(e.admin, "GET", item, nil)
+		if st == 403 {
+			e.wantRevoked(st, body)
+			break
+		}
+		if st != 200 || time.Since(start) > 5*time.Second {
+			t.Fatalf("still served %s after the access was removed: %d", time.Since(start), st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("revocation without a signal seen after %s (probe every 100ms)", time.Since(start).Round(time.Millisecond))
+	if d, _ := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1"); d.Revoked.IsZero() || !strings.Contains(d.RevokedCause, "both customer keys refused") {
+		t.Fatalf("the revocation is not stored: %+v", d)
+	}
+}

@@ -144,3 +144,43 @@ func (s *Service) probe(ctx context.Context, d store.DEP, revoked bool) (Health,
 	}
 	return out, nil
 }
+
+// WatchRevocations runs the revocation probe (S3) of every workload's
+// keyring every interval until ctx is done, and stores the revocations it
+// finds: a tenant that removes the workload's access without signalling
+// it is seen within the interval, not at cache expiry.
+func (s *Service) WatchRevocations(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s.ProbeRevocations(ctx)
+	}
+}
+
+// ProbeRevocations runs the revocation probe once (WatchRevocations) and
+// returns how many unwraps it cost.
+func (s *Service) ProbeRevocations(ctx context.Context) int {
+	calls := 0
+	seen := map[*keyring.Keyring]bool{}
+	for _, w := range s.cfg.Workloads {
+		if w.Ring == nil || seen[w.Ring] {
+			continue
+		}
+		seen[w.Ring] = true
+		n, revoked := w.Ring.ProbeCached(ctx)
+		calls += n
+		for _, kd := range revoked {
+			d, err := s.st.DEPByID(ctx, kd.Tenant, kd.ID)
+			if err != nil {
+				continue // deleted meanwhile
+			}
+			s.keepRevocation(ctx, w, d)
+		}
+	}
+	return calls
+}

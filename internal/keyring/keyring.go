@@ -148,6 +148,7 @@ type entry struct {
 	failures     int
 	alerted      bool
 	availability bool // got with the availability key
+	dep          DEP  // the DEP it was unwrapped for (the revocation probe asks its keys)
 }
 
 type flight struct {
@@ -382,7 +383,7 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 	k.mu.Lock()
 	delete(k.flights, d.ID)
 	if f.err == nil && k.gens[d.ID] == gen {
-		k.entries[d.ID] = &entry{key: f.key, expires: k.cfg.Now().Add(k.cfg.TTL)}
+		k.entries[d.ID] = &entry{key: f.key, expires: k.cfg.Now().Add(k.cfg.TTL), dep: d}
 	}
 	k.mu.Unlock()
 	close(f.done)
@@ -478,7 +479,7 @@ func (k *Keyring) refresh(d DEP, gen uint64) {
 	}
 	e.refreshing = false
 	if err == nil {
-		*e = entry{key: key, expires: k.cfg.Now().Add(k.cfg.TTL)}
+		*e = entry{key: key, expires: k.cfg.Now().Add(k.cfg.TTL), dep: d}
 		return
 	}
 	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied { // revoked already dropped it; kept as a guard

@@ -652,3 +652,51 @@ func (m *matrix) waitFor(what string, cond func() bool) {
 	}
 	m.t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestRevocationProbe (S3): cached DEPs are asked of one customer key per
+// probe; both refusing revokes the DEP and drops its key, an outage does
+// not.
+func TestRevocationProbe(t *testing.T) {
+	ctx := context.Background()
+	m := newMatrix(t, keyring.Config{})
+	m.wantKey(m.get(m.mailbox, user))
+	_, err := m.ring.DEPKey(ctx, m.site, user)
+	must(t, err)
+	calls, revoked := m.ring.ProbeCached(ctx)
+	if calls != 2 || len(revoked) != 0 {
+		t.Fatalf("keys answering: %d calls, revoked %v; want one call per DEP, none revoked", calls, revoked)
+	}
+	// One vault down: not a revocation, the key stays.
+	m.fault("eastus", "outage", 0)
+	if _, revoked := m.ring.ProbeCached(ctx); len(revoked) != 0 {
+		t.Fatalf("an outage revoked %v", revoked)
+	}
+	if _, ok := m.ring.Cached(m.mailbox.ID); !ok {
+		t.Fatal("an outage dropped the cached key")
+	}
+	must(t, m.env.Fault("eastus", "off", 0, 0))
+	// One key's access removed: the other still unwraps.
+	m.revoke(0)
+	if _, revoked := m.ring.ProbeCached(ctx); len(revoked) != 0 {
+		t.Fatalf("one refused key revoked %v", revoked)
+	}
+	m.revoke(1)
+	calls, revoked = m.ring.ProbeCached(ctx)
+	if calls != 4 || len(revoked) != 2 {
+		t.Fatalf("both keys refused: %d calls, revoked %d DEPs; want 4 calls, 2 revoked", calls, len(revoked))
+	}
+	for _, d := range []keyring.DEP{m.mailbox, m.site} {
+		if _, ok := m.ring.Cached(d.ID); ok {
+			t.Fatalf("DEP %s: the key is still cached after the probe saw the revocation", d.ID)
+		}
+		if r, _ := m.ring.Revocation(d.ID); !r.Revoked {
+			t.Fatalf("DEP %s not revoked: %+v", d.ID, r)
+		}
+	}
+	if calls, _ := m.ring.ProbeCached(ctx); calls != 0 {
+		t.Fatalf("%d calls for DEPs no longer cached", calls)
+	}
+	if m.counter("customerkey_keyring_revocation_probes_total", "denied by customer") != 6 {
+		t.Fatalf("probe metric: %v denied", m.counter("customerkey_keyring_revocation_probes_total", "denied by customer"))
+	}
+}

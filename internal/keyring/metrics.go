@@ -13,6 +13,7 @@ type Metrics struct {
 	alerts           prometheus.Counter
 	revocations      prometheus.Counter
 	revokedRefusals  prometheus.Counter
+	probes           *prometheus.CounterVec // revocation probes by result
 }
 
 // NewMetrics makes the metrics and registers them with reg (if not nil).
@@ -32,9 +33,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "DEPs seen revoked: a tenant's signal, or both customer keys refusing deliberately."}),
 		revokedRefusals: prometheus.NewCounter(prometheus.CounterOpts{Name: "customerkey_keyring_revoked_refusals_total",
 			Help: "Key requests refused because the DEP is revoked (the availability key was not asked)."}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "customerkey_keyring_revocation_probes_total",
+			Help: "Unwraps of the revocation probe (S3) by result (ok, transient, denied by customer, invalid request)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.unwraps, m.latency, m.availabilityUses, m.cacheHits, m.cacheMisses, m.refreshFailures, m.alerts, m.revocations, m.revokedRefusals)
+		reg.MustRegister(m.unwraps, m.latency, m.availabilityUses, m.cacheHits, m.cacheMisses, m.refreshFailures, m.alerts, m.revocations, m.revokedRefusals, m.probes)
 	}
 	return m
 }

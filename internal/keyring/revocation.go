@@ -1,8 +1,11 @@
 package keyring
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/customerkey/customerkey/internal/kms"
 )
 
 // Revocation is sticky (SPEC T1): once a DEP is revoked, by the tenant's
@@ -99,4 +102,58 @@ func (k *Keyring) restore(d DEP) {
 	if was || d.Revoked.Revoked {
 		k.cfg.Logger.Info("keyring: DEP revocation cleared: a customer key unwraps again", "dep", d.ID, "tenant", d.Tenant)
 	}
+}
+
+// ProbeCached is the revocation probe (SPEC S3): without a signal, a
+// tenant that removes the workload's access would otherwise be seen only
+// when a cached key is refreshed, hours later. Each DEP whose key this
+// keyring holds from a customer key is asked of one customer key (chosen
+// at random); if that key refuses deliberately, of the other. Both
+// refusing revokes the DEP here and drops its key (T1); the DEPs so
+// revoked are returned for the caller to store. An outage changes
+// nothing (the cache is for outages). calls is how many unwraps reached
+// the vaults: one per DEP while the keys answer.
+func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
+	k.mu.Lock()
+	var ds []DEP
+	for _, e := range k.entries {
+		if !e.availability && e.dep.ID != "" && e.dep.Kind != ServiceManaged {
+			ds = append(ds, e.dep)
+		}
+	}
+	k.mu.Unlock()
+	req := Request{Initiator: Service, Reason: "revocation probe"}
+	for _, d := range ds {
+		first := k.cfg.Rand(2)
+		var errs [2]error
+		for _, i := range [2]int{first, 1 - first} {
+			actx, cancel := context.WithTimeout(ctx, k.cfg.AttemptTimeout)
+			key, err := k.unwrapOne(actx, d, i, req)
+			cancel()
+			calls++
+			k.cfg.Metrics.probes.WithLabelValues(probeResult(err)).Inc()
+			if err == nil {
+				key.Destroy()
+				k.restore(d)
+				break
+			}
+			errs[i] = err
+			if kms.ClassOf(err) != kms.Denied {
+				break // an outage, or a bad request: not a revocation
+			}
+		}
+		if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
+			k.refusal(d, errs, false) // revokes and drops the key
+			k.setHealth(d.ID, Unhealthy, "revoked: both customer keys refused the revocation probe")
+			revoked = append(revoked, d)
+		}
+	}
+	return calls, revoked
+}
+
+func probeResult(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return kms.ClassOf(err).String()
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/customerkey/customerkey/client"
@@ -58,8 +59,11 @@ type Config struct {
 	Jobs       *jobs.Runner
 	Audit      *audit.Log
 	Access     *access.Service // the tenant's consent to the operator's actions (T5)
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// RevocationProbe is how often every cached DEP key is checked with
+	// its customer keys (S3; default 60s; negative: never).
+	RevocationProbe time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 // Service starts and runs the lifecycle's jobs.
@@ -72,11 +76,15 @@ type Service struct {
 	access *access.Service
 	now    func() time.Time
 	log    *slog.Logger
+	probe  time.Duration
 }
 
 // New returns the lifecycle and registers its job handlers.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, access: cfg.Access, now: cfg.Now, log: cfg.Logger}
+	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, access: cfg.Access, now: cfg.Now, log: cfg.Logger, probe: cfg.RevocationProbe}
+	if s.probe == 0 {
+		s.probe = time.Minute
+	}
 	s.jobs.Handle(JobSites, s.rewrapSites)
 	s.jobs.Handle(JobRecover, s.recoverDEP)
 	s.jobs.Handle(JobRollback, s.rollbackMDEP)
@@ -87,13 +95,17 @@ func New(cfg Config) *Service {
 }
 
 // Run runs the background jobs until ctx is done: jobs of this process
-// and those a crashed process left behind, once their leases run out.
+// and those a crashed process left behind, once their leases run out;
+// and the revocation probe of the cached DEP keys (S3).
 func (s *Service) Run(ctx context.Context) {
 	s.resumePurges(ctx)
-	done := make(chan struct{})
-	go func() { s.sweepPending(ctx, 2*time.Second); close(done) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.sweepPending(ctx, 2*time.Second) })
+	if s.probe > 0 {
+		wg.Go(func() { s.deps.WatchRevocations(ctx, s.probe) })
+	}
 	s.jobs.Run(ctx)
-	<-done
+	wg.Wait()
 }
 
 // Job returns one of the tenant's jobs.

@@ -54,7 +54,10 @@ type Config struct {
 	Signer    SignerConfig              `json:"signer"`
 	Operator  OperatorConfig            `json:"operator"`
 	Jobs      JobsConfig                `json:"jobs"`
-	Purge     PurgeConfig               `json:"purge"`
+	// Revocation tunes how a revocation without the tenant's signal is
+	// found (S3).
+	Revocation RevocationConfig `json:"revocation"`
+	Purge      PurgeConfig      `json:"purge"`
 
 	// VaultServer, when set, runs built-in vault regions in this process
 	// (ck vault server, ck dev).
@@ -114,7 +117,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Logging.Validate(), c.Store.Validate())
 	if c.Service != nil {
 		errs = append(errs, c.Service.Validate(), c.Vaults.Validate(), c.Keystore.Validate(), c.Signer.Validate(),
-			c.Operator.Validate(), c.Jobs.Validate(), c.Purge.Validate(), validateWorkloads(c.Workloads))
+			c.Operator.Validate(), c.Jobs.Validate(), c.Revocation.Validate(), c.Purge.Validate(), validateWorkloads(c.Workloads))
 	}
 	if c.VaultServer != nil {
 		errs = append(errs, c.VaultServer.Validate())
@@ -488,6 +491,23 @@ type JobsConfig struct {
 	// Lease is how long a crashed node holds its jobs before another
 	// resumes them (default 30s).
 	Lease Duration `json:"lease,omitempty"`
+}
+
+// RevocationConfig is the revocation probe (S3): every node asks one
+// customer key of each DEP whose key it holds in memory to unwrap it, every
+// ProbeInterval; both keys refusing revokes the DEP on every node.
+type RevocationConfig struct {
+	// ProbeInterval (default 60s; "off" is not offered: a revocation
+	// without a signal would then wait for the cache's expiry).
+	ProbeInterval Duration `json:"probeInterval,omitempty"`
+}
+
+// Validate checks the revocation section.
+func (r RevocationConfig) Validate() error {
+	if r.ProbeInterval < 0 || (r.ProbeInterval > 0 && time.Duration(r.ProbeInterval) < time.Second) {
+		return fieldErr("revocation.probeInterval", "use a duration of at least 1s, e.g. 60s", "%s is too short", time.Duration(r.ProbeInterval))
+	}
+	return nil
 }
 
 // Validate checks the jobs section.

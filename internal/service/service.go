@@ -175,6 +175,7 @@ func (s *Service) buildService(ctx context.Context) error {
 	if s.api, err = NewAPI(Parts{
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
 		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
+		RevocationProbe: time.Duration(cfg.Revocation.ProbeInterval),
 	}); err != nil {
 		return err
 	}
