@@ -143,8 +143,8 @@ func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
 			}
 		}
 		if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
-			k.refusal(d, errs, false) // revokes and drops the key
-			k.setHealth(d.ID, Unhealthy, "revoked: both customer keys refused the revocation probe")
+			err := k.refusal(d, errs, false) // revokes and drops the key
+			k.setHealth(d.ID, Unhealthy, "revoked: the revocation probe was refused: "+err.Error())
 			revoked = append(revoked, d)
 		}
 	}
