@@ -22,7 +22,8 @@ import (
 
 // The carve test (SPEC T8): an attacker holds copies of the database made
 // before and after a purge (SQLite: ck.db, its -wal and -shm; PostgreSQL:
-// the availability-key table copied before the purge, and the live one)
+// the availability-key table copied before the purge, the live one, and
+// the raw bytes of the table's heap file and of the latest WAL segments)
 // and every key the service still holds (its keystore as it is now; there
 // is no master key any more). With the documented formats
 // (docs/format.md) it tries every availability-key record it can find,
@@ -223,7 +224,41 @@ func (e *depEnv) copyDatabase(t *testing.T, label string) []dbCopy {
 	if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE %s.carve_%s AS SELECT * FROM %s.availability_keys`, schema, label, schema)); err != nil {
 		t.Fatal(err)
 	}
-	var out []dbCopy
+	// What a stolen disk holds: the table's heap file (dead row versions
+	// included, until VACUUM) and the WAL segments written during the
+	// test, read as bytes through the server after a checkpoint
+	// (pg_read_binary_file: the test's role is a superuser here).
+	raw := dbCopy{label: label + " raw", files: map[string][]byte{}}
+	if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+		t.Fatal(err)
+	}
+	var heap string
+	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT pg_relation_filepath('%s.availability_keys')`, schema)).Scan(&heap); err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	if err := db.QueryRowContext(ctx, `SELECT pg_read_binary_file($1)`, heap).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	raw.files["heap "+heap] = data
+	segs, err := db.QueryContext(ctx, `SELECT name FROM pg_ls_waldir() WHERE modification > now() - interval '10 minutes' ORDER BY modification DESC LIMIT 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for segs.Next() {
+		var n string
+		segs.Scan(&n)
+		names = append(names, n)
+	}
+	segs.Close()
+	for _, n := range names {
+		var wal []byte
+		if err := db.QueryRowContext(ctx, `SELECT pg_read_binary_file('pg_wal/' || $1)`, n).Scan(&wal); err == nil {
+			raw.files["wal "+n] = wal
+		}
+	}
+	out := []dbCopy{raw}
 	for _, table := range []string{"availability_keys", "carve_" + label} {
 		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT id, sealed FROM %s.%s WHERE sealed IS NOT NULL`, schema, table))
 		if err != nil {
