@@ -272,3 +272,64 @@ func TestPurgeStopsPendingAssignment(t *testing.T) {
 		})
 	}
 }
+
+// TestPurgeLeavesNothing (SPEC T8): a purge deletes every artefact of its
+// mailboxes, the search index included; a mailbox made again with the
+// same address starts empty and searches.
+func TestPurgeLeavesNothing(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	const box = T + "/mailboxes/alice@contoso.com"
+	e.aliceOnDEP1()
+	for i, text := range []string{"board minutes", "quarterly numbers"} {
+		if st, body := e.raw(e.admin, "PUT", fmt.Sprintf("%s/items/m%d", box, i), []byte(text)); st != 200 {
+			t.Fatalf("put: %d %s", st, body)
+		}
+	}
+	if st, _, body := e.call(e.admin, "GET", box+"/search?q=board", ""); st != 200 || len(body["items"].([]any)) != 1 {
+		t.Fatalf("search before the purge: %d %v", st, body)
+	}
+	if items, err := e.st.ListItems(ctx, e.seed.Tenant, "~index:alice@contoso.com"); err != nil || len(items) == 0 {
+		t.Fatalf("no search index to purge (%v): the test shows nothing", err)
+	}
+	e.grantWorkload("get")
+	if st, _, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
+		t.Fatalf("purge request: %d %v", st, body)
+	}
+	if st, _, body := e.approve(e.global, "DEP-1", "cso@contoso.com", e.officerKeys["cso@contoso.com"]); st != 200 {
+		t.Fatalf("approve: %d %v", st, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, _, p := e.call(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", ""); p["state"] == "Purged" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("purge not done")
+		}
+	}
+	for _, c := range []string{"alice@contoso.com", "~index:alice@contoso.com"} {
+		if items, err := e.st.ListItems(ctx, e.seed.Tenant, c); err != nil || len(items) != 0 {
+			t.Fatalf("%s after the purge: %d items left (%v)", c, len(items), err)
+		}
+	}
+	// The same address again, on another DEP: empty, and it searches.
+	e.grantWorkload("get", "wrapKey", "unwrapKey")
+	if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("DEP-2: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-2"}`); st != 201 {
+		t.Fatalf("alice again: %d %v", st, body)
+	}
+	for _, q := range []string{"board", "agenda"} {
+		if st, _, body := e.call(e.admin, "GET", box+"/search?q="+q, ""); st != 200 || len(body["items"].([]any)) != 0 {
+			t.Fatalf("search %s in the new mailbox: %d %v", q, st, body)
+		}
+	}
+	if st, body := e.raw(e.admin, "PUT", box+"/items/n0", []byte("new agenda")); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	if st, _, body := e.call(e.admin, "GET", box+"/search?q=agenda", ""); st != 200 || fmt.Sprint(body["items"]) != "[n0]" {
+		t.Fatalf("search in the new mailbox: %d %v", st, body)
+	}
+}
