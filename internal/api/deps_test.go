@@ -14,6 +14,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -58,6 +59,9 @@ type envOptions struct {
 	// domains are vault domains the service may reach besides the
 	// vault's regions (loopback ports of a test's listeners).
 	domains []string
+	// events, if set, makes the bus of the service over the vault's
+	// store (schema: its PostgreSQL schema, "" on SQLite).
+	events func(t *testing.T, st store.Store, schema string) events.Bus
 }
 
 func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
@@ -86,7 +90,11 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if probe == 0 {
 		probe = -1 // tests that want it say so
 	}
-	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe})
+	var bus events.Bus
+	if opts.events != nil {
+		bus = opts.events(t, v.Store, v.PostgresSchema)
+	}
+	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus})
 	if err != nil {
 		t.Fatal(err)
 	}

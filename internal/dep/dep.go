@@ -22,6 +22,7 @@ import (
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
@@ -99,8 +100,12 @@ type Config struct {
 	Signer ed25519.PrivateKey
 	// PurgeApprovals is how many distinct officers approve a purge (≥ 1).
 	PurgeApprovals int
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Events tells the other nodes what changes what they may serve: a
+	// revocation set or cleared, a DEP disabled, deleted or its purge
+	// requested (nil: one node, nothing to tell). OnEvent acts on them.
+	Events events.Bus
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service manages a tenant's DEPs.
@@ -224,8 +229,45 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	}
 	if r.Revoked {
 		s.cfg.Logger.Warn("dep: revoked; the availability key serves nothing for it until a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID, "cause", cause)
+		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: cause, At: at})
 	} else {
 		s.cfg.Logger.Info("dep: revocation cleared: a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID)
+		s.publish(ctx, events.Event{Kind: events.DEPCleared, Tenant: d.Tenant, Ref: d.ID, At: r.Since})
+	}
+}
+
+// publish tells the other nodes of e (their caches act on it, OnEvent).
+// A lost event is logged: this node has acted already, and the others
+// hold the cached key at most until it expires.
+func (s *Service) publish(ctx context.Context, e events.Event) {
+	if s.cfg.Events == nil {
+		return
+	}
+	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), e); err != nil {
+		s.cfg.Logger.Error("dep: publishing an event: other nodes keep the DEP's key until it expires", "kind", e.Kind, "tenant", e.Tenant, "dep", e.Ref, "err", err)
+	}
+}
+
+// OnEvent acts on an event of any node (its own included: the actions
+// are idempotent). A revoked DEP is revoked in every keyring (its key
+// dropped, the availability key refused, T1) and a cleared one cleared;
+// a DEP disabled, deleted or being purged leaves every keyring's cache.
+func (s *Service) OnEvent(e events.Event) {
+	switch e.Kind {
+	case events.DEPRevoked:
+		kd := keyring.DEP{ID: e.Ref, Tenant: e.Tenant, Revoked: keyring.Revocation{Revoked: true, Since: e.At, Cause: e.Detail}}
+		for _, w := range s.cfg.Workloads {
+			w.Ring.Revoke(kd, e.Detail)
+		}
+	case events.DEPCleared:
+		for _, w := range s.cfg.Workloads {
+			w.Ring.ClearRevocation(e.Ref, e.At)
+		}
+	case events.DEPChanged:
+		for _, w := range s.cfg.Workloads {
+			w.Ring.Evict(e.Ref)
+		}
+		s.workloadOf.Delete(e.Ref)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -159,6 +160,7 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 		return d, err
 	}
 	s.cfg.Logger.Warn("dep: purge requested", "tenant", t.ID, "dep", d.ID, "by", p.RequestedBy, "reason", reason, "contact", contact)
+	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "purge requested"})
 	return d, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/rule"
@@ -103,6 +104,8 @@ func (s *Service) Retire(ctx context.Context, t store.ServiceTenant, d store.DEP
 	if err := s.st.DeleteDEP(ctx, t.ID, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	w.Ring.Evict(d.ID)
+	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "retired: " + why})
 	return nil
 }
 
@@ -111,6 +114,7 @@ func (s *Service) Delete(ctx context.Context, t store.ServiceTenant, id string) 
 	if err := s.st.DeleteDEP(ctx, t.ID, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: id, Detail: "deleted for its purge"})
 	return nil
 }
 

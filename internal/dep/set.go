@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -84,6 +85,7 @@ func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 		return d, err
 	}
 	s.cfg.Logger.Info("dep: changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", by)
+	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "changed by " + by})
 	return d, nil
 }
 
@@ -133,6 +135,11 @@ func (s *Service) probe(ctx context.Context, d store.DEP, revoked bool) (Health,
 	}
 	h, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: reason})
 	s.keepRevocation(ctx, w, d)
+	if r, ok := w.Ring.Revocation(d.ID); revoked && ok && r.Revoked && !d.Revoked.IsZero() {
+		// Revoked already in the record (keepRevocation said nothing):
+		// the signal still reaches every node.
+		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: r.Cause, At: r.Since})
+	}
 	out := Health{DEP: d, State: h.State, Cause: h.Cause, Since: h.Since}
 	if r, ok := w.Ring.Revocation(d.ID); ok && r.Revoked {
 		out.Revoked = r

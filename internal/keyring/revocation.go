@@ -157,3 +157,16 @@ func probeResult(err error) string {
 	}
 	return kms.ClassOf(err).String()
 }
+
+// ClearRevocation is another node's news that a customer key unwrapped
+// DEP depID again at since: this keyring no longer holds it revoked (the
+// DEP's record, read on the next fetch, says so too). A revocation seen
+// here after since stands.
+func (k *Keyring) ClearRevocation(depID string, since time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r, ok := k.revoked[depID]; ok && r.Revoked && r.Since.After(since) {
+		return
+	}
+	k.revoked[depID] = Revocation{Since: since}
+}

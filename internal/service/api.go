@@ -10,6 +10,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/jobs"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/lifecycle"
@@ -34,8 +35,11 @@ type Parts struct {
 	// RevocationProbe: how often cached DEP keys are checked with their
 	// customer keys (S3; default 60 s; negative: never).
 	RevocationProbe time.Duration
-	Now             func() time.Time
-	Logger          *slog.Logger
+	// Events carries cache invalidations to the other nodes and from
+	// them (nil: one node alone, nothing to tell).
+	Events events.Bus
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // NewAPI builds the domain services (tenants, onboarding, DEPs,
@@ -54,7 +58,14 @@ func NewAPI(p Parts) (*api.Server, error) {
 	st, now, log := p.Store, p.Now, p.Logger
 	tenants := tenant.New(st, now, log)
 	auditLog := audit.New(st, now, log)
-	deps := dep.New(dep.Config{Store: st, Workloads: p.Workloads, Azure: p.Azure, Signer: p.Signer, PurgeApprovals: p.PurgeApprovals, Now: now, Logger: log})
+	deps := dep.New(dep.Config{Store: st, Workloads: p.Workloads, Azure: p.Azure, Signer: p.Signer, PurgeApprovals: p.PurgeApprovals, Events: p.Events, Now: now, Logger: log})
+	if p.Events != nil {
+		tenants.UseEvents(p.Events)
+		p.Events.Subscribe(func(e events.Event) {
+			deps.OnEvent(e)
+			tenants.OnEvent(e)
+		})
+	}
 	boxes := workload.New(workload.Config{Store: st, DEPs: deps, Licences: tenants, Now: now, Logger: log})
 	runner := jobs.New(jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease})
 	consent := access.New(access.Config{Store: st, DEPs: deps, Audit: auditLog, Now: now, Logger: log})

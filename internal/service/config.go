@@ -57,6 +57,7 @@ type Config struct {
 	// Revocation tunes how a revocation without the tenant's signal is
 	// found (S3).
 	Revocation RevocationConfig `json:"revocation"`
+	Events     EventsConfig     `json:"events"`
 	Purge      PurgeConfig      `json:"purge"`
 
 	// VaultServer, when set, runs built-in vault regions in this process
@@ -117,7 +118,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Logging.Validate(), c.Store.Validate())
 	if c.Service != nil {
 		errs = append(errs, c.Service.Validate(), c.Vaults.Validate(), c.Keystore.Validate(), c.Signer.Validate(),
-			c.Operator.Validate(), c.Jobs.Validate(), c.Revocation.Validate(), c.Purge.Validate(), validateWorkloads(c.Workloads))
+			c.Operator.Validate(), c.Jobs.Validate(), c.Revocation.Validate(), c.Events.Validate(), c.Purge.Validate(), validateWorkloads(c.Workloads))
 	}
 	if c.VaultServer != nil {
 		errs = append(errs, c.VaultServer.Validate())
@@ -482,6 +483,21 @@ func (o OperatorConfig) Validate() error {
 	}
 	if strings.ContainsAny(strings.TrimSpace(string(o.Token)), " \t\r\n") {
 		return fieldErr("operator.token", "use a token without spaces", "contains white space")
+	}
+	return nil
+}
+
+// EventsConfig: cache invalidation across nodes (internal/events).
+type EventsConfig struct {
+	// Interval is the periodic sequence check that delivers events a
+	// node missed (a lost LISTEN connection): default 1s.
+	Interval Duration `json:"interval,omitempty"`
+}
+
+// Validate checks the events section.
+func (e EventsConfig) Validate() error {
+	if d := time.Duration(e.Interval); d < 0 || (d > 0 && d < 10*time.Millisecond) || d > time.Minute {
+		return fieldErr("events.interval", "use a duration from 10ms to 1m, e.g. 1s", "%s is out of range", d)
 	}
 	return nil
 }

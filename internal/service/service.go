@@ -33,6 +33,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyfile"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/keystore"
@@ -73,6 +74,10 @@ type Service struct {
 	opFile    string
 	workloads map[dep.Kind]dep.Workload
 	keks      keystore.Keystore
+	bus       interface {
+		events.Bus
+		Close() error
+	}
 
 	mu     sync.Mutex
 	served bool
@@ -103,6 +108,9 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 		}
 	}()
 	if err := s.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.openEvents(ctx); err != nil {
 		return nil, err
 	}
 	if cfg.VaultServer != nil {
@@ -141,6 +149,30 @@ func (s *Service) openStore(ctx context.Context) error {
 	return nil
 }
 
+// openEvents starts the events bus of this node: LISTEN/NOTIFY over a
+// PostgreSQL store (nodes share it), in-process over SQLite (one process).
+func (s *Service) openEvents(ctx context.Context) error {
+	host, _ := os.Hostname()
+	ec := events.Config{Store: s.st, Node: fmt.Sprintf("%s/%d", host, os.Getpid()), Interval: time.Duration(s.cfg.Events.Interval), Logger: s.log}
+	if s.cfg.Store.Postgres != "" && s.cfg.Store.Use == nil {
+		b, err := events.NewPostgres(ctx, string(s.cfg.Store.Postgres), ec)
+		if err != nil {
+			return fmt.Errorf("events: %w", err)
+		}
+		s.bus = b
+		return nil
+	}
+	b, err := events.NewLocal(ctx, ec)
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	s.bus = b
+	return nil
+}
+
+// Events is this node's events bus.
+func (s *Service) Events() events.Bus { return s.bus }
+
 func (s *Service) buildVault() error {
 	v := s.cfg.VaultServer
 	regions := make([]vault.RegionConfig, len(v.Regions))
@@ -150,7 +182,7 @@ func (s *Service) buildVault() error {
 	var err error
 	s.vault, err = vault.New(vault.Config{
 		DataDir: s.cfg.DataDir, Store: s.st, Regions: regions, BaseDomain: v.BaseDomain, ExtraNames: v.Names,
-		MasterKeyFile: v.MasterKeyFile, FeatureDelay: time.Duration(v.FeatureDelay), TokenTTL: time.Duration(v.TokenTTL), Logger: s.log, Drill: v.Drill, Now: s.cfg.Now,
+		MasterKeyFile: v.MasterKeyFile, FeatureDelay: time.Duration(v.FeatureDelay), TokenTTL: time.Duration(v.TokenTTL), Logger: s.log, Drill: v.Drill, Now: s.cfg.Now, Events: s.bus,
 	})
 	return err
 }
@@ -175,7 +207,7 @@ func (s *Service) buildService(ctx context.Context) error {
 	if s.api, err = NewAPI(Parts{
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
 		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
-		RevocationProbe: time.Duration(cfg.Revocation.ProbeInterval),
+		RevocationProbe: time.Duration(cfg.Revocation.ProbeInterval), Events: s.bus,
 	}); err != nil {
 		return err
 	}
@@ -523,6 +555,10 @@ func (s *Service) Close() error {
 				s.log.Warn("service: closing the vault", "err", err)
 			}
 		}
+	}
+	if s.bus != nil {
+		s.bus.Close()
+		s.bus = nil
 	}
 	if s.keks != nil {
 		s.keks.Close()

@@ -499,8 +499,40 @@ type Store interface {
 	Purges
 	AccessRequests
 	OfficerKeys
+	Events
 	Close() error
 }
+
+// Event is one recorded change that other nodes' caches act on (package
+// events): a DEP revoked or cleared, disabled or purged, a token revoked,
+// containers moved, a vault's access changed. Seq orders them.
+type Event struct {
+	Seq    int64
+	Kind   string
+	Tenant string
+	Ref    string // what changed: a DEP ID, a token ID, a vault name
+	Detail string // e.g. the revocation's cause
+	Node   string // the node that published it
+	At     time.Time
+}
+
+// Events is the log of events every node reads after a lost notification
+// (a sequence check). On PostgreSQL AppendEvent also notifies the channel
+// EventsChannel in the same transaction, and events commit in Seq order
+// (a reader that saw Seq n never later finds an event below n).
+type Events interface {
+	// AppendEvent records e (Seq and At are assigned) and returns its Seq.
+	AppendEvent(ctx context.Context, e Event) (int64, error)
+	// EventsAfter returns up to limit events with Seq > after, in order.
+	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LastEventSeq is the highest Seq recorded (0 if none).
+	LastEventSeq(ctx context.Context) (int64, error)
+	// PruneEvents deletes events recorded before t.
+	PruneEvents(ctx context.Context, before time.Time) error
+}
+
+// EventsChannel is the PostgreSQL NOTIFY channel of AppendEvent.
+const EventsChannel = "ck_events"
 
 // AuditRecord is one entry of a tenant's hash-chained audit log (SPEC R8):
 // a key access by the service or an admin action. Prev is the Hash of the

@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -77,6 +78,27 @@ type Service struct {
 	// another node stops working within this time; through this node at
 	// once (SPEC T6, S2).
 	recheck time.Duration
+	// events tells other nodes of a revoked token (nil: one node).
+	events events.Bus
+}
+
+// UseEvents makes s publish token revocations on b, so that every node
+// refuses a revoked token at once (OnEvent), not after TokenRecheck.
+func (s *Service) UseEvents(b events.Bus) { s.events = b }
+
+// OnEvent acts on an event of any node: a revoked token leaves this
+// node's cache, so its next request reads the token again and is refused.
+func (s *Service) OnEvent(e events.Event) {
+	if e.Kind != events.TokenRevoked {
+		return
+	}
+	s.mu.Lock()
+	for hash, k := range s.tokens {
+		if k.t.ID == e.Ref || strings.HasPrefix(hash, e.Ref) {
+			delete(s.tokens, hash)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // knownToken is a token as the store had it when it was last read.
@@ -345,6 +367,11 @@ func (s *Service) RevokeToken(ctx context.Context, t store.ServiceTenant, id str
 		return rec, err
 	}
 	s.forget(rec.Hash)
+	if s.events != nil {
+		if err := s.events.Publish(context.WithoutCancel(ctx), events.Event{Kind: events.TokenRevoked, Tenant: t.ID, Ref: rec.ID}); err != nil {
+			s.log.Error("tenant: publishing a token's revocation: other nodes refuse it within "+s.recheck.String(), "token", rec.ID, "err", err)
+		}
+	}
 	s.log.Info("tenant: token revoked", "tenant", t.ID, "token", rec.ID, "subject", rec.Subject, "role", rec.Role, "by", Caller(ctx).Subject)
 	return rec, nil
 }

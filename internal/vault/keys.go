@@ -136,12 +136,13 @@ func (s *Server) routeKeys(c *call, v store.Vault) error {
 
 // authorize checks the caller's right to op on vault v under the vault's
 // permission model. It runs on every request, so removed access takes
-// effect on the next call.
+// effect on the next call (the snapshot is dropped by every management
+// write, on every vault node: authzSnapshot).
 func (s *Server) authorize(c *call, v store.Vault, op keyOp) error {
 	c.op = op.Name
 	ctx := c.r.Context()
 	if v.PermissionModel == store.ModelRBAC {
-		ras, err := s.st.RoleAssignments(ctx, v.Name)
+		ras, err := s.authz.roleAssignments(ctx, s.st, v.Name)
 		if err != nil {
 			return err
 		}
@@ -157,7 +158,7 @@ func (s *Server) authorize(c *call, v store.Vault, op keyOp) error {
 		return forbidden("ForbiddenByRbac", "Caller is not authorized to perform action on resource. Caller: %s; Action: '%s'; Resource: vault '%s' (location %s); Assignment: (not found). Grant a role that allows it, e.g.: ck vault role assign %s --role \"Key Vault Crypto Service Encryption User\" --assignee %s",
 			c.principal, op.Action, v.Name, v.Region, v.Name, c.principal)
 	}
-	aps, err := s.st.AccessPolicies(ctx, v.Name)
+	aps, err := s.authz.accessPolicies(ctx, s.st, v.Name)
 	if err != nil {
 		return err
 	}

@@ -41,9 +41,20 @@ func (s *Server) mgmtRoutes() *http.ServeMux {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			c := r.Context().Value(callKey{}).(*call)
 			c.op, c.r = op, r
-			if err := fn(c); err != nil {
-				c.fail(err)
+			if r.Method == http.MethodGet || op == "TokenIssue" {
+				if err := fn(c); err != nil {
+					c.fail(err)
+				}
+				return
 			}
+			// A write may change who may use keys: the snapshot is off
+			// while it runs, and every other vault node drops its own.
+			s.authz.write(func() {
+				if err := fn(c); err != nil {
+					c.fail(err)
+				}
+			})
+			s.publishAccess(r.Context(), op)
 		})
 	}
 	h("GET /healthz", "Health", func(c *call) error { c.reply(200, map[string]string{"status": "ok"}); return nil })

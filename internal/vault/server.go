@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/vaultclient"
 )
@@ -53,8 +54,11 @@ type Config struct {
 	TokenTTL      time.Duration // access-token lifetime; default 1 hour
 	MasterKeyFile string        // default DataDir/vault-master.key (created if missing)
 	Drill         bool          // allow fault drills (outage, slow, throttled, failing)
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Events carries access changes to the other vault nodes over the
+	// same store (nil: one node).
+	Events events.Bus
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Validate checks the configuration and fills defaults.
@@ -140,6 +144,18 @@ type Server struct {
 	mgmt    *http.ServeMux
 	keys    keyCache
 	ops     *opLog
+	authz   *authzSnapshot
+}
+
+// publishAccess tells every vault node that a management write may have
+// changed access (events.VaultAccess): they drop their snapshots.
+func (s *Server) publishAccess(ctx context.Context, op string) {
+	if s.cfg.Events == nil {
+		return
+	}
+	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), events.Event{Kind: events.VaultAccess, Detail: op}); err != nil {
+		s.cfg.Logger.Error("vault: publishing an access change: other vault nodes drop their snapshot at the next sequence check", "op", op, "err", err)
+	}
 }
 
 // New prepares a server: PKI, master key, issuer key, admin token and the
@@ -151,7 +167,14 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: cfg.Store, keys: keyCache{m: map[string]any{}}}
+	s := &Server{cfg: cfg, st: cfg.Store, keys: keyCache{m: map[string]any{}}, authz: newAuthzSnapshot()}
+	if cfg.Events != nil {
+		cfg.Events.Subscribe(func(e events.Event) {
+			if e.Kind == events.VaultAccess {
+				s.authz.invalidate()
+			}
+		})
+	}
 	var err error
 	if s.leaves, s.caFile, err = ensurePKI(cfg.DataDir, cfg.BaseDomain, cfg.ExtraNames, s.vaultExists); err != nil {
 		return nil, err
