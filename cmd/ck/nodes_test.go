@@ -508,21 +508,12 @@ func hasRoute(ctx context.Context, n *clustertest.Node, path string) bool {
 	return !(errors.As(err, &p) && p.Status == 404)
 }
 
-// hasEvents reports whether the nodes push events through PostgreSQL
-// (SPEC S2, branch s2): a session of the cluster's database whose last
-// statement was a LISTEN (the session that waits for notifications).
-func hasEvents(c *clustertest.Cluster) bool {
-	var n int
-	c.DB.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ~* '^\s*LISTEN\s'`).Scan(&n)
-	return n > 0
-}
-
 // revocationReachesEveryNode: the tenant removes the workload's access
 // to both keys and signals the revocation through node 1; nodes 2 and 3,
 // which hold the DEP key in their caches, refuse within 5 s (SPEC S2: 1 s;
 // the time is logged, and measured over many trials by the bench).
 func revocationReachesEveryNode(t *testing.T, ctx context.Context, c *clustertest.Cluster, ten clustertest.Tenant) {
-	if !hasEvents(c) {
+	if !c.HasEvents() {
 		t.Skip("needs SPEC S2's events (branch s2: internal/events over LISTEN/NOTIFY): no session of the cluster's database LISTENs")
 	}
 	nodes := c.Nodes()

@@ -196,11 +196,11 @@ func StartE(opts Options) (*Cluster, error) {
 		n := &Node{Index: i, Dir: filepath.Join(opts.Dir, fmt.Sprintf("node%d", i+1)), c: c}
 		n.Config = n.Dir + ".json"
 		cfg := map[string]any{
-			"version": "v1",
-			"dataDir": n.Dir,
-			"store":   map[string]any{"postgres": "${CK_POSTGRES_URL}"},
-			"service": map[string]any{"listen": "127.0.0.1:0"},
-			"vaults":  map[string]any{"kind": "builtin", "connectionFile": connFile},
+			"version":  "v1",
+			"dataDir":  n.Dir,
+			"store":    map[string]any{"postgres": "${CK_POSTGRES_URL}"},
+			"service":  map[string]any{"listen": "127.0.0.1:0"},
+			"vaults":   map[string]any{"kind": "builtin", "connectionFile": connFile},
 			"keystore": keystore,
 			"signer":   map[string]any{"key": "${CK_SIGNING_KEY}"},
 			"operator": map[string]any{"token": "${CK_OPERATOR_TOKEN}"},

@@ -98,3 +98,26 @@ func (c *Cluster) RemoveAccess(ctx context.Context, app string) error {
 	}
 	return nil
 }
+
+// HasEvents reports whether the nodes push events through PostgreSQL
+// (SPEC S2, branch s2: internal/events over LISTEN/NOTIFY): a session of
+// the cluster's database whose last statement was a LISTEN (the session
+// that waits for notifications). Tests and the bench run what needs S2
+// only then.
+func (c *Cluster) HasEvents() bool {
+	var n int
+	c.DB.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ~* '^\s*LISTEN\s'`).Scan(&n)
+	return n > 0
+}
+
+// GrantAccess gives app get, wrapKey and unwrapKey on both of the seed's
+// vaults again (after RemoveAccess).
+func (c *Cluster) GrantAccess(ctx context.Context, app string) error {
+	for _, vault := range c.Seed.Vaults {
+		if err := c.Vault.Client.Do(ctx, "PUT", "/vaults/"+vault.Name+"/accessPolicies/"+app,
+			map[string]any{"permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}, nil); err != nil {
+			return fmt.Errorf("vault %s: grant %s: %w", vault.Name, app, err)
+		}
+	}
+	return nil
+}
