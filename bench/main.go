@@ -26,7 +26,10 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service, lifecycle")
+	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service, lifecycle, nodes")
+	callers := flag.Int("callers", 6, "nodes: callers spread over the nodes")
+	trials := flag.Int("trials", 100, "nodes: revocation trials (once the nodes push events, SPEC S2)")
+	ckBinary := flag.String("ck", "", "nodes: the ck binary (default: go build ./cmd/ck)")
 	items := flag.Int("items", 1_000_000, "lifecycle: items in the DEP whose key is rolled")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -52,6 +55,8 @@ func main() {
 		err = serviceScenario(*duration)
 	case "lifecycle":
 		err = lifecycleScenario(*items)
+	case "nodes":
+		err = nodesScenario(*duration, *callers, *trials, *ckBinary)
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}
