@@ -205,6 +205,8 @@ func StartE(opts Options) (*Cluster, error) {
 			"signer":   map[string]any{"key": "${CK_SIGNING_KEY}"},
 			"operator": map[string]any{"token": "${CK_OPERATOR_TOKEN}"},
 			"jobs":     map[string]any{"lease": opts.JobLease.String()},
+			// S3: a revocation without a signal is seen within a second.
+			"revocation": map[string]any{"probeInterval": "1s"},
 		}
 		if opts.Config != nil {
 			opts.Config(i, cfg)
