@@ -73,6 +73,8 @@ type Service struct {
 	opFile    string
 	workloads map[dep.Kind]dep.Workload
 	keks      keystore.Keystore
+	// freshKeystore: this start made the keystore's first version.
+	freshKeystore bool
 
 	mu     sync.Mutex
 	served bool
@@ -181,7 +183,11 @@ func (s *Service) buildService(ctx context.Context) error {
 	if err := s.operatorToken(ctx); err != nil {
 		return err
 	}
-	if cfg.Store.Postgres != "" {
+	if cfg.Shared() {
+		if err := s.checkCluster(ctx, signer); err != nil {
+			return err
+		}
+	} else if cfg.Store.Postgres != "" {
 		s.warnPerNodeSecrets()
 	}
 	if err := s.serviceTLS(); err != nil {
@@ -256,6 +262,7 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 		if _, err := keks.Rotate(context.Background()); err != nil {
 			return nil, fmt.Errorf("keystore: %w", err)
 		}
+		s.freshKeystore = true
 	}
 	ks := keyring.NewKeystore(s.st, keks)
 	if err := s.migrateMasterKey(ks); err != nil {
@@ -377,7 +384,12 @@ func (s *Service) signer() (ed25519.PrivateKey, error) {
 		if file == "" {
 			file = filepath.Join(s.cfg.DataDir, SigningKeyFile)
 		}
-		if seed, err = keyfile.Load(file, true); err != nil {
+		if s.cfg.Shared() {
+			if err := provisioned("signer.keyFile", file, "the cluster's signing key file"); err != nil {
+				return nil, err
+			}
+		}
+		if seed, err = keyfile.Load(file, !s.cfg.Shared()); err != nil {
 			return nil, fmt.Errorf("signer: %w", err)
 		}
 	}
@@ -391,6 +403,20 @@ func (s *Service) signer() (ed25519.PrivateKey, error) {
 func (s *Service) operatorToken(ctx context.Context) error {
 	o := s.cfg.Operator
 	now := s.cfg.Now()
+	if o.Token == "" && s.cfg.Shared() { // the cluster's token, provisioned: never minted here
+		if err := provisioned("operator.tokenFile", o.TokenFile, "the cluster's operator token file"); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return fmt.Errorf("operator.tokenFile: %w", err)
+		}
+		o.Token = Secret(strings.TrimSpace(string(b)))
+		if err := (OperatorConfig{Token: o.Token}).Validate(); err != nil {
+			return fieldErr("operator.tokenFile", "write the cluster's operator token (32+ characters, no spaces) into "+o.TokenFile, "%v", err)
+		}
+		s.opFile = o.TokenFile
+	}
 	if o.Token == "" {
 		s.opFile = o.TokenFile
 		if s.opFile == "" {
@@ -402,6 +428,11 @@ func (s *Service) operatorToken(ctx context.Context) error {
 	}
 	tok := strings.TrimSpace(string(o.Token))
 	hash := tenant.HashToken(tok)
+	if s.cfg.Shared() {
+		if err := s.checkOperatorToken(ctx, hash); err != nil {
+			return err
+		}
+	}
 	if _, err := s.st.Token(ctx, hash); err == nil {
 		s.opToken = tok
 		return nil
@@ -454,6 +485,11 @@ func (s *Service) serviceTLS() error {
 	case s.vault != nil && len(c.Names) == 0:
 		s.tls, s.caFile = s.vault.TLSConfig(), s.vault.CAFile()
 	default:
+		if s.cfg.Shared() && c.Listen != "" {
+			if err := s.sharedCA(); err != nil {
+				return err
+			}
+		}
 		if s.tls, s.caFile, err = vault.EnsurePKI(s.cfg.DataDir, "localhost", c.Names); err != nil {
 			return fmt.Errorf("service: %w", err)
 		}
