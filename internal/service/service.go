@@ -73,6 +73,7 @@ type Service struct {
 	opFile    string
 	workloads map[dep.Kind]dep.Workload
 	keks      keystore.Keystore
+	metrics   *Metrics
 	// freshKeystore: this start made the keystore's first version.
 	freshKeystore bool
 
@@ -159,6 +160,7 @@ func (s *Service) buildVault() error {
 
 func (s *Service) buildService(ctx context.Context) error {
 	cfg := s.cfg
+	s.metrics = NewMetrics()
 	newKMS, az, err := s.vaults()
 	if err != nil {
 		return err
@@ -177,6 +179,7 @@ func (s *Service) buildService(ctx context.Context) error {
 	if s.api, err = NewAPI(Parts{
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
 		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
+		Metrics: s.metrics, Ready: s.readyChecks(),
 	}); err != nil {
 		return err
 	}
@@ -268,7 +271,6 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 	if err := s.migrateMasterKey(ks); err != nil {
 		return nil, err
 	}
-	metrics := keyring.NewMetrics(nil)
 	log := audit.New(s.st, s.cfg.Now, s.log)
 	apps := map[string]string{}
 	for kind, w := range s.cfg.Workloads {
@@ -294,7 +296,8 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 		if err != nil {
 			return nil, fmt.Errorf("workloads.%s: %w", kind, err)
 		}
-		w := dep.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: metrics, Audit: log.KeyringEvent(app)})}
+		c = s.metrics.KMS(c)
+		w := dep.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: s.metrics.Keyring, Audit: log.KeyringEvent(app)})}
 		byApp[app], out[dep.Kind(kind)] = w, w
 	}
 	return out, nil
@@ -569,6 +572,28 @@ func (s *Service) Close() error {
 	}
 	return nil
 }
+
+// readyChecks are what /readyz asks: the database (a query) and the
+// keystore (its current version), when the node has one.
+func (s *Service) readyChecks() []api.ReadyCheck {
+	checks := []api.ReadyCheck{{Name: "database", Check: func(ctx context.Context) error {
+		p, ok := s.st.(interface{ Ping(context.Context) error })
+		if !ok {
+			return nil
+		}
+		return p.Ping(ctx)
+	}}}
+	return append(checks, api.ReadyCheck{Name: "keystore", Check: func(ctx context.Context) error {
+		if s.keks == nil {
+			return nil
+		}
+		_, err := s.keks.Current(ctx)
+		return err
+	}})
+}
+
+// Metrics are the node's Prometheus metrics (nil without a service).
+func (s *Service) Metrics() *Metrics { return s.metrics }
 
 // Store is the store the service runs on.
 func (s *Service) Store() store.Store { return s.st }

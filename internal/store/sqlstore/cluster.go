@@ -28,3 +28,9 @@ func (s *DB) RecordClusterSecret(ctx context.Context, name, value string) (strin
 func (s *DB) ReplaceClusterSecret(ctx context.Context, name, old, value string) error {
 	return changed(s.exec(ctx, `UPDATE svc_cluster_secrets SET value = ? WHERE name = ? AND value = ?`, value, name, old))("cluster secret " + name + " changed meanwhile")
 }
+
+// Ping runs a query: the database answers (the service's /readyz).
+func (s *DB) Ping(ctx context.Context) error {
+	var one int
+	return s.queryRow(ctx, `SELECT 1`).Scan(&one)
+}
