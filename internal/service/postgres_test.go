@@ -114,6 +114,16 @@ func TestPostgresNodes(t *testing.T) {
 	if err := audit.VerifyHead(head, ed25519.PublicKey(pub)); err != nil {
 		t.Errorf("node 0's signed audit head with node 1's signing key: %v", err)
 	}
+	// Each node is ready (database and keystore reachable) and serves its
+	// metrics to the operator (SPEC S5).
+	for i, n := range nodes {
+		if code := get(t, n, "/readyz", "", nil); code != 200 {
+			t.Errorf("node %d: GET /readyz: %d", i, code)
+		}
+		if code := get(t, n, "/metrics", token, nil); code != 200 {
+			t.Errorf("node %d: GET /metrics: %d", i, code)
+		}
+	}
 }
 
 // A node whose secrets are not the cluster's refuses to start, naming
