@@ -16,6 +16,7 @@ const (
 	RuleRequestMethod            = "Request.Method"            // the path does not take that method
 	RuleRequestParameter         = "Request.Parameter"         // a path parameter is empty, too long, not UTF-8 or holds a control character
 	RuleRequestCanceled          = "Request.Canceled"          // the client went away
+	RuleServiceReady             = "S5.Ready"                  // /readyz: a dependency of the node (database, keystore) is down
 	RuleServiceTimeout           = "Service.Timeout"           // the request took longer than its route allows
 	RuleAuthentication           = "Authentication"            // no token, an unknown one, or an expired one
 	RuleAuthorizationOperator    = "Authorization.Operator"    // the operator's action

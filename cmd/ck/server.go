@@ -21,15 +21,23 @@ func (a *app) serverCmd() *cobra.Command {
 		Short: "Run the Customer Key service (REST API)",
 		Long: `Run the Customer Key service: its REST API over HTTPS, described at
 /openapi.json. State lives in SQLite in the data dir, or in PostgreSQL with
---postgres (several nodes can share one database). The first start mints the
-operator's token into DIR/service-operator.token.
+--postgres. The first start mints the operator's token into
+DIR/service-operator.token.
+
+Several nodes can share one PostgreSQL database. Each such node (cluster.shared,
+the default with PostgreSQL) makes no secret of its own: provision once, and
+give every node the same signing key (signer.key), operator token
+(operator.token), keystore (keystore.pkcs11: one token; or keystore.file copied
+to each node) and TLS (service.tls, or the cluster's CA copied into each data
+dir). A node whose secrets differ from what the database records refuses to
+start (docs/configuration.md, "Several nodes").
 
 Settings come from flags, or from a configuration file (--config FILE, YAML or
 JSON, "version: v1"; see docs/configuration.md and docs/config.example.yaml)
 whose secrets are ${ENV} references, so every node reads the same ones. A flag
 given on the command line overrides the file.`,
-		Example: `  ck server --data /var/lib/ck --listen 0.0.0.0:9443 --name ck.example.internal --postgres postgres://ck@db/ck
-  ck server --config /etc/ck/server.yaml --listen 0.0.0.0:9444`,
+		Example: `  ck server --data /var/lib/ck --listen 0.0.0.0:9443 --name ck.example.internal
+  ck server --config /etc/ck/server.yaml --listen 0.0.0.0:9444   # one node of many: secrets in the file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configFile)

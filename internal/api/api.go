@@ -22,6 +22,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/access"
@@ -47,6 +48,12 @@ type Config struct {
 	// Signer signs audit heads and crypto-shred certificates; its public
 	// key is served at /v1/service/signing-key.
 	Signer ed25519.PrivateKey
+	// Metrics counts requests (nil: none); Gatherer is what /metrics
+	// serves (nil: an empty page).
+	Metrics  *Metrics
+	Gatherer prometheus.Gatherer
+	// Ready are the dependencies /readyz asks.
+	Ready  []ReadyCheck
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -80,13 +87,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.NewRegistry() // nothing counted: an empty page
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), tenants: cfg.Tenants, onboarding: cfg.Onboarding, deps: cfg.DEPs, boxes: cfg.Containers, life: cfg.Lifecycle, access: cfg.Access, audit: cfg.Audit}
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer", Description: "A token the service issued (ck tenant token)."}}
 	hc.DocsPath = ""
 	s.api = humago.New(s.mux, hc)
-	s.api.UseMiddleware(s.checkParams, s.authenticate, s.auditAdmin, s.authorize)
+	s.api.UseMiddleware(s.noteRoute, s.checkParams, s.authenticate, s.auditAdmin, s.authorize)
 	s.routes()
 	return s, nil
 }

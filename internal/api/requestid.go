@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/customerkey/customerkey/client"
 )
@@ -28,6 +29,7 @@ type request struct {
 	// logged: a 5xx of this request has been logged with its cause, so
 	// withRequestID does not log it again.
 	logged atomic.Bool
+	route  string // the route table's operation ID, once known
 }
 
 type requestKey struct{}
@@ -94,6 +96,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		req := &request{id: id, log: s.cfg.Logger.With("request_id", id)}
 		w.Header().Set(RequestIDHeader, id)
 		sw := &statusWriter{ResponseWriter: w}
+		began := time.Now()
 		ctx := context.WithValue(r.Context(), requestKey{}, req)
 		defer func() {
 			if v := recover(); v != nil {
@@ -110,6 +113,12 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 			if sw.status >= 500 && !req.logged.Load() {
 				req.log.Error("api: server error", "method", r.Method, "path", r.URL.Path, "status", sw.status)
 			}
+			took, status := time.Since(began), sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.cfg.Metrics.observe(req.route, status, took)
+			req.log.Debug("api: request", "method", r.Method, "route", req.route, "status", status, "duration", took)
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})

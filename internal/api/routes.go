@@ -62,6 +62,8 @@ const (
 func (s *Server) routes() {
 	const t = "/v1/tenants/{tenant}"
 	add(s, route{id: "health", method: "GET", path: "/healthz", summary: "Liveness", tag: "service"}, s.health)
+	add(s, route{id: "ready", method: "GET", path: "/readyz", summary: "Readiness: the database answers a query and the keystore its current version; else 503 naming what is down", tag: "service", timeout: 10 * time.Second}, s.ready)
+	add(s, route{id: "metrics", method: "GET", path: "/metrics", summary: "Prometheus metrics of this node: keyring, HTTP, jobs, vault calls, events (operator)", tag: "service", roles: operator}, s.metrics)
 	add(s, route{id: "whoami", method: "GET", path: "/v1/me", summary: "Who the token belongs to", tag: "service", roles: everyone}, s.whoami)
 	add(s, route{id: "get-service-signing-key", method: "GET", path: "/v1/service/signing-key", summary: "The service's Ed25519 public key, which verifies crypto-shred certificates (no token needed)", tag: "service"}, s.signingKey)
 

@@ -46,6 +46,11 @@ type Config struct {
 	Workers int
 	// MaxAttempts before a failing job is given up (default 10).
 	MaxAttempts int
+	// Observe, if set, hears of each run of a job: "started" as it
+	// starts, then how it ended: "done", "failed", "retry",
+	// "interrupted" or "lost" (another runner took the lease). The
+	// service counts them (its /metrics).
+	Observe func(kind, event string)
 }
 
 // Runner claims and runs jobs.
@@ -232,8 +237,11 @@ func (r *Runner) run(ctx context.Context, j store.Job) {
 			}
 		}
 	}()
+	r.observe(j.Kind, "started")
 	err := r.call(hctx, x)
 	close(beat)
+	event := "done"
+	defer func() { r.observe(j.Kind, event) }()
 	now := r.cfg.Now().UTC()
 	state, until, msg := store.JobSucceeded, now, ""
 	var p permanent
@@ -242,22 +250,29 @@ func (r *Runner) run(ctx context.Context, j store.Job) {
 		log.Info("jobs: done", "done", x.Done, "total", x.Total)
 	case errors.Is(err, ErrLeaseLost) || (hctx.Err() != nil && ctx.Err() == nil):
 		log.Warn("jobs: lease lost; another runner has the job")
+		event = "lost"
 		return
 	case ctx.Err() != nil:
-		state, msg = store.JobQueued, "interrupted: the service stopped" // resumed by the next runner at once
+		state, msg, event = store.JobQueued, "interrupted: the service stopped", "interrupted" // resumed by the next runner at once
 		log.Info("jobs: interrupted", "done", x.Done, "total", x.Total)
 	case errors.As(err, &p) || j.Attempts >= r.cfg.MaxAttempts:
-		state, msg = store.JobFailed, err.Error()
+		state, msg, event = store.JobFailed, err.Error(), "failed"
 		log.Error("jobs: failed", "err", err)
 	default:
 		backoff := min(time.Second<<min(j.Attempts, 6), time.Minute)
-		state, until, msg = store.JobQueued, now.Add(backoff), err.Error()
+		state, until, msg, event = store.JobQueued, now.Add(backoff), err.Error(), "retry"
 		log.Warn("jobs: will retry", "in", backoff.String(), "err", err)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if err := r.cfg.Store.FinishJob(context.WithoutCancel(ctx), j.ID, r.owner, state, msg, until, now); err != nil {
 		log.Warn("jobs: finish", "err", err)
+	}
+}
+
+func (r *Runner) observe(kind, event string) {
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(kind, event)
 	}
 }
 

@@ -40,6 +40,10 @@ type Parts struct {
 	Events events.Bus
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics are the node's metrics (nil: none counted, /metrics 503).
+	Metrics *Metrics
+	// Ready are the dependencies /readyz asks.
+	Ready []api.ReadyCheck
 }
 
 // NewAPI builds the domain services (tenants, onboarding, DEPs,
@@ -67,7 +71,12 @@ func NewAPI(p Parts) (*api.Server, error) {
 		})
 	}
 	boxes := workload.New(workload.Config{Store: st, DEPs: deps, Licences: tenants, Now: now, Logger: log})
-	runner := jobs.New(jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease})
+	jc := jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease}
+	ac := api.Config{Ready: p.Ready}
+	if m := p.Metrics; m != nil {
+		jc.Observe, ac.Metrics, ac.Gatherer = m.Job, m.API, m.Registry
+	}
+	runner := jobs.New(jc)
 	consent := access.New(access.Config{Store: st, DEPs: deps, Audit: auditLog, Now: now, Logger: log})
 	life := lifecycle.New(lifecycle.Config{Store: st, DEPs: deps, Containers: boxes, Jobs: runner, Audit: auditLog, Access: consent, RevocationProbe: p.RevocationProbe, Now: now, Logger: log})
 	scenarioKind := map[string]dep.Kind{onboarding.EXO: dep.Mailbox, onboarding.SPO: dep.Site, onboarding.MDEP: dep.MDEP}
@@ -76,6 +85,7 @@ func NewAPI(p Parts) (*api.Server, error) {
 			w, ok := p.Workloads[scenarioKind[scenario]]
 			return w.App, w.KMS, ok
 		}})
-	return api.New(api.Config{Tenants: tenants, Onboarding: requests, DEPs: deps, Containers: boxes, Lifecycle: life, Access: consent, Audit: auditLog,
-		Signer: p.Signer, Logger: log, Now: now})
+	ac.Tenants, ac.Onboarding, ac.DEPs, ac.Containers, ac.Lifecycle, ac.Access, ac.Audit = tenants, requests, deps, boxes, life, consent, auditLog
+	ac.Signer, ac.Logger, ac.Now = p.Signer, log, now
+	return api.New(ac)
 }

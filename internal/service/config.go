@@ -41,6 +41,8 @@ type Config struct {
 
 	Logging LoggingConfig `json:"logging"`
 	Store   StoreConfig   `json:"store"`
+	// Cluster says whether this node is one of several over one database.
+	Cluster ClusterConfig `json:"cluster"`
 
 	// Service, when set, runs the Customer Key service (ck server, ck dev).
 	Service *ServiceConfig `json:"service,omitempty"`
@@ -116,6 +118,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fieldErr("service", "give a service section (ck server) or a vaultServer section (ck vault server)", "nothing to run"))
 	}
 	errs = append(errs, c.Logging.Validate(), c.Store.Validate())
+	if c.Service != nil && c.Shared() {
+		errs = append(errs, c.sharedSecrets())
+	}
 	if c.Service != nil {
 		errs = append(errs, c.Service.Validate(), c.Vaults.Validate(), c.Keystore.Validate(), c.Signer.Validate(),
 			c.Operator.Validate(), c.Jobs.Validate(), c.Revocation.Validate(), c.Events.Validate(), c.Purge.Validate(), validateWorkloads(c.Workloads))
@@ -133,12 +138,50 @@ func (c *Config) runs(field string) bool {
 	section, _, _ := strings.Cut(field, ".")
 	section, _, _ = strings.Cut(section, "[")
 	switch section {
-	case "service", "vaults", "workloads", "keystore", "signer", "operator", "jobs", "purge":
+	case "service", "vaults", "workloads", "keystore", "signer", "operator", "jobs", "purge", "cluster":
 		return c.Service != nil
 	case "vaultServer":
 		return c.VaultServer != nil
 	}
 	return true
+}
+
+// ClusterConfig: whether this node is one of several ck server nodes over
+// one database (SPEC S1). A shared node invents no secret: the signing
+// key, the keystore and the operator's token must come from the
+// configuration, the same on every node, and the node refuses to start
+// when they differ from what the first node recorded in the database.
+type ClusterConfig struct {
+	// Shared: one node of many. Default: true with store.postgres, false
+	// with SQLite. Set false to run a single node over PostgreSQL with
+	// secrets in its data dir.
+	Shared *bool `json:"shared,omitempty"`
+}
+
+// Shared says whether the service runs as one node of many: as
+// cluster.shared says, else whenever the store is PostgreSQL.
+func (c *Config) Shared() bool {
+	if c.Cluster.Shared != nil {
+		return *c.Cluster.Shared
+	}
+	return c.Store.Postgres != ""
+}
+
+// sharedSecrets checks that a node of many is given every secret the
+// nodes share, rather than left to make its own (SPEC S1).
+func (c *Config) sharedSecrets() error {
+	var errs []error
+	const why = "a node of many (cluster.shared, or store.postgres) does not make its own"
+	if c.Signer.Key == "" && c.Signer.KeyFile == "" {
+		errs = append(errs, fieldErr("signer.key", "give every node the cluster's signing key: signer.key: ${CK_SIGNING_KEY} (made once with `openssl rand -hex 32`), or signer.keyFile provisioned to each node", "missing: "+why))
+	}
+	if c.Operator.Token == "" && c.Operator.TokenFile == "" {
+		errs = append(errs, fieldErr("operator.token", "give every node the cluster's operator token: operator.token: ${CK_OPERATOR_TOKEN} (made once with `echo cksvc_$(openssl rand -hex 32)`), or operator.tokenFile provisioned to each node", "missing: "+why))
+	}
+	if c.Keystore.PKCS11 == nil && c.Keystore.File == "" {
+		errs = append(errs, fieldErr("keystore", "give every node the same PKCS#11 token (keystore.pkcs11), or the same keystore file provisioned to each node (keystore.file; a purge rotates it on one node only: docs/configuration.md)", "missing: "+why))
+	}
+	return errors.Join(errs...)
 }
 
 // Secret is a configuration value that must not show up in logs or

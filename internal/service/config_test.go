@@ -88,6 +88,7 @@ func TestValidate(t *testing.T) {
 			c.Workloads = map[string]WorkloadConfig{"mailbox": {App: defaultWorkloads["mailbox"]}}
 			c.Keystore.MasterKey, c.Signer.Key = Secret(hex64), Secret(hex64)
 			c.Operator.Token = Secret(strings.Repeat("t", 32))
+			c.Keystore.File = "/etc/ck/keystore.json"
 			c.Jobs.Lease, c.Purge.Approvals = Duration(time.Second), 3
 		}, ""},
 		{"no version", func(c *Config) { c.Version = "" }, "version"},
@@ -97,6 +98,15 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.Logging.Level = "loud" }, "logging.level"},
 		{"log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
 		{"two stores", func(c *Config) { c.Store = StoreConfig{SQLite: "ck.db", Postgres: "postgres://db/ck"} }, "store"},
+		{"shared without a signing key", func(c *Config) {
+			c.Store.Postgres = "postgres://db/ck"
+			c.Operator.Token, c.Keystore.File = Secret(strings.Repeat("t", 32)), "k.json"
+		}, "signer.key"},
+		{"shared without a keystore", func(c *Config) {
+			yes := true
+			c.Cluster.Shared = &yes
+			c.Operator.Token, c.Signer.KeyFile = Secret(strings.Repeat("t", 32)), "s.key"
+		}, "keystore"},
 		{"postgres URL", func(c *Config) { c.Store.Postgres = "mysql://db/ck" }, "store.postgres"},
 		{"postgres no host", func(c *Config) { c.Store.Postgres = "postgres:///ck" }, "store.postgres"},
 		{"listen", func(c *Config) { c.Service.Listen = "9443" }, "service.listen"},

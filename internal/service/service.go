@@ -78,6 +78,9 @@ type Service struct {
 		events.Bus
 		Close() error
 	}
+	metrics *Metrics
+	// freshKeystore: this start made the keystore's first version.
+	freshKeystore bool
 
 	mu     sync.Mutex
 	served bool
@@ -189,6 +192,7 @@ func (s *Service) buildVault() error {
 
 func (s *Service) buildService(ctx context.Context) error {
 	cfg := s.cfg
+	s.metrics = NewMetrics()
 	newKMS, az, err := s.vaults()
 	if err != nil {
 		return err
@@ -208,13 +212,18 @@ func (s *Service) buildService(ctx context.Context) error {
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
 		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
 		RevocationProbe: time.Duration(cfg.Revocation.ProbeInterval), Events: s.bus,
+		Metrics: s.metrics, Ready: s.readyChecks(),
 	}); err != nil {
 		return err
 	}
 	if err := s.operatorToken(ctx); err != nil {
 		return err
 	}
-	if cfg.Store.Postgres != "" {
+	if cfg.Shared() {
+		if err := s.checkCluster(ctx, signer); err != nil {
+			return err
+		}
+	} else if cfg.Store.Postgres != "" {
 		s.warnPerNodeSecrets()
 	}
 	if err := s.serviceTLS(); err != nil {
@@ -289,12 +298,12 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 		if _, err := keks.Rotate(context.Background()); err != nil {
 			return nil, fmt.Errorf("keystore: %w", err)
 		}
+		s.freshKeystore = true
 	}
 	ks := keyring.NewKeystore(s.st, keks)
 	if err := s.migrateMasterKey(ks); err != nil {
 		return nil, err
 	}
-	metrics := keyring.NewMetrics(nil)
 	log := audit.New(s.st, s.cfg.Now, s.log)
 	apps := map[string]string{}
 	for kind, w := range s.cfg.Workloads {
@@ -320,7 +329,8 @@ func (s *Service) buildWorkloads(newKMS func(app string) (kms.Client, error)) (m
 		if err != nil {
 			return nil, fmt.Errorf("workloads.%s: %w", kind, err)
 		}
-		w := dep.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: metrics, Audit: log.KeyringEvent(app)})}
+		c = s.metrics.KMS(c)
+		w := dep.Workload{App: app, KMS: c, Ring: keyring.New(c, ks, keyring.Config{Logger: s.log.With("workload", kind), Metrics: s.metrics.Keyring, Audit: log.KeyringEvent(app)})}
 		byApp[app], out[dep.Kind(kind)] = w, w
 	}
 	return out, nil
@@ -410,7 +420,12 @@ func (s *Service) signer() (ed25519.PrivateKey, error) {
 		if file == "" {
 			file = filepath.Join(s.cfg.DataDir, SigningKeyFile)
 		}
-		if seed, err = keyfile.Load(file, true); err != nil {
+		if s.cfg.Shared() {
+			if err := provisioned("signer.keyFile", file, "the cluster's signing key file"); err != nil {
+				return nil, err
+			}
+		}
+		if seed, err = keyfile.Load(file, !s.cfg.Shared()); err != nil {
 			return nil, fmt.Errorf("signer: %w", err)
 		}
 	}
@@ -424,6 +439,20 @@ func (s *Service) signer() (ed25519.PrivateKey, error) {
 func (s *Service) operatorToken(ctx context.Context) error {
 	o := s.cfg.Operator
 	now := s.cfg.Now()
+	if o.Token == "" && s.cfg.Shared() { // the cluster's token, provisioned: never minted here
+		if err := provisioned("operator.tokenFile", o.TokenFile, "the cluster's operator token file"); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return fmt.Errorf("operator.tokenFile: %w", err)
+		}
+		o.Token = Secret(strings.TrimSpace(string(b)))
+		if err := (OperatorConfig{Token: o.Token}).Validate(); err != nil {
+			return fieldErr("operator.tokenFile", "write the cluster's operator token (32+ characters, no spaces) into "+o.TokenFile, "%v", err)
+		}
+		s.opFile = o.TokenFile
+	}
 	if o.Token == "" {
 		s.opFile = o.TokenFile
 		if s.opFile == "" {
@@ -435,6 +464,11 @@ func (s *Service) operatorToken(ctx context.Context) error {
 	}
 	tok := strings.TrimSpace(string(o.Token))
 	hash := tenant.HashToken(tok)
+	if s.cfg.Shared() {
+		if err := s.checkOperatorToken(ctx, hash); err != nil {
+			return err
+		}
+	}
 	if _, err := s.st.Token(ctx, hash); err == nil {
 		s.opToken = tok
 		return nil
@@ -487,6 +521,11 @@ func (s *Service) serviceTLS() error {
 	case s.vault != nil && len(c.Names) == 0:
 		s.tls, s.caFile = s.vault.TLSConfig(), s.vault.CAFile()
 	default:
+		if s.cfg.Shared() && c.Listen != "" {
+			if err := s.sharedCA(); err != nil {
+				return err
+			}
+		}
 		if s.tls, s.caFile, err = vault.EnsurePKI(s.cfg.DataDir, "localhost", c.Names); err != nil {
 			return fmt.Errorf("service: %w", err)
 		}
@@ -570,6 +609,28 @@ func (s *Service) Close() error {
 	}
 	return nil
 }
+
+// readyChecks are what /readyz asks: the database (a query) and the
+// keystore (its current version), when the node has one.
+func (s *Service) readyChecks() []api.ReadyCheck {
+	checks := []api.ReadyCheck{{Name: "database", Check: func(ctx context.Context) error {
+		p, ok := s.st.(interface{ Ping(context.Context) error })
+		if !ok {
+			return nil
+		}
+		return p.Ping(ctx)
+	}}}
+	return append(checks, api.ReadyCheck{Name: "keystore", Check: func(ctx context.Context) error {
+		if s.keks == nil {
+			return nil
+		}
+		_, err := s.keks.Current(ctx)
+		return err
+	}})
+}
+
+// Metrics are the node's Prometheus metrics (nil without a service).
+func (s *Service) Metrics() *Metrics { return s.metrics }
 
 // Store is the store the service runs on.
 func (s *Service) Store() store.Store { return s.st }

@@ -500,6 +500,7 @@ type Store interface {
 	AccessRequests
 	OfficerKeys
 	Events
+	ClusterSecrets
 	Close() error
 }
 
@@ -533,6 +534,20 @@ type Events interface {
 
 // EventsChannel is the PostgreSQL NOTIFY channel of AppendEvent.
 const EventsChannel = "ck_events"
+
+// ClusterSecrets records what identifies the secrets every node over one
+// database must share (SPEC S1): the signing key's public-key fingerprint,
+// a check value of the keystore, the operator token's hash. Never a
+// secret itself. The first node records; later nodes compare.
+type ClusterSecrets interface {
+	// RecordClusterSecret stores value under name unless a value is
+	// stored already, and returns the value stored now: value if this
+	// call recorded it, the earlier one otherwise.
+	RecordClusterSecret(ctx context.Context, name, value string) (string, error)
+	// ReplaceClusterSecret replaces name's value old with value;
+	// ErrConflict if the stored value is no longer old (or none is).
+	ReplaceClusterSecret(ctx context.Context, name, old, value string) error
+}
 
 // AuditRecord is one entry of a tenant's hash-chained audit log (SPEC R8):
 // a key access by the service or an admin action. Prev is the Hash of the

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccessRequests", testAccessRequests},
 		{"OfficerKeys", testOfficerKeys},
 		{"Events", testEvents},
+		{"ClusterSecrets", testClusterSecrets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1018,4 +1019,25 @@ func testAccessRequests(t *testing.T, s store.Store) {
 	got, err = s.AccessRequest(ctx, ten, "a1")
 	must(t, err)
 	equal(t, "used access request", got, r1)
+}
+
+func testClusterSecrets(t *testing.T, s store.Store) {
+	got, err := s.RecordClusterSecret(ctx, "signing-key", "a")
+	must(t, err)
+	if got != "a" {
+		t.Fatalf("first RecordClusterSecret: got %q, want %q", got, "a")
+	}
+	if got, err = s.RecordClusterSecret(ctx, "signing-key", "b"); err != nil || got != "a" {
+		t.Fatalf("second RecordClusterSecret: got %q, %v; want the first value %q", got, err, "a")
+	}
+	if err := s.ReplaceClusterSecret(ctx, "signing-key", "b", "c"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("ReplaceClusterSecret with a stale value: got %v, want ErrConflict", err)
+	}
+	if err := s.ReplaceClusterSecret(ctx, "none", "", "c"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("ReplaceClusterSecret of nothing: got %v, want ErrConflict", err)
+	}
+	must(t, s.ReplaceClusterSecret(ctx, "signing-key", "a", "c"))
+	if got, err = s.RecordClusterSecret(ctx, "signing-key", "d"); err != nil || got != "c" {
+		t.Fatalf("after ReplaceClusterSecret: got %q, %v; want %q", got, err, "c")
+	}
 }
