@@ -102,6 +102,9 @@ type Config struct {
 	// Interval is the periodic sequence check (default 1 s).
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Count, if set, counts events by kind and direction: "published" by
+	// this node, "received" from another (the node's metrics).
+	Count func(kind, direction string)
 }
 
 // hub is the one implementation behind both buses: it records, and
@@ -197,6 +200,9 @@ func (h *hub) catchUp(ctx context.Context) {
 			for _, fn := range fns {
 				fn(e)
 			}
+			if h.cfg.Count != nil && e.Node != h.cfg.Node {
+				h.cfg.Count(string(e.Kind), "received")
+			}
 			h.last = se.Seq
 		}
 		if len(evs) < batch {
@@ -212,6 +218,9 @@ func (h *hub) Publish(ctx context.Context, e Event) error {
 	_, err := h.cfg.Store.AppendEvent(ctx, store.Event{Kind: string(e.Kind), Tenant: e.Tenant, Ref: e.Ref, Detail: e.Detail, Node: e.Node, At: e.At})
 	if err != nil {
 		return err
+	}
+	if h.cfg.Count != nil {
+		h.cfg.Count(string(e.Kind), "published")
 	}
 	h.Wake()
 	return nil

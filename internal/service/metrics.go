@@ -28,8 +28,8 @@ type Metrics struct {
 	vaultCalls *prometheus.CounterVec
 	// Events counts the cross-node events (revocation, DEP disable or
 	// purge, token revocation, re-assignment, roll) by kind and by
-	// direction: "published" by this node, "received" from another, and
-	// "missed" (caught up by the periodic check). For internal/events.
+	// direction: "published" by this node, "received" from another
+	// (internal/events counts them through its Count hook).
 	Events *prometheus.CounterVec
 }
 
@@ -49,7 +49,7 @@ func NewMetrics() *Metrics {
 		vaultCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "customerkey_vault_calls_total",
 			Help: "Calls to customer keys' vaults by vault, operation (get, wrap, unwrap, directory) and result (ok, or the kms reason: access removed, vault unreachable, ...; vault \"invalid\" for a key URI refused before any call)."}, []string{"vault", "op", "result"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "customerkey_events_total",
-			Help: "Cross-node cache events by kind and direction (published, received, missed)."}, []string{"kind", "direction"}),
+			Help: "Cross-node cache events by kind and direction (published by this node, received from another)."}, []string{"kind", "direction"}),
 	}
 	reg.MustRegister(m.jobs, m.jobsActive, m.vaultCalls, m.Events)
 	return m

@@ -113,6 +113,9 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err := s.openStore(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Service != nil {
+		s.metrics = NewMetrics() // before the events bus, which counts into it
+	}
 	if err := s.openEvents(ctx); err != nil {
 		return nil, err
 	}
@@ -157,6 +160,9 @@ func (s *Service) openStore(ctx context.Context) error {
 func (s *Service) openEvents(ctx context.Context) error {
 	host, _ := os.Hostname()
 	ec := events.Config{Store: s.st, Node: fmt.Sprintf("%s/%d", host, os.Getpid()), Interval: time.Duration(s.cfg.Events.Interval), Logger: s.log}
+	if s.metrics != nil {
+		ec.Count = func(kind, direction string) { s.metrics.Events.WithLabelValues(kind, direction).Inc() }
+	}
 	if s.cfg.Store.Postgres != "" && s.cfg.Store.Use == nil {
 		b, err := events.NewPostgres(ctx, string(s.cfg.Store.Postgres), ec)
 		if err != nil {
@@ -192,7 +198,6 @@ func (s *Service) buildVault() error {
 
 func (s *Service) buildService(ctx context.Context) error {
 	cfg := s.cfg
-	s.metrics = NewMetrics()
 	newKMS, az, err := s.vaults()
 	if err != nil {
 		return err
