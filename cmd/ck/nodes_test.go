@@ -27,10 +27,6 @@ import (
 // built-in vault. One cluster serves every subtest, in order, to keep the
 // cost low (the cluster starts in a few seconds); the revocation comes
 // last since it takes the workload's access to the seed's keys away.
-//
-// Tests of what other branches build (S1's refusal of differing secrets,
-// S2's events) check at run time whether the nodes have it and skip,
-// saying what they need, until they do.
 func TestNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three ck server processes")
@@ -479,13 +475,8 @@ func purgeCertificate(t *testing.T, ctx context.Context, c *clustertest.Cluster,
 }
 
 // secretsDifferRefused: a node configured with another signing key than
-// the cluster's refuses to start, with a clear error (SPEC S1). Needs the
-// check of the configured secrets against the database (branch s15),
-// detected by its /readyz route.
+// the cluster's refuses to start, with a clear error (SPEC S1).
 func secretsDifferRefused(t *testing.T, ctx context.Context, c *clustertest.Cluster) {
-	if !hasRoute(ctx, c.Node(0), "/readyz") {
-		t.Skip("needs SPEC S1's check of configured secrets at start (branch s15), detected by the /readyz route it brings: the node does not serve /readyz")
-	}
 	n := c.Node(2)
 	n.Kill()
 	other := make([]byte, 32)
@@ -502,13 +493,6 @@ func secretsDifferRefused(t *testing.T, ctx context.Context, c *clustertest.Clus
 	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// hasRoute reports whether the node answers path with anything but 404.
-func hasRoute(ctx context.Context, n *clustertest.Node, path string) bool {
-	err := n.Client("").Do(ctx, "GET", path, nil, nil)
-	var p *client.Problem
-	return !(errors.As(err, &p) && p.Status == 404)
 }
 
 // revocationReachesEveryNode: the tenant removes the workload's access

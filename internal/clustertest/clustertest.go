@@ -40,6 +40,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx": the admin connection and the test's view of the database
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/vault"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -192,8 +193,30 @@ func StartE(opts Options) (*Cluster, error) {
 	if err != nil {
 		return c, err
 	}
+	// The cluster's CA, provisioned into every node's data dir: a node of
+	// many makes no CA of its own (SPEC S1); each issues its certificate
+	// from this one.
+	caDir := filepath.Join(opts.Dir, "ca")
+	if err := os.MkdirAll(caDir, 0o700); err != nil {
+		return c, err
+	}
+	if _, _, err := vault.EnsurePKI(caDir, "localhost", nil); err != nil {
+		return c, err
+	}
 	for i := range opts.Nodes {
 		n := &Node{Index: i, Dir: filepath.Join(opts.Dir, fmt.Sprintf("node%d", i+1)), c: c}
+		if err := os.MkdirAll(n.Dir, 0o700); err != nil {
+			return c, err
+		}
+		for _, f := range []string{vault.CAFile, "ca-key.pem"} {
+			data, err := os.ReadFile(filepath.Join(caDir, f))
+			if err != nil {
+				return c, err
+			}
+			if err := os.WriteFile(filepath.Join(n.Dir, f), data, 0o600); err != nil {
+				return c, err
+			}
+		}
 		n.Config = n.Dir + ".json"
 		cfg := map[string]any{
 			"version":  "v1",
