@@ -106,7 +106,9 @@ func (c *Cluster) RemoveAccess(ctx context.Context, app string) error {
 // only then.
 func (c *Cluster) HasEvents() bool {
 	var n int
-	c.DB.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ~* '^\s*LISTEN\s'`).Scan(&n)
+	if err := c.DB.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ~* '^\s*LISTEN\s'`).Scan(&n); err != nil {
+		return false
+	}
 	return n > 0
 }
 

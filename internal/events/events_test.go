@@ -134,11 +134,11 @@ func conformance(t *testing.T, open func(t *testing.T) (a, b node), within time.
 		if err := a.Publish(ctx, events.Event{Kind: events.DEPChanged, Ref: "new"}); err != nil {
 			t.Fatal(err)
 		}
-		got := r.waitFor(t, 1, within)
+		r.waitFor(t, 1, within)
 		if err := c.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got = r.events(); len(got) != 1 || got[0].Ref != "new" {
+		if got := r.events(); len(got) != 1 || got[0].Ref != "new" {
 			t.Fatalf("a new node got %+v, want only the event after it started", got)
 		}
 	})
