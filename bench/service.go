@@ -182,8 +182,17 @@ func serviceScenario(d time.Duration) error {
 		}
 	}
 	ring.Evict(depB.ID)
+	// The tenant's own recovery request (T2, T5): approved as made.
+	reqJSON, err := call(admin, "POST", "/v1/tenants/Contoso/accessRequests", []byte(`{"action":"recover","dep":"DEP-B","to":"DEP-C","reason":"bench: both keys of DEP-B lost"}`), "application/json")
+	if err != nil {
+		return err
+	}
+	var ar client.AccessRequest
+	if err := json.Unmarshal(reqJSON, &ar); err != nil {
+		return err
+	}
 	start = time.Now()
-	res, err := call(op, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-B/recover", []byte(`{"to":"DEP-C","reason":"bench"}`), "application/json")
+	res, err := call(op, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-B/recover", []byte(fmt.Sprintf(`{"to":"DEP-C","request":%q}`, ar.ID)), "application/json")
 	if err != nil {
 		return err
 	}
