@@ -700,3 +700,31 @@ func TestRevocationProbe(t *testing.T) {
 		t.Fatalf("probe metric: %v denied", m.counter("customerkey_keyring_revocation_probes_total", "denied by customer"))
 	}
 }
+
+// TestRevocationRacingAnUnwrap (T1): a revocation signal that arrives
+// while an unwrap is in flight stands, even if that unwrap succeeds (its
+// customer key may have answered just before the tenant removed access).
+func TestRevocationRacingAnUnwrap(t *testing.T) {
+	m := newMatrix(t, keyring.Config{})
+	m.fault("eastus", "slow", 400*time.Millisecond) // key 1 is asked first, and answers late
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.ring.DEPKey(context.Background(), m.mailbox, user)
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	m.ring.Revoke(m.mailbox, "revocation signal from admin@contoso.com")
+	must(t, <-done) // the flight began before the signal, and succeeds
+	if r, _ := m.ring.Revocation(m.mailbox.ID); !r.Revoked {
+		t.Fatal("an unwrap that began before the revocation signal cleared it")
+	}
+	if _, ok := m.ring.Cached(m.mailbox.ID); ok {
+		t.Fatal("an unwrap that began before the revocation signal cached the key")
+	}
+	// A customer key asked after the signal does clear it.
+	must(t, m.env.Fault("eastus", "off", 0, 0))
+	m.wantKey(m.get(m.mailbox, user))
+	if r, _ := m.ring.Revocation(m.mailbox.ID); r.Revoked {
+		t.Fatal("a customer key that unwrapped after the signal did not clear it")
+	}
+}

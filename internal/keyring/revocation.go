@@ -93,9 +93,17 @@ func (k *Keyring) revoke(d DEP, cause string) {
 	k.cfg.Metrics.revocations.Inc()
 }
 
-// restore clears d's revocation: a customer key unwrapped its key.
-func (k *Keyring) restore(d DEP) {
+// restore clears d's revocation: a customer key unwrapped its key, in an
+// unwrap that began at generation gen. One that began before a revocation
+// (or an eviction) clears nothing: the key may have answered just before
+// the tenant removed access, and a revocation signal racing an unwrap in
+// flight must stand.
+func (k *Keyring) restore(d DEP, gen uint64) {
 	k.mu.Lock()
+	if k.gens[d.ID] != gen {
+		k.mu.Unlock()
+		return
+	}
 	was := k.revoked[d.ID].Revoked
 	k.revoked[d.ID] = Revocation{Since: k.cfg.Now().UTC()}
 	k.mu.Unlock()
@@ -124,6 +132,7 @@ func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
 	k.mu.Unlock()
 	req := Request{Initiator: Service, Reason: "revocation probe"}
 	for _, d := range ds {
+		gen := k.gen(d.ID)
 		first := k.cfg.Rand(2)
 		var errs [2]error
 		for _, i := range [2]int{first, 1 - first} {
@@ -134,7 +143,7 @@ func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
 			k.cfg.Metrics.probes.WithLabelValues(probeResult(err)).Inc()
 			if err == nil {
 				key.Destroy()
-				k.restore(d)
+				k.restore(d, gen)
 				break
 			}
 			errs[i] = err

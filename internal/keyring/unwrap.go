@@ -12,14 +12,23 @@ import (
 // unwrapCustomer gets the DEP key from the customer keys with the DEP
 // kind's strategy. On failure it returns both errors and a *DEPError.
 func (k *Keyring) unwrapCustomer(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
+	gen := k.gen(d.ID)
 	if d.Kind == Site {
-		return k.hedged(ctx, d, req)
+		return k.hedged(ctx, d, req, gen)
 	}
-	return k.failover(ctx, d, req)
+	return k.failover(ctx, d, req, gen)
+}
+
+// gen is the DEP's generation, bumped by Evict and by a revocation: an
+// unwrap that began before either does not clear a revocation.
+func (k *Keyring) gen(depID string) uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gens[depID]
 }
 
 // failover (K3): one key at random, then the other.
-func (k *Keyring) failover(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
+func (k *Keyring) failover(ctx context.Context, d DEP, req Request, gen uint64) (*envelope.Key, [2]error, error) {
 	first := k.cfg.Rand(2)
 	order := [2]int{first, 1 - first}
 	var errs [2]error
@@ -28,7 +37,7 @@ func (k *Keyring) failover(ctx context.Context, d DEP, req Request) (*envelope.K
 		key, err := k.unwrapOne(actx, d, i, req)
 		cancel()
 		if err == nil {
-			k.noteSuccess(d, i, errs)
+			k.noteSuccess(d, i, errs, gen)
 			return key, errs, nil
 		}
 		errs[i] = err
@@ -38,7 +47,7 @@ func (k *Keyring) failover(ctx context.Context, d DEP, req Request) (*envelope.K
 
 // hedged (K5): the first key now, the second after HedgeDelay (or as soon
 // as the first fails); the first success wins and the other is cancelled.
-func (k *Keyring) hedged(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
+func (k *Keyring) hedged(ctx context.Context, d DEP, req Request, gen uint64) (*envelope.Key, [2]error, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -69,7 +78,7 @@ func (k *Keyring) hedged(ctx context.Context, d DEP, req Request) (*envelope.Key
 			pending--
 			if r.err == nil {
 				cancel() // the other request is no longer needed
-				k.noteSuccess(d, r.i, errs)
+				k.noteSuccess(d, r.i, errs, gen)
 				return r.key, errs, nil
 			}
 			errs[r.i] = r.err
@@ -113,8 +122,8 @@ func (k *Keyring) unwrapOne(ctx context.Context, d DEP, i int, req Request) (*en
 
 // noteSuccess records health after a successful unwrap: healthy, or
 // degraded if the other key failed on the way.
-func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error) {
-	k.restore(d)
+func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error, gen uint64) {
+	k.restore(d, gen)
 	if other := errs[1-ok]; other != nil {
 		k.setHealth(d.ID, Degraded, fmt.Sprintf("customer key %d %s failed (%s); served by key %d", 2-ok, d.CustomerKeys[1-ok].KeyID, causeOf(other), ok+1))
 		return
