@@ -240,18 +240,17 @@ func StartE(opts Options) (*Cluster, error) {
 		}
 		c.nodes = append(c.nodes, n)
 	}
-	// The first node alone: it applies the migrations, creates the
-	// keystore file and stores the operator's token; then the others at once.
-	if err := c.nodes[0].Start(); err != nil {
-		return c, err
+	// One node at a time: the first applies the migrations, records the
+	// cluster's secrets and makes the keystore's first version; the others
+	// open the same SoftHSM token, whose files a node still writing them
+	// can hide from another opening it at that instant ("could not find
+	// PKCS#11 token", seen in CI with the nodes started at once).
+	for _, n := range c.nodes {
+		if err := n.Start(); err != nil {
+			return c, err
+		}
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(c.nodes))
-	for _, n := range c.nodes[1:] {
-		wg.Go(func() { errs[n.Index] = n.Start() })
-	}
-	wg.Wait()
-	return c, errors.Join(errs...)
+	return c, nil
 }
 
 // SoftHSM is the PKCS#11 module of the nodes' shared keystore.
