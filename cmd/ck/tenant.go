@@ -85,7 +85,7 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 		Use: "token TENANT --subject UPN --role ROLE", Short: "Issue an API token for one of a tenant's admins; list and revoke the tenant's tokens",
 		Long: `Issues a token for one of a tenant's admins. The tenant's global admin
 issues tokens of every role; the operator issues only the tenant's first
-global admin's token, while the tenant has no live one (T5). That admin
+global admin's token, while the tenant never had one (T5). That admin
 should then issue itself a new token and revoke the first (ck tenant token
 revoke), so that no token the operator saw stays in use.
 

@@ -71,7 +71,7 @@ func (s *Server) routes() {
 	add(s, route{id: "create-tenant", method: "POST", path: "/v1/tenants", summary: "Create a tenant (operator)", tag: "tenants", roles: operator, status: 201}, s.createTenant)
 	add(s, route{id: "list-tenants", method: "GET", path: "/v1/tenants", summary: "List tenants: all for the operator, your own otherwise", tag: "tenants", roles: everyone}, s.listTenants)
 	add(s, route{id: "get-tenant", method: "GET", path: t, summary: "Get a tenant", tag: "tenants", roles: everyone}, s.getTenant)
-	add(s, route{id: "create-token", method: "POST", path: t + "/tokens", summary: "Issue an API token for a tenant's admin: the tenant's global admin issues every kind; the operator only the tenant's first global admin's, while it has no live one (T5)", tag: "tenants", roles: tokenIssuers, status: 201, action: "issue tokens"}, s.createToken)
+	add(s, route{id: "create-token", method: "POST", path: t + "/tokens", summary: "Issue an API token for a tenant's admin: the tenant's global admin issues every kind; the operator only the tenant's first global admin's, while it never had one (T5)", tag: "tenants", roles: tokenIssuers, status: 201, action: "issue tokens"}, s.createToken)
 	add(s, route{id: "list-tokens", method: "GET", path: t + "/tokens", summary: "The tenant's tokens, revoked and expired ones included: ID, subject, role, created, expires, revoked, last used; never a secret (T6)", tag: "tenants", roles: globalAdmin}, s.listTokens)
 	add(s, route{id: "revoke-token", method: "POST", path: t + "/tokens/{token}/revoke", summary: "Revoke one of the tenant's tokens: it is refused from the next request on (T6)", tag: "tenants", roles: globalAdmin}, s.revokeToken)
 

@@ -284,7 +284,7 @@ func (s *Service) forget(hash string) {
 
 // IssueToken mints a token for an admin of t. The tenant's global admin
 // issues every kind; the operator only the tenant's first global admin's,
-// while the tenant has no live global-admin token (SPEC T5).
+// while the tenant never had a global-admin token (SPEC T5).
 func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject, role, validFor string) (string, store.APIToken, error) {
 	p := Caller(ctx)
 	if p.Role != RoleOperator && !(p.Tenant == t.ID && p.Role == RoleGlobalAdmin) {
@@ -322,7 +322,10 @@ func (s *Service) IssueToken(ctx context.Context, t store.ServiceTenant, subject
 
 // firstGlobalAdmin refuses the operator a token unless it is the
 // tenant's first global admin's: a global-admin token while the tenant
-// has no live one (never revoked, not expired).
+// never had one. Not "while it has no live one": tokens expire (7 days by
+// default), so the operator could otherwise wait for the tenant's last
+// global-admin token to lapse, issue itself one, and from it an Exchange
+// admin's that reads mail (T5).
 func (s *Service) firstGlobalAdmin(ctx context.Context, t store.ServiceTenant, role string, now time.Time) error {
 	const fix = "the operator issues only a tenant's first global admin token; every other token is issued by the tenant's global admin, with a global admin's token: ck tenant token TENANT --subject UPN --role ROLE --token-file admin.token"
 	if role != RoleGlobalAdmin {
@@ -333,8 +336,8 @@ func (s *Service) firstGlobalAdmin(ctx context.Context, t store.ServiceTenant, r
 		return err
 	}
 	for _, x := range ts {
-		if x.Role == RoleGlobalAdmin && x.Revoked == nil && now.Before(x.Expires) {
-			return rule.Refused(client.RuleTokenFirstGlobalAdmin, fix, "tenant %s has a global admin already (token %s)", t.Name, x.ID)
+		if x.Role == RoleGlobalAdmin {
+			return rule.Refused(client.RuleTokenFirstGlobalAdmin, fix, "tenant %s has had a global admin (token %s) since %s: the operator issues only the first", t.Name, x.ID, x.Created.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil

@@ -209,13 +209,16 @@ func TestTokenRevocation(t *testing.T) {
 	*now = now.Add(tenant.TokenRecheck)
 	_, err = s.Authenticate(context.Background(), spo)
 	wantRule(t, "a token another node revoked, after the recheck", err, "Authentication")
-	// With every global admin token revoked, the operator may issue a first one again.
+	// With every global admin token revoked, or expired, the operator
+	// still issues none: it would then issue itself any role (T5).
 	if _, err := s.RevokeToken(ga, ct, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.IssueToken(op, ct, "admin@contoso.com", tenant.RoleGlobalAdmin, "48h"); err != nil {
-		t.Fatalf("a first global admin after all were revoked: %v", err)
-	}
+	_, _, err = s.IssueToken(op, ct, "admin@contoso.com", tenant.RoleGlobalAdmin, "48h")
+	wantRule(t, "the operator issues a global admin token after all were revoked", err, "T5.FirstGlobalAdmin")
+	*now = now.Add(100 * 24 * time.Hour) // every token expired
+	_, _, err = s.IssueToken(op, ct, "admin@contoso.com", tenant.RoleGlobalAdmin, "48h")
+	wantRule(t, "the operator issues a global admin token after all expired", err, "T5.FirstGlobalAdmin")
 }
 
 // FuzzAuthenticate: whatever bearer token arrives, Authenticate neither
