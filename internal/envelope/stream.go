@@ -89,6 +89,14 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 				return written, err
 			}
 		}
+		if w.n == 0 && len(p) > ChunkSize {
+			// A whole chunk with more after it: seal it from p, no copy.
+			if err := w.sealChunk(p[:ChunkSize], false); err != nil {
+				return written, err
+			}
+			p, written = p[ChunkSize:], written+ChunkSize
+			continue
+		}
 		k := copy(w.buf[w.n:ChunkSize], p)
 		w.n += k
 		p = p[k:]
@@ -98,18 +106,27 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 }
 
 func (w *streamWriter) flush(last bool) error {
+	if err := w.sealChunk(w.buf[:w.n], last); err != nil {
+		return err
+	}
+	w.n = 0
+	return nil
+}
+
+// sealChunk seals plaintext (w.buf or a chunk of the caller's bytes) into
+// w.buf and writes it.
+func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
 	if !last && w.ctr == maxStreamChunks-1 {
 		w.err = errors.New("envelope: content too large for one stream")
 		return w.err
 	}
 	setChunkNonce(&w.nonce, w.ctr, last)
-	out := w.key.aead.Seal(w.buf[:0], w.nonce[:], w.buf[:w.n], w.aad)
+	out := w.key.aead.Seal(w.buf[:0], w.nonce[:], plaintext, w.aad)
 	if _, err := w.dst.Write(out); err != nil {
 		w.err = err
 		return err
 	}
 	w.ctr++
-	w.n = 0
 	return nil
 }
 
@@ -292,11 +309,24 @@ func (r *streamReader) Read(p []byte) (int, error) {
 	if r.left == 0 && r.err == nil {
 		r.fail(io.EOF)
 	}
+	if len(r.plain) == 0 && r.err == nil && r.skip == 0 && len(p) >= ChunkSize && (r.left < 0 || r.left >= ChunkSize) {
+		// A whole chunk fits: decrypt it straight into p, no copy.
+		if err := r.next(p[:0]); err != nil {
+			r.fail(err)
+			return 0, err
+		}
+		n := len(r.plain)
+		r.plain = nil
+		if r.left >= 0 {
+			r.left -= int64(n)
+		}
+		return n, nil
+	}
 	for len(r.plain) == 0 {
 		if r.err != nil {
 			return 0, r.err
 		}
-		if err := r.next(); err != nil {
+		if err := r.next(r.pbuf[:0]); err != nil {
 			r.fail(err)
 			return 0, err
 		}
@@ -322,8 +352,9 @@ func (r *streamReader) fail(err error) {
 	r.plain = nil
 }
 
-// next reads, authenticates and decrypts one chunk into r.plain.
-func (r *streamReader) next() error {
+// next reads, authenticates and decrypts one chunk into dst (r.pbuf or the
+// caller's buffer) and makes r.plain that chunk's content.
+func (r *streamReader) next(dst []byte) error {
 	n, err := io.ReadFull(r.src, r.buf[r.have:])
 	n += r.have
 	last := false
@@ -341,7 +372,7 @@ func (r *streamReader) next() error {
 		return ErrOpen
 	}
 	setChunkNonce(&r.nonce, r.ctr, last)
-	pt, err := r.key.aead.Open(r.pbuf[:0], r.nonce[:], chunk, r.aad)
+	pt, err := r.key.aead.Open(dst, r.nonce[:], chunk, r.aad)
 	if err != nil {
 		return ErrOpen
 	}
