@@ -94,11 +94,26 @@ func Seal(containerKey *Key, containerKeyID string, it Item, content []byte) ([]
 	}
 	itemKey := NewKey()
 	defer itemKey.Destroy()
+	out := make([]byte, 0, itemHeaderLen(containerKeyID, it)+NonceSize+len(content)+TagSize)
+	out = appendItemHeader(out, ciphertextVersion, containerKey, containerKeyID, it, itemKey)
+	header := len(out)
+	out = appendNonce(out)
+	return itemKey.aead.Seal(out, out[header:], content, out[:header]), nil
+}
+
+func itemHeaderLen(containerKeyID string, it Item) int {
+	recLen := len(recordMagic) + 2 + 2 + len(containerKeyID) + 4 + NonceSize + KeySize + TagSize
+	return len(ciphertextMagic) + 1 + 6 + len(it.Tenant) + len(it.Container) + len(it.ID) + 8 + recLen
+}
+
+// appendItemHeader appends the header the one-shot and chunked formats
+// share: magic, format version, the item's names and version, and the item
+// key wrapped by the container key (bound to the item).
+func appendItemHeader(out []byte, version byte, containerKey *Key, containerKeyID string, it Item, itemKey *Key) []byte {
 	wrappedLen := NonceSize + KeySize + TagSize
 	recLen := len(recordMagic) + 2 + 2 + len(containerKeyID) + 4 + wrappedLen
-	out := make([]byte, 0, len(ciphertextMagic)+1+6+len(it.Tenant)+len(it.Container)+len(it.ID)+8+recLen+NonceSize+len(content)+TagSize)
 	out = append(out, ciphertextMagic...)
-	out = append(out, ciphertextVersion)
+	out = append(out, version)
 	for _, s := range []string{it.Tenant, it.Container, it.ID} {
 		out = binary.BigEndian.AppendUint16(out, uint16(len(s)))
 		out = append(out, s...)
@@ -113,10 +128,7 @@ func Seal(containerKey *Key, containerKeyID string, it Item, content []byte) ([]
 	out = binary.BigEndian.AppendUint32(out, uint32(wrappedLen))
 	out = appendNonce(out)
 	aad := itemKeyWrapAAD(containerKeyID, it.Tenant, it.Container, it.ID, it.Version)
-	out = containerKey.aead.Seal(out, out[len(out)-NonceSize:], itemKey.b[:], aad)
-	header := len(out)
-	out = appendNonce(out)
-	return itemKey.aead.Seal(out, out[header:], content, out[:header]), nil
+	return containerKey.aead.Seal(out, out[len(out)-NonceSize:], itemKey.b[:], aad)
 }
 
 func appendNonce(b []byte) []byte {
@@ -164,55 +176,69 @@ type headerView struct {
 }
 
 func parseHeader(b []byte) (headerView, error) {
+	h, rest, err := parseItemHeader(b, ciphertextVersion)
+	if err != nil {
+		return h, err
+	}
+	if len(rest) < NonceSize+TagSize {
+		return h, fmt.Errorf("%w: truncated", errCiphertext)
+	}
+	return h, nil
+}
+
+// parseItemHeader reads the header shared by the one-shot (version 1) and
+// chunked (version 2) formats, up to and including the wrapped item key,
+// and returns the bytes after it.
+func parseItemHeader(b []byte, version byte) (headerView, []byte, error) {
 	var h headerView
 	full := b
 	if len(b) < len(ciphertextMagic)+1 || string(b[:len(ciphertextMagic)]) != ciphertextMagic {
-		return h, fmt.Errorf("%w: bad magic", errCiphertext)
+		return h, nil, fmt.Errorf("%w: bad magic", errCiphertext)
 	}
-	if b[len(ciphertextMagic)] != ciphertextVersion {
-		return h, fmt.Errorf("%w: format version %d, want %d", errCiphertext, b[len(ciphertextMagic)], ciphertextVersion)
+	if v := b[len(ciphertextMagic)]; v != version {
+		if v == streamVersion {
+			return h, nil, fmt.Errorf("%w: a chunked ciphertext (format version %d): use OpenReader", errCiphertext, v)
+		}
+		return h, nil, fmt.Errorf("%w: format version %d, want %d", errCiphertext, v, version)
 	}
 	b = b[len(ciphertextMagic)+1:]
 	for _, f := range []*[]byte{&h.tenant, &h.container, &h.item} {
 		if len(b) < 2 {
-			return h, fmt.Errorf("%w: truncated", errCiphertext)
+			return h, nil, fmt.Errorf("%w: truncated", errCiphertext)
 		}
 		n := int(binary.BigEndian.Uint16(b))
 		if n == 0 || n > maxName || len(b) < 2+n {
-			return h, fmt.Errorf("%w: bad name", errCiphertext)
+			return h, nil, fmt.Errorf("%w: bad name", errCiphertext)
 		}
 		*f, b = b[2:2+n], b[2+n:]
 	}
 	if len(b) < 8 {
-		return h, fmt.Errorf("%w: truncated", errCiphertext)
+		return h, nil, fmt.Errorf("%w: truncated", errCiphertext)
 	}
 	h.version = binary.BigEndian.Uint32(b)
 	n := binary.BigEndian.Uint32(b[4:])
 	b = b[8:]
 	if uint32(len(b)) < n {
-		return h, fmt.Errorf("%w: truncated", errCiphertext)
+		return h, nil, fmt.Errorf("%w: truncated", errCiphertext)
 	}
 	rec, rest := b[:n], b[n:]
 	// The record: "ckk" ‖ 1 ‖ alg ‖ u16 kid ‖ kid ‖ u32 len ‖ data, all of it.
 	if len(rec) < len(recordMagic)+4 || string(rec[:len(recordMagic)]) != recordMagic || rec[3] != recordVersion || Alg(rec[4]) != AlgContainerKey {
-		return h, fmt.Errorf("%w: the item key is not a container-key record", errCiphertext)
+		return h, nil, fmt.Errorf("%w: the item key is not a container-key record", errCiphertext)
 	}
 	rec = rec[5:]
 	k := int(binary.BigEndian.Uint16(rec))
 	rec = rec[2:]
 	if k == 0 || k > maxKeyID || len(rec) < k+4 {
-		return h, fmt.Errorf("%w: bad key ID", errCiphertext)
+		return h, nil, fmt.Errorf("%w: bad key ID", errCiphertext)
 	}
 	h.kid, rec = rec[:k], rec[k:]
 	if m := binary.BigEndian.Uint32(rec); int(m) != len(rec)-4 || m != NonceSize+KeySize+TagSize {
-		return h, fmt.Errorf("%w: bad wrapped item key", errCiphertext)
+		return h, nil, fmt.Errorf("%w: bad wrapped item key", errCiphertext)
 	}
 	h.wrapped = rec[4:]
 	h.size = len(full) - len(rest)
-	if len(rest) < NonceSize+TagSize {
-		return h, fmt.Errorf("%w: truncated", errCiphertext)
-	}
-	return h, nil
+	return h, rest, nil
 }
 
 // ParseHeader reads a ciphertext's header.
@@ -235,6 +261,16 @@ func Open(containerKey *Key, want Item, ciphertext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	itemKey, err := h.itemKey(containerKey, want)
+	if err != nil {
+		return nil, err
+	}
+	defer itemKey.Destroy()
+	return itemKey.open(ciphertext[h.size:], ciphertext[:h.size])
+}
+
+// itemKey checks that the header names item want and unwraps its item key.
+func (h headerView) itemKey(containerKey *Key, want Item) (*Key, error) {
 	if string(h.tenant) != want.Tenant || string(h.container) != want.Container || string(h.item) != want.ID || h.version != want.Version {
 		return nil, ErrOpen
 	}
@@ -251,6 +287,5 @@ func Open(containerKey *Key, want Item, ciphertext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, ErrOpen
 	}
-	defer itemKey.Destroy()
-	return itemKey.open(ciphertext[h.size:], ciphertext[:h.size])
+	return itemKey, nil
 }

@@ -1,0 +1,404 @@
+package envelope
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Chunked ciphertext (docs/format.md, "Chunked item ciphertext"): the STREAM
+// construction (Hoang, Reyhanitabar, Rogaway, Vizár 2015) as age and Tink's
+// streaming AEAD use it.
+//
+//	"ckc" ‖ version(1)=2 ‖ the names, version and wrapped item key as in version 1
+//	‖ nonce prefix(7)
+//	‖ chunk 0 ‖ chunk 1 ‖ ... ‖ chunk n-1
+//
+// Chunk i is AES-256-GCM under the item key of up to ChunkSize bytes with
+// the nonce prefix ‖ u32 i ‖ last (0x01 for chunk n-1, else 0x00) and the
+// whole header as associated data. Every chunk but the last holds exactly
+// ChunkSize bytes; the last holds 1-ChunkSize bytes, or 0 when the content
+// is empty (then it is the only chunk).
+const (
+	// ChunkSize is the plaintext size of every chunk but the last.
+	ChunkSize = 64 << 10
+
+	streamVersion     = 2
+	streamPrefixSize  = 7
+	chunkOverhead     = TagSize
+	encryptedChunk    = ChunkSize + chunkOverhead
+	maxStreamChunks   = math.MaxUint32 + 1 // the counter is a u32
+	maxStreamHeaderIn = len(ciphertextMagic) + 1 + 3*(2+maxName) + 8 + len(recordMagic) + 4 + maxKeyID + 4 + NonceSize + KeySize + TagSize + streamPrefixSize
+)
+
+var errStreamClosed = errors.New("envelope: write to a closed SealWriter")
+
+// SealWriter returns a writer that seals what is written to it for item it,
+// in chunks, under a fresh item key wrapped by the container key (whose ID
+// is containerKeyID), and writes the ciphertext to w. The header is written
+// before SealWriter returns; Close seals the last chunk and must be called
+// (it does not close w). Memory use is one chunk.
+func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) (io.WriteCloser, error) {
+	if err := it.check(); err != nil {
+		return nil, err
+	}
+	if containerKeyID == "" || len(containerKeyID) > maxKeyID {
+		return nil, fmt.Errorf("envelope: key ID must be 1-%d bytes", maxKeyID)
+	}
+	if containerKey.aead == nil {
+		return nil, errors.New("envelope: key destroyed")
+	}
+	itemKey := NewKey()
+	hdr := make([]byte, 0, itemHeaderLen(containerKeyID, it)+streamPrefixSize)
+	hdr = appendItemHeader(hdr, streamVersion, containerKey, containerKeyID, it, itemKey)
+	hdr = append(hdr, make([]byte, streamPrefixSize)...)
+	rand.Read(hdr[len(hdr)-streamPrefixSize:])
+	if _, err := w.Write(hdr); err != nil {
+		itemKey.Destroy()
+		return nil, err
+	}
+	sw := &streamWriter{dst: w, key: itemKey, aad: hdr, buf: make([]byte, ChunkSize, encryptedChunk)}
+	copy(sw.nonce[:], hdr[len(hdr)-streamPrefixSize:])
+	return sw, nil
+}
+
+type streamWriter struct {
+	dst   io.Writer
+	key   *Key
+	aad   []byte
+	nonce [NonceSize]byte // prefix ‖ counter ‖ last, rewritten per chunk
+	ctr   uint64
+	buf   []byte // ChunkSize bytes of plaintext (capacity for the tag)
+	n     int    // bytes of buf in use
+	err   error
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	written := 0
+	for len(p) > 0 {
+		// A full chunk is sealed only once more content follows, so the
+		// last chunk is never empty unless the whole content is.
+		if w.n == ChunkSize {
+			if err := w.flush(false); err != nil {
+				return written, err
+			}
+		}
+		if w.n == 0 && len(p) > ChunkSize {
+			// A whole chunk with more after it: seal it from p, no copy.
+			if err := w.sealChunk(p[:ChunkSize], false); err != nil {
+				return written, err
+			}
+			p, written = p[ChunkSize:], written+ChunkSize
+			continue
+		}
+		k := copy(w.buf[w.n:ChunkSize], p)
+		w.n += k
+		p = p[k:]
+		written += k
+	}
+	return written, nil
+}
+
+func (w *streamWriter) flush(last bool) error {
+	if err := w.sealChunk(w.buf[:w.n], last); err != nil {
+		return err
+	}
+	w.n = 0
+	return nil
+}
+
+// sealChunk seals plaintext (w.buf or a chunk of the caller's bytes) into
+// w.buf and writes it.
+func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
+	if !last && w.ctr == maxStreamChunks-1 {
+		w.err = errors.New("envelope: content too large for one stream")
+		return w.err
+	}
+	setChunkNonce(&w.nonce, w.ctr, last)
+	out := w.key.aead.Seal(w.buf[:0], w.nonce[:], plaintext, w.aad)
+	if _, err := w.dst.Write(out); err != nil {
+		w.err = err
+		return err
+	}
+	w.ctr++
+	return nil
+}
+
+// Close seals the last chunk. After Close, Write fails.
+func (w *streamWriter) Close() error {
+	if w.err != nil {
+		if w.err == errStreamClosed {
+			return nil
+		}
+		return w.err
+	}
+	err := w.flush(true)
+	w.key.Destroy()
+	clear(w.buf[:cap(w.buf)])
+	if err == nil {
+		w.err = errStreamClosed
+	}
+	return err
+}
+
+func setChunkNonce(nonce *[NonceSize]byte, ctr uint64, last bool) {
+	binary.BigEndian.PutUint32(nonce[streamPrefixSize:], uint32(ctr))
+	nonce[NonceSize-1] = 0
+	if last {
+		nonce[NonceSize-1] = 1
+	}
+}
+
+// readStreamHeader reads a chunked ciphertext's header from r, field by
+// field (nothing past it), and checks its syntax.
+func readStreamHeader(r io.Reader) ([]byte, headerView, error) {
+	var h headerView
+	hdr := make([]byte, 0, 256)
+	read := func(n int) ([]byte, error) {
+		if len(hdr)+n > maxStreamHeaderIn {
+			return nil, fmt.Errorf("%w: header too long", errCiphertext)
+		}
+		hdr = append(hdr, make([]byte, n)...)
+		if _, err := io.ReadFull(r, hdr[len(hdr)-n:]); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil, fmt.Errorf("%w: truncated", errCiphertext)
+			}
+			return nil, err
+		}
+		return hdr[len(hdr)-n:], nil
+	}
+	b, err := read(len(ciphertextMagic) + 1)
+	if err != nil {
+		return nil, h, err
+	}
+	if string(b[:len(ciphertextMagic)]) != ciphertextMagic || b[len(ciphertextMagic)] != streamVersion {
+		return nil, h, fmt.Errorf("%w: not a chunked ciphertext", errCiphertext)
+	}
+	for range 3 {
+		if b, err = read(2); err != nil {
+			return nil, h, err
+		}
+		if n := int(binary.BigEndian.Uint16(b)); n == 0 || n > maxName {
+			return nil, h, fmt.Errorf("%w: bad name", errCiphertext)
+		} else if _, err = read(n); err != nil {
+			return nil, h, err
+		}
+	}
+	if b, err = read(8); err != nil {
+		return nil, h, err
+	}
+	if n := binary.BigEndian.Uint32(b[4:]); n > uint32(maxStreamHeaderIn) {
+		return nil, h, fmt.Errorf("%w: bad wrapped item key", errCiphertext)
+	} else if _, err = read(int(n)); err != nil {
+		return nil, h, err
+	}
+	if _, err = read(streamPrefixSize); err != nil {
+		return nil, h, err
+	}
+	h, rest, err := parseItemHeader(hdr, streamVersion)
+	if err != nil {
+		return nil, h, err
+	}
+	if len(rest) != streamPrefixSize {
+		return nil, h, fmt.Errorf("%w: bad header", errCiphertext)
+	}
+	return hdr, h, nil
+}
+
+// OpenReader returns a reader of the content of the chunked ciphertext read
+// from r, which must belong to item want. The header is read and the item
+// key unwrapped before it returns. Each chunk is authenticated before any
+// of its bytes is returned; a truncated, extended, reordered or otherwise
+// changed ciphertext gives ErrOpen from Read, so a caller must treat the
+// content as valid only once Read has returned io.EOF.
+func OpenReader(containerKey *Key, want Item, r io.Reader) (io.Reader, error) {
+	hdr, h, err := readStreamHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	itemKey, err := h.itemKey(containerKey, want)
+	if err != nil {
+		return nil, err
+	}
+	return newStreamReader(itemKey, hdr, r, 0, 0, -1), nil
+}
+
+// OpenRange returns a reader of n bytes of content from offset off of the
+// chunked ciphertext of size bytes in r, which must belong to item want. It
+// reads and decrypts only the chunks that hold those bytes. A range past
+// the end of the content is cut at the end; an offset past it is an error.
+func OpenRange(containerKey *Key, want Item, r io.ReaderAt, size, off, n int64) (io.Reader, error) {
+	if off < 0 || n < 0 || size < 0 {
+		return nil, errors.New("envelope: negative range")
+	}
+	hdr, h, err := readStreamHeader(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, err
+	}
+	plain, err := streamContentSize(size - int64(len(hdr)))
+	if err != nil {
+		return nil, err
+	}
+	if off > plain {
+		return nil, fmt.Errorf("envelope: offset %d is past the end of %d bytes of content", off, plain)
+	}
+	n = min(n, plain-off)
+	itemKey, err := h.itemKey(containerKey, want)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		itemKey.Destroy()
+		return eofReader{}, nil
+	}
+	first := off / ChunkSize
+	body := io.NewSectionReader(r, int64(len(hdr))+first*encryptedChunk, size-int64(len(hdr))-first*encryptedChunk)
+	return newStreamReader(itemKey, hdr, body, uint64(first), int(off-first*ChunkSize), n), nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// streamContentSize is the content size of a chunked ciphertext whose
+// chunks take body bytes, or an error if no sequence of chunks has that size.
+func streamContentSize(body int64) (int64, error) {
+	if body < chunkOverhead {
+		return 0, fmt.Errorf("%w: truncated", errCiphertext)
+	}
+	chunks := (body + encryptedChunk - 1) / encryptedChunk
+	last := body - (chunks-1)*encryptedChunk
+	if last < chunkOverhead || (chunks > 1 && last == chunkOverhead) || chunks > maxStreamChunks {
+		return 0, fmt.Errorf("%w: bad size", errCiphertext)
+	}
+	return body - chunks*chunkOverhead, nil
+}
+
+type streamReader struct {
+	src   io.Reader
+	key   *Key
+	aad   []byte
+	nonce [NonceSize]byte
+	ctr   uint64
+	buf   []byte // one encrypted chunk and the first byte of the next
+	have  int    // bytes of the next chunk already in buf
+	plain []byte // decrypted bytes not yet returned
+	pbuf  []byte
+	skip  int   // bytes to drop from the first chunk
+	left  int64 // bytes still to return; -1: all
+	err   error // sticky; io.EOF after the last chunk
+}
+
+func newStreamReader(itemKey *Key, hdr []byte, src io.Reader, first uint64, skip int, n int64) *streamReader {
+	sr := &streamReader{src: src, key: itemKey, aad: hdr, ctr: first, skip: skip, left: n,
+		buf: make([]byte, encryptedChunk+1), pbuf: make([]byte, 0, ChunkSize)}
+	copy(sr.nonce[:], hdr[len(hdr)-streamPrefixSize:])
+	return sr
+}
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.left == 0 && r.err == nil {
+		r.fail(io.EOF)
+	}
+	if len(r.plain) == 0 && r.err == nil && r.skip == 0 && len(p) >= ChunkSize && (r.left < 0 || r.left >= ChunkSize) {
+		// A whole chunk fits: decrypt it straight into p, no copy.
+		if err := r.next(p[:0]); err != nil {
+			r.fail(err)
+			return 0, err
+		}
+		n := len(r.plain)
+		r.plain = nil
+		if r.left >= 0 {
+			r.left -= int64(n)
+		}
+		return n, nil
+	}
+	for len(r.plain) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if err := r.next(r.pbuf[:0]); err != nil {
+			r.fail(err)
+			return 0, err
+		}
+	}
+	if r.left >= 0 && int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n := copy(p, r.plain)
+	r.plain = r.plain[n:]
+	if r.left >= 0 {
+		r.left -= int64(n)
+	}
+	return n, nil
+}
+
+func (r *streamReader) fail(err error) {
+	r.err = err
+	if r.key != nil {
+		r.key.Destroy()
+		r.key = nil
+	}
+	clear(r.pbuf[:cap(r.pbuf)])
+	r.plain = nil
+}
+
+// next reads, authenticates and decrypts one chunk into dst (r.pbuf or the
+// caller's buffer) and makes r.plain that chunk's content.
+func (r *streamReader) next(dst []byte) error {
+	n, err := io.ReadFull(r.src, r.buf[r.have:])
+	n += r.have
+	last := false
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		last = true
+	case err != nil:
+		return err
+	}
+	chunk := r.buf[:min(n, encryptedChunk)]
+	if len(chunk) < chunkOverhead || (last && len(chunk) == chunkOverhead && r.ctr != 0) {
+		return ErrOpen
+	}
+	if !last && r.ctr == maxStreamChunks-1 {
+		return ErrOpen
+	}
+	setChunkNonce(&r.nonce, r.ctr, last)
+	pt, err := r.key.aead.Open(dst, r.nonce[:], chunk, r.aad)
+	if err != nil {
+		return ErrOpen
+	}
+	if last {
+		r.have = 0
+	} else {
+		r.buf[0] = r.buf[encryptedChunk]
+		r.have = 1
+	}
+	r.ctr++
+	if r.skip > 0 {
+		if r.skip > len(pt) {
+			return ErrOpen
+		}
+		pt, r.skip = pt[r.skip:], 0
+	}
+	r.plain = pt
+	if last && len(pt) == 0 {
+		return io.EOF
+	}
+	if last {
+		// Return what is left, then io.EOF: no more chunks may follow.
+		r.left = min(r.left, int64(len(pt)))
+		if r.left < 0 {
+			r.left = int64(len(pt))
+		}
+	}
+	return nil
+}
