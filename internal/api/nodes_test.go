@@ -62,7 +62,9 @@ func twoNodes(t *testing.T, interval time.Duration) (a *depEnv, b *env, bBus *ev
 		t.Skip("CK_TEST_POSTGRES_URL not set: skipping the two-node tests (.ci/run sets it)")
 	}
 	a = startDEPsOn(t, envOptions{Options: vaulttest.Options{PostgresURL: base},
-		events: func(t *testing.T, st store.Store, schema string) events.Bus { return pgBus(t, base, st, schema, time.Second) }})
+		events: func(t *testing.T, st store.Store, schema string) events.Bus {
+			return pgBus(t, base, st, schema, time.Second)
+		}})
 	a.aliceOnDEP1()
 	if st, body := a.raw(a.admin, "PUT", item1, []byte(secret)); st != 200 {
 		t.Fatalf("put on A: %d %s", st, body)

@@ -89,7 +89,7 @@ const (
 	DefaultInterval = time.Second
 	// Retention is how long recorded events are kept: a node that was
 	// away longer starts afresh anyway (its caches are gone).
-	Retention = 24 * time.Hour
+	Retention  = 24 * time.Hour
 	pruneEvery = time.Hour
 	batch      = 500
 )
