@@ -34,16 +34,8 @@ const secret = "Quarterly numbers: up 12%"
 // vaults, and the revocation signalled (or seen from the refusals).
 func revokedEnv(t *testing.T, signal bool) *depEnv {
 	e := startDEPs(t)
-	e.aliceOnDEP1()
 	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
-	if st, body := e.raw(e.admin, "PUT", item, []byte(secret)); st != 200 {
-		t.Fatalf("put: %d %s", st, body)
-	}
-	if st, body := e.raw(e.admin, "GET", item, nil); st != 200 || string(body) != secret {
-		t.Fatalf("read before the revocation: %d", st)
-	}
-	e.removeAccess(0)
-	e.removeAccess(1)
+	e.cachedThenRemoved(item)
 	if signal {
 		st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/revocation", "")
 		if st != 200 || body["revoked"] == nil {
@@ -56,6 +48,22 @@ func revokedEnv(t *testing.T, signal bool) *depEnv {
 		e.wantRevoked(e.raw(e.admin, "GET", item, nil))
 	}
 	return e
+}
+
+// cachedThenRemoved puts alice on DEP-1 with the secret at item, reads it
+// once (the DEP key is cached), then removes the Exchange workload's
+// access on both vaults.
+func (e *depEnv) cachedThenRemoved(item string) {
+	e.t.Helper()
+	e.aliceOnDEP1()
+	if st, body := e.raw(e.admin, "PUT", item, []byte(secret)); st != 200 {
+		e.t.Fatalf("put: %d %s", st, body)
+	}
+	if st, body := e.raw(e.admin, "GET", item, nil); st != 200 || string(body) != secret {
+		e.t.Fatalf("read before the revocation: %d", st)
+	}
+	e.removeAccess(0)
+	e.removeAccess(1)
 }
 
 func (e *depEnv) removeAccess(i int) {
@@ -454,16 +462,8 @@ func TestRevokedMDEPStays(t *testing.T) {
 // cached key goes, reads are refused and the revocation is stored.
 func TestRevocationWithoutSignal(t *testing.T) {
 	e := startDEPsOn(t, envOptions{probe: 100 * time.Millisecond})
-	e.aliceOnDEP1()
 	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
-	if st, body := e.raw(e.admin, "PUT", item, []byte(secret)); st != 200 {
-		t.Fatalf("put: %d %s", st, body)
-	}
-	if st, got := e.raw(e.admin, "GET", item, nil); st != 200 || string(got) != secret {
-		t.Fatalf("read: %d", st)
-	}
-	e.removeAccess(0)
-	e.removeAccess(1)
+	e.cachedThenRemoved(item)
 	start := time.Now()
 	for {
 		st, body := e.raw(e.admin, "GET", item, nil)
