@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,12 +37,20 @@ const (
 
 var errStreamClosed = errors.New("envelope: write to a closed SealWriter")
 
-// SealWriter returns a writer that seals what is written to it for item it,
-// in chunks, under a fresh item key wrapped by the container key (whose ID
-// is containerKeyID), and writes the ciphertext to w. The header is written
-// before SealWriter returns; Close seals the last chunk and must be called
-// (it does not close w). Memory use is one chunk.
-func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) (io.WriteCloser, error) {
+// Stream seals or opens the chunks of one chunked ciphertext, one at a
+// time and in any order: what a store that keeps chunks apart (a blob
+// store) and a resumable upload need. Its header is the format's header and
+// its chunk i is the format's chunk i, so SealWriter's output and the
+// header followed by the chunks are the same bytes. Close destroys the
+// item key.
+type Stream struct {
+	key    *Key
+	header []byte
+}
+
+// NewStream starts the chunked ciphertext of item it under a fresh item
+// key wrapped by the container key (whose ID is containerKeyID).
+func NewStream(containerKey *Key, containerKeyID string, it Item) (*Stream, error) {
 	if err := it.check(); err != nil {
 		return nil, err
 	}
@@ -56,24 +65,166 @@ func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) 
 	hdr = appendItemHeader(hdr, streamVersion, containerKey, containerKeyID, it, itemKey)
 	hdr = append(hdr, make([]byte, streamPrefixSize)...)
 	rand.Read(hdr[len(hdr)-streamPrefixSize:])
-	if _, err := w.Write(hdr); err != nil {
-		itemKey.Destroy()
+	return &Stream{key: itemKey, header: hdr}, nil
+}
+
+// OpenStream checks that a chunked ciphertext's header (exactly its bytes,
+// nothing after them) belongs to item want and unwraps its item key.
+func OpenStream(containerKey *Key, want Item, header []byte) (*Stream, error) {
+	h, rest, err := parseItemHeader(header, streamVersion)
+	if err != nil {
 		return nil, err
 	}
-	sw := &streamWriter{dst: w, key: itemKey, aad: hdr, buf: make([]byte, ChunkSize, encryptedChunk)}
-	copy(sw.nonce[:], hdr[len(hdr)-streamPrefixSize:])
-	return sw, nil
+	if len(rest) != streamPrefixSize {
+		return nil, fmt.Errorf("%w: bad header", errCiphertext)
+	}
+	itemKey, err := h.itemKey(containerKey, want)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{key: itemKey, header: append([]byte(nil), header...)}, nil
+}
+
+// Header returns the ciphertext's header: everything before chunk 0.
+func (s *Stream) Header() []byte { return append([]byte(nil), s.header...) }
+
+// Chunks is how many chunks content of size bytes takes: at least one.
+func Chunks(size int64) int64 { return max(1, (size+ChunkSize-1)/ChunkSize) }
+
+// SealedSize is the size of chunk i of content of size bytes, sealed.
+func SealedSize(size, i int64) int64 {
+	if i < Chunks(size)-1 {
+		return encryptedChunk
+	}
+	return size - i*ChunkSize + chunkOverhead
+}
+
+func (s *Stream) nonce(i uint64, last byte) [NonceSize]byte {
+	var n [NonceSize]byte
+	copy(n[:], s.header[len(s.header)-streamPrefixSize:])
+	binary.BigEndian.PutUint32(n[streamPrefixSize:], uint32(i))
+	n[NonceSize-1] = last
+	return n
+}
+
+// SealChunk appends chunk i, sealed, to dst. Every chunk but the last
+// holds exactly ChunkSize bytes; the last holds 1-ChunkSize bytes, or 0
+// when it is the only one.
+func (s *Stream) SealChunk(dst []byte, i uint64, plaintext []byte, last bool) ([]byte, error) {
+	if s.key == nil {
+		return nil, errors.New("envelope: stream closed")
+	}
+	switch {
+	case i >= maxStreamChunks || !last && i == maxStreamChunks-1:
+		return nil, errors.New("envelope: content too large for one stream")
+	case !last && len(plaintext) != ChunkSize, last && len(plaintext) > ChunkSize, last && len(plaintext) == 0 && i != 0:
+		return nil, fmt.Errorf("envelope: chunk %d of %d bytes breaks the chunk sizes", i, len(plaintext))
+	}
+	n := s.nonce(i, b2u(last))
+	return s.key.aead.Seal(dst, n[:], plaintext, s.header), nil
+}
+
+// OpenChunk authenticates sealed chunk i (last if it is the ciphertext's
+// last) and appends its plaintext to dst. A chunk moved, cut short, of
+// another item or changed in any way gives ErrOpen.
+func (s *Stream) OpenChunk(dst []byte, i uint64, sealed []byte, last bool) ([]byte, error) {
+	if s.key == nil {
+		return nil, errors.New("envelope: stream closed")
+	}
+	if i >= maxStreamChunks || len(sealed) > encryptedChunk || len(sealed) < chunkOverhead ||
+		!last && len(sealed) != encryptedChunk || last && len(sealed) == chunkOverhead && i != 0 {
+		return nil, ErrOpen
+	}
+	n := s.nonce(i, b2u(last))
+	pt, err := s.key.aead.Open(dst, n[:], sealed, s.header)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}
+
+// Summary is what a chunked ciphertext's summary seals: the content's size
+// and its SHA-256, known only once every chunk is written.
+type Summary struct {
+	Size   int64
+	SHA256 [sha256.Size]byte
+}
+
+// summaryNonce's last byte is 0x02, which no chunk's nonce has.
+const summaryLast = 0x02
+
+// SealSummary seals the content's size and digest under the item key,
+// bound to the header.
+func (s *Stream) SealSummary(sum Summary) ([]byte, error) {
+	if s.key == nil {
+		return nil, errors.New("envelope: stream closed")
+	}
+	if sum.Size < 0 || Chunks(sum.Size) > maxStreamChunks {
+		return nil, errors.New("envelope: content too large for one stream")
+	}
+	pt := binary.BigEndian.AppendUint64(make([]byte, 0, 8+sha256.Size), uint64(sum.Size))
+	pt = append(pt, sum.SHA256[:]...)
+	n := s.nonce(math.MaxUint32, summaryLast)
+	return s.key.aead.Seal(nil, n[:], pt, s.header), nil
+}
+
+// OpenSummary opens a summary sealed by SealSummary for this ciphertext.
+func (s *Stream) OpenSummary(sealed []byte) (Summary, error) {
+	if s.key == nil {
+		return Summary{}, errors.New("envelope: stream closed")
+	}
+	n := s.nonce(math.MaxUint32, summaryLast)
+	pt, err := s.key.aead.Open(nil, n[:], sealed, s.header)
+	if err != nil || len(pt) != 8+sha256.Size {
+		return Summary{}, ErrOpen
+	}
+	sum := Summary{Size: int64(binary.BigEndian.Uint64(pt))}
+	copy(sum.SHA256[:], pt[8:])
+	if sum.Size < 0 || Chunks(sum.Size) > maxStreamChunks {
+		return Summary{}, ErrOpen
+	}
+	return sum, nil
+}
+
+// Close destroys the item key; the Stream seals and opens nothing after.
+func (s *Stream) Close() {
+	if s.key != nil {
+		s.key.Destroy()
+		s.key = nil
+	}
+}
+
+func b2u(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// SealWriter returns a writer that seals what is written to it for item it,
+// in chunks, under a fresh item key wrapped by the container key (whose ID
+// is containerKeyID), and writes the ciphertext to w. The header is written
+// before SealWriter returns; Close seals the last chunk and must be called
+// (it does not close w). Memory use is one chunk.
+func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) (io.WriteCloser, error) {
+	s, err := NewStream(containerKey, containerKeyID, it)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(s.header); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &streamWriter{dst: w, s: s, buf: make([]byte, ChunkSize, encryptedChunk)}, nil
 }
 
 type streamWriter struct {
-	dst   io.Writer
-	key   *Key
-	aad   []byte
-	nonce [NonceSize]byte // prefix ‖ counter ‖ last, rewritten per chunk
-	ctr   uint64
-	buf   []byte // ChunkSize bytes of plaintext (capacity for the tag)
-	n     int    // bytes of buf in use
-	err   error
+	dst io.Writer
+	s   *Stream
+	ctr uint64
+	buf []byte // ChunkSize bytes of plaintext (capacity for the tag)
+	n   int    // bytes of buf in use
+	err error
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -116,12 +267,11 @@ func (w *streamWriter) flush(last bool) error {
 // sealChunk seals plaintext (w.buf or a chunk of the caller's bytes) into
 // w.buf and writes it.
 func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
-	if !last && w.ctr == maxStreamChunks-1 {
-		w.err = errors.New("envelope: content too large for one stream")
-		return w.err
+	out, err := w.s.SealChunk(w.buf[:0], w.ctr, plaintext, last)
+	if err != nil {
+		w.err = err
+		return err
 	}
-	setChunkNonce(&w.nonce, w.ctr, last)
-	out := w.key.aead.Seal(w.buf[:0], w.nonce[:], plaintext, w.aad)
 	if _, err := w.dst.Write(out); err != nil {
 		w.err = err
 		return err
@@ -139,20 +289,12 @@ func (w *streamWriter) Close() error {
 		return w.err
 	}
 	err := w.flush(true)
-	w.key.Destroy()
+	w.s.Close()
 	clear(w.buf[:cap(w.buf)])
 	if err == nil {
 		w.err = errStreamClosed
 	}
 	return err
-}
-
-func setChunkNonce(nonce *[NonceSize]byte, ctr uint64, last bool) {
-	binary.BigEndian.PutUint32(nonce[streamPrefixSize:], uint32(ctr))
-	nonce[NonceSize-1] = 0
-	if last {
-		nonce[NonceSize-1] = 1
-	}
 }
 
 // readStreamHeader reads a chunked ciphertext's header from r, field by
@@ -216,8 +358,9 @@ func readStreamHeader(r io.Reader) ([]byte, headerView, error) {
 // key unwrapped before it returns. Each chunk is authenticated before any
 // of its bytes is returned; a truncated, extended, reordered or otherwise
 // changed ciphertext gives ErrOpen from Read, so a caller must treat the
-// content as valid only once Read has returned io.EOF.
-func OpenReader(containerKey *Key, want Item, r io.Reader) (io.Reader, error) {
+// content as valid only once Read has returned io.EOF. Close destroys the
+// item key (so does the end of the content or an error).
+func OpenReader(containerKey *Key, want Item, r io.Reader) (io.ReadCloser, error) {
 	hdr, h, err := readStreamHeader(r)
 	if err != nil {
 		return nil, err
@@ -226,14 +369,14 @@ func OpenReader(containerKey *Key, want Item, r io.Reader) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStreamReader(itemKey, hdr, r, 0, 0, -1), nil
+	return newStreamReader(&Stream{key: itemKey, header: hdr}, r, 0, 0, -1), nil
 }
 
 // OpenRange returns a reader of n bytes of content from offset off of the
 // chunked ciphertext of size bytes in r, which must belong to item want. It
 // reads and decrypts only the chunks that hold those bytes. A range past
 // the end of the content is cut at the end; an offset past it is an error.
-func OpenRange(containerKey *Key, want Item, r io.ReaderAt, size, off, n int64) (io.Reader, error) {
+func OpenRange(containerKey *Key, want Item, r io.ReaderAt, size, off, n int64) (io.ReadCloser, error) {
 	if off < 0 || n < 0 || size < 0 {
 		return nil, errors.New("envelope: negative range")
 	}
@@ -241,7 +384,7 @@ func OpenRange(containerKey *Key, want Item, r io.ReaderAt, size, off, n int64) 
 	if err != nil {
 		return nil, err
 	}
-	plain, err := streamContentSize(size - int64(len(hdr)))
+	plain, err := ContentSize(size - int64(len(hdr)))
 	if err != nil {
 		return nil, err
 	}
@@ -255,20 +398,21 @@ func OpenRange(containerKey *Key, want Item, r io.ReaderAt, size, off, n int64) 
 	}
 	if n == 0 {
 		itemKey.Destroy()
-		return eofReader{}, nil
+		return io.NopCloser(eofReader{}), nil
 	}
 	first := off / ChunkSize
 	body := io.NewSectionReader(r, int64(len(hdr))+first*encryptedChunk, size-int64(len(hdr))-first*encryptedChunk)
-	return newStreamReader(itemKey, hdr, body, uint64(first), int(off-first*ChunkSize), n), nil
+	return newStreamReader(&Stream{key: itemKey, header: hdr}, body, uint64(first), int(off-first*ChunkSize), n), nil
 }
 
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// streamContentSize is the content size of a chunked ciphertext whose
-// chunks take body bytes, or an error if no sequence of chunks has that size.
-func streamContentSize(body int64) (int64, error) {
+// ContentSize is the content size of a chunked ciphertext whose chunks
+// take body bytes (all but the header), or an error if no sequence of
+// chunks has that size.
+func ContentSize(body int64) (int64, error) {
 	if body < chunkOverhead {
 		return 0, fmt.Errorf("%w: truncated", errCiphertext)
 	}
@@ -282,9 +426,7 @@ func streamContentSize(body int64) (int64, error) {
 
 type streamReader struct {
 	src   io.Reader
-	key   *Key
-	aad   []byte
-	nonce [NonceSize]byte
+	s     *Stream
 	ctr   uint64
 	buf   []byte // one encrypted chunk and the first byte of the next
 	have  int    // bytes of the next chunk already in buf
@@ -295,12 +437,23 @@ type streamReader struct {
 	err   error // sticky; io.EOF after the last chunk
 }
 
-func newStreamReader(itemKey *Key, hdr []byte, src io.Reader, first uint64, skip int, n int64) *streamReader {
-	sr := &streamReader{src: src, key: itemKey, aad: hdr, ctr: first, skip: skip, left: n,
+func newStreamReader(s *Stream, src io.Reader, first uint64, skip int, n int64) *streamReader {
+	return &streamReader{src: src, s: s, ctr: first, skip: skip, left: n,
 		buf: make([]byte, encryptedChunk+1), pbuf: make([]byte, 0, ChunkSize)}
-	copy(sr.nonce[:], hdr[len(hdr)-streamPrefixSize:])
-	return sr
 }
+
+// Close destroys the item key and wipes what is left of the content; Read
+// returns an error after it.
+func (r *streamReader) Close() error {
+	if r.err == nil {
+		r.fail(errReaderClosed)
+	} else {
+		r.fail(r.err)
+	}
+	return nil
+}
+
+var errReaderClosed = errors.New("envelope: read from a closed reader")
 
 func (r *streamReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
@@ -344,10 +497,7 @@ func (r *streamReader) Read(p []byte) (int, error) {
 
 func (r *streamReader) fail(err error) {
 	r.err = err
-	if r.key != nil {
-		r.key.Destroy()
-		r.key = nil
-	}
+	r.s.Close()
 	clear(r.pbuf[:cap(r.pbuf)])
 	r.plain = nil
 }
@@ -364,17 +514,9 @@ func (r *streamReader) next(dst []byte) error {
 	case err != nil:
 		return err
 	}
-	chunk := r.buf[:min(n, encryptedChunk)]
-	if len(chunk) < chunkOverhead || (last && len(chunk) == chunkOverhead && r.ctr != 0) {
-		return ErrOpen
-	}
-	if !last && r.ctr == maxStreamChunks-1 {
-		return ErrOpen
-	}
-	setChunkNonce(&r.nonce, r.ctr, last)
-	pt, err := r.key.aead.Open(dst, r.nonce[:], chunk, r.aad)
+	pt, err := r.s.OpenChunk(dst, r.ctr, r.buf[:min(n, encryptedChunk)], last)
 	if err != nil {
-		return ErrOpen
+		return err
 	}
 	if last {
 		r.have = 0

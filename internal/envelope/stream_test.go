@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"testing"
 	"testing/cryptotest"
@@ -457,4 +458,142 @@ func FuzzOpenReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStreamChunks: a Stream sealing chunk by chunk, out of order, makes
+// the same format SealWriter does (OpenReader reads it), and its chunks
+// open only at their own index, with their own last flag, under their own
+// header.
+func TestStreamChunks(t *testing.T) {
+	ck := NewKey()
+	content := pattern(3*ChunkSize + 100)
+	s, err := NewStream(ck, "mbx-alice#1", item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := Chunks(int64(len(content)))
+	if n != 4 {
+		t.Fatalf("Chunks = %d, want 4", n)
+	}
+	sealed := make([][]byte, n)
+	for _, i := range []int64{2, 0, 3, 1} { // any order
+		pt := content[i*ChunkSize : min(int64(len(content)), (i+1)*ChunkSize)]
+		if sealed[i], err = s.SealChunk(nil, uint64(i), pt, i == n-1); err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(sealed[i])) != SealedSize(int64(len(content)), i) {
+			t.Fatalf("chunk %d: %d bytes, SealedSize says %d", i, len(sealed[i]), SealedSize(int64(len(content)), i))
+		}
+	}
+	got, err := openStream(ck, item, join(s.Header(), join(sealed...)))
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("OpenReader of chunks sealed one by one: %v", err)
+	}
+	o, err := OpenStream(ck, item, s.Header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if pt, err := o.OpenChunk(nil, 1, sealed[1], false); err != nil || !bytes.Equal(pt, content[ChunkSize:2*ChunkSize]) {
+		t.Fatalf("OpenChunk 1: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		i    uint64
+		c    []byte
+		last bool
+	}{
+		{"another index", 2, sealed[1], false},
+		{"a middle chunk as the last", 1, sealed[1], true},
+		{"the last chunk as a middle one", 3, sealed[3], false},
+		{"cut short", 1, sealed[1][:len(sealed[1])-1], false},
+		{"a bit flipped", 0, append([]byte{sealed[0][0] ^ 1}, sealed[0][1:]...), false},
+		{"empty", 0, nil, true},
+	} {
+		if _, err := o.OpenChunk(nil, tc.i, tc.c, tc.last); !errors.Is(err, ErrOpen) {
+			t.Errorf("%s: %v, want ErrOpen", tc.name, err)
+		}
+	}
+	for _, want := range []Item{{Tenant: item.Tenant, Container: item.Container, ID: item.ID, Version: item.Version + 1}, {Tenant: "t2", Container: item.Container, ID: item.ID, Version: item.Version}} {
+		if _, err := OpenStream(ck, want, s.Header()); !errors.Is(err, ErrOpen) {
+			t.Errorf("header opened as %+v: %v", want, err)
+		}
+	}
+	if _, err := OpenStream(NewKey(), item, s.Header()); !errors.Is(err, ErrOpen) {
+		t.Errorf("header opened under another container key: %v", err)
+	}
+	if _, err := OpenStream(ck, item, append(s.Header(), 0)); err == nil {
+		t.Error("a header with a byte after it opened")
+	}
+	for _, bad := range []struct {
+		i    uint64
+		n    int
+		last bool
+	}{{0, ChunkSize - 1, false}, {0, ChunkSize + 1, true}, {1, 0, true}, {maxStreamChunks - 1, ChunkSize, false}} {
+		if _, err := s.SealChunk(nil, bad.i, make([]byte, bad.n), bad.last); err == nil {
+			t.Errorf("SealChunk(%d, %d bytes, last=%v) sealed a chunk the format forbids", bad.i, bad.n, bad.last)
+		}
+	}
+	s.Close()
+	if _, err := s.SealChunk(nil, 0, nil, true); err == nil {
+		t.Error("SealChunk after Close sealed")
+	}
+}
+
+// TestStreamSummary: the summary opens only under its own header, and
+// cannot be taken for a chunk (its nonce is no chunk's).
+func TestStreamSummary(t *testing.T) {
+	ck := NewKey()
+	s, _ := NewStream(ck, "mbx-alice#1", item)
+	defer s.Close()
+	sum := Summary{Size: 12345, SHA256: sha256.Sum256([]byte("content"))}
+	b, err := s.SealSummary(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OpenSummary(b); err != nil || got != sum {
+		t.Fatalf("OpenSummary = %+v, %v", got, err)
+	}
+	other, _ := NewStream(ck, "mbx-alice#1", item)
+	defer other.Close()
+	if _, err := other.OpenSummary(b); !errors.Is(err, ErrOpen) {
+		t.Errorf("a summary opened under another stream's header: %v", err)
+	}
+	for i := range b {
+		c := bytes.Clone(b)
+		c[i] ^= 0x80
+		if _, err := s.OpenSummary(c); !errors.Is(err, ErrOpen) {
+			t.Fatalf("summary with byte %d changed opened", i)
+		}
+	}
+	for _, last := range []bool{false, true} {
+		if _, err := s.OpenChunk(nil, math.MaxUint32, b, last); err == nil {
+			t.Errorf("the summary opened as a chunk (last=%v)", last)
+		}
+	}
+	if _, err := s.SealSummary(Summary{Size: -1}); err == nil {
+		t.Error("a negative size sealed")
+	}
+}
+
+// TestStreamReaderClose: Close destroys the item key; Read fails after it.
+func TestStreamReaderClose(t *testing.T) {
+	ck := NewKey()
+	ct := sealStream(t, ck, item, pattern(2*ChunkSize), 4096)
+	r, err := OpenReader(ck, item, bytes.NewReader(ct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if sr := r.(*streamReader); sr.s.key != nil {
+		t.Error("the item key outlived Close")
+	}
+	if n, err := r.Read(make([]byte, 10)); n != 0 || err == nil {
+		t.Errorf("Read after Close = %d, %v", n, err)
+	}
 }
