@@ -353,9 +353,38 @@ type Item struct {
 	ID      string
 	Kind    string // message | attachment | calendar
 	Version uint32
-	Sealed  []byte // nil when listed by ListItemHeads
-	Size    int    // bytes sealed
+	Sealed  []byte // nil when listed by ListItemHeads; the header alone when Blob is set
+	Size    int    // bytes of Sealed
 	Created time.Time
+	// A large item (SPEC D8) keeps its sealed chunks in blob Blob of its
+	// container (internal/blob) and its sealed summary (size, SHA-256);
+	// both are empty for an item sealed in one piece.
+	Blob    string
+	Summary []byte
+	// ContentSize is the content's size in bytes (-1 if not recorded:
+	// items written before it was).
+	ContentSize int64
+}
+
+// Upload is a write of a large item in progress: a resumable upload
+// session, or a streamed write until it commits (SPEC D8). Its sealed
+// chunks go to blob Blob as they come.
+type Upload struct {
+	Tenant     string
+	ID         string
+	Container  string
+	Item       string // the item's stored ID
+	Kind       string
+	Version    uint32
+	Blob       string
+	Header     []byte // the chunked ciphertext's header (item key wrapped)
+	Size       int64  // the content's size, declared when the upload began
+	Received   int64  // bytes sealed and stored so far
+	State      []byte // the running SHA-256 of what was received, sealed
+	WantSHA256 []byte // the digest the uploader declared, if any
+	By         string
+	Created    time.Time
+	Updated    time.Time
 }
 
 // OnboardingRequest is a stored onboarding request; Body is its JSON
@@ -448,6 +477,25 @@ type Service interface {
 	// ItemVersion returns an item's version (ErrNotFound if none).
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
+
+	// CreateUpload stores a new upload; ErrConflict if the tenant has one
+	// of that ID, or one writing the same item version.
+	CreateUpload(ctx context.Context, u Upload) error
+	Upload(ctx context.Context, tenant, id string) (Upload, error)
+	// AdvanceUpload records that u.Received bytes are stored (with its
+	// State and Updated), if the upload had from bytes (ErrConflict
+	// otherwise: another part got there first, or it was committed).
+	AdvanceUpload(ctx context.Context, u Upload, from int64) error
+	// CommitUpload writes the item an upload made and deletes the upload,
+	// in one transaction (ErrNotFound if the upload is gone).
+	CommitUpload(ctx context.Context, it Item, upload string) error
+	DeleteUpload(ctx context.Context, tenant, id string) error
+	// StaleUploads lists uploads of every tenant not updated since before,
+	// oldest first, at most limit.
+	StaleUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
+	// UploadVersions lists the item versions uploads are writing for one
+	// item of a container.
+	UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error)
 
 	// CreateDEP stores a new DEP unless the tenant already has max DEPs of
 	// its kind (ErrLimit) or one of that name (ErrConflict).

@@ -80,12 +80,12 @@ func (s *DB) CountItems(ctx context.Context, tenant, mailbox string) (int, error
 	return n, s.mapErr(err)
 }
 
-const itemCols = `tenant, mailbox, id, kind, version, sealed, created`
+const itemCols = `tenant, mailbox, id, kind, version, sealed, created, blob, summary, content_size`
 
 func scanItem(r scanner) (store.Item, error) {
 	var it store.Item
 	var created int64
-	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Sealed, &created)
+	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Sealed, &created, &it.Blob, &it.Summary, &it.ContentSize)
 	it.Created, it.Size = fromMS(created), len(it.Sealed)
 	return it, err
 }
@@ -93,7 +93,7 @@ func scanItem(r scanner) (store.Item, error) {
 func scanItemHead(r scanner) (store.Item, error) {
 	var it store.Item
 	var created int64
-	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Size, &created)
+	err := r.Scan(&it.Tenant, &it.Mailbox, &it.ID, &it.Kind, &it.Version, &it.Size, &created, &it.Blob, &it.ContentSize)
 	it.Created = fromMS(created)
 	return it, err
 }
@@ -104,7 +104,7 @@ func (s *DB) ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store
 	if s.d == postgres {
 		size = "octet_length(sealed)"
 	}
-	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
+	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created, blob, content_size FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
 }
 
 func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error) {
@@ -125,10 +125,16 @@ func (s *DB) ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint3
 }
 
 func (s *DB) PutItem(ctx context.Context, it store.Item) error {
-	_, err := s.exec(ctx, `INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant, mailbox, id) DO UPDATE SET kind = excluded.kind, version = excluded.version, sealed = excluded.sealed, created = excluded.created`,
-		it.Tenant, strings.ToLower(it.Mailbox), it.ID, it.Kind, it.Version, it.Sealed, ms(it.Created))
+	_, err := s.exec(ctx, putItem, itemArgs(it)...)
 	return err
+}
+
+const putItem = `INSERT INTO items (` + itemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, mailbox, id) DO UPDATE SET kind = excluded.kind, version = excluded.version, sealed = excluded.sealed, created = excluded.created,
+		blob = excluded.blob, summary = excluded.summary, content_size = excluded.content_size`
+
+func itemArgs(it store.Item) []any {
+	return []any{it.Tenant, strings.ToLower(it.Mailbox), it.ID, it.Kind, it.Version, it.Sealed, ms(it.Created), it.Blob, it.Summary, it.ContentSize}
 }
 
 func (s *DB) Item(ctx context.Context, tenant, mailbox, id string) (store.Item, error) {
@@ -150,6 +156,10 @@ func (s *DB) DeleteMailbox(ctx context.Context, tenant, id string) error {
 		// The items, and the mailbox's search index (kept as the items of
 		// "~index:" and the mailbox ID, internal/workload).
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND (mailbox = ? OR mailbox = ?)`), tenant, id, "~index:"+id); err != nil {
+			return err
+		}
+		// Its uploads in progress (their chunks go with the container's blobs).
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND container = ?`), tenant, id); err != nil {
 			return err
 		}
 		return mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM mailboxes WHERE tenant = ? AND id = ?`), tenant, id))

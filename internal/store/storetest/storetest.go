@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OfficerKeys", testOfficerKeys},
 		{"Events", testEvents},
 		{"ClusterSecrets", testClusterSecrets},
+		{"Uploads", testUploads},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1040,4 +1041,82 @@ func testClusterSecrets(t *testing.T, s store.Store) {
 	if got, err = s.RecordClusterSecret(ctx, "signing-key", "d"); err != nil || got != "c" {
 		t.Fatalf("after ReplaceClusterSecret: got %q, %v; want %q", got, err, "c")
 	}
+}
+
+func testUploads(t *testing.T, s store.Store) {
+	m := store.Mailbox{Tenant: "t1", ID: "site:finance", Kind: "SharePointSite:NAM", DEP: "dep-a", ContainerKey: []byte("wrapped"), KeyVersion: 1, Created: now(), Updated: now()}
+	must(t, s.CreateMailbox(ctx, m))
+	u := store.Upload{Tenant: "t1", ID: "up-1", Container: "site:finance", Item: "deck.pptx", Kind: "file", Version: 1, Blob: "b1",
+		Header: []byte("header"), Size: 1 << 20, WantSHA256: []byte("digest"), By: "admin@t1", Created: now(), Updated: now()}
+	must(t, s.CreateUpload(ctx, u))
+	wantErr(t, s.CreateUpload(ctx, u), store.ErrConflict)
+	same := u
+	same.ID = "up-2" // the same item version from another upload
+	wantErr(t, s.CreateUpload(ctx, same), store.ErrConflict)
+	next := same
+	next.Version, next.Blob = 2, "b2"
+	must(t, s.CreateUpload(ctx, next))
+	vs, err := s.UploadVersions(ctx, "t1", "SITE:finance", "deck.pptx")
+	must(t, err)
+	equal(t, "upload versions", vs, []uint32{1, 2})
+	if vs, _ := s.UploadVersions(ctx, "t2", "site:finance", "deck.pptx"); len(vs) != 0 {
+		t.Fatalf("another tenant's upload versions: %v", vs)
+	}
+	got, err := s.Upload(ctx, "t1", "up-1")
+	must(t, err)
+	equal(t, "upload", got, u)
+	_, err = s.Upload(ctx, "t2", "up-1")
+	wantErr(t, err, store.ErrNotFound)
+
+	// Advancing is compare-and-set on what was received.
+	adv := u
+	adv.Received, adv.State, adv.Updated = 65536, []byte("state-1"), now().Add(time.Second)
+	must(t, s.AdvanceUpload(ctx, adv, 0))
+	wantErr(t, s.AdvanceUpload(ctx, adv, 0), store.ErrConflict)
+	got, _ = s.Upload(ctx, "t1", "up-1")
+	equal(t, "advanced upload", got, adv)
+
+	// Stale uploads, oldest first, across tenants.
+	old := store.Upload{Tenant: "t2", ID: "up-old", Container: "site:x", Item: "a", Kind: "file", Version: 1, Blob: "b3", Header: []byte("h"), Size: 1, By: "x", Created: now().Add(-48 * time.Hour), Updated: now().Add(-48 * time.Hour)}
+	must(t, s.CreateUpload(ctx, old))
+	stale, err := s.StaleUploads(ctx, now().Add(-time.Hour), 10)
+	must(t, err)
+	if len(stale) != 1 || stale[0].ID != "up-old" {
+		t.Fatalf("stale uploads: %+v", stale)
+	}
+
+	// Committing writes the item and ends the upload, once.
+	it := store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "deck.pptx@000001", Kind: "file", Version: 1, Sealed: []byte("header"), Created: now(), Blob: "b1", Summary: []byte("summary"), ContentSize: 1 << 20}
+	must(t, s.CommitUpload(ctx, it, "up-1"))
+	wantErr(t, s.CommitUpload(ctx, it, "up-1"), store.ErrNotFound)
+	_, err = s.Upload(ctx, "t1", "up-1")
+	wantErr(t, err, store.ErrNotFound)
+	gotItem, err := s.Item(ctx, "t1", "site:finance", "deck.pptx@000001")
+	must(t, err)
+	it.Size = len(it.Sealed)
+	equal(t, "committed item", gotItem, it)
+	heads, err := s.ListItemHeads(ctx, "t1", "site:finance")
+	must(t, err)
+	if len(heads) != 1 || heads[0].Blob != "b1" || heads[0].ContentSize != 1<<20 || heads[0].Sealed != nil {
+		t.Fatalf("item heads: %+v", heads)
+	}
+
+	// An item written in place keeps the newest version: an older upload
+	// finishing last does not replace it, and its upload stays.
+	rec := store.Upload{Tenant: "t1", ID: "up-r", Container: "site:finance", Item: "rec", Kind: "record", Version: 3, Blob: "b4", Header: []byte("h"), Size: 1, By: "x", Created: now(), Updated: now()}
+	must(t, s.CreateUpload(ctx, rec))
+	must(t, s.PutItem(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 4, Sealed: []byte("v4"), Created: now(), ContentSize: 2}))
+	wantErr(t, s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 3, Sealed: []byte("v3"), Created: now(), Blob: "b4"}, "up-r"), store.ErrConflict)
+	if got, _ := s.Item(ctx, "t1", "site:finance", "rec"); string(got.Sealed) != "v4" || got.ContentSize != 2 {
+		t.Fatalf("an older upload replaced a newer version: %+v", got)
+	}
+	must(t, s.DeleteUpload(ctx, "t1", "up-r"))
+	wantErr(t, s.DeleteUpload(ctx, "t1", "up-r"), store.ErrNotFound)
+
+	// Deleting the container ends its uploads.
+	must(t, s.DeleteMailbox(ctx, "t1", "site:finance"))
+	_, err = s.Upload(ctx, "t1", "up-2")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.Upload(ctx, "t2", "up-old")
+	must(t, err)
 }

@@ -1,0 +1,35 @@
+-- Large items (SPEC D8): an item whose content is more than one chunk is
+-- sealed in the chunked format. Its row keeps the header (sealed), the ID
+-- of the blob holding its sealed chunks (internal/blob), the sealed
+-- summary (size and SHA-256 under the item key) and the content's size;
+-- a one-shot item has blob '' and no summary.
+ALTER TABLE items ADD COLUMN blob TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN summary BLOB;
+ALTER TABLE items ADD COLUMN content_size INTEGER NOT NULL DEFAULT -1;
+
+-- An upload in progress: a resumable upload session, or a streamed write
+-- until it commits. Its chunks go to blob 'blob' as they come; 'received'
+-- bytes are sealed so far and 'state' is the running SHA-256, sealed under
+-- the item key. Committing writes the item and deletes the row in one
+-- transaction; a row not updated for a while is abandoned, and the
+-- cleanup job deletes it with its blob.
+CREATE TABLE svc_uploads (
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  container TEXT NOT NULL,
+  item TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  blob TEXT NOT NULL,
+  header BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  state BLOB,
+  want_sha256 BLOB,
+  by_subject TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY (tenant, id)
+);
+CREATE UNIQUE INDEX svc_uploads_item_version ON svc_uploads (tenant, container, item, version);
+CREATE INDEX svc_uploads_updated ON svc_uploads (updated);

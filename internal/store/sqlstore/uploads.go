@@ -1,0 +1,72 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+const uploadCols = `tenant, id, container, item, kind, version, blob, header, size, received, state, want_sha256, by_subject, created, updated`
+
+func scanUpload(r scanner) (store.Upload, error) {
+	var u store.Upload
+	var created, updated int64
+	err := r.Scan(&u.Tenant, &u.ID, &u.Container, &u.Item, &u.Kind, &u.Version, &u.Blob, &u.Header, &u.Size, &u.Received, &u.State, &u.WantSHA256, &u.By, &created, &updated)
+	u.Created, u.Updated = fromMS(created), fromMS(updated)
+	return u, err
+}
+
+func (s *DB) CreateUpload(ctx context.Context, u store.Upload) error {
+	_, err := s.exec(ctx, `INSERT INTO svc_uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Tenant, u.ID, strings.ToLower(u.Container), u.Item, u.Kind, u.Version, u.Blob, u.Header, u.Size, u.Received, u.State, u.WantSHA256, u.By, ms(u.Created), ms(u.Updated))
+	return err
+}
+
+func (s *DB) Upload(ctx context.Context, tenant, id string) (store.Upload, error) {
+	u, err := scanUpload(s.queryRow(ctx, `SELECT `+uploadCols+` FROM svc_uploads WHERE tenant = ? AND id = ?`, tenant, id))
+	return u, s.mapErr(err)
+}
+
+func (s *DB) AdvanceUpload(ctx context.Context, u store.Upload, from int64) error {
+	err := mustAffect(s.exec(ctx, `UPDATE svc_uploads SET received = ?, state = ?, updated = ? WHERE tenant = ? AND id = ? AND received = ?`,
+		u.Received, u.State, ms(u.Updated), u.Tenant, u.ID, from))
+	if err == store.ErrNotFound {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// CommitUpload writes the item and deletes the upload in one transaction.
+// An item that already has a newer version is left as it is (ErrConflict):
+// of two uploads of one item, the later version stands whatever order
+// they finish in.
+func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND id = ?`), it.Tenant, upload)); err != nil {
+			return err
+		}
+		err := mustAffect(tx.ExecContext(ctx, s.q(putItem+` WHERE items.version < excluded.version`), itemArgs(it)...))
+		if err == store.ErrNotFound {
+			return store.ErrConflict
+		}
+		return err
+	})
+}
+
+func (s *DB) DeleteUpload(ctx context.Context, tenant, id string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM svc_uploads WHERE tenant = ? AND id = ?`, tenant, id))
+}
+
+func (s *DB) StaleUploads(ctx context.Context, before time.Time, limit int) ([]store.Upload, error) {
+	return list(ctx, s, scanUpload, `SELECT `+uploadCols+` FROM svc_uploads WHERE updated < ? ORDER BY updated LIMIT ?`, ms(before), limit)
+}
+
+func (s *DB) UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error) {
+	return list(ctx, s, func(r scanner) (uint32, error) {
+		var v uint32
+		return v, r.Scan(&v)
+	}, `SELECT version FROM svc_uploads WHERE tenant = ? AND container = ? AND item = ? ORDER BY version`, tenant, strings.ToLower(container), item)
+}
