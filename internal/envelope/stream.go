@@ -215,17 +215,43 @@ func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) 
 		s.Close()
 		return nil, err
 	}
-	return &streamWriter{dst: w, s: s, buf: make([]byte, ChunkSize, encryptedChunk)}, nil
+	return &streamWriter{s: s, size: -1, own: true, put: func(_ uint64, sealed []byte) error {
+		_, err := w.Write(sealed)
+		return err
+	}, buf: make([]byte, ChunkSize, encryptedChunk)}, nil
+}
+
+// Writer returns a writer that seals what is written to it as the chunks
+// of this stream from chunk first on, and hands each sealed chunk to put
+// (whose slice is valid during the call only). size is the whole content's
+// size, or -1 if it is not known: then the last chunk is the one Close
+// seals. With a size, the writer seals the last chunk when it is full
+// (or at Close), refuses bytes past the size, and Close refuses to end in
+// the middle of a chunk that is not the last: a part of a resumable upload
+// covers whole chunks. Close does not close the Stream.
+func (s *Stream) Writer(first uint64, size int64, put func(i uint64, sealed []byte) error) io.WriteCloser {
+	return &streamWriter{s: s, ctr: first, size: size, put: put, buf: make([]byte, ChunkSize, encryptedChunk)}
 }
 
 type streamWriter struct {
-	dst io.Writer
-	s   *Stream
-	ctr uint64
-	buf []byte // ChunkSize bytes of plaintext (capacity for the tag)
-	n   int    // bytes of buf in use
-	err error
+	s    *Stream
+	own  bool // Close closes s
+	put  func(uint64, []byte) error
+	ctr  uint64
+	size int64  // the whole content's size, -1 if unknown
+	buf  []byte // ChunkSize bytes of plaintext (capacity for the tag)
+	n    int    // bytes of buf in use
+	err  error
 }
+
+// lastChunk reports whether chunk ctr is the last one, when the size is known.
+func (w *streamWriter) lastChunk() bool {
+	return w.size >= 0 && int64(w.ctr) == Chunks(w.size)-1
+}
+
+// room is how many more bytes the content may have from the start of chunk
+// ctr (when the size is known).
+func (w *streamWriter) room() int64 { return w.size - int64(w.ctr)*ChunkSize }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
@@ -233,8 +259,13 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for len(p) > 0 {
-		// A full chunk is sealed only once more content follows, so the
-		// last chunk is never empty unless the whole content is.
+		if w.size >= 0 && int64(w.n+len(p)) > w.room() {
+			w.err = fmt.Errorf("envelope: content longer than its %d bytes", w.size)
+			return written, w.err
+		}
+		// Without a size, a full chunk is sealed only once more content
+		// follows, so the last chunk is never empty unless the whole
+		// content is.
 		if w.n == ChunkSize {
 			if err := w.flush(false); err != nil {
 				return written, err
@@ -252,6 +283,11 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 		w.n += k
 		p = p[k:]
 		written += k
+		if w.size >= 0 && w.n == ChunkSize && !w.lastChunk() { // known not last: seal now
+			if err := w.flush(false); err != nil {
+				return written, err
+			}
+		}
 	}
 	return written, nil
 }
@@ -265,14 +301,13 @@ func (w *streamWriter) flush(last bool) error {
 }
 
 // sealChunk seals plaintext (w.buf or a chunk of the caller's bytes) into
-// w.buf and writes it.
+// w.buf and hands it on.
 func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
 	out, err := w.s.SealChunk(w.buf[:0], w.ctr, plaintext, last)
-	if err != nil {
-		w.err = err
-		return err
+	if err == nil {
+		err = w.put(w.ctr, out)
 	}
-	if _, err := w.dst.Write(out); err != nil {
+	if err != nil {
 		w.err = err
 		return err
 	}
@@ -280,7 +315,8 @@ func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
 	return nil
 }
 
-// Close seals the last chunk. After Close, Write fails.
+// Close seals what is left: the last chunk, without a size, or with one
+// when the content is complete. After Close, Write fails.
 func (w *streamWriter) Close() error {
 	if w.err != nil {
 		if w.err == errStreamClosed {
@@ -288,8 +324,16 @@ func (w *streamWriter) Close() error {
 		}
 		return w.err
 	}
-	err := w.flush(true)
-	w.s.Close()
+	var err error
+	switch {
+	case w.size < 0 || w.lastChunk() && int64(w.n) == w.room():
+		err = w.flush(true)
+	case w.n != 0:
+		err = fmt.Errorf("envelope: %d bytes end in the middle of chunk %d, which is not the last", w.n, w.ctr)
+	}
+	if w.own {
+		w.s.Close()
+	}
 	clear(w.buf[:cap(w.buf)])
 	if err == nil {
 		w.err = errStreamClosed

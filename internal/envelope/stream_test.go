@@ -597,3 +597,47 @@ func TestStreamReaderClose(t *testing.T) {
 		t.Errorf("Read after Close = %d, %v", n, err)
 	}
 }
+
+// TestStreamWriterParts: a content of known size written as parts of whole
+// chunks, each by its own Writer, is the same format; a part that ends
+// inside a chunk which is not the last, or runs past the size, is refused.
+func TestStreamWriterParts(t *testing.T) {
+	ck := NewKey()
+	content := pattern(3*ChunkSize + ChunkSize/2)
+	size := int64(len(content))
+	s, _ := NewStream(ck, "mbx-alice#1", item)
+	defer s.Close()
+	chunks := map[uint64][]byte{}
+	put := func(i uint64, b []byte) error { chunks[i] = bytes.Clone(b); return nil }
+	for _, part := range [][2]int{{0, 2 * ChunkSize}, {2 * ChunkSize, len(content)}} {
+		w := s.Writer(uint64(part[0]/ChunkSize), size, put)
+		for p := content[part[0]:part[1]]; len(p) > 0; p = p[min(len(p), 10000):] {
+			if _, err := w.Write(p[:min(len(p), 10000)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ct []byte
+	for i := range uint64(len(chunks)) {
+		ct = append(ct, chunks[i]...)
+	}
+	if got, err := openStream(ck, item, join(s.Header(), ct)); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("parts did not make the content: %v", err)
+	}
+	w := s.Writer(0, size, put)
+	w.Write(content[:ChunkSize+1])
+	if err := w.Close(); err == nil {
+		t.Error("a part ending inside chunk 1 (not the last) closed")
+	}
+	w = s.Writer(3, size, put)
+	if _, err := w.Write(make([]byte, ChunkSize/2+1)); err == nil {
+		t.Error("a byte past the size was taken")
+	}
+	w = s.Writer(0, 0, put) // empty content of known size
+	if err := w.Close(); err != nil || len(chunks[0]) != TagSize {
+		t.Errorf("empty content: %v, chunk of %d bytes", err, len(chunks[0]))
+	}
+}
