@@ -380,6 +380,7 @@ type Upload struct {
 	Header     []byte // the chunked ciphertext's header (item key wrapped)
 	Size       int64  // the content's size, declared when the upload began
 	Received   int64  // bytes sealed and stored so far
+	Written    int64  // bytes whose chunks may have been sealed (>= Received)
 	State      []byte // the running SHA-256 of what was received, sealed
 	WantSHA256 []byte // the digest the uploader declared, if any
 	By         string
@@ -482,10 +483,17 @@ type Service interface {
 	// of that ID, or one writing the same item version.
 	CreateUpload(ctx context.Context, u Upload) error
 	Upload(ctx context.Context, tenant, id string) (Upload, error)
+	// ClaimUpload lets one part write to an upload: if it has from bytes
+	// and no live claim (ErrConflict otherwise), it records claim until
+	// until and raises Written to upTo, and returns the upload as it was
+	// before (its Written says which chunks a cut-off part may have left).
+	ClaimUpload(ctx context.Context, tenant, id string, from, upTo int64, claim string, until, now time.Time) (Upload, error)
+	// RenewClaim extends a claim the caller holds (ErrConflict if it lost it).
+	RenewClaim(ctx context.Context, tenant, id, claim string, until time.Time) error
 	// AdvanceUpload records that u.Received bytes are stored (with its
-	// State and Updated), if the upload had from bytes (ErrConflict
-	// otherwise: another part got there first, or it was committed).
-	AdvanceUpload(ctx context.Context, u Upload, from int64) error
+	// State and Updated) and releases the claim, if the caller holds it
+	// (ErrConflict otherwise).
+	AdvanceUpload(ctx context.Context, u Upload, claim string) error
 	// CommitUpload writes the item an upload made and deletes the upload,
 	// in one transaction (ErrNotFound if the upload is gone).
 	CommitUpload(ctx context.Context, it Item, upload string) error

@@ -9,19 +9,19 @@ import (
 	"github.com/customerkey/customerkey/internal/store"
 )
 
-const uploadCols = `tenant, id, container, item, kind, version, blob, header, size, received, state, want_sha256, by_subject, created, updated`
+const uploadCols = `tenant, id, container, item, kind, version, blob, header, size, received, written, state, want_sha256, by_subject, created, updated`
 
 func scanUpload(r scanner) (store.Upload, error) {
 	var u store.Upload
 	var created, updated int64
-	err := r.Scan(&u.Tenant, &u.ID, &u.Container, &u.Item, &u.Kind, &u.Version, &u.Blob, &u.Header, &u.Size, &u.Received, &u.State, &u.WantSHA256, &u.By, &created, &updated)
+	err := r.Scan(&u.Tenant, &u.ID, &u.Container, &u.Item, &u.Kind, &u.Version, &u.Blob, &u.Header, &u.Size, &u.Received, &u.Written, &u.State, &u.WantSHA256, &u.By, &created, &updated)
 	u.Created, u.Updated = fromMS(created), fromMS(updated)
 	return u, err
 }
 
 func (s *DB) CreateUpload(ctx context.Context, u store.Upload) error {
-	_, err := s.exec(ctx, `INSERT INTO svc_uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Tenant, u.ID, strings.ToLower(u.Container), u.Item, u.Kind, u.Version, u.Blob, u.Header, u.Size, u.Received, u.State, u.WantSHA256, u.By, ms(u.Created), ms(u.Updated))
+	_, err := s.exec(ctx, `INSERT INTO svc_uploads (`+uploadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Tenant, u.ID, strings.ToLower(u.Container), u.Item, u.Kind, u.Version, u.Blob, u.Header, u.Size, u.Received, u.Written, u.State, u.WantSHA256, u.By, ms(u.Created), ms(u.Updated))
 	return err
 }
 
@@ -30,9 +30,34 @@ func (s *DB) Upload(ctx context.Context, tenant, id string) (store.Upload, error
 	return u, s.mapErr(err)
 }
 
-func (s *DB) AdvanceUpload(ctx context.Context, u store.Upload, from int64) error {
-	err := mustAffect(s.exec(ctx, `UPDATE svc_uploads SET received = ?, state = ?, updated = ? WHERE tenant = ? AND id = ? AND received = ?`,
-		u.Received, u.State, ms(u.Updated), u.Tenant, u.ID, from))
+func (s *DB) ClaimUpload(ctx context.Context, tenant, id string, from, upTo int64, claim string, until, now time.Time) (store.Upload, error) {
+	var u store.Upload
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, err = scanUpload(tx.QueryRowContext(ctx, s.q(`SELECT `+uploadCols+` FROM svc_uploads WHERE tenant = ? AND id = ?`), tenant, id)); err != nil {
+			return err
+		}
+		err = mustAffect(tx.ExecContext(ctx, s.q(`UPDATE svc_uploads SET claim = ?, claim_until = ?, written = CASE WHEN written > ? THEN written ELSE ? END
+			WHERE tenant = ? AND id = ? AND received = ? AND (claim = '' OR claim_until < ?)`), claim, ms(until), upTo, upTo, tenant, id, from, ms(now)))
+		if err == store.ErrNotFound {
+			return store.ErrConflict
+		}
+		return err
+	})
+	return u, err
+}
+
+func (s *DB) RenewClaim(ctx context.Context, tenant, id, claim string, until time.Time) error {
+	err := mustAffect(s.exec(ctx, `UPDATE svc_uploads SET claim_until = ? WHERE tenant = ? AND id = ? AND claim = ?`, ms(until), tenant, id, claim))
+	if err == store.ErrNotFound {
+		return store.ErrConflict
+	}
+	return err
+}
+
+func (s *DB) AdvanceUpload(ctx context.Context, u store.Upload, claim string) error {
+	err := mustAffect(s.exec(ctx, `UPDATE svc_uploads SET received = ?, state = ?, updated = ?, claim = '', claim_until = 0 WHERE tenant = ? AND id = ? AND claim = ?`,
+		u.Received, u.State, ms(u.Updated), u.Tenant, u.ID, claim))
 	if err == store.ErrNotFound {
 		return store.ErrConflict
 	}

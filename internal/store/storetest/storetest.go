@@ -1068,13 +1068,32 @@ func testUploads(t *testing.T, s store.Store) {
 	_, err = s.Upload(ctx, "t2", "up-1")
 	wantErr(t, err, store.ErrNotFound)
 
-	// Advancing is compare-and-set on what was received.
+	// One part at a time claims the upload, at the bytes received so far.
+	_, err = s.ClaimUpload(ctx, "t1", "up-1", 65536, 131072, "c0", now().Add(time.Minute), now())
+	wantErr(t, err, store.ErrConflict) // not at 65536 yet
+	before, err := s.ClaimUpload(ctx, "t1", "up-1", 0, 131072, "c1", now().Add(time.Minute), now())
+	must(t, err)
+	equal(t, "upload before its claim", before, u)
+	_, err = s.ClaimUpload(ctx, "t1", "up-1", 0, 65536, "c2", now().Add(time.Minute), now())
+	wantErr(t, err, store.ErrConflict) // c1 holds it
+	must(t, s.RenewClaim(ctx, "t1", "up-1", "c1", now().Add(2*time.Minute)))
+	wantErr(t, s.RenewClaim(ctx, "t1", "up-1", "c2", now().Add(2*time.Minute)), store.ErrConflict)
 	adv := u
-	adv.Received, adv.State, adv.Updated = 65536, []byte("state-1"), now().Add(time.Second)
-	must(t, s.AdvanceUpload(ctx, adv, 0))
-	wantErr(t, s.AdvanceUpload(ctx, adv, 0), store.ErrConflict)
+	adv.Received, adv.Written, adv.State, adv.Updated = 65536, 131072, []byte("state-1"), now().Add(time.Second)
+	wantErr(t, s.AdvanceUpload(ctx, adv, "c2"), store.ErrConflict)
+	must(t, s.AdvanceUpload(ctx, adv, "c1"))
+	wantErr(t, s.AdvanceUpload(ctx, adv, "c1"), store.ErrConflict) // released
 	got, _ = s.Upload(ctx, "t1", "up-1")
 	equal(t, "advanced upload", got, adv)
+	// A claim that lapsed (its part was cut off) may be taken over; Written
+	// only grows.
+	_, err = s.ClaimUpload(ctx, "t1", "up-1", 65536, 100000, "c3", now().Add(-time.Second), now())
+	must(t, err)
+	before, err = s.ClaimUpload(ctx, "t1", "up-1", 65536, 70000, "c4", now().Add(time.Minute), now())
+	must(t, err)
+	if before.Written != 131072 {
+		t.Fatalf("written went from 131072 to %d", before.Written)
+	}
 
 	// Stale uploads, oldest first, across tenants.
 	old := store.Upload{Tenant: "t2", ID: "up-old", Container: "site:x", Item: "a", Kind: "file", Version: 1, Blob: "b3", Header: []byte("h"), Size: 1, By: "x", Created: now().Add(-48 * time.Hour), Updated: now().Add(-48 * time.Hour)}

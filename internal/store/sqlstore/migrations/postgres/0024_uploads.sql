@@ -10,7 +10,11 @@ ALTER TABLE items ADD COLUMN content_size BIGINT NOT NULL DEFAULT -1;
 -- An upload in progress: a resumable upload session, or a streamed write
 -- until it commits. Its chunks go to blob 'blob' as they come; 'received'
 -- bytes are sealed so far and 'state' is the running SHA-256, sealed under
--- the item key. Committing writes the item and deletes the row in one
+-- the item key. 'written' is how far chunks may have been sealed (a part
+-- cut off leaves chunks past 'received'): a retried part must give the
+-- same bytes there, or a nonce would seal two plaintexts. One part writes
+-- at a time: it holds the claim until 'claim_until' and renews it as it
+-- goes. Committing writes the item and deletes the row in one
 -- transaction; a row not updated for a while is abandoned, and the
 -- cleanup job deletes it with its blob.
 CREATE TABLE svc_uploads (
@@ -24,6 +28,9 @@ CREATE TABLE svc_uploads (
   header BYTEA NOT NULL,
   size BIGINT NOT NULL,
   received BIGINT NOT NULL,
+  written BIGINT NOT NULL DEFAULT 0,
+  claim TEXT NOT NULL DEFAULT '',
+  claim_until BIGINT NOT NULL DEFAULT 0,
   state BYTEA,
   want_sha256 BYTEA,
   by_subject TEXT NOT NULL,
