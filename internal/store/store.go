@@ -521,8 +521,11 @@ type Service interface {
 	// DeleteDEP removes a DEP and its wrapped keys (the purge path, R6);
 	// ErrNotFound if it does not exist.
 	DeleteDEP(ctx context.Context, tenant, id string) error
-	// DeleteMailbox removes a mailbox, its wrapped key and all its items;
-	// ErrNotFound if it does not exist.
+	// DeleteMailbox removes a mailbox, its wrapped key and all its items,
+	// with the blob chunks a database blob store keeps for the container
+	// (sqlstore.DB.Blobs, blob.Ref.Container = id); ErrNotFound if it
+	// does not exist. A blob store elsewhere (a directory) is purged by
+	// its own DeleteContainer.
 	DeleteMailbox(ctx context.Context, tenant, id string) error
 
 	CreateServiceTenant(ctx context.Context, t ServiceTenant) error

@@ -162,6 +162,11 @@ func (s *DB) DeleteMailbox(ctx context.Context, tenant, id string) error {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND container = ?`), tenant, id); err != nil {
 			return err
 		}
+		// The chunks of its large items' content (svc_blob_chunks, when
+		// the database is the blob store: DB.Blobs).
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM svc_blob_chunks WHERE tenant = ? AND container = ?`), tenant, id); err != nil {
+			return err
+		}
 		return mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM mailboxes WHERE tenant = ? AND id = ?`), tenant, id))
 	})
 }

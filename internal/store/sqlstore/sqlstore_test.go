@@ -111,7 +111,7 @@ func TestPostgres(t *testing.T) {
 
 // openSchema opens the store in a fresh schema dropped when t ends, so runs
 // never see each other's rows.
-func openSchema(t *testing.T, url string) (store.Store, string) {
+func openSchema(t testing.TB, url string) (store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 6)
