@@ -142,6 +142,17 @@ const (
 	RuleFileExists         = "File.Exists"
 	RuleFileName           = "File.Name"
 
+	// Content of any size (SPEC D8).
+	RuleContentDigest   = "Content.Digest"   // the content's SHA-256 is not the one the writer declared
+	RuleContentTooLarge = "Content.TooLarge" // larger than the route's limit
+	RuleContentRange    = "Content.Range"    // a Range the content cannot satisfy
+	RuleUploadExists    = "Upload.Exists"
+	RuleUploadSize      = "Upload.Size"
+	RuleUploadOffset    = "Upload.Offset" // a part must start where the upload stands
+	RuleUploadBusy      = "Upload.Busy"   // another part is being written
+	RuleUploadPart      = "Upload.Part"   // parts cover whole chunks, and a retry gives the same bytes
+	RuleUploadNewer     = "Upload.Newer"  // a newer version was written meanwhile
+
 	// Jobs.
 	RuleJobBusy         = "Job.Busy"
 	RuleJobExists       = "Job.Exists"

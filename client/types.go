@@ -357,7 +357,7 @@ type ItemInfo struct {
 	ID      string    `json:"id"`
 	Kind    string    `json:"kind"`
 	Version uint32    `json:"version"`
-	Size    int       `json:"size" doc:"Bytes stored, sealed"`
+	Size    int64     `json:"size" doc:"The content's size in bytes"`
 	Created time.Time `json:"created"`
 }
 
@@ -485,4 +485,30 @@ type AuditHead struct {
 	Time      time.Time `json:"time"`
 	PublicKey []byte    `json:"publicKey" doc:"The service's Ed25519 public key"`
 	Signature []byte    `json:"signature" doc:"Ed25519 over the head's fields (docs/format.md)"`
+}
+
+// NewUploadRequest begins a resumable upload of a file (SPEC D8).
+type NewUploadRequest struct {
+	Size   int64  `json:"size" doc:"The file's size in bytes (more than 65536)"`
+	SHA256 string `json:"sha256,omitempty" doc:"The file's SHA-256 in hex: the file is stored only if it matches"`
+}
+
+// Upload is a resumable upload in progress: send parts of whole chunks
+// (multiples of ChunkSize bytes, but the last) from Received on.
+type Upload struct {
+	ID        string    `json:"id"`
+	File      string    `json:"file"`
+	Version   uint32    `json:"version" doc:"The version the file will have"`
+	Size      int64     `json:"size"`
+	Received  int64     `json:"received" doc:"Bytes stored so far: the next part starts here"`
+	ChunkSize int64     `json:"chunkSize" doc:"Parts but the last are multiples of this"`
+	Updated   time.Time `json:"updated"`
+	Expires   time.Time `json:"expires" doc:"Without a part until then, the upload is deleted"`
+}
+
+// UploadPart answers a part: the upload, and the file once the last part
+// has committed it.
+type UploadPart struct {
+	Upload Upload    `json:"upload"`
+	File   *ItemInfo `json:"file,omitempty"`
 }

@@ -124,7 +124,7 @@ func (a *app) waitReassigned(ctx context.Context, c *client.Client, tenant, mail
 func (a *app) showItems(l client.List[client.ItemInfo]) {
 	var rows [][]string
 	for _, it := range l.Value {
-		rows = append(rows, []string{it.ID, it.Kind, strconv.FormatUint(uint64(it.Version), 10), strconv.Itoa(it.Size)})
+		rows = append(rows, []string{it.ID, it.Kind, strconv.FormatUint(uint64(it.Version), 10), strconv.FormatInt(it.Size, 10)})
 	}
 	a.table([]string{"ITEM", "KIND", "VERSION", "SEALED BYTES"}, rows)
 }

@@ -27,7 +27,7 @@ func (a *app) recordCmd() *cobra.Command {
 			}
 			info, err := c.PutRecord(cmd.Context(), t, args[0], args[1], content)
 			return out(a, info, err, func(info client.RecordInfo) {
-				a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SEALED BYTES"}, [][]string{{args[0], info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.Itoa(info.Size)}})
+				a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SEALED BYTES"}, [][]string{{args[0], info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.FormatInt(info.Size, 10)}})
 			})
 		}}
 	put.Flags().StringVar(&data, "data", "", "content given inline")
@@ -52,7 +52,7 @@ func (a *app) recordCmd() *cobra.Command {
 			return out(a, client.List[client.RecordInfo]{Value: rs}, err, func(l client.List[client.RecordInfo]) {
 				var rows [][]string
 				for _, r := range l.Value {
-					rows = append(rows, []string{r.ID, strconv.FormatUint(uint64(r.Version), 10), strconv.Itoa(r.Size)})
+					rows = append(rows, []string{r.ID, strconv.FormatUint(uint64(r.Version), 10), strconv.FormatInt(r.Size, 10)})
 				}
 				a.table([]string{"RECORD", "VERSION", "SEALED BYTES"}, rows)
 			})

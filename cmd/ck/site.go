@@ -200,7 +200,7 @@ func (a *app) siteCmd() *cobra.Command {
 			}
 			info, err := c.PutFile(cmd.Context(), t, args[0], args[1], content)
 			return out(a, info, err, func(info client.ItemInfo) {
-				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.Itoa(info.Size)}})
+				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.FormatInt(info.Size, 10)}})
 			})
 		}}
 	put.Flags().StringVar(&data, "data", "", "content given inline")
@@ -226,7 +226,7 @@ func (a *app) siteCmd() *cobra.Command {
 			return out(a, client.List[client.ItemInfo]{Value: fs}, err, func(l client.List[client.ItemInfo]) {
 				var rows [][]string
 				for _, f := range l.Value {
-					rows = append(rows, []string{f.ID, strconv.FormatUint(uint64(f.Version), 10), strconv.Itoa(f.Size)})
+					rows = append(rows, []string{f.ID, strconv.FormatUint(uint64(f.Version), 10), strconv.FormatInt(f.Size, 10)})
 				}
 				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, rows)
 			})

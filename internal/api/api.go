@@ -56,6 +56,28 @@ type Config struct {
 	Ready  []ReadyCheck
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Limits are the largest contents each kind of write takes.
+	Limits Limits
+}
+
+// Limits are the largest contents the API takes, in bytes (0: default).
+type Limits struct {
+	File   int64 `json:"file,omitempty" yaml:"file,omitempty"`     // a site's file (default 250 GB, as SharePoint)
+	Item   int64 `json:"item,omitempty" yaml:"item,omitempty"`     // a mailbox item or attachment (default 150 MB, as Exchange Online)
+	Record int64 `json:"record,omitempty" yaml:"record,omitempty"` // a multi-workload record (default 250 GB)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.File <= 0 {
+		l.File = 250_000_000_000
+	}
+	if l.Item <= 0 {
+		l.Item = 150_000_000
+	}
+	if l.Record <= 0 {
+		l.Record = 250_000_000_000
+	}
+	return l
 }
 
 // Server is the service API.
@@ -90,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.NewRegistry() // nothing counted: an empty page
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), tenants: cfg.Tenants, onboarding: cfg.Onboarding, deps: cfg.DEPs, boxes: cfg.Containers, life: cfg.Lifecycle, access: cfg.Access, audit: cfg.Audit}
 	hc := huma.DefaultConfig("customerkey service API", Version)
 	hc.Info.Description = "Customer Key: encryption at rest under root keys that tenants hold in their own key vaults. Every error is application/problem+json with the rule broken and how to fix it."

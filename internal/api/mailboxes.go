@@ -5,7 +5,9 @@ import (
 	"net/http"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
 )
@@ -22,20 +24,12 @@ type ItemPath struct {
 }
 
 // content is an item's opened bytes.
-type content struct {
-	ContentType string `header:"Content-Type"`
-	Body        []byte
-}
-
-func contentOut(b []byte, err error) (*content, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &content{ContentType: "application/octet-stream", Body: b}, nil
-}
-
 func itemInfo(it store.Item) client.ItemInfo {
-	return client.ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: it.Size, Created: it.Created}
+	size := it.ContentSize
+	if size < 0 { // written before content sizes were kept: the sealed size
+		size = int64(it.Size)
+	}
+	return client.ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: size, Created: it.Created}
 }
 
 func itemsOut(items []store.Item, err error) (*body[client.List[client.ItemInfo]], error) {
@@ -90,18 +84,42 @@ func (s *Server) mailboxStatistics(ctx context.Context, in *MailboxPath) (*body[
 
 func (s *Server) putItem(ctx context.Context, in *struct {
 	ItemPath
-	Kind    string `query:"kind" enum:"message,attachment,calendar" default:"message"`
-	RawBody []byte `contentType:"application/octet-stream"`
+	Kind string `query:"kind" enum:"message,attachment,calendar" default:"message"`
+	streamIn
 }) (*body[client.ItemInfo], error) {
-	it, err := s.boxes.Put(ctx, tenantOf(ctx), workload.MailboxRef(in.Mailbox), in.Item, in.Kind, in.RawBody)
+	return s.putContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, in.Kind, &in.streamIn, s.cfg.Limits.Item, "a mailbox item")
+}
+
+func (s *Server) getItem(ctx context.Context, in *struct {
+	ItemPath
+	rangeIn
+}) (*huma.StreamResponse, error) {
+	return s.getContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, 0, in.Range)
+}
+
+// putContent writes an item from a streamed body.
+func (s *Server) putContent(ctx context.Context, r workload.Ref, id, kind string, in *streamIn, limit int64, what string) (*body[client.ItemInfo], error) {
+	o, err := in.options()
+	if err != nil {
+		return nil, err
+	}
+	if in.length > limit {
+		return nil, rule.New(rule.KindTooLarge, client.RuleContentTooLarge, "split the content, or ask the operator to raise the limit (limits in the configuration)", "%s is limited to %d bytes; %d given", what, limit, in.length)
+	}
+	it, err := s.boxes.Put(ctx, tenantOf(ctx), r, id, kind, in.limit(limit, what), o)
 	if err != nil {
 		return nil, err
 	}
 	return &body[client.ItemInfo]{itemInfo(it)}, nil
 }
 
-func (s *Server) getItem(ctx context.Context, in *ItemPath) (*content, error) {
-	return contentOut(s.boxes.Get(ctx, tenantOf(ctx), workload.MailboxRef(in.Mailbox), in.Item, 0))
+// getContent reads an item, or a range of it, as a stream.
+func (s *Server) getContent(ctx context.Context, r workload.Ref, id string, version int, rangeHeader string) (*huma.StreamResponse, error) {
+	c, err := s.boxes.Open(ctx, tenantOf(ctx), r, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return streamOut(ctx, c, rangeHeader)
 }
 
 func (s *Server) listItems(ctx context.Context, in *MailboxPath) (*body[client.List[client.ItemInfo]], error) {

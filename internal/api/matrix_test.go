@@ -255,7 +255,7 @@ func (w *matrixWorld) request(r api.Route, kind string) (string, string, []byte)
 	w.n++
 	c := containerParam(r, kind)
 	path := strings.NewReplacer("{tenant}", "Contoso", "{mailbox}", c, "{site}", c, "{workload}", c, "{dep}", w.deps[kind],
-		"{item}", "doc-1", "{record}", "doc-1", "{file}", "doc-1", "{user}", "alice@contoso.com", "{geo}", "NAM", "{job}", w.job, "{officer}", "cso@contoso.com",
+		"{item}", "doc-1", "{record}", "doc-1", "{file}", "doc-1", "{upload}", "0000000000000000", "{user}", "alice@contoso.com", "{geo}", "NAM", "{job}", w.job, "{officer}", "cso@contoso.com",
 		"{id}", "00000000-0000-0000-0000-000000000000", "{token}", "0000000000000000", "{request}", "00000000-0000-0000-0000-000000000000").Replace(r.Path)
 	switch r.ID {
 	case "put-item", "put-record", "put-file":
@@ -283,6 +283,7 @@ func (w *matrixWorld) request(r api.Route, kind string) (string, string, []byte)
 		"register-spodataencryptionpolicy":             fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`, w.seed.Vaults[0].Name, w.siteKeyVer, w.seed.Vaults[1].Name, w.siteKeyVer),
 		"update-spodataencryptionpolicy":               fmt.Sprintf(`{"keyType":"Primary","vaultName":%q,"keyName":"key","keyVersion":%q}`, w.seed.Vaults[0].Name, w.siteKeyVer),
 		"recover-spodataencryptionpolicy":              fmt.Sprintf(`{"primaryKeyURI":%q,"secondaryKeyURI":%q,"request":%q}`, w.siteKeyURI(0), w.siteKeyURI(1), w.requests[r.ID]),
+		"new-file-upload":                              `{"size":100000}`,
 		"new-site":                                     fmt.Sprintf(`{"name":"site-%d","geo":"NAM"}`, w.n),
 		"approve-dataencryptionpolicy-purge":           `{"officer":"cso@contoso.com","signature":"` + strings.Repeat("A", 86) + `=="}`,
 		"register-officer-key":                         "{\"publicKey\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGnvh5GsCLyWDUx5EIbqGVoXR3J3rOyzIDuNu4Z8VAhZ cso\"}",

@@ -102,6 +102,8 @@ var statusOf = map[rule.Kind]int{
 	rule.KindGone:            http.StatusGone,
 	rule.KindUnavailable:     http.StatusServiceUnavailable,
 	rule.KindInternal:        http.StatusInternalServerError,
+	rule.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	rule.KindRange:           http.StatusRequestedRangeNotSatisfiable,
 }
 
 // problemOf turns any error a handler returns into the Problem the client

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/customerkey/customerkey/internal/workload"
 )
@@ -20,17 +21,20 @@ type RecordPath struct {
 
 func (s *Server) putRecord(ctx context.Context, in *struct {
 	RecordPath
-	RawBody []byte `contentType:"application/octet-stream"`
+	streamIn
 }) (*body[client.RecordInfo], error) {
-	it, err := s.boxes.Put(ctx, tenantOf(ctx), workload.RecordsRef(in.Workload), in.Record, "", in.RawBody)
+	info, err := s.putContent(ctx, workload.RecordsRef(in.Workload), in.Record, "", &in.streamIn, s.cfg.Limits.Record, "a record")
 	if err != nil {
 		return nil, err
 	}
-	return &body[client.RecordInfo]{client.RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)}}, nil
+	return &body[client.RecordInfo]{client.RecordInfo{Workload: in.Workload, ItemInfo: info.Body}}, nil
 }
 
-func (s *Server) getRecord(ctx context.Context, in *RecordPath) (*content, error) {
-	return contentOut(s.boxes.Get(ctx, tenantOf(ctx), workload.RecordsRef(in.Workload), in.Record, 0))
+func (s *Server) getRecord(ctx context.Context, in *struct {
+	RecordPath
+	rangeIn
+}) (*huma.StreamResponse, error) {
+	return s.getContent(ctx, workload.RecordsRef(in.Workload), in.Record, 0, in.Range)
 }
 
 func (s *Server) listRecords(ctx context.Context, in *WorkloadPath) (*body[client.List[client.RecordInfo]], error) {

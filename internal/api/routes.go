@@ -51,7 +51,9 @@ var (
 )
 
 const (
-	dataBody    = 16 << 20
+	// streamWait bounds a streamed read or write of content; each read
+	// and write of its body has its own idle deadline (content.go).
+	streamWait = 24 * time.Hour
 	defaultWait = 2 * time.Minute
 	// indexWait: a search catches the index up first, and a rebuild reads
 	// every item of the mailbox; both may take long on a large one.
@@ -107,8 +109,8 @@ func (s *Server) routes() {
 	add(s, route{id: "new-mailbox", method: "POST", path: t + "/mailboxes", summary: "Create a user mailbox or a mail user, on a DEP or on service-managed keys", tag: "mailboxes", roles: exchange, status: 201}, s.newMailbox)
 	add(s, route{id: "set-mailbox", method: "PATCH", path: t + "/mailboxes/{mailbox}", summary: "Set-Mailbox / Set-MailUser -DataEncryptionPolicy: assign a DEP, or none for service-managed keys; the mailbox key is re-wrapped in the background (202 with the job), and the statistics show the new DEP once it is done", tag: "mailboxes", roles: exchange}, s.setMailbox)
 	add(s, route{id: "get-mailboxstatistics", method: "GET", path: t + "/mailboxes/{mailbox}/statistics", summary: "Get-MailboxStatistics: IsEncrypted and DataEncryptionPolicyID", tag: "mailboxes", roles: exchange}, s.mailboxStatistics)
-	add(s, route{id: "put-item", method: "PUT", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Write an item (a new version); it is sealed under a fresh item key before it is stored", tag: "mailbox data", roles: exchange, maxBody: dataBody}, s.putItem)
-	add(s, route{id: "get-item", method: "GET", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Read an item: unwrapped through the keyring as a user-initiated request", tag: "mailbox data", roles: exchange}, s.getItem)
+	add(s, route{id: "put-item", method: "PUT", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Write an item (a new version); it is sealed under a fresh item key before it is stored", tag: "mailbox data", roles: exchange, timeout: streamWait}, s.putItem)
+	add(s, route{id: "get-item", method: "GET", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Read an item: unwrapped through the keyring as a user-initiated request", tag: "mailbox data", roles: exchange, timeout: streamWait}, s.getItem)
 	add(s, route{id: "list-items", method: "GET", path: t + "/mailboxes/{mailbox}/items", summary: "List a mailbox's items (IDs, kinds, versions, sizes; no content)", tag: "mailbox data", roles: exchange}, s.listItems)
 	add(s, route{id: "delete-item", method: "DELETE", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Delete an item", tag: "mailbox data", roles: exchange, status: 204}, s.deleteItem)
 	add(s, route{id: "search-mailbox", method: "GET", path: t + "/mailboxes/{mailbox}/search", summary: "Search a mailbox's items by word (reads the service-built index as the user)", tag: "mailbox data", roles: exchange, timeout: indexWait}, s.searchMailbox)
@@ -116,8 +118,8 @@ func (s *Server) routes() {
 
 	// Multi-workload records.
 	const rec = t + "/records/{workload}"
-	add(s, route{id: "put-record", method: "PUT", path: rec + "/{record}", summary: "Write a multi-workload record (sealed under the tenant's multi-workload DEP)", tag: "multi-workload data", roles: compliance, maxBody: dataBody}, s.putRecord)
-	add(s, route{id: "get-record", method: "GET", path: rec + "/{record}", summary: "Read a multi-workload record", tag: "multi-workload data", roles: compliance}, s.getRecord)
+	add(s, route{id: "put-record", method: "PUT", path: rec + "/{record}", summary: "Write a multi-workload record (sealed under the tenant's multi-workload DEP)", tag: "multi-workload data", roles: compliance, timeout: streamWait}, s.putRecord)
+	add(s, route{id: "get-record", method: "GET", path: rec + "/{record}", summary: "Read a multi-workload record", tag: "multi-workload data", roles: compliance, timeout: streamWait}, s.getRecord)
 	add(s, route{id: "list-records", method: "GET", path: rec, summary: "List a workload's records (no content)", tag: "multi-workload data", roles: compliance}, s.listRecords)
 	add(s, route{id: "delete-record", method: "DELETE", path: rec + "/{record}", summary: "Delete a multi-workload record", tag: "multi-workload data", roles: compliance, status: 204}, s.deleteRecord)
 
@@ -131,9 +133,14 @@ func (s *Server) routes() {
 	add(s, route{id: "get-spodataencryptionpolicy", method: "GET", path: spo, summary: "Get-SPODataEncryptionPolicy: each geo's key URIs, state and % of sites done", tag: "site DEPs", roles: tenantAdmins}, s.getGeos)
 	add(s, route{id: "new-site", method: "POST", path: t + "/sites", summary: "Create a site in a geo (under the geo's TIK when registered, else service-managed keys)", tag: "sites", roles: sharepoint, status: 201}, s.newSite)
 	const file = t + "/sites/{site}/files"
-	add(s, route{id: "put-file", method: "PUT", path: file + "/{file}", summary: "Write a new version of a file", tag: "site data", roles: sharepoint, maxBody: dataBody}, s.putFile)
-	add(s, route{id: "get-file", method: "GET", path: file + "/{file}", summary: "Read a file: the latest version, or ?version=N", tag: "site data", roles: sharepoint}, s.getFile)
+	add(s, route{id: "put-file", method: "PUT", path: file + "/{file}", summary: "Write a new version of a file", tag: "site data", roles: sharepoint, timeout: streamWait}, s.putFile)
+	add(s, route{id: "get-file", method: "GET", path: file + "/{file}", summary: "Read a file: the latest version, or ?version=N; a Range is answered 206 from the chunks that hold it", tag: "site data", roles: sharepoint, timeout: streamWait}, s.getFile)
 	add(s, route{id: "list-files", method: "GET", path: file, summary: "List a site's files with their versions (no content)", tag: "site data", roles: sharepoint}, s.listFiles)
+	const upload = file + "/{file}/uploads"
+	add(s, route{id: "new-file-upload", method: "POST", path: upload, summary: "Begin a resumable upload of a file of more than 64 KiB: send its parts with put-file-upload-part", tag: "site data", roles: sharepoint, status: 201}, s.newUpload)
+	add(s, route{id: "get-file-upload", method: "GET", path: upload + "/{upload}", summary: "An upload in progress: where the next part starts", tag: "site data", roles: sharepoint}, s.getUpload)
+	add(s, route{id: "put-file-upload-part", method: "PUT", path: upload + "/{upload}", summary: "Send a part of an upload from ?offset= (where it stands): whole 64 KiB chunks, or the rest of the file, which commits it", tag: "site data", roles: sharepoint, timeout: streamWait}, s.putUploadPart)
+	add(s, route{id: "cancel-file-upload", method: "DELETE", path: upload + "/{upload}", summary: "Cancel an upload and delete what it stored", tag: "site data", roles: sharepoint, status: 204}, s.cancelUpload)
 	add(s, route{id: "delete-file", method: "DELETE", path: file + "/{file}", summary: "Delete a file with all its versions", tag: "site data", roles: sharepoint, status: 204}, s.deleteFile)
 
 	// Jobs and audit.

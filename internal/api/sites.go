@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/lifecycle"
@@ -109,20 +110,17 @@ func (s *Server) newSite(ctx context.Context, in *struct {
 
 func (s *Server) putFile(ctx context.Context, in *struct {
 	FilePath
-	RawBody []byte `contentType:"application/octet-stream"`
+	streamIn
 }) (*body[client.ItemInfo], error) {
-	it, err := s.boxes.Put(ctx, tenantOf(ctx), workload.SiteRef(in.Site), in.File, "", in.RawBody)
-	if err != nil {
-		return nil, err
-	}
-	return &body[client.ItemInfo]{itemInfo(it)}, nil
+	return s.putContent(ctx, workload.SiteRef(in.Site), in.File, "", &in.streamIn, s.cfg.Limits.File, "a file")
 }
 
 func (s *Server) getFile(ctx context.Context, in *struct {
 	FilePath
 	Version int `query:"version" doc:"A version number; 0 for the latest"`
-}) (*content, error) {
-	return contentOut(s.boxes.Get(ctx, tenantOf(ctx), workload.SiteRef(in.Site), in.File, in.Version))
+	rangeIn
+}) (*huma.StreamResponse, error) {
+	return s.getContent(ctx, workload.SiteRef(in.Site), in.File, in.Version, in.Range)
 }
 
 func (s *Server) listFiles(ctx context.Context, in *struct {

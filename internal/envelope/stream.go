@@ -186,6 +186,39 @@ func (s *Stream) OpenSummary(sealed []byte) (Summary, error) {
 	return sum, nil
 }
 
+// noteLast ends a note's nonce: neither a chunk's (0x00, 0x01) nor the
+// summary's (0x02).
+const noteLast = 0x03
+
+// SealNote seals a short note about the content under the item key,
+// bound to the header, with a random nonce (ending in 0x03, which no chunk
+// nor summary nonce does): what a resumable upload keeps between parts
+// (the running digest), which must never be stored in the clear.
+func (s *Stream) SealNote(note []byte) ([]byte, error) {
+	if s.key == nil {
+		return nil, errors.New("envelope: stream closed")
+	}
+	out := make([]byte, NonceSize, NonceSize+len(note)+TagSize)
+	rand.Read(out[:NonceSize-1])
+	out[NonceSize-1] = noteLast
+	return s.key.aead.Seal(out, out[:NonceSize], note, s.header), nil
+}
+
+// OpenNote opens a note sealed by SealNote for this ciphertext.
+func (s *Stream) OpenNote(sealed []byte) ([]byte, error) {
+	if s.key == nil {
+		return nil, errors.New("envelope: stream closed")
+	}
+	if len(sealed) < NonceSize+TagSize || sealed[NonceSize-1] != noteLast {
+		return nil, ErrOpen
+	}
+	pt, err := s.key.aead.Open(nil, sealed[:NonceSize], sealed[NonceSize:], s.header)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}
+
 // Close destroys the item key; the Stream seals and opens nothing after.
 func (s *Stream) Close() {
 	if s.key != nil {

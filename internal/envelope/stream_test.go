@@ -641,3 +641,30 @@ func TestStreamWriterParts(t *testing.T) {
 		t.Errorf("empty content: %v, chunk of %d bytes", err, len(chunks[0]))
 	}
 }
+
+// TestStreamNote: a note opens under its own stream only, and a chunk or
+// the summary is never taken for one.
+func TestStreamNote(t *testing.T) {
+	ck := NewKey()
+	s, _ := NewStream(ck, "mbx-alice#1", item)
+	defer s.Close()
+	b, err := s.SealNote([]byte("digest state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OpenNote(b); err != nil || string(got) != "digest state" {
+		t.Fatalf("OpenNote = %q, %v", got, err)
+	}
+	other, _ := NewStream(ck, "mbx-alice#1", item)
+	defer other.Close()
+	if _, err := other.OpenNote(b); !errors.Is(err, ErrOpen) {
+		t.Errorf("a note opened under another stream: %v", err)
+	}
+	sum, _ := s.SealSummary(Summary{Size: 1})
+	chunk, _ := s.SealChunk(nil, 0, []byte("x"), true)
+	for _, c := range [][]byte{sum, chunk, b[:len(b)-1]} {
+		if _, err := s.OpenNote(c); !errors.Is(err, ErrOpen) {
+			t.Errorf("%x opened as a note", c)
+		}
+	}
+}

@@ -101,11 +101,37 @@ func (s *Service) Run(ctx context.Context) {
 	s.resumePurges(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.sweepPending(ctx, 2*time.Second) })
+	wg.Go(func() { s.cleanUploads(ctx, 10*time.Minute, UploadExpiry) })
 	if s.probe > 0 {
 		wg.Go(func() { s.deps.WatchRevocations(ctx, s.probe) })
 	}
 	s.jobs.Run(ctx)
 	wg.Wait()
+}
+
+// UploadExpiry is how long an upload waits for its next part before the
+// cleanup deletes it with what it stored (a write cut off by a crash
+// included).
+const UploadExpiry = 24 * time.Hour
+
+// cleanUploads deletes, every interval, the uploads without a part for
+// longer than expiry, with their chunks. Every node runs it; deleting an
+// upload twice is harmless.
+func (s *Service) cleanUploads(ctx context.Context, interval, expiry time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if n, err := s.boxes.CleanUploads(ctx, s.now().Add(-expiry)); err != nil && ctx.Err() == nil {
+			s.log.Error("lifecycle: cleanup of abandoned uploads", "err", err)
+		} else if n > 0 {
+			s.log.Info("lifecycle: deleted abandoned uploads with their chunks", "uploads", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Job returns one of the tenant's jobs.

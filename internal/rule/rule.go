@@ -41,9 +41,13 @@ const (
 	// KindUnavailable: something the service depends on cannot be
 	// reached now; retrying later may succeed.
 	KindUnavailable
+	// KindTooLarge: the request's content is over the limit.
+	KindTooLarge
+	// KindRange: a byte range the content cannot satisfy.
+	KindRange
 )
 
-var kindNames = [...]string{"internal", "invalid", "unauthenticated", "refused", "not found", "conflict", "gone", "unavailable"}
+var kindNames = [...]string{"internal", "invalid", "unauthenticated", "refused", "not found", "conflict", "gone", "unavailable", "too large", "range not satisfiable"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -9,6 +9,7 @@ import (
 	"github.com/customerkey/customerkey/internal/access"
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -16,6 +17,7 @@ import (
 	"github.com/customerkey/customerkey/internal/lifecycle"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/workload"
 )
@@ -44,6 +46,11 @@ type Parts struct {
 	Metrics *Metrics
 	// Ready are the dependencies /readyz asks.
 	Ready []api.ReadyCheck
+	// Blobs keeps the sealed chunks of large items (nil: the store's own
+	// database, so every node over one database sees them).
+	Blobs blob.Store
+	// Limits are the largest contents the API takes (zero: defaults).
+	Limits api.Limits
 }
 
 // NewAPI builds the domain services (tenants, onboarding, DEPs,
@@ -70,7 +77,14 @@ func NewAPI(p Parts) (*api.Server, error) {
 			tenants.OnEvent(e)
 		})
 	}
-	boxes := workload.New(workload.Config{Store: st, DEPs: deps, Licences: tenants, Now: now, Logger: log})
+	if p.Blobs == nil {
+		db, ok := st.(interface{ Blobs() *sqlstore.Blobs })
+		if !ok {
+			return nil, errors.New("service: no blob store")
+		}
+		p.Blobs = db.Blobs()
+	}
+	boxes := workload.New(workload.Config{Store: st, Blobs: p.Blobs, DEPs: deps, Licences: tenants, Now: now, Logger: log})
 	jc := jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease}
 	ac := api.Config{Ready: p.Ready}
 	if m := p.Metrics; m != nil {
@@ -86,6 +100,6 @@ func NewAPI(p Parts) (*api.Server, error) {
 			return w.App, w.KMS, ok
 		}})
 	ac.Tenants, ac.Onboarding, ac.DEPs, ac.Containers, ac.Lifecycle, ac.Access, ac.Audit = tenants, requests, deps, boxes, life, consent, auditLog
-	ac.Signer, ac.Logger, ac.Now = p.Signer, log, now
+	ac.Signer, ac.Logger, ac.Now, ac.Limits = p.Signer, log, now, p.Limits
 	return api.New(ac)
 }

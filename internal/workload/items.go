@@ -3,11 +3,11 @@ package workload
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -128,109 +128,6 @@ func (s *Service) open(ctx context.Context, t store.ServiceTenant, r Ref, why st
 	return m, ck, err
 }
 
-// Put writes a new version of an item, sealed under a fresh item key
-// (kind "" is the space's default). Content is not kept.
-func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kind string, content []byte) (store.Item, error) {
-	sp := spaces[r.Space]
-	if !itemIDRE.MatchString(id) || r.Space == Sites && strings.Contains(id, "@") {
-		return store.Item{}, rule.Invalid(sp.itemRule, "use 1-128 letters, digits, '.', '_' or '-'", "%s %q is invalid", sp.item, id)
-	}
-	if kind == "" {
-		kind = sp.itemKind
-	}
-	var m store.Mailbox
-	var version uint32
-	var err error
-	if r.Space == Mailboxes { // the mailbox and the item's version in one query
-		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.id(), id)
-		m, err = s.ofKind(t, r, m, err)
-	} else {
-		m, err = s.resolve(ctx, t, r)
-	}
-	if err != nil {
-		return store.Item{}, err
-	}
-	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
-	if err != nil {
-		return store.Item{}, err
-	}
-	defer ck.Destroy()
-	stored := id
-	switch r.Space {
-	case Mailboxes:
-		version++
-	case Sites: // each version is its own item
-		versions, err := s.fileVersions(ctx, t, m.ID, id)
-		if err != nil {
-			return store.Item{}, err
-		}
-		version = uint32(len(versions) + 1)
-		stored = fmt.Sprintf("%s@%06d", id, version)
-	case Records:
-		v, err := s.st.ItemVersion(ctx, t.ID, m.ID, id)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.Item{}, err
-		}
-		version = v + 1
-	}
-	sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: stored, Version: version}, content)
-	if err != nil {
-		return store.Item{}, err
-	}
-	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC()}
-	if err := s.st.PutItem(ctx, it); err != nil {
-		return store.Item{}, err
-	}
-	if r.Space == Mailboxes {
-		s.itemChanged(t, m)
-	}
-	it.Size = len(sealed)
-	it.ID = id
-	return it, nil
-}
-
-// Get reads an item: for a site, version 0 is the latest.
-func (s *Service) Get(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) ([]byte, error) {
-	sp := spaces[r.Space]
-	m, ck, err := s.open(ctx, t, r, "read "+sp.item)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Destroy()
-	var it store.Item
-	if r.Space == Sites {
-		versions, err := s.fileVersions(ctx, t, m.ID, id)
-		if err != nil {
-			return nil, err
-		}
-		if len(versions) == 0 || version < 0 || version > len(versions) {
-			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
-		}
-		it = versions[len(versions)-1]
-		if version > 0 {
-			it = versions[version-1]
-		}
-	} else {
-		it, err = s.st.Item(ctx, t.ID, m.ID, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	return s.openItem(ck, t, m, it)
-}
-
-// openItem opens a stored item of a container.
-func (s *Service) openItem(ck *envelope.Key, t store.ServiceTenant, m store.Mailbox, it store.Item) ([]byte, error) {
-	content, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
-	if err != nil {
-		s.log.Error("workload: stored item does not open", "tenant", t.ID, "container", m.ID, "item", it.ID, "err", err)
-		return nil, rule.Internal(client.RuleItemIntegrity, "the operator should restore this item from backup", "%s of %s failed its integrity check", it.ID, m.ID)
-	}
-	return content, nil
-}
-
 // List lists a container's items (no content); a site's files show each
 // version under the file's name.
 func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref) ([]store.Item, error) {
@@ -261,26 +158,27 @@ func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, 
 	} else if err != nil {
 		return err
 	}
-	c := m.ID
-	ids := []string{id}
+	var items []store.Item
 	if r.Space == Sites {
-		versions, err := s.fileVersions(ctx, t, c, id)
-		if err != nil {
+		if items, err = s.fileVersions(ctx, t, m.ID, id); err != nil {
 			return err
 		}
-		ids = ids[:0]
-		for _, it := range versions {
-			ids = append(ids, it.ID)
-		}
+	} else if it, err := s.st.Item(ctx, t.ID, m.ID, id); err == nil {
+		items = []store.Item{it}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
-	if len(ids) == 0 {
+	if len(items) == 0 {
 		return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
 	}
-	for _, x := range ids {
-		if err := s.st.DeleteItem(ctx, t.ID, c, x); errors.Is(err, store.ErrNotFound) {
+	for _, it := range items {
+		if err := s.st.DeleteItem(ctx, t.ID, m.ID, it.ID); errors.Is(err, store.ErrNotFound) {
 			return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
 		} else if err != nil {
 			return err
+		}
+		if it.Blob != "" {
+			s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: it.Blob})
 		}
 	}
 	if r.Space == Mailboxes {

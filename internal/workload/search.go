@@ -36,6 +36,10 @@ const indexID = "~index"
 // search never waits for it).
 const indexDelay = time.Second
 
+// indexLimit is how much of an item's content the index reads: the first
+// 16 MiB of a large attachment.
+const indexLimit = 16 << 20
+
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
 type searchIndex struct {
@@ -232,7 +236,7 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 		} else if err != nil {
 			return 0, 0, err
 		}
-		content, err := s.openItem(ck, t, m, it)
+		content, err := s.readAll(ctx, ck, t, m, it, indexLimit)
 		if err != nil {
 			return 0, 0, err
 		}

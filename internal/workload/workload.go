@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -61,6 +62,15 @@ type Store interface {
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error)
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
+	CreateUpload(ctx context.Context, u store.Upload) error
+	Upload(ctx context.Context, tenant, id string) (store.Upload, error)
+	ClaimUpload(ctx context.Context, tenant, id string, from, upTo int64, claim string, until, now time.Time) (store.Upload, error)
+	RenewClaim(ctx context.Context, tenant, id, claim string, until time.Time) error
+	AdvanceUpload(ctx context.Context, u store.Upload, claim string) error
+	CommitUpload(ctx context.Context, it store.Item, upload string) error
+	DeleteUpload(ctx context.Context, tenant, id string) error
+	StaleUploads(ctx context.Context, before time.Time, limit int) ([]store.Upload, error)
+	UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error)
 }
 
 // Licences checks that a user may have a customer DEP (O1).
@@ -71,6 +81,7 @@ type Licences interface {
 // Config configures the container service.
 type Config struct {
 	Store    Store
+	Blobs    blob.Store // the sealed chunks of large items
 	DEPs     *dep.Service
 	Licences Licences
 	Now      func() time.Time
@@ -80,6 +91,7 @@ type Config struct {
 // Service manages containers and their items.
 type Service struct {
 	st    Store
+	blobs blob.Store
 	deps  *dep.Service
 	lic   Licences
 	now   func() time.Time
@@ -89,7 +101,7 @@ type Service struct {
 
 // New returns the container service.
 func New(cfg Config) *Service {
-	return &Service{st: cfg.Store, deps: cfg.DEPs, lic: cfg.Licences, now: cfg.Now, log: cfg.Logger}
+	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, now: cfg.Now, log: cfg.Logger}
 }
 
 var (
@@ -270,6 +282,11 @@ func (s *Service) OfKind(ctx context.Context, t store.ServiceTenant, kind string
 
 // Delete deletes a container with its items (the purge).
 func (s *Service) Delete(ctx context.Context, t store.ServiceTenant, id string) error {
+	// The blobs first: a deletion cut off is run again, and finds the
+	// container's rows still there to say what it was.
+	if _, err := s.blobs.DeleteContainer(ctx, t.ID, strings.ToLower(id)); err != nil {
+		return err
+	}
 	if err := s.st.DeleteMailbox(ctx, t.ID, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}

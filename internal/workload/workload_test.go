@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/dep/deptest"
+	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
@@ -21,7 +24,11 @@ func (licensed) RequireLicence(context.Context, store.ServiceTenant, string) err
 
 func start(t *testing.T) (*workload.Service, *deptest.Env) {
 	e := deptest.Start(t)
-	return workload.New(workload.Config{Store: e.Vault.Store, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}), e
+	blobs, err := blob.Dir(t.TempDir(), envelope.ChunkSize+envelope.TagSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workload.New(workload.Config{Store: e.Vault.Store, Blobs: blobs, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}), e
 }
 
 // TestOneContainerModel: mailboxes, sites and workload containers keep
@@ -50,7 +57,7 @@ func TestOneContainerModel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for v, content := range []string{"first", "second"} {
-				it, err := boxes.Put(ctx, tn, tc.ref, tc.item, "", []byte(content))
+				it, err := boxes.Put(ctx, tn, tc.ref, tc.item, "", strings.NewReader(content), workload.PutOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -58,7 +65,7 @@ func TestOneContainerModel(t *testing.T) {
 					t.Fatalf("put %d: %+v; want %s version %d with its sealed size", v+1, it, tc.item, v+1)
 				}
 			}
-			got, err := boxes.Get(ctx, tn, tc.ref, tc.item, 0)
+			got, err := get(ctx, boxes, tn, tc.ref, tc.item, 0)
 			if err != nil || !bytes.Equal(got, []byte("second")) {
 				t.Fatalf("get: %q, %v; want the last version", got, err)
 			}
@@ -69,16 +76,16 @@ func TestOneContainerModel(t *testing.T) {
 			if err := boxes.DeleteItem(ctx, tn, tc.ref, tc.item); err != nil {
 				t.Fatal(err)
 			}
-			_, err = boxes.Get(ctx, tn, tc.ref, tc.item, 0)
+			_, err = get(ctx, boxes, tn, tc.ref, tc.item, 0)
 			if !rule.Is(err, rule.KindNotFound) {
 				t.Fatalf("get after delete: %v; want not found", err)
 			}
 		})
 	}
 	// A site keeps every version of a file.
-	boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", []byte("v1"))
-	boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", []byte("v2"))
-	if got, err := boxes.Get(ctx, tn, workload.SiteRef("finance"), "deck", 1); err != nil || string(got) != "v1" {
+	boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", strings.NewReader("v1"), workload.PutOptions{})
+	boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", strings.NewReader("v2"), workload.PutOptions{})
+	if got, err := get(ctx, boxes, tn, workload.SiteRef("finance"), "deck", 1); err != nil || string(got) != "v1" {
 		t.Fatalf("file version 1: %q, %v", got, err)
 	}
 }
@@ -92,18 +99,18 @@ func TestMailboxRefReachesMailboxesOnly(t *testing.T) {
 	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := boxes.Put(ctx, tn, workload.SiteRef("finance"), "salaries.xlsx", "", []byte("secret")); err != nil {
+	if _, err := boxes.Put(ctx, tn, workload.SiteRef("finance"), "salaries.xlsx", "", strings.NewReader("secret"), workload.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := boxes.Put(ctx, tn, workload.RecordsRef("teams"), "chat", "", []byte("secret")); err != nil {
+	if _, err := boxes.Put(ctx, tn, workload.RecordsRef("teams"), "chat", "", strings.NewReader("secret"), workload.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"site:finance", "workload:teams", "SITE:finance"} {
 		ref := workload.MailboxRef(id)
-		if _, err := boxes.Get(ctx, tn, ref, "salaries.xlsx@000001", 0); !rule.Is(err, rule.KindNotFound) {
+		if _, err := get(ctx, boxes, tn, ref, "salaries.xlsx@000001", 0); !rule.Is(err, rule.KindNotFound) {
 			t.Errorf("read %s through the mailbox routes: %v; want not found", id, err)
 		}
-		if _, err := boxes.Put(ctx, tn, ref, "x", "", []byte("planted")); !rule.Is(err, rule.KindNotFound) {
+		if _, err := boxes.Put(ctx, tn, ref, "x", "", strings.NewReader("planted"), workload.PutOptions{}); !rule.Is(err, rule.KindNotFound) {
 			t.Errorf("write %s through the mailbox routes: %v; want not found", id, err)
 		}
 		if _, err := boxes.List(ctx, tn, ref); !rule.Is(err, rule.KindNotFound) {
@@ -130,7 +137,7 @@ func TestEachSpaceReachesItsOwnKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []workload.Ref{workload.MailboxRef("alice@contoso.com"), workload.SiteRef("finance"), workload.RecordsRef("teams")} {
-		if _, err := boxes.Put(ctx, tn, r, "doc", "", []byte("secret")); err != nil {
+		if _, err := boxes.Put(ctx, tn, r, "doc", "", strings.NewReader("secret"), workload.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,10 +163,10 @@ func TestEachSpaceReachesItsOwnKind(t *testing.T) {
 		workload.SiteRef("alice@contoso.com"), workload.SiteRef("workload:teams"), workload.SiteRef("teams"),
 		workload.RecordsRef("alice@contoso.com"), workload.RecordsRef("site:finance"),
 	} {
-		if _, err := boxes.Get(ctx, tn, r, "doc", 0); !refused(err) {
+		if _, err := get(ctx, boxes, tn, r, "doc", 0); !refused(err) {
 			t.Errorf("read %+v: %v; want refused", r, err)
 		}
-		if _, err := boxes.Put(ctx, tn, r, "doc", "", []byte("planted")); !refused(err) {
+		if _, err := boxes.Put(ctx, tn, r, "doc", "", strings.NewReader("planted"), workload.PutOptions{}); !refused(err) {
 			t.Errorf("write %+v: %v; want refused", r, err)
 		}
 		if items, err := boxes.List(ctx, tn, r); !refused(err) {
@@ -183,8 +190,20 @@ func TestEachSpaceReachesItsOwnKind(t *testing.T) {
 	}
 	// Nothing was planted or lost.
 	for _, r := range []workload.Ref{workload.MailboxRef("alice@contoso.com"), workload.SiteRef("finance"), workload.RecordsRef("teams")} {
-		if got, err := boxes.Get(ctx, tn, r, "doc", 0); err != nil || string(got) != "secret" {
+		if got, err := get(ctx, boxes, tn, r, "doc", 0); err != nil || string(got) != "secret" {
 			t.Errorf("%+v after the attempts: %q, %v", r, got, err)
 		}
 	}
+}
+
+// get reads an item's whole content.
+func get(ctx context.Context, boxes *workload.Service, tn store.ServiceTenant, r workload.Ref, id string, version int) ([]byte, error) {
+	c, err := boxes.Open(ctx, tn, r, id, version)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var b bytes.Buffer
+	err = c.Copy(ctx, &b, 0, -1)
+	return b.Bytes(), err
 }

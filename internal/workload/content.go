@@ -1,0 +1,416 @@
+package workload
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/blob"
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+// Content of any size (SPEC D8). An item whose content fits in one chunk
+// (64 KiB) is sealed in one piece and kept in its row, as always; a larger
+// one is sealed chunk by chunk as it arrives (envelope.Stream) into a blob
+// of its container (internal/blob), with the header, the sealed summary
+// (size and SHA-256) and the blob's ID in its row. Neither a write nor a
+// read holds more than a chunk or two of it. Every large write is an
+// upload (store.Upload) from its first chunk to its commit, so a write cut
+// off by a crash leaves a row the cleanup finds, never a blob no one knows.
+
+// PutOptions are a write's options.
+type PutOptions struct {
+	// SHA256 is the content's digest as the writer declares it (32 bytes,
+	// or none): the item is stored only if the content has it.
+	SHA256 []byte
+}
+
+// Content is an item's content, opened for reading: its size and digest
+// are known before a byte is read. Close destroys its keys.
+type Content struct {
+	Item   store.Item // as stored; ID is the item's name
+	Size   int64
+	SHA256 [sha256.Size]byte
+	small  []byte           // an item sealed in one piece, opened
+	st     *envelope.Stream // a chunked item's stream
+	blobs  blob.Store
+	ref    blob.Ref
+	fail   func(error) error
+}
+
+// Close wipes what Content holds.
+func (c *Content) Close() {
+	clear(c.small)
+	if c.st != nil {
+		c.st.Close()
+	}
+}
+
+// Copy writes n bytes of the content from offset off to w (n < 0: to the
+// end), reading and opening only the chunks that hold them.
+func (c *Content) Copy(ctx context.Context, w io.Writer, off, n int64) error {
+	if off < 0 || off > c.Size {
+		return rule.New(rule.KindRange, client.RuleContentRange, "ask for bytes within the content's size", "offset %d is outside the content's %d bytes", off, c.Size)
+	}
+	if n < 0 || n > c.Size-off {
+		n = c.Size - off
+	}
+	if c.st == nil {
+		_, err := w.Write(c.small[off : off+n])
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	first, last := off/envelope.ChunkSize, (off+n-1)/envelope.ChunkSize
+	lastChunk := envelope.Chunks(c.Size) - 1
+	buf := make([]byte, 0, envelope.ChunkSize)
+	defer clear(buf[:cap(buf)])
+	return c.blobs.Read(ctx, c.ref, first, last+1, func(seq int64, sealed []byte) error {
+		pt, err := c.st.OpenChunk(buf[:0], uint64(seq), sealed, seq == lastChunk)
+		if err != nil || int64(len(sealed)) != envelope.SealedSize(c.Size, seq) {
+			return c.fail(fmt.Errorf("chunk %d: %w", seq, envelope.ErrOpen))
+		}
+		lo, hi := int64(0), int64(len(pt))
+		if seq == first {
+			lo = off - first*envelope.ChunkSize
+		}
+		if seq == last {
+			hi = off + n - seq*envelope.ChunkSize
+		}
+		_, err = w.Write(pt[lo:hi])
+		return err
+	})
+}
+
+// Put writes a new version of an item (kind "" is the space's default)
+// from body, sealed under a fresh item key. Content is not kept.
+func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kind string, body io.Reader, o PutOptions) (store.Item, error) {
+	sp := spaces[r.Space]
+	if err := checkItemName(r, id); err != nil {
+		return store.Item{}, err
+	}
+	if kind == "" {
+		kind = sp.itemKind
+	}
+	if len(o.SHA256) != 0 && len(o.SHA256) != sha256.Size {
+		return store.Item{}, rule.Invalid(client.RuleContentDigest, "give the SHA-256 of the content (32 bytes)", "a digest of %d bytes is not a SHA-256", len(o.SHA256))
+	}
+	m, version, err := s.nextVersion(ctx, t, r, id)
+	if err != nil {
+		return store.Item{}, err
+	}
+	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	if err != nil {
+		return store.Item{}, err
+	}
+	defer ck.Destroy()
+	stored := storedID(r, id, version)
+	head := make([]byte, envelope.ChunkSize+1)
+	defer clear(head)
+	n, err := io.ReadFull(body, head)
+	if err == io.EOF || err == io.ErrUnexpectedEOF { // one chunk or less: one piece
+		content := head[:n]
+		if err := checkDigest(o.SHA256, sha256.Sum256(content)); err != nil {
+			return store.Item{}, err
+		}
+		sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: stored, Version: version}, content)
+		if err != nil {
+			return store.Item{}, err
+		}
+		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(n)}
+		prev, _ := s.st.Item(ctx, t.ID, m.ID, stored)
+		if err := s.st.PutItem(ctx, it); err != nil {
+			return store.Item{}, err
+		}
+		s.written(ctx, t, r, m, prev)
+		it.Size, it.ID = len(sealed), id
+		return it, nil
+	} else if err != nil {
+		return store.Item{}, err
+	}
+	u, st, err := s.begin(ctx, t, m, ck, r, id, kind, version, -1, o.SHA256)
+	if err != nil {
+		return store.Item{}, err
+	}
+	defer st.Close()
+	h := sha256.New()
+	w := st.Writer(0, -1, s.putChunk(ctx, u))
+	size, err := io.Copy(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), body))
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		s.abandon(ctx, u)
+		return store.Item{}, err
+	}
+	return s.commit(ctx, t, r, m, u, st, size, h)
+}
+
+// checkItemName checks an item's name as the API gives it.
+func checkItemName(r Ref, id string) error {
+	sp := spaces[r.Space]
+	if !itemIDRE.MatchString(id) || r.Space == Sites && strings.Contains(id, "@") {
+		return rule.Invalid(sp.itemRule, "use 1-128 letters, digits, '.', '_' or '-'", "%s %q is invalid", sp.item, id)
+	}
+	return nil
+}
+
+// storedID is the ID an item's version is stored under: a site's file
+// versions are items of their own.
+func storedID(r Ref, id string, version uint32) string {
+	if r.Space == Sites {
+		return fmt.Sprintf("%s@%06d", id, version)
+	}
+	return id
+}
+
+// nextVersion resolves the container a write goes to and the version it
+// writes: one past the stored one and past every upload in progress.
+func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref, id string) (store.Mailbox, uint32, error) {
+	var m store.Mailbox
+	var version uint32
+	var err error
+	switch r.Space {
+	case Mailboxes: // the mailbox and the item's version in one query
+		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.id(), id)
+		m, err = s.ofKind(t, r, m, err)
+	case Sites:
+		if m, err = s.resolve(ctx, t, r); err == nil {
+			var versions []store.Item
+			versions, err = s.fileVersions(ctx, t, m.ID, id)
+			version = uint32(len(versions))
+		}
+	case Records:
+		if m, err = s.resolve(ctx, t, r); err == nil {
+			version, err = s.st.ItemVersion(ctx, t.ID, m.ID, id)
+			if errors.Is(err, store.ErrNotFound) {
+				err = nil
+			}
+		}
+	}
+	if err != nil {
+		return m, 0, err
+	}
+	uploads, err := s.st.UploadVersions(ctx, t.ID, m.ID, id)
+	if err != nil {
+		return m, 0, err
+	}
+	for _, v := range uploads {
+		version = max(version, v)
+	}
+	return m, version + 1, nil
+}
+
+// written follows a write: the version it replaced loses its blob, and a
+// mailbox's search index catches up.
+func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prev store.Item) {
+	if prev.Blob != "" && r.Space != Sites {
+		s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: prev.Blob})
+	}
+	if r.Space == Mailboxes {
+		s.itemChanged(t, m)
+	}
+}
+
+// dropBlob deletes a blob no item refers to any more. If that fails, its
+// chunks (sealed under the container's key) stay until the container is
+// deleted or purged, which deletes every blob of it.
+func (s *Service) dropBlob(ctx context.Context, b blob.Ref) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := s.blobs.Delete(ctx, b); err != nil {
+		s.log.Warn("workload: a replaced blob was not deleted; the container's deletion will", "tenant", b.Tenant, "container", b.Container, "blob", b.ID, "err", err)
+	}
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// begin starts an upload of a chunked item: its stream (fresh item key)
+// and its row, before the first chunk is written.
+func (s *Service) begin(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, r Ref, id, kind string, version uint32, size int64, want []byte) (store.Upload, *envelope.Stream, error) {
+	st, err := envelope.NewStream(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: storedID(r, id, version), Version: version})
+	if err != nil {
+		return store.Upload{}, nil, err
+	}
+	now := s.now().UTC()
+	u := store.Upload{Tenant: t.ID, ID: randomID(), Container: m.ID, Item: id, Kind: kind, Version: version, Blob: randomID(),
+		Header: st.Header(), Size: size, WantSHA256: want, By: tenant.Caller(ctx).Subject, Created: now, Updated: now}
+	if err := s.st.CreateUpload(ctx, u); errors.Is(err, store.ErrConflict) {
+		st.Close()
+		return u, nil, rule.Conflict(client.RuleUploadNewer, "write it again", "another write of %s %q began at the same moment", spaces[r.Space].item, id)
+	} else if err != nil {
+		st.Close()
+		return u, nil, err
+	}
+	return u, st, nil
+}
+
+// putChunk stores the sealed chunks of an upload.
+func (s *Service) putChunk(ctx context.Context, u store.Upload) func(uint64, []byte) error {
+	ref := blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}
+	return func(i uint64, sealed []byte) error { return s.blobs.Put(ctx, ref, int64(i), sealed) }
+}
+
+// abandon deletes an upload that will not finish, with its chunks.
+func (s *Service) abandon(ctx context.Context, u store.Upload) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+		s.log.Warn("workload: an abandoned upload's chunks were not deleted; the cleanup will", "tenant", u.Tenant, "upload", u.ID, "err", err)
+		return
+	}
+	if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("workload: an abandoned upload was not deleted; the cleanup will", "tenant", u.Tenant, "upload", u.ID, "err", err)
+	}
+}
+
+// commit ends an upload whose size bytes are all sealed and stored: the
+// digest is checked, the summary sealed, and the item written.
+func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, u store.Upload, st *envelope.Stream, size int64, h hash.Hash) (store.Item, error) {
+	sum := envelope.Summary{Size: size}
+	h.Sum(sum.SHA256[:0])
+	if err := checkDigest(u.WantSHA256, sum.SHA256); err != nil {
+		s.abandon(ctx, u)
+		return store.Item{}, err
+	}
+	summary, err := st.SealSummary(sum)
+	if err == nil {
+		err = s.blobs.Commit(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: u.Blob})
+	}
+	if err != nil {
+		s.abandon(ctx, u)
+		return store.Item{}, err
+	}
+	stored := storedID(r, u.Item, u.Version)
+	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: u.Kind, Version: u.Version, Sealed: u.Header, Created: s.now().UTC(),
+		Blob: u.Blob, Summary: summary, ContentSize: size}
+	prev, _ := s.st.Item(ctx, t.ID, m.ID, stored)
+	if err := s.st.CommitUpload(ctx, it, u.ID); errors.Is(err, store.ErrConflict) {
+		s.abandon(ctx, u)
+		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
+	} else if errors.Is(err, store.ErrNotFound) {
+		return store.Item{}, rule.NotFound(client.RuleUploadExists, "start the upload again", "the upload was cancelled or expired before it finished")
+	} else if err != nil {
+		return store.Item{}, err
+	}
+	s.written(ctx, t, r, m, prev)
+	it.Size, it.ID = len(it.Sealed), u.Item
+	return it, nil
+}
+
+func checkDigest(want []byte, got [sha256.Size]byte) error {
+	if len(want) != 0 && !bytes.Equal(want, got[:]) {
+		return rule.Invalid(client.RuleContentDigest, "send the content again, or declare its right SHA-256", "the content's SHA-256 is %x, not the %x declared; nothing was stored", got, want)
+	}
+	return nil
+}
+
+// Open opens an item for reading: for a site, version 0 is the latest.
+// The caller must Close it.
+func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) (*Content, error) {
+	sp := spaces[r.Space]
+	m, ck, err := s.open(ctx, t, r, "read "+sp.item)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Destroy()
+	var it store.Item
+	if r.Space == Sites {
+		versions, err := s.fileVersions(ctx, t, m.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(versions) == 0 || version < 0 || version > len(versions) {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
+		}
+		it = versions[len(versions)-1]
+		if version > 0 {
+			it = versions[version-1]
+		}
+	} else {
+		it, err = s.st.Item(ctx, t.ID, m.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	c, err := s.openContent(ck, t, m, it)
+	if err != nil {
+		return nil, err
+	}
+	c.Item.ID = id
+	return c, nil
+}
+
+// openContent opens a stored item of a container: one in one piece is
+// decrypted now; a chunked one's header and summary are.
+func (s *Service) openContent(ck *envelope.Key, t store.ServiceTenant, m store.Mailbox, it store.Item) (*Content, error) {
+	c := &Content{Item: it, blobs: s.blobs, ref: blob.Ref{Tenant: t.ID, Container: m.ID, ID: it.Blob}}
+	c.fail = func(err error) error {
+		s.log.Error("workload: stored item does not open", "tenant", t.ID, "container", m.ID, "item", it.ID, "err", err)
+		return rule.Internal(client.RuleItemIntegrity, "the operator should restore this item from backup", "%s of %s failed its integrity check", it.ID, m.ID)
+	}
+	want := envelope.Item{Tenant: t.ID, Container: m.ID, ID: it.ID, Version: it.Version}
+	if it.Blob == "" {
+		content, err := envelope.Open(ck, want, it.Sealed)
+		if err != nil {
+			return nil, c.fail(err)
+		}
+		c.small, c.Size, c.SHA256 = content, int64(len(content)), sha256.Sum256(content)
+		return c, nil
+	}
+	st, err := envelope.OpenStream(ck, want, it.Sealed)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	sum, err := st.OpenSummary(it.Summary)
+	if err != nil {
+		st.Close()
+		return nil, c.fail(err)
+	}
+	c.st, c.Size, c.SHA256 = st, sum.Size, sum.SHA256
+	return c, nil
+}
+
+// readAll reads at most limit bytes of an item's content, with ctx for
+// a chunked item's blob.
+func (s *Service) readAll(ctx context.Context, ck *envelope.Key, t store.ServiceTenant, m store.Mailbox, it store.Item, limit int64) ([]byte, error) {
+	c, err := s.openContent(ck, t, m, it)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if c.st == nil {
+		return bytes.Clone(c.small[:min(int64(len(c.small)), limit)]), nil
+	}
+	var b bytes.Buffer
+	err = c.Copy(ctx, &b, 0, limit)
+	return b.Bytes(), err
+}
+
+// sha256State is the running digest of an upload, kept between parts.
+type sha256State interface {
+	hash.Hash
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}

@@ -1,0 +1,242 @@
+package workload
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/blob"
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/tenant"
+)
+
+// Resumable uploads (SPEC D8): a large file is sent as parts, each a PUT
+// of whole chunks (the last part ends the content) at the offset the
+// upload stands at; a part cut off is sent again from there. Each part is
+// sealed as it arrives, so nothing but sealed chunks is ever stored; the
+// running SHA-256 is kept between parts sealed under the item key. The
+// last part commits the item.
+//
+// A nonce must never seal two plaintexts: chunk i's nonce is fixed by i,
+// so one part writes at a time (a claim, renewed as it goes, lapsing
+// claimLease after a part is cut off), and a part sent again over chunks
+// a cut-off part may have sealed must carry the same bytes there (each is
+// opened and compared before it is sealed again).
+const (
+	claimLease = 30 * time.Second
+	renewEvery = 64 // chunks between renewals of a claim (4 MiB)
+)
+
+// BeginUpload starts a resumable upload of size bytes for an item.
+func (s *Service) BeginUpload(ctx context.Context, t store.ServiceTenant, r Ref, id, kind string, size int64, o PutOptions) (store.Upload, error) {
+	sp := spaces[r.Space]
+	if err := checkItemName(r, id); err != nil {
+		return store.Upload{}, err
+	}
+	if size <= envelope.ChunkSize || envelope.Chunks(size) > 1<<32 {
+		return store.Upload{}, rule.Invalid(client.RuleUploadSize, "upload content of 64 KiB or less with one PUT", "an upload is for 64 KiB (65536 bytes) to 256 TiB; %d bytes given", size)
+	}
+	if len(o.SHA256) != 0 && len(o.SHA256) != sha256.Size {
+		return store.Upload{}, rule.Invalid(client.RuleContentDigest, "give the SHA-256 of the content (32 bytes)", "a digest of %d bytes is not a SHA-256", len(o.SHA256))
+	}
+	if kind == "" {
+		kind = sp.itemKind
+	}
+	m, version, err := s.nextVersion(ctx, t, r, id)
+	if err != nil {
+		return store.Upload{}, err
+	}
+	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "upload " + sp.item + " to " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	if err != nil {
+		return store.Upload{}, err
+	}
+	defer ck.Destroy()
+	u, st, err := s.begin(ctx, t, m, ck, r, id, kind, version, size, o.SHA256)
+	if err != nil {
+		return u, err
+	}
+	st.Close()
+	return u, nil
+}
+
+// Upload reads an upload in progress of a container.
+func (s *Service) Upload(ctx context.Context, t store.ServiceTenant, r Ref, uploadID string) (store.Upload, error) {
+	m, err := s.find(ctx, t, r)
+	if err != nil {
+		return store.Upload{}, err
+	}
+	u, err := s.st.Upload(ctx, t.ID, uploadID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Container != m.ID {
+		return store.Upload{}, rule.NotFound(client.RuleUploadExists, "start an upload (it may have been committed, cancelled, or expired after a day without a part)", "%s %s has no upload %q", spaces[r.Space].container, r.Name, uploadID)
+	}
+	return u, err
+}
+
+// CancelUpload ends an upload and deletes what it stored.
+func (s *Service) CancelUpload(ctx context.Context, t store.ServiceTenant, r Ref, uploadID string) error {
+	u, err := s.Upload(ctx, t, r, uploadID)
+	if err != nil {
+		return err
+	}
+	if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+		return err
+	}
+	return s.st.DeleteUpload(ctx, t.ID, u.ID)
+}
+
+// UploadPart writes a part of an upload from offset, which must be where
+// the upload stands; body holds length bytes (-1: not said) of whole
+// chunks, or the rest of the content. The part that completes the content
+// commits the item and returns it.
+func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, uploadID string, offset, length int64, body io.Reader) (store.Upload, *store.Item, error) {
+	u, err := s.Upload(ctx, t, r, uploadID)
+	if err != nil {
+		return u, nil, err
+	}
+	if offset != u.Received {
+		return u, nil, rule.Conflict(client.RuleUploadOffset, "send the part that starts where the upload stands", "upload %s stands at byte %d, not %d", u.ID, u.Received, offset)
+	}
+	m, ck, err := s.open(ctx, t, r, "upload "+spaces[r.Space].item)
+	if err != nil {
+		return u, nil, err
+	}
+	defer ck.Destroy()
+	st, err := envelope.OpenStream(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: storedID(r, u.Item, u.Version), Version: u.Version}, u.Header)
+	if err != nil {
+		return u, nil, rule.Internal(client.RuleItemIntegrity, "cancel the upload and start again", "upload %s does not open: %v", u.ID, err)
+	}
+	defer st.Close()
+	h := sha256.New().(sha256State)
+	if u.State != nil {
+		state, err := st.OpenNote(u.State)
+		if err == nil {
+			err = h.UnmarshalBinary(state)
+		}
+		if err != nil {
+			return u, nil, rule.Internal(client.RuleItemIntegrity, "cancel the upload and start again", "upload %s's digest so far does not open", u.ID)
+		}
+	}
+	claim := randomID()
+	upTo := u.Size
+	if length >= 0 {
+		upTo = min(u.Size, u.Received+length)
+	}
+	prev, err := s.st.ClaimUpload(ctx, t.ID, u.ID, u.Received, upTo, claim, s.now().Add(claimLease), s.now())
+	if errors.Is(err, store.ErrConflict) {
+		return u, nil, rule.Conflict(client.RuleUploadBusy, "wait for the other part, or retry in 30 s if it was cut off", "another part is being written to upload %s", u.ID)
+	} else if err != nil {
+		return u, nil, err
+	}
+	ref := blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}
+	written := (prev.Written + envelope.ChunkSize - 1) / envelope.ChunkSize // chunks a cut-off part may have sealed
+	put := func(i uint64, sealed []byte) error {
+		if int64(i) < written {
+			if same, err := s.sameChunk(ctx, st, ref, int64(i), sealed, u.Size); err != nil {
+				return err
+			} else if same {
+				return nil
+			}
+		}
+		if i%renewEvery == 0 && i > 0 {
+			if err := s.st.RenewClaim(ctx, t.ID, u.ID, claim, s.now().Add(claimLease)); err != nil {
+				return rule.Conflict(client.RuleUploadBusy, "send the part again", "upload %s's part lost its claim", u.ID)
+			}
+		}
+		return s.blobs.Put(ctx, ref, int64(i), sealed)
+	}
+	w := st.Writer(uint64(u.Received/envelope.ChunkSize), u.Size, put)
+	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, u.Size-u.Received))
+	if err == nil {
+		if k, _ := io.ReadFull(body, make([]byte, 1)); k > 0 {
+			err = rule.Invalid(client.RuleUploadPart, "send no more than the size the upload was begun with", "the part runs past the upload's %d bytes", u.Size)
+		}
+	}
+	if err == nil && u.Received+n != u.Size && n%envelope.ChunkSize != 0 {
+		err = rule.Invalid(client.RuleUploadPart, "send parts of a multiple of 65536 bytes, but the last", "a part of %d bytes ends inside a chunk", n)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		// Nothing of this part counts; its chunks are checked if it is sent again.
+		s.release(ctx, u, claim)
+		return u, nil, err
+	}
+	u.Received += n
+	u.Updated = s.now().UTC()
+	if u.Received < u.Size {
+		state, err := h.MarshalBinary()
+		if err == nil {
+			u.State, err = st.SealNote(state)
+			clear(state)
+		}
+		if err == nil {
+			err = s.st.AdvanceUpload(ctx, u, claim)
+		}
+		return u, nil, err
+	}
+	it, err := s.commit(ctx, t, r, m, u, st, u.Size, h)
+	if err != nil {
+		return u, nil, err
+	}
+	return u, &it, nil
+}
+
+// sameChunk reports whether chunk i of a blob is already sealed (the
+// same bytes as sealed: the nonce is i's, and the plaintext the same);
+// a different one there means the part sent again is not the one that
+// was cut off.
+func (s *Service) sameChunk(ctx context.Context, st *envelope.Stream, ref blob.Ref, i int64, sealed []byte, size int64) (bool, error) {
+	var same bool
+	err := s.blobs.Read(ctx, ref, i, i+1, func(_ int64, old []byte) error {
+		same = bytes.Equal(old, sealed)
+		if !same {
+			if _, err := st.OpenChunk(nil, uint64(i), old, i == envelope.Chunks(size)-1); err == nil {
+				return rule.Invalid(client.RuleUploadPart, "send the part again with the bytes first sent, or cancel the upload and start again", "chunk %d was first sent with other bytes", i)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, blob.ErrNotFound) {
+		return false, nil
+	}
+	return same, err
+}
+
+// release gives up a claim without moving the upload.
+func (s *Service) release(ctx context.Context, u store.Upload, claim string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.st.AdvanceUpload(ctx, u, claim); err != nil && !errors.Is(err, store.ErrConflict) {
+		s.log.Warn("workload: an upload's claim was not released; it lapses in 30 s", "tenant", u.Tenant, "upload", u.ID, "err", err)
+	}
+}
+
+// CleanUploads deletes the uploads of every tenant without a part since
+// before, with their chunks: writes cut off by a crash, and resumable
+// uploads abandoned. It returns how many.
+func (s *Service) CleanUploads(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	for {
+		stale, err := s.st.StaleUploads(ctx, before, 100)
+		if err != nil || len(stale) == 0 {
+			return n, err
+		}
+		for _, u := range stale {
+			if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+				return n, err
+			}
+			if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n, err
+			}
+			n++
+		}
+	}
+}
