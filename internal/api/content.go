@@ -31,15 +31,15 @@ import (
 // stalled one is.
 const idleWait = time.Minute
 
-// streamIn is a streamed request body with the headers that describe it.
-type streamIn struct {
+// StreamIn is a streamed request body with the headers that describe it.
+type StreamIn struct {
 	Digest string `header:"Repr-Digest" doc:"The content's SHA-256 as RFC 9530 says (sha-256=:BASE64:); the content is stored only if it matches"`
 	body   io.Reader
 	length int64 // Content-Length, -1 if not given
 }
 
 // Resolve takes the request's body reader, with a deadline per read.
-func (b *streamIn) Resolve(ctx huma.Context) []error {
+func (b *StreamIn) Resolve(ctx huma.Context) []error {
 	b.body = &idleReader{ctx: ctx, r: ctx.BodyReader()}
 	b.length = -1
 	if n, err := strconv.ParseInt(ctx.Header("Content-Length"), 10, 64); err == nil && n >= 0 {
@@ -49,7 +49,7 @@ func (b *streamIn) Resolve(ctx huma.Context) []error {
 }
 
 // options turns the headers into the write's options.
-func (b *streamIn) options() (workload.PutOptions, error) {
+func (b *StreamIn) options() (workload.PutOptions, error) {
 	if b.Digest == "" {
 		return workload.PutOptions{}, nil
 	}
@@ -68,7 +68,7 @@ func (b *streamIn) options() (workload.PutOptions, error) {
 }
 
 // limit cuts the body at the route's limit with a clear refusal.
-func (b *streamIn) limit(max int64, what string) io.Reader {
+func (b *StreamIn) limit(max int64, what string) io.Reader {
 	return &limitReader{r: b.body, left: max, max: max, what: what}
 }
 
@@ -103,8 +103,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// rangeIn is a read's Range header.
-type rangeIn struct {
+// RangeIn is a read's Range header.
+type RangeIn struct {
 	Range string `header:"Range" doc:"One byte range (bytes=FIRST-LAST, bytes=FIRST-, bytes=-SUFFIX): the answer is 206 with those bytes, opened from the chunks that hold them"`
 }
 
@@ -245,7 +245,7 @@ func uploadMissing(in *UploadPath, err error) error {
 func (s *Server) putUploadPart(ctx context.Context, in *struct {
 	UploadPath
 	Offset int64 `query:"offset" doc:"Where the part starts: the upload's received bytes"`
-	streamIn
+	StreamIn
 }) (*body[client.UploadPart], error) {
 	r := workload.SiteRef(in.Site)
 	if u, err := s.boxes.Upload(ctx, tenantOf(ctx), r, in.Upload); err != nil || u.Item != in.File {

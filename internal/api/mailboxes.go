@@ -85,20 +85,20 @@ func (s *Server) mailboxStatistics(ctx context.Context, in *MailboxPath) (*body[
 func (s *Server) putItem(ctx context.Context, in *struct {
 	ItemPath
 	Kind string `query:"kind" enum:"message,attachment,calendar" default:"message"`
-	streamIn
+	StreamIn
 }) (*body[client.ItemInfo], error) {
-	return s.putContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, in.Kind, &in.streamIn, s.cfg.Limits.Item, "a mailbox item")
+	return s.putContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, in.Kind, &in.StreamIn, s.cfg.Limits.Item, "a mailbox item")
 }
 
 func (s *Server) getItem(ctx context.Context, in *struct {
 	ItemPath
-	rangeIn
+	RangeIn
 }) (*huma.StreamResponse, error) {
 	return s.getContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, 0, in.Range)
 }
 
 // putContent writes an item from a streamed body.
-func (s *Server) putContent(ctx context.Context, r workload.Ref, id, kind string, in *streamIn, limit int64, what string) (*body[client.ItemInfo], error) {
+func (s *Server) putContent(ctx context.Context, r workload.Ref, id, kind string, in *StreamIn, limit int64, what string) (*body[client.ItemInfo], error) {
 	o, err := in.options()
 	if err != nil {
 		return nil, err

@@ -21,9 +21,9 @@ type RecordPath struct {
 
 func (s *Server) putRecord(ctx context.Context, in *struct {
 	RecordPath
-	streamIn
+	StreamIn
 }) (*body[client.RecordInfo], error) {
-	info, err := s.putContent(ctx, workload.RecordsRef(in.Workload), in.Record, "", &in.streamIn, s.cfg.Limits.Record, "a record")
+	info, err := s.putContent(ctx, workload.RecordsRef(in.Workload), in.Record, "", &in.StreamIn, s.cfg.Limits.Record, "a record")
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (s *Server) putRecord(ctx context.Context, in *struct {
 
 func (s *Server) getRecord(ctx context.Context, in *struct {
 	RecordPath
-	rangeIn
+	RangeIn
 }) (*huma.StreamResponse, error) {
 	return s.getContent(ctx, workload.RecordsRef(in.Workload), in.Record, 0, in.Range)
 }

@@ -110,15 +110,15 @@ func (s *Server) newSite(ctx context.Context, in *struct {
 
 func (s *Server) putFile(ctx context.Context, in *struct {
 	FilePath
-	streamIn
+	StreamIn
 }) (*body[client.ItemInfo], error) {
-	return s.putContent(ctx, workload.SiteRef(in.Site), in.File, "", &in.streamIn, s.cfg.Limits.File, "a file")
+	return s.putContent(ctx, workload.SiteRef(in.Site), in.File, "", &in.StreamIn, s.cfg.Limits.File, "a file")
 }
 
 func (s *Server) getFile(ctx context.Context, in *struct {
 	FilePath
 	Version int `query:"version" doc:"A version number; 0 for the latest"`
-	rangeIn
+	RangeIn
 }) (*huma.StreamResponse, error) {
 	return s.getContent(ctx, workload.SiteRef(in.Site), in.File, in.Version, in.Range)
 }

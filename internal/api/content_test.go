@@ -1,0 +1,145 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/customerkey/customerkey/internal/blob"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
+)
+
+// TestLargeContent (SPEC D8): a file of several chunks streams in and out
+// through the API with its digest, ranges are answered from the chunks
+// that hold them, a wrong digest stores nothing, a resumable upload
+// commits with its last part, and deleting the file deletes its chunks.
+func TestLargeContent(t *testing.T) {
+	e := startDEPs(t)
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	if st, _, body := e.call(spo, "POST", T+"/sites", `{"name":"finance","geo":"NAM"}`); st != 201 {
+		t.Fatalf("site: %d %v", st, body)
+	}
+	blobs := e.st.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
+	do := func(method, path string, body []byte, hdr map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+spo)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	digest := func(b []byte) string {
+		s := sha256.Sum256(b)
+		return "sha-256=:" + base64.StdEncoding.EncodeToString(s[:]) + ":"
+	}
+	content := make([]byte, 5<<20+123)
+	rand.Read(content)
+	const file = T + "/sites/finance/files/video.mp4"
+	if resp, b := do("PUT", file, content, map[string]string{"Repr-Digest": digest(content), "Content-Type": "application/octet-stream"}); resp.StatusCode != 200 {
+		t.Fatalf("put: %d %s", resp.StatusCode, b)
+	} else if !bytes.Contains(b, []byte(fmt.Sprintf(`"size":%d`, len(content)))) {
+		t.Fatalf("put answered %s, want the content's size", b)
+	}
+	resp, got := do("GET", file, nil, nil)
+	if resp.StatusCode != 200 || !bytes.Equal(got, content) || resp.Header.Get("Repr-Digest") != digest(content) || resp.ContentLength != int64(len(content)) {
+		t.Fatalf("get: %d, %d bytes, digest %q", resp.StatusCode, len(got), resp.Header.Get("Repr-Digest"))
+	}
+	n := int64(len(content))
+	for _, tc := range []struct {
+		rng      string
+		from, to int64 // the bytes wanted, to exclusive
+	}{
+		{"bytes=0-99", 0, 100},
+		{"bytes=65530-65545", 65530, 65546}, // across a chunk border
+		{"bytes=2621440-2687000", 2621440, 2687001},
+		{"bytes=-10", n - 10, n},
+		{"bytes=5242000-", 5242000, n},
+		{"bytes=0-99999999", 0, n},
+	} {
+		resp, got := do("GET", file, nil, map[string]string{"Range": tc.rng})
+		want := content[tc.from:tc.to]
+		if resp.StatusCode != 206 || !bytes.Equal(got, want) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", tc.from, tc.to-1, n) {
+			t.Errorf("%s: %d, %d bytes (want %d), Content-Range %q", tc.rng, resp.StatusCode, len(got), len(want), resp.Header.Get("Content-Range"))
+		}
+	}
+	if resp, b := do("GET", file, nil, map[string]string{"Range": fmt.Sprintf("bytes=%d-", n)}); resp.StatusCode != 416 || !bytes.Contains(b, []byte("Content.Range")) {
+		t.Errorf("a range past the end: %d %s", resp.StatusCode, b)
+	}
+
+	// A wrong digest stores nothing: the latest version is still the first,
+	// and the refused write left no chunks.
+	before, _ := blobs.List(context.Background(), e.seed.Tenant, "site:finance")
+	if resp, b := do("PUT", file, content[:1<<20], map[string]string{"Repr-Digest": digest(content)}); resp.StatusCode != 400 || !bytes.Contains(b, []byte("Content.Digest")) {
+		t.Fatalf("a wrong digest: %d %s", resp.StatusCode, b)
+	}
+	if after, _ := blobs.List(context.Background(), e.seed.Tenant, "site:finance"); len(after) != len(before) {
+		t.Errorf("a refused write left blobs: %v, then %v", before, after)
+	}
+	if _, got := do("GET", file, nil, nil); !bytes.Equal(got, content) {
+		t.Error("a refused write changed the file")
+	}
+
+	// A resumable upload: parts of whole chunks from where it stands; the
+	// last part commits version 2.
+	big := make([]byte, 3*65536+500)
+	rand.Read(big)
+	sum := sha256.Sum256(big)
+	_, _, up := e.call(spo, "POST", file+"/uploads", fmt.Sprintf(`{"size":%d,"sha256":"%x"}`, len(big), sum))
+	id, _ := up["id"].(string)
+	if id == "" || up["version"] != 2.0 {
+		t.Fatalf("begin upload: %v", up)
+	}
+	part := func(off, end int) (*http.Response, map[string]any) {
+		resp, b := do("PUT", fmt.Sprintf("%s/uploads/%s?offset=%d", file, id, off), big[off:end], nil)
+		var out map[string]any
+		json.Unmarshal(b, &out)
+		return resp, out
+	}
+	if resp, out := part(0, 2*65536); resp.StatusCode != 200 || out["upload"].(map[string]any)["received"] != float64(2*65536) {
+		t.Fatalf("part 1: %d %v", resp.StatusCode, out)
+	}
+	if resp, out := part(0, 65536); resp.StatusCode != 409 || out["rule"] != "Upload.Offset" {
+		t.Errorf("a part at the wrong offset: %d %v", resp.StatusCode, out)
+	}
+	if resp, out := part(2*65536, 2*65536+100); resp.StatusCode != 400 || out["rule"] != "Upload.Part" {
+		t.Errorf("a part ending inside a chunk: %d %v", resp.StatusCode, out)
+	}
+	if resp, out := part(2*65536, len(big)); resp.StatusCode != 200 || out["file"] == nil {
+		t.Fatalf("last part: %d %v", resp.StatusCode, out)
+	}
+	if _, got := do("GET", file, nil, nil); !bytes.Equal(got, big) {
+		t.Error("the uploaded file does not read back")
+	}
+	if _, got := do("GET", file+"?version=1", nil, nil); !bytes.Equal(got, content) {
+		t.Error("version 1 does not read back after the upload")
+	}
+	if st, _, out := e.call(spo, "GET", file+"/uploads/"+id, ""); st != 404 || out["rule"] != "Upload.Exists" {
+		t.Errorf("a committed upload: %d %v", st, out)
+	}
+
+	// Deleting the file deletes every chunk of every version.
+	if st, _, _ := e.call(spo, "DELETE", file, ""); st != 204 {
+		t.Fatalf("delete: %d", st)
+	}
+	ids, err := blobs.List(context.Background(), e.seed.Tenant, "site:finance")
+	if err != nil || len(ids) != 0 {
+		t.Fatalf("blobs left after the delete: %v %v", ids, err)
+	}
+	var _ blob.Store = blobs
+}
