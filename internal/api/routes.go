@@ -53,7 +53,7 @@ var (
 const (
 	// streamWait bounds a streamed read or write of content; each read
 	// and write of its body has its own idle deadline (content.go).
-	streamWait = 24 * time.Hour
+	streamWait  = 24 * time.Hour
 	defaultWait = 2 * time.Minute
 	// indexWait: a search catches the index up first, and a rebuild reads
 	// every item of the mailbox; both may take long on a large one.
