@@ -1,0 +1,75 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Keyset pages (SPEC D9): each listing pages by its whole sort key, with
+// an index that holds it (migration 0023), so a page deep in a listing
+// costs what the first one does and rows written meanwhile move no row
+// from one page to another. Row values ((a, b) > (?, ?)) read the same
+// in SQLite and PostgreSQL.
+
+// pageLimit bounds what one page query may return.
+func pageLimit(limit int) int {
+	if limit <= 0 || limit > 1000 {
+		return 1000
+	}
+	return limit
+}
+
+func (s *DB) ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error) {
+	size := "length(sealed)"
+	if s.d == postgres {
+		size = "octet_length(sealed)"
+	}
+	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created FROM items WHERE tenant = ? AND mailbox = ? AND id > ? ORDER BY id LIMIT ?`,
+		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
+}
+
+func (s *DB) PutItemIf(ctx context.Context, it store.Item, prev uint32) error {
+	if prev == 0 {
+		res, err := s.exec(ctx, `INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`,
+			it.Tenant, strings.ToLower(it.Mailbox), it.ID, it.Kind, it.Version, it.Sealed, ms(it.Created))
+		return changed(res, err)("item " + it.ID + " exists")
+	}
+	res, err := s.exec(ctx, `UPDATE items SET kind = ?, version = ?, sealed = ?, created = ? WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`,
+		it.Kind, it.Version, it.Sealed, ms(it.Created), it.Tenant, strings.ToLower(it.Mailbox), it.ID, prev)
+	return changed(res, err)("item " + it.ID + " is not at its version")
+}
+
+func (s *DB) ListServiceTenantsAfter(ctx context.Context, after store.PageKey, limit int) ([]store.ServiceTenant, error) {
+	return list(ctx, s, scanServiceTenant, `SELECT id, name, created FROM svc_tenants WHERE lname > ? ORDER BY lname LIMIT ?`, strings.ToLower(after.ID), pageLimit(limit))
+}
+
+func (s *DB) ListTokensAfter(ctx context.Context, tenant string, after store.PageKey, limit int) ([]store.APIToken, error) {
+	if after.IsZero() {
+		return list(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE tenant = ? ORDER BY created, id LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE tenant = ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`, tenant, ms(after.Time), after.ID, pageLimit(limit))
+}
+
+func (s *DB) ListOnboardingRequestsAfter(ctx context.Context, tenant string, after store.PageKey, limit int) ([]store.OnboardingRequest, error) {
+	const cols = `SELECT id, tenant, scenario, created, body FROM onboarding_requests WHERE tenant = ?`
+	if after.IsZero() {
+		return list(ctx, s, scanOnboardingRequest, cols+` ORDER BY created, id LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanOnboardingRequest, cols+` AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`, tenant, ms(after.Time), after.ID, pageLimit(limit))
+}
+
+func (s *DB) ListJobsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.Job, error) {
+	if before.IsZero() {
+		return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? AND (created, id) < (?, ?) ORDER BY created DESC, id DESC LIMIT ?`, tenant, ms(before.Time), before.ID, pageLimit(limit))
+}
+
+func (s *DB) ListAccessRequestsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.AccessRequest, error) {
+	if before.IsZero() {
+		return list(ctx, s, scanAccessRequest, `SELECT `+accessCols+` FROM svc_access_requests WHERE tenant = ? ORDER BY requested DESC, id DESC LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanAccessRequest, `SELECT `+accessCols+` FROM svc_access_requests WHERE tenant = ? AND (requested, id) < (?, ?) ORDER BY requested DESC, id DESC LIMIT ?`, tenant, ms(before.Time), before.ID, pageLimit(limit))
+}
