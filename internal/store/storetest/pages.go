@@ -89,7 +89,9 @@ func testPages(t *testing.T, s store.Store) {
 		for _, n := range []string{"Delta", "alpha", "Charlie", "bravo", "echo"} {
 			must(t, s.CreateServiceTenant(ctx, store.ServiceTenant{ID: "id-" + n, Name: n, Created: t0}))
 		}
-		page := func(after store.PageKey, limit int) ([]store.ServiceTenant, error) { return s.ListServiceTenantsAfter(ctx, after, limit) }
+		page := func(after store.PageKey, limit int) ([]store.ServiceTenant, error) {
+			return s.ListServiceTenantsAfter(ctx, after, limit)
+		}
 		key := func(x store.ServiceTenant) store.PageKey { return store.PageKey{ID: x.Name} }
 		equal(t, "tenants by lower-case name", walk(t, 2, page, key, nil), []string{"alpha", "bravo", "Charlie", "Delta", "echo"})
 	})
@@ -141,7 +143,9 @@ func testPages(t *testing.T, s store.Store) {
 			}
 			must(t, s.CreateJob(ctx, store.Job{ID: id, Tenant: ten, Kind: "roll", Target: fmt.Sprintf("target-%d", i), Created: at, Updated: at, Until: at.Add(time.Hour)}))
 		}
-		page := func(before store.PageKey, limit int) ([]store.Job, error) { return s.ListJobsBefore(ctx, ten, before, limit) }
+		page := func(before store.PageKey, limit int) ([]store.Job, error) {
+			return s.ListJobsBefore(ctx, ten, before, limit)
+		}
 		key := func(x store.Job) store.PageKey { return store.PageKey{Time: x.Created, ID: x.ID} }
 		got := walk(t, 2, page, key, func(i int) {
 			if i == 0 { // a new job goes on top, not into the pages to come
