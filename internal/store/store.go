@@ -783,10 +783,9 @@ type AccessRequests interface {
 	CreateAccessRequest(ctx context.Context, r AccessRequest) error
 	// AccessRequest reads one of a tenant's requests.
 	AccessRequest(ctx context.Context, tenant, id string) (AccessRequest, error)
-	// ListAccessRequests lists a tenant's requests, newest first, at most limit.
-	ListAccessRequests(ctx context.Context, tenant string, limit int) ([]AccessRequest, error)
-	// ListAccessRequestsBefore is one keyset page of a tenant's requests,
-	// newest first (request time, then ID).
+	// ListAccessRequestsBefore lists a tenant's requests, newest first
+	// (request time, then ID): one keyset page of at most limit older than
+	// before (zero: the newest).
 	ListAccessRequestsBefore(ctx context.Context, tenant string, before PageKey, limit int) ([]AccessRequest, error)
 	// UpdateAccessRequest stores a request's state, decision and use if
 	// it is still in state prev; ErrConflict otherwise (decided or used

@@ -13,12 +13,14 @@ import (
 // from one page to another. Row values ((a, b) > (?, ?)) read the same
 // in SQLite and PostgreSQL.
 
-// pageLimit bounds what one page query may return.
+// pageLimit bounds what one page query may return (0: 1000). The API
+// asks for one row more than a page holds, to know whether another
+// follows.
 func pageLimit(limit int) int {
-	if limit <= 0 || limit > 1000 {
+	if limit <= 0 {
 		return 1000
 	}
-	return limit
+	return min(limit, 10000)
 }
 
 func (s *DB) ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error) {

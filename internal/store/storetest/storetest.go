@@ -999,10 +999,10 @@ func testAccessRequests(t *testing.T, s store.Store) {
 	equal(t, "access request", got, r1)
 	_, err = s.AccessRequest(ctx, "other-tenant", "a1")
 	wantErr(t, err, store.ErrNotFound)
-	rs, err := s.ListAccessRequests(ctx, ten, 0)
+	rs, err := s.ListAccessRequestsBefore(ctx, ten, store.PageKey{}, 0)
 	must(t, err)
 	equal(t, "access requests, newest first", rs, []store.AccessRequest{r2, r1})
-	rs, err = s.ListAccessRequests(ctx, ten, 1)
+	rs, err = s.ListAccessRequestsBefore(ctx, ten, store.PageKey{}, 1)
 	must(t, err)
 	equal(t, "one access request", rs, []store.AccessRequest{r2})
 
