@@ -160,7 +160,7 @@ func (x *index) read(ctx context.Context, id string, v any) (uint32, bool, error
 	raw, err := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: it.Version}, it.Sealed)
 	if err != nil {
 		x.s.log.Error("workload: search index row does not open", "tenant", x.t.ID, "container", x.m.ID, "row", id, "err", err)
-		return 0, false, rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox search reindex UPN)", "a row of %s's search index failed its integrity check", x.m.ID)
+		return 0, false, rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a row of %s's search index failed its integrity check", x.m.ID)
 	}
 	defer clear(raw)
 	if err := json.Unmarshal(raw, v); err != nil {
