@@ -343,6 +343,15 @@ type PageKey struct {
 	ID   string
 }
 
+// ItemWrite is one write of WriteItems: Item, if the stored item is
+// still at version Prev (0: there is none); or, with Delete, the removal
+// of the item (Tenant, Mailbox, ID) at version Prev.
+type ItemWrite struct {
+	Item   Item
+	Prev   uint32
+	Delete bool
+}
+
 // IsZero reports whether k is the start of a listing.
 func (k PageKey) IsZero() bool { return k.Time.IsZero() && k.ID == "" }
 
@@ -462,9 +471,10 @@ type Service interface {
 	// ListItemHeadsAfter is one keyset page of ListItemHeads: at most
 	// limit items with an ID above after, by ID.
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]Item, error)
-	// PutItemIf writes an item only if its stored version is still prev
-	// (prev 0: only if there is none); ErrConflict otherwise.
-	PutItemIf(ctx context.Context, it Item, prev uint32) error
+	// WriteItems writes and deletes items in one transaction, each only
+	// from the version its ItemWrite names: all of them, or none and
+	// ErrConflict.
+	WriteItems(ctx context.Context, ws []ItemWrite) error
 	// MailboxItemVersion reads a mailbox with the version of one of its
 	// items (0 if it has none) in one query: what a write needs.
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (Mailbox, uint32, error)

@@ -169,16 +169,18 @@ func (x *index) read(ctx context.Context, id string, v any) (uint32, bool, error
 	return it.Version, true, nil
 }
 
-// write seals v as row id at version prev+1, if the row is still at prev
-// (store.ErrConflict otherwise).
-func (x *index) write(ctx context.Context, id, kind string, v any, prev uint32) error {
+// seal is the write of v, sealed, as row id at version prev+1, if the row
+// is still at prev (store.WriteItems).
+func (x *index) seal(id string, v any, prev uint32) (store.ItemWrite, error) {
 	raw, _ := json.Marshal(v)
 	sealed, err := envelope.Seal(x.ck, KeyID(x.m), envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: prev + 1}, raw)
 	clear(raw)
-	if err != nil {
-		return err
-	}
-	return x.s.st.PutItemIf(ctx, store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id, Kind: kind, Version: prev + 1, Sealed: sealed, Created: x.s.now().UTC()}, prev)
+	return store.ItemWrite{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id, Kind: "index", Version: prev + 1, Sealed: sealed, Created: x.s.now().UTC()}, Prev: prev}, err
+}
+
+// drop is the removal of row id at version v.
+func (x *index) drop(id string, v uint32) store.ItemWrite {
+	return store.ItemWrite{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id}, Prev: v, Delete: true}
 }
 
 // rows calls f with the heads of the index rows whose IDs start with
@@ -233,58 +235,52 @@ func (x *index) pageOf(ctx context.Context, prefix, id string) (string, uint32, 
 }
 
 // post adds id to (or removes it from) the postings of the word whose
-// bucket prefix is prefix. Adding and removing are idempotent, so a write
-// that lost a compare-and-set is simply tried again.
-func (x *index) post(ctx context.Context, prefix, id string, add bool) error {
-	for attempt := 0; ; attempt++ {
-		err := x.postOnce(ctx, prefix, id, add)
-		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
-			return err
-		}
-	}
-}
-
-func (x *index) postOnce(ctx context.Context, prefix, id string, add bool) error {
+// bucket prefix is prefix: the writes that do it (none if it is done).
+func (x *index) post(ctx context.Context, prefix, id string, add bool) ([]store.ItemWrite, error) {
 	row, v, p, err := x.pageOf(ctx, prefix, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	i, found := slices.BinarySearch(p.IDs, id)
 	switch {
 	case found == add:
-		return nil
+		return nil, nil
 	case add:
 		p.IDs = slices.Insert(p.IDs, i, id)
 	default:
 		p.IDs = slices.Delete(p.IDs, i, i+1)
 	}
 	if len(p.IDs) == 0 {
-		if v == 0 {
-			return nil
-		}
-		if err := x.s.st.DeleteItem(ctx, x.t.ID, x.row, row); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
+		return []store.ItemWrite{x.drop(row, v)}, nil
 	}
-	if len(p.IDs) > pageCap {
-		// Split: the lower half goes to a new page first, so a crash
-		// between the two writes leaves IDs in two pages (a search reads
-		// each page's own range only), never in none.
+	var ws []store.ItemWrite
+	if len(p.IDs) > pageCap { // split in two
 		half := len(p.IDs) / 2
-		lower := postings{IDs: p.IDs[:half]}
-		if err := x.write(ctx, prefix+upper(p.IDs[half]), "index", lower, 0); err != nil {
-			return err
+		lower, err := x.seal(pageRow(prefix, upper(p.IDs[half])), postings{IDs: p.IDs[:half]}, 0)
+		if err != nil {
+			return nil, err
 		}
+		ws = append(ws, lower)
 		p.IDs = p.IDs[half:]
 	}
-	return x.write(ctx, row, "index", p, v)
+	w, err := x.seal(row, p, v)
+	return append(ws, w), err
 }
 
 // reindexItem brings the postings of one item up to its stored version
-// (or removes them if it is gone); it returns the version indexed (0:
-// none).
+// (or removes them if it is gone), in one transaction with its forward
+// row; it returns the version indexed (0: none). A write that lost a
+// compare-and-set (another node, past its lease) is worked out again.
 func (x *index) reindexItem(ctx context.Context, id string) (uint32, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := x.reindexOnce(ctx, id)
+		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
+			return v, err
+		}
+	}
+}
+
+func (x *index) reindexOnce(ctx context.Context, id string) (uint32, error) {
 	var fw forward
 	fv, had, err := x.read(ctx, forwardRow(id), &fw)
 	if err != nil {
@@ -309,36 +305,47 @@ func (x *index) reindexItem(ctx context.Context, id string) (uint32, error) {
 		}
 		clear(content)
 	}
+	var ws []store.ItemWrite
 	before := map[string]bool{}
 	for _, p := range fw.Tags {
 		before[p] = true
 		if !now[p] {
-			if err := x.post(ctx, p, id, false); err != nil {
+			w, err := x.post(ctx, p, id, false)
+			if err != nil {
 				return 0, err
 			}
+			ws = append(ws, w...)
 		}
 	}
 	for p := range now {
 		if !before[p] {
-			if err := x.post(ctx, p, id, true); err != nil {
+			w, err := x.post(ctx, p, id, true)
+			if err != nil {
 				return 0, err
 			}
+			ws = append(ws, w...)
 		}
 	}
-	if gone {
-		if had {
-			if err := x.s.st.DeleteItem(ctx, x.t.ID, x.row, forwardRow(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return 0, err
-			}
+	version := uint32(0)
+	switch {
+	case !gone:
+		tags := make([]string, 0, len(now))
+		for p := range now {
+			tags = append(tags, p)
 		}
-		return 0, nil
+		slices.Sort(tags)
+		w, err := x.seal(forwardRow(id), forward{Version: it.Version, Tags: tags}, fv)
+		if err != nil {
+			return 0, err
+		}
+		ws, version = append(ws, w), it.Version
+	case had:
+		ws = append(ws, x.drop(forwardRow(id), fv))
 	}
-	tags := make([]string, 0, len(now))
-	for p := range now {
-		tags = append(tags, p)
+	if len(ws) == 0 {
+		return version, nil
 	}
-	slices.Sort(tags)
-	return it.Version, x.write(ctx, forwardRow(id), "index", forward{Version: it.Version, Tags: tags}, fv)
+	return version, x.s.st.WriteItems(ctx, ws)
 }
 
 // indexer serialises catch-ups per mailbox in this process and schedules
@@ -425,7 +432,7 @@ func (x *index) lease(ctx context.Context) (release func(), err error) {
 		default:
 			prev = it.Version
 		}
-		err = x.s.st.PutItemIf(ctx, store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 1, Sealed: []byte{}, Created: x.s.now().Add(leaseFor).UTC()}, prev)
+		err = x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 1, Sealed: []byte{}, Created: x.s.now().Add(leaseFor).UTC()}, Prev: prev}})
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		} else if err != nil {
@@ -433,7 +440,7 @@ func (x *index) lease(ctx context.Context) (release func(), err error) {
 		}
 		return func() {
 			ctx := context.WithoutCancel(ctx)
-			if err := x.s.st.PutItemIf(ctx, store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 2, Sealed: []byte{}, Created: time.UnixMilli(0).UTC()}, prev+1); err != nil {
+			if err := x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 2, Sealed: []byte{}, Created: time.UnixMilli(0).UTC()}, Prev: prev + 1}}); err != nil {
 				x.s.log.Warn("workload: search index lease not released; it runs out", "tenant", x.t.ID, "mailbox", x.m.ID, "err", err)
 			}
 		}, nil
@@ -455,6 +462,11 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 	defer ck.Destroy()
 	x := s.openIndex(t, m, ck)
 	defer x.close()
+	if !rebuild { // nothing to do (the common case of a search): no lease
+		if ok, err := x.current(ctx); ok || err != nil {
+			return 0, 0, err
+		}
+	}
 	release, err := x.lease(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -505,6 +517,20 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 	return 0, 0, nil
 }
 
+// current reports whether the index is built, in this format, with no
+// item marked pending.
+func (x *index) current(ctx context.Context) (bool, error) {
+	var mt meta
+	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil || !ok || mt.Format != indexFormat {
+		return false, err
+	}
+	pending, err := x.s.st.ListItemHeadsAfter(ctx, x.t.ID, x.row, "p:", 1)
+	if err != nil {
+		return false, err
+	}
+	return len(pending) == 0 || !strings.HasPrefix(pending[0].ID, "p:"), nil
+}
+
 // build makes m's index from its items: it drops every row, writes each
 // item's forward row, then, in as many passes over the forward rows as
 // the memory budget needs (each pass takes the words whose tag falls in
@@ -512,25 +538,48 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 // not rely on the database's order of IDs.
 func (x *index) build(ctx context.Context) (int, int, error) {
 	st, t := x.s.st, x.t
-	var drop []string
+	var drop []store.ItemWrite
+	dropAll := func() error {
+		if err := st.WriteItems(ctx, drop); errors.Is(err, store.ErrConflict) {
+			for _, w := range drop { // a mark changed meanwhile: one at a time
+				if err := st.DeleteItem(ctx, t.ID, x.row, w.Item.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+		drop = drop[:0]
+		return nil
+	}
 	err := x.rows(ctx, "", "", 1000, func(h store.Item) (bool, error) {
 		if h.ID != leaseRow {
-			drop = append(drop, h.ID)
+			drop = append(drop, x.drop(h.ID, h.Version))
 		}
-		return true, nil
+		if len(drop) < 500 {
+			return true, nil
+		}
+		return true, dropAll()
 	})
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, id := range drop {
-		if err := st.DeleteItem(ctx, t.ID, x.row, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return 0, 0, err
-		}
+	if err := dropAll(); err != nil {
+		return 0, 0, err
 	}
 	if err := st.DeleteItem(ctx, t.ID, x.row, legacyIndexID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return 0, 0, err
 	}
 	items, total := 0, 0
+	var batch []store.ItemWrite // written a few hundred rows a transaction
+	flush := func(over int) error {
+		if len(batch) <= over {
+			return nil
+		}
+		err := st.WriteItems(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
 	after := ""
 	for {
 		heads, err := st.ListItemHeadsAfter(ctx, t.ID, x.m.ID, after, 500)
@@ -556,11 +605,16 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 				tags[i] = x.prefix(w)
 			}
 			slices.Sort(tags)
-			if err := x.write(ctx, forwardRow(it.ID), "index", forward{Version: it.Version, Tags: tags}, 0); err != nil {
+			w, err := x.seal(forwardRow(it.ID), forward{Version: it.Version, Tags: tags}, 0)
+			if err != nil {
 				return 0, 0, err
 			}
+			batch = append(batch, w)
 			items++
 			total += len(tags)
+		}
+		if err := flush(0); err != nil {
+			return 0, 0, err
 		}
 		if len(heads) < 500 {
 			break
@@ -595,10 +649,18 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 				if j < len(ids) {
 					row = pageRow(p, upper(ids[j]))
 				}
-				if err := x.write(ctx, row, "index", postings{IDs: ids[i:j]}, 0); err != nil {
+				w, err := x.seal(row, postings{IDs: ids[i:j]}, 0)
+				if err != nil {
+					return 0, 0, err
+				}
+				batch = append(batch, w)
+				if err := flush(499); err != nil {
 					return 0, 0, err
 				}
 			}
+		}
+		if err := flush(0); err != nil {
+			return 0, 0, err
 		}
 	}
 	if err := x.writeMeta(ctx); err != nil {
@@ -622,7 +684,11 @@ func (x *index) writeMeta(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return x.write(ctx, metaRow, "index", meta{Format: indexFormat}, v)
+	w, err := x.seal(metaRow, meta{Format: indexFormat}, v)
+	if err != nil {
+		return err
+	}
+	return x.s.st.WriteItems(ctx, []store.ItemWrite{w})
 }
 
 // Search returns one page of the IDs of a mailbox's items that hold word,

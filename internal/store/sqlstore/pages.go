@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"strconv"
 	"strings"
 
 	"github.com/customerkey/customerkey/internal/store"
@@ -32,15 +34,28 @@ func (s *DB) ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after stri
 		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
 }
 
-func (s *DB) PutItemIf(ctx context.Context, it store.Item, prev uint32) error {
-	if prev == 0 {
-		res, err := s.exec(ctx, `INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`,
-			it.Tenant, strings.ToLower(it.Mailbox), it.ID, it.Kind, it.Version, it.Sealed, ms(it.Created))
-		return changed(res, err)("item " + it.ID + " exists")
-	}
-	res, err := s.exec(ctx, `UPDATE items SET kind = ?, version = ?, sealed = ?, created = ? WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`,
-		it.Kind, it.Version, it.Sealed, ms(it.Created), it.Tenant, strings.ToLower(it.Mailbox), it.ID, prev)
-	return changed(res, err)("item " + it.ID + " is not at its version")
+func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, w := range ws {
+			it := w.Item
+			var res sql.Result
+			var err error
+			switch {
+			case w.Delete:
+				res, err = tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`), it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
+			case w.Prev == 0:
+				res, err = tx.ExecContext(ctx, s.q(`INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`),
+					it.Tenant, strings.ToLower(it.Mailbox), it.ID, it.Kind, it.Version, it.Sealed, ms(it.Created))
+			default:
+				res, err = tx.ExecContext(ctx, s.q(`UPDATE items SET kind = ?, version = ?, sealed = ?, created = ? WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`),
+					it.Kind, it.Version, it.Sealed, ms(it.Created), it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
+			}
+			if err := changed(res, err)("item " + it.ID + " is not at version " + strconv.FormatUint(uint64(w.Prev), 10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *DB) ListServiceTenantsAfter(ctx context.Context, after store.PageKey, limit int) ([]store.ServiceTenant, error) {

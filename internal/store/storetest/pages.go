@@ -72,17 +72,23 @@ func testPages(t *testing.T, s store.Store) {
 		})
 		equal(t, "items with writes between pages", got, []string{"m02", "m04", "m06", "m10", "m11", "m12", "m14", "m16", "m18", "m20"})
 
-		// A conditional write wins only from the version it read.
-		it := store.Item{Tenant: ten, Mailbox: "alice@contoso.com", ID: "cas", Kind: "index", Version: 1, Sealed: []byte("v1"), Created: t0}
-		must(t, s.PutItemIf(ctx, it, 0))
-		wantErr(t, s.PutItemIf(ctx, it, 0), store.ErrConflict)
-		it.Version, it.Sealed = 2, []byte("v2")
-		wantErr(t, s.PutItemIf(ctx, it, 3), store.ErrConflict)
-		must(t, s.PutItemIf(ctx, it, 1))
-		wantErr(t, s.PutItemIf(ctx, it, 1), store.ErrConflict)
+		// Conditional writes win only from the version they read, all of
+		// a batch or none of it.
+		mk := func(id string, v uint32, data string) store.Item {
+			return store.Item{Tenant: ten, Mailbox: "alice@contoso.com", ID: id, Kind: "index", Version: v, Sealed: []byte(data), Created: t0}
+		}
+		must(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 1, "v1")}, {Item: mk("gone", 1, "g1")}}))
+		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 1, "v1")}}), store.ErrConflict)
+		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 2, "v2"), Prev: 1}, {Item: mk("gone", 0, ""), Prev: 2, Delete: true}}), store.ErrConflict)
+		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("new", 1, "n1")}, {Item: mk("cas", 4, "v4"), Prev: 3}}), store.ErrConflict)
+		_, err = s.Item(ctx, ten, "alice@contoso.com", "new")
+		wantErr(t, err, store.ErrNotFound) // the batch was undone
+		must(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 2, "v2"), Prev: 1}, {Item: mk("gone", 0, ""), Prev: 1, Delete: true}}))
 		back, err := s.Item(ctx, ten, "alice@contoso.com", "cas")
 		must(t, err)
 		equal(t, "conditionally written item", []any{back.Version, string(back.Sealed)}, []any{uint32(2), "v2"})
+		_, err = s.Item(ctx, ten, "alice@contoso.com", "gone")
+		wantErr(t, err, store.ErrNotFound)
 	})
 
 	t.Run("tenants", func(t *testing.T) {
