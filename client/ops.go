@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-	"strconv"
 )
 
 // Every operation of the service API, one method each. tenant is always
@@ -37,8 +36,12 @@ func (c *Client) CreateTenant(ctx context.Context, req CreateTenantRequest) (Ten
 // Tenants lists the tenants: all of them for the operator, the caller's
 // own otherwise.
 func (c *Client) Tenants(ctx context.Context) ([]Tenant, error) {
-	l, err := call[List[Tenant]](ctx, c, http.MethodGet, servicePath("tenants"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, c.TenantsPage)
+}
+
+// TenantsPage is one page of Tenants, by name.
+func (c *Client) TenantsPage(ctx context.Context, p Page) (List[Tenant], error) {
+	return listPage[Tenant](ctx, c, servicePath("tenants"), p)
 }
 
 // Tenant reads a tenant.
@@ -56,8 +59,12 @@ func (c *Client) CreateToken(ctx context.Context, tenant string, req CreateToken
 // Tokens lists a tenant's tokens, revoked and expired ones included,
 // without their secrets (the tenant's global admin).
 func (c *Client) Tokens(ctx context.Context, tenant string) ([]TokenInfo, error) {
-	l, err := call[List[TokenInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "tokens"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[TokenInfo], error) { return c.TokensPage(ctx, tenant, p) })
+}
+
+// TokensPage is one page of Tokens, oldest first.
+func (c *Client) TokensPage(ctx context.Context, tenant string, p Page) (List[TokenInfo], error) {
+	return listPage[TokenInfo](ctx, c, tenantPath(tenant, "tokens"), p)
 }
 
 // RevokeToken revokes one of a tenant's tokens by its ID (the tenant's
@@ -77,8 +84,14 @@ func (c *Client) NewAccessRequest(ctx context.Context, tenant string, req NewAcc
 
 // AccessRequests lists a tenant's access requests, newest first.
 func (c *Client) AccessRequests(ctx context.Context, tenant string) ([]AccessRequest, error) {
-	l, err := call[List[AccessRequest]](ctx, c, http.MethodGet, tenantPath(tenant, "accessRequests"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[AccessRequest], error) {
+		return c.AccessRequestsPage(ctx, tenant, p)
+	})
+}
+
+// AccessRequestsPage is one page of AccessRequests, newest first.
+func (c *Client) AccessRequestsPage(ctx context.Context, tenant string, p Page) (List[AccessRequest], error) {
+	return listPage[AccessRequest](ctx, c, tenantPath(tenant, "accessRequests"), p)
 }
 
 // AccessRequest reads one access request.
@@ -126,8 +139,14 @@ func (c *Client) NewOnboardingRequest(ctx context.Context, tenant string, req On
 // OnboardingResults is Get-CustomerKeyOnboardingRequest: every request of
 // the tenant.
 func (c *Client) OnboardingResults(ctx context.Context, tenant string) ([]OnboardingResult, error) {
-	l, err := call[List[OnboardingResult]](ctx, c, http.MethodGet, tenantPath(tenant, "onboardingRequests"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[OnboardingResult], error) {
+		return c.OnboardingResultsPage(ctx, tenant, p)
+	})
+}
+
+// OnboardingResultsPage is one page of OnboardingResults, oldest first.
+func (c *Client) OnboardingResultsPage(ctx context.Context, tenant string, p Page) (List[OnboardingResult], error) {
+	return listPage[OnboardingResult](ctx, c, tenantPath(tenant, "onboardingRequests"), p)
 }
 
 // OnboardingResult is Get-CustomerKeyOnboardingRequest -RequestID: one
@@ -151,12 +170,16 @@ func (c *Client) NewDEP(ctx context.Context, tenant string, kind DEPKind, req Ne
 // DEPs is Get-DataEncryptionPolicy (or Get-M365DataAtRestEncryptionPolicy)
 // without identity: all of the kind.
 func (c *Client) DEPs(ctx context.Context, tenant string, kind DEPKind) ([]DEP, error) {
-	p, err := depPath(tenant, kind)
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[DEP], error) { return c.DEPsPage(ctx, tenant, kind, p) })
+}
+
+// DEPsPage is one page of DEPs, by name.
+func (c *Client) DEPsPage(ctx context.Context, tenant string, kind DEPKind, p Page) (List[DEP], error) {
+	path, err := depPath(tenant, kind)
 	if err != nil {
-		return nil, err
+		return List[DEP]{}, err
 	}
-	l, err := call[List[DEP]](ctx, c, http.MethodGet, p, nil)
-	return l.Value, err
+	return listPage[DEP](ctx, c, path, p)
 }
 
 // DEP is Get-DataEncryptionPolicy (or Get-M365DataAtRestEncryptionPolicy)
@@ -245,7 +268,13 @@ func (c *Client) ApprovePurge(ctx context.Context, tenant, dep string, req Appro
 // Officers lists the tenant's authorised officers and their registered
 // keys.
 func (c *Client) Officers(ctx context.Context, tenant string) (Officers, error) {
-	return call[Officers](ctx, c, http.MethodGet, tenantPath(tenant, "officers"), nil)
+	all, err := All(ctx, Page{}, func(ctx context.Context, p Page) (List[Officer], error) { return c.OfficersPage(ctx, tenant, p) })
+	return Officers{Value: all}, err
+}
+
+// OfficersPage is one page of Officers, by officer.
+func (c *Client) OfficersPage(ctx context.Context, tenant string, p Page) (Officers, error) {
+	return listPage[Officer](ctx, c, tenantPath(tenant, "officers"), p)
 }
 
 // RegisterOfficerKey registers an authorised officer's public key, or
@@ -289,8 +318,12 @@ func (c *Client) Item(ctx context.Context, tenant, mailbox, item string) ([]byte
 
 // Items lists a mailbox's items (no content).
 func (c *Client) Items(ctx context.Context, tenant, mailbox string) ([]ItemInfo, error) {
-	l, err := call[List[ItemInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "mailboxes", mailbox, "items"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[ItemInfo], error) { return c.ItemsPage(ctx, tenant, mailbox, p) })
+}
+
+// ItemsPage is one page of Items, by ID.
+func (c *Client) ItemsPage(ctx context.Context, tenant, mailbox string, p Page) (List[ItemInfo], error) {
+	return listPage[ItemInfo](ctx, c, tenantPath(tenant, "mailboxes", mailbox, "items"), p)
 }
 
 // DeleteItem deletes an item.
@@ -299,9 +332,16 @@ func (c *Client) DeleteItem(ctx context.Context, tenant, mailbox, item string) e
 }
 
 // Search finds a mailbox's items that hold word.
+// It reads every page of the answer; SearchPage reads one.
 func (c *Client) Search(ctx context.Context, tenant, mailbox, word string) ([]string, error) {
-	r, err := call[SearchResult](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "mailboxes", mailbox, "search"), "q", word), nil)
-	return r.Items, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (SearchResult, error) {
+		return c.SearchPage(ctx, tenant, mailbox, word, p)
+	})
+}
+
+// SearchPage is one page of Search's answer: item IDs in ID order.
+func (c *Client) SearchPage(ctx context.Context, tenant, mailbox, word string, p Page) (SearchResult, error) {
+	return listPage[string](ctx, c, tenantPath(tenant, "mailboxes", mailbox, "search"), p, "q", word)
 }
 
 // Reindex rebuilds a mailbox's search index.
@@ -323,8 +363,14 @@ func (c *Client) Record(ctx context.Context, tenant, workload, record string) ([
 
 // Records lists a workload's records (no content).
 func (c *Client) Records(ctx context.Context, tenant, workload string) ([]RecordInfo, error) {
-	l, err := call[List[RecordInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "records", workload), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[RecordInfo], error) {
+		return c.RecordsPage(ctx, tenant, workload, p)
+	})
+}
+
+// RecordsPage is one page of Records, by ID.
+func (c *Client) RecordsPage(ctx context.Context, tenant, workload string, p Page) (List[RecordInfo], error) {
+	return listPage[RecordInfo](ctx, c, tenantPath(tenant, "records", workload), p)
 }
 
 // DeleteRecord deletes a record.
@@ -350,8 +396,12 @@ func (c *Client) UpdateSPODEP(ctx context.Context, tenant, geo string, req Updat
 // SPODEPs is Get-SPODataEncryptionPolicy: each registered geo, or the one
 // geo if not "".
 func (c *Client) SPODEPs(ctx context.Context, tenant, geo string) ([]SPODEP, error) {
-	l, err := call[List[SPODEP]](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "spoDataEncryptionPolicies"), "geo", geo), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[SPODEP], error) { return c.SPODEPsPage(ctx, tenant, geo, p) })
+}
+
+// SPODEPsPage is one page of SPODEPs, by geo.
+func (c *Client) SPODEPsPage(ctx context.Context, tenant, geo string, p Page) (List[SPODEP], error) {
+	return listPage[SPODEP](ctx, c, tenantPath(tenant, "spoDataEncryptionPolicies"), p, "geo", geo)
 }
 
 // SPODEPHealth asks each customer key of each of a geo's site DEPs to
@@ -393,8 +443,12 @@ func (c *Client) File(ctx context.Context, tenant, site, file string, version in
 
 // Files lists a site's files with their versions (no content).
 func (c *Client) Files(ctx context.Context, tenant, site string) ([]ItemInfo, error) {
-	l, err := call[List[ItemInfo]](ctx, c, http.MethodGet, tenantPath(tenant, "sites", site, "files"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[ItemInfo], error) { return c.FilesPage(ctx, tenant, site, p) })
+}
+
+// FilesPage is one page of Files, by name then version.
+func (c *Client) FilesPage(ctx context.Context, tenant, site string, p Page) (List[ItemInfo], error) {
+	return listPage[ItemInfo](ctx, c, tenantPath(tenant, "sites", site, "files"), p)
 }
 
 // DeleteFile deletes a file with all its versions.
@@ -404,10 +458,14 @@ func (c *Client) DeleteFile(ctx context.Context, tenant, site, file string) erro
 
 // ---- jobs ----
 
-// Jobs lists the tenant's background jobs, newest first.
+// Jobs lists the tenant's background jobs, newest first (every page).
 func (c *Client) Jobs(ctx context.Context, tenant string) ([]Job, error) {
-	l, err := call[List[Job]](ctx, c, http.MethodGet, tenantPath(tenant, "jobs"), nil)
-	return l.Value, err
+	return All(ctx, Page{}, func(ctx context.Context, p Page) (List[Job], error) { return c.JobsPage(ctx, tenant, p) })
+}
+
+// JobsPage is one page of Jobs, newest first.
+func (c *Client) JobsPage(ctx context.Context, tenant string, p Page) (List[Job], error) {
+	return listPage[Job](ctx, c, tenantPath(tenant, "jobs"), p)
 }
 
 // Job reads a background job and its progress.
@@ -417,10 +475,10 @@ func (c *Client) Job(ctx context.Context, tenant, id string) (Job, error) {
 
 // ---- audit ----
 
-// Audit reads one page of a tenant's audit log: at most limit records (0:
-// the service's maximum) after sequence number after.
-func (c *Client) Audit(ctx context.Context, tenant string, after int64, limit int) (AuditPage, error) {
-	return call[AuditPage](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "audit"), "after", strconv.FormatInt(after, 10), "limit", itoa(limit)), nil)
+// Audit reads one page of a tenant's audit log, oldest first (AuditLog
+// reads all of it).
+func (c *Client) Audit(ctx context.Context, tenant string, p Page) (AuditPage, error) {
+	return listPage[AuditRecord](ctx, c, tenantPath(tenant, "audit"), p)
 }
 
 // AuditHead is the service's signed statement of where the tenant's audit

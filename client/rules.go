@@ -23,6 +23,9 @@ const (
 	RuleAuthorizationRole        = "Authorization.Role"        // the token's role may not do this
 	RuleAuthorizationTenantAdmin = "Authorization.TenantAdmin" // the tenant's global admin (or the operator) only
 	RuleServiceWorkload          = "Service.Workload"          // the operator has not configured this workload
+	RulePageSize                 = "D9.PageSize"               // a listing's pageSize is outside 1-1000
+	RulePageCursor               = "D9.Cursor"                 // a listing's cursor is not one that listing gave
+	RuleSearchTerm               = "D9.SearchTerm"             // a search names no word, or more than one
 
 	// Tenants, tokens, plans and licences.
 	RuleTenantExists            = "Tenant.Exists"

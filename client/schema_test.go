@@ -67,7 +67,7 @@ var schemas = []struct {
 	{client.PurgeRequest{}, []string{"PurgeRequest"}},
 	{client.ApprovePurgeRequest{}, []string{"ApprovePurgeRequest"}},
 	{client.Officer{}, []string{"Officer"}},
-	{client.Officers{}, []string{"Officers"}},
+	{client.Officers{}, []string{"ListOfficer"}},
 	{client.RegisterOfficerKeyRequest{}, []string{"RegisterOfficerKeyRequest"}},
 	{client.NewMailboxRequest{}, []string{"NewMailboxRequest", "New-mailboxRequest"}},
 	{client.SetMailboxRequest{}, []string{"SetMailboxRequest", "Set-mailboxRequest"}},
@@ -78,7 +78,7 @@ var schemas = []struct {
 	{client.Upload{}, []string{"Upload"}},
 	{client.UploadPart{}, []string{"UploadPart"}},
 	{client.List[client.ItemInfo]{}, []string{"ListItemInfo", "ItemsOutputBody"}},
-	{client.SearchResult{}, []string{"SearchResult", "Search-mailboxResponse"}},
+	{client.SearchResult{}, []string{"ListString"}},
 	{client.ReindexResult{}, []string{"ReindexResult", "Reindex-mailboxResponse"}},
 	{client.RecordInfo{}, []string{"RecordInfo"}},
 	{client.List[client.RecordInfo]{}, []string{"ListRecordInfo", "List-recordsResponse"}},
@@ -92,7 +92,7 @@ var schemas = []struct {
 	{client.Job{}, []string{"Job"}},
 	{client.List[client.Job]{}, []string{"ListJob", "List-jobsResponse"}},
 	{client.AuditRecord{}, []string{"AuditRecord"}},
-	{client.AuditPage{}, []string{"AuditPage", "AuditOutputBody"}},
+	{client.AuditPage{}, []string{"ListAuditRecord"}},
 	{client.AuditHead{}, []string{"AuditHead", "Head"}},
 }
 

@@ -7,10 +7,28 @@ import "time"
 // limit tags are the API's schema: change one and the OpenAPI document
 // changes with it.
 
-// List is the shape of most list answers.
+// List is the shape of every list answer: one page of a listing (SPEC
+// D9). Ask for the next page with ?cursor=NextCursor (and the same
+// pageSize); the last page has no NextCursor. Pages stay stable while
+// others write: a row written or deleted meanwhile never makes another
+// row repeat or go missing.
 type List[T any] struct {
-	Value []T `json:"value"`
+	Value      []T    `json:"value"`
+	NextCursor string `json:"nextCursor,omitempty" doc:"Opaque: pass as cursor= for the next page; absent on the last page"`
 }
+
+// Page asks for one page of a listing: PageSize 0 is the default (100);
+// Cursor "" is the first page.
+type Page struct {
+	PageSize int
+	Cursor   string
+}
+
+// Default and largest page sizes of every listing.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
 
 // Health is the liveness answer.
 type Health struct {
@@ -310,9 +328,7 @@ type Officer struct {
 }
 
 // Officers lists a tenant's authorised officers.
-type Officers struct {
-	Value []Officer `json:"value"`
-}
+type Officers = List[Officer]
 
 // RegisterOfficerKeyRequest registers (or replaces) an officer's public
 // key: an ssh-ed25519 line, PEM, or 32 bytes base64.
@@ -361,10 +377,9 @@ type ItemInfo struct {
 	Created time.Time `json:"created"`
 }
 
-// SearchResult is a mailbox search's answer: the items holding the word.
-type SearchResult struct {
-	Items []string `json:"items"`
-}
+// SearchResult is one page of a mailbox search's answer: the IDs of the
+// items holding the word, in ID order.
+type SearchResult = List[string]
 
 // ReindexResult is a rebuilt search index's size.
 type ReindexResult struct {
@@ -470,11 +485,8 @@ type AuditRecord struct {
 	Hash    string    `json:"hash" doc:"SHA-256 chain hash of this record, hex (docs/format.md)"`
 }
 
-// AuditPage is one page of a tenant's audit log.
-type AuditPage struct {
-	Value []AuditRecord `json:"value"`
-	Next  int64         `json:"next,omitempty" doc:"Pass as after= for the next page; absent on the last page"`
-}
+// AuditPage is one page of a tenant's audit log, oldest first.
+type AuditPage = List[AuditRecord]
 
 // AuditHead is the service's signed statement of where a tenant's audit
 // chain ends (docs/format.md); byte fields are base64 in JSON.

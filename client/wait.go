@@ -41,9 +41,9 @@ func (c *Client) WaitJob(ctx context.Context, tenant, id string, progress func(J
 // not nil, sees the number of records read after each page.
 func (c *Client) AuditLog(ctx context.Context, tenant string, progress func(n int)) ([]AuditRecord, error) {
 	var all []AuditRecord
-	after := int64(0)
+	p := Page{PageSize: MaxPageSize}
 	for {
-		page, err := c.Audit(ctx, tenant, after, 0)
+		page, err := c.Audit(ctx, tenant, p)
 		if err != nil {
 			return nil, err
 		}
@@ -51,10 +51,10 @@ func (c *Client) AuditLog(ctx context.Context, tenant string, progress func(n in
 		if progress != nil {
 			progress(len(all))
 		}
-		if page.Next == 0 {
+		if page.NextCursor == "" {
 			return all, nil
 		}
-		after = page.Next
+		p.Cursor = page.NextCursor
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -92,16 +93,20 @@ admin may also make a request itself (ck access-request new), approved as
 made. Every step is in the tenant's audit log (ck audit list).`}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+	var pg *paging
 	list := &cobra.Command{Use: "list", Short: "List the tenant's access requests, newest first", Args: cobra.NoArgs,
-		Example: `  ck access-request list --token-file admin.token`,
+		Example: "  ck access-request list --token-file admin.token\n" + pageExample("ck access-request list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			rs, err := c.AccessRequests(cmd.Context(), t)
-			return out(a, client.List[client.AccessRequest]{Value: rs}, err, a.showAccessRequests)
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.AccessRequest], error) {
+				return c.AccessRequestsPage(ctx, t, p)
+			})
+			return out(a, l, err, a.showAccessRequests)
 		}}
+	pg = pageFlags(list)
 	show := &cobra.Command{Use: "show ID", Short: "Show one access request", Args: cobra.ExactArgs(1),
 		Example: `  ck access-request show 3f2a... --token-file admin.token`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -67,15 +67,20 @@ func (a *app) depCmd(use string, kind client.DEPKind, noun string) *cobra.Comman
 	}
 	newCmd.Flags().StringArrayVar(&keys, "key", nil, "a customer key URI; give it twice")
 	newCmd.Flags().StringVar(&description, "description", "", "what the DEP is for")
-	list := &cobra.Command{Use: "list", Short: "List DEPs (Get-" + noun + ")", Args: cobra.NoArgs,
+	var pg *paging
+	list := &cobra.Command{Use: "list", Short: "List DEPs (Get-" + noun + "), by name", Args: cobra.NoArgs,
+		Example: pageExample("ck " + use + " list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			ds, err := c.DEPs(cmd.Context(), t, kind)
-			return out(a, client.List[client.DEP]{Value: ds}, err, a.showDEPs)
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.DEP], error) {
+				return c.DEPsPage(ctx, t, kind, p)
+			})
+			return out(a, l, err, a.showDEPs)
 		}}
+	pg = pageFlags(list)
 	show := &cobra.Command{Use: "show NAME-or-GUID", Short: "Show a DEP (Get-" + noun + " -Identity)", Args: cobra.ExactArgs(1),
 		Example: "  ck " + use + " show Contoso-DEP-1\n  ck Get-" + noun + " Contoso-DEP-1   # the cmdlet's form: a name or GUID shows that DEP, none lists them all",
 		RunE: func(cmd *cobra.Command, args []string) error {

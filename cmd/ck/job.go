@@ -59,15 +59,20 @@ leased by one service process at a time, and resumed by another (or by the
 same one after a restart) if that process dies.`}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
+	var pg *paging
 	list := &cobra.Command{Use: "list", Short: "List the tenant's jobs, newest first", Args: cobra.NoArgs,
+		Example: pageExample("ck job list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			js, err := c.Jobs(cmd.Context(), t)
-			return out(a, client.List[client.Job]{Value: js}, err, a.showJobs)
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.Job], error) {
+				return c.JobsPage(ctx, t, p)
+			})
+			return out(a, l, err, a.showJobs)
 		}}
+	pg = pageFlags(list)
 	var wait bool
 	show := &cobra.Command{Use: "show ID [--wait]", Short: "Show a job and its progress", Args: cobra.ExactArgs(1),
 		Example: "  ck job show 6f1c... --wait",

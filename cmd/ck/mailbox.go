@@ -159,19 +159,53 @@ func (a *app) itemCmd(tenant *string) *cobra.Command {
 			return a.writeContent(content, err, outFile)
 		}}
 	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
-	list := &cobra.Command{Use: "list UPN", Short: "List a mailbox's items (no content)", Args: cobra.ExactArgs(1),
+	var pg, spg *paging
+	list := &cobra.Command{Use: "list UPN", Short: "List a mailbox's items (no content), by ID", Args: cobra.ExactArgs(1),
+		Example: pageExample("ck mailbox item list alice@contoso.com"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), *tenant)
 			if err != nil {
 				return err
 			}
-			items, err := c.Items(cmd.Context(), t, args[0])
-			return out(a, client.List[client.ItemInfo]{Value: items}, err, a.showItems)
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.ItemInfo], error) {
+				return c.ItemsPage(ctx, t, args[0], p)
+			})
+			return out(a, l, err, a.showItems)
+		}}
+	pg = pageFlags(list)
+	search := &cobra.Command{Use: "search UPN WORD", Short: "The IDs of a mailbox's items that hold a word (any case), by ID, from the service-built index", Args: cobra.ExactArgs(2),
+		Example: "  ck mailbox item search alice@contoso.com quarterly\n" + pageExample("ck mailbox item search alice@contoso.com board"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, t, err := a.tenantClient(cmd.Context(), *tenant)
+			if err != nil {
+				return err
+			}
+			l, err := readPages(cmd.Context(), a, spg, func(ctx context.Context, p client.Page) (client.List[string], error) {
+				return c.SearchPage(ctx, t, args[0], args[1], p)
+			})
+			return out(a, l, err, func(l client.SearchResult) {
+				for _, id := range l.Value {
+					printf(a.stdout, "%s\n", id)
+				}
+			})
+		}}
+	spg = pageFlags(search)
+	reindex := &cobra.Command{Use: "reindex UPN", Short: "Rebuild a mailbox's search index (service-initiated: it may use the availability key)", Args: cobra.ExactArgs(1),
+		Example: "  ck mailbox item reindex alice@contoso.com",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, t, err := a.tenantClient(cmd.Context(), *tenant)
+			if err != nil {
+				return err
+			}
+			r, err := c.Reindex(cmd.Context(), t, args[0])
+			return out(a, r, err, func(r client.ReindexResult) {
+				printf(a.stdout, "indexed %d items, %d words\n", r.Indexed, r.Words)
+			})
 		}}
 	del := a.deleteCmd("delete UPN ITEM", "Delete an item", tenant, func(ctx context.Context, c *client.Client, t, mailbox, item string) error {
 		return c.DeleteItem(ctx, t, mailbox, item)
 	})
-	cmd.AddCommand(put, get, list, del)
+	cmd.AddCommand(put, get, list, search, reindex, del)
 	return cmd
 }
 

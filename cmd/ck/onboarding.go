@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -65,14 +66,18 @@ func (a *app) onboardingCmd() *cobra.Command {
 	}
 	f.StringArrayVar(&officers, "officer", nil, "an authorised officer (UPN) who must approve a data purge; repeat for more")
 	newCmd.MarkFlagRequired("scenario")
+	var pg *paging
 	list := &cobra.Command{Use: "list", Short: "List onboarding requests (Get-CustomerKeyOnboardingRequest)", Args: cobra.NoArgs,
+		Example: pageExample("ck onboarding list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			rs, err := c.OnboardingResults(cmd.Context(), t)
-			return out(a, client.List[client.OnboardingResult]{Value: rs}, err, func(l client.List[client.OnboardingResult]) {
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.OnboardingResult], error) {
+				return c.OnboardingResultsPage(ctx, t, p)
+			})
+			return out(a, l, err, func(l client.List[client.OnboardingResult]) {
 				var rows [][]string
 				for _, r := range l.Value {
 					rows = append(rows, []string{r.ID, ts(&r.CreatedDate), r.Request.Scenario, r.Request.Mode, r.ValidationResult.Status, r.EnablementResult})
@@ -80,6 +85,7 @@ func (a *app) onboardingCmd() *cobra.Command {
 				a.table([]string{"ID", "CREATED", "SCENARIO", "MODE", "VALIDATION", "ENABLEMENT"}, rows)
 			})
 		}}
+	pg = pageFlags(list)
 	show := &cobra.Command{Use: "show ID", Short: "Show a request with every rule (Get-CustomerKeyOnboardingRequest -RequestID)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)

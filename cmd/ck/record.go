@@ -42,14 +42,18 @@ func (a *app) recordCmd() *cobra.Command {
 			return a.writeContent(content, err, outFile)
 		}}
 	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
+	var pg *paging
 	list := &cobra.Command{Use: "list WORKLOAD", Short: "List a workload's records (no content)", Args: cobra.ExactArgs(1),
+		Example: pageExample("ck record list teams"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			rs, err := c.Records(cmd.Context(), t, args[0])
-			return out(a, client.List[client.RecordInfo]{Value: rs}, err, func(l client.List[client.RecordInfo]) {
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.RecordInfo], error) {
+				return c.RecordsPage(ctx, t, args[0], p)
+			})
+			return out(a, l, err, func(l client.List[client.RecordInfo]) {
 				var rows [][]string
 				for _, r := range l.Value {
 					rows = append(rows, []string{r.ID, strconv.FormatUint(uint64(r.Version), 10), strconv.FormatInt(r.Size, 10)})
@@ -57,6 +61,7 @@ func (a *app) recordCmd() *cobra.Command {
 				a.table([]string{"RECORD", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
+	pg = pageFlags(list)
 	del := a.deleteCmd("delete WORKLOAD RECORD", "Delete a record", &tenant, func(ctx context.Context, c *client.Client, t, workload, record string) error {
 		return c.DeleteRecord(ctx, t, workload, record)
 	})

@@ -216,14 +216,18 @@ func (a *app) siteCmd() *cobra.Command {
 		}}
 	get.Flags().IntVar(&version, "version", 0, "a version number (default: the latest)")
 	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
+	var pg *paging
 	list := &cobra.Command{Use: "list SITE", Short: "List a site's file versions", Args: cobra.ExactArgs(1),
+		Example: pageExample("ck site file list finance"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			fs, err := c.Files(cmd.Context(), t, args[0])
-			return out(a, client.List[client.ItemInfo]{Value: fs}, err, func(l client.List[client.ItemInfo]) {
+			l, err := readPages(cmd.Context(), a, pg, func(ctx context.Context, p client.Page) (client.List[client.ItemInfo], error) {
+				return c.FilesPage(ctx, t, args[0], p)
+			})
+			return out(a, l, err, func(l client.List[client.ItemInfo]) {
 				var rows [][]string
 				for _, f := range l.Value {
 					rows = append(rows, []string{f.ID, strconv.FormatUint(uint64(f.Version), 10), strconv.FormatInt(f.Size, 10)})
@@ -231,6 +235,7 @@ func (a *app) siteCmd() *cobra.Command {
 				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, rows)
 			})
 		}}
+	pg = pageFlags(list)
 	del := a.deleteCmd("delete SITE FILE", "Delete a file with all its versions", &tenant, func(ctx context.Context, c *client.Client, t, site, file string) error {
 		return c.DeleteFile(ctx, t, site, file)
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"time"
 
@@ -62,15 +63,18 @@ func (a *app) serviceTenantCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&id, "id", "", "the tenant's directory ID (default: a new GUID)")
+	var pg *paging
 	list := &cobra.Command{Use: "list", Short: "List tenants (the operator sees all)", Args: cobra.NoArgs,
+		Example: pageExample("ck tenant list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.service()
 			if err != nil {
 				return err
 			}
-			ts, err := c.Tenants(cmd.Context())
-			return out(a, client.List[client.Tenant]{Value: ts}, err, func(l client.List[client.Tenant]) { showTenants(l.Value...) })
+			l, err := readPages(cmd.Context(), a, pg, c.TenantsPage)
+			return out(a, l, err, func(l client.List[client.Tenant]) { showTenants(l.Value...) })
 		}}
+	pg = pageFlags(list)
 	show := &cobra.Command{Use: "show ID-or-NAME", Short: "Show a tenant", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.service()
@@ -132,16 +136,20 @@ request on.`,
 		a.table([]string{"ID", "SUBJECT", "ROLE", "CREATED", "EXPIRES", "REVOKED", "LAST USED"}, rows)
 	}
 	var tokTenant string
+	var tpg *paging
 	tokList := &cobra.Command{Use: "list [--tenant T]", Short: "List the tenant's tokens, without their secrets (the tenant's global admin)", Args: cobra.NoArgs,
-		Example: `  ck tenant token list --token-file admin.token`,
+		Example: "  ck tenant token list --token-file admin.token\n" + pageExample("ck tenant token list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, t, err := a.tenantClient(cmd.Context(), tokTenant)
 			if err != nil {
 				return err
 			}
-			l, err := c.Tokens(cmd.Context(), t)
-			return out(a, client.List[client.TokenInfo]{Value: l}, err, func(l client.List[client.TokenInfo]) { showTokens(l.Value...) })
+			l, err := readPages(cmd.Context(), a, tpg, func(ctx context.Context, p client.Page) (client.List[client.TokenInfo], error) {
+				return c.TokensPage(ctx, t, p)
+			})
+			return out(a, l, err, func(l client.List[client.TokenInfo]) { showTokens(l.Value...) })
 		}}
+	tpg = pageFlags(tokList)
 	tokRevoke := &cobra.Command{Use: "revoke ID [--tenant T]", Short: "Revoke one of the tenant's tokens (the tenant's global admin): refused from the next request on", Args: cobra.ExactArgs(1),
 		Example: `  ck tenant token revoke 3f9c0a1b2c3d4e5f --token-file admin.token`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -60,7 +60,7 @@ const (
 type Store interface {
 	CreateAccessRequest(ctx context.Context, r store.AccessRequest) error
 	AccessRequest(ctx context.Context, tenant, id string) (store.AccessRequest, error)
-	ListAccessRequests(ctx context.Context, tenant string, limit int) ([]store.AccessRequest, error)
+	ListAccessRequestsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.AccessRequest, error)
 	UpdateAccessRequest(ctx context.Context, r store.AccessRequest, prev string) error
 }
 
@@ -245,9 +245,10 @@ func (s *Service) Get(ctx context.Context, t store.ServiceTenant, id string) (st
 	return r, err
 }
 
-// List returns the tenant's requests, newest first.
-func (s *Service) List(ctx context.Context, t store.ServiceTenant) ([]store.AccessRequest, error) {
-	return s.st.ListAccessRequests(ctx, t.ID, 0)
+// List returns one page of the tenant's requests, newest first: at most
+// limit older than before (request time and ID; zero: the newest).
+func (s *Service) List(ctx context.Context, t store.ServiceTenant, before store.PageKey, limit int) ([]store.AccessRequest, error) {
+	return s.st.ListAccessRequestsBefore(ctx, t.ID, before, limit)
 }
 
 // Expired reports whether r is past its end.

@@ -34,16 +34,13 @@ func (s *Server) newAccessRequest(ctx context.Context, in *struct {
 	return s.accessOut(s.access.Create(ctx, tenantOf(ctx), access.Ask{Action: b.Action, DEP: b.DEP, To: b.To, Keys: b.Keys, Reason: b.Reason, ValidFor: b.ValidFor}))
 }
 
-func (s *Server) listAccessRequests(ctx context.Context, _ *TenantPath) (*body[client.List[client.AccessRequest]], error) {
-	rs, err := s.access.List(ctx, tenantOf(ctx))
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.AccessRequest]{Value: make([]client.AccessRequest, len(rs))}
-	for i, r := range rs {
-		out.Value[i] = s.accessJSON(r)
-	}
-	return &body[client.List[client.AccessRequest]]{out}, nil
+func (s *Server) listAccessRequests(ctx context.Context, in *struct {
+	TenantPath
+	PageQuery
+}) (*body[client.List[client.AccessRequest]], error) {
+	return paged(in.PageQuery, "access-requests", func(before store.PageKey, limit int) ([]store.AccessRequest, error) {
+		return s.access.List(ctx, tenantOf(ctx), before, limit)
+	}, func(r store.AccessRequest) store.PageKey { return store.PageKey{Time: r.Requested, ID: r.ID} }, s.accessJSON)
 }
 
 func (s *Server) getAccessRequest(ctx context.Context, in *AccessRequestPath) (*body[client.AccessRequest], error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
 
@@ -81,23 +82,17 @@ func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[client.Aud
 
 func (s *Server) readAudit(ctx context.Context, in *struct {
 	TenantPath
-	After int64 `query:"after" minimum:"0" doc:"Return records after this sequence number"`
-	Limit int   `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
+	PageQuery
 }) (*body[client.AuditPage], error) {
-	limit := in.Limit
-	if limit == 0 {
-		limit = 10000
-	}
-	rs, err := s.audit.Read(ctx, tenantOf(ctx).ID, in.After, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := client.AuditPage{Value: make([]client.AuditRecord, len(rs))}
-	for i, r := range rs {
-		out.Value[i] = audit.JSON(r)
-	}
-	if len(rs) == limit {
-		out.Next = rs[len(rs)-1].Seq
-	}
-	return &body[client.AuditPage]{out}, nil
+	return paged(in.PageQuery, "audit", func(after store.PageKey, limit int) ([]audit.Record, error) {
+		seq := int64(0)
+		if after.ID != "" {
+			n, err := strconv.ParseInt(after.ID, 10, 64)
+			if err != nil || n < 0 {
+				return nil, rule.Invalid(client.RulePageCursor, "pass the nextCursor of the page before unchanged, to the same listing; or omit cursor to start over", "cursor is not one this listing gave")
+			}
+			seq = n
+		}
+		return s.audit.Read(ctx, tenantOf(ctx).ID, seq, limit)
+	}, func(r audit.Record) store.PageKey { return store.PageKey{ID: strconv.FormatInt(r.Seq, 10)} }, audit.JSON)
 }

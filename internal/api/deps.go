@@ -41,16 +41,16 @@ func (s *Server) depRoutes(k depKind) {
 				KeyURIs: in.Body.AzureKeyIDs, Onboarded: k.scenarios}))
 		})
 	add(s, route{id: "get-" + strings.TrimSuffix(noun, "policy") + "policies", method: "GET", path: base, summary: "Get-" + k.noun + ": all of them", tag: k.tag, roles: tenantAdmins},
-		func(ctx context.Context, _ *TenantPath) (*body[client.List[client.DEP]], error) {
-			ds, err := s.deps.List(ctx, tenantOf(ctx), k.kind)
+		func(ctx context.Context, in *struct {
+			TenantPath
+			PageQuery
+		}) (*body[client.List[client.DEP]], error) {
+			ds, err := s.deps.List(ctx, tenantOf(ctx), k.kind) // a few: a tenant has at most dep.MaxMailboxDEPs of a kind
 			if err != nil {
 				return nil, err
 			}
-			out := client.List[client.DEP]{Value: []client.DEP{}}
-			for _, d := range ds {
-				out.Value = append(out.Value, depJSON(d))
-			}
-			return &body[client.List[client.DEP]]{out}, nil
+			fetch, key := byName(ds, func(d store.DEP) string { return strings.ToLower(d.Name) })
+			return paged(in.PageQuery, "deps", fetch, key, depJSON)
 		})
 	add(s, route{id: "get-" + noun, method: "GET", path: base + "/{dep}", summary: "Get-" + k.noun + " -Identity: one, by name or GUID", tag: k.tag, roles: tenantAdmins},
 		func(ctx context.Context, in *DEPPath) (*body[client.DEP], error) {

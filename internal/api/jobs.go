@@ -28,17 +28,11 @@ func jobOut(j store.Job, err error) (*body[client.Job], error) {
 
 func (s *Server) listJobs(ctx context.Context, in *struct {
 	TenantPath
-	Limit int `query:"limit" minimum:"0" maximum:"1000" doc:"At most this many (default 100)"`
+	PageQuery
 }) (*body[client.List[client.Job]], error) {
-	js, err := s.life.Jobs(ctx, tenantOf(ctx), in.Limit)
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.Job]{Value: []client.Job{}}
-	for _, j := range js {
-		out.Value = append(out.Value, jobJSON(j))
-	}
-	return &body[client.List[client.Job]]{out}, nil
+	return paged(in.PageQuery, "jobs", func(before store.PageKey, limit int) ([]store.Job, error) {
+		return s.life.Jobs(ctx, tenantOf(ctx), before, limit)
+	}, func(j store.Job) store.PageKey { return store.PageKey{Time: j.Created, ID: j.ID} }, jobJSON)
 }
 
 func (s *Server) getJob(ctx context.Context, in *struct {

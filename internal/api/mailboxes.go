@@ -32,16 +32,15 @@ func itemInfo(it store.Item) client.ItemInfo {
 	return client.ItemInfo{ID: it.ID, Kind: it.Kind, Version: it.Version, Size: size, Created: it.Created}
 }
 
-func itemsOut(items []store.Item, err error) (*body[client.List[client.ItemInfo]], error) {
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.ItemInfo]{Value: []client.ItemInfo{}}
-	for _, it := range items {
-		out.Value = append(out.Value, itemInfo(it))
-	}
-	return &body[client.List[client.ItemInfo]]{out}, nil
+// listItems pages a container's items (a mailbox's, a site's files, a
+// workload's records) for listing list.
+func listItems[T any](ctx context.Context, s *Server, q PageQuery, list string, r workload.Ref, conv func(workload.Listed) T) (*body[client.List[T]], error) {
+	return paged(q, list, func(after store.PageKey, limit int) ([]workload.Listed, error) {
+		return s.boxes.List(ctx, tenantOf(ctx), r, after.ID, limit)
+	}, func(l workload.Listed) store.PageKey { return store.PageKey{ID: l.Key} }, conv)
 }
+
+func listedInfo(l workload.Listed) client.ItemInfo { return itemInfo(l.Item) }
 
 func statsJSON(st workload.Stats) client.Statistics {
 	return client.Statistics{Identity: st.Mailbox.ID, Kind: st.Mailbox.Kind, IsEncrypted: st.IsEncrypted, DataEncryptionPolicyID: st.DEP, Pending: st.Pending, ItemCount: st.Items}
@@ -122,8 +121,11 @@ func (s *Server) getContent(ctx context.Context, r workload.Ref, id string, vers
 	return streamOut(ctx, c, rangeHeader)
 }
 
-func (s *Server) listItems(ctx context.Context, in *MailboxPath) (*body[client.List[client.ItemInfo]], error) {
-	return itemsOut(s.boxes.List(ctx, tenantOf(ctx), workload.MailboxRef(in.Mailbox)))
+func (s *Server) listItems(ctx context.Context, in *struct {
+	MailboxPath
+	PageQuery
+}) (*body[client.List[client.ItemInfo]], error) {
+	return listItems(ctx, s, in.PageQuery, "items", workload.MailboxRef(in.Mailbox), listedInfo)
 }
 
 func (s *Server) deleteItem(ctx context.Context, in *ItemPath) (*struct{}, error) {
@@ -132,13 +134,12 @@ func (s *Server) deleteItem(ctx context.Context, in *ItemPath) (*struct{}, error
 
 func (s *Server) searchMailbox(ctx context.Context, in *struct {
 	MailboxPath
-	Q string `query:"q" doc:"One word"`
+	Q string `query:"q" doc:"One word (2-64 letters or digits; case does not matter)"`
+	PageQuery
 }) (*body[client.SearchResult], error) {
-	ids, err := s.boxes.Search(ctx, tenantOf(ctx), in.Mailbox, in.Q)
-	if err != nil {
-		return nil, err
-	}
-	return &body[client.SearchResult]{client.SearchResult{Items: ids}}, nil
+	return paged(in.PageQuery, "search", func(after store.PageKey, limit int) ([]string, error) {
+		return s.boxes.Search(ctx, tenantOf(ctx), in.Mailbox, in.Q, after.ID, limit)
+	}, func(id string) store.PageKey { return store.PageKey{ID: id} }, func(id string) string { return id })
 }
 
 func (s *Server) reindexMailbox(ctx context.Context, in *MailboxPath) (*body[client.ReindexResult], error) {

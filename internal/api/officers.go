@@ -26,16 +26,16 @@ func officerJSON(o dep.Officer) client.Officer {
 	return out
 }
 
-func (s *Server) listOfficers(ctx context.Context, _ *TenantPath) (*body[client.Officers], error) {
+func (s *Server) listOfficers(ctx context.Context, in *struct {
+	TenantPath
+	PageQuery
+}) (*body[client.Officers], error) {
 	os, err := s.deps.ListOfficers(ctx, tenantOf(ctx))
 	if err != nil {
 		return nil, err
 	}
-	out := client.Officers{Value: make([]client.Officer, 0, len(os))}
-	for _, o := range os {
-		out.Value = append(out.Value, officerJSON(o))
-	}
-	return &body[client.Officers]{out}, nil
+	fetch, key := byName(os, func(o dep.Officer) string { return o.Officer })
+	return paged(in.PageQuery, "officers", fetch, key, officerJSON)
 }
 
 // registerOfficerKey registers or replaces an officer's key. Beside the

@@ -5,6 +5,7 @@ import (
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/onboarding"
+	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
 
@@ -28,16 +29,13 @@ func (s *Server) newOnboardingRequest(ctx context.Context, in *struct {
 	return &body[client.OnboardingResult]{onboardingJSON(r)}, nil
 }
 
-func (s *Server) listOnboardingRequests(ctx context.Context, _ *TenantPath) (*body[client.List[client.OnboardingResult]], error) {
-	rs, err := s.onboarding.List(ctx, tenantOf(ctx))
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.OnboardingResult]{Value: []client.OnboardingResult{}}
-	for _, r := range rs {
-		out.Value = append(out.Value, onboardingJSON(r))
-	}
-	return &body[client.List[client.OnboardingResult]]{out}, nil
+func (s *Server) listOnboardingRequests(ctx context.Context, in *struct {
+	TenantPath
+	PageQuery
+}) (*body[client.List[client.OnboardingResult]], error) {
+	return paged(in.PageQuery, "onboarding-requests", func(after store.PageKey, limit int) ([]onboarding.Result, error) {
+		return s.onboarding.List(ctx, tenantOf(ctx), after, limit)
+	}, onboarding.ListKey, onboardingJSON)
 }
 
 func (s *Server) getOnboardingRequest(ctx context.Context, in *struct {

@@ -287,7 +287,7 @@ func TestPurgeLeavesNothing(t *testing.T) {
 			t.Fatalf("put: %d %s", st, body)
 		}
 	}
-	if st, _, body := e.call(e.admin, "GET", box+"/search?q=board", ""); st != 200 || len(body["items"].([]any)) != 1 {
+	if st, _, body := e.call(e.admin, "GET", box+"/search?q=board", ""); st != 200 || len(body["value"].([]any)) != 1 {
 		t.Fatalf("search before the purge: %d %v", st, body)
 	}
 	if items, err := e.st.ListItems(ctx, e.seed.Tenant, "~index:alice@contoso.com"); err != nil || len(items) == 0 {
@@ -322,14 +322,14 @@ func TestPurgeLeavesNothing(t *testing.T) {
 		t.Fatalf("alice again: %d %v", st, body)
 	}
 	for _, q := range []string{"board", "agenda"} {
-		if st, _, body := e.call(e.admin, "GET", box+"/search?q="+q, ""); st != 200 || len(body["items"].([]any)) != 0 {
+		if st, _, body := e.call(e.admin, "GET", box+"/search?q="+q, ""); st != 200 || len(body["value"].([]any)) != 0 {
 			t.Fatalf("search %s in the new mailbox: %d %v", q, st, body)
 		}
 	}
 	if st, body := e.raw(e.admin, "PUT", box+"/items/n0", []byte("new agenda")); st != 200 {
 		t.Fatalf("put: %d %s", st, body)
 	}
-	if st, _, body := e.call(e.admin, "GET", box+"/search?q=agenda", ""); st != 200 || fmt.Sprint(body["items"]) != "[n0]" {
+	if st, _, body := e.call(e.admin, "GET", box+"/search?q=agenda", ""); st != 200 || fmt.Sprint(body["value"]) != "[n0]" {
 		t.Fatalf("search in the new mailbox: %d %v", st, body)
 	}
 }

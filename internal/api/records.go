@@ -37,16 +37,13 @@ func (s *Server) getRecord(ctx context.Context, in *struct {
 	return s.getContent(ctx, workload.RecordsRef(in.Workload), in.Record, 0, in.Range)
 }
 
-func (s *Server) listRecords(ctx context.Context, in *WorkloadPath) (*body[client.List[client.RecordInfo]], error) {
-	items, err := s.boxes.List(ctx, tenantOf(ctx), workload.RecordsRef(in.Workload))
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.RecordInfo]{Value: []client.RecordInfo{}}
-	for _, it := range items {
-		out.Value = append(out.Value, client.RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(it)})
-	}
-	return &body[client.List[client.RecordInfo]]{out}, nil
+func (s *Server) listRecords(ctx context.Context, in *struct {
+	WorkloadPath
+	PageQuery
+}) (*body[client.List[client.RecordInfo]], error) {
+	return listItems(ctx, s, in.PageQuery, "records", workload.RecordsRef(in.Workload), func(l workload.Listed) client.RecordInfo {
+		return client.RecordInfo{Workload: in.Workload, ItemInfo: itemInfo(l.Item)}
+	})
 }
 
 func (s *Server) deleteRecord(ctx context.Context, in *RecordPath) (*struct{}, error) {

@@ -28,7 +28,7 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("search %s: %d %v", q, st, body)
 		}
-		return body["items"].([]any)
+		return body["value"].([]any)
 	}
 	if got := search("numbers"); fmt.Sprint(got) != "[m1 m3]" {
 		t.Fatalf("numbers: %v", got)
@@ -111,7 +111,7 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("search %s: %d %v", q, st, body)
 		}
-		return body["items"].([]any)
+		return body["value"].([]any)
 	}
 	if got := search("shared"); len(got) != n {
 		t.Fatalf("shared: %d items, want %d: %v", len(got), n, got)

@@ -62,16 +62,14 @@ func (s *Server) recoverGeo(ctx context.Context, in *struct {
 func (s *Server) getGeos(ctx context.Context, in *struct {
 	TenantPath
 	Geo string `query:"geo" doc:"One geo; all registered geos if empty"`
+	PageQuery
 }) (*body[client.List[client.SPODEP]], error) {
 	gs, err := s.deps.Geos(ctx, tenantOf(ctx), in.Geo)
 	if err != nil {
 		return nil, err
 	}
-	out := client.List[client.SPODEP]{Value: []client.SPODEP{}}
-	for _, g := range gs {
-		out.Value = append(out.Value, geoJSON(g))
-	}
-	return &body[client.List[client.SPODEP]]{out}, nil
+	fetch, key := byName(gs, func(g dep.Geo) string { return g.Geo })
+	return paged(in.PageQuery, "geos", fetch, key, geoJSON)
 }
 
 func (s *Server) geoHealth(ctx context.Context, in *GeoPath) (*body[client.List[client.DEPHealth]], error) {
@@ -126,8 +124,9 @@ func (s *Server) getFile(ctx context.Context, in *struct {
 func (s *Server) listFiles(ctx context.Context, in *struct {
 	Tenant string `path:"tenant"`
 	Site   string `path:"site"`
+	PageQuery
 }) (*body[client.List[client.ItemInfo]], error) {
-	return itemsOut(s.boxes.List(ctx, tenantOf(ctx), workload.SiteRef(in.Site)))
+	return listItems(ctx, s, in.PageQuery, "files", workload.SiteRef(in.Site), listedInfo)
 }
 
 func (s *Server) deleteFile(ctx context.Context, in *FilePath) (*struct{}, error) {

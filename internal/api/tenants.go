@@ -30,16 +30,10 @@ func (s *Server) createTenant(ctx context.Context, in *struct{ Body client.Creat
 	return &body[client.Tenant]{tenantJSON(t)}, nil
 }
 
-func (s *Server) listTenants(ctx context.Context, _ *struct{}) (*body[client.List[client.Tenant]], error) {
-	ts, err := s.tenants.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.Tenant]{Value: []client.Tenant{}}
-	for _, t := range ts {
-		out.Value = append(out.Value, tenantJSON(t))
-	}
-	return &body[client.List[client.Tenant]]{out}, nil
+func (s *Server) listTenants(ctx context.Context, in *struct{ PageQuery }) (*body[client.List[client.Tenant]], error) {
+	return paged(in.PageQuery, "tenants", func(after store.PageKey, limit int) ([]store.ServiceTenant, error) {
+		return s.tenants.List(ctx, after, limit)
+	}, tenant.ListKey, tenantJSON)
 }
 
 func (s *Server) getTenant(ctx context.Context, _ *TenantPath) (*body[client.Tenant], error) {
@@ -95,16 +89,13 @@ func tokenJSON(t store.APIToken) client.TokenInfo {
 	return client.TokenInfo{ID: t.ID, Subject: t.Subject, Role: t.Role, Created: t.Created, Expires: t.Expires, Revoked: t.Revoked, LastUsed: t.LastUsed}
 }
 
-func (s *Server) listTokens(ctx context.Context, _ *TenantPath) (*body[client.List[client.TokenInfo]], error) {
-	ts, err := s.tenants.Tokens(ctx, tenantOf(ctx))
-	if err != nil {
-		return nil, err
-	}
-	out := client.List[client.TokenInfo]{Value: make([]client.TokenInfo, len(ts))}
-	for i, t := range ts {
-		out.Value[i] = tokenJSON(t)
-	}
-	return &body[client.List[client.TokenInfo]]{out}, nil
+func (s *Server) listTokens(ctx context.Context, in *struct {
+	TenantPath
+	PageQuery
+}) (*body[client.List[client.TokenInfo]], error) {
+	return paged(in.PageQuery, "tokens", func(after store.PageKey, limit int) ([]store.APIToken, error) {
+		return s.tenants.Tokens(ctx, tenantOf(ctx), after, limit)
+	}, func(t store.APIToken) store.PageKey { return store.PageKey{Time: t.Created, ID: t.ID} }, tokenJSON)
 }
 
 type TokenPath struct {

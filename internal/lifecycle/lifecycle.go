@@ -44,6 +44,7 @@ type Store interface {
 	ActiveJob(ctx context.Context, tenant, target string) (store.Job, error)
 	Job(ctx context.Context, tenant, id string) (store.Job, error)
 	ListJobs(ctx context.Context, tenant string, limit int) ([]store.Job, error)
+	ListJobsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.Job, error)
 	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
 	PutSiteRegistration(ctx context.Context, r store.SiteRegistration) error
 	Purge(ctx context.Context, tenant, dep string) (store.Purge, error)
@@ -143,12 +144,10 @@ func (s *Service) Job(ctx context.Context, t store.ServiceTenant, id string) (st
 	return j, err
 }
 
-// Jobs returns the tenant's jobs, newest first (limit 0: 100).
-func (s *Service) Jobs(ctx context.Context, t store.ServiceTenant, limit int) ([]store.Job, error) {
-	if limit == 0 {
-		limit = 100
-	}
-	return s.st.ListJobs(ctx, t.ID, limit)
+// Jobs returns one page of the tenant's jobs, newest first: at most limit
+// older than before (creation time and ID; zero: the newest).
+func (s *Service) Jobs(ctx context.Context, t store.ServiceTenant, before store.PageKey, limit int) ([]store.Job, error) {
+	return s.st.ListJobsBefore(ctx, t.ID, before, limit)
 }
 
 // enqueue queues a job on target, refusing a second one while the first

@@ -36,7 +36,7 @@ type Store interface {
 	SetOnboarded(ctx context.Context, o store.Onboarding) error
 	CreateOnboardingRequest(ctx context.Context, r store.OnboardingRequest) error
 	OnboardingRequest(ctx context.Context, tenant, id string) (store.OnboardingRequest, error)
-	ListOnboardingRequests(ctx context.Context, tenant string) ([]store.OnboardingRequest, error)
+	ListOnboardingRequestsAfter(ctx context.Context, tenant string, after store.PageKey, limit int) ([]store.OnboardingRequest, error)
 }
 
 // Config configures onboarding requests.
@@ -106,9 +106,10 @@ func (s *Requests) Submit(ctx context.Context, tenant store.ServiceTenant, req R
 	return res, nil
 }
 
-// List returns a tenant's onboarding requests.
-func (s *Requests) List(ctx context.Context, tenant store.ServiceTenant) ([]Result, error) {
-	rs, err := s.cfg.Store.ListOnboardingRequests(ctx, tenant.ID)
+// List returns one page of a tenant's onboarding requests, oldest first:
+// at most limit after the key after (see ListKey; zero: the first page).
+func (s *Requests) List(ctx context.Context, tenant store.ServiceTenant, after store.PageKey, limit int) ([]Result, error) {
+	rs, err := s.cfg.Store.ListOnboardingRequestsAfter(ctx, tenant.ID, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +122,12 @@ func (s *Requests) List(ctx context.Context, tenant store.ServiceTenant) ([]Resu
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// ListKey is a request's key in List: its creation time (stored to the
+// millisecond) and ID.
+func ListKey(r Result) store.PageKey {
+	return store.PageKey{Time: r.CreatedDate.Truncate(time.Millisecond), ID: r.ID}
 }
 
 // Get returns one of a tenant's onboarding requests.

@@ -332,6 +332,29 @@ type DEP struct {
 	RevokedCause string
 }
 
+// PageKey is where a keyset page starts (SPEC D9): the sort key of the last
+// row of the page before. Listings sorted by time sort ties by ID; those
+// sorted by a name or an ID use ID only. The zero PageKey is the first page.
+// A page asks "after this key", never "skip n rows", so it costs the same
+// deep in a listing as at its start, and rows written meanwhile neither
+// repeat nor hide the rows of the next page.
+type PageKey struct {
+	Time time.Time
+	ID   string
+}
+
+// ItemWrite is one write of WriteItems: Item, if the stored item is
+// still at version Prev (0: there is none); or, with Delete, the removal
+// of the item (Tenant, Mailbox, ID) at version Prev.
+type ItemWrite struct {
+	Item   Item
+	Prev   uint32
+	Delete bool
+}
+
+// IsZero reports whether k is the start of a listing.
+func (k PageKey) IsZero() bool { return k.Time.IsZero() && k.ID == "" }
+
 // Mailbox is a user mailbox or a mail user. ContainerKey is its mailbox
 // key, wrapped by the key of DEP (an envelope record).
 type Mailbox struct {
@@ -443,6 +466,9 @@ type Service interface {
 	CreateOnboardingRequest(ctx context.Context, r OnboardingRequest) error
 	OnboardingRequest(ctx context.Context, tenant, id string) (OnboardingRequest, error)
 	ListOnboardingRequests(ctx context.Context, tenant string) ([]OnboardingRequest, error)
+	// ListOnboardingRequestsAfter is one keyset page of
+	// ListOnboardingRequests (oldest first, by creation time and ID).
+	ListOnboardingRequestsAfter(ctx context.Context, tenant string, after PageKey, limit int) ([]OnboardingRequest, error)
 	SetOnboarded(ctx context.Context, o Onboarding) error
 	Onboarded(ctx context.Context, tenant string) ([]Onboarding, error)
 
@@ -472,6 +498,13 @@ type Service interface {
 	ListItems(ctx context.Context, tenant, mailbox string) ([]Item, error)
 	// ListItemHeads lists a mailbox's items without their content.
 	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]Item, error)
+	// ListItemHeadsAfter is one keyset page of ListItemHeads: at most
+	// limit items with an ID above after, by ID.
+	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]Item, error)
+	// WriteItems writes and deletes items in one transaction, each only
+	// from the version its ItemWrite names: all of them, or none and
+	// ErrConflict.
+	WriteItems(ctx context.Context, ws []ItemWrite) error
 	// MailboxItemVersion reads a mailbox with the version of one of its
 	// items (0 if it has none) in one query: what a write needs.
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (Mailbox, uint32, error)
@@ -531,12 +564,18 @@ type Service interface {
 	CreateServiceTenant(ctx context.Context, t ServiceTenant) error
 	ServiceTenant(ctx context.Context, idOrName string) (ServiceTenant, error)
 	ListServiceTenants(ctx context.Context) ([]ServiceTenant, error)
+	// ListServiceTenantsAfter is one keyset page of ListServiceTenants:
+	// at most limit tenants whose lower-case name is above after.ID.
+	ListServiceTenantsAfter(ctx context.Context, after PageKey, limit int) ([]ServiceTenant, error)
 
 	// CreateToken stores a token (ID and Hash unique: ErrConflict).
 	CreateToken(ctx context.Context, t APIToken) error
 	Token(ctx context.Context, hash string) (APIToken, error)
 	// ListTokens lists a tenant's tokens, revoked ones included, oldest first.
 	ListTokens(ctx context.Context, tenant string) ([]APIToken, error)
+	// ListTokensAfter is one keyset page of ListTokens: at most limit
+	// tokens after the one whose creation time and ID are after.
+	ListTokensAfter(ctx context.Context, tenant string, after PageKey, limit int) ([]APIToken, error)
 	// RevokeToken marks a tenant's token revoked at at and returns it;
 	// ErrNotFound if the tenant has no token id, ErrConflict if it is
 	// revoked already.
@@ -695,6 +734,10 @@ type Jobs interface {
 	Job(ctx context.Context, tenant, id string) (Job, error)
 	// ListJobs lists a tenant's jobs, newest first, at most limit.
 	ListJobs(ctx context.Context, tenant string, limit int) ([]Job, error)
+	// ListJobsBefore is one keyset page of a tenant's jobs, newest first:
+	// at most limit jobs older than before (creation time, then ID); the
+	// zero PageKey starts at the newest.
+	ListJobsBefore(ctx context.Context, tenant string, before PageKey, limit int) ([]Job, error)
 }
 
 // Purge request states (SPEC R6).
@@ -809,8 +852,10 @@ type AccessRequests interface {
 	CreateAccessRequest(ctx context.Context, r AccessRequest) error
 	// AccessRequest reads one of a tenant's requests.
 	AccessRequest(ctx context.Context, tenant, id string) (AccessRequest, error)
-	// ListAccessRequests lists a tenant's requests, newest first, at most limit.
-	ListAccessRequests(ctx context.Context, tenant string, limit int) ([]AccessRequest, error)
+	// ListAccessRequestsBefore lists a tenant's requests, newest first
+	// (request time, then ID): one keyset page of at most limit older than
+	// before (zero: the newest).
+	ListAccessRequestsBefore(ctx context.Context, tenant string, before PageKey, limit int) ([]AccessRequest, error)
 	// UpdateAccessRequest stores a request's state, decision and use if
 	// it is still in state prev; ErrConflict otherwise (decided or used
 	// by someone else meanwhile).

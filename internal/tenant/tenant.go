@@ -58,6 +58,8 @@ type Store interface {
 	CreateToken(ctx context.Context, t store.APIToken) error
 	Token(ctx context.Context, hash string) (store.APIToken, error)
 	ListTokens(ctx context.Context, tenant string) ([]store.APIToken, error)
+	ListServiceTenantsAfter(ctx context.Context, after store.PageKey, limit int) ([]store.ServiceTenant, error)
+	ListTokensAfter(ctx context.Context, tenant string, after store.PageKey, limit int) ([]store.APIToken, error)
 	RevokeToken(ctx context.Context, tenant, id string, at time.Time) (store.APIToken, error)
 	TouchToken(ctx context.Context, hash string, at time.Time) error
 	SetPlans(ctx context.Context, tenant string, plans []string) error
@@ -343,13 +345,15 @@ func (s *Service) firstGlobalAdmin(ctx context.Context, t store.ServiceTenant, r
 	return nil
 }
 
-// Tokens lists t's tokens, revoked and expired ones included; only their
-// handles and facts, never a secret (the service has none: it keeps hashes).
-func (s *Service) Tokens(ctx context.Context, t store.ServiceTenant) ([]store.APIToken, error) {
+// Tokens lists one page of t's tokens, oldest first: at most limit after
+// the key after (creation time and ID; zero: the first page), revoked and
+// expired ones included; only their handles and facts, never a secret
+// (the service has none: it keeps hashes).
+func (s *Service) Tokens(ctx context.Context, t store.ServiceTenant, after store.PageKey, limit int) ([]store.APIToken, error) {
 	if err := s.requireGlobalAdmin(ctx, t, "list tokens"); err != nil {
 		return nil, err
 	}
-	return s.st.ListTokens(ctx, t.ID)
+	return s.st.ListTokensAfter(ctx, t.ID, after, limit)
 }
 
 // RevokeToken revokes one of t's tokens (its global admin's action). The
@@ -415,22 +419,23 @@ func (s *Service) Create(ctx context.Context, name, id string) (store.ServiceTen
 	return t, nil
 }
 
-// List returns the tenants the caller may see: all for the operator, its
-// own otherwise.
-func (s *Service) List(ctx context.Context) ([]store.ServiceTenant, error) {
-	ts, err := s.st.ListServiceTenants(ctx)
-	if err != nil {
-		return nil, err
-	}
+// List returns one page of the tenants the caller may see, by lower-case
+// name after after.ID (see ListKey), at most limit: all for the operator,
+// its own otherwise.
+func (s *Service) List(ctx context.Context, after store.PageKey, limit int) ([]store.ServiceTenant, error) {
 	p := Caller(ctx)
-	out := []store.ServiceTenant{}
-	for _, t := range ts {
-		if p.Role == RoleOperator || p.Tenant == t.ID {
-			out = append(out, t)
-		}
+	if p.Role == RoleOperator {
+		return s.st.ListServiceTenantsAfter(ctx, after, limit)
 	}
-	return out, nil
+	t, err := s.st.ServiceTenant(ctx, p.Tenant)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (ListKey(t).ID <= after.ID || limit <= 0) {
+		return []store.ServiceTenant{}, nil
+	}
+	return []store.ServiceTenant{t}, err
 }
+
+// ListKey is a tenant's key in List.
+func ListKey(t store.ServiceTenant) store.PageKey { return store.PageKey{ID: strings.ToLower(t.Name)} }
 
 // Get loads a tenant the caller may see; others are reported as not found,
 // so tenants cannot probe for each other.

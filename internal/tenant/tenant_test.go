@@ -71,11 +71,15 @@ func TestTenantsAndTokens(t *testing.T) {
 	if got, err := s.Get(admin, "contoso"); err != nil || got.ID != contoso.ID {
 		t.Errorf("a Contoso admin gets its tenant by name: %+v, %v", got, err)
 	}
-	if ts, _ := s.List(admin); len(ts) != 1 {
+	if ts, _ := s.List(admin, store.PageKey{}, 100); len(ts) != 1 {
 		t.Errorf("a tenant admin lists %d tenants; want its own", len(ts))
 	}
-	if ts, _ := s.List(op); len(ts) != 2 {
+	if ts, _ := s.List(op, store.PageKey{}, 100); len(ts) != 2 {
 		t.Errorf("the operator lists %d tenants; want 2", len(ts))
+	}
+	// A tenant admin's page after its own tenant is empty.
+	if ts, err := s.List(admin, tenant.ListKey(contoso), 100); err != nil || len(ts) != 0 {
+		t.Errorf("a tenant admin's page after its tenant: %d tenants, %v; want none", len(ts), err)
 	}
 
 	// Tokens.
@@ -175,10 +179,10 @@ func TestTokenRevocation(t *testing.T) {
 	if _, err := s.Authenticate(context.Background(), exo); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Tokens(op, ct); err == nil {
+	if _, err := s.Tokens(op, ct, store.PageKey{}, 100); err == nil {
 		t.Error("the operator lists a tenant's tokens")
 	}
-	ts, err := s.Tokens(ga, ct)
+	ts, err := s.Tokens(ga, ct, store.PageKey{}, 100)
 	if err != nil || len(ts) != 2 || ts[0].LastUsed == nil {
 		t.Fatalf("tokens: %+v, %v; want two, the admin's used", ts, err)
 	}

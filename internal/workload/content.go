@@ -134,10 +134,13 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		}
 		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(n)}
 		prev, _ := s.st.Item(ctx, t.ID, m.ID, stored)
+		if err := s.pending(ctx, t, r, m, id); err != nil {
+			return store.Item{}, err
+		}
 		if err := s.st.PutItem(ctx, it); err != nil {
 			return store.Item{}, err
 		}
-		s.written(ctx, t, r, m, prev)
+		s.written(ctx, t, r, m, prev, id)
 		it.Size, it.ID = len(sealed), id
 		return it, nil
 	} else if err != nil {
@@ -218,13 +221,22 @@ func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref,
 
 // written follows a write: the version it replaced loses its blob, and a
 // mailbox's search index catches up.
-func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prev store.Item) {
+func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prev store.Item, id string) {
 	if prev.Blob != "" && r.Space != Sites {
 		s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: prev.Blob})
 	}
 	if r.Space == Mailboxes {
-		s.itemChanged(t, m)
+		s.itemChanged(ctx, t, m, id)
 	}
+}
+
+// pending marks a mailbox item as due for the search index before it is
+// written (search.go), so a write cut off is indexed by the next catch-up.
+func (s *Service) pending(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, id string) error {
+	if r.Space != Mailboxes {
+		return nil
+	}
+	return s.markPending(ctx, t, m, id)
 }
 
 // dropBlob deletes a blob no item refers to any more. If that fails, its
@@ -304,6 +316,10 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: u.Kind, Version: u.Version, Sealed: u.Header, Created: s.now().UTC(),
 		Blob: u.Blob, Summary: summary, ContentSize: size}
 	prev, _ := s.st.Item(ctx, t.ID, m.ID, stored)
+	if err := s.pending(ctx, t, r, m, u.Item); err != nil {
+		s.abandon(ctx, u)
+		return store.Item{}, err
+	}
 	if err := s.st.CommitUpload(ctx, it, u.ID); errors.Is(err, store.ErrConflict) {
 		s.abandon(ctx, u)
 		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
@@ -312,7 +328,7 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	} else if err != nil {
 		return store.Item{}, err
 	}
-	s.written(ctx, t, r, m, prev)
+	s.written(ctx, t, r, m, prev, u.Item)
 	it.Size, it.ID = len(it.Sealed), u.Item
 	return it, nil
 }

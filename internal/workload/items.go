@@ -128,25 +128,35 @@ func (s *Service) open(ctx context.Context, t store.ServiceTenant, r Ref, why st
 	return m, ck, err
 }
 
-// List lists a container's items (no content); a site's files show each
-// version under the file's name.
-func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref) ([]store.Item, error) {
+// Listed is an item as List lists it: its facts (a site file's ID is the
+// file's name) and its key in the listing, for the page after it.
+type Listed struct {
+	store.Item
+	Key string
+}
+
+// List lists one page of a container's items (no content), by stored ID:
+// at most limit after the key after (a Listed's Key; "" for the first
+// page). A site's files show each version under the file's name.
+func (s *Service) List(ctx context.Context, t store.ServiceTenant, r Ref, after string, limit int) ([]Listed, error) {
 	m, err := s.find(ctx, t, r)
 	if r.Space == Records && rule.Is(err, rule.KindNotFound) {
 		return nil, nil // a workload's container is made with its first record
 	} else if err != nil {
 		return nil, err
 	}
-	items, err := s.st.ListItemHeads(ctx, t.ID, m.ID)
+	items, err := s.st.ListItemHeadsAfter(ctx, t.ID, m.ID, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	if r.Space == Sites {
-		for i := range items {
-			items[i].ID, _, _ = strings.Cut(items[i].ID, "@")
+	out := make([]Listed, len(items))
+	for i, it := range items {
+		out[i] = Listed{Item: it, Key: it.ID}
+		if r.Space == Sites {
+			out[i].ID, _, _ = strings.Cut(it.ID, "@")
 		}
 	}
-	return items, nil
+	return out, nil
 }
 
 // DeleteItem deletes an item (a site's file with all its versions).
@@ -171,6 +181,11 @@ func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, 
 	if len(items) == 0 {
 		return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
 	}
+	if r.Space == Mailboxes {
+		if err := s.markPending(ctx, t, m, id); err != nil {
+			return err
+		}
+	}
 	for _, it := range items {
 		if err := s.st.DeleteItem(ctx, t.ID, m.ID, it.ID); errors.Is(err, store.ErrNotFound) {
 			return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
@@ -182,7 +197,7 @@ func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, 
 		}
 	}
 	if r.Space == Mailboxes {
-		s.itemChanged(t, m)
+		s.itemChanged(ctx, t, m, id)
 	}
 	return nil
 }

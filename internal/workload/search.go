@@ -2,50 +2,86 @@ package workload
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 )
 
-// The per-mailbox search index is built by the service (SPEC K4: it is
+// The search index of a mailbox is built by the service (SPEC K4: it is
 // service-initiated work, which may use the availability key when the
-// customer keys fail). It is one sealed record, bound like an item to the
-// mailbox, stored apart from the items so it never shows as one.
+// customer keys fail). It is split so that what one write and one search
+// cost does not grow with the mailbox (SPEC D9; docs/search.md):
 //
-// Writes do not touch the index: they mark the mailbox, and a background
-// catch-up a moment later brings the index up to the items, however many
-// writes came in between. The index records which version of each item it
-// holds, so catching up compares it with the items in the store and opens
-// only what changed: it converges after a crash, after a lost race between
-// two instances, or from an index of an older format. A search catches up
-// first, so it always sees every write that returned before it.
+//   - Each word has a tag: HMAC-SHA-256 of the word under a key derived
+//     from the mailbox key, 8 bytes (envelope.Tagger). Without the
+//     mailbox key a tag names no word, and the same word has unrelated
+//     tags in two mailboxes.
+//   - A word's postings (the IDs of the items that hold it, sorted) are
+//     sealed in pages of at most pageCap IDs, each a row "b:TAG:UPPER" of
+//     its own: the page holds the IDs below UPPER (hex of an item ID;
+//     "z" for the word's last page, above every hex) and at or above the
+//     page before's. A page that grows past pageCap splits in two.
+//   - Each indexed item has a sealed row "f:ID" with the version whose
+//     words are in the pages and the tags of those words, so a new
+//     version or a delete changes only the pages of the words that came
+//     or went.
+//   - A write leaves a row "p:ID" (before and after it writes the item);
+//     a catch-up a moment later, or the next search, indexes the items
+//     those rows name and removes them. A search catches up first, so it
+//     sees every write that returned before it.
+//   - A search for a word opens the pages of its tag from the cursor on,
+//     until it has a page of results.
+//
+// Every row is sealed like an item, bound to tenant, mailbox, row and
+// version (K8), and stored as an item of the container "~index:MAILBOX",
+// apart from the mailbox's items (never listed with them, deleted with
+// the mailbox). A lease row "l" keeps two service nodes from updating one
+// index at the same time; each page write is also a compare-and-set on
+// its version.
 
-const indexID = "~index"
+const (
+	legacyIndexID = "~index" // the one-blob index of format 1, replaced on sight
+	metaRow       = "m"      // the index's format; missing: build it from the items
+	leaseRow      = "l"
+	indexFormat   = 2
 
-// indexDelay gathers the writes of a burst into one catch-up (each
-// catch-up re-seals the whole index; a search catches up first, so a
-// search never waits for it).
+	// pageCap bounds a posting page: one write rewrites at most one page
+	// per word of the item, each of at most pageCap IDs.
+	pageCap  = 512
+	lastPage = "z" // the upper bound of a word's last page: above any hex
+	// rebuildBudget bounds the postings a rebuild holds in memory: it
+	// makes as many passes over the items' tags as it needs.
+	rebuildBudget = 1 << 21
+	leaseFor      = time.Minute
+)
+
+// indexDelay gathers the writes of a burst into one catch-up (a search
+// catches up first, so a search never waits for it).
 const indexDelay = time.Second
-
-// indexLimit is how much of an item's content the index reads: the first
-// 16 MiB of a large attachment.
-const indexLimit = 16 << 20
 
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
-type searchIndex struct {
-	Words   map[string][]string `json:"words"`   // word -> item IDs
-	Indexed map[string]uint32   `json:"indexed"` // item ID -> the version whose words are in Words
-}
+func bucketPrefix(tag [envelope.TagSize8]byte) string { return "b:" + hex.EncodeToString(tag[:]) + ":" }
+func forwardRow(id string) string                     { return "f:" + id }
+func pendingRow(id string) string                     { return "p:" + id }
+
+// upper is the hex form of an item ID: hex strings sort like the IDs'
+// bytes, in every database collation.
+func upper(id string) string { return hex.EncodeToString([]byte(id)) }
 
 // words are the distinct lower-case words of content (runs of letters and
 // digits, 2-64 bytes), in order. One pass, no copy of the content: it runs
@@ -95,42 +131,230 @@ func (s *Service) serviceContainerKey(ctx context.Context, t store.ServiceTenant
 	return s.Key(ctx, t, m, keyring.Request{Initiator: keyring.Service, Reason: reason})
 }
 
-func (s *Service) loadIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) (searchIndex, uint32, error) {
-	idx := searchIndex{Words: map[string][]string{}, Indexed: map[string]uint32{}}
-	it, err := s.st.Item(ctx, t.ID, indexRow(m), indexID)
+// index is one mailbox's index, opened with its key.
+type index struct {
+	s   *Service
+	t   store.ServiceTenant
+	m   store.Mailbox
+	ck  *envelope.Key
+	tag *envelope.Tagger
+	row string // the index's container
+}
+
+func (s *Service) openIndex(t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) *index {
+	return &index{s: s, t: t, m: m, ck: ck, tag: envelope.NewTagger(ck, "search index", t.ID, m.ID), row: indexRow(m)}
+}
+
+func (x *index) close() { x.tag.Destroy() }
+
+func (x *index) prefix(word string) string { return bucketPrefix(x.tag.Tag([]byte(word))) }
+
+// read opens row id (found false if there is none) into v.
+func (x *index) read(ctx context.Context, id string, v any) (uint32, bool, error) {
+	it, err := x.s.st.Item(ctx, x.t.ID, x.row, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return idx, 0, nil
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, err
 	}
+	raw, err := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: it.Version}, it.Sealed)
 	if err != nil {
-		return idx, 0, err
-	}
-	raw, err := envelope.Open(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: indexID, Version: it.Version}, it.Sealed)
-	if err != nil {
-		return idx, 0, err
+		x.s.log.Error("workload: search index row does not open", "tenant", x.t.ID, "container", x.m.ID, "row", id, "err", err)
+		return 0, false, rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a row of %s's search index failed its integrity check", x.m.ID)
 	}
 	defer clear(raw)
-	var stored searchIndex
-	if json.Unmarshal(raw, &stored) != nil || stored.Words == nil || stored.Indexed == nil {
-		return idx, it.Version, nil // another format: rebuilt by the catch-up
+	if err := json.Unmarshal(raw, v); err != nil {
+		return 0, false, err
 	}
-	return stored, it.Version, nil
+	return it.Version, true, nil
 }
 
-func (s *Service) saveIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, idx searchIndex, prev uint32) error {
-	raw, _ := json.Marshal(idx)
-	sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: indexID, Version: prev + 1}, raw)
+// seal is the write of v, sealed, as row id at version prev+1, if the row
+// is still at prev (store.WriteItems).
+func (x *index) seal(id string, v any, prev uint32) (store.ItemWrite, error) {
+	raw, _ := json.Marshal(v)
+	sealed, err := envelope.Seal(x.ck, KeyID(x.m), envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: prev + 1}, raw)
 	clear(raw)
-	if err != nil {
-		return err
-	}
-	return s.st.PutItem(ctx, store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: indexID, Kind: "index", Version: prev + 1, Sealed: sealed, Created: s.now().UTC()})
+	return store.ItemWrite{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id, Kind: "index", Version: prev + 1, Sealed: sealed, Created: x.s.now().UTC()}, Prev: prev}, err
 }
 
-// indexer serialises catch-ups per mailbox and schedules them after writes.
+// drop is the removal of row id at version v.
+func (x *index) drop(id string, v uint32) store.ItemWrite {
+	return store.ItemWrite{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id}, Prev: v, Delete: true}
+}
+
+// rows calls f with the heads of the index rows whose IDs start with
+// prefix and sort after from, in order, until f returns false.
+func (x *index) rows(ctx context.Context, prefix, from string, batch int, f func(store.Item) (bool, error)) error {
+	for {
+		heads, err := x.s.st.ListItemHeadsAfter(ctx, x.t.ID, x.row, from, batch)
+		if err != nil {
+			return err
+		}
+		for _, h := range heads {
+			if !strings.HasPrefix(h.ID, prefix) {
+				return nil
+			}
+			if more, err := f(h); err != nil || !more {
+				return err
+			}
+			from = h.ID
+		}
+		if len(heads) < batch {
+			return nil
+		}
+	}
+}
+
+type postings struct {
+	IDs []string `json:"ids"` // sorted
+}
+
+type forward struct {
+	Version uint32   `json:"v"`
+	Tags    []string `json:"tags"` // bucket prefixes of the item's words
+}
+
+type meta struct {
+	Format int `json:"format"`
+}
+
+// pageOf finds the page of prefix's word that holds (or would hold) id:
+// its row ID (a new last page if the word has none), version and IDs.
+func (x *index) pageOf(ctx context.Context, prefix, id string) (string, uint32, postings, error) {
+	var p postings
+	heads, err := x.s.st.ListItemHeadsAfter(ctx, x.t.ID, x.row, prefix+upper(id), 1)
+	if err != nil {
+		return "", 0, p, err
+	}
+	if len(heads) == 0 || !strings.HasPrefix(heads[0].ID, prefix) {
+		return prefix + lastPage, 0, p, nil
+	}
+	v, _, err := x.read(ctx, heads[0].ID, &p)
+	return heads[0].ID, v, p, err
+}
+
+// post adds id to (or removes it from) the postings of the word whose
+// bucket prefix is prefix: the writes that do it (none if it is done).
+func (x *index) post(ctx context.Context, prefix, id string, add bool) ([]store.ItemWrite, error) {
+	row, v, p, err := x.pageOf(ctx, prefix, id)
+	if err != nil {
+		return nil, err
+	}
+	i, found := slices.BinarySearch(p.IDs, id)
+	switch {
+	case found == add:
+		return nil, nil
+	case add:
+		p.IDs = slices.Insert(p.IDs, i, id)
+	default:
+		p.IDs = slices.Delete(p.IDs, i, i+1)
+	}
+	if len(p.IDs) == 0 {
+		return []store.ItemWrite{x.drop(row, v)}, nil
+	}
+	var ws []store.ItemWrite
+	if len(p.IDs) > pageCap { // split in two
+		half := len(p.IDs) / 2
+		lower, err := x.seal(pageRow(prefix, upper(p.IDs[half])), postings{IDs: p.IDs[:half]}, 0)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, lower)
+		p.IDs = p.IDs[half:]
+	}
+	w, err := x.seal(row, p, v)
+	return append(ws, w), err
+}
+
+// reindexItem brings the postings of one item up to its stored version
+// (or removes them if it is gone), in one transaction with its forward
+// row; it returns the version indexed (0: none). A write that lost a
+// compare-and-set (another node, past its lease) is worked out again.
+func (x *index) reindexItem(ctx context.Context, id string) (uint32, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := x.reindexOnce(ctx, id)
+		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
+			return v, err
+		}
+	}
+}
+
+func (x *index) reindexOnce(ctx context.Context, id string) (uint32, error) {
+	var fw forward
+	fv, had, err := x.read(ctx, forwardRow(id), &fw)
+	if err != nil {
+		return 0, err
+	}
+	it, err := x.s.st.Item(ctx, x.t.ID, x.m.ID, id)
+	gone := errors.Is(err, store.ErrNotFound)
+	if err != nil && !gone {
+		return 0, err
+	}
+	if !gone && had && fw.Version == it.Version {
+		return it.Version, nil
+	}
+	now := map[string]bool{}
+	if !gone {
+		content, err := x.s.readAll(ctx, x.ck, x.t, x.m, it, indexLimit)
+		if err != nil {
+			return 0, err
+		}
+		for _, w := range words(content) {
+			now[x.prefix(w)] = true
+		}
+		clear(content)
+	}
+	var ws []store.ItemWrite
+	before := map[string]bool{}
+	for _, p := range fw.Tags {
+		before[p] = true
+		if !now[p] {
+			w, err := x.post(ctx, p, id, false)
+			if err != nil {
+				return 0, err
+			}
+			ws = append(ws, w...)
+		}
+	}
+	for p := range now {
+		if !before[p] {
+			w, err := x.post(ctx, p, id, true)
+			if err != nil {
+				return 0, err
+			}
+			ws = append(ws, w...)
+		}
+	}
+	version := uint32(0)
+	switch {
+	case !gone:
+		tags := make([]string, 0, len(now))
+		for p := range now {
+			tags = append(tags, p)
+		}
+		slices.Sort(tags)
+		w, err := x.seal(forwardRow(id), forward{Version: it.Version, Tags: tags}, fv)
+		if err != nil {
+			return 0, err
+		}
+		ws, version = append(ws, w), it.Version
+	case had:
+		ws = append(ws, x.drop(forwardRow(id), fv))
+	}
+	if len(ws) == 0 {
+		return version, nil
+	}
+	return version, x.s.st.WriteItems(ctx, ws)
+}
+
+// indexer serialises catch-ups per mailbox in this process and schedules
+// them after writes.
 type indexer struct {
 	mu        sync.Mutex
 	locks     map[string]*sync.Mutex // by tenant/mailbox
 	scheduled map[string]bool
+	node      string // this process, in the lease row
 }
 
 func (x *indexer) lock(key string) *sync.Mutex {
@@ -138,6 +362,9 @@ func (x *indexer) lock(key string) *sync.Mutex {
 	defer x.mu.Unlock()
 	if x.locks == nil {
 		x.locks = map[string]*sync.Mutex{}
+	}
+	if x.node == "" {
+		x.node = uuid.NewString()
 	}
 	l, ok := x.locks[key]
 	if !ok {
@@ -147,8 +374,19 @@ func (x *indexer) lock(key string) *sync.Mutex {
 	return l
 }
 
-// itemChanged schedules a catch-up of m's index shortly, once for a burst.
-func (s *Service) itemChanged(t store.ServiceTenant, m store.Mailbox) {
+// markPending records that item id of m changed, for the next catch-up.
+// A write marks before it writes the item (should it stop half-way) and
+// after (so a catch-up that ran in between does not miss it).
+func (s *Service) markPending(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string) error {
+	return s.st.PutItem(ctx, store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: pendingRow(id), Kind: "pending", Version: 1, Sealed: []byte{}, Created: s.now().UTC()})
+}
+
+// itemChanged marks item id of m changed and schedules a catch-up of m's
+// index shortly, once for a burst.
+func (s *Service) itemChanged(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string) {
+	if err := s.markPending(context.WithoutCancel(ctx), t, m, id); err != nil {
+		s.log.Warn("workload: could not mark an item for the search index; a reindex brings it in", "tenant", t.ID, "mailbox", m.ID, "item", id, "err", err)
+	}
 	key := t.ID + "/" + m.ID
 	x := &s.index
 	x.mu.Lock()
@@ -165,7 +403,7 @@ func (s *Service) itemChanged(t store.ServiceTenant, m store.Mailbox) {
 		x.mu.Lock()
 		delete(x.scheduled, key)
 		x.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
 			s.log.Warn("workload: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
@@ -173,8 +411,46 @@ func (s *Service) itemChanged(t store.ServiceTenant, m store.Mailbox) {
 	})
 }
 
-// catchUpIndex brings m's index up to its items (from nothing if rebuild),
-// as the service; it returns the items and words indexed.
+// lease takes m's index lease for this process, waiting while another
+// node holds it; release gives it back.
+func (x *index) lease(ctx context.Context) (release func(), err error) {
+	node := "lease:" + x.s.index.node
+	for {
+		it, err := x.s.st.Item(ctx, x.t.ID, x.row, leaseRow)
+		var prev uint32
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case it.Kind != node && x.s.now().Before(it.Created):
+			select { // held by another node: wait for it
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		default:
+			prev = it.Version
+		}
+		err = x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 1, Sealed: []byte{}, Created: x.s.now().Add(leaseFor).UTC()}, Prev: prev}})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		return func() {
+			ctx := context.WithoutCancel(ctx)
+			if err := x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 2, Sealed: []byte{}, Created: time.UnixMilli(0).UTC()}, Prev: prev + 1}}); err != nil {
+				x.s.log.Warn("workload: search index lease not released; it runs out", "tenant", x.t.ID, "mailbox", x.m.ID, "err", err)
+			}
+		}, nil
+	}
+}
+
+// catchUpIndex brings m's index up to its items, as the service: it
+// indexes the items marked pending, or builds the whole index if it has
+// none yet (or rebuild). It returns the items and words indexed by a
+// build (0, 0 for a catch-up).
 func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
 	l := s.index.lock(t.ID + "/" + m.ID)
 	l.Lock()
@@ -184,75 +460,247 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 		return 0, 0, err
 	}
 	defer ck.Destroy()
-	idx, ver, err := s.loadIndex(ctx, t, m, ck)
-	if err != nil {
-		return 0, 0, err
-	}
-	if rebuild {
-		idx.Words, idx.Indexed = map[string][]string{}, map[string]uint32{}
-	}
-	items, err := s.st.ListItemHeads(ctx, t.ID, m.ID) // content is read only for what changed
-	if err != nil {
-		return 0, 0, err
-	}
-	stale := map[string]bool{} // items whose words must go
-	var fresh []store.Item     // items whose words must come in
-	present := map[string]bool{}
-	for _, it := range items {
-		present[it.ID] = true
-		if v, ok := idx.Indexed[it.ID]; !ok || v != it.Version {
-			stale[it.ID] = ok
-			fresh = append(fresh, it)
-		}
-	}
-	for id := range idx.Indexed {
-		if !present[id] {
-			stale[id] = true
-		}
-	}
-	if len(stale) == 0 && len(fresh) == 0 && !rebuild {
-		return len(idx.Indexed), len(idx.Words), nil
-	}
-	for w, ids := range idx.Words {
-		kept := ids[:0]
-		for _, id := range ids {
-			if !stale[id] {
-				kept = append(kept, id)
-			}
-		}
-		if len(kept) == 0 {
-			delete(idx.Words, w)
-		} else {
-			idx.Words[w] = kept
-		}
-	}
-	for id := range stale {
-		delete(idx.Indexed, id)
-	}
-	for _, head := range fresh {
-		it, err := s.st.Item(ctx, t.ID, m.ID, head.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted meanwhile: the next catch-up drops it
-		} else if err != nil {
+	x := s.openIndex(t, m, ck)
+	defer x.close()
+	if !rebuild { // nothing to do (the common case of a search): no lease
+		if ok, err := x.current(ctx); ok || err != nil {
 			return 0, 0, err
 		}
-		content, err := s.readAll(ctx, ck, t, m, it, indexLimit)
+	}
+	release, err := x.lease(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer release()
+	var mt meta
+	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil {
+		return 0, 0, err
+	} else if !ok || mt.Format != indexFormat || rebuild {
+		return x.build(ctx)
+	}
+	// Index what the writes marked, a batch at a time, until none is left
+	// (or a steady stream of writes has had its share: the next catch-up
+	// goes on).
+	for round := 0; round < 64; round++ {
+		var ids []string
+		err := x.rows(ctx, "p:", "p:", 256, func(h store.Item) (bool, error) {
+			ids = append(ids, strings.TrimPrefix(h.ID, "p:"))
+			return len(ids) < 256, nil
+		})
+		if err != nil || len(ids) == 0 {
+			return 0, 0, err
+		}
+		for _, id := range ids {
+			v, err := x.reindexItem(ctx, id)
+			if err != nil {
+				return 0, 0, err
+			}
+			if err := s.st.DeleteItem(ctx, t.ID, x.row, pendingRow(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return 0, 0, err
+			}
+			// A write that landed after the item was read, and marked
+			// before the mark was deleted, is marked again.
+			now, err := s.st.ItemVersion(ctx, t.ID, m.ID, id)
+			if errors.Is(err, store.ErrNotFound) {
+				now, err = 0, nil
+			}
+			if err != nil {
+				return 0, 0, err
+			}
+			if now != v {
+				if err := s.markPending(ctx, t, m, id); err != nil {
+					return 0, 0, err
+				}
+			}
+		}
+	}
+	return 0, 0, nil
+}
+
+// current reports whether the index is built, in this format, with no
+// item marked pending.
+func (x *index) current(ctx context.Context) (bool, error) {
+	var mt meta
+	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil || !ok || mt.Format != indexFormat {
+		return false, err
+	}
+	pending, err := x.s.st.ListItemHeadsAfter(ctx, x.t.ID, x.row, "p:", 1)
+	if err != nil {
+		return false, err
+	}
+	return len(pending) == 0 || !strings.HasPrefix(pending[0].ID, "p:"), nil
+}
+
+// build makes m's index from its items: it drops every row, writes each
+// item's forward row, then, in as many passes over the forward rows as
+// the memory budget needs (each pass takes the words whose tag falls in
+// its share), sorts each word's postings and writes its pages. It does
+// not rely on the database's order of IDs.
+func (x *index) build(ctx context.Context) (int, int, error) {
+	st, t := x.s.st, x.t
+	var drop []store.ItemWrite
+	dropAll := func() error {
+		if err := st.WriteItems(ctx, drop); errors.Is(err, store.ErrConflict) {
+			for _, w := range drop { // a mark changed meanwhile: one at a time
+				if err := st.DeleteItem(ctx, t.ID, x.row, w.Item.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+		drop = drop[:0]
+		return nil
+	}
+	err := x.rows(ctx, "", "", 1000, func(h store.Item) (bool, error) {
+		if h.ID != leaseRow {
+			drop = append(drop, x.drop(h.ID, h.Version))
+		}
+		if len(drop) < 500 {
+			return true, nil
+		}
+		return true, dropAll()
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := dropAll(); err != nil {
+		return 0, 0, err
+	}
+	if err := st.DeleteItem(ctx, t.ID, x.row, legacyIndexID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, 0, err
+	}
+	items, total := 0, 0
+	var batch []store.ItemWrite // written a few hundred rows a transaction
+	flush := func(over int) error {
+		if len(batch) <= over {
+			return nil
+		}
+		err := st.WriteItems(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	after := ""
+	for {
+		heads, err := st.ListItemHeadsAfter(ctx, t.ID, x.m.ID, after, 500)
 		if err != nil {
 			return 0, 0, err
 		}
-		for _, w := range words(content) {
-			idx.Words[w] = append(idx.Words[w], it.ID)
+		for _, h := range heads {
+			after = h.ID
+			it, err := st.Item(ctx, t.ID, x.m.ID, h.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted meanwhile (its mark brings the change)
+			} else if err != nil {
+				return 0, 0, err
+			}
+			content, err := x.s.readAll(ctx, x.ck, t, x.m, it, indexLimit)
+			if err != nil {
+				return 0, 0, err
+			}
+			ws := words(content)
+			clear(content)
+			tags := make([]string, len(ws))
+			for i, w := range ws {
+				tags[i] = x.prefix(w)
+			}
+			slices.Sort(tags)
+			w, err := x.seal(forwardRow(it.ID), forward{Version: it.Version, Tags: tags}, 0)
+			if err != nil {
+				return 0, 0, err
+			}
+			batch = append(batch, w)
+			items++
+			total += len(tags)
 		}
-		clear(content)
-		idx.Indexed[it.ID] = it.Version
+		if err := flush(0); err != nil {
+			return 0, 0, err
+		}
+		if len(heads) < 500 {
+			break
+		}
 	}
-	return len(idx.Indexed), len(idx.Words), s.saveIndex(ctx, t, m, ck, idx, ver)
+	passes := total/rebuildBudget + 1
+	distinct := 0
+	for pass := 0; pass < passes; pass++ {
+		byTag := map[string][]string{}
+		err := x.rows(ctx, "f:", "f:", 500, func(h store.Item) (bool, error) {
+			var fw forward
+			if _, _, err := x.read(ctx, h.ID, &fw); err != nil {
+				return false, err
+			}
+			id := strings.TrimPrefix(h.ID, "f:")
+			for _, p := range fw.Tags {
+				if share(p, passes) == pass {
+					byTag[p] = append(byTag[p], id)
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+		distinct += len(byTag)
+		for p, ids := range byTag {
+			slices.Sort(ids)
+			for i := 0; i < len(ids); i += pageCap {
+				j := min(i+pageCap, len(ids))
+				row := pageRow(p, lastPage)
+				if j < len(ids) {
+					row = pageRow(p, upper(ids[j]))
+				}
+				w, err := x.seal(row, postings{IDs: ids[i:j]}, 0)
+				if err != nil {
+					return 0, 0, err
+				}
+				batch = append(batch, w)
+				if err := flush(499); err != nil {
+					return 0, 0, err
+				}
+			}
+		}
+		if err := flush(0); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := x.writeMeta(ctx); err != nil {
+		return 0, 0, err
+	}
+	return items, distinct, nil
 }
 
-// Search returns the IDs of a mailbox's items that hold word, reading the
-// service-built index as the user (it catches up first, so it sees every
-// write that returned before it).
-func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word string) ([]string, error) {
+// pageRow is the row of the page of bucket prefix p below upper.
+func pageRow(p, upper string) string { return p + upper }
+
+// share is the pass of a build that takes the word of bucket prefix p.
+func share(p string, passes int) int {
+	b, _ := hex.DecodeString(p[2:6])
+	return (int(b[0])<<8 | int(b[1])) % passes
+}
+
+func (x *index) writeMeta(ctx context.Context) error {
+	var old meta
+	v, _, err := x.read(ctx, metaRow, &old)
+	if err != nil {
+		return err
+	}
+	w, err := x.seal(metaRow, meta{Format: indexFormat}, v)
+	if err != nil {
+		return err
+	}
+	return x.s.st.WriteItems(ctx, []store.ItemWrite{w})
+}
+
+// Search returns one page of the IDs of a mailbox's items that hold word,
+// in ID order: at most limit after the ID after. It reads the
+// service-built index as the user, catching it up first, so it sees every
+// write that returned before it; it opens only the pages of the word, from
+// after on.
+func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word, after string, limit int) ([]string, error) {
+	ws := words([]byte(word))
+	if len(ws) != 1 {
+		return nil, rule.Invalid(client.RuleSearchTerm, "search for one word of 2-64 letters or digits: q=WORD", "%q is not one word", word)
+	}
 	m, ck, err := s.open(ctx, t, MailboxRef(upn), "search")
 	if err != nil {
 		return nil, err
@@ -261,13 +709,34 @@ func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word s
 	if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
 		return nil, err
 	}
-	idx, _, err := s.loadIndex(ctx, t, m, ck)
-	if err != nil {
-		return nil, err
+	x := s.openIndex(t, m, ck)
+	defer x.close()
+	p := x.prefix(ws[0])
+	from, low := p, ""
+	if after != "" {
+		from = p + upper(after)
 	}
-	out := append([]string{}, idx.Words[strings.ToLower(strings.TrimSpace(word))]...)
-	sort.Strings(out)
-	return out, nil
+	out := []string{}
+	err = x.rows(ctx, p, from, 4, func(h store.Item) (bool, error) {
+		var page postings
+		if _, _, err := x.read(ctx, h.ID, &page); err != nil {
+			return false, err
+		}
+		high := strings.TrimPrefix(h.ID, p)
+		for _, id := range page.IDs {
+			u := upper(id)
+			if id <= after || u < low || high != lastPage && u >= high {
+				continue // before the cursor, or outside the page's range
+			}
+			out = append(out, id)
+			if len(out) == limit {
+				return false, nil
+			}
+		}
+		low = high
+		return true, nil
+	})
+	return out, err
 }
 
 // Reindex rebuilds a mailbox's search index as service-initiated work,
@@ -280,3 +749,7 @@ func (s *Service) Reindex(ctx context.Context, t store.ServiceTenant, upn string
 	}
 	return s.catchUpIndex(ctx, t, m, true)
 }
+
+// indexLimit is how much of an item's content the index reads: the first
+// 16 MiB of a large attachment.
+const indexLimit = 16 << 20

@@ -58,7 +58,8 @@ type Store interface {
 	PutItem(ctx context.Context, it store.Item) error
 	Item(ctx context.Context, tenant, mailbox, id string) (store.Item, error)
 	ListItems(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
-	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
+	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
+	WriteItems(ctx context.Context, ws []store.ItemWrite) error
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error)
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error

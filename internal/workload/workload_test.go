@@ -69,7 +69,7 @@ func TestOneContainerModel(t *testing.T) {
 			if err != nil || !bytes.Equal(got, []byte("second")) {
 				t.Fatalf("get: %q, %v; want the last version", got, err)
 			}
-			items, err := boxes.List(ctx, tn, tc.ref)
+			items, err := boxes.List(ctx, tn, tc.ref, "", 100)
 			if err != nil || len(items) == 0 || items[0].ID != tc.item || items[0].Sealed != nil {
 				t.Fatalf("list: %+v, %v; want %s without content", items, err, tc.item)
 			}
@@ -113,7 +113,7 @@ func TestMailboxRefReachesMailboxesOnly(t *testing.T) {
 		if _, err := boxes.Put(ctx, tn, ref, "x", "", strings.NewReader("planted"), workload.PutOptions{}); !rule.Is(err, rule.KindNotFound) {
 			t.Errorf("write %s through the mailbox routes: %v; want not found", id, err)
 		}
-		if _, err := boxes.List(ctx, tn, ref); !rule.Is(err, rule.KindNotFound) {
+		if _, err := boxes.List(ctx, tn, ref, "", 100); !rule.Is(err, rule.KindNotFound) {
 			t.Errorf("list %s through the mailbox routes: %v; want not found", id, err)
 		}
 		if err := boxes.DeleteItem(ctx, tn, ref, "chat"); !rule.Is(err, rule.KindNotFound) {
@@ -169,7 +169,7 @@ func TestEachSpaceReachesItsOwnKind(t *testing.T) {
 		if _, err := boxes.Put(ctx, tn, r, "doc", "", strings.NewReader("planted"), workload.PutOptions{}); !refused(err) {
 			t.Errorf("write %+v: %v; want refused", r, err)
 		}
-		if items, err := boxes.List(ctx, tn, r); !refused(err) {
+		if items, err := boxes.List(ctx, tn, r, "", 100); !refused(err) {
 			t.Errorf("list %+v: %d items, %v; want refused", r, len(items), err)
 		}
 		if err := boxes.DeleteItem(ctx, tn, r, "doc"); !refused(err) {
@@ -181,7 +181,7 @@ func TestEachSpaceReachesItsOwnKind(t *testing.T) {
 		if _, err := boxes.MailboxStatistics(ctx, tn, r.Name); !refused(err) {
 			t.Errorf("statistics of %+v: %v; want refused", r, err)
 		}
-		if _, err := boxes.Search(ctx, tn, r.Name, "secret"); !refused(err) {
+		if _, err := boxes.Search(ctx, tn, r.Name, "secret", "", 100); !refused(err) {
 			t.Errorf("search %+v: %v; want refused", r, err)
 		}
 		if _, _, err := boxes.Reindex(ctx, tn, r.Name); !refused(err) {

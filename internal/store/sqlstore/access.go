@@ -29,13 +29,6 @@ func (s *DB) AccessRequest(ctx context.Context, tenant, id string) (store.Access
 	return a, s.mapErr(err)
 }
 
-func (s *DB) ListAccessRequests(ctx context.Context, tenant string, limit int) ([]store.AccessRequest, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	return list(ctx, s, scanAccessRequest, `SELECT `+accessCols+` FROM svc_access_requests WHERE tenant = ? ORDER BY requested DESC, id DESC LIMIT ?`, tenant, limit)
-}
-
 func (s *DB) UpdateAccessRequest(ctx context.Context, a store.AccessRequest, prev string) error {
 	return changed(s.exec(ctx, `UPDATE svc_access_requests SET state = ?, decided_by = ?, decided = ?, used_by = ?, used = ? WHERE tenant = ? AND id = ? AND state = ?`,
 		a.State, a.DecidedBy, msPtr(a.Decided), a.UsedBy, msPtr(a.Used), a.Tenant, a.ID, prev))("access request " + a.ID + " is no longer " + prev)

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"ClusterSecrets", testClusterSecrets},
 		{"Uploads", testUploads},
+		{"Pages", testPages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -999,10 +1000,10 @@ func testAccessRequests(t *testing.T, s store.Store) {
 	equal(t, "access request", got, r1)
 	_, err = s.AccessRequest(ctx, "other-tenant", "a1")
 	wantErr(t, err, store.ErrNotFound)
-	rs, err := s.ListAccessRequests(ctx, ten, 0)
+	rs, err := s.ListAccessRequestsBefore(ctx, ten, store.PageKey{}, 0)
 	must(t, err)
 	equal(t, "access requests, newest first", rs, []store.AccessRequest{r2, r1})
-	rs, err = s.ListAccessRequests(ctx, ten, 1)
+	rs, err = s.ListAccessRequestsBefore(ctx, ten, store.PageKey{}, 1)
 	must(t, err)
 	equal(t, "one access request", rs, []store.AccessRequest{r2})
 

@@ -1,0 +1,91 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+
+	"github.com/customerkey/customerkey/internal/store"
+)
+
+// Keyset pages (SPEC D9): each listing pages by its whole sort key, with
+// an index that holds it (migration 0023), so a page deep in a listing
+// costs what the first one does and rows written meanwhile move no row
+// from one page to another. Row values ((a, b) > (?, ?)) read the same
+// in SQLite and PostgreSQL.
+
+// pageLimit bounds what one page query may return (0: 1000). The API
+// asks for one row more than a page holds, to know whether another
+// follows.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return 1000
+	}
+	return min(limit, 10000)
+}
+
+func (s *DB) ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error) {
+	size := "length(sealed)"
+	if s.d == postgres {
+		size = "octet_length(sealed)"
+	}
+	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created, blob, content_size FROM items WHERE tenant = ? AND mailbox = ? AND id > ? ORDER BY id LIMIT ?`,
+		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
+}
+
+func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, w := range ws {
+			it := w.Item
+			var res sql.Result
+			var err error
+			switch {
+			case w.Delete:
+				res, err = tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`), it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
+			case w.Prev == 0:
+				res, err = tx.ExecContext(ctx, s.q(`INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`), itemArgs(it)...)
+			default:
+				res, err = tx.ExecContext(ctx, s.q(`UPDATE items SET kind = ?, version = ?, sealed = ?, created = ?, blob = ?, summary = ?, content_size = ? WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`),
+					it.Kind, it.Version, it.Sealed, ms(it.Created), it.Blob, it.Summary, it.ContentSize, it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
+			}
+			if err := changed(res, err)("item " + it.ID + " is not at version " + strconv.FormatUint(uint64(w.Prev), 10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *DB) ListServiceTenantsAfter(ctx context.Context, after store.PageKey, limit int) ([]store.ServiceTenant, error) {
+	return list(ctx, s, scanServiceTenant, `SELECT id, name, created FROM svc_tenants WHERE lname > ? ORDER BY lname LIMIT ?`, strings.ToLower(after.ID), pageLimit(limit))
+}
+
+func (s *DB) ListTokensAfter(ctx context.Context, tenant string, after store.PageKey, limit int) ([]store.APIToken, error) {
+	if after.IsZero() {
+		return list(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE tenant = ? ORDER BY created, id LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE tenant = ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`, tenant, ms(after.Time), after.ID, pageLimit(limit))
+}
+
+func (s *DB) ListOnboardingRequestsAfter(ctx context.Context, tenant string, after store.PageKey, limit int) ([]store.OnboardingRequest, error) {
+	const cols = `SELECT id, tenant, scenario, created, body FROM onboarding_requests WHERE tenant = ?`
+	if after.IsZero() {
+		return list(ctx, s, scanOnboardingRequest, cols+` ORDER BY created, id LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanOnboardingRequest, cols+` AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`, tenant, ms(after.Time), after.ID, pageLimit(limit))
+}
+
+func (s *DB) ListJobsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.Job, error) {
+	if before.IsZero() {
+		return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? AND (created, id) < (?, ?) ORDER BY created DESC, id DESC LIMIT ?`, tenant, ms(before.Time), before.ID, pageLimit(limit))
+}
+
+func (s *DB) ListAccessRequestsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.AccessRequest, error) {
+	if before.IsZero() {
+		return list(ctx, s, scanAccessRequest, `SELECT `+accessCols+` FROM svc_access_requests WHERE tenant = ? ORDER BY requested DESC, id DESC LIMIT ?`, tenant, pageLimit(limit))
+	}
+	return list(ctx, s, scanAccessRequest, `SELECT `+accessCols+` FROM svc_access_requests WHERE tenant = ? AND (requested, id) < (?, ?) ORDER BY requested DESC, id DESC LIMIT ?`, tenant, ms(before.Time), before.ID, pageLimit(limit))
+}

@@ -1,0 +1,278 @@
+package workload_test
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/dep/deptest"
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/workload"
+)
+
+// vocabulary is the words of the generated mail: "w0" .. "w49999", drawn
+// with a Zipf law (s = 1.1), as words of real mail are: w0 is in almost
+// every item, w40000 in a few.
+const vocabulary = 50_000
+
+// mailbox is a generated mailbox of n items, written straight to the
+// store, sealed as the service seals them (no HTTP call per item), with
+// the postings of the words in track.
+type mailbox struct {
+	upn   string
+	m     store.Mailbox
+	ids   []string            // every item, in order
+	truth map[string][]string // word -> the IDs of the items that hold it, sorted
+}
+
+func content(r *rand.Rand, z *rand.Zipf, n int) []string {
+	ws := make([]string, n)
+	for i := range ws {
+		ws[i] = fmt.Sprintf("w%d", z.Uint64())
+	}
+	return ws
+}
+
+// fill writes n items of 30 words each to a new mailbox.
+func fill(t testing.TB, boxes *workload.Service, e *deptest.Env, upn string, n int, track []string) *mailbox {
+	t.Helper()
+	ctx := e.Ctx
+	if _, err := boxes.CreateMailbox(ctx, e.Tenant, upn, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := boxes.Mailbox(ctx, e.Tenant, upn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := boxes.Key(ctx, e.Tenant, m, keyring.Request{Initiator: keyring.Service, Reason: "test fill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Destroy()
+	tracked := map[string]bool{}
+	for _, w := range track {
+		tracked[w] = true
+	}
+	mb := &mailbox{upn: upn, m: m, truth: map[string][]string{}}
+	r := rand.New(rand.NewSource(int64(n)))
+	z := rand.NewZipf(r, 1.1, 1, vocabulary-1)
+	now := time.Now().UTC()
+	for i := range n {
+		id := fmt.Sprintf("m%07d", i)
+		ws := content(r, z, 30)
+		seen := map[string]bool{}
+		for _, w := range ws {
+			if tracked[w] && !seen[w] {
+				mb.truth[w] = append(mb.truth[w], id)
+			}
+			seen[w] = true
+		}
+		sealed, err := envelope.Seal(ck, workload.KeyID(m), envelope.Item{Tenant: e.Tenant.ID, Container: m.ID, ID: id, Version: 1}, []byte(strings.Join(ws, " ")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Vault.Store.PutItem(ctx, store.Item{Tenant: e.Tenant.ID, Mailbox: m.ID, ID: id, Kind: "message", Version: 1, Sealed: sealed, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		mb.ids = append(mb.ids, id)
+	}
+	return mb
+}
+
+// searchAll pages through a search, pageSize at a time, checking that the
+// IDs only go up (no repeat, no step back).
+func searchAll(t testing.TB, boxes *workload.Service, e *deptest.Env, upn, word string, pageSize int) []string {
+	t.Helper()
+	var out []string
+	after := ""
+	for {
+		page, err := boxes.Search(e.Ctx, e.Tenant, upn, word, after, pageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range page {
+			if id <= after {
+				t.Fatalf("search %s: %s after %s: a page went back or repeated", word, id, after)
+			}
+			after = id
+		}
+		out = append(out, page...)
+		if len(page) < pageSize {
+			return out
+		}
+	}
+}
+
+// TestSearchAndListAtScale: on a mailbox of 200k items, paged search
+// answers what a full scan finds, for words from the most common to rare
+// ones; and paged search and listing stay stable while writes go on: every
+// item there all along shows exactly once, in order (SPEC D9).
+func TestSearchAndListAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200k items: skipped with -short")
+	}
+	boxes, e := start(t)
+	ctx := e.Ctx
+	sample := []string{"w0", "w1", "w7", "w60", "w500", "w4000", "w30000", "w49998", "nosuchword"}
+	begin := time.Now()
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("CK_SEARCH_ITEMS")); err == nil && v > 0 {
+		n = v // a smaller mailbox for a quick run
+	}
+	mb := fill(t, boxes, e, "alice@contoso.com", n, sample)
+	t.Logf("%d items written in %s", n, time.Since(begin).Round(time.Millisecond))
+	begin = time.Now()
+	items, words, err := boxes.Reindex(ctx, e.Tenant, mb.upn)
+	if err != nil || items != n {
+		t.Fatalf("reindex: %d items, %v; want %d", items, err, n)
+	}
+	t.Logf("index built in %s: %d items, %d words", time.Since(begin).Round(time.Millisecond), items, words)
+
+	// The same answers as the full scan, whatever the page size.
+	for i, w := range sample {
+		size := []int{1000, 333, 100}[i%3]
+		got := searchAll(t, boxes, e, mb.upn, strings.ToUpper(w), size)
+		if want := mb.truth[w]; !slices.Equal(got, want) {
+			t.Errorf("search %s (pages of %d): %d items, want the full scan's %d (first difference at %d)", w, size, len(got), len(want), firstDiff(got, want))
+		}
+	}
+
+	// Pages stay stable while items are written and deleted. The writer
+	// adds items holding w0 and deletes some of those that had it, through
+	// the write path (each marks its item; each search catches up first).
+	common := mb.truth["w0"]
+	deleted := map[string]bool{}
+	for i := 3; i < len(common); i += len(common) / 40 {
+		deleted[common[i]] = true
+	}
+	added, gone := map[string]bool{}, map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writeErr error
+	wg.Go(func() {
+		toDelete := make([]string, 0, len(deleted))
+		for id := range deleted {
+			toDelete = append(toDelete, id)
+		}
+		slices.Sort(toDelete)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := fmt.Sprintf("n%05d", i) // after every m...: they land on the pages still to come
+			if i%2 == 1 {
+				id = fmt.Sprintf("a%05d", i) // before every m...: on pages already read
+			}
+			if _, err := boxes.Put(ctx, e.Tenant, workload.MailboxRef(mb.upn), id, "", strings.NewReader("w0 new item "+id), workload.PutOptions{}); err != nil {
+				writeErr = err
+				return
+			}
+			added[id] = true
+			if i < len(toDelete) {
+				if err := boxes.DeleteItem(ctx, e.Tenant, workload.MailboxRef(mb.upn), toDelete[i]); err != nil {
+					writeErr = err
+					return
+				}
+				gone[toDelete[i]] = true
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+	got := searchAll(t, boxes, e, mb.upn, "w0", 500)
+	listed := listAll(t, boxes, e, mb.upn, 1000)
+	close(stop)
+	wg.Wait()
+	if writeErr != nil {
+		t.Fatal(writeErr)
+	}
+	checkStable(t, "search w0", got, common, deleted, added)
+	checkStable(t, "list", listed, mb.ids, deleted, added)
+	t.Logf("while paging: %d items written, %d deleted", len(added), len(gone))
+
+	// Once the writes are done, the index holds exactly what a scan finds.
+	want := []string{}
+	for _, id := range common {
+		if !gone[id] {
+			want = append(want, id)
+		}
+	}
+	for id := range added {
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	if got := searchAll(t, boxes, e, mb.upn, "w0", 1000); !slices.Equal(got, want) {
+		t.Errorf("search w0 after the writes: %d items, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+	}
+}
+
+func listAll(t testing.TB, boxes *workload.Service, e *deptest.Env, upn string, pageSize int) []string {
+	t.Helper()
+	var out []string
+	after := ""
+	for {
+		page, err := boxes.List(e.Ctx, e.Tenant, workload.MailboxRef(upn), after, pageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page {
+			if it.Key <= after {
+				t.Fatalf("list: %s after %s: a page went back or repeated", it.Key, after)
+			}
+			after = it.Key
+			out = append(out, it.ID)
+		}
+		if len(page) < pageSize {
+			return out
+		}
+	}
+}
+
+// checkStable: every ID there all along (in before, not deleted) shows
+// once, and nothing shows that was never there.
+func checkStable(t *testing.T, what string, got, before []string, deleted, added map[string]bool) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, id := range got {
+		seen[id]++
+	}
+	lost := 0
+	for _, id := range before {
+		if !deleted[id] && seen[id] != 1 {
+			lost++
+			if lost < 5 {
+				t.Errorf("%s: %s shown %d times, want once", what, id, seen[id])
+			}
+		}
+	}
+	inBefore := map[string]bool{}
+	for _, id := range before {
+		inBefore[id] = true
+	}
+	for id := range seen {
+		if !inBefore[id] && !added[id] {
+			t.Errorf("%s: %s shown, but it was never written", what, id)
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%s: %d of %d items lost or repeated", what, lost, len(before))
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
