@@ -92,10 +92,6 @@ func hashName(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (d *DirStore) tenantDir(tenant string) string {
-	return filepath.Join(d.root, hashName(tenant))
-}
-
 func (d *DirStore) containerDir(tenant, container string) string {
 	return filepath.Join(d.root, hashName(tenant), hashName(container))
 }

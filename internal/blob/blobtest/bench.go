@@ -111,7 +111,9 @@ func Bench(b *testing.B, s blob.Store, dir string) {
 			}
 		}
 		report(b, st, rt)
-		s.Delete(ctx, r)
+		if err := s.Delete(ctx, r); err != nil {
+			b.Fatal(err)
+		}
 		os.Remove(name)
 	})
 }
