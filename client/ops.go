@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 )
 
@@ -431,14 +433,25 @@ func (c *Client) NewSite(ctx context.Context, tenant string, req NewSiteRequest)
 	return call[SiteInfo](ctx, c, http.MethodPost, tenantPath(tenant, "sites"), req)
 }
 
-// PutFile writes a new version of a site's file.
+// PutFile writes a new version of a site's file held in memory (see
+// PutFileFrom and UploadFile for large ones).
 func (c *Client) PutFile(ctx context.Context, tenant, site, file string, content []byte) (ItemInfo, error) {
-	return putRaw[ItemInfo](ctx, c, tenantPath(tenant, "sites", site, "files", file), content)
+	return c.PutFileFrom(ctx, tenant, site, file, bytes.NewReader(content), int64(len(content)), nil)
 }
 
-// File reads a version of a file (0: the latest).
+// File reads a version of a file (0: the latest) into memory, checked
+// against its digest (see OpenFile to stream a large one).
 func (c *Client) File(ctx context.Context, tenant, site, file string, version int) ([]byte, error) {
-	return c.getRaw(ctx, withQuery(tenantPath(tenant, "sites", site, "files", file), "version", itoa(version)))
+	f, err := c.OpenFile(ctx, tenant, site, file, version, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err == nil {
+		err = f.Verify()
+	}
+	return b, err
 }
 
 // Files lists a site's files with their versions (no content).

@@ -76,6 +76,34 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				ts.Value("vault").(*vaulttest.Env).Clock.Advance(d)
 			},
+			// genfile FILE SIZE writes SIZE bytes of a fixed pattern (byte i
+			// is i*7 mod 251): content no test keeps in the repository.
+			"genfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: genfile FILE SIZE")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = byte(i * 7 % 251)
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o600))
+			},
+			// slice FILE OFFSET LENGTH OUT writes LENGTH bytes of FILE from
+			// OFFSET to OUT (what a range read must give).
+			"slice": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 4 {
+					ts.Fatalf("usage: slice FILE OFFSET LENGTH OUT")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				off, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				n, err := strconv.Atoi(args[2])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[3]), b[off:off+n], 0o600))
+			},
 			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {
 					ts.Fatalf("usage: envfile VAR FILE")

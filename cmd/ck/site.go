@@ -188,34 +188,72 @@ func (a *app) siteCmd() *cobra.Command {
 		}}
 	create.Flags().StringVar(&geo, "geo", "NAM", "the site's geo")
 	fileCmd := &cobra.Command{Use: "file", Short: "A site's files, with versions"}
-	put := &cobra.Command{Use: "put SITE FILE (--data TEXT | --file F)", Short: "Write a new version of a file", Args: cobra.ExactArgs(2),
+	var resume, rng string
+	var partSize int64
+	var progress bool
+	put := &cobra.Command{Use: "put SITE FILE (--data TEXT | --file PATH)", Short: "Write a new version of a file, streamed from disk", Args: cobra.ExactArgs(2),
+		Long: `Write a new version of a file. The file is streamed: it is never held in
+memory, by ck or by the service, whatever its size (up to the service's
+limit, 250 GB by default). Its SHA-256 goes with it and the service stores
+it only if the bytes it received have it.
+
+A file larger than a part (--part-size, 8 MiB by default) is sent as a
+resumable upload, in parts:
+a dropped connection costs one part, sent again from where the upload
+stands. If ck itself is stopped, the upload is kept for a day: run the same
+command with --resume ID (the ID is printed) to send only what is missing.
+Progress is shown on stderr when it is a terminal (or with --progress).`,
+		Example: `  ck site file put finance deck.pptx --file ./deck.pptx
+  ck site file put finance video.mp4 --file ./video.mp4 --part-size 33554432
+  ck site file put finance video.mp4 --file ./video.mp4 --resume 5f0c...e1
+  tar c ./reports | ck site file put finance reports.tar --file -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			content, err := contentArg(data, file)
-			if err != nil {
-				return err
+			if data != "" && file != "" || data == "" && file == "" {
+				return fmt.Errorf("give --file PATH (- for stdin) or --data TEXT")
 			}
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			info, err := c.PutFile(cmd.Context(), t, args[0], args[1], content)
+			var info client.ItemInfo
+			if data != "" {
+				info, err = c.PutFile(cmd.Context(), t, args[0], args[1], []byte(data))
+			} else {
+				info, err = a.putFile(cmd.Context(), c, t, args[0], args[1], file, resume, partSize, progress)
+			}
 			return out(a, info, err, func(info client.ItemInfo) {
-				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, [][]string{{info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.FormatInt(info.Size, 10)}})
+				a.table([]string{"FILE", "VERSION", "SIZE"}, [][]string{{info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.FormatInt(info.Size, 10)}})
 			})
 		}}
 	put.Flags().StringVar(&data, "data", "", "content given inline")
-	put.Flags().StringVar(&file, "file", "", "content from this file")
-	get := &cobra.Command{Use: "get SITE FILE [--version N] [--out F]", Short: "Read a file (the latest version by default)", Args: cobra.ExactArgs(2),
+	put.Flags().StringVar(&file, "file", "", "content from this file (- for stdin)")
+	put.Flags().StringVar(&resume, "resume", "", "go on with the upload of this ID (printed when one stops)")
+	put.Flags().Int64Var(&partSize, "part-size", 8<<20, "bytes per part of a resumable upload (a multiple of 65536)")
+	transferFlags(put, &progress)
+	get := &cobra.Command{Use: "get SITE FILE [--version N] [--range FIRST-LAST] [--out PATH]", Short: "Read a file (the latest version by default), streamed", Args: cobra.ExactArgs(2),
+		Long: `Read a file, streamed to stdout or to --out PATH. A whole file is checked
+against the SHA-256 the service sealed with it; with --out it appears at
+PATH only once checked. --range reads only some bytes (the service opens
+only the chunks that hold them).`,
+		Example: `  ck site file get finance deck.pptx --out ./deck.pptx
+  ck site file get finance deck.pptx --version 2 --out ./deck-v2.pptx
+  ck site file get finance video.mp4 --range 0-1048575 --out ./head.bin
+  ck site file get finance log.txt --range -4096`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := parseRange(rng)
+			if err != nil {
+				return err
+			}
 			c, t, err := a.tenantClient(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
-			content, err := c.File(cmd.Context(), t, args[0], args[1], version)
-			return a.writeContent(content, err, outFile)
+			return a.getFile(cmd.Context(), c, t, args[0], args[1], version, r, outFile, progress)
 		}}
 	get.Flags().IntVar(&version, "version", 0, "a version number (default: the latest)")
 	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
+	get.Flags().StringVar(&rng, "range", "", "only these bytes: FIRST-LAST, FIRST- or -COUNT")
+	transferFlags(get, &progress)
 	var pg *paging
 	list := &cobra.Command{Use: "list SITE", Short: "List a site's file versions", Args: cobra.ExactArgs(1),
 		Example: pageExample("ck site file list finance"),

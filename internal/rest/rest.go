@@ -73,20 +73,58 @@ func Path(segments ...string) string {
 // the answer's body when its status is 2xx; otherwise the error Problem
 // makes of it.
 func (c *Client) Send(ctx context.Context, method, path string, body *Body) ([]byte, error) {
+	var r Request
+	if body != nil {
+		r.Body, r.Length, r.Replay = bytes.NewReader(body.Data), int64(len(body.Data)), true
+		r.Header = http.Header{"Content-Type": {body.ContentType}}
+	}
+	resp, err := c.Stream(ctx, method, path, r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
+}
+
+// Request is a streamed request's body and headers.
+type Request struct {
+	Body   io.Reader // nil: none
+	Length int64     // the body's length; -1 if not known
+	Header http.Header
+	// Replay: Body is an io.Seeker the request may be sent again from
+	// (to another server); a stream is sent once, to the first server.
+	Replay bool
+}
+
+// Stream sends method path with r's body and headers and returns the
+// answer, its body unread (the caller closes it), when its status is 2xx;
+// otherwise the error Problem makes of it. Neither side is held in memory.
+func (c *Client) Stream(ctx context.Context, method, path string, r Request) (*http.Response, error) {
 	var resp *http.Response
 	var err error
-	for _, base := range c.Bases {
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body.Data)
+	for i, base := range c.Bases {
+		if i > 0 && r.Body != nil {
+			s, ok := r.Body.(io.Seeker)
+			if !r.Replay || !ok {
+				break
+			}
+			if _, err := s.Seek(0, io.SeekStart); err != nil {
+				break
+			}
 		}
 		var req *http.Request
-		req, err = http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, rd)
+		req, err = http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, r.Body)
 		if err != nil {
 			return nil, err
 		}
-		if body != nil && body.ContentType != "" {
-			req.Header.Set("Content-Type", body.ContentType)
+		if r.Body != nil && r.Length >= 0 {
+			req.ContentLength = r.Length
+			if r.Length == 0 {
+				req.Body = http.NoBody
+			}
+		}
+		for k, v := range r.Header {
+			req.Header[k] = v
 		}
 		if c.Token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.Token)
@@ -109,18 +147,18 @@ func (c *Client) Send(ctx context.Context, method, path string, body *Body) ([]b
 		}
 		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
-	if err != nil {
-		return nil, err
-	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
+		if err != nil {
+			return nil, err
+		}
 		if c.Problem != nil {
 			return nil, c.Problem(resp.StatusCode, data)
 		}
 		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
 	}
-	return data, nil
+	return resp, nil
 }
 
 // Do sends in as JSON (none if nil) and decodes the JSON answer into out
