@@ -62,9 +62,9 @@ type Config struct {
 
 // Limits are the largest contents the API takes, in bytes (0: default).
 type Limits struct {
-	File   int64 `json:"file,omitempty" yaml:"file,omitempty"`     // a site's file (default 250 GB, as SharePoint)
-	Item   int64 `json:"item,omitempty" yaml:"item,omitempty"`     // a mailbox item or attachment (default 150 MB, as Exchange Online)
-	Record int64 `json:"record,omitempty" yaml:"record,omitempty"` // a multi-workload record (default 250 GB)
+	File   int64 `json:"file,omitempty"`   // a site's file (default 250 GB, as SharePoint)
+	Item   int64 `json:"item,omitempty"`   // a mailbox item or attachment (default 150 MB, as Exchange Online)
+	Record int64 `json:"record,omitempty"` // a multi-workload record (default 250 GB)
 }
 
 func (l Limits) withDefaults() Limits {

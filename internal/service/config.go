@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/vaultclient"
@@ -120,6 +121,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Logging.Validate(), c.Store.Validate())
 	if c.Service != nil && c.Shared() {
 		errs = append(errs, c.sharedSecrets())
+		if c.Service.Blobs.Dir != "" {
+			errs = append(errs, fieldErr("service.blobs.dir", "drop it: nodes over one database share large items through the database", "a directory is one node's, but this node is one of several (cluster.shared)"))
+		}
 	}
 	if c.Service != nil {
 		errs = append(errs, c.Service.Validate(), c.Vaults.Validate(), c.Keystore.Validate(), c.Signer.Validate(),
@@ -295,6 +299,19 @@ type ServiceConfig struct {
 	Names []string `json:"names,omitempty"`
 	// TLS is a certificate of your own instead of the local CA's.
 	TLS TLSFiles `json:"tls"`
+	// Blobs says where the sealed chunks of large items live (SPEC D8).
+	Blobs BlobsConfig `json:"blobs"`
+	// Limits are the largest contents the API takes, in bytes (0: the
+	// default: files 250 GB, mailbox items 150 MB, records 250 GB).
+	Limits api.Limits `json:"limits"`
+}
+
+// BlobsConfig is where the sealed chunks of large items live.
+type BlobsConfig struct {
+	// Dir keeps them in files under a directory of this node: faster
+	// than the database, for one node only. Empty: in the database (the
+	// default), which every node over one PostgreSQL shares.
+	Dir string `json:"dir,omitempty"`
 }
 
 // TLSFiles is a PEM certificate chain and its private key.
@@ -312,6 +329,9 @@ func (s ServiceConfig) Validate() error {
 		}
 	}
 	errs = append(errs, s.TLS.validate("service.tls"))
+	if s.Limits.File < 0 || s.Limits.Item < 0 || s.Limits.Record < 0 {
+		errs = append(errs, fieldErr("service.limits", "give sizes in bytes, or 0 for the default", "a limit is negative"))
+	}
 	if s.TLS.CertFile != "" && len(s.Names) > 0 {
 		errs = append(errs, fieldErr("service.names", "put the names into your certificate, or drop service.tls to let the local CA issue one", "names are for the local CA's certificate, but service.tls gives a certificate"))
 	}

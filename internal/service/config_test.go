@@ -111,6 +111,15 @@ func TestValidate(t *testing.T) {
 		{"postgres no host", func(c *Config) { c.Store.Postgres = "postgres:///ck" }, "store.postgres"},
 		{"listen", func(c *Config) { c.Service.Listen = "9443" }, "service.listen"},
 		{"half a TLS pair", func(c *Config) { c.Service.TLS.CertFile = "c.pem" }, "service.tls"},
+		{"negative limit", func(c *Config) { c.Service.Limits.File = -1 }, "service.limits"},
+		{"blob directory on a shared node", func(c *Config) {
+			c.Store.Postgres = "postgres://db/ck"
+			c.Operator.Token, c.Keystore.File, c.Signer.KeyFile = Secret(strings.Repeat("t", 32)), "k.json", "s.key"
+			c.Service.Blobs.Dir = "/var/lib/ck/blobs"
+		}, "service.blobs.dir"},
+		{"blob directory and limits", func(c *Config) {
+			c.Service.Blobs.Dir, c.Service.Limits.File = "/var/lib/ck/blobs", 1 << 30
+		}, ""},
 		{"names with own certificate", func(c *Config) {
 			c.Service.TLS = TLSFiles{"c.pem", "k.pem"}
 			c.Service.Names = []string{"x"}

@@ -32,7 +32,9 @@ import (
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyfile"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -213,11 +215,17 @@ func (s *Service) buildService(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var blobs blob.Store // nil: the database
+	if dir := cfg.Service.Blobs.Dir; dir != "" {
+		if blobs, err = blob.Dir(dir, envelope.ChunkSize+envelope.TagSize); err != nil {
+			return fmt.Errorf("service.blobs.dir: %w", err)
+		}
+	}
 	if s.api, err = NewAPI(Parts{
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
 		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
 		RevocationProbe: time.Duration(cfg.Revocation.ProbeInterval), Events: s.bus,
-		Metrics: s.metrics, Ready: s.readyChecks(),
+		Metrics: s.metrics, Ready: s.readyChecks(), Blobs: blobs, Limits: cfg.Service.Limits,
 	}); err != nil {
 		return err
 	}
