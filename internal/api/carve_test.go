@@ -17,6 +17,7 @@ import (
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -82,6 +83,16 @@ func carve(t *testing.T, opts vaulttest.Options, rotate bool) {
 			t.Fatalf("put: %d %s", st, body)
 		}
 	}
+	// A large attachment: its sealed chunks live in the blob store, and
+	// the purge must delete every one of them (D8).
+	large := bytes.Repeat([]byte(carveMarker+" "), 300<<10/len(carveMarker))
+	if st, body := e.raw(e.admin, "PUT", T+"/mailboxes/alice@contoso.com/items/deck?kind=attachment", large); st != 200 {
+		t.Fatalf("put a large attachment: %d %s", st, body)
+	}
+	blobs := e.st.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
+	if ids, err := blobs.List(ctx, e.seed.Tenant, "alice@contoso.com"); err != nil || len(ids) != 1 {
+		t.Fatalf("the large attachment's blob: %v %v", ids, err)
+	}
 	// What the attacker keeps from before: the DEP row, the mailbox row,
 	// the items (a backup has them all).
 	d, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
@@ -127,6 +138,9 @@ func carve(t *testing.T, opts vaulttest.Options, rotate bool) {
 		}
 	}
 	after := e.copyDatabase(t, "after")
+	if ids, err := blobs.List(ctx, e.seed.Tenant, "alice@contoso.com"); err != nil || len(ids) != 0 {
+		t.Fatalf("blobs of the purged mailbox left: %v %v", ids, err)
+	}
 
 	// The surviving DEP's availability key still opens, under the new version.
 	sd := keyring.DEP{ID: survivor.ID, Tenant: survivor.Tenant, Kind: keyring.Mailbox}
