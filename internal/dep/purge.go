@@ -187,11 +187,13 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, 
 	if p.State != store.PurgeRequested {
 		return p, rule.Conflict(client.RulePurgeState, "nothing to approve: read the request (ck dep purge show "+p.Name+")", "the purge of %s is %s", p.Name, p.State)
 	}
-	if k.Registered.After(p.Requested) {
+	if !k.Registered.Before(p.Requested) {
 		// Registered under the open request (a race with the store's guard
 		// on PostgreSQL): not a key the officer had before the request.
+		// Times are kept to the millisecond, so a key of the request's own
+		// millisecond counts as after it (found as a flaky test).
 		return p, rule.Refused(client.RuleOfficerKeyDuringPurge, "an officer signs with the key registered before the purge was requested",
-			"the key of %s was registered at %s, after the purge of %s was requested", who, k.Registered.Format(time.RFC3339Nano), p.Name)
+			"the key of %s was registered at %s, not before the purge of %s was requested", who, k.Registered.Format(time.RFC3339Nano), p.Name)
 	}
 	if !client.VerifyPurge(k.PublicKey, Statement(p, who), sig) {
 		return p, rule.Refused(client.RuleApprovalSignature, "sign this request with the officer's own key (ck dep purge approve "+p.Name+" --key FILE); a signature over another request, or by another key, does not approve it",
