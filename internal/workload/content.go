@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/customerkey/customerkey/client"
@@ -110,7 +111,18 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if len(o.SHA256) != 0 && len(o.SHA256) != sha256.Size {
 		return store.Item{}, rule.Invalid(client.RuleContentDigest, "give the SHA-256 of the content (32 bytes)", "a digest of %d bytes is not a SHA-256", len(o.SHA256))
 	}
-	m, version, err := s.nextVersion(ctx, t, r, id)
+	hp := heads.Get().(*[]byte)
+	head := *hp
+	n, err := io.ReadFull(body, head)
+	defer func() { clear(head[:n]); heads.Put(hp) }()
+	small := err == io.EOF || err == io.ErrUnexpectedEOF
+	if err != nil && !small {
+		return store.Item{}, err
+	}
+	// A small write to an item kept in place needs no look at uploads in
+	// progress: if one of the same version commits later, it finds this
+	// version stored and gives way (CommitUpload).
+	m, version, err := s.nextVersion(ctx, t, r, id, !small || r.Space == Sites)
 	if err != nil {
 		return store.Item{}, err
 	}
@@ -120,10 +132,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	}
 	defer ck.Destroy()
 	stored := storedID(r, id, version)
-	head := make([]byte, envelope.ChunkSize+1)
-	defer clear(head)
-	n, err := io.ReadFull(body, head)
-	if err == io.EOF || err == io.ErrUnexpectedEOF { // one chunk or less: one piece
+	if small { // one chunk or less: one piece
 		content := head[:n]
 		if err := checkDigest(o.SHA256, sha256.Sum256(content)); err != nil {
 			return store.Item{}, err
@@ -143,8 +152,6 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		s.written(ctx, t, r, m, prev, id)
 		it.Size, it.ID = len(sealed), id
 		return it, nil
-	} else if err != nil {
-		return store.Item{}, err
 	}
 	u, st, err := s.begin(ctx, t, m, ck, r, id, kind, version, -1, o.SHA256)
 	if err != nil {
@@ -182,9 +189,14 @@ func storedID(r Ref, id string, version uint32) string {
 	return id
 }
 
+// heads are the buffers a write reads its first chunk (and a byte) into,
+// to tell a small item from a large one.
+var heads = sync.Pool{New: func() any { b := make([]byte, envelope.ChunkSize+1); return &b }}
+
 // nextVersion resolves the container a write goes to and the version it
-// writes: one past the stored one and past every upload in progress.
-func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref, id string) (store.Mailbox, uint32, error) {
+// writes: one past the stored one (and, with uploads, past every upload
+// in progress).
+func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref, id string, uploads bool) (store.Mailbox, uint32, error) {
 	var m store.Mailbox
 	var version uint32
 	var err error
@@ -206,14 +218,14 @@ func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref,
 			}
 		}
 	}
+	if err != nil || !uploads {
+		return m, version + 1, err
+	}
+	vs, err := s.st.UploadVersions(ctx, t.ID, m.ID, id)
 	if err != nil {
 		return m, 0, err
 	}
-	uploads, err := s.st.UploadVersions(ctx, t.ID, m.ID, id)
-	if err != nil {
-		return m, 0, err
-	}
-	for _, v := range uploads {
+	for _, v := range vs {
 		version = max(version, v)
 	}
 	return m, version + 1, nil
