@@ -1,0 +1,153 @@
+package workload_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/rule"
+	"github.com/customerkey/customerkey/internal/workload"
+)
+
+// cutReader gives n bytes of r, then fails as a dropped connection does.
+type cutReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	if len(p) > c.n {
+		p = p[:c.n]
+	}
+	k, err := c.r.Read(p)
+	c.n -= k
+	return k, err
+}
+
+// blockReader gives its first byte, then waits until released.
+type blockReader struct {
+	first   bool
+	started chan struct{}
+	release chan struct{}
+	rest    io.Reader
+}
+
+func (b *blockReader) Read(p []byte) (int, error) {
+	if !b.first {
+		b.first = true
+		close(b.started)
+		<-b.release
+	}
+	return b.rest.Read(p)
+}
+
+func isRule(err error, id string) bool {
+	e, ok := rule.As(err)
+	return ok && e.Rule == id
+}
+
+// TestUploadNonceGuard (SPEC K8, D8): chunk i's nonce is fixed by i, so
+// a part cut off and sent again with other bytes over chunks it had
+// sealed is refused (without the check, two plaintexts would be sealed
+// under one nonce); sent again with the same bytes, it goes through; and
+// while a part writes, another is refused.
+func TestUploadNonceGuard(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	content := make([]byte, 4*envelope.ChunkSize+100)
+	rand.Read(content)
+	sum := sha256.Sum256(content)
+	u, err := boxes.BeginUpload(ctx, tn, r, "deck.pptx", "", int64(len(content)), workload.PutOptions{SHA256: sum[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.HasPrefix(u.State, []byte("sha\x03")) {
+		t.Fatal("the running digest is stored in the clear")
+	}
+	part1 := content[:2*envelope.ChunkSize]
+	// Cut off after a chunk and a half: chunk 0 is sealed and stored.
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, int64(len(part1)), &cutReader{r: bytes.NewReader(part1), n: envelope.ChunkSize * 3 / 2}); err == nil {
+		t.Fatal("a cut-off part succeeded")
+	}
+	if now, _ := boxes.Upload(ctx, tn, r, u.ID); now.Received != 0 || now.Written < envelope.ChunkSize {
+		t.Fatalf("after a cut-off part: received %d, written %d", now.Received, now.Written)
+	}
+	other := bytes.Clone(part1)
+	other[10] ^= 1 // chunk 0 with another byte
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, int64(len(other)), bytes.NewReader(other)); !isRule(err, client.RuleUploadPart) {
+		t.Fatalf("a part sent again with other bytes: %v, want %s", err, client.RuleUploadPart)
+	}
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, int64(len(part1)), bytes.NewReader(part1)); err != nil {
+		t.Fatalf("the part sent again with its bytes: %v", err)
+	}
+	if now, _ := boxes.Upload(ctx, tn, r, u.ID); bytes.HasPrefix(now.State, []byte("sha\x03")) || now.State == nil {
+		t.Fatalf("the running digest between parts: %x", now.State)
+	}
+
+	// One part writes at a time.
+	b := &blockReader{started: make(chan struct{}), release: make(chan struct{}), rest: bytes.NewReader(content[2*envelope.ChunkSize:])}
+	done := make(chan error, 1)
+	go func() {
+		_, it, err := boxes.UploadPart(ctx, tn, r, u.ID, 2*envelope.ChunkSize, -1, b)
+		if err == nil && it == nil {
+			err = errors.New("the last part did not commit the file")
+		}
+		done <- err
+	}()
+	<-b.started
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 2*envelope.ChunkSize, -1, bytes.NewReader(content[2*envelope.ChunkSize:])); !isRule(err, client.RuleUploadBusy) {
+		t.Errorf("a second part while one writes: %v, want %s", err, client.RuleUploadBusy)
+	}
+	close(b.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := get(ctx, boxes, tn, r, "deck.pptx", 0)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("the uploaded file: %d bytes, %v", len(got), err)
+	}
+
+	// An upload is reached through its own site only.
+	if _, _, err := boxes.CreateSite(ctx, tn, "legal", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	u2, err := boxes.BeginUpload(ctx, tn, r, "plan.docx", "", 200000, workload.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wrong := range []workload.Ref{workload.SiteRef("legal"), workload.MailboxRef("site:finance"), workload.RecordsRef("finance")} {
+		if _, err := boxes.Upload(ctx, tn, wrong, u2.ID); !rule.Is(err, rule.KindNotFound) {
+			t.Errorf("upload of finance through %+v: %v, want not found", wrong, err)
+		}
+		if _, _, err := boxes.UploadPart(ctx, tn, wrong, u2.ID, 0, -1, strings.NewReader("planted")); !rule.Is(err, rule.KindNotFound) {
+			t.Errorf("part of finance's upload through %+v: %v, want not found", wrong, err)
+		}
+	}
+	// Sizes an upload is not for.
+	for _, size := range []int64{0, envelope.ChunkSize, -5} {
+		if _, err := boxes.BeginUpload(ctx, tn, r, "tiny", "", size, workload.PutOptions{}); !isRule(err, client.RuleUploadSize) {
+			t.Errorf("an upload of %d bytes: %v, want %s", size, err, client.RuleUploadSize)
+		}
+	}
+	// A digest that does not match stores nothing.
+	u3, _ := boxes.BeginUpload(ctx, tn, r, "wrong", "", 70000, workload.PutOptions{SHA256: sum[:]})
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u3.ID, 0, 70000, bytes.NewReader(content[:70000])); !isRule(err, client.RuleContentDigest) {
+		t.Errorf("a wrong digest: %v, want %s", err, client.RuleContentDigest)
+	}
+	if _, err := get(ctx, boxes, tn, r, "wrong", 0); !rule.Is(err, rule.KindNotFound) {
+		t.Errorf("a file stored despite its digest: %v", err)
+	}
+}
