@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
@@ -142,4 +143,45 @@ func TestLargeContent(t *testing.T) {
 		t.Fatalf("blobs left after the delete: %v %v", ids, err)
 	}
 	var _ blob.Store = blobs
+}
+
+// TestLargeContentMoves (SPEC K7, D8): moving a mailbox to another DEP
+// re-wraps its container key only; a large attachment's chunks are not
+// touched (the same blob before and after) and it reads back whole.
+func TestLargeContentMoves(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	const item = T + "/mailboxes/alice@contoso.com/items/deck"
+	e.aliceOnDEP1()
+	content := make([]byte, 700<<10)
+	rand.Read(content)
+	if st, body := e.raw(e.admin, "PUT", item+"?kind=attachment", content); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	blobs := e.st.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
+	before, err := blobs.List(ctx, e.seed.Tenant, "alice@contoso.com")
+	if err != nil || len(before) != 1 {
+		t.Fatalf("blobs: %v %v", before, err)
+	}
+	if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("DEP-2: %d %v", st, body)
+	}
+	m0, _ := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com")
+	if st, _, body := e.call(e.admin, "PATCH", T+"/mailboxes/alice@contoso.com", `{"dataEncryptionPolicy":"DEP-2"}`); st != 202 && st != 200 {
+		t.Fatalf("Set-Mailbox: %d %v", st, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m, _ := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com"); m.DEP != m0.DEP && m.Target == "" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("alice not moved: %+v", m)
+		}
+	}
+	if after, _ := blobs.List(ctx, e.seed.Tenant, "alice@contoso.com"); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the move touched the blobs: %v, then %v", before, after)
+	}
+	if st, got := e.raw(e.admin, "GET", item, nil); st != 200 || !bytes.Equal(got, content) {
+		t.Fatalf("after the move: %d, %d bytes", st, len(got))
+	}
 }
