@@ -78,7 +78,7 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	r.ctx.SetReadDeadline(time.Now().Add(idleWait))
+	_ = r.ctx.SetReadDeadline(time.Now().Add(idleWait)) // without it (a server that cannot set one), the server's own timeouts hold
 	return r.r.Read(p)
 }
 
@@ -174,11 +174,11 @@ func streamOut(ctx context.Context, c *workload.Content, rangeHeader string) (*h
 			hctx.SetStatus(http.StatusOK)
 		}
 		w := hctx.BodyWriter()
-		var out io.Writer = w
+		out := w
 		if rw, ok := w.(http.ResponseWriter); ok {
 			rc := http.NewResponseController(rw)
 			out = writerFunc(func(p []byte) (int, error) {
-				rc.SetWriteDeadline(time.Now().Add(idleWait))
+				_ = rc.SetWriteDeadline(time.Now().Add(idleWait)) // likewise
 				return w.Write(p)
 			})
 		}
