@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +30,20 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// consoleE2E says why the console's browser tests cannot run here, or nil.
+func consoleE2E() error {
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		return errors.New("no /usr/bin/chromium (apt-get install chromium)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return errors.New("no node")
+	}
+	if _, err := os.Stat("../../internal/console/e2e/node_modules/playwright-core"); err != nil {
+		return errors.New("no playwright-core (cd internal/console/e2e && npm ci)")
+	}
+	return nil
+}
+
 // TestScripts runs the CLI sessions in testdata/script. Each script gets a
 // running two-region vault in $WORK/ck-data, with CK_CONFIG pointing at it,
 // and these extra commands:
@@ -46,7 +63,17 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		// console-e2e: the browser tests of the web console can run.
+		Condition: func(cond string) (bool, error) {
+			if cond != "console-e2e" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			return consoleE2E() == nil, nil
+		},
 		Setup: func(env *testscript.Env) error {
+			if dir, err := filepath.Abs("../../internal/console/e2e"); err == nil {
+				env.Setenv("CONSOLE_E2E", dir)
+			}
 			if strings.HasPrefix(filepath.Base(env.WorkDir), "script-dev") {
 				return nil
 			}
