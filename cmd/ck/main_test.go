@@ -63,12 +63,16 @@ func consoleE2E() error {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
-		// console-e2e: the browser tests of the web console can run.
+		// console-e2e: the browser tests of the web console can run;
+		// console-bench: and CK_CONSOLE_BENCH=1 asks for its numbers.
 		Condition: func(cond string) (bool, error) {
-			if cond != "console-e2e" {
-				return false, fmt.Errorf("unknown condition %q", cond)
+			switch cond {
+			case "console-e2e":
+				return consoleE2E() == nil, nil
+			case "console-bench": // the console's numbers: slow, on demand
+				return os.Getenv("CK_CONSOLE_BENCH") == "1" && consoleE2E() == nil, nil
 			}
-			return consoleE2E() == nil, nil
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Setup: func(env *testscript.Env) error {
 			if dir, err := filepath.Abs("../../internal/console/e2e"); err == nil {
