@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Every operation of the service API, one method each. tenant is always
@@ -438,8 +439,12 @@ func (c *Client) Job(ctx context.Context, tenant, id string) (Job, error) {
 
 // Audit reads one page of a tenant's audit log: at most limit records (0:
 // the service's maximum) after sequence number after.
-func (c *Client) Audit(ctx context.Context, tenant string, after int64, limit int) (AuditPage, error) {
-	return call[AuditPage](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "audit"), "after", strconv.FormatInt(after, 10), "limit", itoa(limit)), nil)
+//
+// With actions, the page holds only records of those actions among the
+// next limit records of the chain (it may hold none), and Next says where
+// to go on.
+func (c *Client) Audit(ctx context.Context, tenant string, after int64, limit int, actions ...string) (AuditPage, error) {
+	return call[AuditPage](ctx, c, http.MethodGet, withQuery(tenantPath(tenant, "audit"), "after", strconv.FormatInt(after, 10), "limit", itoa(limit), "action", strings.Join(actions, ",")), nil)
 }
 
 // AuditHead is the service's signed statement of where the tenant's audit

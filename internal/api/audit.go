@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -81,8 +82,9 @@ func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[client.Aud
 
 func (s *Server) readAudit(ctx context.Context, in *struct {
 	TenantPath
-	After int64 `query:"after" minimum:"0" doc:"Return records after this sequence number"`
-	Limit int   `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
+	After  int64  `query:"after" minimum:"0" doc:"Return records after this sequence number"`
+	Limit  int    `query:"limit" minimum:"0" maximum:"10000" doc:"At most this many records (default and maximum 10000)"`
+	Action string `query:"action" maxLength:"256" doc:"Only records of these actions (comma-separated, e.g. alert), among the next limit records of the chain: a page may hold fewer, and next says where to go on"`
 }) (*body[client.AuditPage], error) {
 	limit := in.Limit
 	if limit == 0 {
@@ -92,9 +94,17 @@ func (s *Server) readAudit(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	out := client.AuditPage{Value: make([]client.AuditRecord, len(rs))}
-	for i, r := range rs {
-		out.Value[i] = audit.JSON(r)
+	want := map[string]bool{}
+	for _, a := range strings.Split(in.Action, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			want[a] = true
+		}
+	}
+	out := client.AuditPage{Value: []client.AuditRecord{}}
+	for _, r := range rs {
+		if len(want) == 0 || want[r.Action] {
+			out.Value = append(out.Value, audit.JSON(r))
+		}
 	}
 	if len(rs) == limit {
 		out.Next = rs[len(rs)-1].Seq

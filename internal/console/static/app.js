@@ -193,13 +193,13 @@ async function overview() {
     : h('p', {}, mine.length ? 'All ' + mine.length + ' DEPs are healthy.' : 'No customer DEPs yet.'));
   if (may('audit')) {
     // Alerts: a cached key whose refresh keeps failing before it expires
-    // (the keyring records them in the audit chain), among the last 200
-    // records: the audit API has no filter by action (docs/console.md).
+    // (the keyring records them in the audit chain), among the last 5,000
+    // records, filtered by the service.
     const head = await get(t('/audit/head'));
-    const after = Math.max(0, head.seq - 200);
-    const page = await get(t('/audit?after=' + after + '&limit=200'));
+    const after = Math.max(0, head.seq - 5000);
+    const page = await get(t('/audit?after=' + after + '&limit=5000&action=alert'));
     const alerts = (page.value || []).filter(r => r.action === 'alert').reverse();
-    out.push(h('h2', {}, 'Alerts (the last 200 audit records)'));
+    out.push(h('h2', {}, 'Alerts (the last 5,000 audit records)'));
     out.push(alerts.length ? table(['When', 'What'], alerts.slice(0, 20).map(r => [when(r.time), r.reason || r.target]))
       : h('p', {}, 'No alert: no cached key failed to refresh before it expires.'));
   }
