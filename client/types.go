@@ -219,7 +219,6 @@ type SetDEPRequest struct {
 type DEPHealth struct {
 	DEP   string         `json:"dep"`
 	Name  string         `json:"name"`
-	Kind  string         `json:"kind,omitempty" enum:"mailbox,site,mdep"`
 	State string         `json:"state" enum:"healthy,degraded,unhealthy,unknown"`
 	Cause string         `json:"cause,omitempty"`
 	Since *time.Time     `json:"since,omitempty" doc:"When the DEP entered this state, as this service instance saw it"`
@@ -227,6 +226,7 @@ type DEPHealth struct {
 	// Revoked is set while the DEP is revoked (T1): the availability key
 	// serves nothing for it until a customer key unwraps again.
 	Revoked *Revocation `json:"revoked,omitempty" doc:"Set while the DEP is revoked: nothing is served with the availability key until a customer key unwraps again"`
+	Kind    string      `json:"kind,omitempty" enum:"mailbox,site,mdep"`
 }
 
 // DEPHealths is every customer DEP of a tenant with its health as the

@@ -20,7 +20,7 @@ type consoleLink struct {
 }
 
 func (a *app) consoleCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "console", Short: "The web console for tenant admins (served by ck dev and ck server at /console/)"}
+	cmd := &cobra.Command{Use: "console", Short: "The web console for tenant admins, served at /console/ on the service's listener"}
 	var validFor time.Duration
 	var reuse, noBrowser bool
 	open := &cobra.Command{

@@ -65,7 +65,7 @@ func (s *Server) routes() {
 	add(s, route{id: "ready", method: "GET", path: "/readyz", summary: "Readiness: the database answers a query and the keystore its current version; else 503 naming what is down", tag: "service", timeout: 10 * time.Second}, s.ready)
 	add(s, route{id: "metrics", method: "GET", path: "/metrics", summary: "Prometheus metrics of this node: keyring, HTTP, jobs, vault calls, events (operator)", tag: "service", roles: operator}, s.metrics)
 	add(s, route{id: "whoami", method: "GET", path: "/v1/me", summary: "Who the token belongs to", tag: "service", roles: everyone}, s.whoami)
-	add(s, route{id: "verify-shred-certificate", method: "POST", path: "/v1/service/certificates/verify", summary: "Verify a crypto-shred certificate file (the body, as downloaded) against the service's signing key, with every officer's signature over the purge it states; valid false says why (no token needed; ck dep purge verify does the same offline)", tag: "service", maxBody: 1 << 20}, s.verifyCertificate)
+	add(s, route{id: "verify-shred-certificate", method: "POST", path: "/v1/service/certificates/verify", summary: "Verify a crypto-shred certificate file (the body, as downloaded) against the service's signing key, with every officer's signature over the purge it states; valid false says why (no token needed; offline: ck dep purge verify FILE)", tag: "service", maxBody: 1 << 20}, s.verifyCertificate)
 	add(s, route{id: "get-service-signing-key", method: "GET", path: "/v1/service/signing-key", summary: "The service's Ed25519 public key, which verifies crypto-shred certificates (no token needed)", tag: "service"}, s.signingKey)
 
 	// Tenants, tokens, plans and licences.
