@@ -57,9 +57,13 @@ func Handler() http.Handler {
 			return err
 		}
 		var gz bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		w.Write(b)
-		w.Close()
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // a valid level: no error
+		if _, err := zw.Write(b); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
 		sum := sha256.Sum256(b)
 		ct := mime.TypeByExtension(path.Ext(p))
 		if strings.HasSuffix(p, ".js") {
