@@ -46,7 +46,9 @@ func TestBrowserVerifier(t *testing.T) {
 		return out
 	}
 	cp := func() []client.AuditRecord { return js(slices.Clone(chain)) }
-	head := func(seq int64, hash []byte) *client.AuditHead { return &client.AuditHead{Tenant: "t1", Seq: seq, Hash: hash} }
+	head := func(seq int64, hash []byte) *client.AuditHead {
+		return &client.AuditHead{Tenant: "t1", Seq: seq, Hash: hash}
+	}
 	type tc struct {
 		Name    string               `json:"name"`
 		Records []client.AuditRecord `json:"records,omitempty"`
