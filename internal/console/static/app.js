@@ -150,6 +150,9 @@ async function route() {
 }
 
 document.getElementById('signout').addEventListener('click', () => {
+  generation++; // stops the page's polling
+  timers.forEach(clearTimeout);
+  timers = [];
   session.token = ''; session.me = null; session.tenant = null;
   location.hash = '';
   signInPage();
