@@ -52,8 +52,9 @@ export function keyParts(uri) {
 
 export function keyCell(uri) {
   const k = keyParts(uri);
-  return h('div', {}, h('div', {}, 'vault ', h('strong', {}, k.vault), ', key ', h('strong', {}, k.name)),
-    h('div', { class: 'mono note' }, 'version ' + k.version), h('div', { class: 'mono note' }, uri));
+  return h('div', { class: 'key' }, h('div', {}, 'vault ', h('strong', {}, k.vault), ', key ', h('strong', {}, k.name)),
+    h('div', { class: 'mono note' }, 'version ' + k.version),
+    h('details', { class: 'uri' }, h('summary', { class: 'note' }, 'key URI'), h('div', { class: 'mono note' }, uri)));
 }
 
 // confirmBox guards a destructive action: it says what will happen (in
