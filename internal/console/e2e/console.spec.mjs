@@ -134,8 +134,9 @@ test('a geo rolls from Rolling to Registered with the % moving', async (page) =>
   const seen = [];
   let shot = false;
   for (const deadline = Date.now() + 120000; Date.now() < deadline;) {
-    const s = (await state.innerText()).trim();
-    const pct = Number((await page.locator('.geo-progress[data-geo=NAM] .pct').innerText()).replace('%', ''));
+    // State and % in one read: the console may redraw between two.
+    const [s, pct] = await page.evaluate(() => [document.querySelector('.geo-state[data-geo=NAM]').innerText.trim(),
+      Number(document.querySelector('.geo-progress[data-geo=NAM] .pct').innerText.replace('%', ''))]);
     if (!seen.length || seen[seen.length - 1].s !== s || seen[seen.length - 1].pct !== pct) seen.push({ s, pct });
     if (s === 'Rolling' && pct > 0 && pct < 100 && !shot) {
       await page.screenshot({ path: path.join(OUT, 'geo-rolling.png'), fullPage: true });
@@ -150,6 +151,7 @@ test('a geo rolls from Rolling to Registered with the % moving', async (page) =>
   assert(rolling.length > 0, 'never saw Rolling: ' + JSON.stringify(seen));
   assert(rolling.some(x => x.pct > 0 && x.pct < 100), 'the % did not move while Rolling: ' + JSON.stringify(seen));
   assert(last.s === 'Registered' && last.pct === 100, 'did not end Registered at 100%: ' + JSON.stringify(last));
+  assert(!seen.some(x => x.s === 'Registered' && x.pct < 100), 'Registered before every site was done: ' + JSON.stringify(seen));
   const job = (await api('spo', 'GET', '/v1/tenants/Contoso/jobs')).body.value.find(j => j.kind === 'rewrap-sites' && j.state === 'succeeded' && j.total === n + 1);
   if (job) console.log('  the roll of ' + job.total + ' sites took ' + (Date.parse(job.updated) - Date.parse(job.created)) + ' ms');
   // The jobs page has the roll's job, done.
