@@ -273,6 +273,41 @@ test('a destructive action needs the name typed again', async (page) => {
   assert(refusal.includes('R6.KeysRevoked') && refusal.includes('Fix:'), 'refusal: ' + refusal);
 });
 
+test('a purge is requested from the console once the keys refuse', async (page) => {
+  await signIn(page, 'exo');
+  await go(page, 'purge', 'Purge');
+  ck('vault', 'access-policy', 'remove', 'ContosoAKV01', '--spn', EXO_APP);
+  ck('vault', 'access-policy', 'remove', 'ContosoAKV02', '--spn', EXO_APP);
+  try {
+    await page.getByLabel(/Mailbox DEP/).fill('Contoso-EXO-Leave');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByLabel('Reason').fill('Leaving the service');
+    await page.getByLabel(/Contact/).fill('cso@contoso.com');
+    await page.getByLabel('Type Contoso-EXO-Leave to confirm').fill('Contoso-EXO-Leave');
+    await page.getByRole('button', { name: 'Request the permanent data purge' }).click();
+    await page.locator('[data-field=State]').waitFor();
+    const state = await page.locator('[data-field=State]').innerText();
+    const approvals = await page.locator('[data-field=Approvals]').innerText();
+    assert(state === 'Requested' && approvals === '0 of 1', 'after the request: ' + state + ', ' + approvals);
+    assert((await page.locator('#purge-result').innerText()).includes('ck dep purge approve Contoso-EXO-Leave --key FILE'), 'how officers approve');
+    const d = await api('exo', 'GET', '/v1/tenants/Contoso/dataEncryptionPolicies/Contoso-EXO-Leave');
+    assert(d.body.enabled === false, 'a DEP with a purge request stays assignable: ' + JSON.stringify(d.body));
+  } finally {
+    ck('vault', 'access-policy', 'set', 'ContosoAKV01', '--spn', EXO_APP, '--key-permissions', 'get,wrapKey,unwrapKey');
+    ck('vault', 'access-policy', 'set', 'ContosoAKV02', '--spn', EXO_APP, '--key-permissions', 'get,wrapKey,unwrapKey');
+  }
+});
+
+test('a compliance admin assigns the multi-workload DEP', async (page) => {
+  await signIn(page, 'cso');
+  await go(page, 'policies', 'Policies');
+  await page.getByLabel('Assign to all multi-workload data').selectOption('Contoso_Global_2');
+  await page.getByRole('button', { name: 'Assign', exact: true }).click();
+  await page.getByText('Assigned: Contoso_Global_2').waitFor();
+  const a = await api('cso', 'GET', '/v1/tenants/Contoso/m365DataAtRestEncryptionPolicyAssignment');
+  assert(a.body.dataEncryptionPolicy === 'Contoso_Global_2', 'assignment: ' + JSON.stringify(a.body));
+});
+
 test('a mailbox shows its DEP, and unassigning needs its address typed', async (page) => {
   await signIn(page, 'exo');
   await go(page, 'mailboxes', 'Mailboxes');
