@@ -308,6 +308,27 @@ test('a compliance admin assigns the multi-workload DEP', async (page) => {
   assert(a.body.dataEncryptionPolicy === 'Contoso_Global_2', 'assignment: ' + JSON.stringify(a.body));
 });
 
+test('a global admin approves one access request and denies another', async (page) => {
+  await signIn(page, 'admin');
+  await go(page, 'access', 'Access requests');
+  const global = page.locator('tr').filter({ has: page.locator('td:nth-child(3)', { hasText: /^Contoso_Global$/ }) });
+  const other = page.locator('tr').filter({ has: page.locator('td:nth-child(3)', { hasText: /^Contoso_Global_2$/ }) });
+  assert((await global.innerText()).includes('Pending') && (await other.innerText()).includes('Pending'), 'pending: ' + await page.locator('main').innerText());
+  await global.getByRole('button', { name: 'Approve…' }).click();
+  const words = await global.locator('form.confirm').innerText();
+  assert(words.includes('roll the multi-workload DEP back to service-managed keys') && words.includes('incident 4713'), 'approval words: ' + words);
+  const ok = global.getByRole('button', { name: 'Approve the rollback' });
+  assert(await ok.isDisabled(), 'approve enabled before the DEP name is typed');
+  await global.getByLabel('Type Contoso_Global to confirm').fill('Contoso_Global');
+  await ok.click();
+  await page.locator('tr').filter({ has: page.locator('td:nth-child(3)', { hasText: /^Contoso_Global$/ }) }).getByText('Approved by admin@contoso.com').waitFor();
+  await page.locator('tr').filter({ has: page.locator('td:nth-child(3)', { hasText: /^Contoso_Global_2$/ }) }).getByRole('button', { name: 'Deny' }).click();
+  await page.locator('tr').filter({ has: page.locator('td:nth-child(3)', { hasText: /^Contoso_Global_2$/ }) }).getByText('Denied by admin@contoso.com').waitFor();
+  const rs = (await api('admin', 'GET', '/v1/tenants/Contoso/accessRequests')).body.value;
+  const st = Object.fromEntries(rs.map(r => [r.depName, r.state]));
+  assert(st.Contoso_Global === 'Approved' && st.Contoso_Global_2 === 'Denied', 'API: ' + JSON.stringify(st));
+});
+
 test('a mailbox shows its DEP, and unassigning needs its address typed', async (page) => {
   await signIn(page, 'exo');
   await go(page, 'mailboxes', 'Mailboxes');
@@ -338,6 +359,9 @@ test('a role sees only its pages, and the API refuses the others', async (page) 
   await page.goto(SERVICE + '/console/#/audit');
   await page.getByRole('heading', { name: 'Not available' }).waitFor();
   assert((await api('exo', 'GET', '/v1/tenants/Contoso/audit')).status === 403, 'the API lets an exchange admin read the audit log');
+  assert((await api('exo', 'GET', '/v1/tenants/Contoso/accessRequests')).status === 403, 'the API lets an exchange admin read access requests');
+  await page.goto(SERVICE + '/console/#/access');
+  await page.getByRole('heading', { name: 'Not available' }).waitFor();
 
   const spo = await newPage();
   await signIn(spo, 'spo');

@@ -24,6 +24,7 @@ const pages = [
   { id: 'jobs', title: 'Jobs', roles: ALL, render: jobs },
   { id: 'audit', title: 'Audit', roles: can.audit, render: audit },
   { id: 'purge', title: 'Purge', roles: can.purge, render: purge },
+  { id: 'access', title: 'Access requests', roles: [GLOBAL], render: accessRequests },
 ];
 
 // The scenarios and DEP kinds a role works with.
@@ -522,4 +523,43 @@ async function purge() {
     try { await show(input.value.trim()); } catch (e) { out.replaceChildren(errorBox(e)); }
   });
   return [h('p', { class: 'note' }, 'The data purge path of a mailbox DEP: the request, its state, the officers\' approvals and the certificate.'), form, out];
+}
+
+// ---- access requests (T5: the operator acts on data only with consent) ----
+
+const accessWords = {
+  recover: 'move every mailbox of the DEP, whose customer keys are both lost, to the target DEP through the availability key',
+  'recover-geo': 'move every site of the geo, whose keys are both lost, to a new site DEP on the keys named, through the availability key',
+  rollback: 'roll the multi-workload DEP back to service-managed keys: unassign it and re-wrap every workload container',
+};
+
+async function accessRequests() {
+  const rs = await list(t('/accessRequests'));
+  if (!rs.length) return h('p', {}, 'The operator has asked for no access to your data.');
+  return [h('p', { class: 'note' }, 'Like Customer Lockbox: the service operator acts on your data (a key-loss recovery, a rollback) only with a request you approved, once, until it expires. Every step is in your audit log.'),
+    table(['Requested', 'Action', 'On', 'Reason', 'Expires', 'State', 'Decide'], rs.map(r => {
+      const cell = h('div', { class: 'decide', 'data-request': r.id });
+      if (r.state === 'Pending' && !r.expired) {
+        const approve = h('button', { type: 'button' }, 'Approve…');
+        const deny = h('button', { type: 'button', class: 'secondary' }, 'Deny');
+        const on = r.depName || r.dep;
+        approve.addEventListener('click', () => {
+          approve.disabled = true;
+          cell.append(confirmBox({
+            name: on, button: 'Approve the ' + r.action,
+            what: 'Approve: the operator may ' + (accessWords[r.action] || r.action) + ', once, until ' + when(r.expires) + '.',
+            words: ['Asked by ' + r.requestedBy + ': ' + r.reason, 'Approve only what you asked for or expect; deny anything else.'],
+            onConfirm: async () => { await call('POST', t('/accessRequests/' + encodeURIComponent(r.id) + '/approve')); route(); },
+          }));
+        });
+        deny.addEventListener('click', async () => {
+          try { await call('POST', t('/accessRequests/' + encodeURIComponent(r.id) + '/deny')); route(); } catch (e) { cell.append(errorBox(e)); }
+        });
+        cell.append(approve, ' ', deny);
+      } else if (r.decidedBy) {
+        cell.append(r.state + ' by ' + r.decidedBy + (r.decided ? ', ' + when(r.decided) : ''));
+      }
+      return [r.requestedBy + ', ' + when(r.requested), r.action, (r.depName || r.dep) + (r.targetName || r.target ? ' → ' + (r.targetName || r.target) : ''),
+        r.reason, when(r.expires) + (r.expired ? ' (expired)' : ''), badge(r.state), cell];
+    }))];
 }
