@@ -329,6 +329,23 @@ test('a global admin approves one access request and denies another', async (pag
   assert(st.Contoso_Global === 'Approved' && st.Contoso_Global_2 === 'Denied', 'API: ' + JSON.stringify(st));
 });
 
+test('a global admin revokes a token, which stops working', async (page) => {
+  const issued = await api('admin', 'POST', '/v1/tenants/Contoso/tokens', { subject: 'temp@contoso.com', role: 'exchange-admin', validFor: '1h' });
+  assert(issued.status === 201, 'issue: ' + JSON.stringify(issued));
+  fs.writeFileSync('temp.token', issued.body.token);
+  assert((await api('temp', 'GET', '/v1/me')).status === 200, 'the new token does not work');
+  await signIn(page, 'admin');
+  await go(page, 'tokens', 'Tokens');
+  const text = await page.locator('main').innerText();
+  assert(!text.includes(issued.body.token) && !text.includes(token('admin')), 'the tokens page shows a secret');
+  const row = page.locator('tr').filter({ has: page.locator('.revoke[data-token="' + issued.body.id + '"]') });
+  await row.getByRole('button', { name: 'Revoke…' }).click();
+  await row.getByLabel('Type temp@contoso.com to confirm').fill('temp@contoso.com');
+  await row.getByRole('button', { name: 'Revoke the token of temp@contoso.com' }).click();
+  await page.locator('tr').filter({ has: page.locator('.revoke[data-token="' + issued.body.id + '"]') }).getByText('revoked').waitFor();
+  assert((await api('temp', 'GET', '/v1/me')).status === 401, 'the revoked token still works');
+});
+
 test('a mailbox shows its DEP, and unassigning needs its address typed', async (page) => {
   await signIn(page, 'exo');
   await go(page, 'mailboxes', 'Mailboxes');

@@ -25,6 +25,7 @@ const pages = [
   { id: 'audit', title: 'Audit', roles: can.audit, render: audit },
   { id: 'purge', title: 'Purge', roles: can.purge, render: purge },
   { id: 'access', title: 'Access requests', roles: [GLOBAL], render: accessRequests },
+  { id: 'tokens', title: 'Tokens', roles: [GLOBAL], render: tokens },
 ];
 
 // The scenarios and DEP kinds a role works with.
@@ -561,5 +562,33 @@ async function accessRequests() {
       }
       return [r.requestedBy + ', ' + when(r.requested), r.action, (r.depName || r.dep) + (r.targetName || r.target ? ' → ' + (r.targetName || r.target) : ''),
         r.reason, when(r.expires) + (r.expired ? ' (expired)' : ''), badge(r.state), cell];
+    }))];
+}
+
+// ---- tokens (T6: a tenant lists and revokes its tokens) ----
+
+async function tokens() {
+  const ts = await list(t('/tokens'));
+  const now = Date.now();
+  return [h('p', { class: 'note' }, 'Every API token of the tenant, revoked and expired ones included; never a secret. A revoked token is refused from the next request on, on every node. Issue tokens with ck tenant token.'),
+    table(['Subject', 'Role', 'Created', 'Expires', 'Last used', 'State', ''], ts.map(x => {
+      const live = !x.revoked && Date.parse(x.expires) > now;
+      const cell = h('div', { class: 'revoke', 'data-token': x.id });
+      const mine = x.subject === session.me.subject && x.role === session.me.role;
+      if (live) {
+        const b = h('button', { type: 'button', class: 'danger' }, 'Revoke…');
+        b.addEventListener('click', () => {
+          b.disabled = true;
+          cell.append(confirmBox({
+            name: x.subject, button: 'Revoke the token of ' + x.subject,
+            what: 'Revoke the ' + x.role + ' token of ' + x.subject + ' (' + x.id + '): it stops working at once, everywhere.' + (mine ? ' It may be the token you are signed in with.' : ''),
+            words: ['Whoever holds it can no longer call the service; issue a new one with ck tenant token if they still need one.'],
+            onConfirm: async () => { await call('POST', t('/tokens/' + encodeURIComponent(x.id) + '/revoke')); route(); },
+          }));
+        });
+        cell.append(b);
+      }
+      return [x.subject, x.role, when(x.created), when(x.expires), x.lastUsed ? when(x.lastUsed) : 'never',
+        badge(x.revoked ? 'revoked' : (live ? 'live' : 'expired'), x.revoked ? 'revoked' : (live ? 'ok' : 'unknown')), cell];
     }))];
 }
