@@ -98,7 +98,7 @@ const perPage = {};
   await page.goto(link('admin'));
   await page.waitForSelector('main[data-rendered]');
   // Overview last: the sign-in link left the tab on it, and the same hash re-renders nothing.
-  for (const id of ['policies', 'mailboxes', 'onboarding', 'jobs', 'audit', 'purge', 'overview']) {
+  for (const id of ['policies', 'mailboxes', 'onboarding', 'jobs', 'audit', 'purge', 'access', 'tokens', 'overview']) {
     const calls = [];
     const onReq = (r) => { if (new URL(r.url()).pathname.startsWith('/v1/')) calls.push(r.method() + ' ' + new URL(r.url()).pathname.replace(/^\/v1\/tenants\/[^/]+/, '/v1/tenants/{t}')); };
     await page.evaluate(() => document.querySelector('main').removeAttribute('data-rendered'));
