@@ -128,9 +128,7 @@ func (s *Server) depHealths(ctx context.Context, _ *TenantPath) (*body[client.DE
 	out := client.DEPHealths{Value: []client.DEPHealth{}}
 	for _, h := range hs {
 		j := healthJSON(h)
-		for i := range j.Keys {
-			j.Keys[i].OK = j.State == "healthy" // not probed: the DEP's state speaks for its keys
-		}
+		j.Keys = []client.DEPKeyHealth{} // no key was asked
 		out.Value = append(out.Value, j)
 	}
 	return &body[client.DEPHealths]{out}, nil

@@ -284,7 +284,7 @@ func TestRevocationClears(t *testing.T) {
 		t.Fatalf("list-dep-health has no DEP-1: %v", body)
 		return nil
 	}
-	if h := lastSeen(); h["revoked"] == nil || h["state"] != "unhealthy" {
+	if h := lastSeen(); h["revoked"] == nil || h["state"] != "unhealthy" || len(h["keys"].([]any)) != 0 {
 		t.Fatalf("overview of the revoked DEP: %v", h)
 	}
 	e.grantWorkload("get", "wrapKey", "unwrapKey")

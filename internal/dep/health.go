@@ -10,7 +10,7 @@ import (
 // and site DEPs) with its health as this node's keyring last saw it and
 // its revocation state, without asking any vault: an overview that costs
 // no unwrap. A DEP nobody used or checked since the process started is
-// unknown; Probe asks its keys now.
+// unknown; Probe asks its keys now. Keys stay empty: no key was asked.
 func (s *Service) Healths(ctx context.Context, t store.ServiceTenant) ([]Health, error) {
 	var out []Health
 	for _, k := range []Kind{Mailbox, MDEP, Site} {
@@ -27,9 +27,6 @@ func (s *Service) Healths(ctx context.Context, t store.ServiceTenant) ([]Health,
 			h := Health{DEP: d, State: last.State, Cause: last.Cause, Since: last.Since, Revoked: kd.Revoked}
 			if r, ok := w.Ring.Revocation(d.ID); ok {
 				h.Revoked = r
-			}
-			for i, ck := range kd.CustomerKeys {
-				h.Keys[i] = KeyHealth{KeyID: ck.KeyID}
 			}
 			out = append(out, h)
 		}
