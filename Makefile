@@ -10,7 +10,9 @@ GO ?= go
 # budget alone, against about 1 min without; the code they drive is tested
 # with -race in its own packages, where its concurrency is exercised.
 # PostgreSQL tests run when CK_TEST_POSTGRES_URL is set (.ci/run sets it)
-# and skip, saying so, otherwise.
+# and skip, saying so, otherwise. cmd/ck's tests include the web console's
+# browser tests (testdata/script/dev_console.txt, about a minute), which
+# skip, saying why, without /usr/bin/chromium, node or the e2e node_modules.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/cmd/ck$$')

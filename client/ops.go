@@ -3,8 +3,10 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // Every operation of the service API, one method each. tenant is always
@@ -26,6 +28,17 @@ func (c *Client) Me(ctx context.Context) (Me, error) {
 // certificates and audit heads (no token needed).
 func (c *Client) SigningKey(ctx context.Context) (SigningKey, error) {
 	return call[SigningKey](ctx, c, http.MethodGet, servicePath("service", "signing-key"), nil)
+}
+
+// VerifyCertificate has the service check a crypto-shred certificate file
+// against its signing key and the officers' signatures in it; a file that
+// does not verify is an answer (Valid false, and why), not an error.
+func (c *Client) VerifyCertificate(ctx context.Context, file []byte) (CertificateCheck, error) {
+	var f CertificateFile
+	if err := json.Unmarshal(file, &f); err != nil {
+		return CertificateCheck{Error: "not a certificate file: " + err.Error()}, nil
+	}
+	return call[CertificateCheck](ctx, c, http.MethodPost, servicePath("service", "certificates", "verify"), f)
 }
 
 // ---- tenants, tokens, plans, licences ----
@@ -203,6 +216,13 @@ func (c *Client) SetDEP(ctx context.Context, tenant string, kind DEPKind, dep st
 		return DEP{}, err
 	}
 	return call[DEP](ctx, c, http.MethodPatch, p, req)
+}
+
+// DEPHealths lists every customer DEP of a tenant with its health as the
+// service last saw it, without asking any vault (DEPHealth asks now).
+func (c *Client) DEPHealths(ctx context.Context, tenant string) ([]DEPHealth, error) {
+	l, err := call[DEPHealths](ctx, c, http.MethodGet, tenantPath(tenant, "health"), nil)
+	return l.Value, err
 }
 
 // DEPHealth asks each customer key of a DEP to unwrap its key now.
@@ -489,9 +509,11 @@ func (c *Client) Job(ctx context.Context, tenant, id string) (Job, error) {
 // ---- audit ----
 
 // Audit reads one page of a tenant's audit log, oldest first (AuditLog
-// reads all of it).
-func (c *Client) Audit(ctx context.Context, tenant string, p Page) (AuditPage, error) {
-	return listPage[AuditRecord](ctx, c, tenantPath(tenant, "audit"), p)
+// reads all of it). With actions, the page holds only records of those
+// actions among the next records of the chain (it may hold fewer than
+// the page size, even none), and NextCursor says where to go on.
+func (c *Client) Audit(ctx context.Context, tenant string, p Page, actions ...string) (AuditPage, error) {
+	return listPage[AuditRecord](ctx, c, tenantPath(tenant, "audit"), p, "action", strings.Join(actions, ","))
 }
 
 // AuditHead is the service's signed statement of where the tenant's audit

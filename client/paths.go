@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/customerkey/customerkey/internal/rest"
 )
@@ -70,4 +71,15 @@ func depPath(tenant string, kind DEPKind, segments ...string) (string, error) {
 		return "", err
 	}
 	return tenantPath(tenant, append([]string{coll}, segments...)...), nil
+}
+
+// ConsolePath is where the service serves its web console (SPEC A3).
+const ConsolePath = "/console/"
+
+// ConsoleSignInLink is the console's address on a service with token in
+// the URL's fragment: a browser never sends the fragment to a server (so
+// no server logs it), and the console moves the token into the tab's
+// session storage and off the address bar at once.
+func ConsoleSignInLink(serviceURL, token string) string {
+	return strings.TrimSuffix(serviceURL, "/") + ConsolePath + "#token=" + url.QueryEscape(token)
 }

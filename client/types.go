@@ -1,6 +1,9 @@
 package client
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Types of the service API (docs/openapi.json). The service declares its
 // operations with these types, so their JSON names and their doc, enum and
@@ -241,6 +244,35 @@ type DEPHealth struct {
 	// Revoked is set while the DEP is revoked (T1): the availability key
 	// serves nothing for it until a customer key unwraps again.
 	Revoked *Revocation `json:"revoked,omitempty" doc:"Set while the DEP is revoked: nothing is served with the availability key until a customer key unwraps again"`
+	Kind    string      `json:"kind,omitempty" enum:"mailbox,site,mdep"`
+}
+
+// DEPHealths is every customer DEP of a tenant with its health as the
+// service last saw it, without asking the vaults (the console's
+// overview); a DEP's /health route asks its keys now.
+type DEPHealths struct {
+	Value []DEPHealth `json:"value"`
+}
+
+// CertificateFile is a crypto-shred certificate file as the service
+// issues it (docs/format.md): the certificate and the service's Ed25519
+// signature over its compact JSON.
+type CertificateFile struct {
+	Certificate json.RawMessage `json:"certificate,omitempty"`
+	Signature   string          `json:"signature,omitempty" doc:"base64"`
+}
+
+// CertificateCheck is the service's verification of a crypto-shred
+// certificate file: its signature by the service's key and every
+// officer's signature over the purge request it states (SPEC R6, T7).
+type CertificateCheck struct {
+	Valid     bool   `json:"valid"`
+	Error     string `json:"error,omitempty" doc:"Why it does not verify"`
+	PublicKey string `json:"publicKey" doc:"The service key it was checked against, base64 (GET /v1/service/signing-key)"`
+	Serial    string `json:"serial,omitempty"`
+	DEP       string `json:"dataEncryptionPolicyID,omitempty"`
+	DEPName   string `json:"dataEncryptionPolicy,omitempty"`
+	Approvals int    `json:"approvals" doc:"Officers' approvals whose signatures verify"`
 }
 
 // Revocation is a revoked DEP's state (T1).

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +30,20 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// consoleE2E says why the console's browser tests cannot run here, or nil.
+func consoleE2E() error {
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		return errors.New("no /usr/bin/chromium (apt-get install chromium)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return errors.New("no node")
+	}
+	if _, err := os.Stat("../../internal/console/e2e/node_modules/playwright-core"); err != nil {
+		return errors.New("no playwright-core (cd internal/console/e2e && npm ci)")
+	}
+	return nil
+}
+
 // TestScripts runs the CLI sessions in testdata/script. Each script gets a
 // running two-region vault in $WORK/ck-data, with CK_CONFIG pointing at it,
 // and these extra commands:
@@ -46,7 +63,21 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		// console-e2e: the browser tests of the web console can run;
+		// console-bench: and CK_CONSOLE_BENCH=1 asks for its numbers.
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "console-e2e":
+				return consoleE2E() == nil, nil
+			case "console-bench": // the console's numbers: slow, on demand
+				return os.Getenv("CK_CONSOLE_BENCH") == "1" && consoleE2E() == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
+			if dir, err := filepath.Abs("../../internal/console/e2e"); err == nil {
+				env.Setenv("CONSOLE_E2E", dir)
+			}
 			if strings.HasPrefix(filepath.Base(env.WorkDir), "script-dev") {
 				return nil
 			}

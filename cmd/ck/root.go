@@ -193,7 +193,7 @@ add VAULT NAME", and a Get- cmdlet given an identity shows that object
 		}
 		return nil
 	}
-	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", client.MailboxDEPs, "DataEncryptionPolicy"), a.depCmd("mdep", client.MultiWorkloadDEPs, "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.accessRequestCmd(), a.officerCmd(), a.jobCmd(), a.cmdletsCmd())
+	root.AddCommand(a.devCmd(), a.serverCmd(), a.vaultCmd(), a.serviceTenantCmd(), a.depCmd("dep", client.MailboxDEPs, "DataEncryptionPolicy"), a.depCmd("mdep", client.MultiWorkloadDEPs, "M365DataAtRestEncryptionPolicy"), a.mailboxCmd("mailbox", "UserMailbox"), a.mailboxCmd("mailuser", "MailUser"), a.onboardingCmd(), a.recordCmd(), a.spoCmd(), a.siteCmd(), a.auditCmd(), a.operatorCmd(), a.accessRequestCmd(), a.officerCmd(), a.jobCmd(), a.consoleCmd(), a.cmdletsCmd())
 	return root
 }
 

@@ -53,9 +53,12 @@ type Config struct {
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
 	// Ready are the dependencies /readyz asks.
-	Ready  []ReadyCheck
-	Logger *slog.Logger
-	Now    func() time.Time
+	Ready []ReadyCheck
+	// Console, if set, serves the web console at /console/ (its assets
+	// only; it calls this API like any client).
+	Console http.Handler
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Limits are the largest contents each kind of write takes.
 	Limits Limits
 }
@@ -121,6 +124,10 @@ func New(cfg Config) (*Server, error) {
 	s.api = humago.New(s.mux, hc)
 	s.api.UseMiddleware(s.noteRoute, s.checkParams, s.authenticate, s.auditAdmin, s.authorize)
 	s.routes()
+	if cfg.Console != nil {
+		s.mux.Handle("/console/", cfg.Console)
+		s.mux.Handle("/console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+	}
 	return s, nil
 }
 

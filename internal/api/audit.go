@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -83,16 +84,64 @@ func (s *Server) auditHead(ctx context.Context, _ *TenantPath) (*body[client.Aud
 func (s *Server) readAudit(ctx context.Context, in *struct {
 	TenantPath
 	PageQuery
+	After  int64  `query:"after" minimum:"0" doc:"Start after this sequence number (with no cursor): e.g. the audit head's seq less 5000 for the last 5000 records"`
+	Action string `query:"action" maxLength:"256" doc:"Only records of these actions (comma-separated, e.g. alert), among the next records of the chain (up to 10000 read per page): a page may hold fewer than pageSize, even none, and nextCursor says where to go on"`
 }) (*body[client.AuditPage], error) {
-	return paged(in.PageQuery, "audit", func(after store.PageKey, limit int) ([]audit.Record, error) {
-		seq := int64(0)
-		if after.ID != "" {
-			n, err := strconv.ParseInt(after.ID, 10, 64)
-			if err != nil || n < 0 {
-				return nil, rule.Invalid(client.RulePageCursor, "pass the nextCursor of the page before unchanged, to the same listing; or omit cursor to start over", "cursor is not one this listing gave")
-			}
-			seq = n
+	seqOf := func(after store.PageKey) (int64, error) {
+		if after.ID == "" {
+			return in.After, nil
 		}
-		return s.audit.Read(ctx, tenantOf(ctx).ID, seq, limit)
-	}, func(r audit.Record) store.PageKey { return store.PageKey{ID: strconv.FormatInt(r.Seq, 10)} }, audit.JSON)
+		n, err := strconv.ParseInt(after.ID, 10, 64)
+		if err != nil || n < 0 {
+			return 0, rule.Invalid(client.RulePageCursor, "pass the nextCursor of the page before unchanged, to the same listing; or omit cursor to start over", "cursor is not one this listing gave")
+		}
+		return n, nil
+	}
+	want := map[string]bool{}
+	for _, a := range strings.Split(in.Action, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			want[a] = true
+		}
+	}
+	if len(want) == 0 {
+		return paged(in.PageQuery, "audit", func(after store.PageKey, limit int) ([]audit.Record, error) {
+			seq, err := seqOf(after)
+			if err != nil {
+				return nil, err
+			}
+			return s.audit.Read(ctx, tenantOf(ctx).ID, seq, limit)
+		}, func(r audit.Record) store.PageKey { return store.PageKey{ID: strconv.FormatInt(r.Seq, 10)} }, audit.JSON)
+	}
+	// Filtered: read the chain in batches from the cursor, keep the
+	// records of those actions, stop at a page of them or 10000 read.
+	after, n, err := in.PageQuery.start("audit")
+	if err != nil {
+		return nil, err
+	}
+	seq, err := seqOf(after)
+	if err != nil {
+		return nil, err
+	}
+	const batch, scan = 1000, 10000
+	out := client.AuditPage{Value: []client.AuditRecord{}}
+	for read := 0; read < scan && len(out.Value) < n; {
+		rs, err := s.audit.Read(ctx, tenantOf(ctx).ID, seq, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			seq = r.Seq
+			read++
+			if want[r.Action] {
+				if out.Value = append(out.Value, audit.JSON(r)); len(out.Value) == n {
+					break
+				}
+			}
+		}
+		if len(rs) < batch && len(out.Value) < n {
+			return &body[client.AuditPage]{out}, nil // the chain's end
+		}
+	}
+	out.NextCursor = encodeCursor("audit", store.PageKey{ID: strconv.FormatInt(seq, 10)})
+	return &body[client.AuditPage]{out}, nil
 }

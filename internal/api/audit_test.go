@@ -100,6 +100,43 @@ func TestAuditLog(t *testing.T) {
 			t.Errorf("action %s: outcome %q, want %q (actions: %v)", action, actions[action], outcome, actions)
 		}
 	}
+	// Filtered by action: only those, from the same run of the chain, and
+	// next says where the run read ended (a page may hold fewer).
+	of := func(names ...string) []string {
+		var out []string
+		for _, r := range recs {
+			for _, n := range names {
+				if r.Action == n {
+					out = append(out, n)
+				}
+			}
+		}
+		return out
+	}
+	if recs[0].Action == "new-mailbox" || len(of("new-mailbox")) != 1 || len(of("create-token")) == 0 {
+		t.Fatalf("the chain is not what the filter cases assume: %v", actions)
+	}
+	for _, tc := range []struct {
+		query string
+		want  []string // actions, in order
+		next  bool
+	}{
+		{"action=new-mailbox", of("new-mailbox"), false},
+		{"action=new-mailbox,%20create-token", of("new-mailbox", "create-token"), false},
+		{"action=no-such-action", nil, false},
+		{"action=new-mailbox&after=1000000", nil, false}, // after the chain's end: nothing
+		{"action=new-mailbox,create-token&pageSize=1", of("new-mailbox", "create-token")[:1], true}, // a page of one match, and go on
+	} {
+		st, _, body := e.call(compliance, "GET", "/v1/tenants/Contoso/audit?"+tc.query, "")
+		var got []string
+		for _, r := range body["value"].([]any) {
+			got = append(got, r.(map[string]any)["action"].(string))
+		}
+		_, next := body["nextCursor"]
+		if st != 200 || strings.Join(got, " ") != strings.Join(tc.want, " ") || next != tc.next {
+			t.Errorf("audit?%s: %d %v next %v, want %v next %v", tc.query, st, got, next, tc.want, tc.next)
+		}
+	}
 	if _, ok := actions["put-item"]; ok {
 		t.Error("a content write is in the audit log")
 	}

@@ -101,7 +101,7 @@ func healthOut(h dep.Health, err error) (*body[client.DEPHealth], error) {
 }
 
 func healthJSON(h dep.Health) client.DEPHealth {
-	out := client.DEPHealth{DEP: h.DEP.ID, Name: h.DEP.Name, State: string(h.State), Cause: h.Cause}
+	out := client.DEPHealth{DEP: h.DEP.ID, Name: h.DEP.Name, Kind: h.DEP.Kind, State: string(h.State), Cause: h.Cause}
 	if h.Revoked.Revoked {
 		out.Revoked = &client.Revocation{Since: h.Revoked.Since, Cause: h.Revoked.Cause}
 	}
@@ -116,6 +116,22 @@ func healthJSON(h dep.Health) client.DEPHealth {
 		out.Keys = append(out.Keys, kh)
 	}
 	return out
+}
+
+// depHealths is every customer DEP's health as last seen, with no vault
+// call (the console's overview).
+func (s *Server) depHealths(ctx context.Context, _ *TenantPath) (*body[client.DEPHealths], error) {
+	hs, err := s.deps.Healths(ctx, tenantOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := client.DEPHealths{Value: []client.DEPHealth{}}
+	for _, h := range hs {
+		j := healthJSON(h)
+		j.Keys = []client.DEPKeyHealth{} // no key was asked
+		out.Value = append(out.Value, j)
+	}
+	return &body[client.DEPHealths]{out}, nil
 }
 
 func assignmentJSON(a dep.Assignment) client.Assignment {

@@ -184,6 +184,22 @@ func TestPurgePath(t *testing.T) {
 	if _, err := shred.Verify([]byte(strings.Replace(string(certFile), "bob@", "eve@", 1)), pub); !errors.Is(err, shred.ErrSignature) {
 		t.Fatalf("a changed certificate: %v", err)
 	}
+	// The service verifies a file the same way for a client that has no
+	// Ed25519 (the console): valid, or not and why.
+	for _, tc := range []struct {
+		file  string
+		valid bool
+		err   string
+	}{
+		{string(certFile), true, ""},
+		{strings.Replace(string(certFile), "bob@", "eve@", 1), false, "signature does not match"},
+		{`{"certificate":{"type":"x"},"signature":"AAAA"}`, false, "not a certificate file"},
+	} {
+		st, _, got := e.call("", "POST", "/v1/service/certificates/verify", tc.file)
+		if st != 200 || got["valid"] != tc.valid || !strings.Contains(fmt.Sprint(got["error"]), tc.err) || tc.valid && got["dataEncryptionPolicyID"] != dep.ID {
+			t.Fatalf("verify %.60s: %d %v, want valid %v and error with %q", tc.file, st, got, tc.valid, tc.err)
+		}
+	}
 	// Each approval carries the officer's signature over the request the
 	// certificate states, with the officer's key (T7).
 	if c.Type != shred.Type || c.Approvals[0].Officer != "cso@contoso.com" || c.Approvals[0].Fingerprint != client.KeyFingerprint(csoKey.Public().(ed25519.PublicKey)) || c.Approvals[1].Signature == "" {

@@ -268,10 +268,35 @@ func TestRevocationClears(t *testing.T) {
 	if d, _ := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1"); d.Revoked.IsZero() || !strings.Contains(d.RevokedCause, "revocation signal from exo@contoso.com") {
 		t.Fatalf("the revocation is not stored: %+v", d)
 	}
+	// The overview (list-dep-health) shows what the last probe saw, and
+	// asks no vault itself: access restored, it still says revoked.
+	lastSeen := func() map[string]any {
+		t.Helper()
+		st, _, body := e.call(e.admin, "GET", "/v1/tenants/Contoso/health", "")
+		if st != 200 {
+			t.Fatalf("list-dep-health: %d %v", st, body)
+		}
+		for _, h := range body["value"].([]any) {
+			if h := h.(map[string]any); h["name"] == "DEP-1" && h["kind"] == "mailbox" {
+				return h
+			}
+		}
+		t.Fatalf("list-dep-health has no DEP-1: %v", body)
+		return nil
+	}
+	if h := lastSeen(); h["revoked"] == nil || h["state"] != "unhealthy" || len(h["keys"].([]any)) != 0 {
+		t.Fatalf("overview of the revoked DEP: %v", h)
+	}
 	e.grantWorkload("get", "wrapKey", "unwrapKey")
+	if h := lastSeen(); h["revoked"] == nil || h["state"] != "unhealthy" {
+		t.Fatalf("overview after access restored, before any probe: %v (it must not ask the vault)", h)
+	}
 	st, _, body := e.call(e.admin, "GET", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/health", "")
 	if st != 200 || body["revoked"] != nil || body["state"] != "healthy" {
 		t.Fatalf("health after access restored: %d %v", st, body)
+	}
+	if h := lastSeen(); h["revoked"] != nil || h["state"] != "healthy" {
+		t.Fatalf("overview after the probe: %v", h)
 	}
 	if d, _ := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1"); !d.Revoked.IsZero() {
 		t.Fatalf("the revocation is still stored: %+v", d)

@@ -10,6 +10,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/blob"
+	"github.com/customerkey/customerkey/internal/console"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/jobs"
@@ -86,7 +87,7 @@ func NewAPI(p Parts) (*api.Server, error) {
 	}
 	boxes := workload.New(workload.Config{Store: st, Blobs: p.Blobs, DEPs: deps, Licences: tenants, Now: now, Logger: log})
 	jc := jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease}
-	ac := api.Config{Ready: p.Ready}
+	ac := api.Config{Ready: p.Ready, Console: console.Handler()}
 	if m := p.Metrics; m != nil {
 		jc.Observe, ac.Metrics, ac.Gatherer = m.Job, m.API, m.Registry
 	}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,6 +214,34 @@ func TestHandlerOnly(t *testing.T) {
 	defer s.Close()
 	if s.Addr() != nil || s.URL() != "" || s.Handler() == nil || s.Keyring("mailbox") != nil {
 		t.Errorf("no listener and no vaults: Addr %v, URL %q, handler %v, keyring %v", s.Addr(), s.URL(), s.Handler() != nil, s.Keyring("mailbox"))
+	}
+}
+
+// TestConsoleMounted: the service serves the web console's assets at
+// /console/ (and sends /console there), beside the API, not instead of it.
+func TestConsoleMounted(t *testing.T) {
+	s, err := New(context.Background(), Config{Version: Version, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Service: &ServiceConfig{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		path   string
+		status int
+		header string // a header the answer must have, "name: value prefix"
+	}{
+		{"/console/", 200, "Content-Security-Policy: default-src 'none'"},
+		{"/console/app.js", 200, "Content-Type: text/javascript"},
+		{"/console", 301, "Location: /console/"},
+		{"/console/missing", 404, "Content-Security-Policy: default-src 'none'"},
+		{"/healthz", 200, "Content-Type: application/json"},
+	} {
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+		name, want, _ := strings.Cut(tc.header, ": ")
+		if w.Code != tc.status || !strings.HasPrefix(w.Header().Get(name), want) {
+			t.Errorf("GET %s: %d %s %q, want %d and %q", tc.path, w.Code, name, w.Header().Get(name), tc.status, want)
+		}
 	}
 }
 
