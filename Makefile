@@ -33,6 +33,8 @@ run:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/vault/
 	$(GO) run ./bench -scenario vault -duration 5s
+	$(GO) test -run '^$$' -bench Stream -benchtime 4x ./internal/envelope/
+	$(GO) run ./bench -scenario files
 
 # A minute of fuzzing per target.
 fuzz:
