@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -14,12 +15,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,14 +46,22 @@ import (
 // store, with the service in this process; then the resident memory of a
 // `ck dev` process (SQLite) during uploads and downloads of memSizes MiB,
 // a fresh process for each size.
-func filesScenario(sizes, memSizes []int64, binary string) error {
+func filesScenario(sizes, memSizes []int64, stores []string, rounds int, binary string) error {
 	ctx := context.Background()
 	fmt.Printf("Files over HTTPS (HTTP/1.1, TLS 1.3), streamed, one caller, client and server in one process, GOMAXPROCS=%d, %s\n\n", runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02"))
-	fmt.Println("| store | size | op | service MB/s | bare server MB/s | ratio |")
+	fmt.Printf("| store | size | op | service MB/s | bare server MB/s | service/bare, median of %d (range) |\n", rounds)
 	fmt.Println("|---|---|---|---|---|---|")
-	for _, store := range []string{"SQLite (DB.Blobs)", "directory (blob.Dir)"} {
-		if err := filesThroughput(ctx, store, sizes); err != nil {
-			return fmt.Errorf("%s: %w", store, err)
+	names := map[string]string{"sqlite": "SQLite (DB.Blobs)", "dir": "directory (blob.Dir)"}
+	for _, store := range stores {
+		name, ok := names[store]
+		if !ok {
+			return fmt.Errorf("store %q: say sqlite or dir", store)
+		}
+		if len(sizes) == 0 {
+			break
+		}
+		if err := filesThroughput(ctx, name, sizes, max(1, rounds)); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	if len(memSizes) == 0 {
@@ -78,9 +89,9 @@ func filesScenario(sizes, memSizes []int64, binary string) error {
 	return nil
 }
 
-// filesThroughput measures one store: for each size, the bare server
-// then the service, up then down.
-func filesThroughput(ctx context.Context, store string, sizes []int64) error {
+// filesThroughput measures one store: for each size, rounds times the
+// bare server then the service, up then down.
+func filesThroughput(ctx context.Context, store string, sizes []int64, rounds int) error {
 	dir, err := os.MkdirTemp("", "ck-bench-files-")
 	if err != nil {
 		return err
@@ -143,31 +154,58 @@ func filesThroughput(ctx context.Context, store string, sizes []int64) error {
 	for _, size := range sizes {
 		gen := newKeystream(fmt.Sprintf("file of %d", size))
 		sum := gen.digest(size)
-		path := fmt.Sprintf("/v1/tenants/Contoso/sites/media/files/f%d.bin", size)
-		bareUp, err := bc.put("/put", gen, size, sum)
-		if err != nil {
-			return err
+		var upR, downR []ratio
+		for i := range rounds {
+			// Each round a new version of the file: its writes are all
+			// alike; the older versions stay, as a site's do.
+			path := fmt.Sprintf("/v1/tenants/Contoso/sites/media/files/f%d.bin", size)
+			bareUp, err := bc.put("/put", gen, size, sum)
+			if err != nil {
+				return err
+			}
+			up, err := c.put(path, gen, size, sum)
+			if err != nil {
+				return err
+			}
+			bareDown, _, err := bc.get(fmt.Sprintf("/get?size=%d", size), size)
+			if err != nil {
+				return err
+			}
+			down, got, err := c.get(path, size)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(got, sum) {
+				return fmt.Errorf("%s read back with SHA-256 %x, not %x (round %d)", path, got, sum, i+1)
+			}
+			upR, downR = append(upR, ratio{size, up, bareUp}), append(downR, ratio{size, down, bareDown})
 		}
-		up, err := c.put(path, gen, size, sum)
-		if err != nil {
-			return err
-		}
-		bareDown, _, err := bc.get(fmt.Sprintf("/get?size=%d", size), size)
-		if err != nil {
-			return err
-		}
-		down, got, err := c.get(path, size)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(got, sum) {
-			return fmt.Errorf("%s read back with SHA-256 %x, not %x", path, got, sum)
-		}
-		rate := func(d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
-		fmt.Printf("| %s | %d MiB | PUT | %.0f | %.0f | %.2f |\n", store, size>>20, rate(up), rate(bareUp), bareUp.Seconds()/up.Seconds())
-		fmt.Printf("| %s | %d MiB | GET | %.0f | %.0f | %.2f |\n", store, size>>20, rate(down), rate(bareDown), bareDown.Seconds()/down.Seconds())
+		fmt.Printf("| %s | %d MiB | PUT | %s |\n", store, size>>20, summarize(upR))
+		fmt.Printf("| %s | %d MiB | GET | %s |\n", store, size>>20, summarize(downR))
 	}
 	return nil
+}
+
+// ratio is one measurement of the service against the bare server.
+type ratio struct {
+	size          int64
+	service, bare time.Duration
+}
+
+func (r ratio) value() float64 { return r.bare.Seconds() / r.service.Seconds() }
+
+// summarize gives the service's and the bare server's rates (ranges over
+// the rounds) and the ratios' median, lowest and highest.
+func summarize(rs []ratio) string {
+	slices.SortFunc(rs, func(a, b ratio) int { return cmp.Compare(a.value(), b.value()) })
+	rate := func(size int64, d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
+	lo, hi := [2]float64{math.Inf(1), math.Inf(1)}, [2]float64{}
+	for _, r := range rs {
+		for i, d := range []time.Duration{r.service, r.bare} {
+			lo[i], hi[i] = min(lo[i], rate(r.size, d)), max(hi[i], rate(r.size, d))
+		}
+	}
+	return fmt.Sprintf("%.0f-%.0f | %.0f-%.0f | %.2f (%.2f-%.2f)", lo[0], hi[0], lo[1], hi[1], rs[len(rs)/2].value(), rs[0].value(), rs[len(rs)-1].value())
 }
 
 // filesMemory runs a fresh ck dev, sends it a file of size bytes and reads

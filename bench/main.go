@@ -35,6 +35,8 @@ func main() {
 	ckBinary := flag.String("ck", "", "nodes, files: the ck binary (default: go build ./cmd/ck)")
 	sizes := flag.String("sizes", "256,1024", "files: file sizes in MiB streamed through the API and a bare server")
 	memSizes := flag.String("mem-sizes", "16,256,2048", "files: file sizes in MiB sent to a fresh ck dev each, its memory sampled (empty: none)")
+	stores := flag.String("stores", "sqlite,dir", "files: blob stores under the API: sqlite (the database's chunk rows), dir (blob.Dir)")
+	rounds := flag.Int("rounds", 3, "files: rounds of each size against the bare server (the median ratio is printed)")
 	items := flag.Int("items", 1_000_000, "lifecycle: items in the DEP whose key is rolled")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -66,7 +68,7 @@ func main() {
 		var s, m []int64
 		if s, err = mebibytes(*sizes); err == nil {
 			if m, err = mebibytes(*memSizes); err == nil {
-				err = filesScenario(s, m, *ckBinary)
+				err = filesScenario(s, m, strings.Split(*stores, ","), *rounds, *ckBinary)
 			}
 		}
 	default:
