@@ -9,6 +9,8 @@ GO ?= go
 # server nodes): built with -race they took 8-10 min of the 2-core CI
 # budget alone, against about 1 min without; the code they drive is tested
 # with -race in its own packages, where its concurrency is exercised.
+# TestLargeFile sends 2 GiB through a ck dev (35-55 s here, about 2.5 GiB of
+# temporary disk); -short skips it.
 # PostgreSQL tests run when CK_TEST_POSTGRES_URL is set (.ci/run sets it)
 # and skip, saying so, otherwise. cmd/ck's tests include the web console's
 # browser tests (testdata/script/dev_console.txt, about a minute), which
@@ -32,9 +34,12 @@ run:
 	$(GO) run ./cmd/ck dev
 
 # Server scenarios with their same-run baselines (docs/performance.md).
+# The files scenario takes 5-6 min (1 GiB and 2 GiB files, three rounds).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./internal/vault/
 	$(GO) run ./bench -scenario vault -duration 5s
+	$(GO) test -run '^$$' -bench Stream -benchtime 4x ./internal/envelope/
+	$(GO) run ./bench -scenario files
 
 # A minute of fuzzing per target.
 fuzz:

@@ -3,6 +3,7 @@
 // table for docs/performance.md.
 //
 //	go run ./bench -scenario vault -duration 5s
+//	go run ./bench -scenario files -sizes 256,1024 -mem-sizes 16,256,2048
 package main
 
 import (
@@ -15,6 +16,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,10 +29,14 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service, lifecycle, nodes")
+	scenario := flag.String("scenario", "vault", "scenario to run: vault, envelope, keyring, service, lifecycle, nodes, files")
 	callers := flag.Int("callers", 6, "nodes: callers spread over the nodes")
 	trials := flag.Int("trials", 100, "nodes: revocation trials (once the nodes push events, SPEC S2)")
-	ckBinary := flag.String("ck", "", "nodes: the ck binary (default: go build ./cmd/ck)")
+	ckBinary := flag.String("ck", "", "nodes, files: the ck binary (default: go build ./cmd/ck)")
+	sizes := flag.String("sizes", "256,1024", "files: file sizes in MiB streamed through the API and a bare server")
+	memSizes := flag.String("mem-sizes", "16,256,2048", "files: file sizes in MiB sent to a fresh ck dev each, its memory sampled (empty: none)")
+	stores := flag.String("stores", "sqlite,dir", "files: blob stores under the API: sqlite (the database's chunk rows), dir (blob.Dir)")
+	rounds := flag.Int("rounds", 3, "files: rounds of each size against the bare server (the median ratio is printed)")
 	items := flag.Int("items", 1_000_000, "lifecycle: items in the DEP whose key is rolled")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -57,6 +64,13 @@ func main() {
 		err = lifecycleScenario(*items)
 	case "nodes":
 		err = nodesScenario(*duration, *callers, *trials, *ckBinary)
+	case "files":
+		var s, m []int64
+		if s, err = mebibytes(*sizes); err == nil {
+			if m, err = mebibytes(*memSizes); err == nil {
+				err = filesScenario(s, m, strings.Split(*stores, ","), *rounds, *ckBinary)
+			}
+		}
 	default:
 		err = fmt.Errorf("unknown scenario %q", *scenario)
 	}
@@ -65,6 +79,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// mebibytes reads a comma-separated list of sizes in MiB, in bytes.
+func mebibytes(list string) ([]int64, error) {
+	var out []int64
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("size %q: give whole MiB, e.g. 256,1024", f)
+		}
+		out = append(out, n<<20)
+	}
+	return out, nil
 }
 
 // measure runs op from n goroutines for d and returns operations per second.
