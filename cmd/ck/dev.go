@@ -21,6 +21,7 @@ func (a *app) devCmd() *cobra.Command {
 	var port int
 	var featureDelay, jobLease time.Duration
 	var verbose bool
+	var blobDir string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything on this machine: two vault regions over SQLite",
@@ -50,7 +51,7 @@ command reads by default. Ctrl-C stops cleanly.`,
 				Version: service.Version,
 				DataDir: dir,
 				Logging: service.LoggingConfig{Level: level},
-				Service: &service.ServiceConfig{Listen: addr(ports.Service)},
+				Service: &service.ServiceConfig{Listen: addr(ports.Service), Blobs: service.BlobsConfig{Dir: blobDir}},
 				Jobs:    service.JobsConfig{Lease: service.Duration(jobLease)},
 				VaultServer: &service.VaultServerConfig{
 					Regions:      []service.RegionConfig{{Name: "eastus", Listen: addr(ports.Eastus)}, {Name: "westus", Listen: addr(ports.Westus)}},
@@ -80,6 +81,7 @@ command reads by default. Ctrl-C stops cleanly.`,
 	cmd.Flags().DurationVar(&featureDelay, "feature-delay", 5*time.Second, "how long a feature registration stays Registering")
 	cmd.Flags().DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before they are resumed")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	cmd.Flags().StringVar(&blobDir, "blob-dir", "", "keep large items' sealed chunks in files under this directory (default: in the SQLite database)")
 	return cmd
 }
 

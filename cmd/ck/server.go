@@ -10,7 +10,7 @@ import (
 )
 
 func (a *app) serverCmd() *cobra.Command {
-	var configFile, dir, listen, postgres, vaultConfig, masterKey string
+	var configFile, dir, listen, postgres, vaultConfig, masterKey, blobDir string
 	var purgeApprovals int
 	var jobLease time.Duration
 	var azure bool
@@ -52,6 +52,7 @@ given on the command line overrides the file.`,
 			setFlag(f, "data", &cfg.DataDir, dir)
 			setFlag(f, "listen", &cfg.Service.Listen, listen)
 			setFlagList(f, "name", &cfg.Service.Names, names)
+			setFlag(f, "blob-dir", &cfg.Service.Blobs.Dir, blobDir)
 			setFlag(f, "postgres", &cfg.Store.Postgres, service.Secret(postgres))
 			if f.Changed("postgres") {
 				cfg.Store.SQLite = ""
@@ -99,6 +100,7 @@ given on the command line overrides the file.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:9443", "listen address")
 	f.StringVar(&postgres, "postgres", "", "PostgreSQL URL (default: SQLite in the data dir)")
 	f.StringSliceVar(&names, "name", nil, "extra DNS names or IPs for the server certificate")
+	f.StringVar(&blobDir, "blob-dir", "", "keep large items' sealed chunks in files under this directory, for one node (default: in the database; service.blobs.dir)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	f.StringVar(&vaultConfig, "vault-config", "", "reach customer keys in a built-in vault: its connection file (vault.json or dev.json)")
 	f.BoolVar(&azure, "azure", false, "reach customer keys in Azure Key Vault, authenticated by azidentity (managed identity, workload identity, environment)")
