@@ -159,10 +159,14 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	}
 	defer st.Close()
 	h := sha256.New()
-	w := st.Writer(0, -1, s.putChunk(ctx, u))
+	p := s.storeBehind(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
+	w := st.Writer(0, -1, p.put)
 	size, err := io.Copy(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), body))
 	if err == nil {
 		err = w.Close()
+	}
+	if perr := p.close(); err == nil {
+		err = perr
 	}
 	if err != nil {
 		s.abandon(ctx, u)
@@ -288,10 +292,68 @@ func (s *Service) begin(ctx context.Context, t store.ServiceTenant, m store.Mail
 	return u, st, nil
 }
 
-// putChunk stores the sealed chunks of an upload.
-func (s *Service) putChunk(ctx context.Context, u store.Upload) func(uint64, []byte) error {
-	ref := blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}
-	return func(i uint64, sealed []byte) error { return s.blobs.Put(ctx, ref, int64(i), sealed) }
+// behind stores a blob's sealed chunks from a goroutine of its own, so
+// that reading and sealing the next chunks overlaps storing this one:
+// the store's write is the slowest step of a large write. At most
+// behindDepth chunks (ciphertext) wait; the first failure stops it and is
+// what put and close return.
+type behind struct {
+	ch     chan sealedChunk
+	failed chan struct{} // closed at the first failure, once err is set
+	done   chan struct{} // closed when every chunk handed over is dealt with
+	err    error
+}
+
+type sealedChunk struct {
+	i   uint64
+	buf *[]byte
+}
+
+const behindDepth = 4
+
+var sealedBufs = sync.Pool{New: func() any { b := make([]byte, 0, envelope.ChunkSize+envelope.TagSize); return &b }}
+
+func (s *Service) storeBehind(ctx context.Context, ref blob.Ref) *behind {
+	b := &behind{ch: make(chan sealedChunk, behindDepth), failed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		for c := range b.ch { // after a failure, only drained
+			if b.err == nil {
+				if b.err = s.blobs.Put(ctx, ref, int64(c.i), *c.buf); b.err != nil {
+					close(b.failed)
+				}
+			}
+			sealedBufs.Put(c.buf)
+		}
+	}()
+	return b
+}
+
+// put hands a sealed chunk (copied: the caller reuses its slice) to the
+// goroutine.
+func (b *behind) put(i uint64, sealed []byte) error {
+	select {
+	case <-b.failed:
+		return b.err
+	default:
+	}
+	buf := sealedBufs.Get().(*[]byte)
+	*buf = append((*buf)[:0], sealed...)
+	select {
+	case b.ch <- sealedChunk{i, buf}:
+		return nil
+	case <-b.failed:
+		sealedBufs.Put(buf)
+		return b.err
+	}
+}
+
+// close waits until every chunk handed over is stored, and says whether
+// all were.
+func (b *behind) close() error {
+	close(b.ch)
+	<-b.done
+	return b.err
 }
 
 // abandon deletes an upload that will not finish, with its chunks.

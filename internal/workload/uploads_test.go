@@ -2,14 +2,19 @@ package workload_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/blob"
+	"github.com/customerkey/customerkey/internal/dep/deptest"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/workload"
@@ -149,5 +154,48 @@ func TestUploadNonceGuard(t *testing.T) {
 	}
 	if _, err := get(ctx, boxes, tn, r, "wrong", 0); !rule.Is(err, rule.KindNotFound) {
 		t.Errorf("a file stored despite its digest: %v", err)
+	}
+}
+
+// failingBlobs is a real directory store whose disk fails from chunk
+// failAt on (a fault drill).
+type failingBlobs struct {
+	blob.Store
+	failAt int64
+}
+
+func (f failingBlobs) Put(ctx context.Context, r blob.Ref, seq int64, chunk []byte) error {
+	if seq >= f.failAt {
+		return errors.New("disk full")
+	}
+	return f.Store.Put(ctx, r, seq, chunk)
+}
+
+// TestLargeWriteStoreFails: when the blob store fails in the middle of a
+// large write, the write fails, stores no item, and leaves neither its
+// upload nor its chunks.
+func TestLargeWriteStoreFails(t *testing.T) {
+	e := deptest.Start(t)
+	dir, err := blob.Dir(t.TempDir(), envelope.ChunkSize+envelope.TagSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes := workload.New(workload.Config{Store: e.Vault.Store, Blobs: failingBlobs{dir, 3}, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, 10*envelope.ChunkSize)
+	if _, err := boxes.Put(ctx, tn, workload.SiteRef("finance"), "deck", "", bytes.NewReader(content), workload.PutOptions{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("a write whose store fails: %v", err)
+	}
+	if _, err := get(ctx, boxes, tn, workload.SiteRef("finance"), "deck", 0); !rule.Is(err, rule.KindNotFound) {
+		t.Errorf("an item stored by a failed write: %v", err)
+	}
+	if ids, err := dir.List(ctx, tn.ID, "site:finance"); err != nil || len(ids) != 0 {
+		t.Errorf("a failed write left blobs: %v %v", ids, err)
+	}
+	if stale, err := e.Vault.Store.StaleUploads(ctx, time.Now().Add(time.Hour), 10); err != nil || len(stale) != 0 {
+		t.Errorf("a failed write left its upload: %+v %v", stale, err)
 	}
 }
