@@ -124,7 +124,7 @@ func TestAuditLog(t *testing.T) {
 		{"action=new-mailbox", of("new-mailbox"), false},
 		{"action=new-mailbox,%20create-token", of("new-mailbox", "create-token"), false},
 		{"action=no-such-action", nil, false},
-		{"action=new-mailbox&after=1000000", nil, false}, // after the chain's end: nothing
+		{"action=new-mailbox&after=1000000", nil, false},                                            // after the chain's end: nothing
 		{"action=new-mailbox,create-token&pageSize=1", of("new-mailbox", "create-token")[:1], true}, // a page of one match, and go on
 	} {
 		st, _, body := e.call(compliance, "GET", "/v1/tenants/Contoso/audit?"+tc.query, "")

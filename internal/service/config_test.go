@@ -118,7 +118,7 @@ func TestValidate(t *testing.T) {
 			c.Service.Blobs.Dir = "/var/lib/ck/blobs"
 		}, "service.blobs.dir"},
 		{"blob directory and limits", func(c *Config) {
-			c.Service.Blobs.Dir, c.Service.Limits.File = "/var/lib/ck/blobs", 1 << 30
+			c.Service.Blobs.Dir, c.Service.Limits.File = "/var/lib/ck/blobs", 1<<30
 		}, ""},
 		{"names with own certificate", func(c *Config) {
 			c.Service.TLS = TLSFiles{"c.pem", "k.pem"}
