@@ -75,7 +75,7 @@ const indexDelay = time.Second
 
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
-func bucketPrefix(tag [envelope.TagSize8]byte) string { return "b:" + hex.EncodeToString(tag[:]) + ":" }
+func bucketPrefix(tag [envelope.TagLen]byte) string { return "b:" + hex.EncodeToString(tag[:]) + ":" }
 func forwardRow(id string) string                     { return "f:" + id }
 func pendingRow(id string) string                     { return "p:" + id }
 

@@ -65,6 +65,7 @@ func fill(t testing.TB, boxes *workload.Service, e *deptest.Env, upn string, n i
 	r := rand.New(rand.NewSource(int64(n)))
 	z := rand.NewZipf(r, 1.1, 1, vocabulary-1)
 	now := time.Now().UTC()
+	var batch []store.ItemWrite // 500 items a transaction
 	for i := range n {
 		id := fmt.Sprintf("m%07d", i)
 		ws := content(r, z, 30)
@@ -79,8 +80,12 @@ func fill(t testing.TB, boxes *workload.Service, e *deptest.Env, upn string, n i
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Vault.Store.PutItem(ctx, store.Item{Tenant: e.Tenant.ID, Mailbox: m.ID, ID: id, Kind: "message", Version: 1, Sealed: sealed, Created: now}); err != nil {
-			t.Fatal(err)
+		batch = append(batch, store.ItemWrite{Item: store.Item{Tenant: e.Tenant.ID, Mailbox: m.ID, ID: id, Kind: "message", Version: 1, Sealed: sealed, Created: now}})
+		if len(batch) == 500 || i == n-1 {
+			if err := e.Vault.Store.WriteItems(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
 		}
 		mb.ids = append(mb.ids, id)
 	}
@@ -275,4 +280,100 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestSearchScale measures what one search and one write's index update
+// cost as a mailbox grows (SPEC D9; target: flat within 2x), as ratios to
+// the smallest mailbox measured in the same run, for docs/performance.md:
+//
+//	CK_SEARCH_SIZES=1000,10000,100000,1000000 go test -run TestSearchScale -v -timeout 2h ./internal/workload
+//
+// It measures nothing (and says so) without CK_SEARCH_SIZES.
+func TestSearchScale(t *testing.T) {
+	env := os.Getenv("CK_SEARCH_SIZES")
+	if env == "" {
+		t.Skip("set CK_SEARCH_SIZES=1000,10000,... to measure")
+	}
+	var sizes []int
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("CK_SEARCH_SIZES: %q is not a size", f)
+		}
+		sizes = append(sizes, n)
+	}
+	boxes, e := start(t)
+	ctx := e.Ctx
+	type row struct {
+		n                                  int
+		build                              time.Duration
+		common, mid, rare, put, catchUp    time.Duration
+		commonHits, midHits, rareHits, all int
+	}
+	const reps = 31
+	median := func(f func() time.Duration) time.Duration {
+		ds := make([]time.Duration, reps)
+		for i := range ds {
+			ds[i] = f()
+		}
+		slices.Sort(ds)
+		return ds[reps/2]
+	}
+	timed := func(f func()) time.Duration { s := time.Now(); f(); return time.Since(s) }
+	search := func(upn, w string) int {
+		ids, err := boxes.Search(ctx, e.Tenant, upn, w, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ids)
+	}
+	var rows []row
+	for _, n := range sizes {
+		upn := fmt.Sprintf("user%d@contoso.com", n)
+		r := row{n: n}
+		mb := fill(t, boxes, e, upn, n, nil)
+		r.build = timed(func() {
+			if _, _, err := boxes.Reindex(ctx, e.Tenant, upn); err != nil {
+				t.Fatal(err)
+			}
+		})
+		r.commonHits, r.midHits, r.rareHits = search(upn, "w0"), search(upn, "w300"), search(upn, "w20000")
+		r.common = median(func() time.Duration { return timed(func() { search(upn, "w0") }) })
+		r.mid = median(func() time.Duration { return timed(func() { search(upn, "w300") }) })
+		r.rare = median(func() time.Duration { return timed(func() { search(upn, "w20000") }) })
+		// One write: the item (30 words of the same law), sealed and
+		// marked; then its index update, which the next search does first.
+		rng := rand.New(rand.NewSource(1))
+		z := rand.NewZipf(rng, 1.1, 1, vocabulary-1)
+		i := 0
+		var puts, ups []time.Duration
+		for range reps {
+			id := fmt.Sprintf("x%06d", i)
+			i++
+			content := []byte(strings.Join(content(rng, z, 30), " "))
+			puts = append(puts, timed(func() {
+				if _, err := boxes.Put(ctx, e.Tenant, workload.MailboxRef(upn), id, "", content); err != nil {
+					t.Fatal(err)
+				}
+			}))
+			ups = append(ups, timed(func() { search(upn, "w20000") })-r.rare)
+		}
+		slices.Sort(puts)
+		slices.Sort(ups)
+		r.put, r.catchUp = puts[reps/2], ups[reps/2]
+		r.all = len(mb.ids)
+		rows = append(rows, r)
+		t.Logf("%d items: built in %s", n, r.build.Round(time.Millisecond))
+	}
+	ratio := func(a, b time.Duration) string { return fmt.Sprintf("%.2f", float64(a)/float64(b)) }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	var b strings.Builder
+	base := rows[0]
+	fmt.Fprintf(&b, "\n| items | build | search w0 (first 100 of %s) | ratio | search w300 | ratio | search w20000 | ratio | write (Put) | ratio | its index update | ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n", "most")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %s | %s (%d) | %s | %s (%d) | %s | %s (%d) | %s | %s | %s | %s | %s |\n", r.n, r.build.Round(time.Millisecond),
+			ms(r.common), r.commonHits, ratio(r.common, base.common), ms(r.mid), r.midHits, ratio(r.mid, base.mid), ms(r.rare), r.rareHits, ratio(r.rare, base.rare),
+			ms(r.put), ratio(r.put, base.put), ms(r.catchUp), ratio(r.catchUp, base.catchUp))
+	}
+	t.Log(b.String())
 }
