@@ -76,8 +76,8 @@ const indexDelay = time.Second
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
 func bucketPrefix(tag [envelope.TagLen]byte) string { return "b:" + hex.EncodeToString(tag[:]) + ":" }
-func forwardRow(id string) string                     { return "f:" + id }
-func pendingRow(id string) string                     { return "p:" + id }
+func forwardRow(id string) string                   { return "f:" + id }
+func pendingRow(id string) string                   { return "p:" + id }
 
 // upper is the hex form of an item ID: hex strings sort like the IDs'
 // bytes, in every database collation.
