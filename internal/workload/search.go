@@ -139,6 +139,8 @@ type index struct {
 	ck  *envelope.Key
 	tag *envelope.Tagger
 	row string // the index's container
+	// held is the lease while this process updates the index.
+	held *held
 }
 
 func (s *Service) openIndex(t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) *index {
@@ -411,10 +413,18 @@ func (s *Service) itemChanged(ctx context.Context, t store.ServiceTenant, m stor
 	})
 }
 
+// held is an index lease this process holds.
+type held struct {
+	x       *index
+	node    string
+	version uint32
+	until   time.Time
+}
+
 // lease takes m's index lease for this process, waiting while another
-// node holds it; release gives it back.
-func (x *index) lease(ctx context.Context) (release func(), err error) {
-	node := "lease:" + x.s.index.node
+// node holds it.
+func (x *index) lease(ctx context.Context) (*held, error) {
+	h := &held{x: x, node: "lease:" + x.s.index.node}
 	for {
 		it, err := x.s.st.Item(ctx, x.t.ID, x.row, leaseRow)
 		var prev uint32
@@ -422,7 +432,7 @@ func (x *index) lease(ctx context.Context) (release func(), err error) {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return nil, err
-		case it.Kind != node && x.s.now().Before(it.Created):
+		case it.Kind != h.node && x.s.now().Before(it.Created):
 			select { // held by another node: wait for it
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -432,18 +442,41 @@ func (x *index) lease(ctx context.Context) (release func(), err error) {
 		default:
 			prev = it.Version
 		}
-		err = x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 1, Sealed: []byte{}, Created: x.s.now().Add(leaseFor).UTC()}, Prev: prev}})
-		if errors.Is(err, store.ErrConflict) {
-			continue
+		h.version = prev
+		if err := h.set(ctx, x.s.now().Add(leaseFor)); errors.Is(err, store.ErrConflict) {
+			continue // another node took it first
 		} else if err != nil {
 			return nil, err
 		}
-		return func() {
-			ctx := context.WithoutCancel(ctx)
-			if err := x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 2, Sealed: []byte{}, Created: time.UnixMilli(0).UTC()}, Prev: prev + 1}}); err != nil {
-				x.s.log.Warn("workload: search index lease not released; it runs out", "tenant", x.t.ID, "mailbox", x.m.ID, "err", err)
-			}
-		}, nil
+		return h, nil
+	}
+}
+
+// set writes the lease row, held until until, from the version it holds.
+func (h *held) set(ctx context.Context, until time.Time) error {
+	x := h.x
+	err := x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: h.node, Version: h.version + 1, Sealed: []byte{}, Created: until.UTC()}, Prev: h.version}})
+	if err == nil {
+		h.version++
+		h.until = until
+	}
+	return err
+}
+
+// renew extends the lease once a third of it has passed; long work
+// (a build) calls it as it goes. It fails if the lease was lost.
+func (h *held) renew(ctx context.Context) error {
+	now := h.x.s.now()
+	if h.until.Sub(now) > leaseFor*2/3 {
+		return nil
+	}
+	return h.set(ctx, now.Add(leaseFor))
+}
+
+// release gives the lease back.
+func (h *held) release(ctx context.Context) {
+	if err := h.set(context.WithoutCancel(ctx), time.UnixMilli(0)); err != nil {
+		h.x.s.log.Warn("workload: search index lease not released; it runs out", "tenant", h.x.t.ID, "mailbox", h.x.m.ID, "err", err)
 	}
 }
 
@@ -467,11 +500,12 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return 0, 0, err
 		}
 	}
-	release, err := x.lease(ctx)
+	lease, err := x.lease(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer release()
+	defer lease.release(ctx)
+	x.held = lease
 	var mt meta
 	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil {
 		return 0, 0, err
@@ -488,6 +522,9 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return len(ids) < 256, nil
 		})
 		if err != nil || len(ids) == 0 {
+			return 0, 0, err
+		}
+		if err := x.held.renew(ctx); err != nil {
 			return 0, 0, err
 		}
 		for _, id := range ids {
@@ -616,6 +653,9 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 		if err := flush(0); err != nil {
 			return 0, 0, err
 		}
+		if err := x.held.renew(ctx); err != nil {
+			return 0, 0, err
+		}
 		if len(heads) < 500 {
 			break
 		}
@@ -625,6 +665,9 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 	for pass := 0; pass < passes; pass++ {
 		byTag := map[string][]string{}
 		err := x.rows(ctx, "f:", "f:", 500, func(h store.Item) (bool, error) {
+			if err := x.held.renew(ctx); err != nil {
+				return false, err
+			}
 			var fw forward
 			if _, _, err := x.read(ctx, h.ID, &fw); err != nil {
 				return false, err
@@ -655,6 +698,9 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 				}
 				batch = append(batch, w)
 				if err := flush(499); err != nil {
+					return 0, 0, err
+				}
+				if err := x.held.renew(ctx); err != nil {
 					return 0, 0, err
 				}
 			}

@@ -2,6 +2,7 @@ package workload_test
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"os"
 	"slices"
@@ -376,4 +377,50 @@ func TestSearchScale(t *testing.T) {
 			ms(r.put), ratio(r.put, base.put), ms(r.catchUp), ratio(r.catchUp, base.catchUp))
 	}
 	t.Log(b.String())
+}
+
+// TestSearchIndexTwoNodes: two service nodes over one store write to one
+// mailbox and search it at the same time; the lease lets one update the
+// index at a time, and in the end both answer what the items hold.
+func TestSearchIndexTwoNodes(t *testing.T) {
+	a, e := start(t)
+	b := workload.New(workload.Config{Store: e.Vault.Store, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	ctx, ref := e.Ctx, workload.MailboxRef("alice@contoso.com")
+	if _, err := a.CreateMailbox(ctx, e.Tenant, "alice@contoso.com", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for n, node := range []*workload.Service{a, b} {
+		wg.Go(func() {
+			for i := range 40 {
+				id := fmt.Sprintf("n%d-%02d", n, i)
+				word := fmt.Sprintf("w%d", i%5)
+				if _, err := node.Put(ctx, e.Tenant, ref, id, "", []byte("shared "+word)); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want["shared"] = append(want["shared"], id)
+				want[word] = append(want[word], id)
+				mu.Unlock()
+				if i%7 == 0 {
+					if _, err := node.Search(ctx, e.Tenant, "alice@contoso.com", "shared", "", 10); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for w, ids := range want {
+		slices.Sort(ids)
+		for _, node := range []*workload.Service{a, b} {
+			if got := searchAll(t, node, e, "alice@contoso.com", w, 7); !slices.Equal(got, ids) {
+				t.Errorf("search %s: %v, want %v", w, got, ids)
+			}
+		}
+	}
 }
