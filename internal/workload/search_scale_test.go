@@ -313,7 +313,7 @@ func TestSearchScale(t *testing.T) {
 		list                               time.Duration
 		commonHits, midHits, rareHits, all int
 	}
-	const reps = 31
+	const reps = 101
 	median := func(f func() time.Duration) time.Duration {
 		ds := make([]time.Duration, reps)
 		for i := range ds {
