@@ -18,6 +18,7 @@ GO ?= go
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/cmd/ck$$')
+	$(GO) test -count=1 -run '^TestSearchAndListAtScale$$' ./internal/workload/
 	$(GO) test -count=1 ./cmd/ck/
 
 # golangci-lint (.golangci.yml: vet, staticcheck, errcheck, ineffassign,

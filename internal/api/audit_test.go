@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -10,13 +11,14 @@ import (
 	"github.com/customerkey/customerkey/internal/audit"
 )
 
-// readAudit reads a tenant's chain through the API, page by page.
-func (e *depEnv) readAudit(token, tenant string, limit int) []client.AuditRecord {
+// readAudit reads a tenant's chain through the API, page by page
+// (pageSize 0: the default), following nextCursor.
+func (e *depEnv) readAudit(token, tenant string, pageSize int) []client.AuditRecord {
 	e.t.Helper()
 	var out []client.AuditRecord
-	after := 0.0
+	cursor := ""
 	for {
-		st, _, body := e.call(token, "GET", fmt.Sprintf("/v1/tenants/%s/audit?after=%d&limit=%d", tenant, int64(after), limit), "")
+		st, _, body := e.call(token, "GET", fmt.Sprintf("/v1/tenants/%s/audit?pageSize=%d&cursor=%s", tenant, pageSize, url.QueryEscape(cursor)), "")
 		if st != 200 {
 			e.t.Fatalf("audit of %s: %d %v", tenant, st, body)
 		}
@@ -26,11 +28,11 @@ func (e *depEnv) readAudit(token, tenant string, limit int) []client.AuditRecord
 			e.t.Fatal(err)
 		}
 		out = append(out, page...)
-		next, ok := body["next"].(float64)
+		next, ok := body["nextCursor"].(string)
 		if !ok {
 			return out
 		}
-		after = next
+		cursor = next
 	}
 }
 

@@ -28,15 +28,15 @@ func NewTagger(k *Key, label string, parts ...string) *Tagger {
 	return t
 }
 
-// TagSize8 is the length of a tag (TagSize is AES-GCM's).
-const TagSize8 = 8
+// TagLen is the length of a Tagger's tag (TagSize is AES-GCM's).
+const TagLen = 8
 
 // Tag returns the tag of b.
-func (t *Tagger) Tag(b []byte) [TagSize8]byte {
+func (t *Tagger) Tag(b []byte) [TagLen]byte {
 	t.mac.Reset()
 	t.mac.Write(b)
 	t.sum = t.mac.Sum(t.sum[:0])
-	return [TagSize8]byte(t.sum[:TagSize8])
+	return [TagLen]byte(t.sum[:TagLen])
 }
 
 // Destroy drops the derived key.

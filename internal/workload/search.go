@@ -63,11 +63,12 @@ const (
 	// per word of the item, each of at most pageCap IDs.
 	pageCap  = 512
 	lastPage = "z" // the upper bound of a word's last page: above any hex
-	// rebuildBudget bounds the postings a rebuild holds in memory: it
-	// makes as many passes over the items' tags as it needs.
-	rebuildBudget = 1 << 21
-	leaseFor      = time.Minute
+	leaseFor = time.Minute
 )
+
+// rebuildBudget bounds the postings a build holds in memory (a variable
+// for the tests that make it small).
+var rebuildBudget = 1 << 21
 
 // indexDelay gathers the writes of a burst into one catch-up (a search
 // catches up first, so a search never waits for it).
@@ -75,9 +76,9 @@ const indexDelay = time.Second
 
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
-func bucketPrefix(tag [envelope.TagSize8]byte) string { return "b:" + hex.EncodeToString(tag[:]) + ":" }
-func forwardRow(id string) string                     { return "f:" + id }
-func pendingRow(id string) string                     { return "p:" + id }
+func bucketPrefix(tag [envelope.TagLen]byte) string { return "b:" + hex.EncodeToString(tag[:]) + ":" }
+func forwardRow(id string) string                   { return "f:" + id }
+func pendingRow(id string) string                   { return "p:" + id }
 
 // upper is the hex form of an item ID: hex strings sort like the IDs'
 // bytes, in every database collation.
@@ -139,6 +140,8 @@ type index struct {
 	ck  *envelope.Key
 	tag *envelope.Tagger
 	row string // the index's container
+	// held is the lease while this process updates the index.
+	held *held
 }
 
 func (s *Service) openIndex(t store.ServiceTenant, m store.Mailbox, ck *envelope.Key) *index {
@@ -411,10 +414,18 @@ func (s *Service) itemChanged(ctx context.Context, t store.ServiceTenant, m stor
 	})
 }
 
+// held is an index lease this process holds.
+type held struct {
+	x       *index
+	node    string
+	version uint32
+	until   time.Time
+}
+
 // lease takes m's index lease for this process, waiting while another
-// node holds it; release gives it back.
-func (x *index) lease(ctx context.Context) (release func(), err error) {
-	node := "lease:" + x.s.index.node
+// node holds it.
+func (x *index) lease(ctx context.Context) (*held, error) {
+	h := &held{x: x, node: "lease:" + x.s.index.node}
 	for {
 		it, err := x.s.st.Item(ctx, x.t.ID, x.row, leaseRow)
 		var prev uint32
@@ -422,7 +433,7 @@ func (x *index) lease(ctx context.Context) (release func(), err error) {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return nil, err
-		case it.Kind != node && x.s.now().Before(it.Created):
+		case it.Kind != h.node && x.s.now().Before(it.Created):
 			select { // held by another node: wait for it
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -432,18 +443,41 @@ func (x *index) lease(ctx context.Context) (release func(), err error) {
 		default:
 			prev = it.Version
 		}
-		err = x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 1, Sealed: []byte{}, Created: x.s.now().Add(leaseFor).UTC()}, Prev: prev}})
-		if errors.Is(err, store.ErrConflict) {
-			continue
+		h.version = prev
+		if err := h.set(ctx, x.s.now().Add(leaseFor)); errors.Is(err, store.ErrConflict) {
+			continue // another node took it first
 		} else if err != nil {
 			return nil, err
 		}
-		return func() {
-			ctx := context.WithoutCancel(ctx)
-			if err := x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: node, Version: prev + 2, Sealed: []byte{}, Created: time.UnixMilli(0).UTC()}, Prev: prev + 1}}); err != nil {
-				x.s.log.Warn("workload: search index lease not released; it runs out", "tenant", x.t.ID, "mailbox", x.m.ID, "err", err)
-			}
-		}, nil
+		return h, nil
+	}
+}
+
+// set writes the lease row, held until until, from the version it holds.
+func (h *held) set(ctx context.Context, until time.Time) error {
+	x := h.x
+	err := x.s.st.WriteItems(ctx, []store.ItemWrite{{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: leaseRow, Kind: h.node, Version: h.version + 1, Sealed: []byte{}, Created: until.UTC()}, Prev: h.version}})
+	if err == nil {
+		h.version++
+		h.until = until
+	}
+	return err
+}
+
+// renew extends the lease once a third of it has passed; long work
+// (a build) calls it as it goes. It fails if the lease was lost.
+func (h *held) renew(ctx context.Context) error {
+	now := h.x.s.now()
+	if h.until.Sub(now) > leaseFor*2/3 {
+		return nil
+	}
+	return h.set(ctx, now.Add(leaseFor))
+}
+
+// release gives the lease back.
+func (h *held) release(ctx context.Context) {
+	if err := h.set(context.WithoutCancel(ctx), time.UnixMilli(0)); err != nil {
+		h.x.s.log.Warn("workload: search index lease not released; it runs out", "tenant", h.x.t.ID, "mailbox", h.x.m.ID, "err", err)
 	}
 }
 
@@ -467,11 +501,12 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return 0, 0, err
 		}
 	}
-	release, err := x.lease(ctx)
+	lease, err := x.lease(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer release()
+	defer lease.release(ctx)
+	x.held = lease
 	var mt meta
 	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil {
 		return 0, 0, err
@@ -488,6 +523,9 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return len(ids) < 256, nil
 		})
 		if err != nil || len(ids) == 0 {
+			return 0, 0, err
+		}
+		if err := x.held.renew(ctx); err != nil {
 			return 0, 0, err
 		}
 		for _, id := range ids {
@@ -531,46 +569,21 @@ func (x *index) current(ctx context.Context) (bool, error) {
 	return len(pending) == 0 || !strings.HasPrefix(pending[0].ID, "p:"), nil
 }
 
-// build makes m's index from its items: it drops every row, writes each
-// item's forward row, then, in as many passes over the forward rows as
-// the memory budget needs (each pass takes the words whose tag falls in
-// its share), sorts each word's postings and writes its pages. It does
-// not rely on the database's order of IDs.
+// build makes m's index from its items: it drops every row, then reads
+// the items once, in the order the database lists them, writing each
+// item's forward row. When that order is the IDs' byte order (SQLite;
+// PostgreSQL with the C collation), the same pass writes the pages: a
+// word's page is written when it holds pageCap IDs, and every word's
+// pending IDs when the memory budget is reached (each page ends just
+// after its last ID, so the pages to come stay above it). Otherwise it
+// drops the pages it wrote and makes them in passes over the forward rows
+// (each pass takes the words whose tag falls in its share, sorts their
+// postings in memory and writes their pages), as many as the budget needs.
 func (x *index) build(ctx context.Context) (int, int, error) {
 	st, t := x.s.st, x.t
-	var drop []store.ItemWrite
-	dropAll := func() error {
-		if err := st.WriteItems(ctx, drop); errors.Is(err, store.ErrConflict) {
-			for _, w := range drop { // a mark changed meanwhile: one at a time
-				if err := st.DeleteItem(ctx, t.ID, x.row, w.Item.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-		} else if err != nil {
-			return err
-		}
-		drop = drop[:0]
-		return nil
-	}
-	err := x.rows(ctx, "", "", 1000, func(h store.Item) (bool, error) {
-		if h.ID != leaseRow {
-			drop = append(drop, x.drop(h.ID, h.Version))
-		}
-		if len(drop) < 500 {
-			return true, nil
-		}
-		return true, dropAll()
-	})
-	if err != nil {
+	if err := x.dropRows(ctx); err != nil {
 		return 0, 0, err
 	}
-	if err := dropAll(); err != nil {
-		return 0, 0, err
-	}
-	if err := st.DeleteItem(ctx, t.ID, x.row, legacyIndexID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return 0, 0, err
-	}
-	items, total := 0, 0
 	var batch []store.ItemWrite // written a few hundred rows a transaction
 	flush := func(over int) error {
 		if len(batch) <= over {
@@ -578,8 +591,13 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 		}
 		err := st.WriteItems(ctx, batch)
 		batch = batch[:0]
+		if err == nil {
+			err = x.held.renew(ctx)
+		}
 		return err
 	}
+	sb := &streamBuild{x: x, bufs: map[string][]string{}, distinct: map[string]bool{}, ordered: true}
+	items, total := 0, 0
 	after := ""
 	for {
 		heads, err := st.ListItemHeadsAfter(ctx, t.ID, x.m.ID, after, 500)
@@ -612,19 +630,52 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 			batch = append(batch, w)
 			items++
 			total += len(tags)
-		}
-		if err := flush(0); err != nil {
-			return 0, 0, err
+			if sb.ordered && it.ID <= sb.last && sb.last != "" {
+				// Not the byte order: the pages are made in passes.
+				if err := flush(0); err != nil {
+					return 0, 0, err
+				}
+				if err := sb.abandon(ctx); err != nil {
+					return 0, 0, err
+				}
+			}
+			if sb.ordered {
+				ps, err := sb.add(it.ID, tags)
+				if err != nil {
+					return 0, 0, err
+				}
+				batch = append(batch, ps...)
+			}
+			if err := flush(499); err != nil {
+				return 0, 0, err
+			}
 		}
 		if len(heads) < 500 {
 			break
 		}
+	}
+	if sb.ordered {
+		ps, err := sb.flushAll(true)
+		if err != nil {
+			return 0, 0, err
+		}
+		batch = append(batch, ps...)
+		if err := flush(0); err != nil {
+			return 0, 0, err
+		}
+		return items, len(sb.distinct), x.writeMeta(ctx)
+	}
+	if err := flush(0); err != nil {
+		return 0, 0, err
 	}
 	passes := total/rebuildBudget + 1
 	distinct := 0
 	for pass := 0; pass < passes; pass++ {
 		byTag := map[string][]string{}
 		err := x.rows(ctx, "f:", "f:", 500, func(h store.Item) (bool, error) {
+			if err := x.held.renew(ctx); err != nil {
+				return false, err
+			}
 			var fw forward
 			if _, _, err := x.read(ctx, h.ID, &fw); err != nil {
 				return false, err
@@ -663,10 +714,125 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 			return 0, 0, err
 		}
 	}
-	if err := x.writeMeta(ctx); err != nil {
-		return 0, 0, err
+	return items, distinct, x.writeMeta(ctx)
+}
+
+// dropRows deletes every row of the index but the lease.
+func (x *index) dropRows(ctx context.Context) error {
+	st, t := x.s.st, x.t
+	var drop []store.ItemWrite
+	dropAll := func() error {
+		if err := st.WriteItems(ctx, drop); errors.Is(err, store.ErrConflict) {
+			for _, w := range drop { // a mark changed meanwhile: one at a time
+				if err := st.DeleteItem(ctx, t.ID, x.row, w.Item.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+		drop = drop[:0]
+		return x.held.renew(ctx)
 	}
-	return items, distinct, nil
+	err := x.rows(ctx, "", "", 1000, func(h store.Item) (bool, error) {
+		if h.ID != leaseRow {
+			drop = append(drop, x.drop(h.ID, h.Version))
+		}
+		if len(drop) < 500 {
+			return true, nil
+		}
+		return true, dropAll()
+	})
+	if err != nil {
+		return err
+	}
+	if err := dropAll(); err != nil {
+		return err
+	}
+	if err := st.DeleteItem(ctx, t.ID, x.row, legacyIndexID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// streamBuild makes a word's pages as a build reads items in ID order.
+type streamBuild struct {
+	x        *index
+	bufs     map[string][]string // word's bucket prefix -> IDs not yet in a page
+	held     int                 // IDs in bufs
+	distinct map[string]bool
+	written  []string // page rows written, should the order break
+	last     string   // the last item's ID
+	ordered  bool
+}
+
+// add takes an item's words; it returns the pages that are full.
+func (b *streamBuild) add(id string, tags []string) ([]store.ItemWrite, error) {
+	b.last = id
+	var out []store.ItemWrite
+	for _, p := range tags {
+		b.distinct[p] = true
+		b.bufs[p] = append(b.bufs[p], id)
+		b.held++
+		if len(b.bufs[p]) == pageCap {
+			w, err := b.page(p, false)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+		}
+	}
+	if b.held > rebuildBudget {
+		ws, err := b.flushAll(false)
+		return append(out, ws...), err
+	}
+	return out, nil
+}
+
+// page writes a word's pending IDs as a page: the word's last (above
+// every hex) or one that ends just after its last ID ("00": the hex of
+// the smallest ID above it).
+func (b *streamBuild) page(p string, last bool) (store.ItemWrite, error) {
+	ids := b.bufs[p]
+	row := pageRow(p, upper(ids[len(ids)-1])+"00")
+	if last {
+		row = pageRow(p, lastPage)
+	}
+	delete(b.bufs, p)
+	b.held -= len(ids)
+	b.written = append(b.written, row)
+	return b.x.seal(row, postings{IDs: ids}, 0)
+}
+
+// flushAll writes every word's pending IDs (the last pages, if last).
+func (b *streamBuild) flushAll(last bool) ([]store.ItemWrite, error) {
+	var out []store.ItemWrite
+	for p := range b.bufs {
+		w, err := b.page(p, last)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// abandon drops the pages written so far: the database's order is not
+// the byte order.
+func (b *streamBuild) abandon(ctx context.Context) error {
+	b.ordered, b.bufs = false, nil
+	for len(b.written) > 0 {
+		n := min(len(b.written), 500)
+		ws := make([]store.ItemWrite, n)
+		for i, row := range b.written[:n] {
+			ws[i] = b.x.drop(row, 1)
+		}
+		if err := b.x.s.st.WriteItems(ctx, ws); err != nil {
+			return err
+		}
+		b.written = b.written[n:]
+	}
+	return nil
 }
 
 // pageRow is the row of the page of bucket prefix p below upper.
