@@ -398,7 +398,7 @@ func TestSearchScale(t *testing.T) {
 // index at a time, and in the end both answer what the items hold.
 func TestSearchIndexTwoNodes(t *testing.T) {
 	a, e := start(t)
-	b := workload.New(workload.Config{Store: e.Vault.Store, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	b := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 	ctx, ref := e.Ctx, workload.MailboxRef("alice@contoso.com")
 	if _, err := a.CreateMailbox(ctx, e.Tenant, "alice@contoso.com", "", ""); err != nil {
 		t.Fatal(err)
@@ -466,7 +466,7 @@ func TestSearchIndexBuildInAnyOrder(t *testing.T) {
 	boxes, e := start(t)
 	track := []string{"w0", "w3", "w40", "w700"}
 	mb := fill(t, boxes, e, "alice@contoso.com", 3000, track)
-	odd := workload.New(workload.Config{Store: reversed{Store: e.Vault.Store, mailbox: mb.m.ID}, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	odd := workload.New(workload.Config{Store: reversed{Store: e.Vault.Store, mailbox: mb.m.ID}, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 	defer workload.SetRebuildBudget(10_000)() // 3000 items of ~27 words: 9 passes
 	for _, node := range []*workload.Service{odd, boxes} {
 		if n, _, err := node.Reindex(e.Ctx, e.Tenant, mb.upn); err != nil || n != 3000 {

@@ -11,9 +11,9 @@ import (
 	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/dep/deptest"
-	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
@@ -24,11 +24,7 @@ func (licensed) RequireLicence(context.Context, store.ServiceTenant, string) err
 
 func start(t *testing.T) (*workload.Service, *deptest.Env) {
 	e := deptest.Start(t)
-	blobs, err := blob.Dir(t.TempDir(), envelope.ChunkSize+envelope.TagSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return workload.New(workload.Config{Store: e.Vault.Store, Blobs: blobs, DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}), e
+	return workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}), e
 }
 
 // TestOneContainerModel: mailboxes, sites and workload containers keep
@@ -206,4 +202,10 @@ func get(ctx context.Context, boxes *workload.Service, tn store.ServiceTenant, r
 	var b bytes.Buffer
 	err = c.Copy(ctx, &b, 0, -1)
 	return b.Bytes(), err
+}
+
+// dbBlobs is the blob store of the test's database: every service over
+// that store sees the same blobs, as nodes over one database do.
+func dbBlobs(e *deptest.Env) blob.Store {
+	return e.Vault.Store.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
 }
