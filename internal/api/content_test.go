@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 )
@@ -233,5 +234,56 @@ func TestLargeContentMoves(t *testing.T) {
 	}
 	if st, got := e.raw(e.admin, "GET", item, nil); st != 200 || !bytes.Equal(got, content) {
 		t.Fatalf("after the move: %d, %d bytes", st, len(got))
+	}
+}
+
+// TestContentLimits: each write route refuses content over its limit with
+// 413 Content.TooLarge and stores nothing: said by Content-Length before a
+// byte is read, or found as a body of unknown length is read; an upload
+// larger than the file limit is refused when it begins.
+func TestContentLimits(t *testing.T) {
+	e := startDEPsOn(t, envOptions{limits: api.Limits{File: 200_000, Item: 100_000, Record: 150_000}})
+	const T = "/v1/tenants/Contoso"
+	e.aliceOnDEP1()
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	e.call(spo, "POST", T+"/sites", `{"name":"finance","geo":"NAM"}`)
+	_, _, tok = e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	cso := tok["token"].(string)
+	for _, tc := range []struct {
+		name, token, path string
+		limit             int
+	}{
+		{"file", spo, T + "/sites/finance/files/big.bin", 200_000},
+		{"item", e.admin, T + "/mailboxes/alice@contoso.com/items/big", 100_000},
+		{"record", cso, T + "/records/teams/big", 150_000},
+	} {
+		for _, chunked := range []bool{false, true} {
+			content := make([]byte, tc.limit+1)
+			var body io.Reader = bytes.NewReader(content)
+			if chunked {
+				body = io.MultiReader(bytes.NewReader(content)) // no length: sent chunked
+			}
+			req, _ := http.NewRequest("PUT", e.srv.URL+tc.path, body)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 413 || !bytes.Contains(out, []byte("Content.TooLarge")) {
+				t.Errorf("%s over its limit (chunked %v): %d %s", tc.name, chunked, resp.StatusCode, out)
+			}
+			if st, _ := e.raw(tc.token, "GET", tc.path, nil); st != 404 {
+				t.Errorf("%s over its limit (chunked %v) was stored: GET %d", tc.name, chunked, st)
+			}
+		}
+		if st, body := e.raw(tc.token, "PUT", tc.path, make([]byte, tc.limit)); st != 200 {
+			t.Errorf("%s at its limit: %d %s", tc.name, st, body)
+		}
+	}
+	if st, _, body := e.call(spo, "POST", T+"/sites/finance/files/huge.bin/uploads", `{"size":200001}`); st != 413 || body["rule"] != "Content.TooLarge" {
+		t.Errorf("an upload over the file limit: %d %v", st, body)
 	}
 }

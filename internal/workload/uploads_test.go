@@ -199,3 +199,37 @@ func TestLargeWriteStoreFails(t *testing.T) {
 		t.Errorf("a failed write left its upload: %+v %v", stale, err)
 	}
 }
+
+// TestCleanUploads: an upload without a part for longer than the expiry
+// is deleted with its chunks; one still going is left alone.
+func TestCleanUploads(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	u, err := boxes.BeginUpload(ctx, tn, r, "deck.pptx", "", 3*envelope.ChunkSize, workload.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, envelope.ChunkSize, bytes.NewReader(make([]byte, envelope.ChunkSize))); err != nil {
+		t.Fatal(err)
+	}
+	blobs := dbBlobs(e)
+	if ids, _ := blobs.List(ctx, tn.ID, "site:finance"); len(ids) != 1 {
+		t.Fatalf("the upload's blob: %v", ids)
+	}
+	if n, err := boxes.CleanUploads(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("an upload still going was cleaned: %d %v", n, err)
+	}
+	if n, err := boxes.CleanUploads(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("cleaned %d uploads (%v), want the abandoned one", n, err)
+	}
+	if _, err := boxes.Upload(ctx, tn, r, u.ID); !isRule(err, client.RuleUploadExists) {
+		t.Errorf("the abandoned upload: %v, want %s", err, client.RuleUploadExists)
+	}
+	if ids, _ := blobs.List(ctx, tn.ID, "site:finance"); len(ids) != 0 {
+		t.Errorf("the abandoned upload's chunks stay: %v", ids)
+	}
+}
