@@ -193,14 +193,14 @@ func (a *app) siteCmd() *cobra.Command {
 	var progress bool
 	put := &cobra.Command{Use: "put SITE FILE (--data TEXT | --file PATH)", Short: "Write a new version of a file, streamed from disk", Args: cobra.ExactArgs(2),
 		Long: `Write a new version of a file. The file is streamed: it is never held in
-memory, by ck or by the service, whatever its size (up to the service's
+memory, by the CLI or by the service, whatever its size (up to the service's
 limit, 250 GB by default). Its SHA-256 goes with it and the service stores
 it only if the bytes it received have it.
 
 A file larger than a part (--part-size, 8 MiB by default) is sent as a
 resumable upload, in parts:
 a dropped connection costs one part, sent again from where the upload
-stands. If ck itself is stopped, the upload is kept for a day: run the same
+stands. If the command itself is stopped, the upload is kept for a day: run the same
 command with --resume ID (the ID is printed) to send only what is missing.
 Progress is shown on stderr when it is a terminal (or with --progress).`,
 		Example: `  ck site file put finance deck.pptx --file ./deck.pptx
