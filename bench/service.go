@@ -103,19 +103,16 @@ func serviceScenario(d time.Duration) error {
 		_ = i
 	}
 	fmt.Printf("Service data plane, 4 KiB items over HTTPS, %s per case, GOMAXPROCS=%d, %s\n\n", d, runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02"))
-	fmt.Println("| operation | callers | service ops/s | bare server ops/s | ratio |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("Each case alternates the bare server and the service in %d slices; ratio is the median of the slices' ratios, range their spread.\n\n", rounds)
+	fmt.Println("| operation | callers | service ops/s | bare server ops/s | ratio | range |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, verb := range []string{"PUT", "GET"} {
 		for _, callers := range []int{1, 4} {
-			b, err := measure(callers, d, ops["bare "+verb])
+			b, s, ratio, lo, hi, err := measurePair(callers, d, ops["bare "+verb], ops["service "+verb])
 			if err != nil {
 				return err
 			}
-			s, err := measure(callers, d, ops["service "+verb])
-			if err != nil {
-				return err
-			}
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f |\n", verb, callers, s, b, s/b)
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f-%.2f |\n", verb, callers, s, b, ratio, lo, hi)
 		}
 	}
 
