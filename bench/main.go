@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -39,6 +40,8 @@ func main() {
 	ckBinary := flag.String("ck", "", "nodes: the ck binary (default: go build ./cmd/ck)")
 	items := flag.Int("items", 1_000_000, "lifecycle: items in the DEP whose key is rolled")
 	duration := flag.Duration("duration", 5*time.Second, "how long to measure each case")
+	dataPlane := flag.Bool("dataplane", false, "service: stop after the data plane (no re-assignment, no recovery)")
+	only := flag.String("only", "", `service: run only this data-plane case, e.g. "GET 1" (for a profile)`)
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -59,7 +62,7 @@ func main() {
 	case "keyring":
 		err = keyringScenario()
 	case "service":
-		err = serviceScenario(*duration)
+		err = serviceScenario(*duration, *dataPlane, *only)
 	case "lifecycle":
 		err = lifecycleScenario(*items)
 	case "nodes":
@@ -97,6 +100,13 @@ func measure(n int, d time.Duration, op func() error) (float64, error) {
 	return float64(count.Load()) / time.Since(start).Seconds(), firstErr
 }
 
+// processCPU is the CPU time this process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // rounds is how many alternating slices measurePair splits a case into.
 const rounds = 10
 
@@ -109,21 +119,31 @@ const rounds = 10
 func measurePair(n int, d time.Duration, base, op func() error) (baseRate, opRate, median, lo, hi float64, err error) {
 	slice := d / (2 * rounds)
 	var baseSum, opSum float64
+	var baseCPU, opCPU time.Duration
 	ratios := make([]float64, 0, rounds)
 	for range rounds {
+		c0 := processCPU()
 		b, err := measure(n, slice, base)
 		if err != nil {
 			return 0, 0, 0, 0, 0, err
 		}
+		c1 := processCPU()
 		o, err := measure(n, slice, op)
 		if err != nil {
 			return 0, 0, 0, 0, 0, err
 		}
+		baseCPU, opCPU = baseCPU+c1-c0, opCPU+processCPU()-c1
 		baseSum, opSum = baseSum+b, opSum+o
 		ratios = append(ratios, o/b)
 	}
 	slices.Sort(ratios)
 	median = (ratios[(rounds-1)/2] + ratios[rounds/2]) / 2
+	if os.Getenv("CK_BENCH_CPU") != "" { // process CPU per operation, client and server together
+		perOp := func(cpu time.Duration, rate float64) time.Duration {
+			return time.Duration(float64(cpu) / (rate * slice.Seconds()))
+		}
+		fmt.Fprintf(os.Stderr, "cpu per op: baseline %v, operation %v\n", perOp(baseCPU, baseSum), perOp(opCPU, opSum))
+	}
 	return baseSum / rounds, opSum / rounds, median, ratios[0], ratios[rounds-1], nil
 }
 

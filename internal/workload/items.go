@@ -191,6 +191,9 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 
 // Get reads an item: for a site, version 0 is the latest.
 func (s *Service) Get(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) ([]byte, error) {
+	if r.Space == Mailboxes {
+		return s.getMailboxItem(ctx, t, r, id)
+	}
 	sp := spaces[r.Space]
 	m, ck, err := s.open(ctx, t, r, "read "+sp.item)
 	if err != nil {

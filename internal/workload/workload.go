@@ -59,6 +59,7 @@ type Store interface {
 	ListItems(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
 	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error)
+	MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error)
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
 }
