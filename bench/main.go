@@ -44,7 +44,17 @@ func main() {
 	dataPlane := flag.Bool("dataplane", false, "service: stop after the data plane (no re-assignment, no recovery)")
 	only := flag.String("only", "", `service: run only this data-plane case, e.g. "GET 1" (for a profile)`)
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file")
 	flag.Parse()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(*memprofile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

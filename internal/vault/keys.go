@@ -85,7 +85,11 @@ func (s *Server) serveVault(c *call, name string) {
 			c.fail(err)
 		}
 	})
-	s.publishAccess(c.r.Context(), c.op)
+	// A write refused with a 4xx changed nothing (and a principal without
+	// the right must not make every node reload); after a 5xx it may have.
+	if c.status < 400 || c.status >= 500 {
+		s.publishAccess(c.r.Context(), c.op)
+	}
 }
 
 // keysWrite says whether a keys API request may change a key: anything but
