@@ -30,7 +30,7 @@ import (
 // serviceScenario: the HTTP data plane (4 KiB items, PUT and GET) against a
 // bare Go HTTPS server that stores and returns the same bytes in the same
 // store without any crypto; and re-assigning 10k mailboxes to a new DEP.
-func serviceScenario(d time.Duration) error {
+func serviceScenario(d time.Duration, dataPlaneOnly bool, only string) error {
 	ctx := context.Background()
 	e, err := startService(ctx)
 	if err != nil {
@@ -93,30 +93,34 @@ func serviceScenario(d time.Duration) error {
 			return err
 		},
 	}
-	for i := range 1000 { // items to read
+	for i := range 1000 { // items m0..m999 to read, in both servers
+		n.Store(int64(i - 1))
 		if err := ops["service PUT"](); err != nil {
 			return err
 		}
+		n.Store(int64(i - 1))
 		if err := ops["bare PUT"](); err != nil {
 			return err
 		}
-		_ = i
 	}
 	fmt.Printf("Service data plane, 4 KiB items over HTTPS, %s per case, GOMAXPROCS=%d, %s\n\n", d, runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02"))
-	fmt.Println("| operation | callers | service ops/s | bare server ops/s | ratio |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("Each case alternates the bare server and the service in %d slices; ratio is the median of the slices' ratios, range their spread.\n\n", rounds)
+	fmt.Println("| operation | callers | service ops/s | bare server ops/s | ratio | range |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, verb := range []string{"PUT", "GET"} {
 		for _, callers := range []int{1, 4} {
-			b, err := measure(callers, d, ops["bare "+verb])
+			if only != "" && only != fmt.Sprintf("%s %d", verb, callers) {
+				continue
+			}
+			b, s, ratio, lo, hi, err := measurePair(callers, d, ops["bare "+verb], ops["service "+verb])
 			if err != nil {
 				return err
 			}
-			s, err := measure(callers, d, ops["service "+verb])
-			if err != nil {
-				return err
-			}
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f |\n", verb, callers, s, b, s/b)
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f-%.2f |\n", verb, callers, s, b, ratio, lo, hi)
 		}
+	}
+	if dataPlaneOnly {
+		return nil
 	}
 
 	// Re-assignment of 10k mailboxes from DEP-A to DEP-B (Set-Mailbox each).

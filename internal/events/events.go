@@ -50,8 +50,8 @@ const (
 	// ContainersMoved: containers changed DEP (re-assignment, roll,
 	// recovery, rollback): drop any mapping of containers or DEPs.
 	ContainersMoved Kind = "containers.moved"
-	// VaultAccess: a built-in vault's record, access policies or role
-	// assignments changed (Ref: the vault name): reload its snapshot.
+	// VaultAccess: a built-in vault's record, access policies, role
+	// assignments or keys changed: drop the vault's snapshot.
 	VaultAccess Kind = "vault.access"
 )
 
@@ -74,6 +74,18 @@ type Bus interface {
 	// Subscribe calls fn with every event from now on, in order, one at a
 	// time; fn must be quick (drop a cache entry). stop ends it.
 	Subscribe(fn func(Event)) (stop func())
+}
+
+// Shared is a bus whose nodes are separate processes over one database
+// (PostgreSQL): what another node changed is known here only once its
+// event is read, a few milliseconds after the other node answered. A
+// cache that must honour another node's change on the very next request
+// (the built-in vault's snapshot, SPEC V5) compares Head, one read of the
+// store, with the last sequence it observed.
+type Shared interface {
+	Bus
+	// Head is the sequence of the last recorded event.
+	Head(ctx context.Context) (int64, error)
 }
 
 // Store is the slice of the store a Bus uses.

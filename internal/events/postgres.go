@@ -87,6 +87,11 @@ func (p *Postgres) listenOnce(ctx context.Context) error {
 	}
 }
 
+// Head is the sequence of the last recorded event (events.Shared).
+func (p *Postgres) Head(ctx context.Context) (int64, error) { return p.cfg.Store.LastEventSeq(ctx) }
+
+var _ Shared = (*Postgres)(nil)
+
 // ListenerPID is the server process ID of the LISTEN connection (0 while
 // not connected): tests terminate it to prove the bus survives.
 func (p *Postgres) ListenerPID() uint32 {

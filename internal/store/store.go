@@ -508,6 +508,10 @@ type Service interface {
 	// MailboxItemVersion reads a mailbox with the version of one of its
 	// items (0 if it has none) in one query: what a write needs.
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (Mailbox, uint32, error)
+	// MailboxItem reads a mailbox with one of its items in one query:
+	// what a read needs. ErrNotFound if the mailbox is not there; a
+	// mailbox without that item comes with a zero Item (ID "").
+	MailboxItem(ctx context.Context, tenant, mailbox, item string) (Mailbox, Item, error)
 	// ItemVersion returns an item's version (ErrNotFound if none).
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error

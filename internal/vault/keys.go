@@ -39,6 +39,10 @@ var (
 // serveVault handles the Azure Key Vault keys API for one vault.
 func (s *Server) serveVault(c *call, name string) {
 	c.op, c.vault = "VaultRequest", name
+	if err := s.observe(c); err != nil {
+		c.fail(err)
+		return
+	}
 	v, verr := s.vault(c, name)
 	tenant := ""
 	if verr == nil {
@@ -68,9 +72,55 @@ func (s *Server) serveVault(c *call, name string) {
 		c.fail(badParam("The specified version (%s) is not recognized. Consider using the latest supported version (%s).", apiVersion, latestAPIVersion))
 		return
 	}
-	if err := s.routeKeys(c, v); err != nil {
-		c.fail(err)
+	if !keysWrite(c.r) {
+		if err := s.routeKeys(c, v); err != nil {
+			c.fail(err)
+		}
+		return
 	}
+	// A write may change a key the snapshot holds: it is off while the
+	// write runs, and every other vault node drops its own.
+	s.snap.write(func() {
+		if err := s.routeKeys(c, v); err != nil {
+			c.fail(err)
+		}
+	})
+	// A write refused with a 4xx changed nothing (and a principal without
+	// the right must not make every node reload); after a 5xx it may have.
+	if c.status < 400 || c.status >= 500 {
+		s.publishAccess(c.r.Context(), c.op)
+	}
+}
+
+// keysWrite says whether a keys API request may change a key: anything but
+// a read, a backup and the cryptographic operations.
+func keysWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return false
+	case http.MethodPost:
+		path := strings.ToLower(strings.TrimSuffix(r.URL.Path, "/"))
+		switch path[strings.LastIndexByte(path, '/')+1:] {
+		case "wrapkey", "unwrapkey", "encrypt", "decrypt", "sign", "verify", "release", "backup":
+			return false
+		}
+	}
+	return true
+}
+
+// observe drops the snapshot when another vault node recorded an event
+// this one has not seen (vault nodes over one PostgreSQL: one read of the
+// last event's sequence per request). A request that cannot tell fails.
+func (s *Server) observe(c *call) error {
+	if s.shared == nil {
+		return nil
+	}
+	head, err := s.shared.Head(c.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the last event's sequence: %w", err)
+	}
+	s.snap.observe(head)
+	return nil
 }
 
 func (s *Server) routeKeys(c *call, v store.Vault) error {
@@ -137,12 +187,12 @@ func (s *Server) routeKeys(c *call, v store.Vault) error {
 // authorize checks the caller's right to op on vault v under the vault's
 // permission model. It runs on every request, so removed access takes
 // effect on the next call (the snapshot is dropped by every management
-// write, on every vault node: authzSnapshot).
+// write, on every vault node: snapshot).
 func (s *Server) authorize(c *call, v store.Vault, op keyOp) error {
 	c.op = op.Name
 	ctx := c.r.Context()
 	if v.PermissionModel == store.ModelRBAC {
-		ras, err := s.authz.roleAssignments(ctx, s.st, v.Name)
+		ras, err := s.snap.roleAssignments(ctx, s.st, v.Name)
 		if err != nil {
 			return err
 		}
@@ -158,7 +208,7 @@ func (s *Server) authorize(c *call, v store.Vault, op keyOp) error {
 		return forbidden("ForbiddenByRbac", "Caller is not authorized to perform action on resource. Caller: %s; Action: '%s'; Resource: vault '%s' (location %s); Assignment: (not found). Grant a role that allows it, e.g.: ck vault role assign %s --role \"Key Vault Crypto Service Encryption User\" --assignee %s",
 			c.principal, op.Action, v.Name, v.Region, v.Name, c.principal)
 	}
-	aps, err := s.authz.accessPolicies(ctx, s.st, v.Name)
+	aps, err := s.snap.accessPolicies(ctx, s.st, v.Name)
 	if err != nil {
 		return err
 	}
@@ -215,7 +265,7 @@ func (s *Server) liveKey(c *call, v store.Vault, name, version string) (store.Ke
 	if version != "" && !keyVerRE.MatchString(version) {
 		return store.KeyVersion{}, badParam("key version %q is invalid: a version is 32 hexadecimal characters", version)
 	}
-	kv, err := s.st.KeyVersion(c.r.Context(), v.Name, name, version)
+	kv, err := s.snap.keyVersion(c.r.Context(), s.st, v.Name, name, version)
 	if errors.Is(err, store.ErrNotFound) {
 		if version != "" {
 			name += "/" + version

@@ -49,7 +49,7 @@ func (s *Server) mgmtRoutes() *http.ServeMux {
 			}
 			// A write may change who may use keys: the snapshot is off
 			// while it runs, and every other vault node drops its own.
-			s.authz.write(func() {
+			s.snap.write(func() {
 				if err := fn(c); err != nil {
 					c.fail(err)
 				}
@@ -104,6 +104,10 @@ func (s *Server) serveMgmt(c *call) {
 		return
 	}
 	if !c.authenticate("common", true) {
+		return
+	}
+	if err := s.observe(c); err != nil {
+		c.fail(err)
 		return
 	}
 	_, pattern := s.mgmt.Handler(c.r)
@@ -735,7 +739,7 @@ func validVaultName(name string) error {
 // vault loads a vault by name. Soft-deleted vaults past their purge date
 // are purged on the way (the retention period is over).
 func (s *Server) vault(c *call, name string) (store.Vault, error) {
-	v, err := s.st.Vault(c.r.Context(), name)
+	v, err := s.snap.vault(c.r.Context(), s.st, name)
 	if err == nil && v.PurgeAt != nil && !s.now().Before(*v.PurgeAt) {
 		if err = s.st.PurgeVault(c.r.Context(), v.Name); err == nil {
 			s.cfg.Logger.Info("vault: purged at the end of its retention period", "vault", v.Name)

@@ -144,11 +144,13 @@ type Server struct {
 	mgmt    *http.ServeMux
 	keys    keyCache
 	ops     *opLog
-	authz   *authzSnapshot
+	snap    *snapshot
+	shared  events.Shared // set when vault nodes are separate processes over one database
 }
 
-// publishAccess tells every vault node that a management write may have
-// changed access (events.VaultAccess): they drop their snapshots.
+// publishAccess tells every vault node that a write may have changed a
+// vault's record, access or keys (events.VaultAccess): they drop their
+// snapshots.
 func (s *Server) publishAccess(ctx context.Context, op string) {
 	if s.cfg.Events == nil {
 		return
@@ -167,13 +169,14 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: cfg.Store, keys: keyCache{m: map[string]any{}}, authz: newAuthzSnapshot()}
+	s := &Server{cfg: cfg, st: cfg.Store, keys: keyCache{m: map[string]any{}}, snap: newSnapshot()}
 	if cfg.Events != nil {
 		cfg.Events.Subscribe(func(e events.Event) {
 			if e.Kind == events.VaultAccess {
-				s.authz.invalidate()
+				s.snap.invalidate()
 			}
 		})
+		s.shared, _ = cfg.Events.(events.Shared)
 	}
 	var err error
 	if s.leaves, s.caFile, err = ensurePKI(cfg.DataDir, cfg.BaseDomain, cfg.ExtraNames, s.vaultExists); err != nil {

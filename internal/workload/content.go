@@ -417,6 +417,9 @@ func checkDigest(want []byte, got [sha256.Size]byte) error {
 // Open opens an item for reading: for a site, version 0 is the latest.
 // The caller must Close it.
 func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) (*Content, error) {
+	if r.Space == Mailboxes {
+		return s.openMailboxItem(ctx, t, r, id)
+	}
 	sp := spaces[r.Space]
 	m, ck, err := s.open(ctx, t, r, "read "+sp.item)
 	if err != nil {

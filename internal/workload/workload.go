@@ -61,6 +61,7 @@ type Store interface {
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
 	WriteItems(ctx context.Context, ws []store.ItemWrite) error
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error)
+	MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error)
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
 	CreateUpload(ctx context.Context, u store.Upload) error

@@ -118,6 +118,29 @@ func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item strin
 	return m, v, s.mapErr(err)
 }
 
+func (s *DB) MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error) {
+	var m store.Mailbox
+	var it store.Item
+	var created, updated int64
+	var iid, ikind, iblob sql.NullString
+	var iversion, icreated, isize sql.NullInt64
+	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, i.id, i.kind, i.version, i.sealed, i.created,
+		i.blob, i.summary, i.content_size
+		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
+		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target,
+		&iid, &ikind, &iversion, &it.Sealed, &icreated, &iblob, &it.Summary, &isize)
+	if err != nil {
+		return store.Mailbox{}, store.Item{}, s.mapErr(err)
+	}
+	m.Created, m.Updated = fromMS(created), fromMS(updated)
+	if iid.Valid {
+		it.Tenant, it.Mailbox, it.ID, it.Kind, it.Version = m.Tenant, m.ID, iid.String, ikind.String, uint32(iversion.Int64)
+		it.Created, it.Size = fromMS(icreated.Int64), len(it.Sealed)
+		it.Blob, it.ContentSize = iblob.String, isize.Int64
+	}
+	return m, it, nil
+}
+
 func (s *DB) ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error) {
 	var v uint32
 	err := s.queryRow(ctx, `SELECT version FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id).Scan(&v)

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx" for the schema admin connection
 
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/vault"
@@ -35,6 +37,9 @@ type Env struct {
 	Dir    string
 	// PostgresSchema is the schema holding the store when it is PostgreSQL.
 	PostgresSchema string
+	// Events is the node's events bus over PostgreSQL (nil on SQLite).
+	Events *events.Postgres
+	pgURL  string // the store's URL, schema included
 }
 
 // Clock is a settable clock, starting at the real time.
@@ -62,8 +67,16 @@ type Options struct {
 	Dir          string        // data dir; default t.TempDir()
 	FeatureDelay time.Duration // default 1 ms
 	// PostgresURL, if set, stores everything in a fresh schema of that
-	// PostgreSQL database (dropped when the vault stops) instead of SQLite.
+	// PostgreSQL database (dropped when the vault stops) instead of SQLite,
+	// and the vault's snapshot follows the events of that schema
+	// (events.NewPostgres), as vault nodes sharing one database do.
 	PostgresURL string
+	// Join, if set, starts another vault node of Join's (which must be on
+	// PostgreSQL): the same schema and the same data dir (CA, master key,
+	// issuer key, admin token), its own listeners, store connections and
+	// events bus. Dir and PostgresURL are ignored; the schema is dropped
+	// when Join stops.
+	Join *Env
 }
 
 // Start runs a vault until the test ends.
@@ -79,6 +92,12 @@ func Start(t testing.TB, opts Options) *Env {
 
 // StartE runs a vault and returns a function that stops it.
 func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
+	if opts.Join != nil {
+		if opts.Join.pgURL == "" {
+			return nil, nil, errors.New("vaulttest: Join needs a vault on PostgreSQL")
+		}
+		opts.Dir = opts.Join.Dir
+	}
 	if opts.Dir == "" {
 		opts.Dir = tempDir()
 	}
@@ -93,26 +112,47 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 	var err error
 	dropSchema := func() {}
 	schema := ""
-	if opts.PostgresURL != "" {
-		st, schema, dropSchema, err = openSchema(ctx, opts.PostgresURL)
-	} else {
+	pgURL := ""
+	switch {
+	case opts.Join != nil:
+		pgURL, schema = opts.Join.pgURL, opts.Join.PostgresSchema
+		st, err = sqlstore.OpenPostgres(ctx, pgURL)
+	case opts.PostgresURL != "":
+		st, schema, pgURL, dropSchema, err = openSchema(ctx, opts.PostgresURL)
+	default:
 		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(opts.Dir, "ck.db"))
 	}
 	if err != nil {
 		cancel()
 		return nil, nil, err
 	}
+	var bus *events.Postgres
+	closeBus := func() {}
+	if pgURL != "" {
+		if bus, err = events.NewPostgres(ctx, pgURL, events.Config{Store: st, Node: "vaulttest"}); err != nil {
+			cancel()
+			st.Close()
+			dropSchema()
+			return nil, nil, err
+		}
+		closeBus = func() { bus.Close() }
+	}
 	clock := &Clock{}
-	srv, err := vault.New(vault.Config{
+	vc := vault.Config{
 		DataDir:      opts.Dir,
 		Store:        st,
 		Regions:      []vault.RegionConfig{{Name: "eastus", Addr: "127.0.0.1:0"}, {Name: "westus", Addr: "127.0.0.1:0"}},
 		FeatureDelay: opts.FeatureDelay,
 		Now:          clock.Now,
 		Drill:        true,
-	})
+	}
+	if bus != nil {
+		vc.Events = bus
+	}
+	srv, err := vault.New(vc)
 	if err != nil {
 		cancel()
+		closeBus()
 		st.Close()
 		dropSchema()
 		return nil, nil, err
@@ -125,23 +165,31 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 		cancel()
 		return nil, nil, err
 	}
-	stop := func() { client.HTTP().CloseIdleConnections(); cancel(); <-done; st.Close(); dropSchema() }
-	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir, PostgresSchema: schema}, stop, nil
+	stop := func() {
+		client.HTTP().CloseIdleConnections()
+		cancel()
+		<-done
+		closeBus()
+		st.Close()
+		dropSchema()
+	}
+	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir, PostgresSchema: schema, Events: bus, pgURL: pgURL}, stop, nil
 }
 
 // openSchema opens a store in a new schema of the PostgreSQL database at
-// url and returns the schema and a function that drops it.
-func openSchema(ctx context.Context, url string) (store.Store, string, func(), error) {
+// url and returns the schema, the store's URL (url with the schema) and a
+// function that drops it.
+func openSchema(ctx context.Context, url string) (store.Store, string, string, func(), error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "ck_vaulttest_" + hex.EncodeToString(b)
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", "", nil, err
 	}
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		admin.Close()
-		return nil, "", nil, err
+		return nil, "", "", nil, err
 	}
 	drop := func() {
 		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
@@ -151,12 +199,13 @@ func openSchema(ctx context.Context, url string) (store.Store, string, func(), e
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	st, err := sqlstore.OpenPostgres(ctx, url+sep+"search_path="+schema)
+	url += sep + "search_path=" + schema
+	st, err := sqlstore.OpenPostgres(ctx, url)
 	if err != nil {
 		drop()
-		return nil, "", nil, err
+		return nil, "", "", nil, err
 	}
-	return st, schema, drop, nil
+	return st, schema, url, drop, nil
 }
 
 // Seed is a tenant set up as the seed documents describe: Contoso, a key
