@@ -11,6 +11,8 @@ GO ?= go
 # with -race in its own packages, where its concurrency is exercised.
 # TestLargeFile sends 2 GiB through a ck dev (35-55 s here, about 2.5 GiB of
 # temporary disk); -short skips it.
+# The search test on a 200k-item mailbox runs without -race too (~80 s;
+# with it, it takes 5k items: the build would take some 20 min).
 # PostgreSQL tests run when CK_TEST_POSTGRES_URL is set (.ci/run sets it)
 # and skip, saying so, otherwise. cmd/ck's tests include the web console's
 # browser tests (testdata/script/dev_console.txt, about a minute), which

@@ -225,6 +225,44 @@ func ExampleClient_PutItem() {
 	// Quarterly numbers
 }
 
+// Listings come a page at a time (SPEC D9): Pages follows the cursors,
+// the ...Page methods read one page, and the plain methods (Items,
+// Search, ...) read every page.
+func ExamplePages() {
+	ctx := context.Background()
+	admin, _ := client.New(client.Config{URL: serviceURL, Token: adminToken, CAFile: caFile})
+	for _, id := range []string{"msg-2", "msg-3"} {
+		if _, err := admin.PutItem(ctx, "Contoso", "alice@contoso.com", id, "", []byte("Quarterly review "+id)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	items := func(ctx context.Context, p client.Page) (client.List[client.ItemInfo], error) {
+		return admin.ItemsPage(ctx, "Contoso", "alice@contoso.com", p)
+	}
+	for it, err := range client.Pages(ctx, client.Page{PageSize: 2}, items) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(it.ID)
+	}
+	page, err := admin.SearchPage(ctx, "Contoso", "alice@contoso.com", "QUARTERLY", client.Page{PageSize: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(page.Value, page.NextCursor != "")
+	rest, err := admin.SearchPage(ctx, "Contoso", "alice@contoso.com", "QUARTERLY", client.Page{PageSize: 2, Cursor: page.NextCursor})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rest.Value, rest.NextCursor != "")
+	// Output:
+	// msg-1
+	// msg-2
+	// msg-3
+	// [msg-1 msg-2] true
+	// [msg-3] false
+}
+
 // Set-Mailbox re-wraps the mailbox key in the background; WaitJob follows
 // the job, and the statistics show the new DEP once it is done.
 func ExampleClient_WaitJob() {

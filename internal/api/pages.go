@@ -15,8 +15,8 @@ import (
 // Every listing pages the same way (SPEC D9): ?pageSize= (default 100,
 // at most 1000) and ?cursor=, the nextCursor of the page before; the
 // answer is client.List, {"value": [...], "nextCursor": "..."}. A cursor
-// is the key of the last row of the page before (base64 of a small JSON
-// object, opaque to callers): the next page is the rows after that key,
+// is the key of the last row of the page before (base64url of a small
+// JSON object, opaque to callers): the next page is the rows after that key,
 // read by a keyset query, so pages stay stable while others write and a
 // deep page costs what the first one does.
 
@@ -31,11 +31,11 @@ type PageQuery struct {
 type cursor struct {
 	List string `json:"l"`
 	Time int64  `json:"t,omitempty"` // Unix milliseconds
-	ID   string `json:"k"`
+	ID   []byte `json:"k"`           // the key's bytes, exactly (base64 in JSON)
 }
 
 func encodeCursor(list string, k store.PageKey) string {
-	c := cursor{List: list, ID: k.ID}
+	c := cursor{List: list, ID: []byte(k.ID)}
 	if !k.Time.IsZero() {
 		c.Time = k.Time.UnixMilli()
 	}
@@ -62,10 +62,10 @@ func (q PageQuery) start(list string) (store.PageKey, int, error) {
 		return store.PageKey{}, 0, bad
 	}
 	var c cursor
-	if json.Unmarshal(raw, &c) != nil || c.List != list || c.ID == "" || c.Time < 0 {
+	if json.Unmarshal(raw, &c) != nil || c.List != list || len(c.ID) == 0 || c.Time < 0 {
 		return store.PageKey{}, 0, bad
 	}
-	k := store.PageKey{ID: c.ID}
+	k := store.PageKey{ID: string(c.ID)}
 	if c.Time != 0 {
 		k.Time = time.UnixMilli(c.Time).UTC()
 	}

@@ -2,4 +2,4 @@
 
 package workload_test
 
-const raceEnabled = false
+const raceOn = false
