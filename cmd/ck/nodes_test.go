@@ -121,6 +121,12 @@ func TestNodes(t *testing.T) {
 		// made on every node below (service-managed keys, whose
 		// availability key the purge re-sealed) show that every node sees
 		// the new version, through the one PKCS#11 token they share.
+		if c.Keystore != "pkcs11" {
+			// Each node would read its own copy of a keystore file: the
+			// rotation would not reach the others, and the subtests after
+			// this one would fail for that, not for what they test.
+			t.Skip("no SoftHSM (" + clustertest.SoftHSM + "): the nodes share no keystore a purge's rotation reaches; .ci/run installs softhsm2")
+		}
 		purgeCertificate(t, ctx, c, ten)
 	})
 
