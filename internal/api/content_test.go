@@ -235,6 +235,13 @@ func TestLargeContentMoves(t *testing.T) {
 	if st, got := e.raw(e.admin, "GET", item, nil); st != 200 || !bytes.Equal(got, content) {
 		t.Fatalf("after the move: %d, %d bytes", st, len(got))
 	}
+	// Written again, small: the large version's blob goes.
+	if st, body := e.raw(e.admin, "PUT", item+"?kind=attachment", []byte("small now")); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	if after, _ := blobs.List(ctx, e.seed.Tenant, "alice@contoso.com"); len(after) != 0 {
+		t.Errorf("the replaced version's blob stays: %v", after)
+	}
 }
 
 // TestContentLimits: each write route refuses content over its limit with

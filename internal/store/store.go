@@ -507,7 +507,8 @@ type Service interface {
 	WriteItems(ctx context.Context, ws []ItemWrite) error
 	// MailboxItemVersion reads a mailbox with the version of one of its
 	// items (0 if it has none) in one query: what a write needs.
-	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (Mailbox, uint32, error)
+	// The blob is that version's (a large item's; "" for none).
+	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (Mailbox, uint32, string, error)
 	// MailboxItem reads a mailbox with one of its items in one query:
 	// what a read needs. ErrNotFound if the mailbox is not there; a
 	// mailbox without that item comes with a zero Item (ID "").

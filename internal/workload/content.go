@@ -122,7 +122,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	// A small write to an item kept in place needs no look at uploads in
 	// progress: if one of the same version commits later, it finds this
 	// version stored and gives way (CommitUpload).
-	m, version, err := s.nextVersion(ctx, t, r, id, !small || r.Space == Sites)
+	m, version, prevBlob, err := s.nextVersion(ctx, t, r, id, !small || r.Space == Sites)
 	if err != nil {
 		return store.Item{}, err
 	}
@@ -142,14 +142,13 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 			return store.Item{}, err
 		}
 		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(n)}
-		prev, _ := s.st.Item(ctx, t.ID, m.ID, stored)
 		if err := s.pending(ctx, t, r, m, id); err != nil {
 			return store.Item{}, err
 		}
 		if err := s.st.PutItem(ctx, it); err != nil {
 			return store.Item{}, err
 		}
-		s.written(ctx, t, r, m, prev, id)
+		s.written(ctx, t, r, m, prevBlob, id)
 		it.Size, it.ID = len(sealed), id
 		return it, nil
 	}
@@ -200,13 +199,14 @@ var heads = sync.Pool{New: func() any { b := make([]byte, envelope.ChunkSize+1);
 // nextVersion resolves the container a write goes to and the version it
 // writes: one past the stored one (and, with uploads, past every upload
 // in progress).
-func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref, id string, uploads bool) (store.Mailbox, uint32, error) {
-	var m store.Mailbox
-	var version uint32
-	var err error
+//
+// prevBlob is the blob of the version stored now, which a write in place
+// (mailbox items, records) replaces; a site's versions are items of
+// their own and keep theirs.
+func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref, id string, uploads bool) (m store.Mailbox, version uint32, prevBlob string, err error) {
 	switch r.Space {
 	case Mailboxes: // the mailbox and the item's version in one query
-		m, version, err = s.st.MailboxItemVersion(ctx, t.ID, r.id(), id)
+		m, version, prevBlob, err = s.st.MailboxItemVersion(ctx, t.ID, r.id(), id)
 		m, err = s.ofKind(t, r, m, err)
 	case Sites:
 		if m, err = s.resolve(ctx, t, r); err == nil {
@@ -216,30 +216,31 @@ func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref,
 		}
 	case Records:
 		if m, err = s.resolve(ctx, t, r); err == nil {
-			version, err = s.st.ItemVersion(ctx, t.ID, m.ID, id)
-			if errors.Is(err, store.ErrNotFound) {
+			var it store.Item
+			if it, err = s.st.Item(ctx, t.ID, m.ID, id); errors.Is(err, store.ErrNotFound) {
 				err = nil
 			}
+			version, prevBlob = it.Version, it.Blob
 		}
 	}
 	if err != nil || !uploads {
-		return m, version + 1, err
+		return m, version + 1, prevBlob, err
 	}
 	vs, err := s.st.UploadVersions(ctx, t.ID, m.ID, id)
 	if err != nil {
-		return m, 0, err
+		return m, 0, "", err
 	}
 	for _, v := range vs {
 		version = max(version, v)
 	}
-	return m, version + 1, nil
+	return m, version + 1, prevBlob, nil
 }
 
 // written follows a write: the version it replaced loses its blob, and a
 // mailbox's search index catches up.
-func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prev store.Item, id string) {
-	if prev.Blob != "" && r.Space != Sites {
-		s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: prev.Blob})
+func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prevBlob, id string) {
+	if prevBlob != "" && r.Space != Sites {
+		s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: prevBlob})
 	}
 	if r.Space == Mailboxes {
 		s.itemChanged(ctx, t, m, id)
@@ -402,7 +403,7 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	} else if err != nil {
 		return store.Item{}, err
 	}
-	s.written(ctx, t, r, m, prev, u.Item)
+	s.written(ctx, t, r, m, prev.Blob, u.Item)
 	it.Size, it.ID = len(it.Sealed), u.Item
 	return it, nil
 }

@@ -49,7 +49,7 @@ func (s *Service) BeginUpload(ctx context.Context, t store.ServiceTenant, r Ref,
 	if kind == "" {
 		kind = sp.itemKind
 	}
-	m, version, err := s.nextVersion(ctx, t, r, id, true)
+	m, version, _, err := s.nextVersion(ctx, t, r, id, true)
 	if err != nil {
 		return store.Upload{}, err
 	}

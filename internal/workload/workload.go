@@ -60,7 +60,7 @@ type Store interface {
 	ListItems(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
 	WriteItems(ctx context.Context, ws []store.ItemWrite) error
-	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error)
+	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, string, error)
 	MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error)
 	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error

@@ -107,15 +107,16 @@ func (s *DB) ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store
 	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created, blob, content_size FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
 }
 
-func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, error) {
+func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, string, error) {
 	var m store.Mailbox
 	var created, updated int64
 	var v uint32
-	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, COALESCE(i.version, 0)
+	var blob string
+	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, COALESCE(i.version, 0), COALESCE(i.blob, '')
 		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
-		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &v)
+		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &v, &blob)
 	m.Created, m.Updated = fromMS(created), fromMS(updated)
-	return m, v, s.mapErr(err)
+	return m, v, blob, s.mapErr(err)
 }
 
 func (s *DB) MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error) {

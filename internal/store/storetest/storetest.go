@@ -582,13 +582,19 @@ func testMailboxes(t *testing.T, s store.Store) {
 	head := it
 	head.Sealed = nil
 	equal(t, "item heads", heads, []store.Item{head})
-	mb, v, err := s.MailboxItemVersion(ctx, "t1", "Alice@contoso.com", it.ID)
+	mb, v, b, err := s.MailboxItemVersion(ctx, "t1", "Alice@contoso.com", it.ID)
 	must(t, err)
-	equal(t, "mailbox and item version", []any{mb.ID, mb.DEP, v}, []any{"alice@contoso.com", moved.DEP, it.Version})
-	_, v, err = s.MailboxItemVersion(ctx, "t1", "alice@contoso.com", "no-such-item")
+	equal(t, "mailbox and item version", []any{mb.ID, mb.DEP, v, b}, []any{"alice@contoso.com", moved.DEP, it.Version, ""})
+	_, v, _, err = s.MailboxItemVersion(ctx, "t1", "alice@contoso.com", "no-such-item")
 	must(t, err)
 	equal(t, "version of no item", v, uint32(0))
-	_, _, err = s.MailboxItemVersion(ctx, "t2", "alice@contoso.com", it.ID)
+	large := store.Item{Tenant: "t1", Mailbox: "alice@contoso.com", ID: "large", Kind: "attachment", Version: 2, Sealed: []byte("header"), Created: now(), Blob: "b-large", Summary: []byte("s"), ContentSize: 1 << 20}
+	must(t, s.PutItem(ctx, large))
+	_, v, b, err = s.MailboxItemVersion(ctx, "t1", "alice@contoso.com", "large")
+	must(t, err)
+	equal(t, "a large item's version and blob", []any{v, b}, []any{uint32(2), "b-large"})
+	must(t, s.DeleteItem(ctx, "t1", "alice@contoso.com", "large"))
+	_, _, _, err = s.MailboxItemVersion(ctx, "t2", "alice@contoso.com", it.ID)
 	wantErr(t, err, store.ErrNotFound)
 	mbi, gotItem, err := s.MailboxItem(ctx, "t1", "Alice@contoso.com", it.ID)
 	must(t, err)
