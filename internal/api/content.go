@@ -90,8 +90,13 @@ type limitReader struct {
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		if n, _ := l.r.Read(make([]byte, 1)); n == 0 {
-			return 0, io.EOF
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		for n == 0 && err == nil { // a reader may say nothing: ask again
+			n, err = l.r.Read(one[:])
+		}
+		if n == 0 {
+			return 0, err // io.EOF, or a broken connection: not a clean end
 		}
 		return 0, rule.New(rule.KindTooLarge, client.RuleContentTooLarge, "split the content, or ask the operator to raise the limit (limits in the configuration)", "%s is limited to %d bytes", l.what, l.max)
 	}
@@ -126,7 +131,7 @@ func parseRange(h string, size int64) (off, n int64, ok bool, err error) {
 		if err != nil || k < 0 {
 			return 0, 0, false, nil
 		}
-		if k == 0 {
+		if k == 0 || size == 0 {
 			return 0, 0, false, unsatisfiable
 		}
 		k = min(k, size)

@@ -526,7 +526,8 @@ type Service interface {
 	// until and raises Written to upTo, and returns the upload as it was
 	// before (its Written says which chunks a cut-off part may have left).
 	ClaimUpload(ctx context.Context, tenant, id string, from, upTo int64, claim string, until, now time.Time) (Upload, error)
-	// RenewClaim extends a claim the caller holds (ErrConflict if it lost it).
+	// RenewClaim extends a claim the caller holds, and marks the upload
+	// updated (ErrConflict if it lost the claim).
 	RenewClaim(ctx context.Context, tenant, id, claim string, until time.Time) error
 	// AdvanceUpload records that u.Received bytes are stored (with its
 	// State and Updated) and releases the claim, if the caller holds it
@@ -536,8 +537,8 @@ type Service interface {
 	// in one transaction (ErrNotFound if the upload is gone).
 	CommitUpload(ctx context.Context, it Item, upload string) error
 	DeleteUpload(ctx context.Context, tenant, id string) error
-	// StaleUploads lists uploads of every tenant not updated since before,
-	// oldest first, at most limit.
+	// StaleUploads lists uploads of every tenant not updated since before
+	// and with no live claim, oldest first, at most limit.
 	StaleUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
 	// UploadVersions lists the item versions uploads are writing for one
 	// item of a container.

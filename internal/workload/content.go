@@ -145,7 +145,13 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		if err := s.pending(ctx, t, r, m, id); err != nil {
 			return store.Item{}, err
 		}
-		if err := s.st.PutItem(ctx, it); err != nil {
+		if r.Space == Sites { // a version is written once: never over another's
+			if err := s.st.WriteItems(ctx, []store.ItemWrite{{Item: it}}); errors.Is(err, store.ErrConflict) {
+				return store.Item{}, rule.Conflict(client.RuleUploadNewer, "write it again: it becomes the next version", "another version %d of file %q was written at the same moment", version, id)
+			} else if err != nil {
+				return store.Item{}, err
+			}
+		} else if err := s.st.PutItem(ctx, it); err != nil {
 			return store.Item{}, err
 		}
 		s.written(ctx, t, r, m, prevBlob, id)
@@ -212,7 +218,9 @@ func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref,
 		if m, err = s.resolve(ctx, t, r); err == nil {
 			var versions []store.Item
 			versions, err = s.fileVersions(ctx, t, m.ID, id)
-			version = uint32(len(versions))
+			if len(versions) > 0 { // by number: a cancelled upload leaves a gap
+				version = versions[len(versions)-1].Version
+			}
 		}
 	case Records:
 		if m, err = s.resolve(ctx, t, r); err == nil {
@@ -399,6 +407,7 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 		s.abandon(ctx, u)
 		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
 	} else if errors.Is(err, store.ErrNotFound) {
+		s.abandon(ctx, u)
 		return store.Item{}, rule.NotFound(client.RuleUploadExists, "start the upload again", "the upload was cancelled or expired before it finished")
 	} else if err != nil {
 		return store.Item{}, err
@@ -433,12 +442,14 @@ func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id str
 		if err != nil {
 			return nil, err
 		}
-		if len(versions) == 0 || version < 0 || version > len(versions) {
-			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
+		found := false
+		for _, v := range versions { // oldest first: the last is the latest
+			if version == 0 || v.Version == uint32(version) {
+				it, found = v, true
+			}
 		}
-		it = versions[len(versions)-1]
-		if version > 0 {
-			it = versions[version-1]
+		if !found || version < 0 {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
 		}
 	} else {
 		it, err = s.st.Item(ctx, t.ID, m.ID, id)

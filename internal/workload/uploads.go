@@ -31,7 +31,11 @@ import (
 // opened and compared before it is sealed again).
 const (
 	claimLease = 30 * time.Second
-	renewEvery = 64 // chunks between renewals of a claim (4 MiB)
+	// claimMargin: every store write of a part ends this long before its
+	// claim lapses (its context's deadline), so a part that stalled can
+	// never land a chunk after another part took the upload over, even
+	// with the nodes' clocks this far apart.
+	claimMargin = 10 * time.Second
 )
 
 // BeginUpload starts a resumable upload of size bytes for an item.
@@ -85,10 +89,17 @@ func (s *Service) CancelUpload(ctx context.Context, t store.ServiceTenant, r Ref
 	if err != nil {
 		return err
 	}
-	if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+	// Claimed first, as a part would be: a part still writing would land
+	// chunks after the delete.
+	if _, err := s.st.ClaimUpload(ctx, t.ID, u.ID, u.Received, u.Received, randomID(), s.now().Add(claimLease), s.now()); errors.Is(err, store.ErrConflict) {
+		return rule.Conflict(client.RuleUploadBusy, "wait for the part being sent, or retry in 30 s if it was cut off", "a part is being written to upload %s", u.ID)
+	} else if err != nil {
 		return err
 	}
-	return s.st.DeleteUpload(ctx, t.ID, u.ID)
+	if err := s.st.DeleteUpload(ctx, t.ID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
 }
 
 // UploadPart writes a part of an upload from offset, which must be where
@@ -123,12 +134,16 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 			return u, nil, rule.Internal(client.RuleItemIntegrity, "cancel the upload and start again", "upload %s's digest so far does not open", u.ID)
 		}
 	}
-	claim := randomID()
 	upTo := u.Size
-	if length >= 0 {
-		upTo = min(u.Size, u.Received+length)
+	if length >= 0 { // the part's Content-Length: it cannot run past the upload
+		if length > u.Size-u.Received {
+			return u, nil, rule.Invalid(client.RuleUploadPart, "send no more than the size the upload was begun with", "a part of %d bytes from byte %d runs past the upload's %d bytes", length, u.Received, u.Size)
+		}
+		upTo = u.Received + length
 	}
-	prev, err := s.st.ClaimUpload(ctx, t.ID, u.ID, u.Received, upTo, claim, s.now().Add(claimLease), s.now())
+	claim := randomID()
+	leaseUntil := s.now().Add(claimLease)
+	prev, err := s.st.ClaimUpload(ctx, t.ID, u.ID, u.Received, upTo, claim, leaseUntil, s.now())
 	if errors.Is(err, store.ErrConflict) {
 		return u, nil, rule.Conflict(client.RuleUploadBusy, "wait for the other part, or retry in 30 s if it was cut off", "another part is being written to upload %s", u.ID)
 	} else if err != nil {
@@ -144,12 +159,19 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 				return nil
 			}
 		}
-		if i%renewEvery == 0 && i > 0 {
-			if err := s.st.RenewClaim(ctx, t.ID, u.ID, claim, s.now().Add(claimLease)); err != nil {
-				return rule.Conflict(client.RuleUploadBusy, "send the part again", "upload %s's part lost its claim", u.ID)
+		// The claim must hold while the chunk is stored: renewed when half
+		// of it is gone (a renewal fails once another part holds the
+		// upload), and the write ends before it lapses.
+		if leaseUntil.Sub(s.now()) < claimLease/2 {
+			next := s.now().Add(claimLease)
+			if err := s.st.RenewClaim(ctx, t.ID, u.ID, claim, next); err != nil {
+				return rule.Conflict(client.RuleUploadBusy, "send the part again from where the upload stands", "upload %s's part lost its claim (it stalled past %s)", u.ID, claimLease)
 			}
+			leaseUntil = next
 		}
-		return s.blobs.Put(ctx, ref, int64(i), sealed)
+		pctx, cancel := context.WithDeadline(ctx, leaseUntil.Add(-claimMargin))
+		defer cancel()
+		return s.blobs.Put(pctx, ref, int64(i), sealed)
 	}
 	w := st.Writer(uint64(u.Received/envelope.ChunkSize), u.Size, put)
 	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, u.Size-u.Received))

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,5 +233,141 @@ func TestCleanUploads(t *testing.T) {
 	}
 	if ids, _ := blobs.List(ctx, tn.ID, "site:finance"); len(ids) != 0 {
 		t.Errorf("the abandoned upload's chunks stay: %v", ids)
+	}
+}
+
+// TestSiteVersionGaps: an upload cancelled after a later version was
+// written leaves a gap in a file's version numbers; the next write takes
+// the number after the highest, never one already stored, and a version
+// is read by its number.
+func TestSiteVersionGaps(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	put := func(content string) uint32 {
+		t.Helper()
+		it, err := boxes.Put(ctx, tn, r, "deck", "", strings.NewReader(content), workload.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it.Version
+	}
+	if v := put("one"); v != 1 {
+		t.Fatalf("first version %d", v)
+	}
+	u, err := boxes.BeginUpload(ctx, tn, r, "deck", "", 2*envelope.ChunkSize, workload.PutOptions{})
+	if err != nil || u.Version != 2 {
+		t.Fatalf("upload: version %d, %v", u.Version, err)
+	}
+	if v := put("three"); v != 3 {
+		t.Fatalf("a write while version 2 uploads: version %d, want 3", v)
+	}
+	if err := boxes.CancelUpload(ctx, tn, r, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v := put("four"); v != 4 {
+		t.Fatalf("after the cancelled upload: version %d, want 4 (3 is stored)", v)
+	}
+	for v, want := range map[int]string{0: "four", 1: "one", 3: "three", 4: "four"} {
+		if got, err := get(ctx, boxes, tn, r, "deck", v); err != nil || string(got) != want {
+			t.Errorf("version %d: %q %v, want %q", v, got, err, want)
+		}
+	}
+	if _, err := get(ctx, boxes, tn, r, "deck", 2); !rule.Is(err, rule.KindNotFound) {
+		t.Errorf("the cancelled version 2: %v, want not found", err)
+	}
+}
+
+// TestUploadPartLength: a part whose length runs past the upload is
+// refused before anything is claimed or sealed (a length that wrapped the
+// claim's bound would switch the nonce guard off).
+func TestUploadPartLength(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	u, _ := boxes.BeginUpload(ctx, tn, r, "deck", "", 4*envelope.ChunkSize, workload.PutOptions{})
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, envelope.ChunkSize, bytes.NewReader(make([]byte, envelope.ChunkSize))); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int64{math.MaxInt64, 3*envelope.ChunkSize + 1} {
+		if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, envelope.ChunkSize, n, bytes.NewReader(make([]byte, envelope.ChunkSize))); !isRule(err, client.RuleUploadPart) {
+			t.Errorf("a part of length %d: %v, want %s", n, err, client.RuleUploadPart)
+		}
+	}
+	if now, _ := boxes.Upload(ctx, tn, r, u.ID); now.Written != envelope.ChunkSize {
+		t.Errorf("a refused part moved written to %d", now.Written)
+	}
+}
+
+// stallReader gives head, then waits until released, then gives tail.
+type stallReader struct {
+	head, tail io.Reader
+	stalled    chan struct{}
+	release    chan struct{}
+	once       bool
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	if n, err := s.head.Read(p); n > 0 || err != io.EOF {
+		return n, err
+	}
+	if !s.once {
+		s.once = true
+		close(s.stalled)
+		<-s.release
+	}
+	return s.tail.Read(p)
+}
+
+// TestStalledPartLosesItsClaim: a part that stalls past its claim's
+// lease, while another part takes the upload over and writes, stores
+// nothing more when it wakes (without the renewal before each write, it
+// sealed its own bytes at an index the other had sealed: two plaintexts
+// under one nonce).
+func TestStalledPartLosesItsClaim(t *testing.T) {
+	e := deptest.Start(t)
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	boxes := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: now, Logger: slog.New(slog.DiscardHandler)})
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	const C = envelope.ChunkSize
+	final := make([]byte, 3*C)
+	rand.Read(final)
+	mine := bytes.Clone(final[:2*C])
+	mine[C+5] ^= 1 // A's chunk 1 differs from what B sends
+	u, err := boxes.BeginUpload(ctx, tn, r, "deck", "", int64(len(final)), workload.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &stallReader{head: bytes.NewReader(mine[:C+1]), tail: bytes.NewReader(mine[C+1:]), stalled: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, 2*C, a)
+		done <- err
+	}()
+	<-a.stalled // chunk 0 is stored; A waits inside chunk 1
+	skew.Store(int64(40 * time.Second))
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, 2*C, bytes.NewReader(final[:2*C])); err != nil {
+		t.Fatalf("B, after A's claim lapsed: %v", err)
+	}
+	close(a.release)
+	if err := <-done; !isRule(err, client.RuleUploadBusy) {
+		t.Fatalf("A after it woke: %v, want %s", err, client.RuleUploadBusy)
+	}
+	if _, it, err := boxes.UploadPart(ctx, tn, r, u.ID, 2*C, C, bytes.NewReader(final[2*C:])); err != nil || it == nil {
+		t.Fatalf("the last part: %v", err)
+	}
+	if got, err := get(ctx, boxes, tn, r, "deck", 0); err != nil || !bytes.Equal(got, final) {
+		t.Fatalf("the file holds other bytes than B sent (%v): A wrote after losing its claim", err)
 	}
 }

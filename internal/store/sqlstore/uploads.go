@@ -48,7 +48,7 @@ func (s *DB) ClaimUpload(ctx context.Context, tenant, id string, from, upTo int6
 }
 
 func (s *DB) RenewClaim(ctx context.Context, tenant, id, claim string, until time.Time) error {
-	err := mustAffect(s.exec(ctx, `UPDATE svc_uploads SET claim_until = ? WHERE tenant = ? AND id = ? AND claim = ?`, ms(until), tenant, id, claim))
+	err := mustAffect(s.exec(ctx, `UPDATE svc_uploads SET claim_until = ?, updated = ? WHERE tenant = ? AND id = ? AND claim = ?`, ms(until), ms(time.Now()), tenant, id, claim))
 	if err == store.ErrNotFound {
 		return store.ErrConflict
 	}
@@ -86,7 +86,8 @@ func (s *DB) DeleteUpload(ctx context.Context, tenant, id string) error {
 }
 
 func (s *DB) StaleUploads(ctx context.Context, before time.Time, limit int) ([]store.Upload, error) {
-	return list(ctx, s, scanUpload, `SELECT `+uploadCols+` FROM svc_uploads WHERE updated < ? ORDER BY updated LIMIT ?`, ms(before), limit)
+	// A part still writing holds a live claim (renewed as it goes): not stale.
+	return list(ctx, s, scanUpload, `SELECT `+uploadCols+` FROM svc_uploads WHERE updated < ? AND claim_until < ? ORDER BY updated LIMIT ?`, ms(before), ms(time.Now()), limit)
 }
 
 func (s *DB) UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error) {
