@@ -178,7 +178,16 @@ type UploadOptions struct {
 	Attempts int                         // tries per part before giving up (default 5)
 	Progress func(done int64)            // called as parts are stored
 	Started  func(id string)             // called once the upload's ID is known
-	Wait     func(try int) time.Duration // pause before try (default: 1 s × try)
+	Wait     func(try int) time.Duration // pause before try (default: 1 s × try; 15 s while another part holds the upload)
+}
+
+// wait is the pause before a part is sent again: a part cut off holds the
+// upload until its claim lapses (30 s), so Upload.Busy waits half that.
+func wait(w func(int) time.Duration, try int, err error) time.Duration {
+	if IsRule(err, RuleUploadBusy) {
+		return max(w(try), 15*time.Second)
+	}
+	return w(try)
 }
 
 // UploadFile uploads a file of size bytes from r as a resumable upload:
@@ -242,7 +251,7 @@ func (c *Client) UploadFile(ctx context.Context, tenant, site, file string, r io
 		select {
 		case <-ctx.Done():
 			return ItemInfo{}, ctx.Err()
-		case <-time.After(opts.Wait(try)):
+		case <-time.After(wait(opts.Wait, try, err)):
 		}
 		if now, err := c.Upload(ctx, tenant, site, file, u.ID); err == nil {
 			offset = now.Received // where the upload stands: parts it already has are not sent again

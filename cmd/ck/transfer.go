@@ -112,8 +112,10 @@ func (a *app) putFile(ctx context.Context, c *client.Client, tenant, site, file,
 			return client.ItemInfo{}, errors.New("--resume needs --file PATH: standard input cannot be read again")
 		}
 		t := a.newTransfer("sent", -1, progress)
-		info, err := c.PutFileFrom(ctx, tenant, site, file, &counter{r: os.Stdin, t: t}, -1, nil)
-		t.at(-1)
+		in := &counter{r: os.Stdin, t: t}
+		info, err := c.PutFileFrom(ctx, tenant, site, file, in, -1, nil)
+		t.total = in.n // known now: the last line says it
+		t.at(in.n)
 		return info, err
 	}
 	f, err := os.Open(path)
