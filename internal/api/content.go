@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func parseRange(h string, size int64) (off, n int64, ok bool, err error) {
 }
 
 // streamOut answers a read with the content, or the range asked of it.
-func streamOut(ctx context.Context, c *workload.Content, rangeHeader string) (*huma.StreamResponse, error) {
+func (s *Server) streamOut(ctx context.Context, c *workload.Content, rangeHeader string) (*huma.StreamResponse, error) {
 	off, n, partial, err := parseRange(rangeHeader, c.Size)
 	if err != nil {
 		c.Close()
@@ -188,8 +189,11 @@ func streamOut(ctx context.Context, c *workload.Content, rangeHeader string) (*h
 			})
 		}
 		// The status is sent: a failure now can only cut the body short,
-		// which the client sees against Content-Length (and the digest).
-		_ = c.Copy(hctx.Context(), out, off, n)
+		// which the client sees against Content-Length (and the digest);
+		// the log says why, with the request's ID (T9).
+		if err := c.Copy(hctx.Context(), out, off, n); err != nil && hctx.Context().Err() == nil {
+			log5xx(hctx.Context(), s.cfg.Logger, slog.LevelError, "api: content cut short after its status was sent", "item", c.Item.ID, "offset", off, "length", n, "err", err)
+		}
 	}}, nil
 }
 

@@ -118,7 +118,7 @@ func (s *Server) getContent(ctx context.Context, r workload.Ref, id string, vers
 	if err != nil {
 		return nil, err
 	}
-	return streamOut(ctx, c, rangeHeader)
+	return s.streamOut(ctx, c, rangeHeader)
 }
 
 func (s *Server) listItems(ctx context.Context, in *struct {

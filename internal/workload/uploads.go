@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"io"
 	"time"
@@ -126,9 +127,15 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	defer st.Close()
 	h := sha256.New().(sha256State)
 	if u.State != nil {
-		state, err := st.OpenNote(u.State)
+		// The note is the bytes received so far and the digest of them:
+		// an older note put back (by someone writing the database) does
+		// not match where the upload stands.
+		note, err := st.OpenNote(u.State)
+		if err == nil && (len(note) < 8 || int64(binary.BigEndian.Uint64(note)) != u.Received) {
+			err = envelope.ErrOpen
+		}
 		if err == nil {
-			err = h.UnmarshalBinary(state)
+			err = h.UnmarshalBinary(note[8:])
 		}
 		if err != nil {
 			return u, nil, rule.Internal(client.RuleItemIntegrity, "cancel the upload and start again", "upload %s's digest so far does not open", u.ID)
@@ -196,7 +203,8 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	if u.Received < u.Size {
 		state, err := h.MarshalBinary()
 		if err == nil {
-			u.State, err = st.SealNote(state)
+			note := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(state)), uint64(u.Received))
+			u.State, err = st.SealNote(append(note, state...))
 			clear(state)
 		}
 		if err == nil {

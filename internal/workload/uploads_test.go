@@ -371,3 +371,37 @@ func TestStalledPartLosesItsClaim(t *testing.T) {
 		t.Fatalf("the file holds other bytes than B sent (%v): A wrote after losing its claim", err)
 	}
 }
+
+// TestUploadNoteBoundToOffset: the running digest kept between parts
+// opens only where it was made: a note from an earlier part put back in
+// the row (someone writing the database) is refused, so the digest the
+// summary seals is never that of other bytes.
+func TestUploadNoteBoundToOffset(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	const C = envelope.ChunkSize
+	u, _ := boxes.BeginUpload(ctx, tn, r, "deck", "", 3*C, workload.PutOptions{})
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, C, bytes.NewReader(make([]byte, C))); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := boxes.Upload(ctx, tn, r, u.ID)
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, C, C, bytes.NewReader(make([]byte, C))); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := boxes.Upload(ctx, tn, r, u.ID)
+	now.State = first.State // the note of byte 65536 at byte 131072
+	claim := "test"
+	if _, err := e.Vault.Store.ClaimUpload(ctx, tn.ID, u.ID, now.Received, now.Received, claim, time.Now().Add(time.Minute), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Vault.Store.AdvanceUpload(ctx, now, claim); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 2*C, C, bytes.NewReader(make([]byte, C))); !isRule(err, client.RuleItemIntegrity) {
+		t.Fatalf("a part over an old note: %v, want %s", err, client.RuleItemIntegrity)
+	}
+}
