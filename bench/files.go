@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +28,7 @@ import (
 	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
+	"github.com/customerkey/customerkey/internal/filegen"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/service"
@@ -138,7 +136,7 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 		default:
 			n, _ := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
 			w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-			io.Copy(w, newKeystream("bare").reader(0, n))
+			io.Copy(w, filegen.New("bare").Reader(0, n))
 		}
 	}))
 	bare.TLS = srv.TLS
@@ -152,8 +150,8 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 	c.token = spo
 	bc := &filesClient{url: bare.URL, hc: srv.Client()}
 	for _, size := range sizes {
-		gen := newKeystream(fmt.Sprintf("file of %d", size))
-		sum := gen.digest(size)
+		gen := filegen.New(fmt.Sprintf("file of %d", size))
+		sum := gen.SHA256(size)
 		var upR, downR []ratio
 		for i := range rounds {
 			// Each round a new version of the file: its writes are all
@@ -252,8 +250,8 @@ func filesMemory(ctx context.Context, binary string, size int64) error {
 	if c.token, err = c.siteAdmin(cc.ServiceToken); err != nil {
 		return err
 	}
-	gen := newKeystream("memory")
-	sum := gen.digest(size)
+	gen := filegen.New("memory")
+	sum := gen.SHA256(size)
 	time.Sleep(time.Second) // let the start settle
 	s := &sampler{pid: cmd.Process.Pid}
 	before := s.now()
@@ -374,9 +372,9 @@ func (c *filesClient) siteAdmin(op string) (string, error) {
 }
 
 // put streams size bytes of gen to path with their digest.
-func (c *filesClient) put(path string, gen keystream, size int64, sum []byte) (time.Duration, error) {
+func (c *filesClient) put(path string, gen filegen.Keystream, size int64, sum []byte) (time.Duration, error) {
 	start := time.Now()
-	req, _ := http.NewRequest("PUT", c.url+path, gen.reader(0, size))
+	req, _ := http.NewRequest("PUT", c.url+path, gen.Reader(0, size))
 	req.ContentLength = size
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/octet-stream")
@@ -410,37 +408,3 @@ func (c *filesClient) get(path string, size int64) (time.Duration, []byte, error
 	}
 	return time.Since(start), h.Sum(nil), nil
 }
-
-// keystream generates content deterministically: AES-256-CTR's keystream
-// under a key derived from a label.
-type keystream struct{ block cipher.Block }
-
-func newKeystream(label string) keystream {
-	key := sha256.Sum256([]byte(label))
-	b, _ := aes.NewCipher(key[:])
-	return keystream{b}
-}
-
-// reader returns n bytes of the content from offset off.
-func (k keystream) reader(off, n int64) io.Reader {
-	var iv [aes.BlockSize]byte
-	binary.BigEndian.PutUint64(iv[8:], uint64(off/aes.BlockSize))
-	s := cipher.NewCTR(k.block, iv[:])
-	skip := make([]byte, off%aes.BlockSize)
-	s.XORKeyStream(skip, skip)
-	return io.LimitReader(readerFunc(func(p []byte) (int, error) {
-		clear(p)
-		s.XORKeyStream(p, p)
-		return len(p), nil
-	}), n)
-}
-
-func (k keystream) digest(size int64) []byte {
-	h := sha256.New()
-	io.CopyBuffer(h, k.reader(0, size), make([]byte, 1<<20))
-	return h.Sum(nil)
-}
-
-type readerFunc func([]byte) (int, error)
-
-func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

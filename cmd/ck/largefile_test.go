@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/filegen"
 	"github.com/customerkey/customerkey/vaultclient"
 )
 
@@ -78,7 +76,7 @@ func TestLargeFile(t *testing.T) {
 	// the four read connections fills its cache. The bound is checked
 	// against the memory after that.
 	cold := rss.sample()
-	warm := roundTrip(t, api, d, rss, file+"warm-up.bin", newKeystream("warm-up"), min(size, 256<<20))
+	warm := roundTrip(t, api, d, rss, file+"warm-up.bin", filegen.New("warm-up"), min(size, 256<<20))
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -97,7 +95,7 @@ func TestLargeFile(t *testing.T) {
 	base := rss.sample()
 	t.Logf("warm-up: %s, then 4 GETs at once; ck dev RSS %.1f MiB before it, %.1f MiB after", warm, mib(cold), mib(base))
 
-	gen := newKeystream("large file")
+	gen := filegen.New("large file")
 	big := roundTrip(t, api, d, rss, file+"video.mp4", gen, size)
 	t.Logf("%s; ck dev RSS %.1f MiB before", big, mib(base))
 	for what, peak := range map[string]int64{"PUT": big.upPeak, "GET": big.downPeak} {
@@ -123,7 +121,7 @@ func TestLargeFile(t *testing.T) {
 		{"open-ended tail", fmt.Sprintf("bytes=%d-", size-3*chunk-7), size - 3*chunk - 7, size},
 	} {
 		resp, got := api.do(t, "GET", file+"video.mp4", nil, 0, map[string]string{"Range": tc.header})
-		want, _ := io.ReadAll(gen.reader(tc.from, tc.to-tc.from))
+		want, _ := io.ReadAll(gen.Reader(tc.from, tc.to-tc.from))
 		if resp.StatusCode != 206 || !bytes.Equal(got, want) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", tc.from, tc.to-1, size) {
 			t.Errorf("%s (%s): %d, %d bytes (want %d, equal %v), Content-Range %q", tc.name, tc.header, resp.StatusCode, len(got), len(want), bytes.Equal(got, want), resp.Header.Get("Content-Range"))
 		}
@@ -152,13 +150,13 @@ func (x roundTripStats) String() string {
 
 // roundTrip PUTs size bytes of gen to path, streamed, with their digest,
 // GETs them back into a SHA-256 and checks it, sampling ck dev's memory.
-func roundTrip(t *testing.T, api *rawAPI, d *devProc, rss *rssSampler, path string, gen keystream, size int64) roundTripStats {
+func roundTrip(t *testing.T, api *rawAPI, d *devProc, rss *rssSampler, path string, gen filegen.Keystream, size int64) roundTripStats {
 	t.Helper()
 	x := roundTripStats{size: size}
-	sum := gen.digest(t, size)
+	sum := gen.SHA256(size)
 	rss.reset()
 	start := time.Now()
-	resp, body := api.do(t, "PUT", path, gen.reader(0, size), size, map[string]string{"Repr-Digest": reprDigest(sum), "Content-Type": "application/octet-stream"})
+	resp, body := api.do(t, "PUT", path, gen.Reader(0, size), size, map[string]string{"Repr-Digest": reprDigest(sum), "Content-Type": "application/octet-stream"})
 	x.up = time.Since(start)
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(fmt.Sprintf(`"size":%d`, size))) {
 		t.Fatalf("PUT %s: %d %s\nck dev log:\n%s", path, resp.StatusCode, body, d.log())
@@ -189,8 +187,8 @@ func roundTrip(t *testing.T, api *rawAPI, d *devProc, rss *rssSampler, path stri
 func resumeUpload(t *testing.T, api *rawAPI, path string, d *devProc) {
 	t.Helper()
 	const size, part1 = 40<<20 + 123, 16 << 20
-	gen := newKeystream("resumed upload")
-	sum := gen.digest(t, size)
+	gen := filegen.New("resumed upload")
+	sum := gen.SHA256(size)
 	resp, body := api.do(t, "POST", path+"/uploads", strings.NewReader(fmt.Sprintf(`{"size":%d,"sha256":"%x"}`, size, sum)), -1, map[string]string{"Content-Type": "application/json"})
 	var u struct {
 		ID       string `json:"id"`
@@ -200,7 +198,7 @@ func resumeUpload(t *testing.T, api *rawAPI, path string, d *devProc) {
 		t.Fatalf("begin upload: %d %s", resp.StatusCode, body)
 	}
 	partPath := func(off int64) string { return fmt.Sprintf("%s/uploads/%s?offset=%d", path, u.ID, off) }
-	if resp, body := api.do(t, "PUT", partPath(0), gen.reader(0, part1), part1, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte(fmt.Sprintf(`"received":%d`, part1))) {
+	if resp, body := api.do(t, "PUT", partPath(0), gen.Reader(0, part1), part1, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte(fmt.Sprintf(`"received":%d`, part1))) {
 		t.Fatalf("part 1: %d %s", resp.StatusCode, body)
 	}
 
@@ -208,7 +206,7 @@ func resumeUpload(t *testing.T, api *rawAPI, path string, d *devProc) {
 	// connection is closed 300 ms after the last of them left (time for
 	// the service to seal them, so that the part sent again meets them).
 	ctx, cut := context.WithCancel(context.Background())
-	sent := &countingReader{r: gen.reader(part1, 10<<20+5), done: func() { time.AfterFunc(300*time.Millisecond, cut) }}
+	sent := &countingReader{r: gen.Reader(part1, 10<<20+5), done: func() { time.AfterFunc(300*time.Millisecond, cut) }}
 	if resp, err := api.sendCtx(ctx, "PUT", partPath(part1), io.MultiReader(sent, blockUntil(ctx)), size-part1, nil); err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -226,7 +224,7 @@ func resumeUpload(t *testing.T, api *rawAPI, path string, d *devProc) {
 			t.Fatalf("upload status: %d %s", resp.StatusCode, body)
 		}
 		stands = st.Received
-		resp, body = api.do(t, "PUT", partPath(stands), gen.reader(stands, size-stands), size-stands, nil)
+		resp, body = api.do(t, "PUT", partPath(stands), gen.Reader(stands, size-stands), size-stands, nil)
 		if resp.StatusCode == 200 {
 			if !bytes.Contains(body, []byte(`"file":`)) {
 				t.Fatalf("the last part did not commit the file: %s", body)
@@ -280,38 +278,7 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-// keystream generates content deterministically: AES-256-CTR's keystream
-// under a key derived from a label, readable from any offset.
-type keystream struct{ block cipher.Block }
-
-func newKeystream(label string) keystream {
-	key := sha256.Sum256([]byte(label))
-	b, _ := aes.NewCipher(key[:])
-	return keystream{b}
-}
-
-// reader returns n bytes of the content from offset off.
-func (k keystream) reader(off, n int64) io.Reader {
-	var iv [aes.BlockSize]byte
-	binary.BigEndian.PutUint64(iv[8:], uint64(off/aes.BlockSize))
-	s := cipher.NewCTR(k.block, iv[:])
-	skip := make([]byte, off%aes.BlockSize)
-	s.XORKeyStream(skip, skip)
-	return io.LimitReader(readerFunc(func(p []byte) (int, error) {
-		clear(p)
-		s.XORKeyStream(p, p)
-		return len(p), nil
-	}), n)
-}
-
-func (k keystream) digest(t *testing.T, size int64) []byte {
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, k.reader(0, size), make([]byte, 1<<20)); err != nil {
-		t.Fatal(err)
-	}
-	return h.Sum(nil)
-}
-
+// reprDigest is the Repr-Digest header (RFC 9530) of a SHA-256.
 func reprDigest(sum []byte) string {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(sum) + ":"
 }
