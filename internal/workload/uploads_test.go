@@ -68,12 +68,8 @@ func isRule(err error, id string) bool {
 // under one nonce); sent again with the same bytes, it goes through; and
 // while a part writes, another is refused.
 func TestUploadNonceGuard(t *testing.T) {
-	boxes, e := start(t)
+	boxes, e, r := startSite(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
 	content := make([]byte, 4*envelope.ChunkSize+100)
 	rand.Read(content)
 	sum := sha256.Sum256(content)
@@ -205,12 +201,8 @@ func TestLargeWriteStoreFails(t *testing.T) {
 // TestCleanUploads: an upload without a part for longer than the expiry
 // is deleted with its chunks; one still going is left alone.
 func TestCleanUploads(t *testing.T) {
-	boxes, e := start(t)
+	boxes, e, r := startSite(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
 	u, err := boxes.BeginUpload(ctx, tn, r, "deck.pptx", "", 3*envelope.ChunkSize, workload.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -241,12 +233,8 @@ func TestCleanUploads(t *testing.T) {
 // the number after the highest, never one already stored, and a version
 // is read by its number.
 func TestSiteVersionGaps(t *testing.T) {
-	boxes, e := start(t)
+	boxes, e, r := startSite(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
 	put := func(content string) uint32 {
 		t.Helper()
 		it, err := boxes.Put(ctx, tn, r, "deck", "", strings.NewReader(content), workload.PutOptions{})
@@ -285,12 +273,8 @@ func TestSiteVersionGaps(t *testing.T) {
 // refused before anything is claimed or sealed (a length that wrapped the
 // claim's bound would switch the nonce guard off).
 func TestUploadPartLength(t *testing.T) {
-	boxes, e := start(t)
+	boxes, e, r := startSite(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
 	u, _ := boxes.BeginUpload(ctx, tn, r, "deck", "", 4*envelope.ChunkSize, workload.PutOptions{})
 	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, envelope.ChunkSize, bytes.NewReader(make([]byte, envelope.ChunkSize))); err != nil {
 		t.Fatal(err)
@@ -377,12 +361,8 @@ func TestStalledPartLosesItsClaim(t *testing.T) {
 // the row (someone writing the database) is refused, so the digest the
 // summary seals is never that of other bytes.
 func TestUploadNoteBoundToOffset(t *testing.T) {
-	boxes, e := start(t)
+	boxes, e, r := startSite(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
 	const C = envelope.ChunkSize
 	u, _ := boxes.BeginUpload(ctx, tn, r, "deck", "", 3*C, workload.PutOptions{})
 	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, C, bytes.NewReader(make([]byte, C))); err != nil {
@@ -404,4 +384,13 @@ func TestUploadNoteBoundToOffset(t *testing.T) {
 	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 2*C, C, bytes.NewReader(make([]byte, C))); !isRule(err, client.RuleItemIntegrity) {
 		t.Fatalf("a part over an old note: %v, want %s", err, client.RuleItemIntegrity)
 	}
+}
+
+// startSite starts the container service with a site, finance, to write to.
+func startSite(t *testing.T) (*workload.Service, *deptest.Env, workload.Ref) {
+	boxes, e := start(t)
+	if _, _, err := boxes.CreateSite(e.Ctx, e.Tenant, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	return boxes, e, workload.SiteRef("finance")
 }
