@@ -451,6 +451,11 @@ func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id str
 		if !found || version < 0 {
 			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
 		}
+		if it, err = s.st.Item(ctx, t.ID, m.ID, it.ID); errors.Is(err, store.ErrNotFound) {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "site %s has no file %q version %d", r.Name, id, version)
+		} else if err != nil {
+			return nil, err
+		}
 	} else {
 		it, err = s.st.Item(ctx, t.ID, m.ID, id)
 		if errors.Is(err, store.ErrNotFound) {

@@ -202,14 +202,18 @@ func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, 
 	return nil
 }
 
-// fileVersions are a site file's stored versions, oldest first.
+// fileVersions are a site file's stored versions, oldest first, without
+// their content (Open reads the one it serves). They are read from the
+// site's item heads: a prefix range (FILE@...) would be cheaper, but is
+// contiguous only in byte order, which PostgreSQL's other collations
+// are not. The cost grows with the site's files (rows without content).
 func (s *Service) fileVersions(ctx context.Context, t store.ServiceTenant, container, file string) ([]store.Item, error) {
-	items, err := s.st.ListItems(ctx, t.ID, container)
+	heads, err := s.st.ListItemHeads(ctx, t.ID, container)
 	if err != nil {
 		return nil, err
 	}
 	var out []store.Item
-	for _, it := range items {
+	for _, it := range heads {
 		if name, _, _ := strings.Cut(it.ID, "@"); name == file {
 			out = append(out, it)
 		}
