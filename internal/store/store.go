@@ -501,6 +501,9 @@ type Service interface {
 	// ListItemHeadsAfter is one keyset page of ListItemHeads: at most
 	// limit items with an ID above after, by ID.
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]Item, error)
+	// ItemsAfter is ListItemHeadsAfter with each item's content: for
+	// small rows read in order (a search index's pages).
+	ItemsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]Item, error)
 	// WriteItems writes and deletes items in one transaction, each only
 	// from the version its ItemWrite names: all of them, or none and
 	// ErrConflict.

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,7 +58,7 @@ const (
 	legacyIndexID = "~index" // the one-blob index of format 1, replaced on sight
 	metaRow       = "m"      // the index's format; missing: build it from the items
 	leaseRow      = "l"
-	indexFormat   = 2
+	indexFormat   = 3 // 3: pages in binary (2: in JSON)
 
 	// pageCap bounds a posting page: one write rewrites at most one page
 	// per word of the item, each of at most pageCap IDs.
@@ -160,22 +161,33 @@ func (x *index) read(ctx context.Context, id string, v any) (uint32, bool, error
 	} else if err != nil {
 		return 0, false, err
 	}
-	raw, err := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: it.Version}, it.Sealed)
+	return it.Version, true, x.open(it, v)
+}
+
+// open opens row it, read from the store, into v: a *postings in its
+// binary form, anything else as JSON.
+func (x *index) open(it store.Item, v any) error {
+	raw, err := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
 	if err != nil {
-		x.s.log.Error("workload: search index row does not open", "tenant", x.t.ID, "container", x.m.ID, "row", id, "err", err)
-		return 0, false, rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a row of %s's search index failed its integrity check", x.m.ID)
+		x.s.log.Error("workload: search index row does not open", "tenant", x.t.ID, "container", x.m.ID, "row", it.ID, "err", err)
+		return rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a row of %s's search index failed its integrity check", x.m.ID)
 	}
 	defer clear(raw)
-	if err := json.Unmarshal(raw, v); err != nil {
-		return 0, false, err
+	if p, ok := v.(*postings); ok {
+		return p.UnmarshalBinary(raw)
 	}
-	return it.Version, true, nil
+	return json.Unmarshal(raw, v)
 }
 
 // seal is the write of v, sealed, as row id at version prev+1, if the row
 // is still at prev (store.WriteItems).
 func (x *index) seal(id string, v any, prev uint32) (store.ItemWrite, error) {
-	raw, _ := json.Marshal(v)
+	var raw []byte
+	if p, ok := v.(postings); ok {
+		raw, _ = p.MarshalBinary()
+	} else {
+		raw, _ = json.Marshal(v)
+	}
 	sealed, err := envelope.Seal(x.ck, KeyID(x.m), envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: prev + 1}, raw)
 	clear(raw)
 	return store.ItemWrite{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id, Kind: "index", Version: prev + 1, Sealed: sealed, Created: x.s.now().UTC()}, Prev: prev}, err
@@ -209,8 +221,47 @@ func (x *index) rows(ctx context.Context, prefix, from string, batch int, f func
 	}
 }
 
+// postings is a page of a word's postings. Sealed, it is the count and
+// then each ID, its length first (unsigned varints): a search opens a
+// page of up to pageCap IDs, and JSON cost more than the rest of it.
 type postings struct {
-	IDs []string `json:"ids"` // sorted
+	IDs []string // sorted
+}
+
+func (p postings) MarshalBinary() ([]byte, error) {
+	n := binary.MaxVarintLen64
+	for _, id := range p.IDs {
+		n += binary.MaxVarintLen64 + len(id)
+	}
+	b := binary.AppendUvarint(make([]byte, 0, n), uint64(len(p.IDs)))
+	for _, id := range p.IDs {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+	}
+	return b, nil
+}
+
+var errPostings = errors.New("workload: a search index page is malformed")
+
+func (p *postings) UnmarshalBinary(b []byte) error {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) { // each ID takes at least a byte
+		return errPostings
+	}
+	b = b[k:]
+	p.IDs = make([]string, 0, n)
+	for range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return errPostings
+		}
+		p.IDs = append(p.IDs, string(b[k:k+int(l)]))
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return errPostings
+	}
+	return nil
 }
 
 type forward struct {
@@ -226,15 +277,14 @@ type meta struct {
 // its row ID (a new last page if the word has none), version and IDs.
 func (x *index) pageOf(ctx context.Context, prefix, id string) (string, uint32, postings, error) {
 	var p postings
-	heads, err := x.s.st.ListItemHeadsAfter(ctx, x.t.ID, x.row, prefix+upper(id), 1)
+	rows, err := x.s.st.ItemsAfter(ctx, x.t.ID, x.row, prefix+upper(id), 1)
 	if err != nil {
 		return "", 0, p, err
 	}
-	if len(heads) == 0 || !strings.HasPrefix(heads[0].ID, prefix) {
+	if len(rows) == 0 || !strings.HasPrefix(rows[0].ID, prefix) {
 		return prefix + lastPage, 0, p, nil
 	}
-	v, _, err := x.read(ctx, heads[0].ID, &p)
-	return heads[0].ID, v, p, err
+	return rows[0].ID, rows[0].Version, p, x.open(rows[0], &p)
 }
 
 // post adds id to (or removes it from) the postings of the word whose
@@ -558,15 +608,17 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 // current reports whether the index is built, in this format, with no
 // item marked pending.
 func (x *index) current(ctx context.Context) (bool, error) {
+	// One query: the meta row and the first pending mark, if there is
+	// one, are the first two rows after the lease row ("l" < "m" < "p:").
+	rows, err := x.s.st.ItemsAfter(ctx, x.t.ID, x.row, leaseRow, 2)
+	if err != nil || len(rows) == 0 || rows[0].ID != metaRow {
+		return false, err
+	}
 	var mt meta
-	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil || !ok || mt.Format != indexFormat {
+	if err := x.open(rows[0], &mt); err != nil || mt.Format != indexFormat {
 		return false, err
 	}
-	pending, err := x.s.st.ListItemHeadsAfter(ctx, x.t.ID, x.row, "p:", 1)
-	if err != nil {
-		return false, err
-	}
-	return len(pending) == 0 || !strings.HasPrefix(pending[0].ID, "p:"), nil
+	return len(rows) == 1 || !strings.HasPrefix(rows[1].ID, "p:"), nil
 }
 
 // build makes m's index from its items: it drops every row, then reads
@@ -883,26 +935,39 @@ func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word, 
 		from = p + upper(after)
 	}
 	out := []string{}
-	err = x.rows(ctx, p, from, 4, func(h store.Item) (bool, error) {
-		var page postings
-		if _, _, err := x.read(ctx, h.ID, &page); err != nil {
-			return false, err
+	for len(out) < limit {
+		rows, err := s.st.ItemsAfter(ctx, t.ID, x.row, from, 1)
+		if err != nil || len(rows) == 0 || !strings.HasPrefix(rows[0].ID, p) {
+			return out, err
 		}
-		high := strings.TrimPrefix(h.ID, p)
+		var page postings
+		if err := x.open(rows[0], &page); err != nil {
+			return nil, err
+		}
+		// The page holds the IDs in [low, high): compared as IDs, not as
+		// their hex (the same order), so that no ID is encoded.
+		high := rows[0].ID[len(p):]
+		var hi []byte
+		if high != lastPage {
+			if hi, err = hex.DecodeString(high); err != nil {
+				return nil, rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a page of %s's search index has a malformed bound", m.ID)
+			}
+		}
 		for _, id := range page.IDs {
-			u := upper(id)
-			if id <= after || u < low || high != lastPage && u >= high {
+			if id <= after || id < low || high != lastPage && id >= string(hi) {
 				continue // before the cursor, or outside the page's range
 			}
 			out = append(out, id)
 			if len(out) == limit {
-				return false, nil
+				break
 			}
 		}
-		low = high
-		return true, nil
-	})
-	return out, err
+		if high == lastPage {
+			break
+		}
+		from, low = rows[0].ID, string(hi)
+	}
+	return out, nil
 }
 
 // Reindex rebuilds a mailbox's search index as service-initiated work,

@@ -59,6 +59,7 @@ type Store interface {
 	Item(ctx context.Context, tenant, mailbox, id string) (store.Item, error)
 	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
+	ItemsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
 	WriteItems(ctx context.Context, ws []store.ItemWrite) error
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, string, error)
 	MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error)

@@ -34,6 +34,11 @@ func (s *DB) ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after stri
 		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
 }
 
+func (s *DB) ItemsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error) {
+	return list(ctx, s, scanItem, `SELECT `+itemCols+` FROM items WHERE tenant = ? AND mailbox = ? AND id > ? ORDER BY id LIMIT ?`,
+		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
+}
+
 func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, w := range ws {

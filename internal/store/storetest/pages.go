@@ -61,6 +61,12 @@ func testPages(t *testing.T, s store.Store) {
 		heads, err := page(store.PageKey{ID: "m17"}, 1)
 		must(t, err)
 		equal(t, "item head after m17", []any{len(heads), heads[0].ID, heads[0].Size, heads[0].Sealed == nil}, []any{1, "m18", len("sealed m18"), true})
+		items, err := s.ItemsAfter(ctx, ten, "Alice@contoso.com", "m17", 2)
+		must(t, err)
+		equal(t, "items with content after m17", []any{len(items), items[0].ID, string(items[0].Sealed), items[1].ID, string(items[1].Sealed)}, []any{2, "m18", "sealed m18", "m20", "sealed m20"})
+		items, err = s.ItemsAfter(ctx, ten, "alice@contoso.com", "m20", 5)
+		must(t, err)
+		equal(t, "items after the last", len(items), 0)
 		// Written between pages: before the cursor (not shown, nothing
 		// shifts), after it (shown once); deleted after it (gone).
 		got := walk(t, 3, page, key, func(i int) {
