@@ -47,8 +47,8 @@ import (
 func filesScenario(sizes, memSizes []int64, stores []string, rounds int, binary string) error {
 	ctx := context.Background()
 	fmt.Printf("Files over HTTPS (HTTP/1.1, TLS 1.3), streamed, one caller, client and server in one process, GOMAXPROCS=%d, %s\n\n", runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02"))
-	fmt.Printf("| store | size | op | service MB/s | bare server MB/s | service/bare, median of %d (range) |\n", rounds)
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Printf("| store | size | op | service MB/s | bare server MB/s | service/bare, median of %d (range) | bare server storing, MB/s | service/bare storing (range) |\n", rounds)
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	names := map[string]string{"sqlite": "SQLite (DB.Blobs)", "dir": "directory (blob.Dir)"}
 	for _, store := range stores {
 		name, ok := names[store]
@@ -113,10 +113,12 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 	ring := keyring.New(nil, keyring.NewKeystore(st, master), keyring.Config{})
 	parts := service.Parts{Store: st, Logger: slog.New(slog.DiscardHandler),
 		Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: {App: dep.ExchangeApp, Ring: ring}}}
+	var blobs blob.Store = st.Blobs()
 	if strings.HasPrefix(store, "directory") {
 		if parts.Blobs, err = blob.Dir(filepath.Join(dir, "blobs"), envelope.ChunkSize+envelope.TagSize); err != nil {
 			return err
 		}
+		blobs = parts.Blobs
 	}
 	api, err := service.NewAPI(parts)
 	if err != nil {
@@ -128,9 +130,29 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 	}
 	srv := httptest.NewTLSServer(api.Handler())
 	defer srv.Close()
+	// The bare server discards an upload and generates a download; at
+	// /store it keeps the bytes in the service's blob store instead, in
+	// chunks of the service's size, with no crypto (what the service's
+	// data-plane bench calls its bare server: the same store, no crypto,
+	// no authentication).
 	bare := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodPut:
+		ref := blob.Ref{Tenant: "bench", Container: "bare", ID: "f" + r.URL.Query().Get("size")}
+		switch {
+		case r.URL.Path == "/store" && r.Method == http.MethodPut:
+			n, err := storeBare(r.Context(), blobs, ref, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			w.Write([]byte(`{"size":` + strconv.FormatInt(n, 10) + `}`))
+		case r.URL.Path == "/store":
+			n, _ := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
+			w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+			chunks := (n + envelope.ChunkSize - 1) / envelope.ChunkSize
+			if err := blobs.Read(r.Context(), ref, 0, chunks, func(_ int64, c []byte) error { _, err := w.Write(c); return err }); err != nil {
+				panic(http.ErrAbortHandler)
+			}
+		case r.Method == http.MethodPut:
 			io.Copy(io.Discard, r.Body)
 			w.Write([]byte(`{"size":` + strconv.FormatInt(r.ContentLength, 10) + `}`))
 		default:
@@ -152,7 +174,7 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 	for _, size := range sizes {
 		gen := filegen.New(fmt.Sprintf("file of %d", size))
 		sum := gen.SHA256(size)
-		var upR, downR []ratio
+		var upR, downR, upS, downS []ratio
 		for i := range rounds {
 			// Each round a new version of the file: its writes are all
 			// alike; the older versions stay, as a site's do.
@@ -176,10 +198,22 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 			if !bytes.Equal(got, sum) {
 				return fmt.Errorf("%s read back with SHA-256 %x, not %x (round %d)", path, got, sum, i+1)
 			}
+			storeUp, err := bc.put(fmt.Sprintf("/store?size=%d", size), gen, size, sum)
+			if err != nil {
+				return err
+			}
+			storeDown, got, err := bc.get(fmt.Sprintf("/store?size=%d", size), size)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(got, sum) {
+				return fmt.Errorf("the bare server's store read back with SHA-256 %x, not %x", got, sum)
+			}
 			upR, downR = append(upR, ratio{size, up, bareUp}), append(downR, ratio{size, down, bareDown})
+			upS, downS = append(upS, ratio{size, up, storeUp}), append(downS, ratio{size, down, storeDown})
 		}
-		fmt.Printf("| %s | %d MiB | PUT | %s |\n", store, size>>20, summarize(upR))
-		fmt.Printf("| %s | %d MiB | GET | %s |\n", store, size>>20, summarize(downR))
+		fmt.Printf("| %s | %d MiB | PUT | %s | %s |\n", store, size>>20, summarize(upR), storeColumns(upS))
+		fmt.Printf("| %s | %d MiB | GET | %s | %s |\n", store, size>>20, summarize(downR), storeColumns(downS))
 	}
 	return nil
 }
@@ -204,6 +238,34 @@ func summarize(rs []ratio) string {
 		}
 	}
 	return fmt.Sprintf("%.0f-%.0f | %.0f-%.0f | %.2f (%.2f-%.2f)", lo[0], hi[0], lo[1], hi[1], rs[len(rs)/2].value(), rs[0].value(), rs[len(rs)-1].value())
+}
+
+// storeColumns gives the storing bare server's rates (range) and the
+// service's ratio to it: median (range).
+func storeColumns(rs []ratio) string {
+	f := strings.Split(summarize(rs), " | ")
+	return f[1] + " | " + f[2]
+}
+
+// storeBare writes body into r as plain chunks of the service's chunk
+// size, then commits: the bare server's upload into the store.
+func storeBare(ctx context.Context, st blob.Store, r blob.Ref, body io.Reader) (int64, error) {
+	buf := make([]byte, envelope.ChunkSize)
+	var n int64
+	for seq := int64(0); ; seq++ {
+		k, err := io.ReadFull(body, buf)
+		if k > 0 {
+			if err := st.Put(ctx, r, seq, buf[:k]); err != nil {
+				return n, err
+			}
+			n += int64(k)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, st.Commit(ctx, r)
+		} else if err != nil {
+			return n, err
+		}
+	}
 }
 
 // filesMemory runs a fresh ck dev, sends it a file of size bytes and reads
