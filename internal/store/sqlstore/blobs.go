@@ -115,7 +115,7 @@ func (b *Blobs) Read(ctx context.Context, r blob.Ref, from, to int64, fn func(se
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	st, err := b.s.rstmt(ctx, b.s.q(`SELECT seq, data FROM svc_blob_chunks WHERE tenant = ? AND container = ? AND blob = ? AND seq >= ? AND seq < ? ORDER BY seq`))
+	st, err := b.s.bstmt(ctx, b.s.q(`SELECT seq, data FROM svc_blob_chunks WHERE tenant = ? AND container = ? AND blob = ? AND seq >= ? AND seq < ? ORDER BY seq`))
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", r, err)
 	}

@@ -46,10 +46,15 @@ func (d dialect) String() string {
 type DB struct {
 	db *sql.DB // writes and transactions
 	rd *sql.DB // reads; for SQLite a separate pool of read-only connections
+	// bd reads blob chunks; for SQLite two read-only connections with a
+	// small page cache: a large file's pages, read once, would otherwise
+	// fill the read pool's caches (and the process's memory) and evict
+	// the pages every other read uses.
+	bd *sql.DB
 	d  dialect
 	// Prepared statements by pool and query text (SQLite would otherwise
 	// re-parse the SQL on every call).
-	wstmts, rstmts sync.Map
+	wstmts, rstmts, bstmts sync.Map
 }
 
 var _ store.Store = (*DB)(nil)
@@ -83,6 +88,14 @@ func OpenSQLite(ctx context.Context, file string) (*DB, error) {
 	rd.SetMaxOpenConns(4)
 	rd.SetMaxIdleConns(4)
 	s.rd = rd
+	bd, err := sql.Open("sqlite", strings.Replace(dsn, "cache_size(-16384)", "cache_size(-1024)", 1)+"&_pragma=query_only(1)")
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	bd.SetMaxOpenConns(2)
+	bd.SetMaxIdleConns(2)
+	s.bd = bd
 	return s, nil
 }
 
@@ -127,7 +140,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 }
 
 func open(ctx context.Context, db *sql.DB, d dialect) (*DB, error) {
-	s := &DB{db: db, rd: db, d: d}
+	s := &DB{db: db, rd: db, bd: db, d: d}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect %s: %w", d, err)
@@ -141,11 +154,13 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*DB, error) {
 
 // Close closes the database.
 func (s *DB) Close() error {
-	for _, m := range []*sync.Map{&s.wstmts, &s.rstmts} {
+	for _, m := range []*sync.Map{&s.wstmts, &s.rstmts, &s.bstmts} {
 		m.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	}
-	if s.rd != s.db {
-		s.rd.Close()
+	for _, p := range []*sql.DB{s.rd, s.bd} {
+		if p != nil && p != s.db {
+			p.Close()
+		}
 	}
 	return s.db.Close()
 }
@@ -159,6 +174,11 @@ func (s *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // rstmt is stmt for the read pool.
 func (s *DB) rstmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return prepared(ctx, s.rd, &s.rstmts, query)
+}
+
+// bstmt is stmt for the blob read pool.
+func (s *DB) bstmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return prepared(ctx, s.bd, &s.bstmts, query)
 }
 
 func prepared(ctx context.Context, db *sql.DB, cache *sync.Map, query string) (*sql.Stmt, error) {
