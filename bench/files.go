@@ -134,9 +134,10 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 	// /store it keeps the bytes in the service's blob store instead, in
 	// chunks of the service's size, with no crypto (what the service's
 	// data-plane bench calls its bare server: the same store, no crypto,
-	// no authentication).
+	// no authentication), a new blob each round as the service writes a
+	// new version.
 	bare := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ref := blob.Ref{Tenant: "bench", Container: "bare", ID: "f" + r.URL.Query().Get("size")}
+		ref := blob.Ref{Tenant: "bench", Container: "bare", ID: "f" + r.URL.Query().Get("size") + "r" + r.URL.Query().Get("round")}
 		switch {
 		case r.URL.Path == "/store" && r.Method == http.MethodPut:
 			n, err := storeBare(r.Context(), blobs, ref, r.Body)
@@ -198,11 +199,11 @@ func filesThroughput(ctx context.Context, store string, sizes []int64, rounds in
 			if !bytes.Equal(got, sum) {
 				return fmt.Errorf("%s read back with SHA-256 %x, not %x (round %d)", path, got, sum, i+1)
 			}
-			storeUp, err := bc.put(fmt.Sprintf("/store?size=%d", size), gen, size, sum)
+			storeUp, err := bc.put(fmt.Sprintf("/store?size=%d&round=%d", size, i), gen, size, sum)
 			if err != nil {
 				return err
 			}
-			storeDown, got, err := bc.get(fmt.Sprintf("/store?size=%d", size), size)
+			storeDown, got, err := bc.get(fmt.Sprintf("/store?size=%d&round=%d", size, i), size)
 			if err != nil {
 				return err
 			}
