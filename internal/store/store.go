@@ -345,11 +345,13 @@ type PageKey struct {
 
 // ItemWrite is one write of WriteItems: Item, if the stored item is
 // still at version Prev (0: there is none); or, with Delete, the removal
-// of the item (Tenant, Mailbox, ID) at version Prev.
+// of the item (Tenant, Mailbox, ID) at version Prev; or, with Put, Item
+// whatever is stored (PutItem's write, Prev unused).
 type ItemWrite struct {
 	Item   Item
 	Prev   uint32
 	Delete bool
+	Put    bool
 }
 
 // IsZero reports whether k is the start of a listing.

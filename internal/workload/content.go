@@ -142,19 +142,23 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 			return store.Item{}, err
 		}
 		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(n)}
-		if err := s.pending(ctx, t, r, m, id); err != nil {
-			return store.Item{}, err
-		}
-		if r.Space == Sites { // a version is written once: never over another's
+		switch r.Space {
+		case Sites: // a version is written once: never over another's
 			if err := s.st.WriteItems(ctx, []store.ItemWrite{{Item: it}}); errors.Is(err, store.ErrConflict) {
 				return store.Item{}, rule.Conflict(client.RuleUploadNewer, "write it again: it becomes the next version", "another version %d of file %q was written at the same moment", version, id)
 			} else if err != nil {
 				return store.Item{}, err
 			}
-		} else if err := s.st.PutItem(ctx, it); err != nil {
-			return store.Item{}, err
+		case Mailboxes: // with its mark for the search index: a catch-up sees both or neither
+			if err := s.st.WriteItems(ctx, []store.ItemWrite{{Item: it, Put: true}, {Item: s.pendingMark(t, m, id), Put: true}}); err != nil {
+				return store.Item{}, err
+			}
+		default:
+			if err := s.st.PutItem(ctx, it); err != nil {
+				return store.Item{}, err
+			}
 		}
-		s.written(ctx, t, r, m, prevBlob, id)
+		s.written(ctx, t, r, m, prevBlob, id, true)
 		it.Size, it.ID = len(sealed), id
 		return it, nil
 	}
@@ -245,12 +249,17 @@ func (s *Service) nextVersion(ctx context.Context, t store.ServiceTenant, r Ref,
 }
 
 // written follows a write: the version it replaced loses its blob, and a
-// mailbox's search index catches up.
-func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prevBlob, id string) {
+// mailbox's search index catches up (marked: the write marked its item in
+// its own transaction; otherwise it is marked again now).
+func (s *Service) written(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, prevBlob, id string, marked bool) {
 	if prevBlob != "" && r.Space != Sites {
 		s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: prevBlob})
 	}
-	if r.Space == Mailboxes {
+	switch {
+	case r.Space != Mailboxes:
+	case marked:
+		s.indexSoon(t, m)
+	default:
 		s.itemChanged(ctx, t, m, id)
 	}
 }
@@ -412,7 +421,7 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	} else if err != nil {
 		return store.Item{}, err
 	}
-	s.written(ctx, t, r, m, prev.Blob, u.Item)
+	s.written(ctx, t, r, m, prev.Blob, u.Item, false)
 	it.Size, it.ID = len(it.Sealed), u.Item
 	return it, nil
 }

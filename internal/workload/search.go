@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -287,118 +289,155 @@ func (x *index) pageOf(ctx context.Context, prefix, id string) (string, uint32, 
 	return rows[0].ID, rows[0].Version, p, x.open(rows[0], &p)
 }
 
-// post adds id to (or removes it from) the postings of the word whose
-// bucket prefix is prefix: the writes that do it (none if it is done).
-func (x *index) post(ctx context.Context, prefix, id string, add bool) ([]store.ItemWrite, error) {
-	row, v, p, err := x.pageOf(ctx, prefix, id)
-	if err != nil {
-		return nil, err
-	}
-	i, found := slices.BinarySearch(p.IDs, id)
-	switch {
-	case found == add:
-		return nil, nil
-	case add:
-		p.IDs = slices.Insert(p.IDs, i, id)
-	default:
-		p.IDs = slices.Delete(p.IDs, i, i+1)
-	}
-	if len(p.IDs) == 0 {
-		return []store.ItemWrite{x.drop(row, v)}, nil
-	}
+// posting is one change to a word's postings: item id added or removed.
+type posting struct {
+	id  string
+	add bool
+}
+
+// post applies changes (sorted by item ID, one per ID) to the postings
+// of the word whose bucket prefix is prefix, and returns the writes that
+// do it. Each page the changes fall in is read and written once, however
+// many of them it takes; a page past pageCap splits into pages of at
+// most pageCap (the last keeps the row), and an emptied page goes.
+func (x *index) post(ctx context.Context, prefix string, changes []posting) ([]store.ItemWrite, error) {
 	var ws []store.ItemWrite
-	if len(p.IDs) > pageCap { // split in two
-		half := len(p.IDs) / 2
-		lower, err := x.seal(pageRow(prefix, upper(p.IDs[half])), postings{IDs: p.IDs[:half]}, 0)
+	for len(changes) > 0 {
+		row, v, p, err := x.pageOf(ctx, prefix, changes[0].id)
 		if err != nil {
 			return nil, err
 		}
-		ws = append(ws, lower)
-		p.IDs = p.IDs[half:]
+		n := len(changes) // the changes in this page's range: below its bound
+		if high := row[len(prefix):]; high != lastPage {
+			hi, err := hex.DecodeString(high)
+			if err != nil {
+				return nil, rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a page of %s's search index has a malformed bound", x.m.ID)
+			}
+			n = max(1, sort.Search(len(changes), func(i int) bool { return changes[i].id >= string(hi) }))
+		}
+		changed := false
+		for _, c := range changes[:n] {
+			i, found := slices.BinarySearch(p.IDs, c.id)
+			switch {
+			case found == c.add:
+			case c.add:
+				p.IDs, changed = slices.Insert(p.IDs, i, c.id), true
+			default:
+				p.IDs, changed = slices.Delete(p.IDs, i, i+1), true
+			}
+		}
+		changes = changes[n:]
+		switch {
+		case !changed:
+			continue
+		case len(p.IDs) == 0:
+			ws = append(ws, x.drop(row, v))
+			continue
+		}
+		pieces := (len(p.IDs) + pageCap - 1) / pageCap
+		size := (len(p.IDs) + pieces - 1) / pieces
+		for len(p.IDs) > size {
+			lower, err := x.seal(pageRow(prefix, upper(p.IDs[size])), postings{IDs: p.IDs[:size]}, 0)
+			if err != nil {
+				return nil, err
+			}
+			ws, p.IDs = append(ws, lower), p.IDs[size:]
+		}
+		w, err := x.seal(row, p, v)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w)
 	}
-	w, err := x.seal(row, p, v)
-	return append(ws, w), err
+	return ws, nil
 }
 
-// reindexItem brings the postings of one item up to its stored version
-// (or removes them if it is gone), in one transaction with its forward
-// row; it returns the version indexed (0: none). A write that lost a
-// compare-and-set (another node, past its lease) is worked out again.
-func (x *index) reindexItem(ctx context.Context, id string) (uint32, error) {
+// reindex brings the postings of items ids (distinct) up to their stored
+// versions, or removes them for an item that is gone, in one transaction
+// with their forward rows: a word common to many of them has its page
+// read and written once. It returns the version indexed of each (0:
+// none). A batch that lost a compare-and-set (another node, past its
+// lease) is worked out again.
+func (x *index) reindex(ctx context.Context, ids []string) (map[string]uint32, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := x.reindexOnce(ctx, id)
+		vs, err := x.reindexOnce(ctx, ids)
 		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
-			return v, err
+			return vs, err
 		}
 	}
 }
 
-func (x *index) reindexOnce(ctx context.Context, id string) (uint32, error) {
-	var fw forward
-	fv, had, err := x.read(ctx, forwardRow(id), &fw)
-	if err != nil {
-		return 0, err
-	}
-	it, err := x.s.st.Item(ctx, x.t.ID, x.m.ID, id)
-	gone := errors.Is(err, store.ErrNotFound)
-	if err != nil && !gone {
-		return 0, err
-	}
-	if !gone && had && fw.Version == it.Version {
-		return it.Version, nil
-	}
-	now := map[string]bool{}
-	if !gone {
-		content, err := x.s.readAll(ctx, x.ck, x.t, x.m, it, indexLimit)
-		if err != nil {
-			return 0, err
-		}
-		for _, w := range words(content) {
-			now[x.prefix(w)] = true
-		}
-		clear(content)
-	}
+func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint32, error) {
+	versions := make(map[string]uint32, len(ids))
+	changes := map[string][]posting{} // by bucket prefix
 	var ws []store.ItemWrite
-	before := map[string]bool{}
-	for _, p := range fw.Tags {
-		before[p] = true
-		if !now[p] {
-			w, err := x.post(ctx, p, id, false)
-			if err != nil {
-				return 0, err
-			}
-			ws = append(ws, w...)
-		}
-	}
-	for p := range now {
-		if !before[p] {
-			w, err := x.post(ctx, p, id, true)
-			if err != nil {
-				return 0, err
-			}
-			ws = append(ws, w...)
-		}
-	}
-	version := uint32(0)
-	switch {
-	case !gone:
-		tags := make([]string, 0, len(now))
-		for p := range now {
-			tags = append(tags, p)
-		}
-		slices.Sort(tags)
-		w, err := x.seal(forwardRow(id), forward{Version: it.Version, Tags: tags}, fv)
+	for _, id := range ids {
+		var fw forward
+		fv, had, err := x.read(ctx, forwardRow(id), &fw)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		ws, version = append(ws, w), it.Version
-	case had:
-		ws = append(ws, x.drop(forwardRow(id), fv))
+		it, err := x.s.st.Item(ctx, x.t.ID, x.m.ID, id)
+		gone := errors.Is(err, store.ErrNotFound)
+		if err != nil && !gone {
+			return nil, err
+		}
+		if !gone && had && fw.Version == it.Version {
+			versions[id] = it.Version
+			continue
+		}
+		now := map[string]bool{}
+		if !gone {
+			content, err := x.s.readAll(ctx, x.ck, x.t, x.m, it, indexLimit)
+			if err != nil {
+				return nil, err
+			}
+			for _, w := range words(content) {
+				now[x.prefix(w)] = true
+			}
+			clear(content)
+		}
+		before := map[string]bool{}
+		for _, p := range fw.Tags {
+			before[p] = true
+			if !now[p] {
+				changes[p] = append(changes[p], posting{id: id})
+			}
+		}
+		for p := range now {
+			if !before[p] {
+				changes[p] = append(changes[p], posting{id: id, add: true})
+			}
+		}
+		switch {
+		case !gone:
+			tags := make([]string, 0, len(now))
+			for p := range now {
+				tags = append(tags, p)
+			}
+			slices.Sort(tags)
+			w, err := x.seal(forwardRow(id), forward{Version: it.Version, Tags: tags}, fv)
+			if err != nil {
+				return nil, err
+			}
+			ws, versions[id] = append(ws, w), it.Version
+		case had:
+			ws, versions[id] = append(ws, x.drop(forwardRow(id), fv)), 0
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(changes)) {
+		cs := changes[p]
+		slices.SortFunc(cs, func(a, b posting) int { return strings.Compare(a.id, b.id) })
+		w, err := x.post(ctx, p, cs)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w...)
 	}
 	if len(ws) == 0 {
-		return version, nil
+		return versions, nil
 	}
-	return version, x.s.st.WriteItems(ctx, ws)
+	return versions, x.s.st.WriteItems(ctx, ws)
 }
 
 // indexer serialises catch-ups per mailbox in this process and schedules
@@ -431,7 +470,13 @@ func (x *indexer) lock(key string) *sync.Mutex {
 // A write marks before it writes the item (should it stop half-way) and
 // after (so a catch-up that ran in between does not miss it).
 func (s *Service) markPending(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string) error {
-	return s.st.PutItem(ctx, store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: pendingRow(id), Kind: "pending", Version: 1, Sealed: []byte{}, Created: s.now().UTC()})
+	return s.st.PutItem(ctx, s.pendingMark(t, m, id))
+}
+
+// pendingMark is the row that marks item id of m for the next catch-up
+// (a small write puts it in the item's own transaction).
+func (s *Service) pendingMark(t store.ServiceTenant, m store.Mailbox, id string) store.Item {
+	return store.Item{Tenant: t.ID, Mailbox: indexRow(m), ID: pendingRow(id), Kind: "pending", Version: 1, Sealed: []byte{}, Created: s.now().UTC()}
 }
 
 // itemChanged marks item id of m changed and schedules a catch-up of m's
@@ -440,6 +485,11 @@ func (s *Service) itemChanged(ctx context.Context, t store.ServiceTenant, m stor
 	if err := s.markPending(context.WithoutCancel(ctx), t, m, id); err != nil {
 		s.log.Warn("workload: could not mark an item for the search index; a reindex brings it in", "tenant", t.ID, "mailbox", m.ID, "item", id, "err", err)
 	}
+	s.indexSoon(t, m)
+}
+
+// indexSoon schedules a catch-up of m's index shortly, once for a burst.
+func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 	key := t.ID + "/" + m.ID
 	x := &s.index
 	x.mu.Lock()
@@ -578,16 +628,27 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 		if err := x.held.renew(ctx); err != nil {
 			return 0, 0, err
 		}
+		vs, err := x.reindex(ctx, ids)
+		if err != nil {
+			return 0, 0, err
+		}
+		// The marks go in one transaction (one by one if another node took
+		// some first); a write that landed after its item was read, and
+		// marked before its mark was deleted, is marked again.
+		marks := make([]store.ItemWrite, len(ids))
+		for i, id := range ids {
+			marks[i] = x.drop(pendingRow(id), 1)
+		}
+		if err := s.st.WriteItems(ctx, marks); errors.Is(err, store.ErrConflict) {
+			for _, id := range ids {
+				if err := s.st.DeleteItem(ctx, t.ID, x.row, pendingRow(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return 0, 0, err
+				}
+			}
+		} else if err != nil {
+			return 0, 0, err
+		}
 		for _, id := range ids {
-			v, err := x.reindexItem(ctx, id)
-			if err != nil {
-				return 0, 0, err
-			}
-			if err := s.st.DeleteItem(ctx, t.ID, x.row, pendingRow(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return 0, 0, err
-			}
-			// A write that landed after the item was read, and marked
-			// before the mark was deleted, is marked again.
 			now, err := s.st.ItemVersion(ctx, t.ID, m.ID, id)
 			if errors.Is(err, store.ErrNotFound) {
 				now, err = 0, nil
@@ -595,7 +656,7 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			if err != nil {
 				return 0, 0, err
 			}
-			if now != v {
+			if now != vs[id] {
 				if err := s.markPending(ctx, t, m, id); err != nil {
 					return 0, 0, err
 				}

@@ -149,6 +149,12 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	for _, q := range txQueries {
+		if _, err := s.stmt(ctx, s.q(q)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+	}
 	return s, nil
 }
 
@@ -287,6 +293,22 @@ func (s *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	res, err := st.ExecContext(ctx, args...)
 	return res, s.mapErr(err)
 }
+
+// txExec runs query in tx with the write pool's prepared statement, which
+// the transaction's connection already holds. Only statements prepared
+// before (txQueries, at open) can be: preparing one now would wait for
+// the connection the transaction holds (SQLite's only writer). Others
+// run unprepared.
+func (s *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	query = s.q(query)
+	if st, ok := s.wstmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// txQueries are prepared when the database opens, for txExec.
+var txQueries = []string{putItem, deleteItemAt, insertItemNew, updateItemAt}
 
 func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)

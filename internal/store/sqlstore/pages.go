@@ -39,6 +39,13 @@ func (s *DB) ItemsAfter(ctx context.Context, tenant, mailbox, after string, limi
 		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
 }
 
+// WriteItems' statements (txQueries).
+const (
+	deleteItemAt  = `DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`
+	insertItemNew = `INSERT INTO items (` + itemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`
+	updateItemAt  = `UPDATE items SET kind = ?, version = ?, sealed = ?, created = ?, blob = ?, summary = ?, content_size = ? WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`
+)
+
 func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, w := range ws {
@@ -46,13 +53,17 @@ func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
 			var res sql.Result
 			var err error
 			switch {
+			case w.Put:
+				if _, err = s.txExec(ctx, tx, putItem, itemArgs(it)...); err != nil {
+					return err
+				}
+				continue
 			case w.Delete:
-				res, err = tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`), it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
+				res, err = s.txExec(ctx, tx, deleteItemAt, it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
 			case w.Prev == 0:
-				res, err = tx.ExecContext(ctx, s.q(`INSERT INTO items (`+itemCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`), itemArgs(it)...)
+				res, err = s.txExec(ctx, tx, insertItemNew, itemArgs(it)...)
 			default:
-				res, err = tx.ExecContext(ctx, s.q(`UPDATE items SET kind = ?, version = ?, sealed = ?, created = ?, blob = ?, summary = ?, content_size = ? WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`),
-					it.Kind, it.Version, it.Sealed, ms(it.Created), it.Blob, it.Summary, it.ContentSize, it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
+				res, err = s.txExec(ctx, tx, updateItemAt, it.Kind, it.Version, it.Sealed, ms(it.Created), it.Blob, it.Summary, it.ContentSize, it.Tenant, strings.ToLower(it.Mailbox), it.ID, w.Prev)
 			}
 			if err := changed(res, err)("item " + it.ID + " is not at version " + strconv.FormatUint(uint64(w.Prev), 10)); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -84,6 +85,18 @@ func testPages(t *testing.T, s store.Store) {
 			return store.Item{Tenant: ten, Mailbox: "alice@contoso.com", ID: id, Kind: "index", Version: v, Sealed: []byte(data), Created: t0}
 		}
 		must(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 1, "v1")}, {Item: mk("gone", 1, "g1")}}))
+		// A Put writes whatever is stored, new or not, in the batch's
+		// transaction: with a conditional write that fails, neither lands.
+		must(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("put", 3, "p3"), Put: true}, {Item: mk("put", 7, "p7"), Put: true}}))
+		if it, err := s.Item(ctx, ten, "alice@contoso.com", "put"); err != nil || it.Version != 7 || string(it.Sealed) != "p7" {
+			t.Fatalf("after two Puts: %+v, %v; want version 7, p7", it, err)
+		}
+		if err := s.WriteItems(ctx, []store.ItemWrite{{Item: mk("put", 8, "p8"), Put: true}, {Item: mk("cas", 9, "x"), Prev: 5}}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("a batch with a stale write: %v, want ErrConflict", err)
+		}
+		if it, err := s.Item(ctx, ten, "alice@contoso.com", "put"); err != nil || it.Version != 7 {
+			t.Fatalf("a Put of a failed batch landed: %+v, %v", it, err)
+		}
 		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 1, "v1")}}), store.ErrConflict)
 		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("cas", 2, "v2"), Prev: 1}, {Item: mk("gone", 0, ""), Prev: 2, Delete: true}}), store.ErrConflict)
 		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: mk("new", 1, "n1")}, {Item: mk("cas", 4, "v4"), Prev: 3}}), store.ErrConflict)
