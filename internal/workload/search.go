@@ -42,10 +42,12 @@ import (
 //     words are in the pages and the tags of those words, so a new
 //     version or a delete changes only the pages of the words that came
 //     or went.
-//   - A write leaves a row "p:ID" (before and after it writes the item);
-//     a catch-up a moment later, or the next search, indexes the items
-//     those rows name and removes them. A search catches up first, so it
-//     sees every write that returned before it.
+//   - A write leaves a row "p:ID": a small write in the item's own
+//     transaction, a large one or a delete before and after it writes.
+//     A catch-up a moment later, or the next search, indexes the items
+//     those rows name, a batch of up to 256 together (each page a batch
+//     touches read and written once), and removes them. A search catches
+//     up first, so it sees every write that returned before it.
 //   - A search for a word opens the pages of its tag from the cursor on,
 //     until it has a page of results.
 //
