@@ -248,7 +248,7 @@ func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) 
 		s.Close()
 		return nil, err
 	}
-	return &streamWriter{s: s, size: -1, own: true, put: func(_ uint64, sealed []byte) error {
+	return &StreamWriter{s: s, size: -1, own: true, put: func(_ uint64, sealed []byte) error {
 		_, err := w.Write(sealed)
 		return err
 	}, buf: make([]byte, ChunkSize, encryptedChunk)}, nil
@@ -262,11 +262,12 @@ func SealWriter(containerKey *Key, containerKeyID string, it Item, w io.Writer) 
 // (or at Close), refuses bytes past the size, and Close refuses to end in
 // the middle of a chunk that is not the last: a part of a resumable upload
 // covers whole chunks. Close does not close the Stream.
-func (s *Stream) Writer(first uint64, size int64, put func(i uint64, sealed []byte) error) io.WriteCloser {
-	return &streamWriter{s: s, ctr: first, size: size, put: put, buf: make([]byte, ChunkSize, encryptedChunk)}
+func (s *Stream) Writer(first uint64, size int64, put func(i uint64, sealed []byte) error) *StreamWriter {
+	return &StreamWriter{s: s, ctr: first, size: size, put: put, buf: make([]byte, ChunkSize, encryptedChunk)}
 }
 
-type streamWriter struct {
+// StreamWriter seals what is written to it chunk by chunk (Stream.Writer).
+type StreamWriter struct {
 	s    *Stream
 	own  bool // Close closes s
 	put  func(uint64, []byte) error
@@ -275,18 +276,19 @@ type streamWriter struct {
 	buf  []byte // ChunkSize bytes of plaintext (capacity for the tag)
 	n    int    // bytes of buf in use
 	err  error
+	done bool // wiped (and s closed if own)
 }
 
 // lastChunk reports whether chunk ctr is the last one, when the size is known.
-func (w *streamWriter) lastChunk() bool {
+func (w *StreamWriter) lastChunk() bool {
 	return w.size >= 0 && int64(w.ctr) == Chunks(w.size)-1
 }
 
 // room is how many more bytes the content may have from the start of chunk
 // ctr (when the size is known).
-func (w *streamWriter) room() int64 { return w.size - int64(w.ctr)*ChunkSize }
+func (w *StreamWriter) room() int64 { return w.size - int64(w.ctr)*ChunkSize }
 
-func (w *streamWriter) Write(p []byte) (int, error) {
+func (w *StreamWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -325,7 +327,7 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-func (w *streamWriter) flush(last bool) error {
+func (w *StreamWriter) flush(last bool) error {
 	if err := w.sealChunk(w.buf[:w.n], last); err != nil {
 		return err
 	}
@@ -335,7 +337,7 @@ func (w *streamWriter) flush(last bool) error {
 
 // sealChunk seals plaintext (w.buf or a chunk of the caller's bytes) into
 // w.buf and hands it on.
-func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
+func (w *StreamWriter) sealChunk(plaintext []byte, last bool) error {
 	out, err := w.s.SealChunk(w.buf[:0], w.ctr, plaintext, last)
 	if err == nil {
 		err = w.put(w.ctr, out)
@@ -349,9 +351,12 @@ func (w *streamWriter) sealChunk(plaintext []byte, last bool) error {
 }
 
 // Close seals what is left: the last chunk, without a size, or with one
-// when the content is complete. After Close, Write fails.
-func (w *streamWriter) Close() error {
+// when the content is complete. After Close, Write fails. Close wipes the
+// plaintext the writer holds whether or not a write failed before (call
+// it on every path; a second call returns the first's error, or nil).
+func (w *StreamWriter) Close() error {
 	if w.err != nil {
+		w.wipe()
 		if w.err == errStreamClosed {
 			return nil
 		}
@@ -364,14 +369,40 @@ func (w *streamWriter) Close() error {
 	case w.n != 0:
 		err = fmt.Errorf("envelope: %d bytes end in the middle of chunk %d, which is not the last", w.n, w.ctr)
 	}
+	w.wipe()
+	if err == nil {
+		err = errStreamClosed
+	}
+	w.err = err
+	if err == errStreamClosed {
+		return nil
+	}
+	return err
+}
+
+// Discard gives the writer up: it wipes the plaintext it holds and seals
+// nothing more (a write that failed, or was cut off). Close after Discard
+// returns an error; Discard after Close does nothing more.
+func (w *StreamWriter) Discard() {
+	if w.err == nil {
+		w.err = errDiscarded
+	}
+	w.wipe()
+}
+
+var errDiscarded = errors.New("envelope: the writer was discarded")
+
+// wipe clears the plaintext buffer and closes the stream if the writer
+// owns it, once.
+func (w *StreamWriter) wipe() {
+	if w.done {
+		return
+	}
+	w.done = true
+	clear(w.buf[:cap(w.buf)])
 	if w.own {
 		w.s.Close()
 	}
-	clear(w.buf[:cap(w.buf)])
-	if err == nil {
-		w.err = errStreamClosed
-	}
-	return err
 }
 
 // readStreamHeader reads a chunked ciphertext's header from r, field by

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 )
@@ -320,6 +321,48 @@ func TestSealWriterAfterClose(t *testing.T) {
 	}
 	if _, err := SealWriter(NewKey(), "k", Item{Tenant: "t"}, io.Discard); err == nil {
 		t.Error("sealed for an item without container and ID")
+	}
+}
+
+// TestStreamWriterWipes: the plaintext a writer holds is wiped on every
+// way out: a write past the size, a failed put, Close in the middle of a
+// chunk, and Discard of a write given up (which seals nothing more).
+func TestStreamWriterWipes(t *testing.T) {
+	secret := bytes.Repeat([]byte("s3cret "), 1000) // 7000 bytes: less than a chunk
+	failing := errors.New("store down")
+	for _, tc := range []struct {
+		name string
+		size int64
+		put  error
+		end  func(w *StreamWriter) error
+		want string // the error of the way out
+	}{
+		{"past its size", 7100, nil, func(w *StreamWriter) error { w.Write(make([]byte, 200)); return w.Close() }, "longer than"},
+		{"put fails at Close", -1, failing, func(w *StreamWriter) error { return w.Close() }, "store down"},
+		{"Close inside a chunk that is not the last", 3 * ChunkSize, nil, func(w *StreamWriter) error { return w.Close() }, "middle of chunk"},
+		{"discarded", -1, nil, func(w *StreamWriter) error { w.Discard(); return w.Close() }, "discarded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewStream(NewKey(), "k", item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			puts := 0
+			w := s.Writer(0, tc.size, func(uint64, []byte) error { puts++; return tc.put })
+			w.Write(secret)
+			err = tc.end(w)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+			if bytes.Contains(w.buf[:cap(w.buf)], []byte("s3cret")) {
+				t.Error("the plaintext is still in the writer's buffer")
+			}
+			if tc.name == "discarded" && puts != 0 {
+				t.Errorf("a discarded writer sealed %d chunks", puts)
+			}
+			w.Discard() // after the way out: nothing more, no panic
+		})
 	}
 }
 

@@ -170,6 +170,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	h := sha256.New()
 	p := s.storeBehind(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
 	w := st.Writer(0, -1, p.put)
+	defer w.Discard() // wipes the plaintext it holds on every path (after Close: nothing)
 	size, err := io.Copy(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), body))
 	if err == nil {
 		err = w.Close()

@@ -181,6 +181,7 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 		return s.blobs.Put(pctx, ref, int64(i), sealed)
 	}
 	w := st.Writer(uint64(u.Received/envelope.ChunkSize), u.Size, put)
+	defer w.Discard() // wipes the plaintext it holds on every path (after Close: nothing)
 	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, u.Size-u.Received))
 	if err == nil {
 		if k, _ := io.ReadFull(body, make([]byte, 1)); k > 0 {
