@@ -539,8 +539,11 @@ type Service interface {
 	// (ErrConflict otherwise).
 	AdvanceUpload(ctx context.Context, u Upload, claim string) error
 	// CommitUpload writes the item an upload made and deletes the upload,
-	// in one transaction (ErrNotFound if the upload is gone).
-	CommitUpload(ctx context.Context, it Item, upload string) error
+	// in one transaction (ErrNotFound if the upload is gone; ErrConflict if
+	// a version as new is stored). It returns the blob of the version it
+	// replaced ("" for none), read in that transaction: the caller drops
+	// it, whatever other writes did meanwhile.
+	CommitUpload(ctx context.Context, it Item, upload string) (string, error)
 	DeleteUpload(ctx context.Context, tenant, id string) error
 	// StaleUploads lists uploads of every tenant not updated since before
 	// and with no live claim, oldest first, at most limit.

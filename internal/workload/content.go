@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -119,10 +120,10 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if err != nil && !small {
 		return store.Item{}, err
 	}
-	// A small write to an item kept in place needs no look at uploads in
-	// progress: if one of the same version commits later, it finds this
-	// version stored and gives way (CommitUpload).
-	m, version, prevBlob, err := s.nextVersion(ctx, t, r, id, !small || r.Space == Sites)
+	if small { // one chunk or less: one piece
+		return s.putSmall(ctx, t, r, id, kind, head[:n], o)
+	}
+	m, version, _, err := s.nextVersion(ctx, t, r, id, true)
 	if err != nil {
 		return store.Item{}, err
 	}
@@ -131,37 +132,6 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		return store.Item{}, err
 	}
 	defer ck.Destroy()
-	stored := storedID(r, id, version)
-	if small { // one chunk or less: one piece
-		content := head[:n]
-		if err := checkDigest(o.SHA256, sha256.Sum256(content)); err != nil {
-			return store.Item{}, err
-		}
-		sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: stored, Version: version}, content)
-		if err != nil {
-			return store.Item{}, err
-		}
-		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(n)}
-		switch r.Space {
-		case Sites: // a version is written once: never over another's
-			if err := s.st.WriteItems(ctx, []store.ItemWrite{{Item: it}}); errors.Is(err, store.ErrConflict) {
-				return store.Item{}, rule.Conflict(client.RuleUploadNewer, "write it again: it becomes the next version", "another version %d of file %q was written at the same moment", version, id)
-			} else if err != nil {
-				return store.Item{}, err
-			}
-		case Mailboxes: // with its mark for the search index: a catch-up sees both or neither
-			if err := s.st.WriteItems(ctx, []store.ItemWrite{{Item: it, Put: true}, {Item: s.pendingMark(t, m, id), Put: true}}); err != nil {
-				return store.Item{}, err
-			}
-		default:
-			if err := s.st.PutItem(ctx, it); err != nil {
-				return store.Item{}, err
-			}
-		}
-		s.written(ctx, t, r, m, prevBlob, id, true)
-		it.Size, it.ID = len(sealed), id
-		return it, nil
-	}
 	u, st, err := s.begin(ctx, t, m, ck, r, id, kind, version, -1, o.SHA256)
 	if err != nil {
 		return store.Item{}, err
@@ -183,6 +153,67 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		return store.Item{}, err
 	}
 	return s.commit(ctx, t, r, m, u, st, size, h)
+}
+
+// putSmall writes content (one chunk or less) as the next version of an
+// item, in one piece. A site's version is a new item, written once. An
+// item kept in place (mailbox items, records) is written only over the
+// version it was read at, so two writes never store the same version
+// and the version replaced is the one whose blob goes; a write that lost
+// that race is written again after the winner. A small write needs no
+// look at uploads in progress: one of the same version that commits later
+// finds this version stored and gives way (CommitUpload).
+func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id, kind string, content []byte, o PutOptions) (store.Item, error) {
+	sp := spaces[r.Space]
+	if err := checkDigest(o.SHA256, sha256.Sum256(content)); err != nil {
+		return store.Item{}, err
+	}
+	for attempt := 1; ; attempt++ {
+		m, version, prevBlob, err := s.nextVersion(ctx, t, r, id, r.Space == Sites)
+		if err != nil {
+			return store.Item{}, err
+		}
+		ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+		if err != nil {
+			return store.Item{}, err
+		}
+		stored := storedID(r, id, version)
+		sealed, err := envelope.Seal(ck, KeyID(m), envelope.Item{Tenant: t.ID, Container: m.ID, ID: stored, Version: version}, content)
+		ck.Destroy()
+		if err != nil {
+			return store.Item{}, err
+		}
+		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(len(content))}
+		ws := []store.ItemWrite{{Item: it, Prev: version - 1}}
+		switch r.Space {
+		case Sites: // a new item: never over another's
+			ws[0].Prev = 0
+		case Mailboxes: // with its mark for the search index: a catch-up sees both or neither
+			ws = append(ws, store.ItemWrite{Item: s.pendingMark(t, m, id), Put: true})
+		}
+		err = s.st.WriteItems(ctx, ws)
+		switch {
+		case errors.Is(err, store.ErrConflict) && r.Space == Sites:
+			return store.Item{}, rule.Conflict(client.RuleUploadNewer, "write it again: it becomes the next version", "another version %d of file %q was written at the same moment", version, id)
+		case errors.Is(err, store.ErrConflict) && attempt < 16:
+			// Another write of the item landed first: this one goes after
+			// it, after a random pause that grows, so writers of one item
+			// do not keep colliding.
+			select {
+			case <-ctx.Done():
+				return store.Item{}, ctx.Err()
+			case <-time.After(time.Duration(mrand.N(attempt*500)) * time.Microsecond):
+			}
+			continue
+		case errors.Is(err, store.ErrConflict):
+			return store.Item{}, rule.Conflict(client.RuleUploadNewer, "write it again", "%s %q is being written by others without pause", sp.item, id)
+		case err != nil:
+			return store.Item{}, err
+		}
+		s.written(ctx, t, r, m, prevBlob, id, true)
+		it.Size, it.ID = len(sealed), id
+		return it, nil
+	}
 }
 
 // checkItemName checks an item's name as the API gives it.
@@ -408,12 +439,12 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	stored := storedID(r, u.Item, u.Version)
 	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: u.Kind, Version: u.Version, Sealed: u.Header, Created: s.now().UTC(),
 		Blob: u.Blob, Summary: summary, ContentSize: size}
-	prev, _ := s.st.Item(ctx, t.ID, m.ID, stored)
 	if err := s.pending(ctx, t, r, m, u.Item); err != nil {
 		s.abandon(ctx, u)
 		return store.Item{}, err
 	}
-	if err := s.st.CommitUpload(ctx, it, u.ID); errors.Is(err, store.ErrConflict) {
+	prevBlob, err := s.st.CommitUpload(ctx, it, u.ID)
+	if errors.Is(err, store.ErrConflict) {
 		s.abandon(ctx, u)
 		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
 	} else if errors.Is(err, store.ErrNotFound) {
@@ -422,7 +453,7 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	} else if err != nil {
 		return store.Item{}, err
 	}
-	s.written(ctx, t, r, m, prev.Blob, u.Item, false)
+	s.written(ctx, t, r, m, prevBlob, u.Item, false)
 	it.Size, it.ID = len(it.Sealed), u.Item
 	return it, nil
 }

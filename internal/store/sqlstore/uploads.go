@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -68,17 +69,32 @@ func (s *DB) AdvanceUpload(ctx context.Context, u store.Upload, claim string) er
 // An item that already has a newer version is left as it is (ErrConflict):
 // of two uploads of one item, the later version stands whatever order
 // they finish in.
-func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload string) (string, error) {
+	var replaced string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND id = ?`), it.Tenant, upload)); err != nil {
 			return err
 		}
-		err := mustAffect(tx.ExecContext(ctx, s.q(putItem+` WHERE items.version < excluded.version`), itemArgs(it)...))
+		// The version replaced, locked until the transaction ends
+		// (SQLite's write transaction holds the database already).
+		lock := ""
+		if s.d == postgres {
+			lock = " FOR UPDATE"
+		}
+		err := tx.QueryRowContext(ctx, s.q(`SELECT blob FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`+lock), it.Tenant, strings.ToLower(it.Mailbox), it.ID).Scan(&replaced)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		err = mustAffect(tx.ExecContext(ctx, s.q(putItem+` WHERE items.version < excluded.version`), itemArgs(it)...))
 		if err == store.ErrNotFound {
 			return store.ErrConflict
 		}
 		return err
 	})
+	if err != nil {
+		return "", err
+	}
+	return replaced, nil
 }
 
 func (s *DB) DeleteUpload(ctx context.Context, tenant, id string) error {

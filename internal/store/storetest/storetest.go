@@ -1121,8 +1121,11 @@ func testUploads(t *testing.T, s store.Store) {
 
 	// Committing writes the item and ends the upload, once.
 	it := store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "deck.pptx@000001", Kind: "file", Version: 1, Sealed: []byte("header"), Created: now(), Blob: "b1", Summary: []byte("summary"), ContentSize: 1 << 20}
-	must(t, s.CommitUpload(ctx, it, "up-1"))
-	wantErr(t, s.CommitUpload(ctx, it, "up-1"), store.ErrNotFound)
+	replaced, err := s.CommitUpload(ctx, it, "up-1")
+	must(t, err)
+	equal(t, "blob replaced by a first version", replaced, "")
+	_, err = s.CommitUpload(ctx, it, "up-1")
+	wantErr(t, err, store.ErrNotFound)
 	_, err = s.Upload(ctx, "t1", "up-1")
 	wantErr(t, err, store.ErrNotFound)
 	gotItem, err := s.Item(ctx, "t1", "site:finance", "deck.pptx@000001")
@@ -1140,12 +1143,20 @@ func testUploads(t *testing.T, s store.Store) {
 	rec := store.Upload{Tenant: "t1", ID: "up-r", Container: "site:finance", Item: "rec", Kind: "record", Version: 3, Blob: "b4", Header: []byte("h"), Size: 1, By: "x", Created: now(), Updated: now()}
 	must(t, s.CreateUpload(ctx, rec))
 	must(t, s.PutItem(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 4, Sealed: []byte("v4"), Created: now(), ContentSize: 2}))
-	wantErr(t, s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 3, Sealed: []byte("v3"), Created: now(), Blob: "b4"}, "up-r"), store.ErrConflict)
+	_, err = s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 3, Sealed: []byte("v3"), Created: now(), Blob: "b4"}, "up-r")
+	wantErr(t, err, store.ErrConflict)
 	if got, _ := s.Item(ctx, "t1", "site:finance", "rec"); string(got.Sealed) != "v4" || got.ContentSize != 2 {
 		t.Fatalf("an older upload replaced a newer version: %+v", got)
 	}
 	must(t, s.DeleteUpload(ctx, "t1", "up-r"))
 	wantErr(t, s.DeleteUpload(ctx, "t1", "up-r"), store.ErrNotFound)
+	// A newer upload replaces the version stored, and says which blob it
+	// had, whoever wrote that version.
+	must(t, s.PutItem(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 5, Sealed: []byte("v5"), Created: now(), Blob: "b5", ContentSize: 9}))
+	must(t, s.CreateUpload(ctx, store.Upload{Tenant: "t1", ID: "up-6", Container: "site:finance", Item: "rec", Kind: "record", Version: 6, Blob: "b6", Header: []byte("h"), Size: 1, By: "x", Created: now(), Updated: now()}))
+	replaced, err = s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 6, Sealed: []byte("v6"), Created: now(), Blob: "b6"}, "up-6")
+	must(t, err)
+	equal(t, "blob replaced", replaced, "b5")
 
 	// Deleting the container ends its uploads.
 	must(t, s.DeleteMailbox(ctx, "t1", "site:finance"))
