@@ -137,6 +137,14 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		return store.Item{}, err
 	}
 	defer st.Close()
+	// The write holds a claim on its upload while it streams, however
+	// long it takes: the cleanup of abandoned uploads leaves it alone.
+	stopClaim, err := s.holdClaim(ctx, u)
+	if err != nil {
+		s.abandon(ctx, u)
+		return store.Item{}, err
+	}
+	defer stopClaim()
 	h := sha256.New()
 	p := s.storeBehind(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
 	w := st.Writer(0, -1, p.put)

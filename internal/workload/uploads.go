@@ -250,6 +250,36 @@ func (s *Service) release(ctx context.Context, u store.Upload, claim string) {
 	}
 }
 
+// holdClaim claims upload u, just begun, for a streamed write and renews
+// the claim every third of its lease until the returned func is called
+// (the write's end, or the process's: then the claim runs out, and the
+// upload is cleaned a day later). A renewal that fails is logged; the
+// write's commit or abandon ends the upload either way.
+func (s *Service) holdClaim(ctx context.Context, u store.Upload) (func(), error) {
+	claim := randomID()
+	if _, err := s.st.ClaimUpload(ctx, u.Tenant, u.ID, 0, 0, claim, s.now().Add(claimLease), s.now()); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(claimLease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if err := s.st.RenewClaim(context.WithoutCancel(ctx), u.Tenant, u.ID, claim, s.now().Add(claimLease)); err != nil && !errors.Is(err, store.ErrConflict) {
+					s.log.Warn("workload: a streamed write could not renew its upload's claim", "tenant", u.Tenant, "upload", u.ID, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }, nil
+}
+
 // CleanUploads deletes the uploads of every tenant without a part since
 // before, with their chunks: writes cut off by a crash, and resumable
 // uploads abandoned. It returns how many.

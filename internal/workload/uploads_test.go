@@ -394,3 +394,42 @@ func startSite(t *testing.T) (*workload.Service, *deptest.Env, workload.Ref) {
 	}
 	return boxes, e, workload.SiteRef("finance")
 }
+
+// TestStreamedWriteKeepsItsUpload: a large write still streaming holds a
+// claim on its upload, so the cleanup of abandoned uploads leaves it
+// alone however old the upload is; the write then completes and reads
+// back.
+func TestStreamedWriteKeepsItsUpload(t *testing.T) {
+	boxes, e, r := startSite(t)
+	ctx, tn := e.Ctx, e.Tenant
+	content := bytes.Repeat([]byte("large file "), 3*envelope.ChunkSize/10)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := boxes.Put(ctx, tn, r, "video.mp4", "", pr, workload.PutOptions{})
+		done <- err
+	}()
+	// Half the content, then the write waits on the rest.
+	if _, err := pw.Write(content[:len(content)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := boxes.CleanUploads(ctx, time.Now().Add(48*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("the cleanup took %d uploads (%v) while a write streamed into one", n, err)
+	}
+	if _, err := pw.Write(content[len(content)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("the streamed write: %v", err)
+	}
+	c, err := boxes.Open(ctx, tn, r, "video.mp4", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got bytes.Buffer
+	if err := c.Copy(ctx, &got, 0, c.Size); err != nil || !bytes.Equal(got.Bytes(), content) {
+		t.Fatalf("read back %d bytes (%v), want the %d written", got.Len(), err, len(content))
+	}
+}
