@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/fnv"
 	"io"
 	mrand "math/rand/v2"
 	"strings"
@@ -175,6 +176,13 @@ func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id
 	sp := spaces[r.Space]
 	if err := checkDigest(o.SHA256, sha256.Sum256(content)); err != nil {
 		return store.Item{}, err
+	}
+	if r.Space != Sites {
+		h := fnv.New32a()
+		h.Write([]byte(t.ID + "\x00" + r.id() + "\x00" + id))
+		l := &s.writing[h.Sum32()%uint32(len(s.writing))]
+		l.Lock()
+		defer l.Unlock()
 	}
 	for attempt := 1; ; attempt++ {
 		m, version, prevBlob, err := s.nextVersion(ctx, t, r, id, r.Space == Sites)

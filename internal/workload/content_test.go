@@ -2,19 +2,25 @@ package workload_test
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
 // TestRacingWritesOfOneItem: writes of one mailbox item at the same
-// moment each get a version of their own (none is stored twice, none is
-// lost), and the last one reads back.
+// moment, through two services over one store (two nodes: in one
+// process they queue, across nodes they race for the next version), each
+// get a version of their own (none is stored twice, none is lost), and
+// the last one reads back.
 func TestRacingWritesOfOneItem(t *testing.T) {
 	boxes, e := start(t)
 	ctx, tn := e.Ctx, e.Tenant
+	other := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	nodes := []*workload.Service{boxes, other}
 	const upn = "race@contoso.com"
 	if _, err := boxes.CreateMailbox(ctx, tn, upn, "", ""); err != nil {
 		t.Fatal(err)
@@ -27,7 +33,7 @@ func TestRacingWritesOfOneItem(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				it, err := boxes.Put(ctx, tn, workload.MailboxRef(upn), "shared", "", strings.NewReader(fmt.Sprintf("writer %d write %d", w, i)), workload.PutOptions{})
+				it, err := nodes[w%2].Put(ctx, tn, workload.MailboxRef(upn), "shared", "", strings.NewReader(fmt.Sprintf("writer %d write %d", w, i)), workload.PutOptions{})
 				if err != nil {
 					t.Error(err)
 					return

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -13,6 +14,22 @@ func SetRebuildBudget(n int) func() {
 	old := rebuildBudget
 	rebuildBudget = n
 	return func() { rebuildBudget = old }
+}
+
+// SetIndexDelay sets the pause between a write and its catch-up, for a
+// test (an hour: every catch-up is a search's); the returned func
+// restores it.
+func SetIndexDelay(d time.Duration) func() {
+	old := indexDelay.Swap(int64(d))
+	return func() { indexDelay.Store(old) }
+}
+
+// SetBatchBudget sets the posting changes one catch-up batch may hold,
+// for a test; the returned func restores it.
+func SetBatchBudget(n int) func() {
+	old := batchBudget
+	batchBudget = n
+	return func() { batchBudget = old }
 }
 
 // PendingMarks counts the items of a mailbox marked for its search

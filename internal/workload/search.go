@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -76,8 +77,16 @@ const (
 var rebuildBudget = 1 << 21
 
 // indexDelay gathers the writes of a burst into one catch-up (a search
-// catches up first, so a search never waits for it).
-const indexDelay = time.Second
+// catches up first, so a search never waits for it). A variable for the
+// tests that leave every catch-up to a search.
+var indexDelay atomic.Int64 // nanoseconds
+
+func init() { indexDelay.Store(int64(time.Second)) }
+
+// batchBudget bounds the posting changes one catch-up batch holds in
+// memory and writes in one transaction (at least one item goes in a
+// batch, however many words it has).
+var batchBudget = 1 << 16
 
 func indexRow(m store.Mailbox) string { return "~index:" + m.ID }
 
@@ -270,7 +279,8 @@ func (p *postings) UnmarshalBinary(b []byte) error {
 
 type forward struct {
 	Version uint32   `json:"v"`
-	Tags    []string `json:"tags"` // bucket prefixes of the item's words
+	Created int64    `json:"c,omitempty"` // the version's write time (ms): a version number comes again after a delete
+	Tags    []string `json:"tags"`        // bucket prefixes of the item's words
 }
 
 type meta struct {
@@ -357,34 +367,41 @@ func (x *index) post(ctx context.Context, prefix string, changes []posting) ([]s
 // reindex brings the postings of items ids (distinct) up to their stored
 // versions, or removes them for an item that is gone, in one transaction
 // with their forward rows: a word common to many of them has its page
-// read and written once. It returns the version indexed of each (0:
-// none). A batch that lost a compare-and-set (another node, past its
-// lease) is worked out again.
-func (x *index) reindex(ctx context.Context, ids []string) (map[string]uint32, error) {
+// read and written once. It takes the items in order until their posting
+// changes reach batchBudget, and returns how many it took (ids[:n]) and
+// the version indexed of each (0: none). A batch that lost a
+// compare-and-set (another node, past its lease) is worked out again.
+func (x *index) reindex(ctx context.Context, ids []string) (map[string]uint32, int, error) {
 	for attempt := 0; ; attempt++ {
-		vs, err := x.reindexOnce(ctx, ids)
+		vs, n, err := x.reindexOnce(ctx, ids)
 		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
-			return vs, err
+			return vs, n, err
 		}
 	}
 }
 
-func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint32, error) {
+func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint32, int, error) {
 	versions := make(map[string]uint32, len(ids))
 	changes := map[string][]posting{} // by bucket prefix
+	held := 0                         // posting changes in changes
 	var ws []store.ItemWrite
+	n := 0
 	for _, id := range ids {
+		if held >= batchBudget {
+			break // the rest in the next batch
+		}
+		n++
 		var fw forward
 		fv, had, err := x.read(ctx, forwardRow(id), &fw)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		it, err := x.s.st.Item(ctx, x.t.ID, x.m.ID, id)
 		gone := errors.Is(err, store.ErrNotFound)
 		if err != nil && !gone {
-			return nil, err
+			return nil, 0, err
 		}
-		if !gone && had && fw.Version == it.Version {
+		if !gone && had && fw.Version == it.Version && fw.Created == it.Created.UnixMilli() {
 			versions[id] = it.Version
 			continue
 		}
@@ -392,7 +409,7 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint3
 		if !gone {
 			content, err := x.s.readAll(ctx, x.ck, x.t, x.m, it, indexLimit)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			for _, w := range words(content) {
 				now[x.prefix(w)] = true
@@ -403,12 +420,12 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint3
 		for _, p := range fw.Tags {
 			before[p] = true
 			if !now[p] {
-				changes[p] = append(changes[p], posting{id: id})
+				changes[p], held = append(changes[p], posting{id: id}), held+1
 			}
 		}
 		for p := range now {
 			if !before[p] {
-				changes[p] = append(changes[p], posting{id: id, add: true})
+				changes[p], held = append(changes[p], posting{id: id, add: true}), held+1
 			}
 		}
 		switch {
@@ -418,9 +435,9 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint3
 				tags = append(tags, p)
 			}
 			slices.Sort(tags)
-			w, err := x.seal(forwardRow(id), forward{Version: it.Version, Tags: tags}, fv)
+			w, err := x.seal(forwardRow(id), forward{Version: it.Version, Created: it.Created.UnixMilli(), Tags: tags}, fv)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			ws, versions[id] = append(ws, w), it.Version
 		case had:
@@ -432,14 +449,14 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint3
 		slices.SortFunc(cs, func(a, b posting) int { return strings.Compare(a.id, b.id) })
 		w, err := x.post(ctx, p, cs)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ws = append(ws, w...)
 	}
 	if len(ws) == 0 {
-		return versions, nil
+		return versions, n, nil
 	}
-	return versions, x.s.st.WriteItems(ctx, ws)
+	return versions, n, x.s.st.WriteItems(ctx, ws)
 }
 
 // indexer serialises catch-ups per mailbox in this process and schedules
@@ -504,7 +521,7 @@ func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 	}
 	x.scheduled[key] = true
 	x.mu.Unlock()
-	time.AfterFunc(indexDelay, func() {
+	time.AfterFunc(time.Duration(indexDelay.Load()), func() {
 		x.mu.Lock()
 		delete(x.scheduled, key)
 		x.mu.Unlock()
@@ -630,10 +647,11 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 		if err := x.held.renew(ctx); err != nil {
 			return 0, 0, err
 		}
-		vs, err := x.reindex(ctx, ids)
+		vs, n, err := x.reindex(ctx, ids)
 		if err != nil {
 			return 0, 0, err
 		}
+		ids = ids[:n]
 		// The marks go in one transaction (one by one if another node took
 		// some first); a write that landed after its item was read, and
 		// marked before its mark was deleted, is marked again.
@@ -738,7 +756,7 @@ func (x *index) build(ctx context.Context) (int, int, error) {
 				tags[i] = x.prefix(w)
 			}
 			slices.Sort(tags)
-			w, err := x.seal(forwardRow(it.ID), forward{Version: it.Version, Tags: tags}, 0)
+			w, err := x.seal(forwardRow(it.ID), forward{Version: it.Version, Created: it.Created.UnixMilli(), Tags: tags}, 0)
 			if err != nil {
 				return 0, 0, err
 			}

@@ -271,7 +271,12 @@ func (s *Service) holdClaim(ctx context.Context, u store.Upload) (func(), error)
 			case <-done:
 				return
 			case <-tick.C:
-				if err := s.st.RenewClaim(context.WithoutCancel(ctx), u.Tenant, u.ID, claim, s.now().Add(claimLease)); err != nil && !errors.Is(err, store.ErrConflict) {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimLease/3)
+				err := s.st.RenewClaim(rctx, u.Tenant, u.ID, claim, s.now().Add(claimLease))
+				cancel()
+				if errors.Is(err, store.ErrConflict) {
+					s.log.Warn("workload: a streamed write lost its upload's claim; the cleanup may take the upload", "tenant", u.Tenant, "upload", u.ID)
+				} else if err != nil {
 					s.log.Warn("workload: a streamed write could not renew its upload's claim", "tenant", u.Tenant, "upload", u.ID, "err", err)
 				}
 			}

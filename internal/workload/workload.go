@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/customerkey/customerkey/client"
@@ -100,6 +101,10 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	index indexer
+	// writing serialises this process's small writes of one item kept
+	// in place (striped by a hash of tenant, container and item), so that
+	// only writers on other nodes race for its next version.
+	writing [64]sync.Mutex
 }
 
 // New returns the container service.

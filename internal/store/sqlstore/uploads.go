@@ -75,13 +75,16 @@ func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload string) (st
 		if err := mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND id = ?`), it.Tenant, upload)); err != nil {
 			return err
 		}
-		// The version replaced, locked until the transaction ends
-		// (SQLite's write transaction holds the database already).
-		lock := ""
+		// The version replaced, read so that no other write of the item
+		// can land before this one's: SQLite's write transaction holds the
+		// database already; on PostgreSQL a lock on the item's name (a row
+		// lock would miss an item not yet written).
 		if s.d == postgres {
-			lock = " FOR UPDATE"
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, it.Tenant+"/"+strings.ToLower(it.Mailbox)+"/"+it.ID); err != nil {
+				return err
+			}
 		}
-		err := tx.QueryRowContext(ctx, s.q(`SELECT blob FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`+lock), it.Tenant, strings.ToLower(it.Mailbox), it.ID).Scan(&replaced)
+		err := tx.QueryRowContext(ctx, s.q(`SELECT blob FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`), it.Tenant, strings.ToLower(it.Mailbox), it.ID).Scan(&replaced)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
