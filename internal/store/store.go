@@ -519,7 +519,9 @@ type Service interface {
 	// mailbox without that item comes with a zero Item (ID "").
 	MailboxItem(ctx context.Context, tenant, mailbox, item string) (Mailbox, Item, error)
 	// ItemVersion returns an item's version (ErrNotFound if none).
-	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
+	// (and when it was written: a version number comes again after a
+	// delete).
+	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, time.Time, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
 
 	// CreateUpload stores a new upload; ErrConflict if the tenant has one

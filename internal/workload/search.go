@@ -364,6 +364,15 @@ func (x *index) post(ctx context.Context, prefix string, changes []posting) ([]s
 	return ws, nil
 }
 
+// stamp is what tells one stored version of an item from another: its
+// number and its write time (a number comes again after a delete).
+type stamp struct {
+	version uint32
+	created int64 // ms
+}
+
+func stampOf(it store.Item) stamp { return stamp{it.Version, it.Created.UnixMilli()} }
+
 // reindex brings the postings of items ids (distinct) up to their stored
 // versions, or removes them for an item that is gone, in one transaction
 // with their forward rows: a word common to many of them has its page
@@ -371,7 +380,7 @@ func (x *index) post(ctx context.Context, prefix string, changes []posting) ([]s
 // changes reach batchBudget, and returns how many it took (ids[:n]) and
 // the version indexed of each (0: none). A batch that lost a
 // compare-and-set (another node, past its lease) is worked out again.
-func (x *index) reindex(ctx context.Context, ids []string) (map[string]uint32, int, error) {
+func (x *index) reindex(ctx context.Context, ids []string) (map[string]stamp, int, error) {
 	for attempt := 0; ; attempt++ {
 		vs, n, err := x.reindexOnce(ctx, ids)
 		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
@@ -380,8 +389,8 @@ func (x *index) reindex(ctx context.Context, ids []string) (map[string]uint32, i
 	}
 }
 
-func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint32, int, error) {
-	versions := make(map[string]uint32, len(ids))
+func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]stamp, int, error) {
+	versions := make(map[string]stamp, len(ids))
 	changes := map[string][]posting{} // by bucket prefix
 	held := 0                         // posting changes in changes
 	var ws []store.ItemWrite
@@ -402,7 +411,7 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint3
 			return nil, 0, err
 		}
 		if !gone && had && fw.Version == it.Version && fw.Created == it.Created.UnixMilli() {
-			versions[id] = it.Version
+			versions[id] = stampOf(it)
 			continue
 		}
 		now := map[string]bool{}
@@ -439,9 +448,9 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]uint3
 			if err != nil {
 				return nil, 0, err
 			}
-			ws, versions[id] = append(ws, w), it.Version
+			ws, versions[id] = append(ws, w), stampOf(it)
 		case had:
-			ws, versions[id] = append(ws, x.drop(forwardRow(id), fv)), 0
+			ws, versions[id] = append(ws, x.drop(forwardRow(id), fv)), stamp{}
 		}
 	}
 	for _, p := range slices.Sorted(maps.Keys(changes)) {
@@ -669,9 +678,10 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return 0, 0, err
 		}
 		for _, id := range ids {
-			now, err := s.st.ItemVersion(ctx, t.ID, m.ID, id)
+			v, created, err := s.st.ItemVersion(ctx, t.ID, m.ID, id)
+			now := stamp{v, created.UnixMilli()}
 			if errors.Is(err, store.ErrNotFound) {
-				now, err = 0, nil
+				now, err = stamp{}, nil
 			}
 			if err != nil {
 				return 0, 0, err

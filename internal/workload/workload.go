@@ -64,7 +64,7 @@ type Store interface {
 	WriteItems(ctx context.Context, ws []store.ItemWrite) error
 	MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, string, error)
 	MailboxItem(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, store.Item, error)
-	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error)
+	ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, time.Time, error)
 	DeleteItem(ctx context.Context, tenant, mailbox, id string) error
 	CreateUpload(ctx context.Context, u store.Upload) error
 	Upload(ctx context.Context, tenant, id string) (store.Upload, error)

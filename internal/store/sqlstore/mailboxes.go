@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -142,10 +143,11 @@ func (s *DB) MailboxItem(ctx context.Context, tenant, mailbox, item string) (sto
 	return m, it, nil
 }
 
-func (s *DB) ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, error) {
+func (s *DB) ItemVersion(ctx context.Context, tenant, mailbox, id string) (uint32, time.Time, error) {
 	var v uint32
-	err := s.queryRow(ctx, `SELECT version FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id).Scan(&v)
-	return v, s.mapErr(err)
+	var created int64
+	err := s.queryRow(ctx, `SELECT version, created FROM items WHERE tenant = ? AND mailbox = ? AND id = ?`, tenant, strings.ToLower(mailbox), id).Scan(&v, &created)
+	return v, fromMS(created), s.mapErr(err)
 }
 
 func (s *DB) PutItem(ctx context.Context, it store.Item) error {
