@@ -429,7 +429,7 @@ func TestPendingAssignmentSwept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.SetMailboxTarget(ctx, e.seed.Tenant, "carol@contoso.com", d.ID); err != nil {
+	if _, err := e.st.SetMailboxTarget(ctx, e.seed.Tenant, "carol@contoso.com", d.ID); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {

@@ -487,8 +487,10 @@ type Service interface {
 	// Target clears the Target.
 	UpdateMailbox(ctx context.Context, m Mailbox, prevDEP string) error
 	// SetMailboxTarget records the DEP a mailbox is assigned, to be
-	// re-wrapped under in the background ("" if it is already on it).
-	SetMailboxTarget(ctx context.Context, tenant, id, dep string) error
+	// re-wrapped under in the background ("" if it is already on it), and
+	// reports whether a re-wrap is pending: decided on the row as it is,
+	// so an assignment made just as a re-wrap to that DEP ended is none.
+	SetMailboxTarget(ctx context.Context, tenant, id, dep string) (bool, error)
 	// TenantsWithPendingMailboxes lists the tenants with a mailbox that has a Target.
 	TenantsWithPendingMailboxes(ctx context.Context) ([]string, error)
 	// PendingMailboxes lists a tenant's mailboxes with a Target, at most limit.

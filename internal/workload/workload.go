@@ -52,7 +52,7 @@ type Store interface {
 	ContainersOfKind(ctx context.Context, tenant, kind string) ([]store.Mailbox, error)
 	UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string) error
 	DeleteMailbox(ctx context.Context, tenant, id string) error
-	SetMailboxTarget(ctx context.Context, tenant, id, dep string) error
+	SetMailboxTarget(ctx context.Context, tenant, id, dep string) (bool, error)
 	PendingMailboxes(ctx context.Context, tenant string, limit int) ([]store.Mailbox, error)
 	TenantsWithPendingMailboxes(ctx context.Context) ([]string, error)
 	CountItems(ctx context.Context, tenant, mailbox string) (int, error)
@@ -453,10 +453,16 @@ func (s *Service) Assign(ctx context.Context, t store.ServiceTenant, m store.Mai
 		}
 	}
 	// Assigning the DEP it is on cancels a pending assignment.
-	if err := s.st.SetMailboxTarget(ctx, t.ID, m.ID, to.ID); err != nil {
+	pending, err := s.st.SetMailboxTarget(ctx, t.ID, m.ID, to.ID)
+	if err != nil {
 		return m, false, err
 	}
-	if to.ID == m.DEP {
+	if !pending {
+		if to.ID != m.DEP { // its re-wrap to that DEP ended meanwhile: as it is now
+			if now, err := s.st.Mailbox(ctx, t.ID, m.ID); err == nil {
+				m = now
+			}
+		}
 		m.Target = ""
 		return m, false, nil
 	}
@@ -477,5 +483,6 @@ func (s *Service) TenantsWithPending(ctx context.Context) ([]string, error) {
 
 // DropAssignment drops a mailbox's pending assignment.
 func (s *Service) DropAssignment(ctx context.Context, t store.ServiceTenant, m store.Mailbox) error {
-	return s.st.SetMailboxTarget(ctx, t.ID, m.ID, m.DEP)
+	_, err := s.st.SetMailboxTarget(ctx, t.ID, m.ID, m.DEP)
+	return err
 }

@@ -60,8 +60,14 @@ func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string)
 	return nil
 }
 
-func (s *DB) SetMailboxTarget(ctx context.Context, tenant, id, dep string) error {
-	return mustAffect(s.exec(ctx, `UPDATE mailboxes SET target_dep = CASE WHEN dep = ? THEN '' ELSE ? END WHERE tenant = ? AND id = ?`, dep, dep, tenant, strings.ToLower(id)))
+func (s *DB) SetMailboxTarget(ctx context.Context, tenant, id, dep string) (bool, error) {
+	st, err := s.stmt(ctx, s.q(`UPDATE mailboxes SET target_dep = CASE WHEN dep = ? THEN '' ELSE ? END WHERE tenant = ? AND id = ? RETURNING target_dep`))
+	if err != nil {
+		return false, err
+	}
+	var target string
+	err = st.QueryRowContext(ctx, dep, dep, tenant, strings.ToLower(id)).Scan(&target)
+	return target != "", s.mapErr(err)
 }
 
 func (s *DB) TenantsWithPendingMailboxes(ctx context.Context) ([]string, error) {

@@ -513,8 +513,11 @@ func testMailboxes(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound)
 
 	// An assignment waits as the mailbox's Target until the re-wrap.
-	must(t, s.SetMailboxTarget(ctx, "t1", "Alice@contoso.com", "dep-b"))
-	wantErr(t, s.SetMailboxTarget(ctx, "t2", "alice@contoso.com", "dep-b"), store.ErrNotFound)
+	isPending, err := s.SetMailboxTarget(ctx, "t1", "Alice@contoso.com", "dep-b")
+	must(t, err)
+	equal(t, "an assignment to another DEP is pending", isPending, true)
+	_, err = s.SetMailboxTarget(ctx, "t2", "alice@contoso.com", "dep-b")
+	wantErr(t, err, store.ErrNotFound)
 	pending, err := s.PendingMailboxes(ctx, "t1", 10)
 	must(t, err)
 	if len(pending) != 1 || pending[0].Target != "dep-b" || pending[0].DEP != "dep-a" {
@@ -532,7 +535,9 @@ func testMailboxes(t *testing.T, s store.Store) {
 	pending, err = s.PendingMailboxes(ctx, "t1", 10)
 	must(t, err)
 	equal(t, "pending after the re-wrap", len(pending), 0)
-	must(t, s.SetMailboxTarget(ctx, "t1", "alice@contoso.com", "dep-b")) // already there: nothing pending
+	isPending, err = s.SetMailboxTarget(ctx, "t1", "alice@contoso.com", "dep-b") // already there: nothing pending
+	must(t, err)
+	equal(t, "an assignment to the DEP it is on is pending", isPending, false)
 	pending, _ = s.PendingMailboxes(ctx, "t1", 10)
 	equal(t, "pending for the DEP it is on", len(pending), 0)
 	stale := moved
