@@ -65,17 +65,11 @@ func filesScenario(sizes, memSizes []int64, stores []string, rounds int, binary 
 	if len(memSizes) == 0 {
 		return nil
 	}
-	if binary == "" {
-		dir, err := os.MkdirTemp("", "ck-bench-bin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "ck")
-		if out, err := exec.Command("go", "build", "-o", binary, "./cmd/ck").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/ck (run the bench from the module root, or give -ck): %v\n%s", err, out)
-		}
+	binary, cleanup, err := ckBinary(binary)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	fmt.Printf("\nResident memory (VmRSS, sampled every 50 ms) of a fresh `ck dev` process (SQLite) per size, the file PUT then GET over HTTPS by this process\n\n")
 	fmt.Println("| size | RSS before | PUT peak | over before | GET peak | over before | PUT MB/s | GET MB/s |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
@@ -389,19 +383,7 @@ type filesClient struct {
 }
 
 func (c *filesClient) call(token, method, path, body string) ([]byte, error) {
-	req, _ := http.NewRequest(method, c.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
-	}
-	return data, nil
+	return apiCall(c.hc, c.url, token, method, path, []byte(body), "application/json")
 }
 
 // siteAdmin creates tenant Contoso with site "media" (service-managed

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,9 +16,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -346,4 +350,46 @@ func startVaultWith(opts vaulttest.Options) (*vaulttest.Env, func(), error) {
 		return nil, nil, err
 	}
 	return env, func() { stop(); os.RemoveAll(dir) }, nil
+}
+
+// ckBinary is binary, or, if it is "", a ck built from ./cmd/ck into a
+// temporary directory that cleanup removes.
+func ckBinary(binary string) (string, func(), error) {
+	if binary != "" {
+		return binary, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "ck-bench-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	binary = filepath.Join(dir, "ck")
+	if out, err := exec.Command("go", "build", "-o", binary, "./cmd/ck").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("go build ./cmd/ck (run the bench from the module root, or give -ck): %v\n%s", err, out)
+	}
+	return binary, func() { os.RemoveAll(dir) }, nil
+}
+
+// apiCall sends one request to the service API at base with a bearer
+// token and returns the answer's body, or an error with it for a status
+// of 300 or more.
+func apiCall(hc *http.Client, base, token, method, path string, body []byte, ct string) ([]byte, error) {
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	return data, nil
 }

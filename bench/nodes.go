@@ -5,9 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -24,17 +21,11 @@ import (
 // last other node refuses, over trials. Needs CK_TEST_POSTGRES_URL.
 func nodesScenario(d time.Duration, callers, trials int, binary string) error {
 	ctx := context.Background()
-	if binary == "" {
-		dir, err := os.MkdirTemp("", "ck-bench-bin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "ck")
-		if out, err := exec.Command("go", "build", "-o", binary, "./cmd/ck").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/ck (run the bench from the module root, or give -ck): %v\n%s", err, out)
-		}
+	binary, cleanup, err := ckBinary(binary)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	c, err := clustertest.StartE(clustertest.Options{Nodes: 3, Binary: binary})
 	if c != nil {
 		defer c.Close()

@@ -304,21 +304,7 @@ func startService(ctx context.Context) (*svcEnv, error) {
 	hc := e.srv.Client()
 	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 8
 	e.call = func(token, method, path string, body []byte, ct string) ([]byte, error) {
-		req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode >= 300 {
-			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
-		}
-		return data, nil
+		return apiCall(hc, e.srv.URL, token, method, path, body, ct)
 	}
 	e.must = func(_ []byte, err error) error { return err }
 	if err := e.must(e.call(e.op, "POST", "/v1/tenants", []byte(fmt.Sprintf(`{"name":"Contoso","id":%q}`, e.seed.Tenant)), "application/json")); err != nil {
