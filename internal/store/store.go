@@ -547,8 +547,14 @@ type Service interface {
 	// a version as new is stored). It returns the blob of the version it
 	// replaced ("" for none), read in that transaction: the caller drops
 	// it, whatever other writes did meanwhile.
-	CommitUpload(ctx context.Context, it Item, upload string) (string, error)
-	DeleteUpload(ctx context.Context, tenant, id string) error
+	//
+	// Ending an upload (commit, cancel, cleanup, a write given up) takes
+	// its claim first; the row goes only with the claim named, and
+	// whoever removed it owns the blob (ErrNotFound: someone else did).
+	CommitUpload(ctx context.Context, it Item, upload, claim string) (string, error)
+	// DeleteUpload deletes an upload if claim holds it ("": no claim was
+	// ever taken); ErrNotFound otherwise.
+	DeleteUpload(ctx context.Context, tenant, id, claim string) error
 	// StaleUploads lists uploads of every tenant not updated since before
 	// and with no live claim, oldest first, at most limit.
 	StaleUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)

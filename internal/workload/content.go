@@ -140,9 +140,9 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	defer st.Close()
 	// The write holds a claim on its upload while it streams, however
 	// long it takes: the cleanup of abandoned uploads leaves it alone.
-	stopClaim, err := s.holdClaim(ctx, u)
+	claim, stopClaim, err := s.holdClaim(ctx, u)
 	if err != nil {
-		s.abandon(ctx, u)
+		s.abandon(ctx, u, "")
 		return store.Item{}, err
 	}
 	defer stopClaim()
@@ -158,10 +158,10 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		err = perr
 	}
 	if err != nil {
-		s.abandon(ctx, u)
+		s.abandon(ctx, u, claim)
 		return store.Item{}, err
 	}
-	return s.commit(ctx, t, r, m, u, st, size, h)
+	return s.commit(ctx, t, r, m, u, claim, st, size, h)
 }
 
 // putSmall writes content (one chunk or less) as the next version of an
@@ -423,25 +423,30 @@ func (b *behind) close() error {
 }
 
 // abandon deletes an upload that will not finish, with its chunks.
-func (s *Service) abandon(ctx context.Context, u store.Upload) {
+func (s *Service) abandon(ctx context.Context, u store.Upload, claim string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
-		s.log.Warn("workload: an abandoned upload's chunks were not deleted; the cleanup will", "tenant", u.Tenant, "upload", u.ID, "err", err)
+	// The row first, with the claim: if it is gone, or held by another
+	// (a part sent again took the upload over, and may commit it), the
+	// blob is not this write's to delete.
+	if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID, claim); errors.Is(err, store.ErrNotFound) {
+		return
+	} else if err != nil {
+		s.log.Warn("workload: an abandoned upload was not deleted; the cleanup will", "tenant", u.Tenant, "upload", u.ID, "err", err)
 		return
 	}
-	if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("workload: an abandoned upload was not deleted; the cleanup will", "tenant", u.Tenant, "upload", u.ID, "err", err)
+	if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+		s.log.Warn("workload: an abandoned upload's chunks were not deleted; its container's deletion will", "tenant", u.Tenant, "upload", u.ID, "err", err)
 	}
 }
 
 // commit ends an upload whose size bytes are all sealed and stored: the
 // digest is checked, the summary sealed, and the item written.
-func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, u store.Upload, st *envelope.Stream, size int64, h hash.Hash) (store.Item, error) {
+func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, u store.Upload, claim string, st *envelope.Stream, size int64, h hash.Hash) (store.Item, error) {
 	sum := envelope.Summary{Size: size}
 	h.Sum(sum.SHA256[:0])
 	if err := checkDigest(u.WantSHA256, sum.SHA256); err != nil {
-		s.abandon(ctx, u)
+		s.abandon(ctx, u, claim)
 		return store.Item{}, err
 	}
 	summary, err := st.SealSummary(sum)
@@ -449,22 +454,21 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 		err = s.blobs.Commit(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: u.Blob})
 	}
 	if err != nil {
-		s.abandon(ctx, u)
+		s.abandon(ctx, u, claim)
 		return store.Item{}, err
 	}
 	stored := storedID(r, u.Item, u.Version)
 	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: u.Kind, Version: u.Version, Sealed: u.Header, Created: s.now().UTC(),
 		Blob: u.Blob, Summary: summary, ContentSize: size}
 	if err := s.pending(ctx, t, r, m, u.Item); err != nil {
-		s.abandon(ctx, u)
+		s.abandon(ctx, u, claim)
 		return store.Item{}, err
 	}
-	prevBlob, err := s.st.CommitUpload(ctx, it, u.ID)
+	prevBlob, err := s.st.CommitUpload(ctx, it, u.ID, claim)
 	if errors.Is(err, store.ErrConflict) {
-		s.abandon(ctx, u)
+		s.abandon(ctx, u, claim)
 		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
-	} else if errors.Is(err, store.ErrNotFound) {
-		s.abandon(ctx, u)
+	} else if errors.Is(err, store.ErrNotFound) { // cancelled, cleaned, or taken over: its blob is theirs
 		return store.Item{}, rule.NotFound(client.RuleUploadExists, "start the upload again", "the upload was cancelled or expired before it finished")
 	} else if err != nil {
 		return store.Item{}, err

@@ -92,12 +92,18 @@ func (s *Service) CancelUpload(ctx context.Context, t store.ServiceTenant, r Ref
 	}
 	// Claimed first, as a part would be: a part still writing would land
 	// chunks after the delete.
-	if _, err := s.st.ClaimUpload(ctx, t.ID, u.ID, u.Received, u.Received, randomID(), s.now().Add(claimLease), s.now()); errors.Is(err, store.ErrConflict) {
+	claim := randomID()
+	if _, err := s.st.ClaimUpload(ctx, t.ID, u.ID, u.Received, u.Received, claim, s.now().Add(claimLease), s.now()); errors.Is(err, store.ErrConflict) {
 		return rule.Conflict(client.RuleUploadBusy, "wait for the part being sent, or retry in 30 s if it was cut off", "a part is being written to upload %s", u.ID)
 	} else if err != nil {
 		return err
 	}
-	if err := s.st.DeleteUpload(ctx, t.ID, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	// Only if this claim removed the row is the blob this cancel's: a
+	// part that took the upload over after the claim lapsed may have
+	// committed it.
+	if err := s.st.DeleteUpload(ctx, t.ID, u.ID, claim); errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	return s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
@@ -182,10 +188,12 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	}
 	w := st.Writer(uint64(u.Received/envelope.ChunkSize), u.Size, put)
 	defer w.Discard() // wipes the plaintext it holds on every path (after Close: nothing)
-	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, u.Size-u.Received))
+	// No further than the claim says (its Content-Length), so no chunk
+	// past what the claim recorded as possibly sealed is ever sealed.
+	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, upTo-u.Received))
 	if err == nil {
 		if k, _ := io.ReadFull(body, make([]byte, 1)); k > 0 {
-			err = rule.Invalid(client.RuleUploadPart, "send no more than the size the upload was begun with", "the part runs past the upload's %d bytes", u.Size)
+			err = rule.Invalid(client.RuleUploadPart, "send no more than the part's Content-Length, and no more than the size the upload was begun with", "the part runs past its %d bytes", upTo-u.Received)
 		}
 	}
 	if err == nil && u.Received+n != u.Size && n%envelope.ChunkSize != 0 {
@@ -213,7 +221,7 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 		}
 		return u, nil, err
 	}
-	it, err := s.commit(ctx, t, r, m, u, st, u.Size, h)
+	it, err := s.commit(ctx, t, r, m, u, claim, st, u.Size, h)
 	if err != nil {
 		return u, nil, err
 	}
@@ -255,10 +263,10 @@ func (s *Service) release(ctx context.Context, u store.Upload, claim string) {
 // (the write's end, or the process's: then the claim runs out, and the
 // upload is cleaned a day later). A renewal that fails is logged; the
 // write's commit or abandon ends the upload either way.
-func (s *Service) holdClaim(ctx context.Context, u store.Upload) (func(), error) {
+func (s *Service) holdClaim(ctx context.Context, u store.Upload) (string, func(), error) {
 	claim := randomID()
 	if _, err := s.st.ClaimUpload(ctx, u.Tenant, u.ID, 0, 0, claim, s.now().Add(claimLease), s.now()); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -282,7 +290,7 @@ func (s *Service) holdClaim(ctx context.Context, u store.Upload) (func(), error)
 			}
 		}
 	}()
-	return func() { close(done); <-stopped }, nil
+	return claim, func() { close(done); <-stopped }, nil
 }
 
 // CleanUploads deletes the uploads of every tenant without a part since
@@ -296,11 +304,21 @@ func (s *Service) CleanUploads(ctx context.Context, before time.Time) (int, erro
 			return n, err
 		}
 		for _, u := range stale {
-			if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+			// Claimed first, as a cancel does: a part that resumes the
+			// upload meanwhile wins it, and the cleanup leaves it.
+			claim := randomID()
+			if _, err := s.st.ClaimUpload(ctx, u.Tenant, u.ID, u.Received, u.Received, claim, s.now().Add(claimLease), s.now()); errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
 				return n, err
 			}
-			if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID, claim); errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
 				return n, err
+			}
+			if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
+				s.log.Warn("workload: an abandoned upload's chunks were not deleted; its container's deletion will", "tenant", u.Tenant, "upload", u.ID, "err", err)
 			}
 			n++
 		}

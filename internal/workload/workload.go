@@ -71,8 +71,8 @@ type Store interface {
 	ClaimUpload(ctx context.Context, tenant, id string, from, upTo int64, claim string, until, now time.Time) (store.Upload, error)
 	RenewClaim(ctx context.Context, tenant, id, claim string, until time.Time) error
 	AdvanceUpload(ctx context.Context, u store.Upload, claim string) error
-	CommitUpload(ctx context.Context, it store.Item, upload string) (string, error)
-	DeleteUpload(ctx context.Context, tenant, id string) error
+	CommitUpload(ctx context.Context, it store.Item, upload, claim string) (string, error)
+	DeleteUpload(ctx context.Context, tenant, id, claim string) error
 	StaleUploads(ctx context.Context, before time.Time, limit int) ([]store.Upload, error)
 	UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error)
 }

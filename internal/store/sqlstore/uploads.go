@@ -69,10 +69,10 @@ func (s *DB) AdvanceUpload(ctx context.Context, u store.Upload, claim string) er
 // An item that already has a newer version is left as it is (ErrConflict):
 // of two uploads of one item, the later version stands whatever order
 // they finish in.
-func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload string) (string, error) {
+func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload, claim string) (string, error) {
 	var replaced string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND id = ?`), it.Tenant, upload)); err != nil {
+		if err := mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND id = ? AND claim = ?`), it.Tenant, upload, claim)); err != nil {
 			return err
 		}
 		// The version replaced, read so that no other write of the item
@@ -100,8 +100,8 @@ func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload string) (st
 	return replaced, nil
 }
 
-func (s *DB) DeleteUpload(ctx context.Context, tenant, id string) error {
-	return mustAffect(s.exec(ctx, `DELETE FROM svc_uploads WHERE tenant = ? AND id = ?`, tenant, id))
+func (s *DB) DeleteUpload(ctx context.Context, tenant, id, claim string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM svc_uploads WHERE tenant = ? AND id = ? AND claim = ?`, tenant, id, claim))
 }
 
 func (s *DB) StaleUploads(ctx context.Context, before time.Time, limit int) ([]store.Upload, error) {

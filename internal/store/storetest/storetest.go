@@ -1126,10 +1126,17 @@ func testUploads(t *testing.T, s store.Store) {
 
 	// Committing writes the item and ends the upload, once.
 	it := store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "deck.pptx@000001", Kind: "file", Version: 1, Sealed: []byte("header"), Created: now(), Blob: "b1", Summary: []byte("summary"), ContentSize: 1 << 20}
-	replaced, err := s.CommitUpload(ctx, it, "up-1")
+	// Only the claim that holds it ends it: c3's lapsed and c4 took it.
+	_, err = s.CommitUpload(ctx, it, "up-1", "c3")
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, s.DeleteUpload(ctx, "t1", "up-1", "c3"), store.ErrNotFound)
+	if _, err := s.Item(ctx, "t1", "site:finance", "deck.pptx@000001"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a commit without the upload's claim wrote the item: %v", err)
+	}
+	replaced, err := s.CommitUpload(ctx, it, "up-1", "c4")
 	must(t, err)
 	equal(t, "blob replaced by a first version", replaced, "")
-	_, err = s.CommitUpload(ctx, it, "up-1")
+	_, err = s.CommitUpload(ctx, it, "up-1", "c4")
 	wantErr(t, err, store.ErrNotFound)
 	_, err = s.Upload(ctx, "t1", "up-1")
 	wantErr(t, err, store.ErrNotFound)
@@ -1148,18 +1155,19 @@ func testUploads(t *testing.T, s store.Store) {
 	rec := store.Upload{Tenant: "t1", ID: "up-r", Container: "site:finance", Item: "rec", Kind: "record", Version: 3, Blob: "b4", Header: []byte("h"), Size: 1, By: "x", Created: now(), Updated: now()}
 	must(t, s.CreateUpload(ctx, rec))
 	must(t, s.PutItem(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 4, Sealed: []byte("v4"), Created: now(), ContentSize: 2}))
-	_, err = s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 3, Sealed: []byte("v3"), Created: now(), Blob: "b4"}, "up-r")
+	_, err = s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 3, Sealed: []byte("v3"), Created: now(), Blob: "b4"}, "up-r", "")
 	wantErr(t, err, store.ErrConflict)
 	if got, _ := s.Item(ctx, "t1", "site:finance", "rec"); string(got.Sealed) != "v4" || got.ContentSize != 2 {
 		t.Fatalf("an older upload replaced a newer version: %+v", got)
 	}
-	must(t, s.DeleteUpload(ctx, "t1", "up-r"))
-	wantErr(t, s.DeleteUpload(ctx, "t1", "up-r"), store.ErrNotFound)
+	wantErr(t, s.DeleteUpload(ctx, "t1", "up-r", "c9"), store.ErrNotFound) // not its claim
+	must(t, s.DeleteUpload(ctx, "t1", "up-r", ""))
+	wantErr(t, s.DeleteUpload(ctx, "t1", "up-r", ""), store.ErrNotFound)
 	// A newer upload replaces the version stored, and says which blob it
 	// had, whoever wrote that version.
 	must(t, s.PutItem(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 5, Sealed: []byte("v5"), Created: now(), Blob: "b5", ContentSize: 9}))
 	must(t, s.CreateUpload(ctx, store.Upload{Tenant: "t1", ID: "up-6", Container: "site:finance", Item: "rec", Kind: "record", Version: 6, Blob: "b6", Header: []byte("h"), Size: 1, By: "x", Created: now(), Updated: now()}))
-	replaced, err = s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 6, Sealed: []byte("v6"), Created: now(), Blob: "b6"}, "up-6")
+	replaced, err = s.CommitUpload(ctx, store.Item{Tenant: "t1", Mailbox: "site:finance", ID: "rec", Kind: "record", Version: 6, Sealed: []byte("v6"), Created: now(), Blob: "b6"}, "up-6", "")
 	must(t, err)
 	equal(t, "blob replaced", replaced, "b5")
 
