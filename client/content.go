@@ -83,6 +83,16 @@ func (c *Client) OpenFile(ctx context.Context, tenant, site, file string, versio
 	return c.openContent(ctx, path, rng)
 }
 
+// OpenItem reads a mailbox item's content as a stream.
+func (c *Client) OpenItem(ctx context.Context, tenant, mailbox, item string) (*Content, error) {
+	return c.openContent(ctx, tenantPath(tenant, "mailboxes", mailbox, "items", item), nil)
+}
+
+// OpenRecord reads a record's content as a stream.
+func (c *Client) OpenRecord(ctx context.Context, tenant, workload, record string) (*Content, error) {
+	return c.openContent(ctx, tenantPath(tenant, "records", workload, record), nil)
+}
+
 func (c *Client) openContent(ctx context.Context, path string, rng *Range) (*Content, error) {
 	req := rest.Request{Header: http.Header{}}
 	if rng != nil {

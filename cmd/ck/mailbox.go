@@ -126,7 +126,7 @@ func (a *app) showItems(l client.List[client.ItemInfo]) {
 	for _, it := range l.Value {
 		rows = append(rows, []string{it.ID, it.Kind, strconv.FormatUint(uint64(it.Version), 10), strconv.FormatInt(it.Size, 10)})
 	}
-	a.table([]string{"ITEM", "KIND", "VERSION", "SEALED BYTES"}, rows)
+	a.table([]string{"ITEM", "KIND", "VERSION", "SIZE"}, rows)
 }
 
 func (a *app) itemCmd(tenant *string) *cobra.Command {
@@ -155,8 +155,8 @@ func (a *app) itemCmd(tenant *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			content, err := c.Item(cmd.Context(), t, args[0], args[1])
-			return a.writeContent(content, err, outFile)
+			f, err := c.OpenItem(cmd.Context(), t, args[0], args[1])
+			return a.download(f, err, nil, outFile, false)
 		}}
 	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
 	var pg, spg *paging
@@ -218,16 +218,4 @@ func contentArg(data, file string) ([]byte, error) {
 		return os.ReadFile(file)
 	}
 	return []byte(data), nil
-}
-
-// writeContent writes content read from the service to stdout, or to out.
-func (a *app) writeContent(content []byte, err error, out string) error {
-	if err != nil {
-		return err
-	}
-	if out != "" {
-		return os.WriteFile(out, content, 0o600)
-	}
-	_, err = a.stdout.Write(content)
-	return err
 }

@@ -27,7 +27,7 @@ func (a *app) recordCmd() *cobra.Command {
 			}
 			info, err := c.PutRecord(cmd.Context(), t, args[0], args[1], content)
 			return out(a, info, err, func(info client.RecordInfo) {
-				a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SEALED BYTES"}, [][]string{{args[0], info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.FormatInt(info.Size, 10)}})
+				a.table([]string{"WORKLOAD", "RECORD", "VERSION", "SIZE"}, [][]string{{args[0], info.ID, strconv.FormatUint(uint64(info.Version), 10), strconv.FormatInt(info.Size, 10)}})
 			})
 		}}
 	put.Flags().StringVar(&data, "data", "", "content given inline")
@@ -38,8 +38,8 @@ func (a *app) recordCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			content, err := c.Record(cmd.Context(), t, args[0], args[1])
-			return a.writeContent(content, err, outFile)
+			f, err := c.OpenRecord(cmd.Context(), t, args[0], args[1])
+			return a.download(f, err, nil, outFile, false)
 		}}
 	get.Flags().StringVar(&outFile, "out", "", "write the content to this file")
 	var pg *paging
@@ -58,7 +58,7 @@ func (a *app) recordCmd() *cobra.Command {
 				for _, r := range l.Value {
 					rows = append(rows, []string{r.ID, strconv.FormatUint(uint64(r.Version), 10), strconv.FormatInt(r.Size, 10)})
 				}
-				a.table([]string{"RECORD", "VERSION", "SEALED BYTES"}, rows)
+				a.table([]string{"RECORD", "VERSION", "SIZE"}, rows)
 			})
 		}}
 	pg = pageFlags(list)

@@ -270,7 +270,7 @@ only the chunks that hold them).`,
 				for _, f := range l.Value {
 					rows = append(rows, []string{f.ID, strconv.FormatUint(uint64(f.Version), 10), strconv.FormatInt(f.Size, 10)})
 				}
-				a.table([]string{"FILE", "VERSION", "SEALED BYTES"}, rows)
+				a.table([]string{"FILE", "VERSION", "SIZE"}, rows)
 			})
 		}}
 	pg = pageFlags(list)

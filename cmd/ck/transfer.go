@@ -185,6 +185,12 @@ func parseRange(s string) (*client.Range, error) {
 // appears there only once checked.
 func (a *app) getFile(ctx context.Context, c *client.Client, tenant, site, file string, version int, rng *client.Range, out string, progress bool) error {
 	f, err := c.OpenFile(ctx, tenant, site, file, version, rng)
+	return a.download(f, err, rng, out, progress)
+}
+
+// download streams content to out (a temporary file renamed once the
+// digest is checked) or to stdout, with progress.
+func (a *app) download(f *client.Content, err error, rng *client.Range, out string, progress bool) error {
 	if err != nil {
 		return err
 	}

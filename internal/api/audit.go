@@ -22,6 +22,7 @@ var contentOps = map[string]bool{
 	"put-item": true, "delete-item": true,
 	"put-file": true, "delete-file": true,
 	"put-record": true, "delete-record": true,
+	"new-file-upload": true, "put-file-upload-part": true, "cancel-file-upload": true,
 }
 
 // humaContext names the embedded context (huma.Context has a Context method).

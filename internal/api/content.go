@@ -35,12 +35,18 @@ const idleWait = time.Minute
 // StreamIn is a streamed request body with the headers that describe it.
 type StreamIn struct {
 	Digest string `header:"Repr-Digest" doc:"The content's SHA-256 as RFC 9530 says (sha-256=:BASE64:); the content is stored only if it matches"`
+	BodyIn
+}
+
+// BodyIn is a streamed request body: a part of a resumable upload, whose
+// digest is the whole file's, given when the upload begins.
+type BodyIn struct {
 	body   io.Reader
 	length int64 // Content-Length, -1 if not given
 }
 
 // Resolve takes the request's body reader, with a deadline per read.
-func (b *StreamIn) Resolve(ctx huma.Context) []error {
+func (b *BodyIn) Resolve(ctx huma.Context) []error {
 	b.body = &idleReader{ctx: ctx, r: ctx.BodyReader()}
 	b.length = -1
 	if n, err := strconv.ParseInt(ctx.Header("Content-Length"), 10, 64); err == nil && n >= 0 {
@@ -160,6 +166,9 @@ func (s *Server) streamOut(ctx context.Context, c *workload.Content, rangeHeader
 	off, n, partial, err := parseRange(rangeHeader, c.Size)
 	if err != nil {
 		c.Close()
+		if e, ok := rule.As(err); ok && e.Kind == rule.KindRange { // 416 says the size (RFC 9110 15.5.17)
+			return nil, huma.ErrorWithHeaders(err, http.Header{"Content-Range": {fmt.Sprintf("bytes */%d", c.Size)}})
+		}
 		return nil, err
 	}
 	if !partial {
@@ -254,7 +263,7 @@ func uploadMissing(in *UploadPath, err error) error {
 func (s *Server) putUploadPart(ctx context.Context, in *struct {
 	UploadPath
 	Offset int64 `query:"offset" doc:"Where the part starts: the upload's received bytes"`
-	StreamIn
+	BodyIn
 }) (*body[client.UploadPart], error) {
 	r := workload.SiteRef(in.Site)
 	if u, err := s.boxes.Upload(ctx, tenantOf(ctx), r, in.Upload); err != nil || u.Item != in.File {

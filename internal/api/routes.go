@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"time"
 
@@ -161,6 +162,7 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 	if r.roles != nil {
 		op.Security = bearerAuth
 	}
+	streamDoc(&op, reflect.TypeFor[I](), reflect.TypeFor[O]())
 	timeout := r.timeout
 	if timeout == 0 {
 		timeout = defaultWait
@@ -173,10 +175,36 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 		defer cancel()
 		out, err := h(ctx, in)
 		if err != nil {
-			return nil, s.problemOf(ctx, err)
+			p := s.problemOf(ctx, err)
+			if he, ok := err.(huma.HeadersError); ok { // e.g. a 416's Content-Range
+				return nil, huma.ErrorWithHeaders(p, he.GetHeaders())
+			}
+			return nil, p
 		}
 		return out, nil
 	})
+}
+
+// streamDoc describes what huma cannot see of a streamed operation (its
+// input has no Body field, its output is a StreamResponse): the request's
+// binary body, and the content answered whole (200) or in part (206).
+func streamDoc(op *huma.Operation, in, out reflect.Type) {
+	binary := map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}}
+	if in.Kind() == reflect.Struct && (hasField(in, "BodyIn") || hasField(in, "StreamIn")) {
+		op.RequestBody = &huma.RequestBody{Required: true, Description: "The content, streamed", Content: binary}
+	}
+	if out == reflect.TypeFor[huma.StreamResponse]() {
+		op.Responses = map[string]*huma.Response{
+			"200": {Description: "The content (Content-Length, Repr-Digest: its SHA-256, ETag: its version)", Content: binary},
+			"206": {Description: "The range asked for (Range; Content-Range says where it lies)", Content: binary},
+			"default": {Description: "Error", Content: map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}}}},
+		}
+	}
+}
+
+func hasField(t reflect.Type, name string) bool {
+	f, ok := t.FieldByName(name)
+	return ok && f.Anonymous
 }
 
 // Route is an operation of the route table as others may read it (the

@@ -115,7 +115,7 @@ func (s *Server) putFile(ctx context.Context, in *struct {
 
 func (s *Server) getFile(ctx context.Context, in *struct {
 	FilePath
-	Version int `query:"version" doc:"A version number; 0 for the latest"`
+	Version int `query:"version" minimum:"0" maximum:"4294967295" doc:"A version number; 0 for the latest"`
 	RangeIn
 }) (*huma.StreamResponse, error) {
 	return s.getContent(ctx, workload.SiteRef(in.Site), in.File, in.Version, in.Range)

@@ -83,7 +83,11 @@ func (c *Client) Send(ctx context.Context, method, path string, body *Body) ([]b
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return io.ReadAll(io.LimitReader(resp.Body, MaxAnswer))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
+	if err == nil && len(data) > MaxAnswer {
+		return nil, fmt.Errorf("rest: %s %s answered more than %d MiB: read it as a stream", method, path, MaxAnswer>>20)
+	}
+	return data, err
 }
 
 // Request is a streamed request's body and headers.

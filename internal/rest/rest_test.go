@@ -63,3 +63,22 @@ func TestFailOverAndProblems(t *testing.T) {
 		t.Fatalf("no server gave %v, want the Unreachable error", err)
 	}
 }
+
+// TestSendRefusesOversizedAnswer: an answer larger than MaxAnswer is an
+// error, not its first MaxAnswer bytes taken for the whole.
+func TestSendRefusesOversizedAnswer(t *testing.T) {
+	for _, n := range []int{MaxAnswer, MaxAnswer + 1} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(make([]byte, n))
+		}))
+		c := &Client{HTTP: srv.Client(), Bases: []string{srv.URL}}
+		data, err := c.Send(context.Background(), http.MethodGet, "/x", nil)
+		srv.Close()
+		if n == MaxAnswer && (err != nil || len(data) != n) {
+			t.Errorf("an answer of MaxAnswer bytes: %d bytes, %v", len(data), err)
+		}
+		if n > MaxAnswer && err == nil {
+			t.Errorf("an answer of %d bytes was read as %d, without an error", n, len(data))
+		}
+	}
+}
