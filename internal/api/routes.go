@@ -195,8 +195,8 @@ func streamDoc(op *huma.Operation, in, out reflect.Type) {
 	}
 	if out == reflect.TypeFor[huma.StreamResponse]() {
 		op.Responses = map[string]*huma.Response{
-			"200": {Description: "The content (Content-Length, Repr-Digest: its SHA-256, ETag: its version)", Content: binary},
-			"206": {Description: "The range asked for (Range; Content-Range says where it lies)", Content: binary},
+			"200":     {Description: "The content (Content-Length, Repr-Digest: its SHA-256, ETag: its version)", Content: binary},
+			"206":     {Description: "The range asked for (Range; Content-Range says where it lies)", Content: binary},
 			"default": {Description: "Error", Content: map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}}}},
 		}
 	}
