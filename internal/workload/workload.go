@@ -9,8 +9,8 @@
 // Moving a container to another DEP re-wraps its key only (K7).
 //
 // A Ref names a container as the API does (a mailbox's UPN, a site's name,
-// a workload's name); Put, Get, List and Delete work on the items of any
-// kind of container the same way.
+// a workload's name); Put, Open, List and DeleteItem work on the items
+// of any kind of container the same way.
 package workload
 
 import (
