@@ -168,33 +168,47 @@ func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, 
 	} else if err != nil {
 		return err
 	}
-	var items []store.Item
-	if r.Space == Sites {
-		if items, err = s.fileVersions(ctx, t, m.ID, id); err != nil {
-			return err
-		}
-	} else if it, err := s.st.Item(ctx, t.ID, m.ID, id); err == nil {
-		items = []store.Item{it}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if len(items) == 0 {
-		return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
-	}
 	if r.Space == Mailboxes {
 		if err := s.markPending(ctx, t, m, id); err != nil {
 			return err
 		}
 	}
-	for _, it := range items {
-		if err := s.st.DeleteItem(ctx, t.ID, m.ID, it.ID); errors.Is(err, store.ErrNotFound) {
+	// An item kept in place is deleted at the version read, so the blob
+	// dropped is the one deleted (a write landing between would otherwise
+	// have its blob orphaned): read again if one did. A site's versions
+	// are written once.
+	for attempt := 1; ; attempt++ {
+		var items []store.Item
+		if r.Space == Sites {
+			if items, err = s.fileVersions(ctx, t, m.ID, id); err != nil {
+				return err
+			}
+		} else if it, err := s.st.Item(ctx, t.ID, m.ID, id); err == nil {
+			items = []store.Item{it}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if len(items) == 0 {
 			return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+		}
+		ws := make([]store.ItemWrite, len(items))
+		for i, it := range items {
+			ws[i] = store.ItemWrite{Item: it, Prev: it.Version, Delete: true}
+		}
+		err := s.st.WriteItems(ctx, ws)
+		if errors.Is(err, store.ErrConflict) && r.Space != Sites && attempt < 8 {
+			continue
+		} else if errors.Is(err, store.ErrConflict) {
+			return rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q (it changed while it was deleted: list it again)", sp.container, r.Name, sp.item, id)
 		} else if err != nil {
 			return err
 		}
-		if it.Blob != "" {
-			s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: it.Blob})
+		for _, it := range items {
+			if it.Blob != "" {
+				s.dropBlob(ctx, blob.Ref{Tenant: t.ID, Container: m.ID, ID: it.Blob})
+			}
 		}
+		break
 	}
 	if r.Space == Mailboxes {
 		s.itemChanged(ctx, t, m, id)
