@@ -144,7 +144,11 @@ func (a *app) putFile(ctx context.Context, c *client.Client, tenant, site, file,
 	info, err := c.UploadFile(ctx, tenant, site, file, f, size, sum, client.UploadOptions{PartSize: partSize, Resume: resume,
 		Started: func(u string) { id = u }, Progress: t.at})
 	if err != nil && id != "" {
-		return info, fmt.Errorf("%w\nthe upload is kept for a day: go on with ck site file put %s %s --file %s --resume %s", err, site, file, path, id)
+		// Only an upload the service still holds can be resumed: a digest
+		// that did not match, or a newer version, ended it.
+		if u, uerr := c.Upload(ctx, tenant, site, file, id); uerr == nil {
+			return info, fmt.Errorf("%w\nthe upload is kept for a day (%d of %d bytes received): go on with ck site file put %s %s --tenant %s --file %s --resume %s", err, u.Received, u.Size, site, file, tenant, path, id)
+		}
 	}
 	return info, err
 }
