@@ -359,6 +359,8 @@ test('a mailbox shows its DEP, and unassigning needs its address typed', async (
   const confirm = page.getByRole('button', { name: 'Unassign the DEP' });
   await confirm.waitFor();
   assert(await confirm.isDisabled(), 'unassign enabled before the address is typed');
+  await page.getByLabel('Type alice@contoso.com to confirm').fill('alice@contoso.com');
+  assert(await confirm.isEnabled(), 'unassign still disabled with the address typed');
   // Not found: the API's rule.
   await page.getByLabel('Mailbox or mail user address').fill('carol@contoso.com');
   await page.getByRole('button', { name: 'Show' }).click();
@@ -421,10 +423,25 @@ test('keyboard: skip link, nav and sign-in reachable by Tab', async (page) => {
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  // From the top of a fresh page (still signed in): the skip link first,
+  // then on to the page links; the skip link moves focus to the content.
+  const fresh = async () => {
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  };
+  await fresh();
   await page.keyboard.press('Tab');
+  assert(await page.evaluate(() => document.activeElement.classList.contains('skip')), 'the first Tab does not reach the skip link');
+  let inNav = false;
+  for (let i = 0; i < 4 && !inNav; i++) {
+    await page.keyboard.press('Tab');
+    inNav = await page.evaluate(() => document.activeElement.closest('nav') !== null);
+  }
+  assert(inNav, 'Tab does not reach the page links');
+  await fresh();
   await page.keyboard.press('Tab');
-  const focused = await page.evaluate(() => document.activeElement.textContent);
-  assert(focused.length > 0, 'nothing focused after Tab');
+  await page.keyboard.press('Enter');
+  assert(await page.evaluate(() => document.activeElement.id) === 'main', 'the skip link does not move focus to the content');
 });
 
 test('headers: CSP without inline script, no token in the page\'s requests but the API\'s', async (page) => {
