@@ -67,7 +67,12 @@ func (e *depEnv) pageAll(token, path string, size int) []any {
 
 // TestListingsPage: every listing answers the same rows whole and page by
 // page, in pages of 1 and 2; a page size out of range and a cursor the
-// listing did not give are refused by their rules (SPEC D9).
+// listing did not give are refused by their rules (SPEC D9). Items,
+// search, DEPs, tokens, tenants, the audit log, multi-workload DEPs and
+// records hold several rows here, so their cursors are followed; jobs,
+// access and onboarding requests (whose keyset queries the store's
+// conformance suite pages), officers and geos hold 0 or 1, so for them
+// only the answer's shape is checked.
 func TestListingsPage(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
@@ -90,6 +95,21 @@ func TestListingsPage(t *testing.T) {
 	for _, sub := range []string{"a@contoso.com", "b@contoso.com"} {
 		if st, _, body := e.call(e.global, "POST", T+"/tokens", fmt.Sprintf(`{"subject":%q,"role":"compliance-admin"}`, sub)); st != 201 {
 			t.Fatalf("token: %d %v", st, body)
+		}
+	}
+	// Multi-workload DEPs and records: three of each, so that their pages
+	// of 1 and 2 follow cursors too.
+	for _, n := range []string{"MDEP-1", "MDEP-2", "MDEP-3"} {
+		if st, _, body := e.call(e.global, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, n, e.keys)); st != 201 {
+			t.Fatalf("%s: %d %v", n, st, body)
+		}
+	}
+	if st, _, body := e.call(e.global, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
+		t.Fatalf("assign: %d %v", st, body)
+	}
+	for _, r := range []string{"chat-3", "chat-1", "chat-2"} {
+		if st, body := e.raw(e.global, "PUT", T+"/records/teams/"+r, []byte(r)); st != 200 {
+			t.Fatalf("record %s: %d %s", r, st, body)
 		}
 	}
 	for _, size := range []int{1, 2} {
@@ -117,8 +137,12 @@ func TestListingsPage(t *testing.T) {
 		e.pageAll(e.global, T+"/onboardingRequests", size)
 		e.pageAll(e.global, T+"/officers", size)
 		e.pageAll(e.global, T+"/spoDataEncryptionPolicies", size)
-		e.pageAll(e.global, T+"/m365DataAtRestEncryptionPolicies", size)
-		e.pageAll(e.global, T+"/records/teams", size)
+		if got := e.pageAll(e.global, T+"/m365DataAtRestEncryptionPolicies", size); len(got) != 3 {
+			t.Fatalf("multi-workload DEPs: %d, want 3", len(got))
+		}
+		if got := e.pageAll(e.global, T+"/records/teams", size); len(got) != 3 || got[0].(map[string]any)["id"] != "chat-1" {
+			t.Fatalf("records: %v, want chat-1 to chat-3", got)
+		}
 	}
 
 	for _, size := range []string{"0", "1000"} { // 0: the default
