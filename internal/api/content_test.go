@@ -306,3 +306,46 @@ func TestContentLimits(t *testing.T) {
 		t.Errorf("an upload over the file limit: %d %v", st, body)
 	}
 }
+
+// TestUploadReachedOnlyThroughItsFile: an upload is reached only under
+// the file, site and tenant it was begun for: through another file of the
+// site, another site, or another tenant's admin (with that tenant's own
+// site of the same name) it is not found, and it stays intact.
+func TestUploadReachedOnlyThroughItsFile(t *testing.T) {
+	e := startDEPs(t)
+	const T, F = "/v1/tenants/Contoso", "/v1/tenants/Fabrikam"
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	_, _, ftok := e.call(e.operator, "POST", F+"/tokens", `{"subject":"eve@fabrikam.com","role":"global-admin"}`)
+	eve := ftok["token"].(string)
+	for _, s := range []struct{ token, path string }{{spo, T + "/sites"}, {spo, T + "/sites"}, {eve, F + "/sites"}} {
+		e.call(s.token, "POST", s.path, `{"name":"finance","geo":"NAM"}`)
+	}
+	if st, _, body := e.call(spo, "POST", T+"/sites", `{"name":"legal","geo":"NAM"}`); st != 201 {
+		t.Fatalf("site legal: %d %v", st, body)
+	}
+	_, _, up := e.call(spo, "POST", T+"/sites/finance/files/a.bin/uploads", `{"size":131072}`)
+	id, _ := up["id"].(string)
+	if id == "" {
+		t.Fatalf("begin upload: %v", up)
+	}
+	for _, w := range []struct{ token, file string }{
+		{spo, T + "/sites/finance/files/b.bin"}, // another file of the site
+		{spo, T + "/sites/legal/files/a.bin"},   // another site
+		{eve, F + "/sites/finance/files/a.bin"}, // another tenant's site of that name
+	} {
+		for _, m := range []string{"GET", "PUT", "DELETE"} {
+			path := w.file + "/uploads/" + id
+			if m == "PUT" {
+				path += "?offset=0"
+			}
+			st, body := e.raw(w.token, m, path, make([]byte, 65536))
+			if st != 404 || !bytes.Contains(body, []byte("Upload.Exists")) {
+				t.Errorf("%s %s: %d %s, want 404 Upload.Exists", m, path, st, body)
+			}
+		}
+	}
+	if st, _, got := e.call(spo, "GET", T+"/sites/finance/files/a.bin/uploads/"+id, ""); st != 200 || got["received"] != float64(0) {
+		t.Errorf("the upload after the attempts: %d %v, want it intact", st, got)
+	}
+}
