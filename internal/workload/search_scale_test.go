@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,6 +171,7 @@ func TestSearchAndListAtScale(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var writeErr error
+	var writes atomic.Int64 // items written so far, read while paging
 	wg.Go(func() {
 		toDelete := make([]string, 0, len(deleted))
 		for id := range deleted {
@@ -191,6 +193,7 @@ func TestSearchAndListAtScale(t *testing.T) {
 				return
 			}
 			added[id] = true
+			writes.Add(1)
 			if i < len(toDelete) {
 				if err := boxes.DeleteItem(ctx, e.Tenant, workload.MailboxRef(mb.upn), toDelete[i]); err != nil {
 					writeErr = err
@@ -201,16 +204,21 @@ func TestSearchAndListAtScale(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	})
+	before := writes.Load()
 	got := searchAll(t, boxes, e, mb.upn, "w0", 500)
 	listed := listAll(t, boxes, e, mb.upn, 1000)
+	during := writes.Load() - before
 	close(stop)
 	wg.Wait()
 	if writeErr != nil {
 		t.Fatal(writeErr)
 	}
+	if during == 0 {
+		t.Fatal("no write landed while the search and the listing paged: the test proved nothing about paging under writes")
+	}
 	checkStable(t, "search w0", got, common, deleted, added)
 	checkStable(t, "list", listed, mb.ids, deleted, added)
-	t.Logf("while paging: %d items written, %d deleted", len(added), len(gone))
+	t.Logf("while paging: %d items written (%d of them during the search and listing), %d deleted", len(added), during, len(gone))
 
 	// Once the writes are done, the index holds exactly what a scan finds.
 	want := []string{}
