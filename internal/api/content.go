@@ -117,7 +117,14 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // RangeIn is a read's Range header.
 type RangeIn struct {
-	Range string `header:"Range" doc:"One byte range (bytes=FIRST-LAST, bytes=FIRST-, bytes=-SUFFIX): the answer is 206 with those bytes, opened from the chunks that hold them"`
+	Range   string `header:"Range" doc:"One byte range (bytes=FIRST-LAST, bytes=FIRST-, bytes=-SUFFIX): the answer is 206 with those bytes, opened from the chunks that hold them"`
+	IfRange string `header:"If-Range" doc:"The ETag of the content a range continues: if it is another now, the answer is 200 with the whole content"`
+}
+
+// etag names one stored version of an item: its number and when it was
+// written (a mailbox item's numbers start again after a delete).
+func etag(it store.Item) string {
+	return fmt.Sprintf(`"%d.%d"`, it.Version, it.Created.UnixMilli())
 }
 
 // parseRange reads a single byte range of content of size bytes: ok false
@@ -162,7 +169,11 @@ func parseRange(h string, size int64) (off, n int64, ok bool, err error) {
 }
 
 // streamOut answers a read with the content, or the range asked of it.
-func (s *Server) streamOut(ctx context.Context, c *workload.Content, rangeHeader string) (*huma.StreamResponse, error) {
+func (s *Server) streamOut(ctx context.Context, c *workload.Content, in RangeIn) (*huma.StreamResponse, error) {
+	rangeHeader, tag := in.Range, etag(c.Item)
+	if in.IfRange != "" && in.IfRange != tag {
+		rangeHeader = "" // the content changed since: all of it (RFC 9110 13.1.5)
+	}
 	off, n, partial, err := parseRange(rangeHeader, c.Size)
 	if err != nil {
 		c.Close()
@@ -180,7 +191,7 @@ func (s *Server) streamOut(ctx context.Context, c *workload.Content, rangeHeader
 		hctx.SetHeader("Content-Length", strconv.FormatInt(n, 10))
 		hctx.SetHeader("Accept-Ranges", "bytes")
 		hctx.SetHeader("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(c.SHA256[:])+":")
-		hctx.SetHeader("ETag", fmt.Sprintf(`"%d"`, c.Item.Version))
+		hctx.SetHeader("ETag", tag)
 		hctx.SetHeader("Last-Modified", c.Item.Created.UTC().Format(http.TimeFormat))
 		if partial {
 			hctx.SetHeader("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, c.Size))

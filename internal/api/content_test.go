@@ -81,6 +81,15 @@ func TestLargeContent(t *testing.T) {
 			t.Errorf("%s: %d, %d bytes (want %d), Content-Range %q", tc.rng, resp.StatusCode, len(got), len(want), resp.Header.Get("Content-Range"))
 		}
 	}
+	// If-Range: the range only if the content is still the one named.
+	head, _ := do("GET", file, nil, map[string]string{"Range": "bytes=0-0"})
+	tag := head.Header.Get("ETag")
+	if resp, got := do("GET", file, nil, map[string]string{"Range": "bytes=10-19", "If-Range": tag}); resp.StatusCode != 206 || !bytes.Equal(got, content[10:20]) {
+		t.Errorf("If-Range with the current ETag %s: %d, %d bytes; want 206 and the range", tag, resp.StatusCode, len(got))
+	}
+	if resp, got := do("GET", file, nil, map[string]string{"Range": "bytes=10-19", "If-Range": `"1.0"`}); resp.StatusCode != 200 || !bytes.Equal(got, content) {
+		t.Errorf("If-Range with another ETag: %d, %d bytes; want 200 and the whole content", resp.StatusCode, len(got))
+	}
 	if resp, b := do("GET", file, nil, map[string]string{"Range": fmt.Sprintf("bytes=%d-", n)}); resp.StatusCode != 416 || !bytes.Contains(b, []byte("Content.Range")) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", n) {
 		t.Errorf("a range past the end: %d, Content-Range %q, %s", resp.StatusCode, resp.Header.Get("Content-Range"), b)
 	}

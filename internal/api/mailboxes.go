@@ -93,7 +93,7 @@ func (s *Server) getItem(ctx context.Context, in *struct {
 	ItemPath
 	RangeIn
 }) (*huma.StreamResponse, error) {
-	return s.getContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, 0, in.Range)
+	return s.getContent(ctx, workload.MailboxRef(in.Mailbox), in.Item, 0, in.RangeIn)
 }
 
 // putContent writes an item from a streamed body.
@@ -113,12 +113,12 @@ func (s *Server) putContent(ctx context.Context, r workload.Ref, id, kind string
 }
 
 // getContent reads an item, or a range of it, as a stream.
-func (s *Server) getContent(ctx context.Context, r workload.Ref, id string, version int, rangeHeader string) (*huma.StreamResponse, error) {
+func (s *Server) getContent(ctx context.Context, r workload.Ref, id string, version int, in RangeIn) (*huma.StreamResponse, error) {
 	c, err := s.boxes.Open(ctx, tenantOf(ctx), r, id, version)
 	if err != nil {
 		return nil, err
 	}
-	return s.streamOut(ctx, c, rangeHeader)
+	return s.streamOut(ctx, c, in)
 }
 
 func (s *Server) listItems(ctx context.Context, in *struct {

@@ -34,7 +34,7 @@ func (s *Server) getRecord(ctx context.Context, in *struct {
 	RecordPath
 	RangeIn
 }) (*huma.StreamResponse, error) {
-	return s.getContent(ctx, workload.RecordsRef(in.Workload), in.Record, 0, in.Range)
+	return s.getContent(ctx, workload.RecordsRef(in.Workload), in.Record, 0, in.RangeIn)
 }
 
 func (s *Server) listRecords(ctx context.Context, in *struct {

@@ -118,7 +118,7 @@ func (s *Server) getFile(ctx context.Context, in *struct {
 	Version int `query:"version" minimum:"0" maximum:"4294967295" doc:"A version number; 0 for the latest"`
 	RangeIn
 }) (*huma.StreamResponse, error) {
-	return s.getContent(ctx, workload.SiteRef(in.Site), in.File, in.Version, in.Range)
+	return s.getContent(ctx, workload.SiteRef(in.Site), in.File, in.Version, in.RangeIn)
 }
 
 func (s *Server) listFiles(ctx context.Context, in *struct {
