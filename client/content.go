@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -200,6 +201,24 @@ func wait(w func(int) time.Duration, try int, err error) time.Duration {
 	return w(try)
 }
 
+// committed reports whether version of file holds the size bytes whose
+// SHA-256 is sum (as the service sealed it): an upload's commit whose
+// answer was lost.
+func (c *Client) committed(ctx context.Context, tenant, site, file string, version uint32, size int64, sum []byte) (ItemInfo, bool) {
+	if len(sum) != sha256.Size || version == 0 {
+		return ItemInfo{}, false
+	}
+	f, err := c.OpenFile(ctx, tenant, site, file, int(version), &Range{Offset: 0, Length: 1})
+	if err != nil {
+		return ItemInfo{}, false
+	}
+	defer f.Close()
+	if f.Size != size || !bytes.Equal(f.SHA256, sum) {
+		return ItemInfo{}, false
+	}
+	return ItemInfo{ID: file, Kind: "file", Version: version, Size: size}, true
+}
+
 // UploadFile uploads a file of size bytes from r as a resumable upload:
 // parts of opts.PartSize, each sent again (from where the upload stands)
 // when it fails, so a dropped connection costs one part. It returns the
@@ -252,6 +271,17 @@ func (c *Client) UploadFile(ctx context.Context, tenant, site, file string, r io
 			continue
 		}
 		var p *Problem
+		if errors.As(err, &p) && p.Rule == RuleUploadExists && offset+n == size {
+			// The last part, sent again: the first may have committed the
+			// file and lost its answer. The version the upload reserved,
+			// holding these bytes, says so.
+			if info, ok := c.committed(ctx, tenant, site, file, u.Version, size, sum); ok {
+				if opts.Progress != nil {
+					opts.Progress(size)
+				}
+				return info, nil
+			}
+		}
 		if errors.As(err, &p) && p.Status < 500 && p.Rule != RuleUploadBusy && p.Rule != RuleUploadOffset || ctx.Err() != nil {
 			return ItemInfo{}, err
 		}

@@ -7,13 +7,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
@@ -356,5 +359,57 @@ func TestUploadReachedOnlyThroughItsFile(t *testing.T) {
 	}
 	if st, _, got := e.call(spo, "GET", T+"/sites/finance/files/a.bin/uploads/"+id, ""); st != 200 || got["received"] != float64(0) {
 		t.Errorf("the upload after the attempts: %d %v, want it intact", st, got)
+	}
+}
+
+// loseLastAnswer sends each request on, but loses the answer to the first
+// PUT of an upload part that ends at size (the part that commits), as a
+// dropped connection would.
+type loseLastAnswer struct {
+	next http.RoundTripper
+	size int64
+	lost bool
+}
+
+func (l *loseLastAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err == nil && !l.lost && r.Method == "PUT" && strings.Contains(r.URL.Path, "/uploads/") {
+		off, _ := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
+		if off+r.ContentLength == l.size {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			l.lost = true
+			return nil, errors.New("connection reset (the test lost the answer)")
+		}
+	}
+	return resp, err
+}
+
+// TestUploadFileAnswerLost: when the part that commits a file loses its
+// answer, the client sends it again, finds the upload gone, and finds
+// the version it reserved holding its bytes: the upload succeeded.
+func TestUploadFileAnswerLost(t *testing.T) {
+	e := startDEPs(t)
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	if st, _, body := e.call(spo, "POST", T+"/sites", `{"name":"finance","geo":"NAM"}`); st != 201 {
+		t.Fatalf("site: %d %v", st, body)
+	}
+	content := make([]byte, 3*65536+100)
+	rand.Read(content)
+	sum := sha256.Sum256(content)
+	lose := &loseLastAnswer{next: e.srv.Client().Transport, size: int64(len(content))}
+	c, err := client.New(client.Config{URL: e.srv.URL, Token: spo, HTTPClient: &http.Client{Transport: lose}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.UploadFile(context.Background(), "Contoso", "finance", "deck.bin", bytes.NewReader(content), int64(len(content)), sum[:],
+		client.UploadOptions{PartSize: 2 * 65536, Wait: func(int) time.Duration { return 0 }})
+	if err != nil || !lose.lost || info.Version != 1 || info.Size != int64(len(content)) {
+		t.Fatalf("UploadFile with the last answer lost: %+v, %v (lost: %v); want version 1 of %d bytes", info, err, lose.lost, len(content))
+	}
+	if st, got := e.raw(spo, "GET", T+"/sites/finance/files/deck.bin", nil); st != 200 || !bytes.Equal(got, content) {
+		t.Fatalf("the file reads back: %d, %d bytes", st, len(got))
 	}
 }
