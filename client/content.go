@@ -107,7 +107,7 @@ func (c *Client) openContent(ctx context.Context, path string, rng *Range) (*Con
 		return nil, err
 	}
 	out := &Content{ReadCloser: resp.Body, Length: resp.ContentLength, Size: resp.ContentLength, Version: resp.Header.Get("ETag")}
-	out.SHA256 = parseDigest(resp.Header.Get("Repr-Digest"))
+	out.SHA256 = ParseDigest(resp.Header.Get("Repr-Digest"))
 	if resp.StatusCode == http.StatusPartialContent {
 		var first, last int64
 		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &out.Size); err != nil {
@@ -121,7 +121,9 @@ func (c *Client) openContent(ctx context.Context, path string, rng *Range) (*Con
 	return out, nil
 }
 
-func parseDigest(h string) []byte {
+// ParseDigest reads the SHA-256 of a Repr-Digest header (RFC 9530,
+// sha-256=:BASE64:, among other algorithms); nil if it holds none.
+func ParseDigest(h string) []byte {
 	for _, d := range strings.Split(h, ",") {
 		alg, v, ok := strings.Cut(strings.TrimSpace(d), "=")
 		if ok && strings.EqualFold(alg, "sha-256") {

@@ -60,15 +60,7 @@ func (b *StreamIn) options() (workload.PutOptions, error) {
 	if b.Digest == "" {
 		return workload.PutOptions{}, nil
 	}
-	for _, d := range strings.Split(b.Digest, ",") {
-		alg, v, ok := strings.Cut(strings.TrimSpace(d), "=")
-		if !ok || !strings.EqualFold(alg, "sha-256") {
-			continue
-		}
-		sum, err := base64.StdEncoding.DecodeString(strings.Trim(v, ":"))
-		if err != nil || len(sum) != 32 {
-			break
-		}
+	if sum := client.ParseDigest(b.Digest); sum != nil {
 		return workload.PutOptions{SHA256: sum}, nil
 	}
 	return workload.PutOptions{}, rule.Invalid(client.RuleContentDigest, "send Repr-Digest: sha-256=:BASE64 OF THE 32-BYTE SHA-256:", "Repr-Digest %q has no SHA-256 this service reads", b.Digest)
