@@ -13,12 +13,12 @@ func TestParseDigest(t *testing.T) {
 	sum := sha256.Sum256([]byte("x"))
 	b64 := base64.StdEncoding.EncodeToString(sum[:])
 	for h, want := range map[string][]byte{
-		"sha-256=:" + b64 + ":":                  sum[:],
+		"sha-256=:" + b64 + ":":                 sum[:],
 		"sha-512=:AAAA:, SHA-256=:" + b64 + ":": sum[:],
-		"":                                       nil,
-		"sha-256=:AAAA:":                         nil, // not 32 bytes
-		"sha-256=:not base64:":                   nil,
-		"md5=:" + b64 + ":":                      nil,
+		"":                                      nil,
+		"sha-256=:AAAA:":                        nil, // not 32 bytes
+		"sha-256=:not base64:":                  nil,
+		"md5=:" + b64 + ":":                     nil,
 	} {
 		if got := client.ParseDigest(h); !bytes.Equal(got, want) {
 			t.Errorf("ParseDigest(%q) = %x, want %x", h, got, want)

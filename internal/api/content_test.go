@@ -29,11 +29,7 @@ import (
 func TestLargeContent(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
-	spo := tok["token"].(string)
-	if st, _, body := e.call(spo, "POST", T+"/sites", `{"name":"finance","geo":"NAM"}`); st != 201 {
-		t.Fatalf("site: %d %v", st, body)
-	}
+	spo := financeSite(t, e)
 	blobs := e.st.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
 	do := func(method, path string, body []byte, hdr map[string]string) (*http.Response, []byte) {
 		t.Helper()
@@ -276,10 +272,8 @@ func TestContentLimits(t *testing.T) {
 	e := startDEPsOn(t, envOptions{limits: api.Limits{File: 200_000, Item: 100_000, Record: 150_000}})
 	const T = "/v1/tenants/Contoso"
 	e.aliceOnDEP1()
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
-	spo := tok["token"].(string)
-	e.call(spo, "POST", T+"/sites", `{"name":"finance","geo":"NAM"}`)
-	_, _, tok = e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	spo := financeSite(t, e)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
 	cso := tok["token"].(string)
 	for _, tc := range []struct {
 		name, token, path string
@@ -391,11 +385,7 @@ func (l *loseLastAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestUploadFileAnswerLost(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
-	spo := tok["token"].(string)
-	if st, _, body := e.call(spo, "POST", T+"/sites", `{"name":"finance","geo":"NAM"}`); st != 201 {
-		t.Fatalf("site: %d %v", st, body)
-	}
+	spo := financeSite(t, e)
 	content := make([]byte, 3*65536+100)
 	rand.Read(content)
 	sum := sha256.Sum256(content)
@@ -412,4 +402,16 @@ func TestUploadFileAnswerLost(t *testing.T) {
 	if st, got := e.raw(spo, "GET", T+"/sites/finance/files/deck.bin", nil); st != 200 || !bytes.Equal(got, content) {
 		t.Fatalf("the file reads back: %d, %d bytes", st, len(got))
 	}
+}
+
+// financeSite makes Contoso's site "finance" (geo NAM) as a SharePoint
+// admin, whose token it returns.
+func financeSite(t *testing.T, e *depEnv) string {
+	t.Helper()
+	_, _, tok := e.call(e.global, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	if st, _, body := e.call(spo, "POST", "/v1/tenants/Contoso/sites", `{"name":"finance","geo":"NAM"}`); st != 201 {
+		t.Fatalf("site: %d %v", st, body)
+	}
+	return spo
 }
