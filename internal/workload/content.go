@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"io"
 	mrand "math/rand/v2"
 	"strings"
@@ -178,11 +177,7 @@ func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id
 		return store.Item{}, err
 	}
 	if r.Space != Sites {
-		h := fnv.New32a()
-		h.Write([]byte(t.ID + "\x00" + r.id() + "\x00" + id))
-		l := &s.writing[h.Sum32()%uint32(len(s.writing))]
-		l.Lock()
-		defer l.Unlock()
+		defer s.writing.lock(t.ID + "\x00" + r.id() + "\x00" + id)()
 	}
 	for attempt := 1; ; attempt++ {
 		m, version, prevBlob, err := s.nextVersion(ctx, t, r, id, r.Space == Sites)

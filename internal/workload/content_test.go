@@ -1,6 +1,7 @@
 package workload_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
 )
 
@@ -61,5 +64,69 @@ func TestRacingWritesOfOneItem(t *testing.T) {
 	defer c.Close()
 	if c.Item.Version != writers*each {
 		t.Errorf("the item reads at version %d, want %d", c.Item.Version, writers*each)
+	}
+}
+
+// TestSlowVaultHoldsUpItsOwnItemOnly: a write whose DEP key must come from
+// a vault that answers slowly waits on its own item's lock only. Every
+// write of other items (a tenant's other mailboxes, other tenants) goes
+// on meanwhile: writers are queued by item, not by a shared stripe that
+// a slow vault would hold for all the items hashed to it.
+func TestSlowVaultHoldsUpItsOwnItemOnly(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	var cold store.DEP
+	for _, name := range []string{"DEP-WARM", "DEP-COLD"} {
+		d, err := e.DEPs.Create(ctx, tn, dep.Spec{Kind: dep.Mailbox, Name: name, KeyURIs: e.Seed.KeyURIs[:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold = d
+	}
+	for upn, d := range map[string]string{"warm@contoso.com": "DEP-WARM", "cold@contoso.com": "DEP-COLD"} {
+		if _, err := boxes.CreateMailbox(ctx, tn, upn, "", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _, err := e.DEPs.Ring(cold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Ring.Evict(cold.ID) // DEP-COLD's key must come from the vaults again
+	for _, v := range e.Seed.Vaults {
+		if err := e.Vault.Fault(v.Region, "slow", time.Minute, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	coldDone := make(chan error, 1)
+	coldCtx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
+	go func() {
+		_, err := boxes.Put(coldCtx, tn, workload.MailboxRef("cold@contoso.com"), "waiting", "", strings.NewReader("cold"), workload.PutOptions{})
+		coldDone <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the cold write is in the vault
+	const others = 300                 // with a lock striped 64 ways, one of these shares the cold write's
+	for i := range others {
+		if _, err := boxes.Put(ctx, tn, workload.MailboxRef("warm@contoso.com"), fmt.Sprintf("item-%d", i), "", strings.NewReader("warm"), workload.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-coldDone:
+		t.Fatalf("the cold write ended (%v) before the %d other writes: they waited on it", err, others)
+	default:
+	}
+	giveUp()
+	<-coldDone
+	for _, v := range e.Seed.Vaults {
+		if err := e.Vault.Fault(v.Region, "off", 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The write given up let go of its item: the next one goes through
+	// (when the keyring's attempt in flight ends).
+	if _, err := boxes.Put(ctx, tn, workload.MailboxRef("cold@contoso.com"), "waiting", "", strings.NewReader("cold"), workload.PutOptions{}); err != nil {
+		t.Fatalf("a write of the item given up, once the vault answers: %v", err)
 	}
 }

@@ -102,9 +102,45 @@ type Service struct {
 	log   *slog.Logger
 	index indexer
 	// writing serialises this process's small writes of one item kept
-	// in place (striped by a hash of tenant, container and item), so that
-	// only writers on other nodes race for its next version.
-	writing [64]sync.Mutex
+	// in place, so that only writers on other nodes race for its next
+	// version. A lock per item: a write waiting on a slow vault holds up
+	// the writers of its own item only, never another tenant's.
+	writing itemLocks
+}
+
+// itemLocks are locks by name, each kept while someone holds or awaits it.
+type itemLocks struct {
+	mu    sync.Mutex
+	locks map[string]*itemLock
+}
+
+type itemLock struct {
+	sync.Mutex
+	users int // holding or waiting
+}
+
+// lock takes name's lock; the function it returns releases it.
+func (l *itemLocks) lock(name string) (unlock func()) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*itemLock{}
+	}
+	il := l.locks[name]
+	if il == nil {
+		il = &itemLock{}
+		l.locks[name] = il
+	}
+	il.users++
+	l.mu.Unlock()
+	il.Lock()
+	return func() {
+		il.Unlock()
+		l.mu.Lock()
+		if il.users--; il.users == 0 {
+			delete(l.locks, name)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // New returns the container service.
