@@ -378,7 +378,7 @@ type Item struct {
 	ID      string
 	Kind    string // message | attachment | calendar
 	Version uint32
-	Sealed  []byte // nil when listed by ListItemHeads; the header alone when Blob is set
+	Sealed  []byte // nil when listed without content; the header alone when Blob is set
 	Size    int    // bytes of Sealed
 	Created time.Time
 	// A large item (SPEC D8) keeps its sealed chunks in blob Blob of its
@@ -500,9 +500,13 @@ type Service interface {
 	PutItem(ctx context.Context, it Item) error
 	Item(ctx context.Context, tenant, mailbox, id string) (Item, error)
 	ListItems(ctx context.Context, tenant, mailbox string) ([]Item, error)
-	// ListItemHeads lists a mailbox's items without their content.
-	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]Item, error)
-	// ListItemHeadsAfter is one keyset page of ListItemHeads: at most
+	// ItemHeadsWithPrefix lists, without their content, a mailbox's items
+	// whose ID starts with prefix, by ID in byte order (the versions of
+	// a site's file, FILE@...): it reads those rows alone, whatever the
+	// database's collation.
+	ItemHeadsWithPrefix(ctx context.Context, tenant, mailbox, prefix string) ([]Item, error)
+	// ListItemHeadsAfter lists a mailbox's items without their content,
+	// one keyset page: at most
 	// limit items with an ID above after, by ID.
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]Item, error)
 	// ItemsAfter is ListItemHeadsAfter with each item's content: for

@@ -217,20 +217,12 @@ func (s *Service) DeleteItem(ctx context.Context, t store.ServiceTenant, r Ref, 
 }
 
 // fileVersions are a site file's stored versions, oldest first, without
-// their content (Open reads the one it serves). They are read from the
-// site's item heads: a prefix range (FILE@...) would be cheaper, but is
-// contiguous only in byte order, which PostgreSQL's other collations
-// are not. The cost grows with the site's files (rows without content).
+// their content (Open reads the one it serves): the items FILE@..., read
+// alone, however many other files the site has.
 func (s *Service) fileVersions(ctx context.Context, t store.ServiceTenant, container, file string) ([]store.Item, error) {
-	heads, err := s.st.ListItemHeads(ctx, t.ID, container)
+	out, err := s.st.ItemHeadsWithPrefix(ctx, t.ID, container, file+"@")
 	if err != nil {
 		return nil, err
-	}
-	var out []store.Item
-	for _, it := range heads {
-		if name, _, _ := strings.Cut(it.ID, "@"); name == file {
-			out = append(out, it)
-		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil

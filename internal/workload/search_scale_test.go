@@ -464,7 +464,7 @@ func (r reversed) ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after
 	if after != "" {
 		return nil, nil
 	}
-	all, err := r.Store.ListItemHeads(ctx, tenant, mailbox)
+	all, err := r.Store.ItemHeadsWithPrefix(ctx, tenant, mailbox, "") // every item
 	slices.Reverse(all)
 	return all, err
 }

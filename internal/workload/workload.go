@@ -58,7 +58,7 @@ type Store interface {
 	CountItems(ctx context.Context, tenant, mailbox string) (int, error)
 	PutItem(ctx context.Context, it store.Item) error
 	Item(ctx context.Context, tenant, mailbox, id string) (store.Item, error)
-	ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store.Item, error)
+	ItemHeadsWithPrefix(ctx context.Context, tenant, mailbox, prefix string) ([]store.Item, error)
 	ListItemHeadsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
 	ItemsAfter(ctx context.Context, tenant, mailbox, after string, limit int) ([]store.Item, error)
 	WriteItems(ctx context.Context, ws []store.ItemWrite) error

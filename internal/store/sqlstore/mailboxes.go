@@ -105,13 +105,37 @@ func scanItemHead(r scanner) (store.Item, error) {
 	return it, err
 }
 
-// ListItemHeads reads no content: the size comes from the database.
-func (s *DB) ListItemHeads(ctx context.Context, tenant, mailbox string) ([]store.Item, error) {
-	size := "length(sealed)"
+// ItemHeadsWithPrefix reads no content: the size comes from the
+// database. The range is on the ID's bytes: SQLite compares them so
+// (BINARY), PostgreSQL under COLLATE "C", which an index of its own
+// serves (migration 0025); the database's own collation may order
+// "FILE@..." apart from each other.
+func (s *DB) ItemHeadsWithPrefix(ctx context.Context, tenant, mailbox, prefix string) ([]store.Item, error) {
+	size, id := "length(sealed)", "id"
 	if s.d == postgres {
-		size = "octet_length(sealed)"
+		size, id = "octet_length(sealed)", `(id COLLATE "C")`
 	}
-	return list(ctx, s, scanItemHead, `SELECT tenant, mailbox, id, kind, version, `+size+`, created, blob, content_size FROM items WHERE tenant = ? AND mailbox = ? ORDER BY id`, tenant, strings.ToLower(mailbox))
+	q := `SELECT tenant, mailbox, id, kind, version, ` + size + `, created, blob, content_size FROM items WHERE tenant = ? AND mailbox = ? AND ` + id + ` >= ?`
+	args := []any{tenant, strings.ToLower(mailbox), prefix}
+	if end, ok := prefixEnd(prefix); ok {
+		q += ` AND ` + id + ` < ?`
+		args = append(args, end)
+	}
+	return list(ctx, s, scanItemHead, q+` ORDER BY `+id, args...)
+}
+
+// prefixEnd is the least string above every string that starts with
+// prefix: prefix with its last byte below 0xff raised by one and the rest
+// cut. There is none if prefix is all 0xff bytes (or empty).
+func prefixEnd(prefix string) (string, bool) {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item string) (store.Mailbox, uint32, string, error) {

@@ -582,11 +582,27 @@ func testMailboxes(t *testing.T, s store.Store) {
 	items, err := s.ListItems(ctx, "t1", "alice@contoso.com")
 	must(t, err)
 	equal(t, "items", items, []store.Item{it})
-	heads, err := s.ListItemHeads(ctx, "t1", "ALICE@contoso.com")
+	heads, err := s.ListItemHeadsAfter(ctx, "t1", "ALICE@contoso.com", "", 10)
 	must(t, err)
 	head := it
 	head.Sealed = nil
 	equal(t, "item heads", heads, []store.Item{head})
+	// A site file's versions by the prefix of their IDs, alone: not the
+	// IDs a linguistic collation would sort among them ("a-b", "A@").
+	for _, id := range []string{"a@000002", "a", "a-b@000001", "a@000001", "A@000001", "aa@000001", "a@", "a@x", "a?"} {
+		must(t, s.PutItem(ctx, store.Item{Tenant: "t1", Mailbox: "site:prefix", ID: id, Kind: "file", Version: 1, Sealed: []byte("s"), Created: now()}))
+	}
+	must(t, s.PutItem(ctx, store.Item{Tenant: "t2", Mailbox: "site:prefix", ID: "a@000003", Kind: "file", Version: 1, Sealed: []byte("s"), Created: now()}))
+	heads, err = s.ItemHeadsWithPrefix(ctx, "t1", "Site:prefix", "a@")
+	must(t, err)
+	var ids []string
+	for _, h := range heads {
+		if h.Sealed != nil || h.Size != 1 {
+			t.Fatalf("a head with content or without its size: %+v", h)
+		}
+		ids = append(ids, h.ID)
+	}
+	equal(t, "IDs with the prefix a@", ids, []string{"a@", "a@000001", "a@000002", "a@x"})
 	mb, v, b, err := s.MailboxItemVersion(ctx, "t1", "Alice@contoso.com", it.ID)
 	must(t, err)
 	equal(t, "mailbox and item version", []any{mb.ID, mb.DEP, v, b}, []any{"alice@contoso.com", moved.DEP, it.Version, ""})
@@ -1144,7 +1160,7 @@ func testUploads(t *testing.T, s store.Store) {
 	must(t, err)
 	it.Size = len(it.Sealed)
 	equal(t, "committed item", gotItem, it)
-	heads, err := s.ListItemHeads(ctx, "t1", "site:finance")
+	heads, err := s.ItemHeadsWithPrefix(ctx, "t1", "site:finance", "deck.pptx@")
 	must(t, err)
 	if len(heads) != 1 || heads[0].Blob != "b1" || heads[0].ContentSize != 1<<20 || heads[0].Sealed != nil {
 		t.Fatalf("item heads: %+v", heads)
