@@ -160,6 +160,10 @@ document.getElementById('signout').addEventListener('click', () => {
   signInPage();
 });
 window.addEventListener('hashchange', route);
+// The skip link moves focus to the content and stays on the page: as a
+// plain #main link it changed the route, and the page it drew again took
+// the focus back to its title.
+document.querySelector('a.skip').addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
 route();
 
 // ---- overview ----
