@@ -20,6 +20,7 @@ func (a *app) devCmd() *cobra.Command {
 	var dir string
 	var port int
 	var featureDelay, jobLease time.Duration
+	var rewrapRate float64
 	var verbose bool
 	var blobDir string
 	cmd := &cobra.Command{
@@ -52,7 +53,7 @@ command reads by default. Ctrl-C stops cleanly.`,
 				DataDir: dir,
 				Logging: service.LoggingConfig{Level: level},
 				Service: &service.ServiceConfig{Listen: addr(ports.Service), Blobs: service.BlobsConfig{Dir: blobDir}},
-				Jobs:    service.JobsConfig{Lease: service.Duration(jobLease)},
+				Jobs:    service.JobsConfig{Lease: service.Duration(jobLease), RewrapRate: rewrapRate},
 				VaultServer: &service.VaultServerConfig{
 					Regions:      []service.RegionConfig{{Name: "eastus", Listen: addr(ports.Eastus)}, {Name: "westus", Listen: addr(ports.Westus)}},
 					FeatureDelay: service.Duration(featureDelay),
@@ -80,6 +81,7 @@ command reads by default. Ctrl-C stops cleanly.`,
 	cmd.Flags().IntVar(&port, "port", 8443, "eastus listens on this port, westus on the next, the service on the one after; 0 picks free ports; a data dir keeps the ports of its first start")
 	cmd.Flags().DurationVar(&featureDelay, "feature-delay", 5*time.Second, "how long a feature registration stays Registering")
 	cmd.Flags().DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before they are resumed")
+	cmd.Flags().Float64Var(&rewrapRate, "rewrap-rate", 0, "containers one job re-wraps per second (a roll, a re-assignment); 0: no bound")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	cmd.Flags().StringVar(&blobDir, "blob-dir", "", "keep large items' sealed chunks in files under this directory (default: in the SQLite database)")
 	return cmd

@@ -13,6 +13,7 @@ func (a *app) serverCmd() *cobra.Command {
 	var configFile, dir, listen, postgres, vaultConfig, masterKey, blobDir string
 	var purgeApprovals int
 	var jobLease time.Duration
+	var rewrapRate float64
 	var azure bool
 	var names []string
 	var verbose bool
@@ -69,6 +70,7 @@ given on the command line overrides the file.`,
 				cfg.Keystore = service.KeystoreConfig{MasterKeyFile: masterKey}
 			}
 			setFlag(f, "job-lease", &cfg.Jobs.Lease, service.Duration(jobLease))
+			setFlag(f, "rewrap-rate", &cfg.Jobs.RewrapRate, rewrapRate)
 			setFlag(f, "purge-approvals", &cfg.Purge.Approvals, purgeApprovals)
 			if verbose {
 				cfg.Logging.Level = "debug"
@@ -106,6 +108,7 @@ given on the command line overrides the file.`,
 	f.BoolVar(&azure, "azure", false, "reach customer keys in Azure Key Vault, authenticated by azidentity (managed identity, workload identity, environment)")
 	f.StringVar(&masterKey, "service-master-key", "", "service master key file sealing availability keys (default DIR/service-master.key, created if missing)")
 	f.DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before another process resumes them")
+	f.Float64Var(&rewrapRate, "rewrap-rate", 0, "containers one job re-wraps per second, so a roll of many leaves room for the data plane (jobs.rewrapRate); 0: no bound")
 	f.IntVar(&purgeApprovals, "purge-approvals", 1, "how many distinct authorised officers must approve a data purge")
 	return cmd
 }

@@ -61,8 +61,9 @@ type envOptions struct {
 	domains []string
 	// events, if set, makes the bus of the service over the vault's
 	// store (schema: its PostgreSQL schema, "" on SQLite).
-	events func(t *testing.T, st store.Store, schema string) events.Bus
-	limits api.Limits // the largest contents (zero: the defaults)
+	events     func(t *testing.T, st store.Store, schema string) events.Bus
+	limits     api.Limits // the largest contents (zero: the defaults)
+	rewrapRate float64    // containers a job re-wraps per second (0: no bound)
 }
 
 func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
@@ -95,7 +96,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if opts.events != nil {
 		bus = opts.events(t, v.Store, v.PostgresSchema)
 	}
-	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits})
+	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate})
 	if err != nil {
 		t.Fatal(err)
 	}

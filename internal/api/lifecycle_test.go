@@ -442,3 +442,57 @@ func TestPendingAssignmentSwept(t *testing.T) {
 		}
 	}
 }
+
+// TestRewrapRateSpacesARoll: with jobs.rewrapRate set, a geo's roll
+// re-wraps its sites no faster than the rate (so a roll of many sites
+// leaves the store to the data plane), shows its progress on the way
+// and ends with every site on the new key and readable.
+func TestRewrapRateSpacesARoll(t *testing.T) {
+	const sites, rate = 24, 40.0 // 23 gaps of 25 ms: at least 575 ms
+	e := startDEPsOn(t, envOptions{rewrapRate: rate})
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"spo@contoso.com","role":"sharepoint-admin"}`)
+	spo := tok["token"].(string)
+	for i := range sites {
+		if st, _, body := e.call(spo, "POST", T+"/sites", fmt.Sprintf(`{"name":"site-%d","geo":"NAM"}`, i)); st != 201 {
+			t.Fatalf("site: %d %v", st, body)
+		}
+	}
+	if st, body := e.raw(spo, "PUT", T+"/sites/site-0/files/doc.txt", []byte("kept")); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	v0, v1 := e.newVersion(0, "key"), e.newVersion(1, "key")
+	reg := fmt.Sprintf(`{"geo":"NAM","primaryVaultName":%q,"primaryKeyName":"key","primaryKeyVersion":%q,"secondaryVaultName":%q,"secondaryKeyName":"key","secondaryKeyVersion":%q}`,
+		e.seed.Vaults[0].Name, v0, e.seed.Vaults[1].Name, v1)
+	if st, _, body := e.call(spo, "POST", T+"/spoDataEncryptionPolicies", reg); st != 202 {
+		t.Fatalf("register: %d %v", st, body)
+	}
+	e.waitRegistered(spo, "NAM")
+	start := time.Now()
+	st, _, body := e.call(spo, "PATCH", T+"/spoDataEncryptionPolicies/NAM", fmt.Sprintf(`{"keyType":"Primary","vaultName":%q,"keyName":"key","keyVersion":%q}`, e.seed.Vaults[0].Name, e.newVersion(0, "key")))
+	if st != 202 || body["state"] != "Rolling" {
+		t.Fatalf("roll: %d %v", st, body)
+	}
+	midway := false
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		g := e.spo(spo, "NAM")
+		if pct := g["percentComplete"].(float64); g["state"] == "Rolling" && pct > 0 && pct < 100 {
+			midway = true
+		}
+		if g["state"] == "Registered" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("still %v", g)
+		}
+	}
+	took := time.Since(start)
+	if min := time.Duration(float64(sites-1) / rate * float64(time.Second)); took < min {
+		t.Fatalf("the roll of %d sites at %v a second took %v: under the %v the rate allows", sites, rate, took, min)
+	}
+	if !midway {
+		t.Fatal("the roll never showed Rolling with its percentage between 0 and 100")
+	}
+	if st, got := e.raw(spo, "GET", T+"/sites/site-0/files/doc.txt", nil); st != 200 || string(got) != "kept" {
+		t.Fatalf("after the roll: %d %q", st, got)
+	}
+}

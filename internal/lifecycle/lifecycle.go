@@ -25,6 +25,7 @@ import (
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
+	"golang.org/x/time/rate"
 )
 
 // Kinds of background job.
@@ -63,8 +64,11 @@ type Config struct {
 	// RevocationProbe is how often every cached DEP key is checked with
 	// its customer keys (S3; default 60s; negative: never).
 	RevocationProbe time.Duration
-	Now             func() time.Time
-	Logger          *slog.Logger
+	// RewrapRate bounds how many containers one job re-wraps per second
+	// (0: no bound).
+	RewrapRate float64
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Service starts and runs the lifecycle's jobs.
@@ -78,11 +82,12 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	probe  time.Duration
+	rate   float64 // containers re-wrapped per second by one job; 0: no bound
 }
 
 // New returns the lifecycle and registers its job handlers.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, access: cfg.Access, now: cfg.Now, log: cfg.Logger, probe: cfg.RevocationProbe}
+	s := &Service{st: cfg.Store, deps: cfg.DEPs, boxes: cfg.Containers, jobs: cfg.Jobs, audit: cfg.Audit, access: cfg.Access, now: cfg.Now, log: cfg.Logger, probe: cfg.RevocationProbe, rate: cfg.RewrapRate}
 	if s.probe == 0 {
 		s.probe = time.Minute
 	}
@@ -186,4 +191,14 @@ func (s *Service) use(ctx context.Context, t store.ServiceTenant, r store.Access
 		return "", err
 	}
 	return access.Reason(r), nil
+}
+
+// pacer spaces one job's re-wraps to the configured rate, so that a roll
+// of many containers does not take the database and the cores from the
+// data plane. Wait returns at once when no rate is set.
+func (s *Service) pacer() *rate.Limiter {
+	if s.rate <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(s.rate), 1)
 }

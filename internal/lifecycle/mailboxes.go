@@ -102,6 +102,7 @@ func (s *Service) reassignMailboxes(ctx context.Context, x *jobs.Run) error {
 		}
 		return d, err
 	}
+	pace := s.pacer()
 	for {
 		ms, err := s.boxes.Pending(ctx, t, 1000)
 		if err != nil {
@@ -133,6 +134,9 @@ func (s *Service) reassignMailboxes(ctx context.Context, x *jobs.Run) error {
 				}
 			}
 			if err == nil && to.ID != "" {
+				if err := pace.Wait(ctx); err != nil {
+					return err
+				}
 				err = s.boxes.Rewrap(ctx, t, m, to, "Set-Mailbox")
 				if rule.Is(err, rule.KindConflict) { // moved meanwhile: seen again in the next pass
 					err = nil

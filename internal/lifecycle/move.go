@@ -243,7 +243,11 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 	if err != nil {
 		return err
 	}
+	pace := s.pacer()
 	for i, m := range todo {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
 		if err := s.boxes.Move(ctx, t, m, from, ok, to, nk); err != nil && !rule.Is(err, rule.KindConflict) {
 			return err
 		}

@@ -242,7 +242,11 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 			}
 		}
 	}()
+	pace := s.pacer()
 	for _, m := range todo {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
 		from, err := s.deps.ByID(ctx, t, m.DEP)
 		if err != nil {
 			return err

@@ -35,6 +35,7 @@ type Parts struct {
 	Signer         ed25519.PrivateKey
 	PurgeApprovals int           // distinct officers who approve a purge (default 1)
 	JobLease       time.Duration // how long a dead process holds its jobs (default 30 s)
+	RewrapRate     float64       // containers a job re-wraps per second (0: no bound)
 	// RevocationProbe: how often cached DEP keys are checked with their
 	// customer keys (S3; default 60 s; negative: never).
 	RevocationProbe time.Duration
@@ -93,7 +94,7 @@ func NewAPI(p Parts) (*api.Server, error) {
 	}
 	runner := jobs.New(jc)
 	consent := access.New(access.Config{Store: st, DEPs: deps, Audit: auditLog, Now: now, Logger: log})
-	life := lifecycle.New(lifecycle.Config{Store: st, DEPs: deps, Containers: boxes, Jobs: runner, Audit: auditLog, Access: consent, RevocationProbe: p.RevocationProbe, Now: now, Logger: log})
+	life := lifecycle.New(lifecycle.Config{Store: st, DEPs: deps, Containers: boxes, Jobs: runner, Audit: auditLog, Access: consent, RevocationProbe: p.RevocationProbe, RewrapRate: p.RewrapRate, Now: now, Logger: log})
 	scenarioKind := map[string]dep.Kind{onboarding.EXO: dep.Mailbox, onboarding.SPO: dep.Site, onboarding.MDEP: dep.MDEP}
 	requests := onboarding.NewRequests(onboarding.Config{Store: st, Azure: p.Azure, Now: now, Logger: log,
 		Workload: func(scenario string) (string, kms.Client, bool) {

@@ -570,6 +570,11 @@ type JobsConfig struct {
 	// Lease is how long a crashed node holds its jobs before another
 	// resumes them (default 30s).
 	Lease Duration `json:"lease,omitempty"`
+	// RewrapRate bounds how many containers one job re-wraps per second
+	// (a roll, a re-assignment, a recovery, a rollback), so that a roll
+	// of a million containers leaves the database and the cores to the
+	// data plane. 0 (the default): as fast as the job goes.
+	RewrapRate float64 `json:"rewrapRate,omitempty"`
 }
 
 // RevocationConfig is the revocation probe (S3): every node asks one
@@ -593,6 +598,9 @@ func (r RevocationConfig) Validate() error {
 func (j JobsConfig) Validate() error {
 	if j.Lease < 0 || (j.Lease > 0 && time.Duration(j.Lease) < 100*time.Millisecond) {
 		return fieldErr("jobs.lease", "use a duration of at least 100ms, e.g. 30s", "%s is too short", time.Duration(j.Lease))
+	}
+	if j.RewrapRate < 0 || j.RewrapRate > 1e6 || j.RewrapRate != j.RewrapRate {
+		return fieldErr("jobs.rewrapRate", "use containers per second from 0 (no bound) to 1000000, e.g. 2000", "%v is out of range", j.RewrapRate)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -43,6 +44,7 @@ func TestExampleFile(t *testing.T) {
 		{"operator.token", string(c.Operator.Token), exampleEnv["CK_OPERATOR_TOKEN"]},
 		{"service.listen", c.Service.Listen, "0.0.0.0:9443"},
 		{"jobs.lease", time.Duration(c.Jobs.Lease), 30 * time.Second},
+		{"jobs.rewrapRate", c.Jobs.RewrapRate, 0.0},
 		{"purge.approvals", c.Purge.Approvals, 2},
 		{"vaults.kind", c.Vaults.Kind, VaultsBuiltin},
 		{"workloads.mailbox.app", c.Workloads["mailbox"].App, defaultWorkloads["mailbox"]},
@@ -153,6 +155,9 @@ func TestValidate(t *testing.T) {
 			c.Operator = OperatorConfig{Token: Secret(strings.Repeat("t", 32)), TokenFile: "f"}
 		}, "operator.token"},
 		{"job lease", func(c *Config) { c.Jobs.Lease = Duration(time.Millisecond) }, "jobs.lease"},
+		{"negative rewrap rate", func(c *Config) { c.Jobs.RewrapRate = -1 }, "jobs.rewrapRate"},
+		{"rewrap rate not a number", func(c *Config) { c.Jobs.RewrapRate = math.NaN() }, "jobs.rewrapRate"},
+		{"rewrap rate", func(c *Config) { c.Jobs.RewrapRate = 2000 }, ""},
 		{"purge approvals", func(c *Config) { c.Purge.Approvals = -1 }, "purge.approvals"},
 		{"no regions", func(c *Config) { c.VaultServer.Regions = nil }, "vaultServer.regions"},
 		{"region name", func(c *Config) { c.VaultServer.Regions[0].Name = "East US" }, "vaultServer.regions[0].name"},

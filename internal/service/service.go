@@ -223,7 +223,7 @@ func (s *Service) buildService(ctx context.Context) error {
 	}
 	if s.api, err = NewAPI(Parts{
 		Store: s.st, Logger: s.log, Now: cfg.Now, Workloads: s.workloads, Azure: az, Signer: signer,
-		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease),
+		PurgeApprovals: cfg.Purge.Approvals, JobLease: time.Duration(cfg.Jobs.Lease), RewrapRate: cfg.Jobs.RewrapRate,
 		RevocationProbe: time.Duration(cfg.Revocation.ProbeInterval), Events: s.bus,
 		Metrics: s.metrics, Ready: s.readyChecks(), Blobs: blobs, Limits: cfg.Service.Limits,
 	}); err != nil {

@@ -107,7 +107,15 @@ function chrome(current) {
     h('a', { href: '#/' + p.id, 'aria-current': p.id === current ? 'page' : null }, p.title)));
 }
 
+// firstRoute: the page's first drawing keeps the browser's focus at the
+// top (the first Tab reaches the skip link); later ones move it to the
+// new page's title, unless the user has moved it meanwhile.
+let firstRoute = true;
+
 async function route() {
+  const moveFocus = !firstRoute;
+  firstRoute = false;
+  const before = document.activeElement;
   generation++;
   timers.forEach(clearTimeout);
   timers = [];
@@ -148,7 +156,8 @@ async function route() {
     if (e instanceof ApiError && e.status === 401) { session.token = ''; session.me = null; return signInPage(e); }
     main.replaceChildren(heading(page.title), errorBox(e));
   }
-  document.getElementById('page-title')?.focus();
+  const title = document.getElementById('page-title');
+  if (moveFocus && title && (document.activeElement === document.body || document.activeElement === before)) title.focus();
 }
 
 document.getElementById('signout').addEventListener('click', () => {
