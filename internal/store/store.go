@@ -357,8 +357,11 @@ type ItemWrite struct {
 // IsZero reports whether k is the start of a listing.
 func (k PageKey) IsZero() bool { return k.Time.IsZero() && k.ID == "" }
 
-// Mailbox is a user mailbox or a mail user. ContainerKey is its mailbox
-// key, wrapped by the key of DEP (an envelope record).
+// Mailbox is a user mailbox or a mail user (or another container).
+// ContainerKey is version KeyVersion of its key, wrapped by the key of DEP
+// (an envelope record); PriorKeys are its earlier versions, each wrapped
+// under the current one (envelope.PriorKeys: a move to another DEP makes
+// a new version).
 type Mailbox struct {
 	Tenant       string
 	ID           string // lower-case UPN
@@ -367,6 +370,7 @@ type Mailbox struct {
 	Target       string // the DEP assigned while the key is re-wrapped under it; "" when none is pending
 	ContainerKey []byte
 	KeyVersion   int
+	PriorKeys    []byte // nil: none
 	Created      time.Time
 	Updated      time.Time
 }
@@ -482,10 +486,11 @@ type Service interface {
 	ContainersOnDEP(ctx context.Context, tenant, dep string) ([]Mailbox, error)
 	// ContainersOfKind lists the tenant's containers of one kind, by ID.
 	ContainersOfKind(ctx context.Context, tenant, kind string) ([]Mailbox, error)
-	// UpdateMailbox re-points a mailbox at another DEP with its re-wrapped
-	// key, if it is still on prevDEP (ErrConflict otherwise); reaching its
+	// UpdateMailbox re-points a mailbox at another DEP with its key (a
+	// new version, with the earlier ones), if it is still on prevDEP at
+	// key version prevKeyVersion (ErrConflict otherwise); reaching its
 	// Target clears the Target.
-	UpdateMailbox(ctx context.Context, m Mailbox, prevDEP string) error
+	UpdateMailbox(ctx context.Context, m Mailbox, prevDEP string, prevKeyVersion int) error
 	// SetMailboxTarget records the DEP a mailbox is assigned, to be
 	// re-wrapped under in the background ("" if it is already on it), and
 	// reports whether a re-wrap is pending: decided on the row as it is,

@@ -531,6 +531,11 @@ func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id str
 // openContent opens a stored item of a container: one in one piece is
 // decrypted now; a chunked one's header and summary are.
 func (s *Service) openContent(ck *envelope.Key, t store.ServiceTenant, m store.Mailbox, it store.Item) (*Content, error) {
+	ck, done, err := s.keyFor(t, m, ck, it.Sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	c := &Content{Item: it, blobs: s.blobs, ref: blob.Ref{Tenant: t.ID, Container: m.ID, ID: it.Blob}}
 	c.fail = func(err error) error {
 		s.log.Error("workload: stored item does not open", "tenant", t.ID, "container", m.ID, "item", it.ID, "err", err)

@@ -177,9 +177,18 @@ func (x *index) read(ctx context.Context, id string, v any) (uint32, bool, error
 	return it.Version, true, x.open(it, v)
 }
 
+// errStaleIndex: an index row sealed under an earlier version of the
+// mailbox's key, before a move to another DEP. The whole index is then
+// made again under the current version (its tags come from the key), and
+// no row of the earlier one is read.
+var errStaleIndex = errors.New("workload: the search index is under an earlier version of the mailbox's key")
+
 // open opens row it, read from the store, into v: a *postings in its
 // binary form, anything else as JSON.
 func (x *index) open(it store.Item, v any) error {
+	if kid, err := envelope.KeyIDOf(it.Sealed); err == nil && kid != KeyID(x.m) {
+		return errStaleIndex
+	}
 	raw, err := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
 	if err != nil {
 		x.s.log.Error("workload: search index row does not open", "tenant", x.t.ID, "container", x.m.ID, "row", it.ID, "err", err)
@@ -636,7 +645,9 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 	defer lease.release(ctx)
 	x.held = lease
 	var mt meta
-	if _, ok, err := x.read(ctx, metaRow, &mt); err != nil {
+	if _, ok, err := x.read(ctx, metaRow, &mt); errors.Is(err, errStaleIndex) {
+		return x.build(ctx)
+	} else if err != nil {
 		return 0, 0, err
 	} else if !ok || mt.Format != indexFormat || rebuild {
 		return x.build(ctx)
@@ -706,7 +717,9 @@ func (x *index) current(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	var mt meta
-	if err := x.open(rows[0], &mt); err != nil || mt.Format != indexFormat {
+	if err := x.open(rows[0], &mt); errors.Is(err, errStaleIndex) {
+		return false, nil
+	} else if err != nil || mt.Format != indexFormat {
 		return false, err
 	}
 	return len(rows) == 1 || !strings.HasPrefix(rows[1].ID, "p:"), nil
@@ -990,7 +1003,7 @@ func share(p string, passes int) int {
 func (x *index) writeMeta(ctx context.Context) error {
 	var old meta
 	v, _, err := x.read(ctx, metaRow, &old)
-	if err != nil {
+	if err != nil && !errors.Is(err, errStaleIndex) { // replaced as it is
 		return err
 	}
 	w, err := x.seal(metaRow, meta{Format: indexFormat}, v)
@@ -1032,7 +1045,9 @@ func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word, 
 			return out, err
 		}
 		var page postings
-		if err := x.open(rows[0], &page); err != nil {
+		if err := x.open(rows[0], &page); errors.Is(err, errStaleIndex) {
+			return nil, rule.Conflict(client.RuleMailboxConcurrent, "search again", "mailbox %s moved to another DEP while it was searched", m.ID)
+		} else if err != nil {
 			return nil, err
 		}
 		// The page holds the IDs in [low, high): compared as IDs, not as

@@ -126,7 +126,14 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 		return u, nil, err
 	}
 	defer ck.Destroy()
-	st, err := envelope.OpenStream(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: storedID(r, u.Item, u.Version), Version: u.Version}, u.Header)
+	// An upload begun before its container moved goes on under the key
+	// version it began with.
+	uk, done, err := s.keyFor(t, m, ck, u.Header)
+	if err != nil {
+		return u, nil, err
+	}
+	defer done()
+	st, err := envelope.OpenStream(uk, envelope.Item{Tenant: t.ID, Container: m.ID, ID: storedID(r, u.Item, u.Version), Version: u.Version}, u.Header)
 	if err != nil {
 		return u, nil, rule.Internal(client.RuleItemIntegrity, "cancel the upload and start again", "upload %s does not open: %v", u.ID, err)
 	}

@@ -16,6 +16,7 @@ package workload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -50,7 +51,7 @@ type Store interface {
 	Mailbox(ctx context.Context, tenant, id string) (store.Mailbox, error)
 	ContainersOnDEP(ctx context.Context, tenant, dep string) ([]store.Mailbox, error)
 	ContainersOfKind(ctx context.Context, tenant, kind string) ([]store.Mailbox, error)
-	UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string) error
+	UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string, prevKeyVersion int) error
 	DeleteMailbox(ctx context.Context, tenant, id string) error
 	SetMailboxTarget(ctx context.Context, tenant, id, dep string) (bool, error)
 	PendingMailboxes(ctx context.Context, tenant string, limit int) ([]store.Mailbox, error)
@@ -403,8 +404,38 @@ func (s *Service) unwrap(t store.ServiceTenant, m store.Mailbox, depKey *envelop
 			return ck, nil
 		}
 	}
+	return nil, s.integrity(t, m, err)
+}
+
+// integrity is the error of a container key (or an earlier version of
+// it) that does not open: logged for the operator, without the key.
+func (s *Service) integrity(t store.ServiceTenant, m store.Mailbox, err error) error {
 	s.log.Error("workload: container key does not open", "tenant", t.ID, "container", m.ID, "err", err)
-	return nil, rule.Internal(client.RuleContainerIntegrity, "the operator should read the service log", "the key of %s failed its integrity check", m.ID)
+	return rule.Internal(client.RuleContainerIntegrity, "the operator should read the service log", "the key of %s failed its integrity check", m.ID)
+}
+
+// keyFor is the version of m's key that sealed ciphertext: ck (m's
+// current key, which the caller keeps) or, for one sealed before a move,
+// the earlier version it names, unwrapped with ck. done destroys what
+// keyFor made.
+func (s *Service) keyFor(t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, ciphertext []byte) (key *envelope.Key, done func(), err error) {
+	kid, err := envelope.KeyIDOf(ciphertext)
+	if err != nil || kid == KeyID(m) {
+		return ck, func() {}, nil // not a ciphertext: opening it says so
+	}
+	priors, err := envelope.ParsePriorKeys(m.PriorKeys)
+	if err != nil {
+		return nil, nil, s.integrity(t, m, err)
+	}
+	r, ok := priors[kid]
+	if !ok {
+		return nil, nil, s.integrity(t, m, fmt.Errorf("no key %s among its versions (current %s)", kid, KeyID(m)))
+	}
+	prior, err := envelope.UnwrapPrior(ck, envelope.Prior{Tenant: t.ID, Current: KeyID(m), ID: kid}, r)
+	if err != nil {
+		return nil, nil, s.integrity(t, m, err)
+	}
+	return prior, prior.Destroy, nil
 }
 
 // Rewrap moves a container to another DEP: its key is unwrapped with the
@@ -445,17 +476,48 @@ func (s *Service) Move(ctx context.Context, t store.ServiceTenant, m store.Mailb
 	return s.rewrapKey(ctx, t, m, from, ck, to, newKey)
 }
 
-// rewrapKey stores m's key ck wrapped under to's key, if m is still on from.
+// rewrapKey moves m from one DEP to another, if it is still on from at
+// its key version: it gets a new version of its key, wrapped under to's
+// key, and keeps the earlier ones (ck, the current, among them) wrapped
+// under the new one. What it holds from now on is sealed under a key only
+// to's key opens: a copy of the database from before the move, with a
+// key the service still holds (the service-managed DEP's, the old DEP's
+// availability key), does not open it, nor anything once to is purged
+// (SPEC T8). Content is not touched (K7): items keep the version they
+// were sealed under, read through PriorKeys.
 func (s *Service) rewrapKey(ctx context.Context, t store.ServiceTenant, m store.Mailbox, from store.DEP, ck *envelope.Key, to store.DEP, newKey *envelope.Key) error {
 	if !fits(m.Kind, to) {
 		return errDEPKind(m.ID, m.Kind, to)
 	}
-	nrec, err := envelope.WrapContainerKey(newKey, envelope.Container{Tenant: t.ID, DEP: to.ID, ID: m.ID}, ck)
+	next := m
+	next.KeyVersion = m.KeyVersion + 1
+	nk := envelope.NewKey()
+	defer nk.Destroy()
+	priors, err := envelope.ParsePriorKeys(m.PriorKeys)
+	if err != nil {
+		return s.integrity(t, m, err)
+	}
+	moved := envelope.PriorKeys{}
+	for id, r := range priors {
+		old, err := envelope.UnwrapPrior(ck, envelope.Prior{Tenant: t.ID, Current: KeyID(m), ID: id}, r)
+		if err != nil {
+			return s.integrity(t, m, err)
+		}
+		moved[id], err = envelope.WrapPrior(nk, envelope.Prior{Tenant: t.ID, Current: KeyID(next), ID: id}, old)
+		old.Destroy()
+		if err != nil {
+			return err
+		}
+	}
+	if moved[KeyID(m)], err = envelope.WrapPrior(nk, envelope.Prior{Tenant: t.ID, Current: KeyID(next), ID: KeyID(m)}, ck); err != nil {
+		return err
+	}
+	nrec, err := envelope.WrapContainerKey(newKey, envelope.Container{Tenant: t.ID, DEP: to.ID, ID: m.ID}, nk)
 	if err != nil {
 		return err
 	}
-	m.DEP, m.ContainerKey, m.Updated = to.ID, nrec.Marshal(), s.now().UTC()
-	if err := s.st.UpdateMailbox(ctx, m, from.ID); errors.Is(err, store.ErrConflict) {
+	next.DEP, next.ContainerKey, next.PriorKeys, next.Updated = to.ID, nrec.Marshal(), moved.Marshal(), s.now().UTC()
+	if err := s.st.UpdateMailbox(ctx, next, from.ID, m.KeyVersion); errors.Is(err, store.ErrConflict) {
 		return rule.Conflict(client.RuleMailboxConcurrent, "read the mailbox again and retry", "mailbox %s was moved to another DEP meanwhile", m.ID)
 	} else if err != nil {
 		return err

@@ -10,19 +10,19 @@ import (
 	"github.com/customerkey/customerkey/internal/store"
 )
 
-const mailboxCols = `tenant, id, kind, dep, container_key, key_version, created, updated, target_dep`
+const mailboxCols = `tenant, id, kind, dep, container_key, key_version, created, updated, target_dep, prior_keys`
 
 func scanMailbox(r scanner) (store.Mailbox, error) {
 	var m store.Mailbox
 	var created, updated int64
-	err := r.Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target)
+	err := r.Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &m.PriorKeys)
 	m.Created, m.Updated = fromMS(created), fromMS(updated)
 	return m, err
 }
 
 func (s *DB) CreateMailbox(ctx context.Context, m store.Mailbox) error {
-	_, err := s.exec(ctx, `INSERT INTO mailboxes (`+mailboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Tenant, strings.ToLower(m.ID), m.Kind, m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Created), ms(m.Updated), m.Target)
+	_, err := s.exec(ctx, `INSERT INTO mailboxes (`+mailboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Tenant, strings.ToLower(m.ID), m.Kind, m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Created), ms(m.Updated), m.Target, m.PriorKeys)
 	return err
 }
 
@@ -43,11 +43,11 @@ func (s *DB) ContainersOfKind(ctx context.Context, tenant, kind string) ([]store
 	return list(ctx, s, scanMailbox, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant = ? AND kind = ? ORDER BY id`, tenant, kind)
 }
 
-func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string) error {
+func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string, prevKeyVersion int) error {
 	// Reaching the assigned DEP ends the assignment's wait.
-	res, err := s.exec(ctx, `UPDATE mailboxes SET dep = ?, container_key = ?, key_version = ?, updated = ?, target_dep = CASE WHEN target_dep = ? THEN '' ELSE target_dep END
-		WHERE tenant = ? AND id = ? AND dep = ?`,
-		m.DEP, m.ContainerKey, m.KeyVersion, ms(m.Updated), m.DEP, m.Tenant, strings.ToLower(m.ID), prevDEP)
+	res, err := s.exec(ctx, `UPDATE mailboxes SET dep = ?, container_key = ?, key_version = ?, prior_keys = ?, updated = ?, target_dep = CASE WHEN target_dep = ? THEN '' ELSE target_dep END
+		WHERE tenant = ? AND id = ? AND dep = ? AND key_version = ?`,
+		m.DEP, m.ContainerKey, m.KeyVersion, m.PriorKeys, ms(m.Updated), m.DEP, m.Tenant, strings.ToLower(m.ID), prevDEP, prevKeyVersion)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (s *DB) UpdateMailbox(ctx context.Context, m store.Mailbox, prevDEP string)
 		if _, err := s.Mailbox(ctx, m.Tenant, m.ID); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: mailbox %s is no longer on DEP %s", store.ErrConflict, m.ID, prevDEP)
+		return fmt.Errorf("%w: mailbox %s is no longer on DEP %s at key version %d", store.ErrConflict, m.ID, prevDEP, prevKeyVersion)
 	}
 	return nil
 }
@@ -143,9 +143,9 @@ func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item strin
 	var created, updated int64
 	var v uint32
 	var blob string
-	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, COALESCE(i.version, 0), COALESCE(i.blob, '')
+	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, m.prior_keys, COALESCE(i.version, 0), COALESCE(i.blob, '')
 		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
-		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &v, &blob)
+		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &m.PriorKeys, &v, &blob)
 	m.Created, m.Updated = fromMS(created), fromMS(updated)
 	return m, v, blob, s.mapErr(err)
 }
@@ -156,10 +156,10 @@ func (s *DB) MailboxItem(ctx context.Context, tenant, mailbox, item string) (sto
 	var created, updated int64
 	var iid, ikind, iblob sql.NullString
 	var iversion, icreated, isize sql.NullInt64
-	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, i.id, i.kind, i.version, i.sealed, i.created,
+	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, m.prior_keys, i.id, i.kind, i.version, i.sealed, i.created,
 		i.blob, i.summary, i.content_size
 		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
-		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target,
+		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &m.PriorKeys,
 		&iid, &ikind, &iversion, &it.Sealed, &icreated, &iblob, &it.Summary, &isize)
 	if err != nil {
 		return store.Mailbox{}, store.Item{}, s.mapErr(err)

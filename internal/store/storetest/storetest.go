@@ -530,8 +530,8 @@ func testMailboxes(t *testing.T, s store.Store) {
 		t.Fatalf("another tenant's pending: %+v", p2)
 	}
 	moved := m
-	moved.DEP, moved.ContainerKey, moved.KeyVersion, moved.Updated = "dep-b", []byte("wrapped-b"), 2, now().Add(time.Second)
-	must(t, s.UpdateMailbox(ctx, moved, "dep-a"))
+	moved.DEP, moved.ContainerKey, moved.KeyVersion, moved.PriorKeys, moved.Updated = "dep-b", []byte("wrapped-b"), 2, []byte("prior-1"), now().Add(time.Second)
+	must(t, s.UpdateMailbox(ctx, moved, "dep-a", 1))
 	pending, err = s.PendingMailboxes(ctx, "t1", 10)
 	must(t, err)
 	equal(t, "pending after the re-wrap", len(pending), 0)
@@ -542,8 +542,12 @@ func testMailboxes(t *testing.T, s store.Store) {
 	equal(t, "pending for the DEP it is on", len(pending), 0)
 	stale := moved
 	stale.DEP = "dep-c"
-	wantErr(t, s.UpdateMailbox(ctx, stale, "dep-a"), store.ErrConflict) // someone moved it first
-	wantErr(t, s.UpdateMailbox(ctx, store.Mailbox{Tenant: "t1", ID: "nobody@contoso.com"}, "dep-a"), store.ErrNotFound)
+	wantErr(t, s.UpdateMailbox(ctx, stale, "dep-a", 1), store.ErrConflict) // someone moved it first
+	// A move from a copy read before the mailbox went away and back again
+	// (on dep-b, but at another key version) would drop the versions
+	// between: refused.
+	wantErr(t, s.UpdateMailbox(ctx, stale, "dep-b", 1), store.ErrConflict)
+	wantErr(t, s.UpdateMailbox(ctx, store.Mailbox{Tenant: "t1", ID: "nobody@contoso.com"}, "dep-a", 1), store.ErrNotFound)
 	ms, err := s.ListMailboxes(ctx, "t1")
 	must(t, err)
 	equal(t, "mailboxes", ms, []store.Mailbox{moved})
