@@ -173,6 +173,7 @@ const (
 	CheckSubscriptionIsPaid                 = "SubscriptionIsPaid"
 	CheckMandatoryRetentionPeriodState      = "MandatoryRetentionPeriodState"
 	CheckVaultExistsInSubscription          = "VaultExistsInSubscription"
+	CheckVaultInRequestOrganization         = "VaultInRequestOrganization" // the vault names the tenant's directory (SPEC T4), asked before any key call
 	CheckSoftDeleteRetention                = "SoftDeleteRetention"
 	CheckKeyAccessPermissions               = "KeyAccessPermissions"
 	CheckRecoveryLevel                      = "RecoveryLevel"

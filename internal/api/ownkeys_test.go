@@ -9,6 +9,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
+	"github.com/customerkey/customerkey/vaultclient"
 )
 
 // SPEC T4 through the API. Northwind is a second tenant with its own
@@ -149,4 +150,125 @@ func TestDEPKnownHostsAndLookAlikeFailures(t *testing.T) {
 			t.Errorf("%s answers %v; a closed port %v", tc.name, got, first)
 		}
 	}
+}
+
+// SPEC T4 in onboarding: Northwind, a second tenant with its own
+// directory in which the same workload application is registered, names
+// Contoso's vaults (and then Contoso's subscriptions) in a Validate
+// request. The request is kept, Failed; no key of Contoso's is got,
+// wrapped or unwrapped (Contoso's vault log has nothing new), and neither
+// the answer nor the stored request shows Contoso's directory,
+// subscriptions or vault and key facts. Northwind's own Validate passes,
+// and unwraps with its own keys.
+func TestOnboardingOwnVaultsAcrossTenants(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	nw, err := e.vault.SeedTenantNamed("Northwind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := e.call(e.operator, "POST", "/v1/tenants", fmt.Sprintf(`{"name":"Northwind","id":%q}`, nw.Tenant)); st != 201 {
+		t.Fatalf("tenant: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.operator, "PUT", "/v1/tenants/Northwind/plans", `{"plans":["E5"]}`); st != 200 {
+		t.Fatalf("plans: %d %v", st, body)
+	}
+	_, _, tok := e.call(e.operator, "POST", "/v1/tenants/Northwind/tokens", `{"subject":"admin@northwind.com","role":"global-admin"}`)
+	admin := tok["token"].(string)
+	// Northwind's subscriptions have the retention period registered, as
+	// Prepare would do.
+	for _, v := range nw.Vaults {
+		if err := e.vault.Client.Do(ctx, "POST", "/subscriptions/"+v.SubscriptionID+"/providers/Microsoft.Resources/features/mandatoryRetentionPeriodEnabled/register", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.vault.Clock.Advance(time.Second) // past the feature delay (1 ms)
+
+	// What Northwind must not see of Contoso.
+	secrets := []string{e.seed.Tenant, e.seed.Vaults[0].SubscriptionID, e.seed.Vaults[1].SubscriptionID, "Recoverable"}
+	// The requests made of Contoso's vaults themselves: all but the
+	// service's reads of its vault directory (VaultGet by the management
+	// API's admin, which touch no key).
+	contosoOps := func() int {
+		n := 0
+		for _, v := range e.seed.Vaults {
+			var out vaultclient.List[vaultclient.Op]
+			if err := e.vault.Client.Do(ctx, "GET", "/log?limit=10000&vault="+v.Name, nil, &out); err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range out.Value {
+				if op.Principal != "admin" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	validate := func(subs [2]string, vaults [2]string) (id, status string, rules []any) {
+		t.Helper()
+		st, _, body := e.call(admin, "POST", "/v1/tenants/Northwind/onboardingRequests",
+			fmt.Sprintf(`{"scenario":"EXO","mode":"Validate","subscriptions":[%q,%q],"vaults":[%q,%q],"keys":["key","key"]}`, subs[0], subs[1], vaults[0], vaults[1]))
+		if st != 201 {
+			t.Fatalf("onboarding request: %d %v", st, body)
+		}
+		vr := body["validationResult"].(map[string]any)
+		return body["id"].(string), vr["status"].(string), vr["rules"].([]any)
+	}
+	for _, tc := range []struct {
+		name string
+		subs [2]string
+	}{
+		{"Northwind's subscriptions, Contoso's vaults", [2]string{nw.Vaults[0].SubscriptionID, nw.Vaults[1].SubscriptionID}},
+		{"Contoso's subscriptions and vaults", [2]string{e.seed.Vaults[0].SubscriptionID, e.seed.Vaults[1].SubscriptionID}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops, unwraps := contosoOps(), e.unwraps()
+			id, status, rules := validate(tc.subs, [2]string{e.seed.Vaults[0].Name, e.seed.Vaults[1].Name})
+			if status != "Failed" {
+				t.Fatalf("status %s: %v", status, rules)
+			}
+			if n := contosoOps() - ops; n != 0 {
+				t.Errorf("%d new operations on Contoso's vaults", n)
+			}
+			if n := e.unwraps() - unwraps; n != 0 {
+				t.Errorf("%d unwraps", n)
+			}
+			_, _, stored := e.call(admin, "GET", "/v1/tenants/Northwind/onboardingRequests/"+id, "")
+			for where, rules := range map[string]any{"answer": rules, "stored request": stored["validationResult"].(map[string]any)["rules"]} {
+				for _, r := range rules.([]any) {
+					r := r.(map[string]any)
+					switch r["ruleName"] {
+					case "SoftDeleteRetention", "VaultInRequestOrganization", "KeyAccessPermissions", "RecoveryLevel", "KeyOperationsSupported", "KeyNeverExpires", "VaultsInDifferentRegions":
+						t.Errorf("%s: rule %v reported on Contoso's vault: %v", where, r["ruleName"], r)
+					}
+					shown := fmt.Sprint(r["actualValue"], " ", r["details"])
+					for _, s := range secrets {
+						if strings.Contains(shown, s) {
+							t.Errorf("%s: rule %v shows %s: %v", where, r["ruleName"], s, r)
+						}
+					}
+				}
+			}
+		})
+	}
+
+	// Northwind's own vaults: every rule passes, and the probe unwraps.
+	unwraps := e.unwraps()
+	_, status, rules := validate([2]string{nw.Vaults[0].SubscriptionID, nw.Vaults[1].SubscriptionID}, [2]string{nw.Vaults[0].Name, nw.Vaults[1].Name})
+	if status != "Passed" {
+		t.Fatalf("Northwind on its own vaults: %s %v", status, rules)
+	}
+	if n := e.unwraps() - unwraps; n != 2 {
+		t.Errorf("%d unwraps of Northwind's own keys, want 2", n)
+	}
+}
+
+// unwraps counts the successful unwraps in the vault's log.
+func (e *depEnv) unwraps() int {
+	e.t.Helper()
+	n, err := e.vault.Unwraps()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }

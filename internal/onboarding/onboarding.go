@@ -107,6 +107,11 @@ func scope(sub string) string {
 }
 
 // Check runs every rule (Prepare first registers the retention feature).
+// It uses only the tenant's own resources (SPEC T4): for each subscription
+// it stops at a subscription of another directory, a vault outside that
+// subscription, or a vault that does not name the tenant's directory
+// (VaultOwner), before any key call, and shows nothing of another
+// directory but that it is one.
 func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client) []Rule {
 	var rules []Rule
 	add := func(r Rule) { rules = append(rules, r) }
@@ -153,11 +158,18 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 				Details: "Verify that the supplied subscription was created within the indicated tenant."})
 			continue
 		}
-		add(Rule{Name: "SubscriptionInRequestOrganization", Expected: f.Tenant, Actual: s.TenantID, Scope: sc, Passed: strings.EqualFold(s.TenantID, f.Tenant),
+		// Nothing of a subscription of another directory is read, nor
+		// shown: not its directory, and no vault or key through it (T4).
+		if !strings.EqualFold(s.TenantID, f.Tenant) {
+			add(Rule{Name: "SubscriptionInRequestOrganization", Expected: f.Tenant, Actual: otherDirectory, Scope: sc,
+				Details: "Verify that the supplied subscription was created within the indicated tenant: name a subscription of your own directory (" + f.Tenant + "); the vault and key of this one were not checked."})
+			continue
+		}
+		add(Rule{Name: "SubscriptionInRequestOrganization", Expected: f.Tenant, Actual: s.TenantID, Scope: sc, Passed: true,
 			Details: "Verify that the supplied subscription was created within the indicated tenant."})
 		add(Rule{Name: "SubscriptionIsPaid", Expected: "paid", Actual: s.Kind, Scope: sc, Passed: s.Kind == "paid" && s.State == "Active",
 			Details: "Use a paid, active subscription: trial subscriptions cannot hold Customer Key root keys."})
-		if req.Mode == Prepare && s.Retention == "NotRegistered" && strings.EqualFold(s.TenantID, f.Tenant) {
+		if req.Mode == Prepare && s.Retention == "NotRegistered" {
 			if err := az.RegisterRetention(ctx, sub); err == nil {
 				if s2, err := az.Subscription(ctx, sub); err == nil {
 					s = s2
@@ -173,13 +185,28 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 				Details: "Verify that the Azure Key Vault was created within the indicated subscription."})
 			continue
 		}
-		vaults[i] = &v
-		add(Rule{Name: "VaultExistsInSubscription", Expected: sub, Actual: v.SubscriptionID, Scope: sc, Passed: strings.EqualFold(v.SubscriptionID, sub),
+		// A vault outside the subscription, which is the tenant's, is
+		// not looked at further: it may be another directory's (T4).
+		if !strings.EqualFold(v.SubscriptionID, sub) {
+			add(Rule{Name: "VaultExistsInSubscription", Expected: sub, Actual: subscriptionOf(ctx, az, f.Tenant, v), Scope: sc,
+				Details: "Verify that the Azure Key Vault was created within the indicated subscription; its key was not checked."})
+			continue
+		}
+		add(Rule{Name: "VaultExistsInSubscription", Expected: sub, Actual: v.SubscriptionID, Scope: sc, Passed: true,
 			Details: "Verify that the Azure Key Vault was created within the indicated subscription."})
+		uri := v.URI + "/keys/" + req.Keys[i]
+		// The vault's own word too, before any key call (T4): the
+		// workload is the same application in every directory.
+		r := vaultDirectoryRule(ctx, keys, az, f.Tenant, v.Name, uri)
+		r.Scope = sc
+		add(r)
+		if !r.Passed {
+			continue
+		}
+		vaults[i] = &v
 		add(Rule{Name: "SoftDeleteRetention", Expected: "soft delete on, 90 days", Actual: fmt.Sprintf("soft delete %v, %d days", v.SoftDelete, v.RetentionDays), Scope: sc,
 			Passed: v.SoftDelete && v.RetentionDays == 90, Details: "Create the vault with soft delete and a 90-day retention (it cannot be changed later)."})
 
-		uri := v.URI + "/keys/" + req.Keys[i]
 		info, err := keys.Get(ctx, uri)
 		if err != nil {
 			add(Rule{Name: "KeyAccessPermissions", Expected: "get, wrapKey, unwrapKey", Actual: causeOf(err), Scope: sc,
@@ -225,6 +252,51 @@ func Check(ctx context.Context, req Request, f Facts, az Azure, keys kms.Client)
 			Details: "Name the authorised officers who must approve a data purge (ck onboarding new ... --officer UPN), as SPEC O7 asks."})
 	}
 	return rules
+}
+
+// otherDirectory is what a rule shows for a subscription or vault of
+// another directory: never that directory's IDs.
+const otherDirectory = "another directory"
+
+// subscriptionOf is what VaultExistsInSubscription shows of the
+// subscription vault v is in when it is not the one named: its ID if it
+// is the tenant's, otherwise only that it is another directory's.
+func subscriptionOf(ctx context.Context, az Azure, tenant string, v Vault) string {
+	s, err := az.Subscription(ctx, v.SubscriptionID)
+	switch {
+	case err == nil && strings.EqualFold(s.TenantID, tenant):
+		return v.SubscriptionID
+	case err == nil || errors.Is(err, ErrNotFound):
+		return "a subscription of " + otherDirectory
+	}
+	return "a subscription that could not be read"
+}
+
+// vaultDirectoryRule is VaultInRequestOrganization: the vault of keyURI
+// (named name) belongs to the tenant's directory, by its own word and by
+// its subscription (VaultOwner), asked before any key call of Check.
+func vaultDirectoryRule(ctx context.Context, keys kms.Client, az Azure, tenant, name, keyURI string) Rule {
+	r := Rule{Name: "VaultInRequestOrganization", Expected: tenant, Actual: tenant,
+		Details: "Use a vault of a subscription of your own directory (" + tenant + "): the service uses a key only once its vault names your directory (the authorization URL of its bearer challenge); its key was not checked."}
+	owner, err := VaultOwner(ctx, keys, az, tenant, keyURI)
+	switch {
+	case errors.Is(err, ErrNoDirectoryReader):
+		r.Actual = "unknown: the service cannot read a vault's directory"
+		r.Details = "The operator must configure a vault client that reads a vault's directory (vaults.kind builtin or azure); the key of vault " + name + " was not checked."
+	case err != nil:
+		r.Actual = causeOf(err)
+		r.Details = "Check that vault " + name + " is up and reachable, then retry; its key was not checked."
+	case owner == OwnerNone:
+		r.Actual = "no directory"
+	case owner == OwnerOtherDirectory:
+		r.Actual = otherDirectory
+	case owner == OwnerOtherSubscription:
+		r.Actual = "a subscription of " + otherDirectory
+	default:
+		r.Passed = true
+		r.Details = "The service uses a key only in a vault of your own directory (SPEC T4)."
+	}
+	return r
 }
 
 // A requiredPrincipal is a service principal the tenant must register.

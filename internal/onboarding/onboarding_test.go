@@ -3,6 +3,7 @@ package onboarding
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -57,9 +58,20 @@ func (a *fakeAzure) ServicePrincipal(_ context.Context, tenant, appID string) er
 type fakeKeys struct {
 	keys   map[string]*kms.KeyInfo // versionless URI
 	denied map[string]bool         // wrap refused by an access policy
+	dirs   map[string]string       // vault URI: the directory its bearer challenge names
+	calls  []string                // the key calls (get, wrap, unwrap) with their URIs
+}
+
+func (k *fakeKeys) Directory(_ context.Context, uri string) (string, error) {
+	vault, _, _, err := kms.ParseKeyURI(uri)
+	if err != nil {
+		return "", &kms.Error{Class: kms.Invalid, Reason: kms.BadKeyURI, Op: "directory", KeyURI: uri, Cause: err.Error()}
+	}
+	return k.dirs[vault], nil
 }
 
 func (k *fakeKeys) Get(_ context.Context, uri string) (kms.KeyInfo, error) {
+	k.calls = append(k.calls, "get "+uri)
 	info, ok := k.keys[uri]
 	if !ok {
 		return kms.KeyInfo{}, &kms.Error{Class: kms.Denied, Op: "get", KeyURI: uri, Status: 404, Cause: "key deleted or not found"}
@@ -68,13 +80,15 @@ func (k *fakeKeys) Get(_ context.Context, uri string) (kms.KeyInfo, error) {
 }
 
 func (k *fakeKeys) Wrap(_ context.Context, uri string, key []byte) (kms.Wrapped, error) {
+	k.calls = append(k.calls, "wrap "+uri)
 	if k.denied[uri] {
 		return kms.Wrapped{}, &kms.Error{Class: kms.Denied, Op: "wrap", KeyURI: uri, Status: 403, Cause: "access removed (ForbiddenByPolicy)"}
 	}
 	return kms.Wrapped{KeyURI: uri, Data: slices.Clone(key)}, nil
 }
 
-func (k *fakeKeys) Unwrap(_ context.Context, _ string, wrapped []byte) ([]byte, error) {
+func (k *fakeKeys) Unwrap(_ context.Context, uri string, wrapped []byte) ([]byte, error) {
+	k.calls = append(k.calls, "unwrap "+uri)
 	return slices.Clone(wrapped), nil
 }
 
@@ -110,13 +124,14 @@ func ready() *world {
 		facts: Facts{Tenant: tenant, Plans: []string{"E5"}, App: ExchangeApp},
 		az: &fakeAzure{subs: map[string]*Subscription{}, vaults: map[string]*Vault{},
 			principals: map[string]bool{tenant + "/" + OnboardingApp: true, tenant + "/" + M365App: true, tenant + "/" + ExchangeApp: true}},
-		keys: &fakeKeys{keys: map[string]*kms.KeyInfo{}, denied: map[string]bool{}},
+		keys: &fakeKeys{keys: map[string]*kms.KeyInfo{}, denied: map[string]bool{}, dirs: map[string]string{}},
 	}
 	for i, region := range []string{"eastus", "westus"} {
 		sub, name := w.req.Subscriptions[i], w.req.Vaults[i]
 		w.az.subs[sub] = &Subscription{ID: sub, TenantID: tenant, Kind: "paid", State: "Active", Retention: "Registered"}
 		uri := "https://" + strings.ToLower(name) + ".vault.test"
 		w.az.vaults[name] = &Vault{Name: name, URI: uri, SubscriptionID: sub, Region: region, SoftDelete: true, RetentionDays: 90}
+		w.keys.dirs[uri] = tenant
 		w.keys.keys[uri+"/keys/"+w.req.Keys[i]] = &kms.KeyInfo{URI: uri + "/keys/" + w.req.Keys[i] + "/0123456789abcdef0123456789abcdef", Enabled: true,
 			Ops: []string{"wrapKey", "unwrapKey"}, RecoveryLevel: "Recoverable+ProtectedSubscription", Bits: 2048}
 	}
@@ -190,7 +205,7 @@ func TestRules(t *testing.T) {
 			expected: "EXO or MDEP enabled", actual: "SPO", fix: "onboard one of them first"},
 		{rule: "SubscriptionInRequestOrganization", scope: "11111",
 			fail:     func(w *world) { w.sub(0).TenantID = "fabrikam" },
-			expected: tenant, actual: "fabrikam", fix: "created within the indicated tenant"},
+			expected: tenant, actual: "another directory", fix: "name a subscription of your own directory (" + tenant + ")"},
 		{rule: "SubscriptionInRequestOrganization", scope: "33333",
 			pass: func(w *world) {
 				w.req.Subscriptions[1] = "33333333"
@@ -212,6 +227,18 @@ func TestRules(t *testing.T) {
 		{rule: "VaultExistsInSubscription", scope: "22222",
 			fail:     func(w *world) { w.req.Vaults[1] = "NoSuchVault" },
 			expected: sub2, actual: "vault NoSuchVault not found", fix: "created within the indicated subscription"},
+		{rule: "VaultExistsInSubscription", scope: "22222",
+			fail: func(w *world) {
+				w.az.subs["44444444"] = &Subscription{ID: "44444444", TenantID: "fabrikam", Kind: "paid", State: "Active", Retention: "Registered"}
+				w.vault(1).SubscriptionID = "44444444"
+			},
+			expected: sub2, actual: "a subscription of another directory", fix: "its key was not checked"},
+		{rule: "VaultInRequestOrganization", scope: "22222",
+			fail:     func(w *world) { w.keys.dirs[w.vault(1).URI] = "fabrikam" },
+			expected: tenant, actual: "another directory", fix: "Use a vault of a subscription of your own directory (" + tenant + ")"},
+		{rule: "VaultInRequestOrganization", scope: "11111",
+			fail:     func(w *world) { delete(w.keys.dirs, w.vault(0).URI) },
+			expected: tenant, actual: "no directory", fix: "its key was not checked"},
 		{rule: "SoftDeleteRetention", scope: "11111",
 			fail:     func(w *world) { w.vault(0).RetentionDays = 7 },
 			expected: "soft delete on, 90 days", actual: "soft delete true, 7 days", fix: "90-day retention"},
@@ -364,4 +391,82 @@ type failingDirectory struct{ *fakeAzure }
 
 func (failingDirectory) ServicePrincipal(context.Context, string, string) error {
 	return errors.New("directory unreachable")
+}
+
+// SPEC T4 in the rules: Fabrikam's subscriptions, vaults and keys are in
+// the service's directory too, and its vaults grant the workload (the same
+// application in every directory). A request of the tenant that names
+// them, in any mix with its own, makes no key call on them, fails, and
+// shows none of Fabrikam's IDs or vault facts.
+func TestOtherDirectoryNotUsed(t *testing.T) {
+	const (
+		fabrikam = "0f0f0f0f-1111-4222-8333-444444444444"
+		fsub1    = "55555555-dddd-4000-8000-000000000005"
+		fsub2    = "66666666-eeee-4000-8000-000000000006"
+	)
+	withFabrikam := func() *world {
+		w := ready()
+		for i, sub := range []string{fsub1, fsub2} {
+			name := fmt.Sprintf("FabrikamAKV0%d", i+1)
+			uri := "https://" + strings.ToLower(name) + ".vault.test"
+			w.az.subs[sub] = &Subscription{ID: sub, TenantID: fabrikam, Kind: "paid", State: "Active", Retention: "Registered"}
+			w.az.vaults[name] = &Vault{Name: name, URI: uri, SubscriptionID: sub, Region: "northeurope", SoftDelete: true, RetentionDays: 90}
+			w.keys.keys[uri+"/keys/key"] = &kms.KeyInfo{URI: uri + "/keys/key/fedcba9876543210fedcba9876543210", Enabled: true,
+				Ops: []string{"wrapKey", "unwrapKey"}, RecoveryLevel: "Recoverable+ProtectedSubscription", Bits: 2048}
+			w.keys.dirs[uri] = fabrikam
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name  string
+		subs  [2]string
+		vault [2]string
+		lie   bool // the service's directory puts Fabrikam's vaults in the tenant's subscriptions
+	}{
+		{"own subscriptions, Fabrikam's vaults", [2]string{sub1, sub2}, [2]string{"FabrikamAKV01", "FabrikamAKV02"}, false},
+		{"Fabrikam's subscriptions and vaults", [2]string{fsub1, fsub2}, [2]string{"FabrikamAKV01", "FabrikamAKV02"}, false},
+		{"one own vault, one of Fabrikam", [2]string{sub1, sub2}, [2]string{"ContosoEXOAKV01", "FabrikamAKV02"}, false},
+		{"Fabrikam's vaults said to be in own subscriptions", [2]string{sub1, sub2}, [2]string{"FabrikamAKV01", "FabrikamAKV02"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := withFabrikam()
+			if tc.lie {
+				w.az.vaults["FabrikamAKV01"].SubscriptionID, w.az.vaults["FabrikamAKV02"].SubscriptionID = sub1, sub2
+			}
+			w.req.Subscriptions, w.req.Vaults, w.req.Keys = tc.subs, tc.vault, [2]string{"ContosoEXOKey1", "key"}
+			rules := w.check()
+			if Passed(rules) {
+				t.Fatalf("passed: %v", rules)
+			}
+			for _, c := range w.keys.calls {
+				if strings.Contains(c, "fabrikam") {
+					t.Errorf("key call on Fabrikam's vault: %s", c)
+				}
+			}
+			own := 0 // the tenant's own vaults in the request: only they have vault facts
+			for _, v := range tc.vault {
+				if strings.HasPrefix(v, "Contoso") {
+					own++
+				}
+			}
+			facts := 0
+			for _, r := range rules {
+				if r.Name == "SoftDeleteRetention" {
+					facts++
+				}
+				shown := r.Actual + " " + r.Details
+				for _, secret := range []string{fabrikam, fsub1, fsub2, "northeurope"} {
+					if strings.Contains(shown, secret) {
+						t.Errorf("rule %s shows %s: actual %q, details %q", r.Name, secret, r.Actual, r.Details)
+					}
+				}
+				if r.Name == "VaultsInDifferentRegions" {
+					t.Errorf("rule %s reported with Fabrikam's vault: %+v", r.Name, r)
+				}
+			}
+			if facts != own {
+				t.Errorf("%d SoftDeleteRetention rules for %d own vaults", facts, own)
+			}
+		})
+	}
 }
