@@ -411,7 +411,7 @@ type Upload struct {
 	Received   int64  // bytes sealed and stored so far
 	Written    int64  // bytes whose chunks may have been sealed (>= Received)
 	State      []byte // the running SHA-256 of what was received, sealed
-	WantSHA256 []byte // the digest the uploader declared, if any
+	WantSHA256 []byte // the digest the uploader declared, sealed under the item key (envelope.Stream.SealNote); nil: none
 	By         string
 	Created    time.Time
 	Updated    time.Time

@@ -340,9 +340,19 @@ func (s *Service) begin(ctx context.Context, t store.ServiceTenant, m store.Mail
 	if err != nil {
 		return store.Upload{}, nil, err
 	}
+	// The declared digest is kept sealed: in the clear, it would tell
+	// anyone with the database whether the tenant holds a known file,
+	// and outlive a purge in its copies.
+	var sealedWant []byte
+	if want != nil {
+		if sealedWant, err = st.SealNote(append([]byte(wantNote), want...)); err != nil {
+			st.Close()
+			return store.Upload{}, nil, err
+		}
+	}
 	now := s.now().UTC()
 	u := store.Upload{Tenant: t.ID, ID: randomID(), Container: m.ID, Item: id, Kind: kind, Version: version, Blob: randomID(),
-		Header: st.Header(), Size: size, WantSHA256: want, By: tenant.Caller(ctx).Subject, Created: now, Updated: now}
+		Header: st.Header(), Size: size, WantSHA256: sealedWant, By: tenant.Caller(ctx).Subject, Created: now, Updated: now}
 	if err := s.st.CreateUpload(ctx, u); errors.Is(err, store.ErrConflict) {
 		st.Close()
 		return u, nil, rule.Conflict(client.RuleUploadNewer, "write it again", "another write of %s %q began at the same moment", spaces[r.Space].item, id)
@@ -351,6 +361,22 @@ func (s *Service) begin(ctx context.Context, t store.ServiceTenant, m store.Mail
 		return u, nil, err
 	}
 	return u, st, nil
+}
+
+// wantNote starts the note an upload's declared digest is sealed in, so
+// that it is never taken for the note of the digest so far.
+const wantNote = "declared sha-256:"
+
+// openWant opens an upload's declared digest (nil: none declared).
+func openWant(st *envelope.Stream, sealed []byte) ([]byte, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	note, err := st.OpenNote(sealed)
+	if err != nil || len(note) != len(wantNote)+sha256.Size || string(note[:len(wantNote)]) != wantNote {
+		return nil, envelope.ErrOpen
+	}
+	return note[len(wantNote):], nil
 }
 
 // behind stores a blob's sealed chunks from a goroutine of its own, so
@@ -440,7 +466,12 @@ func (s *Service) abandon(ctx context.Context, u store.Upload, claim string) {
 func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, u store.Upload, claim string, st *envelope.Stream, size int64, h hash.Hash) (store.Item, error) {
 	sum := envelope.Summary{Size: size}
 	h.Sum(sum.SHA256[:0])
-	if err := checkDigest(u.WantSHA256, sum.SHA256); err != nil {
+	want, err := openWant(st, u.WantSHA256)
+	if err != nil {
+		s.abandon(ctx, u, claim)
+		return store.Item{}, rule.Internal(client.RuleItemIntegrity, "write it again", "upload %s's declared digest does not open", u.ID)
+	}
+	if err := checkDigest(want, sum.SHA256); err != nil {
 		s.abandon(ctx, u, claim)
 		return store.Item{}, err
 	}

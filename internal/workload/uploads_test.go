@@ -80,6 +80,11 @@ func TestUploadNonceGuard(t *testing.T) {
 	if bytes.HasPrefix(u.State, []byte("sha\x03")) {
 		t.Fatal("the running digest is stored in the clear")
 	}
+	// Nor the digest declared: it would say whether the tenant holds a
+	// known file to anyone with the database, after a purge too.
+	if row, err := e.Vault.Store.Upload(ctx, tn.ID, u.ID); err != nil || row.WantSHA256 == nil || bytes.Contains(row.WantSHA256, sum[:]) {
+		t.Fatalf("the declared digest as stored: %x, %v", row.WantSHA256, err)
+	}
 	part1 := content[:2*envelope.ChunkSize]
 	// Cut off after a chunk and a half: chunk 0 is sealed and stored.
 	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, int64(len(part1)), &cutReader{r: bytes.NewReader(part1), n: envelope.ChunkSize * 3 / 2}); err == nil {
