@@ -122,7 +122,24 @@ func New(cfg Config) *Service {
 	if cfg.PurgeApprovals <= 0 {
 		cfg.PurgeApprovals = 1
 	}
-	return &Service{cfg: cfg, st: cfg.Store}
+	s := &Service{cfg: cfg, st: cfg.Store}
+	seen := map[*keyring.Keyring]bool{}
+	for _, w := range cfg.Workloads {
+		if w.Ring == nil || seen[w.Ring] {
+			continue
+		}
+		seen[w.Ring] = true
+		w.Ring.OnRevoke(func(kd keyring.DEP) {
+			// However the keyring saw it (a cache refresh among others),
+			// the revocation is stored and told to the other nodes.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if d, err := s.st.DEPByID(ctx, kd.Tenant, kd.ID); err == nil {
+				s.keepRevocation(ctx, w, d)
+			}
+		})
+	}
+	return s
 }
 
 // Workload returns the workload that reaches DEPs of kind k.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/dep/deptest"
+	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
@@ -31,6 +32,8 @@ func start(t *testing.T) *env {
 	e := deptest.Start(t)
 	return &env{deps: e.DEPs, vault: e.Vault, seed: e.Seed, t: e.Tenant, ctx: e.Ctx}
 }
+
+var keyringService = keyring.Request{Initiator: keyring.Service, Reason: "test"}
 
 // wantRule fails unless err is a domain error of rule id and kind.
 func wantRule(t *testing.T, what string, err error, kind rule.Kind, id string) {
@@ -190,5 +193,39 @@ func TestSetAssignAndOnboarding(t *testing.T) {
 	s2, err := e.deps.ServiceDEP(e.ctx, e.t)
 	if err != nil || s2.ID != s1.ID || s1.Kind != string(dep.ServiceManaged) {
 		t.Fatalf("service-managed DEP %+v then %+v (%v): want one", s1, s2, err)
+	}
+}
+
+// TestRevocationSeenByTheKeyringIsKept: a revocation the keyring sees on
+// its own (a cache refresh, here a fetch of its own) is stored in the
+// DEP's record at once, without a request through the DEP service: a
+// node restarted after it, or another node, still refuses the DEP, and
+// an outage cannot make the availability key serve it (T1).
+func TestRevocationSeenByTheKeyringIsKept(t *testing.T) {
+	e := start(t)
+	d, err := e.deps.Create(e.ctx, e.t, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: e.seed.KeyURIs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range e.seed.Vaults { // the tenant removes the workload's access
+		if err := e.vault.Client.Do(e.ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, kd, err := e.deps.Ring(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Ring.Evict(d.ID)
+	if _, err := w.Ring.DEPKey(e.ctx, kd, keyringService); err == nil {
+		t.Fatal("a fetch with the access removed got the key")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got, err := e.vault.Store.DEPByID(e.ctx, e.t.ID, d.ID)
+		if err == nil && !got.Revoked.IsZero() {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the DEP's record after the keyring saw it revoked: %+v, %v", got, err)
+		}
 	}
 }

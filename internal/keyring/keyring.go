@@ -138,6 +138,8 @@ type Keyring struct {
 	gens    map[string]uint64 // bumped by Evict
 	health  map[string]Health
 	revoked map[string]Revocation // DEPs seen revoked (T1)
+	// onRevoke hears of each DEP this keyring sees revoked (OnRevoke).
+	onRevoke []func(DEP)
 }
 
 type entry struct {

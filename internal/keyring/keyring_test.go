@@ -613,6 +613,8 @@ func TestCache(t *testing.T) {
 
 	t.Run("a refresh refused by the customer drops the key at once", func(t *testing.T) {
 		m := newMatrix(t, cfg)
+		told := make(chan keyring.DEP, 1)
+		m.ring.OnRevoke(func(d keyring.DEP) { told <- d })
 		_, err := m.ring.DEPKey(ctx, m.mailbox, user)
 		must(t, err)
 		m.revoke(0)
@@ -623,6 +625,15 @@ func TestCache(t *testing.T) {
 		_, err = m.ring.DEPKey(ctx, m.mailbox, user) // triggers the refresh
 		must(t, err)
 		m.waitFor("the refused refresh", func() bool { return m.counter("customerkey_keyring_refresh_failures_total", "") == 1 })
+		// The service hears of it, to store it (a restart forgot it).
+		select {
+		case d := <-told:
+			if d.ID != m.mailbox.ID {
+				t.Fatalf("told of %s, want %s", d.ID, m.mailbox.ID)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the revocation a refresh saw was told to no one")
+		}
 		_, err = m.ring.DEPKey(ctx, m.mailbox, user)
 		m.wantRefusal(err, true, "access removed")
 	})

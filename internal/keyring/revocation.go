@@ -77,7 +77,9 @@ func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
 // cached key.
 func (k *Keyring) revoke(d DEP, cause string) {
 	k.mu.Lock()
+	var tell []func(DEP)
 	if !k.revoked[d.ID].Revoked {
+		tell = k.onRevoke
 		since := d.Revoked.Since
 		if !d.Revoked.Revoked {
 			since = k.cfg.Now().UTC()
@@ -91,6 +93,21 @@ func (k *Keyring) revoke(d DEP, cause string) {
 	k.gens[d.ID]++
 	k.mu.Unlock()
 	k.cfg.Metrics.revocations.Inc()
+	for _, f := range tell {
+		go f(d)
+	}
+}
+
+// OnRevoke calls f (in a goroutine of its own) with each DEP this keyring
+// newly sees revoked, however it saw it: a request, the probe, a cache
+// refresh, a signal. The service stores the revocation and tells the
+// other nodes (SPEC T1, S2): a revocation only this keyring knew of was
+// lost with a restart, and the availability key then served the DEP in
+// an outage.
+func (k *Keyring) OnRevoke(f func(DEP)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.onRevoke = append(k.onRevoke, f)
 }
 
 // restore clears d's revocation: a customer key unwrapped its key, in an
