@@ -202,12 +202,23 @@ func (s *Server) streamOut(ctx context.Context, c *workload.Content, in RangeIn)
 		}
 		// The status is sent: a failure now can only cut the body short,
 		// which the client sees against Content-Length (and the digest);
-		// the log says why, with the request's ID (T9).
+		// the log says why, with the request's ID (T9). A stream stopped
+		// because its caller's token or its DEP was revoked meanwhile
+		// (T1, T6: workload's guard) is no failure of the service.
 		if err := c.Copy(hctx.Context(), out, off, n); err != nil && hctx.Context().Err() == nil {
-			log5xx(hctx.Context(), s.cfg.Logger, slog.LevelError, "api: content cut short after its status was sent", "item", c.Item.ID, "offset", off, "length", n, "err", err)
+			if e, ok := rule.As(err); ok && stopped[e.Kind] {
+				logOf(hctx.Context(), s.cfg.Logger).Warn("api: content stream stopped: it may no longer be served", "item", c.Item.ID, "offset", off, "length", n, "rule", e.Rule, "err", err)
+			} else {
+				log5xx(hctx.Context(), s.cfg.Logger, slog.LevelError, "api: content cut short after its status was sent", "item", c.Item.ID, "offset", off, "length", n, "err", err)
+			}
 		}
 	}}, nil
 }
+
+// stopped are the kinds of refusal that stop a stream under way: the
+// caller's token revoked or expired, the DEP revoked or being purged, the
+// container deleted.
+var stopped = map[rule.Kind]bool{rule.KindUnauthenticated: true, rule.KindRefused: true, rule.KindGone: true, rule.KindNotFound: true}
 
 type writerFunc func([]byte) (int, error)
 

@@ -214,7 +214,7 @@ func (s *Service) Key(ctx context.Context, d store.DEP, req keyring.Request) (*e
 	var re *keyring.RevokedError
 	switch {
 	case errors.As(err, &re):
-		return nil, rule.Refused(client.RuleRevoked, "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys; the revocation clears when a customer key unwraps again (ck dep health "+d.Name+")", "%v", err)
+		return nil, revokedRule(d.Name, err)
 	case errors.As(err, &de) && de.Deliberate():
 		return nil, rule.Refused(client.RuleCustomerKeysRefused, "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys (or recover them)", "%v", err)
 	case errors.As(err, &de):
@@ -223,6 +223,44 @@ func (s *Service) Key(ctx context.Context, d store.DEP, req keyring.Request) (*e
 		return nil, rule.Gone(client.RulePurged, "the data of this DEP was purged and cannot be read", "%v", err)
 	}
 	return key, err
+}
+
+// revokedRule is T1's refusal of a revoked DEP's key (name: the DEP's
+// name or GUID).
+func revokedRule(name string, err error) error {
+	return rule.Refused(client.RuleRevoked, "the tenant's key administrators must restore the workload's access to at least one of the DEP's keys; the revocation clears when a customer key unwraps again (ck dep health "+name+")", "%v", err)
+}
+
+// Epoch says where DEP id stands in this node's keyrings: it moves on
+// whenever one of them revokes the DEP or drops its key (the tenant's
+// revocation signal, both customer keys refusing, the DEP disabled,
+// deleted, retired or its purge requested: here, or on another node
+// through its event, SPEC S2). Work that holds a key the DEP gave for
+// long (a stream of content) takes it before it asks for the key, and
+// compares it now and then: in memory, without a store or vault call.
+func (s *Service) Epoch(id string) uint64 {
+	var n uint64
+	for _, w := range s.cfg.Workloads {
+		if w.Ring != nil {
+			n += w.Ring.Generation(id)
+		}
+	}
+	return n
+}
+
+// CheckRevoked refuses DEP id (T1.Revoked) if a keyring of this node
+// holds it revoked now: in memory, for work already under way with the
+// DEP's key (a stream of content), which a revocation must stop too.
+func (s *Service) CheckRevoked(id string) error {
+	for _, w := range s.cfg.Workloads {
+		if w.Ring == nil {
+			continue
+		}
+		if r, ok := w.Ring.Revocation(id); ok && r.Revoked {
+			return revokedRule(id, &keyring.RevokedError{DEP: id, Since: r.Since, Cause: r.Cause})
+		}
+	}
+	return nil
 }
 
 // keepRevocation stores d's revocation state when its keyring saw it

@@ -60,6 +60,13 @@ func (k *Keyring) Revocation(depID string) (r Revocation, ok bool) {
 	return r, ok
 }
 
+// Generation counts how often DEP depID's key left this keyring's cache
+// by a revocation or an eviction (a revocation signal, a refusal, the DEP
+// changed, deleted or purged: never a mere expiry). Work that holds a
+// key the DEP gave for long (a stream of content) compares it now and
+// then, in memory, to learn that something happened to the DEP since.
+func (k *Keyring) Generation(depID string) uint64 { return k.gen(depID) }
+
 // isRevoked reports d's revocation: by its record (stored, so it holds
 // across restarts) or as this keyring saw it. Either is enough: a record
 // not yet updated after a customer key unwrapped again only costs a

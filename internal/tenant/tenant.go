@@ -230,7 +230,26 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (store.APITok
 	if err != nil {
 		return store.APIToken{}, err
 	}
-	t, err := s.lookup(ctx, hash)
+	return s.valid(s.lookup(ctx, hash))
+}
+
+// Recheck asks again whether caller (Caller of a request's context) may
+// still act, as Authenticate would answer for its token now: work that
+// began with the token and goes on for long (a stream of content, up to
+// a day) asks it now and then, so that a token revoked or expired
+// meanwhile stops it too (T6). The token is read as Authenticate reads
+// it: trusted for TokenRecheck, at once again after a revocation event.
+// A caller without a token (the service's own work) passes.
+func (s *Service) Recheck(ctx context.Context, caller store.APIToken) error {
+	if caller.Hash == "" {
+		return nil
+	}
+	_, err := s.valid(s.lookup(ctx, caller.Hash))
+	return err
+}
+
+// valid is the answer for a token as lookup found it.
+func (s *Service) valid(t store.APIToken, err error) (store.APIToken, error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return t, errUnknownToken()

@@ -52,6 +52,7 @@ type Content struct {
 	blobs  blob.Store
 	ref    blob.Ref
 	fail   func(error) error
+	guard  *guard // a user's read: asked between chunks (nil: none)
 }
 
 // Close wipes what Content holds.
@@ -83,6 +84,9 @@ func (c *Content) Copy(ctx context.Context, w io.Writer, off, n int64) error {
 	buf := make([]byte, 0, envelope.ChunkSize)
 	defer clear(buf[:cap(buf)])
 	return c.blobs.Read(ctx, c.ref, first, last+1, func(seq int64, sealed []byte) error {
+		if err := c.guard.check(ctx); err != nil { // still the caller's, and the DEP's (guard.go)
+			return err
+		}
 		pt, err := c.st.OpenChunk(buf[:0], uint64(seq), sealed, seq == lastChunk)
 		if err != nil || int64(len(sealed)) != envelope.SealedSize(c.Size, seq) {
 			return c.fail(fmt.Errorf("chunk %d: %w", seq, envelope.ErrOpen))
@@ -127,7 +131,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if err != nil {
 		return store.Item{}, err
 	}
-	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	ck, g, err := s.keyGuarded(ctx, t, r, m, "write "+sp.item)
 	if err != nil {
 		return store.Item{}, err
 	}
@@ -149,7 +153,9 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	p := s.storeBehind(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
 	w := st.Writer(0, -1, p.put)
 	defer w.Discard() // wipes the plaintext it holds on every path (after Close: nothing)
-	size, err := io.Copy(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), body))
+	// The body is read as it comes, for as long as the writer takes: its
+	// guard stops it if the caller or the DEP is revoked meanwhile.
+	size, err := io.Copy(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), guardedReader{ctx, body, g}))
 	if err == nil {
 		err = w.Close()
 	}
@@ -518,7 +524,7 @@ func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id str
 		return s.openMailboxItem(ctx, t, r, id)
 	}
 	sp := spaces[r.Space]
-	m, ck, err := s.open(ctx, t, r, "read "+sp.item)
+	m, ck, g, err := s.openGuarded(ctx, t, r, "read "+sp.item)
 	if err != nil {
 		return nil, err
 	}
@@ -555,7 +561,7 @@ func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id str
 	if err != nil {
 		return nil, err
 	}
-	c.Item.ID = id
+	c.Item.ID, c.guard = id, g
 	return c, nil
 }
 

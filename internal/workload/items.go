@@ -10,10 +10,8 @@ import (
 	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/envelope"
-	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // Space is the kind of container a Ref names.
@@ -120,12 +118,19 @@ func (s *Service) resolve(ctx context.Context, t store.ServiceTenant, r Ref) (st
 
 // open resolves a container and unwraps its key for a user's request.
 func (s *Service) open(ctx context.Context, t store.ServiceTenant, r Ref, why string) (store.Mailbox, *envelope.Key, error) {
+	m, ck, _, err := s.openGuarded(ctx, t, r, why)
+	return m, ck, err
+}
+
+// openGuarded is open for content that may stream for long: with the
+// guard the stream asks as it goes (guard.go).
+func (s *Service) openGuarded(ctx context.Context, t store.ServiceTenant, r Ref, why string) (store.Mailbox, *envelope.Key, *guard, error) {
 	m, err := s.resolve(ctx, t, r)
 	if err != nil {
-		return m, nil, err
+		return m, nil, nil, err
 	}
-	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
-	return m, ck, err
+	ck, g, err := s.keyGuarded(ctx, t, r, m, why)
+	return m, ck, g, err
 }
 
 // Listed is an item as List lists it: its facts (a site file's ID is the

@@ -3,10 +3,8 @@ package workload
 import (
 	"context"
 
-	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
-	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // openMailboxItem is Open of a mailbox's item: the mailbox and the item
@@ -20,7 +18,7 @@ func (s *Service) openMailboxItem(ctx context.Context, t store.ServiceTenant, r 
 	if m, err = s.ofKind(t, r, m, err); err != nil {
 		return nil, err
 	}
-	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "read " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	ck, g, err := s.keyGuarded(ctx, t, r, m, "read "+sp.item)
 	if err != nil {
 		return nil, err
 	}
@@ -28,5 +26,10 @@ func (s *Service) openMailboxItem(ctx context.Context, t store.ServiceTenant, r 
 	if it.ID == "" {
 		return nil, rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
 	}
-	return s.openContent(ck, t, m, it)
+	c, err := s.openContent(ck, t, m, it)
+	if err != nil {
+		return nil, err
+	}
+	c.guard = g
+	return c, nil
 }

@@ -121,7 +121,7 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	if offset != u.Received {
 		return u, nil, rule.Conflict(client.RuleUploadOffset, "send the part that starts where the upload stands", "upload %s stands at byte %d, not %d", u.ID, u.Received, offset)
 	}
-	m, ck, err := s.open(ctx, t, r, "upload "+spaces[r.Space].item)
+	m, ck, g, err := s.openGuarded(ctx, t, r, "upload "+spaces[r.Space].item)
 	if err != nil {
 		return u, nil, err
 	}
@@ -197,7 +197,8 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	defer w.Discard() // wipes the plaintext it holds on every path (after Close: nothing)
 	// No further than the claim says (its Content-Length), so no chunk
 	// past what the claim recorded as possibly sealed is ever sealed.
-	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, upTo-u.Received))
+	// The guard stops a part if the caller or the DEP is revoked meanwhile.
+	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(guardedReader{ctx, body, g}, upTo-u.Received))
 	if err == nil {
 		if k, _ := io.ReadFull(body, make([]byte, 1)); k > 0 {
 			err = rule.Invalid(client.RuleUploadPart, "send no more than the part's Content-Length, and no more than the size the upload was begun with", "the part runs past its %d bytes", upTo-u.Received)

@@ -89,8 +89,11 @@ type Config struct {
 	Blobs    blob.Store // the sealed chunks of large items
 	DEPs     *dep.Service
 	Licences Licences
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Tokens re-checks the caller of a stream of content (guard.go): a
+	// token revoked meanwhile stops it. Nil: only the DEP is re-checked.
+	Tokens Tokens
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service manages containers and their items.
@@ -99,6 +102,7 @@ type Service struct {
 	blobs blob.Store
 	deps  *dep.Service
 	lic   Licences
+	toks  Tokens
 	now   func() time.Time
 	log   *slog.Logger
 	index indexer
@@ -146,7 +150,7 @@ func (l *itemLocks) lock(name string) (unlock func()) {
 
 // New returns the container service.
 func New(cfg Config) *Service {
-	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, now: cfg.Now, log: cfg.Logger}
+	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, toks: cfg.Tokens, now: cfg.Now, log: cfg.Logger}
 }
 
 var (
