@@ -46,7 +46,7 @@ func (e *RevokedError) Unwrap() error { return e.Err }
 // Revoke is the tenant's revocation signal: the DEP is revoked now and its
 // cached key dropped; a fetch in flight will not put it back.
 func (k *Keyring) Revoke(d DEP, cause string) {
-	k.revoke(d, cause)
+	k.revoke(d, cause, false) // the signal's caller stores it
 	k.Evict(d.ID)
 }
 
@@ -82,11 +82,13 @@ func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
 
 // revoke marks d revoked (keeping the first cause and time) and drops its
 // cached key.
-func (k *Keyring) revoke(d DEP, cause string) {
+func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	k.mu.Lock()
 	var tell []func(DEP)
 	if !k.revoked[d.ID].Revoked {
-		tell = k.onRevoke
+		if seen {
+			tell = k.onRevoke
+		}
 		since := d.Revoked.Since
 		if !d.Revoked.Revoked {
 			since = k.cfg.Now().UTC()
@@ -101,13 +103,14 @@ func (k *Keyring) revoke(d DEP, cause string) {
 	k.mu.Unlock()
 	k.cfg.Metrics.revocations.Inc()
 	for _, f := range tell {
-		go f(d)
+		f(d)
 	}
 }
 
-// OnRevoke calls f (in a goroutine of its own) with each DEP this keyring
-// newly sees revoked, however it saw it: a request, the probe, a cache
-// refresh, a signal. The service stores the revocation and tells the
+// OnRevoke calls f with each DEP this keyring newly sees revoked by its
+// customer keys' refusals, however it asked them (a request, the probe,
+// a cache refresh), before whatever asked goes on; a signal (Revoke) is
+// its caller's to store. The service stores the revocation and tells the
 // other nodes (SPEC T1, S2): a revocation only this keyring knew of was
 // lost with a restart, and the availability key then served the DEP in
 // an outage.

@@ -133,7 +133,7 @@ func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error, gen uint64) {
 
 func (k *Keyring) refusal(d DEP, errs [2]error, hedged bool) error {
 	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
-		k.revoke(d, "both customer keys refused: "+kms.ReasonOf(errs[0]).String()+", "+kms.ReasonOf(errs[1]).String())
+		k.revoke(d, "both customer keys refused: "+kms.ReasonOf(errs[0]).String()+", "+kms.ReasonOf(errs[1]).String(), true)
 	}
 	return &DEPError{DEP: d.ID, Keys: [2]string{d.CustomerKeys[0].KeyID, d.CustomerKeys[1].KeyID}, Errs: errs, Hedged: hedged}
 }
