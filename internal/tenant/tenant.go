@@ -423,6 +423,11 @@ func (s *Service) Create(ctx context.Context, name, id string) (store.ServiceTen
 	if !nameRE.MatchString(name) {
 		return store.ServiceTenant{}, rule.Invalid(client.RuleTenantName, "use 1-64 letters, digits, spaces and . _ & ' -, starting with a letter or digit", "tenant name %q is invalid", given)
 	}
+	// A path names a tenant by name or ID: a name that reads as a GUID
+	// could be another tenant's ID, and either could then answer.
+	if _, err := uuid.Parse(name); err == nil {
+		return store.ServiceTenant{}, rule.Invalid(client.RuleTenantName, "choose a name that is not a GUID (the tenant's ID is given apart: id)", "tenant name %q reads as a tenant ID", given)
+	}
 	gid := strings.ToLower(id)
 	if gid == "" {
 		gid = uuid.NewString()

@@ -57,6 +57,8 @@ func TestTenantsAndTokens(t *testing.T) {
 		{"a tenant admin creates a tenant", admin, "Litware", "", "Authorization.Operator"},
 		{"an empty name", op, " ", "", "Tenant.Name"},
 		{"a name starting with a symbol", op, "-x", "", "Tenant.Name"},
+		{"a name that is another tenant's ID", op, fabrikam.ID, "", "Tenant.Name"},
+		{"a name that reads as a GUID", op, strings.ToUpper(fabrikam.ID), "", "Tenant.Name"},
 		{"an ID that is not a GUID", op, "Litware", "12345", "Tenant.ID"},
 		{"a name taken", op, "Contoso", "", "Tenant.Unique"},
 	} {
