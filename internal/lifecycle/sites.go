@@ -121,8 +121,11 @@ func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo str
 	if err != nil {
 		return store.Job{}, err
 	}
+	// The new DEP is made of the keys as the tenant approved them (in
+	// their normal form), not as this call spells them.
 	target := ""
-	if keys, err := access.ParseKeys(keyURIs[:]); err == nil {
+	keys, err := access.ParseKeys(keyURIs[:])
+	if err == nil {
 		target = access.GeoTarget(keys)
 	}
 	req, err := s.allowed(ctx, t, request, access.Scope{Action: access.RecoverGeo, DEP: geo, Target: target})
@@ -143,7 +146,7 @@ func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo str
 	if err != nil {
 		return store.Job{}, err
 	}
-	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (key-loss recovery)", KeyURIs: keyURIs[:]})
+	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (key-loss recovery)", KeyURIs: keys[:]})
 	if err != nil {
 		return store.Job{}, err
 	}
