@@ -457,6 +457,7 @@ func (s *Service) abandon(ctx context.Context, u store.Upload, claim string) {
 	// (a part sent again took the upload over, and may commit it), the
 	// blob is not this write's to delete.
 	if err := s.st.DeleteUpload(ctx, u.Tenant, u.ID, claim); errors.Is(err, store.ErrNotFound) {
+		s.dropIfGone(ctx, u)
 		return
 	} else if err != nil {
 		s.log.Warn("workload: an abandoned upload was not deleted; the cleanup will", "tenant", u.Tenant, "upload", u.ID, "err", err)
@@ -464,6 +465,17 @@ func (s *Service) abandon(ctx context.Context, u store.Upload, claim string) {
 	}
 	if err := s.blobs.Delete(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob}); err != nil {
 		s.log.Warn("workload: an abandoned upload's chunks were not deleted; its container's deletion will", "tenant", u.Tenant, "upload", u.ID, "err", err)
+	}
+}
+
+// dropIfGone deletes an upload's blob once its row is gone: cancelled,
+// cleaned, or its container deleted or purged while this write stored
+// chunks. Whoever removed the row deleted the blob then; the chunks this
+// write stored after would be no one's. A row still there was taken over
+// by a part sent again, whose blob it is.
+func (s *Service) dropIfGone(ctx context.Context, u store.Upload) {
+	if _, err := s.st.Upload(ctx, u.Tenant, u.ID); errors.Is(err, store.ErrNotFound) {
+		s.dropBlob(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
 	}
 }
 
@@ -500,7 +512,15 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	if errors.Is(err, store.ErrConflict) {
 		s.abandon(ctx, u, claim)
 		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
-	} else if errors.Is(err, store.ErrNotFound) { // cancelled, cleaned, or taken over: its blob is theirs
+	} else if errors.Is(err, store.ErrNotFound) {
+		s.dropIfGone(ctx, u)
+		if _, merr := s.st.Mailbox(ctx, t.ID, m.ID); errors.Is(merr, store.ErrNotFound) && r.Space == Mailboxes {
+			// Its container deleted (or purged) meanwhile: the mark just
+			// made for the search index is no one's either.
+			if err := s.st.DeleteItem(context.WithoutCancel(ctx), t.ID, indexRow(m), pendingRow(u.Item)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.Warn("workload: the index mark of a write to a deleted container stayed", "tenant", t.ID, "container", m.ID, "err", err)
+			}
+		}
 		return store.Item{}, rule.NotFound(client.RuleUploadExists, "start the upload again", "the upload was cancelled or expired before it finished")
 	} else if err != nil {
 		return store.Item{}, err
