@@ -17,6 +17,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 )
@@ -61,6 +62,9 @@ func (k *Key) init() *Key {
 // Bytes returns a copy of the key bytes, for wrapping by a key held
 // elsewhere (a vault). Callers must not log or store them.
 func (k *Key) Bytes() []byte { return append([]byte(nil), k.b[:]...) }
+
+// Equal reports, in constant time, whether k and o are the same key.
+func (k *Key) Equal(o *Key) bool { return subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1 }
 
 // Destroy zeroes the key; it is unusable afterwards.
 func (k *Key) Destroy() {

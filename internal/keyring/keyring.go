@@ -525,7 +525,7 @@ func (k *Keyring) audit(e Event) {
 // Event is one key access or decision, handed to the audit hook (R8).
 type Event struct {
 	Time      time.Time
-	Action    string // wrap, unwrap, availability-key-use, availability-key-create, availability-key-destroy, refresh, alert, evict
+	Action    string // wrap, unwrap, availability-key-use, availability-key-check, availability-key-create, availability-key-destroy, refresh, alert, evict
 	DEP       string
 	Tenant    string
 	KeyURI    string

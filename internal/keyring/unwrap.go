@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -117,7 +118,42 @@ func (k *Keyring) unwrapOne(ctx context.Context, d DEP, i int, req Request) (*en
 	if err != nil {
 		return nil, fmt.Errorf("customer key %s unwrapped something that is not a DEP key: %w", rec.KeyID, err)
 	}
+	if _, revoked := k.isRevoked(d); revoked {
+		if err := k.verify(ctx, d, key, req); err != nil {
+			key.Destroy()
+			return nil, fmt.Errorf("customer key %s: %w", rec.KeyID, err)
+		}
+	}
 	return key, nil
+}
+
+// errNotDEPKey: a vault answered an unwrap with bytes that are not the
+// DEP's key.
+var errNotDEPKey = errors.New("the vault's answer is not the DEP's key: a revocation clears only with the DEP's own key")
+
+// verify checks that what a vault unwrapped for a revoked DEP is the
+// DEP's key, against the DEP key's copy under its availability key,
+// before that unwrap may clear the revocation (T1): whoever answers in a
+// vault's place (the provider, intercepting its own traffic) cannot clear
+// a revocation with other bytes, then block the vaults so that the
+// availability key serves the DEP again. Only a revoked DEP pays it.
+func (k *Keyring) verify(ctx context.Context, d DEP, key *envelope.Key, req Request) error {
+	avk, err := k.ks.get(ctx, d.AvailabilityKeyID)
+	if err != nil {
+		return fmt.Errorf("the unwrapped key could not be checked: %w", err)
+	}
+	defer avk.Destroy()
+	want, err := envelope.UnwrapWithAvailabilityKey(avk, d.ref(), d.Availability)
+	if err != nil {
+		return fmt.Errorf("the unwrapped key could not be checked: %w", err)
+	}
+	defer want.Destroy()
+	k.audit(Event{Action: "availability-key-check", DEP: d.ID, Tenant: d.Tenant, KeyURI: d.AvailabilityKeyID, Initiator: req.Initiator, Reason: "check that a customer key unwrapped the revoked DEP's own key: " + req.Reason})
+	if !key.Equal(want) {
+		k.cfg.Logger.Error("keyring: a vault answered a revoked DEP's unwrap with another key; the revocation stands", "dep", d.ID, "tenant", d.Tenant)
+		return errNotDEPKey
+	}
+	return nil
 }
 
 // noteSuccess records health after a successful unwrap: healthy, or
