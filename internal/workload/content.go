@@ -468,15 +468,25 @@ func (s *Service) abandon(ctx context.Context, u store.Upload, claim string) {
 	}
 }
 
-// dropIfGone deletes an upload's blob once its row is gone: cancelled,
-// cleaned, or its container deleted or purged while this write stored
-// chunks. Whoever removed the row deleted the blob then; the chunks this
-// write stored after would be no one's. A row still there was taken over
-// by a part sent again, whose blob it is.
+// dropIfGone deletes an upload's blob once its row is gone and no item
+// holds the blob: cancelled, cleaned, or its container deleted or purged
+// while this write stored chunks. Whoever removed the row deleted the
+// blob then; the chunks this write stored after would be no one's. A row
+// still there was taken over by a part sent again, whose blob it is; an
+// item holding the blob is that part's commit (the row and the item go
+// in one transaction, so one of the two is always seen).
 func (s *Service) dropIfGone(ctx context.Context, u store.Upload) {
-	if _, err := s.st.Upload(ctx, u.Tenant, u.ID); errors.Is(err, store.ErrNotFound) {
-		s.dropBlob(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
+	if _, err := s.st.Upload(ctx, u.Tenant, u.ID); !errors.Is(err, store.ErrNotFound) {
+		return
 	}
+	id := u.Item
+	if strings.HasPrefix(u.Container, spaces[Sites].prefix) {
+		id = storedID(SiteRef(""), u.Item, u.Version)
+	}
+	if it, err := s.st.Item(ctx, u.Tenant, u.Container, id); err == nil && it.Blob == u.Blob || err != nil && !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	s.dropBlob(ctx, blob.Ref{Tenant: u.Tenant, Container: u.Container, ID: u.Blob})
 }
 
 // commit ends an upload whose size bytes are all sealed and stored: the

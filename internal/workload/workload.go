@@ -386,9 +386,16 @@ func (s *Service) Key(ctx context.Context, t store.ServiceTenant, m store.Mailbo
 	d, err := s.deps.ByID(ctx, t, m.DEP)
 	if err != nil {
 		// A roll may have moved the container and retired its old DEP
-		// since m was read: read it again.
+		// since m was read: read it again. The key is still m's version
+		// (the caller seals or opens with KeyID(m)): the current one's,
+		// or an earlier one kept under it.
 		if m2, err2 := s.st.Mailbox(ctx, t.ID, m.ID); err2 == nil && m2.DEP != m.DEP {
-			return s.Key(ctx, t, m2, req)
+			ck, err := s.Key(ctx, t, m2, req)
+			if err != nil || m2.KeyVersion == m.KeyVersion {
+				return ck, err
+			}
+			defer ck.Destroy()
+			return s.prior(t, m2, ck, KeyID(m))
 		}
 		return nil, err
 	}
@@ -427,19 +434,33 @@ func (s *Service) keyFor(t store.ServiceTenant, m store.Mailbox, ck *envelope.Ke
 	if err != nil || kid == KeyID(m) {
 		return ck, func() {}, nil // not a ciphertext: opening it says so
 	}
+	if v, err := strconv.Atoi(kid[strings.LastIndexByte(kid, '#')+1:]); err == nil && v > m.KeyVersion && strings.HasPrefix(kid, m.ID+"#") {
+		// Sealed after m was read, under a version a move made since.
+		return nil, nil, rule.Conflict(client.RuleMailboxConcurrent, "read it again", "%s moved to another DEP while it was read", m.ID)
+	}
+	prior, err := s.prior(t, m, ck, kid)
+	if err != nil {
+		return nil, nil, err
+	}
+	return prior, prior.Destroy, nil
+}
+
+// prior unwraps the earlier version kid of m's key with ck, m's current
+// key (a new key the caller destroys).
+func (s *Service) prior(t store.ServiceTenant, m store.Mailbox, ck *envelope.Key, kid string) (*envelope.Key, error) {
 	priors, err := envelope.ParsePriorKeys(m.PriorKeys)
 	if err != nil {
-		return nil, nil, s.integrity(t, m, err)
+		return nil, s.integrity(t, m, err)
 	}
 	r, ok := priors[kid]
 	if !ok {
-		return nil, nil, s.integrity(t, m, fmt.Errorf("no key %s among its versions (current %s)", kid, KeyID(m)))
+		return nil, s.integrity(t, m, fmt.Errorf("no key %s among its versions (current %s)", kid, KeyID(m)))
 	}
 	prior, err := envelope.UnwrapPrior(ck, envelope.Prior{Tenant: t.ID, Current: KeyID(m), ID: kid}, r)
 	if err != nil {
-		return nil, nil, s.integrity(t, m, err)
+		return nil, s.integrity(t, m, err)
 	}
-	return prior, prior.Destroy, nil
+	return prior, nil
 }
 
 // Rewrap moves a container to another DEP: its key is unwrapped with the
