@@ -268,11 +268,21 @@ func (s *Service) CheckRevoked(id string) error {
 // the tenant signalled it, cleared when a customer key unwrapped again.
 func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	r, ok := w.Ring.Revocation(d.ID)
-	stored := !d.Revoked.IsZero()
 	// Clear only on an unwrap after the stored revocation, never on an
 	// older one.
-	if !ok || r.Revoked == stored || (!r.Revoked && !r.Since.After(d.Revoked)) {
+	changed := func(d store.DEP) bool {
+		return ok && r.Revoked != !d.Revoked.IsZero() && (r.Revoked || r.Since.After(d.Revoked))
+	}
+	if !changed(d) {
 		return
+	}
+	// d may be older than the record (the keyring's OnRevoke stored it
+	// meanwhile): the record as it is now decides, so that one change is
+	// stored and told once.
+	if fresh, err := s.st.DEPByID(ctx, d.Tenant, d.ID); err == nil {
+		if d = fresh; !changed(d) {
+			return
+		}
 	}
 	at, cause := r.Since, r.Cause
 	if !r.Revoked {
