@@ -155,6 +155,7 @@ const (
 	RuleUploadBusy      = "Upload.Busy"   // another part is being written
 	RuleUploadPart      = "Upload.Part"   // parts cover whole chunks, and a retry gives the same bytes
 	RuleUploadNewer     = "Upload.Newer"  // a newer version was written meanwhile
+	RuleUploadMoved     = "Upload.Moved"  // the container moved to another DEP since the upload began
 
 	// Jobs.
 	RuleJobBusy         = "Job.Busy"

@@ -248,6 +248,11 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 		if err := pace.Wait(ctx); err != nil {
 			return err
 		}
+		// The old DEP's key was taken once, for a job that may run long at
+		// a bounded rate: a revocation meanwhile stops it (T1, T2).
+		if err := s.deps.CheckRevoked(from.ID); err != nil {
+			return err
+		}
 		if err := s.boxes.Move(ctx, t, m, from, ok, to, nk); err != nil && !rule.Is(err, rule.KindConflict) {
 			return err
 		}

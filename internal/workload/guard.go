@@ -85,36 +85,56 @@ func (g *guard) check(ctx context.Context) error {
 
 func (g *guard) recheck(ctx context.Context) error {
 	if g.s.toks != nil {
-		if err := g.s.toks.Recheck(ctx, g.caller); err != nil {
+		if err := g.s.toks.Recheck(ctx, g.caller); stops(err) {
 			return err
+		} else if err != nil {
+			g.s.log.Warn("workload: a stream's token could not be checked again; asked again in a second", "tenant", g.t.ID, "token", g.caller.ID, "err", err)
 		}
 	}
-	if err := g.s.deps.CheckRevoked(g.m.DEP); err != nil {
-		return err
-	}
-	if g.s.deps.Epoch(g.m.DEP) == g.epoch {
+	// A revoked DEP, or a key dropped since: the container (a roll may
+	// have moved it off that DEP) and its key again, as a new request
+	// would have them.
+	if g.s.deps.CheckRevoked(g.m.DEP) == nil && g.s.deps.Epoch(g.m.DEP) == g.epoch {
 		return nil
 	}
-	// The DEP's key left a keyring since: the container (a roll may have
-	// moved it) and its key again, as a new request would have them.
 	m, err := g.s.st.Mailbox(ctx, g.t.ID, g.m.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		sp := spaces[g.r.Space]
 		return rule.NotFound(sp.existsRule, sp.listFix, "%s %s was deleted while its content was streamed", sp.container, g.r.Name)
 	} else if err != nil {
-		return err
+		g.s.log.Warn("workload: a stream's container could not be read again; asked again in a second", "tenant", g.t.ID, "container", g.m.ID, "err", err)
+		return nil
 	}
 	epoch := g.s.deps.Epoch(m.DEP)
 	if err := g.s.deps.CheckRevoked(m.DEP); err != nil {
 		return err
 	}
 	ck, err := g.s.Key(ctx, g.t, m, keyring.Request{Initiator: keyring.User, Reason: g.why + " in " + m.ID + " by " + g.caller.Subject + " (still streaming)"})
-	if err != nil {
+	if stops(err) {
 		return err
+	} else if err != nil { // the vaults not answering: an outage does not stop what the key already opened
+		g.s.log.Warn("workload: a stream's key could not be asked for again; asked again in a second", "tenant", g.t.ID, "container", m.ID, "err", err)
+		return nil
 	}
 	ck.Destroy()
 	g.m, g.epoch = m, epoch
 	return nil
+}
+
+// stops says whether err refuses what a stream does (a token revoked or
+// expired, a DEP revoked, refused, gone or deleted), as opposed to a part
+// of the service or a vault not answering for a moment, which the next
+// check asks again.
+func stops(err error) bool {
+	e, ok := rule.As(err)
+	if !ok {
+		return false
+	}
+	switch e.Kind {
+	case rule.KindUnauthenticated, rule.KindRefused, rule.KindNotFound, rule.KindGone:
+		return true
+	}
+	return false
 }
 
 // guardedReader is a write's body: before each read, its guard is asked.

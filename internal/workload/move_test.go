@@ -1,6 +1,7 @@
 package workload_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -8,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
 )
@@ -76,5 +79,56 @@ func TestWriteRacingAMoveReads(t *testing.T) {
 		if b, err := get(ctx, boxes0, tn, r, id, 0); err != nil || string(b) != want {
 			t.Errorf("item %s after the move: %q, %v", id, b, err)
 		}
+	}
+}
+
+// TestUploadAcrossAMove: an upload begun before its container moved to
+// another DEP is under the earlier key version, which a copy of the
+// database from before the move opens with a key the service still
+// holds: its next part is refused (Upload.Moved) and the upload
+// cancelled, so nothing more is sealed under that version (T8); a new
+// upload goes through.
+func TestUploadAcrossAMove(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	var d2 store.DEP
+	for _, name := range []string{"DEP-1", "DEP-2"} {
+		d, err := e.DEPs.Create(ctx, tn, dep.Spec{Kind: dep.Mailbox, Name: name, KeyURIs: e.Seed.KeyURIs[:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2 = d
+	}
+	if _, err := boxes.CreateMailbox(ctx, tn, "alice@contoso.com", "", "DEP-1"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.MailboxRef("alice@contoso.com")
+	content := bytes.Repeat([]byte("attachment "), 3*envelope.ChunkSize/10)
+	u, err := boxes.BeginUpload(ctx, tn, r, "deck", "", int64(len(content)), workload.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := boxes.Mailbox(ctx, tn, "alice@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := boxes.Rewrap(ctx, tn, m, d2, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, -1, bytes.NewReader(content)); !isRule(err, client.RuleUploadMoved) {
+		t.Fatalf("a part after the move: %v, want %s", err, client.RuleUploadMoved)
+	}
+	if _, err := boxes.Upload(ctx, tn, r, u.ID); !isRule(err, client.RuleUploadExists) {
+		t.Fatalf("the upload after the refused part: %v, want it cancelled", err)
+	}
+	u, err = boxes.BeginUpload(ctx, tn, r, "deck", "", int64(len(content)), workload.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, it, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, -1, bytes.NewReader(content)); err != nil || it == nil {
+		t.Fatalf("the upload begun again: %v", err)
+	}
+	if got, err := get(ctx, boxes, tn, r, "deck", 0); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("read back: %d bytes, %v", len(got), err)
 	}
 }

@@ -545,7 +545,16 @@ func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 		x.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
+		// The mailbox as it is now: a move since the write that asked
+		// gave it another key version, which the index must be under.
+		m, err := s.st.Mailbox(ctx, t.ID, m.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return // deleted meanwhile, with its index
+		}
+		if err == nil {
+			_, _, err = s.catchUpIndex(ctx, t, m, false)
+		}
+		if err != nil {
 			s.log.Warn("workload: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
 		}
 	})

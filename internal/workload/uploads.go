@@ -126,14 +126,18 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 		return u, nil, err
 	}
 	defer ck.Destroy()
-	// An upload begun before its container moved goes on under the key
-	// version it began with.
-	uk, done, err := s.keyFor(t, m, ck, u.Header)
-	if err != nil {
-		return u, nil, err
+	// An upload begun before its container moved to another DEP is under
+	// the key version it began with, which a copy of the database from
+	// before the move opens with a key the service still holds: no more
+	// of it is sealed so (T8). It is cancelled; the client begins again.
+	if kid, err := envelope.KeyIDOf(u.Header); err == nil && kid != KeyID(m) {
+		if err := s.CancelUpload(ctx, t, r, u.ID); err != nil {
+			s.log.Warn("workload: an upload begun before its container moved was not cancelled; the cleanup will", "tenant", t.ID, "upload", u.ID, "err", err)
+		}
+		sp := spaces[r.Space]
+		return u, nil, rule.Conflict(client.RuleUploadMoved, "begin the upload again: the "+sp.container+" moved to another DEP (a roll or a re-assignment) since it began", "upload %s was begun under the %s's earlier key; it is cancelled", u.ID, sp.container)
 	}
-	defer done()
-	st, err := envelope.OpenStream(uk, envelope.Item{Tenant: t.ID, Container: m.ID, ID: storedID(r, u.Item, u.Version), Version: u.Version}, u.Header)
+	st, err := envelope.OpenStream(ck, envelope.Item{Tenant: t.ID, Container: m.ID, ID: storedID(r, u.Item, u.Version), Version: u.Version}, u.Header)
 	if err != nil {
 		return u, nil, rule.Internal(client.RuleItemIntegrity, "cancel the upload and start again", "upload %s does not open: %v", u.ID, err)
 	}
