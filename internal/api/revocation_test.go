@@ -506,3 +506,61 @@ func TestRevocationWithoutSignal(t *testing.T) {
 		t.Fatalf("the revocation is not stored: %+v", d)
 	}
 }
+
+// TestRevocationStopsAMoveUnderWay: the operator's rollback of a
+// multi-workload DEP, at a bounded rate, took the DEP's key from a
+// customer key once, when it began; the tenant's revocation meanwhile
+// stops it, and the containers not yet moved stay on the revoked DEP
+// (T1, T2).
+func TestRevocationStopsAMoveUnderWay(t *testing.T) {
+	const containers = 8
+	e := startDEPsOn(t, envOptions{rewrapRate: 4}) // 8 moves: at least 1.75 s
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	cso := tok["token"].(string)
+	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("MDEP-1: %d %v", st, body)
+	}
+	if st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
+		t.Fatalf("assign: %d %v", st, body)
+	}
+	for i := range containers {
+		if st, body := e.raw(cso, "PUT", fmt.Sprintf("%s/records/app-%d/r1", T, i), []byte(secret)); st != 200 {
+			t.Fatalf("record: %d %s", st, body)
+		}
+	}
+	mdep1 := e.depID("mdep", "MDEP-1")
+	ask := `{"request":"` + e.grant(`{"action":"rollback","dep":"MDEP-1","reason":"incident 4713"}`) + `"}`
+	st, _, body := e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/rollback", ask)
+	if st != 202 {
+		t.Fatalf("rollback: %d %v", st, body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) { // the first has moved
+		if on, _ := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); len(on) < containers {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal("the rollback moved nothing")
+		}
+	}
+	for _, kc := range e.seed.Keys { // the tenant disables MDEP-1's keys and signals it
+		if _, err := kc.UpdateKey(ctx, "key", "", azDisabled(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/revocation", ""); st != 200 || body["revoked"] == nil {
+		t.Fatalf("revocation: %d %v", st, body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, j := e.call(e.operator, "GET", T+"/jobs/"+body["id"].(string), "")
+		if strings.Contains(fmt.Sprint(j["error"]), "revoked") {
+			break
+		}
+		if j["state"] == "succeeded" || time.Now().After(deadline) {
+			t.Fatalf("the rollback went on after the revocation: %v", j)
+		}
+	}
+	if left, err := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); err != nil || len(left) == 0 {
+		t.Fatalf("containers left on the revoked MDEP-1: %d, %v; want the ones not yet moved", len(left), err)
+	}
+}

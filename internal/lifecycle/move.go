@@ -57,7 +57,11 @@ func (s *Service) reassociateMDEP(ctx context.Context, x *jobs.Run) error {
 		if len(todo) == 0 {
 			return x.Progress(ctx, x.Total, x.Total)
 		}
+		pace := s.pacer()
 		for i, m := range todo {
+			if err := pace.Wait(ctx); err != nil {
+				return err
+			}
 			if _, err := s.boxes.Box(ctx, t, strings.TrimPrefix(m.ID, "workload:")); err != nil {
 				return err
 			}
