@@ -46,6 +46,9 @@ type PriorKeys map[string]Record
 const (
 	priorMagic   = "ckp"
 	priorVersion = 1
+	// MaxPriorKeys is how many earlier versions the encoding holds (its
+	// count is 16 bits): a container moved this often moves no more.
+	MaxPriorKeys = 1<<16 - 1
 )
 
 // Marshal encodes the keys, by ID; none is nil.

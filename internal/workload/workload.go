@@ -522,6 +522,9 @@ func (s *Service) rewrapKey(ctx context.Context, t store.ServiceTenant, m store.
 	if err != nil {
 		return s.integrity(t, m, err)
 	}
+	if len(priors) >= envelope.MaxPriorKeys {
+		return rule.Conflict(client.RuleMailboxConcurrent, "the operator should read the service log", "%s has moved %d times: no more key versions can be kept", m.ID, len(priors))
+	}
 	moved := envelope.PriorKeys{}
 	for id, r := range priors {
 		old, err := envelope.UnwrapPrior(ck, envelope.Prior{Tenant: t.ID, Current: KeyID(m), ID: id}, r)
