@@ -252,10 +252,14 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 		if err := pace.Wait(ctx); err != nil {
 			return err
 		}
-		// The old DEP's key was taken once, for a job that may run long at
-		// a bounded rate: a revocation meanwhile stops it (T1, T2).
-		if err := s.deps.CheckRevoked(from.ID); err != nil {
-			return err
+		// The old DEP's key was taken from a customer key once, for a job
+		// that may run long at a bounded rate: a revocation meanwhile
+		// stops it (T1, T2). A recovery's key is the lost DEP's
+		// availability key, which its lost keys' refusals do not stop.
+		if !owned {
+			if err := s.deps.CheckRevoked(from.ID); err != nil {
+				return err
+			}
 		}
 		if err := s.boxes.Move(ctx, t, m, from, ok, to, nk); err != nil && !rule.Is(err, rule.KindConflict) {
 			return err

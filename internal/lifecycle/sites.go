@@ -250,10 +250,14 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 		if err := pace.Wait(ctx); err != nil {
 			return err
 		}
-		// Old DEPs' keys are taken once, for a job that may run long at a
-		// bounded rate: a revocation of one meanwhile stops it (T1, T2).
-		if err := s.deps.CheckRevoked(m.DEP); err != nil {
-			return err
+		// Old DEPs' keys are taken from customer keys once, for a job
+		// that may run long at a bounded rate: a revocation of one
+		// meanwhile stops it (T1, T2). A recovery's keys are the lost
+		// DEPs' availability keys, which lost keys' refusals do not stop.
+		if a.Recover == "" {
+			if err := s.deps.CheckRevoked(m.DEP); err != nil {
+				return err
+			}
 		}
 		from, err := s.deps.ByID(ctx, t, m.DEP)
 		if err != nil {
