@@ -659,7 +659,8 @@ type Events interface {
 	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
 	// LastEventSeq is the highest Seq recorded (0 if none).
 	LastEventSeq(ctx context.Context) (int64, error)
-	// PruneEvents deletes events recorded before t.
+	// PruneEvents deletes events recorded before t (by when they were
+	// recorded, not by their At).
 	PruneEvents(ctx context.Context, before time.Time) error
 }
 

@@ -28,8 +28,8 @@ func (s *DB) AppendEvent(ctx context.Context, e store.Event) (int64, error) {
 				return err
 			}
 		}
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO svc_events (kind, tenant, ref, detail, node, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`),
-			e.Kind, e.Tenant, e.Ref, e.Detail, e.Node, ms(e.At)).Scan(&seq)
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO svc_events (kind, tenant, ref, detail, node, at, recorded) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`),
+			e.Kind, e.Tenant, e.Ref, e.Detail, e.Node, ms(e.At), ms(time.Now())).Scan(&seq)
 		if err != nil {
 			return err
 		}
@@ -72,8 +72,9 @@ func (s *DB) LastEventSeq(ctx context.Context) (int64, error) {
 	return seq.Int64, err
 }
 
-// PruneEvents deletes events recorded before t.
+// PruneEvents deletes events recorded before t (whenever what they tell
+// happened).
 func (s *DB) PruneEvents(ctx context.Context, before time.Time) error {
-	_, err := s.exec(ctx, `DELETE FROM svc_events WHERE at < ?`, ms(before))
+	_, err := s.exec(ctx, `DELETE FROM svc_events WHERE recorded < ?`, ms(before))
 	return err
 }
