@@ -547,12 +547,12 @@ func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 		defer cancel()
 		// The mailbox as it is now: a move since the write that asked
 		// gave it another key version, which the index must be under.
-		m, err := s.st.Mailbox(ctx, t.ID, m.ID)
+		now, err := s.st.Mailbox(ctx, t.ID, m.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return // deleted meanwhile, with its index
 		}
 		if err == nil {
-			_, _, err = s.catchUpIndex(ctx, t, m, false)
+			_, _, err = s.catchUpIndex(ctx, t, now, false)
 		}
 		if err != nil {
 			s.log.Warn("workload: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
