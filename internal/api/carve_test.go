@@ -122,21 +122,7 @@ func carve(t *testing.T, opts vaulttest.Options, rotate bool) {
 	before := e.copyDatabase(t, "before")
 
 	// The purge: access removed, requested, approved, run.
-	e.grantWorkload("get")
-	officer := e.registerOfficer("cso@contoso.com")
-	must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"carve","permanentDataPurgeContact":"cso@contoso.com"}`, 200)
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", officer); st != 200 {
-		t.Fatalf("approve: %d %v", st, body)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if p := must(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); p["state"] == "Purged" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("purge not done")
-		}
-	}
+	e.purgeDEP("DEP-1")
 	after := e.copyDatabase(t, "after")
 	if ids, err := blobs.List(ctx, e.seed.Tenant, "alice@contoso.com"); err != nil || len(ids) != 0 {
 		t.Fatalf("blobs of the purged mailbox left: %v %v", ids, err)

@@ -105,20 +105,7 @@ func TestPurgeShredsWhatAMoveBrought(t *testing.T) {
 
 			// The purge of DEP-1: its keys refuse the workload (both DEPs
 			// use the same keys here), the officer approves.
-			e.grantWorkload("get")
-			officer := e.registerOfficer("cso@contoso.com")
-			must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`, 200)
-			_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-			if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", officer); st != 200 {
-				t.Fatalf("approve: %d %v", st, body)
-			}
-			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				if p := must(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); p["state"] == "Purged" {
-					break
-				} else if time.Now().After(deadline) {
-					t.Fatalf("purge: %v", p)
-				}
-			}
+			e.purgeDEP("DEP-1")
 
 			// The attacker: the earlier DEP's key, as the service still
 			// holds it, opens the mailbox key of the earlier copy...

@@ -238,3 +238,28 @@ func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
 	st, ct, body := e.approve(admin, "DEP-1", "cso@contoso.com", priv)
 	e.wantProblem(403, "T7.KeyDuringPurge", st, ct, body)
 }
+
+// purgeDEP runs a mailbox DEP's purge to its end, as a tenant would: the
+// workload's access to the keys removed (both vaults), the purge asked,
+// approved by the officer cso@contoso.com, and waited for until Purged.
+func (e *depEnv) purgeDEP(dep string) {
+	e.t.Helper()
+	const T = "/v1/tenants/Contoso"
+	e.grantWorkload("get")
+	officer := e.registerOfficer("cso@contoso.com")
+	if st, _, b := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/"+dep, `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`); st != 200 {
+		e.t.Fatalf("purge request on %s: %d %v", dep, st, b)
+	}
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	if st, _, body := e.approve(tok["token"].(string), dep, "cso@contoso.com", officer); st != 200 {
+		e.t.Fatalf("approve the purge of %s: %d %v", dep, st, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, _, p := e.call(e.admin, "GET", T+"/dataEncryptionPolicies/"+dep+"/purge", "")
+		if p["state"] == "Purged" {
+			return
+		} else if time.Now().After(deadline) {
+			e.t.Fatalf("the purge of %s: %v", dep, p)
+		}
+	}
+}

@@ -66,21 +66,7 @@ func TestWriteThroughPurgeLeavesNothing(t *testing.T) {
 		}
 	}
 	// Revoke, request, approve, purge, while the PUT streams.
-	e.grantWorkload("get")
-	officer := e.registerOfficer("cso@contoso.com")
-	must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leave","permanentDataPurgeContact":"cso@contoso.com"}`, 200)
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", officer); st != 200 {
-		t.Fatalf("approve: %d %v", st, body)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if p := must(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1/purge", "", 200); p["state"] == "Purged" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("purge not done")
-		}
-	}
+	e.purgeDEP("DEP-1")
 	for range 3 { // the write goes on after the purge
 		if _, err := pw.Write(part); err != nil {
 			break // the service stopped reading: the write is refused
