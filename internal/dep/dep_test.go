@@ -207,11 +207,7 @@ func TestRevocationSeenByTheKeyringIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range e.seed.Vaults { // the tenant removes the workload's access
-		if err := e.vault.Client.Do(e.ctx, "PUT", "/vaults/"+v.Name+"/accessPolicies/"+e.seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	removeUnwrap(t, e.vault, e.seed) // the tenant removes the workload's access
 	w, kd, err := e.deps.Ring(d)
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +222,17 @@ func TestRevocationSeenByTheKeyringIsKept(t *testing.T) {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the DEP's record after the keyring saw it revoked: %+v, %v", got, err)
+		}
+	}
+}
+
+// removeUnwrap leaves the workload only "get" on the seed's keys, in both
+// vaults: both customer keys refuse to wrap and unwrap.
+func removeUnwrap(t *testing.T, v *vaulttest.Env, seed vaulttest.Seed) {
+	t.Helper()
+	for _, vault := range seed.Vaults {
+		if err := v.Client.Do(context.Background(), "PUT", "/vaults/"+vault.Name+"/accessPolicies/"+seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
@@ -32,7 +33,15 @@ type Env struct {
 
 // Start starts a DEP service whose three workloads reach the keys as the
 // Exchange Online principal (the seed tenant grants only that one).
-func Start(t testing.TB) *Env {
+func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
+
+// Options change what Start starts.
+type Options struct {
+	Events events.Bus // what the DEP service tells other nodes (nil: none)
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
 	v := vaulttest.Start(t, vaulttest.Options{})
 	seed, err := v.SeedTenant()
@@ -50,7 +59,7 @@ func Start(t testing.TB) *Env {
 	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})
 	w := dep.Workload{App: dep.ExchangeApp, KMS: c, Ring: ring}
 	deps := dep.New(dep.Config{Store: v.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: w, dep.MDEP: w, dep.Site: w},
-		Azure: onboarding.VaultDirectory{C: v.Client}, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+		Azure: onboarding.VaultDirectory{C: v.Client}, Events: opts.Events, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 	tn := store.ServiceTenant{ID: seed.Tenant, Name: "Contoso", Created: time.Now()}
 	if err := v.Store.CreateServiceTenant(context.Background(), tn); err != nil {
 		t.Fatal(err)
