@@ -406,14 +406,7 @@ func TestRevokedMDEPStays(t *testing.T) {
 	e := startDEPs(t)
 	ctx := context.Background()
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	cso := tok["token"].(string)
-	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
-		t.Fatalf("MDEP-1: %d %v", st, body)
-	}
-	if st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
-		t.Fatalf("assign: %d %v", st, body)
-	}
+	cso := e.onMDEP1()
 	const rec = T + "/records/teams/chat-1"
 	if st, body := e.raw(cso, "PUT", rec, []byte(secret)); st != 200 {
 		t.Fatalf("record: %d %s", st, body)
@@ -428,15 +421,7 @@ func TestRevokedMDEPStays(t *testing.T) {
 	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-2","azureKeyIDs":[%q,%q]}`, uris[0], uris[1])); st != 201 {
 		t.Fatalf("MDEP-2: %d %v", st, body)
 	}
-	// The tenant disables MDEP-1's keys and signals it.
-	for _, kc := range e.seed.Keys {
-		if _, err := kc.UpdateKey(ctx, "key", "", azDisabled(), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/revocation", ""); st != 200 || body["revoked"] == nil {
-		t.Fatalf("revocation: %d %v", st, body)
-	}
+	e.revokeMDEP1(cso) // the tenant disables its keys and signals it
 	before := e.availabilityUses()
 	mdep1 := e.depID("mdep", "MDEP-1")
 	st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-2"}`)
@@ -517,14 +502,7 @@ func TestRevocationStopsAMoveUnderWay(t *testing.T) {
 	e := startDEPsOn(t, envOptions{rewrapRate: 4}) // 8 moves: at least 1.75 s
 	ctx := context.Background()
 	const T = "/v1/tenants/Contoso"
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	cso := tok["token"].(string)
-	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
-		t.Fatalf("MDEP-1: %d %v", st, body)
-	}
-	if st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
-		t.Fatalf("assign: %d %v", st, body)
-	}
+	cso := e.onMDEP1()
 	for i := range containers {
 		if st, body := e.raw(cso, "PUT", fmt.Sprintf("%s/records/app-%d/r1", T, i), []byte(secret)); st != 200 {
 			t.Fatalf("record: %d %s", st, body)
@@ -543,14 +521,7 @@ func TestRevocationStopsAMoveUnderWay(t *testing.T) {
 			t.Fatal("the rollback moved nothing")
 		}
 	}
-	for _, kc := range e.seed.Keys { // the tenant disables MDEP-1's keys and signals it
-		if _, err := kc.UpdateKey(ctx, "key", "", azDisabled(), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/revocation", ""); st != 200 || body["revoked"] == nil {
-		t.Fatalf("revocation: %d %v", st, body)
-	}
+	e.revokeMDEP1(cso) // the tenant disables its keys and signals it
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		_, _, j := e.call(e.operator, "GET", T+"/jobs/"+body["id"].(string), "")
 		if strings.Contains(fmt.Sprint(j["error"]), "revoked") {
@@ -562,5 +533,35 @@ func TestRevocationStopsAMoveUnderWay(t *testing.T) {
 	}
 	if left, err := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); err != nil || len(left) == 0 {
 		t.Fatalf("containers left on the revoked MDEP-1: %d, %v; want the ones not yet moved", len(left), err)
+	}
+}
+
+// onMDEP1 makes MDEP-1 (on the seed's keys) the tenant's multi-workload
+// DEP, and returns a compliance admin's token.
+func (e *depEnv) onMDEP1() string {
+	e.t.Helper()
+	const T = "/v1/tenants/Contoso"
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	cso := tok["token"].(string)
+	if st, _, body := e.call(cso, "POST", T+"/m365DataAtRestEncryptionPolicies", fmt.Sprintf(`{"name":"MDEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		e.t.Fatalf("MDEP-1: %d %v", st, body)
+	}
+	if st, _, body := e.call(cso, "PUT", T+"/m365DataAtRestEncryptionPolicyAssignment", `{"dataEncryptionPolicy":"MDEP-1"}`); st != 200 {
+		e.t.Fatalf("assign MDEP-1: %d %v", st, body)
+	}
+	return cso
+}
+
+// revokeMDEP1 is the tenant disabling MDEP-1's keys (the seed's "key")
+// and sending the revocation signal.
+func (e *depEnv) revokeMDEP1(token string) {
+	e.t.Helper()
+	for _, kc := range e.seed.Keys {
+		if _, err := kc.UpdateKey(context.Background(), "key", "", azDisabled(), nil); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if st, _, body := e.call(token, "POST", "/v1/tenants/Contoso/m365DataAtRestEncryptionPolicies/MDEP-1/revocation", ""); st != 200 || body["revoked"] == nil {
+		e.t.Fatalf("revocation: %d %v", st, body)
 	}
 }
