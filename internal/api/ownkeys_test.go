@@ -19,20 +19,13 @@ import (
 func TestDEPOwnKeysAcrossTenants(t *testing.T) {
 	e := startDEPs(t)
 	ctx := context.Background()
-	nw, err := e.vault.SeedTenantNamed("Northwind")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _, body := e.call(e.operator, "POST", "/v1/tenants", fmt.Sprintf(`{"name":"Northwind","id":%q}`, nw.Tenant)); st != 201 {
-		t.Fatalf("tenant: %d %v", st, body)
-	}
+	nw := e.northwind()
 	for _, sc := range []string{"EXO", "MDEP", "SPO"} {
 		if err := e.st.SetOnboarded(ctx, store.Onboarding{Tenant: nw.Tenant, Scenario: sc, RequestID: "test", Officers: []string{"cso@northwind.com"}, Enabled: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, _, tok := e.call(e.operator, "POST", "/v1/tenants/Northwind/tokens", `{"subject":"admin@northwind.com","role":"global-admin"}`)
-	admin := tok["token"].(string)
+	admin := e.northwindAdmin()
 	version := func(s vaulttest.Seed, i int) string {
 		k, err := s.Keys[i].GetKey(ctx, "key", "", nil)
 		if err != nil {
@@ -163,18 +156,11 @@ func TestDEPKnownHostsAndLookAlikeFailures(t *testing.T) {
 func TestOnboardingOwnVaultsAcrossTenants(t *testing.T) {
 	e := startDEPs(t)
 	ctx := context.Background()
-	nw, err := e.vault.SeedTenantNamed("Northwind")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _, body := e.call(e.operator, "POST", "/v1/tenants", fmt.Sprintf(`{"name":"Northwind","id":%q}`, nw.Tenant)); st != 201 {
-		t.Fatalf("tenant: %d %v", st, body)
-	}
+	nw := e.northwind()
 	if st, _, body := e.call(e.operator, "PUT", "/v1/tenants/Northwind/plans", `{"plans":["E5"]}`); st != 200 {
 		t.Fatalf("plans: %d %v", st, body)
 	}
-	_, _, tok := e.call(e.operator, "POST", "/v1/tenants/Northwind/tokens", `{"subject":"admin@northwind.com","role":"global-admin"}`)
-	admin := tok["token"].(string)
+	admin := e.northwindAdmin()
 	// Northwind's subscriptions have the retention period registered, as
 	// Prepare would do.
 	for _, v := range nw.Vaults {
@@ -271,4 +257,26 @@ func (e *depEnv) unwraps() int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// northwind makes a second tenant, Northwind, with its own directory and
+// vaults (the same workload application registered in it), in the
+// service too.
+func (e *depEnv) northwind() vaulttest.Seed {
+	e.t.Helper()
+	nw, err := e.vault.SeedTenantNamed("Northwind")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if st, _, body := e.call(e.operator, "POST", "/v1/tenants", fmt.Sprintf(`{"name":"Northwind","id":%q}`, nw.Tenant)); st != 201 {
+		e.t.Fatalf("tenant Northwind: %d %v", st, body)
+	}
+	return nw
+}
+
+// northwindAdmin is a token of Northwind's global admin.
+func (e *depEnv) northwindAdmin() string {
+	e.t.Helper()
+	_, _, tok := e.call(e.operator, "POST", "/v1/tenants/Northwind/tokens", `{"subject":"admin@northwind.com","role":"global-admin"}`)
+	return tok["token"].(string)
 }
