@@ -16,8 +16,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/envelope"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -481,26 +479,9 @@ func (x *index) reindexOnce(ctx context.Context, ids []string) (map[string]stamp
 // them after writes.
 type indexer struct {
 	mu        sync.Mutex
-	locks     map[string]*sync.Mutex // by tenant/mailbox
+	locks     itemLocks // by tenant/mailbox: one catch-up of a mailbox at a time in this process
 	scheduled map[string]bool
 	node      string // this process, in the lease row
-}
-
-func (x *indexer) lock(key string) *sync.Mutex {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.locks == nil {
-		x.locks = map[string]*sync.Mutex{}
-	}
-	if x.node == "" {
-		x.node = uuid.NewString()
-	}
-	l, ok := x.locks[key]
-	if !ok {
-		l = &sync.Mutex{}
-		x.locks[key] = l
-	}
-	return l
 }
 
 // markPending records that item id of m changed, for the next catch-up.
@@ -632,9 +613,7 @@ func (h *held) release(ctx context.Context) {
 // none yet (or rebuild). It returns the items and words indexed by a
 // build (0, 0 for a catch-up).
 func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
-	l := s.index.lock(t.ID + "/" + m.ID)
-	l.Lock()
-	defer l.Unlock()
+	defer s.index.locks.lock(t.ID + "/" + m.ID)()
 	ck, err := s.serviceContainerKey(ctx, t, m, "search indexing of "+m.ID)
 	if err != nil {
 		return 0, 0, err

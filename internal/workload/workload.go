@@ -32,6 +32,7 @@ import (
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
+	"github.com/google/uuid"
 )
 
 // Container kinds, as stored.
@@ -113,7 +114,8 @@ type Service struct {
 	writing itemLocks
 }
 
-// itemLocks are locks by name, each kept while someone holds or awaits it.
+// itemLocks are locks by name, each kept only while someone holds or
+// awaits it (so a lock per item or mailbox costs nothing once idle).
 type itemLocks struct {
 	mu    sync.Mutex
 	locks map[string]*itemLock
@@ -150,7 +152,8 @@ func (l *itemLocks) lock(name string) (unlock func()) {
 
 // New returns the container service.
 func New(cfg Config) *Service {
-	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, toks: cfg.Tokens, now: cfg.Now, log: cfg.Logger}
+	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, toks: cfg.Tokens, now: cfg.Now, log: cfg.Logger,
+		index: indexer{node: uuid.NewString()}}
 }
 
 var (
