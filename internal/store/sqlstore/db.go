@@ -211,6 +211,20 @@ func (s *DB) queryRow(ctx context.Context, query string, args ...any) scanner {
 	return st.QueryRowContext(ctx, args...)
 }
 
+// queryRowToWrite is queryRow on the write connection, for the read a
+// write follows at once (an item's version before it is sealed). On
+// SQLite each commit invalidates the page cache of every read connection,
+// so under a stream of writes a reader fetches every page again; the
+// writer's cache stays valid, as it made the last change. (PostgreSQL has
+// one pool.)
+func (s *DB) queryRowToWrite(ctx context.Context, query string, args ...any) scanner {
+	st, err := s.stmt(ctx, s.q(query))
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 type errRow struct{ err error }
 
 func (e errRow) Scan(...any) error { return e.err }

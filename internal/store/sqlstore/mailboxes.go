@@ -143,7 +143,7 @@ func (s *DB) MailboxItemVersion(ctx context.Context, tenant, mailbox, item strin
 	var created, updated int64
 	var v uint32
 	var blob string
-	err := s.queryRow(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, m.prior_keys, COALESCE(i.version, 0), COALESCE(i.blob, '')
+	err := s.queryRowToWrite(ctx, `SELECT m.tenant, m.id, m.kind, m.dep, m.container_key, m.key_version, m.created, m.updated, m.target_dep, m.prior_keys, COALESCE(i.version, 0), COALESCE(i.blob, '')
 		FROM mailboxes m LEFT JOIN items i ON i.tenant = m.tenant AND i.mailbox = m.id AND i.id = ?
 		WHERE m.tenant = ? AND m.id = ?`, item, tenant, strings.ToLower(mailbox)).Scan(&m.Tenant, &m.ID, &m.Kind, &m.DEP, &m.ContainerKey, &m.KeyVersion, &created, &updated, &m.Target, &m.PriorKeys, &v, &blob)
 	m.Created, m.Updated = fromMS(created), fromMS(updated)
