@@ -76,6 +76,7 @@ type Store interface {
 	ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, error)
 	UpdateDEP(ctx context.Context, d store.DEP) error
 	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
+	ClearDEPRevocation(ctx context.Context, tenant, id string, unwrapped time.Time) error
 	DeleteDEP(ctx context.Context, tenant, id string) error
 	Onboarded(ctx context.Context, tenant string) ([]store.Onboarding, error)
 	SetAssignment(ctx context.Context, tenant, scenario, dep string, at time.Time) error
@@ -284,17 +285,25 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 			return
 		}
 	}
-	at, cause := r.Since, r.Cause
-	if !r.Revoked {
-		at = time.Time{}
+	var err error
+	if r.Revoked {
+		err = s.st.SetDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, r.Since, r.Cause)
+	} else {
+		// Only a revocation recorded before the unwrap began: the
+		// record read above may already be older than another node's.
+		err = s.st.ClearDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, r.Since)
 	}
-	if err := s.st.SetDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, at, cause); err != nil && !errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		s.cfg.Logger.Info("dep: revocation not cleared: the DEP was revoked again after the unwrap that answered began", "tenant", d.Tenant, "dep", d.ID, "err", err)
+		return
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		s.cfg.Logger.Error("dep: storing the revocation state", "tenant", d.Tenant, "dep", d.ID, "revoked", r.Revoked, "err", err)
 		return
 	}
 	if r.Revoked {
-		s.cfg.Logger.Warn("dep: revoked; the availability key serves nothing for it until a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID, "cause", cause)
-		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: cause, At: at})
+		s.cfg.Logger.Warn("dep: revoked; the availability key serves nothing for it until a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID, "cause", r.Cause)
+		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: r.Cause, At: r.Since})
 	} else {
 		s.cfg.Logger.Info("dep: revocation cleared: a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID)
 		s.publish(ctx, events.Event{Kind: events.DEPCleared, Tenant: d.Tenant, Ref: d.ID, At: r.Since})

@@ -46,7 +46,7 @@ func (k *Keyring) Health(dep string) Health {
 // each key's error. It is how an admin checks a DEP on demand, and how a
 // revocation shows at once.
 func (k *Keyring) Probe(ctx context.Context, d DEP, req Request) (Health, [2]error) {
-	gen := k.gen(d.ID)
+	b := k.begin(d.ID)
 	var errs [2]error
 	for i := range d.CustomerKeys {
 		key, err := k.unwrapOne(ctx, d, i, req)
@@ -57,11 +57,11 @@ func (k *Keyring) Probe(ctx context.Context, d DEP, req Request) (Health, [2]err
 	}
 	switch {
 	case errs[0] == nil && errs[1] == nil:
-		k.noteSuccess(d, 0, errs, gen)
+		k.noteSuccess(d, 0, errs, b)
 	case errs[0] == nil:
-		k.noteSuccess(d, 0, errs, gen)
+		k.noteSuccess(d, 0, errs, b)
 	case errs[1] == nil:
-		k.noteSuccess(d, 1, errs, gen)
+		k.noteSuccess(d, 1, errs, b)
 	default:
 		k.setHealth(d.ID, Unhealthy, k.refusal(d, errs, false).Error())
 	}

@@ -51,8 +51,8 @@ func (k *Keyring) Revoke(d DEP, cause string) {
 }
 
 // Revocation returns what this keyring last saw of a DEP's revocation
-// and when (Since: when it was revoked, or when a customer key last
-// cleared it); ok is false if it saw nothing.
+// and when (Since: when it was revoked, or when the unwrap began by which
+// a customer key last cleared it); ok is false if it saw nothing.
 func (k *Keyring) Revocation(depID string) (r Revocation, ok bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -65,7 +65,7 @@ func (k *Keyring) Revocation(depID string) (r Revocation, ok bool) {
 // changed, deleted or purged: never a mere expiry). Work that holds a
 // key the DEP gave for long (a stream of content) compares it now and
 // then, in memory, to learn that something happened to the DEP since.
-func (k *Keyring) Generation(depID string) uint64 { return k.gen(depID) }
+func (k *Keyring) Generation(depID string) uint64 { return k.begin(depID).gen }
 
 // isRevoked reports d's revocation: by its record (stored, so it holds
 // across restarts) or as this keyring saw it. Either is enough: a record
@@ -121,18 +121,20 @@ func (k *Keyring) OnRevoke(f func(DEP)) {
 }
 
 // restore clears d's revocation: a customer key unwrapped its key, in an
-// unwrap that began at generation gen. One that began before a revocation
-// (or an eviction) clears nothing: the key may have answered just before
+// unwrap that began at b. One that began before a revocation (or an
+// eviction) here clears nothing: the key may have answered just before
 // the tenant removed access, and a revocation signal racing an unwrap in
-// flight must stand.
-func (k *Keyring) restore(d DEP, gen uint64) {
+// flight must stand. The clear is dated when the unwrap began, so that
+// the service clears a stored revocation only if it is older than that
+// (another node's, recorded while the answer was on its way, stands).
+func (k *Keyring) restore(d DEP, b began) {
 	k.mu.Lock()
-	if k.gens[d.ID] != gen {
+	if k.gens[d.ID] != b.gen {
 		k.mu.Unlock()
 		return
 	}
 	was := k.revoked[d.ID].Revoked
-	k.revoked[d.ID] = Revocation{Since: k.cfg.Now().UTC()}
+	k.revoked[d.ID] = Revocation{Since: b.at}
 	k.mu.Unlock()
 	if was || d.Revoked.Revoked {
 		k.cfg.Logger.Info("keyring: DEP revocation cleared: a customer key unwraps again", "dep", d.ID, "tenant", d.Tenant)
@@ -159,7 +161,7 @@ func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
 	k.mu.Unlock()
 	req := Request{Initiator: Service, Reason: "revocation probe"}
 	for _, d := range ds {
-		gen := k.gen(d.ID)
+		b := k.begin(d.ID)
 		first := k.cfg.Rand(2)
 		var errs [2]error
 		for _, i := range [2]int{first, 1 - first} {
@@ -170,7 +172,7 @@ func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
 			k.cfg.Metrics.probes.WithLabelValues(probeResult(err)).Inc()
 			if err == nil {
 				key.Destroy()
-				k.restore(d, gen)
+				k.restore(d, b)
 				break
 			}
 			errs[i] = err

@@ -13,23 +13,32 @@ import (
 // unwrapCustomer gets the DEP key from the customer keys with the DEP
 // kind's strategy. On failure it returns both errors and a *DEPError.
 func (k *Keyring) unwrapCustomer(ctx context.Context, d DEP, req Request) (*envelope.Key, [2]error, error) {
-	gen := k.gen(d.ID)
+	b := k.begin(d.ID)
 	if d.Kind == Site {
-		return k.hedged(ctx, d, req, gen)
+		return k.hedged(ctx, d, req, b)
 	}
-	return k.failover(ctx, d, req, gen)
+	return k.failover(ctx, d, req, b)
 }
 
-// gen is the DEP's generation, bumped by Evict and by a revocation: an
-// unwrap that began before either does not clear a revocation.
-func (k *Keyring) gen(depID string) uint64 {
+// began is when an unwrap began: the DEP's generation then (bumped by
+// Evict and by a revocation) and the time. An unwrap that began before a
+// revocation does not clear it, whether this keyring saw the revocation
+// (the generation moved) or another node did and stored it (its time is
+// after the unwrap's start: the key may have answered just before the
+// tenant removed access, and the answer reached this node late).
+type began struct {
+	gen uint64
+	at  time.Time
+}
+
+func (k *Keyring) begin(depID string) began {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.gens[depID]
+	return began{k.gens[depID], k.cfg.Now().UTC()}
 }
 
 // failover (K3): one key at random, then the other.
-func (k *Keyring) failover(ctx context.Context, d DEP, req Request, gen uint64) (*envelope.Key, [2]error, error) {
+func (k *Keyring) failover(ctx context.Context, d DEP, req Request, b began) (*envelope.Key, [2]error, error) {
 	first := k.cfg.Rand(2)
 	order := [2]int{first, 1 - first}
 	var errs [2]error
@@ -38,7 +47,7 @@ func (k *Keyring) failover(ctx context.Context, d DEP, req Request, gen uint64) 
 		key, err := k.unwrapOne(actx, d, i, req)
 		cancel()
 		if err == nil {
-			k.noteSuccess(d, i, errs, gen)
+			k.noteSuccess(d, i, errs, b)
 			return key, errs, nil
 		}
 		errs[i] = err
@@ -48,7 +57,7 @@ func (k *Keyring) failover(ctx context.Context, d DEP, req Request, gen uint64) 
 
 // hedged (K5): the first key now, the second after HedgeDelay (or as soon
 // as the first fails); the first success wins and the other is cancelled.
-func (k *Keyring) hedged(ctx context.Context, d DEP, req Request, gen uint64) (*envelope.Key, [2]error, error) {
+func (k *Keyring) hedged(ctx context.Context, d DEP, req Request, b began) (*envelope.Key, [2]error, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -79,7 +88,7 @@ func (k *Keyring) hedged(ctx context.Context, d DEP, req Request, gen uint64) (*
 			pending--
 			if r.err == nil {
 				cancel() // the other request is no longer needed
-				k.noteSuccess(d, r.i, errs, gen)
+				k.noteSuccess(d, r.i, errs, b)
 				return r.key, errs, nil
 			}
 			errs[r.i] = r.err
@@ -158,8 +167,8 @@ func (k *Keyring) verify(ctx context.Context, d DEP, key *envelope.Key, req Requ
 
 // noteSuccess records health after a successful unwrap: healthy, or
 // degraded if the other key failed on the way.
-func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error, gen uint64) {
-	k.restore(d, gen)
+func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error, b began) {
+	k.restore(d, b)
 	if other := errs[1-ok]; other != nil {
 		k.setHealth(d.ID, Degraded, fmt.Sprintf("customer key %d %s failed (%s); served by key %d", 2-ok, d.CustomerKeys[1-ok].KeyID, causeOf(other), ok+1))
 		return

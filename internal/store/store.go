@@ -327,7 +327,8 @@ type DEP struct {
 	Updated     time.Time
 	// Revoked is when the DEP was revoked (SPEC T1; zero: it is not), and
 	// RevokedCause why: the tenant's signal, or both customer keys
-	// refusing deliberately. Set and cleared by SetDEPRevocation only.
+	// refusing deliberately. Set by SetDEPRevocation, cleared by
+	// ClearDEPRevocation only.
 	Revoked      time.Time
 	RevokedCause string
 }
@@ -580,10 +581,15 @@ type Service interface {
 	DEPByID(ctx context.Context, tenant, id string) (DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]DEP, error)
 	UpdateDEP(ctx context.Context, d DEP) error
-	// SetDEPRevocation stores a DEP's revocation state (T1): revoked at
-	// at for cause, or not revoked when at is zero. ErrNotFound if no such
-	// DEP.
+	// SetDEPRevocation stores a DEP's revocation (T1): revoked at at for
+	// cause. ErrNotFound if no such DEP.
 	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
+	// ClearDEPRevocation clears a DEP's revocation recorded before
+	// unwrapped (when the unwrap began by which a customer key answered
+	// again); one recorded at or after it stands: ErrConflict (a node
+	// revoked the DEP while that answer was on its way). ErrNotFound if
+	// no such DEP.
+	ClearDEPRevocation(ctx context.Context, tenant, id string, unwrapped time.Time) error
 	// DeleteDEP removes a DEP and its wrapped keys (the purge path, R6);
 	// ErrNotFound if it does not exist.
 	DeleteDEP(ctx context.Context, tenant, id string) error

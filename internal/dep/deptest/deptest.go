@@ -29,6 +29,8 @@ type Env struct {
 	Seed   vaulttest.Seed
 	Tenant store.ServiceTenant
 	Ctx    context.Context // carries the caller
+
+	master keystore.Keystore
 }
 
 // Start starts a DEP service whose three workloads reach the keys as the
@@ -38,6 +40,9 @@ func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
 // Options change what Start starts.
 type Options struct {
 	Events events.Bus // what the DEP service tells other nodes (nil: none)
+	// KMS wraps the client by which the DEP service reaches the vault
+	// (a test's fault on the way); nil: as it is.
+	KMS func(kms.Client) kms.Client
 }
 
 // StartWith is Start with options.
@@ -52,18 +57,30 @@ func StartWith(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kms.Local(v.Client, dep.ExchangeApp)
+	e := &Env{Vault: v, Seed: seed, master: master}
+	e.DEPs = e.Node(t, opts)
+	e.Tenant = store.ServiceTenant{ID: seed.Tenant, Name: "Contoso", Created: time.Now()}
+	if err := v.Store.CreateServiceTenant(context.Background(), e.Tenant); err != nil {
+		t.Fatal(err)
+	}
+	e.Ctx = tenant.WithCaller(context.Background(), store.APIToken{Tenant: e.Tenant.ID, Subject: "exo@contoso.com", Role: tenant.RoleExchangeAdmin})
+	return e
+}
+
+// Node starts another DEP service over the same vault, store and
+// keystore, with a keyring of its own: another node of the service.
+func (e *Env) Node(t testing.TB, opts Options) *dep.Service {
+	t.Helper()
+	var c kms.Client
+	c, err := kms.Local(e.Vault.Client, dep.ExchangeApp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := keyring.New(c, keyring.NewKeystore(v.Store, master), keyring.Config{})
-	w := dep.Workload{App: dep.ExchangeApp, KMS: c, Ring: ring}
-	deps := dep.New(dep.Config{Store: v.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: w, dep.MDEP: w, dep.Site: w},
-		Azure: onboarding.VaultDirectory{C: v.Client}, Events: opts.Events, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
-	tn := store.ServiceTenant{ID: seed.Tenant, Name: "Contoso", Created: time.Now()}
-	if err := v.Store.CreateServiceTenant(context.Background(), tn); err != nil {
-		t.Fatal(err)
+	if opts.KMS != nil {
+		c = opts.KMS(c)
 	}
-	ctx := tenant.WithCaller(context.Background(), store.APIToken{Tenant: tn.ID, Subject: "exo@contoso.com", Role: tenant.RoleExchangeAdmin})
-	return &Env{DEPs: deps, Vault: v, Seed: seed, Tenant: tn, Ctx: ctx}
+	ring := keyring.New(c, keyring.NewKeystore(e.Vault.Store, e.master), keyring.Config{})
+	w := dep.Workload{App: dep.ExchangeApp, KMS: c, Ring: ring}
+	return dep.New(dep.Config{Store: e.Vault.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: w, dep.MDEP: w, dep.Site: w},
+		Azure: onboarding.VaultDirectory{C: e.Vault.Client}, Events: opts.Events, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -128,13 +129,21 @@ func (s *DB) UpdateDEP(ctx context.Context, d store.DEP) error {
 }
 
 func (s *DB) SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error {
-	var m int64
-	if !at.IsZero() {
-		m = ms(at)
-	} else {
-		cause = ""
+	if at.IsZero() {
+		return fmt.Errorf("revoke DEP %s: no time given (ClearDEPRevocation clears)", id)
 	}
-	return mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = ?, revoked_cause = ? WHERE id = ? AND tenant = ?`, m, cause, id, tenant))
+	return mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = ?, revoked_cause = ? WHERE id = ? AND tenant = ?`, ms(at), cause, id, tenant))
+}
+
+func (s *DB) ClearDEPRevocation(ctx context.Context, tenant, id string, unwrapped time.Time) error {
+	err := mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = 0, revoked_cause = '' WHERE id = ? AND tenant = ? AND revoked_ms < ?`, id, tenant, ms(unwrapped)))
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, err := s.DEPByID(ctx, tenant, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: DEP %s was revoked again after %s", store.ErrConflict, id, unwrapped.UTC().Format(time.RFC3339Nano))
 }
 
 func (s *DB) DeleteDEP(ctx context.Context, tenant, id string) error {

@@ -490,7 +490,17 @@ func testDEPs(t *testing.T, s store.Store) {
 	got, err = s.DEPByID(ctx, "t1", d.ID)
 	must(t, err)
 	equal(t, "revoked", []any{got.Revoked, got.RevokedCause}, []any{at, "revocation signal"})
-	must(t, s.SetDEPRevocation(ctx, "t1", d.ID, time.Time{}, "ignored"))
+	// A clear by an unwrap that began before the revocation was recorded
+	// leaves it (another node revoked the DEP meanwhile); one that began
+	// after clears it.
+	wantErr(t, s.ClearDEPRevocation(ctx, "t1", d.ID, at), store.ErrConflict)
+	wantErr(t, s.ClearDEPRevocation(ctx, "t1", d.ID, at.Add(-time.Second)), store.ErrConflict)
+	wantErr(t, s.ClearDEPRevocation(ctx, "t2", d.ID, at.Add(time.Second)), store.ErrNotFound)
+	got, err = s.DEPByID(ctx, "t1", d.ID)
+	must(t, err)
+	equal(t, "revoked after a refused clear", []any{got.Revoked, got.RevokedCause}, []any{at, "revocation signal"})
+	must(t, s.ClearDEPRevocation(ctx, "t1", d.ID, at.Add(time.Millisecond)))
+	must(t, s.ClearDEPRevocation(ctx, "t1", d.ID, at.Add(time.Millisecond))) // not revoked: nothing to clear
 	got, err = s.DEP(ctx, "t1", "mailbox", d.Name)
 	must(t, err)
 	equal(t, "revocation cleared", got, d)

@@ -1,0 +1,105 @@
+package dep_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/dep/deptest"
+	"github.com/customerkey/customerkey/internal/keyring"
+	"github.com/customerkey/customerkey/internal/kms"
+)
+
+// lateKMS holds back the answer of one unwrap once armed: the vault has
+// answered, the answer reaches the node late (a loaded node, the network).
+type lateKMS struct {
+	kms.Client
+	armed    atomic.Bool
+	answered chan struct{}
+	release  chan struct{}
+}
+
+func (l *lateKMS) Directory(ctx context.Context, uri string) (string, error) {
+	return l.Client.(kms.DirectoryReader).Directory(ctx, uri)
+}
+
+func (l *lateKMS) Unwrap(ctx context.Context, uri string, wrapped []byte) ([]byte, error) {
+	b, err := l.Client.Unwrap(ctx, uri, wrapped)
+	if l.armed.CompareAndSwap(true, false) {
+		l.answered <- struct{}{}
+		<-l.release
+	}
+	return b, err
+}
+
+// TestRevocationStandsAcrossNodes (T1, S2): an unwrap that began on node
+// A before node B saw both keys refuse, and whose answer reached A after
+// B stored the revocation, does not clear it. It did: A dated the clear
+// when the answer arrived, later than B's revocation, and a read on A
+// with the revoked record (joining that unwrap) cleared the stored
+// revocation for every node; in the outage that followed, the
+// availability key served the revoked DEP on both nodes.
+func TestRevocationStandsAcrossNodes(t *testing.T) {
+	bus := &countBus{} // the test delivers the events, as NOTIFY would a little later
+	late := &lateKMS{answered: make(chan struct{}), release: make(chan struct{})}
+	e := deptest.StartWith(t, deptest.Options{Events: bus, KMS: func(c kms.Client) kms.Client { late.Client = c; return late }})
+	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
+	nodeB := e.Node(t, deptest.Options{Events: bus})
+	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
+
+	// Node A asks; the vault unwraps; the answer is late.
+	late.armed.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := nodeA.Key(ctx, d, read); first <- err }()
+	<-late.answered
+	// The tenant removes the workload's access; node B's read is refused
+	// by both keys: revoked, stored, told.
+	removeUnwrap(t, v, seed)
+	if _, err := nodeB.Key(ctx, d, read); err == nil {
+		t.Fatal("node B read the DEP with the access removed")
+	}
+	revoked, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
+	if err != nil || revoked.Revoked.IsZero() {
+		t.Fatalf("node B's revocation not stored: %+v, %v", revoked, err)
+	}
+	// A read on node A with the record as it is now joins A's unwrap.
+	second := make(chan error, 1)
+	go func() { _, err := nodeA.Key(ctx, revoked, read); second <- err }()
+	time.Sleep(100 * time.Millisecond)
+	close(late.release)
+	if err := <-first; err != nil {
+		t.Fatalf("node A's read begun before the revocation: %v", err)
+	}
+	<-second // served from the unwrap begun before: either answer is fair
+	bus.mu.Lock()
+	evs := append(bus.ev[:0:0], bus.ev...)
+	bus.mu.Unlock()
+	for _, ev := range evs {
+		nodeA.OnEvent(ev)
+		nodeB.OnEvent(ev)
+	}
+	if got, err := v.Store.DEPByID(ctx, d.Tenant, d.ID); err != nil || got.Revoked.IsZero() {
+		t.Fatalf("the stored revocation (%s) was cleared by an unwrap begun before it: %v (events %v)", revoked.Revoked, err, evs)
+	}
+	// The vaults fail: after a revocation, an outage gets a refusal.
+	for _, r := range []string{"eastus", "westus"} {
+		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, n := range map[string]*dep.Service{"A": nodeA, "B": nodeB} {
+		now, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Key(ctx, now, read); err == nil {
+			t.Errorf("node %s served the revoked DEP in an outage (the availability key)", name)
+		}
+	}
+}
