@@ -310,16 +310,10 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	}
 }
 
-// publish tells the other nodes of e (their caches act on it, OnEvent).
-// A lost event is logged: this node has acted already, and the others
-// hold the cached key at most until it expires.
+// publish tells the other nodes of e (their caches act on it, OnEvent),
+// trying again in the background while it cannot be recorded.
 func (s *Service) publish(ctx context.Context, e events.Event) {
-	if s.cfg.Events == nil {
-		return
-	}
-	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), e); err != nil {
-		s.cfg.Logger.Error("dep: publishing an event: other nodes keep the DEP's key until it expires", "kind", e.Kind, "tenant", e.Tenant, "dep", e.Ref, "err", err)
-	}
+	events.Tell(ctx, s.cfg.Events, e, s.cfg.Logger, "a DEP's change")
 }
 
 // OnEvent acts on an event of any node (its own included: the actions

@@ -103,3 +103,49 @@ func TestRevocationStandsAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationWithoutItsEvent (T1, S2, S3): node A stores a revocation
+// and its event is never recorded (A gone between the two); node B holds
+// the DEP's key in its cache and the vaults are then down, so B's probe
+// unwraps tell nothing. B's probe reads the records of the DEPs it holds
+// and drops the key. Before, B served reads from its cache until the key
+// expired (24 h).
+func TestRevocationWithoutItsEvent(t *testing.T) {
+	e := deptest.StartWith(t, deptest.Options{Events: &countBus{}}) // nothing delivered
+	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
+	nodeB := e.Node(t, deptest.Options{Events: &countBus{}})
+	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
+	if _, err := nodeB.Key(ctx, d, read); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := nodeB.Cached(d.ID); !ok {
+		t.Fatal("node B does not hold the DEP's key after a read")
+	}
+	removeUnwrap(t, v, seed)
+	if _, err := nodeA.Key(ctx, d, read); err == nil {
+		t.Fatal("node A read the DEP with the access removed")
+	}
+	for _, r := range []string{"eastus", "westus"} {
+		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := nodeB.Cached(d.ID); !ok {
+		t.Fatal("node B dropped the key before its probe: the test shows nothing")
+	}
+	nodeB.ProbeRevocations(ctx)
+	if _, ok := nodeB.Cached(d.ID); ok {
+		t.Fatal("node B still serves the revoked DEP from its cache after its probe")
+	}
+	now, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeB.Key(ctx, now, read); err == nil {
+		t.Fatal("node B served the revoked DEP in an outage")
+	}
+}

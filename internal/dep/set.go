@@ -169,6 +169,26 @@ func (s *Service) WatchRevocations(ctx context.Context, interval time.Duration) 
 	}
 }
 
+// reconcile compares each DEP whose key w's keyring holds with its
+// record, one read each: a revocation or a deletion another node stored
+// and told (S2) but whose event was never recorded (that node gone
+// between the two) reaches this node's cache here, every probe interval,
+// and holds in an outage, when the probe's unwraps tell nothing.
+func (s *Service) reconcile(ctx context.Context, w Workload) {
+	for _, kd := range w.Ring.CachedFromCustomerKeys() {
+		d, err := s.st.DEPByID(ctx, kd.Tenant, kd.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.OnEvent(events.Event{Kind: events.DEPChanged, Tenant: kd.Tenant, Ref: kd.ID})
+		case err != nil:
+			s.cfg.Logger.Warn("dep: reading a cached DEP's record for the revocation probe", "tenant", kd.Tenant, "dep", kd.ID, "err", err)
+		case !d.Revoked.IsZero():
+			s.cfg.Logger.Warn("dep: a revocation stored by another node reached this one by the probe, not by its event", "tenant", d.Tenant, "dep", d.ID)
+			s.OnEvent(events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: d.RevokedCause, At: d.Revoked})
+		}
+	}
+}
+
 // ProbeRevocations runs the revocation probe once (WatchRevocations) and
 // returns how many unwraps it cost.
 func (s *Service) ProbeRevocations(ctx context.Context) int {
@@ -179,6 +199,7 @@ func (s *Service) ProbeRevocations(ctx context.Context) int {
 			continue
 		}
 		seen[w.Ring] = true
+		s.reconcile(ctx, w)
 		n, revoked := w.Ring.ProbeCached(ctx)
 		calls += n
 		for _, kd := range revoked {

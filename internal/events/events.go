@@ -296,3 +296,41 @@ func NewLocal(ctx context.Context, cfg Config) (*Local, error) {
 
 // Close stops delivering.
 func (l *Local) Close() error { l.close(); return nil }
+
+// retryFor bounds how long Tell goes on trying to record an event.
+var retryFor = 10 * time.Minute
+
+// Tell publishes e on bus for a change already made (stored, acted on
+// here). If it cannot be recorded now (the database away for a moment),
+// it is tried again in the background, waiting longer each time, until it
+// is recorded or retryFor has passed: the change is stored, and without
+// its event the other nodes' caches would go on with the old state (no
+// later sequence check can find an event never recorded). Each outcome is
+// logged with what.
+func Tell(ctx context.Context, bus Bus, e Event, log *slog.Logger, what string) {
+	if bus == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	err := bus.Publish(ctx, e)
+	if err == nil {
+		return
+	}
+	log.Error("events: "+what+" not yet recorded for the other nodes; trying again", "kind", e.Kind, "tenant", e.Tenant, "ref", e.Ref, "err", err)
+	go func() {
+		wait, deadline := 100*time.Millisecond, time.Now().Add(retryFor)
+		for {
+			time.Sleep(wait)
+			err := bus.Publish(ctx, e)
+			if err == nil {
+				log.Info("events: "+what+" recorded for the other nodes after a retry", "kind", e.Kind, "tenant", e.Tenant, "ref", e.Ref)
+				return
+			}
+			if time.Now().After(deadline) {
+				log.Error("events: "+what+" never recorded for the other nodes: they act on it only when their caches expire", "kind", e.Kind, "tenant", e.Tenant, "ref", e.Ref, "err", err)
+				return
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
+	}()
+}

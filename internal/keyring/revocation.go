@@ -151,16 +151,8 @@ func (k *Keyring) restore(d DEP, b began) {
 // nothing (the cache is for outages). calls is how many unwraps reached
 // the vaults: one per DEP while the keys answer.
 func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
-	k.mu.Lock()
-	var ds []DEP
-	for _, e := range k.entries {
-		if !e.availability && e.dep.ID != "" && e.dep.Kind != ServiceManaged {
-			ds = append(ds, e.dep)
-		}
-	}
-	k.mu.Unlock()
 	req := Request{Initiator: Service, Reason: "revocation probe"}
-	for _, d := range ds {
+	for _, d := range k.CachedFromCustomerKeys() {
 		b := k.begin(d.ID)
 		first := k.cfg.Rand(2)
 		var errs [2]error
@@ -187,6 +179,20 @@ func (k *Keyring) ProbeCached(ctx context.Context) (calls int, revoked []DEP) {
 		}
 	}
 	return calls, revoked
+}
+
+// CachedFromCustomerKeys are the DEPs (as they were when cached) whose
+// key this keyring holds from a customer key.
+func (k *Keyring) CachedFromCustomerKeys() []DEP {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var ds []DEP
+	for _, e := range k.entries {
+		if !e.availability && e.dep.ID != "" && e.dep.Kind != ServiceManaged {
+			ds = append(ds, e.dep)
+		}
+	}
+	return ds
 }
 
 func probeResult(err error) string {

@@ -393,10 +393,8 @@ func (s *Service) RevokeToken(ctx context.Context, t store.ServiceTenant, id str
 		return rec, err
 	}
 	s.forget(rec.Hash)
-	if s.events != nil {
-		if err := s.events.Publish(context.WithoutCancel(ctx), events.Event{Kind: events.TokenRevoked, Tenant: t.ID, Ref: rec.ID}); err != nil {
-			s.log.Error("tenant: publishing a token's revocation: other nodes refuse it within "+s.recheck.String(), "token", rec.ID, "err", err)
-		}
+	if s.events != nil { // the other nodes also re-read a token every s.recheck
+		events.Tell(ctx, s.events, events.Event{Kind: events.TokenRevoked, Tenant: t.ID, Ref: rec.ID}, s.log, "a token's revocation")
 	}
 	s.log.Info("tenant: token revoked", "tenant", t.ID, "token", rec.ID, "subject", rec.Subject, "role", rec.Role, "by", Caller(ctx).Subject)
 	return rec, nil

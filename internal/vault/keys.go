@@ -119,7 +119,7 @@ func (s *Server) observe(c *call) error {
 	if err != nil {
 		return fmt.Errorf("reading the last event's sequence: %w", err)
 	}
-	s.snap.observe(head)
+	s.snap.observe(head, time.Now())
 	return nil
 }
 

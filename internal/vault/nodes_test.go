@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
+	"github.com/customerkey/customerkey/internal/vault"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -93,6 +95,29 @@ func TestTwoVaultNodes(t *testing.T) {
 		if err := unwrap(onB); err != nil {
 			t.Fatalf("unwrap on B after A recovered the key: %v", err)
 		}
+	})
+
+	// A node that removed access and died before its event was recorded
+	// (here: the store changed with no event): B refuses once its
+	// snapshot is snapshotMaxAge old. Before, B served from its snapshot
+	// until some other event was recorded.
+	t.Run("ChangeWithoutAnEvent", func(t *testing.T) {
+		defer vault.SetSnapshotMaxAge(300 * time.Millisecond)()
+		a.setPolicy(t, exoApp, "get", "wrapKey", "unwrapKey")
+		for range 2 {
+			if err := unwrap(onB); err != nil {
+				t.Fatalf("unwrap on B with access: %v", err)
+			}
+		}
+		must(t, a.env.Store.DeleteAccessPolicy(ctx, a.vault, exoApp))
+		deadline := time.Now().Add(5 * time.Second)
+		for unwrap(onB) == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("B still unwraps 5 s after the access policy was removed with no event")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		wantErr(t, unwrap(onB), http.StatusForbidden, "ForbiddenByPolicy")
 	})
 
 	t.Run("RoleAssignmentRemoved", func(t *testing.T) {

@@ -155,9 +155,7 @@ func (s *Server) publishAccess(ctx context.Context, op string) {
 	if s.cfg.Events == nil {
 		return
 	}
-	if err := s.cfg.Events.Publish(context.WithoutCancel(ctx), events.Event{Kind: events.VaultAccess, Detail: op}); err != nil {
-		s.cfg.Logger.Error("vault: publishing an access change: other vault nodes drop their snapshot at the next sequence check", "op", op, "err", err)
-	}
+	events.Tell(ctx, s.cfg.Events, events.Event{Kind: events.VaultAccess, Detail: op}, s.cfg.Logger, "a vault access change ("+op+")")
 }
 
 // New prepares a server: PKI, master key, issuer key, admin token and the

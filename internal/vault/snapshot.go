@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -29,14 +30,18 @@ import (
 //     it has not seen yet drops everything first. The writer records its
 //     event before it answers, so a request that another node receives
 //     after that answer never uses what the write changed, even before the
-//     notification arrives.
+//     notification arrives. A write whose event could not be recorded
+//     (the database away, or the writing node gone, between the write and
+//     its event: events.Tell tries again meanwhile) is seen when the
+//     snapshot is snapshotMaxAge old: it is then dropped anyway.
 //
 // The time-dependent rules (a key's nbf and exp, a deleted key's purge
 // date) are checked against the clock on every call, not cached.
 type snapshot struct {
 	mu       sync.Mutex
 	gen      uint64
-	seen     int64 // the last recorded event observed (shared bus only)
+	seen     int64     // the last recorded event observed (shared bus only)
+	dropped  time.Time // when observe last dropped everything
 	writing  atomic.Int64
 	vaults   map[string]store.Vault
 	keys     map[string]store.KeyVersion
@@ -47,6 +52,11 @@ type snapshot struct {
 // snapshotMax bounds each map; a full map is emptied (keys change rarely,
 // and a vault serves few keys compared with this).
 const snapshotMax = 4096
+
+// snapshotMaxAge bounds how long vault nodes over one database keep what
+// they read: a few reads per vault every few seconds, against a write of
+// another node that no event announced.
+var snapshotMaxAge = 5 * time.Second
 
 func newSnapshot() *snapshot {
 	return &snapshot{vaults: map[string]store.Vault{}, keys: map[string]store.KeyVersion{},
@@ -69,11 +79,13 @@ func (a *snapshot) dropLocked() {
 }
 
 // observe drops everything if head (the sequence of the last recorded
-// event) is newer than any seen before.
-func (a *snapshot) observe(head int64) {
+// event) is newer than any seen before, or if it was last dropped
+// snapshotMaxAge ago.
+func (a *snapshot) observe(head int64, now time.Time) {
 	a.mu.Lock()
-	if head > a.seen {
-		a.seen = head
+	if head > a.seen || now.Sub(a.dropped) >= snapshotMaxAge {
+		a.seen = max(a.seen, head)
+		a.dropped = now
 		a.dropLocked()
 	}
 	a.mu.Unlock()
