@@ -87,6 +87,26 @@ test('sign in with a link from ck console open', async (page) => {
   assert(/Authentication/.test(err), 'a bad token: ' + err);
 });
 
+test('a sign-in link does not replace a session without asking', async (page) => {
+  await signIn(page, 'exo');
+  const link = fs.readFileSync('link.txt', 'utf8').trim();
+  await page.goto(link);
+  await page.getByRole('heading', { name: 'Switch sign-in?' }).waitFor();
+  assert(!page.url().includes('token'), 'the token stays in the address bar: ' + page.url());
+  const text = await page.locator('main').innerText();
+  assert(text.includes('admin@contoso.com · global-admin') && text.includes('exo@contoso.com · exchange-admin'), 'the switch page names both: ' + text);
+  // Staying keeps the session, and the link's token is not kept.
+  await page.getByRole('button', { name: 'Stay signed in as exo@contoso.com' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  assert((await page.locator('#who').innerText()).includes('exo@contoso.com'), 'after staying: ' + await page.locator('#who').innerText());
+  assert(await page.evaluate(() => sessionStorage.getItem('ck.console.token')) === token('exo'), 'the link replaced the stored token');
+  // Switching, asked for, signs in with the link's token.
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Sign in as admin@contoso.com' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  assert((await page.locator('#who').innerText()).includes('admin@contoso.com'), 'after switching: ' + await page.locator('#who').innerText());
+});
+
 test('a DEP goes unhealthy when vault access is removed, and healthy again', async (page) => {
   await signIn(page, 'exo');
   await go(page, 'policies', 'Policies');

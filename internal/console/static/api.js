@@ -22,9 +22,9 @@ export class ApiError extends Error {
   }
 }
 
-export async function call(method, path, body) {
+export async function call(method, path, body, token = session.token) {
   const headers = { 'Accept': 'application/json' };
-  if (session.token) headers['Authorization'] = 'Bearer ' + session.token;
+  if (token) headers['Authorization'] = 'Bearer ' + token;
   const init = { method, headers, cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -97,6 +97,39 @@ function signInPage(err) {
   ta.focus();
 }
 
+// switchPage: a sign-in link opened while signed in with another token.
+// It replaces the session only when the user says so: a link anyone may
+// send would otherwise move an admin, unawares, into the sender's tenant
+// or role, where what the admin then types goes to the sender.
+async function switchPage(tok) {
+  let them;
+  try {
+    them = await call('GET', '/v1/me', undefined, tok);
+  } catch (e) {
+    return signInPage(e);
+  }
+  const me = session.me || await get('/v1/me');
+  nav.replaceChildren();
+  const who = (x) => x.subject + ' · ' + x.role + ' · tenant ' + (x.tenant || 'none (the operator)');
+  const stay = h('button', { type: 'button', class: 'secondary' }, 'Stay signed in as ' + me.subject);
+  const go = h('button', { type: 'button' }, 'Sign in as ' + them.subject);
+  const out = h('div', {});
+  const overview = () => { if (location.hash === '#/overview') route(); else location.hash = '#/overview'; };
+  stay.addEventListener('click', overview);
+  go.addEventListener('click', async () => {
+    try {
+      await signIn(tok);
+      overview();
+    } catch (e) { out.replaceChildren(errorBox(e)); }
+  });
+  main.replaceChildren(heading('Switch sign-in?'),
+    h('p', {}, 'You opened a sign-in link for ', h('strong', {}, who(them)), '.'),
+    h('p', {}, 'You are signed in here as ', h('strong', {}, who(me)), '.'),
+    h('p', { class: 'note' }, 'Switch only if you asked for this link (ck console open). A link someone else sent may sign you in to their tenant.'),
+    h('div', { class: 'row' }, go, stay), out);
+  stay.focus();
+}
+
 // ---- layout and routing ----
 
 function chrome(current) {
@@ -124,6 +157,7 @@ async function route() {
     // A sign-in link: the token came in the fragment, which no server saw.
     const tok = decodeURIComponent(m[1]);
     history.replaceState(null, '', location.pathname + '#/overview');
+    if (session.token && session.token !== tok) return switchPage(tok);
     try { await signIn(tok); } catch (e) { return signInPage(e); }
   }
   if (!session.token) return signInPage();
