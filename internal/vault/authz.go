@@ -121,28 +121,36 @@ var (
 	opDecrypt     = keyOp{"KeyDecrypt", "decrypt", keysPrefix + "decrypt/action", false}
 )
 
-// bestRole returns the narrowest data role whose actions cover every
-// access-policy permission in perms; used when migrating a vault to RBAC.
-func bestRole(perms []string) Role {
+// bestRole returns the narrowest built-in role whose actions cover every
+// operation that the access-policy permissions perms allow here; used when
+// migrating a vault to RBAC. Narrowest first: a principal left with "get"
+// (say, a workload whose unwrap the tenant took away) must not come out of
+// the migration able to unwrap. ok is false when perms allow no operation
+// this vault serves (no role is given). "all" is every key operation: the
+// Crypto Officer.
+func bestRole(perms []string) (Role, bool) {
 	ops := []keyOp{opCreate, opImport, opGet, opList, opUpdate, opRotate, opDelete, opRecover, opPurge, opBackup, opRestore, opWrap, opUnwrap, opEncrypt, opDecrypt, opGetRotationPolicy}
-	for _, name := range []string{"Key Vault Crypto Service Encryption User", "Key Vault Crypto User", "Key Vault Crypto Officer"} {
-		role, _ := LookupRole(name)
-		ok := true
-		for _, p := range perms {
-			if p == "all" {
-				ok = false
-				break
-			}
-			for _, op := range ops {
-				if op.Permission == p && !role.allows(op.Action) {
-					ok = false
-				}
-			}
+	var need []string // the data actions perms allow
+	for _, p := range perms {
+		if p == "all" {
+			r, _ := LookupRole("Key Vault Crypto Officer")
+			return r, true
 		}
-		if ok {
-			return role
+		for _, op := range ops {
+			if op.Permission == p {
+				need = append(need, op.Action)
+			}
 		}
 	}
-	r, _ := LookupRole("Key Vault Crypto Officer")
-	return r
+	if len(need) == 0 {
+		return Role{}, false
+	}
+	for _, name := range []string{"Key Vault Reader", "Key Vault Crypto Service Encryption User", "Key Vault Crypto User", "Key Vault Crypto Officer"} {
+		role, _ := LookupRole(name)
+		if !slices.ContainsFunc(need, func(a string) bool { return !role.allows(a) }) {
+			return role, true
+		}
+	}
+	r, _ := LookupRole("Key Vault Crypto Officer") // covers every key operation
+	return r, true
 }

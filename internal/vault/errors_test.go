@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
+	"github.com/customerkey/customerkey/internal/vault"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -510,5 +511,78 @@ func TestOperationLog(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("denied KeyGet by %s not in the log: %+v", exoApp, out.Value)
+	}
+}
+
+// TestPermissionModelIsTheOwners: a Contributor, who may edit access
+// policies, cannot change the vault's permission model or migrate it. It
+// could: back to access policies, a policy of "all" for itself, then a
+// migration that made it a Crypto Officer (a role assignment, which is
+// the Owner's), and the tenant's key was its to unwrap and delete.
+func TestPermissionModelIsTheOwners(t *testing.T) {
+	f := newFixture(t, "rbac", false)
+	f.mgmt(t, "POST", "/vaults/"+f.vault+"/roleAssignments", obj{"principal": contributorUPN, "role": "Contributor"})
+	tok, err := f.env.Client.Token(ctx, contributorUPN, "", "")
+	must(t, err)
+	contributor := f.env.Client.WithToken(tok.AccessToken)
+	do := func(method, path string, in any) error { return contributor.Do(ctx, method, path, in, nil) }
+	wantMgmtErr(t, do("PATCH", "/vaults/"+f.vault, obj{"permissionModel": "accessPolicy"}), 403, "AuthorizationFailed")
+	// Under access policies (the owner's choice) the contributor edits
+	// policies, its own included, but cannot turn them into roles.
+	f.mgmt(t, "PATCH", "/vaults/"+f.vault, obj{"permissionModel": "accessPolicy"})
+	must(t, do("PUT", "/vaults/"+f.vault+"/accessPolicies/"+contributorUPN, obj{"permissions": obj{"keys": []string{"all"}}}))
+	wantMgmtErr(t, do("PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac", "migrateAccessPolicies": true}), 403, "AuthorizationFailed")
+	wantMgmtErr(t, do("PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac"}), 403, "AuthorizationFailed")
+	// A setting that is a Contributor's still is.
+	must(t, do("PATCH", "/vaults/"+f.vault, obj{"purgeProtection": true}))
+}
+
+// TestMigrationGrantsNoMore: a migration gives each principal the
+// narrowest role covering what its policy allows. A workload left with
+// "get" (its unwrap taken away) came out a Crypto Service Encryption User,
+// able to unwrap again; "get" with "getrotationpolicy" came out a Crypto
+// Officer, able to delete and purge.
+func TestMigrationGrantsNoMore(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	admin := f.keys(t, adminUPN)
+	createKey(t, admin, "key1", azkeys.KeyTypeRSAHSM)
+	w, err := admin.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	f.setPolicy(t, exoApp, "get")
+	f.setPolicy(t, otherApp, "get", "getrotationpolicy")
+	v := f.mgmt(t, "PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac", "migrateAccessPolicies": true})
+	roles := map[string]string{}
+	for _, m := range v["migratedAssignments"].([]any) {
+		m := m.(map[string]any)
+		roles[m["principal"].(string)] = m["role"].(string)
+	}
+	if roles[exoApp] != "Key Vault Reader" || roles[otherApp] != "Key Vault Reader" {
+		t.Fatalf("migrated roles %v, want Key Vault Reader for both", roles)
+	}
+	_, err = f.keys(t, exoApp).UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	wantErr(t, err, 403, "ForbiddenByRbac")
+	_, err = f.keys(t, otherApp).DeleteKey(ctx, "key1", nil)
+	wantErr(t, err, 403, "ForbiddenByRbac")
+}
+
+// TestBestRole: the narrowest built-in role covering what a policy allows.
+func TestBestRole(t *testing.T) {
+	for _, tc := range []struct {
+		perms []string
+		want  string // "" no role
+	}{
+		{[]string{"get"}, "Key Vault Reader"},
+		{[]string{"get", "list", "getrotationpolicy"}, "Key Vault Reader"},
+		{[]string{"get", "wrapKey", "unwrapKey"}, "Key Vault Crypto Service Encryption User"},
+		{[]string{"get", "encrypt", "decrypt"}, "Key Vault Crypto User"},
+		{[]string{"get", "delete"}, "Key Vault Crypto Officer"},
+		{[]string{"all"}, "Key Vault Crypto Officer"},
+		{[]string{"sign"}, ""},
+		{nil, ""},
+	} {
+		role, ok := vault.BestRole(tc.perms)
+		if got := map[bool]string{true: role.Name}[ok]; got != tc.want {
+			t.Errorf("bestRole(%v) = %q, want %q", tc.perms, got, tc.want)
+		}
 	}
 }

@@ -9,3 +9,6 @@ func SetSnapshotMaxAge(d time.Duration) func() {
 	snapshotMaxAge = d
 	return func() { snapshotMaxAge = was }
 }
+
+// BestRole is bestRole, for tests.
+var BestRole = bestRole

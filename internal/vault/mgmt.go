@@ -928,6 +928,17 @@ func (s *Server) updateVault(c *call) error {
 		if err != nil {
 			return err
 		}
+		// Changing the model changes who may use the keys: back to access
+		// policies revives every policy kept, and a migration makes role
+		// assignments. Both are the Owner's, as role assignments are (in
+		// Azure: Microsoft.Authorization/roleAssignments/write); a
+		// Contributor, who may edit access policies, would otherwise grant
+		// itself a role by way of a policy.
+		if model != v.PermissionModel || req.MigrateAccessPolicies {
+			if err := c.controlVault(v, "owner"); err != nil {
+				return err
+			}
+		}
 		if req.MigrateAccessPolicies {
 			if model != store.ModelRBAC || v.PermissionModel != store.ModelAccessPolicy {
 				return badParam("migrateAccessPolicies applies only when moving a vault from accessPolicy to rbac")
@@ -954,7 +965,10 @@ func (s *Server) migrateToRBAC(c *call, v store.Vault) ([]vaultclient.RoleAssign
 	}
 	out := []vaultclient.RoleAssignment{}
 	for _, ap := range aps {
-		role := bestRole(ap.Permissions)
+		role, ok := bestRole(ap.Permissions)
+		if !ok {
+			continue // its permissions allow nothing this vault serves
+		}
 		ra := store.RoleAssignment{ID: uuid.NewString(), Vault: v.Name, Principal: ap.Principal, Role: role.Name, Created: s.now()}
 		if err := s.st.CreateRoleAssignment(c.r.Context(), ra); err != nil && !errors.Is(err, store.ErrConflict) {
 			return nil, err
