@@ -176,10 +176,18 @@ type Op struct {
 // OpFilter selects operation-log entries; zero fields do not filter.
 type OpFilter struct {
 	Vault   string
-	Vaults  []string // if non-nil, only these vaults
+	Vaults  []OpVault // if non-nil, only these vaults, each from its Since
 	Since   time.Time
 	AfterID int64
 	Limit   int
+}
+
+// OpVault is a vault whose operations a listing takes from Since on: a
+// vault's log starts when it was created, not with an earlier vault of
+// the same name (purged, perhaps another tenant's).
+type OpVault struct {
+	Name  string
+	Since time.Time
 }
 
 // Directory holds tenants, subscriptions and principals.

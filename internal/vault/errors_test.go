@@ -16,6 +16,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/vault"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
+	"github.com/customerkey/customerkey/vaultclient"
 )
 
 var oaep256 = to.Ptr(azkeys.EncryptionAlgorithmRSAOAEP256)
@@ -585,4 +586,61 @@ func TestBestRole(t *testing.T) {
 			t.Errorf("bestRole(%v) = %q, want %q", tc.perms, got, tc.want)
 		}
 	}
+}
+
+// TestLogOfAReusedName: a vault's operation log starts when it was
+// created. Fabrikam, creating a vault under the name of Contoso's purged
+// one, read Contoso's operations on it (principals, keys, addresses).
+func TestLogOfAReusedName(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "ContosoMailboxKey", azkeys.KeyTypeRSAHSM)
+	f.mgmt(t, "DELETE", "/vaults/"+f.vault, nil)
+	f.mgmt(t, "DELETE", "/deletedvaults/"+f.vault, nil)
+	f.mgmt(t, "POST", "/tenants", obj{"name": "Fabrikam"})
+	f.mgmt(t, "POST", "/tenants/Fabrikam/principals", obj{"name": "mallory@fabrikam.com"})
+	tok, err := f.env.Client.Token(ctx, "mallory@fabrikam.com", "", "")
+	must(t, err)
+	m := f.env.Client.WithToken(tok.AccessToken)
+	var sub map[string]any
+	must(t, m.Do(ctx, "POST", "/subscriptions", obj{"name": "F1", "tenant": "Fabrikam"}, &sub))
+	must(t, m.Do(ctx, "POST", "/vaults", obj{"name": f.vault, "subscription": sub["id"], "region": "eastus"}, nil))
+	var out vaultclient.List[vaultclient.Op]
+	must(t, m.Do(ctx, "GET", "/log?vault="+f.vault, nil, &out))
+	if len(out.Value) == 0 {
+		t.Fatal("Fabrikam's vault has no log: its own creation is missing")
+	}
+	for _, op := range out.Value {
+		if op.TenantID != tok.TenantID || op.Key == "ContosoMailboxKey" {
+			t.Errorf("Fabrikam reads an operation of the earlier vault of that name: %+v", op)
+		}
+	}
+}
+
+// TestDirectorySaysNothingOfOtherTenants: what a principal learns of what
+// is not its tenant's is the same as of what does not exist.
+func TestDirectorySaysNothingOfOtherTenants(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	f.mgmt(t, "DELETE", "/vaults/"+f.vault, nil)
+	f.mgmt(t, "POST", "/tenants", obj{"name": "Fabrikam"})
+	f.mgmt(t, "POST", "/tenants/Fabrikam/principals", obj{"name": "mallory@fabrikam.com"})
+	tok, err := f.env.Client.Token(ctx, "mallory@fabrikam.com", "", "")
+	must(t, err)
+	m := f.env.Client.WithToken(tok.AccessToken)
+	same := func(what, exists, missing string) {
+		t.Helper()
+		e1, e2 := m.Do(ctx, "GET", exists, nil, nil), m.Do(ctx, "GET", missing, nil, nil)
+		msg := func(err error) string {
+			return strings.NewReplacer(strings.ToLower(f.vault), "X", "nosuchvault", "X", adminUPN, "X", "nobody@contoso.com", "X").Replace(strings.ToLower(fmt.Sprint(err)))
+		}
+		if e1 == nil || msg(e1) != msg(e2) {
+			t.Errorf("%s: another tenant's answers %v, a missing one %v", what, e1, e2)
+		}
+	}
+	same("a deleted vault", "/vaults/"+f.vault, "/vaults/nosuchvault")
+	for _, tenant := range []string{"common", "Contoso"} {
+		same("a principal via "+tenant, "/tenants/"+tenant+"/principals/"+adminUPN, "/tenants/"+tenant+"/principals/nobody@contoso.com")
+	}
+	must(t, m.Do(ctx, "GET", "/tenants/Fabrikam/principals/mallory@fabrikam.com", nil, nil))
+	must(t, m.Do(ctx, "GET", "/tenants/common/principals/mallory@fabrikam.com", nil, nil))
+	wantMgmtErr(t, m.Do(ctx, "GET", "/faults", nil, nil), 403, "AuthorizationFailed")
 }

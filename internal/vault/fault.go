@@ -179,6 +179,9 @@ func (s *Server) faultRegion(c *call) (*Region, error) {
 }
 
 func (s *Server) listFaults(c *call) error {
+	if err := c.requireAdmin(); err != nil {
+		return err
+	}
 	if !s.cfg.Drill {
 		return notFound("DrillsOff", "fault drills are off on this vault server; start it with --drill (ck dev always has them)")
 	}

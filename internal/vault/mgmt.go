@@ -372,15 +372,34 @@ func (s *Server) listPrincipals(c *call) error {
 }
 
 func (s *Server) getPrincipal(c *call) error {
-	p, err := s.findPrincipal(c, c.r.PathValue("tenant"), c.r.PathValue("principal"))
-	if err != nil {
+	name, tenant := c.r.PathValue("principal"), c.r.PathValue("tenant")
+	if c.admin {
+		p, err := s.findPrincipal(c, tenant, name)
+		if err != nil {
+			return err
+		}
+		c.reply(200, vaultclient.Principal(p))
+		return nil
+	}
+	// A principal looks in its own tenant's directory only, and gets one
+	// answer for whatever is not there: whether a name exists in another
+	// tenant is not its to learn.
+	p, err := s.findPrincipal(c, c.tenant, name)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+	case err != nil:
 		return err
+	case tenant == "" || tenant == "common" || tenant == "organizations":
+		c.reply(200, vaultclient.Principal(p))
+		return nil
+	default:
+		if t, err := s.tenant(c, tenant); err == nil && t.ID == c.tenant {
+			c.reply(200, vaultclient.Principal(p))
+			return nil
+		}
 	}
-	if !c.admin && p.TenantID != c.tenant {
-		return notFound("PrincipalNotFound", "principal %q not found", c.r.PathValue("principal"))
-	}
-	c.reply(200, vaultclient.Principal(p))
-	return nil
+	return notFound("PrincipalNotFound", "principal %q not found", name)
 }
 
 // ---- subscriptions, features, providers ----
@@ -756,11 +775,11 @@ func (s *Server) vault(c *call, name string) (store.Vault, error) {
 func (s *Server) liveVault(c *call, name string) (store.Vault, error) {
 	c.vault = strings.ToLower(name)
 	v, err := s.vault(c, name)
+	if err == nil && !c.admin && v.TenantID != c.tenant { // before anything is said of it
+		return v, notFound("VaultNotFound", "vault %q not found", name)
+	}
 	if err == nil && v.DeletedAt != nil {
 		return v, notFound("VaultNotFound", "vault %q is deleted; recover it with: ck vault recover %s", name, v.Name)
-	}
-	if err == nil && !c.admin && v.TenantID != c.tenant {
-		return v, notFound("VaultNotFound", "vault %q not found", name)
 	}
 	return v, err
 }
@@ -1197,10 +1216,10 @@ func (s *Server) readLog(c *call) error {
 		if err != nil {
 			return err
 		}
-		f.Vaults = []string{}
+		f.Vaults = []store.OpVault{}
 		for _, v := range vs {
 			if c.controlVault(v, "read") == nil {
-				f.Vaults = append(f.Vaults, v.Name)
+				f.Vaults = append(f.Vaults, store.OpVault{Name: v.Name, Since: v.Created})
 			}
 		}
 	}

@@ -35,9 +35,9 @@ func (s *DB) ListOps(ctx context.Context, f store.OpFilter) ([]store.Op, error) 
 		if len(f.Vaults) == 0 {
 			return nil, nil
 		}
-		q += ` AND vault IN (?` + strings.Repeat(`, ?`, len(f.Vaults)-1) + `)`
+		q += ` AND (` + strings.Repeat(`(vault = ? AND time >= ?) OR `, len(f.Vaults)-1) + `(vault = ? AND time >= ?))`
 		for _, v := range f.Vaults {
-			args = append(args, strings.ToLower(v))
+			args = append(args, strings.ToLower(v.Name), v.Since.UnixNano())
 		}
 	}
 	if !f.Since.IsZero() {

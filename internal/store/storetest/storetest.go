@@ -335,12 +335,17 @@ func testOpLog(t *testing.T, s store.Store) {
 	after, err := s.ListOps(ctx, store.OpFilter{AfterID: all[3].ID, Limit: 10})
 	must(t, err)
 	equal(t, "ops after id", after, all[4:])
-	none, err := s.ListOps(ctx, store.OpFilter{Vaults: []string{}})
+	none, err := s.ListOps(ctx, store.OpFilter{Vaults: []store.OpVault{}})
 	must(t, err)
 	equal(t, "ops for no vaults", len(none), 0)
-	some, err := s.ListOps(ctx, store.OpFilter{Vaults: []string{"a"}, Limit: 2})
+	some, err := s.ListOps(ctx, store.OpFilter{Vaults: []store.OpVault{{Name: "a"}}, Limit: 2})
 	must(t, err)
 	equal(t, "ops for vault list with limit", len(some), 2)
+	// Each vault from its own time: b's from its second op on (a vault of
+	// that name before it is not its log), a's from after its last.
+	from, err := s.ListOps(ctx, store.OpFilter{Vaults: []store.OpVault{{Name: "a", Since: t0.Add(100 * time.Second)}, {Name: "B", Since: all[3].Time}}})
+	must(t, err)
+	equal(t, "ops of vaults each from its time", from, all[3:4])
 }
 
 func testPurgeVault(t *testing.T, s store.Store) {
