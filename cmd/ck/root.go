@@ -143,9 +143,12 @@ type app struct {
 	mc  *vaultclient.Client
 }
 
-func run(args []string) int {
+func run(args []string) int { return runIO(args, os.Stdout, os.Stderr) }
+
+// runIO is run writing to stdout and stderr (the tests capture them).
+func runIO(args []string, stdout, stderr io.Writer) int {
 	args = resolveCmdlet(args)
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{stdout: stdout, stderr: stderr}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
