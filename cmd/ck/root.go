@@ -324,6 +324,14 @@ func (a *app) fields(pairs ...string) {
 // friendly turns errors into one readable line: the server's message and
 // code (printable: a server's words cannot start a line of their own).
 func friendly(err error) string {
+	var le *linesError
+	if errors.As(err, &le) {
+		lines := make([]string, len(le.lines))
+		for i, l := range le.lines {
+			lines[i] = printable(l)
+		}
+		return strings.Join(lines, "\n")
+	}
 	var pe *client.Problem
 	if errors.As(err, &pe) {
 		return printable(pe.Error())
@@ -336,5 +344,7 @@ func friendly(err error) string {
 		}
 		return printable(fmt.Sprintf("vault answered %d %s", re.StatusCode, re.ErrorCode))
 	}
-	return err.Error()
+	// Any other error may carry a server's words too (a failed job's
+	// error, client.JobError), so it is made printable like the rest.
+	return printable(err.Error())
 }
