@@ -98,7 +98,7 @@ const (
 	RuleRollbackNotForSites   = "R4.NotForSites" // sites stay on customer keys
 	RuleRollbackMailboxes     = "R4.Mailboxes"   // mailboxes roll back by being assigned no DEP
 	RulePurgeAlone            = "R6.Alone"
-	RulePurgeContact          = "R6.Contact"
+	RulePurgeContact          = "R6.Contact" // 1-256 bytes, one line of plain text (no control, format or bidi characters)
 	RulePurgeDistinctOfficers = "R6.DistinctOfficers"
 	RulePurgeKeysRevoked      = "R6.KeysRevoked" // remove the workload's access to both keys first
 	RulePurgeNotForMDEP       = "R6.NotForMDEP"
@@ -107,8 +107,8 @@ const (
 	RulePurgeOfficers         = "R6.Officers"
 	RuleDEPPurgeRequested     = "R6.PurgeRequested" // nothing moves to or off a DEP with a purge request
 	RulePurged                = "R6.Purged"         // the data was purged
-	RulePurgeReason           = "R6.Reason"
-	RulePurgeRequested        = "R6.Requested" // a purge request exists already, or none does
+	RulePurgeReason           = "R6.Reason"         // 1-512 bytes, one line of plain text (no control, format or bidi characters)
+	RulePurgeRequested        = "R6.Requested"      // a purge request exists already, or none does
 	RulePurgeSigner           = "R6.Signer"
 	RulePurgeState            = "R6.State"
 	RuleAuditSigner           = "R8.Signer"

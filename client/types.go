@@ -229,8 +229,8 @@ type SetDEPRequest struct {
 	Description *string `json:"description,omitempty" maxLength:"512"`
 	Refresh     bool    `json:"refresh,omitempty" doc:"After rolling a customer key in its vault: re-wrap the DEP key with the current version of both keys (R1; -Refresh)"`
 	Purge       bool    `json:"permanentDataPurgeRequested,omitempty" doc:"Mailbox DEPs only: request the permanent data purge (R6), after removing the workload's wrap and unwrap permissions on both keys"`
-	Reason      string  `json:"permanentDataPurgeReason,omitempty"`
-	Contact     string  `json:"permanentDataPurgeContact,omitempty"`
+	Reason      string  `json:"permanentDataPurgeReason,omitempty" doc:"With permanentDataPurgeRequested: why, 1-512 bytes of one-line plain text: no control, format or bidirectional-text characters (R6.Reason; the officers read it before they sign)"`
+	Contact     string  `json:"permanentDataPurgeContact,omitempty" doc:"With permanentDataPurgeRequested: who to contact, 1-256 bytes of one-line plain text: no control, format or bidirectional-text characters (R6.Contact)"`
 }
 
 // DEPHealth is a DEP's health with each customer key's answer.

@@ -87,7 +87,10 @@ Readable by the tenant's global and compliance admins and by the operator.`}
 			if err != nil {
 				return err
 			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			// A new 0600 file renamed over out once whole: not an existing
+			// file's looser mode, not a symbolic link's target, and never a
+			// half-written export where a complete one was.
+			f, err := createAtomic(out, 0o600)
 			if err != nil {
 				return err
 			}
@@ -95,11 +98,15 @@ Readable by the tenant's global and compliance admins and by the operator.`}
 			enc := json.NewEncoder(w)
 			for _, r := range recs {
 				if err := enc.Encode(r); err != nil {
-					f.Close()
+					f.Abort()
 					return err
 				}
 			}
-			if err := errors.Join(w.Flush(), f.Close()); err != nil {
+			if err := w.Flush(); err != nil {
+				f.Abort()
+				return err
+			}
+			if err := f.Commit(); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "\r")
@@ -197,7 +204,7 @@ time: "ck audit verify --head" checks that a later copy still reaches it.`,
 				return err
 			}
 			b, _ := json.MarshalIndent(h, "", "  ")
-			if err := os.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+			if err := writeFileAtomic(out, append(b, '\n'), 0o600); err != nil {
 				return err
 			}
 			printf(a.stdout, "Head of tenant %s: record %d at %s, signed by the service. Saved to %s.\n", h.Tenant, h.Seq, h.Time.Format(time.RFC3339), out)

@@ -54,5 +54,10 @@ func validateConfig(cfg *service.Config, file string) error {
 	if file != "" {
 		what = "config " + file + " (with the flags given)"
 	}
-	return fmt.Errorf("%s: %d problem(s):\n  %s", what, len(strings.Split(err.Error(), "\n")), strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	problems := strings.Split(err.Error(), "\n")
+	lines := []string{fmt.Sprintf("%s: %d problem(s):", what, len(problems))}
+	for _, p := range problems {
+		lines = append(lines, "  "+p)
+	}
+	return &linesError{lines: lines, err: err}
 }

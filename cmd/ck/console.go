@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +32,10 @@ func (a *app) consoleCmd() *cobra.Command {
 		Short: "Print (and open in a browser) a sign-in link to the web console",
 		Long: `Print a sign-in link to the web console of the service in the connection
 file, and open it with xdg-open when there is one (never with --no-browser).
+The browser is given a private sign-in page (a 0600 file in a 0700
+temporary directory that forwards to the link), not the link itself: a
+command line is readable by every user of the machine. The page is removed
+once the browser has read it, or after 10s.
 
 The token travels in the link's fragment (#token=...), which a browser
 never sends to a server; the console keeps it in the tab's session storage
@@ -75,7 +83,7 @@ given (--token-file), which expires when it does.`,
 				return nil
 			}
 			if xdg, err := exec.LookPath("xdg-open"); err == nil {
-				if err := exec.Command(xdg, link.URL).Start(); err != nil {
+				if err := openSignIn(ctx, xdg, link.URL); err != nil {
 					fmt.Fprintln(a.stderr, "xdg-open:", err, "(open the link yourself)")
 				}
 			}
@@ -87,4 +95,116 @@ given (--token-file), which expires when it does.`,
 	open.Flags().BoolVar(&noBrowser, "no-browser", false, "only print the link")
 	cmd.AddCommand(open)
 	return cmd
+}
+
+// signInGrace is how long ck console open keeps the sign-in page for the
+// browser to read, at most.
+var signInGrace = 10 * time.Second
+
+// openSignIn opens link in a browser with opener (xdg-open) without
+// putting it on a command line: the link carries a token, and every
+// local user reads every process's arguments (/proc/PID/cmdline), the
+// opener's and the browser's it starts. The opener is given the path of
+// a page that forwards to the link instead: a 0600 file in a fresh 0700
+// directory, so only this user reads it, that replaces itself with the
+// link (so Back does not return to it) and sends no Referer.
+//
+// The page must outlive the opener's start (the browser reads it later,
+// a cold one after seconds), and must not outlive its use. So ck waits,
+// at most signInGrace, until the file's access time passes its
+// modification time (the browser has read it; with relatime, the
+// default, the first read after a write updates it), then removes the
+// directory, also when interrupted. A ck killed meanwhile leaves the
+// directory behind; the next console open removes it.
+func openSignIn(ctx context.Context, opener, link string) error {
+	base := signInBase()
+	removeStaleSignIns(base)
+	dir, err := os.MkdirTemp(base, signInPrefix) // 0700
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	js, err := json.Marshal(link) // escapes <, > and & too: nothing ends the script early
+	if err != nil {
+		return err
+	}
+	page := filepath.Join(dir, "sign-in.html")
+	html := `<!doctype html>
+<meta charset="utf-8">
+<meta name="referrer" content="no-referrer">
+<title>customerkey console: signing in</title>
+<script>location.replace(` + string(js) + `)</script>
+`
+	f, err := os.OpenFile(page, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(html); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	cmd := exec.Command(opener, page)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait() // the opener may run as long as the browser it starts
+	waitRead(ctx, page, signInGrace)
+	return nil
+}
+
+// signInPrefix names openSignIn's temporary directories.
+const signInPrefix = "ck-console-"
+
+// waitRead waits until file has been read since it was written (its
+// access time is past its modification time), ctx ends or limit passes.
+func waitRead(ctx context.Context, file string, limit time.Duration) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+			if fileRead(file) {
+				// Read: give the browser a moment past its first read.
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
+				}
+				return
+			}
+		}
+	}
+}
+
+// signInBase is where sign-in pages are made: the user's runtime directory
+// ($XDG_RUNTIME_DIR: the user's own, in memory) when there is one, else
+// the temporary directory.
+func signInBase() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return os.TempDir()
+}
+
+// removeStaleSignIns removes this user's sign-in pages in base that a ck
+// killed before it removed them left, a minute old or more.
+func removeStaleSignIns(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, signInPrefix+"*"))
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || !ownedByMe(fi) || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		os.RemoveAll(d)
+	}
 }

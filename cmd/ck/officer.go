@@ -198,14 +198,18 @@ func readOfficerKey(file string) (ed25519.PrivateKey, error) {
 }
 
 // statementLines is what an officer is about to sign, to read first.
+// Every field is printable: the reason and the contact are the
+// requester's words, and a request stored before the service refused
+// control characters in them (R6.Reason, R6.Contact) must not erase,
+// move or forge the lines the officer reads before signing (SPEC T7).
 func statementLines(p client.PurgeRequest, officer string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "You sign, as %s, the approval of the PERMANENT purge of DEP %s (%s)\n", officer, p.Name, p.DEP)
-	fmt.Fprintf(&b, "of tenant %s, requested by %s at %s.\n", p.Tenant, p.RequestedBy, p.Requested)
-	fmt.Fprintf(&b, "Reason: %s\nContact: %s\n", p.Reason, p.Contact)
-	fmt.Fprintf(&b, "It deletes %d containers with all their data, for good:\n", len(p.Containers))
+	printf(&b, "You sign, as %s, the approval of the PERMANENT purge of DEP %s (%s)\n", officer, p.Name, p.DEP)
+	printf(&b, "of tenant %s, requested by %s at %s.\n", p.Tenant, p.RequestedBy, p.Requested)
+	printf(&b, "Reason: %s\nContact: %s\n", p.Reason, p.Contact)
+	printf(&b, "It deletes %d containers with all their data, for good:\n", len(p.Containers))
 	for _, c := range p.Containers {
-		fmt.Fprintf(&b, "  %s\n", c)
+		printf(&b, "  %s\n", c)
 	}
 	return b.String()
 }

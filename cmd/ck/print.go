@@ -63,3 +63,17 @@ func printf(w io.Writer, format string, args ...any) {
 	}
 	fmt.Fprintf(w, format, args...)
 }
+
+// linesError is an error ck words itself over several lines (every
+// problem of a config file; a hint after a failure): friendly keeps its
+// line breaks and makes each line printable. Every other error prints as
+// one printable line, so a server's words cannot start a line of their
+// own.
+type linesError struct {
+	lines []string
+	err   error // the error behind it, for errors.Is and errors.As
+}
+
+func (e *linesError) Error() string { return strings.Join(e.lines, "\n") }
+
+func (e *linesError) Unwrap() error { return e.err }

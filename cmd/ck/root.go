@@ -143,9 +143,12 @@ type app struct {
 	mc  *vaultclient.Client
 }
 
-func run(args []string) int {
+func run(args []string) int { return runIO(args, os.Stdout, os.Stderr) }
+
+// runIO is run writing to stdout and stderr (the tests capture them).
+func runIO(args []string, stdout, stderr io.Writer) int {
 	args = resolveCmdlet(args)
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{stdout: stdout, stderr: stderr}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -321,6 +324,14 @@ func (a *app) fields(pairs ...string) {
 // friendly turns errors into one readable line: the server's message and
 // code (printable: a server's words cannot start a line of their own).
 func friendly(err error) string {
+	var le *linesError
+	if errors.As(err, &le) {
+		lines := make([]string, len(le.lines))
+		for i, l := range le.lines {
+			lines[i] = printable(l)
+		}
+		return strings.Join(lines, "\n")
+	}
 	var pe *client.Problem
 	if errors.As(err, &pe) {
 		return printable(pe.Error())
@@ -333,5 +344,7 @@ func friendly(err error) string {
 		}
 		return printable(fmt.Sprintf("vault answered %d %s", re.StatusCode, re.ErrorCode))
 	}
-	return err.Error()
+	// Any other error may carry a server's words too (a failed job's
+	// error, client.JobError), so it is made printable like the rest.
+	return printable(err.Error())
 }

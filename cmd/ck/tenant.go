@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,7 +111,9 @@ request on.`,
 				return err
 			}
 			if outFile != "" {
-				if err := os.WriteFile(outFile, []byte(t.Token+"\n"), 0o600); err != nil {
+				// A new 0600 file, never an existing one's looser mode nor a
+				// symbolic link's target.
+				if err := writeFileAtomic(outFile, []byte(t.Token+"\n"), 0o600); err != nil {
 					return err
 				}
 				t.Token = "(written to " + outFile + ")"
@@ -127,7 +128,7 @@ request on.`,
 	token.Flags().StringVar(&subject, "subject", "", "the admin's UPN")
 	token.Flags().StringVar(&role, "role", "global-admin", "global-admin, exchange-admin, sharepoint-admin or compliance-admin")
 	token.Flags().StringVar(&validFor, "valid-for", "", "lifetime, 1h to 2160h, e.g. 24h (default 168h: 7 days)")
-	token.Flags().StringVar(&outFile, "out", "", "write the token to this file (mode 0600) instead of printing it")
+	token.Flags().StringVar(&outFile, "out", "", "write the token to this file (a new file of mode 0600, replacing any there) instead of printing it")
 	showTokens := func(toks ...client.TokenInfo) {
 		var rows [][]string
 		for _, t := range toks {

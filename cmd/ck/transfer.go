@@ -147,7 +147,7 @@ func (a *app) putFile(ctx context.Context, c *client.Client, tenant, site, file,
 		// Only an upload the service still holds can be resumed: a digest
 		// that did not match, or a newer version, ended it.
 		if u, uerr := c.Upload(ctx, tenant, site, file, id); uerr == nil {
-			return info, fmt.Errorf("%w\nthe upload is kept for a day (%d of %d bytes received): go on with ck site file put %s %s --tenant %s --file %s --resume %s", err, u.Received, u.Size, site, file, tenant, path, id)
+			return info, &linesError{err: err, lines: []string{friendly(err), fmt.Sprintf("the upload is kept for a day (%d of %d bytes received): go on with ck site file put %s %s --tenant %s --file %s --resume %s", u.Received, u.Size, site, file, tenant, path, id)}}
 		}
 	}
 	return info, err

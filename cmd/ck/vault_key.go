@@ -489,7 +489,7 @@ func (a *app) keyBackupCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, resp.Value, 0o600); err != nil {
+			if err := writeFileAtomic(out, resp.Value, 0o600); err != nil { // a new 0600 file; a symbolic link is replaced, not followed
 				return err
 			}
 			if a.output == "json" {

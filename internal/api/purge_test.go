@@ -74,6 +74,12 @@ func TestPurgePath(t *testing.T) {
 
 	// Step 1: the tenant removes the workload's wrap and unwrap rights.
 	e.grantWorkload("get")
+	// The reason and the contact are what the officers read before they
+	// sign: one line of plain text, no escape sequences (SPEC T7, T9).
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving\u001b[2K\r\u001b[1Aforged\nline","permanentDataPurgeContact":"cso@contoso.com"}`)
+	e.wantProblem(400, "R6.Reason", st, ct, body)
+	st, ct, body = e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com\u202e"}`)
+	e.wantProblem(400, "R6.Contact", st, ct, body)
 	// Step 2.
 	if dep := mustCall(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purge, 200); dep["enabled"] != false {
 		t.Fatalf("DEP after the purge request: %v", dep)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/events"
@@ -104,6 +106,16 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	if contact == "" || len(contact) > 256 {
 		return d, rule.Invalid(client.RulePurgeContact, "give who to contact about the purge (-PermanentDataPurgeContact), 1-256 characters", "a purge request needs a contact")
 	}
+	// The officers read the reason and the contact before they sign
+	// (ck dep purge approve prints them): text that moves the cursor,
+	// erases or starts a line, or reorders what follows could make them
+	// read another request than the one they sign (SPEC T7, T9).
+	if err := plainText(client.RulePurgeReason, "permanentDataPurgeReason", "-PermanentDataPurgeReason", reason); err != nil {
+		return d, err
+	}
+	if err := plainText(client.RulePurgeContact, "permanentDataPurgeContact", "-PermanentDataPurgeContact", contact); err != nil {
+		return d, err
+	}
 	if s.cfg.Signer == nil {
 		return d, rule.Unavailable(client.RulePurgeSigner, "the operator must give the service a signing key", "the service cannot issue crypto-shred certificates")
 	}
@@ -162,6 +174,30 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	s.cfg.Logger.Warn("dep: purge requested", "tenant", t.ID, "dep", d.ID, "by", p.RequestedBy, "reason", reason, "contact", contact)
 	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "purge requested"})
 	return d, nil
+}
+
+// plainText refuses what officers are shown before they sign when it is
+// not one line of plain text: bytes that are not UTF-8, control
+// characters (C0 with newline, carriage return, tab and escape; DEL; C1),
+// the line and paragraph separators, and the invisible format characters
+// (Unicode Cf), which include the bidirectional-text controls (U+202A-
+// U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) and zero-width spaces.
+// The zero-width (non-)joiners U+200C and U+200D stay: Persian and the
+// Indic scripts, and emoji sequences, need them, and they move nothing.
+func plainText(id, field, param, s string) error {
+	if !utf8.ValidString(s) {
+		return rule.Invalid(id, "send "+field+" ("+param+") as UTF-8 text", "%s is not UTF-8", field)
+	}
+	for i, r := range s {
+		if r == '\u200c' || r == '\u200d' {
+			continue
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			return rule.Invalid(id, "write "+field+" ("+param+") as one line of plain text: remove control characters (newline, tab, escape sequences) and invisible format or bidirectional-text characters",
+				"%s holds %U at byte %d: the officers who sign the purge must read it as it is", field, r, i)
+		}
+	}
+	return nil
 }
 
 // Approve is step 3: an authorised officer's signed approval of the
