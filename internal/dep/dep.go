@@ -269,10 +269,10 @@ func (s *Service) CheckRevoked(id string) error {
 // the tenant signalled it, cleared when a customer key unwrapped again.
 func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	r, ok := w.Ring.Revocation(d.ID)
-	// Clear only on an unwrap after the stored revocation, never on an
-	// older one.
+	// Clear only the stored revocation the unwrap answered, never one
+	// recorded since.
 	changed := func(d store.DEP) bool {
-		return ok && r.Revoked != !d.Revoked.IsZero() && (r.Revoked || r.Since.After(d.Revoked))
+		return ok && r.Revoked != !d.Revoked.IsZero() && (r.Revoked || r.Answers(d.Revoked))
 	}
 	if !changed(d) {
 		return
@@ -289,13 +289,13 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	if r.Revoked {
 		err = s.st.SetDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, r.Since, r.Cause)
 	} else {
-		// Only a revocation recorded before the unwrap began: the
-		// record read above may already be older than another node's.
-		err = s.st.ClearDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, r.Since)
+		// Only the revocation the unwrap answered: the record read
+		// above may already hold another node's, recorded since.
+		err = s.st.ClearDEPRevocation(context.WithoutCancel(ctx), d.Tenant, d.ID, r.Over)
 	}
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		s.cfg.Logger.Info("dep: revocation not cleared: the DEP was revoked again after the unwrap that answered began", "tenant", d.Tenant, "dep", d.ID, "err", err)
+		s.cfg.Logger.Info("dep: revocation not cleared: it was recorded after the record the unwrap that answered was asked with", "tenant", d.Tenant, "dep", d.ID, "err", err)
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		s.cfg.Logger.Error("dep: storing the revocation state", "tenant", d.Tenant, "dep", d.ID, "revoked", r.Revoked, "err", err)
@@ -306,7 +306,7 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: r.Cause, At: r.Since})
 	} else {
 		s.cfg.Logger.Info("dep: revocation cleared: a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID)
-		s.publish(ctx, events.Event{Kind: events.DEPCleared, Tenant: d.Tenant, Ref: d.ID, At: r.Since})
+		s.publish(ctx, events.Event{Kind: events.DEPCleared, Tenant: d.Tenant, Ref: d.ID, At: r.Over}) // At: the revocation it answered
 	}
 }
 
@@ -325,6 +325,12 @@ func (s *Service) OnEvent(e events.Event) {
 	case events.DEPRevoked:
 		kd := keyring.DEP{ID: e.Ref, Tenant: e.Tenant, Revoked: keyring.Revocation{Revoked: true, Since: e.At, Cause: e.Detail}}
 		for _, w := range s.cfg.Workloads {
+			// A revocation a clear this keyring holds answered is stale
+			// (its publish was retried, events.Tell, and recorded after
+			// the clear's): a customer key answered after it.
+			if r, ok := w.Ring.Revocation(e.Ref); ok && r.Answers(e.At) {
+				continue
+			}
 			w.Ring.Revoke(kd, e.Detail)
 		}
 	case events.DEPCleared:

@@ -230,8 +230,19 @@ func TestRevocationSeenByTheKeyringIsKept(t *testing.T) {
 // vaults: both customer keys refuse to wrap and unwrap.
 func removeUnwrap(t *testing.T, v *vaulttest.Env, seed vaulttest.Seed) {
 	t.Helper()
+	setWorkloadKeys(t, v, seed, "get")
+}
+
+// grantUnwrap gives the workload back what the seed gave it.
+func grantUnwrap(t *testing.T, v *vaulttest.Env, seed vaulttest.Seed) {
+	t.Helper()
+	setWorkloadKeys(t, v, seed, "get", "wrapKey", "unwrapKey")
+}
+
+func setWorkloadKeys(t *testing.T, v *vaulttest.Env, seed vaulttest.Seed, perms ...string) {
+	t.Helper()
 	for _, vault := range seed.Vaults {
-		if err := v.Client.Do(context.Background(), "PUT", "/vaults/"+vault.Name+"/accessPolicies/"+seed.Workload, map[string]any{"permissions": map[string]any{"keys": []string{"get"}}}, nil); err != nil {
+		if err := v.Client.Do(context.Background(), "PUT", "/vaults/"+vault.Name+"/accessPolicies/"+seed.Workload, map[string]any{"permissions": map[string]any{"keys": perms}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

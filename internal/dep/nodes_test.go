@@ -149,3 +149,61 @@ func TestRevocationWithoutItsEvent(t *testing.T) {
 		t.Fatal("node B served the revoked DEP in an outage")
 	}
 }
+
+// TestStaleRevocationAfterAClear (S2, K3): a dep.revoked whose publish
+// was retried (events.Tell) and recorded after a newer dep.cleared does
+// not revoke the DEP again: a customer key answered after it. It did, on
+// every node, and the next failed read stored it again; in the outage
+// that followed, a DEP whose keys last answered was refused.
+func TestStaleRevocationAfterAClear(t *testing.T) {
+	bus := &countBus{}
+	e := deptest.StartWith(t, deptest.Options{Events: bus})
+	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
+	nodeB := e.Node(t, deptest.Options{Events: bus})
+	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
+	removeUnwrap(t, v, seed)
+	if _, err := nodeA.Key(ctx, d, read); err == nil {
+		t.Fatal("node A read the DEP with the access removed")
+	}
+	revoked, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
+	if err != nil || revoked.Revoked.IsZero() {
+		t.Fatalf("revocation not stored: %v", err)
+	}
+	bus.mu.Lock()
+	stale := bus.ev // A's publish "failed": Tell records it later
+	bus.ev = nil
+	bus.mu.Unlock()
+	// The tenant gives access back; node B's read unwraps and clears.
+	grantUnwrap(t, v, seed)
+	if _, err := nodeB.Key(ctx, revoked, read); err != nil {
+		t.Fatalf("node B with access given back: %v", err)
+	}
+	if now, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID); !now.Revoked.IsZero() {
+		t.Fatal("node B's unwrap did not clear the revocation")
+	}
+	bus.mu.Lock()
+	evs := append(bus.ev[:0:0], bus.ev...)
+	bus.mu.Unlock()
+	for _, ev := range append(evs, stale...) { // the clear, then the stale revocation
+		nodeA.OnEvent(ev)
+		nodeB.OnEvent(ev)
+	}
+	for _, r := range []string{"eastus", "westus"} {
+		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, n := range map[string]*dep.Service{"A": nodeA, "B": nodeB} {
+		now, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID)
+		if _, err := n.Key(ctx, now, read); err != nil {
+			t.Errorf("node %s refuses in an outage a DEP whose keys last answered: %v", name, err)
+		}
+	}
+	if after, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID); !after.Revoked.IsZero() {
+		t.Errorf("the stale revocation was stored again (%s)", after.Revoked)
+	}
+}

@@ -183,6 +183,10 @@ func (s *Service) reconcile(ctx context.Context, w Workload) {
 		case err != nil:
 			s.cfg.Logger.Warn("dep: reading a cached DEP's record for the revocation probe", "tenant", kd.Tenant, "dep", kd.ID, "err", err)
 		case !d.Revoked.IsZero():
+			if r, ok := w.Ring.Revocation(d.ID); ok && r.Answers(d.Revoked) {
+				s.keepRevocation(ctx, w, d) // a customer key answered it: store the clear
+				continue
+			}
 			s.cfg.Logger.Warn("dep: a revocation stored by another node reached this one by the probe, not by its event", "tenant", d.Tenant, "dep", d.ID)
 			s.OnEvent(events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: d.RevokedCause, At: d.Revoked})
 		}

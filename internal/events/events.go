@@ -27,6 +27,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
@@ -297,8 +298,15 @@ func NewLocal(ctx context.Context, cfg Config) (*Local, error) {
 // Close stops delivering.
 func (l *Local) Close() error { l.close(); return nil }
 
-// retryFor bounds how long Tell goes on trying to record an event.
-var retryFor = 10 * time.Minute
+// retryFor bounds how long Tell goes on trying to record an event, and
+// maxRetrying how many events it tries at once (beyond, it gives up at
+// once and says so: the database has been away long, and the probe's
+// reconcile and the caches' expiry are what is left).
+var (
+	retryFor    = 10 * time.Minute
+	maxRetrying = int64(1000)
+	retrying    atomic.Int64
+)
 
 // Tell publishes e on bus for a change already made (stored, acted on
 // here). If it cannot be recorded now (the database away for a moment),
@@ -316,8 +324,14 @@ func Tell(ctx context.Context, bus Bus, e Event, log *slog.Logger, what string) 
 	if err == nil {
 		return
 	}
+	if retrying.Add(1) > maxRetrying {
+		retrying.Add(-1)
+		log.Error("events: "+what+" not recorded for the other nodes, and too many are being tried again already: they act on it only at their next probe or when their caches expire", "kind", e.Kind, "tenant", e.Tenant, "ref", e.Ref, "err", err)
+		return
+	}
 	log.Error("events: "+what+" not yet recorded for the other nodes; trying again", "kind", e.Kind, "tenant", e.Tenant, "ref", e.Ref, "err", err)
 	go func() {
+		defer retrying.Add(-1)
 		wait, deadline := 100*time.Millisecond, time.Now().Add(retryFor)
 		for {
 			time.Sleep(wait)

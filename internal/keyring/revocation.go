@@ -22,6 +22,20 @@ type Revocation struct {
 	Revoked bool
 	Since   time.Time
 	Cause   string
+	// Over, on a clear, is the revocation the unwrap that cleared it
+	// answered: the one in the DEP record its caller read before it
+	// began (zero: the record said not revoked). A revocation recorded
+	// after that read, by any node, is not what the unwrap answered and
+	// stands, whatever the clocks: the key may have answered just before
+	// the tenant removed access, and the answer reached this node late.
+	Over time.Time
+}
+
+// Answers reports whether r, a clear, answered the revocation recorded
+// at at (or a later one): that revocation is over. Times compare to the
+// millisecond, as the store keeps them.
+func (r Revocation) Answers(at time.Time) bool {
+	return !r.Revoked && !r.Over.IsZero() && r.Over.UnixMilli() >= at.UnixMilli()
 }
 
 // RevokedError refuses a key for a revoked DEP: the availability key was
@@ -121,12 +135,12 @@ func (k *Keyring) OnRevoke(f func(DEP)) {
 }
 
 // restore clears d's revocation: a customer key unwrapped its key, in an
-// unwrap that began at b. One that began before a revocation (or an
-// eviction) here clears nothing: the key may have answered just before
-// the tenant removed access, and a revocation signal racing an unwrap in
-// flight must stand. The clear is dated when the unwrap began, so that
-// the service clears a stored revocation only if it is older than that
-// (another node's, recorded while the answer was on its way, stands).
+// unwrap that began at b, for a caller that read d. One that began before
+// a revocation (or an eviction) here clears nothing: the key may have
+// answered just before the tenant removed access, and a revocation signal
+// racing an unwrap in flight must stand. The clear names the revocation
+// it answered (Over: d's), so that the service clears only that one from
+// the store: another node's, recorded after d was read, stands.
 func (k *Keyring) restore(d DEP, b began) {
 	k.mu.Lock()
 	if k.gens[d.ID] != b.gen {
@@ -134,7 +148,11 @@ func (k *Keyring) restore(d DEP, b began) {
 		return
 	}
 	was := k.revoked[d.ID].Revoked
-	k.revoked[d.ID] = Revocation{Since: b.at}
+	var over time.Time
+	if d.Revoked.Revoked {
+		over = d.Revoked.Since
+	}
+	k.revoked[d.ID] = Revocation{Since: b.at, Over: over}
 	k.mu.Unlock()
 	if was || d.Revoked.Revoked {
 		k.cfg.Logger.Info("keyring: DEP revocation cleared: a customer key unwraps again", "dep", d.ID, "tenant", d.Tenant)
@@ -203,14 +221,14 @@ func probeResult(err error) string {
 }
 
 // ClearRevocation is another node's news that a customer key unwrapped
-// DEP depID again at since: this keyring no longer holds it revoked (the
-// DEP's record, read on the next fetch, says so too). A revocation seen
-// here after since stands.
-func (k *Keyring) ClearRevocation(depID string, since time.Time) {
+// DEP depID again, answering the revocation recorded at over: this
+// keyring no longer holds that one (the DEP's record, read on the next
+// fetch, says so too). A revocation seen here after it stands.
+func (k *Keyring) ClearRevocation(depID string, over time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if r, ok := k.revoked[depID]; ok && r.Revoked && r.Since.After(since) {
+	if r, ok := k.revoked[depID]; ok && r.Revoked && r.Since.UnixMilli() > over.UnixMilli() {
 		return
 	}
-	k.revoked[depID] = Revocation{Since: since}
+	k.revoked[depID] = Revocation{Since: k.cfg.Now().UTC(), Over: over}
 }

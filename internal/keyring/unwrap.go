@@ -22,10 +22,8 @@ func (k *Keyring) unwrapCustomer(ctx context.Context, d DEP, req Request) (*enve
 
 // began is when an unwrap began: the DEP's generation then (bumped by
 // Evict and by a revocation) and the time. An unwrap that began before a
-// revocation does not clear it, whether this keyring saw the revocation
-// (the generation moved) or another node did and stored it (its time is
-// after the unwrap's start: the key may have answered just before the
-// tenant removed access, and the answer reached this node late).
+// revocation this keyring saw (the generation moved) clears nothing; one
+// another node stored is kept by the clear's Over (restore).
 type began struct {
 	gen uint64
 	at  time.Time

@@ -592,12 +592,12 @@ type Service interface {
 	// SetDEPRevocation stores a DEP's revocation (T1): revoked at at for
 	// cause. ErrNotFound if no such DEP.
 	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
-	// ClearDEPRevocation clears a DEP's revocation recorded before
-	// unwrapped (when the unwrap began by which a customer key answered
-	// again); one recorded at or after it stands: ErrConflict (a node
-	// revoked the DEP while that answer was on its way). ErrNotFound if
-	// no such DEP.
-	ClearDEPRevocation(ctx context.Context, tenant, id string, unwrapped time.Time) error
+	// ClearDEPRevocation clears a DEP's revocation if it is the one
+	// recorded at over (to the millisecond; zero: none), the one a
+	// customer key's unwrap answered. Another, recorded since (a node
+	// revoked the DEP while that answer was on its way) stands:
+	// ErrConflict. ErrNotFound if no such DEP.
+	ClearDEPRevocation(ctx context.Context, tenant, id string, over time.Time) error
 	// DeleteDEP removes a DEP and its wrapped keys (the purge path, R6);
 	// ErrNotFound if it does not exist.
 	DeleteDEP(ctx context.Context, tenant, id string) error

@@ -135,15 +135,19 @@ func (s *DB) SetDEPRevocation(ctx context.Context, tenant, id string, at time.Ti
 	return mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = ?, revoked_cause = ? WHERE id = ? AND tenant = ?`, ms(at), cause, id, tenant))
 }
 
-func (s *DB) ClearDEPRevocation(ctx context.Context, tenant, id string, unwrapped time.Time) error {
-	err := mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = 0, revoked_cause = '' WHERE id = ? AND tenant = ? AND revoked_ms < ?`, id, tenant, ms(unwrapped)))
+func (s *DB) ClearDEPRevocation(ctx context.Context, tenant, id string, over time.Time) error {
+	var m int64
+	if !over.IsZero() {
+		m = ms(over)
+	}
+	err := mustAffect(s.exec(ctx, `UPDATE deps SET revoked_ms = 0, revoked_cause = '' WHERE id = ? AND tenant = ? AND revoked_ms IN (0, ?)`, id, tenant, m))
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if _, err := s.DEPByID(ctx, tenant, id); err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: DEP %s was revoked again after %s", store.ErrConflict, id, unwrapped.UTC().Format(time.RFC3339Nano))
+	return fmt.Errorf("%w: DEP %s holds a revocation other than the one answered (%s)", store.ErrConflict, id, over.UTC().Format(time.RFC3339Nano))
 }
 
 func (s *DB) DeleteDEP(ctx context.Context, tenant, id string) error {
