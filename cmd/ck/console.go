@@ -150,7 +150,7 @@ func openSignIn(ctx context.Context, opener, link string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	go cmd.Wait() // the opener may run as long as the browser it starts
+	go func() { _ = cmd.Wait() }() // the opener may run as long as the browser it starts
 	waitRead(ctx, page, signInGrace)
 	return nil
 }

@@ -49,7 +49,7 @@ func TestPurgeRequestText(t *testing.T) {
 	// stops at a later rule of this bare environment).
 	for _, ok := range []struct{ reason, contact string }{
 		{"Leaving the service: ticket #4711, café 日本 👩‍💻", "cso@contoso.com"},
-		{"ترک سرویس می‌کنیم", "Jürgen Groß <cso@contoso.com>"}, // Persian needs U+200C
+		{"ترک سرویس می\u200cکنیم", "Jürgen Groß <cso@contoso.com>"}, // Persian needs U+200C
 	} {
 		_, err := e.deps.RequestPurge(e.ctx, e.t, d, ok.reason, ok.contact)
 		if re, isRule := rule.As(err); isRule && (re.Rule == "R6.Reason" || re.Rule == "R6.Contact") {
