@@ -644,3 +644,37 @@ func TestDirectorySaysNothingOfOtherTenants(t *testing.T) {
 	must(t, m.Do(ctx, "GET", "/tenants/common/principals/mallory@fabrikam.com", nil, nil))
 	wantMgmtErr(t, m.Do(ctx, "GET", "/faults", nil, nil), 403, "AuthorizationFailed")
 }
+
+// TestPurgeForgetsTheKey: a purged key's parsed private key leaves the
+// vault's memory with the purge (it stayed in the key cache until the
+// cache was full or the process ended), a purged vault's keys too.
+func TestPurgeForgetsTheKey(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	admin := f.keys(t, adminUPN)
+	for _, name := range []string{"gone", "kept"} {
+		createKey(t, admin, name, azkeys.KeyTypeRSA)
+		w, err := admin.WrapKey(ctx, name, "", wrapParams([]byte("dek")), nil)
+		must(t, err)
+		_, err = admin.UnwrapKey(ctx, name, "", wrapParams(w.Result), nil)
+		must(t, err)
+	}
+	srv := f.env.Server
+	if vault.CachedKeys(srv, f.vault+"/gone/") != 1 || vault.CachedKeys(srv, f.vault+"/kept/") != 1 {
+		t.Fatal("the unwraps did not cache the private keys: the test shows nothing")
+	}
+	_, err := admin.DeleteKey(ctx, "gone", nil)
+	must(t, err)
+	_, err = admin.PurgeDeletedKey(ctx, "gone", nil)
+	must(t, err)
+	if n := vault.CachedKeys(srv, f.vault+"/gone/"); n != 0 {
+		t.Fatalf("%d private keys of the purged key still in memory", n)
+	}
+	if vault.CachedKeys(srv, f.vault+"/kept/") != 1 {
+		t.Fatal("another key's was dropped")
+	}
+	f.mgmt(t, "DELETE", "/vaults/"+f.vault, nil)
+	f.mgmt(t, "DELETE", "/deletedvaults/"+f.vault, nil)
+	if n := vault.CachedKeys(srv, f.vault+"/"); n != 0 {
+		t.Fatalf("%d private keys of the purged vault still in memory", n)
+	}
+}

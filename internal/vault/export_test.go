@@ -1,6 +1,9 @@
 package vault
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // SetSnapshotMaxAge sets how long vault nodes over one database keep
 // their snapshot; it returns a func that restores it.
@@ -12,3 +15,17 @@ func SetSnapshotMaxAge(d time.Duration) func() {
 
 // BestRole is bestRole, for tests.
 var BestRole = bestRole
+
+// CachedKeys counts the parsed private keys s holds whose ID begins with
+// prefix ("vault/name/").
+func CachedKeys(s *Server, prefix string) int {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	n := 0
+	for id := range s.keys.m {
+		if strings.HasPrefix(id, strings.ToLower(prefix)) {
+			n++
+		}
+	}
+	return n
+}

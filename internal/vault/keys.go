@@ -245,6 +245,7 @@ func (s *Server) keyState(c *call, v store.Vault, name string) (store.Key, error
 	k, err := s.st.Key(c.r.Context(), v.Name, name)
 	if err == nil && k.PurgeAt != nil && !s.now().Before(*k.PurgeAt) {
 		if err = s.st.PurgeKey(c.r.Context(), v.Name, name); err == nil {
+			s.keys.drop(v.Name + "/" + name + "/")
 			s.cfg.Logger.Info("vault: key purged at the end of its retention period", "vault", v.Name, "key", name)
 			err = store.ErrNotFound
 		}
@@ -896,6 +897,7 @@ func (s *Server) purgeKey(c *call, v store.Vault, name string) error {
 	if err := s.st.PurgeKey(c.r.Context(), v.Name, k.Name); err != nil {
 		return err
 	}
+	s.keys.drop(v.Name + "/" + k.Name + "/")
 	s.cfg.Logger.Warn("vault: key purged on request; it is destroyed", "vault", v.Name, "key", k.Name, "principal", c.principal)
 	c.reply(http.StatusNoContent, nil)
 	return nil

@@ -761,6 +761,7 @@ func (s *Server) vault(c *call, name string) (store.Vault, error) {
 	v, err := s.snap.vault(c.r.Context(), s.st, name)
 	if err == nil && v.PurgeAt != nil && !s.now().Before(*v.PurgeAt) {
 		if err = s.st.PurgeVault(c.r.Context(), v.Name); err == nil {
+			s.keys.drop(v.Name + "/")
 			s.cfg.Logger.Info("vault: purged at the end of its retention period", "vault", v.Name)
 			err = store.ErrNotFound
 		}
@@ -1053,6 +1054,7 @@ func (s *Server) purgeVault(c *call) error {
 	if err := s.st.PurgeVault(c.r.Context(), v.Name); err != nil {
 		return err
 	}
+	s.keys.drop(v.Name + "/")
 	s.cfg.Logger.Warn("vault: purged on request; its keys are destroyed", "vault", v.Name, "principal", c.principal)
 	c.reply(200, map[string]string{"name": v.Name, "status": "Purged"})
 	return nil

@@ -172,6 +172,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Events.Subscribe(func(e events.Event) {
 			if e.Kind == events.VaultAccess {
 				s.snap.invalidate()
+				if e.Detail == "KeyPurge" || e.Detail == "VaultPurge" { // another node's purge: its keys go here too
+					s.keys.drop("")
+				}
 			}
 		})
 		s.shared, _ = cfg.Events.(events.Shared)
@@ -420,6 +423,19 @@ func (k *keyCache) get(id string) (any, bool) {
 	defer k.mu.Unlock()
 	v, ok := k.m[id]
 	return v, ok
+}
+
+// drop forgets every key whose ID begins with prefix (a vault's
+// "name/", a key's "vault/name/"): a purged key's material leaves the
+// process's memory with the purge, not at the next restart.
+func (k *keyCache) drop(prefix string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id := range k.m {
+		if strings.HasPrefix(id, strings.ToLower(prefix)) {
+			delete(k.m, id)
+		}
+	}
 }
 
 func (k *keyCache) put(id string, v any) {
