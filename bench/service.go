@@ -295,7 +295,7 @@ func startService(ctx context.Context) (*svcEnv, error) {
 		Logger:    slog.New(slog.DiscardHandler),
 		Store:     service.StoreConfig{Use: env.Store},
 		Service:   &service.ServiceConfig{}, // no listener: httptest serves the handler
-		Vaults:    service.VaultsConfig{Connection: &env.Config},
+		Vaults:    service.VaultsConfig{Connection: &env.Workload},
 		Workloads: map[string]service.WorkloadConfig{"mailbox": {App: client.ExchangeApp}, "site": {App: client.ExchangeApp}},
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func startService(dir string) (func(), error) {
 		stopVault()
 		return nil, err
 	}
-	kc, err := kms.Local(v.Client, client.ExchangeApp)
+	kc, err := kms.Local(v.WorkloadClient, client.ExchangeApp)
 	if err != nil {
 		stopVault()
 		return nil, err
@@ -85,7 +85,7 @@ func startService(dir string) (func(), error) {
 	ring := keyring.New(kc, keyring.NewKeystore(v.Store, master), keyring.Config{Audit: audit.New(v.Store, nil, nil).KeyringEvent(client.ExchangeApp)})
 	_, signer, _ := ed25519.GenerateKey(nil)
 	svc, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: {App: client.ExchangeApp, KMS: kc, Ring: ring}},
-		Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, JobLease: time.Second})
+		Azure: onboarding.VaultDirectory{C: v.WorkloadClient}, Signer: signer, JobLease: time.Second})
 	if err != nil {
 		stopVault()
 		return nil, err

@@ -34,15 +34,30 @@ import (
 
 // Config is the connection file written by `ck dev` and `ck vault server`.
 type Config struct {
-	CAFile        string   `json:"ca_file"`
-	ManagementURL string   `json:"management_url"`
-	AdminToken    string   `json:"admin_token"`
+	CAFile        string `json:"ca_file"`
+	ManagementURL string `json:"management_url"`
+	AdminToken    string `json:"admin_token,omitempty"`
+	// WorkloadToken, in the connection file the Customer Key service is
+	// given (workload.json) instead of the admin token: it mints tokens
+	// for the service's applications (WorkloadApps) only and reads the
+	// directory (subscriptions, vaults, principals); it grants no access
+	// and reaches no key.
+	WorkloadToken string   `json:"workload_token,omitempty"`
 	Regions       []Region `json:"regions"`
 	DataDir       string   `json:"data_dir,omitempty"`
 	// The Customer Key service, when it runs (ck dev): its URL and the
 	// operator's token.
 	ServiceURL   string `json:"service_url,omitempty"`
 	ServiceToken string `json:"service_token,omitempty"`
+}
+
+// WorkloadApps are the applications the Customer Key service acts as:
+// what a workload token may mint tokens for.
+var WorkloadApps = []string{
+	"00000002-0000-0ff1-ce00-000000000000", // Office 365 Exchange Online: mailbox DEPs
+	"00000003-0000-0ff1-ce00-000000000000", // Office 365 SharePoint Online: site DEPs
+	"c066d759-24ae-40e7-a56f-027002b5d3e4", // M365DataAtRestEncryption: the multi-workload DEP
+	"19f7f505-34aa-44a4-9dcc-6a768854d2ea", // the Customer Key onboarding application
 }
 
 // Region is one vault region: its name and base URL.
@@ -103,13 +118,18 @@ type Client struct {
 	hc    *http.Client
 }
 
-// New returns a client acting with the config's admin token.
+// New returns a client acting with the config's admin token, or its
+// workload token when it has none.
 func New(cfg *Config) (*Client, error) {
 	hc, err := HTTPClient(cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, base: strings.TrimSuffix(cfg.ManagementURL, "/"), token: cfg.AdminToken, hc: hc}, nil
+	token := cfg.AdminToken
+	if token == "" {
+		token = cfg.WorkloadToken
+	}
+	return &Client{cfg: cfg, base: strings.TrimSuffix(cfg.ManagementURL, "/"), token: token, hc: hc}, nil
 }
 
 // WithToken returns a copy of c that authenticates with token instead

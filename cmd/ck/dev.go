@@ -16,6 +16,10 @@ import (
 // DevFile is the connection file ck dev writes into its data dir.
 const DevFile = "dev.json"
 
+// WorkloadFile is the Customer Key service's connection to the built-in vault
+// (the workload token), written beside the admin's connection file.
+const WorkloadFile = "workload.json"
+
 func (a *app) devCmd() *cobra.Command {
 	var dir string
 	var port int
@@ -116,6 +120,15 @@ func (a *app) serve(ctx context.Context, cfg service.Config, connFile string, st
 	if err := writeFileAtomic(connPath, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", connPath, err)
 	}
+	// The Customer Key service's connection: the workload token, not the
+	// admin's (ck server --vault-config DIR/workload.json).
+	wc := s.Vault().WorkloadConfig()
+	wc.CAFile = cc.CAFile
+	data, _ = json.MarshalIndent(wc, "", "  ")
+	workloadPath := filepath.Join(cfg.DataDir, WorkloadFile)
+	if err := writeFileAtomic(workloadPath, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", workloadPath, err)
+	}
 	w := a.stdout
 	fmt.Fprintf(w, "customerkey is running (data in %s)\n", cc.DataDir)
 	for _, r := range s.Vault().Regions() {
@@ -127,6 +140,7 @@ func (a *app) serve(ctx context.Context, cfg service.Config, connFile string, st
 	}
 	fmt.Fprintf(w, "  local CA             %s\n", cc.CAFile)
 	fmt.Fprintf(w, "  connection file      %s   (admin token inside; ck reads it by default)\n", connPath)
+	fmt.Fprintf(w, "  service connection   %s   (for ck server --vault-config: acts as the service's applications only)\n", workloadPath)
 	if cfg.VaultServer.Drill {
 		fmt.Fprintln(w, "  fault drills         on (ck vault fault REGION outage|slow|throttled|failing|off)")
 	}

@@ -104,7 +104,7 @@ given on the command line overrides the file.`,
 	f.StringSliceVar(&names, "name", nil, "extra DNS names or IPs for the server certificate")
 	f.StringVar(&blobDir, "blob-dir", "", "keep large items' sealed chunks in files under this directory, for one node (default: in the database; service.blobs.dir)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
-	f.StringVar(&vaultConfig, "vault-config", "", "reach customer keys in a built-in vault: its connection file (vault.json or dev.json)")
+	f.StringVar(&vaultConfig, "vault-config", "", "reach customer keys in a built-in vault: the service's connection file it writes (DIR/workload.json: acts as the service's applications only; an admin's vault.json or dev.json works too, and can do anything)")
 	f.BoolVar(&azure, "azure", false, "reach customer keys in Azure Key Vault, authenticated by azidentity (managed identity, workload identity, environment)")
 	f.StringVar(&masterKey, "service-master-key", "", "service master key file sealing availability keys (default DIR/service-master.key, created if missing)")
 	f.DurationVar(&jobLease, "job-lease", 30*time.Second, "how long background jobs of a process that died wait before another process resumes them")

@@ -92,7 +92,7 @@ logging: {level: warn}
 service:
   listen: 127.0.0.1:1            # --listen overrides it
 vaults:
-  connectionFile: %[1]s/vault/vault.json
+  connectionFile: %[1]s/vault/workload.json
 signer: {key: "${TEST_CK_SIGNING_KEY}"}
 operator: {token: "${TEST_CK_OPERATOR_TOKEN}"}
 purge: {approvals: 2}
@@ -114,6 +114,11 @@ vaultServer:
 	})
 	if len(cc.Regions) != 1 || cc.Regions[0].Name != "westus" || cc.ServiceURL != "" {
 		t.Fatalf("vault.json = %+v, want the westus region of the file and no service", cc)
+	}
+	// The service's connection: the workload token, no admin token.
+	wc, err := vaultclient.LoadConfig(filepath.Join(dir, "vault", "workload.json"))
+	if err != nil || wc.AdminToken != "" || wc.WorkloadToken == "" || wc.ManagementURL != cc.ManagementURL {
+		t.Fatalf("workload.json = %+v, %v: want the workload token, no admin token", wc, err)
 	}
 
 	// The service.

@@ -20,7 +20,9 @@ func (a *app) vaultServerCmd() *cobra.Command {
 		Long: `Run one region of the built-in key vault: an HTTPS server that speaks the Azure
 Key Vault keys API at https://{vault}.{base-domain}:{port} and the management
 API at https://{base-domain}:{port}. State lives in SQLite in the data dir, or
-in PostgreSQL with --postgres. Connection details go to DIR/vault.json.
+in PostgreSQL with --postgres. Connection details go to DIR/vault.json (the admin token: for ck) and
+DIR/workload.json (the workload token: for ck server --vault-config, which
+then acts as the service's applications only and grants no access).
 
 Settings come from flags, or from a configuration file (--config, its
 vaultServer, store, dataDir and logging sections; see docs/configuration.md);

@@ -79,7 +79,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kms.NewAzure(kms.AzureConfig{Credential: v.Client.Credential(dep.ExchangeApp), HTTPClient: v.Client.HTTP(), Domains: append(v.Client.VaultDomains(), opts.domains...)})
+	c, err := kms.NewAzure(kms.AzureConfig{Credential: v.WorkloadClient.Credential(dep.ExchangeApp), HTTPClient: v.Client.HTTP(), Domains: append(v.Client.VaultDomains(), opts.domains...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if opts.events != nil {
 		bus = opts.events(t, v.Store, v.PostgresSchema)
 	}
-	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.Client}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate})
+	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.WorkloadClient}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func twoNodes(t *testing.T, interval time.Duration) (a *depEnv, b *env, bBus *ev
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kms.Local(a.vault.Client, dep.ExchangeApp)
+	c, err := kms.Local(a.vault.WorkloadClient, dep.ExchangeApp)
 	if err != nil {
 		t.Fatal(err)
 	}

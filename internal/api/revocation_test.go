@@ -111,7 +111,7 @@ func (e *depEnv) restart() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := kms.Local(e.vault.Client, dep.ExchangeApp)
+	c, err := kms.Local(e.vault.WorkloadClient, dep.ExchangeApp)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -178,8 +178,10 @@ func StartE(opts Options) (*Cluster, error) {
 	}
 	c.Vault = env
 	c.cleanup = append(c.cleanup, stop)
-	connFile := filepath.Join(vdir, "vault.json")
-	data, _ := json.MarshalIndent(env.Config, "", "  ")
+	// The nodes get the service's connection (the workload token), as
+	// ck vault server writes it: no node holds the vault's admin token.
+	connFile := filepath.Join(vdir, "workload.json")
+	data, _ := json.MarshalIndent(env.Workload, "", "  ")
 	if err := os.WriteFile(connFile, data, 0o600); err != nil {
 		return c, err
 	}

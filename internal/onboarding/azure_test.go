@@ -22,7 +22,7 @@ func TestVaultDirectoryPrincipals(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	dir := onboarding.VaultDirectory{C: env.Client}
+	dir := onboarding.VaultDirectory{C: env.WorkloadClient} // as the service reads it
 	if err := dir.ServicePrincipal(ctx, seed.Tenant, onboarding.ExchangeApp); err != nil {
 		t.Errorf("Exchange principal: %v, want registered", err)
 	}
@@ -32,7 +32,7 @@ func TestVaultDirectoryPrincipals(t *testing.T) {
 		}
 	}
 
-	keys, err := kms.Local(env.Client, onboarding.SharePointApp)
+	keys, err := kms.Local(env.WorkloadClient, onboarding.SharePointApp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -274,8 +274,8 @@ func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azu
 			if cc, err = vaultclient.LoadConfig(v.ConnectionFile); err != nil {
 				return nil, nil, fmt.Errorf("vaults.connectionFile: %w", err)
 			}
-		case s.vault != nil:
-			c := s.vault.ClientConfig()
+		case s.vault != nil: // ck dev: the service gets the workload token, not the admin's
+			c := s.vault.WorkloadConfig()
 			cc = &c
 		default:
 			return nil, nil, fieldErr("vaults.connectionFile", "give the built-in vault's connection file (vault.json from ck vault server)", "vaults.kind is builtin but no connection file is given")

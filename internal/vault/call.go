@@ -23,6 +23,7 @@ type call struct {
 	start  time.Time
 
 	admin     bool
+	directory bool // the workload token: reads the directory, mints the service's applications' tokens
 	claims    *Claims
 	principal string
 	tenant    string

@@ -678,3 +678,74 @@ func TestPurgeForgetsTheKey(t *testing.T) {
 		t.Fatalf("%d private keys of the purged vault still in memory", n)
 	}
 }
+
+// TestWorkloadToken (T1, T5): the connection the Customer Key service is
+// given acts as the service's applications and reads the directory, and
+// nothing more. With the admin token it had, whoever ran the service could
+// give its workload back the access a tenant removed, or act as the
+// tenant's own admin, and the tenant's revocation meant nothing.
+func TestWorkloadToken(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	createKey(t, f.keys(t, adminUPN), "key1", azkeys.KeyTypeRSAHSM)
+	f.setPolicy(t, exoApp, "get", "wrapKey", "unwrapKey")
+	svc := f.env.WorkloadClient
+	if f.env.Workload.AdminToken != "" || f.env.Workload.WorkloadToken == "" {
+		t.Fatalf("the workload connection: %+v", f.env.Workload)
+	}
+	do := func(method, path string, in any) error { return svc.Do(ctx, method, path, in, nil) }
+
+	// What the service does: act as its applications, read the directory,
+	// register the retention feature (onboarding's Prepare).
+	for _, app := range []string{exoApp, otherApp} {
+		_, err := svc.Token(ctx, app, "", "")
+		must(t, err)
+	}
+	kc, err := svc.KeysClient(f.uri, exoApp)
+	must(t, err)
+	w, err := kc.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	_, err = kc.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	must(t, err)
+	for _, path := range []string{"/subscriptions/" + f.sub, "/vaults/" + f.vault, "/tenants/" + f.tenant + "/principals/" + exoApp} {
+		must(t, do("GET", path, nil))
+	}
+	must(t, do("POST", "/subscriptions/"+f.sub+"/providers/Microsoft.Resources/features/mandatoryRetentionPeriodEnabled/register", nil))
+
+	// What it may not: a token for a user (the tenant's admin) or another
+	// application; any change of access, vaults or roles; the log.
+	for _, p := range []string{adminUPN, contributorUPN} {
+		_, err := svc.Token(ctx, p, "", "")
+		wantMgmtErr(t, err, 403, "AuthorizationFailed")
+	}
+	f.mgmt(t, "POST", "/tenants/Contoso/principals", obj{"name": "11111111-2222-3333-4444-555555555555"})
+	_, err = svc.Token(ctx, "11111111-2222-3333-4444-555555555555", "", "")
+	wantMgmtErr(t, err, 403, "AuthorizationFailed")
+	policy := obj{"permissions": obj{"keys": []string{"all"}}}
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", "/vaults/" + f.vault + "/accessPolicies/" + exoApp, policy},
+		{"DELETE", "/vaults/" + f.vault + "/accessPolicies/" + adminUPN, nil},
+		{"POST", "/vaults/" + f.vault + "/roleAssignments", obj{"principal": exoApp, "role": "Key Vault Administrator"}},
+		{"PATCH", "/vaults/" + f.vault, obj{"permissionModel": "rbac"}},
+		{"DELETE", "/vaults/" + f.vault, nil},
+		{"POST", "/vaults", obj{"name": "ProviderVault", "subscription": f.sub, "region": "eastus"}},
+		{"POST", "/tenants/Contoso/principals", obj{"name": "provider@contoso.com"}},
+		{"GET", "/log", nil},
+		{"GET", "/faults", nil},
+	} {
+		if err := do(tc.method, tc.path, tc.body); err == nil {
+			t.Errorf("the workload token may %s %s", tc.method, tc.path)
+		}
+	}
+	// The keys API takes no management token.
+	req, _ := http.NewRequest("GET", f.uri+"/keys/key1?api-version=2025-07-01", nil)
+	req.Header.Set("Authorization", "Bearer "+f.env.Workload.WorkloadToken)
+	resp, err := svc.HTTP().Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("the workload token on the keys API: %d, want 401", resp.StatusCode)
+	}
+}

@@ -127,6 +127,11 @@ func (c *call) requireAdmin() error {
 	return forbidden("AuthorizationFailed", "%s needs the vault server's admin token; principal %q may not do it", c.op, c.principal)
 }
 
+// sees says whether the caller may read tenant id's directory entries:
+// the admin, the workload token (the service reads every tenant's, as
+// onboarding checks them), or a principal of that tenant.
+func (c *call) sees(id string) bool { return c.admin || c.directory || c.tenant == id }
+
 // ownsSubscription: the admin, or the subscription's owner signed in to its tenant.
 func (c *call) ownsSubscription(sub store.Subscription) bool {
 	return c.admin || c.claims != nil && c.tenant == sub.TenantID && strings.EqualFold(c.principal, sub.Owner)
@@ -138,7 +143,7 @@ var controlRank = map[string]int{"": 0, "read": 1, "write": 2, "owner": 3}
 // admin, the subscription owner, or a principal holding a role whose
 // control level is at least level (read, write, owner).
 func (c *call) controlVault(v store.Vault, level string) error {
-	if c.admin {
+	if c.admin || c.directory && level == "read" {
 		return nil
 	}
 	if c.claims != nil && c.tenant == v.TenantID {
@@ -180,10 +185,14 @@ type tokenResponse struct {
 	Principal   string `json:"principal"`
 }
 
-// issueToken mints an access token for a principal (dev issuer; admin only).
+// issueToken mints an access token for a principal (dev issuer): the
+// admin's for anyone; the workload token's for the service's own
+// applications only.
 func (s *Server) issueToken(c *call) error {
-	if err := c.requireAdmin(); err != nil {
-		return err
+	if !c.directory {
+		if err := c.requireAdmin(); err != nil {
+			return err
+		}
 	}
 	var req tokenRequest
 	if err := c.decode(&req, false); err != nil {
@@ -203,6 +212,9 @@ func (s *Server) issueToken(c *call) error {
 	p, err := s.findPrincipal(c, req.Tenant, req.Principal)
 	if err != nil {
 		return err
+	}
+	if c.directory && (p.Kind != store.PrincipalService || !slices.ContainsFunc(vaultclient.WorkloadApps, func(a string) bool { return strings.EqualFold(a, p.Name) })) {
+		return forbidden("AuthorizationFailed", "the workload token mints tokens for the Customer Key service's applications only (%s); %q is not one: a tenant's own principals act with their own credentials", strings.Join(vaultclient.WorkloadApps, ", "), p.Name)
 	}
 	c.principal, c.tenant = p.Name, p.TenantID
 	tok, exp, err := s.iss.issue(c.region.URL+"/"+p.TenantID+"/", p.TenantID, p.Name, p.Kind, s.regions[region].URL, s.cfg.TokenTTL)
@@ -298,7 +310,7 @@ func (s *Server) listTenants(c *call) error {
 // tenant resolves a tenant by ID or name, visible to the caller.
 func (s *Server) tenant(c *call, idOrName string) (store.Tenant, error) {
 	t, err := s.st.Tenant(c.r.Context(), idOrName)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !c.admin && t.ID != c.tenant {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !c.sees(t.ID) {
 		return t, notFound("TenantNotFound", "tenant %q not found; list tenants with: ck vault tenant list", idOrName)
 	}
 	return t, err
@@ -373,7 +385,7 @@ func (s *Server) listPrincipals(c *call) error {
 
 func (s *Server) getPrincipal(c *call) error {
 	name, tenant := c.r.PathValue("principal"), c.r.PathValue("tenant")
-	if c.admin {
+	if c.admin || c.directory {
 		p, err := s.findPrincipal(c, tenant, name)
 		if err != nil {
 			return err
@@ -512,7 +524,7 @@ func (s *Server) subscription(c *call, idOrName string) (store.Subscription, err
 		}
 		var match []store.Subscription
 		for _, x := range subs {
-			if strings.EqualFold(x.Name, idOrName) && (c.admin || x.TenantID == c.tenant) {
+			if strings.EqualFold(x.Name, idOrName) && c.sees(x.TenantID) {
 				match = append(match, x)
 			}
 		}
@@ -523,7 +535,7 @@ func (s *Server) subscription(c *call, idOrName string) (store.Subscription, err
 			sub, err = match[0], nil
 		}
 	}
-	if errors.Is(err, store.ErrNotFound) || err == nil && !c.admin && sub.TenantID != c.tenant {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !c.sees(sub.TenantID) {
 		return sub, notFound("SubscriptionNotFound", "subscription %q not found; list them with: ck vault subscription list", idOrName)
 	}
 	return sub, err
@@ -607,7 +619,9 @@ func (s *Server) registerFeature(c *call) error {
 	if err != nil {
 		return err
 	}
-	if !c.ownsSubscription(sub) {
+	// The service registers the retention feature in onboarding's Prepare
+	// step: it only makes the tenant's keys harder to lose.
+	if !c.ownsSubscription(sub) && !c.directory {
 		return forbidden("AuthorizationFailed", "only the owner of subscription %s may register features on it", sub.ID)
 	}
 	if sub.State != store.SubscriptionActive {
@@ -776,7 +790,7 @@ func (s *Server) vault(c *call, name string) (store.Vault, error) {
 func (s *Server) liveVault(c *call, name string) (store.Vault, error) {
 	c.vault = strings.ToLower(name)
 	v, err := s.vault(c, name)
-	if err == nil && !c.admin && v.TenantID != c.tenant { // before anything is said of it
+	if err == nil && !c.sees(v.TenantID) { // before anything is said of it
 		return v, notFound("VaultNotFound", "vault %q not found", name)
 	}
 	if err == nil && v.DeletedAt != nil {
@@ -1188,6 +1202,9 @@ func (s *Server) removeRole(c *call) error {
 // readLog returns operation-log entries: all of them for the admin, those
 // of vaults the caller may read otherwise.
 func (s *Server) readLog(c *call) error {
+	if c.directory { // the service reads the directory, not what tenants do with their vaults
+		return forbidden("AuthorizationFailed", "the workload token does not read the operation log")
+	}
 	q := c.r.URL.Query()
 	f := store.OpFilter{Vault: q.Get("vault")}
 	if v := q.Get("since"); v != "" {

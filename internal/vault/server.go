@@ -37,6 +37,10 @@ import (
 // AdminTokenFile holds the management admin token inside the data dir.
 const AdminTokenFile = "admin.token"
 
+// WorkloadTokenFile holds the workload token (vaultclient.Config's
+// WorkloadToken) inside the data dir.
+const WorkloadTokenFile = "workload.token"
+
 // RegionConfig is one region: a name and the address to listen on.
 type RegionConfig struct {
 	Name string
@@ -131,21 +135,26 @@ type Region struct {
 
 // Server is the built-in vault.
 type Server struct {
-	cfg     Config
-	st      store.Store
-	mk      *masterKey
-	iss     *issuer
-	tls     *tls.Config
-	leaves  *leafCerts
-	caFile  string
-	admin   [32]byte // SHA-256 of the admin token
-	token   string
-	regions []*Region
-	mgmt    *http.ServeMux
-	keys    keyCache
-	ops     *opLog
-	snap    *snapshot
-	shared  events.Shared // set when vault nodes are separate processes over one database
+	cfg    Config
+	st     store.Store
+	mk     *masterKey
+	iss    *issuer
+	tls    *tls.Config
+	leaves *leafCerts
+	caFile string
+	admin  [32]byte // SHA-256 of the admin token
+	token  string
+	// workload is the SHA-256 of the workload token, workloadToken the
+	// token: the Customer Key service's, minting tokens for its
+	// applications only (vaultclient.WorkloadApps).
+	workload      [32]byte
+	workloadToken string
+	regions       []*Region
+	mgmt          *http.ServeMux
+	keys          keyCache
+	ops           *opLog
+	snap          *snapshot
+	shared        events.Shared // set when vault nodes are separate processes over one database
 }
 
 // publishAccess tells every vault node that a write may have changed a
@@ -190,10 +199,14 @@ func New(cfg Config) (*Server, error) {
 	if s.iss, err = loadIssuer(filepath.Join(cfg.DataDir, IssuerKeyFile), cfg.Now); err != nil {
 		return nil, err
 	}
-	if s.token, err = loadAdminToken(filepath.Join(cfg.DataDir, AdminTokenFile)); err != nil {
-		return nil, err
+	if s.token, err = loadToken(filepath.Join(cfg.DataDir, AdminTokenFile), "ckadm_"); err != nil {
+		return nil, fmt.Errorf("admin token: %w", err)
 	}
 	s.admin = sha256.Sum256([]byte(s.token))
+	if s.workloadToken, err = loadToken(filepath.Join(cfg.DataDir, WorkloadTokenFile), "ckwl_"); err != nil {
+		return nil, fmt.Errorf("workload token: %w", err)
+	}
+	s.workload = sha256.Sum256([]byte(s.workloadToken))
 	for _, rc := range cfg.Regions {
 		ln, err := net.Listen("tcp", rc.Addr)
 		if err != nil {
@@ -216,16 +229,18 @@ func (s *Server) closeListeners() {
 	}
 }
 
-func loadAdminToken(path string) (string, error) {
+// loadToken reads a token file, making it (32 random bytes after
+// prefix, mode 0600) if there is none.
+func loadToken(path, prefix string) (string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		b := make([]byte, 32)
 		rand.Read(b)
-		data = []byte("ckadm_" + base64.RawURLEncoding.EncodeToString(b))
+		data = []byte(prefix + base64.RawURLEncoding.EncodeToString(b))
 		err = os.WriteFile(path, append(data, '\n'), 0o600)
 	}
 	if err != nil {
-		return "", fmt.Errorf("admin token: %w", err)
+		return "", err
 	}
 	return strings.TrimSpace(string(data)), nil
 }
@@ -377,6 +392,11 @@ func (s *Server) isAdmin(tok string) bool {
 	return tok != "" && subtle.ConstantTimeCompare(sum[:], s.admin[:]) == 1
 }
 
+func (s *Server) isWorkload(tok string) bool {
+	sum := sha256.Sum256([]byte(tok))
+	return tok != "" && subtle.ConstantTimeCompare(sum[:], s.workload[:]) == 1
+}
+
 // authenticate verifies the bearer token for this region. On failure it
 // answers 401 with the Azure challenge naming tenant, before any body is read.
 func (c *call) authenticate(tenant string, allowAdmin bool) bool {
@@ -384,6 +404,11 @@ func (c *call) authenticate(tenant string, allowAdmin bool) bool {
 	if allowAdmin && c.s.isAdmin(tok) {
 		c.admin = true
 		c.principal = "admin"
+		return true
+	}
+	if allowAdmin && c.s.isWorkload(tok) {
+		c.directory = true
+		c.principal = "workload"
 		return true
 	}
 	msg := "AKV10000: Request is missing a Bearer or PoP token."
@@ -450,11 +475,22 @@ func (k *keyCache) put(id string, v any) {
 	k.m[id] = v
 }
 
-// ClientConfig is what a client needs to connect (written to dev.json).
+// ClientConfig is what a client needs to connect (written to dev.json):
+// the admin's connection.
 func (s *Server) ClientConfig() vaultclient.Config {
 	c := vaultclient.Config{CAFile: s.caFile, ManagementURL: s.regions[0].URL, AdminToken: s.token, DataDir: s.cfg.DataDir}
 	for _, r := range s.regions {
 		c.Regions = append(c.Regions, vaultclient.Region{Name: r.Name, URL: r.URL})
 	}
+	return c
+}
+
+// WorkloadConfig is the Customer Key service's connection (written to
+// workload.json): the workload token instead of the admin token, so that
+// whoever runs the service cannot give itself access to a tenant's keys,
+// nor give back access the tenant removed (SPEC T1, T5).
+func (s *Server) WorkloadConfig() vaultclient.Config {
+	c := s.ClientConfig()
+	c.AdminToken, c.WorkloadToken, c.DataDir = "", s.workloadToken, ""
 	return c
 }

@@ -72,7 +72,7 @@ func StartWith(t testing.TB, opts Options) *Env {
 func (e *Env) Node(t testing.TB, opts Options) *dep.Service {
 	t.Helper()
 	var c kms.Client
-	c, err := kms.Local(e.Vault.Client, dep.ExchangeApp)
+	c, err := kms.Local(e.Vault.WorkloadClient, dep.ExchangeApp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,5 +82,5 @@ func (e *Env) Node(t testing.TB, opts Options) *dep.Service {
 	ring := keyring.New(c, keyring.NewKeystore(e.Vault.Store, e.master), keyring.Config{})
 	w := dep.Workload{App: dep.ExchangeApp, KMS: c, Ring: ring}
 	return dep.New(dep.Config{Store: e.Vault.Store, Workloads: map[dep.Kind]dep.Workload{dep.Mailbox: w, dep.MDEP: w, dep.Site: w},
-		Azure: onboarding.VaultDirectory{C: e.Vault.Client}, Events: opts.Events, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+		Azure: onboarding.VaultDirectory{C: e.Vault.WorkloadClient}, Events: opts.Events, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 }

@@ -33,8 +33,12 @@ type Env struct {
 	Store  store.Store
 	Config vaultclient.Config
 	Client *vaultclient.Client // acts with the admin token
-	Clock  *Clock
-	Dir    string
+	// Workload is the connection the Customer Key service is given (the
+	// workload token), WorkloadClient a client acting with it.
+	Workload       vaultclient.Config
+	WorkloadClient *vaultclient.Client
+	Clock          *Clock
+	Dir            string
 	// PostgresSchema is the schema holding the store when it is PostgreSQL.
 	PostgresSchema string
 	// Events is the node's events bus over PostgreSQL (nil on SQLite).
@@ -159,21 +163,27 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 	}
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx); close(done) }()
-	cfg := srv.ClientConfig()
+	cfg, wcfg := srv.ClientConfig(), srv.WorkloadConfig()
 	client, err := vaultclient.New(&cfg)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	wclient, err := vaultclient.New(&wcfg)
 	if err != nil {
 		cancel()
 		return nil, nil, err
 	}
 	stop := func() {
 		client.HTTP().CloseIdleConnections()
+		wclient.HTTP().CloseIdleConnections()
 		cancel()
 		<-done
 		closeBus()
 		st.Close()
 		dropSchema()
 	}
-	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Clock: clock, Dir: opts.Dir, PostgresSchema: schema, Events: bus, pgURL: pgURL}, stop, nil
+	return &Env{Server: srv, Store: st, Config: cfg, Client: client, Workload: wcfg, WorkloadClient: wclient, Clock: clock, Dir: opts.Dir, PostgresSchema: schema, Events: bus, pgURL: pgURL}, stop, nil
 }
 
 // openSchema opens a store in a new schema of the PostgreSQL database at
