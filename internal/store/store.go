@@ -402,6 +402,13 @@ type Item struct {
 	// ContentSize is the content's size in bytes (-1 if not recorded:
 	// items written before it was).
 	ContentSize int64
+	// KeyVersion, on a write (WriteItems, CommitUpload), is the version of
+	// the container's key the item is sealed under: the write happens
+	// only while the container is at that version, in the same
+	// transaction (ErrConflict otherwise: a move gave it a new version
+	// meanwhile, and what is written after a move must not open with the
+	// keys from before it, SPEC T8). Zero: no condition. Not stored.
+	KeyVersion int
 }
 
 // Upload is a write of a large item in progress: a resumable upload

@@ -200,7 +200,8 @@ func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id
 		if err != nil {
 			return store.Item{}, err
 		}
-		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(len(content))}
+		it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: kind, Version: version, Sealed: sealed, Created: s.now().UTC(), ContentSize: int64(len(content)),
+			KeyVersion: m.KeyVersion} // written only under the key it is sealed with: a move meanwhile writes it again
 		ws := []store.ItemWrite{{Item: it, Prev: version - 1}}
 		switch r.Space {
 		case Sites: // a new item: never over another's
@@ -210,6 +211,8 @@ func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id
 		}
 		err = s.st.WriteItems(ctx, ws)
 		switch {
+		case errors.Is(err, store.ErrConflict) && s.moved(ctx, t, m) && attempt < 16:
+			continue // sealed under the key version before a move: again, under the new one
 		case errors.Is(err, store.ErrConflict) && r.Space == Sites:
 			return store.Item{}, rule.Conflict(client.RuleUploadNewer, "write it again: it becomes the next version", "another version %d of file %q was written at the same moment", version, id)
 		case errors.Is(err, store.ErrConflict) && attempt < 16:
@@ -231,6 +234,13 @@ func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id
 		it.Size, it.ID = len(sealed), id
 		return it, nil
 	}
+}
+
+// moved reports whether container m is no longer at the key version it
+// was read at (a move gave it a new one).
+func (s *Service) moved(ctx context.Context, t store.ServiceTenant, m store.Mailbox) bool {
+	now, err := s.st.Mailbox(ctx, t.ID, m.ID)
+	return err == nil && now.KeyVersion != m.KeyVersion
 }
 
 // checkItemName checks an item's name as the API gives it.
@@ -517,8 +527,11 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 		return store.Item{}, err
 	}
 	stored := storedID(r, u.Item, u.Version)
+	// Committed only while the container is at the key version the
+	// upload is sealed under (the parts checked it as they came): a move
+	// meanwhile cancels it (T8).
 	it := store.Item{Tenant: t.ID, Mailbox: m.ID, ID: stored, Kind: u.Kind, Version: u.Version, Sealed: u.Header, Created: s.now().UTC(),
-		Blob: u.Blob, Summary: summary, ContentSize: size}
+		Blob: u.Blob, Summary: summary, ContentSize: size, KeyVersion: m.KeyVersion}
 	if err := s.pending(ctx, t, r, m, u.Item); err != nil {
 		s.abandon(ctx, u, claim)
 		return store.Item{}, err
@@ -526,7 +539,11 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	prevBlob, err := s.st.CommitUpload(ctx, it, u.ID, claim)
 	if errors.Is(err, store.ErrConflict) {
 		s.abandon(ctx, u, claim)
-		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", spaces[r.Space].item, u.Item)
+		sp := spaces[r.Space]
+		if s.moved(ctx, t, m) {
+			return store.Item{}, rule.Conflict(client.RuleUploadMoved, "write it again: the "+sp.container+" moved to another DEP (a roll or a re-assignment) while it was written", "%s %q was sealed under the %s's earlier key; it is not kept", sp.item, u.Item, sp.container)
+		}
+		return store.Item{}, rule.Conflict(client.RuleUploadNewer, "read the item: the newer version stands", "a newer version of %s %q was written while this one was uploaded", sp.item, u.Item)
 	} else if errors.Is(err, store.ErrNotFound) {
 		s.dropIfGone(ctx, u)
 		if _, merr := s.st.Mailbox(ctx, t.ID, m.ID); errors.Is(merr, store.ErrNotFound) && r.Space == Mailboxes {

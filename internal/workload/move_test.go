@@ -3,6 +3,8 @@ package workload_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -129,6 +131,69 @@ func TestUploadAcrossAMove(t *testing.T) {
 		t.Fatalf("the upload begun again: %v", err)
 	}
 	if got, err := get(ctx, boxes, tn, r, "deck", 0); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("read back: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestStreamAcrossAMove (T8): a streamed write that began before its
+// mailbox moved to another DEP, and ends after, is not kept: its content
+// is sealed under the key version from before the move, which a copy of
+// the database from before it opens with a key the service still holds
+// (here the service-managed DEP's). It was committed; the copy opened
+// everything sent after the move. Written again, it is under the new one.
+func TestStreamAcrossAMove(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	d1, err := e.DEPs.Create(ctx, tn, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: e.Seed.KeyURIs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boxes.CreateMailbox(ctx, tn, "alice@contoso.com", "", ""); err != nil { // service-managed
+		t.Fatal(err)
+	}
+	r := workload.MailboxRef("alice@contoso.com")
+	content := bytes.Repeat([]byte("sent after the move "), 3*envelope.ChunkSize/20)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := boxes.Put(ctx, tn, r, "big", "", pr, workload.PutOptions{})
+		done <- err
+	}()
+	if _, err := pw.Write(content[:envelope.ChunkSize+1]); err != nil { // the write has begun
+		t.Fatal(err)
+	}
+	before, err := boxes.Mailbox(ctx, tn, "alice@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := boxes.Rewrap(ctx, tn, before, d1, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(content[envelope.ChunkSize+1:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-done; !isRule(err, client.RuleUploadMoved) {
+		t.Fatalf("a write across the move: %v, want %s", err, client.RuleUploadMoved)
+	}
+	if _, err := e.Vault.Store.Item(ctx, tn.ID, "alice@contoso.com", "big"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the write across the move was kept: %v", err)
+	}
+	if _, err := boxes.Put(ctx, tn, r, "big", "", bytes.NewReader(content), workload.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := e.Vault.Store.Item(ctx, tn.ID, "alice@contoso.com", "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := boxes.Mailbox(ctx, tn, "alice@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid, _ := envelope.KeyIDOf(stored.Sealed); kid != workload.KeyID(after) || after.KeyVersion == before.KeyVersion {
+		t.Fatalf("written again under %s, the mailbox at %s (before the move %s)", kid, workload.KeyID(after), workload.KeyID(before))
+	}
+	if got, err := get(ctx, boxes, tn, r, "big", 0); err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("read back: %d bytes, %v", len(got), err)
 	}
 }

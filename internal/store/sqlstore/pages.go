@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -50,6 +51,9 @@ func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, w := range ws {
 			it := w.Item
+			if err := s.atKeyVersion(ctx, tx, it); err != nil {
+				return err
+			}
 			var res sql.Result
 			var err error
 			switch {
@@ -71,6 +75,27 @@ func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
 		}
 		return nil
 	})
+}
+
+// atKeyVersion checks, in tx, that it's container is at the key version
+// it is sealed under (store.Item.KeyVersion; zero: no condition). On
+// PostgreSQL the row is locked against a move until tx ends.
+func (s *DB) atKeyVersion(ctx context.Context, tx *sql.Tx, it store.Item) error {
+	if it.KeyVersion == 0 {
+		return nil
+	}
+	q := `SELECT key_version FROM mailboxes WHERE tenant = ? AND id = ?`
+	if s.d == postgres {
+		q += ` FOR SHARE`
+	}
+	var v int
+	if err := tx.QueryRowContext(ctx, s.q(q), it.Tenant, strings.ToLower(it.Mailbox)).Scan(&v); err != nil {
+		return err // sql.ErrNoRows: ErrNotFound, the container is gone
+	}
+	if v != it.KeyVersion {
+		return fmt.Errorf("%w: container %s is at key version %d, item %s is sealed under %d", store.ErrConflict, it.Mailbox, v, it.ID, it.KeyVersion)
+	}
+	return nil
 }
 
 func (s *DB) ListServiceTenantsAfter(ctx context.Context, after store.PageKey, limit int) ([]store.ServiceTenant, error) {

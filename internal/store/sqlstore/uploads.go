@@ -75,6 +75,9 @@ func (s *DB) CommitUpload(ctx context.Context, it store.Item, upload, claim stri
 		if err := mustAffect(tx.ExecContext(ctx, s.q(`DELETE FROM svc_uploads WHERE tenant = ? AND id = ? AND claim = ?`), it.Tenant, upload, claim)); err != nil {
 			return err
 		}
+		if err := s.atKeyVersion(ctx, tx, it); err != nil {
+			return err
+		}
 		// The version replaced, read so that no other write of the item
 		// can land before this one's: SQLite's write transaction holds the
 		// database already; on PostgreSQL a lock on the item's name (a row

@@ -108,6 +108,23 @@ func testPages(t *testing.T, s store.Store) {
 		equal(t, "conditionally written item", []any{back.Version, string(back.Sealed)}, []any{uint32(2), "v2"})
 		_, err = s.Item(ctx, ten, "alice@contoso.com", "gone")
 		wantErr(t, err, store.ErrNotFound)
+
+		// A write sealed under a key version lands only while its
+		// container is at that version (a move gave it another).
+		box := store.Mailbox{Tenant: ten, ID: "bob@contoso.com", Kind: "UserMailbox", DEP: "dep-a", ContainerKey: []byte("wrapped"), KeyVersion: 2, Created: t0, Updated: t0}
+		must(t, s.CreateMailbox(ctx, box))
+		under := func(id string, kv int) store.Item {
+			it := mk(id, 1, id)
+			it.Mailbox, it.KeyVersion = box.ID, kv
+			return it
+		}
+		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: under("moved", 1)}}), store.ErrConflict)
+		_, err = s.Item(ctx, ten, box.ID, "moved")
+		wantErr(t, err, store.ErrNotFound)
+		must(t, s.WriteItems(ctx, []store.ItemWrite{{Item: under("current", box.KeyVersion)}}))
+		orphan := under("orphan", 1)
+		orphan.Mailbox = "nobody@contoso.com"
+		wantErr(t, s.WriteItems(ctx, []store.ItemWrite{{Item: orphan}}), store.ErrNotFound)
 	})
 
 	t.Run("tenants", func(t *testing.T) {
