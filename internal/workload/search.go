@@ -96,15 +96,22 @@ func pendingRow(id string) string                   { return "p:" + id }
 // bytes, in every database collation.
 func upper(id string) string { return hex.EncodeToString([]byte(id)) }
 
+// maxWords bounds the distinct words indexed of one item (the first ones,
+// in order): each is a posting page read and written, so an item made of
+// a million distinct words would otherwise cost a transaction of a million
+// rows, gigabytes of memory and minutes of work, repeated at each rewrite.
+// A mail of many pages has a few thousand.
+const maxWords = 10_000
+
 // words are the distinct lower-case words of content (runs of letters and
-// digits, 2-64 bytes), in order. One pass, no copy of the content: it runs
-// for every item written.
+// digits, 2-64 bytes), in order, the first maxWords of them. One pass, no
+// copy of the content: it runs for every item written.
 func words(content []byte) []string {
 	seen := map[string]struct{}{}
 	var out []string
 	word := make([]byte, 0, 64)
 	flush := func() {
-		if len(word) >= 2 && len(word) <= 64 {
+		if len(word) >= 2 && len(word) <= 64 && len(out) < maxWords {
 			if _, ok := seen[string(word)]; !ok {
 				w := string(word)
 				seen[w] = struct{}{}

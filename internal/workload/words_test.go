@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +12,7 @@ import (
 func wordsReference(content []byte) []string {
 	var out []string
 	for _, w := range strings.FieldsFunc(strings.ToLower(string(content)), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if len(w) >= 2 && len(w) <= 64 && !slices.Contains(out, w) {
+		if len(w) >= 2 && len(w) <= 64 && !slices.Contains(out, w) && len(out) < maxWords {
 			out = append(out, w)
 		}
 	}
@@ -23,6 +24,19 @@ func TestWords(t *testing.T) {
 		if got, want := words([]byte(in)), wordsReference([]byte(in)); !slices.Equal(got, want) {
 			t.Errorf("words(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestWordsBounded: an item of more distinct words than maxWords is
+// indexed by its first maxWords.
+func TestWordsBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range maxWords + 5000 {
+		fmt.Fprintf(&b, "w%d ", i)
+	}
+	got := words([]byte(b.String()))
+	if len(got) != maxWords || got[0] != "w0" || got[maxWords-1] != fmt.Sprintf("w%d", maxWords-1) {
+		t.Fatalf("%d words, first %q, last %q; want the first %d", len(got), got[0], got[len(got)-1], maxWords)
 	}
 }
 
