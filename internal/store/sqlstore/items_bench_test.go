@@ -11,8 +11,9 @@ import (
 )
 
 // BenchmarkItemWrite is a small item write as the service makes it (the
-// mailbox and the item's version in one read, then the item and its mark
-// for the search index in one transaction) beside the bare insert of the
+// mailbox and the item's version in one read, then the item, under the
+// container's key version, and its mark for the search index in one
+// transaction) beside the bare insert of the
 // same 4 KiB, alternated in one run over 1,000 items rewritten in turn:
 // what the store costs the service's PUT beyond one insert. It reports
 // each one's time per write and their ratio (bare/service).
@@ -40,7 +41,7 @@ func BenchmarkItemWrite(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				it := store.Item{Tenant: m.Tenant, Mailbox: m.ID, ID: id, Kind: "message", Version: v + 1, Sealed: sealed, Created: time.Now()}
+				it := store.Item{Tenant: m.Tenant, Mailbox: m.ID, ID: id, Kind: "message", Version: v + 1, Sealed: sealed, Created: time.Now(), KeyVersion: m.KeyVersion}
 				mark := store.Item{Tenant: m.Tenant, Mailbox: "~index:" + m.ID, ID: "p:" + id, Kind: "pending", Version: 1, Sealed: []byte{}, Created: time.Now()}
 				if err := s.WriteItems(ctx, []store.ItemWrite{{Item: it, Prev: v}, {Item: mark, Put: true}}); err != nil {
 					b.Fatal(err)
