@@ -10,6 +10,7 @@ import (
 	"github.com/customerkey/customerkey/internal/dep/deptest"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/store"
 )
 
 // lateKMS holds back the answer of one unwrap once armed: the vault has
@@ -205,5 +206,90 @@ func TestStaleRevocationAfterAClear(t *testing.T) {
 	}
 	if after, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID); !after.Revoked.IsZero() {
 		t.Errorf("the stale revocation was stored again (%s)", after.Revoked)
+	}
+}
+
+// TestRevokedAgainAfterAClear (T1, S2): a DEP revoked, cleared when access
+// came back, then revoked again is revoked again on every node. The new
+// revocation was dated with the first one's time (the record the keyring
+// had cached with its key), so the other nodes took it for the revocation
+// their clear had answered: they ignored its event and their probe cleared
+// it from the store; the availability key then served the DEP in an outage.
+func TestRevokedAgainAfterAClear(t *testing.T) {
+	bus := &countBus{}
+	e := deptest.StartWith(t, deptest.Options{Events: bus})
+	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
+	nodeB := e.Node(t, deptest.Options{Events: bus})
+	deliver := func() {
+		bus.mu.Lock()
+		evs := bus.ev
+		bus.ev = nil
+		bus.mu.Unlock()
+		for _, ev := range evs {
+			nodeA.OnEvent(ev)
+			nodeB.OnEvent(ev)
+		}
+	}
+	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() store.DEP {
+		t.Helper()
+		r, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
+	// Revoked, told; access back; both nodes read (and cache) the key,
+	// node A with the revoked record: cleared, told.
+	removeUnwrap(t, v, seed)
+	if _, err := nodeA.Key(ctx, d, read); err == nil {
+		t.Fatal("node A read the DEP with the access removed")
+	}
+	deliver()
+	first := now()
+	if first.Revoked.IsZero() {
+		t.Fatal("the first revocation was not stored")
+	}
+	grantUnwrap(t, v, seed)
+	for _, n := range []*dep.Service{nodeA, nodeB} {
+		if _, err := n.Key(ctx, first, read); err != nil {
+			t.Fatalf("a read with access back: %v", err)
+		}
+	}
+	deliver()
+	if !now().Revoked.IsZero() {
+		t.Fatal("the first revocation was not cleared")
+	}
+	// Revoked again: node A's probe finds both keys refusing; node B then
+	// probes too (the vaults still answer, refusing).
+	time.Sleep(5 * time.Millisecond) // another millisecond than the first revocation's
+	removeUnwrap(t, v, seed)
+	nodeA.ProbeRevocations(ctx)
+	second := now()
+	if second.Revoked.IsZero() {
+		t.Fatal("node A's probe did not store the second revocation")
+	}
+	if second.Revoked.Equal(first.Revoked) {
+		t.Errorf("the second revocation carries the first one's time (%s)", first.Revoked)
+	}
+	deliver()
+	nodeB.ProbeRevocations(ctx)
+	deliver()
+	if now().Revoked.IsZero() {
+		t.Fatal("the second revocation was cleared from the store")
+	}
+	for _, r := range []string{"eastus", "westus"} {
+		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, n := range map[string]*dep.Service{"A": nodeA, "B": nodeB} {
+		if _, err := n.Key(ctx, now(), read); err == nil {
+			t.Errorf("node %s served the revoked DEP in an outage", name)
+		}
 	}
 }

@@ -385,10 +385,17 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 	k.mu.Lock()
 	delete(k.flights, d.ID)
 	if f.err == nil && k.gens[d.ID] == gen {
-		k.entries[d.ID] = &entry{key: f.key, expires: k.cfg.Now().Add(k.cfg.TTL), dep: d}
+		k.entries[d.ID] = &entry{key: f.key, expires: k.cfg.Now().Add(k.cfg.TTL), dep: answered(d)}
 	}
 	k.mu.Unlock()
 	close(f.done)
+}
+
+// answered is d as a cache entry keeps it once a customer key unwrapped
+// its key: no longer revoked (the record d was read with may say so).
+func answered(d DEP) DEP {
+	d.Revoked = Revocation{}
+	return d
 }
 
 // outage: both customer keys failed for a passing reason, not by the
@@ -481,7 +488,7 @@ func (k *Keyring) refresh(d DEP, gen uint64) {
 	}
 	e.refreshing = false
 	if err == nil {
-		*e = entry{key: key, expires: k.cfg.Now().Add(k.cfg.TTL), dep: d}
+		*e = entry{key: key, expires: k.cfg.Now().Add(k.cfg.TTL), dep: answered(d)}
 		return
 	}
 	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied { // revoked already dropped it; kept as a guard

@@ -88,8 +88,12 @@ func (k *Keyring) Generation(depID string) uint64 { return k.begin(depID).gen }
 func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if r := k.revoked[d.ID]; r.Revoked {
+	r := k.revoked[d.ID]
+	if r.Revoked {
 		return r, true
+	}
+	if d.Revoked.Revoked && r.Answers(d.Revoked.Since) {
+		return r, false // a record older than the clear this keyring holds
 	}
 	return d.Revoked, d.Revoked.Revoked
 }
@@ -103,8 +107,13 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 		if seen {
 			tell = k.onRevoke
 		}
+		// Dated by d's record only if that is a revocation still standing
+		// here: a record from before a clear this keyring holds (a cached
+		// one, say) is over, and this is a new revocation, now. Dated
+		// with the old time, it read as the one the clear answered, and
+		// the other nodes dropped it.
 		since := d.Revoked.Since
-		if !d.Revoked.Revoked {
+		if !d.Revoked.Revoked || k.revoked[d.ID].Answers(d.Revoked.Since) {
 			since = k.cfg.Now().UTC()
 		} else {
 			cause = d.Revoked.Cause
