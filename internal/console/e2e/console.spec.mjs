@@ -72,8 +72,13 @@ test('sign in with a link from ck console open', async (page) => {
   const link = fs.readFileSync('link.txt', 'utf8').trim();
   assert(/#token=/.test(link), 'the link carries no token: ' + link);
   await page.goto(link);
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  // A link signs in only once the user has seen whom as, and said so.
+  await page.getByRole('heading', { name: 'Sign in?' }).waitFor();
   assert(!page.url().includes('token'), 'the token stays in the address bar: ' + page.url());
+  assert(await page.evaluate(() => sessionStorage.getItem('ck.console.token')) === null, 'the link signed in before the user said so');
+  assert((await page.locator('main').innerText()).includes('admin@contoso.com · global-admin'), 'the sign-in page does not say whom as');
+  await page.getByRole('button', { name: 'Sign in as admin@contoso.com' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
   const who = await page.locator('#who').innerText();
   assert(who.includes('admin@contoso.com') && who.includes('global-admin') && who.includes('Contoso'), 'signed in as: ' + who);
   const onb = await page.locator('section[aria-labelledby=ov-onb]').innerText();

@@ -97,22 +97,26 @@ function signInPage(err) {
   ta.focus();
 }
 
-// switchPage: a sign-in link opened while signed in with another token.
-// It replaces the session only when the user says so: a link anyone may
-// send would otherwise move an admin, unawares, into the sender's tenant
-// or role, where what the admin then types goes to the sender.
-async function switchPage(tok) {
+// linkPage: a sign-in link. It signs in only when the user says so, after
+// seeing whom it signs in as (and whom they are signed in as, if anyone,
+// in this tab): a link anyone may send, taken at once, would put an admin,
+// unawares, into the sender's tenant or role, where what the admin then
+// types goes to the sender.
+async function linkPage(tok) {
   let them;
   try {
     them = await call('GET', '/v1/me', undefined, tok);
   } catch (e) {
     return signInPage(e);
   }
-  const me = session.me || await get('/v1/me');
+  let me = session.me;
+  if (!me && session.token) {
+    try { me = await get('/v1/me'); } catch { me = null; }
+  }
   nav.replaceChildren();
   const who = (x) => x.subject + ' · ' + x.role + ' · tenant ' + (x.tenant || 'none (the operator)');
-  const stay = h('button', { type: 'button', class: 'secondary' }, 'Stay signed in as ' + me.subject);
   const go = h('button', { type: 'button' }, 'Sign in as ' + them.subject);
+  const stay = h('button', { type: 'button', class: 'secondary' }, me ? 'Stay signed in as ' + me.subject : 'Cancel');
   const out = h('div', {});
   const overview = () => { if (location.hash === '#/overview') route(); else location.hash = '#/overview'; };
   stay.addEventListener('click', overview);
@@ -122,12 +126,12 @@ async function switchPage(tok) {
       overview();
     } catch (e) { out.replaceChildren(errorBox(e)); }
   });
-  main.replaceChildren(heading('Switch sign-in?'),
-    h('p', {}, 'You opened a sign-in link for ', h('strong', {}, who(them)), '.'),
-    h('p', {}, 'You are signed in here as ', h('strong', {}, who(me)), '.'),
-    h('p', { class: 'note' }, 'Switch only if you asked for this link (ck console open). A link someone else sent may sign you in to their tenant.'),
+  main.replaceChildren(heading(me ? 'Switch sign-in?' : 'Sign in?'),
+    h('p', {}, 'This sign-in link is for ', h('strong', {}, who(them)), '.'),
+    me ? h('p', {}, 'You are signed in here as ', h('strong', {}, who(me)), '.') : null,
+    h('p', { class: 'note' }, 'Go on only if you asked for this link (ck console open). A link someone else sent may sign you in to their tenant.'),
     h('div', { class: 'row' }, go, stay), out);
-  stay.focus();
+  (me ? stay : go).focus();
 }
 
 // ---- layout and routing ----
@@ -157,8 +161,7 @@ async function route() {
     // A sign-in link: the token came in the fragment, which no server saw.
     const tok = decodeURIComponent(m[1]);
     history.replaceState(null, '', location.pathname + '#/overview');
-    if (session.token && session.token !== tok) return switchPage(tok);
-    try { await signIn(tok); } catch (e) { return signInPage(e); }
+    if (session.token !== tok) return linkPage(tok);
   }
   if (!session.token) return signInPage();
   if (!session.me) {
