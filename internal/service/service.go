@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -289,6 +290,10 @@ func (s *Service) vaults() (func(app string) (kms.Client, error), onboarding.Azu
 			domains = vc.VaultDomains()
 		}
 		return func(app string) (kms.Client, error) {
+			if cc.AdminToken == "" && !slices.ContainsFunc(vaultclient.WorkloadApps, func(a string) bool { return strings.EqualFold(a, app) }) {
+				return nil, fieldErr("workloads", "use one of "+strings.Join(vaultclient.WorkloadApps, ", ")+", or give the service the vault admin's connection file (vault.json), which can act as any application",
+					"the built-in vault's workload token (workload.json) mints tokens only for the service's own applications, not %s", app)
+			}
 			return kms.NewAzure(kms.AzureConfig{Credential: vc.Credential(app), HTTPClient: vc.HTTP(), Domains: domains, Logger: s.log})
 		}, onboarding.VaultDirectory{C: vc}, nil
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/tlsconf/tlsconftest"
 	"github.com/customerkey/customerkey/internal/vault"
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
 // start builds cfg, serves it until the test ends and returns it.
@@ -286,4 +287,31 @@ func writeRSACert(t *testing.T, certFile, keyFile string) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWorkloadConnectionApps: with the built-in vault's workload token
+// the service acts only as its own applications; another application
+// configured for a workload is refused at start, naming the field, where
+// every unwrap would otherwise have failed on a 403 later.
+func TestWorkloadConnectionApps(t *testing.T) {
+	env := vaulttest.Start(t, vaulttest.Options{})
+	base := Config{Version: Version, Logger: slog.New(slog.DiscardHandler), Service: &ServiceConfig{}, Vaults: VaultsConfig{Connection: &env.Workload}}
+	cfg := base
+	cfg.DataDir = t.TempDir()
+	cfg.Workloads = map[string]WorkloadConfig{"mailbox": {App: "11111111-2222-3333-4444-555555555555"}}
+	s, err := New(context.Background(), cfg)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "workloads" || !strings.Contains(err.Error(), "workload.json") {
+		t.Fatalf("New with another application on the workload token = %v, want an error on workloads", err)
+	}
+	if s != nil {
+		s.Close()
+	}
+	cfg = base
+	cfg.DataDir = t.TempDir()
+	s, err = New(context.Background(), cfg) // the default applications
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -735,8 +736,9 @@ func TestWorkloadToken(t *testing.T) {
 		{"GET", "/log", nil},
 		{"GET", "/faults", nil},
 	} {
-		if err := do(tc.method, tc.path, tc.body); err == nil {
-			t.Errorf("the workload token may %s %s", tc.method, tc.path)
+		var ve *vaultclient.Error
+		if err := do(tc.method, tc.path, tc.body); !errors.As(err, &ve) || ve.Status != 403 || (ve.Code != "AuthorizationFailed" && ve.Inner != "AuthorizationFailed") {
+			t.Errorf("the workload token %s %s: %v, want 403 AuthorizationFailed", tc.method, tc.path, err)
 		}
 	}
 	// The keys API takes no management token.

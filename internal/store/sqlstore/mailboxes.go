@@ -209,6 +209,14 @@ func (s *DB) DeleteItem(ctx context.Context, tenant, mailbox, id string) error {
 func (s *DB) DeleteMailbox(ctx context.Context, tenant, id string) error {
 	id = strings.ToLower(id)
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// The mailbox row first, as an item write takes it (atKeyVersion):
+		// PostgreSQL would otherwise find the two waiting on each other
+		// (this on the items, the write on the mailbox) and abort one.
+		if s.d == postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM mailboxes WHERE tenant = $1 AND id = $2 FOR UPDATE`, tenant, id); err != nil {
+				return err
+			}
+		}
 		// The items, and the mailbox's search index (kept as the items of
 		// "~index:" and the mailbox ID, internal/workload).
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM items WHERE tenant = ? AND (mailbox = ? OR mailbox = ?)`), tenant, id, "~index:"+id); err != nil {
