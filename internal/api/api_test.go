@@ -72,6 +72,16 @@ func (e *env) call(token, method, path, body string) (int, string, map[string]an
 	return resp.StatusCode, resp.Header.Get("Content-Type"), out
 }
 
+// must calls the API and fails the test unless the status is want.
+func (e *env) must(token, method, path, body string, want int) map[string]any {
+	e.t.Helper()
+	st, _, out := e.call(token, method, path, body)
+	if st != want {
+		e.t.Fatalf("%s %s: %d %v, want %d", method, path, st, out, want)
+	}
+	return out
+}
+
 func (e *env) wantProblem(status int, rule string, gotStatus int, ct string, body map[string]any) {
 	e.t.Helper()
 	if gotStatus != status || ct != "application/problem+json" || body["rule"] != rule || body["detail"] == "" || body["fix"] == "" {

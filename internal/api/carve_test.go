@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -63,21 +62,11 @@ func carve(t *testing.T, opts vaulttest.Options, rotate bool) {
 	if !rotate {
 		e.ring.Keystore().DisableRotationForTesting()
 	}
-	must := func(token, method, path, body string, want int) map[string]any {
-		t.Helper()
-		st, _, out := e.call(token, method, path, body)
-		if st != want {
-			t.Fatalf("%s %s: %d %v, want %d", method, path, st, out, want)
-		}
-		return out
-	}
-	if err := e.st.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
-	must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":%s}`, e.keys), 201)
-	must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
-	must(e.admin, "POST", T+"/mailboxes", `{"id":"bob@contoso.com","dataEncryptionPolicy":"DEP-2"}`, 201)
+	e.onboardEXO("cso@contoso.com")
+	e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
+	e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-2","azureKeyIDs":%s}`, e.keys), 201)
+	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"bob@contoso.com","dataEncryptionPolicy":"DEP-2"}`, 201)
 	for i := range 3 {
 		if st, body := e.raw(e.admin, "PUT", fmt.Sprintf("%s/mailboxes/alice@contoso.com/items/m%d", T, i), []byte(carveMarker)); st != 200 {
 			t.Fatalf("put: %d %s", st, body)

@@ -243,6 +243,15 @@ func TestMailboxDEPIsolationAndFailedCreation(t *testing.T) {
 
 // grantWorkload sets the workload's key permissions on both seed vaults
 // ("get" alone removes its wrap and unwrap rights: R5, R6 step 1).
+// onboardEXO records the seed tenant as onboarded for Exchange, with its
+// authorised officers (as an Enable that passed would).
+func (e *depEnv) onboardEXO(officers ...string) {
+	e.t.Helper()
+	if err := e.st.SetOnboarded(context.Background(), store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: officers, Enabled: time.Now()}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *depEnv) grantWorkload(perms ...string) {
 	e.t.Helper()
 	for _, v := range e.seed.Vaults {

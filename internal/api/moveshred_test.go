@@ -31,14 +31,6 @@ func TestPurgeShredsWhatAMoveBrought(t *testing.T) {
 			ctx := context.Background()
 			const T = "/v1/tenants/Contoso"
 			const box = T + "/mailboxes/alice@contoso.com"
-			must := func(token, method, path, body string, want int) map[string]any {
-				t.Helper()
-				st, _, out := e.call(token, method, path, body)
-				if st != want {
-					t.Fatalf("%s %s: %d %v, want %d", method, path, st, out, want)
-				}
-				return out
-			}
 			put := func(id, content string) {
 				t.Helper()
 				if st, body := e.raw(e.admin, "PUT", box+"/items/"+id, []byte(content)); st != 200 {
@@ -47,15 +39,15 @@ func TestPurgeShredsWhatAMoveBrought(t *testing.T) {
 			}
 			search := func(word string) []any {
 				t.Helper()
-				return must(e.admin, "GET", box+"/search?q="+word, "", 200)["value"].([]any)
+				return e.must(e.admin, "GET", box+"/search?q="+word, "", 200)["value"].([]any)
 			}
 			for _, name := range []string{"DEP-0", "DEP-1"} {
-				must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, name, e.keys), 201)
+				e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, name, e.keys), 201)
 			}
 			if from == "DEP-0" {
-				must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-0"}`, 201)
+				e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-0"}`, 201)
 			} else {
-				must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com"}`, 201)
+				e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com"}`, 201)
 			}
 			put("m0", "written before the move: harbour")
 			if got := search("harbour"); len(got) != 1 {
@@ -71,7 +63,7 @@ func TestPurgeShredsWhatAMoveBrought(t *testing.T) {
 			}
 
 			d1, _ := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
-			must(e.admin, "PATCH", box, `{"dataEncryptionPolicy":"DEP-1"}`, 202)
+			e.must(e.admin, "PATCH", box, `{"dataEncryptionPolicy":"DEP-1"}`, 202)
 			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 				if m, _ := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com"); m.DEP == d1.ID {
 					if m.KeyVersion != before.KeyVersion+1 {

@@ -14,7 +14,6 @@ import (
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/shred"
-	"github.com/customerkey/customerkey/internal/store"
 )
 
 // TestPurgePath follows the seed's data purge path for a mailbox DEP, with
@@ -26,9 +25,7 @@ func TestPurgePath(t *testing.T) {
 	if err := e.st.SetLicence(ctx, e.seed.Tenant, "carol@contoso.com", "E5"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "CFO@contoso.com"}, Enabled: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	e.onboardEXO("cso@contoso.com", "CFO@contoso.com")
 	csoKey := e.officerKeys["cso@contoso.com"]
 	mustCall := func(token, method, path, body string, want int) map[string]any {
 		t.Helper()

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 )
 
@@ -23,19 +22,9 @@ func TestWriteThroughPurgeLeavesNothing(t *testing.T) {
 	e := startDEPsOn(t, envOptions{})
 	ctx := context.Background()
 	const T = "/v1/tenants/Contoso"
-	must := func(token, method, path, body string, want int) map[string]any {
-		t.Helper()
-		st, _, out := e.call(token, method, path, body)
-		if st != want {
-			t.Fatalf("%s %s: %d %v, want %d", method, path, st, out, want)
-		}
-		return out
-	}
-	if err := e.st.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com"}, Enabled: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
-	must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	e.onboardEXO("cso@contoso.com")
+	e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
+	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
 	blobs := e.st.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
 
 	const size = 4 << 20

@@ -8,6 +8,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/dep/deptest"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
@@ -35,6 +36,78 @@ func (l *lateKMS) Unwrap(ctx context.Context, uri string, wrapped []byte) ([]byt
 	return b, err
 }
 
+// nodes is two DEP services over one store and vault (deptest), node A
+// reaching the vault through wrapA if given, both telling bus, whose
+// events the test delivers (as NOTIFY would, a little later); and DEP-1.
+type nodes struct {
+	*deptest.Env
+	a, b *dep.Service
+	bus  *countBus
+	d    store.DEP
+}
+
+var read = keyring.Request{Initiator: keyring.User, Reason: "read"}
+
+func startNodes(t *testing.T, wrapA func(kms.Client) kms.Client) *nodes {
+	t.Helper()
+	n := &nodes{bus: &countBus{}}
+	n.Env = deptest.StartWith(t, deptest.Options{Events: n.bus, KMS: wrapA})
+	n.a, n.b = n.DEPs, n.Node(t, deptest.Options{Events: n.bus})
+	var err error
+	if n.d, err = n.a.Create(n.Ctx, n.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: n.Seed.KeyURIs[:]}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// take is the events told so far, which no node has yet.
+func (n *nodes) take() []events.Event {
+	n.bus.mu.Lock()
+	defer n.bus.mu.Unlock()
+	evs := n.bus.ev
+	n.bus.ev = nil
+	return evs
+}
+
+// deliver gives evs to both nodes, in order.
+func (n *nodes) deliver(evs []events.Event) {
+	for _, ev := range evs {
+		n.a.OnEvent(ev)
+		n.b.OnEvent(ev)
+	}
+}
+
+// record is DEP-1's record as stored now.
+func (n *nodes) record(t *testing.T) store.DEP {
+	t.Helper()
+	r, err := n.Vault.Store.DEPByID(n.Ctx, n.d.Tenant, n.d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// outage fails both vault regions.
+func (n *nodes) outage(t *testing.T) {
+	t.Helper()
+	for _, r := range []string{"eastus", "westus"} {
+		if err := n.Vault.Fault(r, "failing", 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// serves reports, for each node, whether a read of DEP-1 with its record
+// as stored now gets the key.
+func (n *nodes) serves(t *testing.T) map[string]error {
+	t.Helper()
+	out := map[string]error{}
+	for name, s := range map[string]*dep.Service{"A": n.a, "B": n.b} {
+		_, out[name] = s.Key(n.Ctx, n.record(t), read)
+	}
+	return out
+}
+
 // TestRevocationStandsAcrossNodes (T1, S2): an unwrap that began on node
 // A before node B saw both keys refuse, and whose answer reached A after
 // B stored the revocation, does not clear it. It did: A dated the clear
@@ -43,63 +116,43 @@ func (l *lateKMS) Unwrap(ctx context.Context, uri string, wrapped []byte) ([]byt
 // revocation for every node; in the outage that followed, the
 // availability key served the revoked DEP on both nodes.
 func TestRevocationStandsAcrossNodes(t *testing.T) {
-	bus := &countBus{} // the test delivers the events, as NOTIFY would a little later
 	late := &lateKMS{answered: make(chan struct{}), release: make(chan struct{})}
-	e := deptest.StartWith(t, deptest.Options{Events: bus, KMS: func(c kms.Client) kms.Client { late.Client = c; return late }})
-	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
-	nodeB := e.Node(t, deptest.Options{Events: bus})
-	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
+	n := startNodes(t, func(c kms.Client) kms.Client { late.Client = c; return late })
+	ctx := n.Ctx
 
 	// Node A asks; the vault unwraps; the answer is late.
 	late.armed.Store(true)
 	first := make(chan error, 1)
-	go func() { _, err := nodeA.Key(ctx, d, read); first <- err }()
+	go func() { _, err := n.a.Key(ctx, n.d, read); first <- err }()
 	<-late.answered
 	// The tenant removes the workload's access; node B's read is refused
 	// by both keys: revoked, stored, told.
-	removeUnwrap(t, v, seed)
-	if _, err := nodeB.Key(ctx, d, read); err == nil {
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.b.Key(ctx, n.d, read); err == nil {
 		t.Fatal("node B read the DEP with the access removed")
 	}
-	revoked, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
-	if err != nil || revoked.Revoked.IsZero() {
-		t.Fatalf("node B's revocation not stored: %+v, %v", revoked, err)
+	revoked := n.record(t)
+	if revoked.Revoked.IsZero() {
+		t.Fatal("node B's revocation not stored")
 	}
 	// A read on node A with the record as it is now joins A's unwrap.
 	second := make(chan error, 1)
-	go func() { _, err := nodeA.Key(ctx, revoked, read); second <- err }()
+	go func() { _, err := n.a.Key(ctx, revoked, read); second <- err }()
 	time.Sleep(100 * time.Millisecond)
 	close(late.release)
 	if err := <-first; err != nil {
 		t.Fatalf("node A's read begun before the revocation: %v", err)
 	}
 	<-second // served from the unwrap begun before: either answer is fair
-	bus.mu.Lock()
-	evs := append(bus.ev[:0:0], bus.ev...)
-	bus.mu.Unlock()
-	for _, ev := range evs {
-		nodeA.OnEvent(ev)
-		nodeB.OnEvent(ev)
-	}
-	if got, err := v.Store.DEPByID(ctx, d.Tenant, d.ID); err != nil || got.Revoked.IsZero() {
-		t.Fatalf("the stored revocation (%s) was cleared by an unwrap begun before it: %v (events %v)", revoked.Revoked, err, evs)
+	evs := n.take()
+	n.deliver(evs)
+	if n.record(t).Revoked.IsZero() {
+		t.Fatalf("the stored revocation (%s) was cleared by an unwrap begun before it (events %v)", revoked.Revoked, evs)
 	}
 	// The vaults fail: after a revocation, an outage gets a refusal.
-	for _, r := range []string{"eastus", "westus"} {
-		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, n := range map[string]*dep.Service{"A": nodeA, "B": nodeB} {
-		now, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := n.Key(ctx, now, read); err == nil {
+	n.outage(t)
+	for name, err := range n.serves(t) {
+		if err == nil {
 			t.Errorf("node %s served the revoked DEP in an outage (the availability key)", name)
 		}
 	}
@@ -112,41 +165,27 @@ func TestRevocationStandsAcrossNodes(t *testing.T) {
 // and drops the key. Before, B served reads from its cache until the key
 // expired (24 h).
 func TestRevocationWithoutItsEvent(t *testing.T) {
-	e := deptest.StartWith(t, deptest.Options{Events: &countBus{}}) // nothing delivered
-	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
-	nodeB := e.Node(t, deptest.Options{Events: &countBus{}})
-	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
-	if err != nil {
+	n := startNodes(t, nil) // no event is delivered
+	ctx := n.Ctx
+	if _, err := n.b.Key(ctx, n.d, read); err != nil {
 		t.Fatal(err)
 	}
-	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
-	if _, err := nodeB.Key(ctx, d, read); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := nodeB.Cached(d.ID); !ok {
+	if _, ok := n.b.Cached(n.d.ID); !ok {
 		t.Fatal("node B does not hold the DEP's key after a read")
 	}
-	removeUnwrap(t, v, seed)
-	if _, err := nodeA.Key(ctx, d, read); err == nil {
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.a.Key(ctx, n.d, read); err == nil {
 		t.Fatal("node A read the DEP with the access removed")
 	}
-	for _, r := range []string{"eastus", "westus"} {
-		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, ok := nodeB.Cached(d.ID); !ok {
+	n.outage(t)
+	if _, ok := n.b.Cached(n.d.ID); !ok {
 		t.Fatal("node B dropped the key before its probe: the test shows nothing")
 	}
-	nodeB.ProbeRevocations(ctx)
-	if _, ok := nodeB.Cached(d.ID); ok {
+	n.b.ProbeRevocations(ctx)
+	if _, ok := n.b.Cached(n.d.ID); ok {
 		t.Fatal("node B still serves the revoked DEP from its cache after its probe")
 	}
-	now, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := nodeB.Key(ctx, now, read); err == nil {
+	if err := n.serves(t)["B"]; err == nil {
 		t.Fatal("node B served the revoked DEP in an outage")
 	}
 }
@@ -157,54 +196,33 @@ func TestRevocationWithoutItsEvent(t *testing.T) {
 // every node, and the next failed read stored it again; in the outage
 // that followed, a DEP whose keys last answered was refused.
 func TestStaleRevocationAfterAClear(t *testing.T) {
-	bus := &countBus{}
-	e := deptest.StartWith(t, deptest.Options{Events: bus})
-	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
-	nodeB := e.Node(t, deptest.Options{Events: bus})
-	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
-	removeUnwrap(t, v, seed)
-	if _, err := nodeA.Key(ctx, d, read); err == nil {
+	n := startNodes(t, nil)
+	ctx := n.Ctx
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.a.Key(ctx, n.d, read); err == nil {
 		t.Fatal("node A read the DEP with the access removed")
 	}
-	revoked, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
-	if err != nil || revoked.Revoked.IsZero() {
-		t.Fatalf("revocation not stored: %v", err)
+	revoked := n.record(t)
+	if revoked.Revoked.IsZero() {
+		t.Fatal("revocation not stored")
 	}
-	bus.mu.Lock()
-	stale := bus.ev // A's publish "failed": Tell records it later
-	bus.ev = nil
-	bus.mu.Unlock()
+	stale := n.take() // A's publish "failed": Tell records it later
 	// The tenant gives access back; node B's read unwraps and clears.
-	grantUnwrap(t, v, seed)
-	if _, err := nodeB.Key(ctx, revoked, read); err != nil {
+	grantUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.b.Key(ctx, revoked, read); err != nil {
 		t.Fatalf("node B with access given back: %v", err)
 	}
-	if now, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID); !now.Revoked.IsZero() {
+	if !n.record(t).Revoked.IsZero() {
 		t.Fatal("node B's unwrap did not clear the revocation")
 	}
-	bus.mu.Lock()
-	evs := append(bus.ev[:0:0], bus.ev...)
-	bus.mu.Unlock()
-	for _, ev := range append(evs, stale...) { // the clear, then the stale revocation
-		nodeA.OnEvent(ev)
-		nodeB.OnEvent(ev)
-	}
-	for _, r := range []string{"eastus", "westus"} {
-		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, n := range map[string]*dep.Service{"A": nodeA, "B": nodeB} {
-		now, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID)
-		if _, err := n.Key(ctx, now, read); err != nil {
+	n.deliver(append(n.take(), stale...)) // the clear, then the stale revocation
+	n.outage(t)
+	for name, err := range n.serves(t) {
+		if err != nil {
 			t.Errorf("node %s refuses in an outage a DEP whose keys last answered: %v", name, err)
 		}
 	}
-	if after, _ := v.Store.DEPByID(ctx, d.Tenant, d.ID); !after.Revoked.IsZero() {
+	if after := n.record(t); !after.Revoked.IsZero() {
 		t.Errorf("the stale revocation was stored again (%s)", after.Revoked)
 	}
 }
@@ -216,79 +234,50 @@ func TestStaleRevocationAfterAClear(t *testing.T) {
 // their clear had answered: they ignored its event and their probe cleared
 // it from the store; the availability key then served the DEP in an outage.
 func TestRevokedAgainAfterAClear(t *testing.T) {
-	bus := &countBus{}
-	e := deptest.StartWith(t, deptest.Options{Events: bus})
-	nodeA, ctx, seed, v := e.DEPs, e.Ctx, e.Seed, e.Vault
-	nodeB := e.Node(t, deptest.Options{Events: bus})
-	deliver := func() {
-		bus.mu.Lock()
-		evs := bus.ev
-		bus.ev = nil
-		bus.mu.Unlock()
-		for _, ev := range evs {
-			nodeA.OnEvent(ev)
-			nodeB.OnEvent(ev)
-		}
-	}
-	d, err := nodeA.Create(ctx, e.Tenant, dep.Spec{Kind: dep.Mailbox, Name: "DEP-1", KeyURIs: seed.KeyURIs[:]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := func() store.DEP {
-		t.Helper()
-		r, err := v.Store.DEPByID(ctx, d.Tenant, d.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	read := keyring.Request{Initiator: keyring.User, Reason: "read"}
+	n := startNodes(t, nil)
+	ctx := n.Ctx
 	// Revoked, told; access back; both nodes read (and cache) the key,
 	// node A with the revoked record: cleared, told.
-	removeUnwrap(t, v, seed)
-	if _, err := nodeA.Key(ctx, d, read); err == nil {
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.a.Key(ctx, n.d, read); err == nil {
 		t.Fatal("node A read the DEP with the access removed")
 	}
-	deliver()
-	first := now()
+	n.deliver(n.take())
+	first := n.record(t)
 	if first.Revoked.IsZero() {
 		t.Fatal("the first revocation was not stored")
 	}
-	grantUnwrap(t, v, seed)
-	for _, n := range []*dep.Service{nodeA, nodeB} {
-		if _, err := n.Key(ctx, first, read); err != nil {
+	grantUnwrap(t, n.Vault, n.Seed)
+	for _, s := range []*dep.Service{n.a, n.b} {
+		if _, err := s.Key(ctx, first, read); err != nil {
 			t.Fatalf("a read with access back: %v", err)
 		}
 	}
-	deliver()
-	if !now().Revoked.IsZero() {
+	n.deliver(n.take())
+	if !n.record(t).Revoked.IsZero() {
 		t.Fatal("the first revocation was not cleared")
 	}
 	// Revoked again: node A's probe finds both keys refusing; node B then
 	// probes too (the vaults still answer, refusing).
 	time.Sleep(5 * time.Millisecond) // another millisecond than the first revocation's
-	removeUnwrap(t, v, seed)
-	nodeA.ProbeRevocations(ctx)
-	second := now()
+	removeUnwrap(t, n.Vault, n.Seed)
+	n.a.ProbeRevocations(ctx)
+	second := n.record(t)
 	if second.Revoked.IsZero() {
 		t.Fatal("node A's probe did not store the second revocation")
 	}
 	if second.Revoked.Equal(first.Revoked) {
 		t.Errorf("the second revocation carries the first one's time (%s)", first.Revoked)
 	}
-	deliver()
-	nodeB.ProbeRevocations(ctx)
-	deliver()
-	if now().Revoked.IsZero() {
+	n.deliver(n.take())
+	n.b.ProbeRevocations(ctx)
+	n.deliver(n.take())
+	if n.record(t).Revoked.IsZero() {
 		t.Fatal("the second revocation was cleared from the store")
 	}
-	for _, r := range []string{"eastus", "westus"} {
-		if err := v.Fault(r, "failing", 0, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, n := range map[string]*dep.Service{"A": nodeA, "B": nodeB} {
-		if _, err := n.Key(ctx, now(), read); err == nil {
+	n.outage(t)
+	for name, err := range n.serves(t) {
+		if err == nil {
 			t.Errorf("node %s served the revoked DEP in an outage", name)
 		}
 	}
