@@ -149,7 +149,7 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	for _, q := range txQueries {
+	for _, q := range txQueries(d) {
 		if _, err := s.stmt(ctx, s.q(q)); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("prepare %q: %w", q, err)
@@ -321,8 +321,20 @@ func (s *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 	return tx.ExecContext(ctx, query, args...)
 }
 
-// txQueries are prepared when the database opens, for txExec.
-var txQueries = []string{putItem, deleteItemAt, insertItemNew, updateItemAt}
+// txQueryRow is txExec for a query that reads one row.
+func (s *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	query = s.q(query)
+	if st, ok := s.wstmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txQueries are prepared when the database opens, for txExec and
+// txQueryRow.
+func txQueries(d dialect) []string {
+	return []string{putItem, deleteItemAt, insertItemNew, updateItemAt, keyVersionOf(d)}
+}
 
 func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)

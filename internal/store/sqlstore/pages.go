@@ -40,7 +40,7 @@ func (s *DB) ItemsAfter(ctx context.Context, tenant, mailbox, after string, limi
 		tenant, strings.ToLower(mailbox), after, pageLimit(limit))
 }
 
-// WriteItems' statements (txQueries).
+// WriteItems' statements (txQueries, with keyVersionOf).
 const (
 	deleteItemAt  = `DELETE FROM items WHERE tenant = ? AND mailbox = ? AND id = ? AND version = ?`
 	insertItemNew = `INSERT INTO items (` + itemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, mailbox, id) DO NOTHING`
@@ -77,6 +77,15 @@ func (s *DB) WriteItems(ctx context.Context, ws []store.ItemWrite) error {
 	})
 }
 
+// keyVersionOf reads a container's key version for atKeyVersion; on
+// PostgreSQL it locks the row against a move (which updates it).
+func keyVersionOf(d dialect) string {
+	if d == postgres {
+		return `SELECT key_version FROM mailboxes WHERE tenant = ? AND id = ? FOR SHARE`
+	}
+	return `SELECT key_version FROM mailboxes WHERE tenant = ? AND id = ?`
+}
+
 // atKeyVersion checks, in tx, that it's container is at the key version
 // it is sealed under (store.Item.KeyVersion; zero: no condition). On
 // PostgreSQL the row is locked against a move until tx ends.
@@ -84,12 +93,8 @@ func (s *DB) atKeyVersion(ctx context.Context, tx *sql.Tx, it store.Item) error 
 	if it.KeyVersion == 0 {
 		return nil
 	}
-	q := `SELECT key_version FROM mailboxes WHERE tenant = ? AND id = ?`
-	if s.d == postgres {
-		q += ` FOR SHARE`
-	}
 	var v int
-	if err := tx.QueryRowContext(ctx, s.q(q), it.Tenant, strings.ToLower(it.Mailbox)).Scan(&v); err != nil {
+	if err := s.txQueryRow(ctx, tx, keyVersionOf(s.d), it.Tenant, strings.ToLower(it.Mailbox)).Scan(&v); err != nil {
 		return err // sql.ErrNoRows: ErrNotFound, the container is gone
 	}
 	if v != it.KeyVersion {
