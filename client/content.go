@@ -284,7 +284,7 @@ func (c *Client) UploadFile(ctx context.Context, tenant, site, file string, r io
 				return info, nil
 			}
 		}
-		if errors.As(err, &p) && p.Status < 500 && p.Rule != RuleUploadBusy && p.Rule != RuleUploadOffset || ctx.Err() != nil {
+		if errors.As(err, &p) && p.Status < 500 && p.Rule != RuleUploadBusy && p.Rule != RuleUploadOffset && p.Rule != RuleContentStreams || ctx.Err() != nil {
 			return ItemInfo{}, err
 		}
 		if try++; try >= opts.Attempts {

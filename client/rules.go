@@ -146,16 +146,18 @@ const (
 	RuleFileName           = "File.Name"
 
 	// Content of any size (SPEC D8).
-	RuleContentDigest   = "Content.Digest"   // the content's SHA-256 is not the one the writer declared
-	RuleContentTooLarge = "Content.TooLarge" // larger than the route's limit
-	RuleContentRange    = "Content.Range"    // a Range the content cannot satisfy
-	RuleUploadExists    = "Upload.Exists"
-	RuleUploadSize      = "Upload.Size"
-	RuleUploadOffset    = "Upload.Offset" // a part must start where the upload stands
-	RuleUploadBusy      = "Upload.Busy"   // another part is being written
-	RuleUploadPart      = "Upload.Part"   // parts cover whole chunks, and a retry gives the same bytes
-	RuleUploadNewer     = "Upload.Newer"  // a newer version was written meanwhile
-	RuleUploadMoved     = "Upload.Moved"  // the container moved to another DEP since the upload began
+	RuleContentDigest      = "Content.Digest"      // the content's SHA-256 is not the one the writer declared
+	RuleContentTooLarge    = "Content.TooLarge"    // larger than the route's limit
+	RuleContentRange       = "Content.Range"       // a Range the content cannot satisfy
+	RuleContentStreams     = "Content.Streams"     // 429: the tenant has its share of transfers open on the node; retry after Retry-After
+	RuleContentStreamsNode = "Content.StreamsNode" // 503: the node runs as many transfers as it may; retry after Retry-After
+	RuleUploadExists       = "Upload.Exists"
+	RuleUploadSize         = "Upload.Size"
+	RuleUploadOffset       = "Upload.Offset" // a part must start where the upload stands
+	RuleUploadBusy         = "Upload.Busy"   // another part is being written
+	RuleUploadPart         = "Upload.Part"   // parts cover whole chunks, and a retry gives the same bytes
+	RuleUploadNewer        = "Upload.Newer"  // a newer version was written meanwhile
+	RuleUploadMoved        = "Upload.Moved"  // the container moved to another DEP since the upload began
 
 	// Jobs.
 	RuleJobBusy         = "Job.Busy"

@@ -104,6 +104,7 @@ var statusOf = map[rule.Kind]int{
 	rule.KindInternal:        http.StatusInternalServerError,
 	rule.KindTooLarge:        http.StatusRequestEntityTooLarge,
 	rule.KindRange:           http.StatusRequestedRangeNotSatisfiable,
+	rule.KindBusy:            http.StatusTooManyRequests,
 }
 
 // problemOf turns any error a handler returns into the Problem the client

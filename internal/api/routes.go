@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/rule"
 	"github.com/customerkey/customerkey/internal/store"
@@ -179,11 +181,18 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 			if he, ok := err.(huma.HeadersError); ok { // e.g. a 416's Content-Range
 				return nil, huma.ErrorWithHeaders(p, he.GetHeaders())
 			}
+			if after, ok := retryAfter[p.Rule]; ok {
+				return nil, huma.ErrorWithHeaders(p, http.Header{"Retry-After": {after}})
+			}
 			return nil, p
 		}
 		return out, nil
 	})
 }
+
+// retryAfter is the Retry-After (seconds) of the refusals that last only
+// a moment: a node's or a tenant's transfers all taken.
+var retryAfter = map[string]string{client.RuleContentStreams: "1", client.RuleContentStreamsNode: "1"}
 
 // streamDoc describes what huma cannot see of a streamed operation (its
 // input has no Body field, its output is a StreamResponse): the request's

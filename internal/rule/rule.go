@@ -45,9 +45,12 @@ const (
 	KindTooLarge
 	// KindRange: a byte range the content cannot satisfy.
 	KindRange
+	// KindBusy: the caller has as much work under way as it may; it
+	// retries once some of it is done.
+	KindBusy
 )
 
-var kindNames = [...]string{"internal", "invalid", "unauthenticated", "refused", "not found", "conflict", "gone", "unavailable", "too large", "range not satisfiable"}
+var kindNames = [...]string{"internal", "invalid", "unauthenticated", "refused", "not found", "conflict", "gone", "unavailable", "too large", "range not satisfiable", "busy"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -86,7 +86,8 @@ func NewAPI(p Parts) (*api.Server, error) {
 		}
 		p.Blobs = db.Blobs()
 	}
-	boxes := workload.New(workload.Config{Store: st, Blobs: p.Blobs, DEPs: deps, Licences: tenants, Tokens: tenants, Now: now, Logger: log})
+	boxes := workload.New(workload.Config{Store: st, Blobs: p.Blobs, DEPs: deps, Licences: tenants, Tokens: tenants, Now: now, Logger: log,
+		Streams: workload.Streams{Node: p.Limits.Streams, Tenant: p.Limits.TenantStreams}})
 	jc := jobs.Config{Store: st, Logger: log, Now: now, Lease: p.JobLease}
 	ac := api.Config{Ready: p.Ready, Console: console.Handler()}
 	if m := p.Metrics; m != nil {

@@ -302,7 +302,9 @@ type ServiceConfig struct {
 	// Blobs says where the sealed chunks of large items live (SPEC D8).
 	Blobs BlobsConfig `json:"blobs"`
 	// Limits are the largest contents the API takes, in bytes (0: the
-	// default: files 250 GB, mailbox items 150 MB, records 250 GB).
+	// default: files 250 GB, mailbox items 150 MB, records 250 GB), and
+	// the transfers of content it runs at once (0: 256 on the node, 64
+	// for one tenant).
 	Limits api.Limits `json:"limits"`
 }
 
@@ -331,6 +333,9 @@ func (s ServiceConfig) Validate() error {
 	errs = append(errs, s.TLS.validate("service.tls"))
 	if s.Limits.File < 0 || s.Limits.Item < 0 || s.Limits.Record < 0 {
 		errs = append(errs, fieldErr("service.limits", "give sizes in bytes, or 0 for the default", "a limit is negative"))
+	}
+	if s.Limits.Streams < 0 || s.Limits.TenantStreams < 0 {
+		errs = append(errs, fieldErr("service.limits", "give a number of transfers, or 0 for the default", "limits.streams or limits.tenantStreams is negative"))
 	}
 	if s.TLS.CertFile != "" && len(s.Names) > 0 {
 		errs = append(errs, fieldErr("service.names", "put the names into your certificate, or drop service.tls to let the local CA issue one", "names are for the local CA's certificate, but service.tls gives a certificate"))

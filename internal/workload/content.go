@@ -53,6 +53,7 @@ type Content struct {
 	ref    blob.Ref
 	fail   func(error) error
 	guard  *guard // a user's read: asked between chunks (nil: none)
+	done   func() // gives back its stream's slot (Streams; nil: none)
 }
 
 // Close wipes what Content holds.
@@ -60,6 +61,9 @@ func (c *Content) Close() {
 	clear(c.small)
 	if c.st != nil {
 		c.st.Close()
+	}
+	if c.done != nil {
+		c.done()
 	}
 }
 
@@ -127,6 +131,11 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if small { // one chunk or less: one piece
 		return s.putSmall(ctx, t, r, id, kind, head[:n], o)
 	}
+	done, err := s.streams.take(t.ID)
+	if err != nil {
+		return store.Item{}, err
+	}
+	defer done()
 	m, version, _, err := s.nextVersion(ctx, t, r, id, true)
 	if err != nil {
 		return store.Item{}, err
@@ -572,6 +581,19 @@ func checkDigest(want []byte, got [sha256.Size]byte) error {
 // Open opens an item for reading: for a site, version 0 is the latest.
 // The caller must Close it.
 func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) (*Content, error) {
+	c, err := s.openItem(ctx, t, r, id, version)
+	if err != nil || c.st == nil {
+		return c, err
+	}
+	if c.done, err = s.streams.take(t.ID); err != nil { // chunked: a stream
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// openItem is Open without its stream slot.
+func (s *Service) openItem(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) (*Content, error) {
 	if r.Space == Mailboxes {
 		return s.openMailboxItem(ctx, t, r, id)
 	}

@@ -118,6 +118,11 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	if err != nil {
 		return u, nil, err
 	}
+	done, err := s.streams.take(t.ID)
+	if err != nil {
+		return u, nil, err
+	}
+	defer done()
 	if offset != u.Received {
 		return u, nil, rule.Conflict(client.RuleUploadOffset, "send the part that starts where the upload stands", "upload %s stands at byte %d, not %d", u.ID, u.Received, offset)
 	}

@@ -95,6 +95,8 @@ type Config struct {
 	Tokens Tokens
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Streams bounds the transfers of content the node runs at once.
+	Streams Streams
 }
 
 // Service manages containers and their items.
@@ -112,6 +114,7 @@ type Service struct {
 	// version. A lock per item: a write waiting on a slow vault holds up
 	// the writers of its own item only, never another tenant's.
 	writing itemLocks
+	streams *streamSlots
 }
 
 // itemLocks are locks by name, each kept only while someone holds or
@@ -153,7 +156,7 @@ func (l *itemLocks) lock(name string) (unlock func()) {
 // New returns the container service.
 func New(cfg Config) *Service {
 	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, toks: cfg.Tokens, now: cfg.Now, log: cfg.Logger,
-		index: indexer{node: uuid.NewString()}}
+		index: indexer{node: uuid.NewString()}, streams: newStreamSlots(cfg.Streams)}
 }
 
 var (

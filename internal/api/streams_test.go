@@ -1,0 +1,195 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/customerkey/customerkey/client"
+	"github.com/customerkey/customerkey/internal/api"
+)
+
+// TestStreamsBounded: callers who open transfers of content and stop
+// reading cannot take a node's memory. A tenant runs at most its share
+// of transfers on a node (429 Content.Streams beyond it), the node at
+// most its bound (503 Content.StreamsNode), both with Retry-After; small
+// items are not counted, and a transfer's slot is free again once its
+// caller goes away.
+func TestStreamsBounded(t *testing.T) {
+	const big = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/big"
+	const small = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/small"
+	for _, tc := range []struct {
+		name   string
+		limits api.Limits
+		status int
+		rule   string
+	}{
+		{"the tenant's share", api.Limits{Streams: 10, TenantStreams: 2}, 429, "Content.Streams"},
+		{"the node's bound", api.Limits{Streams: 2, TenantStreams: 10}, 503, "Content.StreamsNode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startDEPsOn(t, envOptions{limits: tc.limits})
+			e.aliceOnDEP1()
+			content := make([]byte, 16<<20) // more than the sockets between hold: a reader who stops stops the server
+			rand.Read(content)
+			if st, body := e.raw(e.admin, "PUT", big, content); st != 200 {
+				t.Fatalf("put big: %d %s", st, body)
+			}
+			if st, body := e.raw(e.admin, "PUT", small, []byte("hello")); st != 200 {
+				t.Fatalf("put small: %d %s", st, body)
+			}
+
+			// Two readers that read nothing: each holds a slot.
+			stalled := func() *http.Response {
+				t.Helper()
+				hc := &http.Client{Transport: e.srv.Client().Transport.(*http.Transport).Clone()} // a connection of its own
+				req, _ := http.NewRequest("GET", e.srv.URL+big, nil)
+				req.Header.Set("Authorization", "Bearer "+e.admin)
+				resp, err := hc.Do(req)
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("a stalled reader: %v %v", resp, err)
+				}
+				return resp
+			}
+			r1, r2 := stalled(), stalled()
+			defer r2.Body.Close()
+
+			req, _ := http.NewRequest("GET", e.srv.URL+big, nil)
+			req.Header.Set("Authorization", "Bearer "+e.admin)
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p map[string]any
+			json.NewDecoder(resp.Body).Decode(&p)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || p["rule"] != tc.rule || resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("a third transfer: %d (Retry-After %q) %v, want %d %s", resp.StatusCode, resp.Header.Get("Retry-After"), p, tc.status, tc.rule)
+			}
+			// A large write is a transfer too; a small read is not.
+			if st, body := e.raw(e.admin, "PUT", big+"2", content[:1<<20]); st != tc.status || !bytes.Contains(body, []byte(tc.rule)) {
+				t.Errorf("a large write meanwhile: %d %s, want %d %s", st, body, tc.status, tc.rule)
+			}
+			if st, body := e.raw(e.admin, "GET", small, nil); st != 200 || string(body) != "hello" {
+				t.Errorf("a small read meanwhile: %d %s", st, body)
+			}
+
+			// The first reader goes away: its slot is free again.
+			r1.Body.Close()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				st, body := e.raw(e.admin, "GET", big, nil)
+				if st == 200 {
+					if !bytes.Equal(body, content) {
+						t.Fatal("the big item read back other bytes")
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("10 s after a reader went away, a transfer is still refused: %d %s", st, body)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestStreamedWriteHoldsASlot: a large write whose caller stops sending
+// holds its slot like a stalled read, and gives it back when it fails.
+func TestStreamedWriteHoldsASlot(t *testing.T) {
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/upload"
+	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
+	e.aliceOnDEP1()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+	req, _ := http.NewRequest("PUT", e.srv.URL+item, pr)
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	done := make(chan int, 1)
+	go func() {
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	pw.Write(make([]byte, 256<<10)) // more than one chunk: a stream; then nothing
+	waitHeld(t, e, e.admin, item+"2")
+	pw.CloseWithError(io.ErrUnexpectedEOF) // the writer goes away
+	<-done
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, body := e.raw(e.admin, "PUT", item+"2", make([]byte, 1<<20))
+		if st == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the stalled writer went away: %d %s", st, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestUploadFileWaitsForASlot: the SDK's resumable upload takes a 429
+// Content.Streams for a pause, not a failure: once the tenant's transfer
+// that held the slot ends, the part is sent again and the file commits.
+func TestUploadFileWaitsForASlot(t *testing.T) {
+	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
+	spo := financeSite(t, e)
+	content := make([]byte, 3*65536+100)
+	rand.Read(content)
+	sum := sha256.Sum256(content)
+	pr, pw := io.Pipe() // another large write of the tenant's, stalled: it holds the slot
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/v1/tenants/Contoso/sites/finance/files/other.bin", pr)
+	req.Header.Set("Authorization", "Bearer "+spo)
+	go func() {
+		if resp, err := e.srv.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	pw.Write(make([]byte, 256<<10))
+	waitHeld(t, e, spo, "/v1/tenants/Contoso/sites/finance/files/probe.bin")
+	c, err := client.New(client.Config{URL: e.srv.URL, Token: spo, HTTPClient: e.srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := 0
+	info, err := c.UploadFile(context.Background(), "Contoso", "finance", "deck.bin", bytes.NewReader(content), int64(len(content)), sum[:],
+		client.UploadOptions{PartSize: 2 * 65536, Attempts: 100, Wait: func(int) time.Duration {
+			if waited++; waited == 3 {
+				pw.CloseWithError(io.ErrUnexpectedEOF) // the stalled writer goes away
+			}
+			return 50 * time.Millisecond
+		}})
+	if err != nil || info.Size != int64(len(content)) || waited < 3 {
+		t.Fatalf("UploadFile while the slot is held: %+v, %v after %d waits", info, err, waited)
+	}
+	if st, got := e.raw(spo, "GET", "/v1/tenants/Contoso/sites/finance/files/deck.bin", nil); st != 200 || !bytes.Equal(got, content) {
+		t.Fatalf("the file reads back: %d, %d bytes", st, len(got))
+	}
+}
+
+// waitHeld waits until a large write of token's tenant to path is
+// refused 429 Content.Streams: the tenant's slots are all held.
+func waitHeld(t *testing.T, e *depEnv, token, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, body := e.raw(token, "PUT", path, make([]byte, 1<<20))
+		if st == 429 && bytes.Contains(body, []byte("Content.Streams")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a large write while the tenant's slots are held: %d %s, want 429 Content.Streams", st, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
