@@ -334,8 +334,11 @@ func (s ServiceConfig) Validate() error {
 	if s.Limits.File < 0 || s.Limits.Item < 0 || s.Limits.Record < 0 {
 		errs = append(errs, fieldErr("service.limits", "give sizes in bytes, or 0 for the default", "a limit is negative"))
 	}
-	if s.Limits.Streams < 0 || s.Limits.TenantStreams < 0 {
-		errs = append(errs, fieldErr("service.limits", "give a number of transfers, or 0 for the default", "limits.streams or limits.tenantStreams is negative"))
+	if s.Limits.Streams < 0 {
+		errs = append(errs, fieldErr("service.limits.streams", "give a number of transfers, or 0 for the default (256)", "%d is negative", s.Limits.Streams))
+	}
+	if s.Limits.TenantStreams < 0 {
+		errs = append(errs, fieldErr("service.limits.tenantStreams", "give a number of transfers, or 0 for the default (64)", "%d is negative", s.Limits.TenantStreams))
 	}
 	if s.TLS.CertFile != "" && len(s.Names) > 0 {
 		errs = append(errs, fieldErr("service.names", "put the names into your certificate, or drop service.tls to let the local CA issue one", "names are for the local CA's certificate, but service.tls gives a certificate"))

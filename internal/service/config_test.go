@@ -114,7 +114,7 @@ func TestValidate(t *testing.T) {
 		{"listen", func(c *Config) { c.Service.Listen = "9443" }, "service.listen"},
 		{"half a TLS pair", func(c *Config) { c.Service.TLS.CertFile = "c.pem" }, "service.tls"},
 		{"negative limit", func(c *Config) { c.Service.Limits.File = -1 }, "service.limits"},
-		{"negative streams", func(c *Config) { c.Service.Limits.TenantStreams = -1 }, "limits.tenantStreams"},
+		{"negative streams", func(c *Config) { c.Service.Limits.TenantStreams = -1 }, "service.limits.tenantStreams"},
 		{"blob directory on a shared node", func(c *Config) {
 			c.Store.Postgres = "postgres://db/ck"
 			c.Operator.Token, c.Keystore.File, c.Signer.KeyFile = Secret(strings.Repeat("t", 32)), "k.json", "s.key"
