@@ -224,6 +224,12 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 		s.release(ctx, u, claim)
 		return u, nil, err
 	}
+	if n == 0 && u.Received < u.Size {
+		// An empty part moves nothing: the upload stays as old as its last
+		// bytes, so one kept alive with empty parts is still cleaned up.
+		s.release(ctx, u, claim)
+		return u, nil, nil
+	}
 	u.Received += n
 	u.Updated = s.now().UTC()
 	if u.Received < u.Size {

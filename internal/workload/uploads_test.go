@@ -438,3 +438,37 @@ func TestStreamedWriteKeepsItsUpload(t *testing.T) {
 		t.Fatalf("read back %d bytes (%v), want the %d written", got.Len(), err, len(content))
 	}
 }
+
+// TestEmptyPartsKeepNoUploadAlive: an upload whose client sends only
+// empty parts after its last bytes is as old as those bytes, and the
+// cleanup of abandoned uploads takes it with its chunks.
+func TestEmptyPartsKeepNoUploadAlive(t *testing.T) {
+	e := deptest.Start(t)
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	boxes := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: now, Logger: slog.New(slog.DiscardHandler)})
+	ctx, tn := e.Ctx, e.Tenant
+	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	r := workload.SiteRef("finance")
+	u, err := boxes.BeginUpload(ctx, tn, r, "deck", "", 3*envelope.ChunkSize, workload.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := boxes.UploadPart(ctx, tn, r, u.ID, 0, envelope.ChunkSize, bytes.NewReader(make([]byte, envelope.ChunkSize))); err != nil {
+		t.Fatal(err)
+	}
+	for day := 1; day <= 3; day++ { // an empty part each day
+		skew.Store(int64(time.Duration(day) * 24 * time.Hour))
+		if got, _, err := boxes.UploadPart(ctx, tn, r, u.ID, envelope.ChunkSize, 0, bytes.NewReader(nil)); err != nil || got.Received != envelope.ChunkSize {
+			t.Fatalf("an empty part on day %d: %+v %v", day, got, err)
+		}
+	}
+	if n, err := boxes.CleanUploads(ctx, now().Add(-24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("cleaned %d uploads (%v), want the one kept alive by empty parts", n, err)
+	}
+	if ids, _ := dbBlobs(e).List(ctx, tn.ID, "site:finance"); len(ids) != 0 {
+		t.Errorf("its chunks stay: %v", ids)
+	}
+}
