@@ -17,21 +17,24 @@ import (
 
 // TestStreamsBounded: callers who open transfers of content and stop
 // reading cannot take a node's memory. A tenant runs at most its share
-// of transfers on a node (429 Content.Streams beyond it), the node at
-// most its bound (503 Content.StreamsNode), both with Retry-After; small
-// items are not counted, and a transfer's slot is free again once its
-// caller goes away.
+// of transfers on a node, and none of the node's last eighth while it has
+// one open (429 Content.Streams, with Retry-After; the node's bound
+// itself, 503 Content.StreamsNode, is TestStreamSlots's, in
+// internal/workload); small reads are not counted, and a transfer's slot
+// is free again once its caller goes away.
 func TestStreamsBounded(t *testing.T) {
 	const big = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/big"
 	const small = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/small"
 	for _, tc := range []struct {
 		name   string
 		limits api.Limits
+		hold   int // the stalled readers admitted
 		status int
 		rule   string
 	}{
-		{"the tenant's share", api.Limits{Streams: 10, TenantStreams: 2}, 429, "Content.Streams"},
-		{"the node's bound", api.Limits{Streams: 2, TenantStreams: 10}, 503, "Content.StreamsNode"},
+		{"the tenant's share", api.Limits{Streams: 10, TenantStreams: 2}, 2, 429, "Content.Streams"},
+		// A node's last eighth is kept for tenants without a transfer open.
+		{"the node's reserve", api.Limits{Streams: 16, TenantStreams: 15}, 14, 429, "Content.Streams"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startDEPsOn(t, envOptions{limits: tc.limits})
@@ -45,7 +48,7 @@ func TestStreamsBounded(t *testing.T) {
 				t.Fatalf("put small: %d %s", st, body)
 			}
 
-			// Two readers that read nothing: each holds a slot.
+			// Readers that read nothing: each holds a slot.
 			stalled := func() *http.Response {
 				t.Helper()
 				hc := &http.Client{Transport: e.srv.Client().Transport.(*http.Transport).Clone()} // a connection of its own
@@ -57,8 +60,15 @@ func TestStreamsBounded(t *testing.T) {
 				}
 				return resp
 			}
-			r1, r2 := stalled(), stalled()
-			defer r2.Body.Close()
+			var readers []*http.Response
+			for range tc.hold {
+				readers = append(readers, stalled())
+			}
+			defer func() {
+				for _, r := range readers[1:] {
+					r.Body.Close()
+				}
+			}()
 
 			req, _ := http.NewRequest("GET", e.srv.URL+big, nil)
 			req.Header.Set("Authorization", "Bearer "+e.admin)
@@ -70,7 +80,7 @@ func TestStreamsBounded(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&p)
 			resp.Body.Close()
 			if resp.StatusCode != tc.status || p["rule"] != tc.rule || resp.Header.Get("Retry-After") != "1" {
-				t.Errorf("a third transfer: %d (Retry-After %q) %v, want %d %s", resp.StatusCode, resp.Header.Get("Retry-After"), p, tc.status, tc.rule)
+				t.Errorf("one more transfer: %d (Retry-After %q) %v, want %d %s", resp.StatusCode, resp.Header.Get("Retry-After"), p, tc.status, tc.rule)
 			}
 			// A large write is a transfer too; a small read is not.
 			if st, body := e.raw(e.admin, "PUT", big+"2", content[:1<<20]); st != tc.status || !bytes.Contains(body, []byte(tc.rule)) {
@@ -81,7 +91,7 @@ func TestStreamsBounded(t *testing.T) {
 			}
 
 			// The first reader goes away: its slot is free again.
-			r1.Body.Close()
+			readers[0].Body.Close()
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				st, body := e.raw(e.admin, "GET", big, nil)
@@ -100,40 +110,48 @@ func TestStreamsBounded(t *testing.T) {
 	}
 }
 
-// TestStreamedWriteHoldsASlot: a large write whose caller stops sending
-// holds its slot like a stalled read, and gives it back when it fails.
+// TestStreamedWriteHoldsASlot: a write whose caller stops sending holds
+// a slot like a stalled read, whether it stopped inside its first chunk
+// (its head buffer held, not yet known small or large) or after it, and
+// gives it back when it fails.
 func TestStreamedWriteHoldsASlot(t *testing.T) {
 	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/upload"
 	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
 	e.aliceOnDEP1()
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
-	req, _ := http.NewRequest("PUT", e.srv.URL+item, pr)
-	req.Header.Set("Authorization", "Bearer "+e.admin)
-	done := make(chan int, 1)
-	go func() {
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			done <- 0
-			return
+	for _, sent := range []int{1000, 256 << 10} {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+		req, _ := http.NewRequest("PUT", e.srv.URL+item, pr)
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		done := make(chan int, 1)
+		go func() {
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		pw.Write(make([]byte, sent)) // then nothing
+		waitHeld(t, e, e.admin, item+"2")
+		pw.CloseWithError(io.ErrUnexpectedEOF) // the writer goes away
+		<-done
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, body := e.raw(e.admin, "PUT", item+"2", make([]byte, 1<<20))
+			if st == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the stalled writer (%d bytes sent) went away: %d %s", sent, st, body)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	pw.Write(make([]byte, 256<<10)) // more than one chunk: a stream; then nothing
-	waitHeld(t, e, e.admin, item+"2")
-	pw.CloseWithError(io.ErrUnexpectedEOF) // the writer goes away
-	<-done
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, body := e.raw(e.admin, "PUT", item+"2", make([]byte, 1<<20))
-		if st == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the stalled writer went away: %d %s", st, body)
-		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	// With the slot free, small writes and reads go as before.
+	if st, body := e.raw(e.admin, "PUT", item+"3", []byte("small")); st != 200 {
+		t.Fatalf("a small write: %d %s", st, body)
 	}
 }
 

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/workload"
 	"github.com/customerkey/customerkey/vaultclient"
 )
 
@@ -339,6 +341,9 @@ func (s ServiceConfig) Validate() error {
 	}
 	if s.Limits.TenantStreams < 0 {
 		errs = append(errs, fieldErr("service.limits.tenantStreams", "give a number of transfers, or 0 for the default (64)", "%d is negative", s.Limits.TenantStreams))
+	}
+	if node := cmp.Or(s.Limits.Streams, workload.DefaultStreams); s.Limits.TenantStreams > node {
+		errs = append(errs, fieldErr("service.limits.tenantStreams", "give a tenant at most the node's limits.streams", "a tenant's %d transfers are more than the node's %d", s.Limits.TenantStreams, node))
 	}
 	if s.TLS.CertFile != "" && len(s.Names) > 0 {
 		errs = append(errs, fieldErr("service.names", "put the names into your certificate, or drop service.tls to let the local CA issue one", "names are for the local CA's certificate, but service.tls gives a certificate"))

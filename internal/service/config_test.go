@@ -115,6 +115,8 @@ func TestValidate(t *testing.T) {
 		{"half a TLS pair", func(c *Config) { c.Service.TLS.CertFile = "c.pem" }, "service.tls"},
 		{"negative limit", func(c *Config) { c.Service.Limits.File = -1 }, "service.limits"},
 		{"negative streams", func(c *Config) { c.Service.Limits.TenantStreams = -1 }, "service.limits.tenantStreams"},
+		{"a tenant's streams over the node's", func(c *Config) { c.Service.Limits.Streams, c.Service.Limits.TenantStreams = 16, 17 }, "service.limits.tenantStreams"},
+		{"a tenant's streams over the default node's", func(c *Config) { c.Service.Limits.TenantStreams = 257 }, "service.limits.tenantStreams"},
 		{"blob directory on a shared node", func(c *Config) {
 			c.Store.Postgres = "postgres://db/ck"
 			c.Operator.Token, c.Keystore.File, c.Signer.KeyFile = Secret(strings.Repeat("t", 32)), "k.json", "s.key"

@@ -120,6 +120,15 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	if len(o.SHA256) != 0 && len(o.SHA256) != sha256.Size {
 		return store.Item{}, rule.Invalid(client.RuleContentDigest, "give the SHA-256 of the content (32 bytes)", "a digest of %d bytes is not a SHA-256", len(o.SHA256))
 	}
+	// A transfer until the head is in: a body that comes slowly (or a
+	// byte a minute) holds its head buffer for as long, so it holds a
+	// slot too (Streams); content that turns out small gives it back at
+	// once.
+	done, err := s.streams.take(t.ID)
+	if err != nil {
+		return store.Item{}, err
+	}
+	defer done()
 	hp := heads.Get().(*[]byte)
 	head := *hp
 	n, err := io.ReadFull(body, head)
@@ -129,13 +138,9 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 		return store.Item{}, err
 	}
 	if small { // one chunk or less: one piece
+		done()
 		return s.putSmall(ctx, t, r, id, kind, head[:n], o)
 	}
-	done, err := s.streams.take(t.ID)
-	if err != nil {
-		return store.Item{}, err
-	}
-	defer done()
 	m, version, _, err := s.nextVersion(ctx, t, r, id, true)
 	if err != nil {
 		return store.Item{}, err

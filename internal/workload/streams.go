@@ -14,15 +14,22 @@ const (
 )
 
 // Streams bounds the content streams a node runs at once: reads of
-// chunked content, writes of more than one chunk and upload parts. Each
-// holds a batch of chunks in memory (about 4.5 MiB while its client
-// reads slowly or not at all), so without a bound a few callers who stop
-// reading could take the node's memory; and one tenant may take only its
-// share, so that another's reads still find room. Small items (one chunk
+// chunked content, writes (until their first chunk is in, and to the end
+// if there is more) and upload parts. Each holds a batch of chunks in
+// memory (about 4.5 MiB while its client reads slowly or not at all), a
+// write its first chunk (64 KiB) for as long as its client takes to send
+// it, so without a bound a few callers who stop reading or sending could
+// take the node's memory; and one tenant may take only its share, so
+// that another's reads still find room. Reads of small items (one chunk
 // or less) are not counted: they are answered at once.
+//
+// An eighth of the node's transfers is kept for tenants that have none
+// open: tenants at their share fill the rest, and a tenant that comes
+// next still has room.
 type Streams struct {
 	// Node is the most the node runs (0: DefaultStreams); Tenant the most
-	// one tenant runs on it (0: DefaultTenantStreams).
+	// one tenant runs on it (0: DefaultTenantStreams; never more than
+	// Node).
 	Node, Tenant int
 }
 
@@ -41,6 +48,7 @@ func newStreamSlots(l Streams) *streamSlots {
 	if l.Tenant <= 0 {
 		l.Tenant = DefaultTenantStreams
 	}
+	l.Tenant = min(l.Tenant, l.Node)
 	return &streamSlots{limits: l, by: map[string]int{}}
 }
 
@@ -58,6 +66,9 @@ func (l *streamSlots) take(tenant string) (release func(), err error) {
 	case l.open >= l.limits.Node:
 		return nil, rule.Unavailable(client.RuleContentStreamsNode, "retry shortly (Retry-After), or on another node; the operator sets the bound (limits.streams)",
 			"all %d transfers of content this node runs at once are taken", l.limits.Node)
+	case l.by[tenant] > 0 && l.open >= l.limits.Node-l.limits.Node/8:
+		return nil, rule.New(rule.KindBusy, client.RuleContentStreams, "let some of the tenant's transfers finish, then retry (Retry-After)",
+			"this node keeps its last %d transfers of content for tenants that have none open; this tenant has %d", l.limits.Node/8, l.by[tenant])
 	}
 	l.open++
 	l.by[tenant]++
