@@ -191,6 +191,9 @@ func (s *Server) streamOut(ctx context.Context, c *workload.Content, in RangeIn)
 		} else {
 			hctx.SetStatus(http.StatusOK)
 		}
+		if hctx.Method() == http.MethodHead {
+			return // the headers say it all; the content is not read (net/http would drop it)
+		}
 		w := hctx.BodyWriter()
 		out := w
 		if rw, ok := w.(http.ResponseWriter); ok {

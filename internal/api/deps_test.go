@@ -13,6 +13,7 @@ import (
 
 	"github.com/customerkey/customerkey/internal/api"
 	"github.com/customerkey/customerkey/internal/audit"
+	"github.com/customerkey/customerkey/internal/blob"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -62,8 +63,16 @@ type envOptions struct {
 	// events, if set, makes the bus of the service over the vault's
 	// store (schema: its PostgreSQL schema, "" on SQLite).
 	events     func(t *testing.T, st store.Store, schema string) events.Bus
-	limits     api.Limits // the largest contents (zero: the defaults)
-	rewrapRate float64    // containers a job re-wraps per second (0: no bound)
+	limits     api.Limits                   // the largest contents (zero: the defaults)
+	blobs      func(store.Store) blob.Store // the sealed chunks of large items, given the store (nil: the store's)
+	rewrapRate float64                      // containers a job re-wraps per second (0: no bound)
+}
+
+func blobsOf(opts envOptions, st store.Store) blob.Store {
+	if opts.blobs == nil {
+		return nil
+	}
+	return opts.blobs(st)
 }
 
 func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
@@ -96,7 +105,7 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if opts.events != nil {
 		bus = opts.events(t, v.Store, v.PostgresSchema)
 	}
-	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.WorkloadClient}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate})
+	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.WorkloadClient}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate, Blobs: blobsOf(opts, v.Store)})
 	if err != nil {
 		t.Fatal(err)
 	}

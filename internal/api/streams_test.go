@@ -5,14 +5,20 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/api"
+	"github.com/customerkey/customerkey/internal/blob"
+	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
 )
 
 // TestStreamsBounded: callers who open transfers of content and stop
@@ -209,5 +215,52 @@ func waitHeld(t *testing.T, e *depEnv, token, path string) {
 			t.Fatalf("a large write while the tenant's slots are held: %d %s, want 429 Content.Streams", st, body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countedBlobs counts the chunk reads of a blob store.
+type countedBlobs struct {
+	blob.Store
+	reads atomic.Int64
+}
+
+func (c *countedBlobs) Read(ctx context.Context, r blob.Ref, from, to int64, fn func(int64, []byte) error) error {
+	c.reads.Add(1)
+	return c.Store.Read(ctx, r, from, to, fn)
+}
+
+// TestHeadReadsNoContent: HEAD of chunked content answers its headers
+// (size, digest, version) without reading a chunk: it was the whole
+// content read and opened, every byte dropped by net/http.
+func TestHeadReadsNoContent(t *testing.T) {
+	const big = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/big"
+	counted := &countedBlobs{}
+	e := startDEPsOn(t, envOptions{blobs: func(st store.Store) blob.Store {
+		counted.Store = st.(interface{ Blobs() *sqlstore.Blobs }).Blobs()
+		return counted
+	}})
+	e.aliceOnDEP1()
+	content := make([]byte, 4<<20)
+	rand.Read(content)
+	if st, body := e.raw(e.admin, "PUT", big, content); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	before := counted.reads.Load()
+	req, _ := http.NewRequest("HEAD", e.srv.URL+big, nil)
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sum := sha256.Sum256(content)
+	if resp.StatusCode != 200 || resp.ContentLength != int64(len(content)) || !strings.Contains(resp.Header.Get("Repr-Digest"), base64.StdEncoding.EncodeToString(sum[:])) {
+		t.Errorf("HEAD: %d, Content-Length %d, Repr-Digest %q", resp.StatusCode, resp.ContentLength, resp.Header.Get("Repr-Digest"))
+	}
+	if n := counted.reads.Load() - before; n != 0 {
+		t.Errorf("HEAD read the content's chunks (%d reads)", n)
+	}
+	if st, body := e.raw(e.admin, "GET", big, nil); st != 200 || !bytes.Equal(body, content) || counted.reads.Load() == before {
+		t.Errorf("GET after HEAD: %d, %d bytes, %d reads", st, len(body), counted.reads.Load()-before)
 	}
 }
