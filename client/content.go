@@ -191,7 +191,19 @@ type UploadOptions struct {
 	Attempts int                         // tries per part before giving up (default 5)
 	Progress func(done int64)            // called as parts are stored
 	Started  func(id string)             // called once the upload's ID is known
-	Wait     func(try int) time.Duration // pause before try (default: 1 s × try; 15 s while another part holds the upload)
+	Wait     func(try int) time.Duration // pause before try (default: 1 s × try; 15 s while another part holds the upload; a busy service: Wait(try+1), for up to 10 minutes, tries not counted)
+}
+
+// busyFor is how long UploadFile waits out a busy service (busy) before
+// it gives up: each refusal is a pause of Wait(try+1), not a try.
+const busyFor = 10 * time.Minute
+
+// busy reports whether err is a refusal for load: the tenant's share or
+// the node's bound of transfers taken (429 Content.Streams, 503
+// Content.StreamsNode, with Retry-After). Retried, it goes through once
+// other transfers end.
+func busy(err error) bool {
+	return IsRule(err, RuleContentStreams) || IsRule(err, RuleContentStreamsNode)
 }
 
 // wait is the pause before a part is sent again: a part cut off holds the
@@ -211,6 +223,14 @@ func (c *Client) committed(ctx context.Context, tenant, site, file string, versi
 		return ItemInfo{}, false
 	}
 	f, err := c.OpenFile(ctx, tenant, site, file, int(version), &Range{Offset: 0, Length: 1})
+	for start := time.Now(); busy(err) && time.Since(start) < busyFor; { // its reading is a transfer too
+		select {
+		case <-ctx.Done():
+			return ItemInfo{}, false
+		case <-time.After(time.Second): // the service's Retry-After
+		}
+		f, err = c.OpenFile(ctx, tenant, site, file, int(version), &Range{Offset: 0, Length: 1})
+	}
 	if err != nil {
 		return ItemInfo{}, false
 	}
@@ -255,12 +275,16 @@ func (c *Client) UploadFile(ctx context.Context, tenant, site, file string, r io
 		opts.Started(u.ID)
 	}
 	offset := u.Received
+	var busySince time.Time // the first of the busy refusals in a row
 	for try := 0; ; {
 		if opts.Progress != nil {
 			opts.Progress(offset)
 		}
 		n := min(opts.PartSize, size-offset)
 		part, err := c.UploadPart(ctx, tenant, site, file, u.ID, offset, io.NewSectionReader(r, offset, n), n)
+		if !busy(err) {
+			busySince = time.Time{}
+		}
 		if err == nil {
 			try = 0
 			offset = part.Upload.Received
@@ -284,7 +308,21 @@ func (c *Client) UploadFile(ctx context.Context, tenant, site, file string, r io
 				return info, nil
 			}
 		}
-		if errors.As(err, &p) && p.Status < 500 && p.Rule != RuleUploadBusy && p.Rule != RuleUploadOffset && p.Rule != RuleContentStreams || ctx.Err() != nil {
+		if busy(err) && ctx.Err() == nil {
+			if busySince.IsZero() {
+				busySince = time.Now()
+			}
+			if time.Since(busySince) > busyFor {
+				return ItemInfo{}, fmt.Errorf("upload %s stopped at byte %d: the service stayed busy for %s: %w", u.ID, offset, busyFor, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ItemInfo{}, ctx.Err()
+			case <-time.After(opts.Wait(try + 1)):
+			}
+			continue
+		}
+		if errors.As(err, &p) && p.Status < 500 && p.Rule != RuleUploadBusy && p.Rule != RuleUploadOffset || ctx.Err() != nil {
 			return ItemInfo{}, err
 		}
 		if try++; try >= opts.Attempts {

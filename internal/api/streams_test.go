@@ -162,8 +162,9 @@ func TestStreamedWriteHoldsASlot(t *testing.T) {
 }
 
 // TestUploadFileWaitsForASlot: the SDK's resumable upload takes a 429
-// Content.Streams for a pause, not a failure: once the tenant's transfer
-// that held the slot ends, the part is sent again and the file commits.
+// Content.Streams for a pause, not a failure nor a try: once the tenant's
+// transfer that held the slot ends, the part is sent again and the file
+// commits.
 func TestUploadFileWaitsForASlot(t *testing.T) {
 	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
 	spo := financeSite(t, e)
@@ -187,7 +188,7 @@ func TestUploadFileWaitsForASlot(t *testing.T) {
 	}
 	waited := 0
 	info, err := c.UploadFile(context.Background(), "Contoso", "finance", "deck.bin", bytes.NewReader(content), int64(len(content)), sum[:],
-		client.UploadOptions{PartSize: 2 * 65536, Attempts: 100, Wait: func(int) time.Duration {
+		client.UploadOptions{PartSize: 2 * 65536, Attempts: 1, Wait: func(int) time.Duration { // a busy refusal is not a try
 			if waited++; waited == 3 {
 				pw.CloseWithError(io.ErrUnexpectedEOF) // the stalled writer goes away
 			}
