@@ -48,3 +48,9 @@ func (s *Service) PendingMarks(ctx context.Context, t store.ServiceTenant, upn s
 	}
 	return n, err
 }
+
+// IndexPeak is the most catch-ups with work that ran at once in s, and
+// IndexWorkers the bound.
+func (s *Service) IndexPeak() int { return int(s.index.peak.Load()) }
+
+func IndexWorkers() int { return indexWorkers() }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -489,6 +490,29 @@ type indexer struct {
 	locks     itemLocks // by tenant/mailbox: one catch-up of a mailbox at a time in this process
 	scheduled map[string]bool
 	node      string // this process, in the lease row
+	// workers bounds the catch-ups with work to do that run at once in
+	// this process (each may hold an item of up to indexLimit and a
+	// batch of postings): writes to many mailboxes in a burst schedule a
+	// catch-up for each, which otherwise all ran at once. running and
+	// peak count them (peak: for tests).
+	workers       chan struct{}
+	running, peak atomic.Int32
+}
+
+// indexWorkers is how many catch-ups with work to do run at once.
+func indexWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// work waits for a worker's turn (or ctx) and returns its end.
+func (x *indexer) work(ctx context.Context) (func(), error) {
+	select {
+	case x.workers <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	n := x.running.Add(1)
+	for p := x.peak.Load(); n > p && !x.peak.CompareAndSwap(p, n); p = x.peak.Load() {
+	}
+	return func() { x.running.Add(-1); <-x.workers }, nil
 }
 
 // markPending records that item id of m changed, for the next catch-up.
@@ -633,6 +657,11 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return 0, 0, err
 		}
 	}
+	done, err := s.index.work(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer done()
 	lease, err := x.lease(ctx)
 	if err != nil {
 		return 0, 0, err

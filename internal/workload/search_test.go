@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,4 +94,48 @@ func catchUpInBatches(t *testing.T) {
 	}
 	put("m01200", "fresh words")
 	check("deleted and rewritten", "common", "odd", "even", "changed", "fresh", "u7", "u900", "u1200", "u1499")
+}
+
+// TestCatchUpsBounded: catch-ups of many mailboxes asked at once (a
+// burst of writes schedules one per mailbox; here searches ask them) run
+// at most IndexWorkers at a time, each holding an item and a batch of
+// postings; the rest wait their turn, and every index comes out whole.
+func TestCatchUpsBounded(t *testing.T) {
+	defer workload.SetIndexDelay(time.Hour)() // every catch-up is a search's
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	const mailboxes = 12
+	for i := range mailboxes {
+		upn := fmt.Sprintf("user%02d@contoso.com", i)
+		if _, err := boxes.CreateMailbox(ctx, tn, upn, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 40 {
+			content := fmt.Sprintf("quarterly report %d of mailbox %d with settlement figures", j, i)
+			if _, err := boxes.Put(ctx, tn, workload.MailboxRef(upn), fmt.Sprintf("m%d", j), "", strings.NewReader(content), workload.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, mailboxes)
+	for i := range mailboxes {
+		wg.Go(func() {
+			page, err := boxes.Search(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i), "settlement", "", 100)
+			if err == nil && len(page) != 40 {
+				err = fmt.Errorf("mailbox %d: %d items found, want 40", i, len(page))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if peak := boxes.IndexPeak(); peak < 1 || peak > workload.IndexWorkers() {
+		t.Errorf("%d catch-ups ran at once, want 1 to %d", peak, workload.IndexWorkers())
+	}
 }

@@ -156,7 +156,7 @@ func (l *itemLocks) lock(name string) (unlock func()) {
 // New returns the container service.
 func New(cfg Config) *Service {
 	return &Service{st: cfg.Store, blobs: cfg.Blobs, deps: cfg.DEPs, lic: cfg.Licences, toks: cfg.Tokens, now: cfg.Now, log: cfg.Logger,
-		index: indexer{node: uuid.NewString()}, streams: newStreamSlots(cfg.Streams)}
+		index: indexer{node: uuid.NewString(), workers: make(chan struct{}, indexWorkers())}, streams: newStreamSlots(cfg.Streams)}
 }
 
 var (
