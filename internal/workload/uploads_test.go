@@ -320,15 +320,8 @@ func (s *stallReader) Read(p []byte) (int, error) {
 // sealed its own bytes at an index the other had sealed: two plaintexts
 // under one nonce).
 func TestStalledPartLosesItsClaim(t *testing.T) {
-	e := deptest.Start(t)
-	var skew atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	boxes := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: now, Logger: slog.New(slog.DiscardHandler)})
+	boxes, e, r, skew := startSiteSkewed(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
 	const C = envelope.ChunkSize
 	final := make([]byte, 3*C)
 	rand.Read(final)
@@ -392,6 +385,19 @@ func TestUploadNoteBoundToOffset(t *testing.T) {
 }
 
 // startSite starts the container service with a site, finance, to write to.
+// startSiteSkewed is startSite with the service's clock ahead of the
+// real one by what skew holds (nanoseconds).
+func startSiteSkewed(t *testing.T) (*workload.Service, *deptest.Env, workload.Ref, *atomic.Int64) {
+	e := deptest.Start(t)
+	skew := new(atomic.Int64)
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	boxes := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: now, Logger: slog.New(slog.DiscardHandler)})
+	if _, _, err := boxes.CreateSite(e.Ctx, e.Tenant, "finance", "NAM"); err != nil {
+		t.Fatal(err)
+	}
+	return boxes, e, workload.SiteRef("finance"), skew
+}
+
 func startSite(t *testing.T) (*workload.Service, *deptest.Env, workload.Ref) {
 	boxes, e := start(t)
 	if _, _, err := boxes.CreateSite(e.Ctx, e.Tenant, "finance", "NAM"); err != nil {
@@ -443,15 +449,9 @@ func TestStreamedWriteKeepsItsUpload(t *testing.T) {
 // empty parts after its last bytes is as old as those bytes, and the
 // cleanup of abandoned uploads takes it with its chunks.
 func TestEmptyPartsKeepNoUploadAlive(t *testing.T) {
-	e := deptest.Start(t)
-	var skew atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	boxes := workload.New(workload.Config{Store: e.Vault.Store, Blobs: dbBlobs(e), DEPs: e.DEPs, Licences: licensed{}, Now: now, Logger: slog.New(slog.DiscardHandler)})
+	boxes, e, r, skew := startSiteSkewed(t)
 	ctx, tn := e.Ctx, e.Tenant
-	if _, _, err := boxes.CreateSite(ctx, tn, "finance", "NAM"); err != nil {
-		t.Fatal(err)
-	}
-	r := workload.SiteRef("finance")
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	u, err := boxes.BeginUpload(ctx, tn, r, "deck", "", 3*envelope.ChunkSize, workload.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
