@@ -12,7 +12,7 @@ import (
 func (a *app) vaultServerCmd() *cobra.Command {
 	var configFile, dir, region, listen, baseDomain, postgres, masterKey string
 	var names []string
-	var featureDelay, tokenTTL time.Duration
+	var featureDelay, tokenTTL, opLogRetention time.Duration
 	var verbose, drill bool
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -58,6 +58,7 @@ a flag given on the command line overrides the file.`,
 			setFlag(f, "master-key-file", &v.MasterKeyFile, masterKey)
 			setFlag(f, "feature-delay", &v.FeatureDelay, service.Duration(featureDelay))
 			setFlag(f, "token-ttl", &v.TokenTTL, service.Duration(tokenTTL))
+			setFlag(f, "op-log-retention", &v.OpLogRetention, service.Duration(opLogRetention))
 			setFlag(f, "drill", &v.Drill, drill)
 			setFlag(f, "postgres", &cfg.Store.Postgres, service.Secret(postgres))
 			if f.Changed("postgres") {
@@ -83,6 +84,7 @@ a flag given on the command line overrides the file.`,
 	f.StringVar(&masterKey, "master-key-file", "", "vault master key file, 64 hex characters (default DIR/vault-master.key, created if missing)")
 	f.DurationVar(&featureDelay, "feature-delay", time.Minute, "how long a feature registration stays Registering")
 	f.DurationVar(&tokenTTL, "token-ttl", time.Hour, "lifetime of access tokens from the local issuer")
+	f.DurationVar(&opLogRetention, "op-log-retention", 0, "delete operation log entries older than this, every hour (0: keep every entry; else at least 24h, e.g. 8760h)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	f.BoolVar(&drill, "drill", false, "allow fault drills (ck vault fault); never on in production")
 	return cmd

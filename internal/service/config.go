@@ -653,6 +653,9 @@ type VaultServerConfig struct {
 	TokenTTL Duration `json:"tokenTTL,omitempty"`
 	// Drill allows fault drills (ck vault fault); never in production.
 	Drill bool `json:"drill,omitempty"`
+	// OpLogRetention: operation log entries older than this are deleted
+	// every hour (0, the default: kept for ever; else at least 24h).
+	OpLogRetention Duration `json:"opLogRetention,omitempty"`
 }
 
 // RegionConfig is one vault region: its name and listen address.
@@ -687,6 +690,9 @@ func (v VaultServerConfig) Validate() error {
 	}
 	if v.TokenTTL < 0 {
 		errs = append(errs, fieldErr("vaultServer.tokenTTL", "use a positive duration, e.g. 1h", "negative"))
+	}
+	if v.OpLogRetention != 0 && time.Duration(v.OpLogRetention) < 24*time.Hour {
+		errs = append(errs, fieldErr("vaultServer.opLogRetention", "use 0 (keep every entry) or a day or more, e.g. 8760h for a year: the log is the tenants' record of who used their keys", "%s is under a day", time.Duration(v.OpLogRetention)))
 	}
 	return errors.Join(errs...)
 }

@@ -169,6 +169,7 @@ func TestValidate(t *testing.T) {
 		}, "vaultServer.regions[1].name"},
 		{"region listen", func(c *Config) { c.VaultServer.Regions[0].Listen = "localhost" }, "vaultServer.regions[0].listen"},
 		{"feature delay", func(c *Config) { c.VaultServer.FeatureDelay = -1 }, "vaultServer.featureDelay"},
+		{"op log retention under a day", func(c *Config) { c.VaultServer.OpLogRetention = Duration(time.Hour) }, "vaultServer.opLogRetention"},
 		{"service sections unused", func(c *Config) { c.Service = nil; c.Operator.Token = "short" }, ""},
 	}
 	for _, tc := range cases {

@@ -194,7 +194,7 @@ func (s *Service) buildVault() error {
 	var err error
 	s.vault, err = vault.New(vault.Config{
 		DataDir: s.cfg.DataDir, Store: s.st, Regions: regions, BaseDomain: v.BaseDomain, ExtraNames: v.Names,
-		MasterKeyFile: v.MasterKeyFile, FeatureDelay: time.Duration(v.FeatureDelay), TokenTTL: time.Duration(v.TokenTTL), Logger: s.log, Drill: v.Drill, Now: s.cfg.Now, Events: s.bus,
+		MasterKeyFile: v.MasterKeyFile, FeatureDelay: time.Duration(v.FeatureDelay), TokenTTL: time.Duration(v.TokenTTL), OpLogRetention: time.Duration(v.OpLogRetention), Logger: s.log, Drill: v.Drill, Now: s.cfg.Now, Events: s.bus,
 	})
 	return err
 }

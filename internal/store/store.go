@@ -256,6 +256,11 @@ type OpLog interface {
 	// AppendOps appends entries in order, all or none.
 	AppendOps(ctx context.Context, ops []Op) error
 	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
+	// PruneOps deletes the entries older than before, oldest first in
+	// the order they were appended, at most limit, stopping at the first
+	// one that is not older; it says how many it deleted (the log's
+	// retention).
+	PruneOps(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // AvailabilityKey is a DEP's availability key (SPEC D7): sealed under a

@@ -155,3 +155,39 @@ func (l *opLog) write(batch []store.Op) {
 	}
 	l.log.Error("vault: operation log write failed; entries lost", "entries", len(batch), "err", err)
 }
+
+// pruneBatch is how many entries one statement of a pruning deletes.
+const pruneBatch = 10000
+
+// pruneOps deletes the operation log's entries older than the retention,
+// at once and then every hour, until ctx ends. Every vault node does it;
+// the deletes are idempotent.
+func (s *Server) pruneOps(ctx context.Context) {
+	for {
+		if _, err := s.pruneOpsOnce(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("vault: operation log not pruned; the next hour tries again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// pruneOpsOnce deletes the entries older than the retention and says how
+// many.
+func (s *Server) pruneOpsOnce(ctx context.Context) (int, error) {
+	before := s.now().Add(-s.cfg.OpLogRetention)
+	total := 0
+	for {
+		n, err := s.cfg.Store.PruneOps(ctx, before, pruneBatch)
+		total += n
+		if err != nil || n < pruneBatch {
+			if total > 0 {
+				s.cfg.Logger.Info("vault: operation log pruned", "entries", total, "before", before.Format(time.RFC3339), "retention", s.cfg.OpLogRetention.String())
+			}
+			return total, err
+		}
+	}
+}

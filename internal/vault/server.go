@@ -58,6 +58,9 @@ type Config struct {
 	TokenTTL      time.Duration // access-token lifetime; default 1 hour
 	MasterKeyFile string        // default DataDir/vault-master.key (created if missing)
 	Drill         bool          // allow fault drills (outage, slow, throttled, failing)
+	// OpLogRetention: operation log entries older than this are deleted,
+	// every hour (0: kept for ever).
+	OpLogRetention time.Duration
 	// Events carries access changes to the other vault nodes over the
 	// same store (nil: one node).
 	Events events.Bus
@@ -98,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = time.Hour
+	}
+	if c.OpLogRetention != 0 && c.OpLogRetention < 24*time.Hour {
+		return errors.New("vault config: the operation log's retention is 0 (kept for ever) or at least a day (24h): it is the tenants' record of who used their keys")
 	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, MasterKeyFile)
@@ -276,6 +282,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, r := range s.regions {
 		wg.Go(func() { s.serveRegion(ctx, r, errc) })
+	}
+	if s.cfg.OpLogRetention > 0 {
+		wg.Go(func() { s.pruneOps(ctx) })
 	}
 	var err error
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/customerkey/customerkey/internal/store"
 )
@@ -57,4 +58,31 @@ func (s *DB) ListOps(ctx context.Context, f store.OpFilter) ([]store.Op, error) 
 		op.Time = fromNanos(t)
 		return op, err
 	}, q, args...)
+}
+
+func (s *DB) PruneOps(ctx context.Context, before time.Time, limit int) (int, error) {
+	// The oldest first, by ID (an index scan): up to the first entry not
+	// older than before. A time index would find more under skewed node
+	// clocks, at the cost of an index every append writes.
+	type entry struct{ id, time int64 }
+	head, err := list(ctx, s, func(r scanner) (entry, error) {
+		var e entry
+		return e, r.Scan(&e.id, &e.time)
+	}, `SELECT id, time FROM ops ORDER BY id LIMIT ?`, max(limit, 1))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for n < len(head) && head[n].time < before.UnixNano() {
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	res, err := s.exec(ctx, `DELETE FROM ops WHERE id <= ?`, head[n-1].id)
+	if err != nil {
+		return 0, err
+	}
+	deleted, err := res.RowsAffected()
+	return int(deleted), err
 }

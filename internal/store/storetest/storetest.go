@@ -346,6 +346,20 @@ func testOpLog(t *testing.T, s store.Store) {
 	from, err := s.ListOps(ctx, store.OpFilter{Vaults: []store.OpVault{{Name: "a", Since: t0.Add(100 * time.Second)}, {Name: "B", Since: all[3].Time}}})
 	must(t, err)
 	equal(t, "ops of vaults each from its time", from, all[3:4])
+
+	// Pruning: the oldest first, a limit at a time, none from before on.
+	n, err := s.PruneOps(ctx, t0.Add(2500*time.Millisecond), 2)
+	must(t, err)
+	equal(t, "pruned, limit 2", n, 2)
+	n, err = s.PruneOps(ctx, t0.Add(2500*time.Millisecond), 2)
+	must(t, err)
+	equal(t, "pruned up to before", n, 1)
+	n, err = s.PruneOps(ctx, t0.Add(2500*time.Millisecond), 2)
+	must(t, err)
+	equal(t, "pruned again", n, 0)
+	left, err := s.ListOps(ctx, store.OpFilter{})
+	must(t, err)
+	equal(t, "ops left", left, all[3:])
 }
 
 func testPurgeVault(t *testing.T, s store.Store) {
