@@ -306,6 +306,13 @@ func (c *Client) RegisterOfficerKey(ctx context.Context, tenant, officer string,
 	return call[Officer](ctx, c, http.MethodPut, tenantPath(tenant, "officers", officer, "key"), req)
 }
 
+// ConfirmOfficerKey is the service operator's confirmation of an
+// officer's registered key, by the fingerprint the officer gave out of
+// band; only a confirmed key signs purge approvals (T7).
+func (c *Client) ConfirmOfficerKey(ctx context.Context, tenant, officer string, req ConfirmOfficerKeyRequest) (Officer, error) {
+	return call[Officer](ctx, c, http.MethodPost, tenantPath(tenant, "officers", officer, "key", "confirm"), req)
+}
+
 // ---- mailboxes ----
 
 // NewMailbox creates a user mailbox or a mail user, on a DEP or on

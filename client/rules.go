@@ -84,6 +84,8 @@ const (
 	RuleOfficerKeyUnique      = "T7.KeyUnique"      // another officer of the tenant has registered that key
 	RuleOfficerKeyMissing     = "T7.KeyRegistered"  // the officer has no registered key
 	RuleOfficerKeyDuringPurge = "T7.KeyDuringPurge" // keys do not change while a purge request is open
+	RuleOfficerKeyUnconfirmed = "T7.KeyConfirmed"   // the operator has not confirmed the officer's key with the officer
+	RuleOfficerKeyFingerprint = "T7.KeyFingerprint" // the key registered is not the one whose fingerprint the operator confirms
 	RuleApprovalSignature     = "T7.Signature"      // the approval is not the officer's signature over this purge request
 
 	// Lifecycle: rolls, recovery, rollback, purge.

@@ -72,6 +72,7 @@ var schemas = []struct {
 	{client.Officer{}, []string{"Officer"}},
 	{client.Officers{}, []string{"ListOfficer"}},
 	{client.RegisterOfficerKeyRequest{}, []string{"RegisterOfficerKeyRequest"}},
+	{client.ConfirmOfficerKeyRequest{}, []string{"ConfirmOfficerKeyRequest"}},
 	{client.NewMailboxRequest{}, []string{"NewMailboxRequest", "New-mailboxRequest"}},
 	{client.SetMailboxRequest{}, []string{"SetMailboxRequest", "Set-mailboxRequest"}},
 	{client.Statistics{}, []string{"Statistics"}},

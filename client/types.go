@@ -357,6 +357,15 @@ type Officer struct {
 	Registered   *time.Time `json:"registered,omitempty"`
 	RegisteredBy string     `json:"registeredBy,omitempty"`
 	Replaced     string     `json:"replaced,omitempty" doc:"On a replacement: the fingerprint of the key it replaced"`
+	Confirmed    *time.Time `json:"confirmed,omitempty" doc:"When the service operator confirmed the key with the officer; a key signs approvals only once confirmed (T7)"`
+	ConfirmedBy  string     `json:"confirmedBy,omitempty"`
+}
+
+// ConfirmOfficerKeyRequest is the service operator's confirmation of an
+// officer's registered key: its fingerprint, as the officer read it out
+// to the operator (out of band).
+type ConfirmOfficerKeyRequest struct {
+	Fingerprint string `json:"fingerprint" minLength:"1" maxLength:"128" doc:"SHA256:... of the officer's public key, as the officer gave it (ck officer keygen prints it)"`
 }
 
 // Officers lists a tenant's authorised officers.

@@ -173,10 +173,12 @@ func TestCrashConvergence(t *testing.T) {
 		ck("onboarding", "new", "--scenario", sc, "--mode", "Enable", "--subscription1", subs[0], "--vault1", vaults[0], "--key1", "KeyA",
 			"--subscription2", subs[1], "--vault2", vaults[1], "--key2", "KeyA", "--officer", "cso@contoso.com", "--token-file", tok("admin"))
 	}
-	// The officer's signing key (T7), registered by the global admin.
+	// The officer's signing key (T7), registered by the global admin and
+	// confirmed by the operator.
 	officerKey := filepath.Join(dir, "cso.key")
 	ck("officer", "keygen", "--out", officerKey)
 	ck("officer", "register", "cso@contoso.com", "--public-key", officerKey+".pub", "--token-file", tok("admin"))
+	ck("officer", "confirm", "cso@contoso.com", "--public-key", officerKey+".pub", "--tenant", "Contoso")
 	as := func(args ...string) string { return ck(append(args, "--token-file", tok("admin"))...) }
 	as("dep", "new", "DEP-A", "--key", keyURI(0, "KeyA", false), "--key", keyURI(1, "KeyA", false))
 	as("dep", "new", "DEP-B", "--key", keyURI(0, "KeyB", false), "--key", keyURI(1, "KeyB", false))

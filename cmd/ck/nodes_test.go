@@ -428,6 +428,9 @@ func purgeCertificate(t *testing.T, ctx context.Context, c *clustertest.Cluster,
 	if _, err := admin(2).RegisterOfficerKey(ctx, ten.Name, "cso@contoso.com", client.RegisterOfficerKeyRequest{PublicKey: base64.StdEncoding.EncodeToString(pub)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := nodes[1].Client(c.Operator).ConfirmOfficerKey(ctx, ten.Name, "cso@contoso.com", client.ConfirmOfficerKeyRequest{Fingerprint: client.KeyFingerprint(pub)}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := admin(0).SetDEP(ctx, ten.Name, client.MailboxDEPs, "DEP-P", client.SetDEPRequest{Purge: true, Reason: "leaving", Contact: "cso@contoso.com"}); err != nil {
 		t.Fatal(err)
 	}

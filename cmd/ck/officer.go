@@ -22,7 +22,7 @@ import (
 // public key; the officer approves a purge by signing it
 // (ck dep purge approve NAME --key FILE).
 func (a *app) officerCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "officer", Short: "Authorised officers' signing keys: keygen, register, list (T7)",
+	cmd := &cobra.Command{Use: "officer", Short: "Authorised officers' signing keys: keygen, register, confirm, list (T7)",
 		Long: `An authorised officer designated at onboarding (ck onboarding new ... --officer UPN)
 approves a data purge with their own signature, never with a token alone:
 
@@ -31,10 +31,16 @@ approves a data purge with their own signature, never with a token alone:
      (an existing ssh-ed25519 key works too: ~/.ssh/id_ed25519.pub)
   2. the tenant's global admin registers the public key:
        ck officer register cso@contoso.com --public-key cso.key.pub
-  3. the officer approves a purge by signing it:
+  3. the service operator confirms it with the officer, out of band (the
+     officer reads out the fingerprint that keygen printed):
+       ck officer confirm cso@contoso.com --fingerprint SHA256:... --tenant Contoso
+  4. the officer approves a purge by signing it:
        ck dep purge approve NAME --key cso.key
 
-Replacing a key is a global admin's action, in the audit log, and refused
+A key signs only once confirmed: the global admin, who issues every token,
+cannot register a key of their own for an officer and sign in the
+officer's name without the operator. Registering, replacing (which needs
+a new confirmation) and confirming are in the audit log, and refused
 while a purge request is open.`}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
@@ -96,7 +102,11 @@ FILE.pub (or the printed line) to the tenant's global admin to register.`,
 		if o.Registered != nil {
 			reg = o.Registered.Format(time.RFC3339) + " by " + o.RegisteredBy
 		}
-		a.fields("Officer", o.Officer, "Fingerprint", o.Fingerprint, "Public key", o.PublicKey, "Registered", reg)
+		conf := "no: the service operator confirms it with the officer (ck officer confirm " + o.Officer + " --fingerprint " + o.Fingerprint + ")"
+		if o.Confirmed != nil {
+			conf = o.Confirmed.Format(time.RFC3339) + " by " + o.ConfirmedBy
+		}
+		a.fields("Officer", o.Officer, "Fingerprint", o.Fingerprint, "Public key", o.PublicKey, "Registered", reg, "Confirmed", conf)
 		if o.Replaced != "" {
 			a.fields("Replaced", o.Replaced)
 		}
@@ -129,6 +139,40 @@ fingerprints, and refused while a purge request is open.`,
 			return out(a, o, err, showOfficer)
 		}}
 	register.Flags().StringVar(&pubFile, "public-key", "", "the officer's public key file")
+	var fingerprint, confirmPub string
+	confirm := &cobra.Command{Use: "confirm UPN (--fingerprint FP | --public-key FILE) --tenant NAME", Short: "Confirm an officer's registered key with the officer (the service operator)", Args: cobra.ExactArgs(1),
+		Example: `  ck officer confirm cso@contoso.com --fingerprint SHA256:lbmsoA0yIEcEiVDRnMWuzm+nV+3ZEEpVIURqFoeSspg --tenant Contoso
+  ck officer confirm cso@contoso.com --public-key cso.key.pub --tenant Contoso`,
+		Long: `The service operator confirms the key registered for an officer, after
+checking its fingerprint with the officer out of band (by phone, in
+person): the fingerprint that keygen printed for them, or their public
+key file as they sent it. Only the key with that fingerprint is
+confirmed: one registered by someone else, or meanwhile, is refused
+(T7.KeyFingerprint). Until confirmed, a key signs no purge approval.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case (fingerprint == "") == (confirmPub == ""):
+				return errors.New("give the fingerprint the officer read out (--fingerprint SHA256:...) or the public key file they sent (--public-key FILE), one of them")
+			case confirmPub != "":
+				b, err := os.ReadFile(confirmPub)
+				if err != nil {
+					return err
+				}
+				pub, err := client.ParseOfficerKey(string(b))
+				if err != nil {
+					return fmt.Errorf("%s: %w", confirmPub, err)
+				}
+				fingerprint = client.KeyFingerprint(pub)
+			}
+			c, t, err := a.tenantClient(cmd.Context(), tenant)
+			if err != nil {
+				return err
+			}
+			o, err := c.ConfirmOfficerKey(cmd.Context(), t, args[0], client.ConfirmOfficerKeyRequest{Fingerprint: fingerprint})
+			return out(a, o, err, showOfficer)
+		}}
+	confirm.Flags().StringVar(&fingerprint, "fingerprint", "", "the key's fingerprint as the officer gave it (SHA256:...)")
+	confirm.Flags().StringVar(&confirmPub, "public-key", "", "the officer's public key file, as the officer sent it")
 	list := &cobra.Command{Use: "list", Short: "The authorised officers and their keys' fingerprints", Args: cobra.NoArgs,
 		Example: "  ck officer list --token-file admin.token",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -140,19 +184,22 @@ fingerprints, and refused while a purge request is open.`,
 			return out(a, offs, err, func(offs client.Officers) {
 				var rows [][]string
 				for _, o := range offs.Value {
-					fp, reg := o.Fingerprint, ""
+					fp, reg, conf := o.Fingerprint, "", ""
 					if fp == "" {
 						fp = "(no key: ck officer register " + o.Officer + " --public-key FILE)"
 					}
 					if o.Registered != nil {
-						reg = o.Registered.Format(time.RFC3339)
+						reg, conf = o.Registered.Format(time.RFC3339), "no"
 					}
-					rows = append(rows, []string{o.Officer, fp, reg})
+					if o.Confirmed != nil {
+						conf = o.Confirmed.Format(time.RFC3339)
+					}
+					rows = append(rows, []string{o.Officer, fp, reg, conf})
 				}
-				a.table([]string{"OFFICER", "KEY", "REGISTERED"}, rows)
+				a.table([]string{"OFFICER", "KEY", "REGISTERED", "CONFIRMED"}, rows)
 			})
 		}}
-	cmd.AddCommand(keygen, register, list)
+	cmd.AddCommand(keygen, register, confirm, list)
 	return cmd
 }
 

@@ -287,6 +287,7 @@ func (w *matrixWorld) request(r api.Route, kind string) (string, string, []byte)
 		"new-site":                                     fmt.Sprintf(`{"name":"site-%d","geo":"NAM"}`, w.n),
 		"approve-dataencryptionpolicy-purge":           `{"officer":"cso@contoso.com","signature":"` + strings.Repeat("A", 86) + `=="}`,
 		"register-officer-key":                         "{\"publicKey\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGnvh5GsCLyWDUx5EIbqGVoXR3J3rOyzIDuNu4Z8VAhZ cso\"}",
+		"confirm-officer-key":                          `{"fingerprint":"SHA256:not-the-officer's-key"}`,
 	}[r.ID]
 	if body == "" && r.Method != "GET" && r.Method != "DELETE" {
 		body = "{}"

@@ -23,6 +23,10 @@ func officerJSON(o dep.Officer) client.Officer {
 		reg := o.Key.Registered
 		out.Fingerprint, out.PublicKey, out.Registered, out.RegisteredBy = client.KeyFingerprint(o.Key.PublicKey), client.AuthorizedKey(o.Key.PublicKey, o.Officer), &reg, o.Key.RegisteredBy
 	}
+	if !o.Key.Confirmed.IsZero() {
+		conf := o.Key.Confirmed
+		out.Confirmed, out.ConfirmedBy = &conf, o.Key.ConfirmedBy
+	}
 	return out
 }
 
@@ -59,5 +63,23 @@ func (s *Server) registerOfficerKey(ctx context.Context, in *struct {
 	p := tenant.Caller(ctx)
 	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: p.Subject + " (" + p.Role + ")", Action: action,
 		Target: "officer " + o.Officer, KeyID: out.Fingerprint, Reason: reason, Outcome: "ok"})
+	return &body[client.Officer]{out}, nil
+}
+
+// confirmOfficerKey is the operator's confirmation of an officer's key,
+// by the fingerprint the officer gave: recorded in the tenant's audit log.
+func (s *Server) confirmOfficerKey(ctx context.Context, in *struct {
+	OfficerPath
+	Body client.ConfirmOfficerKeyRequest
+}) (*body[client.Officer], error) {
+	t := tenantOf(ctx)
+	o, err := s.deps.ConfirmOfficerKey(ctx, t, in.Officer, in.Body.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	out := officerJSON(o)
+	p := tenant.Caller(ctx)
+	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: p.Subject + " (" + p.Role + ")", Action: "officer-key-confirm",
+		Target: "officer " + o.Officer, KeyID: out.Fingerprint, Reason: "registered " + o.Key.Registered.Format("2006-01-02T15:04:05Z") + " by " + o.Key.RegisteredBy, Outcome: "ok"})
 	return &body[client.Officer]{out}, nil
 }

@@ -15,11 +15,16 @@ import (
 )
 
 // registerOfficer gives officer a new key pair and registers its public
-// key in the store (as the tenant's global admin would, before any purge).
+// key in the store (as the tenant's global admin would, before any
+// purge), confirmed (as the service operator would, with the officer).
 func (e *depEnv) registerOfficer(officer string) ed25519.PrivateKey {
 	e.t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if err := e.st.PutOfficerKey(context.Background(), store.OfficerKey{Tenant: e.seed.Tenant, Officer: officer, PublicKey: pub, Registered: time.Now().Add(-time.Minute), RegisteredBy: "setup"}); err != nil {
+	ctx, before := context.Background(), time.Now().Add(-time.Minute)
+	if err := e.st.PutOfficerKey(ctx, store.OfficerKey{Tenant: e.seed.Tenant, Officer: officer, PublicKey: pub, Registered: before, RegisteredBy: "setup"}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.st.ConfirmOfficerKey(ctx, e.seed.Tenant, officer, pub, before, "operator"); err != nil {
 		e.t.Fatal(err)
 	}
 	e.officerKeys[officer] = priv
@@ -122,8 +127,33 @@ func TestOfficerKeys(t *testing.T) {
 	st, ct, body = put(admin, "cfo@contoso.com", ssh)
 	e.wantProblem(409, "T7.KeyUnique", st, ct, body)
 	_, _, list := e.call(e.admin, "GET", T+"/officers", "")
-	if vs := list["value"].([]any); len(vs) != 2 || vs[0].(map[string]any)["officer"] != "cfo@contoso.com" || vs[0].(map[string]any)["fingerprint"] != nil || vs[1].(map[string]any)["fingerprint"] != client.KeyFingerprint(pub) {
-		t.Fatalf("officers: %v", list)
+	if vs := list["value"].([]any); len(vs) != 2 || vs[0].(map[string]any)["officer"] != "cfo@contoso.com" || vs[0].(map[string]any)["fingerprint"] != nil || vs[1].(map[string]any)["fingerprint"] != client.KeyFingerprint(pub) || vs[1].(map[string]any)["confirmed"] != nil {
+		t.Fatalf("officers (the replaced key not confirmed): %v", list)
+	}
+
+	// The operator confirms the key the officer read out, and only that one.
+	confirm := func(token, officer, fp string) (int, string, map[string]any) {
+		b, _ := json.Marshal(client.ConfirmOfficerKeyRequest{Fingerprint: fp})
+		return e.call(token, "POST", T+"/officers/"+officer+"/key/confirm", string(b))
+	}
+	st, ct, body = confirm(admin, "cso@contoso.com", client.KeyFingerprint(pub)) // the global admin
+	e.wantProblem(403, "Authorization.Operator", st, ct, body)
+	st, ct, body = confirm(e.operator, "cso@contoso.com", old) // what the officer gave: not the key registered now
+	e.wantProblem(409, "T7.KeyFingerprint", st, ct, body)
+	st, ct, body = confirm(e.operator, "cfo@contoso.com", client.KeyFingerprint(pub))
+	e.wantProblem(404, "T7.KeyRegistered", st, ct, body)
+	st, _, body = confirm(e.operator, "cso@contoso.com", client.KeyFingerprint(pub))
+	if st != 200 || body["confirmed"] == nil || body["confirmedBy"] != "operator" || body["fingerprint"] != client.KeyFingerprint(pub) {
+		t.Fatalf("confirm: %d %v", st, body)
+	}
+	seen = false
+	for _, r := range e.readAudit(e.operator, "Contoso", 0) {
+		if r.Action == "officer-key-confirm" && r.KeyID == client.KeyFingerprint(pub) && r.Actor == "operator (operator)" {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("the confirmation is not in the tenant's audit log")
 	}
 
 	// Under an open purge request: no key changes, first or replacement.
@@ -136,6 +166,65 @@ func TestOfficerKeys(t *testing.T) {
 	}
 	st, ct, body = put(admin, "cfo@contoso.com", client.AuthorizedKey(pub2, ""))
 	e.wantProblem(409, "T7.KeyDuringPurge", st, ct, body)
+	st, ct, body = confirm(e.operator, "cso@contoso.com", client.KeyFingerprint(pub))
+	e.wantProblem(409, "T7.KeyDuringPurge", st, ct, body)
+}
+
+// TestGlobalAdminCannotSignAsAnOfficer: the tenant's global admin, who
+// issues every token and registers officers' keys, registers a key of
+// their own for an officer (the attack of a later review): it signs
+// nothing until the service operator confirms it, and the operator,
+// confirming the fingerprint the officer gave, does not confirm it (T7).
+func TestGlobalAdminCannotSignAsAnOfficer(t *testing.T) {
+	e := startDEPsOn(t, envOptions{purgeApprovals: 1})
+	const T = "/v1/tenants/Contoso"
+	admin := e.global
+	real := e.officerKeys["cso@contoso.com"]
+	e.st.SetOnboarded(context.Background(), store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "cfo@contoso.com"}, Enabled: time.Now()})
+	e.registerOfficer("cfo@contoso.com") // an honest second officer: the purge can be requested
+	mine, minePriv, _ := ed25519.GenerateKey(nil)
+	b, _ := json.Marshal(client.RegisterOfficerKeyRequest{PublicKey: client.AuthorizedKey(mine, "")})
+	if st, _, body := e.call(admin, "PUT", T+"/officers/cso@contoso.com/key", string(b)); st != 200 {
+		t.Fatalf("the admin's key for cso: %d %v", st, body)
+	}
+	// The operator, asked to confirm, checks with cso: cso's fingerprint is not the one registered.
+	b, _ = json.Marshal(client.ConfirmOfficerKeyRequest{Fingerprint: client.KeyFingerprint(real.Public().(ed25519.PublicKey))})
+	st, ct, body := e.call(e.operator, "POST", T+"/officers/cso@contoso.com/key/confirm", string(b))
+	e.wantProblem(409, "T7.KeyFingerprint", st, ct, body)
+
+	e.requestPurges(admin, "DEP-1:alice@contoso.com")
+	st, ct, body = e.approve(admin, "DEP-1", "cso@contoso.com", minePriv)
+	e.wantProblem(403, "T7.KeyConfirmed", st, ct, body)
+	st, ct, body = e.approve(admin, "DEP-1", "cso@contoso.com", real) // cso's own key was replaced: it signs nothing either
+	e.wantProblem(403, "T7.KeyConfirmed", st, ct, body)
+	if p := e.purgeRequest(admin, "DEP-1"); p.State != "Requested" || len(p.Approvals) != 0 {
+		t.Fatalf("after the refused approvals: %+v", p)
+	}
+	// The honest officer's confirmed key approves.
+	if st, _, body := e.approve(admin, "DEP-1", "cfo@contoso.com", e.officerKeys["cfo@contoso.com"]); st != 200 || body["state"] != "Approved" {
+		t.Fatalf("cfo's approval: %d %v", st, body)
+	}
+}
+
+// TestPurgeNeedsConfirmedKeys: a purge is not requested while fewer
+// officers than it needs have a key the operator confirmed.
+func TestPurgeNeedsConfirmedKeys(t *testing.T) {
+	e := startDEPsOn(t, envOptions{purgeApprovals: 1})
+	const T = "/v1/tenants/Contoso"
+	pub, _, _ := ed25519.GenerateKey(nil)
+	b, _ := json.Marshal(client.RegisterOfficerKeyRequest{PublicKey: client.AuthorizedKey(pub, "")})
+	if st, _, body := e.call(e.global, "PUT", T+"/officers/cso@contoso.com/key", string(b)); st != 200 {
+		t.Fatalf("register: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys)); st != 201 {
+		t.Fatalf("DEP: %d %v", st, body)
+	}
+	e.grantWorkload("get")
+	st, ct, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", `{"permanentDataPurgeRequested":true,"permanentDataPurgeReason":"leaving","permanentDataPurgeContact":"cso@contoso.com"}`)
+	e.wantProblem(400, "R6.Officers", st, ct, body)
+	if d, _ := body["detail"].(string); !strings.Contains(d, "confirmed") {
+		t.Errorf("the refusal does not say the keys must be confirmed: %v", body)
+	}
 }
 
 // TestPurgeApprovalAttacks: only a designated officer's signature, by the
@@ -215,28 +304,45 @@ func TestPurgeApprovalAttacks(t *testing.T) {
 	e.wantProblem(409, "R6.State", st, ct, body)
 }
 
-// TestPurgeKeyRegisteredMidPurge: a key that got in under an open request
-// (the race the store's guard closes on SQLite, not on PostgreSQL) does
-// not approve it.
+// TestPurgeKeyRegisteredMidPurge: a key that got in, or was confirmed,
+// under an open request (the race the store's guard closes on SQLite, not
+// on PostgreSQL) does not approve it.
 func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
-	e := startDEPs(t)
-	admin := e.global
-	e.requestPurges(admin, "DEP-1:alice@contoso.com")
-	p := e.purgeRequest(admin, "DEP-1")
-	// As if it had raced in: written past the store's guard.
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	ctx := context.Background()
-	if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Racing", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Requested"); err != nil {
-		t.Fatal(err)
+	for _, registeredBefore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("registered before the request %v, confirmed after it", registeredBefore), func(t *testing.T) {
+			e := startDEPs(t)
+			admin := e.global
+			pub, priv, _ := ed25519.GenerateKey(nil)
+			ctx := context.Background()
+			register := func() {
+				if err := e.st.PutOfficerKey(ctx, store.OfficerKey{Tenant: e.seed.Tenant, Officer: "cso@contoso.com", PublicKey: pub, Registered: time.Now(), RegisteredBy: "mallory"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if registeredBefore {
+				register()
+				e.registerOfficer("cfo@contoso.com") // the purge needs a confirmed key to open
+				e.st.SetOnboarded(ctx, store.Onboarding{Tenant: e.seed.Tenant, Scenario: "EXO", RequestID: "test", Officers: []string{"cso@contoso.com", "cfo@contoso.com"}, Enabled: time.Now()})
+			}
+			e.requestPurges(admin, "DEP-1:alice@contoso.com")
+			p := e.purgeRequest(admin, "DEP-1")
+			// As if it had raced in: written past the store's guard.
+			if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Racing", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Requested"); err != nil {
+				t.Fatal(err)
+			}
+			if !registeredBefore {
+				register()
+			}
+			if err := e.st.ConfirmOfficerKey(ctx, e.seed.Tenant, "cso@contoso.com", pub, time.Now(), "operator"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Requested", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Racing"); err != nil {
+				t.Fatal(err)
+			}
+			st, ct, body := e.approve(admin, "DEP-1", "cso@contoso.com", priv)
+			e.wantProblem(403, "T7.KeyDuringPurge", st, ct, body)
+		})
 	}
-	if err := e.st.PutOfficerKey(ctx, store.OfficerKey{Tenant: e.seed.Tenant, Officer: "cso@contoso.com", PublicKey: pub, Registered: time.Now(), RegisteredBy: "mallory"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Requested", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Racing"); err != nil {
-		t.Fatal(err)
-	}
-	st, ct, body := e.approve(admin, "DEP-1", "cso@contoso.com", priv)
-	e.wantProblem(403, "T7.KeyDuringPurge", st, ct, body)
 }
 
 // purgeDEP runs a mailbox DEP's purge to its end, as a tenant would: the

@@ -16,11 +16,16 @@ import (
 
 // Officers sign (SPEC T7). Each authorised officer designated at
 // onboarding (O7) has an Ed25519 public key, registered by the tenant's
-// global admin (RegisterOfficerKey); a purge approval is the officer's
-// signature over the purge's canonical statement (client.PurgeStatement),
-// checked against that key (Approve). A token names a subject but proves
-// nothing about the officer: it only authenticates the call that carries
-// the signature.
+// global admin (RegisterOfficerKey) and confirmed by the service operator
+// (ConfirmOfficerKey), who checks its fingerprint with the officer out of
+// band, as Microsoft checks with the officer named at onboarding; a purge
+// approval is the officer's signature over the purge's canonical
+// statement (client.PurgeStatement), checked against that key (Approve).
+// A token names a subject but proves nothing about the officer: it only
+// authenticates the call that carries the signature. The confirmation is
+// what keeps the global admin, who issues every token and registers the
+// keys, from registering a key of their own for an officer and signing
+// in the officer's name: that now takes the operator too.
 //
 // Keys do not change while a purge request is open (Requested or
 // Approved): a key registered for the occasion could sign for an officer
@@ -107,6 +112,50 @@ func (s *Service) RegisterOfficerKey(ctx context.Context, t store.ServiceTenant,
 	return Officer{Officer: officer, Key: k}, old, nil
 }
 
+// ConfirmOfficerKey confirms an officer's registered key (the service
+// operator: the route checks the role), given the fingerprint the officer
+// gave the operator out of band: a key other than that one (registered
+// meanwhile, or by someone else) is not confirmed.
+func (s *Service) ConfirmOfficerKey(ctx context.Context, t store.ServiceTenant, officer, fingerprint string) (Officer, error) {
+	officer = strings.ToLower(strings.TrimSpace(officer))
+	officers, err := s.Officers(ctx, t)
+	if err != nil {
+		return Officer{}, err
+	}
+	if !slices.Contains(officers, officer) {
+		return Officer{}, rule.NotFound(client.RulePurgeOfficer, "confirm a key of an officer designated at onboarding; officers now: "+listOr(officers),
+			"%s is not an authorised officer of tenant %s", officer, t.Name)
+	}
+	k, err := s.st.OfficerKey(ctx, t.ID, officer)
+	if errors.Is(err, store.ErrNotFound) {
+		return Officer{}, rule.NotFound(client.RuleOfficerKeyMissing, "the tenant's global admin registers the officer's public key first (ck officer register "+officer+" --public-key FILE)",
+			"authorised officer %s has no registered key", officer)
+	} else if err != nil {
+		return Officer{}, err
+	}
+	if got := fingerprintOf(k); got != strings.TrimSpace(fingerprint) {
+		s.cfg.Logger.Warn("dep: officer key not confirmed: another fingerprint", "tenant", t.ID, "officer", officer, "registered", got, "given", fingerprint, "by", tenant.Caller(ctx).Subject)
+		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "confirm only the key whose fingerprint the officer gave you; if the officer did not register "+got+", do not confirm it: ask the tenant why",
+			"the key registered for %s is %s, not %s", officer, got, strings.TrimSpace(fingerprint))
+	}
+	if err := s.requireNoOpenPurge(ctx, t, officer); err != nil {
+		return Officer{}, err
+	}
+	now := s.cfg.Now().UTC()
+	by := tenant.Caller(ctx).Subject
+	switch err := s.st.ConfirmOfficerKey(ctx, t.ID, officer, k.PublicKey, now, by); {
+	case errors.Is(err, store.ErrNotFound):
+		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "read the officer's key again (ck officer list) and confirm it with the officer", "the key of %s was replaced meanwhile", officer)
+	case errors.Is(err, store.ErrConflict):
+		return Officer{}, rule.Conflict(client.RuleOfficerKeyDuringPurge, "try again when no purge request is open", "a purge request of tenant %s was opened meanwhile", t.Name)
+	case err != nil:
+		return Officer{}, err
+	}
+	k.Confirmed, k.ConfirmedBy = now, by
+	s.cfg.Logger.Warn("dep: officer key confirmed", "tenant", t.ID, "officer", officer, "fingerprint", fingerprintOf(k), "by", by)
+	return Officer{Officer: officer, Key: k}, nil
+}
+
 // requireNoOpenPurge refuses a key change while a purge request of the
 // tenant is open, naming it.
 func (s *Service) requireNoOpenPurge(ctx context.Context, t store.ServiceTenant, officer string) error {
@@ -147,10 +196,15 @@ func (s *Service) officerKey(ctx context.Context, t store.ServiceTenant, officer
 		return k, rule.Refused(client.RuleOfficerKeyMissing, "the tenant's global admin registers the officer's public key when no purge is open (ck officer register "+officer+" --public-key FILE)",
 			"authorised officer %s has no registered key", officer)
 	}
+	if err == nil && k.Confirmed.IsZero() {
+		return k, rule.Refused(client.RuleOfficerKeyUnconfirmed, "the service operator confirms the key with the officer, out of band, when no purge is open (ck officer confirm "+officer+" --fingerprint "+fingerprintOf(k)+" --tenant "+t.Name+")",
+			"the key %s registered for %s is not confirmed by the service operator", fingerprintOf(k), officer)
+	}
 	return k, err
 }
 
-// countKeyed is how many of the tenant's officers have a registered key.
+// countKeyed is how many of the tenant's officers have a registered key
+// the operator confirmed.
 func (s *Service) countKeyed(ctx context.Context, t store.ServiceTenant, officers []string) (int, error) {
 	keys, err := s.st.ListOfficerKeys(ctx, t.ID)
 	if err != nil {
@@ -158,7 +212,7 @@ func (s *Service) countKeyed(ctx context.Context, t store.ServiceTenant, officer
 	}
 	n := 0
 	for _, k := range keys {
-		if slices.Contains(officers, k.Officer) {
+		if slices.Contains(officers, k.Officer) && !k.Confirmed.IsZero() {
 			n++
 		}
 	}

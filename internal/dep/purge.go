@@ -134,8 +134,8 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	if n, err := s.countKeyed(ctx, t, officers); err != nil {
 		return d, err
 	} else if n < s.cfg.PurgeApprovals {
-		return d, rule.Invalid(client.RulePurgeOfficers, "the tenant's global admin registers each officer's public key first (ck officer keygen, then ck officer register UPN --public-key FILE)",
-			"%d of tenant %s's authorised officers have a registered key; a purge needs %d signed approvals", n, t.Name, s.cfg.PurgeApprovals)
+		return d, rule.Invalid(client.RulePurgeOfficers, "the tenant's global admin registers each officer's public key (ck officer keygen, then ck officer register UPN --public-key FILE), and the service operator confirms it with the officer (ck officer confirm UPN --fingerprint FP)",
+			"%d of tenant %s's authorised officers have a registered key the operator confirmed; a purge needs %d signed approvals", n, t.Name, s.cfg.PurgeApprovals)
 	}
 	w, kd, err := s.Ring(d)
 	if err != nil {
@@ -230,6 +230,11 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, 
 		// millisecond counts as after it (found as a flaky test).
 		return p, rule.Refused(client.RuleOfficerKeyDuringPurge, "an officer signs with the key registered before the purge was requested",
 			"the key of %s was registered at %s, not before the purge of %s was requested", who, k.Registered.Format(time.RFC3339Nano), p.Name)
+	}
+	if !k.Confirmed.Before(p.Requested) {
+		// Confirmed under the open request (the same race as above).
+		return p, rule.Refused(client.RuleOfficerKeyDuringPurge, "an officer signs with a key the operator confirmed before the purge was requested",
+			"the key of %s was confirmed at %s, not before the purge of %s was requested", who, k.Confirmed.Format(time.RFC3339Nano), p.Name)
 	}
 	if !client.VerifyPurge(k.PublicKey, Statement(p, who), sig) {
 		return p, rule.Refused(client.RuleApprovalSignature, "sign this request with the officer's own key (ck dep purge approve "+p.Name+" --key FILE); a signature over another request, or by another key, does not approve it",

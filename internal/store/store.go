@@ -849,6 +849,10 @@ type OfficerKey struct {
 	PublicKey    []byte // 32 bytes
 	Registered   time.Time
 	RegisteredBy string
+	// Confirmed is when the service operator confirmed the key with the
+	// officer (zero: not yet; a key registered again is not).
+	Confirmed   time.Time
+	ConfirmedBy string
 }
 
 // OfficerKeys holds the officers' public keys.
@@ -861,6 +865,10 @@ type OfficerKeys interface {
 	OfficerKey(ctx context.Context, tenant, officer string) (OfficerKey, error)
 	// ListOfficerKeys lists a tenant's officer keys, by officer.
 	ListOfficerKeys(ctx context.Context, tenant string) ([]OfficerKey, error)
+	// ConfirmOfficerKey marks the officer's key confirmed if it is still
+	// publicKey (ErrNotFound otherwise) and the tenant has no open purge
+	// request (ErrConflict).
+	ConfirmOfficerKey(ctx context.Context, tenant, officer string, publicKey []byte, at time.Time, by string) error
 }
 
 // Purges holds purge requests.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -158,13 +159,16 @@ func (s *DB) UpdatePurge(ctx context.Context, p store.Purge, prev string) error 
 		approvalsJSON(p), p.State, p.Certificate, ms(p.Updated), p.Tenant, p.DEP, prev))("the purge request of DEP " + p.DEP + " is no longer " + prev)
 }
 
-const officerKeyCols = `tenant, officer, public_key, registered, registered_by`
+const officerKeyCols = `tenant, officer, public_key, registered, registered_by, confirmed, confirmed_by`
 
 func scanOfficerKey(r scanner) (store.OfficerKey, error) {
 	var k store.OfficerKey
-	var registered int64
-	err := r.Scan(&k.Tenant, &k.Officer, &k.PublicKey, &registered, &k.RegisteredBy)
+	var registered, confirmed int64
+	err := r.Scan(&k.Tenant, &k.Officer, &k.PublicKey, &registered, &k.RegisteredBy, &confirmed, &k.ConfirmedBy)
 	k.Registered = fromMS(registered)
+	if confirmed != 0 {
+		k.Confirmed = fromMS(confirmed)
+	}
 	return k, err
 }
 
@@ -173,10 +177,25 @@ func scanOfficerKey(r scanner) (store.OfficerKey, error) {
 // SQLite (one writer) is ordered before or after it. (On PostgreSQL the
 // approval also refuses a key registered after the request.)
 func (s *DB) PutOfficerKey(ctx context.Context, k store.OfficerKey) error {
+	// A key registered (again) is not confirmed, whatever k says.
 	return changed(s.exec(ctx, `INSERT INTO svc_officer_keys (`+officerKeyCols+`)
-		SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM svc_purges WHERE tenant = ? AND state IN (?, ?))
-		ON CONFLICT (tenant, officer) DO UPDATE SET public_key = excluded.public_key, registered = excluded.registered, registered_by = excluded.registered_by`,
+		SELECT ?, ?, ?, ?, ?, 0, '' WHERE NOT EXISTS (SELECT 1 FROM svc_purges WHERE tenant = ? AND state IN (?, ?))
+		ON CONFLICT (tenant, officer) DO UPDATE SET public_key = excluded.public_key, registered = excluded.registered, registered_by = excluded.registered_by, confirmed = 0, confirmed_by = ''`,
 		k.Tenant, k.Officer, k.PublicKey, ms(k.Registered), k.RegisteredBy, k.Tenant, store.PurgeRequested, store.PurgeApproved))("tenant " + k.Tenant + " has an open purge request")
+}
+
+func (s *DB) ConfirmOfficerKey(ctx context.Context, tenant, officer string, publicKey []byte, at time.Time, by string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var open int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM svc_purges WHERE tenant = ? AND state IN (?, ?)`), tenant, store.PurgeRequested, store.PurgeApproved).Scan(&open); err != nil {
+			return err
+		}
+		if open > 0 {
+			return fmt.Errorf("%w: tenant %s has an open purge request", store.ErrConflict, tenant)
+		}
+		return mustAffect(tx.ExecContext(ctx, s.q(`UPDATE svc_officer_keys SET confirmed = ?, confirmed_by = ? WHERE tenant = ? AND officer = ? AND public_key = ?`),
+			ms(at), by, tenant, officer, publicKey))
+	})
 }
 
 func (s *DB) OfficerKey(ctx context.Context, tenant, officer string) (store.OfficerKey, error) {

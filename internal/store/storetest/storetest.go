@@ -972,9 +972,19 @@ func testOfficerKeys(t *testing.T, s store.Store) {
 	got, err := s.OfficerKey(ctx, "t1", k.Officer)
 	must(t, err)
 	equal(t, "officer key", got, k)
+	// Confirmed only as the key it is.
+	wantErr(t, s.ConfirmOfficerKey(ctx, "t1", k.Officer, []byte("another key"), now(), "operator"), store.ErrNotFound)
+	wantErr(t, s.ConfirmOfficerKey(ctx, "t2", k.Officer, k.PublicKey, now(), "operator"), store.ErrNotFound)
+	at := now()
+	must(t, s.ConfirmOfficerKey(ctx, "t1", k.Officer, k.PublicKey, at, "operator"))
+	got, err = s.OfficerKey(ctx, "t1", k.Officer)
+	must(t, err)
+	equal(t, "confirmed", [2]any{got.Confirmed, got.ConfirmedBy}, [2]any{at, "operator"})
 	k2 := k
 	k2.PublicKey, k2.Registered = []byte("fedcba9876543210fedcba9876543210"), now().Add(time.Second)
-	must(t, s.PutOfficerKey(ctx, k2)) // replaced
+	k2.Confirmed, k2.ConfirmedBy = now(), "the caller cannot confirm by writing"
+	must(t, s.PutOfficerKey(ctx, k2)) // replaced: not confirmed
+	k2.Confirmed, k2.ConfirmedBy = time.Time{}, ""
 	cfo := store.OfficerKey{Tenant: "t1", Officer: "cfo@contoso.com", PublicKey: []byte("cfo-key-cfo-key-cfo-key-cfo-key-"), Registered: now(), RegisteredBy: "admin@contoso.com"}
 	must(t, s.PutOfficerKey(ctx, cfo))
 	other := store.OfficerKey{Tenant: "t2", Officer: "cso@contoso.com", PublicKey: []byte("t2"), Registered: now(), RegisteredBy: "x"}
@@ -989,6 +999,7 @@ func testOfficerKeys(t *testing.T, s store.Store) {
 	must(t, s.CreatePurge(ctx, p))
 	wantErr(t, s.PutOfficerKey(ctx, k), store.ErrConflict)
 	wantErr(t, s.PutOfficerKey(ctx, store.OfficerKey{Tenant: "t1", Officer: "new@contoso.com", PublicKey: []byte("n"), Registered: now()}), store.ErrConflict)
+	wantErr(t, s.ConfirmOfficerKey(ctx, "t1", k2.Officer, k2.PublicKey, now(), "operator"), store.ErrConflict)
 	must(t, s.PutOfficerKey(ctx, other)) // another tenant's purge is not this one's
 	got, err = s.OfficerKey(ctx, "t1", k.Officer)
 	must(t, err)
