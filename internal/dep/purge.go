@@ -137,23 +137,9 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 		return d, rule.Invalid(client.RulePurgeOfficers, "the tenant's global admin registers each officer's public key (ck officer keygen, then ck officer register UPN --public-key FILE), and the service operator confirms it with the officer (ck officer confirm UPN --fingerprint FP)",
 			"%d of tenant %s's authorised officers have a registered key the operator confirmed; a purge needs %d signed approvals", n, t.Name, s.cfg.PurgeApprovals)
 	}
-	w, kd, err := s.Ring(d)
-	if err != nil {
+	if err := s.AccessRemoved(ctx, d, "purge request check"); err != nil {
 		return d, err
 	}
-	_, errs := w.Ring.Probe(ctx, kd, keyring.Request{Initiator: keyring.Service, Reason: "purge request check"})
-	for i, e := range errs {
-		switch kms.ClassOf(e) {
-		case kms.Denied:
-			continue
-		case kms.Transient:
-			return d, rule.Unavailable(client.RulePurgeKeysRevoked, "retry when the vaults answer: the service must see both keys refuse", "customer key %d (%s) could not be asked: %v", i+1, d.KeyURIs[i], e)
-		default:
-			return d, rule.Conflict(client.RulePurgeKeysRevoked, "remove the wrap and unwrap permissions of the Exchange Online workload ("+w.App+") from both keys in the vaults (ck vault access-policy remove VAULT --spn "+w.App+"), then request again",
-				"the service can still unwrap the DEP key with customer key %d (%s)", i+1, d.KeyURIs[i])
-		}
-	}
-	w.Ring.Evict(d.ID)
 	// What the officers sign: the request as stored, to the millisecond
 	// the store keeps, with the containers it deletes.
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
@@ -174,6 +160,46 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	s.cfg.Logger.Warn("dep: purge requested", "tenant", t.ID, "dep", d.ID, "by", p.RequestedBy, "reason", reason, "contact", contact)
 	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "purge requested"})
 	return d, nil
+}
+
+// AccessRemoved checks R6's first step: the service can no longer unwrap
+// d's DEP key with either customer key, at its current version or at any
+// earlier one the DEP key was wrapped under before a roll (a copy of the
+// DEP from before the roll, in a backup, opens with that one). Each must
+// refuse deliberately (kms.Denied); a vault that does not answer is
+// retried later. The purge request asks it, and the purge job again
+// before it destroys anything: access given back meanwhile stops it.
+func (s *Service) AccessRemoved(ctx context.Context, d store.DEP, why string) error {
+	w, kd, err := s.Ring(d)
+	if err != nil {
+		return err
+	}
+	fix := "remove the wrap and unwrap permissions of the Exchange Online workload (" + w.App + ") from both keys in the vaults (ck vault access-policy remove VAULT --spn " + w.App + "), which covers every version of a key, then request again"
+	req := keyring.Request{Initiator: keyring.Service, Reason: why}
+	_, errs := w.Ring.Probe(ctx, kd, req)
+	for i, e := range errs {
+		switch kms.ClassOf(e) {
+		case kms.Denied:
+			continue
+		case kms.Transient:
+			return rule.Unavailable(client.RulePurgeKeysRevoked, "retry when the vaults answer: the service must see both keys refuse", "customer key %d (%s) could not be asked: %v", i+1, d.KeyURIs[i], e)
+		default:
+			return rule.Conflict(client.RulePurgeKeysRevoked, fix, "the service can still unwrap the DEP key with customer key %d (%s)", i+1, d.KeyURIs[i])
+		}
+	}
+	for _, f := range w.Ring.ProbeFormer(ctx, kd, req) {
+		switch kms.ClassOf(f.Err) {
+		case kms.Denied:
+			continue
+		case kms.Transient:
+			return rule.Unavailable(client.RulePurgeKeysRevoked, "retry when the vaults answer: the service must see every version of both keys refuse", "the earlier key version %s could not be asked: %v", f.KeyURI, f.Err)
+		default:
+			return rule.Conflict(client.RulePurgeKeysRevoked, fix,
+				"the earlier key version %s, which the DEP key was wrapped under before a roll, still answers the service: a copy of the DEP from before the roll would open with it (disabling only the current version leaves it)", f.KeyURI)
+		}
+	}
+	w.Ring.Evict(d.ID)
+	return nil
 }
 
 // plainText refuses what officers are shown before they sign when it is

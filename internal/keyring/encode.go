@@ -10,9 +10,10 @@ import (
 // storedKeys is how a DEP's wrapped keys are kept: each record in its
 // envelope byte format.
 type storedKeys struct {
-	CustomerKeys      [2][]byte `json:"customerKeys"`
-	AvailabilityKeyID string    `json:"availabilityKeyId"`
-	Availability      []byte    `json:"availability"`
+	CustomerKeys      [2][]byte   `json:"customerKeys"`
+	Former            [2][]string `json:"former,omitzero"`
+	AvailabilityKeyID string      `json:"availabilityKeyId"`
+	Availability      []byte      `json:"availability"`
 }
 
 // MarshalKeys encodes the DEP's wrapped keys for storage.
@@ -20,6 +21,7 @@ func (d DEP) MarshalKeys() []byte {
 	s := storedKeys{AvailabilityKeyID: d.AvailabilityKeyID, Availability: d.Availability.Marshal()}
 	if d.Kind != ServiceManaged {
 		s.CustomerKeys = [2][]byte{d.CustomerKeys[0].Marshal(), d.CustomerKeys[1].Marshal()}
+		s.Former = d.Former
 	}
 	b, _ := json.Marshal(s)
 	return b
@@ -45,6 +47,6 @@ func (d *DEP) UnmarshalKeys(b []byte) error {
 	if err != nil || r.Alg != envelope.AlgAvailabilityKey {
 		return fmt.Errorf("DEP %s: availability key record is corrupt", d.ID)
 	}
-	d.Availability, d.AvailabilityKeyID = r, s.AvailabilityKeyID
+	d.Availability, d.AvailabilityKeyID, d.Former = r, s.AvailabilityKeyID, s.Former
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -95,10 +96,14 @@ type Request struct {
 // DEP is a data encryption policy as the keyring needs it. The service
 // stores it; the records are safe to store (they are wrapped keys).
 type DEP struct {
-	ID                string
-	Tenant            string
-	Kind              Kind
-	CustomerKeys      [2]envelope.Record // AlgCustomerKey; KeyID is the versioned key URI
+	ID           string
+	Tenant       string
+	Kind         Kind
+	CustomerKeys [2]envelope.Record // AlgCustomerKey; KeyID is the versioned key URI
+	// Former are the versioned key URIs each customer key wrapped the DEP
+	// key under before a roll (Refresh): copies of the DEP from before
+	// (a backup) open with them, so a purge asks them too (ProbeFormer).
+	Former            [2][]string
 	AvailabilityKeyID string
 	Availability      envelope.Record // AlgAvailabilityKey
 	// Revoked is the DEP's stored revocation state (T1): while set, the
@@ -607,6 +612,34 @@ func (k *Keyring) Refresh(ctx context.Context, d DEP, req Request) (DEP, error) 
 		if out.CustomerKeys[i], err = envelope.CustomerKeyRecord(w.KeyURI, w.Data); err != nil {
 			return DEP{}, err
 		}
+		if w.KeyURI != rec.KeyID && !slices.Contains(d.Former[i], rec.KeyID) {
+			out.Former[i] = append(slices.Clone(d.Former[i]), rec.KeyID)
+		}
 	}
 	return out, nil
+}
+
+// Former is one earlier version of a customer key (DEP.Former) and what
+// it answered when asked to unwrap.
+type Former struct {
+	KeyURI string
+	Err    error
+}
+
+// ProbeFormer asks every earlier version of d's customer keys to unwrap
+// the DEP key as it is wrapped now (which an earlier version cannot
+// open): a version that refuses deliberately (kms.Denied: access removed,
+// disabled, deleted) opens no copy of the DEP from before its roll
+// either; any other answer says the version is still usable, and a
+// backup from before the roll would open with it. Each call is audited.
+func (k *Keyring) ProbeFormer(ctx context.Context, d DEP, req Request) []Former {
+	var out []Former
+	for i, uris := range d.Former {
+		for _, uri := range uris {
+			_, err := k.kms.Unwrap(ctx, uri, d.CustomerKeys[i].Data)
+			k.audit(Event{Action: "unwrap", DEP: d.ID, Tenant: d.Tenant, KeyURI: uri, Initiator: req.Initiator, Reason: req.Reason + " (an earlier key version)", Err: err})
+			out = append(out, Former{KeyURI: uri, Err: err})
+		}
+	}
+	return out
 }

@@ -104,8 +104,8 @@ func New(cfg Config) *Service {
 // and those a crashed process left behind, once their leases run out;
 // and the revocation probe of the cached DEP keys (S3).
 func (s *Service) Run(ctx context.Context) {
-	s.resumePurges(ctx)
 	var wg sync.WaitGroup
+	wg.Go(func() { s.every(ctx, time.Hour, s.resumePurges) })
 	wg.Go(func() { s.sweepPending(ctx, 2*time.Second) })
 	wg.Go(func() { s.cleanUploads(ctx, 10*time.Minute, UploadExpiry) })
 	if s.probe > 0 {
@@ -113,6 +113,18 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	s.jobs.Run(ctx)
 	wg.Wait()
+}
+
+// every runs f at once and then every interval until ctx is done.
+func (s *Service) every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	for {
+		f(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 // UploadExpiry is how long an upload waits for its next part before the

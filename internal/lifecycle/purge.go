@@ -2,8 +2,8 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"slices"
 	"strconv"
 
 	"github.com/customerkey/customerkey/internal/audit"
@@ -60,8 +60,13 @@ func (s *Service) startPurge(ctx context.Context, t store.ServiceTenant, p store
 	return err
 }
 
-// resumePurges queues the job of every approved purge that has none: the
-// process died between recording the last approval and queuing the job.
+// resumePurges queues the job of every approved purge that has none (the
+// process died between recording the last approval and queuing the job)
+// and queues again, with the same arguments, the job of one whose jobs
+// all failed (a keystore down for longer than its retries, or the keys
+// given back to the service until they were taken away again): an
+// approved purge is carried out, however long it waits. Every node runs
+// it at start and every hour; the queue takes one job per target.
 func (s *Service) resumePurges(ctx context.Context) {
 	ts, err := s.st.ListServiceTenants(ctx)
 	if err != nil {
@@ -85,8 +90,28 @@ func (s *Service) resumePurges(ctx context.Context) {
 					break
 				}
 			}
-			if slices.ContainsFunc(js, func(j store.Job) bool { return j.Kind == JobPurge && j.Target == "dep:"+p.DEP }) {
-				continue // it has its job, running, done or failed
+			var failed *store.Job
+			live := false
+			for _, j := range js {
+				if j.Kind != JobPurge || j.Target != "dep:"+p.DEP {
+					continue
+				}
+				if j.State == store.JobFailed {
+					failed = &j
+				} else {
+					live = true // queued, running or done
+				}
+			}
+			switch {
+			case live:
+				continue
+			case failed != nil: // the same arguments: the DEP may be gone already
+				if _, err := s.enqueue(ctx, t, JobPurge, failed.Target, json.RawMessage(failed.Args)); err != nil && !rule.Is(err, rule.KindConflict) {
+					s.log.Error("lifecycle: re-queue a failed purge job", "tenant", t.ID, "dep", p.DEP, "err", err)
+				} else if err == nil {
+					s.log.Warn("lifecycle: queued again the failed job of an approved purge", "tenant", t.ID, "dep", p.DEP, "job", failed.ID, "its error", failed.Error)
+				}
+				continue
 			}
 			if err := s.startPurge(ctx, t, p); err != nil {
 				s.log.Error("lifecycle: resume purge", "tenant", t.ID, "dep", p.DEP, "err", err)
@@ -119,6 +144,19 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 	}
 	if a.AvailabilityKeyID == "" {
 		return jobs.Permanent(errors.New("the DEP was gone before the purge started: nothing to purge"))
+	}
+	// R6's first step still holds (every version of both keys refuses),
+	// asked again before anything is destroyed: access the tenant gave
+	// back after the request stops the purge here, and the job retries.
+	// (Once the DEP is deleted, a resumed job has destroyed things
+	// already: it finishes.)
+	if d, err := s.deps.ByID(ctx, t, a.DEP); err == nil {
+		if err := s.deps.AccessRemoved(ctx, d, "purge job check"); err != nil {
+			s.log.Warn("lifecycle: purge held: the service can unwrap the DEP key again", "tenant", t.ID, "dep", a.DEP, "err", err)
+			return err
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
 	total := len(a.Containers) + 2
 	if err := s.deps.Delete(ctx, t, a.DEP); err != nil {
