@@ -130,9 +130,9 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, a Ask) (sto
 		return r, err
 	}
 	now := s.now().UTC()
-	r.ID, r.Tenant, r.Reason, r.RequestedBy, r.Requested, r.Expires, r.State = uuid.NewString(), t.ID, reason, actor(p), now, now.Add(life), store.AccessPending
+	r.ID, r.Tenant, r.Reason, r.RequestedBy, r.Requested, r.Expires, r.State = uuid.NewString(), t.ID, reason, tenant.Actor(p), now, now.Add(life), store.AccessPending
 	if byTenant {
-		r.State, r.DecidedBy, r.Decided = store.AccessApproved, actor(p), &now
+		r.State, r.DecidedBy, r.Decided = store.AccessApproved, tenant.Actor(p), &now
 	}
 	if err := s.st.CreateAccessRequest(ctx, r); err != nil {
 		return r, err
@@ -281,7 +281,7 @@ func (s *Service) decide(ctx context.Context, t store.ServiceTenant, id, state s
 		return r, rule.Refused(client.RuleAccessRequestExpired, "the operator asks again (ck operator request)", "access request %s expired on %s", r.ID, r.Expires.Format(time.RFC3339))
 	}
 	now := s.now().UTC()
-	r.State, r.DecidedBy, r.Decided = state, actor(p), &now
+	r.State, r.DecidedBy, r.Decided = state, tenant.Actor(p), &now
 	if err := s.st.UpdateAccessRequest(ctx, r, store.AccessPending); errors.Is(err, store.ErrConflict) {
 		return r, rule.Conflict(client.RuleAccessRequestState, "read it again (ck access-request list)", "access request %s was decided meanwhile", r.ID)
 	} else if err != nil {
@@ -329,7 +329,7 @@ func (s *Service) Check(ctx context.Context, t store.ServiceTenant, id string, s
 func (s *Service) Use(ctx context.Context, t store.ServiceTenant, r store.AccessRequest) (store.AccessRequest, error) {
 	p := tenant.Caller(ctx)
 	now := s.now().UTC()
-	r.State, r.UsedBy, r.Used = store.AccessUsed, actor(p), &now
+	r.State, r.UsedBy, r.Used = store.AccessUsed, tenant.Actor(p), &now
 	if err := s.st.UpdateAccessRequest(ctx, r, store.AccessApproved); errors.Is(err, store.ErrConflict) {
 		return r, rule.Refused(client.RuleAccessRequestState, "a request is used once; ask the tenant again", "access request %s was used already", r.ID)
 	} else if err != nil {
@@ -359,8 +359,7 @@ func describe(r store.AccessRequest) string {
 // record appends a step of a request to the tenant's audit log.
 func (s *Service) record(ctx context.Context, r store.AccessRequest, action, outcome string) {
 	p := tenant.Caller(ctx)
-	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: r.Tenant, Actor: actor(p), Action: action,
+	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: r.Tenant, Actor: tenant.Actor(p), Action: action,
 		Target: "access request " + r.ID + ": " + describe(r) + " until " + r.Expires.Format(time.RFC3339), Reason: r.Reason, Outcome: outcome})
 }
 
-func actor(p store.APIToken) string { return p.Subject + " (" + p.Role + ")" }

@@ -65,7 +65,7 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	}
 	outcome := strconv.Itoa(sc.status) + " " + http.StatusText(sc.status)
 	s.audit.Append(context.WithoutCancel(ctx.Context()), audit.Record{
-		Tenant: chain, Actor: p.Subject + " (" + p.Role + ")", Action: op.OperationID,
+		Tenant: chain, Actor: tenant.Actor(p), Action: op.OperationID,
 		Target: ctx.Method() + " " + ctx.URL().Path, Outcome: outcome,
 	})
 }

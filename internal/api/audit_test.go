@@ -172,3 +172,32 @@ func TestAuditLog(t *testing.T) {
 		t.Fatalf("Fabrikam's chain lacks its refused attempt: %+v", fab)
 	}
 }
+
+// TestAuditNamesTheToken: a twin token (the same subject, issued with a
+// stolen global admin's token) is told apart in the audit log: each
+// record names the token that acted, and the issuing call's record names
+// the token it issued, so a tenant traces the twin to the token that made
+// it and revokes both (R8, T6; found by an attacker review).
+func TestAuditNamesTheToken(t *testing.T) {
+	e := startDEPs(t)
+	const T = "/v1/tenants/Contoso"
+	_, _, first := e.call(e.global, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin"}`)
+	stolen, stolenID := first["token"].(string), first["id"].(string)
+	_, _, second := e.call(stolen, "POST", T+"/tokens", `{"subject":"admin@contoso.com","role":"global-admin","validFor":"2160h"}`)
+	twin, twinID := second["token"].(string), second["id"].(string)
+	if st, _, body := e.call(twin, "POST", T+"/tokens/"+stolenID+"/revoke", ""); st != 200 {
+		t.Fatalf("the twin revokes the stolen token: %d %v", st, body)
+	}
+	var issued, revoked bool
+	for _, r := range e.readAudit(e.global, "Contoso", 0) {
+		switch {
+		case r.Action == "token-issued" && r.Target == "token "+twinID:
+			issued = strings.Contains(r.Actor, "token "+stolenID) && strings.Contains(r.Reason, "admin@contoso.com (global-admin)")
+		case r.Action == "revoke-token":
+			revoked = strings.Contains(r.Actor, "token "+twinID) && !strings.Contains(r.Actor, stolenID)
+		}
+	}
+	if !issued || !revoked {
+		t.Fatalf("the audit log does not tell the tokens apart: issued by the stolen token %v, revocation by the twin %v", issued, revoked)
+	}
+}

@@ -61,7 +61,7 @@ func (s *Server) registerOfficerKey(ctx context.Context, in *struct {
 		action, reason = "officer-key-replace", "replaces "+out.Replaced+" registered "+old.Registered.Format("2006-01-02T15:04:05Z")+" by "+old.RegisteredBy
 	}
 	p := tenant.Caller(ctx)
-	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: p.Subject + " (" + p.Role + ")", Action: action,
+	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: tenant.Actor(p), Action: action,
 		Target: "officer " + o.Officer, KeyID: out.Fingerprint, Reason: reason, Outcome: "ok"})
 	return &body[client.Officer]{out}, nil
 }
@@ -79,7 +79,7 @@ func (s *Server) confirmOfficerKey(ctx context.Context, in *struct {
 	}
 	out := officerJSON(o)
 	p := tenant.Caller(ctx)
-	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: p.Subject + " (" + p.Role + ")", Action: "officer-key-confirm",
+	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: tenant.Actor(p), Action: "officer-key-confirm",
 		Target: "officer " + o.Officer, KeyID: out.Fingerprint, Reason: "registered " + o.Key.Registered.Format("2006-01-02T15:04:05Z") + " by " + o.Key.RegisteredBy, Outcome: "ok"})
 	return &body[client.Officer]{out}, nil
 }

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/customerkey/customerkey/client"
 
+	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
@@ -49,6 +51,11 @@ func (s *Server) createToken(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
+	// Beside the middleware's record of the call: which token was issued
+	// (its ID, subject, role, expiry), so each later record's token is
+	// traced to the call that made it.
+	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: t.ID, Actor: tenant.Actor(tenant.Caller(ctx)), Action: "token-issued",
+		Target: "token " + rec.ID, Reason: rec.Subject + " (" + rec.Role + "), expires " + rec.Expires.UTC().Format(time.RFC3339), Outcome: "ok"})
 	return &body[client.Token]{client.Token{Token: tok, ID: rec.ID, Subject: rec.Subject, Role: rec.Role, Tenant: t.ID, Expires: rec.Expires}}, nil
 }
 

@@ -139,6 +139,17 @@ func Caller(ctx context.Context) store.APIToken {
 	return p
 }
 
+// Actor names a caller in the audit log: its subject and role, and the ID
+// of the token it called with, so that two tokens of one subject (a twin
+// issued with a stolen one) are told apart and each can be revoked
+// (ck tenant token revoke ID).
+func Actor(p store.APIToken) string {
+	if p.ID == "" {
+		return p.Subject + " (" + p.Role + ")"
+	}
+	return p.Subject + " (" + p.Role + ", token " + p.ID + ")"
+}
+
 // ---- tokens and authentication ----
 
 const knownTokensMax = 10000

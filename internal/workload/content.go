@@ -204,7 +204,7 @@ func (s *Service) putSmall(ctx context.Context, t store.ServiceTenant, r Ref, id
 		if err != nil {
 			return store.Item{}, err
 		}
-		ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Caller(ctx).Subject})
+		ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "write " + sp.item + " in " + m.ID + " by " + tenant.Actor(tenant.Caller(ctx))})
 		if err != nil {
 			return store.Item{}, err
 		}

@@ -60,7 +60,7 @@ type guard struct {
 func (s *Service) keyGuarded(ctx context.Context, t store.ServiceTenant, r Ref, m store.Mailbox, why string) (*envelope.Key, *guard, error) {
 	caller := tenant.Caller(ctx)
 	epoch := s.deps.Epoch(m.DEP) // before the key: what drops it after is seen
-	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + caller.Subject})
+	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: why + " in " + m.ID + " by " + tenant.Actor(caller)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -58,7 +58,7 @@ func (s *Service) BeginUpload(ctx context.Context, t store.ServiceTenant, r Ref,
 	if err != nil {
 		return store.Upload{}, err
 	}
-	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "upload " + sp.item + " to " + m.ID + " by " + tenant.Caller(ctx).Subject})
+	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "upload " + sp.item + " to " + m.ID + " by " + tenant.Actor(tenant.Caller(ctx))})
 	if err != nil {
 		return store.Upload{}, err
 	}
