@@ -362,4 +362,3 @@ func (s *Service) record(ctx context.Context, r store.AccessRequest, action, out
 	s.audit.Append(context.WithoutCancel(ctx), audit.Record{Tenant: r.Tenant, Actor: tenant.Actor(p), Action: action,
 		Target: "access request " + r.ID + ": " + describe(r) + " until " + r.Expires.Format(time.RFC3339), Reason: r.Reason, Outcome: outcome})
 }
-
