@@ -22,11 +22,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/customerkey/customerkey/client"
 )
 
 // Path is where the console is served.
@@ -83,7 +86,7 @@ func Handler() http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
-			http.Error(w, "the console serves GET and HEAD only", http.StatusMethodNotAllowed)
+			problem(w, http.StatusMethodNotAllowed, client.RuleRequestMethod, "use GET (the console's pages are read, not written)", r.Method+" is not allowed on "+r.URL.Path)
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, Path)
@@ -92,7 +95,7 @@ func Handler() http.Handler {
 		}
 		a, ok := assets[name]
 		if !ok {
-			http.Error(w, "no such console page: the console is at "+Path, http.StatusNotFound)
+			problem(w, http.StatusNotFound, client.RuleRequestPath, "open the console at "+Path, "no console page at "+r.URL.Path)
 			return
 		}
 		h.Set("Content-Type", a.ctype)
@@ -119,4 +122,12 @@ func acceptsGzip(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// problem answers an error as the API does (SPEC T9): problem+json with
+// the rule and its fix. A failed write is the client gone: nothing to do.
+func problem(w http.ResponseWriter, status int, rule, fix, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(client.Problem{Type: "urn:customerkey:problem:" + rule, Title: http.StatusText(status), Status: status, Detail: detail, Rule: rule, Fix: fix})
 }

@@ -3,12 +3,15 @@ package console
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/customerkey/customerkey/client"
 )
 
 func get(t *testing.T, h http.Handler, method, path string, hdr ...string) *http.Response {
@@ -33,13 +36,20 @@ func TestHandler(t *testing.T) {
 		{"GET", "/console/app.js", 200, "text/javascript; charset=utf-8"},
 		{"GET", "/console/style.css", 200, "text/css; charset=utf-8"},
 		{"HEAD", "/console/ui.js", 200, "text/javascript; charset=utf-8"},
-		{"GET", "/console/nothing.js", 404, "text/plain; charset=utf-8"},
-		{"GET", "/console/../console.go", 404, "text/plain; charset=utf-8"},
-		{"POST", "/console/", 405, "text/plain; charset=utf-8"},
+		// Errors are problems, as the API's (T9).
+		{"GET", "/console/nothing.js", 404, "application/problem+json"},
+		{"GET", "/console/../console.go", 404, "application/problem+json"},
+		{"POST", "/console/", 405, "application/problem+json"},
 	} {
 		res := get(t, h, tc.method, tc.path)
 		if res.StatusCode != tc.status || res.Header.Get("Content-Type") != tc.ctype {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, res.StatusCode, res.Header.Get("Content-Type"), tc.status, tc.ctype)
+		}
+		if tc.status >= 400 {
+			var p client.Problem
+			if err := json.NewDecoder(res.Body).Decode(&p); err != nil || p.Status != tc.status || p.Rule == "" || p.Fix == "" {
+				t.Errorf("%s %s: the problem: %+v %v", tc.method, tc.path, p, err)
+			}
 		}
 		// Every answer, errors included, carries the policy.
 		if csp := res.Header.Get("Content-Security-Policy"); csp != CSP || res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("X-Frame-Options") != "DENY" {
