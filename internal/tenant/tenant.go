@@ -473,10 +473,26 @@ func ListKey(t store.ServiceTenant) store.PageKey { return store.PageKey{ID: str
 // Get loads a tenant the caller may see; others are reported as not found,
 // so tenants cannot probe for each other.
 func (s *Service) Get(ctx context.Context, idOrName string) (store.ServiceTenant, error) {
-	t, err := s.cache.get(ctx, s.st, idOrName)
+	notFound := func() error {
+		return rule.NotFound(client.RuleTenantExists, "check the tenant name or ID (ck tenant list)", "tenant %q not found", idOrName)
+	}
 	p := Caller(ctx)
-	if errors.Is(err, store.ErrNotFound) || err == nil && p.Role != RoleOperator && p.Tenant != t.ID {
-		return t, rule.NotFound(client.RuleTenantExists, "check the tenant name or ID (ck tenant list)", "tenant %q not found", idOrName)
+	if p.Role != RoleOperator {
+		// A tenant admin reaches its own tenant only: any other name is
+		// answered without looking it up, so that the answer, and how long
+		// it takes, says nothing of whether that tenant exists.
+		own, err := s.cache.get(ctx, s.st, p.Tenant)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || err == nil && !strings.EqualFold(idOrName, own.ID) && !strings.EqualFold(idOrName, own.Name):
+			return store.ServiceTenant{}, notFound()
+		case err != nil:
+			return own, err
+		}
+		return own, nil
+	}
+	t, err := s.cache.get(ctx, s.st, idOrName)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, notFound()
 	}
 	return t, err
 }

@@ -265,3 +265,52 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 	})
 }
+
+// lookups is a store that records which tenants it was asked for.
+type lookups struct {
+	*sqlstore.DB
+	asked []string
+}
+
+func (l *lookups) ServiceTenant(ctx context.Context, idOrName string) (store.ServiceTenant, error) {
+	l.asked = append(l.asked, idOrName)
+	return l.DB.ServiceTenant(ctx, idOrName)
+}
+
+// TestTenantOfAnotherNotLookedUp: a tenant admin naming another tenant,
+// existing or not, gets the same 404, and the store is not asked for it:
+// neither the answer nor its time tells whether that tenant exists (the
+// found ones were remembered, the missing ones asked each time). The
+// admin's own tenant is found by its name or ID in any case.
+func TestTenantOfAnotherNotLookedUp(t *testing.T) {
+	_, db, _ := start(t)
+	l := &lookups{DB: db}
+	s := tenant.New(l, time.Now, slog.New(slog.DiscardHandler))
+	op := as(tenant.RoleOperator, "")
+	contoso, err := s.Create(op, "Contoso", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(op, "Fabrikam", ""); err != nil {
+		t.Fatal(err)
+	}
+	admin := as(tenant.RoleExchangeAdmin, contoso.ID)
+	for _, own := range []string{"Contoso", "CONTOSO", contoso.ID} {
+		if got, err := s.Get(admin, own); err != nil || got.ID != contoso.ID {
+			t.Errorf("own tenant by %q: %+v %v", own, got, err)
+		}
+	}
+	l.asked = nil
+	for _, other := range []string{"Fabrikam", "Nowhere", "Fabrikam", "Nowhere"} {
+		_, err := s.Get(admin, other)
+		wantRule(t, "another tenant "+other, err, "Tenant.Exists")
+	}
+	for _, a := range l.asked {
+		if !strings.EqualFold(a, contoso.ID) {
+			t.Errorf("the store was asked for %q on a tenant admin's behalf", a)
+		}
+	}
+	if got, err := s.Get(op, "Fabrikam"); err != nil || got.Name != "Fabrikam" {
+		t.Errorf("the operator finds any tenant: %+v %v", got, err)
+	}
+}
