@@ -91,6 +91,7 @@ FILE.pub (or the printed line) to the tenant's global admin to register.`,
 				return a.printJSON(res)
 			}
 			fmt.Fprintf(a.stderr, "wrote %s (private: keep it) and %s\n", outFile, outFile+".pub")
+			fmt.Fprintln(a.stderr, "read the fingerprint below to the service operator yourself (by phone, in person): they confirm your key by it, not by what anyone else sends them")
 			a.fields("Public key", res.PublicKey, "Fingerprint", res.Fingerprint)
 			return nil
 		}}
@@ -102,7 +103,7 @@ FILE.pub (or the printed line) to the tenant's global admin to register.`,
 		if o.Registered != nil {
 			reg = o.Registered.Format(time.RFC3339) + " by " + o.RegisteredBy
 		}
-		conf := "no: the service operator confirms it with the officer (ck officer confirm " + o.Officer + " --fingerprint " + o.Fingerprint + ")"
+		conf := "no: the service operator confirms it with the fingerprint the officer reads out (ck officer confirm " + o.Officer + " --fingerprint FP)"
 		if o.Confirmed != nil {
 			conf = o.Confirmed.Format(time.RFC3339) + " by " + o.ConfirmedBy
 		}
@@ -145,10 +146,12 @@ fingerprints, and refused while a purge request is open.`,
   ck officer confirm cso@contoso.com --public-key cso.key.pub --tenant Contoso`,
 		Long: `The service operator confirms the key registered for an officer, after
 checking its fingerprint with the officer out of band (by phone, in
-person): the fingerprint that keygen printed for them, or their public
-key file as they sent it. Only the key with that fingerprint is
-confirmed: one registered by someone else, or meanwhile, is refused
-(T7.KeyFingerprint). Until confirmed, a key signs no purge approval.`,
+person): the fingerprint that keygen printed for them, or a public key
+file the officer sent you directly (never one that came through the
+tenant's admins: the check is what keeps them from signing as the
+officer). Only the key with that fingerprint is confirmed: one registered
+by someone else, or meanwhile, is refused (T7.KeyFingerprint). Until
+confirmed, a key signs no purge approval.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case (fingerprint == "") == (confirmPub == ""):

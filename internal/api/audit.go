@@ -57,9 +57,12 @@ func (s *Server) auditAdmin(ctx huma.Context, next func(huma.Context)) {
 	// The record goes to the chain of the tenant acted on if the caller may
 	// act on it; a refused reach into another tenant goes to the caller's
 	// own chain (the service's for the operator).
+	// A tenant admin's records go to its own tenant's chain: the only one
+	// it may act on, and no lookup of the name it gave (which would say,
+	// by its time, whether another tenant of that name exists).
 	chain := p.Tenant
-	if name := ctx.Param("tenant"); name != "" {
-		if t, err := s.tenants.Lookup(ctx.Context(), name); err == nil && (p.Role == tenant.RoleOperator || p.Tenant == t.ID) {
+	if name := ctx.Param("tenant"); name != "" && p.Role == tenant.RoleOperator {
+		if t, err := s.tenants.Lookup(ctx.Context(), name); err == nil {
 			chain = t.ID
 		}
 	}

@@ -135,19 +135,18 @@ func (s *Service) ConfirmOfficerKey(ctx context.Context, t store.ServiceTenant, 
 	}
 	if got := fingerprintOf(k); got != strings.TrimSpace(fingerprint) {
 		s.cfg.Logger.Warn("dep: officer key not confirmed: another fingerprint", "tenant", t.ID, "officer", officer, "registered", got, "given", fingerprint, "by", tenant.Caller(ctx).Subject)
-		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "confirm only the key whose fingerprint the officer gave you; if the officer did not register "+got+", do not confirm it: ask the tenant why",
+		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "confirm only the key whose fingerprint the officer read out to you; the key registered for them is another one: do not confirm it, and ask the officer and the tenant why",
 			"the key registered for %s is %s, not %s", officer, got, strings.TrimSpace(fingerprint))
 	}
-	if err := s.requireNoOpenPurge(ctx, t, officer); err != nil {
-		return Officer{}, err
-	}
+	// Confirming is allowed under an open purge: no key can change then,
+	// and the approval still takes only a key registered before the
+	// request (Approve). A key left unconfirmed by the upgrade to this
+	// rule, or by a race with the request, can so still sign.
 	now := s.cfg.Now().UTC()
 	by := tenant.Caller(ctx).Subject
 	switch err := s.st.ConfirmOfficerKey(ctx, t.ID, officer, k.PublicKey, now, by); {
 	case errors.Is(err, store.ErrNotFound):
-		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "read the officer's key again (ck officer list) and confirm it with the officer", "the key of %s was replaced meanwhile", officer)
-	case errors.Is(err, store.ErrConflict):
-		return Officer{}, rule.Conflict(client.RuleOfficerKeyDuringPurge, "try again when no purge request is open", "a purge request of tenant %s was opened meanwhile", t.Name)
+		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "ask the officer for their fingerprint again and confirm it", "the key of %s was replaced meanwhile", officer)
 	case err != nil:
 		return Officer{}, err
 	}
@@ -197,8 +196,8 @@ func (s *Service) officerKey(ctx context.Context, t store.ServiceTenant, officer
 			"authorised officer %s has no registered key", officer)
 	}
 	if err == nil && k.Confirmed.IsZero() {
-		return k, rule.Refused(client.RuleOfficerKeyUnconfirmed, "the service operator confirms the key with the officer, out of band, when no purge is open (ck officer confirm "+officer+" --fingerprint "+fingerprintOf(k)+" --tenant "+t.Name+")",
-			"the key %s registered for %s is not confirmed by the service operator", fingerprintOf(k), officer)
+		return k, rule.Refused(client.RuleOfficerKeyUnconfirmed, "the service operator confirms the key with the officer, by the fingerprint the officer reads out to them (ck officer confirm "+officer+" --fingerprint FP --tenant "+t.Name+")",
+			"the key registered for %s is not confirmed by the service operator", officer)
 	}
 	return k, err
 }

@@ -257,11 +257,6 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, 
 		return p, rule.Refused(client.RuleOfficerKeyDuringPurge, "an officer signs with the key registered before the purge was requested",
 			"the key of %s was registered at %s, not before the purge of %s was requested", who, k.Registered.Format(time.RFC3339Nano), p.Name)
 	}
-	if !k.Confirmed.Before(p.Requested) {
-		// Confirmed under the open request (the same race as above).
-		return p, rule.Refused(client.RuleOfficerKeyDuringPurge, "an officer signs with a key the operator confirmed before the purge was requested",
-			"the key of %s was confirmed at %s, not before the purge of %s was requested", who, k.Confirmed.Format(time.RFC3339Nano), p.Name)
-	}
 	if !client.VerifyPurge(k.PublicKey, Statement(p, who), sig) {
 		return p, rule.Refused(client.RuleApprovalSignature, "sign this request with the officer's own key (ck dep purge approve "+p.Name+" --key FILE); a signature over another request, or by another key, does not approve it",
 			"the signature is not %s's (key %s) over the purge request of %s", who, client.KeyFingerprint(k.PublicKey), p.Name)

@@ -63,9 +63,10 @@ func (s *Service) startPurge(ctx context.Context, t store.ServiceTenant, p store
 // resumePurges queues the job of every approved purge that has none (the
 // process died between recording the last approval and queuing the job)
 // and queues again, with the same arguments, the job of one whose jobs
-// all failed (a keystore down for longer than its retries, or the keys
-// given back to the service until they were taken away again): an
-// approved purge is carried out, however long it waits. Every node runs
+// all failed after retrying (a keystore down for longer than its
+// retries, or the keys given back to the service until they were taken
+// away again): an approved purge is carried out, however long it waits.
+// A job refused on its first try (its arguments, its state) is not. Every node runs
 // it at start and every hour; the queue takes one job per target.
 func (s *Service) resumePurges(ctx context.Context) {
 	ts, err := s.st.ListServiceTenants(ctx)
@@ -97,7 +98,11 @@ func (s *Service) resumePurges(ctx context.Context) {
 					continue
 				}
 				if j.State == store.JobFailed {
-					failed = &j
+					if j.Attempts > 1 { // gave up after retries; a refusal on its first try is not retried
+						failed = &j
+					} else {
+						live = true
+					}
 				} else {
 					live = true // queued, running or done
 				}

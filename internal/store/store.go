@@ -866,8 +866,7 @@ type OfficerKeys interface {
 	// ListOfficerKeys lists a tenant's officer keys, by officer.
 	ListOfficerKeys(ctx context.Context, tenant string) ([]OfficerKey, error)
 	// ConfirmOfficerKey marks the officer's key confirmed if it is still
-	// publicKey (ErrNotFound otherwise) and the tenant has no open purge
-	// request (ErrConflict).
+	// publicKey (ErrNotFound otherwise).
 	ConfirmOfficerKey(ctx context.Context, tenant, officer string, publicKey []byte, at time.Time, by string) error
 }
 

@@ -490,16 +490,18 @@ type indexer struct {
 	locks     itemLocks // by tenant/mailbox: one catch-up of a mailbox at a time in this process
 	scheduled map[string]bool
 	node      string // this process, in the lease row
-	// workers bounds the catch-ups with work to do that run at once in
-	// this process (each may hold an item of up to indexLimit and a
-	// batch of postings): writes to many mailboxes in a burst schedule a
-	// catch-up for each, which otherwise all ran at once. running and
-	// peak count them (peak: for tests).
+	// workers bounds the background catch-ups (indexSoon's) that run at
+	// once in this process (each may hold an item of up to indexLimit and
+	// a batch of postings): writes to many mailboxes in a burst schedule a
+	// catch-up for each, which otherwise all ran at once. A search's or a
+	// reindex's catch-up, which its caller waits for, takes none: one
+	// tenant's long reindex holds up no other tenant's search. running
+	// and peak count them (peak: for tests).
 	workers       chan struct{}
 	running, peak atomic.Int32
 }
 
-// indexWorkers is how many catch-ups with work to do run at once.
+// indexWorkers is how many background catch-ups run at once.
 func indexWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // work waits for a worker's turn (or ctx) and returns its end.
@@ -557,6 +559,15 @@ func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 		x.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
+		// Writes to many mailboxes in a burst schedule a catch-up each:
+		// they take turns (a search's or a reindex's own catch-up, which
+		// its caller waits for, does not).
+		done, err := x.work(ctx)
+		if err != nil {
+			s.log.Warn("workload: search index catch-up did not get its turn; the next write or search catches up", "tenant", t.ID, "mailbox", m.ID, "err", err)
+			return
+		}
+		defer done()
 		// The mailbox as it is now: a move since the write that asked
 		// gave it another key version, which the index must be under.
 		now, err := s.st.Mailbox(ctx, t.ID, m.ID)
@@ -657,11 +668,6 @@ func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m sto
 			return 0, 0, err
 		}
 	}
-	done, err := s.index.work(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer done()
 	lease, err := x.lease(ctx)
 	if err != nil {
 		return 0, 0, err

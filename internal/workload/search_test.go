@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,46 +95,50 @@ func catchUpInBatches(t *testing.T) {
 	check("deleted and rewritten", "common", "odd", "even", "changed", "fresh", "u7", "u900", "u1200", "u1499")
 }
 
-// TestCatchUpsBounded: catch-ups of many mailboxes asked at once (a
-// burst of writes schedules one per mailbox; here searches ask them) run
-// at most IndexWorkers at a time, each holding an item and a batch of
-// postings; the rest wait their turn, and every index comes out whole.
+// TestCatchUpsBounded: writes to many mailboxes in a burst schedule a
+// catch-up of each mailbox's index; at most IndexWorkers run at a time,
+// each holding an item and a batch of postings; the rest wait their turn,
+// and every index comes out whole.
 func TestCatchUpsBounded(t *testing.T) {
-	defer workload.SetIndexDelay(time.Hour)() // every catch-up is a search's
+	defer workload.SetIndexDelay(200 * time.Millisecond)()
 	boxes, e := start(t)
 	ctx, tn := e.Ctx, e.Tenant
 	const mailboxes = 12
 	for i := range mailboxes {
-		upn := fmt.Sprintf("user%02d@contoso.com", i)
-		if _, err := boxes.CreateMailbox(ctx, tn, upn, "", ""); err != nil {
+		if _, err := boxes.CreateMailbox(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i), "", ""); err != nil {
 			t.Fatal(err)
 		}
-		for j := range 40 {
+	}
+	for j := range 40 {
+		for i := range mailboxes {
 			content := fmt.Sprintf("quarterly report %d of mailbox %d with settlement figures", j, i)
-			if _, err := boxes.Put(ctx, tn, workload.MailboxRef(upn), fmt.Sprintf("m%d", j), "", strings.NewReader(content), workload.PutOptions{}); err != nil {
+			if _, err := boxes.Put(ctx, tn, workload.MailboxRef(fmt.Sprintf("user%02d@contoso.com", i)), fmt.Sprintf("m%d", j), "", strings.NewReader(content), workload.PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, mailboxes)
-	for i := range mailboxes {
-		wg.Go(func() {
-			page, err := boxes.Search(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i), "settlement", "", 100)
-			if err == nil && len(page) != 40 {
-				err = fmt.Errorf("mailbox %d: %d items found, want 40", i, len(page))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		left := 0
+		for i := range mailboxes {
+			n, err := boxes.PendingMarks(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i))
+			if err != nil {
+				t.Fatal(err)
 			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
+			left += n
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d items still marked for the index after a minute", left)
 		}
 	}
 	if peak := boxes.IndexPeak(); peak < 1 || peak > workload.IndexWorkers() {
 		t.Errorf("%d catch-ups ran at once, want 1 to %d", peak, workload.IndexWorkers())
+	}
+	for i := range mailboxes {
+		if page, err := boxes.Search(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i), "settlement", "", 100); err != nil || len(page) != 40 {
+			t.Errorf("mailbox %d: %d items found (%v), want 40", i, len(page), err)
+		}
 	}
 }

@@ -999,7 +999,9 @@ func testOfficerKeys(t *testing.T, s store.Store) {
 	must(t, s.CreatePurge(ctx, p))
 	wantErr(t, s.PutOfficerKey(ctx, k), store.ErrConflict)
 	wantErr(t, s.PutOfficerKey(ctx, store.OfficerKey{Tenant: "t1", Officer: "new@contoso.com", PublicKey: []byte("n"), Registered: now()}), store.ErrConflict)
-	wantErr(t, s.ConfirmOfficerKey(ctx, "t1", k2.Officer, k2.PublicKey, now(), "operator"), store.ErrConflict)
+	confirmed := now()
+	must(t, s.ConfirmOfficerKey(ctx, "t1", k2.Officer, k2.PublicKey, confirmed, "operator")) // keys cannot change now: confirming one may
+	k2.Confirmed, k2.ConfirmedBy = confirmed, "operator"
 	must(t, s.PutOfficerKey(ctx, other)) // another tenant's purge is not this one's
 	got, err = s.OfficerKey(ctx, "t1", k.Officer)
 	must(t, err)
