@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/customerkey/customerkey/internal/service"
+	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
@@ -28,7 +29,11 @@ type env struct {
 	dbFile   string
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T) *env { return startOn(t, nil) }
+
+// startOn is start with the service's store wrapped by wrap (nil: none),
+// for a test that watches what the service asks of it.
+func startOn(t *testing.T, wrap func(*sqlstore.DB) store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -38,7 +43,11 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := service.NewAPI(service.Parts{Store: st})
+	var used store.Store = st
+	if wrap != nil {
+		used = wrap(st)
+	}
+	s, err := service.NewAPI(service.Parts{Store: used})
 	if err != nil {
 		t.Fatal(err)
 	}

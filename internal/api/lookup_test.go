@@ -2,17 +2,12 @@ package api_test
 
 import (
 	"context"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
-	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // askedStore records which tenants the store was asked for.
@@ -35,25 +30,9 @@ func (a *askedStore) ServiceTenant(ctx context.Context, idOrName string) (store.
 // are remembered and missing ones are not, so a lookup's time would tell
 // whether a tenant exists (found by two reviews).
 func TestOtherTenantsNotLookedUp(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st := &askedStore{DB: db}
-	s, err := service.NewAPI(service.Parts{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := tenant.EnsureOperatorToken(ctx, db, filepath.Join(dir, tenant.OperatorTokenFile), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewTLSServer(s.Handler())
-	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, operator: op}
+	var st *askedStore
+	e := startOn(t, func(db *sqlstore.DB) store.Store { st = &askedStore{DB: db}; return st })
+	op := e.operator
 	for _, n := range []string{"Contoso", "Fabrikam"} {
 		e.must(op, "POST", "/v1/tenants", `{"name":"`+n+`"}`, 201)
 	}

@@ -31,8 +31,7 @@ func TestPurgeAsksEarlierKeyVersions(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
 	ctx := context.Background()
-	e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
-	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	e.aliceOnDEP1()
 	var rolled [2]string
 	for i := range 2 {
 		rolled[i] = e.newVersion(i, "key")
@@ -63,26 +62,8 @@ func TestPurgeAsksEarlierKeyVersions(t *testing.T) {
 func TestPurgeStopsWhenAccessComesBack(t *testing.T) {
 	e := startDEPs(t)
 	const T = "/v1/tenants/Contoso"
-	e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
-	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
-	e.grantWorkload("get")
-	e.must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purgeBody, 200)
-	e.grantWorkload("get", "wrapKey", "unwrapKey") // given back
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", e.officerKeys["cso@contoso.com"]); st != 200 || body["state"] != "Approved" {
-		t.Fatalf("approve: %d %v", st, body)
-	}
+	e.heldPurge()
 	// The job ran once and held: nothing destroyed, no certificate.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if e.jobError("purge", "can still unwrap") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the purge job did not stop on the key that unwraps again")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	if p := e.purgeRequest(e.admin, "DEP-1"); p.State != "Approved" || p.Certificate != "" {
 		t.Fatalf("held purge: %+v", p)
 	}
@@ -93,6 +74,27 @@ func TestPurgeStopsWhenAccessComesBack(t *testing.T) {
 	for deadline := time.Now().Add(30 * time.Second); e.purgeRequest(e.admin, "DEP-1").State != "Purged"; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the purge did not complete once access was removed again")
+		}
+	}
+}
+
+// heldPurge has DEP-1 (alice's mailbox on it) purge-requested with the
+// workload's access removed, then given back, approved by cso, and its
+// job run once and held on the key that answers again.
+func (e *depEnv) heldPurge() {
+	e.t.Helper()
+	const T = "/v1/tenants/Contoso"
+	e.aliceOnDEP1()
+	e.grantWorkload("get")
+	e.must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purgeBody, 200)
+	e.grantWorkload("get", "wrapKey", "unwrapKey") // given back
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", e.officerKeys["cso@contoso.com"]); st != 200 || body["state"] != "Approved" {
+		e.t.Fatalf("approve: %d %v", st, body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !e.jobError("purge", "can still unwrap"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("the purge job did not stop on the key that unwraps again")
 		}
 	}
 }
@@ -120,22 +122,8 @@ func (e *depEnv) jobError(kind, text string) bool {
 // and completes once the keys refuse.
 func TestFailedPurgeJobRunsAgain(t *testing.T) {
 	e := startDEPs(t)
-	const T = "/v1/tenants/Contoso"
 	ctx := context.Background()
-	e.must(e.admin, "POST", T+"/dataEncryptionPolicies", fmt.Sprintf(`{"name":"DEP-1","azureKeyIDs":%s}`, e.keys), 201)
-	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
-	e.grantWorkload("get")
-	e.must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purgeBody, 200)
-	e.grantWorkload("get", "wrapKey", "unwrapKey")
-	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
-	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", e.officerKeys["cso@contoso.com"]); st != 200 {
-		t.Fatalf("approve: %d %v", st, body)
-	}
-	for deadline := time.Now().Add(20 * time.Second); !e.jobError("purge", "can still unwrap"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the purge job did not hold")
-		}
-	}
+	e.heldPurge()
 	// Its retries given up: failed for good (as after ten tries).
 	e.stopJobs()
 	j, err := e.st.ClaimJob(ctx, "test", time.Now().Add(time.Hour), time.Now().Add(2*time.Hour))
