@@ -11,35 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/logtest"
 	"github.com/customerkey/customerkey/vaultclient"
 )
 
-// lockedBuffer collects a server command's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serveCk runs a long-lived ck command in this process until the test ends.
-func serveCk(t *testing.T, args ...string) *lockedBuffer {
+func serveCk(t *testing.T, args ...string) *logtest.Buffer {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &logtest.Buffer{}
 	a := &app{stdout: out, stderr: out}
 	root := a.rootCmd()
 	root.SetArgs(args)

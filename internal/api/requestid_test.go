@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,33 +10,22 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/internal/logtest"
 	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/tenant"
 )
 
 // logBuffer is a slog handler's output, safe for the server's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer struct{ logtest.Buffer }
 
 // records are the JSON log records written so far.
 func (l *logBuffer) records(t *testing.T) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if line == "" {
 			continue
 		}

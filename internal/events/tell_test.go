@@ -1,18 +1,17 @@
 package events_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/customerkey/customerkey/internal/events"
+	"github.com/customerkey/customerkey/internal/logtest"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 )
@@ -30,18 +29,6 @@ func (s *awayStore) AppendEvent(ctx context.Context, e store.Event) (int64, erro
 	}
 	return s.DB.AppendEvent(ctx, e)
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-func (w *syncBuffer) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
 
 // TestTell (S2): a change made while its event cannot be recorded (a DEP
 // revoked, a vault's access removed, then the database away for a
@@ -66,7 +53,7 @@ func TestTell(t *testing.T) {
 	a, b := bus(flaky), bus(st)
 	var got recorder
 	defer b.Subscribe(got.add)()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 
 	flaky.away.Store(3)

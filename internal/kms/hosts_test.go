@@ -1,16 +1,15 @@
 package kms_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/customerkey/customerkey/internal/kms"
+	"github.com/customerkey/customerkey/internal/logtest"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
@@ -140,7 +139,7 @@ func TestConnectionFailuresLookAlike(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := vaulttest.ClosedPort(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	c, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), MaxRetries: -1, TryTimeout: 300 * time.Millisecond,
 		Domains: []string{fmt.Sprintf("localhost:%d", port)}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -189,27 +188,4 @@ func TestConnectionFailuresLookAlike(t *testing.T) {
 			t.Errorf("%s says %q, a closed port %q", tc.name, msg, msgs[0])
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }
