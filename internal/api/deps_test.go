@@ -22,6 +22,7 @@ import (
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/store/sqlstore"
 	"github.com/customerkey/customerkey/internal/tenant"
 	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
@@ -63,9 +64,10 @@ type envOptions struct {
 	// events, if set, makes the bus of the service over the vault's
 	// store (schema: its PostgreSQL schema, "" on SQLite).
 	events     func(t *testing.T, st store.Store, schema string) events.Bus
-	limits     api.Limits                   // the largest contents (zero: the defaults)
-	blobs      func(store.Store) blob.Store // the sealed chunks of large items, given the store (nil: the store's)
-	rewrapRate float64                      // containers a job re-wraps per second (0: no bound)
+	limits     api.Limits                    // the largest contents (zero: the defaults)
+	blobs      func(store.Store) blob.Store  // the sealed chunks of large items, given the store (nil: the store's)
+	rewrapRate float64                       // containers a job re-wraps per second (0: no bound)
+	store      func(store.Store) store.Store // what the service reaches the store through (nil: the vault's store itself)
 }
 
 func blobsOf(opts envOptions, st store.Store) blob.Store {
@@ -105,7 +107,14 @@ func startDEPsOn(t *testing.T, opts envOptions) *depEnv {
 	if opts.events != nil {
 		bus = opts.events(t, v.Store, v.PostgresSchema)
 	}
-	s, err := service.NewAPI(service.Parts{Store: v.Store, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.WorkloadClient}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate, Blobs: blobsOf(opts, v.Store)})
+	used, blobs := v.Store, blobsOf(opts, v.Store)
+	if opts.store != nil {
+		used = opts.store(v.Store)
+		if blobs == nil {
+			blobs = v.Store.(interface{ Blobs() *sqlstore.Blobs }).Blobs() // the store's own, which the wrapper hides
+		}
+	}
+	s, err := service.NewAPI(service.Parts{Store: used, Workloads: ws, Azure: onboarding.VaultDirectory{C: v.WorkloadClient}, Signer: signer, PurgeApprovals: opts.purgeApprovals, RevocationProbe: probe, Events: bus, Limits: opts.limits, RewrapRate: opts.rewrapRate, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}

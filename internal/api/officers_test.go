@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -331,7 +333,12 @@ func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
 			e.requestPurges(admin, "DEP-1:alice@contoso.com")
 			p := e.purgeRequest(admin, "DEP-1")
 			// As if it had raced in: written past the store's guard.
-			if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Racing", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Requested"); err != nil {
+			stored, err := e.st.Purge(ctx, e.seed.Tenant, p.DEP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			racing := store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Racing", Approvals: []store.PurgeApproval{}, Updated: store.After(stored.Updated, time.Now())}
+			if err := e.st.UpdatePurge(ctx, racing, stored); err != nil {
 				t.Fatal(err)
 			}
 			if !registeredBefore {
@@ -340,7 +347,7 @@ func TestPurgeKeyRegisteredMidPurge(t *testing.T) {
 			if err := e.st.ConfirmOfficerKey(ctx, e.seed.Tenant, "cso@contoso.com", pub, time.Now(), "operator"); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Requested", Approvals: []store.PurgeApproval{}, Updated: time.Now()}, "Racing"); err != nil {
+			if err := e.st.UpdatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: p.DEP, State: "Requested", Approvals: []store.PurgeApproval{}, Updated: store.After(racing.Updated, time.Now())}, racing); err != nil {
 				t.Fatal(err)
 			}
 			st, ct, body := e.approve(admin, "DEP-1", "cso@contoso.com", priv)
@@ -377,5 +384,50 @@ func (e *depEnv) purgeDEP(dep string) {
 		} else if time.Now().After(deadline) {
 			e.t.Fatalf("the purge of %s: %v", dep, p)
 		}
+	}
+}
+
+// racingStore runs meanwhile, once armed, just before a purge request's
+// change is stored: another approval lands first.
+type racingStore struct {
+	store.Store
+	armed     atomic.Bool
+	meanwhile func()
+}
+
+func (r *racingStore) UpdatePurge(ctx context.Context, p, prev store.Purge) error {
+	if r.armed.CompareAndSwap(true, false) {
+		r.meanwhile()
+	}
+	return r.Store.UpdatePurge(ctx, p, prev)
+}
+
+// TestApprovalsAtTheSameMomentBothCount: two officers approve a purge at
+// the same moment; both were told their approval counted, and the one
+// stored second overwrote the first (the store checked only the state),
+// so the purge waited for an approval already given.
+func TestApprovalsAtTheSameMomentBothCount(t *testing.T) {
+	race := &racingStore{}
+	e := startDEPsOn(t, envOptions{purgeApprovals: 2, holdJobs: true, store: func(st store.Store) store.Store { race.Store = st; return race }})
+	e.onboardEXO("cso@contoso.com", "cfo@contoso.com")
+	cfoKey := e.registerOfficer("cfo@contoso.com")
+	e.requestPurges(e.admin, "DEP-1:alice@contoso.com")
+	race.meanwhile = func() {
+		if st, _, body := e.approve(e.admin, "DEP-1", "cfo@contoso.com", cfoKey); st != 200 {
+			t.Errorf("the approval that lands first: %d %v", st, body)
+		}
+	}
+	race.armed.Store(true)
+	if st, _, body := e.approve(e.admin, "DEP-1", "cso@contoso.com", e.officerKeys["cso@contoso.com"]); st != 200 {
+		t.Fatalf("the approval that lost the race: %d %v", st, body)
+	}
+	p := e.purgeRequest(e.admin, "DEP-1")
+	var officers []string
+	for _, a := range p.Approvals {
+		officers = append(officers, a.Officer)
+	}
+	slices.Sort(officers)
+	if p.State != store.PurgeApproved || !slices.Equal(officers, []string{"cfo@contoso.com", "cso@contoso.com"}) {
+		t.Fatalf("purge after two approvals at once: %s, approved by %v; want Approved by both", p.State, officers)
 	}
 }

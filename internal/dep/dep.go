@@ -74,7 +74,7 @@ type Store interface {
 	DEP(ctx context.Context, tenant, kind, idOrName string) (store.DEP, error)
 	DEPByID(ctx context.Context, tenant, id string) (store.DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, error)
-	UpdateDEP(ctx context.Context, d store.DEP) error
+	UpdateDEP(ctx context.Context, d store.DEP, prev time.Time) error
 	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
 	ClearDEPRevocation(ctx context.Context, tenant, id string, unwrapped time.Time) error
 	DeleteDEP(ctx context.Context, tenant, id string) error
@@ -84,7 +84,7 @@ type Store interface {
 	CreatePurge(ctx context.Context, p store.Purge) error
 	Purge(ctx context.Context, tenant, dep string) (store.Purge, error)
 	ListPurges(ctx context.Context, tenant string) ([]store.Purge, error)
-	UpdatePurge(ctx context.Context, p store.Purge, prev string) error
+	UpdatePurge(ctx context.Context, p store.Purge, prev store.Purge) error
 	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
 	ListSiteRegistrations(ctx context.Context, tenant string) ([]store.SiteRegistration, error)
 	ContainersOnDEP(ctx context.Context, tenant, dep string) ([]store.Mailbox, error)

@@ -147,8 +147,8 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	if err != nil {
 		return d, err
 	}
-	d.Enabled, d.Updated = false, now
-	if err := s.st.UpdateDEP(ctx, d); err != nil {
+	d.Enabled = false
+	if err := s.st.UpdateDEP(ctx, d, s.touch(&d)); err != nil { // a change since it was read: Set asks again
 		return d, err
 	}
 	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: tenant.Caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, Containers: containers, State: store.PurgeRequested, Updated: now}
@@ -232,11 +232,27 @@ func plainText(id, field, param, s string) error {
 // canonical statement (Statement); the caller's token only carried it.
 // The purge is Approved once enough distinct officers did; the caller
 // then starts the purge job.
+//
+// Officers approving at the same moment each count: an approval lands
+// only on the request as read, and one that lost the race is checked and
+// added again on the request as it is now.
 func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, officer, signature string) (store.Purge, error) {
 	sig, err := client.DecodeSignature(signature)
 	if err != nil {
 		return store.Purge{}, rule.Invalid(client.RuleApprovalSignature, "send the officer's signature, made by: ck dep purge approve NAME --key FILE", "%s", err.Error())
 	}
+	for attempt := 1; ; attempt++ {
+		p, err := s.approve(ctx, t, idOrName, officer, sig)
+		switch {
+		case !errors.Is(err, store.ErrConflict):
+			return p, err
+		case attempt == maxAttempts:
+			return p, rule.Conflict(client.RulePurgeState, "approve it again (ck dep purge show "+p.Name+")", "the purge of %s is being changed by others at the same moment: %v", p.Name, err)
+		}
+	}
+}
+
+func (s *Service) approve(ctx context.Context, t store.ServiceTenant, idOrName, officer string, sig []byte) (store.Purge, error) {
 	p, err := s.PurgeOf(ctx, t, idOrName)
 	if err != nil {
 		return p, err
@@ -266,17 +282,18 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, 
 			return p, rule.Conflict(client.RulePurgeDistinctOfficers, "another authorised officer must approve", "%s already approved the purge of %s", who, p.Name)
 		}
 	}
-	prev := p.State
+	// Lands only on the request as read: an officer approving at the
+	// same moment is not overwritten (both were told they approved, and
+	// one approval was lost), the later one asks again.
+	prev := p
 	now := s.cfg.Now().UTC()
-	p.Approvals = append(p.Approvals, store.PurgeApproval{Officer: who, At: now, Signature: sig, PublicKey: k.PublicKey, KeyRegistered: k.Registered, SubmittedBy: tenant.Caller(ctx).Subject})
-	p.Updated = now
+	p.Approvals = append(slices.Clone(p.Approvals), store.PurgeApproval{Officer: who, At: now, Signature: sig, PublicKey: k.PublicKey, KeyRegistered: k.Registered, SubmittedBy: tenant.Caller(ctx).Subject})
+	p.Updated = store.After(prev.Updated, now)
 	if len(p.Approvals) >= p.Required {
 		p.State = store.PurgeApproved
 	}
-	if err := s.st.UpdatePurge(ctx, p, prev); errors.Is(err, store.ErrConflict) {
-		return p, rule.Conflict(client.RulePurgeState, "read the request again (ck dep purge show "+p.Name+")", "the purge of %s changed meanwhile", p.Name)
-	} else if err != nil {
-		return p, err
+	if err := s.st.UpdatePurge(ctx, p, prev); err != nil {
+		return p, err // ErrConflict: Approve asks again
 	}
 	s.cfg.Logger.Warn("dep: purge approved", "tenant", t.ID, "dep", p.DEP, "officer", who, "key", client.KeyFingerprint(k.PublicKey), "submitted by", tenant.Caller(ctx).Subject, "approvals", len(p.Approvals), "of", p.Required)
 	return p, nil

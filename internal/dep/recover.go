@@ -67,10 +67,20 @@ func (s *Service) RequireUsable(ctx context.Context, d store.DEP, reason string)
 	return nil
 }
 
-// Disable disables a DEP (so nothing is assigned to it meanwhile).
+// Disable disables a DEP (so nothing is assigned to it meanwhile), as
+// it is stored now: d may have been read before another change (a
+// refresh's keys), which stays.
 func (s *Service) Disable(ctx context.Context, d store.DEP) error {
-	d.Enabled, d.Updated = false, s.cfg.Now().UTC()
-	return s.st.UpdateDEP(ctx, d)
+	for attempt := 1; ; attempt++ {
+		d.Enabled = false
+		err := s.st.UpdateDEP(ctx, d, s.touch(&d))
+		if !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
+			return err
+		}
+		if d, err = s.st.DEPByID(ctx, d.Tenant, d.ID); err != nil {
+			return err
+		}
+	}
 }
 
 // OldKey is the key of a DEP that containers are moved off: through the

@@ -28,8 +28,36 @@ type Change struct {
 	PurgeContact string
 }
 
-// Set applies a change to a DEP of kind k.
+// Set applies a change to a DEP of kind k. A change lands only on the
+// DEP as it was read (store.UpdateDEP): one that landed meanwhile (a
+// disable, a refresh, a purge request, on any node) is neither undone
+// nor lost; the change is made again from it.
 func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, c Change) (store.DEP, error) {
+	for attempt := 1; ; attempt++ {
+		d, err := s.set(ctx, t, k, idOrName, c)
+		switch {
+		case !errors.Is(err, store.ErrConflict):
+			return d, err
+		case attempt == maxAttempts:
+			return d, rule.Conflict(client.RuleDEPSet, "change it again", "DEP %s is being changed by others at the same moment: %v", idOrName, err)
+		}
+	}
+}
+
+// maxAttempts bounds the tries of a change of a DEP that others keep
+// changing under it.
+const maxAttempts = 8
+
+// touch marks d changed now and returns the Updated it was read with,
+// for store.UpdateDEP: its new Updated comes after that one to the
+// millisecond, whatever the clock says.
+func (s *Service) touch(d *store.DEP) (prev time.Time) {
+	prev = d.Updated
+	d.Updated = store.After(prev, s.cfg.Now())
+	return prev
+}
+
+func (s *Service) set(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, c Change) (store.DEP, error) {
 	d, err := s.Get(ctx, t, k, idOrName)
 	if err != nil {
 		return d, err
@@ -80,8 +108,7 @@ func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 	if c.Description != nil {
 		d.Description = *c.Description
 	}
-	d.Updated = s.cfg.Now().UTC()
-	if err := s.st.UpdateDEP(ctx, d); err != nil {
+	if err := s.st.UpdateDEP(ctx, d, s.touch(&d)); err != nil {
 		return d, err
 	}
 	s.cfg.Logger.Info("dep: changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", by)

@@ -49,7 +49,7 @@ type Store interface {
 	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
 	PutSiteRegistration(ctx context.Context, r store.SiteRegistration) error
 	Purge(ctx context.Context, tenant, dep string) (store.Purge, error)
-	UpdatePurge(ctx context.Context, p store.Purge, prev string) error
+	UpdatePurge(ctx context.Context, p store.Purge, prev store.Purge) error
 	AvailabilityKey(ctx context.Context, id string) (store.AvailabilityKey, error)
 }
 

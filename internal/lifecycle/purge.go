@@ -215,8 +215,8 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 	if err != nil {
 		return jobs.Permanent(err)
 	}
-	prev := p.State
-	p.State, p.Certificate, p.Updated = store.PurgePurged, cert, now
+	prev := p
+	p.State, p.Certificate, p.Updated = store.PurgePurged, cert, store.After(prev.Updated, now)
 	if err := s.st.UpdatePurge(ctx, p, prev); err != nil {
 		return err
 	}

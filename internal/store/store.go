@@ -600,7 +600,12 @@ type Service interface {
 	// DEPByID finds a tenant's DEP of any kind by GUID.
 	DEPByID(ctx context.Context, tenant, id string) (DEP, error)
 	ListDEPs(ctx context.Context, tenant, kind string) ([]DEP, error)
-	UpdateDEP(ctx context.Context, d DEP) error
+	// UpdateDEP writes d's description, enabled flag and keys if the
+	// stored DEP is still the one last updated at prev, the Updated it
+	// was read with (ErrConflict: another change landed since, which
+	// this one would undo; ErrNotFound: no such DEP). d.Updated must be
+	// after prev, to the millisecond: it is the next change's prev.
+	UpdateDEP(ctx context.Context, d DEP, prev time.Time) error
 	// SetDEPRevocation stores a DEP's revocation (T1): revoked at at for
 	// cause. ErrNotFound if no such DEP.
 	SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error
@@ -878,8 +883,24 @@ type Purges interface {
 	Purge(ctx context.Context, tenant, dep string) (Purge, error)
 	ListPurges(ctx context.Context, tenant string) ([]Purge, error)
 	// UpdatePurge stores a request's approvals, state and certificate if
-	// it is still in state prev; ErrConflict otherwise.
-	UpdatePurge(ctx context.Context, p Purge, prev string) error
+	// it is still prev, as read: in its state, last updated at its
+	// Updated (ErrConflict otherwise: an approval or a state landed
+	// since, which this one would undo). p.Updated must be after
+	// prev.Updated, to the millisecond (After).
+	UpdatePurge(ctx context.Context, p Purge, prev Purge) error
+}
+
+// After is the Updated of a change made at now to a record last
+// updated at prev: now to the millisecond the store keeps, or a
+// millisecond after prev if the clock is not past it. A record's
+// Updated is thus the version a conditional update checks
+// (UpdateDEP, UpdatePurge).
+func After(prev, now time.Time) time.Time {
+	now = now.UTC().Truncate(time.Millisecond)
+	if next := prev.UTC().Truncate(time.Millisecond).Add(time.Millisecond); now.Before(next) {
+		return next
+	}
+	return now
 }
 
 // Access request states (SPEC T5). An approved request is used once.

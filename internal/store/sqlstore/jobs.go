@@ -153,9 +153,12 @@ func (s *DB) ListPurges(ctx context.Context, tenant string) ([]store.Purge, erro
 	return list(ctx, s, scanPurge, `SELECT `+purgeCols+` FROM svc_purges WHERE tenant = ? ORDER BY requested`, tenant)
 }
 
-func (s *DB) UpdatePurge(ctx context.Context, p store.Purge, prev string) error {
-	return changed(s.exec(ctx, `UPDATE svc_purges SET approvals = ?, state = ?, certificate = ?, updated = ? WHERE tenant = ? AND dep = ? AND state = ?`,
-		approvalsJSON(p), p.State, p.Certificate, ms(p.Updated), p.Tenant, p.DEP, prev))("the purge request of DEP " + p.DEP + " is no longer " + prev)
+func (s *DB) UpdatePurge(ctx context.Context, p store.Purge, prev store.Purge) error {
+	if ms(p.Updated) <= ms(prev.Updated) {
+		return fmt.Errorf("update the purge of DEP %s: updated %s is not after %s", p.DEP, p.Updated.UTC().Format(time.RFC3339Nano), prev.Updated.UTC().Format(time.RFC3339Nano))
+	}
+	return changed(s.exec(ctx, `UPDATE svc_purges SET approvals = ?, state = ?, certificate = ?, updated = ? WHERE tenant = ? AND dep = ? AND state = ? AND updated = ?`,
+		approvalsJSON(p), p.State, p.Certificate, ms(p.Updated), p.Tenant, p.DEP, prev.State, ms(prev.Updated)))("the purge request of DEP " + p.DEP + " is no longer " + prev.State + " as read: it changed meanwhile")
 }
 
 const officerKeyCols = `tenant, officer, public_key, registered, registered_by, confirmed, confirmed_by`

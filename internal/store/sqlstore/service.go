@@ -123,9 +123,19 @@ func (s *DB) ListDEPs(ctx context.Context, tenant, kind string) ([]store.DEP, er
 	return list(ctx, s, scanDEP, `SELECT `+depCols+` FROM deps WHERE tenant = ? AND kind = ? ORDER BY lname`, tenant, kind)
 }
 
-func (s *DB) UpdateDEP(ctx context.Context, d store.DEP) error {
-	return mustAffect(s.exec(ctx, `UPDATE deps SET description = ?, enabled = ?, keys = ?, updated = ? WHERE id = ? AND tenant = ?`,
-		d.Description, b2i(d.Enabled), d.Keys, ms(d.Updated), d.ID, d.Tenant))
+func (s *DB) UpdateDEP(ctx context.Context, d store.DEP, prev time.Time) error {
+	if ms(d.Updated) <= ms(prev) {
+		return fmt.Errorf("update DEP %s: updated %s is not after %s", d.ID, d.Updated.UTC().Format(time.RFC3339Nano), prev.UTC().Format(time.RFC3339Nano))
+	}
+	err := mustAffect(s.exec(ctx, `UPDATE deps SET description = ?, enabled = ?, keys = ?, updated = ? WHERE id = ? AND tenant = ? AND updated = ?`,
+		d.Description, b2i(d.Enabled), d.Keys, ms(d.Updated), d.ID, d.Tenant, ms(prev)))
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, err := s.DEPByID(ctx, d.Tenant, d.ID); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: DEP %s was changed by another since it was read", store.ErrConflict, d.ID)
 }
 
 func (s *DB) SetDEPRevocation(ctx context.Context, tenant, id string, at time.Time, cause string) error {

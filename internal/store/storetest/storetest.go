@@ -491,21 +491,32 @@ func testDEPs(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound) // another tenant's DEP is not found
 	_, err = s.DEP(ctx, "t1", "site", d.ID)
 	wantErr(t, err, store.ErrNotFound)
+	// An update lands only on the DEP as it was read (its Updated): one
+	// made from an earlier read would undo the change since.
+	read := d
 	d.Enabled, d.Description, d.Updated = false, "disabled", now().Add(time.Second)
-	must(t, s.UpdateDEP(ctx, d))
+	must(t, s.UpdateDEP(ctx, d, read.Updated))
+	stale := read
+	stale.Keys, stale.Updated = []byte("keys read before"), now().Add(2*time.Second)
+	wantErr(t, s.UpdateDEP(ctx, stale, read.Updated), store.ErrConflict)
 	ds, err := s.ListDEPs(ctx, "t1", "mailbox")
 	must(t, err)
-	equal(t, "DEPs", ds, []store.DEP{d, d2})
+	equal(t, "DEPs", ds, []store.DEP{d, d2}) // not the stale one
+	if err := s.UpdateDEP(ctx, d, d.Updated); err == nil || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("an update whose Updated is not after the one it read: %v, want refused", err)
+	}
 	wrongTenant := d
-	wrongTenant.Tenant = "t2"
-	wantErr(t, s.UpdateDEP(ctx, wrongTenant), store.ErrNotFound)
+	wrongTenant.Tenant, wrongTenant.Updated = "t2", d.Updated.Add(time.Second)
+	wantErr(t, s.UpdateDEP(ctx, wrongTenant, d.Updated), store.ErrNotFound)
 
 	// Revocation is set and cleared on its own; an update of the DEP's
 	// other fields leaves it.
 	at := now().Add(2 * time.Second)
 	must(t, s.SetDEPRevocation(ctx, "t1", d.ID, at, "revocation signal"))
 	wantErr(t, s.SetDEPRevocation(ctx, "t2", d.ID, at, "x"), store.ErrNotFound)
-	must(t, s.UpdateDEP(ctx, d))
+	prev := d.Updated
+	d.Updated = prev.Add(time.Second)
+	must(t, s.UpdateDEP(ctx, d, prev))
 	got, err = s.DEPByID(ctx, "t1", d.ID)
 	must(t, err)
 	equal(t, "revoked", []any{got.Revoked, got.RevokedCause}, []any{at, "revocation signal"})
@@ -940,10 +951,24 @@ func testPurges(t *testing.T, s store.Store) {
 	equal(t, "purge", got, p)
 	_, err = s.Purge(ctx, "t2", "dep-1")
 	wantErr(t, err, store.ErrNotFound)
-	p.Approvals = []store.PurgeApproval{{Officer: "cfo@contoso.com", At: now(), Signature: []byte("sig"), PublicKey: []byte("pub"), KeyRegistered: now(), SubmittedBy: "admin@contoso.com"}}
-	p.State, p.Certificate = store.PurgeApproved, []byte("signed")
-	must(t, s.UpdatePurge(ctx, p, store.PurgeRequested))
-	wantErr(t, s.UpdatePurge(ctx, p, store.PurgeRequested), store.ErrConflict) // no longer Requested
+	// An update lands only on the request as read (its state and its
+	// Updated): of two approvals made from one read, the second would
+	// drop the first.
+	read := got
+	first, second := read, read
+	first.Approvals = []store.PurgeApproval{{Officer: "cfo@contoso.com", At: now(), Signature: []byte("sig"), PublicKey: []byte("pub"), KeyRegistered: now(), SubmittedBy: "admin@contoso.com"}}
+	first.Updated = store.After(read.Updated, now())
+	second.Approvals = []store.PurgeApproval{{Officer: "cso@contoso.com", At: now(), Signature: []byte("sig2"), PublicKey: []byte("pub2"), KeyRegistered: now(), SubmittedBy: "admin@contoso.com"}}
+	second.Updated = first.Updated
+	must(t, s.UpdatePurge(ctx, first, read))
+	wantErr(t, s.UpdatePurge(ctx, second, read), store.ErrConflict)
+	if err := s.UpdatePurge(ctx, first, first); err == nil || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("an update whose Updated is not after the one it read: %v, want refused", err)
+	}
+	p = first
+	p.State, p.Certificate, p.Updated = store.PurgeApproved, []byte("signed"), store.After(first.Updated, now())
+	must(t, s.UpdatePurge(ctx, p, first))
+	wantErr(t, s.UpdatePurge(ctx, p, first), store.ErrConflict) // no longer Requested
 	ps, err := s.ListPurges(ctx, "t1")
 	must(t, err)
 	equal(t, "purges", ps, []store.Purge{p})
@@ -1006,11 +1031,13 @@ func testOfficerKeys(t *testing.T, s store.Store) {
 	got, err = s.OfficerKey(ctx, "t1", k.Officer)
 	must(t, err)
 	equal(t, "officer key under an open purge", got, k2)
-	p.State = store.PurgeApproved
-	must(t, s.UpdatePurge(ctx, p, store.PurgeRequested))
+	approved := p
+	approved.State, approved.Updated = store.PurgeApproved, store.After(p.Updated, now())
+	must(t, s.UpdatePurge(ctx, approved, p))
 	wantErr(t, s.PutOfficerKey(ctx, k), store.ErrConflict)
-	p.State = store.PurgePurged
-	must(t, s.UpdatePurge(ctx, p, store.PurgeApproved))
+	purged := approved
+	purged.State, purged.Updated = store.PurgePurged, store.After(approved.Updated, now())
+	must(t, s.UpdatePurge(ctx, purged, approved))
 	must(t, s.PutOfficerKey(ctx, k)) // closed: keys may change again
 }
 
