@@ -125,23 +125,8 @@ func TestStreamedWriteHoldsASlot(t *testing.T) {
 	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
 	e.aliceOnDEP1()
 	for _, sent := range []int{1000, 256 << 10} {
-		pr, pw := io.Pipe()
-		t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
-		req, _ := http.NewRequest("PUT", e.srv.URL+item, pr)
-		req.Header.Set("Authorization", "Bearer "+e.admin)
-		done := make(chan int, 1)
-		go func() {
-			resp, err := e.srv.Client().Do(req)
-			if err != nil {
-				done <- 0
-				return
-			}
-			resp.Body.Close()
-			done <- resp.StatusCode
-		}()
-		pw.Write(make([]byte, sent)) // then nothing
-		waitHeld(t, e, e.admin, item+"2")
-		pw.CloseWithError(io.ErrUnexpectedEOF) // the writer goes away
+		stop, done := stall(t, e, e.admin, item, item+"2", sent)
+		stop() // the writer goes away
 		<-done
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -171,17 +156,8 @@ func TestUploadFileWaitsForASlot(t *testing.T) {
 	content := make([]byte, 3*65536+100)
 	rand.Read(content)
 	sum := sha256.Sum256(content)
-	pr, pw := io.Pipe() // another large write of the tenant's, stalled: it holds the slot
-	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
-	req, _ := http.NewRequest("PUT", e.srv.URL+"/v1/tenants/Contoso/sites/finance/files/other.bin", pr)
-	req.Header.Set("Authorization", "Bearer "+spo)
-	go func() {
-		if resp, err := e.srv.Client().Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	pw.Write(make([]byte, 256<<10))
-	waitHeld(t, e, spo, "/v1/tenants/Contoso/sites/finance/files/probe.bin")
+	// Another large write of the tenant's, stalled: it holds the slot.
+	stop, _ := stall(t, e, spo, "/v1/tenants/Contoso/sites/finance/files/other.bin", "/v1/tenants/Contoso/sites/finance/files/probe.bin", 256<<10)
 	c, err := client.New(client.Config{URL: e.srv.URL, Token: spo, HTTPClient: e.srv.Client()})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +166,7 @@ func TestUploadFileWaitsForASlot(t *testing.T) {
 	info, err := c.UploadFile(context.Background(), "Contoso", "finance", "deck.bin", bytes.NewReader(content), int64(len(content)), sum[:],
 		client.UploadOptions{PartSize: 2 * 65536, Attempts: 1, Wait: func(int) time.Duration { // a busy refusal is not a try
 			if waited++; waited == 3 {
-				pw.CloseWithError(io.ErrUnexpectedEOF) // the stalled writer goes away
+				stop() // the stalled writer goes away
 			}
 			return 50 * time.Millisecond
 		}})
@@ -202,20 +178,46 @@ func TestUploadFileWaitsForASlot(t *testing.T) {
 	}
 }
 
-// waitHeld waits until a large write of token's tenant to path is
-// refused 429 Content.Streams: the tenant's slots are all held.
-func waitHeld(t *testing.T, e *depEnv, token, path string) {
+// stall starts a write of token's to path that sends sent bytes and
+// then nothing, and waits until it holds the tenant's slot: a large
+// write to probe is refused 429 Content.Streams. A probe can take the
+// slot before the stalled write reaches the service, which then refuses
+// that one: it is started again. stop makes the stalled writer go away;
+// done says what the service answered it.
+func stall(t *testing.T, e *depEnv, token, path, probe string, sent int) (stop func(), done <-chan int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st, body := e.raw(token, "PUT", path, make([]byte, 1<<20))
-		if st == 429 && bytes.Contains(body, []byte("Content.Streams")) {
-			return
+		pr, pw := io.Pipe()
+		stop := func() { pw.CloseWithError(io.ErrUnexpectedEOF) }
+		t.Cleanup(stop)
+		req, _ := http.NewRequest("PUT", e.srv.URL+path, pr)
+		req.Header.Set("Authorization", "Bearer "+token)
+		answered := make(chan int, 1)
+		go func() {
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				answered <- 0
+				return
+			}
+			resp.Body.Close()
+			answered <- resp.StatusCode
+		}()
+		go pw.Write(make([]byte, sent)) // then nothing (a refused write reads none: stop ends it)
+		for {
+			if len(answered) > 0 {
+				break // refused: a probe held the slot when it came
+			}
+			st, body := e.raw(token, "PUT", probe, make([]byte, 1<<20))
+			if st == 429 && bytes.Contains(body, []byte("Content.Streams")) && len(answered) == 0 {
+				return stop, answered
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a large write while a stalled write holds the tenant's slot: %d %s, want 429 Content.Streams", st, body)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a large write while the tenant's slots are held: %d %s, want 429 Content.Streams", st, body)
-		}
-		time.Sleep(20 * time.Millisecond)
+		stop()
 	}
 }
 
@@ -263,5 +265,43 @@ func TestHeadReadsNoContent(t *testing.T) {
 	}
 	if st, body := e.raw(e.admin, "GET", big, nil); st != 200 || !bytes.Equal(body, content) || counted.reads.Load() == before {
 		t.Errorf("GET after HEAD: %d, %d bytes, %d reads", st, len(body), counted.reads.Load()-before)
+	}
+}
+
+// TestRefusedSlowWriteAnswered: a write refused for want of a slot is
+// answered at once, however slowly its caller sends. The refusal left
+// the body unread, and Go's server read up to 256 KiB of it before it
+// answered: a caller that had sent less and waited for the answer never
+// got it (and the test helper stall waited for ever).
+func TestRefusedSlowWriteAnswered(t *testing.T) {
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/"
+	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
+	e.aliceOnDEP1()
+	stall(t, e, e.admin, item+"held", item+"probe", 1000)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+	req, _ := http.NewRequest("PUT", e.srv.URL+item+"slow", pr)
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	go pw.Write(make([]byte, 1000)) // then nothing
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := e.srv.Client().Do(req)
+		answered <- answer{resp, err}
+	}()
+	select {
+	case a := <-answered:
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		a.resp.Body.Close()
+		if a.resp.StatusCode != 429 || a.resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("a slow write refused for a slot: %d, Retry-After %q; want 429 with Retry-After", a.resp.StatusCode, a.resp.Header.Get("Retry-After"))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a slow write refused for a slot was not answered in 10 s")
 	}
 }
