@@ -325,7 +325,7 @@ func (w *matrixWorld) idle() {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		busy := false
 		for _, id := range w.tenantIDs {
-			js, err := w.st.ListJobs(context.Background(), id, 50)
+			js, err := w.st.ListJobsBefore(context.Background(), id, store.PageKey{}, 50)
 			if err != nil {
 				w.t.Fatal(err)
 			}
@@ -392,7 +392,7 @@ func (w *matrixWorld) digest() string {
 		for _, p := range ps {
 			fmt.Fprintln(h, "purge", p.DEP, p.State, len(p.Approvals))
 		}
-		js, err := w.st.ListJobs(ctx, tid, 1000)
+		js, err := w.st.ListJobsBefore(ctx, tid, store.PageKey{}, 1000)
 		ck(err)
 		for _, j := range js {
 			fmt.Fprintln(h, "job", j.ID, j.Kind, j.Target)

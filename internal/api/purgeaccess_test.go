@@ -133,11 +133,34 @@ func TestFailedPurgeJobRunsAgain(t *testing.T) {
 	if err := e.st.FinishJob(ctx, j.ID, "test", store.JobFailed, "given up", time.Time{}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// As if it failed after deleting the DEP, and the tenant ran many
+	// jobs since (not due for a year): the failed job is found however
+	// far back it is, and queued again with its arguments, the DEP's
+	// keys and containers. (It was looked for among the tenant's newest
+	// 1,000 jobs alone, and otherwise a job was queued with arguments
+	// made anew, from a DEP that is gone: none.)
+	d, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.DeleteDEP(ctx, e.seed.Tenant, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	for i := range 1001 {
+		if err := e.st.CreateJob(ctx, store.Job{ID: fmt.Sprintf("other-%d", i), Tenant: e.seed.Tenant, Kind: "roll", Target: fmt.Sprintf("other:%d", i), Created: later, Until: later.Add(365 * 24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.grantWorkload("get")
 	e.runJobs()
 	for deadline := time.Now().Add(30 * time.Second); e.purgeRequest(e.admin, "DEP-1").State != "Purged"; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the approved purge whose job failed was not carried out")
 		}
+	}
+	js, err := e.st.ListJobsOn(ctx, e.seed.Tenant, "dep:"+d.ID, 10)
+	if err != nil || len(js) != 2 || js[0].State != store.JobSucceeded || string(js[0].Args) != string(j.Args) {
+		t.Fatalf("the purge's jobs: %+v, %v; want the failed one's arguments run again", js, err)
 	}
 }

@@ -44,7 +44,7 @@ type Store interface {
 	ListServiceTenants(ctx context.Context) ([]store.ServiceTenant, error)
 	ActiveJob(ctx context.Context, tenant, target string) (store.Job, error)
 	Job(ctx context.Context, tenant, id string) (store.Job, error)
-	ListJobs(ctx context.Context, tenant string, limit int) ([]store.Job, error)
+	ListJobsOn(ctx context.Context, tenant, target string, limit int) ([]store.Job, error)
 	ListJobsBefore(ctx context.Context, tenant string, before store.PageKey, limit int) ([]store.Job, error)
 	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
 	PutSiteRegistration(ctx context.Context, r store.SiteRegistration) error

@@ -80,21 +80,20 @@ func (s *Service) resumePurges(ctx context.Context) {
 			s.log.Error("lifecycle: resume purges", "tenant", t.ID, "err", err)
 			continue
 		}
-		var js []store.Job
 		for _, p := range ps {
 			if p.State != store.PurgeApproved {
 				continue
 			}
-			if js == nil {
-				if js, err = s.st.ListJobs(ctx, t.ID, 1000); err != nil {
-					s.log.Error("lifecycle: resume purges", "tenant", t.ID, "err", err)
-					break
-				}
+			// Its DEP's jobs, however many others the tenant ran since.
+			js, err := s.st.ListJobsOn(ctx, t.ID, "dep:"+p.DEP, 100)
+			if err != nil {
+				s.log.Error("lifecycle: resume purges", "tenant", t.ID, "err", err)
+				break
 			}
 			var failed *store.Job
 			live := false
 			for _, j := range js {
-				if j.Kind != JobPurge || j.Target != "dep:"+p.DEP {
+				if j.Kind != JobPurge {
 					continue
 				}
 				if j.State == store.JobFailed {

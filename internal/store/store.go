@@ -797,8 +797,9 @@ type Jobs interface {
 	ActiveJob(ctx context.Context, tenant, target string) (Job, error)
 	// Job reads one of a tenant's jobs.
 	Job(ctx context.Context, tenant, id string) (Job, error)
-	// ListJobs lists a tenant's jobs, newest first, at most limit.
-	ListJobs(ctx context.Context, tenant string, limit int) ([]Job, error)
+	// ListJobsOn lists a tenant's jobs on target, newest first, at most
+	// limit.
+	ListJobsOn(ctx context.Context, tenant, target string, limit int) ([]Job, error)
 	// ListJobsBefore is one keyset page of a tenant's jobs, newest first:
 	// at most limit jobs older than before (creation time, then ID); the
 	// zero PageKey starts at the newest.

@@ -94,11 +94,8 @@ func (s *DB) Job(ctx context.Context, tenant, id string) (store.Job, error) {
 	return j, s.mapErr(err)
 }
 
-func (s *DB) ListJobs(ctx context.Context, tenant string, limit int) ([]store.Job, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, limit)
+func (s *DB) ListJobsOn(ctx context.Context, tenant, target string, limit int) ([]store.Job, error) {
+	return list(ctx, s, scanJob, `SELECT `+jobCols+` FROM svc_jobs WHERE tenant = ? AND target = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, target, pageLimit(limit))
 }
 
 const purgeCols = `tenant, dep, name, reason, contact, requested_by, requested, required, approvals, state, certificate, updated, containers`

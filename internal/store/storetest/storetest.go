@@ -901,11 +901,19 @@ func testJobs(t *testing.T, s store.Store) {
 	equal(t, "retried job", []any{j.State, j.Error, j.Attempts}, []any{store.JobQueued, "vault down", 1})
 	_, err = s.Job(ctx, "t2", "job-dup")
 	wantErr(t, err, store.ErrNotFound) // not another tenant's
-	js, err := s.ListJobs(ctx, "t1", 10)
+	js, err := s.ListJobsBefore(ctx, "t1", store.PageKey{}, 10)
 	must(t, err)
 	if len(js) != 3 || js[0].ID != "job-dup" || js[1].ID != "job-b" {
 		t.Fatalf("jobs newest first: %+v", js)
 	}
+	on, err := s.ListJobsOn(ctx, "t1", "geo:NAM", 10)
+	must(t, err)
+	if len(on) != 2 || on[0].ID != "job-dup" || on[1].ID != "job-a" {
+		t.Fatalf("jobs on geo:NAM: %+v; want job-dup, then job-a", on)
+	}
+	on, err = s.ListJobsOn(ctx, "t2", "geo:NAM", 10)
+	must(t, err)
+	equal(t, "another tenant's jobs on the target", len(on), 0)
 
 	// Asked to run again while running: its success puts it back in the
 	// queue, once; a failure ends it. No active job: ErrConflict.
