@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,4 +259,50 @@ func TestUploadPartStopsOnRevocation(t *testing.T) {
 	if u, err := e.st.Upload(context.Background(), e.seed.Tenant, id); err != nil || u.Received != 0 {
 		t.Fatalf("the upload after the refused part: received %d (%v), want 0", u.Received, err)
 	}
+}
+
+// slowIndex runs meanwhile, once armed, when a request of subject's
+// next reads the index (a search's catch-up asks whether it is current;
+// the background catch-ups, which no caller makes, pass), and holds the
+// search there for longer than a stream's recheck.
+type slowIndex struct {
+	store.Store
+	subject   string
+	armed     atomic.Bool
+	meanwhile func()
+}
+
+func (s *slowIndex) ItemsAfter(ctx context.Context, tenantID, mailbox, after string, limit int) ([]store.Item, error) {
+	if tenant.Caller(ctx).Subject == s.subject && s.armed.CompareAndSwap(true, false) {
+		s.meanwhile()
+		time.Sleep(1100 * time.Millisecond)
+	}
+	return s.Store.ItemsAfter(ctx, tenantID, mailbox, after, limit)
+}
+
+// TestSearchStopsOnRevocation: a search whose catch-up takes long (a
+// mailbox's first search builds its index) answers nothing to a caller
+// whose token was revoked meanwhile: it answered the matches as if
+// nothing had happened (T6).
+func TestSearchStopsOnRevocation(t *testing.T) {
+	slow := &slowIndex{subject: "reader@contoso.com"}
+	e := startDEPsOn(t, envOptions{store: func(st store.Store) store.Store { slow.Store = st; return slow }})
+	e.aliceOnDEP1()
+	const mb = "/v1/tenants/Contoso/mailboxes/alice@contoso.com"
+	if st, body := e.raw(e.admin, "PUT", mb+"/items/m1", []byte("settle the invoice")); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	_, _, tok := e.call(e.global, "POST", "/v1/tenants/Contoso/tokens", `{"subject":"reader@contoso.com","role":"exchange-admin"}`)
+	reader, readerID := tok["token"].(string), tok["id"].(string)
+	if st, _, body := e.call(reader, "GET", mb+"/search?q=settle", ""); st != 200 || fmt.Sprint(body["value"]) != "[m1]" {
+		t.Fatalf("search: %d %v", st, body)
+	}
+	slow.meanwhile = func() {
+		if st, _, body := e.call(e.global, "POST", "/v1/tenants/Contoso/tokens/"+readerID+"/revoke", ""); st != 200 {
+			t.Errorf("revoke the token: %d %v", st, body)
+		}
+	}
+	slow.armed.Store(true)
+	st, ct, body := e.call(reader, "GET", mb+"/search?q=settle", "")
+	e.wantProblem(401, "Authentication", st, ct, body)
 }

@@ -1053,12 +1053,18 @@ func (s *Service) Search(ctx context.Context, t store.ServiceTenant, upn, word, 
 	if len(ws) != 1 {
 		return nil, rule.Invalid(client.RuleSearchTerm, "search for one word of 2-64 letters or digits: q=WORD", "%q is not one word", word)
 	}
-	m, ck, err := s.open(ctx, t, MailboxRef(upn), "search")
+	m, ck, g, err := s.openGuarded(ctx, t, MailboxRef(upn), "search")
 	if err != nil {
 		return nil, err
 	}
 	defer ck.Destroy()
 	if _, _, err := s.catchUpIndex(ctx, t, m, false); err != nil {
+		return nil, err
+	}
+	// A catch-up can take long (a mailbox's first search builds its
+	// index): a caller revoked meanwhile, or a DEP revoked, gets no answer
+	// (guard.go; asked only if a second has gone by).
+	if err := g.check(ctx); err != nil {
 		return nil, err
 	}
 	x := s.openIndex(t, m, ck)
