@@ -431,3 +431,67 @@ func TestApprovalsAtTheSameMomentBothCount(t *testing.T) {
 		t.Fatalf("purge after two approvals at once: %s, approved by %v; want Approved by both", p.State, officers)
 	}
 }
+
+// enableRace runs meanwhile, once armed, just before a purge request is
+// stored: an enable of its DEP lands first.
+type enableRace struct {
+	store.Store
+	armed     atomic.Bool
+	meanwhile func()
+}
+
+func (r *enableRace) CreatePurge(ctx context.Context, p store.Purge) error {
+	if r.armed.CompareAndSwap(true, false) {
+		r.meanwhile()
+	}
+	return r.Store.CreatePurge(ctx, p)
+}
+
+// TestPurgeRequestStaysDisabled: an enable of a DEP at the moment its
+// purge is requested does not leave the request on an enabled DEP. The
+// request disabled the DEP, then stored itself; an enable between the two
+// found no request and enabled the DEP again.
+func TestPurgeRequestStaysDisabled(t *testing.T) {
+	race := &enableRace{}
+	e := startDEPsOn(t, envOptions{store: func(st store.Store) store.Store { race.Store = st; return race }})
+	const dep = "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1"
+	e.aliceOnDEP1()
+	e.grantWorkload("get")
+	race.meanwhile = func() {
+		if st, _, body := e.call(e.admin, "PATCH", dep, `{"enabled":true}`); st != 200 {
+			t.Errorf("the enable that lands first: %d %v", st, body)
+		}
+	}
+	race.armed.Store(true)
+	if st, _, body := e.call(e.admin, "PATCH", dep, purgeBody); st != 200 || body["enabled"] != false {
+		t.Fatalf("purge request: %d %v", st, body)
+	}
+	if st, _, body := e.call(e.admin, "GET", dep, ""); st != 200 || body["enabled"] != false {
+		t.Fatalf("the DEP after its purge request and an enable at the same moment: %d %v; want disabled", st, body)
+	}
+	st, ct, body := e.call(e.admin, "PATCH", dep, `{"enabled":true}`)
+	e.wantProblem(409, "R6.PurgeRequested", st, ct, body)
+
+	// A process that died between storing the request and disabling the
+	// DEP left it enabled: a node disables it at start (and hourly).
+	e.stopJobs()
+	ctx := context.Background()
+	d, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := d.Updated
+	d.Enabled, d.Updated = true, store.After(prev, time.Now())
+	if err := e.st.UpdateDEP(ctx, d, prev); err != nil {
+		t.Fatal(err)
+	}
+	e.runJobs()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, _, body := e.call(e.admin, "GET", dep, ""); body["enabled"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the enabled DEP of a purge request was not disabled at start")
+		}
+	}
+}

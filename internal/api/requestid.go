@@ -30,6 +30,20 @@ type request struct {
 	// withRequestID does not log it again.
 	logged atomic.Bool
 	route  string // the route table's operation ID, once known
+	// closeUnread: an HTTP/1 request with a body, whose connection a
+	// refusal that leaves the body unread closes (closesUnread).
+	closeUnread bool
+}
+
+// closesUnread says whether ctx's request is answered with Connection:
+// close when refused before its body is read. Go's HTTP/1 server reads
+// up to 256 KiB of an unread body before it writes the answer, which a
+// caller sending slowly never gets to; closing skips that. HTTP/2 ends
+// each stream on its own, and there the header would close the
+// connection every other stream shares.
+func closesUnread(ctx context.Context) bool {
+	r := requestOf(ctx)
+	return r != nil && r.closeUnread
 }
 
 type requestKey struct{}
@@ -93,7 +107,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		req := &request{id: id, log: s.cfg.Logger.With("request_id", id)}
+		req := &request{id: id, log: s.cfg.Logger.With("request_id", id), closeUnread: r.ProtoMajor == 1 && r.ContentLength != 0}
 		w.Header().Set(RequestIDHeader, id)
 		sw := &statusWriter{ResponseWriter: w}
 		began := time.Now()

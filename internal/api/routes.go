@@ -183,11 +183,11 @@ func add[I, O any](s *Server, r route, h func(context.Context, *I) (*O, error)) 
 				return nil, huma.ErrorWithHeaders(p, he.GetHeaders())
 			}
 			if after, ok := retryAfter[p.Rule]; ok {
-				// The connection closes with the answer: a refused write's
-				// body is not read, and Go's server would read up to 256
-				// KiB of it before it answered, which a caller sending
-				// slowly never gets to.
-				return nil, huma.ErrorWithHeaders(p, http.Header{"Retry-After": {after}, "Connection": {"close"}})
+				h := http.Header{"Retry-After": {after}}
+				if closesUnread(ctx) { // a refused write: its body is not read
+					h.Set("Connection", "close")
+				}
+				return nil, huma.ErrorWithHeaders(p, h)
 			}
 			return nil, p
 		}

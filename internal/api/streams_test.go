@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -303,5 +305,46 @@ func TestRefusedSlowWriteAnswered(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a slow write refused for a slot was not answered in 10 s")
+	}
+}
+
+// TestSlotRefusalKeepsHTTP2Connection: on HTTP/2 a refused stream ends on
+// its own, and the connection, which the caller's other streams share,
+// stays (Connection: close there shut the whole connection down).
+func TestSlotRefusalKeepsHTTP2Connection(t *testing.T) {
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/"
+	e := startDEPsOn(t, envOptions{limits: api.Limits{TenantStreams: 1}})
+	e.aliceOnDEP1()
+	stall(t, e, e.admin, item+"held", item+"probe", 1000)
+	h2 := httptest.NewUnstartedServer(e.api.Handler())
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	c := h2.Client()
+	do := func(method, path string, body []byte) (int, bool) {
+		t.Helper()
+		reused := false
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+		req, _ := http.NewRequestWithContext(ctx, method, h2.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s %s over HTTP/%d, want 2", method, path, resp.ProtoMajor)
+		}
+		return resp.StatusCode, reused
+	}
+	if st, _ := do("GET", "/v1/me", nil); st != 200 {
+		t.Fatalf("whoami: %d", st)
+	}
+	if st, reused := do("PUT", item+"probe", make([]byte, 1<<20)); st != 429 || !reused {
+		t.Fatalf("a large write while the slot is held: %d (reused connection %v), want 429 on the same connection", st, reused)
+	}
+	if st, reused := do("GET", "/v1/me", nil); st != 200 || !reused {
+		t.Fatalf("the next request after a refusal: %d, reused connection %v; want 200 on the same connection", st, reused)
 	}
 }

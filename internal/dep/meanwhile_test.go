@@ -114,7 +114,7 @@ func TestChangesMeanwhileStay(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, _, _ := versions(t, e, "DEP-1")
-	if err := e.DEPs.Disable(e.Ctx, stale); err != nil {
+	if _, err := e.DEPs.Disable(e.Ctx, stale); err != nil {
 		t.Fatal(err)
 	}
 	now, former, enabled := versions(t, e, "DEP-1")

@@ -147,10 +147,6 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	if err != nil {
 		return d, err
 	}
-	d.Enabled = false
-	if err := s.st.UpdateDEP(ctx, d, s.touch(&d)); err != nil { // a change since it was read: Set asks again
-		return d, err
-	}
 	p := store.Purge{Tenant: t.ID, DEP: d.ID, Name: d.Name, Reason: reason, Contact: contact, RequestedBy: tenant.Caller(ctx).Subject, Requested: now, Required: s.cfg.PurgeApprovals, Containers: containers, State: store.PurgeRequested, Updated: now}
 	if err := s.st.CreatePurge(ctx, p); errors.Is(err, store.ErrConflict) {
 		return d, rule.Conflict(client.RulePurgeRequested, "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
@@ -158,8 +154,34 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 		return d, err
 	}
 	s.cfg.Logger.Warn("dep: purge requested", "tenant", t.ID, "dep", d.ID, "by", p.RequestedBy, "reason", reason, "contact", contact)
+	// Disabled once the request is recorded: an enable at the same moment
+	// lands before this and is undone by it, or reads the request and is
+	// refused (RequirePurgeFree). Disabled first, an enable could land
+	// between the two and leave the request on an enabled DEP.
+	if d, err = s.Disable(ctx, d); err != nil {
+		s.cfg.Logger.Error("dep: the DEP of a purge request is still enabled; every node disables such DEPs at start and hourly", "tenant", t.ID, "dep", d.ID, "err", err)
+		d.Enabled = false // as the request makes it: no node assigns to it (Assignable, RequirePurgeFree)
+	}
 	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "purge requested"})
 	return d, nil
+}
+
+// KeepDisabled disables the DEP of an open purge request (Requested or
+// Approved) if it is enabled: the request disables it once recorded, and
+// a process that died in between left it enabled. Every node runs it at
+// start and every hour (lifecycle). It says whether it disabled it.
+func (s *Service) KeepDisabled(ctx context.Context, p store.Purge) (bool, error) {
+	if p.State != store.PurgeRequested && p.State != store.PurgeApproved {
+		return false, nil
+	}
+	d, err := s.st.DEPByID(ctx, p.Tenant, p.DEP)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !d.Enabled {
+		return false, nil // gone with its purge, or disabled
+	} else if err != nil {
+		return false, err
+	}
+	_, err = s.Disable(ctx, d)
+	return err == nil, err
 }
 
 // AccessRemoved checks R6's first step: the service can no longer unwrap

@@ -108,7 +108,8 @@ func (s *Service) set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 	if c.Description != nil {
 		d.Description = *c.Description
 	}
-	if err := s.st.UpdateDEP(ctx, d, s.touch(&d)); err != nil {
+	prev := s.touch(&d)
+	if err := s.st.UpdateDEP(ctx, d, prev); err != nil {
 		return d, err
 	}
 	s.cfg.Logger.Info("dep: changed", "tenant", t.ID, "dep", d.ID, "enabled", d.Enabled, "by", by)

@@ -114,7 +114,7 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 		return store.Job{}, err
 	}
 	// Disabled first, so no mailbox is assigned to it meanwhile.
-	if err := s.deps.Disable(ctx, from); err != nil {
+	if _, err := s.deps.Disable(ctx, from); err != nil {
 		return store.Job{}, err
 	}
 	j, err := s.enqueue(ctx, t, JobRecover, "dep:"+from.ID, recoverArgs{From: from.ID, To: to.ID, Reason: reason})

@@ -81,6 +81,11 @@ func (s *Service) resumePurges(ctx context.Context) {
 			continue
 		}
 		for _, p := range ps {
+			if off, err := s.deps.KeepDisabled(ctx, p); err != nil {
+				s.log.Error("lifecycle: disable the DEP of a purge request", "tenant", t.ID, "dep", p.DEP, "err", err)
+			} else if off {
+				s.log.Warn("lifecycle: disabled the DEP of a purge request, left enabled", "tenant", t.ID, "dep", p.DEP)
+			}
 			if p.State != store.PurgeApproved {
 				continue
 			}
