@@ -263,15 +263,10 @@ func (s *Service) Approve(ctx context.Context, t store.ServiceTenant, idOrName, 
 	if err != nil {
 		return store.Purge{}, rule.Invalid(client.RuleApprovalSignature, "send the officer's signature, made by: ck dep purge approve NAME --key FILE", "%s", err.Error())
 	}
-	for attempt := 1; ; attempt++ {
-		p, err := s.approve(ctx, t, idOrName, officer, sig)
-		switch {
-		case !errors.Is(err, store.ErrConflict):
-			return p, err
-		case attempt == maxAttempts:
-			return p, rule.Conflict(client.RulePurgeState, "approve it again (ck dep purge show "+p.Name+")", "the purge of %s is being changed by others at the same moment: %v", p.Name, err)
-		}
-	}
+	return again(func() (store.Purge, error) { return s.approve(ctx, t, idOrName, officer, sig) },
+		func(err error) error {
+			return rule.Conflict(client.RulePurgeState, "approve it again (ck dep purge show "+idOrName+")", "the purge of %s is being changed by others at the same moment: %v", idOrName, err)
+		})
 }
 
 func (s *Service) approve(ctx context.Context, t store.ServiceTenant, idOrName, officer string, sig []byte) (store.Purge, error) {

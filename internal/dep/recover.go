@@ -68,27 +68,25 @@ func (s *Service) RequireUsable(ctx context.Context, d store.DEP, reason string)
 }
 
 // Disable disables a DEP (so nothing is assigned to it meanwhile), as
-// it is stored now: d may have been read before another change (a
-// refresh's keys), which stays. It returns the DEP as stored.
+// it is stored now, read again: d may have been read before another
+// change (a refresh's keys), which stays. It returns the DEP as stored.
 func (s *Service) Disable(ctx context.Context, d store.DEP) (store.DEP, error) {
-	for attempt := 1; ; attempt++ {
+	tenant, id, name := d.Tenant, d.ID, d.Name
+	d, err := again(func() (store.DEP, error) {
+		d, err := s.st.DEPByID(ctx, tenant, id)
+		if err != nil {
+			return d, err
+		}
 		d.Enabled = false
 		prev := s.touch(&d)
-		err := s.st.UpdateDEP(ctx, d, prev)
-		switch {
-		case err == nil:
-			return d, nil
-		case errors.Is(err, store.ErrNotFound):
-			return d, rule.NotFound(client.RuleDEPExists, "list the tenant's DEPs (ck dep list)", "DEP %s was deleted", d.Name)
-		case !errors.Is(err, store.ErrConflict):
-			return d, err
-		case attempt == maxAttempts:
-			return d, rule.Conflict(client.RuleDEPSet, "try again", "DEP %s is being changed by others at the same moment: %v", d.Name, err)
-		}
-		if d, err = s.st.DEPByID(ctx, d.Tenant, d.ID); err != nil {
-			return d, err
-		}
+		return d, s.st.UpdateDEP(ctx, d, prev)
+	}, func(err error) error {
+		return rule.Conflict(client.RuleDEPSet, "try again", "DEP %s is being changed by others at the same moment: %v", name, err)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return d, rule.NotFound(client.RuleDEPExists, "list the tenant's DEPs (ck dep list)", "DEP %s was deleted", name)
 	}
+	return d, err
 }
 
 // OldKey is the key of a DEP that containers are moved off: through the

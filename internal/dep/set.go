@@ -33,18 +33,29 @@ type Change struct {
 // disable, a refresh, a purge request, on any node) is neither undone
 // nor lost; the change is made again from it.
 func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, c Change) (store.DEP, error) {
+	return again(func() (store.DEP, error) { return s.set(ctx, t, k, idOrName, c) },
+		func(err error) error {
+			return rule.Conflict(client.RuleDEPSet, "change it again", "DEP %s is being changed by others at the same moment: %v", idOrName, err)
+		})
+}
+
+// again makes a change that lands only on a record as it was read (a DEP,
+// a purge request): while another change lands first (store.ErrConflict),
+// it is made again, with its checks, from the record as it is now; a
+// record that others keep changing gets busy's answer after maxAttempts.
+func again[T any](change func() (T, error), busy func(error) error) (T, error) {
 	for attempt := 1; ; attempt++ {
-		d, err := s.set(ctx, t, k, idOrName, c)
+		v, err := change()
 		switch {
 		case !errors.Is(err, store.ErrConflict):
-			return d, err
+			return v, err
 		case attempt == maxAttempts:
-			return d, rule.Conflict(client.RuleDEPSet, "change it again", "DEP %s is being changed by others at the same moment: %v", idOrName, err)
+			return v, busy(err)
 		}
 	}
 }
 
-// maxAttempts bounds the tries of a change of a DEP that others keep
+// maxAttempts bounds the tries of a change of a record that others keep
 // changing under it.
 const maxAttempts = 8
 

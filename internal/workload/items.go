@@ -116,14 +116,9 @@ func (s *Service) resolve(ctx context.Context, t store.ServiceTenant, r Ref) (st
 	return s.find(ctx, t, r)
 }
 
-// open resolves a container and unwraps its key for a user's request.
-func (s *Service) open(ctx context.Context, t store.ServiceTenant, r Ref, why string) (store.Mailbox, *envelope.Key, error) {
-	m, ck, _, err := s.openGuarded(ctx, t, r, why)
-	return m, ck, err
-}
-
-// openGuarded is open for content that may stream for long: with the
-// guard the stream asks as it goes (guard.go).
+// openGuarded resolves a container and unwraps its key for a user's
+// request, with the guard that a request lasting long (a stream, a
+// search's catch-up) asks as it goes (guard.go).
 func (s *Service) openGuarded(ctx context.Context, t store.ServiceTenant, r Ref, why string) (store.Mailbox, *envelope.Key, *guard, error) {
 	m, err := s.resolve(ctx, t, r)
 	if err != nil {
