@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/google/uuid"
 
@@ -27,12 +26,26 @@ var ErrAvailabilityKeyDestroyed = errors.New("availability key destroyed")
 // sealed it. Shred destroys a version after re-sealing the survivors
 // (SPEC T8).
 type Keystore struct {
-	st   store.AvailabilityKeys
+	st   KeystoreStore
 	keys keystore.Keystore
 
-	shredMu    sync.Mutex // one rotation at a time in this process
-	noRotation bool       // test only: DisableRotationForTesting
+	noRotation bool // test only: DisableRotationForTesting
 }
+
+// KeystoreStore is the slice of the store the availability keys use: their
+// rows, and the lock that one rotation of the key-encryption key at a time
+// holds across every node (rotationLock).
+type KeystoreStore interface {
+	store.AvailabilityKeys
+	store.Locks
+}
+
+// rotationLock is held while a KEK version is made and while one is
+// shredded (made, survivors re-sealed, old versions destroyed). Nodes
+// share the keystore (a PKCS#11 token): two rotating at once both made
+// "the next version", two key objects under one label, and a row sealed
+// under the one destroyed as a duplicate would never open again.
+const rotationLock = "kek-rotation"
 
 // LoadServiceMasterKey reads the old service master key (64 hex
 // characters) from path, creating it (mode 0600) if create is set and it
@@ -50,7 +63,7 @@ func LoadServiceMasterKey(path string, create bool) (cipher.AEAD, error) {
 }
 
 // NewKeystore returns the availability keys in st sealed under keys.
-func NewKeystore(st store.AvailabilityKeys, keys keystore.Keystore) *Keystore {
+func NewKeystore(st KeystoreStore, keys keystore.Keystore) *Keystore {
 	return &Keystore{st: st, keys: keys}
 }
 
@@ -75,11 +88,18 @@ func masterAAD(id, tenant, dep string) []byte {
 func (ks *Keystore) current(ctx context.Context) (keystore.Version, error) {
 	v, err := ks.keys.Current(ctx)
 	if err == nil && v == 0 {
-		ks.shredMu.Lock()
-		defer ks.shredMu.Unlock()
+		unlock, err := ks.st.Lock(ctx, rotationLock)
+		if err != nil {
+			return 0, fmt.Errorf("keystore: %w", err)
+		}
+		defer unlock()
 		if v, err = ks.keys.Current(ctx); err == nil && v == 0 {
 			v, err = ks.keys.Rotate(ctx)
 		}
+		if err != nil {
+			return 0, fmt.Errorf("keystore: %w", err)
+		}
+		return v, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("keystore: %w", err)
@@ -256,8 +276,11 @@ func (ks *Keystore) Shred(ctx context.Context, id string) (keystore.Version, err
 	if old == 0 || ks.noRotation {
 		return old, nil
 	}
-	ks.shredMu.Lock()
-	defer ks.shredMu.Unlock()
+	unlock, err := ks.st.Lock(ctx, rotationLock)
+	if err != nil {
+		return 0, fmt.Errorf("keystore: %w", err)
+	}
+	defer unlock()
 	cur, err := ks.keys.Current(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("keystore: %w", err)

@@ -215,3 +215,74 @@ func TestMigrateMasterKey(t *testing.T) {
 func storeKey(id, dep string, sealed []byte) store.AvailabilityKey {
 	return store.AvailabilityKey{ID: id, Tenant: "t", DEP: dep, Sealed: sealed, Created: time.Now()}
 }
+
+// lockedStore counts the holders of its locks.
+type lockedStore struct {
+	*sqlstore.DB
+	held atomic.Int32
+}
+
+func (l *lockedStore) Lock(ctx context.Context, name string) (func(), error) {
+	unlock, err := l.DB.Lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	l.held.Add(1)
+	return func() { l.held.Add(-1); unlock() }, nil
+}
+
+// lockChecked refuses a rotation or a destroy made without the store's
+// lock held.
+type lockChecked struct {
+	keystore.Keystore
+	st *lockedStore
+}
+
+func (c *lockChecked) Rotate(ctx context.Context) (keystore.Version, error) {
+	if c.st.held.Load() == 0 {
+		return 0, errors.New("a KEK rotation without the cluster's lock")
+	}
+	return c.Keystore.Rotate(ctx)
+}
+
+func (c *lockChecked) Destroy(ctx context.Context, v keystore.Version) ([]keystore.Version, error) {
+	if c.st.held.Load() == 0 {
+		return nil, errors.New("a KEK destroy without the cluster's lock")
+	}
+	return c.Keystore.Destroy(ctx, v)
+}
+
+// TestRotationHoldsTheClusterLock: the first KEK version and every
+// shred's rotation and destroy are made under the store's lock, which
+// every node sharing the database takes in turn (on PostgreSQL:
+// TestPostgresLockAcrossNodes). Nodes share the keystore (a PKCS#11
+// token); a lock of one process's let two nodes each make "the next
+// version", two key objects under one label.
+func TestRotationHoldsTheClusterLock(t *testing.T) {
+	ctx := context.Background()
+	db, file := openKeystore(t)
+	st := &lockedStore{DB: db}
+	ks := keyring.NewKeystore(st, &lockChecked{Keystore: file, st: st})
+	id, k, err := ks.CreateForTest(ctx, "t", "dep-1") // the first version
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Destroy()
+	other, k, err := ks.CreateForTest(ctx, "t", "dep-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Destroy()
+	if err := st.DestroyAvailabilityKey(ctx, id, time.Now(), "test", "purge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.Shred(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.GetForTest(ctx, other); err != nil {
+		t.Fatalf("the survivor after the shred: %v", err)
+	}
+	if n := st.held.Load(); n != 0 {
+		t.Fatalf("%d holders of the lock after the shred", n)
+	}
+}

@@ -663,7 +663,20 @@ type Store interface {
 	OfficerKeys
 	Events
 	ClusterSecrets
+	Locks
 	Close() error
+}
+
+// Locks are named locks that every process sharing the database takes in
+// turn: work that must not run on two nodes at once, whatever store rows
+// it touches (a key-encryption key's rotation, made in a keystore outside
+// the database). On PostgreSQL a lock is the session's (an advisory lock
+// in a transaction held open), so a node that dies lets go of it; SQLite
+// serves one process, and its locks are that process's.
+type Locks interface {
+	// Lock waits until it holds the lock name (or ctx ends: its error),
+	// and returns what lets go of it. The lock also goes with ctx.
+	Lock(ctx context.Context, name string) (unlock func(), err error)
 }
 
 // Event is one recorded change that other nodes' caches act on (package

@@ -55,6 +55,7 @@ type DB struct {
 	// Prepared statements by pool and query text (SQLite would otherwise
 	// re-parse the SQL on every call).
 	wstmts, rstmts, bstmts sync.Map
+	locks                  namedLocks // SQLite's (Lock)
 }
 
 var _ store.Store = (*DB)(nil)

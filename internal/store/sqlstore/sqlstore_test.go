@@ -109,6 +109,60 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
+// TestPostgresLockAcrossNodes: a lock one node holds, another node (its
+// own connections to the same database) waits for; and a node that dies
+// holding it lets go of it.
+func TestPostgresLockAcrossNodes(t *testing.T) {
+	url := postgresURL(t)
+	ctx := context.Background()
+	a, schema := openSchema(t, url)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	b, err := sqlstore.OpenPostgres(ctx, url+sep+"search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	unlock, err := a.Lock(ctx, "rotation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(short, "rotation"); err == nil {
+		t.Fatal("a lock node A holds was taken by node B")
+	}
+	unlock()
+	u, err := b.Lock(ctx, "rotation")
+	if err != nil {
+		t.Fatalf("node B after node A let go: %v", err)
+	}
+	u()
+	// Node A holds it and dies: the server ends its connection.
+	if _, err := a.Lock(ctx, "rotation"); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var killed int
+	if err := admin.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND objid = (hashtext($1)::bigint & 4294967295)::oid`, schema+":customerkey:rotation").Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("end node A's connection: %d, %v", killed, err)
+	}
+	waited, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel2()
+	if u, err := b.Lock(waited, "rotation"); err != nil {
+		t.Fatalf("node B after node A died holding the lock: %v", err)
+	} else {
+		u()
+	}
+}
+
 // openSchema opens the store in a fresh schema dropped when t ends, so runs
 // never see each other's rows.
 func openSchema(t testing.TB, url string) (store.Store, string) {

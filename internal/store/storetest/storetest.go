@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OfficerKeys", testOfficerKeys},
 		{"Events", testEvents},
 		{"ClusterSecrets", testClusterSecrets},
+		{"Locks", testLocks},
 		{"Uploads", testUploads},
 		{"Pages", testPages},
 	}
@@ -1274,4 +1275,38 @@ func testUploads(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound)
 	_, err = s.Upload(ctx, "t2", "up-old")
 	must(t, err)
+}
+
+func testLocks(t *testing.T, s store.Store) {
+	unlock, err := s.Lock(ctx, "rotation")
+	must(t, err)
+	// Held: another taker waits (here until its context ends); another
+	// name is free.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = s.Lock(short, "rotation")
+	cancel()
+	if err == nil {
+		t.Fatal("a held lock was taken again")
+	}
+	other, err := s.Lock(ctx, "another")
+	must(t, err)
+	other()
+	// Let go: the waiter gets it.
+	got := make(chan error, 1)
+	go func() {
+		u, err := s.Lock(ctx, "rotation")
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	unlock()
+	unlock() // twice: once
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lock let go of was not taken by its waiter")
+	}
 }
