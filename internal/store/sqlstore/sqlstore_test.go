@@ -116,14 +116,7 @@ func TestPostgresLockAcrossNodes(t *testing.T) {
 	url := postgresURL(t)
 	ctx := context.Background()
 	a, schema := openSchema(t, url)
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	b, err := sqlstore.OpenPostgres(ctx, url+sep+"search_path="+schema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openIn(t, url, schema)
 	defer b.Close()
 	unlock, err := a.Lock(ctx, "rotation")
 	if err != nil {
@@ -180,15 +173,21 @@ func openSchema(t testing.TB, url string) (store.Store, string) {
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() { admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE") })
+	return openIn(t, url, schema), schema
+}
+
+// openIn opens a store (a node) over schema.
+func openIn(t testing.TB, url, schema string) *sqlstore.DB {
+	t.Helper()
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	s, err := sqlstore.OpenPostgres(ctx, url+sep+"search_path="+schema)
+	s, err := sqlstore.OpenPostgres(context.Background(), url+sep+"search_path="+schema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, schema
+	return s
 }
 
 // The audit log is append-only in the database itself: an UPDATE or DELETE
