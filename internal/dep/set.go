@@ -30,8 +30,8 @@ type Change struct {
 
 // Set applies a change to a DEP of kind k. A change lands only on the
 // DEP as it was read (store.UpdateDEP): one that landed meanwhile (a
-// disable, a refresh, a purge request, on any node) is neither undone
-// nor lost; the change is made again from it.
+// disable, a refresh, a purge request, on any node) is not undone by it;
+// the change is made again, with its checks, from the DEP as it is now.
 func (s *Service) Set(ctx context.Context, t store.ServiceTenant, k Kind, idOrName string, c Change) (store.DEP, error) {
 	return again(func() (store.DEP, error) { return s.set(ctx, t, k, idOrName, c) },
 		func(err error) error {
