@@ -109,12 +109,14 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 	if err := s.deps.RequireHealthy(ctx, to, client.RuleRecoveryTarget, "key-loss recovery target check"); err != nil {
 		return store.Job{}, err
 	}
-	reason, err := s.use(ctx, t, req)
-	if err != nil {
+	// Disabled first, so no mailbox is assigned to it meanwhile; and
+	// before the access request is used, so that a refusal here leaves
+	// the tenant's approval for the next try.
+	if _, err := s.deps.Disable(ctx, from); err != nil {
 		return store.Job{}, err
 	}
-	// Disabled first, so no mailbox is assigned to it meanwhile.
-	if _, err := s.deps.Disable(ctx, from); err != nil {
+	reason, err := s.use(ctx, t, req)
+	if err != nil {
 		return store.Job{}, err
 	}
 	j, err := s.enqueue(ctx, t, JobRecover, "dep:"+from.ID, recoverArgs{From: from.ID, To: to.ID, Reason: reason})
