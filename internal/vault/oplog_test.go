@@ -13,16 +13,23 @@ import (
 	"github.com/customerkey/customerkey/internal/store/sqlstore"
 )
 
+// openStore opens a SQLite store of the test's, closed when it ends.
+func openStore(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ck.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // TestOpLog: entries are written in order and none is lost, whether a
 // reader flushes while a batch lingers, or the log is closed with entries
 // still queued (SPEC V11).
 func TestOpLog(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	l := newOpLog(st, slog.New(slog.DiscardHandler))
 	add := func(from, to int) {
 		for i := from; i < to; i++ {
@@ -61,11 +68,7 @@ func TestOpLog(t *testing.T) {
 // retention under a day is refused.
 func TestOpLogRetention(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ck.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	now := time.Now().UTC()
 	var old []store.Op
 	for i := range pruneBatch + 50 {
