@@ -227,7 +227,7 @@ func (c *Client) committed(ctx context.Context, tenant, site, file string, versi
 		select {
 		case <-ctx.Done():
 			return ItemInfo{}, false
-		case <-time.After(time.Second): // the service's Retry-After
+		case <-time.After(time.Second): // the Retry-After the service gives (1 s)
 		}
 		f, err = c.OpenFile(ctx, tenant, site, file, int(version), &Range{Offset: 0, Length: 1})
 	}

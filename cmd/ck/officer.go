@@ -40,8 +40,9 @@ approves a data purge with their own signature, never with a token alone:
 A key signs only once confirmed: the global admin, who issues every token,
 cannot register a key of their own for an officer and sign in the
 officer's name without the operator. Registering, replacing (which needs
-a new confirmation) and confirming are in the audit log, and refused
-while a purge request is open.`}
+a new confirmation) and confirming are in the audit log; registering and
+replacing are refused while a purge request is open (confirming is not:
+an approval still takes only a key registered before the request).`}
 	var tenant string
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant ID or name (default: the tenant of your token)")
 

@@ -68,8 +68,9 @@ type Limits struct {
 	File   int64 `json:"file,omitempty"`   // a site's file (default 250 GB, as SharePoint)
 	Item   int64 `json:"item,omitempty"`   // a mailbox item or attachment (default 150 MB, as Exchange Online)
 	Record int64 `json:"record,omitempty"` // a multi-workload record (default 250 GB)
-	// Transfers of content (reads of chunked content, larger writes,
-	// upload parts) the node runs at once, and one tenant runs on it
+	// Transfers of content (reads of chunked content, writes until their
+	// first chunk is in and larger ones to the end, upload parts) the
+	// node runs at once, and one tenant runs on it
 	// (default workload.DefaultStreams, workload.DefaultTenantStreams).
 	Streams       int `json:"streams,omitempty"`
 	TenantStreams int `json:"tenantStreams,omitempty"`

@@ -38,7 +38,9 @@ type request struct {
 // closesUnread says whether ctx's request is answered with Connection:
 // close when refused before its body is read. Go's HTTP/1 server reads
 // up to 256 KiB of an unread body before it writes the answer, which a
-// caller sending slowly never gets to; closing skips that. HTTP/2 ends
+// caller sending slowly never gets to; closing skips that (the connection
+// may still read that much after the answer, until its read deadline: it
+// holds no transfer slot then). HTTP/2 ends
 // each stream on its own, and there the header would close the
 // connection every other stream shares.
 func closesUnread(ctx context.Context) bool {

@@ -135,8 +135,10 @@ func (s *Service) ConfirmOfficerKey(ctx context.Context, t store.ServiceTenant, 
 	}
 	if got := fingerprintOf(k); got != strings.TrimSpace(fingerprint) {
 		s.cfg.Logger.Warn("dep: officer key not confirmed: another fingerprint", "tenant", t.ID, "officer", officer, "registered", got, "given", fingerprint, "by", tenant.Caller(ctx).Subject)
+		// The answer does not say the registered fingerprint: an operator
+		// could paste it back and confirm without the officer (T7).
 		return Officer{}, rule.Conflict(client.RuleOfficerKeyFingerprint, "confirm only the key whose fingerprint the officer read out to you; the key registered for them is another one: do not confirm it, and ask the officer and the tenant why",
-			"the key registered for %s is %s, not %s", officer, got, strings.TrimSpace(fingerprint))
+			"the key registered for %s is not %s", officer, strings.TrimSpace(fingerprint))
 	}
 	// Confirming is allowed under an open purge: no key can change then,
 	// and the approval still takes only a key registered before the

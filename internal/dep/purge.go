@@ -158,9 +158,11 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	// lands before this and is undone by it, or reads the request and is
 	// refused (RequirePurgeFree). Disabled first, an enable could land
 	// between the two and leave the request on an enabled DEP.
-	if d, err = s.Disable(ctx, d); err != nil {
+	if off, err := s.Disable(ctx, d); err != nil {
 		s.cfg.Logger.Error("dep: the DEP of a purge request is still enabled; every node disables such DEPs at start and hourly", "tenant", t.ID, "dep", d.ID, "err", err)
 		d.Enabled = false // as the request makes it: no node assigns to it (Assignable, RequirePurgeFree)
+	} else {
+		d = off
 	}
 	s.publish(ctx, events.Event{Kind: events.DEPChanged, Tenant: t.ID, Ref: d.ID, Detail: "purge requested"})
 	return d, nil

@@ -636,7 +636,8 @@ func (k *Keyring) ProbeFormer(ctx context.Context, d DEP, req Request) []Former 
 	var out []Former
 	for i, uris := range d.Former {
 		for _, uri := range uris {
-			_, err := k.kms.Unwrap(ctx, uri, d.CustomerKeys[i].Data)
+			raw, err := k.kms.Unwrap(ctx, uri, d.CustomerKeys[i].Data)
+			clear(raw) // the DEP key, should it open: only the answer matters
 			k.audit(Event{Action: "unwrap", DEP: d.ID, Tenant: d.Tenant, KeyURI: uri, Initiator: req.Initiator, Reason: req.Reason + " (an earlier key version)", Err: err})
 			out = append(out, Former{KeyURI: uri, Err: err})
 		}

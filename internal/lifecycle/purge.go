@@ -95,26 +95,23 @@ func (s *Service) resumePurges(ctx context.Context) {
 				s.log.Error("lifecycle: resume purges", "tenant", t.ID, "err", err)
 				break
 			}
-			var failed *store.Job
-			live := false
-			for _, j := range js {
-				if j.Kind != JobPurge {
-					continue
-				}
-				if j.State == store.JobFailed {
-					if j.Attempts > 1 { // gave up after retries; a refusal on its first try is not retried
-						failed = &j
-					} else {
-						live = true
-					}
-				} else {
-					live = true // queued, running or done
+			// The newest purge job decides (js: newest first): an earlier
+			// refusal does not hide a later job's giving up.
+			var newest *store.Job
+			for i := range js {
+				if js[i].Kind == JobPurge {
+					newest = &js[i]
+					break
 				}
 			}
 			switch {
-			case live:
+			case newest != nil && newest.State != store.JobFailed:
+				continue // queued, running or done
+			case newest != nil && newest.Attempts <= 1: // refused on its first try (its arguments, its state): not retried
+				s.log.Warn("lifecycle: the job of an approved purge was refused; it is not queued again", "tenant", t.ID, "dep", p.DEP, "job", newest.ID, "its error", newest.Error)
 				continue
-			case failed != nil: // the same arguments: the DEP may be gone already
+			case newest != nil: // gave up after retries: the same arguments (the DEP may be gone already)
+				failed := newest
 				if _, err := s.enqueue(ctx, t, JobPurge, failed.Target, json.RawMessage(failed.Args)); err != nil && !rule.Is(err, rule.KindConflict) {
 					s.log.Error("lifecycle: re-queue a failed purge job", "tenant", t.ID, "dep", p.DEP, "err", err)
 				} else if err == nil {
@@ -142,8 +139,10 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 		return err
 	}
 	p, err := s.st.Purge(ctx, t.ID, a.DEP)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return jobs.Permanent(err)
+	} else if err != nil {
+		return err // the store, for a moment: tried again
 	}
 	if p.State == store.PurgePurged {
 		return nil

@@ -670,12 +670,12 @@ type Store interface {
 // Locks are named locks that every process sharing the database takes in
 // turn: work that must not run on two nodes at once, whatever store rows
 // it touches (a key-encryption key's rotation, made in a keystore outside
-// the database). On PostgreSQL a lock is the session's (an advisory lock
-// in a transaction held open), so a node that dies lets go of it; SQLite
+// the database). On PostgreSQL a lock is a session's (an advisory lock on
+// a connection of its own), so a node that dies lets go of it; SQLite
 // serves one process, and its locks are that process's.
 type Locks interface {
 	// Lock waits until it holds the lock name (or ctx ends: its error),
-	// and returns what lets go of it. The lock also goes with ctx.
+	// and returns what lets go of it (once, however often called).
 	Lock(ctx context.Context, name string) (unlock func(), err error)
 }
 
@@ -938,7 +938,7 @@ type AccessRequest struct {
 	Target      string // recover: the target DEP's GUID; recover-geo: the two new key URIs, comma-separated; rollback: ""
 	TargetName  string // recover: the target DEP's name; otherwise as Target
 	Reason      string
-	RequestedBy string // "subject (role)"
+	RequestedBy string // tenant.Actor: "subject (role, token ID)"
 	Requested   time.Time
 	Expires     time.Time // the request can be approved and used until then
 	State       string

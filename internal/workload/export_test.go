@@ -54,3 +54,9 @@ func (s *Service) PendingMarks(ctx context.Context, t store.ServiceTenant, upn s
 func (s *Service) IndexPeak() int { return int(s.index.peak.Load()) }
 
 func IndexWorkers() int { return indexWorkers() }
+
+// HoldIndex holds a mailbox's index lock as a reindex does while it
+// builds; the returned func lets go of it.
+func (s *Service) HoldIndex(t store.ServiceTenant, m store.Mailbox) func() {
+	return s.index.locks.lock(t.ID + "/" + m.ID)
+}

@@ -568,6 +568,17 @@ func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 			return
 		}
 		defer done()
+		// A mailbox whose catch-up or reindex is under way is left to it
+		// (what it misses, the next write's or search's catch-up takes):
+		// waiting for it with a turn held kept other mailboxes' catch-ups
+		// waiting, all of them behind one long reindex; and the lock is
+		// not taken before the turn, which a search of the mailbox waits
+		// for.
+		unlock, ok := x.locks.tryLock(key)
+		if !ok {
+			return
+		}
+		defer unlock()
 		// The mailbox as it is now: a move since the write that asked
 		// gave it another key version, which the index must be under.
 		now, err := s.st.Mailbox(ctx, t.ID, m.ID)
@@ -575,7 +586,7 @@ func (s *Service) indexSoon(t store.ServiceTenant, m store.Mailbox) {
 			return // deleted meanwhile, with its index
 		}
 		if err == nil {
-			_, _, err = s.catchUpIndex(ctx, t, now, false)
+			_, _, err = s.catchUpLocked(ctx, t, now, false)
 		}
 		if err != nil {
 			s.log.Warn("workload: search index catch-up failed; the next write or search retries", "tenant", t.ID, "mailbox", m.ID, "err", err)
@@ -656,6 +667,11 @@ func (h *held) release(ctx context.Context) {
 // build (0, 0 for a catch-up).
 func (s *Service) catchUpIndex(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
 	defer s.index.locks.lock(t.ID + "/" + m.ID)()
+	return s.catchUpLocked(ctx, t, m, rebuild)
+}
+
+// catchUpLocked is catchUpIndex with m's lock held.
+func (s *Service) catchUpLocked(ctx context.Context, t store.ServiceTenant, m store.Mailbox, rebuild bool) (int, int, error) {
 	ck, err := s.serviceContainerKey(ctx, t, m, "search indexing of "+m.ID)
 	if err != nil {
 		return 0, 0, err

@@ -103,7 +103,7 @@ func TestCatchUpsBounded(t *testing.T) {
 	defer workload.SetIndexDelay(200 * time.Millisecond)()
 	boxes, e := start(t)
 	ctx, tn := e.Ctx, e.Tenant
-	const mailboxes = 12
+	mailboxes := max(12, 3*workload.IndexWorkers()) // more than the bound, whatever the machine
 	for i := range mailboxes {
 		if _, err := boxes.CreateMailbox(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i), "", ""); err != nil {
 			t.Fatal(err)
@@ -140,5 +140,53 @@ func TestCatchUpsBounded(t *testing.T) {
 		if page, err := boxes.Search(ctx, tn, fmt.Sprintf("user%02d@contoso.com", i), "settlement", "", 100); err != nil || len(page) != 40 {
 			t.Errorf("mailbox %d: %d items found (%v), want 40", i, len(page), err)
 		}
+	}
+}
+
+// TestCatchUpsPassABusyMailbox: background catch-ups of a mailbox whose
+// index is being rebuilt do not take the turns other mailboxes' catch-ups
+// need. They waited for the rebuild with a turn held, and a write to the
+// mailbox a little later started another, until all the turns were held
+// and no other mailbox's index caught up before the rebuild ended.
+func TestCatchUpsPassABusyMailbox(t *testing.T) {
+	defer workload.SetIndexDelay(50 * time.Millisecond)()
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	for _, mb := range []string{"busy@contoso.com", "other@contoso.com"} {
+		if _, err := boxes.CreateMailbox(ctx, tn, mb, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(mb, id string) {
+		t.Helper()
+		if _, err := boxes.Put(ctx, tn, workload.MailboxRef(mb), id, "", strings.NewReader("quarterly settlement figures"), workload.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	busy, err := boxes.Mailbox(ctx, tn, "busy@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := boxes.HoldIndex(tn, busy)         // a rebuild under way (let go before the search below)
+	for i := range workload.IndexWorkers() + 1 { // each write's catch-up after the last one's began
+		put("busy@contoso.com", fmt.Sprintf("m%d", i))
+		time.Sleep(150 * time.Millisecond)
+	}
+	put("other@contoso.com", "m1")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n, err := boxes.PendingMarks(ctx, tn, "other@contoso.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("another mailbox's index did not catch up while one mailbox's was being rebuilt")
+		}
+	}
+	release()
+	if page, err := boxes.Search(ctx, tn, "busy@contoso.com", "settlement", "", 100); err != nil || len(page) != workload.IndexWorkers()+1 {
+		t.Fatalf("the busy mailbox after its rebuild: %v %v", page, err)
 	}
 }

@@ -129,9 +129,24 @@ type itemLock struct {
 	users int // holding or waiting
 }
 
+// tryLock takes name's lock if no one holds it (ok), without waiting.
+func (l *itemLocks) tryLock(name string) (unlock func(), ok bool) {
+	l.mu.Lock()
+	if l.locks[name] != nil {
+		l.mu.Unlock()
+		return nil, false // held, or waited for
+	}
+	return l.lockLocked(name), true
+}
+
 // lock takes name's lock; the function it returns releases it.
 func (l *itemLocks) lock(name string) (unlock func()) {
 	l.mu.Lock()
+	return l.lockLocked(name)
+}
+
+// lockLocked is lock with l.mu held, which it releases.
+func (l *itemLocks) lockLocked(name string) (unlock func()) {
 	if l.locks == nil {
 		l.locks = map[string]*itemLock{}
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,25 +37,48 @@ func (s *DB) Ping(ctx context.Context) error {
 	return s.queryRow(ctx, `SELECT 1`).Scan(&one)
 }
 
-// Lock: on PostgreSQL a transaction-level advisory lock in a transaction
-// held open until unlock (or ctx ends: database/sql rolls back, and the
-// server lets go of the lock, as it does when the node's connection
-// dies). On SQLite, one process's: a lock per name of this database.
+// Lock: one waiter per process (namedLocks), and on PostgreSQL a
+// session advisory lock on a connection of its own, until unlock (a
+// transaction held open would do, but a server's
+// idle_in_transaction_session_timeout would end it, and the lock, in the
+// middle of the work). The server lets go of it when the connection
+// ends: a node that dies holds nothing.
 func (s *DB) Lock(ctx context.Context, name string) (func(), error) {
-	if s.d != postgres {
-		return s.locks.lock(ctx, name)
+	local, err := s.locks.lock(ctx, name)
+	if err != nil || s.d != postgres {
+		return local, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return nil, err
+		local()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	// Advisory locks are the database's: the schema in the key keeps
 	// deployments in other schemas of it apart.
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':customerkey:' || $1))`, name); err != nil {
-		tx.Rollback()
+	const key = `hashtext(current_schema() || ':customerkey:' || $1)`
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`, name); err != nil {
+		drop(conn) // the wait cancelled: whether the lock came with it, the connection goes
+		local()
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
-	return func() { tx.Rollback() }, nil
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`, name); err != nil {
+				drop(conn)
+			} else {
+				conn.Close()
+			}
+			local()
+		})
+	}, nil
+}
+
+// drop closes a connection for good (not back to the pool), and so ends
+// its session and whatever session locks it held.
+func drop(c *sql.Conn) {
+	_ = c.Raw(func(any) error { return driver.ErrBadConn }) // ErrBadConn: database/sql discards the connection
+	c.Close()
 }
 
 // namedLocks are SQLite's locks: a channel of one per name.
