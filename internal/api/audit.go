@@ -101,13 +101,13 @@ func (s *Server) readAudit(ctx context.Context, in *struct {
 		}
 		return n, nil
 	}
-	want := map[string]bool{}
+	var actions []string
 	for _, a := range strings.Split(in.Action, ",") {
 		if a = strings.TrimSpace(a); a != "" {
-			want[a] = true
+			actions = append(actions, a)
 		}
 	}
-	if len(want) == 0 {
+	if len(actions) == 0 {
 		return paged(in.PageQuery, "audit", func(after store.PageKey, limit int) ([]audit.Record, error) {
 			seq, err := seqOf(after)
 			if err != nil {
@@ -116,8 +116,8 @@ func (s *Server) readAudit(ctx context.Context, in *struct {
 			return s.audit.Read(ctx, tenantOf(ctx).ID, seq, limit)
 		}, func(r audit.Record) store.PageKey { return store.PageKey{ID: strconv.FormatInt(r.Seq, 10)} }, audit.JSON)
 	}
-	// Filtered: read the chain in batches from the cursor, keep the
-	// records of those actions, stop at a page of them or 10000 read.
+	// Filtered: the next records of those actions among the chain's next
+	// 10000 at most.
 	after, n, err := in.PageQuery.start("audit")
 	if err != nil {
 		return nil, err
@@ -126,25 +126,16 @@ func (s *Server) readAudit(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	const batch, scan = 1000, 10000
+	rs, seq, end, err := s.audit.Find(ctx, tenantOf(ctx).ID, seq, actions, n, 10000)
+	if err != nil {
+		return nil, err
+	}
 	out := client.AuditPage{Value: []client.AuditRecord{}}
-	for read := 0; read < scan && len(out.Value) < n; {
-		rs, err := s.audit.Read(ctx, tenantOf(ctx).ID, seq, batch)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			seq = r.Seq
-			read++
-			if want[r.Action] {
-				if out.Value = append(out.Value, audit.JSON(r)); len(out.Value) == n {
-					break
-				}
-			}
-		}
-		if len(rs) < batch && len(out.Value) < n {
-			return &body[client.AuditPage]{out}, nil // the chain's end
-		}
+	for _, r := range rs {
+		out.Value = append(out.Value, audit.JSON(r))
+	}
+	if end {
+		return &body[client.AuditPage]{out}, nil // the chain's end
 	}
 	out.NextCursor = encodeCursor("audit", store.PageKey{ID: strconv.FormatInt(seq, 10)})
 	return &body[client.AuditPage]{out}, nil

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/customerkey/customerkey/internal/keyring"
@@ -119,6 +120,36 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 // Read returns up to limit records of a tenant's chain after seq.
 func (l *Log) Read(ctx context.Context, tenant string, after int64, limit int) ([]Record, error) {
 	return l.st.ListAudit(ctx, tenant, after, limit)
+}
+
+// Find returns up to n records of the given actions that come after seq
+// in a tenant's chain, reading at most scan records of the chain: a search
+// for rare actions answers in bounded time. next is the sequence number to
+// go on after (the last record read); end reports that the chain's end was
+// reached.
+func (l *Log) Find(ctx context.Context, tenant string, after int64, actions []string, n, scan int) (out []Record, next int64, end bool, err error) {
+	const batch = 1000
+	next = after
+	for read := 0; read < scan && len(out) < n; {
+		ask := min(batch, scan-read)
+		rs, err := l.st.ListAudit(ctx, tenant, next, ask)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		for _, r := range rs {
+			next = r.Seq
+			read++
+			if slices.Contains(actions, r.Action) {
+				if out = append(out, r); len(out) == n {
+					return out, next, false, nil
+				}
+			}
+		}
+		if len(rs) < ask {
+			return out, next, true, nil
+		}
+	}
+	return out, next, false, nil
 }
 
 // Last returns the last record of a tenant's chain (zero if none).
