@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,6 +92,9 @@ type Problem struct {
 	// RequestID is the request's X-Request-ID, under which the service
 	// logged a 5xx with its cause: give it to the operator.
 	RequestID string `json:"requestId,omitempty" doc:"The request's ID (the X-Request-ID header); the service log names it with every 5xx"`
+	// RetryAfter is how long the service asked the caller to wait before
+	// trying again (the Retry-After header of a 429 or 503; 0: none).
+	RetryAfter time.Duration `json:"-"`
 }
 
 // ErrorDetail says where a request did not match the API.
@@ -123,10 +127,40 @@ func IsRule(err error, rule string) bool {
 }
 
 // parseProblem reads a non-2xx answer.
-func parseProblem(status int, body []byte) error {
+func parseProblem(status int, header http.Header, body []byte) error {
 	p := &Problem{Status: status, Detail: strings.TrimSpace(string(body))}
 	json.Unmarshal(body, p)
+	p.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
 	return p
+}
+
+// maxRetryAfter bounds the pause a Retry-After may ask for.
+const maxRetryAfter = 5 * time.Minute
+
+// parseRetryAfter reads a Retry-After value (RFC 9110 10.2.3): seconds, or
+// an HTTP date; 0 if there is none or it cannot be read. It is bounded by
+// maxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// retryAfter is the pause err's Retry-After asks for, or def.
+func retryAfter(err error, def time.Duration) time.Duration {
+	var p *Problem
+	if errors.As(err, &p) && p.RetryAfter > 0 {
+		return p.RetryAfter
+	}
+	return def
 }
 
 func (c *Client) rest() *rest.Client {

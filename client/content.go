@@ -191,7 +191,7 @@ type UploadOptions struct {
 	Attempts int                         // tries per part before giving up (default 5)
 	Progress func(done int64)            // called as parts are stored
 	Started  func(id string)             // called once the upload's ID is known
-	Wait     func(try int) time.Duration // pause before try (default: 1 s × try; 15 s while another part holds the upload; a busy service: Wait(try+1), for up to 10 minutes, tries not counted)
+	Wait     func(try int) time.Duration // pause before try (default: 1 s × try; 15 s while another part holds the upload; a busy service: Wait(try+1) or its Retry-After if longer, for up to 10 minutes, tries not counted)
 }
 
 // busyFor is how long UploadFile waits out a busy service (busy) before
@@ -207,12 +207,13 @@ func busy(err error) bool {
 }
 
 // wait is the pause before a part is sent again: a part cut off holds the
-// upload until its claim lapses (30 s), so Upload.Busy waits half that.
+// upload until its claim lapses (30 s), so Upload.Busy waits half that;
+// an answer with Retry-After is waited out at least as long as it asks.
 func wait(w func(int) time.Duration, try int, err error) time.Duration {
 	if IsRule(err, RuleUploadBusy) {
-		return max(w(try), 15*time.Second)
+		return max(w(try), 15*time.Second, retryAfter(err, 0))
 	}
-	return w(try)
+	return max(w(try), retryAfter(err, 0))
 }
 
 // committed reports whether version of file holds the size bytes whose
@@ -227,7 +228,7 @@ func (c *Client) committed(ctx context.Context, tenant, site, file string, versi
 		select {
 		case <-ctx.Done():
 			return ItemInfo{}, false
-		case <-time.After(time.Second): // the Retry-After the service gives (1 s)
+		case <-time.After(retryAfter(err, time.Second)):
 		}
 		f, err = c.OpenFile(ctx, tenant, site, file, int(version), &Range{Offset: 0, Length: 1})
 	}
@@ -318,7 +319,7 @@ func (c *Client) UploadFile(ctx context.Context, tenant, site, file string, r io
 			select {
 			case <-ctx.Done():
 				return ItemInfo{}, ctx.Err()
-			case <-time.After(opts.Wait(try + 1)):
+			case <-time.After(max(opts.Wait(try+1), retryAfter(err, 0))):
 			}
 			continue
 		}

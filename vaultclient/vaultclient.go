@@ -213,7 +213,7 @@ func (c *Client) rest() *rest.Client {
 	}
 	return &rest.Client{
 		HTTP: c.hc, Bases: bases, Token: c.token,
-		Problem: func(status int, body []byte) error { return ParseError(status, body) },
+		Problem: func(status int, _ http.Header, body []byte) error { return ParseError(status, body) },
 		Unreachable: func(base string, err error) error {
 			return fmt.Errorf("vault management API unreachable at %s: %w (is `ck dev` running?)", base, err)
 		},

@@ -33,8 +33,9 @@ type Client struct {
 	// connection.
 	Bases []string
 	Token string // sent as a bearer token, if not empty
-	// Problem makes the error of a non-2xx answer from its status and body.
-	Problem func(status int, body []byte) error
+	// Problem makes the error of a non-2xx answer from its status, headers
+	// (e.g. Retry-After) and body.
+	Problem func(status int, header http.Header, body []byte) error
 	// Unreachable makes the error when no server answered, from the first
 	// base and the last transport error.
 	Unreachable func(base string, err error) error
@@ -158,7 +159,7 @@ func (c *Client) Stream(ctx context.Context, method, path string, r Request) (*h
 			return nil, err
 		}
 		if c.Problem != nil {
-			return nil, c.Problem(resp.StatusCode, data)
+			return nil, c.Problem(resp.StatusCode, resp.Header, data)
 		}
 		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
 	}

@@ -47,7 +47,7 @@ func TestFailOverAndProblems(t *testing.T) {
 	refused := "http://" + ln.Addr().String()
 	ln.Close()
 	c := &Client{HTTP: srv.Client(), Bases: []string{refused, srv.URL}, Token: "tok",
-		Problem: func(status int, body []byte) error {
+		Problem: func(status int, _ http.Header, body []byte) error {
 			return fmt.Errorf("%d %s: %w", status, body, errors.ErrUnsupported)
 		}}
 	var out struct{ Path, Query string }
