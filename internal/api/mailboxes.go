@@ -112,9 +112,14 @@ func (s *Server) putContent(ctx context.Context, r workload.Ref, id, kind string
 	return &body[client.ItemInfo]{itemInfo(it)}, nil
 }
 
-// getContent reads an item, or a range of it, as a stream.
+// getContent reads an item, or a range of it, as a stream. A HEAD reads
+// none of it: it takes no transfer slot.
 func (s *Server) getContent(ctx context.Context, r workload.Ref, id string, version int, in RangeIn) (*huma.StreamResponse, error) {
-	c, err := s.boxes.Open(ctx, tenantOf(ctx), r, id, version)
+	open := s.boxes.Open
+	if req := requestOf(ctx); req != nil && req.head {
+		open = s.boxes.Stat
+	}
+	c, err := open(ctx, tenantOf(ctx), r, id, version)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ type request struct {
 	// closeUnread: an HTTP/1 request with a body, whose connection a
 	// refusal that leaves the body unread closes (closesUnread).
 	closeUnread bool
+	head        bool // a HEAD: answered with headers only
 }
 
 // closesUnread says whether ctx's request is answered with Connection:
@@ -109,7 +110,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		req := &request{id: id, log: s.cfg.Logger.With("request_id", id), closeUnread: r.ProtoMajor == 1 && r.ContentLength != 0}
+		req := &request{id: id, log: s.cfg.Logger.With("request_id", id), closeUnread: r.ProtoMajor == 1 && r.ContentLength != 0, head: r.Method == http.MethodHead}
 		w.Header().Set(RequestIDHeader, id)
 		sw := &statusWriter{ResponseWriter: w}
 		began := time.Now()

@@ -97,6 +97,14 @@ func TestStreamsBounded(t *testing.T) {
 			if st, body := e.raw(e.admin, "GET", small, nil); st != 200 || string(body) != "hello" {
 				t.Errorf("a small read meanwhile: %d %s", st, body)
 			}
+			// Nor is a HEAD, which reads none of the content.
+			head, _ := http.NewRequest("HEAD", e.srv.URL+big, nil)
+			head.Header.Set("Authorization", "Bearer "+e.admin)
+			if resp, err := e.srv.Client().Do(head); err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(content)) {
+				t.Errorf("a HEAD meanwhile: %v %v, want 200 with Content-Length %d", resp, err, len(content))
+			} else {
+				resp.Body.Close()
+			}
 
 			// The first reader goes away: its slot is free again.
 			readers[0].Body.Close()

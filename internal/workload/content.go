@@ -54,6 +54,8 @@ type Content struct {
 	fail   func(error) error
 	guard  *guard // a user's read: asked between chunks (nil: none)
 	done   func() // gives back its stream's slot (Streams; nil: none)
+	// statOnly: opened by Stat, without a slot, for its headers only.
+	statOnly bool
 }
 
 // Close wipes what Content holds.
@@ -82,6 +84,9 @@ func (c *Content) Copy(ctx context.Context, w io.Writer, off, n int64) error {
 	}
 	if n == 0 {
 		return nil
+	}
+	if c.statOnly {
+		return errors.New("workload: content opened by Stat is not read: open it with Open")
 	}
 	first, last := off/envelope.ChunkSize, (off+n-1)/envelope.ChunkSize
 	lastChunk := envelope.Chunks(c.Size) - 1
@@ -595,6 +600,18 @@ func (s *Service) Open(ctx context.Context, t store.ServiceTenant, r Ref, id str
 		return nil, err
 	}
 	return c, nil
+}
+
+// Stat opens an item for its size, digest and version only (a HEAD): as
+// Open, with the same checks, but it takes no transfer slot, since none of
+// the content is read; its Copy of chunked content is refused. The caller
+// must Close it.
+func (s *Service) Stat(ctx context.Context, t store.ServiceTenant, r Ref, id string, version int) (*Content, error) {
+	c, err := s.openItem(ctx, t, r, id, version)
+	if err == nil {
+		c.statOnly = true
+	}
+	return c, err
 }
 
 // openItem is Open without its stream slot.

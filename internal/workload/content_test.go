@@ -1,14 +1,18 @@
 package workload_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/customerkey/customerkey/client"
 	"github.com/customerkey/customerkey/internal/dep"
 	"github.com/customerkey/customerkey/internal/store"
 	"github.com/customerkey/customerkey/internal/workload"
@@ -128,5 +132,40 @@ func TestSlowVaultHoldsUpItsOwnItemOnly(t *testing.T) {
 	// (when the keyring's attempt in flight ends).
 	if _, err := boxes.Put(ctx, tn, workload.MailboxRef("cold@contoso.com"), "waiting", "", strings.NewReader("cold"), workload.PutOptions{}); err != nil {
 		t.Fatalf("a write of the item given up, once the vault answers: %v", err)
+	}
+}
+
+// TestStatReadsNothing: Stat answers a chunked item's size and digest
+// without a transfer slot (none is free here) and refuses to copy its
+// content; Open of the same item waits for a slot as before.
+func TestStatReadsNothing(t *testing.T) {
+	boxes, e := start(t)
+	ctx, tn := e.Ctx, e.Tenant
+	const upn = "stat@contoso.com"
+	if _, err := boxes.CreateMailbox(ctx, tn, upn, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("0123456789abcdef"), 20_000) // 320 KB: chunked
+	if _, err := boxes.Put(ctx, tn, workload.MailboxRef(upn), "big", "", bytes.NewReader(content), workload.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	held := boxes.HoldStreams(tn.ID) // every slot of the tenant taken
+	c, err := boxes.Stat(ctx, tn, workload.MailboxRef(upn), "big", 0)
+	if err != nil {
+		t.Fatalf("Stat with no slot free: %v", err)
+	}
+	if c.Size != int64(len(content)) || c.SHA256 != sha256.Sum256(content) {
+		t.Errorf("Stat: size %d, want %d; digest differs: %v", c.Size, len(content), c.SHA256 != sha256.Sum256(content))
+	}
+	if err := c.Copy(ctx, io.Discard, 0, -1); err == nil {
+		t.Error("Copy of content opened by Stat read it")
+	}
+	c.Close()
+	if _, err := boxes.Open(ctx, tn, workload.MailboxRef(upn), "big", 0); !isRule(err, client.RuleContentStreams) {
+		t.Errorf("Open with no slot free: %v, want %s", err, client.RuleContentStreams)
+	}
+	held()
+	if got, err := get(ctx, boxes, tn, workload.MailboxRef(upn), "big", 0); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("read back: %d bytes, %v", len(got), err)
 	}
 }

@@ -60,3 +60,21 @@ func IndexWorkers() int { return indexWorkers() }
 func (s *Service) HoldIndex(t store.ServiceTenant, m store.Mailbox) func() {
 	return s.index.locks.lock(t.ID + "/" + m.ID)
 }
+
+// HoldStreams takes every transfer slot tenant may have on s; the
+// returned func gives them back.
+func (s *Service) HoldStreams(tenant string) func() {
+	var held []func()
+	for {
+		done, err := s.streams.take(tenant)
+		if err != nil {
+			break
+		}
+		held = append(held, done)
+	}
+	return func() {
+		for _, done := range held {
+			done()
+		}
+	}
+}
