@@ -256,10 +256,11 @@ type OpLog interface {
 	// AppendOps appends entries in order, all or none.
 	AppendOps(ctx context.Context, ops []Op) error
 	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
-	// PruneOps deletes the entries older than before, oldest first in
-	// the order they were appended, at most limit, stopping at the first
-	// one that is not older; it says how many it deleted (the log's
-	// retention).
+	// PruneOps deletes, in the order appended and at most limit, the
+	// entries up to the last one older than before (the log's retention):
+	// an entry stamped ahead of its time by a node's clock goes with the
+	// older ones appended after it. It looks up to 16 limits past entries
+	// not yet older; it says how many it deleted.
 	PruneOps(ctx context.Context, before time.Time, limit int) (int, error)
 }
 

@@ -60,26 +60,43 @@ func (s *DB) ListOps(ctx context.Context, f store.OpFilter) ([]store.Op, error) 
 	}, q, args...)
 }
 
+// pruneScan bounds the batches PruneOps reads past entries that are not
+// yet older than its bound, looking for older ones appended after them.
+const pruneScan = 16
+
 func (s *DB) PruneOps(ctx context.Context, before time.Time, limit int) (int, error) {
-	// The oldest first, by ID (an index scan): up to the first entry not
-	// older than before. A time index would find more under skewed node
-	// clocks, at the cost of an index every append writes.
+	// In the order appended, by ID (an index scan; a time index would
+	// cost every append a write): up to the last entry older than before
+	// among those read. An entry stamped ahead by a node whose clock ran
+	// fast goes with the older ones appended after it, instead of holding
+	// the log's retention up until its time comes.
+	limit = max(limit, 1)
 	type entry struct{ id, time int64 }
-	head, err := list(ctx, s, func(r scanner) (entry, error) {
-		var e entry
-		return e, r.Scan(&e.id, &e.time)
-	}, `SELECT id, time FROM ops ORDER BY id LIMIT ?`, max(limit, 1))
-	if err != nil {
-		return 0, err
+	var last int64 // the last entry older than before: the prune ends there
+	after := int64(-1 << 63)
+	for range pruneScan {
+		batch, err := list(ctx, s, func(r scanner) (entry, error) {
+			var e entry
+			return e, r.Scan(&e.id, &e.time)
+		}, `SELECT id, time FROM ops WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		if err != nil {
+			return 0, err
+		}
+		older := false
+		for _, e := range batch {
+			if e.time < before.UnixNano() {
+				last, older = e.id, true
+			}
+		}
+		if len(batch) < limit || last != 0 && !older {
+			break // the log's end, or past the last older entry
+		}
+		after = batch[len(batch)-1].id
 	}
-	n := 0
-	for n < len(head) && head[n].time < before.UnixNano() {
-		n++
-	}
-	if n == 0 {
+	if last == 0 {
 		return 0, nil
 	}
-	res, err := s.exec(ctx, `DELETE FROM ops WHERE id <= ?`, head[n-1].id)
+	res, err := s.exec(ctx, `DELETE FROM ops WHERE id IN (SELECT id FROM ops WHERE id <= ? ORDER BY id LIMIT ?)`, last, limit)
 	if err != nil {
 		return 0, err
 	}

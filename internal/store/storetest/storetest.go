@@ -361,6 +361,32 @@ func testOpLog(t *testing.T, s store.Store) {
 	left, err := s.ListOps(ctx, store.OpFilter{})
 	must(t, err)
 	equal(t, "ops left", left, all[3:])
+
+	// A node's clock ran a day ahead for an entry: it goes with the older
+	// ones appended after it, and the newer ones stay.
+	op := func(at time.Duration) store.Op {
+		return store.Op{Time: t0.Add(at), Principal: "p", Tenant: "t", Operation: "KeyGet", Vault: "a", Key: "k", Version: "v", Status: 200, ClientIP: "127.0.0.1"}
+	}
+	must(t, s.AppendOps(ctx, []store.Op{op(24 * time.Hour), op(10 * time.Second), op(11 * time.Second), op(30 * time.Second)}))
+	n, err = s.PruneOps(ctx, t0.Add(20*time.Second), 10)
+	must(t, err)
+	equal(t, "pruned past an entry stamped ahead", n, 5)
+	left, err = s.ListOps(ctx, store.OpFilter{})
+	must(t, err)
+	equal(t, "ops left after the skewed entry", len(left), 1)
+	equal(t, "the newer entry stays", left[0].Time.Sub(t0), 30*time.Second)
+	// More entries stamped ahead than a limit: the older one after them
+	// is found, and the prune goes on a limit at a time.
+	must(t, s.AppendOps(ctx, []store.Op{op(48 * time.Hour), op(49 * time.Hour), op(40 * time.Second), op(90 * time.Second)}))
+	for i, want := range []int{1, 1, 1, 1, 0} {
+		n, err = s.PruneOps(ctx, t0.Add(60*time.Second), 1)
+		must(t, err)
+		equal(t, fmt.Sprintf("prune %d with limit 1", i), n, want)
+	}
+	left, err = s.ListOps(ctx, store.OpFilter{})
+	must(t, err)
+	equal(t, "ops left after the entries stamped ahead", len(left), 1)
+	equal(t, "the newest entry stays", left[0].Time.Sub(t0), 90*time.Second)
 }
 
 func testPurgeVault(t *testing.T, s store.Store) {
