@@ -172,9 +172,28 @@ func (s *Service) Jobs(ctx context.Context, t store.ServiceTenant, before store.
 func (s *Service) enqueue(ctx context.Context, t store.ServiceTenant, kind, target string, args any) (store.Job, error) {
 	j, err := s.jobs.Enqueue(ctx, t.ID, kind, target, args)
 	if errors.Is(err, store.ErrConflict) {
-		return j, rule.Conflict(client.RuleJobOnePerTarget, "wait for the running job to finish (ck job list)", "%s already has a job queued or running", target)
+		return j, errJobOnTarget(target)
 	}
 	return j, err
+}
+
+func errJobOnTarget(target string) error {
+	return rule.Conflict(client.RuleJobOnePerTarget, "wait for the running job to finish (ck job list)", "%s already has a job queued or running", target)
+}
+
+// requireNoJob refuses an operation whose job could not be queued: the
+// target has one queued or running. An operation that spends something
+// before it queues its job (an access request, T5) asks first, so the
+// tenant's approval is not used up by a refusal.
+func (s *Service) requireNoJob(ctx context.Context, t store.ServiceTenant, target string) error {
+	_, err := s.st.ActiveJob(ctx, t.ID, target)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return errJobOnTarget(target)
 }
 
 // jobTenant reads a job's arguments and loads its tenant.

@@ -109,6 +109,9 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 	if err := s.deps.RequireHealthy(ctx, to, client.RuleRecoveryTarget, "key-loss recovery target check"); err != nil {
 		return store.Job{}, err
 	}
+	if err := s.requireNoJob(ctx, t, "dep:"+from.ID); err != nil {
+		return store.Job{}, err
+	}
 	// Disabled first, so no mailbox is assigned to it meanwhile; and
 	// before the access request is used, so that a refusal here leaves
 	// the tenant's approval for the next try.
@@ -158,13 +161,15 @@ func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, req
 	}
 	d, err := s.deps.Get(ctx, t, dep.MDEP, name)
 	if rule.Is(err, rule.KindNotFound) {
-		if _, serr := s.deps.Get(ctx, t, dep.Site, name); serr == nil || strings.HasPrefix(strings.ToUpper(name), "SPO-") {
-			return store.Job{}, rule.Invalid(client.RuleRollbackNotForSites, "a site DEP stays on customer keys; to change its keys, roll them (ck spo dep update --geo GEO ...)",
-				"roll back from Customer Key to service-managed keys isn't supported for SharePoint and OneDrive (%s is a site DEP)", name)
-		}
+		// A mailbox DEP by that name first: its name may start with SPO-
+		// too.
 		if _, merr := s.deps.Get(ctx, t, dep.Mailbox, name); merr == nil {
 			return store.Job{}, rule.Invalid(client.RuleRollbackMailboxes, "mailboxes roll back by being assigned no DEP: ck mailbox set UPN --dep ''",
 				"%s is a mailbox DEP: the operator's rollback is for multi-workload DEPs", name)
+		}
+		if _, serr := s.deps.Get(ctx, t, dep.Site, name); serr == nil || strings.HasPrefix(strings.ToUpper(name), "SPO-") {
+			return store.Job{}, rule.Invalid(client.RuleRollbackNotForSites, "a site DEP stays on customer keys; to change its keys, roll them (ck spo dep update --geo GEO ...)",
+				"roll back from Customer Key to service-managed keys isn't supported for SharePoint and OneDrive (%s is a site DEP)", name)
 		}
 	}
 	if err != nil {
@@ -175,6 +180,9 @@ func (s *Service) Rollback(ctx context.Context, t store.ServiceTenant, name, req
 		return store.Job{}, err
 	}
 	if err := s.deps.RequireUsable(ctx, d, req.Reason); err != nil {
+		return store.Job{}, err
+	}
+	if err := s.requireNoJob(ctx, t, "dep:"+d.ID); err != nil {
 		return store.Job{}, err
 	}
 	reason, err := s.use(ctx, t, req)

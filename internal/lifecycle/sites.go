@@ -142,11 +142,14 @@ func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo str
 	if err := s.deps.RequireLost(ctx, lost, req.Reason); err != nil {
 		return store.Job{}, err
 	}
-	reason, err := s.use(ctx, t, req)
+	// The new DEP first: a refusal of its keys (D1, K1) leaves the
+	// tenant's approval for the next try. Should the request be used by
+	// another call meanwhile, the new DEP stays unused.
+	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (key-loss recovery)", KeyURIs: keys[:]})
 	if err != nil {
 		return store.Job{}, err
 	}
-	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (key-loss recovery)", KeyURIs: keys[:]})
+	reason, err := s.use(ctx, t, req)
 	if err != nil {
 		return store.Job{}, err
 	}
