@@ -257,11 +257,11 @@ type OpLog interface {
 	AppendOps(ctx context.Context, ops []Op) error
 	ListOps(ctx context.Context, f OpFilter) ([]Op, error)
 	// PruneOps deletes, in the order appended and at most limit, the
-	// entries up to the last one older than before (the log's retention):
-	// an entry stamped ahead of its time by a node's clock goes with the
-	// older ones appended after it. It looks up to 16 limits past entries
-	// not yet older; it says how many it deleted.
-	PruneOps(ctx context.Context, before time.Time, limit int) (int, error)
+	// entries older than before (the log's retention), up to the first
+	// one that is not: an entry stamped after ahead (a node whose clock
+	// ran fast) is passed over and goes with the older ones appended after
+	// it, looking up to 16 limits on. It says how many it deleted.
+	PruneOps(ctx context.Context, before, ahead time.Time, limit int) (int, error)
 }
 
 // AvailabilityKey is a DEP's availability key (SPEC D7): sealed under a

@@ -60,20 +60,20 @@ func (s *DB) ListOps(ctx context.Context, f store.OpFilter) ([]store.Op, error) 
 	}, q, args...)
 }
 
-// pruneScan bounds the batches PruneOps reads past entries that are not
-// yet older than its bound, looking for older ones appended after them.
+// pruneScan bounds the batches PruneOps reads past entries stamped ahead,
+// looking for older ones appended after them.
 const pruneScan = 16
 
-func (s *DB) PruneOps(ctx context.Context, before time.Time, limit int) (int, error) {
+func (s *DB) PruneOps(ctx context.Context, before, ahead time.Time, limit int) (int, error) {
 	// In the order appended, by ID (an index scan; a time index would
-	// cost every append a write): up to the last entry older than before
-	// among those read. An entry stamped ahead by a node whose clock ran
-	// fast goes with the older ones appended after it, instead of holding
-	// the log's retention up until its time comes.
+	// cost every append a write), up to the first entry still within
+	// the retention: an entry stamped after ahead (a node whose clock ran
+	// fast) is passed over, and goes with the older ones after it.
 	limit = max(limit, 1)
 	type entry struct{ id, time int64 }
 	var last int64 // the last entry older than before: the prune ends there
 	after := int64(-1 << 63)
+scan:
 	for range pruneScan {
 		batch, err := list(ctx, s, func(r scanner) (entry, error) {
 			var e entry
@@ -82,14 +82,17 @@ func (s *DB) PruneOps(ctx context.Context, before time.Time, limit int) (int, er
 		if err != nil {
 			return 0, err
 		}
-		older := false
 		for _, e := range batch {
-			if e.time < before.UnixNano() {
-				last, older = e.id, true
+			switch {
+			case e.time < before.UnixNano():
+				last = e.id
+			case e.time > ahead.UnixNano(): // passed over
+			default:
+				break scan // within the retention: the prune ends before it
 			}
 		}
-		if len(batch) < limit || last != 0 && !older {
-			break // the log's end, or past the last older entry
+		if len(batch) < limit || last == batch[len(batch)-1].id {
+			break // the log's end, or a whole limit to delete
 		}
 		after = batch[len(batch)-1].id
 	}

@@ -349,44 +349,65 @@ func testOpLog(t *testing.T, s store.Store) {
 	equal(t, "ops of vaults each from its time", from, all[3:4])
 
 	// Pruning: the oldest first, a limit at a time, none from before on.
-	n, err := s.PruneOps(ctx, t0.Add(2500*time.Millisecond), 2)
+	n, err := s.PruneOps(ctx, t0.Add(2500*time.Millisecond), t0.Add(time.Hour), 2)
 	must(t, err)
 	equal(t, "pruned, limit 2", n, 2)
-	n, err = s.PruneOps(ctx, t0.Add(2500*time.Millisecond), 2)
+	n, err = s.PruneOps(ctx, t0.Add(2500*time.Millisecond), t0.Add(time.Hour), 2)
 	must(t, err)
 	equal(t, "pruned up to before", n, 1)
-	n, err = s.PruneOps(ctx, t0.Add(2500*time.Millisecond), 2)
+	n, err = s.PruneOps(ctx, t0.Add(2500*time.Millisecond), t0.Add(time.Hour), 2)
 	must(t, err)
 	equal(t, "pruned again", n, 0)
 	left, err := s.ListOps(ctx, store.OpFilter{})
 	must(t, err)
 	equal(t, "ops left", left, all[3:])
 
-	// A node's clock ran a day ahead for an entry: it goes with the older
-	// ones appended after it, and the newer ones stay.
+	// Clocks that disagree. Each case starts from an empty log, appends
+	// entries stamped at these offsets from t0, prunes with before t0+60s
+	// (the retention) and ahead t0+1h (the pruning node's time and a
+	// margin), and says which entries stay.
 	op := func(at time.Duration) store.Op {
 		return store.Op{Time: t0.Add(at), Principal: "p", Tenant: "t", Operation: "KeyGet", Vault: "a", Key: "k", Version: "v", Status: 200, ClientIP: "127.0.0.1"}
 	}
-	must(t, s.AppendOps(ctx, []store.Op{op(24 * time.Hour), op(10 * time.Second), op(11 * time.Second), op(30 * time.Second)}))
-	n, err = s.PruneOps(ctx, t0.Add(20*time.Second), 10)
-	must(t, err)
-	equal(t, "pruned past an entry stamped ahead", n, 5)
-	left, err = s.ListOps(ctx, store.OpFilter{})
-	must(t, err)
-	equal(t, "ops left after the skewed entry", len(left), 1)
-	equal(t, "the newer entry stays", left[0].Time.Sub(t0), 30*time.Second)
-	// More entries stamped ahead than a limit: the older one after them
-	// is found, and the prune goes on a limit at a time.
-	must(t, s.AppendOps(ctx, []store.Op{op(48 * time.Hour), op(49 * time.Hour), op(40 * time.Second), op(90 * time.Second)}))
-	for i, want := range []int{1, 1, 1, 1, 0} {
-		n, err = s.PruneOps(ctx, t0.Add(60*time.Second), 1)
+	const sec, day = time.Second, 24 * time.Hour
+	for _, tc := range []struct {
+		name    string
+		stamped []time.Duration
+		limit   int
+		stay    []time.Duration
+	}{
+		{"a fast clock's entry goes with the older ones after it", []time.Duration{10 * sec, day, 20 * sec, 30 * sec, 90 * sec}, 10, []time.Duration{90 * sec}},
+		{"a slow clock's entry takes no newer one with it", []time.Duration{10 * sec, 70 * sec, 80 * sec, -2 * day, 90 * sec}, 10, []time.Duration{70 * sec, 80 * sec, -2 * day, 90 * sec}},
+		{"more entries ahead than a limit", []time.Duration{2 * day, 3 * day, 4 * day, 40 * sec, 90 * sec}, 1, []time.Duration{90 * sec}},
+		{"entries ahead at the log's end stay", []time.Duration{10 * sec, day, day}, 10, []time.Duration{day, day}},
+	} {
+		for {
+			n, err := s.PruneOps(ctx, t0.Add(1000*day), t0.Add(2000*day), 1000)
+			must(t, err)
+			if n == 0 {
+				break
+			}
+		}
+		var ops []store.Op
+		for _, at := range tc.stamped {
+			ops = append(ops, op(at))
+		}
+		must(t, s.AppendOps(ctx, ops))
+		for {
+			n, err := s.PruneOps(ctx, t0.Add(60*sec), t0.Add(time.Hour), tc.limit)
+			must(t, err)
+			if n < tc.limit {
+				break
+			}
+		}
+		left, err := s.ListOps(ctx, store.OpFilter{})
 		must(t, err)
-		equal(t, fmt.Sprintf("prune %d with limit 1", i), n, want)
+		var stay []time.Duration
+		for _, o := range left {
+			stay = append(stay, o.Time.Sub(t0))
+		}
+		equal(t, tc.name, stay, tc.stay)
 	}
-	left, err = s.ListOps(ctx, store.OpFilter{})
-	must(t, err)
-	equal(t, "ops left after the entries stamped ahead", len(left), 1)
-	equal(t, "the newest entry stays", left[0].Time.Sub(t0), 90*time.Second)
 }
 
 func testPurgeVault(t *testing.T, s store.Store) {
