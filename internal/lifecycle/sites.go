@@ -144,13 +144,16 @@ func (s *Service) RecoverGeo(ctx context.Context, t store.ServiceTenant, geo str
 	}
 	// The new DEP first: a refusal of its keys (D1, K1) leaves the
 	// tenant's approval for the next try. Should the request be used by
-	// another call meanwhile, the new DEP stays unused.
+	// another call meanwhile, the new DEP, which wraps nothing, goes.
 	d, err := s.deps.Create(ctx, t, dep.Spec{Kind: dep.Site, Name: dep.NextSiteName(geo), Description: "site DEP of geo " + geo + " (key-loss recovery)", KeyURIs: keys[:]})
 	if err != nil {
 		return store.Job{}, err
 	}
 	reason, err := s.use(ctx, t, req)
 	if err != nil {
+		if rerr := s.deps.Retire(ctx, t, d, "unused: the key-loss recovery of geo "+geo+" that made it did not start"); rerr != nil {
+			s.log.Warn("lifecycle: an unused site DEP was not retired; the geo's next roll retires it", "tenant", t.ID, "dep", d.ID, "err", rerr)
+		}
 		return store.Job{}, err
 	}
 	return s.startSiteWork(ctx, t, siteArgs{Geo: geo, DEP: d.ID, State: dep.Rolling, By: "the operator", Recover: reason})
