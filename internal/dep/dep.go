@@ -88,6 +88,7 @@ type Store interface {
 	SiteRegistration(ctx context.Context, tenant, geo string) (store.SiteRegistration, error)
 	ListSiteRegistrations(ctx context.Context, tenant string) ([]store.SiteRegistration, error)
 	ContainersOnDEP(ctx context.Context, tenant, dep string) ([]store.Mailbox, error)
+	ActiveJob(ctx context.Context, tenant, target string) (store.Job, error)
 	store.OfficerKeys
 }
 

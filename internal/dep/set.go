@@ -90,6 +90,16 @@ func (s *Service) set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 		if err := s.RequirePurgeFree(ctx, t, d); err != nil {
 			return d, err
 		}
+		// A key-loss recovery or a rollback disabled the DEP to move its
+		// containers off it: enabled meanwhile, it would take new ones
+		// that the job never moves.
+		switch j, err := s.st.ActiveJob(ctx, t.ID, "dep:"+d.ID); {
+		case err == nil && !d.Enabled:
+			return d, rule.Conflict(client.RuleDEPJobRunning, "wait for the job to end (ck job show "+j.ID+" --wait), then enable the DEP",
+				"DEP %s cannot be enabled while its %s job moves its containers off it", d.Name, j.Kind)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return d, err
+		}
 	}
 	if c.Refresh {
 		w, kd, err := s.Ring(d)

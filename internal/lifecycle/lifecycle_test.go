@@ -536,4 +536,16 @@ func TestRecoveryWaitsForTheDEPsJob(t *testing.T) {
 	if s := e.requestState(t, id); s != store.AccessApproved {
 		t.Errorf("the refused recovery left the approved request %s; want it still %s", s, store.AccessApproved)
 	}
+	// Disabled, as a recovery leaves it while its job moves the mailboxes
+	// off it: it is not enabled again until the job ends, or it would take
+	// mailboxes the job never moves.
+	if _, err := e.DEPs.Disable(e.Ctx, d1); err != nil {
+		t.Fatal(err)
+	}
+	on := true
+	_, err = e.DEPs.Set(e.Ctx, e.Tenant, dep.Mailbox, "DEP-1", dep.Change{Enabled: &on})
+	wantRule(t, "enabling the DEP while its job runs", err, client.RuleDEPJobRunning)
+	if e.enabled(t, "DEP-1") {
+		t.Error("the DEP was enabled while a job moves its mailboxes off it")
+	}
 }
