@@ -100,6 +100,12 @@ type keyOp struct {
 	PublicOK bool
 }
 
+// grantedBy reports whether role r allows op: its data action, or for an
+// operation on the public key only, keys/read.
+func (op keyOp) grantedBy(r Role) bool {
+	return r.allows(op.Action) || op.PublicOK && r.allows(keysPrefix+"read")
+}
+
 var (
 	opCreate      = keyOp{"KeyCreate", "create", keysPrefix + "create/action", false}
 	opImport      = keyOp{"KeyImport", "import", keysPrefix + "import/action", false}
@@ -130,7 +136,7 @@ var (
 // Crypto Officer.
 func bestRole(perms []string) (Role, bool) {
 	ops := []keyOp{opCreate, opImport, opGet, opList, opUpdate, opRotate, opDelete, opRecover, opPurge, opBackup, opRestore, opWrap, opUnwrap, opEncrypt, opDecrypt, opGetRotationPolicy}
-	var need []string // the data actions perms allow
+	var need []keyOp // the operations perms allow
 	for _, p := range perms {
 		if p == "all" {
 			r, _ := LookupRole("Key Vault Crypto Officer")
@@ -138,16 +144,19 @@ func bestRole(perms []string) (Role, bool) {
 		}
 		for _, op := range ops {
 			if op.Permission == p {
-				need = append(need, op.Action)
+				need = append(need, op)
 			}
 		}
 	}
 	if len(need) == 0 {
 		return Role{}, false
 	}
+	// Covered as the keys API grants it (grantedBy): wrap and encrypt
+	// need only keys/read, so a principal left with wrapKey is a Reader,
+	// not a role that also unwraps.
 	for _, name := range []string{"Key Vault Reader", "Key Vault Crypto Service Encryption User", "Key Vault Crypto User", "Key Vault Crypto Officer"} {
 		role, _ := LookupRole(name)
-		if !slices.ContainsFunc(need, func(a string) bool { return !role.allows(a) }) {
+		if !slices.ContainsFunc(need, func(op keyOp) bool { return !op.grantedBy(role) }) {
 			return role, true
 		}
 	}

@@ -567,6 +567,32 @@ func TestMigrationGrantsNoMore(t *testing.T) {
 	wantErr(t, err, 403, "ForbiddenByRbac")
 }
 
+// TestMigrationKeepsWrapOnly: a workload whose unwrap the tenant took away
+// (get, list, wrapKey left) and one allowed only encrypt still wrap and
+// encrypt after the vault moves to RBAC, and unwrap, decrypt, update and
+// back up nothing: they were given a role that unwraps before.
+func TestMigrationKeepsWrapOnly(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	admin := f.keys(t, adminUPN)
+	createKey(t, admin, "key1", azkeys.KeyTypeRSAHSM)
+	w, err := admin.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	f.setPolicy(t, exoApp, "get", "list", "wrapKey")
+	f.setPolicy(t, otherApp, "encrypt")
+	f.mgmt(t, "PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac", "migrateAccessPolicies": true})
+	for _, p := range []string{exoApp, otherApp} {
+		kc := f.keys(t, p)
+		_, err := kc.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+		must(t, err)
+		_, err = kc.UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+		wantErr(t, err, 403, "ForbiddenByRbac")
+		_, err = kc.UpdateKey(ctx, "key1", "", azkeys.UpdateKeyParameters{Tags: map[string]*string{}}, nil)
+		wantErr(t, err, 403, "ForbiddenByRbac")
+		_, err = kc.BackupKey(ctx, "key1", nil)
+		wantErr(t, err, 403, "ForbiddenByRbac")
+	}
+}
+
 // TestBestRole: the narrowest built-in role covering what a policy allows.
 func TestBestRole(t *testing.T) {
 	for _, tc := range []struct {
@@ -576,6 +602,11 @@ func TestBestRole(t *testing.T) {
 		{[]string{"get"}, "Key Vault Reader"},
 		{[]string{"get", "list", "getrotationpolicy"}, "Key Vault Reader"},
 		{[]string{"get", "wrapKey", "unwrapKey"}, "Key Vault Crypto Service Encryption User"},
+		// Wrap and encrypt need only the public key, which keys/read
+		// gives: a workload left with wrapKey does not come out able to
+		// unwrap, nor one with encrypt able to decrypt.
+		{[]string{"get", "list", "wrapKey"}, "Key Vault Reader"},
+		{[]string{"encrypt"}, "Key Vault Reader"},
 		{[]string{"get", "encrypt", "decrypt"}, "Key Vault Crypto User"},
 		{[]string{"get", "delete"}, "Key Vault Crypto Officer"},
 		{[]string{"all"}, "Key Vault Crypto Officer"},

@@ -201,7 +201,7 @@ func (s *Server) authorize(c *call, v store.Vault, op keyOp) error {
 				continue
 			}
 			role, _ := LookupRole(ra.Role)
-			if role.allows(op.Action) || op.PublicOK && role.allows(keysPrefix+"read") {
+			if op.grantedBy(role) {
 				return nil
 			}
 		}
