@@ -782,3 +782,43 @@ func TestWorkloadToken(t *testing.T) {
 		t.Errorf("the workload token on the keys API: %d, want 401", resp.StatusCode)
 	}
 }
+
+// TestDeletedVaultIsItsTenantsToKnow: that a vault is soft-deleted, and
+// whose it was, is told only to its tenant. Another tenant creating a
+// vault of that name is told the name is in use, as for a live vault;
+// another tenant's token on its keys API gets VaultNotFound as for a name
+// that does not exist; and the anonymous challenge names no tenant.
+func TestDeletedVaultIsItsTenantsToKnow(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	f.mgmt(t, "POST", "/tenants", obj{"name": "Fabrikam"})
+	f.mgmt(t, "POST", "/tenants/Fabrikam/principals", obj{"name": "mallory@fabrikam.com"})
+	tok, err := f.env.Client.Token(ctx, "mallory@fabrikam.com", "", "")
+	must(t, err)
+	m := f.env.Client.WithToken(tok.AccessToken)
+	var sub map[string]any
+	must(t, m.Do(ctx, "POST", "/subscriptions", obj{"name": "F1", "tenant": "Fabrikam"}, &sub))
+	live := m.Do(ctx, "POST", "/vaults", obj{"name": f.vault, "subscription": sub["id"], "region": "eastus"}, nil)
+	f.mgmt(t, "DELETE", "/vaults/"+f.vault, nil)
+
+	deleted := m.Do(ctx, "POST", "/vaults", obj{"name": f.vault, "subscription": sub["id"], "region": "eastus"}, nil)
+	if deleted == nil || live == nil || deleted.Error() != live.Error() {
+		t.Errorf("another tenant creating the deleted vault's name: %v; want what a live vault's name gets: %v", deleted, live)
+	}
+	if own := f.env.Client.Do(ctx, "POST", "/vaults", obj{"name": f.vault, "subscription": f.sub, "region": "eastus"}, nil); own == nil || !strings.Contains(own.Error(), "soft-deleted") {
+		t.Errorf("its own tenant creating the name: %v; want to be told to recover or purge it", own)
+	}
+
+	req, _ := http.NewRequest("GET", f.uri+"/keys?api-version=2025-07-01", nil)
+	resp, err := f.env.Client.HTTP().Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || strings.Contains(ch, f.tenant) {
+		t.Errorf("anonymous on the deleted vault: %d, challenge %q names its tenant %s", resp.StatusCode, ch, f.tenant)
+	}
+	kc, err := f.env.Client.KeysClient(f.uri, "mallory@fabrikam.com") // a token of Fabrikam's
+	must(t, err)
+	_, err = kc.GetKey(ctx, "key1", "", nil)
+	if err == nil || strings.Contains(err.Error(), "deleted") || !strings.Contains(err.Error(), "VaultNotFound") {
+		t.Errorf("another tenant's token on the deleted vault: %v; want VaultNotFound as for no vault", err)
+	}
+}

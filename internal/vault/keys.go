@@ -45,8 +45,8 @@ func (s *Server) serveVault(c *call, name string) {
 	}
 	v, verr := s.vault(c, name)
 	tenant := ""
-	if verr == nil {
-		tenant = v.TenantID
+	if verr == nil && v.DeletedAt == nil {
+		tenant = v.TenantID // a live vault's challenge names its tenant, as Azure's does
 	}
 	// The challenge comes before anything else, and before the body is read.
 	if !c.authenticate(tenant, false) {
@@ -55,6 +55,11 @@ func (s *Server) serveVault(c *call, name string) {
 	switch {
 	case verr != nil:
 		c.fail(verr)
+		return
+	case v.DeletedAt != nil && c.tenant != v.TenantID:
+		// A soft-deleted vault is its own tenant's to know of: to anyone
+		// else it is a name that does not exist.
+		c.fail(notFound("VaultNotFound", "vault %q not found", name))
 		return
 	case v.DeletedAt != nil:
 		c.fail(notFound("VaultNotFound", "vault %q is deleted; it can be recovered until %s", v.Name, v.PurgeAt.Format(time.RFC3339)))

@@ -858,7 +858,9 @@ func (s *Server) createVault(c *call) error {
 	v := store.Vault{Name: strings.ToLower(req.Name), SubscriptionID: sub.ID, TenantID: sub.TenantID, Region: req.Region, SKU: req.SKU,
 		RetentionDays: days, PurgeProtection: req.PurgeProtection, PermissionModel: model, Created: s.now()}
 	if existing, gerr := s.vault(c, req.Name); gerr == nil {
-		if existing.DeletedAt != nil {
+		// Another tenant's vault, deleted or not, reads as a name in use:
+		// that it is soft-deleted is its tenant's to know.
+		if existing.DeletedAt != nil && c.sees(existing.TenantID) {
 			return conflict("VaultAlreadyExists", "vault name %q belongs to a soft-deleted vault; recover it (ck vault recover %s) or purge it before reusing the name", req.Name, existing.Name)
 		}
 		return conflict("VaultAlreadyExists", "vault name %q is already in use; vault names are globally unique, choose another", req.Name)
