@@ -822,3 +822,27 @@ func TestDeletedVaultIsItsTenantsToKnow(t *testing.T) {
 		t.Errorf("another tenant's token on the deleted vault: %v; want VaultNotFound as for no vault", err)
 	}
 }
+
+// TestSubscriptionIDsAreGiven: a principal creating a subscription gets a
+// new ID; one that names an ID is refused, whether or not another
+// tenant's subscription has it (which it would otherwise learn, or take
+// first). The administrator may choose one.
+func TestSubscriptionIDsAreGiven(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	f.mgmt(t, "POST", "/tenants", obj{"name": "Fabrikam"})
+	f.mgmt(t, "POST", "/tenants/Fabrikam/principals", obj{"name": "mallory@fabrikam.com"})
+	tok, err := f.env.Client.Token(ctx, "mallory@fabrikam.com", "", "")
+	must(t, err)
+	m := f.env.Client.WithToken(tok.AccessToken)
+	taken := m.Do(ctx, "POST", "/subscriptions", obj{"name": "F1", "tenant": "Fabrikam", "id": f.sub}, nil)
+	free := m.Do(ctx, "POST", "/subscriptions", obj{"name": "F1", "tenant": "Fabrikam", "id": "00000000-0000-4000-8000-00000000f00d"}, nil)
+	if taken == nil || free == nil || taken.Error() != free.Error() {
+		t.Errorf("a principal naming a taken ID: %v; a free one: %v; want one refusal for both", taken, free)
+	}
+	var sub map[string]any
+	must(t, m.Do(ctx, "POST", "/subscriptions", obj{"name": "F1", "tenant": "Fabrikam"}, &sub))
+	if id, _ := sub["id"].(string); id == "" || id == f.sub {
+		t.Errorf("a principal's new subscription: %v", sub)
+	}
+	must(t, f.env.Client.Do(ctx, "POST", "/subscriptions", obj{"name": "F2", "tenant": "Fabrikam", "owner": "mallory@fabrikam.com", "id": "00000000-0000-4000-8000-00000000f00d"}, nil))
+}

@@ -277,9 +277,15 @@ func (s *Server) createTenant(c *call) error {
 	if !displayName.MatchString(req.Name) {
 		return badParam("tenant name %q is invalid: use 1-64 letters, digits, spaces and . _ & ' -, starting with a letter or digit", req.Name)
 	}
-	if req.ID == "" {
+	switch _, perr := uuid.Parse(req.ID); {
+	case req.ID == "":
 		req.ID = uuid.NewString()
-	} else if _, err := uuid.Parse(req.ID); err != nil {
+	case !c.admin:
+		// As in Azure, a subscription's ID is given, not chosen: a
+		// principal choosing one could learn whether another tenant's
+		// exists (or take it first).
+		return badParam("only the vault server's administrator chooses a subscription's ID; omit id and one is given")
+	case perr != nil:
 		return badParam("tenant id %q is not a GUID", req.ID)
 	}
 	t := store.Tenant{ID: strings.ToLower(req.ID), Name: req.Name, Created: s.now()}
@@ -499,9 +505,15 @@ func (s *Server) createSubscription(c *call) error {
 	default:
 		return badParam("subscription kind %q is invalid: use paid or trial", req.Kind)
 	}
-	if req.ID == "" {
+	switch _, perr := uuid.Parse(req.ID); {
+	case req.ID == "":
 		req.ID = uuid.NewString()
-	} else if _, err := uuid.Parse(req.ID); err != nil {
+	case !c.admin:
+		// As in Azure, a subscription's ID is given, not chosen: a
+		// principal choosing one could learn whether another tenant's
+		// exists (or take it first).
+		return badParam("only the vault server's administrator chooses a subscription's ID; omit id and one is given")
+	case perr != nil:
 		return badParam("subscription id %q is not a GUID", req.ID)
 	}
 	sub := store.Subscription{ID: strings.ToLower(req.ID), TenantID: t.ID, Name: req.Name, Kind: req.Kind, Owner: owner.Name, State: store.SubscriptionActive, Created: s.now()}
