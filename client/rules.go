@@ -55,6 +55,7 @@ const (
 	RuleDEPTwoKeys               = "D1.TwoKeys"
 	RuleDEPTwoVaults             = "D1.TwoVaults"
 	RuleDEPUniqueName            = "D1.UniqueName"
+	RuleDEPDescription           = "D1.Description"    // one line of plain text: no control, bidirectional or invisible characters
 	RuleDEPJobRunning            = "D1.JobRunning"     // a job is moving the DEP's containers off it (key-loss recovery, rollback): not enabled until it ends
 	RuleDEPDisabled              = "D2.Enabled"        // a disabled DEP cannot be assigned
 	RuleDEPAssignPurgeRequested  = "D2.PurgeRequested" // a DEP with a purge request can never be assigned again

@@ -77,7 +77,7 @@ given (--token-file), which expires when it does.`,
 				}
 			} else {
 				fmt.Fprintln(a.stdout, link.URL)
-				fmt.Fprintf(a.stderr, "Sign-in link for %s (%s), valid until %s. Anyone holding it acts as you until then.\n", me.Subject, me.Role, link.Expires.Local().Format(time.RFC3339))
+				printf(a.stderr, "Sign-in link for %s (%s), valid until %s. Anyone holding it acts as you until then.\n", me.Subject, me.Role, link.Expires.Local().Format(time.RFC3339))
 			}
 			if noBrowser {
 				return nil

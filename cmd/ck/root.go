@@ -294,8 +294,29 @@ func (a *app) printJSON(v any) error {
 	if b, err = json.MarshalIndent(v, "", "  "); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(a.stdout, string(b))
+	_, err = fmt.Fprintln(a.stdout, jsonPrintable(string(b)))
 	return err
+}
+
+// jsonPrintable escapes, as \uXXXX, what encoding/json leaves raw and a
+// terminal would act on or reorder: DEL, the C1 controls and the
+// bidirectional-text controls (needsEscape; C0 is escaped already, and
+// the newlines left are the indentation). They occur only inside JSON
+// strings, so the JSON means the same.
+func jsonPrintable(s string) string {
+	esc := func(r rune) bool { return r != '\n' && needsEscape(r) }
+	if strings.IndexFunc(s, esc) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if esc(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // table prints rows under a header, aligned; every cell printable.

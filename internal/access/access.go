@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -192,10 +191,9 @@ func (s *Service) scope(ctx context.Context, t store.ServiceTenant, a Ask) (stor
 // characters (it is printed in lists and the audit log).
 func ParseReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
-	bad := reason == "" || len(reason) > maxReason || !utf8.ValidString(reason) ||
-		strings.IndexFunc(reason, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) >= 0
-	if bad {
-		return "", rule.Invalid(client.RuleAccessRequestReason, "say why, for the tenant to decide: ticket, who asked, what happened (1-512 characters, one line)", "the reason is empty, too long or has control characters")
+	_, _, hidden := rule.HiddenRune(reason) // read by the tenant's global admin who decides: as it is
+	if reason == "" || len(reason) > maxReason || hidden || strings.ContainsRune(reason, utf8.RuneError) {
+		return "", rule.Invalid(client.RuleAccessRequestReason, "say why, for the tenant to decide: ticket, who asked, what happened (1-512 characters, one line of plain text)", "the reason is empty, too long or has control, bidirectional or invisible characters")
 	}
 	return reason, nil
 }

@@ -86,6 +86,11 @@ func TestAccessRequests(t *testing.T) {
 		{"an unknown action", e.operator, `{"action":"read-mail","dep":"DEP-1","reason":"r"}`, 422, "Request"},
 		{"no reason", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"  "}`, 400, "T5.Reason"},
 		{"a reason with a newline", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"a\nb"}`, 400, "T5.Reason"},
+		// The global admin who decides reads the reason as it is: nothing
+		// that reorders it (bidi) or hides in it (zero-width, separators).
+		{"a reason with a bidi override", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"ticket 42 \u202eevitcelfer\u202c ok"}`, 400, "T5.Reason"},
+		{"a reason with a zero-width space", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"zero\u200bwidth"}`, 400, "T5.Reason"},
+		{"a reason with a line separator", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"ls\u2028sep"}`, 400, "T5.Reason"},
 		{"too long", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"r","validFor":"720h"}`, 400, "T5.ValidFor"},
 		{"too short", e.operator, `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"r","validFor":"1m"}`, 400, "T5.ValidFor"},
 		{"no target", e.operator, `{"action":"recover","dep":"DEP-1","reason":"r"}`, 400, "T5.Target"},

@@ -107,6 +107,11 @@ func TestBadInput(t *testing.T) {
 		{"DEP by a SharePoint admin", spo, "POST", T + "/dataEncryptionPolicies", fmt.Sprintf(`{"name":"X","azureKeyIDs":%s}`, e.keys), 403, "Authorization.Role"},
 		{"DEP for a tenant not onboarded", fabrikam, "POST", "/v1/tenants/Fabrikam/dataEncryptionPolicies", fmt.Sprintf(`{"name":"X","azureKeyIDs":%s}`, e.keys), 400, "O3.Onboarded"},
 		{"Set-DataEncryptionPolicy with nothing", e.admin, "PATCH", T + "/dataEncryptionPolicies/DEP-1", `{}`, 400, "D1.Set"},
+		// A description is shown to the tenant's admins as it is: no escape
+		// sequences, no bidi overrides.
+		{"DEP description with an escape sequence", e.admin, "POST", T + "/dataEncryptionPolicies", fmt.Sprintf(`{"name":"X","description":"ok\u001b[2K\rforged","azureKeyIDs":%s}`, e.keys), 400, "D1.Description"},
+		{"DEP description with a bidi override", e.admin, "PATCH", T + "/dataEncryptionPolicies/DEP-1", `{"description":"keys \u202eexe.txt"}`, 400, "D1.Description"},
+		{"DEP description with a C1 control", e.admin, "PATCH", T + "/dataEncryptionPolicies/DEP-1", `{"description":"a\u009b31m"}`, 400, "D1.Description"},
 		{"unknown DEP", e.admin, "GET", T + "/dataEncryptionPolicies/nope", "", 404, "D1.Exists"},
 		// Mailboxes and items.
 		{"mailbox not a UPN", e.admin, "POST", T + "/mailboxes", `{"id":"alice"}`, 400, "Mailbox.ID"},

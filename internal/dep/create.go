@@ -33,6 +33,9 @@ type Spec struct {
 	Onboarded []string
 }
 
+// descriptionReaders: who reads a DEP's description, and where.
+const descriptionReaders = "the tenant's admins must read it as it is, in the console and the CLI"
+
 // Create checks the name and both keys (D1) and that both keys are the
 // tenant's own, in vaults under the configured vault domains (T4; asked
 // of each vault before its key is used), creates the DEP (its key
@@ -55,6 +58,9 @@ func (s *Service) Create(ctx context.Context, t store.ServiceTenant, n Spec) (st
 	}
 	if !nameRE.MatchString(n.Name) {
 		return store.DEP{}, rule.Invalid(client.RuleDEPName, "use 1-64 letters, digits, '.', '_' or '-', without spaces, e.g. Contoso-EXO-DEP-1", "DEP name %q is invalid", n.Name)
+	}
+	if err := plainText(client.RuleDEPDescription, "description", "-Description", n.Description, descriptionReaders); err != nil {
+		return store.DEP{}, err
 	}
 	if len(n.KeyURIs) != 2 {
 		return store.DEP{}, rule.Invalid(client.RuleDEPTwoKeys, "give exactly two key URIs, one in each of two vaults (ck vault key show VAULT KEY -o json | jq -r .key.kid)", "a DEP needs two customer keys, %d given", len(n.KeyURIs))

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/customerkey/customerkey/client"
@@ -110,10 +109,11 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	// (ck dep purge approve prints them): text that moves the cursor,
 	// erases or starts a line, or reorders what follows could make them
 	// read another request than the one they sign (SPEC T7, T9).
-	if err := plainText(client.RulePurgeReason, "permanentDataPurgeReason", "-PermanentDataPurgeReason", reason); err != nil {
+	const signers = "the officers who sign the purge must read it as it is"
+	if err := plainText(client.RulePurgeReason, "permanentDataPurgeReason", "-PermanentDataPurgeReason", reason, signers); err != nil {
 		return d, err
 	}
-	if err := plainText(client.RulePurgeContact, "permanentDataPurgeContact", "-PermanentDataPurgeContact", contact); err != nil {
+	if err := plainText(client.RulePurgeContact, "permanentDataPurgeContact", "-PermanentDataPurgeContact", contact, signers); err != nil {
 		return d, err
 	}
 	if s.cfg.Signer == nil {
@@ -226,28 +226,19 @@ func (s *Service) AccessRemoved(ctx context.Context, d store.DEP, why string) er
 	return nil
 }
 
-// plainText refuses what officers are shown before they sign when it is
-// not one line of plain text: bytes that are not UTF-8, control
-// characters (C0 with newline, carriage return, tab and escape; DEL; C1),
-// the line and paragraph separators, and the invisible format characters
-// (Unicode Cf), which include the bidirectional-text controls (U+202A-
-// U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) and zero-width spaces.
-// The zero-width (non-)joiners U+200C and U+200D stay: Persian and the
-// Indic scripts, and emoji sequences, need them, and they move nothing.
-func plainText(id, field, param, s string) error {
-	if !utf8.ValidString(s) {
+// plainText refuses text people are shown (officers before they sign,
+// admins in the console and the CLI) when it is not one line of plain
+// text (rule.HiddenRune): why says who must read it as it is.
+func plainText(id, field, param, s, why string) error {
+	r, at, bad := rule.HiddenRune(s)
+	switch {
+	case !bad:
+		return nil
+	case r == utf8.RuneError:
 		return rule.Invalid(id, "send "+field+" ("+param+") as UTF-8 text", "%s is not UTF-8", field)
 	}
-	for i, r := range s {
-		if r == '\u200c' || r == '\u200d' {
-			continue
-		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
-			return rule.Invalid(id, "write "+field+" ("+param+") as one line of plain text: remove control characters (newline, tab, escape sequences) and invisible format or bidirectional-text characters",
-				"%s holds %U at byte %d: the officers who sign the purge must read it as it is", field, r, i)
-		}
-	}
-	return nil
+	return rule.Invalid(id, "write "+field+" ("+param+") as one line of plain text: remove control characters (newline, tab, escape sequences) and invisible format or bidirectional-text characters",
+		"%s holds %U at byte %d: %s", field, r, at, why)
 }
 
 // Approve is step 3: an authorised officer's signed approval of the

@@ -85,6 +85,11 @@ func (s *Service) set(ctx context.Context, t store.ServiceTenant, k Kind, idOrNa
 	if c.Enabled == nil && c.Description == nil && !c.Refresh {
 		return d, rule.Invalid(client.RuleDEPSet, "give enabled, description, refresh, or a purge request", "nothing to change")
 	}
+	if c.Description != nil {
+		if err := plainText(client.RuleDEPDescription, "description", "-Description", *c.Description, descriptionReaders); err != nil {
+			return d, err
+		}
+	}
 	by := tenant.Caller(ctx).Subject
 	if c.Enabled != nil && *c.Enabled {
 		if err := s.RequirePurgeFree(ctx, t, d); err != nil {
