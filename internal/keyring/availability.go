@@ -108,14 +108,27 @@ func (ks *Keystore) current(ctx context.Context) (keystore.Version, error) {
 }
 
 // create makes the availability key of a DEP and returns its ID and the key.
+// It holds the rotation lock from reading the current KEK version until
+// its row is stored, so no shred rotates past that version, re-seals the
+// rows and destroys it in between: a row stored under a version destroyed
+// meanwhile would never open, and a shred that met it failed. DEPs are
+// made seldom; the lock is held for one seal and one insert.
 func (ks *Keystore) create(ctx context.Context, tenant, dep string, created store.AvailabilityKey) (string, *envelope.Key, error) {
 	k := envelope.NewKey()
 	id := "avk-" + uuid.NewString()
 	raw := k.Bytes()
 	defer clear(raw)
-	v, err := ks.current(ctx)
+	unlock, err := ks.st.Lock(ctx, rotationLock)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("keystore: %w", err)
+	}
+	defer unlock()
+	v, err := ks.keys.Current(ctx)
+	if err == nil && v == 0 { // the first version, made on first use
+		v, err = ks.keys.Rotate(ctx)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("keystore: %w", err)
 	}
 	sealed, err := ks.keys.Seal(ctx, v, raw, avkAAD(id, tenant, dep, v))
 	if err != nil {
@@ -125,31 +138,7 @@ func (ks *Keystore) create(ctx context.Context, tenant, dep string, created stor
 	if err := ks.st.CreateAvailabilityKey(ctx, created); err != nil {
 		return "", nil, fmt.Errorf("store availability key of DEP %s: %w", dep, err)
 	}
-	// A rotation may have begun between reading the current version and
-	// storing the row, and finished its pass over the rows before the row
-	// was there: seal it again under the new version, or its version could
-	// be destroyed under it.
-	for {
-		now, err := ks.keys.Current(ctx)
-		if err != nil {
-			return "", nil, fmt.Errorf("keystore: %w", err)
-		}
-		if now == v {
-			return id, k, nil
-		}
-		sealed, err := ks.keys.Seal(ctx, now, raw, avkAAD(id, tenant, dep, now))
-		if err != nil {
-			return "", nil, fmt.Errorf("seal availability key of DEP %s: %w", dep, err)
-		}
-		if _, err := ks.st.ResealAvailabilityKeys(ctx, []store.Reseal{{ID: id, From: uint32(v), To: uint32(now), Sealed: sealed}}); err != nil {
-			return "", nil, fmt.Errorf("re-seal availability key of DEP %s: %w", dep, err)
-		}
-		row, err := ks.st.AvailabilityKey(ctx, id)
-		if err != nil {
-			return "", nil, fmt.Errorf("availability key %s: %w", id, err)
-		}
-		v = keystore.Version(row.KEKVersion) // ours, or a rotation's that came first
-	}
+	return id, k, nil
 }
 
 // get unseals a DEP's availability key.

@@ -166,6 +166,68 @@ func TestShredConcurrentCreates(t *testing.T) {
 	}
 }
 
+// sealHook is a keystore that runs a function (once) before a seal.
+type sealHook struct {
+	keystore.Keystore
+	before atomic.Pointer[func()]
+}
+
+func (h *sealHook) Seal(ctx context.Context, v keystore.Version, p, aad []byte) ([]byte, error) {
+	if f := h.before.Swap(nil); f != nil {
+		(*f)()
+	}
+	return h.Keystore.Seal(ctx, v, p, aad)
+}
+
+// A shred that starts while a key is being made, between its KEK version
+// read and its row stored, waits for the row: it then re-seals it with
+// the others. (It used to rotate and destroy that version first: the new
+// key's seal failed, or its row landed under a destroyed version, which
+// the next shred met and failed on.)
+func TestShredWaitsForACreate(t *testing.T) {
+	ctx := context.Background()
+	st, file := openKeystore(t)
+	keys := &sealHook{Keystore: file}
+	ks := keyring.NewKeystore(st, keys)
+	purged, k, err := ks.CreateForTest(ctx, "t", "dep-purged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Destroy()
+	if err := st.DestroyAvailabilityKey(ctx, purged, time.Now(), "test", "purge"); err != nil {
+		t.Fatal(err)
+	}
+	shredded := make(chan error, 1)
+	during := false
+	hook := func() {
+		go func() { _, err := ks.Shred(ctx, purged); shredded <- err }()
+		select {
+		case err := <-shredded: // it ran to its end inside the create
+			during = true
+			shredded <- err
+		case <-time.After(300 * time.Millisecond): // it waits for the create
+		}
+	}
+	keys.before.Store(&hook)
+	id, k, err := ks.CreateForTest(ctx, "t", "dep-new")
+	if err != nil {
+		t.Fatalf("a key made while a shred starts: %v", err)
+	}
+	k.Destroy()
+	if err := <-shredded; err != nil {
+		t.Fatalf("the shred: %v", err)
+	}
+	if during {
+		t.Error("the shred ran to its end between the create's version read and its row")
+	}
+	if _, err := ks.GetForTest(ctx, id); err != nil {
+		t.Fatalf("the key made meanwhile: %v", err)
+	}
+	if row, _ := st.AvailabilityKey(ctx, id); row.KEKVersion != 2 {
+		t.Errorf("the key made meanwhile is under version %d, want 2 (re-sealed by the shred)", row.KEKVersion)
+	}
+}
+
 // A database from before the keystore: its rows, sealed under the service
 // master key, are re-sealed under version 1, once.
 func TestMigrateMasterKey(t *testing.T) {
