@@ -46,14 +46,16 @@ export function keyParts(uri) {
     const u = new URL(uri);
     const [, keys, name, version] = u.pathname.split('/');
     if (keys !== 'keys') throw new Error();
-    return { vault: u.hostname.split('.')[0], name, version: version || '(current)', uri };
-  } catch { return { vault: '?', name: '?', version: '?', uri }; }
+    return { vault: u.hostname.split('.')[0], host: u.host, name, version: version || '(current)', uri };
+  } catch { return { vault: '?', host: '?', name: '?', version: '?', uri }; }
 }
 
 export function keyCell(uri) {
   const k = keyParts(uri);
   return h('div', { class: 'key' }, h('div', {}, 'vault ', h('strong', {}, k.vault), ', key ', h('strong', {}, k.name)),
-    h('div', { class: 'mono note' }, 'version ' + k.version),
+    // The whole host: its first label alone reads the same for
+    // contoso.vault.azure.net and contoso.vault.azure.net.example.org.
+    h('div', { class: 'mono note' }, k.host + ', version ' + k.version),
     h('details', { class: 'uri' }, h('summary', { class: 'note' }, 'key URI'), h('div', { class: 'mono note' }, uri)));
 }
 
