@@ -115,6 +115,10 @@ test('a sign-in link does not replace a session without asking', async (page) =>
 test('a DEP goes unhealthy when vault access is removed, and healthy again', async (page) => {
   await signIn(page, 'exo');
   await go(page, 'policies', 'Policies');
+  // A key's cell names its vault's whole host, not its first label only
+  // (which a look-alike host under another domain shares).
+  const keys = await page.locator('.key').first().innerText();
+  assert(/contosoakv0[12]\.[a-z0-9.-]*localhost(:\d+)?, version /i.test(keys), 'key cell without the vault host: ' + keys);
   const cell = page.locator('.health[data-dep="Contoso-EXO-DEP-1"]');
   const check = page.getByRole('button', { name: 'Check now: Contoso-EXO-DEP-1' });
   await check.click();
