@@ -494,7 +494,7 @@ func TestPurgeRequestStopsMoves(t *testing.T) {
 			}
 			e.readBack(t, tc.upn, items[tc.upn])
 			// The lifecycle disables the DEP of the request at start.
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(15 * time.Second)
 			for e.enabled(t, tc.purged) {
 				if time.Now().After(deadline) {
 					t.Fatalf("%s, with a purge request, is still enabled", tc.purged)
