@@ -118,7 +118,7 @@ func (a *app) subscriptionCmd() *cobra.Command {
 	create.Flags().StringVar(&tenant, "tenant", "", "owning tenant (ID or name)")
 	create.Flags().StringVar(&owner, "owner", "", "UPN of the user who administers it (default: the --as user)")
 	create.Flags().BoolVar(&trial, "trial", false, "a trial subscription (Customer Key refuses these)")
-	create.Flags().StringVar(&id, "id", "", "subscription ID (a GUID; default: a new one)")
+	create.Flags().StringVar(&id, "id", "", "subscription ID (a GUID; default: a new one; only with the vault server's admin token)")
 	create.MarkFlagRequired("tenant")
 	var listTenant string
 	list := &cobra.Command{Use: "list [--tenant T]", Short: "List subscriptions", Args: cobra.NoArgs,

@@ -277,15 +277,9 @@ func (s *Server) createTenant(c *call) error {
 	if !displayName.MatchString(req.Name) {
 		return badParam("tenant name %q is invalid: use 1-64 letters, digits, spaces and . _ & ' -, starting with a letter or digit", req.Name)
 	}
-	switch _, perr := uuid.Parse(req.ID); {
-	case req.ID == "":
+	if req.ID == "" {
 		req.ID = uuid.NewString()
-	case !c.admin:
-		// As in Azure, a subscription's ID is given, not chosen: a
-		// principal choosing one could learn whether another tenant's
-		// exists (or take it first).
-		return badParam("only the vault server's administrator chooses a subscription's ID; omit id and one is given")
-	case perr != nil:
+	} else if _, err := uuid.Parse(req.ID); err != nil {
 		return badParam("tenant id %q is not a GUID", req.ID)
 	}
 	t := store.Tenant{ID: strings.ToLower(req.ID), Name: req.Name, Created: s.now()}
