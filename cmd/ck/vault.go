@@ -412,7 +412,7 @@ func (a *app) vaultUpdateCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&purgeProtection, "purge-protection", false, "turn on purge protection (it can never be turned off)")
 	cmd.Flags().StringVar(&model, "permission-model", "", "accessPolicy or rbac")
-	cmd.Flags().BoolVar(&migrate, "migrate-access-policies", false, "when moving to rbac, give each access-policy principal the narrowest role covering its permissions")
+	cmd.Flags().BoolVar(&migrate, "migrate-access-policies", false, "when moving to rbac, give each access-policy principal the narrowest role covering its permissions (refused, changing nothing, if a role would allow more than a policy)")
 	return cmd
 }
 

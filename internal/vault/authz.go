@@ -127,6 +127,30 @@ var (
 	opDecrypt     = keyOp{"KeyDecrypt", "decrypt", keysPrefix + "decrypt/action", false}
 )
 
+// servedOps are the key operations this vault serves that an access
+// policy's permissions can allow.
+var servedOps = []keyOp{opCreate, opImport, opGet, opList, opUpdate, opRotate, opDelete, opRecover, opPurge, opBackup, opRestore, opWrap, opUnwrap, opEncrypt, opDecrypt, opGetRotationPolicy}
+
+// widening returns the key permissions that role allows beyond perms, in
+// the order of servedOps. Reads are left out (a key's metadata and public
+// key: keys/read gives get and list alike), and so are the operations on
+// the public key alone, wrapKey and encrypt, which keys/read allows (as in
+// Azure). What is left can reveal a key's secret, change or destroy keys:
+// a migration must never grant it to a principal whose policy did not.
+func widening(perms []string, role Role) []string {
+	if slices.Contains(perms, "all") {
+		return nil
+	}
+	var extra []string
+	for _, op := range servedOps {
+		if op.PublicOK || strings.HasSuffix(op.Action, "/read") || !op.grantedBy(role) || slices.Contains(perms, op.Permission) || slices.Contains(extra, op.Permission) {
+			continue
+		}
+		extra = append(extra, op.Permission)
+	}
+	return extra
+}
+
 // bestRole returns the narrowest built-in role whose actions cover every
 // operation that the access-policy permissions perms allow here; used when
 // migrating a vault to RBAC. Narrowest first: a principal left with "get"
@@ -135,14 +159,13 @@ var (
 // this vault serves (no role is given). "all" is every key operation: the
 // Crypto Officer.
 func bestRole(perms []string) (Role, bool) {
-	ops := []keyOp{opCreate, opImport, opGet, opList, opUpdate, opRotate, opDelete, opRecover, opPurge, opBackup, opRestore, opWrap, opUnwrap, opEncrypt, opDecrypt, opGetRotationPolicy}
 	var need []keyOp // the operations perms allow
 	for _, p := range perms {
 		if p == "all" {
 			r, _ := LookupRole("Key Vault Crypto Officer")
 			return r, true
 		}
-		for _, op := range ops {
+		for _, op := range servedOps {
 			if op.Permission == p {
 				need = append(need, op)
 			}

@@ -593,6 +593,73 @@ func TestMigrationKeepsWrapOnly(t *testing.T) {
 	}
 }
 
+// TestMigrationRefusesWidening: a migration that would give a principal
+// more than its policy allows changes nothing and names each such
+// principal, its role and what the role adds. An administrator allowed to
+// create, back up and restore keys came out a Crypto Officer, able to
+// purge them and to unwrap with them; one allowed encrypt and decrypt, a
+// Crypto User, able to unwrap.
+func TestMigrationRefusesWidening(t *testing.T) {
+	f := newFixture(t, "accessPolicy", false)
+	admin := f.keys(t, adminUPN)
+	createKey(t, admin, "key1", azkeys.KeyTypeRSAHSM)
+	w, err := admin.WrapKey(ctx, "key1", "", wrapParams([]byte("dek")), nil)
+	must(t, err)
+	f.setPolicy(t, contributorUPN, "get", "list", "create", "backup", "restore", "update")
+	f.setPolicy(t, otherApp, "get", "encrypt", "decrypt")
+	f.setPolicy(t, exoApp, "get", "wrapKey", "unwrapKey")
+	err = f.env.Client.Do(ctx, "PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac", "migrateAccessPolicies": true}, nil)
+	wantMgmtErr(t, err, 400, "BadParameter")
+	for _, want := range []string{"2 principal(s)", contributorUPN, `"Key Vault Crypto Officer", also allows: import,rotate,delete,recover,purge,unwrapKey,decrypt`,
+		otherApp, `"Key Vault Crypto User", also allows: update,backup,unwrapKey`, "Nothing was changed", "ck vault role assign"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\ndoes not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), exoApp) {
+		t.Errorf("error names %s, whose role allows no more than its policy: %v", exoApp, err)
+	}
+	var v vaultclient.Vault
+	must(t, f.env.Client.Do(ctx, "GET", "/vaults/"+f.vault, nil, &v))
+	if v.PermissionModel != "accessPolicy" || len(v.RoleAssignments) != 0 {
+		t.Fatalf("refused migration changed the vault: model %q, role assignments %+v", v.PermissionModel, v.RoleAssignments)
+	}
+	// Under access policies still: the contributor cannot unwrap.
+	_, err = f.keys(t, contributorUPN).UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	wantErr(t, err, 403, "ForbiddenByPolicy")
+
+	// Given what their roles add, both migrate.
+	f.setPolicy(t, contributorUPN, "all")
+	f.setPolicy(t, otherApp, "get", "encrypt", "decrypt", "update", "backup", "unwrapKey")
+	f.mgmt(t, "PATCH", "/vaults/"+f.vault, obj{"permissionModel": "rbac", "migrateAccessPolicies": true})
+	_, err = f.keys(t, otherApp).UnwrapKey(ctx, "key1", "", wrapParams(w.Result), nil)
+	must(t, err)
+}
+
+// TestWidening: what a policy's narrowest role allows beyond it, reads and
+// public-key operations aside.
+func TestWidening(t *testing.T) {
+	for _, tc := range []struct {
+		perms []string
+		want  string
+	}{
+		{[]string{"get", "wrapKey", "unwrapKey"}, ""},
+		{[]string{"get", "list", "wrapKey"}, ""},
+		{[]string{"encrypt"}, ""},
+		{[]string{"get", "getrotationpolicy"}, ""},
+		{[]string{"all"}, ""},
+		{[]string{"get", "encrypt", "decrypt"}, "update,backup,unwrapKey"},
+		{[]string{"backup"}, "update,unwrapKey,decrypt"},
+		{[]string{"get", "delete"}, "create,import,update,rotate,recover,purge,backup,restore,unwrapKey,decrypt"},
+		{[]string{"create", "import", "get", "list", "update", "rotate", "delete", "recover", "purge", "backup", "restore", "unwrapKey", "decrypt"}, ""},
+	} {
+		role, _ := vault.BestRole(tc.perms)
+		if got := strings.Join(vault.Widening(tc.perms, role), ","); got != tc.want {
+			t.Errorf("widening(%v, %q) = %q, want %q", tc.perms, role.Name, got, tc.want)
+		}
+	}
+}
+
 // TestBestRole: the narrowest built-in role covering what a policy allows.
 func TestBestRole(t *testing.T) {
 	for _, tc := range []struct {

@@ -16,6 +16,9 @@ func SetSnapshotMaxAge(d time.Duration) func() {
 // BestRole is bestRole, for tests.
 var BestRole = bestRole
 
+// Widening is widening, for tests.
+var Widening = widening
+
 // CachedKeys counts the parsed private keys s holds whose ID begins with
 // prefix ("vault/name/").
 func CachedKeys(s *Server, prefix string) int {

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -999,19 +1000,37 @@ func (s *Server) updateVault(c *call) error {
 
 // migrateToRBAC gives each access-policy principal the narrowest built-in
 // role that covers its key permissions. The policies stay (ignored under RBAC)
-// so the vault can be moved back.
+// so the vault can be moved back. It changes nothing, and says why, when a
+// principal's role would allow it more than its policy does (widening):
+// an administrator allowed to create and back up keys must not come out of
+// a migration able to purge them or unwrap with them.
 func (s *Server) migrateToRBAC(c *call, v store.Vault) ([]vaultclient.RoleAssignment, error) {
 	aps, err := s.st.AccessPolicies(c.r.Context(), v.Name)
 	if err != nil {
 		return nil, err
 	}
-	out := []vaultclient.RoleAssignment{}
+	var assign []store.RoleAssignment
+	var wider []string
 	for _, ap := range aps {
 		role, ok := bestRole(ap.Permissions)
 		if !ok {
 			continue // its permissions allow nothing this vault serves
 		}
-		ra := store.RoleAssignment{ID: uuid.NewString(), Vault: v.Name, Principal: ap.Principal, Role: role.Name, Created: s.now()}
+		if extra := widening(ap.Permissions, role); len(extra) > 0 {
+			wider = append(wider, fmt.Sprintf("%s (policy: %s; the narrowest role, %q, also allows: %s)",
+				ap.Principal, strings.Join(ap.Permissions, ","), role.Name, strings.Join(extra, ",")))
+			continue
+		}
+		assign = append(assign, store.RoleAssignment{ID: uuid.NewString(), Vault: v.Name, Principal: ap.Principal, Role: role.Name, Created: s.now()})
+	}
+	if len(wider) > 0 {
+		return nil, badParam("migrateAccessPolicies would give %d principal(s) more than their access policies allow: %s. Nothing was changed. "+
+			"Either give each policy what its role adds (e.g. ck vault access-policy set %s --upn PRINCIPAL --key-permissions all), "+
+			"or move the vault without migrating and assign roles yourself: ck vault update %s --permission-model rbac, then ck vault role assign %s --role ROLE --assignee PRINCIPAL",
+			len(wider), strings.Join(wider, "; "), v.Name, v.Name, v.Name)
+	}
+	out := []vaultclient.RoleAssignment{}
+	for _, ra := range assign {
 		if err := s.st.CreateRoleAssignment(c.r.Context(), ra); err != nil && !errors.Is(err, store.ErrConflict) {
 			return nil, err
 		}
