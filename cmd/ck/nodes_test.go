@@ -76,8 +76,9 @@ func TestNodes(t *testing.T) {
 	})
 
 	t.Run("TokenRevokedEverywhere", func(t *testing.T) {
-		// SPEC T6: a token revoked on node 1 is refused on node 3 within a
-		// second (today through the 1 s token cache; S2 pushes it).
+		// SPEC T6, S2: a token revoked on node 1 is refused on node 3
+		// within a second: the token.revoked event drops it from node 3's
+		// token cache (its 1 s lifetime is the fallback).
 		tok, err := admin(0).CreateToken(ctx, ten.Name, client.CreateTokenRequest{Subject: "ex@contoso.com", Role: "exchange-admin", ValidFor: "1h"})
 		if err != nil {
 			t.Fatal(err)
