@@ -104,6 +104,7 @@ const (
 	RulePurgeAlone            = "R6.Alone"
 	RulePurgeContact          = "R6.Contact" // 1-256 bytes, one line of plain text (no control, format or bidi characters)
 	RulePurgeDistinctOfficers = "R6.DistinctOfficers"
+	RulePurgeJobRunning       = "R6.JobRunning"  // a job moves the DEP's containers off it (key-loss recovery): no purge request until it ends
 	RulePurgeKeysRevoked      = "R6.KeysRevoked" // remove the workload's access to both keys first
 	RulePurgeNotForMDEP       = "R6.NotForMDEP"
 	RulePurgeNotForSites      = "R6.NotForSites"

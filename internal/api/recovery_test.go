@@ -9,6 +9,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+
+	"github.com/customerkey/customerkey/internal/store"
 )
 
 // Key-loss recovery (R3): both customer keys of DEP-1 are deleted; on the
@@ -17,18 +19,7 @@ import (
 func TestKeyLossRecovery(t *testing.T) {
 	e := startDEPs(t)
 	ctx := context.Background()
-	var newKeys []string
-	for i, kc := range e.seed.Keys {
-		if _, err := kc.CreateKey(ctx, "replacement", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil); err != nil {
-			t.Fatal(err)
-		}
-		newKeys = append(newKeys, fmt.Sprintf("%q", e.seed.Vaults[i].URI+"/keys/replacement"))
-	}
-	for _, c := range []struct{ name, keys string }{{"DEP-1", e.keys}, {"DEP-2", "[" + strings.Join(newKeys, ",") + "]"}} {
-		if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, c.name, c.keys)); st != 201 {
-			t.Fatalf("%s: %d %v", c.name, st, body)
-		}
-	}
+	e.twoDEPs()
 	content := map[string]string{}
 	for _, mb := range []string{"alice@contoso.com", "bob@contoso.com"} {
 		if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/mailboxes", fmt.Sprintf(`{"id":%q,"dataEncryptionPolicy":"DEP-1"}`, mb)); st != 201 {
@@ -51,17 +42,7 @@ func TestKeyLossRecovery(t *testing.T) {
 	st, ct, body := e.call(e.operator, "POST", recover, ask)
 	e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
 
-	// Both keys are lost.
-	for _, kc := range e.seed.Keys {
-		if _, err := kc.DeleteKey(ctx, "key", nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d1, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ring.Evict(d1.ID)
+	e.loseKeys()
 	st, ct, body = e.call(e.admin, "GET", "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m0", "")
 	e.wantProblem(403, "T1.Revoked", st, ct, body)
 
@@ -106,6 +87,104 @@ func TestKeyLossRecovery(t *testing.T) {
 	if !found {
 		t.Fatal("no availability-key-use record with the recovery's reason in the audit log")
 	}
+}
+
+// twoDEPs creates mailbox DEPs DEP-1 on the seed's keys and DEP-2 on new
+// keys ("replacement") in the same vaults.
+func (e *depEnv) twoDEPs() {
+	e.t.Helper()
+	var newKeys []string
+	for i, kc := range e.seed.Keys {
+		if _, err := kc.CreateKey(context.Background(), "replacement", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeRSAHSM), KeySize: to.Ptr[int32](2048)}, nil); err != nil {
+			e.t.Fatal(err)
+		}
+		newKeys = append(newKeys, fmt.Sprintf("%q", e.seed.Vaults[i].URI+"/keys/replacement"))
+	}
+	for _, c := range []struct{ name, keys string }{{"DEP-1", e.keys}, {"DEP-2", "[" + strings.Join(newKeys, ",") + "]"}} {
+		if st, _, body := e.call(e.admin, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies", fmt.Sprintf(`{"name":%q,"azureKeyIDs":%s}`, c.name, c.keys)); st != 201 {
+			e.t.Fatalf("%s: %d %v", c.name, st, body)
+		}
+	}
+}
+
+// loseKeys deletes both customer keys of DEP-1 and drops its key from
+// the keyring's cache: DEP-1 is lost.
+func (e *depEnv) loseKeys() {
+	e.t.Helper()
+	ctx := context.Background()
+	for _, kc := range e.seed.Keys {
+		if _, err := kc.DeleteKey(ctx, "key", nil); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	d1, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.ring.Evict(d1.ID)
+}
+
+// TestRecoveryLeavesAPurgeAlone: nothing leaves a DEP with a purge request
+// (R6). A key-loss recovery of such a DEP moved its mailboxes under
+// another DEP's keys, where they outlived the purge the officers signed
+// for (T7, T8; found by an attacker review); and a purge requested while
+// a recovery moves a DEP's mailboxes would list mailboxes that then leave.
+func TestRecoveryLeavesAPurgeAlone(t *testing.T) {
+	e := startDEPsOn(t, envOptions{holdJobs: true})
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	e.twoDEPs()
+	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	if st, body := e.raw(e.admin, "PUT", T+"/mailboxes/alice@contoso.com/items/m0", []byte("alice's secret")); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	e.loseKeys()
+	d1, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const recover = T + "/dataEncryptionPolicies/DEP-1/recover"
+	const grant = `{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"ticket 4711"}`
+
+	// A recovery queued: no purge request until it ends.
+	st, _, job := e.call(e.operator, "POST", recover, `{"to":"DEP-2","request":"`+e.grant(grant)+`"}`)
+	if st != 202 {
+		t.Fatalf("recover: %d %v", st, job)
+	}
+	st, ct, body := e.call(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purgeBody)
+	e.wantProblem(409, "R6.JobRunning", st, ct, body)
+
+	// A purge recorded all the same (requested at the same moment): the
+	// job stops before it moves a mailbox.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if err := e.st.CreatePurge(ctx, store.Purge{Tenant: e.seed.Tenant, DEP: d1.ID, Name: "DEP-1", Reason: "leaving", Contact: "cso@contoso.com", RequestedBy: "admin@contoso.com",
+		Requested: now, Required: 2, Containers: []string{"alice@contoso.com"}, State: store.PurgeRequested, Updated: now}); err != nil {
+		t.Fatal(err)
+	}
+	e.runJobs()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, j := e.call(e.operator, "GET", T+"/jobs/"+job["id"].(string), "")
+		if j["state"] == "failed" && strings.Contains(fmt.Sprint(j["error"]), "purge request") {
+			break
+		}
+		if j["state"] == "succeeded" || time.Now().After(deadline) {
+			t.Fatalf("the recovery of a DEP with a purge request: %v, want failed", j)
+		}
+	}
+	if _, _, mb := e.call(e.admin, "GET", T+"/mailboxes/alice@contoso.com/statistics", ""); mb["dataEncryptionPolicyID"] != d1.ID {
+		t.Fatalf("alice moved off DEP-1 under its purge request: %v", mb)
+	}
+
+	// With the request there, the operator's recovery is refused, and the
+	// tenant's approval is not spent.
+	id := e.grant(grant)
+	st, ct, body = e.call(e.operator, "POST", recover, `{"to":"DEP-2","request":"`+id+`"}`)
+	e.wantProblem(409, "R6.PurgeRequested", st, ct, body)
+	if _, _, r := e.call(e.global, "GET", T+"/accessRequests/"+id, ""); r["state"] != "Approved" {
+		t.Fatalf("the refused recovery spent the access request: %v", r)
+	}
+	st, ct, body = e.call(e.admin, "GET", T+"/mailboxes/alice@contoso.com/items/m0", "")
+	e.wantProblem(403, "T1.Revoked", st, ct, body)
 }
 
 // grant has the operator ask Contoso for access (body: a NewAccessRequest)

@@ -122,6 +122,14 @@ func (s *Service) RequestPurge(ctx context.Context, t store.ServiceTenant, d sto
 	if _, err := s.st.Purge(ctx, t.ID, d.ID); err == nil {
 		return d, rule.Conflict(client.RulePurgeRequested, "follow the request (ck dep purge show "+d.Name+")", "DEP %s already has a purge request", d.Name)
 	}
+	// A key-loss recovery moving the DEP's mailboxes off it: the request
+	// would list mailboxes that then leave for another DEP's keys.
+	if j, err := s.st.ActiveJob(ctx, t.ID, "dep:"+d.ID); err == nil {
+		return d, rule.Conflict(client.RulePurgeJobRunning, "wait for the job to end (ck job show "+j.ID+" --wait), then request the purge of what is left on the DEP",
+			"DEP %s's %s job is moving its mailboxes off it", d.Name, j.Kind)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return d, err
+	}
 	officers, err := s.Officers(ctx, t)
 	if err != nil {
 		return d, err

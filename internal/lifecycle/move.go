@@ -92,6 +92,13 @@ func (s *Service) RecoverDEP(ctx context.Context, t store.ServiceTenant, lost, t
 	if err != nil {
 		return store.Job{}, err
 	}
+	// Nothing leaves a DEP with a purge request (R6): the officers sign
+	// for its containers, and a mailbox moved off it would outlive the
+	// purge under another DEP's keys. Checked before the request is used,
+	// and again by the job before each move.
+	if err := s.deps.RequirePurgeFree(ctx, t, from); err != nil {
+		return store.Job{}, err
+	}
 	to, err := s.deps.Get(ctx, t, dep.Mailbox, target)
 	if err != nil {
 		return store.Job{}, err
@@ -270,6 +277,11 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 			if err := s.deps.CheckRevoked(from.ID); err != nil {
 				return err
 			}
+		}
+		// A purge requested while the job runs stops it: the request
+		// holds the containers still on the DEP, and none may leave it.
+		if err := s.deps.RequirePurgeFree(ctx, t, from); err != nil {
+			return jobs.Permanent(err)
 		}
 		if err := s.boxes.Move(ctx, t, m, from, ok, to, nk); err != nil && !rule.Is(err, rule.KindConflict) {
 			return err
