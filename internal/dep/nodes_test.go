@@ -282,3 +282,63 @@ func TestRevokedAgainAfterAClear(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokedAgainOnALaggingNode (T1, S2): a DEP revoked, cleared on
+// node B when access came back, then revoked again through node A (the
+// tenant's signal, or a read both keys refuse) before B's clear reached
+// A. A still held the first revocation, so the new one was stored and
+// told with the first one's time: B took it for the one its clear had
+// answered and kept the key, A cleared on B's late event, and B's probe
+// erased the new revocation from the store; in the outage that followed,
+// both nodes served the DEP (found by an attacker review).
+func TestRevokedAgainOnALaggingNode(t *testing.T) {
+	for _, how := range []string{"signal", "refused read"} {
+		t.Run(how, func(t *testing.T) {
+			n := startNodes(t, nil)
+			ctx := n.Ctx
+			removeUnwrap(t, n.Vault, n.Seed)
+			if _, err := n.a.Key(ctx, n.d, read); err == nil {
+				t.Fatal("node A read the DEP with the access removed")
+			}
+			n.deliver(n.take())
+			first := n.record(t)
+			if first.Revoked.IsZero() {
+				t.Fatal("the first revocation was not stored")
+			}
+			// Access back: node B reads, clears, tells; A has not heard.
+			grantUnwrap(t, n.Vault, n.Seed)
+			time.Sleep(5 * time.Millisecond) // another millisecond than the first revocation's
+			if _, err := n.b.Key(ctx, first, read); err != nil {
+				t.Fatalf("node B with access back: %v", err)
+			}
+			cleared := n.take()
+			// Access removed again, and the revocation goes through A.
+			removeUnwrap(t, n.Vault, n.Seed)
+			if how == "signal" {
+				if _, err := n.a.Probe(ctx, n.Tenant, dep.Mailbox, "DEP-1", true); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := n.a.Key(ctx, n.record(t), read); err == nil {
+				t.Fatal("node A read the DEP with the access removed again")
+			}
+			second := n.record(t)
+			if second.Revoked.IsZero() {
+				t.Fatal("the second revocation was not stored")
+			}
+			if !second.Revoked.After(first.Revoked) {
+				t.Errorf("the second revocation is dated %s, not after the first (%s)", second.Revoked, first.Revoked)
+			}
+			n.deliver(append(cleared, n.take()...)) // in the order they were recorded
+			n.outage(t)
+			n.b.ProbeRevocations(ctx)
+			if n.record(t).Revoked.IsZero() {
+				t.Error("the second revocation was erased from the store")
+			}
+			for name, err := range n.serves(t) {
+				if err == nil {
+					t.Errorf("node %s served the revoked DEP in an outage", name)
+				}
+			}
+		})
+	}
+}

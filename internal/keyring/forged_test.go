@@ -77,3 +77,89 @@ func TestForgedUnwrapClearsNoRevocation(t *testing.T) {
 		t.Fatalf("the DEP's own key did not clear the revocation: %+v", r)
 	}
 }
+
+// TestNewRevocationAfterTheLast (T1, S2): a new revocation is dated after
+// the one this keyring holds or last saw cleared, whatever its clock. A
+// node whose clock is behind the one that dated those dated it at or
+// before them, and the nodes whose clear answered them ignored it.
+func TestNewRevocationAfterTheLast(t *testing.T) {
+	ahead := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond) // the other node's clock
+	behind := func() time.Time { return ahead.Add(-2 * time.Hour) }
+	d := keyring.DEP{ID: "dep-1", Tenant: "contoso", Kind: keyring.Mailbox}
+	for _, tc := range []struct {
+		name string
+		last func(*keyring.Keyring) // what the keyring knows of the DEP
+	}{
+		{"after a clear", func(r *keyring.Keyring) { r.ClearRevocation(d.ID, ahead) }},
+		{"while it holds one the store no longer does", func(r *keyring.Keyring) {
+			r.Revoke(keyring.DEP{ID: d.ID, Tenant: d.Tenant, Revoked: keyring.Revocation{Revoked: true, Since: ahead, Cause: "earlier"}}, "earlier")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := keyring.New(nil, nil, keyring.Config{Now: behind})
+			tc.last(ring)
+			ring.Revoke(d, "the tenant's signal") // d: the record says none is stored
+			r, _ := ring.Revocation(d.ID)
+			if !r.Revoked || !r.Since.After(ahead) || r.Cause != "the tenant's signal" {
+				t.Fatalf("new revocation %+v, want one dated after %s", r, ahead)
+			}
+		})
+	}
+}
+
+// evicting evicts one DEP from ring while its customer keys are asked,
+// once armed: an eviction (a dep.changed event, the DEP disabled or
+// deleted on another node) that lands while the keyring fills its cache.
+type evicting struct {
+	kms.Client
+	ring  *keyring.Keyring
+	dep   string
+	armed atomic.Bool
+	calls atomic.Int32
+}
+
+func (e *evicting) Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]byte, error) {
+	e.calls.Add(1)
+	if e.armed.CompareAndSwap(true, false) {
+		e.ring.Evict(e.dep)
+	}
+	return e.Client.Unwrap(ctx, keyURI, wrapped)
+}
+
+// TestEvictionDuringAnAvailabilityFill (S2): in an outage the availability
+// key serves a mailbox DEP's reads and its key is cached; an eviction
+// while that fill ran stands. It was undone: the fill cached the key
+// whatever happened meanwhile, for the degraded lifetime (a minute).
+func TestEvictionDuringAnAvailabilityFill(t *testing.T) {
+	ctx := context.Background()
+	env := vaulttest.Start(t, vaulttest.Options{})
+	seed, err := env.SeedTenant()
+	must(t, err)
+	real, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), Domains: env.Client.VaultDomains(), MaxRetries: -1, TryTimeout: 3 * time.Second})
+	must(t, err)
+	master, err := keystore.OpenFile(filepath.Join(t.TempDir(), "service-keystore.json"))
+	must(t, err)
+	ev := &evicting{Client: real}
+	ring := keyring.New(ev, keyring.NewKeystore(env.Store, master), keyring.Config{})
+	ev.ring = ring
+	d, err := ring.NewDEP(ctx, "contoso", "dep-1", keyring.Mailbox, seed.KeyURIs, user)
+	must(t, err)
+	ev.dep = d.ID
+	ring.Evict(d.ID)
+	for _, r := range []string{"eastus", "westus"} {
+		must(t, env.Fault(r, "failing", 0, time.Minute))
+	}
+	ev.armed.Store(true)
+	// Three reads: the first fills the cache while the eviction lands;
+	// the second must ask the customer keys again (and fills the cache);
+	// the third is served from the cache.
+	for i, wantAsked := range []bool{true, true, false} {
+		before := ev.calls.Load()
+		if _, err := ring.DEPKey(ctx, d, user); err != nil {
+			t.Fatalf("read %d in an outage: %v, want the availability key's answer", i+1, err)
+		}
+		if asked := ev.calls.Load() > before; asked != wantAsked {
+			t.Fatalf("read %d asked the customer keys: %v, want %v (read 2 from the cache: the fill during the eviction cached the key)", i+1, asked, wantAsked)
+		}
+	}
+}

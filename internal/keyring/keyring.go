@@ -160,6 +160,7 @@ type entry struct {
 
 type flight struct {
 	done chan struct{}
+	gen  uint64 // the DEP's generation when the flight began
 	key  *envelope.Key
 	errs [2]error // per customer key, when both failed
 	err  error    // set when both failed
@@ -299,7 +300,7 @@ func (k *Keyring) RecoveryKey(ctx context.Context, d DEP, req Request) (*envelop
 	if d.Kind == ServiceManaged {
 		return nil, fmt.Errorf("DEP %s is service-managed: it has no customer keys to lose", d.ID)
 	}
-	return k.unwrapAvailability(ctx, d, req, errors.New("customer keys lost (key-loss recovery)"), false)
+	return k.unwrapAvailability(ctx, d, req, errors.New("customer keys lost (key-loss recovery)"), false, 0)
 }
 
 // Cached returns a DEP's key if the cache holds it and it is not yet due
@@ -340,6 +341,7 @@ func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key
 	}
 	k.cfg.Metrics.cacheMisses.Inc()
 	if d.Kind == ServiceManaged {
+		gen := k.gens[d.ID]
 		k.mu.Unlock()
 		key, err := k.ks.get(ctx, d.AvailabilityKeyID)
 		if err == nil {
@@ -347,7 +349,9 @@ func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key
 			var depKey *envelope.Key
 			if depKey, err = envelope.UnwrapWithAvailabilityKey(key, d.ref(), d.Availability); err == nil {
 				k.mu.Lock()
-				k.entries[d.ID] = &entry{key: depKey, expires: k.cfg.Now().Add(k.cfg.TTL)}
+				if k.gens[d.ID] == gen { // not evicted meanwhile (the DEP changed, say)
+					k.entries[d.ID] = &entry{key: depKey, expires: k.cfg.Now().Add(k.cfg.TTL)}
+				}
 				k.mu.Unlock()
 				return depKey, nil
 			}
@@ -356,7 +360,7 @@ func (k *Keyring) DEPKey(ctx context.Context, d DEP, req Request) (*envelope.Key
 	}
 	f, leader := k.flights[d.ID], false
 	if f == nil {
-		f, leader = &flight{done: make(chan struct{})}, true
+		f, leader = &flight{done: make(chan struct{}), gen: k.gens[d.ID]}, true
 		k.flights[d.ID] = f
 	}
 	gen := k.gens[d.ID]
@@ -385,7 +389,7 @@ func (k *Keyring) fly(d DEP, f *flight, gen uint64, req Request) {
 		// In an outage every caller may have the availability key: unwrap
 		// (and cache) it before the flight ends, so that no caller arriving
 		// in between starts a second flight and a second unwrap.
-		f.avkOnce.Do(func() { f.avkKey, f.avkErr = k.unwrapAvailability(ctx, d, req, f.err, true) })
+		f.avkOnce.Do(func() { f.avkKey, f.avkErr = k.unwrapAvailability(ctx, d, req, f.err, true, gen) })
 	}
 	k.mu.Lock()
 	delete(k.flights, d.ID)
@@ -428,7 +432,7 @@ func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (
 		defer cancel()
 		// Cache the key only after an outage, when users may have it too;
 		// after a refusal it serves this service-initiated work alone.
-		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err, transient)
+		f.avkKey, f.avkErr = k.unwrapAvailability(actx, d, req, f.err, transient, f.gen)
 	})
 	key, err := f.avkKey, f.avkErr
 	if err != nil {
@@ -443,7 +447,11 @@ func (k *Keyring) fallback(ctx context.Context, d DEP, f *flight, req Request) (
 	return key, nil
 }
 
-func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, why error, cache bool) (*envelope.Key, error) {
+// unwrapAvailability unwraps d's key with its availability key, for req,
+// after the customer keys failed (why). With cache, the key is kept (for
+// DegradedTTL) unless d left the cache since gen (an eviction or a
+// revocation while this ran: it stands).
+func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, why error, cache bool, gen uint64) (*envelope.Key, error) {
 	avk, err := k.ks.get(ctx, d.AvailabilityKeyID)
 	if err == nil {
 		var key *envelope.Key
@@ -455,7 +463,7 @@ func (k *Keyring) unwrapAvailability(ctx context.Context, d DEP, req Request, wh
 			k.cfg.Logger.Warn("keyring: served with the availability key", "dep", d.ID, "tenant", d.Tenant, "initiator", req.Initiator.String(), "reason", req.Reason, "cause", why.Error())
 			if cache {
 				k.mu.Lock()
-				if _, ok := k.entries[d.ID]; !ok {
+				if _, ok := k.entries[d.ID]; !ok && k.gens[d.ID] == gen {
 					k.entries[d.ID] = &entry{key: key, expires: k.cfg.Now().Add(k.cfg.DegradedTTL), availability: true}
 				}
 				k.mu.Unlock()

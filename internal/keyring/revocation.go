@@ -103,7 +103,13 @@ func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
 func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	k.mu.Lock()
 	var tell []func(DEP)
-	if !k.revoked[d.ID].Revoked {
+	// A revocation this keyring holds is the one to keep, unless d's
+	// record, read by the caller, says none is stored: another node's
+	// clear answered it (its event not here yet), and this is a new one.
+	// Kept with the old time, it was stored and told as the revocation
+	// the clear had answered: the other nodes ignored it, this one
+	// cleared on the late event, and a probe erased it from the store.
+	if cur := k.revoked[d.ID]; !cur.Revoked || !d.Revoked.Revoked {
 		if seen {
 			tell = k.onRevoke
 		}
@@ -113,8 +119,8 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 		// with the old time, it read as the one the clear answered, and
 		// the other nodes dropped it.
 		since := d.Revoked.Since
-		if !d.Revoked.Revoked || k.revoked[d.ID].Answers(d.Revoked.Since) {
-			since = k.cfg.Now().UTC()
+		if !d.Revoked.Revoked || cur.Answers(d.Revoked.Since) {
+			since = k.after(cur)
 		} else {
 			cause = d.Revoked.Cause
 		}
@@ -128,6 +134,22 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	for _, f := range tell {
 		f(d)
 	}
+}
+
+// after dates a new revocation: now, but later, to the millisecond the
+// store keeps, than the revocation r holds or answered. A node's clock
+// behind the one that dated those would otherwise date the new one at or
+// before them, and the nodes whose clear answered them would take it for
+// that one and ignore it.
+func (k *Keyring) after(r Revocation) time.Time {
+	at, last := k.cfg.Now().UTC(), r.Over // a clear: the revocation it answered
+	if r.Revoked {
+		last = r.Since
+	}
+	if min := last.Truncate(time.Millisecond).Add(time.Millisecond); !last.IsZero() && at.Before(min) {
+		at = min
+	}
+	return at
 }
 
 // OnRevoke calls f with each DEP this keyring newly sees revoked by its
