@@ -12,11 +12,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/customerkey/customerkey/internal/audit"
 	"github.com/customerkey/customerkey/internal/dep"
+	"github.com/customerkey/customerkey/internal/events"
 	"github.com/customerkey/customerkey/internal/keyring"
 	"github.com/customerkey/customerkey/internal/keystore"
 	"github.com/customerkey/customerkey/internal/kms"
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/service"
+	"github.com/customerkey/customerkey/internal/store"
 )
 
 // The revocation suite (SPEC T1, T2): a DEP whose customer keys the tenant
@@ -496,43 +498,67 @@ func TestRevocationWithoutSignal(t *testing.T) {
 // multi-workload DEP, at a bounded rate, took the DEP's key from a
 // customer key once, when it began; the tenant's revocation meanwhile
 // stops it, and the containers not yet moved stay on the revoked DEP
-// (T1, T2).
+// (T1, T2). Without a signal too: the compliance admin disables the
+// unassigned MDEP (its key leaves every cache, so the probe no longer
+// asks it), then the tenant disables its keys. The job went on with the
+// key it held, for as long as it ran (found by an attacker review).
 func TestRevocationStopsAMoveUnderWay(t *testing.T) {
-	const containers = 8
-	e := startDEPsOn(t, envOptions{rewrapRate: 4}) // 8 moves: at least 1.75 s
-	ctx := context.Background()
-	const T = "/v1/tenants/Contoso"
-	cso := e.onMDEP1()
-	for i := range containers {
-		if st, body := e.raw(cso, "PUT", fmt.Sprintf("%s/records/app-%d/r1", T, i), []byte(secret)); st != 200 {
-			t.Fatalf("record: %d %s", st, body)
-		}
-	}
-	mdep1 := e.depID("mdep", "MDEP-1")
-	ask := `{"request":"` + e.grant(`{"action":"rollback","dep":"MDEP-1","reason":"incident 4713"}`) + `"}`
-	st, _, body := e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/rollback", ask)
-	if st != 202 {
-		t.Fatalf("rollback: %d %v", st, body)
-	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) { // the first has moved
-		if on, _ := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); len(on) < containers {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatal("the rollback moved nothing")
-		}
-	}
-	e.revokeMDEP1(cso) // the tenant disables its keys and signals it
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, _, j := e.call(e.operator, "GET", T+"/jobs/"+body["id"].(string), "")
-		if strings.Contains(fmt.Sprint(j["error"]), "revoked") {
-			break
-		}
-		if j["state"] == "succeeded" || time.Now().After(deadline) {
-			t.Fatalf("the rollback went on after the revocation: %v", j)
-		}
-	}
-	if left, err := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); err != nil || len(left) == 0 {
-		t.Fatalf("containers left on the revoked MDEP-1: %d, %v; want the ones not yet moved", len(left), err)
+	for _, how := range []string{"signal", "evicted, no signal"} {
+		t.Run(how, func(t *testing.T) {
+			const containers = 8
+			e := startDEPsOn(t, envOptions{rewrapRate: 4, // 8 moves: at least 1.75 s
+				events: func(t *testing.T, st store.Store, _ string) events.Bus { // as a node on SQLite has
+					bus, err := events.NewLocal(context.Background(), events.Config{Store: st})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { bus.Close() })
+					return bus
+				}})
+			ctx := context.Background()
+			const T = "/v1/tenants/Contoso"
+			cso := e.onMDEP1()
+			for i := range containers {
+				if st, body := e.raw(cso, "PUT", fmt.Sprintf("%s/records/app-%d/r1", T, i), []byte(secret)); st != 200 {
+					t.Fatalf("record: %d %s", st, body)
+				}
+			}
+			mdep1 := e.depID("mdep", "MDEP-1")
+			ask := `{"request":"` + e.grant(`{"action":"rollback","dep":"MDEP-1","reason":"incident 4713"}`) + `"}`
+			st, _, body := e.call(e.operator, "POST", T+"/m365DataAtRestEncryptionPolicies/MDEP-1/rollback", ask)
+			if st != 202 {
+				t.Fatalf("rollback: %d %v", st, body)
+			}
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) { // the first has moved
+				if on, _ := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); len(on) < containers {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatal("the rollback moved nothing")
+				}
+			}
+			if how == "signal" {
+				e.revokeMDEP1(cso) // the tenant disables its keys and signals it
+			} else {
+				e.must(cso, "PATCH", T+"/m365DataAtRestEncryptionPolicies/MDEP-1", `{"enabled":false}`, 200)
+				for _, kc := range e.seed.Keys {
+					if _, err := kc.UpdateKey(ctx, "key", "", azDisabled(), nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				_, _, j := e.call(e.operator, "GET", T+"/jobs/"+body["id"].(string), "")
+				if strings.Contains(fmt.Sprint(j["error"]), "revoked") {
+					break
+				}
+				if j["state"] == "succeeded" || time.Now().After(deadline) {
+					t.Fatalf("the rollback went on after the revocation: %v", j)
+				}
+			}
+			if left, err := e.st.ContainersOnDEP(ctx, e.seed.Tenant, mdep1); err != nil || len(left) == 0 {
+				t.Fatalf("containers left on the revoked MDEP-1: %d, %v; want the ones not yet moved", len(left), err)
+			}
+		})
 	}
 }
 

@@ -259,8 +259,7 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 	if owned {
 		defer ok.Destroy()
 	}
-	req.Initiator = keyring.Service
-	nk, err := s.deps.Key(ctx, to, req)
+	nk, err := s.deps.Key(ctx, to, keyring.Request{Initiator: keyring.Service, Reason: req.Reason})
 	if err != nil {
 		return err
 	}
@@ -269,12 +268,18 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 		if err := pace.Wait(ctx); err != nil {
 			return err
 		}
-		// The old DEP's key was taken from a customer key once, for a job
-		// that may run long at a bounded rate: a revocation meanwhile
-		// stops it (T1, T2). A recovery's key is the lost DEP's
-		// availability key, which its lost keys' refusals do not stop.
+		// A job may run long at a bounded rate: a revocation meanwhile
+		// stops it (T1, T2). The old DEP's key is asked for each container
+		// (from the cache, normally): once the DEP leaves the cache (an
+		// eviction; the probe no longer asks it then), from its customer
+		// keys again, which refuse if the tenant removed access. A
+		// recovery's key is the lost DEP's availability key, the job's
+		// own, which its lost keys' refusals do not stop.
 		if !owned {
 			if err := s.deps.CheckRevoked(from.ID); err != nil {
+				return err
+			}
+			if ok, err = oldKey(from, req); err != nil {
 				return err
 			}
 		}

@@ -256,10 +256,13 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 		if err := pace.Wait(ctx); err != nil {
 			return err
 		}
-		// Old DEPs' keys are taken from customer keys once, for a job
-		// that may run long at a bounded rate: a revocation of one
-		// meanwhile stops it (T1, T2). A recovery's keys are the lost
-		// DEPs' availability keys, which lost keys' refusals do not stop.
+		// A job may run long at a bounded rate: a revocation of an old
+		// DEP meanwhile stops it (T1, T2). Its key is asked for each site
+		// (from the cache, normally): once the DEP leaves the cache (an
+		// eviction; the probe no longer asks it then), from its customer
+		// keys again, which refuse if the tenant removed access. A
+		// recovery's keys are the lost DEPs' availability keys, the job's
+		// own, taken once: lost keys' refusals do not stop it.
 		if a.Recover == "" {
 			if err := s.deps.CheckRevoked(m.DEP); err != nil {
 				return err
@@ -274,7 +277,9 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 			if oldKey, err = s.oldKey(ctx, from, req, a.Recover); err != nil {
 				return err
 			}
-			oldKeys[from.ID] = oldKey
+			if a.Recover != "" {
+				oldKeys[from.ID] = oldKey
+			}
 		}
 		if err := s.boxes.Move(ctx, t, m, from, oldKey, to, newKey); err != nil && !rule.Is(err, rule.KindConflict) {
 			return err // a conflict: moved meanwhile, by an earlier run of this job
