@@ -119,7 +119,7 @@ func (s *Server) routes() {
 	add(s, route{id: "list-items", method: "GET", path: t + "/mailboxes/{mailbox}/items", summary: "List a mailbox's items (IDs, kinds, versions, sizes; no content)", tag: "mailbox data", roles: exchange}, s.listItems)
 	add(s, route{id: "delete-item", method: "DELETE", path: t + "/mailboxes/{mailbox}/items/{item}", summary: "Delete an item", tag: "mailbox data", roles: exchange, status: 204}, s.deleteItem)
 	add(s, route{id: "search-mailbox", method: "GET", path: t + "/mailboxes/{mailbox}/search", summary: "Search a mailbox's items by word (reads the service-built index as the user)", tag: "mailbox data", roles: exchange, timeout: indexWait}, s.searchMailbox)
-	add(s, route{id: "reindex-mailbox", method: "POST", path: t + "/mailboxes/{mailbox}/search/reindex", summary: "Rebuild a mailbox's search index: service-initiated work, which may use the availability key when the customer keys fail (K4)", tag: "mailbox data", roles: exchange, timeout: indexWait}, s.reindexMailbox)
+	add(s, route{id: "reindex-mailbox", method: "POST", path: t + "/mailboxes/{mailbox}/search/reindex", summary: "Rebuild a mailbox's search index: taken as a read is (K3: refused when a customer key refuses; in an outage the availability key serves it), then built as the service's work", tag: "mailbox data", roles: exchange, timeout: indexWait}, s.reindexMailbox)
 
 	// Multi-workload records.
 	const rec = t + "/records/{workload}"

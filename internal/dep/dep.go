@@ -275,7 +275,15 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	changed := func(d store.DEP) bool {
 		return ok && r.Revoked != !d.Revoked.IsZero() && (r.Revoked || r.Answers(d.Revoked))
 	}
+	// The keyring learns that its revocation is in the record: a record
+	// read later that has none says a clear answered it (keyring.revoke).
+	inRecord := func(d store.DEP) {
+		if ok && r.Revoked && d.Revoked.UnixMilli() == r.Since.UnixMilli() {
+			w.Ring.StoredRevocation(d.ID, r.Since)
+		}
+	}
 	if !changed(d) {
+		inRecord(d)
 		return
 	}
 	// d may be older than the record (the keyring's OnRevoke stored it
@@ -283,6 +291,7 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	// stored and told once.
 	if fresh, err := s.st.DEPByID(ctx, d.Tenant, d.ID); err == nil {
 		if d = fresh; !changed(d) {
+			inRecord(d)
 			return
 		}
 	}
@@ -303,6 +312,7 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 		return
 	}
 	if r.Revoked {
+		w.Ring.StoredRevocation(d.ID, r.Since)
 		s.cfg.Logger.Warn("dep: revoked; the availability key serves nothing for it until a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID, "cause", r.Cause)
 		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: r.Cause, At: r.Since})
 	} else {

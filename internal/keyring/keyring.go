@@ -143,6 +143,9 @@ type Keyring struct {
 	gens    map[string]uint64 // bumped by Evict
 	health  map[string]Health
 	revoked map[string]Revocation // DEPs seen revoked (T1)
+	// stored is, per DEP, the time of the revocation in revoked known to
+	// be in the DEP's record (read from it, or stored: StoredRevocation).
+	stored map[string]time.Time
 	// onRevoke hears of each DEP this keyring sees revoked (OnRevoke).
 	onRevoke []func(DEP)
 }
@@ -200,7 +203,7 @@ func New(c kms.Client, ks *Keystore, cfg Config) *Keyring {
 	if cfg.Audit == nil {
 		cfg.Audit = func(Event) {}
 	}
-	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}, revoked: map[string]Revocation{}}
+	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}, revoked: map[string]Revocation{}, stored: map[string]time.Time{}}
 }
 
 // NewDEP creates a DEP (D7): a fresh DEP key wrapped by both customer keys

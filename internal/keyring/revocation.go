@@ -103,13 +103,16 @@ func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
 func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	k.mu.Lock()
 	var tell []func(DEP)
-	// A revocation this keyring holds is the one to keep, unless d's
-	// record, read by the caller, says none is stored: another node's
-	// clear answered it (its event not here yet), and this is a new one.
-	// Kept with the old time, it was stored and told as the revocation
-	// the clear had answered: the other nodes ignored it, this one
-	// cleared on the late event, and a probe erased it from the store.
-	if cur := k.revoked[d.ID]; !cur.Revoked || !d.Revoked.Revoked {
+	// A revocation this keyring holds is the one to keep, unless it was
+	// in the DEP's record and d's record, read by the caller, says none
+	// is now: another node's clear answered it (its event not here yet),
+	// and this is a new one. Kept with the old time, it was stored and
+	// told as the revocation the clear had answered: the other nodes
+	// ignored it, this one cleared on the late event, and a probe erased
+	// it from the store. (One not yet stored, this keyring's own a moment
+	// ago, is kept with its cause.)
+	cur := k.revoked[d.ID]
+	if !cur.Revoked || !d.Revoked.Revoked && k.isStored(d.ID, cur) {
 		if seen {
 			tell = k.onRevoke
 		}
@@ -121,8 +124,10 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 		since := d.Revoked.Since
 		if !d.Revoked.Revoked || cur.Answers(d.Revoked.Since) {
 			since = k.after(cur)
+			delete(k.stored, d.ID)
 		} else {
 			cause = d.Revoked.Cause
+			k.stored[d.ID] = since
 		}
 		k.revoked[d.ID] = Revocation{Revoked: true, Since: since, Cause: cause}
 		k.cfg.Logger.Warn("keyring: DEP revoked", "dep", d.ID, "tenant", d.Tenant, "cause", cause)
@@ -133,6 +138,24 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	k.cfg.Metrics.revocations.Inc()
 	for _, f := range tell {
 		f(d)
+	}
+}
+
+// isStored reports whether r, the revocation this keyring holds for DEP
+// id, is known to be in the DEP's record. k.mu is held.
+func (k *Keyring) isStored(id string, r Revocation) bool {
+	at, ok := k.stored[id]
+	return ok && r.Revoked && at.UnixMilli() == r.Since.UnixMilli()
+}
+
+// StoredRevocation tells the keyring that the revocation of DEP id dated
+// since is in the DEP's record now: a caller's record that later says
+// none is stored means a clear answered it (revoke).
+func (k *Keyring) StoredRevocation(id string, since time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r := k.revoked[id]; r.Revoked && r.Since.UnixMilli() == since.UnixMilli() {
+		k.stored[id] = since
 	}
 }
 
