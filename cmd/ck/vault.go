@@ -257,6 +257,7 @@ func (a *app) showProviders(ps ...vaultclient.Provider) {
 func (a *app) principalCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "principal", Short: "Users (UPN) and service principals (application ID) of a tenant"}
 	var tenant, display string
+	var yes bool
 	create := &cobra.Command{
 		Use: "create UPN-or-APPID --tenant T", Short: "Register a user or a service principal (New-AzADServicePrincipal)", Args: cobra.ExactArgs(1),
 		Example: `  ck vault principal create admin@contoso.com --tenant Contoso
@@ -278,12 +279,31 @@ func (a *app) principalCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return call(cmd.Context(), a, "GET", "/tenants/"+esc(tenant)+"/principals", nil, func(l vaultclient.List[vaultclient.Principal]) { a.showPrincipals(l.Value...) })
 		}}
-	for _, c := range []*cobra.Command{create, show, list} {
+	remove := &cobra.Command{Use: "delete UPN-or-APPID --tenant T --yes", Short: "Remove a user or a service principal from the tenant's directory (Remove-AzADServicePrincipal); it gets no new token",
+		Long: `Remove a user or a service principal from the tenant's directory. The
+issuer gives it no token from then on; a token it was given lasts until it
+expires, as in Entra ID. Deleting the Customer Key service's application
+(M365DataAtRestEncryption, Exchange Online) cuts the service off from the
+tenant's keys as removing its access policies does: the service counts the
+directory's refusal as the customer's (a revocation), not as an outage.`,
+		Args: cobra.ExactArgs(1),
+		Example: `  ck vault principal delete 00000002-0000-0ff1-ce00-000000000000 --tenant Contoso --yes`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return fmt.Errorf("deleting %s from tenant %s takes away every access it has to the tenant's vaults (create it again to give them back); run again with --yes to confirm", args[0], tenant)
+			}
+			return call(cmd.Context(), a, "DELETE", "/tenants/"+esc(tenant)+"/principals/"+esc(args[0]), nil, func(map[string]string) {
+				fmt.Fprintf(a.stdout, "Principal %s deleted from tenant %s.\n", args[0], tenant)
+			})
+		}}
+	remove.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	for _, c := range []*cobra.Command{create, show, list, remove} {
 		c.Flags().StringVar(&tenant, "tenant", "", "tenant ID or name")
 	}
 	create.MarkFlagRequired("tenant")
 	list.MarkFlagRequired("tenant")
-	cmd.AddCommand(create, show, list)
+	remove.MarkFlagRequired("tenant")
+	cmd.AddCommand(create, show, list, remove)
 	return cmd
 }
 

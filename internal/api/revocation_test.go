@@ -19,6 +19,7 @@ import (
 	"github.com/customerkey/customerkey/internal/onboarding"
 	"github.com/customerkey/customerkey/internal/service"
 	"github.com/customerkey/customerkey/internal/store"
+	"github.com/customerkey/customerkey/internal/vault/vaulttest"
 )
 
 // The revocation suite (SPEC T1, T2): a DEP whose customer keys the tenant
@@ -126,6 +127,49 @@ func (e *depEnv) restart() {
 	srv := httptest.NewTLSServer(s.Handler())
 	e.t.Cleanup(srv.Close)
 	e.srv, e.ring, e.api = srv, ring, s
+}
+
+// TestAppDeletedRevokes (K3, T1): the tenant deletes the Exchange
+// application from its directory (Remove-AzADServicePrincipal) instead of
+// removing its access policies. Both vaults then give the service no
+// token: a deliberate refusal, so the read is refused, the DEP revoked,
+// and an outage after that gets a refusal too. It read as both vaults not
+// answering, and the availability key served the read.
+func TestAppDeletedRevokes(t *testing.T) {
+	e := startDEPsOn(t, envOptions{Options: vaulttest.Options{TokenTTL: time.Second}}) // a new token per request
+	const item = "/v1/tenants/Contoso/mailboxes/alice@contoso.com/items/m1"
+	e.aliceOnDEP1()
+	if st, body := e.raw(e.admin, "PUT", item, []byte(secret)); st != 200 {
+		t.Fatalf("put: %d %s", st, body)
+	}
+	if err := e.vault.Client.Do(context.Background(), "DELETE", "/tenants/Contoso/principals/"+dep.ExchangeApp, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A token the service took before lasts until it expires (a second
+	// here), as in Entra ID.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		e.ring.Evict(e.depID("mailbox", "DEP-1"))
+		st, body := e.raw(e.admin, "GET", item, nil)
+		if st != 200 {
+			e.wantRevoked(st, body)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the read is still served 10 s after the application was deleted (its last token lasts a second)")
+		}
+	}
+	if d, _ := e.st.DEP(context.Background(), e.seed.Tenant, "mailbox", "DEP-1"); d.Revoked.IsZero() || !strings.Contains(d.RevokedCause, "application removed") {
+		t.Fatalf("the revocation is not stored with its cause: %q", d.RevokedCause)
+	}
+	for _, r := range []string{"eastus", "westus"} {
+		if err := e.vault.Fault(r, "outage", 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.wantRevoked(e.raw(e.admin, "GET", item, nil))
+	if n := e.availabilityUses(); n != 0 {
+		t.Fatalf("the availability key served the DEP %d times", n)
+	}
 }
 
 func TestRevocationHolds(t *testing.T) {

@@ -312,6 +312,11 @@ func classify(op, keyURI string, err error) *Error {
 		}
 		return e
 	}
+	if code, ok := appRemoved(err); ok {
+		e.Class, e.Reason, e.Code = Denied, AppRemoved, code
+		e.Cause = "the tenant's directory gives the service's application no token: it was deleted or disabled there (" + code + ")"
+		return e
+	}
 	if errors.Is(err, ErrHostNotAllowed) { // a redirect, say: refused before dialling
 		e.Class, e.Reason, e.Cause = Invalid, HostNotAllowed, "the vault's answer pointed outside the vault domains this service connects to"
 		return e
@@ -339,6 +344,35 @@ func hostOf(keyURI string) string {
 		return strings.ToLower(u.Host)
 	}
 	return "the key URI"
+}
+
+// aadsts finds Entra ID's error codes in a token error's text.
+var aadsts = regexp.MustCompile(`AADSTS(\d+)`)
+
+// appRemoved reports whether err is the tenant's directory refusing the
+// service's application a token because the tenant deleted or disabled
+// it (its code, e.g. AADSTS700016): the customer's doing, as removing its
+// access policy is (K3), not an outage. Without this a deleted
+// application read as a vault not answering, and users were served with
+// the availability key. The service's own credential failing (a wrong
+// or expired secret: AADSTS7000215, 7000222) is not the tenant's doing
+// and stays as it was.
+func appRemoved(err error) (string, bool) {
+	var af *azidentity.AuthenticationFailedError
+	if errors.As(err, &af) {
+		for _, m := range aadsts.FindAllStringSubmatch(af.Error(), -1) {
+			switch m[1] {
+			case "700016", "7000112": // not found in the directory; disabled
+				return m[0], true
+			}
+		}
+		return "", false
+	}
+	var ve *vaultclient.Error // the built-in vault's issuer
+	if errors.As(err, &ve) && ve.Status == http.StatusNotFound && ve.Code == "PrincipalNotFound" {
+		return ve.Code, true
+	}
+	return "", false
 }
 
 func deniedReason(code string) Reason {

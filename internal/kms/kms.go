@@ -115,6 +115,10 @@ const (
 	// OperationNotAllowed: the key's key_ops leave out the operation (403
 	// KeyOperationForbidden).
 	OperationNotAllowed
+	// AppRemoved: the tenant's directory gives the service's application
+	// no token: deleted from it or disabled there (Entra ID's AADSTS700016
+	// and AADSTS7000112; the built-in vault's PrincipalNotFound).
+	AppRemoved
 	// Refused: another 401/403 the vault gave a code this package does not
 	// know.
 	Refused
@@ -152,6 +156,7 @@ const (
 var reasonNames = map[Reason]string{
 	AccessRemoved: "access removed", KeyDisabled: "key disabled", KeyNotFound: "key or vault deleted or not found",
 	KeyExpired: "key expired", KeyNotYetValid: "key not yet valid", OperationNotAllowed: "operation not allowed by the key's key_ops",
+	AppRemoved: "the service's application removed from the tenant's directory",
 	Refused: "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
 	Throttled: "vault throttled the request", VaultFailing: "vault failing", BadKeyURI: "bad key URI", BadRequest: "vault refused the request",
 	HostNotAllowed: "host outside the vault domains",

@@ -210,6 +210,9 @@ type Directory interface {
 	CreatePrincipal(ctx context.Context, p Principal) error
 	Principal(ctx context.Context, tenantID, name string) (Principal, error)
 	ListPrincipals(ctx context.Context, tenantID string) ([]Principal, error)
+	// DeletePrincipal removes a principal from its tenant's directory
+	// (ErrNotFound if it is not there).
+	DeletePrincipal(ctx context.Context, tenantID, name string) error
 }
 
 // Vaults holds vaults and who may use them.

@@ -66,6 +66,7 @@ func (s *Server) mgmtRoutes() *http.ServeMux {
 	h("POST /tenants/{tenant}/principals", "PrincipalCreate", s.createPrincipal)
 	h("GET /tenants/{tenant}/principals", "PrincipalList", s.listPrincipals)
 	h("GET /tenants/{tenant}/principals/{principal}", "PrincipalGet", s.getPrincipal)
+	h("DELETE /tenants/{tenant}/principals/{principal}", "PrincipalDelete", s.deletePrincipal)
 	h("POST /subscriptions", "SubscriptionCreate", s.createSubscription)
 	h("GET /subscriptions", "SubscriptionList", s.listSubscriptions)
 	h("GET /subscriptions/{sub}", "SubscriptionGet", s.getSubscription)
@@ -364,6 +365,30 @@ func (s *Server) createPrincipal(c *call) error {
 		return err
 	}
 	c.reply(201, vaultclient.Principal(p))
+	return nil
+}
+
+// deletePrincipal removes a user or a service principal from its tenant's
+// directory (Remove-AzADServicePrincipal): the issuer gives it no token
+// from then on; tokens it was given last until they expire, as in Entra.
+// Its access policies and role assignments stay (Azure shows them as an
+// unknown identity) and grant nothing without a token.
+func (s *Server) deletePrincipal(c *call) error {
+	if err := c.requireAdmin(); err != nil {
+		return err
+	}
+	t, err := s.tenant(c, c.r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	name := c.r.PathValue("principal")
+	if err := s.st.DeletePrincipal(c.r.Context(), t.ID, name); errors.Is(err, store.ErrNotFound) {
+		return notFound("PrincipalNotFound", "principal %q does not exist in tenant %s", name, t.Name)
+	} else if err != nil {
+		return err
+	}
+	s.cfg.Logger.Warn("vault: principal deleted", "tenant", t.ID, "principal", name)
+	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

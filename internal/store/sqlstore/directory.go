@@ -136,6 +136,10 @@ func (s *DB) ListPrincipals(ctx context.Context, tenantID string) ([]store.Princ
 	return list(ctx, s, scanPrincipal, `SELECT `+principalCols+` FROM principals WHERE tenant_id = ? ORDER BY lname`, tenantID)
 }
 
+func (s *DB) DeletePrincipal(ctx context.Context, tenantID, name string) error {
+	return mustAffect(s.exec(ctx, `DELETE FROM principals WHERE tenant_id = ? AND lname = ?`, tenantID, strings.ToLower(name)))
+}
+
 // list runs a query and scans every row with scan.
 func list[T any](ctx context.Context, s *DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	st, err := s.rstmt(ctx, s.q(query))

@@ -157,6 +157,12 @@ func testDirectory(t *testing.T, s store.Store) {
 	prs, err := s.ListPrincipals(ctx, ten.ID)
 	must(t, err)
 	equal(t, "principals", prs, []store.Principal{pr})
+	wantErr(t, s.DeletePrincipal(ctx, "other", "admin@contoso.com"), store.ErrNotFound)
+	must(t, s.DeletePrincipal(ctx, ten.ID, "ADMIN@contoso.com"))
+	_, err = s.Principal(ctx, ten.ID, "admin@contoso.com")
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, s.DeletePrincipal(ctx, ten.ID, "admin@contoso.com"), store.ErrNotFound)
+	must(t, s.CreatePrincipal(ctx, pr)) // the name may be used again
 }
 
 func testVaults(t *testing.T, s store.Store) {

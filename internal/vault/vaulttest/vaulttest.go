@@ -81,6 +81,11 @@ type Options struct {
 	// events bus. Dir and PostgresURL are ignored; the schema is dropped
 	// when Join stops.
 	Join *Env
+	// TokenTTL is the issuer's access-token lifetime (default an hour).
+	// Clients take a new token on every request once theirs is within
+	// five minutes of expiry (azcore), so a short one makes a principal's
+	// deletion reach them at once.
+	TokenTTL time.Duration
 }
 
 // Start runs a vault until the test ends.
@@ -147,6 +152,7 @@ func StartE(opts Options, tempDir func() string) (*Env, func(), error) {
 		Store:        st,
 		Regions:      []vault.RegionConfig{{Name: "eastus", Addr: "127.0.0.1:0"}, {Name: "westus", Addr: "127.0.0.1:0"}},
 		FeatureDelay: opts.FeatureDelay,
+		TokenTTL:     opts.TokenTTL,
 		Now:          clock.Now,
 		Drill:        true,
 	}
