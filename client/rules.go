@@ -96,6 +96,7 @@ const (
 	RuleRollNewKey            = "R1.NewKey"
 	RuleOneRollPerGeo         = "R2.OneRollPerGeo"
 	RuleRecoveryKeysNotLost   = "R3.KeysNotLost"
+	RuleRecoveryRevoked       = "R3.Revoked" // revoked (signal, refusal) before its keys were lost: T1 holds until a customer key unwraps again
 	RuleRecoveryTarget        = "R3.Target"
 	RuleRollbackKeysUsable    = "R4.CustomerKeysUsable"
 	RuleMDEPRollback          = "R4.MDEPRollback"

@@ -239,6 +239,19 @@ func TestRevocationHolds(t *testing.T) {
 			e.wantProblem(409, "R3.KeysNotLost", st, ct, body)
 			read(e)
 		}},
+		{"signal, then the keys lost: key-loss recovery refused, the revocation stands (T1)", true, func(e *depEnv) {
+			e.grantAccessTo2()
+			e.grantWorkload("get", "wrapKey", "unwrapKey") // no read since: still revoked
+			for _, kc := range e.seed.Keys {
+				if _, err := kc.DeleteKey(context.Background(), "key", nil); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+			ask := `{"to":"DEP-2","request":"` + e.grant(`{"action":"recover","dep":"DEP-1","to":"DEP-2","reason":"ticket 4712"}`) + `"}`
+			st, ct, body := e.call(e.operator, "POST", "/v1/tenants/Contoso/dataEncryptionPolicies/DEP-1/recover", ask)
+			e.wantProblem(409, "R3.Revoked", st, ct, body)
+			read(e)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -36,6 +37,15 @@ func (s *Service) RequireLost(ctx context.Context, d store.DEP, reason string) e
 	if !errors.Is(errs[0], kms.KeyNotFound) || !errors.Is(errs[1], kms.KeyNotFound) {
 		return rule.Conflict(client.RuleRecoveryKeysNotLost, "recovery through the availability key is only for a DEP whose two customer keys are both lost (deleted and purged: the vault answers not found). A key whose access was removed or that is disabled is revoked, and stays so: restore the workload's access instead; wait out an outage (ck dep health "+d.Name+")",
 			"DEP %s: key 1: %s; key 2: %s", d.Name, Answer(errs[0]), Answer(errs[1]))
+	}
+	// Lost now, but revoked before that (the tenant's signal, access
+	// removed): the revocation holds until a customer key unwraps again
+	// (T1), and a recovery would undo it.
+	if now, err := s.st.DEPByID(ctx, d.Tenant, d.ID); err != nil {
+		return err
+	} else if !now.Revoked.IsZero() && !keyring.ByLoss(now.RevokedCause) {
+		return rule.Conflict(client.RuleRecoveryRevoked, "a revocation holds until a customer key unwraps again: if the keys are only soft-deleted, recover them in their vaults (Undo-AzKeyVaultKeyRemoval; ck vault key recover VAULT KEY), then check the DEP's health (ck dep health "+d.Name+"), which clears it",
+			"DEP %s was revoked (%s, since %s) before its keys were lost; recovery through the availability key would undo the revocation", d.Name, now.RevokedCause, now.Revoked.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

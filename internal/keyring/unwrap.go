@@ -174,9 +174,21 @@ func (k *Keyring) noteSuccess(d DEP, ok int, errs [2]error, b began) {
 	k.setHealth(d.ID, Healthy, "")
 }
 
+func refusedCause(a, b kms.Reason) string {
+	return "both customer keys refused: " + a.String() + ", " + b.String()
+}
+
+// ByLoss reports whether a revocation's cause is both customer keys
+// answering that they do not exist: lost keys (R3), which recovery
+// through the availability key is for. Any other revocation (the
+// tenant's signal, access removed, a key disabled) holds until a
+// customer key unwraps again, recovery included (T1), whatever became
+// of the keys since.
+func ByLoss(cause string) bool { return cause == refusedCause(kms.KeyNotFound, kms.KeyNotFound) }
+
 func (k *Keyring) refusal(d DEP, errs [2]error, hedged bool) error {
 	if kms.ClassOf(errs[0]) == kms.Denied && kms.ClassOf(errs[1]) == kms.Denied {
-		k.revoke(d, "both customer keys refused: "+kms.ReasonOf(errs[0]).String()+", "+kms.ReasonOf(errs[1]).String(), true)
+		k.revoke(d, refusedCause(kms.ReasonOf(errs[0]), kms.ReasonOf(errs[1])), true)
 	}
 	return &DEPError{DEP: d.ID, Keys: [2]string{d.CustomerKeys[0].KeyID, d.CustomerKeys[1].KeyID}, Errs: errs, Hedged: hedged}
 }
