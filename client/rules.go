@@ -164,6 +164,7 @@ const (
 	RuleUploadPart         = "Upload.Part"   // parts cover whole chunks, and a retry gives the same bytes
 	RuleUploadNewer        = "Upload.Newer"  // a newer version was written meanwhile
 	RuleUploadMoved        = "Upload.Moved"  // the container moved to another DEP since the upload began
+	RuleUploadsOpen        = "Upload.Open"   // at most 16 uploads in progress per item, 10,000 per tenant (429)
 
 	// Jobs.
 	RuleJobBusy         = "Job.Busy"

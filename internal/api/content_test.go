@@ -313,6 +313,38 @@ func TestContentLimits(t *testing.T) {
 	}
 }
 
+// TestUploadsInProgressBounded: one file takes at most 16 uploads in
+// progress (429 Upload.Open, with the fix); cancelling one makes room.
+// Unbounded, a tenant that began thousands of uploads of a file (tiny
+// requests: the size is only declared) made every write of it slower, as
+// each write reads the versions its open uploads hold (attacker review).
+func TestUploadsInProgressBounded(t *testing.T) {
+	e := startDEPs(t)
+	const T = "/v1/tenants/Contoso"
+	spo := financeSite(t, e)
+	file := T + "/sites/finance/files/deck.bin"
+	var ids []string
+	for i := range 16 {
+		st, _, up := e.call(spo, "POST", file+"/uploads", `{"size":131072}`)
+		if st != 201 {
+			t.Fatalf("upload %d: %d %v", i+1, st, up)
+		}
+		ids = append(ids, up["id"].(string))
+	}
+	st, ct, body := e.call(spo, "POST", file+"/uploads", `{"size":131072}`)
+	e.wantProblem(429, "Upload.Open", st, ct, body)
+	// Another file has room.
+	if st, _, up := e.call(spo, "POST", T+"/sites/finance/files/other.bin/uploads", `{"size":131072}`); st != 201 {
+		t.Fatalf("an upload of another file: %d %v", st, up)
+	}
+	if st, _, body := e.call(spo, "DELETE", file+"/uploads/"+ids[0], ""); st != 204 {
+		t.Fatalf("cancel: %d %v", st, body)
+	}
+	if st, _, up := e.call(spo, "POST", file+"/uploads", `{"size":131072}`); st != 201 {
+		t.Fatalf("an upload after one was cancelled: %d %v", st, up)
+	}
+}
+
 // TestUploadReachedOnlyThroughItsFile: an upload is reached only under
 // the file, site and tenant it was begun for: through another file of the
 // site, another site, or another tenant's admin (with that tenant's own

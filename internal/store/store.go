@@ -595,6 +595,8 @@ type Service interface {
 	// UploadVersions lists the item versions uploads are writing for one
 	// item of a container.
 	UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error)
+	// CountUploads counts a tenant's uploads in progress.
+	CountUploads(ctx context.Context, tenant string) (int, error)
 
 	// CreateDEP stores a new DEP unless the tenant already has max DEPs of
 	// its kind (ErrLimit) or one of that name (ErrConflict).

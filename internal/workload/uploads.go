@@ -37,6 +37,12 @@ const (
 	// never land a chunk after another part took the upload over, even
 	// with the nodes' clocks this far apart.
 	claimMargin = 10 * time.Second
+	// An upload left unfinished lasts a day: these bound what one tenant
+	// can keep open meanwhile. Each write of a file reads its open
+	// uploads (their versions), so without a bound per file a tenant
+	// that began thousands made every write of it slower.
+	maxUploadsPerFile   = 16
+	maxUploadsPerTenant = 10000
 )
 
 // BeginUpload starts a resumable upload of size bytes for an item.
@@ -58,6 +64,9 @@ func (s *Service) BeginUpload(ctx context.Context, t store.ServiceTenant, r Ref,
 	if err != nil {
 		return store.Upload{}, err
 	}
+	if err := s.roomForUpload(ctx, t, m, id); err != nil {
+		return store.Upload{}, err
+	}
 	ck, err := s.Key(ctx, t, m, keyring.Request{Initiator: keyring.User, Reason: "upload " + sp.item + " to " + m.ID + " by " + tenant.Actor(tenant.Caller(ctx))})
 	if err != nil {
 		return store.Upload{}, err
@@ -69,6 +78,27 @@ func (s *Service) BeginUpload(ctx context.Context, t store.ServiceTenant, r Ref,
 	}
 	st.Close()
 	return u, nil
+}
+
+// roomForUpload refuses a new upload of item id of m while the tenant, or
+// that item, has as many in progress as it may (429 Content.Uploads).
+func (s *Service) roomForUpload(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string) error {
+	const fix = "finish or cancel uploads in progress (an unfinished upload lapses a day after its last part)"
+	vs, err := s.st.UploadVersions(ctx, t.ID, m.ID, id)
+	if err != nil {
+		return err
+	}
+	if len(vs) >= maxUploadsPerFile {
+		return rule.New(rule.KindBusy, client.RuleUploadsOpen, fix, "%q of %s has %d uploads in progress, the most one item may have", id, m.ID, len(vs))
+	}
+	n, err := s.st.CountUploads(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if n >= maxUploadsPerTenant {
+		return rule.New(rule.KindBusy, client.RuleUploadsOpen, fix, "tenant %s has %d uploads in progress, the most one tenant may have", t.Name, n)
+	}
+	return nil
 }
 
 // Upload reads an upload in progress of a container.

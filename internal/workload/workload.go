@@ -77,6 +77,7 @@ type Store interface {
 	DeleteUpload(ctx context.Context, tenant, id, claim string) error
 	StaleUploads(ctx context.Context, before time.Time, limit int) ([]store.Upload, error)
 	UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error)
+	CountUploads(ctx context.Context, tenant string) (int, error)
 }
 
 // Licences checks that a user may have a customer DEP (O1).

@@ -112,6 +112,12 @@ func (s *DB) StaleUploads(ctx context.Context, before time.Time, limit int) ([]s
 	return list(ctx, s, scanUpload, `SELECT `+uploadCols+` FROM svc_uploads WHERE updated < ? AND claim_until < ? ORDER BY updated LIMIT ?`, ms(before), ms(time.Now()), limit)
 }
 
+func (s *DB) CountUploads(ctx context.Context, tenant string) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM svc_uploads WHERE tenant = ?`, tenant).Scan(&n)
+	return n, err
+}
+
 func (s *DB) UploadVersions(ctx context.Context, tenant, container, item string) ([]uint32, error) {
 	return list(ctx, s, func(r scanner) (uint32, error) {
 		var v uint32

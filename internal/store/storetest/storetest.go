@@ -1233,6 +1233,11 @@ func testUploads(t *testing.T, s store.Store) {
 	if vs, _ := s.UploadVersions(ctx, "t2", "site:finance", "deck.pptx"); len(vs) != 0 {
 		t.Fatalf("another tenant's upload versions: %v", vs)
 	}
+	for tenant, want := range map[string]int{"t1": 2, "t2": 0} {
+		n, err := s.CountUploads(ctx, tenant)
+		must(t, err)
+		equal(t, "uploads of "+tenant, n, want)
+	}
 	got, err := s.Upload(ctx, "t1", "up-1")
 	must(t, err)
 	equal(t, "upload", got, u)
