@@ -90,6 +90,63 @@ func TestSearchIndexServiceInitiated(t *testing.T) {
 	}
 }
 
+// TestIndexRowsBoundToTheIndex (K8): the index's rows are bound to the
+// index, not to the mailbox. Its meta row "m", copied over the mailbox's
+// item "m" by someone who can write the database, opened as that item;
+// the item copied over the meta row is taken for an old index: the next
+// search builds it again and answers right.
+func TestIndexRowsBoundToTheIndex(t *testing.T) {
+	e := startDEPs(t)
+	ctx := context.Background()
+	const base = "/v1/tenants/Contoso/mailboxes/alice@contoso.com"
+	e.aliceOnDEP1()
+	for id, text := range map[string]string{"m": "minutes of the board", "n1": "numbers"} {
+		if st, body := e.raw(e.admin, "PUT", base+"/items/"+id, []byte(text)); st != 200 {
+			t.Fatalf("put %s: %d %s", id, st, body)
+		}
+	}
+	search := func(q string) string {
+		t.Helper()
+		st, _, body := e.call(e.admin, "GET", base+"/search?q="+q, "")
+		if st != 200 {
+			t.Fatalf("search %s: %d %v", q, st, body)
+		}
+		return fmt.Sprint(body["value"])
+	}
+	if got := search("board"); got != "[m]" {
+		t.Fatalf("board: %s", got)
+	}
+	index := "~index:alice@contoso.com"
+	meta, err := e.st.Item(ctx, e.seed.Tenant, index, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	item, err := e.st.Item(ctx, e.seed.Tenant, "alice@contoso.com", "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The meta row over the item: the item does not open.
+	swapped := meta
+	swapped.Mailbox, swapped.Kind, swapped.Version = item.Mailbox, item.Kind, item.Version
+	if err := e.st.PutItem(ctx, swapped); err != nil {
+		t.Fatal(err)
+	}
+	st, ct, body := e.call(e.admin, "GET", base+"/items/m", "")
+	e.wantProblem(500, "Item.Integrity", st, ct, body)
+	if err := e.st.PutItem(ctx, item); err != nil {
+		t.Fatal(err)
+	}
+	// The item over the meta row: built again.
+	swapped = item
+	swapped.Mailbox, swapped.Kind, swapped.Version = index, meta.Kind, meta.Version
+	if err := e.st.PutItem(ctx, swapped); err != nil {
+		t.Fatal(err)
+	}
+	if got := search("numbers"); got != "[n1]" {
+		t.Fatalf("numbers after the meta row was replaced: %s", got)
+	}
+}
+
 // Writes only mark the index; a search first brings it up to the items.
 // Concurrent writes lose no words, and a new version's words replace the
 // old ones.

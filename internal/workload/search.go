@@ -62,7 +62,7 @@ const (
 	legacyIndexID = "~index" // the one-blob index of format 1, replaced on sight
 	metaRow       = "m"      // the index's format; missing: build it from the items
 	leaseRow      = "l"
-	indexFormat   = 3 // 3: pages in binary (2: in JSON)
+	indexFormat   = 4 // 4: rows bound to the index (3: to the mailbox; pages in binary; 2: in JSON)
 
 	// pageCap bounds a posting page: one write rewrites at most one page
 	// per word of the item, each of at most pageCap IDs.
@@ -189,14 +189,30 @@ func (x *index) read(ctx context.Context, id string, v any) (uint32, bool, error
 // no row of the earlier one is read.
 var errStaleIndex = errors.New("workload: the search index is under an earlier version of the mailbox's key")
 
+// where binds an index row's ciphertext to the index, not to the mailbox
+// (K8): the index's rows have IDs an item may have too ("m", "l"), and
+// bound to the mailbox, the index's meta row copied over item "m" opened
+// as that item (and an item over the meta row as the index's).
+func (x *index) where(id string, version uint32) envelope.Item {
+	return envelope.Item{Tenant: x.t.ID, Container: x.row, ID: id, Version: version}
+}
+
 // open opens row it, read from the store, into v: a *postings in its
 // binary form, anything else as JSON.
 func (x *index) open(it store.Item, v any) error {
 	if kid, err := envelope.KeyIDOf(it.Sealed); err == nil && kid != KeyID(x.m) {
 		return errStaleIndex
 	}
-	raw, err := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: it.ID, Version: it.Version}, it.Sealed)
+	raw, err := envelope.Open(x.ck, x.where(it.ID, it.Version), it.Sealed)
 	if err != nil {
+		// Sealed as the index was before format 4, bound to the mailbox
+		// itself: build it again (such a row may also be one of the
+		// mailbox's items, copied here by someone who can write the
+		// database; a build reads the items themselves).
+		if old, oerr := envelope.Open(x.ck, envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: it.ID, Version: it.Version}, it.Sealed); oerr == nil {
+			clear(old)
+			return errStaleIndex
+		}
 		x.s.log.Error("workload: search index row does not open", "tenant", x.t.ID, "container", x.m.ID, "row", it.ID, "err", err)
 		return rule.Internal(client.RuleItemIntegrity, "rebuild the mailbox's search index (ck mailbox item reindex UPN)", "a row of %s's search index failed its integrity check", x.m.ID)
 	}
@@ -216,7 +232,7 @@ func (x *index) seal(id string, v any, prev uint32) (store.ItemWrite, error) {
 	} else {
 		raw, _ = json.Marshal(v)
 	}
-	sealed, err := envelope.Seal(x.ck, KeyID(x.m), envelope.Item{Tenant: x.t.ID, Container: x.m.ID, ID: id, Version: prev + 1}, raw)
+	sealed, err := envelope.Seal(x.ck, KeyID(x.m), x.where(id, prev+1), raw)
 	clear(raw)
 	return store.ItemWrite{Item: store.Item{Tenant: x.t.ID, Mailbox: x.row, ID: id, Kind: "index", Version: prev + 1, Sealed: sealed, Created: x.s.now().UTC()}, Prev: prev}, err
 }
