@@ -108,6 +108,22 @@ func (n *nodes) serves(t *testing.T) map[string]error {
 	return out
 }
 
+// revokedOnA removes the workload's access; node A's read is refused by
+// both keys: revoked, stored, told to both nodes. It returns the record.
+func (n *nodes) revokedOnA(t *testing.T) store.DEP {
+	t.Helper()
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.a.Key(n.Ctx, n.d, read); err == nil {
+		t.Fatal("node A read the DEP with the access removed")
+	}
+	n.deliver(n.take())
+	first := n.record(t)
+	if first.Revoked.IsZero() {
+		t.Fatal("the first revocation was not stored")
+	}
+	return first
+}
+
 // TestRevocationStandsAcrossNodes (T1, S2): an unwrap that began on node
 // A before node B saw both keys refuse, and whose answer reached A after
 // B stored the revocation, does not clear it. It did: A dated the clear
@@ -238,15 +254,7 @@ func TestRevokedAgainAfterAClear(t *testing.T) {
 	ctx := n.Ctx
 	// Revoked, told; access back; both nodes read (and cache) the key,
 	// node A with the revoked record: cleared, told.
-	removeUnwrap(t, n.Vault, n.Seed)
-	if _, err := n.a.Key(ctx, n.d, read); err == nil {
-		t.Fatal("node A read the DEP with the access removed")
-	}
-	n.deliver(n.take())
-	first := n.record(t)
-	if first.Revoked.IsZero() {
-		t.Fatal("the first revocation was not stored")
-	}
+	first := n.revokedOnA(t)
 	grantUnwrap(t, n.Vault, n.Seed)
 	for _, s := range []*dep.Service{n.a, n.b} {
 		if _, err := s.Key(ctx, first, read); err != nil {
@@ -296,15 +304,7 @@ func TestRevokedAgainOnALaggingNode(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			n := startNodes(t, nil)
 			ctx := n.Ctx
-			removeUnwrap(t, n.Vault, n.Seed)
-			if _, err := n.a.Key(ctx, n.d, read); err == nil {
-				t.Fatal("node A read the DEP with the access removed")
-			}
-			n.deliver(n.take())
-			first := n.record(t)
-			if first.Revoked.IsZero() {
-				t.Fatal("the first revocation was not stored")
-			}
+			first := n.revokedOnA(t)
 			// Access back: node B reads, clears, tells; A has not heard.
 			grantUnwrap(t, n.Vault, n.Seed)
 			time.Sleep(5 * time.Millisecond) // another millisecond than the first revocation's

@@ -32,13 +32,10 @@ func (f *forging) Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([]
 	return f.Client.Unwrap(ctx, keyURI, wrapped)
 }
 
-// TestForgedUnwrapClearsNoRevocation (T1): a revoked DEP's revocation
-// clears only when a customer key unwraps the DEP's own key. Vaults that
-// answer with other bytes leave it revoked (the provider cannot clear it,
-// then block the vaults so that the availability key serves the DEP);
-// the real answer clears it.
-func TestForgedUnwrapClearsNoRevocation(t *testing.T) {
-	ctx := context.Background()
+// ringOver starts the built-in vault with the seed tenant and returns a
+// keyring that reaches the customer keys through wrap(the official
+// client).
+func ringOver(t *testing.T, wrap func(kms.Client) kms.Client) (*vaulttest.Env, vaulttest.Seed, *keyring.Keyring) {
 	env := vaulttest.Start(t, vaulttest.Options{})
 	seed, err := env.SeedTenant()
 	must(t, err)
@@ -46,8 +43,18 @@ func TestForgedUnwrapClearsNoRevocation(t *testing.T) {
 	must(t, err)
 	master, err := keystore.OpenFile(filepath.Join(t.TempDir(), "service-keystore.json"))
 	must(t, err)
-	f := &forging{Client: real}
-	ring := keyring.New(f, keyring.NewKeystore(env.Store, master), keyring.Config{})
+	return env, seed, keyring.New(wrap(real), keyring.NewKeystore(env.Store, master), keyring.Config{})
+}
+
+// TestForgedUnwrapClearsNoRevocation (T1): a revoked DEP's revocation
+// clears only when a customer key unwraps the DEP's own key. Vaults that
+// answer with other bytes leave it revoked (the provider cannot clear it,
+// then block the vaults so that the availability key serves the DEP);
+// the real answer clears it.
+func TestForgedUnwrapClearsNoRevocation(t *testing.T) {
+	ctx := context.Background()
+	f := &forging{}
+	_, seed, ring := ringOver(t, func(c kms.Client) kms.Client { f.Client = c; return f })
 	d, err := ring.NewDEP(ctx, "contoso", "dep-1", keyring.Mailbox, seed.KeyURIs, user)
 	must(t, err)
 	ring.Revoke(d, "the tenant's signal")
@@ -132,15 +139,8 @@ func (e *evicting) Unwrap(ctx context.Context, keyURI string, wrapped []byte) ([
 // whatever happened meanwhile, for the degraded lifetime (a minute).
 func TestEvictionDuringAnAvailabilityFill(t *testing.T) {
 	ctx := context.Background()
-	env := vaulttest.Start(t, vaulttest.Options{})
-	seed, err := env.SeedTenant()
-	must(t, err)
-	real, err := kms.NewAzure(kms.AzureConfig{Credential: env.Client.Credential(seed.Workload), HTTPClient: env.Client.HTTP(), Domains: env.Client.VaultDomains(), MaxRetries: -1, TryTimeout: 3 * time.Second})
-	must(t, err)
-	master, err := keystore.OpenFile(filepath.Join(t.TempDir(), "service-keystore.json"))
-	must(t, err)
-	ev := &evicting{Client: real}
-	ring := keyring.New(ev, keyring.NewKeystore(env.Store, master), keyring.Config{})
+	ev := &evicting{}
+	env, seed, ring := ringOver(t, func(c kms.Client) kms.Client { ev.Client = c; return ev })
 	ev.ring = ring
 	d, err := ring.NewDEP(ctx, "contoso", "dep-1", keyring.Mailbox, seed.KeyURIs, user)
 	must(t, err)
