@@ -252,6 +252,7 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 	// takes the availability key of a lost DEP instead); onto the new one
 	// as service work.
 	req := keyring.Request{Initiator: keyring.Move, Reason: "move the containers of DEP " + from.Name + " to " + to.Name}
+	held := s.hold(from.ID)
 	ok, err := oldKey(from, req)
 	if err != nil {
 		return err
@@ -269,18 +270,19 @@ func (s *Service) moveAll(ctx context.Context, x *jobs.Run, t store.ServiceTenan
 			return err
 		}
 		// A job may run long at a bounded rate: a revocation meanwhile
-		// stops it (T1, T2). The old DEP's key is asked for each container
-		// (from the cache, normally): once the DEP leaves the cache (an
-		// eviction; the probe no longer asks it then), from its customer
-		// keys again, which refuse if the tenant removed access. A
-		// recovery's key is the lost DEP's availability key, the job's
-		// own, which its lost keys' refusals do not stop.
+		// stops it (T1, T2), and the old DEP's key is asked for again
+		// once it left the cache (held.stale). A recovery's key is the
+		// lost DEP's availability key, the job's own, which its lost
+		// keys' refusals do not stop.
 		if !owned {
 			if err := s.deps.CheckRevoked(from.ID); err != nil {
 				return err
 			}
-			if ok, err = oldKey(from, req); err != nil {
-				return err
+			if held.stale() {
+				held = s.hold(from.ID)
+				if ok, err = oldKey(from, req); err != nil {
+					return err
+				}
 			}
 		}
 		// A purge requested while the job runs stops it: the request

@@ -244,6 +244,7 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 		return err
 	}
 	oldKeys := map[string]*envelope.Key{}
+	helds := map[string]held{}
 	defer func() {
 		if a.Recover != "" { // recovery keys are the job's own; cached keys are shared
 			for _, k := range oldKeys {
@@ -257,12 +258,10 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 			return err
 		}
 		// A job may run long at a bounded rate: a revocation of an old
-		// DEP meanwhile stops it (T1, T2). Its key is asked for each site
-		// (from the cache, normally): once the DEP leaves the cache (an
-		// eviction; the probe no longer asks it then), from its customer
-		// keys again, which refuse if the tenant removed access. A
-		// recovery's keys are the lost DEPs' availability keys, the job's
-		// own, taken once: lost keys' refusals do not stop it.
+		// DEP meanwhile stops it (T1, T2), and its key is asked for again
+		// once it left the cache (held.stale). A recovery's keys are the
+		// lost DEPs' availability keys, the job's own, taken once: lost
+		// keys' refusals do not stop it.
 		if a.Recover == "" {
 			if err := s.deps.CheckRevoked(m.DEP); err != nil {
 				return err
@@ -273,13 +272,12 @@ func (s *Service) rewrapSites(ctx context.Context, x *jobs.Run) error {
 			return err
 		}
 		oldKey := oldKeys[from.ID]
-		if oldKey == nil {
+		if h, ok := helds[from.ID]; oldKey == nil || a.Recover == "" && (!ok || h.stale()) {
+			h = s.hold(from.ID)
 			if oldKey, err = s.oldKey(ctx, from, req, a.Recover); err != nil {
 				return err
 			}
-			if a.Recover != "" {
-				oldKeys[from.ID] = oldKey
-			}
+			oldKeys[from.ID], helds[from.ID] = oldKey, h
 		}
 		if err := s.boxes.Move(ctx, t, m, from, oldKey, to, newKey); err != nil && !rule.Is(err, rule.KindConflict) {
 			return err // a conflict: moved meanwhile, by an earlier run of this job
@@ -311,6 +309,30 @@ func (s *Service) oldKey(ctx context.Context, d store.DEP, req keyring.Request, 
 		return nil, jobs.Permanent(err)
 	}
 	return key, err
+}
+
+// held is when a long job took an old DEP's key from the keyring, and
+// where the DEP stood in it then.
+type held struct {
+	s     *Service
+	dep   string
+	epoch uint64
+	at    time.Time
+}
+
+// hold notes the moment before a job takes DEP id's key.
+func (s *Service) hold(id string) held {
+	return held{s: s, dep: id, epoch: s.deps.Epoch(id), at: time.Now()}
+}
+
+// stale says whether the key should be asked for again: the DEP's key left
+// this node's keyrings since (an eviction, a revocation), or a minute has
+// passed (its cache entry may have expired). Out of the cache, the
+// revocation probe no longer asks the DEP's keys; asked again, the keys
+// refuse if the tenant removed access, and the job stops (T1, T2). Held
+// for the whole job, it went on for as long as the job ran.
+func (h held) stale() bool {
+	return h.s.deps.Epoch(h.dep) != h.epoch || time.Since(h.at) > time.Minute
 }
 
 // retireSiteDEPs retires the geo's site DEPs other than current that no
