@@ -2,8 +2,12 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"testing"
+
+	"github.com/customerkey/customerkey/internal/store"
 )
 
 // TestRecords: a multi-workload record is written (a version each time),
@@ -37,4 +41,15 @@ func TestRecords(t *testing.T) {
 	}
 	st, ct, body := e.call(cso, "GET", base+"/policy", "")
 	e.wantProblem(404, "Record.Exists", st, ct, body)
+
+	// A read of a workload that has no records makes no container for it
+	// (a read did, from an attacker review; a write does).
+	for _, method := range []string{"GET", "HEAD"} {
+		if st, _ := e.raw(cso, method, "/v1/tenants/Contoso/records/yammer/r1", nil); st != 404 {
+			t.Fatalf("%s of a record of a workload without records: %d, want 404", method, st)
+		}
+	}
+	if _, err := e.st.Mailbox(context.Background(), e.seed.Tenant, "workload:yammer"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a read made workload yammer's container: %v", err)
+	}
 }

@@ -620,6 +620,13 @@ func (s *Service) openItem(ctx context.Context, t store.ServiceTenant, r Ref, id
 		return s.openMailboxItem(ctx, t, r, id)
 	}
 	sp := spaces[r.Space]
+	if r.Space == Records { // a read makes no workload container (a write does)
+		if _, err := s.find(ctx, t, r); rule.Is(err, rule.KindNotFound) {
+			return nil, rule.NotFound(sp.existsRule, sp.listFix, "%s %s has no %s %q", sp.container, r.Name, sp.item, id)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	m, ck, g, err := s.openGuarded(ctx, t, r, "read "+sp.item)
 	if err != nil {
 		return nil, err
