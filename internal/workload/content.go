@@ -174,7 +174,7 @@ func (s *Service) Put(ctx context.Context, t store.ServiceTenant, r Ref, id, kin
 	defer w.Discard() // wipes the plaintext it holds on every path (after Close: nothing)
 	// The body is read as it comes, for as long as the writer takes: its
 	// guard stops it if the caller or the DEP is revoked meanwhile.
-	size, err := io.Copy(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), guardedReader{ctx, body, g}))
+	size, err := copyWiped(io.MultiWriter(h, w), io.MultiReader(bytes.NewReader(head[:n]), guardedReader{ctx, body, g}))
 	if err == nil {
 		err = w.Close()
 	}
@@ -580,6 +580,24 @@ func (s *Service) commit(ctx context.Context, t store.ServiceTenant, r Ref, m st
 	it.Size, it.ID = len(it.Sealed), u.Item
 	return it, nil
 }
+
+// copyWiped is io.Copy of plaintext through a buffer of its own, wiped
+// after: io.Copy (through the reader's WriteTo) leaves a 32 KiB buffer of
+// the content for the garbage collector.
+func copyWiped(dst io.Writer, src io.Reader) (int64, error) {
+	return copyThrough(dst, src, make([]byte, 32<<10))
+}
+
+// copyThrough copies through buf only, and wipes it.
+func copyThrough(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
+	defer clear(buf)
+	return io.CopyBuffer(onlyWriter{dst}, onlyReader{src}, buf)
+}
+
+// onlyReader and onlyWriter hide WriteTo and ReadFrom, so that
+// io.CopyBuffer uses the buffer it is given.
+type onlyReader struct{ io.Reader }
+type onlyWriter struct{ io.Writer }
 
 func checkDigest(want []byte, got [sha256.Size]byte) error {
 	if len(want) != 0 && !bytes.Equal(want, got[:]) {

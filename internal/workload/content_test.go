@@ -169,3 +169,39 @@ func TestStatReadsNothing(t *testing.T) {
 		t.Errorf("read back: %d bytes, %v", len(got), err)
 	}
 }
+
+// aliasWriter records whether any write came from inside buf.
+type aliasWriter struct {
+	bytes.Buffer
+	buf     []byte
+	aliased bool
+}
+
+func (w *aliasWriter) Write(p []byte) (int, error) {
+	for i := range w.buf {
+		if len(p) > 0 && &p[0] == &w.buf[i] {
+			w.aliased = true
+		}
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestCopyThroughWipes: content is copied through the buffer given, and
+// that buffer holds none of it after; a reader with WriteTo (as
+// io.MultiReader has) must not take the copy past it into a buffer of
+// its own that no one wipes.
+func TestCopyThroughWipes(t *testing.T) {
+	content := bytes.Repeat([]byte("plaintext "), 10_000)
+	buf := make([]byte, 4096)
+	w := &aliasWriter{buf: buf}
+	n, err := workload.CopyThrough(w, io.MultiReader(bytes.NewReader(content)), buf)
+	if err != nil || n != int64(len(content)) || !bytes.Equal(w.Bytes(), content) {
+		t.Fatalf("copied %d, %v", n, err)
+	}
+	if !w.aliased {
+		t.Fatal("the copy did not go through the buffer given")
+	}
+	if !bytes.Equal(buf, make([]byte, len(buf))) {
+		t.Fatal("the buffer still holds content")
+	}
+}

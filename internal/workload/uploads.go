@@ -237,7 +237,7 @@ func (s *Service) UploadPart(ctx context.Context, t store.ServiceTenant, r Ref, 
 	// No further than the claim says (its Content-Length), so no chunk
 	// past what the claim recorded as possibly sealed is ever sealed.
 	// The guard stops a part if the caller or the DEP is revoked meanwhile.
-	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(guardedReader{ctx, body, g}, upTo-u.Received))
+	n, err := copyWiped(io.MultiWriter(h, w), io.LimitReader(guardedReader{ctx, body, g}, upTo-u.Received))
 	if err == nil {
 		if k, _ := io.ReadFull(body, make([]byte, 1)); k > 0 {
 			err = rule.Invalid(client.RuleUploadPart, "send no more than the part's Content-Length, and no more than the size the upload was begun with", "the part runs past its %d bytes", upTo-u.Received)
