@@ -275,24 +275,41 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 	changed := func(d store.DEP) bool {
 		return ok && r.Revoked != !d.Revoked.IsZero() && (r.Revoked || r.Answers(d.Revoked))
 	}
-	// The keyring learns that its revocation is in the record: a record
-	// read later that has none says a clear answered it (keyring.revoke).
-	inRecord := func(d store.DEP) {
-		if ok && r.Revoked && d.Revoked.UnixMilli() == r.Since.UnixMilli() {
-			w.Ring.StoredRevocation(d.ID, r.Since)
-		}
-	}
-	if !changed(d) {
-		inRecord(d)
-		return
-	}
-	// d may be older than the record (the keyring's OnRevoke stored it
-	// meanwhile): the record as it is now decides, so that one change is
-	// stored and told once.
-	if fresh, err := s.st.DEPByID(ctx, d.Tenant, d.ID); err == nil {
-		if d = fresh; !changed(d) {
-			inRecord(d)
+	// A revocation held here is checked against the record as it is now,
+	// whatever d says (it may be older): the record holding one, the
+	// keyring learns it is stored; holding none, another node's clear
+	// answered it, and a refusal seen here since is a new revocation
+	// (keyring.Renew). Only a revoked DEP's requests pay the read, and
+	// each of them asks the customer keys anyway.
+	if ok && r.Revoked {
+		fresh, err := s.st.DEPByID(ctx, d.Tenant, d.ID)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.cfg.Logger.Warn("dep: reading a revoked DEP's record", "tenant", d.Tenant, "dep", d.ID, "err", err)
+			}
 			return
+		}
+		if !fresh.Revoked.IsZero() {
+			w.Ring.StoredRevocation(d.ID)
+			return
+		}
+		// Renewed, or this keyring's own not yet stored: stored below.
+		nr, _, marked := w.Ring.Renew(d.ID)
+		if marked {
+			return // cleared by another node, and nothing refused here since
+		}
+		r, d = nr, fresh
+	} else {
+		if !changed(d) {
+			return
+		}
+		// d may be older than the record (the keyring's OnRevoke stored
+		// it meanwhile): the record as it is now decides, so that one
+		// change is stored and told once.
+		if fresh, err := s.st.DEPByID(ctx, d.Tenant, d.ID); err == nil {
+			if d = fresh; !changed(d) {
+				return
+			}
 		}
 	}
 	var err error
@@ -312,7 +329,7 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 		return
 	}
 	if r.Revoked {
-		w.Ring.StoredRevocation(d.ID, r.Since)
+		w.Ring.StoredRevocation(d.ID)
 		s.cfg.Logger.Warn("dep: revoked; the availability key serves nothing for it until a customer key unwraps again", "tenant", d.Tenant, "dep", d.ID, "cause", r.Cause)
 		s.publish(ctx, events.Event{Kind: events.DEPRevoked, Tenant: d.Tenant, Ref: d.ID, Detail: r.Cause, At: r.Since})
 	} else {

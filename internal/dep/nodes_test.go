@@ -342,3 +342,73 @@ func TestRevokedAgainOnALaggingNode(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedWithAnOldRecordOnALaggingNode (T1, S2): as above, but node
+// A's refusal comes on a request whose record was read before node B's
+// clear (it still says revoked). A kept the revocation it held, stored
+// and told nothing (the record it had said revoked), then cleared on B's
+// late event: the store said not revoked, no node held the revocation,
+// and in an outage A served the DEP (found by a review of the fix above).
+func TestRefusedWithAnOldRecordOnALaggingNode(t *testing.T) {
+	n := startNodes(t, nil)
+	ctx := n.Ctx
+	first := n.revokedOnA(t)
+	grantUnwrap(t, n.Vault, n.Seed)
+	time.Sleep(5 * time.Millisecond) // another millisecond than the first revocation's
+	if _, err := n.b.Key(ctx, first, read); err != nil {
+		t.Fatalf("node B with access back: %v", err)
+	}
+	cleared := n.take()
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.a.Key(ctx, first, read); err == nil { // the record read before B's clear
+		t.Fatal("node A read the DEP with the access removed again")
+	}
+	second := n.record(t)
+	if !second.Revoked.After(first.Revoked) {
+		t.Fatalf("the refusal on node A is not stored as a new revocation: record %s, first %s", second.Revoked, first.Revoked)
+	}
+	n.deliver(append(cleared, n.take()...))
+	n.outage(t)
+	for name, err := range n.serves(t) {
+		if err == nil {
+			t.Errorf("node %s served the revoked DEP in an outage", name)
+		}
+	}
+}
+
+// TestRefusedWithAnOlderRecordKeepsTheRevocation (T1, S2): the tenant's
+// signal on node A is stored; a request on A whose record was read before
+// the signal is refused too. That is the same revocation, not a new one:
+// when access comes back and node B clears it, A clears too, and in an
+// outage after that both serve. Taken for a new one (as a first fix did),
+// A held a revocation no clear answered and refused in the outage.
+func TestRefusedWithAnOlderRecordKeepsTheRevocation(t *testing.T) {
+	n := startNodes(t, nil)
+	ctx := n.Ctx
+	removeUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.a.Probe(ctx, n.Tenant, dep.Mailbox, "DEP-1", true); err != nil {
+		t.Fatal(err)
+	}
+	n.deliver(n.take())
+	signalled := n.record(t)
+	if signalled.Revoked.IsZero() {
+		t.Fatal("the signal was not stored")
+	}
+	if _, err := n.a.Key(ctx, n.d, read); err == nil { // the record read before the signal
+		t.Fatal("node A read the DEP with the access removed")
+	}
+	if r := n.record(t); !r.Revoked.Equal(signalled.Revoked) || r.RevokedCause != signalled.RevokedCause {
+		t.Fatalf("the refusal changed the stored revocation: %s %q, was %s %q", r.Revoked, r.RevokedCause, signalled.Revoked, signalled.RevokedCause)
+	}
+	grantUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.b.Key(ctx, signalled, read); err != nil {
+		t.Fatalf("node B with access back: %v", err)
+	}
+	n.deliver(n.take())
+	n.outage(t)
+	for name, err := range n.serves(t) {
+		if err != nil {
+			t.Errorf("node %s refuses in an outage a DEP whose keys last answered: %v", name, err)
+		}
+	}
+}

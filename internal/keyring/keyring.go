@@ -143,9 +143,13 @@ type Keyring struct {
 	gens    map[string]uint64 // bumped by Evict
 	health  map[string]Health
 	revoked map[string]Revocation // DEPs seen revoked (T1)
-	// stored is, per DEP, the time of the revocation in revoked known to
-	// be in the DEP's record (read from it, or stored: StoredRevocation).
-	stored map[string]time.Time
+	// stored marks, per DEP, the revocation in revoked as known to be in
+	// the DEP's record (read from it, or stored: StoredRevocation), and
+	// refused the first deliberate refusal (or signal) seen after that
+	// mark; Renew. seq orders the two.
+	stored  map[string]mark
+	refused map[string]mark
+	seq     uint64
 	// onRevoke hears of each DEP this keyring sees revoked (OnRevoke).
 	onRevoke []func(DEP)
 }
@@ -203,7 +207,7 @@ func New(c kms.Client, ks *Keystore, cfg Config) *Keyring {
 	if cfg.Audit == nil {
 		cfg.Audit = func(Event) {}
 	}
-	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}, revoked: map[string]Revocation{}, stored: map[string]time.Time{}}
+	return &Keyring{kms: c, ks: ks, cfg: cfg, entries: map[string]*entry{}, flights: map[string]*flight{}, gens: map[string]uint64{}, health: map[string]Health{}, revoked: map[string]Revocation{}, stored: map[string]mark{}, refused: map[string]mark{}}
 }
 
 // NewDEP creates a DEP (D7): a fresh DEP key wrapped by both customer keys

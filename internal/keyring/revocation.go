@@ -99,20 +99,12 @@ func (k *Keyring) isRevoked(d DEP) (Revocation, bool) {
 }
 
 // revoke marks d revoked (keeping the first cause and time) and drops its
-// cached key.
+// cached key. A refusal or signal while a revocation is held is noted as
+// evidence of a new one, should the record turn out to have none (Renew).
 func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	k.mu.Lock()
 	var tell []func(DEP)
-	// A revocation this keyring holds is the one to keep, unless it was
-	// in the DEP's record and d's record, read by the caller, says none
-	// is now: another node's clear answered it (its event not here yet),
-	// and this is a new one. Kept with the old time, it was stored and
-	// told as the revocation the clear had answered: the other nodes
-	// ignored it, this one cleared on the late event, and a probe erased
-	// it from the store. (One not yet stored, this keyring's own a moment
-	// ago, is kept with its cause.)
-	cur := k.revoked[d.ID]
-	if !cur.Revoked || !d.Revoked.Revoked && k.isStored(d.ID, cur) {
+	if cur := k.revoked[d.ID]; !cur.Revoked {
 		if seen {
 			tell = k.onRevoke
 		}
@@ -124,13 +116,18 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 		since := d.Revoked.Since
 		if !d.Revoked.Revoked || cur.Answers(d.Revoked.Since) {
 			since = k.after(cur)
-			delete(k.stored, d.ID)
 		} else {
 			cause = d.Revoked.Cause
-			k.stored[d.ID] = since
+			k.seq++
+			k.stored[d.ID] = mark{since: since, seq: k.seq}
 		}
 		k.revoked[d.ID] = Revocation{Revoked: true, Since: since, Cause: cause}
 		k.cfg.Logger.Warn("keyring: DEP revoked", "dep", d.ID, "tenant", d.Tenant, "cause", cause)
+	} else if m, ok := k.stored[d.ID]; ok && m.is(cur) {
+		if rf, ok := k.refused[d.ID]; !ok || rf.seq < m.seq {
+			k.seq++
+			k.refused[d.ID] = mark{cause: cause, seq: k.seq}
+		}
 	}
 	delete(k.entries, d.ID)
 	k.gens[d.ID]++
@@ -141,22 +138,60 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 	}
 }
 
-// isStored reports whether r, the revocation this keyring holds for DEP
-// id, is known to be in the DEP's record. k.mu is held.
-func (k *Keyring) isStored(id string, r Revocation) bool {
-	at, ok := k.stored[id]
-	return ok && r.Revoked && at.UnixMilli() == r.Since.UnixMilli()
+// mark is a point in a keyring's sequence of revocation news: a held
+// revocation known to be in the DEP's record (since), or a refusal seen
+// after that (cause).
+type mark struct {
+	since time.Time
+	cause string
+	seq   uint64
 }
 
-// StoredRevocation tells the keyring that the revocation of DEP id dated
-// since is in the DEP's record now: a caller's record that later says
-// none is stored means a clear answered it (revoke).
-func (k *Keyring) StoredRevocation(id string, since time.Time) {
+func (m mark) is(r Revocation) bool {
+	return r.Revoked && m.since.UnixMilli() == r.Since.UnixMilli()
+}
+
+// StoredRevocation tells the keyring that the DEP's record holds a
+// revocation now (its own, or another node's that covers it): a refusal
+// seen before this is accounted for.
+func (k *Keyring) StoredRevocation(id string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if r := k.revoked[id]; r.Revoked && r.Since.UnixMilli() == since.UnixMilli() {
-		k.stored[id] = since
+	if r := k.revoked[id]; r.Revoked {
+		k.seq++
+		k.stored[id] = mark{since: r.Since, seq: k.seq}
 	}
+}
+
+// Renew is for a DEP whose record, read now, holds no revocation while
+// this keyring holds one: another node's clear answered it (its event not
+// here yet). If a customer key refused (or the tenant signalled) since
+// the revocation was known to be in the record, that is a new revocation:
+// it is dated after the old one and returned (renewed), for the caller to
+// store and tell. Kept with the old time, it was stored and told as the
+// revocation the clear had answered: the other nodes ignored it, this one
+// cleared on the late event, and a probe erased it from the store. With
+// no refusal since (marked, not renewed), the clear stands and its event
+// clears this keyring. A revocation not yet known to be in the record is
+// this keyring's own, to be stored as it is (neither).
+func (k *Keyring) Renew(id string) (r Revocation, renewed, marked bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur := k.revoked[id]
+	m, ok := k.stored[id]
+	if !cur.Revoked || !ok || !m.is(cur) {
+		return cur, false, false
+	}
+	rf, ok := k.refused[id]
+	if !ok || rf.seq < m.seq {
+		return cur, false, true
+	}
+	r = Revocation{Revoked: true, Since: k.after(cur), Cause: rf.cause}
+	k.revoked[id] = r
+	delete(k.stored, id)
+	delete(k.refused, id)
+	k.cfg.Logger.Warn("keyring: DEP revoked again after another node's clear", "dep", id, "cause", rf.cause)
+	return r, true, false
 }
 
 // after dates a new revocation: now, but later, to the millisecond the

@@ -81,7 +81,7 @@ func (s *Service) BeginUpload(ctx context.Context, t store.ServiceTenant, r Ref,
 }
 
 // roomForUpload refuses a new upload of item id of m while the tenant, or
-// that item, has as many in progress as it may (429 Content.Uploads).
+// that item, has as many in progress as it may (429 Upload.Open).
 func (s *Service) roomForUpload(ctx context.Context, t store.ServiceTenant, m store.Mailbox, id string) error {
 	const fix = "finish or cancel uploads in progress (an unfinished upload lapses a day after its last part)"
 	vs, err := s.st.UploadVersions(ctx, t.ID, m.ID, id)
