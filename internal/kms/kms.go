@@ -157,7 +157,7 @@ var reasonNames = map[Reason]string{
 	AccessRemoved: "access removed", KeyDisabled: "key disabled", KeyNotFound: "key or vault deleted or not found",
 	KeyExpired: "key expired", KeyNotYetValid: "key not yet valid", OperationNotAllowed: "operation not allowed by the key's key_ops",
 	AppRemoved: "the service's application removed from the tenant's directory",
-	Refused: "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
+	Refused:    "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
 	Throttled: "vault throttled the request", VaultFailing: "vault failing", BadKeyURI: "bad key URI", BadRequest: "vault refused the request",
 	HostNotAllowed: "host outside the vault domains",
 }
