@@ -286,7 +286,7 @@ expires, as in Entra ID. Deleting the Customer Key service's application
 (M365DataAtRestEncryption, Exchange Online) cuts the service off from the
 tenant's keys as removing its access policies does: the service counts the
 directory's refusal as the customer's (a revocation), not as an outage.`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		Example: `  ck vault principal delete 00000002-0000-0ff1-ce00-000000000000 --tenant Contoso --yes`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {

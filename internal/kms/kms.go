@@ -156,8 +156,8 @@ const (
 var reasonNames = map[Reason]string{
 	AccessRemoved: "access removed", KeyDisabled: "key disabled", KeyNotFound: "key or vault deleted or not found",
 	KeyExpired: "key expired", KeyNotYetValid: "key not yet valid", OperationNotAllowed: "operation not allowed by the key's key_ops",
-	AppRemoved: "the service's application removed from the tenant's directory",
-	Refused:    "refused", Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
+	AppRemoved: "the service's application removed from the tenant's directory", Refused: "refused",
+	Unreachable: "vault unreachable", TimedOut: "vault did not answer in time", Cancelled: "cancelled",
 	Throttled: "vault throttled the request", VaultFailing: "vault failing", BadKeyURI: "bad key URI", BadRequest: "vault refused the request",
 	HostNotAllowed: "host outside the vault domains",
 }
