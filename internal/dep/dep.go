@@ -294,8 +294,8 @@ func (s *Service) keepRevocation(ctx context.Context, w Workload, d store.DEP) {
 			return
 		}
 		// Renewed, or this keyring's own not yet stored: stored below.
-		nr, _, marked := w.Ring.Renew(d.ID)
-		if marked {
+		nr, answered := w.Ring.Renew(d.ID)
+		if answered {
 			return // cleared by another node, and nothing refused here since
 		}
 		r, d = nr, fresh

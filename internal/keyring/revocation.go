@@ -167,31 +167,31 @@ func (k *Keyring) StoredRevocation(id string) {
 // this keyring holds one: another node's clear answered it (its event not
 // here yet). If a customer key refused (or the tenant signalled) since
 // the revocation was known to be in the record, that is a new revocation:
-// it is dated after the old one and returned (renewed), for the caller to
-// store and tell. Kept with the old time, it was stored and told as the
-// revocation the clear had answered: the other nodes ignored it, this one
-// cleared on the late event, and a probe erased it from the store. With
-// no refusal since (marked, not renewed), the clear stands and its event
-// clears this keyring. A revocation not yet known to be in the record is
-// this keyring's own, to be stored as it is (neither).
-func (k *Keyring) Renew(id string) (r Revocation, renewed, marked bool) {
+// it is dated after the old one and returned, for the caller to store and
+// tell. Kept with the old time, it was stored and told as the revocation
+// the clear had answered: the other nodes ignored it, this one cleared on
+// the late event, and a probe erased it from the store. With no refusal
+// since, the clear stands (answered: the caller stores nothing; its event
+// clears this keyring). A revocation not yet known to be in the record is
+// this keyring's own, returned as it is to be stored.
+func (k *Keyring) Renew(id string) (r Revocation, answered bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	cur := k.revoked[id]
 	m, ok := k.stored[id]
 	if !cur.Revoked || !ok || !m.is(cur) {
-		return cur, false, false
+		return cur, false
 	}
 	rf, ok := k.refused[id]
 	if !ok || rf.seq < m.seq {
-		return cur, false, true
+		return cur, true
 	}
 	r = Revocation{Revoked: true, Since: k.after(cur), Cause: rf.cause}
 	k.revoked[id] = r
 	delete(k.stored, id)
 	delete(k.refused, id)
 	k.cfg.Logger.Warn("keyring: DEP revoked again after another node's clear", "dep", id, "cause", rf.cause)
-	return r, true, false
+	return r, false
 }
 
 // after dates a new revocation: now, but later, to the millisecond the
