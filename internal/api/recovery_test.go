@@ -187,6 +187,50 @@ func TestRecoveryLeavesAPurgeAlone(t *testing.T) {
 	e.wantProblem(403, "T1.Revoked", st, ct, body)
 }
 
+// TestPurgeRefusesAContainerThatLeft (T8): a mailbox the officers signed
+// a purge for that is on another DEP when the purge runs (moved in the
+// moment between the request's listing and its being stored, say) stops
+// the purge before anything is destroyed: the certificate would say it
+// was shredded while its data lived on under that DEP's keys.
+func TestPurgeRefusesAContainerThatLeft(t *testing.T) {
+	e := startDEPsOn(t, envOptions{holdJobs: true})
+	ctx := context.Background()
+	const T = "/v1/tenants/Contoso"
+	e.twoDEPs()
+	e.must(e.admin, "POST", T+"/mailboxes", `{"id":"alice@contoso.com","dataEncryptionPolicy":"DEP-1"}`, 201)
+	e.grantWorkload("get")
+	officer := e.registerOfficer("cso@contoso.com")
+	e.must(e.admin, "PATCH", T+"/dataEncryptionPolicies/DEP-1", purgeBody, 200)
+	_, _, tok := e.call(e.global, "POST", T+"/tokens", `{"subject":"cso@contoso.com","role":"compliance-admin"}`)
+	if st, _, body := e.approve(tok["token"].(string), "DEP-1", "cso@contoso.com", officer); st != 200 {
+		t.Fatalf("approve: %d %v", st, body)
+	}
+	// alice leaves DEP-1 in the store, as a move racing the request would.
+	m, err := e.st.Mailbox(ctx, e.seed.Tenant, "alice@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := e.st.DEP(ctx, e.seed.Tenant, "mailbox", "DEP-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := m.DEP
+	m.DEP = d2.ID
+	if err := e.st.UpdateMailbox(ctx, m, prev, m.KeyVersion); err != nil {
+		t.Fatal(err)
+	}
+	e.runJobs()
+	for deadline := time.Now().Add(30 * time.Second); !e.jobError("purge", "left DEP DEP-1"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the purge did not stop on alice's move: %+v", e.purgeRequest(e.admin, "DEP-1"))
+		}
+	}
+	if p := e.purgeRequest(e.admin, "DEP-1"); p.State == "Purged" || p.Certificate != "" {
+		t.Fatalf("purged with a container gone to another DEP: %+v", p)
+	}
+	e.must(e.admin, "GET", T+"/dataEncryptionPolicies/DEP-1", "", 200) // nothing destroyed
+}
+
 // grant has the operator ask Contoso for access (body: a NewAccessRequest)
 // and Contoso's global admin approve it; it returns the request's ID.
 func (e *depEnv) grant(body string) string {

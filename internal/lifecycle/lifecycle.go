@@ -51,6 +51,7 @@ type Store interface {
 	Purge(ctx context.Context, tenant, dep string) (store.Purge, error)
 	UpdatePurge(ctx context.Context, p store.Purge, prev store.Purge) error
 	AvailabilityKey(ctx context.Context, id string) (store.AvailabilityKey, error)
+	Mailbox(ctx context.Context, tenant, id string) (store.Mailbox, error)
 }
 
 // Config configures the lifecycle.

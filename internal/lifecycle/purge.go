@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/customerkey/customerkey/internal/audit"
@@ -162,6 +163,23 @@ func (s *Service) purgeDEP(ctx context.Context, x *jobs.Run) error {
 		if err := s.deps.AccessRemoved(ctx, d, "purge job check"); err != nil {
 			s.log.Warn("lifecycle: purge held: the service can unwrap the DEP key again", "tenant", t.ID, "dep", a.DEP, "err", err)
 			return err
+		}
+		// Every container the officers signed for must still be on the
+		// DEP (or gone): one that left for another DEP's keys would
+		// outlive the purge there, and the certificate would say it was
+		// shredded (T8). Nothing leaves a DEP with a purge request; this
+		// is the last guard, before anything is destroyed.
+		for _, id := range a.Containers {
+			m, err := s.st.Mailbox(ctx, t.ID, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if m.DEP != a.DEP {
+				s.log.Error("lifecycle: purge refused: a container it deletes left the DEP", "tenant", t.ID, "dep", a.DEP, "container", id, "now", m.DEP)
+				return jobs.Permanent(fmt.Errorf("%s left DEP %s for DEP %s after the purge was requested: its data would outlive the purge under that DEP's keys, so nothing was destroyed and no certificate issued; the operator should find out how it moved", id, p.Name, m.DEP))
+			}
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
