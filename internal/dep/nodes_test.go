@@ -390,3 +390,36 @@ func TestRefusedWithAnOlderRecordKeepsTheRevocation(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationHeardIsNoRefusal (T1, S2): news of a revocation from
+// another node (a repeated signal's dep.revoked) is not a refusal seen
+// here. Taken for one, node A, still holding the revocation when node B
+// cleared it and the vaults then went down, stored a new revocation for
+// every node: a refusal in the outage of a DEP whose keys last answered.
+func TestRevocationHeardIsNoRefusal(t *testing.T) {
+	n := startNodes(t, nil)
+	ctx := n.Ctx
+	first := n.revokedOnA(t)
+	if _, err := n.b.Probe(ctx, n.Tenant, dep.Mailbox, "DEP-1", true); err != nil { // told again
+		t.Fatal(err)
+	}
+	n.deliver(n.take())
+	grantUnwrap(t, n.Vault, n.Seed)
+	if _, err := n.b.Key(ctx, first, read); err != nil {
+		t.Fatalf("node B with access back: %v", err)
+	}
+	cleared := n.take()
+	n.outage(t)
+	if _, err := n.a.Key(ctx, n.record(t), read); err == nil {
+		t.Fatal("node A, still holding the revocation, served the DEP")
+	}
+	if r := n.record(t); !r.Revoked.IsZero() {
+		t.Fatalf("node A stored a revocation no key refused: %s (%s)", r.Revoked, r.RevokedCause)
+	}
+	n.deliver(append(cleared, n.take()...))
+	for name, err := range n.serves(t) {
+		if err != nil {
+			t.Errorf("node %s refuses in an outage a DEP whose keys last answered: %v", name, err)
+		}
+	}
+}

@@ -123,7 +123,12 @@ func (k *Keyring) revoke(d DEP, cause string, seen bool) {
 		}
 		k.revoked[d.ID] = Revocation{Revoked: true, Since: since, Cause: cause}
 		k.cfg.Logger.Warn("keyring: DEP revoked", "dep", d.ID, "tenant", d.Tenant, "cause", cause)
-	} else if m, ok := k.stored[d.ID]; ok && m.is(cur) {
+	} else if m, ok := k.stored[d.ID]; ok && m.is(cur) && (seen || !d.Revoked.Revoked) {
+		// Evidence is a refusal seen here, or the tenant's signal (its
+		// caller's record carries no revocation); news of a revocation
+		// from another node (an event, whose record carries it) is not:
+		// taken for one, a node holding a revocation another node had
+		// since cleared stored a new one in an outage.
 		if rf, ok := k.refused[d.ID]; !ok || rf.seq < m.seq {
 			k.seq++
 			k.refused[d.ID] = mark{cause: cause, seq: k.seq}
